@@ -1,0 +1,101 @@
+"""Posterior and likelihood objects shared by every model family.
+
+All `log_prob` and `kl` methods keep the element-wise shape (no reduction), so the same call gives per-pixel
+maps for the app and per-sample sums for training.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
+LOG_2PI = math.log(2 * math.pi)
+
+
+def randn_like(t: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """Standard normal noise shaped like `t`, drawn from `generator` when given (it must live on t's device)."""
+    return torch.randn(t.shape, generator=generator, device=t.device, dtype=t.dtype)
+
+
+class DiagonalGaussian:
+    """q(z|x) = N(mean, diag(exp(logvar))); `mean` and `logvar` have shape (B, *latent_shape)."""
+
+    def __init__(self, mean: Tensor, logvar: Tensor):
+        self.mean = mean
+        self.logvar = logvar.clamp(LOGVAR_MIN, LOGVAR_MAX)
+
+    @property
+    def std(self) -> Tensor:
+        return torch.exp(0.5 * self.logvar)
+
+    def mode(self) -> Tensor:
+        return self.mean
+
+    def sample(self, generator: torch.Generator | None = None) -> Tensor:
+        """Reparameterised draw z = mean + std * eps, differentiable in mean and logvar."""
+        return self.mean + self.std * randn_like(self.mean, generator)
+
+    def kl(self) -> Tensor:
+        """KL(q || N(0, I)) per sample and per latent dimension, shape (B, *latent_shape)."""
+        return 0.5 * (self.mean.pow(2) + self.logvar.exp() - 1.0 - self.logvar)
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        """Element-wise log density of z (broadcast against the batch), shape of z."""
+        return -0.5 * (LOG_2PI + self.logvar + (z - self.mean).pow(2) / self.logvar.exp())
+
+
+def standard_normal_log_prob(z: Tensor) -> Tensor:
+    """Element-wise log N(z; 0, 1)."""
+    return -0.5 * (LOG_2PI + z.pow(2))
+
+
+class BernoulliLikelihood:
+    """p(x|z) with independent Bernoulli pixels parameterised by logits, shape (B, C, H, W)."""
+
+    kind = "bernoulli"
+
+    def __init__(self, logits: Tensor):
+        self.logits = logits
+
+    @property
+    def mean(self) -> Tensor:
+        """Pixel probabilities in [0, 1]: the image to display."""
+        return torch.sigmoid(self.logits)
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        """log p(x|z) per pixel (nats); x in [0, 1] (binary for a proper likelihood)."""
+        return -F.binary_cross_entropy_with_logits(self.logits, x, reduction="none")
+
+    def sample(self, generator: torch.Generator | None = None) -> Tensor:
+        return torch.bernoulli(self.mean, generator=generator)
+
+
+class GaussianLikelihood:
+    """p(x|z) = N(mean, exp(log_scale)^2) per pixel, on dequantised data in [0, 1].
+
+    `log_scale` broadcasts against the mean: a learned per-channel parameter or a fixed constant.
+    """
+
+    kind = "gaussian"
+
+    def __init__(self, mean: Tensor, log_scale: Tensor):
+        self._mean = mean
+        self.log_scale = log_scale
+
+    @property
+    def mean(self) -> Tensor:
+        return self._mean.clamp(0.0, 1.0)
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        """Continuous log density per pixel of x in [0, 1] (nats)."""
+        return -0.5 * LOG_2PI - self.log_scale - 0.5 * ((x - self._mean) / self.log_scale.exp()).pow(2)
+
+    def sample(self, generator: torch.Generator | None = None) -> Tensor:
+        return (self._mean + self.log_scale.exp() * randn_like(self._mean, generator)).clamp(0.0, 1.0)
+
+
+Likelihood = BernoulliLikelihood | GaussianLikelihood

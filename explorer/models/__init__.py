@@ -1,0 +1,17 @@
+"""The model zoo. Importing this package registers every built-in family."""
+
+from explorer.models import conv, mlp  # noqa: F401  (registration side effect)
+from explorer.models.base import VAE, VAEConfig, VAEOutput, interpolate_codes
+from explorer.models.registry import MODEL_REGISTRY, available_families, build_model, get_model_class, register_model
+
+__all__ = [
+    "MODEL_REGISTRY",
+    "VAE",
+    "VAEConfig",
+    "VAEOutput",
+    "available_families",
+    "build_model",
+    "get_model_class",
+    "interpolate_codes",
+    "register_model",
+]

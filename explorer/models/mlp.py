@@ -1,0 +1,50 @@
+"""The flat MLP VAE of seeds 001 and 004: fully connected encoder and decoder over flattened pixels."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from torch import Tensor
+
+from explorer.distributions import DiagonalGaussian
+from explorer.models.base import VAE, VAEConfig
+from explorer.models.layers import ACTIVATIONS, linear, mlp
+from explorer.models.registry import register_model
+
+
+@dataclass
+class MLPConfig(VAEConfig):
+    hidden_sizes: tuple[int, ...] = (512, 256)  # encoder widths; the decoder mirrors them
+    activation: str = "relu"  # "relu" or "selu" (seed 001), also "elu", "leaky_relu"
+    weight_norm: bool = False  # weight-normalised linear layers (seed 001)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+
+
+@register_model
+class MLPVAE(VAE):
+    family = "mlp"
+    config_class = MLPConfig
+
+    def __init__(self, config: MLPConfig):
+        super().__init__(config)
+        pixels = math.prod(config.input_shape)
+        widths = [pixels, *config.hidden_sizes]
+        self.encoder = mlp(widths, config.activation, config.weight_norm)
+        self.to_stats = linear(widths[-1], 2 * config.latent_dim, config.weight_norm)
+        self.decoder = mlp([config.latent_dim, *reversed(widths[1:])], config.activation, config.weight_norm)
+        self.to_pixels = linear(widths[1], pixels, config.weight_norm)
+
+    def encode(self, x: Tensor) -> DiagonalGaussian:
+        h = self.encoder(x.flatten(1))  # (B, hidden)
+        mean, logvar = self.to_stats(h).chunk(2, dim=1)
+        return DiagonalGaussian(mean, logvar)
+
+    def decode(self, z: Tensor):
+        raw = self.to_pixels(self.decoder(z)).view(-1, *self.config.input_shape)  # (B, C, H, W)
+        return self.make_likelihood(raw)

@@ -1,0 +1,41 @@
+"""One registry from a family name to its model class."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from explorer.models.base import VAE, VAEConfig
+
+MODEL_REGISTRY: dict[str, type[VAE]] = {}
+
+
+def register_model(cls: type[VAE]) -> type[VAE]:
+    """Class decorator: make a family available by its `family` name."""
+    if not cls.family:
+        raise ValueError(f"{cls.__name__} has no family name")
+    MODEL_REGISTRY[cls.family] = cls
+    return cls
+
+
+def get_model_class(family: str) -> type[VAE]:
+    import explorer.models  # noqa: F401  (registers the built-in families)
+
+    try:
+        return MODEL_REGISTRY[family]
+    except KeyError:
+        raise ValueError(f"unknown model family {family!r}; known: {sorted(MODEL_REGISTRY)}") from None
+
+
+def build_model(family: str, **config: Any) -> VAE:
+    """Instantiate a family from keyword config values."""
+    cls = get_model_class(family)
+    return cls(cls.config_class.from_dict(config))
+
+
+def available_families() -> list[str]:
+    import explorer.models  # noqa: F401
+
+    return sorted(MODEL_REGISTRY)
+
+
+__all__ = ["MODEL_REGISTRY", "VAEConfig", "available_families", "build_model", "get_model_class", "register_model"]
