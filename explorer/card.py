@@ -1,0 +1,69 @@
+"""The model card (README.md) written beside each checkpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def summary_line(family: str, dataset: str, metrics: dict[str, Any]) -> str:
+    """One line for pickers: family, data, and the headline score."""
+    if metrics.get("iwae_bits_per_dim") is not None:
+        score = f"{metrics['iwae_bits_per_dim']:.3f} bits/dim (IWAE-{metrics['iwae_k']})"
+    elif metrics.get("iwae_nll_nats") is not None:
+        score = f"{metrics['iwae_nll_nats']:.2f} nats NLL (IWAE-{metrics['iwae_k']})"
+    else:
+        score = f"ELBO {metrics.get('elbo_nats', float('nan')):.2f} nats"
+    return f"{family} VAE on {dataset}, {metrics.get('latent_dims', '?')}-D code, {score}"
+
+
+def render_card(
+    name: str, family: str, dataset: dict[str, Any], model_config: dict[str, Any], train_config: dict[str, Any],
+    metrics: dict[str, Any], command: str, images: dict[str, str] | None = None, notes: list[str] | None = None,
+) -> str:
+    """Markdown model card with the exact command that produced the checkpoint."""
+    lines = [
+        f"# {name}",
+        "",
+        summary_line(family, dataset.get("name", "?"), metrics),
+        "",
+        "## How it was made",
+        "",
+        "```",
+        command,
+        "```",
+        "",
+        f"Data: {dataset.get('description') or dataset.get('name')}.",
+        f"Trained on {metrics.get('device', '?')} in {metrics.get('train_seconds', float('nan')):.0f} s.",
+        "",
+        "## Evaluation",
+        "",
+        metrics.get("protocol", ""),
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ]
+    for key in ("iwae_nll_nats", "iwae_bits_per_dim", "elbo_nats", "elbo_bits_per_dim", "recon_nll_nats", "kl_nats",
+                "iwae_k", "active_units", "latent_dims", "test_items"):
+        if metrics.get(key) is not None:
+            lines.append(f"| {key} | {_fmt(metrics[key])} |")
+    for key, value in metrics.items():
+        if key.startswith(("bleu", "baseline", "attribute", "label_acc")):
+            lines.append(f"| {key} | {_fmt(value)} |")
+    lines += ["", f"KL per latent dimension (nats): {', '.join(f'{v:.2f}' for v in metrics.get('kl_per_dim', [])[:64])}"]
+    if images:
+        lines += ["", "## Pictures", ""]
+        for title, path in images.items():
+            lines += [f"**{title}**", "", f"![{title}]({path})", ""]
+    lines += ["", "## Configuration", "", "Model:", "", "```json"]
+    import json
+
+    lines += [json.dumps(model_config, indent=2), "```", "", "Training:", "", "```json", json.dumps(train_config, indent=2), "```"]
+    if notes:
+        lines += ["", "## Notes", "", *[f"- {n}" for n in notes]]
+    return "\n".join(lines) + "\n"

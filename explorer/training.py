@@ -1,0 +1,269 @@
+"""A model-agnostic trainer: ELBO with beta, KL warm-up, free bits; TensorBoard logs; atomic resumable state.
+
+The trainer only needs `model.loss_terms(batch, generator)`; families with labels or captions add their own
+per-sample terms there. Every random draw (shuffling, binarisation, reparameterisation) comes from generators
+whose states are saved with each epoch's checkpoint, so a resumed run continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch.utils.data import DataLoader
+
+from explorer.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_weights, save_pretrained
+from explorer.data.base import DataSplit, stack_images
+from explorer.data.transforms import prepare_batch
+from explorer.analysis.evaluation import scoring_inputs
+from explorer.losses import BetaSchedule, regularised_kl
+from explorer.models.base import VAE
+
+STATE_DIR = "checkpoint"
+STATE_NAME = "train_state.pt"
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    lr_schedule: str = "cosine"  # "cosine" (to lr/20 over the run) or "constant"
+    grad_clip: float = 0.0  # max gradient norm, 0: off
+    beta: float = 1.0  # weight of the KL term (beta-VAE)
+    kl_schedule: str = "constant"  # "constant", "linear" warm-up or "cyclical"
+    warmup_epochs: float = 0.0  # linear: epochs to reach beta; cyclical: epochs per cycle
+    free_bits: float = 0.0  # nats per latent dimension ("dimension") or per sample ("sample")
+    free_bits_mode: str = "dimension"
+    seed: int = 0
+    log_every: int = 10  # steps between progress-bar updates
+    tensorboard: bool = True
+    progress: bool = True
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    step: int
+    beta: float
+    loss: float
+    nll: float
+    kl: float
+    extra: dict[str, float] = field(default_factory=dict)
+    test_elbo: float = math.nan
+    seconds: float = 0.0
+    eval_seconds: float = 0.0
+
+
+def make_loader(dataset: Any, batch_size: int, shuffle: bool, generator: torch.Generator | None, collate_fn=None) -> DataLoader:
+    """The data pipeline shared by the trainer and its benchmark: an in-process DataLoader."""
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, drop_last=shuffle, collate_fn=collate_fn)
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
+class Trainer:
+    """Trains one model on one data split; `fit()` returns the per-epoch history."""
+
+    def __init__(self, model: VAE, data: DataSplit, config: TrainConfig, out_dir: str | Path, device: torch.device,
+                 checkpoint_extra: dict[str, Any] | None = None):
+        self.model = model.to(device)
+        self.data = data
+        self.cfg = config
+        self.out_dir = Path(out_dir)
+        self.device = device
+        self.checkpoint_extra = checkpoint_extra or {}
+        self.likelihood = model.config.likelihood
+        self.shuffle_gen = torch.Generator().manual_seed(config.seed)
+        self.noise_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
+        self.loader = make_loader(data.train, config.batch_size, True, self.shuffle_gen, data.collate_fn)
+        self.steps_per_epoch = max(1, len(self.loader))
+        total = self.steps_per_epoch * config.epochs
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.scheduler = (
+            torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(1, total), eta_min=config.lr / 20)
+            if config.lr_schedule == "cosine" else None
+        )
+        self.beta_at = BetaSchedule(config.beta, config.kl_schedule, int(config.warmup_epochs * self.steps_per_epoch))
+        self.step = 0
+        self.epoch = 0
+        self.history: list[EpochRecord] = []
+        self._writer = None
+        # one fixed test batch for per-epoch quick scores and image logs
+        test_x, _ = stack_images(data.test, limit=256)
+        self.test_x = scoring_inputs(test_x, self.likelihood).to(device)
+
+    # -- state ---------------------------------------------------------------------------------
+    @property
+    def state_dir(self) -> Path:
+        return self.out_dir / STATE_DIR
+
+    def save_state(self) -> None:
+        """Write weights + optimiser/RNG state into a fresh folder, then swap it in: never a torn checkpoint."""
+        tmp = self.out_dir / f".{STATE_DIR}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        save_pretrained(self.model, tmp, self.checkpoint_extra)
+        state = {
+            "epoch": self.epoch,
+            "step": self.step,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else {},
+            "shuffle_gen": self.shuffle_gen.get_state(),
+            "noise_gen": self.noise_gen.get_state(),
+            "history": [asdict(r) for r in self.history],
+            "train_config": asdict(self.cfg),
+        }
+        torch.save(state, tmp / STATE_NAME)
+        old = self.out_dir / f".{STATE_DIR}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if self.state_dir.exists():
+            self.state_dir.rename(old)
+        tmp.rename(self.state_dir)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def load_state(self) -> bool:
+        """Resume from the last complete checkpoint in out_dir; False when there is none."""
+        folder = self.state_dir
+        if not (folder / STATE_NAME).is_file():
+            old = self.out_dir / f".{STATE_DIR}.old"  # interrupted between the two renames
+            if not (old / STATE_NAME).is_file():
+                return False
+            folder = old
+        self.model.load_state_dict(load_weights(folder / WEIGHTS_NAME, "cpu"))
+        self.model.to(self.device)
+        state = torch.load(folder / STATE_NAME, map_location="cpu", weights_only=True)
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler and state.get("scheduler"):
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.shuffle_gen.set_state(state["shuffle_gen"])
+        self.noise_gen.set_state(state["noise_gen"].to(self.noise_gen.get_state().device))
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self.history = [EpochRecord(**r) for r in state["history"]]
+        return True
+
+    # -- logging -------------------------------------------------------------------------------
+    @property
+    def writer(self):
+        if self._writer is None and self.cfg.tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(str(self.out_dir / "logs"), purge_step=self.step or None)
+        return self._writer
+
+    @torch.no_grad()
+    def _epoch_eval(self, record: EpochRecord) -> None:
+        self.model.eval()
+        gen = torch.Generator(device=self.device).manual_seed(0)
+        terms = self.model.loss_terms((self.test_x,), gen) if not self.data.collate_fn else None
+        if terms is not None:
+            record.test_elbo = float(-(terms["nll"] + terms["kl_dims"].sum(1)).mean())
+        summary = self.model.epoch_summary(self.data, self.device) if hasattr(self.model, "epoch_summary") else {}
+        w = self.writer
+        if w is not None:
+            w.add_scalar("train/loss", record.loss, record.epoch)
+            w.add_scalar("train/nll", record.nll, record.epoch)
+            w.add_scalar("train/kl", record.kl, record.epoch)
+            w.add_scalar("train/beta", record.beta, record.epoch)
+            for key, value in record.extra.items():
+                w.add_scalar(f"train/{key}", value, record.epoch)
+            if not math.isnan(record.test_elbo):
+                w.add_scalar("test/elbo", record.test_elbo, record.epoch)
+            from torchvision.utils import make_grid
+
+            x = self.test_x[:16]
+            recon = self.model.reconstruct(x)
+            w.add_image("reconstructions", make_grid(torch.cat([x, recon]).cpu(), nrow=16), record.epoch)
+            samples = self.model.sample(32, generator=torch.Generator(device=self.device).manual_seed(0))
+            w.add_image("prior_samples", make_grid(samples.cpu(), nrow=16), record.epoch)
+            for key, value in summary.items():
+                if isinstance(value, (int, float)):
+                    w.add_scalar(f"summary/{key}", value, record.epoch)
+                else:
+                    w.add_text(f"summary/{key}", str(value), record.epoch)
+            w.flush()
+        for key, value in summary.items():
+            if isinstance(value, (int, float)):
+                record.extra[f"epoch_{key}"] = float(value)
+
+    # -- training ------------------------------------------------------------------------------
+    def train_epoch(self) -> EpochRecord:
+        """One pass over the training data; returns its averaged loss terms."""
+        self.model.train()
+        sums: dict[str, torch.Tensor] = {}
+        n_batches = 0
+        t0 = time.perf_counter()
+        bar = None
+        if self.cfg.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {self.epoch + 1}/{self.cfg.epochs}", leave=False, dynamic_ncols=True)
+        beta = self.beta_at(self.step)
+        for batch in self.loader:
+            batch = to_device(batch, self.device)
+            x = prepare_batch(batch[0], self.likelihood, self.noise_gen)
+            batch = (x, *batch[1:])
+            beta = self.beta_at(self.step)
+            terms = self.model.loss_terms(batch, self.noise_gen)
+            nll, kl_dims = terms.pop("nll"), terms.pop("kl_dims")
+            kl_reg = regularised_kl(kl_dims, self.cfg.free_bits, self.cfg.free_bits_mode)
+            per_sample = nll + beta * kl_reg
+            for value in terms.values():
+                per_sample = per_sample + value
+            loss = per_sample.mean()
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+            self.optimizer.step()
+            if self.scheduler:
+                self.scheduler.step()
+            self.step += 1
+            n_batches += 1
+            with torch.no_grad():
+                for key, value in (("loss", loss), ("nll", nll.mean()), ("kl", kl_dims.sum(1).mean()),
+                                   *((k, v.mean()) for k, v in terms.items())):
+                    sums[key] = sums.get(key, 0.0) + value.detach()
+            if bar is not None:
+                bar.update(1)
+                if n_batches % self.cfg.log_every == 0:
+                    bar.set_postfix({k: f"{float(v) / n_batches:.2f}" for k, v in sums.items()} | {"beta": f"{beta:.2f}"})
+        if bar is not None:
+            bar.close()
+        means = {k: float(v) / max(n_batches, 1) for k, v in sums.items()}
+        self.epoch += 1
+        return EpochRecord(
+            epoch=self.epoch, step=self.step, beta=beta, loss=means.pop("loss", math.nan), nll=means.pop("nll", math.nan),
+            kl=means.pop("kl", math.nan), extra=means, seconds=time.perf_counter() - t0,
+        )
+
+    def fit(self, resume: bool = False, on_epoch: Callable[[EpochRecord], None] | None = None) -> list[EpochRecord]:
+        """Train until cfg.epochs, checkpointing after every epoch. With resume, continue from out_dir's state."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if resume and self.load_state() and self.epoch >= self.cfg.epochs:
+            return self.history
+        while self.epoch < self.cfg.epochs:
+            record = self.train_epoch()
+            t0 = time.perf_counter()
+            self._epoch_eval(record)
+            self.history.append(record)
+            self.save_state()
+            record.eval_seconds = time.perf_counter() - t0
+            if on_epoch:
+                on_epoch(record)
+        if self._writer is not None:
+            self._writer.close()
+        return self.history

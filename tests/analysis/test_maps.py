@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+
+from explorer.analysis.maps import compute_map, fit_pca, parse_map_methods, place_by_neighbours
+from explorer.analysis.store import load_analysis, save_analysis
+
+
+def test_pca_projects_new_points_exactly():
+    rng = np.random.default_rng(0)
+    means = rng.normal(size=(50, 6))
+    pca = fit_pca(means)
+    np.testing.assert_allclose(pca.project(means), pca.coords, atol=1e-10)
+    from sklearn.decomposition import PCA
+
+    ref = PCA(2).fit(means)
+    np.testing.assert_allclose(np.abs(pca.components), np.abs(ref.components_), atol=1e-8)
+
+
+def test_pca_of_one_dimensional_code():
+    assert fit_pca(np.arange(10.0)[:, None]).coords.shape == (10, 2)
+
+
+def test_neighbour_placement_lands_on_identical_points():
+    rng = np.random.default_rng(1)
+    means, coords = rng.normal(size=(30, 4)), rng.normal(size=(30, 2))
+    np.testing.assert_allclose(place_by_neighbours(means[:3], means, coords, k=5), coords[:3], atol=1e-6)
+    line = np.array([[0.0], [2.0], [10.0], [20.0]])
+    line_coords = np.array([[0.0, 0.0], [4.0, 2.0], [9.0, 9.0], [7.0, 7.0]])
+    mid = place_by_neighbours(np.array([[1.0]]), line, line_coords, k=2)  # equidistant from the first two
+    np.testing.assert_allclose(mid[0], [2.0, 1.0], atol=1e-6)
+
+
+@pytest.mark.slow
+def test_umap_and_tsne_are_seeded():
+    rng = np.random.default_rng(2)
+    means = np.concatenate([rng.normal(size=(40, 5)), rng.normal(5, 1, size=(40, 5))])
+    for method in ("umap", "tsne"):
+        a, b = compute_map(means, method, seed=0), compute_map(means, method, seed=0)
+        assert a.shape == (80, 2)
+        np.testing.assert_allclose(a, b)
+
+
+def test_parse_map_methods():
+    assert parse_map_methods("none") == [] and parse_map_methods("pca, tsne") == ["pca", "tsne"]
+    with pytest.raises(ValueError, match="unknown map"):
+        parse_map_methods("isomap")
+
+
+def test_store_round_trip(tmp_path):
+    arrays = {"pca_coords": np.ones((3, 2)), "test_labels": np.array([1, 2, 3])}
+    save_analysis(tmp_path, arrays)
+    back = load_analysis(tmp_path)
+    np.testing.assert_array_equal(back["test_labels"], [1, 2, 3])
+    assert back["pca_coords"].dtype == np.float32
+    assert load_analysis(tmp_path / "nothing") == {}
