@@ -66,6 +66,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; checkpoints are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -83,6 +84,7 @@ def save_weights(model: torch.nn.Module, path: Path) -> None:
     os.close(fd)
     try:
         save_file(state, tmp, metadata={"format": "pt"})
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
