@@ -1,0 +1,188 @@
+"""`shapes`: captioned 32x32 RGB images drawn deterministically from a seed, with a fixed caption grammar.
+
+Each image holds one or two flat-coloured shapes on black: a circle, square or triangle, in one of seven
+colours, small or large, centred in one of the nine cells of a 3 x 3 grid (with up to 0.3 pixel of jitter).
+Colours are the corners of the RGB cube, so every pixel is exactly 0 or 1 in every channel: the images are
+binary and a Bernoulli likelihood is a proper one for them (binarisation changes nothing).
+
+Object order: with two shapes, the first-named object is the one earlier in reading order (upper row first,
+then left column), so the picture determines the caption. The label is the first-named object's shape.
+
+Grammar (three phrasings per image; every caption names the first object's size, colour, shape and cell):
+
+    one object:   a {size} {colour} {shape} {place}
+                  there is a {size} {colour} {shape} {place}
+                  {place} there is a {size} {colour} {shape}
+    two objects:  a {o1} {place1} {relation} a {o2}
+                  there is a {o1} {place1} {relation} a {o2}
+                  a {o1} {place1} and a {o2} {place2}
+
+    {o}        = {size} {colour} {shape}
+    {place}    = in the top left | at the top | in the top right | on the left | in the center | on the right |
+                 in the bottom left | at the bottom | in the bottom right
+    {relation} = above (the first object is in a higher row) | to the left of (same row)
+
+`parse_caption` reads any of these back into attributes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import torch
+
+from explorer.data.base import DataSplit, seeded_split
+from explorer.data.captions import make_captioned_split
+
+SIZE = 32
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "red": (1, 0, 0), "green": (0, 1, 0), "blue": (0, 0, 1), "yellow": (1, 1, 0),
+    "cyan": (0, 1, 1), "magenta": (1, 0, 1), "white": (1, 1, 1),
+}
+SHAPES = ("circle", "square", "triangle")
+SIZES: dict[str, float] = {"small": 3.5, "large": 5.0}  # "radius" in pixels (half the extent of the shape)
+PLACES = ("top left", "top", "top right", "left", "center", "right", "bottom left", "bottom", "bottom right")  # row-major
+PREPOSITION = {"top": "at the", "bottom": "at the", "left": "on the", "right": "on the"}  # others: "in the"
+RELATIONS = ("above", "to the left of")
+JITTER = 0.3  # keeps two large shapes in neighbouring cells apart (centres >= 10.07 px, extents 10 px)
+SPLIT_SEED = 0
+TEST_FRACTION = 0.1
+MAX_CAPTION_LEN = 24
+
+
+def place_phrase(place: str) -> str:
+    return f"{PREPOSITION.get(place, 'in the')} {place}"
+
+
+def _object(size: str, colour: str, shape: str) -> str:
+    return f"{size} {colour} {shape}"
+
+
+def captions_for(objects: list[dict[str, Any]]) -> list[str]:
+    """The three phrasings for one image's objects (first-named first)."""
+    a = objects[0]
+    oa, pa = _object(a["size"], a["colour"], a["shape"]), place_phrase(a["position"])
+    if len(objects) == 1:
+        return [f"a {oa} {pa}", f"there is a {oa} {pa}", f"{pa} there is a {oa}"]
+    b = objects[1]
+    ob, pb = _object(b["size"], b["colour"], b["shape"]), place_phrase(b["position"])
+    rel = a["relation"]
+    return [f"a {oa} {pa} {rel} a {ob}", f"there is a {oa} {pa} {rel} a {ob}", f"a {oa} {pa} and a {ob} {pb}"]
+
+
+# -- parsing ---------------------------------------------------------------------------------------
+_OBJ = r"(?P<{p}size>small|large) (?P<{p}colour>{c}) (?P<{p}shape>{s})"
+_PLACE = r"(?:in|at|on) the (?P<{p}position>top left|top right|bottom left|bottom right|top|bottom|left|right|center)"
+
+
+def _obj(prefix: str) -> str:
+    return _OBJ.format(p=prefix, c="|".join(COLOURS), s="|".join(SHAPES))
+
+
+def _place(prefix: str) -> str:
+    return _PLACE.format(p=prefix)
+
+
+_GRAMMAR = [
+    re.compile(rf"^(?:there is )?a {_obj('')} {_place('')}$"),
+    re.compile(rf"^{_place('')} there is a {_obj('')}$"),
+    re.compile(rf"^(?:there is )?a {_obj('')} {_place('')} (?P<relation>above|to the left of) a {_obj('second_')}$"),
+    re.compile(rf"^a {_obj('')} {_place('')} and a {_obj('second_')} {_place('second_')}$"),
+]
+_KEYS = ("size", "colour", "shape", "position", "relation", "second_size", "second_colour", "second_shape", "second_position")
+
+
+def parse_caption(text: str) -> dict[str, Any]:
+    """Attributes named by a caption: size, colour, shape, position of the first object, relation and the
+    second object's attributes (None where not named), and `grammatical` (the whole caption fits the grammar).
+
+    A caption outside the grammar is read leniently: the first size, colour and shape words, and the first
+    place phrase, count as the first object's.
+    """
+    words = " ".join(re.findall(r"[a-z]+", text.lower()))
+    out: dict[str, Any] = {k: None for k in _KEYS}
+    for rule in _GRAMMAR:
+        m = rule.match(words)
+        if m:
+            out.update({k: v for k, v in m.groupdict().items() if v is not None})
+            out["grammatical"] = True
+            return out
+    for key, pattern in (("size", "small|large"), ("colour", "|".join(COLOURS)), ("shape", "|".join(SHAPES))):
+        m = re.search(rf"\b({pattern})\b", words)
+        out[key] = m.group(1) if m else None
+    m = re.search(_place(""), words)
+    out["position"] = m.group("position") if m else None
+    out["grammatical"] = False
+    return out
+
+
+# -- drawing ---------------------------------------------------------------------------------------
+def _masks(shape_id: np.ndarray, radius: np.ndarray, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
+    """(N, 32, 32) bool masks of one shape per image, all images at once."""
+    grid = np.arange(SIZE, dtype=np.float32) + 0.5
+    dx = grid[None, None, :] - cx[:, None, None]
+    dy = grid[None, :, None] - cy[:, None, None]
+    r = radius[:, None, None]
+    circle = dx**2 + dy**2 <= r**2
+    square = np.maximum(np.abs(dx), np.abs(dy)) <= 0.8 * r
+    triangle = (dy >= -r) & (dy <= r) & (np.abs(dx) <= (dy + r) / 2)  # apex up, base as wide as it is tall
+    sid = shape_id[:, None, None]
+    return np.where(sid == 0, circle, np.where(sid == 1, square, triangle))
+
+
+def generate_shapes(n_images: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[list[dict[str, Any]]]]:
+    """n images uint8 (N, 3, 32, 32) in {0, 255}, labels (N,) and each image's objects (first-named first)."""
+    rng = np.random.default_rng(seed)
+    n = n_images
+    two = rng.random(n) < 0.5
+    cell = np.stack([rng.integers(0, 9, n), rng.integers(0, 8, n)], 1)
+    cell[:, 1] += cell[:, 1] >= cell[:, 0]  # a different cell for the second object
+    cell = np.sort(cell, axis=1)  # reading order: the first-named object is the earlier cell
+    one = ~two
+    cell[one, 0] = rng.integers(0, 9, one.sum())  # a single object may sit in any cell
+    shape = rng.integers(0, len(SHAPES), (n, 2))
+    colour = rng.integers(0, len(COLOURS), (n, 2))
+    size = rng.integers(0, len(SIZES), (n, 2))
+    jitter = rng.uniform(-JITTER, JITTER, (n, 2, 2))
+    step = SIZE / 3
+    radii = np.array(list(SIZES.values()), dtype=np.float32)
+    palette = np.array(list(COLOURS.values()), dtype=np.uint8) * 255  # (7, 3)
+    images = np.zeros((n, 3, SIZE, SIZE), dtype=np.uint8)
+    for slot in (1, 0):  # no two cells overlap, so the order only matters for the (disjoint) masks
+        cx = ((cell[:, slot] % 3) + 0.5) * step + jitter[:, slot, 0]
+        cy = ((cell[:, slot] // 3) + 0.5) * step + jitter[:, slot, 1]
+        mask = _masks(shape[:, slot], radii[size[:, slot]], cx.astype(np.float32), cy.astype(np.float32))
+        if slot == 1:
+            mask &= two[:, None, None]
+        images = np.where(mask[:, None], palette[colour[:, slot]][:, :, None, None], images)
+    colour_names, size_names = list(COLOURS), list(SIZES)
+    objects: list[list[dict[str, Any]]] = []
+    for i in range(n):
+        objs = []
+        for slot in range(2 if two[i] else 1):
+            objs.append({"shape": SHAPES[shape[i, slot]], "colour": colour_names[colour[i, slot]],
+                         "size": size_names[size[i, slot]], "position": PLACES[cell[i, slot]]})
+        if two[i]:
+            objs[0]["relation"] = "above" if cell[i, 0] // 3 < cell[i, 1] // 3 else "to the left of"
+        objects.append(objs)
+    return images, shape[:, 0].astype(np.int64), objects
+
+
+def load_shapes(root: str | None = None, download: bool = False, n_images: int = 10000, seed: int = 0,
+                labeled_fraction: float = 1.0, captioned_fraction: float = 1.0, **ignored: Any) -> DataSplit:
+    """The embedded captioned data set: n_images generated from `seed`, 10% held out by a fixed split."""
+    images, labels, objects = generate_shapes(n_images, seed)
+    captions = [captions_for(objs) for objs in objects]
+    truth = [dict(objs[0]) for objs in objects]
+    n_test = max(1, round(TEST_FRACTION * n_images))
+    train_idx, test_idx = seeded_split(n_images, n_test, SPLIT_SEED)
+    return make_captioned_split(
+        "shapes", torch.from_numpy(images), torch.from_numpy(labels), captions, test_idx, train_idx,
+        likelihood="bernoulli", classes=list(SHAPES), seed=seed, labeled_fraction=labeled_fraction,
+        captioned_fraction=captioned_fraction, max_len=MAX_CAPTION_LEN, attributes=truth,
+        description=(f"shapes: {n_images} generated 32x32 images (seed {seed}) of one or two coloured shapes with "
+                     f"three caption phrasings each; {n_images - n_test} train / {n_test} test"),
+        extras={"parse_caption": parse_caption, "captions_for": captions_for, "grammar": __doc__},
+    )

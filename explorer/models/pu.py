@@ -1,0 +1,589 @@
+"""Pu et al. (2016), "Variational Autoencoder for Deep Learning of Images, Labels and Captions" (seed 000).
+
+- Encoder: a CNN whose layers are joined by stochastic pooling (explorer.models.pu_pooling); its top feature
+  map gives the mean and log-variance of a diagonal Gaussian q(s | x) over a tensor code s (C x h x w).
+- Decoder (DGDN): multi-channel convolutions with learned dictionaries, joined by stochastic unpooling that
+  puts each value at the cell the encoder chose for that block. A code with no encoder locations (a prior
+  sample, a slider walk) is decoded for display with the expected-value unpooling (each value spread as
+  value / p^2 over its block) or with locations from a fixed seed, as `display_unpool` says; both are
+  deterministic. With the default linear decoder the expected-value decode is exactly the mean of the
+  output logits over uniformly drawn locations.
+- Objective per image: -log p(x | s, z) + KL(q(s|x) || N(0, I)) + sum over blocks KL(q(z_block|x) || uniform)
+  + label_weight * (-log p(y | s)) + caption_weight * (-log p(caption | s)). Unlabelled images (label -1)
+  have no label term and uncaptioned images no caption term.
+- Labels: a softmax classifier on s. Captions: a GRU or LSTM conditioned on s (explorer.models.pu_caption).
+  Predictions average label probabilities and next-word probabilities over several draws of s.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from explorer.distributions import DiagonalGaussian, Likelihood, randn_like, standard_normal_log_prob
+from explorer.models.base import VAE, VAEConfig, VAEOutput
+from explorer.models.layers import ACTIVATIONS
+from explorer.models.pu_caption import RNNS, CaptionDecoder
+from explorer.models.pu_pooling import (
+    POOL_DRAWS,
+    PoolResult,
+    blocks_shape,
+    fixed_seed_weights,
+    stochastic_pool,
+    uniform_weights,
+    unpool,
+    unpool_at,
+)
+from explorer.models.registry import register_model
+from explorer.text import Vocab, bleu_scores, most_frequent_caption
+
+VOCAB_FILE = "vocab.json"
+LOCATION_LOGITS = ("activation", "mlp")
+DISPLAY_UNPOOL = ("expected", "fixed-seed")
+DECODING = ("sample", "greedy", "beam")
+
+
+@dataclass
+class PuConfig(VAEConfig):
+    input_shape: tuple[int, int, int] = (3, 32, 32)
+    # encoder: conv layer l has channels[l] maps and kernel kernel_sizes[l]; stochastic pooling with block size
+    # pool_sizes[l] follows every layer but the last. The decoder mirrors it with one dictionary per layer.
+    channels: tuple[int, ...] = (4, 6)
+    kernel_sizes: tuple[int, ...] = (3, 3)
+    pool_sizes: tuple[int, ...] = (3,)
+    dec_kernel_sizes: tuple[int, ...] = (3, 3)  # dictionary sizes, image layer first (odd; "same" padding)
+    latent_channels: int = 0  # maps of the code s; 0: as many as the top encoder layer
+    code_kernel: int = 1  # kernel of the conv that turns the top feature map into mean and log-variance
+    activation: str = "relu"  # encoder nonlinearity after each conv ("none" for a linear encoder)
+    decoder_activation: str = "none"  # DGDN layers are linear; another choice loses the exact expected decode
+    # pooling: inputs are zero-padded at the bottom/right to a multiple of p; padded cells get probability 0
+    pad_mode: str = "zero-pad-masked"
+    location_logits: str = "activation"  # "activation": logits = scale * block activations; "mlp": seed 000's per-block MLP
+    location_mlp_hidden: int = 20  # hidden width of the per-block MLP (shared by all channels and blocks)
+    learn_location_scale: bool = True  # learn the scale of "activation" logits (one per pooling layer)
+    gumbel_tau: float = 1.0  # temperature of the Gumbel-softmax relaxation used for gradients in training
+    eval_pooling: str = "mode"  # locations in eval mode: "mode" (deterministic) or "sample" (exact draw)
+    display_unpool: str = "expected"  # code without encoder locations: "expected" (value/p^2) or "fixed-seed"
+    display_seed: int = 0  # seed of the "fixed-seed" display locations
+    location_kl_weight: float = 1.0  # weight of the location KL (1: the ELBO)
+    # labels: a softmax classifier on s; no head when class_names is empty
+    class_names: tuple[str, ...] = ()
+    label_weight: float = 1.0
+    label_hidden: int = 0  # hidden layer of the classifier (0: linear softmax)
+    # captions: no head when vocab_size is 0; the words live in vocab.json beside the weights
+    vocab_size: int = 0
+    vocab_words: tuple[str, ...] = ()  # filled from the data or vocab.json; not written to config.json
+    rnn: str = "gru"  # "gru" or "lstm"
+    embed_dim: int = 32
+    hidden_dim: int = 128
+    code_feed_dim: int = 64  # size of the projection of s fed to the RNN at every step
+    caption_weight: float = 1.0
+    max_caption_len: int = 24  # words + <eos>
+    eval_draws: int = 8  # draws of s averaged for label and caption predictions at evaluation
+
+    def __post_init__(self) -> None:
+        self.channels = tuple(int(c) for c in self.channels)
+        self.kernel_sizes = tuple(int(k) for k in self.kernel_sizes)
+        self.pool_sizes = tuple(int(p) for p in self.pool_sizes)
+        self.dec_kernel_sizes = tuple(int(k) for k in self.dec_kernel_sizes)
+        self.class_names = tuple(str(c) for c in self.class_names)
+        self.vocab_words = tuple(str(w) for w in self.vocab_words)
+        n = len(self.channels)
+        if n < 1:
+            raise ValueError("channels must name at least one conv layer")
+        if len(self.kernel_sizes) != n or len(self.dec_kernel_sizes) != n:
+            raise ValueError(f"kernel_sizes and dec_kernel_sizes need {n} entries (one per layer)")
+        if len(self.pool_sizes) != n - 1:
+            raise ValueError(f"pool_sizes needs {n - 1} entries (one between each pair of layers)")
+        if any(k % 2 == 0 for k in (*self.kernel_sizes, *self.dec_kernel_sizes, self.code_kernel)):
+            raise ValueError("kernel sizes must be odd so that convolutions keep the map size")
+        if any(p < 1 for p in self.pool_sizes):
+            raise ValueError("pool sizes must be positive")
+        for name in ("activation", "decoder_activation"):
+            if getattr(self, name) != "none" and getattr(self, name) not in ACTIVATIONS:
+                raise ValueError(f"{name} must be 'none' or one of {sorted(ACTIVATIONS)}")
+        checks = {"location_logits": LOCATION_LOGITS, "eval_pooling": ("mode", "sample"),
+                  "display_unpool": DISPLAY_UNPOOL, "rnn": RNNS, "pad_mode": ("zero-pad-masked",)}
+        for name, allowed in checks.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.vocab_words and len(self.vocab_words) != self.vocab_size:
+            raise ValueError(f"vocab_words has {len(self.vocab_words)} words but vocab_size is {self.vocab_size}")
+        self.latent_dim = math.prod(self.code_shape)
+        super().__post_init__()
+
+    @property
+    def code_shape(self) -> tuple[int, int, int]:
+        """(C, h, w) of the code s: the top map's size after every pooling (each pads up, ceil)."""
+        _, height, width = (int(s) for s in self.input_shape)
+        for p in self.pool_sizes:
+            height, width = blocks_shape(height, width, p)
+        return (self.latent_channels or self.channels[-1], height, width)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field but the vocabulary, which is saved as vocab.json."""
+        values = super().to_dict()
+        values.pop("vocab_words", None)
+        return values
+
+
+def _conv_layout(h: Tensor) -> Tensor:
+    """Channels-last on CPU: oneDNN runs these few-channel convolutions (and their backward) up to 3x faster."""
+    return h.contiguous(memory_format=torch.channels_last) if h.device.type == "cpu" else h
+
+
+def _act(name: str) -> nn.Module:
+    return nn.Identity() if name == "none" else ACTIVATIONS[name]()
+
+
+@dataclass
+class Encoding:
+    """What the encoder gives for a batch: q(s | x) and every pooling layer's locations, bottom first."""
+
+    posterior: DiagonalGaussian
+    pools: list[PoolResult] = field(default_factory=list)
+
+    @property
+    def locations(self) -> list[PoolResult]:
+        """The chosen cells of every pooling layer, bottom layer first: what `decode` unpools at."""
+        return list(self.pools)
+
+    def location_kl(self) -> Tensor:
+        """Sum over layers, channels and blocks of KL(location distribution || uniform): (B,)."""
+        if not self.pools:
+            return torch.zeros(self.posterior.mean.shape[0], device=self.posterior.mean.device)
+        return torch.stack([r.kl() for r in self.pools]).sum(0)
+
+
+@register_model
+class PuVAE(VAE):
+    """Image, label and caption VAE with stochastic pooling and a DGDN decoder (Pu et al. 2016)."""
+
+    family = "pu"
+    config_class = PuConfig
+
+    def __init__(self, config: PuConfig):
+        super().__init__(config)
+        c = config
+        in_ch, height, width = c.input_shape
+        n = len(c.channels)
+        self.sizes: list[tuple[int, int]] = [(height, width)]  # map size at each layer's input
+        for p in c.pool_sizes:
+            self.sizes.append(blocks_shape(*self.sizes[-1], p))
+        widths_in = (in_ch, *c.channels[:-1])
+        self.enc_convs = nn.ModuleList(nn.Conv2d(i, o, k, padding=k // 2) for i, o, k in zip(widths_in, c.channels, c.kernel_sizes))
+        self.enc_act = _act(c.activation)
+        if c.location_logits == "mlp":
+            self.location_mlps = nn.ModuleList(
+                nn.Sequential(nn.Linear(p * p, c.location_mlp_hidden), nn.Tanh(), nn.Linear(c.location_mlp_hidden, p * p))
+                for p in c.pool_sizes
+            )
+        self.location_log_scale = nn.Parameter(torch.zeros(len(c.pool_sizes)), requires_grad=c.learn_location_scale)
+        code_ch = c.code_shape[0]
+        self.code_head = nn.Conv2d(c.channels[-1], 2 * code_ch, c.code_kernel, padding=c.code_kernel // 2)
+        # decoder dictionaries: layer l maps (code or channels[l]) -> (channels[l-1] or the image's channels)
+        dec_in = (*c.channels[:-1], code_ch)
+        dec_out = (in_ch, *c.channels[:-1])
+        self.dec_convs = nn.ModuleList(nn.Conv2d(i, o, k, padding=k // 2) for i, o, k in zip(dec_in, dec_out, c.dec_kernel_sizes))
+        self.dec_act = _act(c.decoder_activation)
+        code_dim = c.latent_dim
+        self.classifier: nn.Module | None = None
+        if c.class_names:
+            k = len(c.class_names)
+            self.classifier = (
+                nn.Sequential(nn.Linear(code_dim, c.label_hidden), nn.ReLU(), nn.Linear(c.label_hidden, k))
+                if c.label_hidden else nn.Linear(code_dim, k)
+            )
+        self.captioner: CaptionDecoder | None = None
+        self.vocab: Vocab | None = None
+        if c.vocab_size:
+            self.captioner = CaptionDecoder(code_dim, c.vocab_size, c.embed_dim, c.hidden_dim, c.code_feed_dim, c.rnn)
+            self.vocab = Vocab(list(c.vocab_words)) if c.vocab_words else Vocab.placeholder(c.vocab_size)
+        assert n == len(self.enc_convs)
+
+    # -- checkpoint hooks ---------------------------------------------------------------------------
+    @classmethod
+    def adapt_config_to_data(cls, values: dict[str, Any], data: Any) -> dict[str, Any]:
+        """Take the input shape, class names and caption vocabulary from a DataSplit (explicit values win)."""
+        values = dict(values)
+        values["input_shape"] = tuple(data.image_shape)
+        if data.classes and not values.get("class_names"):
+            values["class_names"] = tuple(data.classes)
+        vocab = data.extras.get("vocab") if data.extras else None
+        if vocab is not None:
+            values["vocab_words"] = tuple(vocab.words)
+            values["vocab_size"] = len(vocab)
+            values.setdefault("max_caption_len", int(data.extras.get("max_caption_len", PuConfig.max_caption_len)))
+        return values
+
+    def extra_files(self) -> dict[str, bytes]:
+        return {VOCAB_FILE: self.vocab.to_json().encode()} if self.vocab is not None else {}
+
+    @classmethod
+    def from_folder_config(cls, config: PuConfig, folder: str | Path) -> "PuVAE":
+        """Rebuild from config.json plus vocab.json (a captioning checkpoint needs both)."""
+        if config.vocab_size:
+            path = Path(folder) / VOCAB_FILE
+            if not path.is_file():
+                raise FileNotFoundError(f"{folder} holds a captioning model but no {VOCAB_FILE}; save it with save_pretrained")
+            vocab = Vocab.from_json(path.read_text())
+            if len(vocab) != config.vocab_size:
+                raise ValueError(f"{path} has {len(vocab)} words but config.json says vocab_size {config.vocab_size}")
+            config.vocab_words = tuple(vocab.words)
+        return cls(config)
+
+    # -- encoder ------------------------------------------------------------------------------------
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        return self.config.code_shape
+
+    def _location_logits(self, blocks: Tensor, layer: int) -> Tensor:
+        """Per-cell logits (B, C, P, Hb, Wb) from the blocks of a feature map."""
+        if self.config.location_logits == "mlp":  # the same MLP over the P cells of every block and channel
+            first, _, last = self.location_mlps[layer]
+            hidden = torch.tanh(torch.einsum("hp,bcpij->bchij", first.weight, blocks) + first.bias.view(-1, 1, 1))
+            return torch.einsum("ph,bchij->bcpij", last.weight, hidden) + last.bias.view(-1, 1, 1)
+        return blocks * self.location_log_scale[layer].exp()
+
+    def _pool_draw(self, pooling: str | None) -> str:
+        if pooling is not None:
+            if pooling not in POOL_DRAWS:
+                raise ValueError(f"pooling must be one of {POOL_DRAWS}")
+            return pooling
+        return "relaxed" if self.training else self.config.eval_pooling
+
+    def encode_full(self, x: Tensor, generator: torch.Generator | None = None, pooling: str | None = None) -> Encoding:
+        """q(s | x) and the pooling locations. pooling: "relaxed", "sample", "mode" or None (training:
+        relaxed; eval: the config's eval_pooling)."""
+        draw = self._pool_draw(pooling)
+        h, pools = x, []
+        for layer, conv in enumerate(self.enc_convs):
+            h = self.enc_act(conv(_conv_layout(h)))
+            if layer < len(self.config.pool_sizes):
+                res = stochastic_pool(h, lambda blocks, layer=layer: self._location_logits(blocks, layer),
+                                      self.config.pool_sizes[layer], draw, self.config.gumbel_tau, generator)
+                pools.append(res)
+                h = res.pooled
+        mean, logvar = self.code_head(h).chunk(2, dim=1)  # (B, C, h, w) each
+        return Encoding(DiagonalGaussian(mean, logvar), pools)
+
+    def encode(self, x: Tensor, generator: torch.Generator | None = None) -> DiagonalGaussian:
+        """q(s | x). In eval mode with eval_pooling "mode" this is deterministic."""
+        return self.encode_full(x, generator).posterior
+
+    # -- decoder ------------------------------------------------------------------------------------
+    def display_locations(self, device: torch.device | None = None) -> list[Tensor]:
+        """Unpooling weights for a code without encoder locations (deterministic; see display_unpool)."""
+        c = self.config
+        device = device or self.device
+        out = []
+        for layer, p in enumerate(c.pool_sizes):
+            if c.display_unpool == "expected":
+                out.append(uniform_weights(p, device))
+            else:
+                hb, wb = self.sizes[layer + 1]
+                out.append(fixed_seed_weights((c.channels[layer], hb, wb), p, c.display_seed + layer, device))
+        return out
+
+    def decode(self, z: Tensor, locations: list[PoolResult | Tensor] | None = None) -> Likelihood:
+        """p(x | s, locations). z: (B, *latent_shape) (or (B, D) flattened).
+
+        locations: per pooling layer (bottom first) the encoder's PoolResult (unpool at its chosen cells) or
+        unpooling weights (B or 1, C, P, Hb, Wb). None: the deterministic display decode.
+        """
+        z = z.view(-1, *self.latent_shape)
+        weights = locations if locations is not None else self.display_locations(z.device)
+        h = z
+        for layer in reversed(range(len(self.dec_convs))):
+            h = self.dec_convs[layer](_conv_layout(h))
+            if layer > 0:
+                h = self.dec_act(h)
+                where = weights[layer - 1]
+                if isinstance(where, PoolResult):
+                    h = unpool_at(h, where, self.sizes[layer - 1])
+                else:
+                    h = unpool(h, where, self.config.pool_sizes[layer - 1], self.sizes[layer - 1])
+        return self.make_likelihood(h)
+
+    # -- the VAE interface --------------------------------------------------------------------------
+    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> VAEOutput:
+        enc = self.encode_full(x, generator)
+        z = enc.posterior.sample(generator)
+        return VAEOutput(enc.posterior, z, self.decode(z, enc.locations), {"loc_kl": enc.location_kl()})
+
+    def loss_terms(self, batch: Any, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+        """Per-sample terms: nll, kl_dims (B, D), loc_kl, and label_nll / caption_nll when the batch has them.
+
+        batch: (images, labels, captions (B, R, T), caption counts (B,)) from `collate_captioned`, or just
+        images. Extra terms come already multiplied by their weights. One of each image's R reference
+        captions is chosen per step with `generator`.
+        """
+        x, labels, captions, counts = _unpack(batch)
+        c = self.config
+        out = self(x, generator)
+        z = out.z.flatten(1)
+        terms = {
+            "nll": -out.likelihood.log_prob(x).flatten(1).sum(1),
+            "kl_dims": out.posterior.kl().flatten(1),
+            "loc_kl": c.location_kl_weight * out.extra["loc_kl"],
+        }
+        if self.classifier is not None and labels is not None:
+            has = labels >= 0
+            ce = F.cross_entropy(self.classifier(z), labels.clamp_min(0), reduction="none")
+            terms["label_nll"] = c.label_weight * torch.where(has, ce, torch.zeros_like(ce))
+        if self.captioner is not None and captions is not None:
+            has = counts > 0
+            u = torch.rand(counts.shape, generator=generator, device=counts.device)
+            pick = (u * counts.clamp_min(1)).long().clamp_max(captions.shape[1] - 1)
+            tokens = captions[torch.arange(len(pick), device=pick.device), pick]  # (B, T)
+            nll = self.captioner.nll(z, tokens)
+            terms["caption_nll"] = c.caption_weight * torch.where(has, nll, torch.zeros_like(nll))
+        return terms
+
+    def iwae_log_weights(self, x: Tensor, k: int, generator: torch.Generator | None = None, chunk: int = 1024) -> Tensor:
+        """log p(x, s, z) - log q(s, z | x) for k joint draws of code and locations per image, shape (B, k).
+
+        The locations are exact draws from q (whatever eval_pooling says), so the estimate is a proper bound.
+        """
+        batch = x.shape[0]
+        reps = x.unsqueeze(1).expand(batch, k, *x.shape[1:]).reshape(batch * k, *x.shape[1:])
+        parts = []
+        for start in range(0, len(reps), chunk):
+            xs = reps[start : start + chunk]
+            enc = self.encode_full(xs, generator, pooling="sample")
+            z = enc.posterior.sample(generator)
+            log_q = enc.posterior.log_prob(z).flatten(1).sum(1)
+            log_prior = standard_normal_log_prob(z).flatten(1).sum(1)
+            log_px = self.decode(z, enc.locations).log_prob(xs).flatten(1).sum(1)
+            loc = torch.zeros_like(log_px)
+            for r in enc.pools:  # log uniform prior - log q of the chosen cells
+                loc = loc - r.index[0].numel() * math.log(r.log_probs.shape[2]) - r.chosen_log_prob()
+            parts.append(log_px + log_prior - log_q + loc)
+        return torch.cat(parts).view(batch, k)
+
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor) -> Tensor:
+        """Decode the posterior mean with the encoder's own locations (deterministic in eval with "mode")."""
+        enc = self.encode_full(x)
+        return self.decode(enc.posterior.mean, enc.locations).mean
+
+    # -- labels -------------------------------------------------------------------------------------
+    def _code_draws(self, x: Tensor, n_draws: int, generator: torch.Generator | None) -> Tensor:
+        """(B, M, D) codes for images: the posterior mean when n_draws <= 1, else M reparameterised draws.
+
+        Without a generator the draws come from a fresh generator seeded 0, so the same images always give
+        the same predictions (models draw no hidden randomness).
+        """
+        if generator is None:
+            generator = torch.Generator(device=x.device).manual_seed(0)
+        posterior = self.encode_full(x, generator).posterior
+        mean, std = posterior.mean.flatten(1), posterior.std.flatten(1)
+        if n_draws <= 1:
+            return mean.unsqueeze(1)
+        eps = randn_like(mean.unsqueeze(1).expand(-1, n_draws, -1).contiguous(), generator)
+        return mean.unsqueeze(1) + std.unsqueeze(1) * eps
+
+    def _codes(self, x: Tensor | None, z: Tensor | None, n_draws: int, generator: torch.Generator | None) -> Tensor:
+        if (x is None) == (z is None):
+            raise ValueError("give exactly one of x (images) or z (codes)")
+        if x is not None:
+            return self._code_draws(x.to(self.device), n_draws, generator)
+        z = z.to(self.device)
+        d = self.config.latent_dim
+        if z.numel() == d:
+            return z.reshape(1, 1, d)
+        if z.dim() == 2 or (z.dim() == 1 + len(self.latent_shape)):
+            return z.reshape(z.shape[0], 1, d)
+        return z.reshape(z.shape[0], z.shape[1], d)  # (B, M, *latent): several codes per item
+
+    @torch.no_grad()
+    def predict_labels(self, x: Tensor | None = None, z: Tensor | None = None, n_draws: int | None = None,
+                       generator: torch.Generator | None = None) -> Tensor:
+        """Class probabilities (B, n_classes): for images, averaged over n_draws draws of s from q(s | x)
+        (the posterior mean when n_draws is 1); for codes z (B, *latent_shape), of those codes."""
+        if self.classifier is None:
+            raise ValueError("this model has no label head (its config has no class_names)")
+        codes = self._codes(x, z, self.config.eval_draws if n_draws is None else n_draws, generator)
+        return torch.softmax(self.classifier(codes), dim=-1).mean(1)
+
+    # -- captions -----------------------------------------------------------------------------------
+    def _need_captioner(self) -> CaptionDecoder:
+        if self.captioner is None or self.vocab is None:
+            raise ValueError("this model has no caption head (its config has vocab_size 0)")
+        return self.captioner
+
+    @torch.no_grad()
+    def caption_ids(self, codes: Tensor, method: str = "greedy", n: int = 1, temperature: float = 1.0, beam_size: int = 5,
+                    generator: torch.Generator | None = None, max_len: int | None = None) -> Tensor:
+        """Token ids (B, n, max_len) for codes (B, M, D), next-word probabilities averaged over the M draws.
+
+        "greedy" gives one caption per item (n is ignored and taken as 1); "sample" n samples; "beam" the
+        n best of a beam of beam_size.
+        """
+        cap = self._need_captioner()
+        max_len = max_len or self.config.max_caption_len
+        if method not in DECODING:
+            raise ValueError(f"method must be one of {DECODING}, got {method!r}")
+        if method == "greedy":
+            return cap.greedy_or_sample(codes, max_len, sample=False).unsqueeze(1)
+        if method == "sample":
+            b = codes.shape[0]
+            ids = cap.greedy_or_sample(codes.repeat_interleave(n, dim=0), max_len, True, temperature, generator)
+            return ids.view(b, n, max_len)
+        return cap.beam_search(codes, max_len, max(beam_size, n), n_best=n)[0]
+
+    @torch.no_grad()
+    def caption_from_code(self, z: Tensor, method: str = "sample", n: int = 1, temperature: float = 1.0, beam_size: int = 5,
+                          generator: torch.Generator | None = None, max_len: int | None = None) -> list[str]:
+        """Captions for codes z: (*latent_shape) or (B, *latent_shape), or (B, M, *latent_shape) to average M codes.
+
+        Returns a flat list grouped by code: B strings for "greedy", B * n for "sample" and "beam" (for beam,
+        the n best of each code's beam, best first).
+        """
+        ids = self.caption_ids(self._codes(None, z, 1, None), method, n, temperature, beam_size, generator, max_len)
+        return [self.vocab.decode(row) for row in ids.flatten(0, 1)]
+
+    @torch.no_grad()
+    def captions(self, x: Tensor, method: str = "greedy", n_draws: int | None = None, n: int = 1, temperature: float = 1.0,
+                 beam_size: int = 5, generator: torch.Generator | None = None, max_len: int | None = None) -> list[str]:
+        """Captions for images (B, C, H, W), word probabilities averaged over n_draws draws of s (1: the mean).
+
+        Returns B strings for "greedy", B * n for "sample" and "beam", grouped by image.
+        """
+        codes = self._codes(x, None, self.config.eval_draws if n_draws is None else n_draws, generator)
+        ids = self.caption_ids(codes, method, n, temperature, beam_size, generator, max_len)
+        return [self.vocab.decode(row) for row in ids.flatten(0, 1)]
+
+    @torch.no_grad()
+    def score_captions(self, x: Tensor, texts: list[str], n_draws: int | None = None,
+                       generator: torch.Generator | None = None) -> Tensor:
+        """log p(text_i | x_i) (B,), the caption probability averaged over n_draws draws of s."""
+        cap = self._need_captioner()
+        codes = self._codes(x, None, self.config.eval_draws if n_draws is None else n_draws, generator)
+        ids = [self.vocab.encode(t, self.config.max_caption_len) for t in texts]
+        tokens = torch.zeros(len(ids), max(map(len, ids)), dtype=torch.long, device=codes.device)
+        for i, row in enumerate(ids):
+            tokens[i, : len(row)] = torch.tensor(row)
+        return cap.sequence_log_prob(codes, tokens)
+
+    # -- evaluation hooks used by the trainer -------------------------------------------------------
+    @torch.no_grad()
+    def epoch_summary(self, data: Any, device: torch.device | str, limit: int = 256) -> dict[str, str | float]:
+        """Quick per-epoch figures on the first `limit` test items: caption loss, label accuracy, 3 sampled captions."""
+        was_training = self.training
+        self.eval()
+        try:
+            x, labels, captions, counts = _test_tensors(data, self.config.likelihood, limit, device)
+            codes = self._code_draws(x, 1, None)
+            out: dict[str, str | float] = {}
+            if self.classifier is not None and bool((labels >= 0).any()):
+                pred = self.classifier(codes[:, 0]).argmax(-1)
+                out["label_accuracy"] = float((pred == labels)[labels >= 0].float().mean())
+            if self.captioner is not None and captions is not None and bool((counts > 0).any()):
+                has = counts > 0
+                nll = self.captioner.nll(codes[has, 0], captions[has, 0])
+                words = (captions[has, 0] != 0).sum(1).clamp_min(1)
+                out["caption_nll"] = float(nll.mean())
+                out["caption_nll_per_word"] = float((nll / words).mean())
+                gen = torch.Generator(device=x.device).manual_seed(0)
+                texts = self.caption_from_code(codes[:3, 0], method="sample", generator=gen)
+                refs = [self.vocab.decode(captions[i, 0]) for i in range(min(3, len(texts)))]
+                out["sampled_captions"] = " | ".join(f"{t}  [true: {r}]" for t, r in zip(texts, refs))
+            return out
+        finally:
+            self.train(was_training)
+
+    @torch.no_grad()
+    def extra_metrics(self, data: Any, device: torch.device | str, batch_size: int = 250, seed: int = 0) -> dict[str, Any]:
+        """Test-split label accuracy and caption quality (BLEU-1..4, baseline BLEU, attribute accuracy)."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self._extra_metrics(data, device, batch_size, seed)
+        finally:
+            self.train(was_training)
+
+    def _extra_metrics(self, data: Any, device: torch.device | str, batch_size: int, seed: int) -> dict[str, Any]:
+        x_all, labels, _, _ = _test_tensors(data, self.config.likelihood, None, "cpu")
+        gen = torch.Generator(device=device).manual_seed(seed)
+        draws = self.config.eval_draws
+        metrics: dict[str, Any] = {"prediction_draws": draws}
+        probs, greedy = [], []
+        for start in range(0, len(x_all), batch_size):
+            x = x_all[start : start + batch_size].to(device)
+            codes = self._code_draws(x, draws, gen)
+            if self.classifier is not None:
+                probs.append(torch.softmax(self.classifier(codes), -1).mean(1).cpu())
+            if self.captioner is not None:
+                greedy += [self.vocab.decode(r) for r in self.caption_ids(codes, "greedy").flatten(0, 1)]
+        if probs and bool((labels >= 0).any()):
+            pred = torch.cat(probs).argmax(-1)
+            metrics["label_accuracy"] = float((pred == labels)[labels >= 0].float().mean())
+        refs_fn = getattr(data.test, "references", None)
+        if greedy and refs_fn is not None:
+            refs = [refs_fn(i) for i in range(len(greedy))]
+            keep = [i for i, r in enumerate(refs) if r]
+            hyps, refs = [greedy[i] for i in keep], [refs[i] for i in keep]
+            metrics.update(bleu_scores(hyps, refs))
+            train_caps = [c for i in range(len(data.train)) for c in (data.train.references(i) or [])]
+            baseline = most_frequent_caption(train_caps)
+            metrics["baseline_caption"] = baseline
+            metrics.update({f"baseline_{k}": v for k, v in bleu_scores([baseline] * len(hyps), refs).items()})
+            metrics["caption_test_items"] = len(hyps)
+            parse = data.extras.get("parse_caption") if data.extras else None
+            truth = getattr(data.test, "attributes", None)
+            if parse is not None and truth is not None:
+                metrics.update(attribute_accuracy([greedy[i] for i in keep], [truth[i] for i in keep], parse))
+            metrics["caption_examples"] = [{"greedy": hyps[i], "reference": refs[i][0]} for i in range(min(8, len(hyps)))]
+        return metrics
+
+
+ATTRIBUTES = ("colour", "shape", "size", "position")
+
+
+def attribute_accuracy(captions: list[str], truth: list[dict[str, Any]], parse) -> dict[str, float]:
+    """Share of captions whose first-named object has the true colour, shape, size and position, each separately."""
+    hits = {a: 0 for a in ATTRIBUTES}
+    grammatical = 0
+    for text, true in zip(captions, truth):
+        got = parse(text)
+        grammatical += bool(got.get("grammatical"))
+        for a in ATTRIBUTES:
+            hits[a] += got.get(a) is not None and got.get(a) == true.get(a)
+    n = max(len(captions), 1)
+    out = {f"attribute_acc_{a}": hits[a] / n for a in ATTRIBUTES}
+    out["attribute_grammatical"] = grammatical / n
+    return out
+
+
+def _unpack(batch: Any) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor | None]:
+    if isinstance(batch, Tensor):
+        return batch, None, None, None
+    items = list(batch) + [None] * 4
+    return items[0], items[1], items[2], items[3]
+
+
+def _test_tensors(data: Any, likelihood: str, limit: int | None, device: torch.device | str):
+    """The test split as scoring-form images, labels and padded captions, on device."""
+    from explorer.analysis.evaluation import scoring_inputs
+    from explorer.data.base import stack_images
+
+    test = data.test
+    n = len(test) if limit is None else min(limit, len(test))
+    images, labels = stack_images(test, n)
+    x = scoring_inputs(images, likelihood).to(device)
+    captions = counts = None
+    if data.collate_fn is not None:
+        batch = data.collate_fn([test[i] for i in range(n)])
+        if len(batch) >= 4:
+            captions, counts = batch[2].to(device), batch[3].to(device)
+    return x, labels.to(device), captions, counts
+
+
+__all__ = ["Encoding", "PuConfig", "PuVAE", "attribute_accuracy"]

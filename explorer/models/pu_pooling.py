@@ -1,0 +1,256 @@
+"""Stochastic pooling and unpooling of the Pu et al. (2016) model, batched over images, channels and blocks.
+
+A feature map (B, C, H, W) is cut into p x p blocks. Within each block one location is chosen from a
+categorical distribution whose logits come from the block's activations; the pooled value is the activation
+there. The decoder later puts each value back at the location the encoder chose for that block (unpooling).
+
+Padding: a map whose height or width is not a multiple of p is padded with zeros at the bottom and right.
+Padded cells are masked out of the location distribution (probability exactly 0), so a pooled value is
+always a real activation; unpooling works on the padded grid and crops the padding away.
+
+Layout: every operation works on the whole batch rearranged to (B, C, P, Hb, Wb), P = p*p cells per block in
+row-major order (space-to-depth). There is no Python loop over images, channels or blocks. Reductions over
+the cell axis then run over whole contiguous block planes, several times faster on a CPU than over a last
+axis of 9.
+
+Gradients: in training the location is drawn exactly (Gumbel-max) and the backward pass uses the
+Gumbel-softmax relaxation of that draw (straight-through). Pooling and unpooling are written as two small
+autograd functions that gather / scatter at the chosen cell in the forward pass and give the relaxation its
+straight-through gradient in the backward pass: the same gradients as multiplying by
+`one_hot + soft - soft.detach()`, without materialising that product.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+MASKED_LOGIT = -1e9  # logit of a padded cell: exp underflows to exactly 0, and 0 * MASKED_LOGIT stays finite
+POOL_DRAWS = ("relaxed", "sample", "mode")
+CELL_DIM = 2  # block tensors are (B, C, P, Hb, Wb): the p*p cells of each block along axis 2
+
+
+def blocks_shape(height: int, width: int, p: int) -> tuple[int, int]:
+    """Number of p x p blocks along each side after padding: (ceil(H / p), ceil(W / p))."""
+    return math.ceil(height / p), math.ceil(width / p)
+
+
+def to_blocks(h: Tensor, p: int) -> Tensor:
+    """(B, C, H, W) -> (B, C, P, Hb, Wb) with P = p*p cells per block, row-major within the block.
+
+    H and W are zero-padded up to multiples of p.
+    """
+    b, c, height, width = h.shape
+    hb, wb = blocks_shape(height, width, p)
+    if (hb * p, wb * p) != (height, width):
+        h = F.pad(h, (0, wb * p - width, 0, hb * p - height))
+    return h.reshape(b, c, hb, p, wb, p).permute(0, 1, 3, 5, 2, 4).reshape(b, c, p * p, hb, wb)
+
+
+def from_blocks(blocks: Tensor, p: int, height: int, width: int) -> Tensor:
+    """Inverse of `to_blocks`: (B, C, P, Hb, Wb) -> (B, C, height, width), dropping the padding."""
+    b, c, _, hb, wb = blocks.shape
+    full = blocks.reshape(b, c, p, p, hb, wb).permute(0, 1, 4, 2, 5, 3).reshape(b, c, hb * p, wb * p)
+    return full[:, :, :height, :width]
+
+
+def valid_cells(height: int, width: int, p: int, device: torch.device | None = None) -> Tensor:
+    """(P, Hb, Wb) bool: True where a block cell lies inside the unpadded map."""
+    ones = torch.ones(1, 1, height, width, device=device)
+    return to_blocks(ones, p)[0, 0] > 0.5
+
+
+def padding_bias(height: int, width: int, p: int, device: torch.device | None = None, dtype=torch.float32) -> Tensor:
+    """(P, Hb, Wb): 0 for real cells, MASKED_LOGIT for padded ones; added to the logits."""
+    return (~valid_cells(height, width, p, device)).to(dtype) * MASKED_LOGIT
+
+
+def gumbel(shape: torch.Size | tuple[int, ...], generator: torch.Generator | None, device: torch.device, dtype=torch.float32) -> Tensor:
+    """Standard Gumbel noise -log(-log U), drawn from `generator` (in place: one buffer, four passes)."""
+    u = torch.rand(shape, generator=generator, device=device, dtype=dtype)
+    return u.clamp_min_(torch.finfo(dtype).tiny).log_().neg_().log_().neg_()
+
+
+def one_hot(index: Tensor, cells: int, dim: int = CELL_DIM, dtype=torch.float32) -> Tensor:
+    """One-hot of `index` with a new axis of size `cells` inserted at `dim`."""
+    shape = list(index.shape)
+    shape.insert(dim, cells)
+    return torch.zeros(shape, dtype=dtype, device=index.device).scatter_(dim, index.unsqueeze(dim), 1.0)
+
+
+def choose_cells(
+    logits: Tensor, draw: str, tau: float = 1.0, generator: torch.Generator | None = None, dim: int = CELL_DIM,
+) -> tuple[Tensor, Tensor | None]:
+    """Choose one cell per block; logits have the cells along `dim`. Returns (index, soft or None).
+
+    - "sample": an exact categorical draw (Gumbel-max); no relaxation, so no gradient to the logits.
+    - "relaxed": the same exact draw, plus soft = softmax((logits + g) / tau), the Gumbel-softmax relaxation
+      whose gradient the straight-through estimator uses.
+    - "mode": the most probable cell.
+    """
+    if draw not in POOL_DRAWS:
+        raise ValueError(f"unknown location draw {draw!r}; choose from {POOL_DRAWS}")
+    dim = dim % logits.dim()
+    if draw == "mode":
+        return logits.max(dim).indices, None  # max is several times faster than argmax over a middle axis
+    perturbed = logits + gumbel(logits.shape, generator, logits.device, logits.dtype)
+    index = perturbed.max(dim).indices
+    if draw == "sample":
+        return index, None
+    soft = torch.softmax(perturbed if tau == 1.0 else perturbed / tau, dim=dim)
+    return index, soft
+
+
+def draw_locations(
+    logits: Tensor, draw: str, tau: float = 1.0, generator: torch.Generator | None = None, dim: int = CELL_DIM,
+) -> tuple[Tensor, Tensor]:
+    """As `choose_cells`, but returns (weights like logits, index): one-hot weights, straight-through when relaxed."""
+    dim = dim % logits.dim()
+    index, soft = choose_cells(logits, draw, tau, generator, dim)
+    hard = one_hot(index, logits.shape[dim], dim, logits.dtype)
+    return (hard if soft is None else hard - soft.detach() + soft), index
+
+
+def location_kl(log_probs: Tensor, dim: int = CELL_DIM) -> Tensor:
+    """KL(Cat(pi) || uniform over the p*p cells) per block: sum_i pi_i log pi_i + log(p*p); `dim` is dropped."""
+    return (log_probs.exp() * log_probs).sum(dim) + math.log(log_probs.shape[dim])
+
+
+class _LocationKL(torch.autograd.Function):
+    """Per-block KL to uniform straight from the logits, with the closed-form gradient
+    d/dl_j sum_i pi_i log pi_i = pi_j (log pi_j - sum_i pi_i log pi_i): three passes instead of autograd's eight."""
+
+    @staticmethod
+    def forward(ctx, logits: Tensor, dim: int) -> tuple[Tensor, Tensor]:
+        log_probs = torch.log_softmax(logits, dim=dim)
+        probs = log_probs.exp()
+        neg_entropy = (probs * log_probs).sum(dim, keepdim=True)
+        ctx.save_for_backward(probs, log_probs, neg_entropy)
+        ctx.dim = dim
+        ctx.mark_non_differentiable(log_probs)
+        return neg_entropy.squeeze(dim) + math.log(logits.shape[dim]), log_probs
+
+    @staticmethod
+    def backward(ctx, grad: Tensor, _unused: Tensor | None):
+        probs, log_probs, neg_entropy = ctx.saved_tensors
+        return (log_probs - neg_entropy).mul_(probs).mul_(grad.unsqueeze(ctx.dim)), None
+
+
+class _PoolAt(torch.autograd.Function):
+    """pooled = blocks at `index`; backward as for sum_i (hard_i + soft_i - soft_i.detach()) * blocks_i."""
+
+    @staticmethod
+    def forward(ctx, blocks: Tensor, soft: Tensor | None, index: Tensor) -> Tensor:
+        idx = index.unsqueeze(CELL_DIM)
+        ctx.save_for_backward(blocks if soft is not None else None, idx)
+        ctx.blocks_shape = blocks.shape
+        return blocks.gather(CELL_DIM, idx).squeeze(CELL_DIM)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        blocks, idx = ctx.saved_tensors
+        g = grad.unsqueeze(CELL_DIM)
+        grad_blocks = grad_soft = None
+        if ctx.needs_input_grad[0]:
+            grad_blocks = torch.zeros(ctx.blocks_shape, dtype=grad.dtype, device=grad.device).scatter_(CELL_DIM, idx, g)
+        if ctx.needs_input_grad[1] and blocks is not None:
+            grad_soft = g * blocks
+        return grad_blocks, grad_soft, None
+
+
+class _UnpoolAt(torch.autograd.Function):
+    """blocks = values at `index`, zeros elsewhere; backward as for values * (hard + soft - soft.detach())."""
+
+    @staticmethod
+    def forward(ctx, values: Tensor, soft: Tensor | None, index: Tensor, cells: int) -> Tensor:
+        idx = index.unsqueeze(CELL_DIM)
+        ctx.save_for_backward(values if soft is not None else None, idx)
+        shape = list(values.shape)
+        shape.insert(CELL_DIM, cells)
+        return torch.zeros(shape, dtype=values.dtype, device=values.device).scatter_(CELL_DIM, idx, values.unsqueeze(CELL_DIM))
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        values, idx = ctx.saved_tensors
+        grad_values = grad_soft = None
+        if ctx.needs_input_grad[0]:
+            grad_values = grad.gather(CELL_DIM, idx).squeeze(CELL_DIM)
+        if ctx.needs_input_grad[1] and values is not None:
+            grad_soft = grad * values.unsqueeze(CELL_DIM)
+        return grad_values, grad_soft, None, None
+
+
+@dataclass
+class PoolResult:
+    """One stochastic pooling layer's output for a batch (P = p*p cells per block, row-major)."""
+
+    pooled: Tensor  # (B, C, Hb, Wb): the activation at the chosen cell of each block
+    index: Tensor  # (B, C, Hb, Wb) long: the chosen cell
+    soft: Tensor | None  # (B, C, P, Hb, Wb): Gumbel-softmax relaxation for straight-through gradients (relaxed draw)
+    log_probs: Tensor  # (B, C, P, Hb, Wb): log of the location distribution (padded cells ~ -1e9), no gradient
+    block_kl: Tensor  # (B, C, Hb, Wb): KL(location distribution || uniform) per block, differentiable
+    p: int  # block side
+    size: tuple[int, int]  # (H, W) of the map before pooling: what unpooling restores
+
+    @property
+    def weights(self) -> Tensor:
+        """One-hot of the chosen cells (B, C, P, Hb, Wb), straight-through when the draw was relaxed."""
+        hard = one_hot(self.index, self.p * self.p, CELL_DIM, self.pooled.dtype)
+        return hard if self.soft is None else hard - self.soft.detach() + self.soft
+
+    def kl(self) -> Tensor:
+        """Location KL to the uniform prior, summed over channels and blocks: (B,)."""
+        return self.block_kl.flatten(1).sum(1)
+
+    def chosen_log_prob(self) -> Tensor:
+        """log q of the chosen cells, summed over channels and blocks: (B,)."""
+        return self.log_probs.gather(CELL_DIM, self.index.unsqueeze(CELL_DIM)).flatten(1).sum(1)
+
+
+def stochastic_pool(
+    h: Tensor, logits: Tensor | Callable[[Tensor], Tensor], p: int, draw: str, tau: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> PoolResult:
+    """Pool h (B, C, H, W). `logits`: per-cell logits in block form (B, C, P, Hb, Wb), or a function that
+    makes them from the blocks. Padded cells are masked here, whatever the logits say about them."""
+    blocks = to_blocks(h, p)
+    logits = logits(blocks) if callable(logits) else logits
+    if (h.shape[2] % p) or (h.shape[3] % p):  # an additive mask: its backward is free, unlike masked_fill's
+        logits = logits + padding_bias(h.shape[2], h.shape[3], p, h.device, logits.dtype)
+    index, soft = choose_cells(logits, draw, tau, generator)
+    pooled = _PoolAt.apply(blocks, soft, index)
+    block_kl, log_probs = _LocationKL.apply(logits, CELL_DIM)
+    return PoolResult(pooled, index, soft, log_probs, block_kl, p, (h.shape[2], h.shape[3]))
+
+
+def unpool_at(values: Tensor, where: PoolResult, size: tuple[int, int] | None = None) -> Tensor:
+    """Stochastic unpooling: each value (B, C, Hb, Wb) at the cell `where` chose, zeros elsewhere.
+    Returns (B, C, *size) (default: the size the pooling started from)."""
+    blocks = _UnpoolAt.apply(values, where.soft, where.index, where.p * where.p)
+    return from_blocks(blocks, where.p, *(size or where.size))
+
+
+def unpool(values: Tensor, weights: Tensor, p: int, size: tuple[int, int]) -> Tensor:
+    """Place each value (B, C, Hb, Wb) into its p x p block by `weights` (broadcastable to (B, C, P, Hb, Wb)).
+
+    One-hot weights put the value at one cell and zeros elsewhere (stochastic unpooling); uniform weights
+    1/P spread it evenly (the expected value of unpooling under the uniform prior). Returns (B, C, *size).
+    """
+    return from_blocks(values.unsqueeze(CELL_DIM) * weights, p, *size)
+
+
+def uniform_weights(p: int, device: torch.device | None = None, dtype=torch.float32) -> Tensor:
+    """Expected-value unpooling weights (1, 1, P, 1, 1), all 1/P."""
+    return torch.full((1, 1, p * p, 1, 1), 1.0 / (p * p), device=device, dtype=dtype)
+
+
+def fixed_seed_weights(shape: tuple[int, int, int], p: int, seed: int, device: torch.device | None = None) -> Tensor:
+    """One-hot locations (1, C, P, Hb, Wb) drawn uniformly from a fixed seed: the same for every call and image."""
+    gen = torch.Generator().manual_seed(seed)
+    index = torch.randint(p * p, (1, *shape), generator=gen)
+    return one_hot(index, p * p, CELL_DIM).to(device)
