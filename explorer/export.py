@@ -39,7 +39,19 @@ def save_pictures(model: VAE, data: DataSplit, folder: Path, seed: int = 0) -> d
     x, _ = stack_images(data.test, limit=16)
     x = x.to(model.device)
     save_image(torch.cat([x, model.reconstruct(x)]).cpu(), folder / "reconstructions.png", nrow=16)
-    return {"Prior samples": "samples.png", "Test images (top) and reconstructions (bottom)": "reconstructions.png"}
+    pictures = {"Prior samples": "samples.png", "Test images (top) and reconstructions (bottom)": "reconstructions.png"}
+    if model.latent_shape == (2,):
+        save_image(latent_plane_grid(model, 15).cpu(), folder / "latent_plane.png", nrow=15)
+        pictures["The 2-D latent plane: decoded images on a grid over [-3, 3]^2 (z1 right, z2 up)"] = "latent_plane.png"
+    return pictures
+
+
+@torch.no_grad()
+def latent_plane_grid(model: VAE, n: int = 15, extent: float = 3.0) -> torch.Tensor:
+    """Decoded images (n*n, C, H, W) of a 2-D latent on an n x n grid, rows from top (z2 = +extent) down."""
+    ticks = torch.linspace(-extent, extent, n, device=model.device)
+    z2, z1 = torch.meshgrid(ticks.flip(0), ticks, indexing="ij")
+    return model.decode(torch.stack([z1.flatten(), z2.flatten()], 1)).mean
 
 
 def export_model(

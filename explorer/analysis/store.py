@@ -24,6 +24,7 @@ def save_analysis(folder: str | Path, arrays: dict[str, np.ndarray]) -> Path:
         clean[key] = arr.astype(np.float32) if arr.dtype.kind == "f" else arr.astype(np.int64)
     tmp = folder / f".{ANALYSIS_NAME}.tmp"
     save_file(clean, str(tmp))
+    tmp.chmod(0o644)
     tmp.replace(folder / ANALYSIS_NAME)
     return folder / ANALYSIS_NAME
 
