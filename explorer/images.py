@@ -1,0 +1,331 @@
+"""Image files in, model inputs out: reading uploads safely and converting them to what a model expects.
+
+Everything here is a pure function of its inputs (no Streamlit, no global Pillow settings changed), so the app
+can call it from any session thread. A file that cannot be used raises `ImageInputError` with a message meant
+for the person who uploaded it; nothing else escapes for bad files.
+
+Conversion, in order: first frame only, EXIF orientation applied, reduced in 8-bit (or 16-bit) precision to fit
+the model's (H, W) with the aspect ratio kept, channels matched (luminance for grey models, grey repeated for
+RGB models), optionally inverted (dark-on-light drawings for light-on-dark models), transparency composited onto
+the model's background, then padded with that background to (H, W).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")
+UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "bmp", "gif")
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, what Pillow's convert("L") uses
+
+
+class ImageInputError(ValueError):
+    """An uploaded file that cannot be used as an image; the message says why, in plain words."""
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """Caps that keep one upload far from exhausting memory (configurable in the app)."""
+
+    max_bytes: int = 16 * 1024 * 1024  # size of the file itself
+    max_pixels: int = 16_000_000  # width x height, checked from the header before anything is decoded
+    min_side: int = 4  # smaller images carry no usable picture
+
+
+@dataclass
+class ConvertedImage:
+    """An image as the model sees it, and what was done to get there."""
+
+    tensor: Tensor  # (C, H, W) float32 in [0, 1], the model's input shape
+    original_size: tuple[int, int]  # (width, height) of the file's first frame
+    original_mode: str  # Pillow mode of the file, e.g. "RGBA", "I;16", "P"
+    file_format: str  # e.g. "PNG"
+    inverted: bool
+    notes: list[str] = field(default_factory=list)  # conversions worth telling the user about
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def open_image(data: bytes, limits: ImageLimits = ImageLimits()):
+    """Validate and decode the first frame of an image file. Returns (PIL image, format, mode, notes).
+
+    Raises ImageInputError for an empty, oversized, unreadable, truncated or too large (in pixels) file.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if data is None or len(data) == 0:
+        raise ImageInputError("The file is empty (0 bytes): choose an image file (PNG, JPEG, WebP, BMP or GIF).")
+    if len(data) > limits.max_bytes:
+        raise ImageInputError(f"The file is {_mb(len(data))}, over the upload limit of {_mb(limits.max_bytes)}.")
+    try:
+        img = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))
+    except UnidentifiedImageError:
+        raise ImageInputError(
+            "This file is not an image that can be read: use PNG, JPEG, WebP, BMP or GIF."
+        ) from None
+    except Image.DecompressionBombError as exc:
+        raise ImageInputError(
+            f"The image declares too many pixels to decode safely (a decompression bomb?): {exc}"
+        ) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageInputError(f"The file looks like an image but its header is damaged ({exc}).") from None
+    width, height = img.size
+    fmt, mode = img.format or "?", img.mode
+    if width * height > limits.max_pixels:
+        raise ImageInputError(
+            f"The image is {width} x {height} = {width * height:,} pixels, over the limit of {limits.max_pixels:,} "
+            "pixels: scale it down before uploading (this guards against decompression bombs)."
+        )
+    if min(width, height) < limits.min_side:
+        raise ImageInputError(
+            f"The image is only {width} x {height} pixels; at least {limits.min_side} x {limits.min_side} is needed."
+        )
+    notes = []
+    if getattr(img, "is_animated", False):
+        notes.append("animated image: only its first frame is used")
+    try:
+        img.seek(0)
+        img.load()
+        img = ImageOps.exif_transpose(img) if fmt in ("JPEG", "WEBP", "PNG") else img
+    except Image.DecompressionBombError as exc:
+        raise ImageInputError(f"The image is too large to decode safely: {exc}") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
+        raise ImageInputError(
+            f"The image data is damaged or cut short and cannot be decoded ({exc}). Try saving the file again."
+        ) from None
+    except MemoryError:
+        raise ImageInputError("The image is too large to decode in the memory available.") from None
+    return img, fmt, mode, notes
+
+
+def _normalise_mode(img, notes: list[str]):
+    """Bring any Pillow mode to one of L, LA, RGB, RGBA or F (floats in [0, 1])."""
+    from PIL import Image
+
+    mode = img.mode
+    if mode in ("L", "LA", "RGB", "RGBA"):
+        return img
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(img, dtype=np.float32)
+        top = 65535.0 if mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+        notes.append(f"{'16' if top > 255 else '8'}-bit integer pixels scaled to [0, 1]")
+        return Image.fromarray(np.clip(arr / top, 0.0, 1.0).astype(np.float32), mode="F")
+    if mode == "F":
+        arr = np.asarray(img, dtype=np.float32)
+        return Image.fromarray(np.clip(np.nan_to_num(arr), 0.0, 1.0).astype(np.float32), mode="F")
+    if mode == "1":
+        return img.convert("L")
+    if mode in ("P", "PA"):
+        notes.append("palette image converted to colour")
+        return img.convert("RGBA")
+    if mode in ("La", "RGBa"):
+        return img.convert(mode.upper())
+    if mode == "CMYK":
+        notes.append("CMYK converted to RGB (no colour profile applied)")
+        return img.convert("RGB")
+    return img.convert("RGB")  # YCbCr, LAB, HSV, ...
+
+
+def _fit_size(width: int, height: int, out_h: int, out_w: int) -> tuple[int, int]:
+    """(w, h) that fits inside (out_w, out_h) with the aspect ratio kept."""
+    scale = min(out_h / height, out_w / width)
+    return max(1, min(out_w, round(width * scale))), max(1, min(out_h, round(height * scale)))
+
+
+def _to_arrays(img) -> tuple[np.ndarray, np.ndarray | None]:
+    """(H, W, 3) colour in [0, 1] and (H, W) alpha (None when fully opaque)."""
+    arr = np.asarray(img, dtype=np.float32)
+    if img.mode != "F":
+        arr = arr / 255.0
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    alpha = None
+    if img.mode in ("LA", "RGBA"):
+        alpha = arr[..., -1]
+        arr = arr[..., :-1]
+        if alpha.min() >= 1.0:
+            alpha = None
+    if arr.shape[-1] == 1:
+        arr = np.repeat(arr, 3, axis=-1)
+    return arr, alpha
+
+
+def _background_vector(background: float | Sequence[float] | np.ndarray, channels: int) -> np.ndarray:
+    bg = np.atleast_1d(np.asarray(background, dtype=np.float32))
+    if bg.size == 1:
+        return np.repeat(bg, channels)
+    if bg.size == 3 and channels == 1:
+        return np.array([float(bg @ LUMA)], dtype=np.float32)
+    if bg.size != channels:
+        raise ValueError(f"background has {bg.size} values for a {channels}-channel model")
+    return bg
+
+
+def decide_invert(colour: np.ndarray, alpha: np.ndarray | None, background_luma: float) -> bool:
+    """Whether a picture should be inverted for a model whose images sit on `background_luma` (0 dark, 1 light).
+
+    Only for drawing-like models (background near black or white). With transparency, the opaque strokes are
+    inverted when they are closer to the background than to its opposite (black ink on a black model); without,
+    the picture is inverted when its border is closer to the opposite of the background (a white sheet).
+    """
+    if 0.2 < background_luma < 0.8:
+        return False
+    luma = colour @ LUMA
+    if alpha is not None and alpha.max() > 0:
+        ink = float((luma * alpha).sum() / alpha.sum())
+        return abs(ink - background_luma) < abs(ink - (1 - background_luma))
+    border = np.concatenate([luma[0], luma[-1], luma[:, 0], luma[:, -1]])
+    edge = float(border.mean())
+    return abs(edge - background_luma) > abs(edge - (1 - background_luma))
+
+
+def convert_image(
+    img, shape: tuple[int, int, int], background: float | Sequence[float] | np.ndarray = 0.0,
+    invert: bool | None = False,
+) -> tuple[Tensor, bool, list[str]]:
+    """A decoded Pillow image -> ((C, H, W) float tensor in [0, 1], inverted?, notes) for a model of `shape`.
+
+    `invert`: True, False, or None to decide automatically (see `decide_invert`).
+    """
+    from PIL import Image
+
+    channels, out_h, out_w = (int(s) for s in shape)
+    if channels not in (1, 3):
+        raise ImageInputError(f"The model expects {channels}-channel images; only grey (1) or RGB (3) are supported.")
+    notes: list[str] = []
+    img = _normalise_mode(img, notes)
+    w, h = img.size
+    new_w, new_h = _fit_size(w, h, out_h, out_w)
+    if (new_w, new_h) != (w, h):
+        shrinking = new_w < w or new_h < h
+        # Pillow premultiplies alpha when resizing LA / RGBA, so transparent pixels do not bleed colour
+        resample = Image.Resampling.LANCZOS if shrinking else Image.Resampling.BILINEAR
+        img = img.resize((new_w, new_h), resample, reducing_gap=3.0 if shrinking and img.mode != "F" else None)
+        notes.append(f"resized from {w} x {h} to {new_w} x {new_h} (aspect ratio kept)")
+    colour, alpha = _to_arrays(img)
+    bg = _background_vector(background, channels)
+    bg_luma = float(bg.mean()) if channels == 1 else float(bg @ LUMA)
+    do_invert = decide_invert(colour, alpha, bg_luma) if invert is None else bool(invert)
+    if do_invert:
+        colour = 1.0 - colour
+        notes.append("inverted" + (" (automatic: the picture is drawn the other way round)" if invert is None else ""))
+    content = colour @ LUMA if channels == 1 else colour  # (h, w) or (h, w, 3)
+    if content.ndim == 2:
+        content = content[..., None]
+    if alpha is not None:
+        content = alpha[..., None] * content + (1.0 - alpha[..., None]) * bg
+        notes.append("transparency composited onto the model's background")
+    canvas = np.empty((out_h, out_w, channels), dtype=np.float32)
+    canvas[...] = bg
+    top, left = (out_h - new_h) // 2, (out_w - new_w) // 2
+    canvas[top : top + new_h, left : left + new_w] = content
+    if (new_h, new_w) != (out_h, out_w):
+        notes.append(f"padded to {out_w} x {out_h} with the background")
+    return torch.from_numpy(np.clip(canvas, 0.0, 1.0)).permute(2, 0, 1).contiguous(), do_invert, notes
+
+
+def load_image(
+    data: bytes, shape: tuple[int, int, int], background: float | Sequence[float] | np.ndarray = 0.0,
+    invert: bool | None = False, limits: ImageLimits = ImageLimits(),
+) -> ConvertedImage:
+    """Bytes of an image file -> the model's input (C, H, W). Raises ImageInputError for unusable files."""
+    img, fmt, mode, notes = open_image(data, limits)
+    try:
+        tensor, inverted, more = convert_image(img, shape, background, invert)
+    except MemoryError:
+        raise ImageInputError("The image is too large to convert in the memory available.") from None
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, ImageInputError):
+            raise
+        raise ImageInputError(f"The image could not be converted ({exc}).") from None
+    return ConvertedImage(tensor, img.size, mode, fmt, inverted, notes + more)
+
+
+def estimate_background(images: Tensor | np.ndarray) -> np.ndarray:
+    """The colour images sit on: per-channel median of the one-pixel border of (N, C, H, W) images -> (C,)."""
+    x = torch.as_tensor(images).float()
+    border = torch.cat([x[..., 0, :], x[..., -1, :], x[..., :, 0], x[..., :, -1]], dim=-1)  # (N, C, 2H + 2W)
+    return border.transpose(0, 1).reshape(x.shape[1], -1).median(dim=1).values.numpy().astype(np.float32)
+
+
+def conform_batch(
+    images: Tensor, shape: tuple[int, int, int], background: float | Sequence[float] | np.ndarray = 0.0,
+) -> Tensor:
+    """Images (N, C', H', W') in [0, 1] from another data set -> (N, C, H, W): channels matched, resized with the
+    aspect ratio kept (antialiased) and padded with the background. Same shape in, same tensor out."""
+    channels, out_h, out_w = (int(s) for s in shape)
+    x = images.float()
+    if tuple(x.shape[1:]) == (channels, out_h, out_w):
+        return x
+    if x.shape[1] != channels:
+        if channels == 1:
+            x = (x[:, :3] * torch.from_numpy(LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        else:
+            x = x[:, :1].expand(-1, channels, -1, -1)
+    h, w = x.shape[-2:]
+    new_w, new_h = _fit_size(w, h, out_h, out_w)
+    if (new_h, new_w) != (h, w):
+        x = F.interpolate(x, size=(new_h, new_w), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+    bg = torch.from_numpy(_background_vector(background, channels)).view(1, channels, 1, 1)
+    out = bg.expand(len(x), channels, out_h, out_w).clone()
+    top, left = (out_h - new_h) // 2, (out_w - new_w) // 2
+    out[:, :, top : top + new_h, left : left + new_w] = x
+    return out
+
+
+def to_uint8(image: Tensor | np.ndarray, scale: int = 1) -> np.ndarray:
+    """(C, H, W) or (H, W) in [0, 1] -> (H*s, W*s) or (H*s, W*s, 3) uint8, enlarged by pixel repetition."""
+    arr = image.detach().float().cpu().numpy() if isinstance(image, Tensor) else np.asarray(image, dtype=np.float32)
+    if arr.ndim == 3:
+        arr = arr[0] if arr.shape[0] == 1 else np.transpose(arr, (1, 2, 0))
+    out = np.round(np.clip(arr, 0.0, 1.0) * 255.0).astype(np.uint8)
+    if scale > 1:
+        out = out.repeat(scale, axis=0).repeat(scale, axis=1)
+    return out
+
+
+def display_scale(height: int, width: int, target: int = 168) -> int:
+    """Integer enlargement that brings the longer side close to `target` pixels (at least 1)."""
+    return max(1, math.floor(target / max(height, width)))
+
+
+def to_png(image: Tensor | np.ndarray, scale: int = 1) -> bytes:
+    """PNG bytes of one image (C, H, W) or (H, W) in [0, 1]."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(to_uint8(image, scale)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def to_gif(frames: Tensor | np.ndarray, scale: int = 1, duration_ms: int = 120, boomerang: bool = True) -> bytes:
+    """Animated GIF bytes of frames (T, C, H, W) in [0, 1]; `boomerang` plays forward then back, looping."""
+    from PIL import Image
+
+    pics = [Image.fromarray(to_uint8(f, scale)) for f in frames]
+    if boomerang and len(pics) > 2:
+        pics = pics + pics[-2:0:-1]
+    buf = io.BytesIO()
+    pics[0].save(buf, format="GIF", save_all=True, append_images=pics[1:], duration=duration_ms, loop=0)
+    return buf.getvalue()
+
+
+def make_grid(images: Tensor, nrow: int, pad: int = 1, pad_value: float = 0.5) -> Tensor:
+    """Tile images (N, C, H, W) into one (C, rows*(H+pad)+pad, nrow*(W+pad)+pad) picture, row by row."""
+    n, c, h, w = images.shape
+    rows = max(1, math.ceil(n / nrow))
+    cells = F.pad(images, (0, pad, 0, pad), value=pad_value)  # (N, C, H+p, W+p)
+    filler = torch.full((rows * nrow - n, c, h + pad, w + pad), pad_value, dtype=images.dtype, device=images.device)
+    cells = torch.cat([cells, filler]).view(rows, nrow, c, h + pad, w + pad)
+    grid = cells.permute(2, 0, 3, 1, 4).reshape(c, rows * (h + pad), nrow * (w + pad))
+    return F.pad(grid, (pad, 0, pad, 0), value=pad_value)

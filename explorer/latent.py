@@ -1,0 +1,137 @@
+"""Walking a latent space: slider axes, codes from slider values, traversal grids, and batched encode/decode.
+
+Codes are handled flat, (D,) with D = prod(latent_shape), so vector codes (D,) and tensor codes (C, H, W)
+share one path; `unflatten` restores the model's shape just before decoding. Every function is deterministic:
+the same start code and slider values always give the same code, and decoding uses the likelihood mean.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from explorer.models.base import VAE, interpolate_codes
+
+COLLAPSE_THRESHOLD = 0.01  # nats of mean KL per dimension below which a dimension counts as collapsed
+
+
+@dataclass
+class Axes:
+    """K slider directions in the flat code space: code = start + sum_k value_k * scale_k * vector_k."""
+
+    vectors: np.ndarray  # (K, D) unit vectors
+    scales: np.ndarray  # (K,) size of one slider unit along each
+    labels: list[str]  # one per axis, for the slider
+    collapsed: np.ndarray  # (K,) bool, True for axes that carry (almost) no information
+    kind: str  # "dims" or "pca"
+
+    def __len__(self) -> int:
+        return len(self.scales)
+
+    def subset(self, keep: np.ndarray | list[int]) -> "Axes":
+        keep = np.asarray(keep, dtype=np.int64)
+        return Axes(self.vectors[keep], self.scales[keep], [self.labels[i] for i in keep], self.collapsed[keep], self.kind)
+
+
+def dim_label(index: int, latent_shape: tuple[int, ...]) -> str:
+    """'z7' for vector codes, 'z[c,h,w]' for tensor codes."""
+    if len(latent_shape) == 1:
+        return f"z{index}"
+    return "z[" + ",".join(str(i) for i in np.unravel_index(index, latent_shape)) + "]"
+
+
+def dimension_axes(kl_per_dim: np.ndarray, latent_shape: tuple[int, ...], threshold: float = COLLAPSE_THRESHOLD) -> Axes:
+    """Raw latent dimensions sorted by mean KL (most informative first), in units of the prior's sigma (1)."""
+    kl = np.asarray(kl_per_dim, dtype=np.float64).reshape(-1)
+    order = np.argsort(-kl, kind="stable")
+    vectors = np.eye(len(kl), dtype=np.float64)[order]
+    labels = [f"{dim_label(int(i), latent_shape)} (KL {kl[i]:.2f})" for i in order]
+    return Axes(vectors, np.ones(len(kl)), labels, kl[order] < threshold, "dims")
+
+
+def principal_axes(means: np.ndarray, k: int = 8) -> Axes:
+    """The first k principal directions of encoded means (N, D), in units of the means' spread (std) along each."""
+    x = np.asarray(means, dtype=np.float64).reshape(len(means), -1)
+    centred = x - x.mean(0)
+    k = max(1, min(k, x.shape[1], max(1, len(x) - 1)))
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    std = s[:k] / math.sqrt(max(1, len(x) - 1))
+    total = float((s**2).sum()) or 1.0
+    labels = [f"PC{i + 1} ({100 * s[i] ** 2 / total:.0f}% of spread)" for i in range(k)]
+    # sign convention: largest component positive, so the axes do not flip between runs
+    signs = np.sign(vt[:k][np.arange(k), np.abs(vt[:k]).argmax(1)])
+    signs[signs == 0] = 1.0
+    return Axes(vt[:k] * signs[:, None], np.maximum(std, 1e-12), labels, std < 1e-6, "pca")
+
+
+def walk_code(start: np.ndarray, axes: Axes, values: np.ndarray | list[float]) -> np.ndarray:
+    """Flat code start + sum_k values_k * scales_k * vectors_k, shape (D,)."""
+    v = np.asarray(values, dtype=np.float64) * axes.scales
+    return np.asarray(start, dtype=np.float64).reshape(-1) + v @ axes.vectors
+
+
+def traversal_codes(start: np.ndarray, axes: Axes, values: np.ndarray | list[float], steps: np.ndarray | list[float]) -> np.ndarray:
+    """Codes (K * S, D): for each axis k and each step s, the walk with axis k's value replaced by s."""
+    values = np.asarray(values, dtype=np.float64)
+    steps = np.asarray(steps, dtype=np.float64)
+    k, s = len(axes), len(steps)
+    grid = np.repeat(values[None, None, :], k, 0).repeat(s, 1)  # (K, S, K)
+    grid[np.arange(k), :, np.arange(k)] = steps
+    return np.asarray(start, dtype=np.float64).reshape(-1) + (grid * axes.scales) @ axes.vectors  # (K, S, D)
+
+
+def interpolation(z0: np.ndarray, z1: np.ndarray, steps: int, spherical: bool = False) -> np.ndarray:
+    """Flat codes (steps, D) from z0 to z1 inclusive, linear or spherical."""
+    a = torch.as_tensor(np.asarray(z0, dtype=np.float32).reshape(-1))
+    b = torch.as_tensor(np.asarray(z1, dtype=np.float32).reshape(-1))
+    return interpolate_codes(a, b, steps, spherical).numpy()
+
+
+def prior_draw(latent_shape: tuple[int, ...], seed: int, temperature: float = 1.0) -> np.ndarray:
+    """A flat code drawn from N(0, temperature^2 I) with its own seeded generator (no global state)."""
+    gen = torch.Generator().manual_seed(int(seed))
+    return (torch.randn(math.prod(latent_shape), generator=gen) * float(temperature)).numpy().astype(np.float64)
+
+
+def _decode_kwargs(model: VAE, seed: int) -> dict:
+    """A fixed generator for families whose decoder draws (e.g. unpooling locations): same code, same image."""
+    try:
+        params = inspect.signature(model.decode).parameters
+    except (TypeError, ValueError):
+        return {}
+    if "generator" in params:
+        return {"generator": torch.Generator(device=model.device).manual_seed(seed)}
+    return {}
+
+
+def decode(model: VAE, codes: np.ndarray | Tensor, seed: int = 0) -> Tensor:
+    """Flat codes (B, D) or (D,) -> likelihood means (B, C, H, W) on the CPU, under inference mode."""
+    z = torch.as_tensor(np.asarray(codes, dtype=np.float32)) if not isinstance(codes, Tensor) else codes.float()
+    z = z.reshape(-1, *model.latent_shape).to(model.device)
+    with torch.inference_mode():
+        return model.decode(z, **_decode_kwargs(model, seed)).mean.float().cpu()
+
+
+def encode_means(model: VAE, images: Tensor, batch_size: int = 256) -> np.ndarray:
+    """Posterior means of images (N, C, H, W), flat (N, D) float32, batch by batch under inference mode."""
+    parts = []
+    with torch.inference_mode():
+        for start in range(0, len(images), batch_size):
+            x = images[start : start + batch_size].to(model.device)
+            parts.append(model.encode(x).mean.flatten(1).float().cpu().numpy())
+    if not parts:
+        return np.zeros((0, math.prod(model.latent_shape)), dtype=np.float32)
+    return np.concatenate(parts)
+
+
+def plane_grid(lo: tuple[float, float], hi: tuple[float, float], n: int) -> np.ndarray:
+    """Codes (n * n, 2) on a regular grid over a 2-D latent plane, top row = highest y (as a plot shows it)."""
+    xs = np.linspace(lo[0], hi[0], n)
+    ys = np.linspace(hi[1], lo[1], n)
+    gx, gy = np.meshgrid(xs, ys)
+    return np.stack([gx.ravel(), gy.ravel()], axis=1)

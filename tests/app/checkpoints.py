@@ -1,0 +1,100 @@
+"""Tiny checkpoints for the app's tests, made the way train.py makes them (Trainer + export_model), in seconds.
+
+Training uses a few hundred images for one epoch; evaluation uses the full test split, so the analysis arrays
+line up with the data set the app loads. Shipped checkpoints in pretrained/ are used as well when present.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+PRETRAINED = ROOT / "pretrained"
+SHIPPED = ("conv-mnist5k", "mlp-mnist5k-2d", "conv-digits", "conv-patches", "pu-shapes")
+
+
+@functools.lru_cache(maxsize=4)
+def load(name: str):
+    """Embedded data sets straight from their loaders (explorer.data.load_dataset also imports torchvision)."""
+    from explorer.data import embedded
+
+    return {"mnist5k": embedded.load_mnist5k, "patches": embedded.load_patches, "digits": embedded.load_digits}[name]()
+
+
+def _subset(data, n_train: int):
+    from explorer.data.base import DataSplit, TensorImageDataset
+
+    train = data.train
+    if isinstance(train, TensorImageDataset):
+        train = TensorImageDataset(train.images[:n_train], train.labels[:n_train])
+    return DataSplit(data.name, train, data.test, data.image_shape, data.likelihood, data.classes, data.description,
+                     data.collate_fn, data.extras)
+
+
+def build(out: Path, family: str, dataset: str, n_train: int = 256, **config) -> Path:
+    """Train `family` on `dataset` for one epoch on n_train images and export a full checkpoint folder."""
+    from explorer.export import export_model
+    from explorer.models import get_model_class
+    from explorer.training import TrainConfig, Trainer
+
+    data = _subset(load(dataset), n_train)
+    cls = get_model_class(family)
+    values = {"input_shape": data.image_shape, "likelihood": data.likelihood, **config}
+    torch.manual_seed(0)
+    model = cls(cls.config_class.from_dict(values))
+    cfg = TrainConfig(epochs=1, batch_size=64, tensorboard=False, progress=False)
+    meta = {"name": data.name, "description": data.description, "options": {}, "image_shape": list(data.image_shape),
+            "classes": data.classes, "likelihood": data.likelihood}
+    command = f"tests: one epoch of {family} on {n_train} {dataset} images"
+    Trainer(model, data, cfg, out, torch.device("cpu"), checkpoint_extra={"dataset": meta, "command": command}).fit()
+    export_model(model, data, out, asdict(cfg), command, iwae_k=5, maps=[], dataset_meta=meta)
+    return out
+
+
+def build_fake_captioner(out: Path) -> Path:
+    """The test-only 'tinycap' family (untrained) on mnist5k, exported like any checkpoint."""
+    import fake_captioner  # noqa: F401  (registers the family)
+    from explorer.export import export_model
+    from explorer.models import get_model_class
+
+    data = load("mnist5k")
+    cls = get_model_class("tinycap")
+    torch.manual_seed(0)
+    model = cls(cls.config_class.from_dict({"input_shape": data.image_shape, "latent_dim": 18}))
+    meta = {"name": data.name, "options": {}, "classes": data.classes}
+    export_model(model, data, out, {}, "tests: untrained tinycap", iwae_k=5, maps=[], dataset_meta=meta)
+    return out
+
+
+def build_all(root: Path) -> dict[str, Path]:
+    """Every tiny checkpoint plus a broken folder; returns name -> folder."""
+    root.mkdir(parents=True, exist_ok=True)
+    made = {
+        "tiny-conv-mnist5k": build(root / "tiny-conv-mnist5k", "conv", "mnist5k", latent_dim=8, channels=(8, 16), hidden_dim=32),
+        "tiny-mlp-2d": build(root / "tiny-mlp-2d", "mlp", "mnist5k", latent_dim=2, hidden_sizes=(64,)),
+        "tiny-conv-patches": build(root / "tiny-conv-patches", "conv", "patches", latent_dim=8, channels=(8, 16), hidden_dim=32),
+        "tiny-captioner": build_fake_captioner(root / "tiny-captioner"),
+    }
+    broken = root / "broken-model"
+    broken.mkdir(exist_ok=True)
+    (broken / "config.json").write_text("{ this is not json")
+    made["broken-model"] = broken
+    bad_weights = root / "bad-weights"
+    bad_weights.mkdir(exist_ok=True)
+    cfg = json.loads((made["tiny-conv-mnist5k"] / "config.json").read_text())
+    (bad_weights / "config.json").write_text(json.dumps(cfg))
+    (bad_weights / "model.safetensors").write_bytes(b"not a safetensors file")
+    made["bad-weights"] = bad_weights
+    return made
+
+
+def shipped() -> dict[str, Path]:
+    """Shipped checkpoints present in pretrained/ (name -> folder)."""
+    if not PRETRAINED.is_dir():
+        return {}
+    return {p.name: p for p in sorted(PRETRAINED.iterdir()) if (p / "config.json").is_file()}

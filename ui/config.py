@@ -1,0 +1,67 @@
+"""Settings of one app process, from `streamlit run app.py -- [options]` and environment variables.
+
+    streamlit run app.py -- --models runs/ --models ~/more-models --cache-dir /tmp/vae-cache
+
+Environment: VAE_EXPLORER_MODELS (folders separated by os.pathsep), VAE_EXPLORER_CACHE,
+VAE_EXPLORER_MAX_UPLOAD_MB, VAE_EXPLORER_MAX_PIXELS, VAE_EXPLORER_THREADS (torch threads, default 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from explorer.images import ImageLimits
+
+ROOT = Path(__file__).resolve().parent.parent
+PRETRAINED = ROOT / "pretrained"
+MAP_LIMIT = 2000  # test items encoded and mapped per data set
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    model_dirs: tuple[Path, ...]
+    cache_dir: Path
+    limits: ImageLimits = field(default_factory=ImageLimits)
+    threads: int | None = None
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="app.py", add_help=False)
+    p.add_argument("--models", action="append", default=[], help="another folder of checkpoints (repeatable)")
+    p.add_argument("--cache-dir", help="where computed maps are cached (default ~/.cache/vae-explorer)")
+    p.add_argument("--max-upload-mb", type=float, help="largest accepted image file, in MB")
+    p.add_argument("--max-pixels", type=int, help="largest accepted image, width x height")
+    p.add_argument("--threads", type=int, help="torch CPU threads for this process")
+    return p
+
+
+@functools.lru_cache(maxsize=8)
+def _load(argv: tuple[str, ...], env_key: tuple[tuple[str, str], ...]) -> AppConfig:
+    args, _ = _parser().parse_known_args(list(argv))
+    env = dict(env_key)
+    dirs = [PRETRAINED]
+    dirs += [Path(p).expanduser() for p in env.get("VAE_EXPLORER_MODELS", "").split(os.pathsep) if p]
+    dirs += [Path(p).expanduser() for p in args.models]
+    seen, unique = set(), []
+    for d in dirs:
+        key = str(d.resolve()) if d.exists() else str(d)
+        if key not in seen:
+            seen.add(key)
+            unique.append(d)
+    cache = args.cache_dir or env.get("VAE_EXPLORER_CACHE") or str(Path.home() / ".cache" / "vae-explorer")
+    mb = args.max_upload_mb or float(env.get("VAE_EXPLORER_MAX_UPLOAD_MB", 0) or 0) or 16.0
+    pixels = args.max_pixels or int(env.get("VAE_EXPLORER_MAX_PIXELS", 0) or 0) or 16_000_000
+    threads = args.threads or int(env.get("VAE_EXPLORER_THREADS", 0) or 0) or None
+    return AppConfig(tuple(unique), Path(cache).expanduser(), ImageLimits(int(mb * 1024 * 1024), pixels), threads)
+
+
+def app_config() -> AppConfig:
+    """The current settings (re-read when the command line or the environment changes, e.g. in tests)."""
+    keys = ("VAE_EXPLORER_MODELS", "VAE_EXPLORER_CACHE", "VAE_EXPLORER_MAX_UPLOAD_MB", "VAE_EXPLORER_MAX_PIXELS",
+            "VAE_EXPLORER_THREADS")
+    return _load(tuple(sys.argv[1:]), tuple((k, os.environ.get(k, "")) for k in keys))

@@ -1,0 +1,37 @@
+"""Compute one 2-D map in a separate, niced process and write it as safetensors (run by ui.mapjobs).
+
+    python -m ui.map_worker MEANS.npy OUT.safetensors umap '{"n_neighbors": 15}' SEED
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str]) -> int:
+    src, out, method, params, seed = argv
+    try:
+        os.nice(10)  # the app's interactive work comes first
+    except OSError:
+        pass
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from explorer.analysis.maps import compute_map
+
+    print(f"computing {method.upper()}", flush=True)
+    means = np.load(src, allow_pickle=False)
+    coords = compute_map(means, method, seed=int(seed), **json.loads(params))
+    print("saving", flush=True)
+    tmp = Path(out).with_suffix(".tmp")
+    save_file({"coords": np.ascontiguousarray(coords, dtype=np.float32)}, str(tmp))
+    os.replace(tmp, out)
+    print("done", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

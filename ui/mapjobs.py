@@ -1,0 +1,134 @@
+"""UMAP / t-SNE maps computed in the background and cached on disk as arrays (safetensors, never pickle).
+
+A map is computed at most once per process for a given key, whichever sessions ask for it: a daemon thread
+starts `python -m ui.map_worker` (niced, one numba / BLAS thread) and waits for it, so the heavy work never
+holds the app's GIL nor more than one core. Results land in the cache directory, keyed by checkpoint, data
+set, method, parameters and the digest of the encoded means themselves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+METHOD_PARAMS = {"umap": {"n_neighbors": 15, "min_dist": 0.1}, "tsne": {"perplexity": 30.0}}
+
+
+def map_key(checkpoint: str, dataset: str, method: str, params: dict, seed: int, means: np.ndarray) -> str:
+    """Cache key of a map: what it was computed from, readable prefix plus a digest."""
+    digest = hashlib.sha256(np.ascontiguousarray(means, dtype=np.float32).tobytes()).hexdigest()[:16]
+    spec = json.dumps({"checkpoint": checkpoint, "dataset": dataset, "method": method, "params": params,
+                       "seed": seed, "means": digest, "n": int(len(means))}, sort_keys=True)
+    return f"{method}-{dataset}-{hashlib.sha256(spec.encode()).hexdigest()[:24]}"
+
+
+def cache_path(cache_dir: Path, key: str) -> Path:
+    return Path(cache_dir) / "maps" / f"{key}.safetensors"
+
+
+def load_cached(cache_dir: Path, key: str) -> np.ndarray | None:
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    path = cache_path(cache_dir, key)
+    if not path.is_file():
+        return None
+    try:
+        return load_file(str(path))["coords"]
+    except (SafetensorError, OSError, KeyError, ValueError):
+        return None  # a torn or foreign file: compute again
+
+
+@dataclass
+class Job:
+    key: str
+    method: str
+    n: int
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    error: str | None = None
+    stage: str = "starting"
+    coords: np.ndarray | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.finished is not None
+
+    @property
+    def elapsed(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+    def expected_seconds(self) -> float:
+        """A rough guess for the progress bar (UMAP includes numba's first-time compilation)."""
+        return (25.0 + 0.02 * self.n) if self.method == "umap" else (5.0 + 0.02 * self.n)
+
+    def progress(self) -> float:
+        if self.done:
+            return 1.0
+        return min(0.95, self.elapsed / self.expected_seconds())
+
+
+_JOBS: dict[str, Job] = {}
+_LOCK = threading.Lock()
+
+
+def _run(job: Job, means: np.ndarray, params: dict, seed: int, cache_dir: Path) -> None:
+    out = cache_path(cache_dir, job.key)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="vae-map-") as tmp:
+            src = Path(tmp) / "means.npy"
+            np.save(src, np.ascontiguousarray(means, dtype=np.float32), allow_pickle=False)
+            env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+                       MKL_NUM_THREADS="1", PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+            cmd = [sys.executable, "-m", "ui.map_worker", str(src), str(out), job.method, json.dumps(params), str(seed)]
+            with open(Path(tmp) / "stderr.txt", "w+") as log:
+                proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+                for line in proc.stdout:  # the worker reports its stages, one per line
+                    job.stage = line.strip() or job.stage
+                code = proc.wait()
+                log.seek(0)
+                err = log.read()
+            if code != 0:
+                raise RuntimeError(err.strip().splitlines()[-1] if err.strip() else f"worker exited with {code}")
+        job.coords = load_cached(cache_dir, job.key)
+        if job.coords is None:
+            raise RuntimeError("the worker finished but wrote no coordinates")
+    except Exception as exc:  # noqa: BLE001  (reported on the page; the app keeps working)
+        job.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        job.finished = time.monotonic()
+
+
+def request_map(cache_dir: Path, key: str, method: str, means: np.ndarray, params: dict, seed: int = 0) -> Job:
+    """The job for this key: finished at once from the disk cache, already running, or started now."""
+    with _LOCK:
+        job = _JOBS.get(key)
+        if job is not None and not (job.done and job.error):  # failed jobs may be retried
+            return job
+        job = Job(key, method, int(len(means)))
+        cached = load_cached(cache_dir, key)
+        if cached is not None:
+            job.coords, job.stage, job.finished = cached, "loaded from cache", job.started
+            _JOBS[key] = job
+            return job
+        _JOBS[key] = job
+    threading.Thread(target=_run, args=(job, np.array(means), dict(params), seed, Path(cache_dir)), daemon=True,
+                     name=f"map-{key[:20]}").start()
+    return job
+
+
+def peek(key: str) -> Job | None:
+    with _LOCK:
+        return _JOBS.get(key)

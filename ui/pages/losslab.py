@@ -1,0 +1,94 @@
+"""Loss lab (seed 001, appendix A): per-pixel losses rank a one-pixel shift below a blur or a blank image."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+import torch
+
+from explorer import losslab
+from ui.state import Ctx, require_ctx
+from ui.widgets import encode_one, example_ui, heat_rgb, image_ui, reconstruct_one, usable_uploads
+
+DIRECTIONS = {"up": (-1, 0), "down": (1, 0), "left": (0, -1), "right": (0, 1)}
+EPS_CHOICES = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2]
+TITLES = {"original": "original", "shifted": "shifted", "reconstruction": "reconstruction", "blank": "blank",
+          "blurred": "Gaussian blur"}
+
+
+def choose_image(ctx: Ctx) -> tuple[torch.Tensor, str] | None:
+    ups = usable_uploads(ctx)
+    sources = ["data set example"] + (["upload"] if ups else [])
+    src = st.radio("Image", sources, horizontal=True, key="lab_source", persist_state="session")
+    if src == "upload":
+        names = [u.name for u in ups]
+        name = st.selectbox("Upload", names, key="lab_upload")
+        up = ups[names.index(name)] if name in names else ups[0]
+        return up.tensor, f"upload {up.name}"
+    picked = example_ui(ctx, "lab_example", "Test item")
+    if picked is None:
+        return None
+    index, image = picked
+    return image, f"test item {index} ({ctx.data().label_name(index)})"
+
+
+def compute(ctx: Ctx, image: torch.Tensor, shift: tuple[int, int], sigma: float, eps: float
+            ) -> tuple[dict[str, np.ndarray], losslab.LossLabResult]:
+    """Variants of the image and their scores; posterior means of every variant for the latent distance."""
+    x = image.numpy().astype(np.float64)
+    recon = reconstruct_one(ctx, image)
+    background = ctx.background().astype(np.float64)
+    variants = losslab.make_variants(x, recon, shift, sigma, background)
+    means = {name: encode_one(ctx, torch.from_numpy(v.astype(np.float32))) for name, v in variants.items()}
+    return variants, losslab.score_variants(variants, eps, means)
+
+
+def page() -> None:
+    ctx = require_ctx()
+    st.title("Loss lab")
+    st.caption("Seed 001, appendix A: is a one-pixel shift closer to the original than a blurred or blank image? "
+               "Every number below is computed for the image at hand.")
+    chosen = choose_image(ctx)
+    if chosen is None:
+        return
+    image, described = chosen
+    c = st.columns(4)
+    direction = c[0].selectbox("Shift direction", list(DIRECTIONS), key="lab_dir", persist_state="session")
+    amount = int(c[1].slider("Shift (pixels)", 1, 4, 1, key="lab_amount", persist_state="session"))
+    sigma = float(c[2].slider("Blur sigma (pixels)", 0.3, 3.0, 1.0, 0.1, key="lab_sigma", persist_state="session"))
+    eps = float(c[3].select_slider("BCE clamp ε", EPS_CHOICES, value=1e-4, key="lab_eps", persist_state="session",
+                                   format_func=lambda e: f"{e:.0e}"))
+    dy, dx = DIRECTIONS[direction]
+    variants, result = compute(ctx, image, (dy * amount, dx * amount), sigma, eps)
+
+    st.subheader(f"Variants of {described}")
+    cols = st.columns(len(variants))
+    for col, (name, v) in zip(cols, variants.items()):
+        s = result.score(name)
+        image_ui(col, torch.from_numpy(v), TITLES[name])
+        col.caption(f"MSE {s.mse:.4f}  \nBCE v→o {s.bce_variant_predicts:.1f}  \nBCE o→v {s.bce_original_predicts:.1f}  \n"
+                    f"SSIM {s.ssim:.3f}  \nlatent {s.latent_distance:.3f}")
+
+    st.subheader("Per-pixel losses")
+    st.caption(f"BCE clamps probabilities to [ε, 1 − ε] with ε = {eps:.0e}. 'v→o': the variant as the prediction of "
+               "the original (how a decoder is scored); 'o→v': the original as the prediction of the variant (seed "
+               "001's order). Each row shares one colour scale, 0 (dark) to its maximum.")
+    for measure in ("mse", "bce_variant_predicts", "bce_original_predicts"):
+        maps = {n: m[measure] for n, m in result.maps.items()}
+        vmax = max(float(m.max()) for m in maps.values()) or 1.0
+        st.markdown(f"**{losslab.MEASURES[measure][0]}** (0 to {vmax:.3g} per pixel)")
+        row = st.columns(len(maps))
+        for col, (name, m) in zip(row, maps.items()):
+            col.image(heat_rgb(m, vmax), caption=f"{TITLES[name]}: {m.sum():.3g}")
+
+    st.subheader("Ranking (1 = most similar to the original)")
+    rows = losslab.ranking_table(result)
+    measures = [m for m in losslab.MEASURES if m in rows[0]]
+    table = {"variant": [TITLES[r["variant"]] for r in rows]}
+    for m in measures:
+        table[losslab.MEASURES[m][0]] = [f"{r[m]:.4g} (#{r[f'rank_{m}']})" for r in rows]
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.markdown(losslab.explanation(result))
+
+
+page()

@@ -1,0 +1,110 @@
+"""Reconstruct: upload images (or pick test items) and see what the model makes of them."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import streamlit as st
+import torch
+
+from explorer.analysis.evaluation import percentile_of
+from explorer.images import UPLOAD_TYPES
+from ui.state import Ctx, require_ctx
+from ui.widgets import INVERT_MODES, Upload, convert_upload, example_ui, heat_rgb, image_ui, remember_uploads, score_image
+
+
+def scores_ui(ctx: Ctx, image: torch.Tensor, title: str, iwae_k: int, seed: int, n_samples: int, key: str) -> None:
+    """One image: as the model sees it, reconstruction, posterior samples, error map, ELBO terms, percentile."""
+    r = score_image(ctx.model, ctx.key, image.numpy(), iwae_k, seed, n_samples)
+    cols = st.columns([1, 1, 1, 2])
+    image_ui(cols[0], image, "as the model sees it")
+    image_ui(cols[1], r["recon"], "reconstruction (posterior mean)")
+    vmax = float(r["error_map"].max()) or 1.0
+    cols[2].image(heat_rgb(r["error_map"], vmax), caption=f"per-pixel squared error, 0 to {vmax:.3f}")
+    samples = torch.from_numpy(r["samples"])
+    with cols[3]:
+        st.image([_px(s) for s in samples], caption=[f"sample {i + 1}" for i in range(len(samples))])
+    st.caption("Posterior samples decode z ~ q(z | x) drawn with this session's seed.")
+    ref_elbo = ctx.analysis.get("score_elbo")
+    ref_iwae = ctx.analysis.get("score_iwae")
+    m = st.columns(5)
+    m[0].metric("reconstruction NLL", f"{r['nll']:.2f} nats", help="-log p(x | z) for one posterior draw")
+    m[1].metric("KL(q || prior)", f"{r['kl']:.2f} nats")
+    m[2].metric("ELBO", f"{r['elbo']:.2f} nats")
+    if not math.isnan(r["iwae"]):
+        m[3].metric(f"IWAE log p(x), k={iwae_k}", f"{r['iwae']:.2f} nats")
+    if ctx.likelihood == "gaussian":
+        from explorer.losses import bits_per_dim
+
+        bpd = float(bits_per_dim(torch.tensor(-r["elbo"]), r["dims"]))
+        m[4].metric("ELBO bits/dim", f"{bpd:.3f}")
+    lines = []
+    if ref_elbo is not None:
+        lines.append(f"ELBO above {percentile_of(r['elbo'], ref_elbo):.1f}% of the {len(ref_elbo)} test items")
+    if ref_iwae is not None and not math.isnan(r["iwae"]) and np.isfinite(ref_iwae).any():
+        lines.append(f"IWAE above {percentile_of(r['iwae'], ref_iwae):.1f}% of them")
+    if lines:
+        st.markdown("**Where it falls:** " + "; ".join(lines) + f" (test items of {ctx.own_dataset}, scored the same way).")
+    else:
+        st.caption("This checkpoint stores no per-item test scores, so no percentile can be given.")
+
+
+def _px(image: torch.Tensor) -> np.ndarray:
+    from explorer.images import display_scale, to_uint8
+
+    return to_uint8(image, display_scale(*image.shape[-2:], 84))
+
+
+def page() -> None:
+    ctx = require_ctx()
+    st.title("Reconstruct")
+    st.caption(f"{ctx.entry.name}: input {ctx.shape[0]} x {ctx.shape[1]} x {ctx.shape[2]}, "
+               f"{ctx.likelihood} likelihood, code {ctx.latent_shape}.")
+    with st.expander("Settings", expanded=False):
+        c = st.columns(4)
+        c[0].radio("Invert colours", list(INVERT_MODES), key="invert_mode", horizontal=True,
+                   help="auto inverts dark-on-light drawings for a light-on-dark model (and the other way).")
+        iwae_k = int(c[1].select_slider("IWAE samples k", [0, 10, 50, 100, 500, 1000], value=100, key="rec_iwae_k"))
+        seed = int(c[2].number_input("Seed for posterior draws", 0, 2**31 - 1, value=0, key="rec_seed"))
+        n_samples = int(c[3].slider("Posterior samples", 1, 8, 4, key="rec_samples"))
+
+    source = st.radio("Image", ["Upload images", "Pick from the data set"], horizontal=True, key="rec_source")
+    if source == "Upload images":
+        limit_mb = ctx.limits.max_bytes / (1024 * 1024)
+        files = st.file_uploader(
+            f"PNG, JPEG, WebP, BMP or GIF (first frame), up to {limit_mb:.0f} MB and {ctx.limits.max_pixels:,} pixels",
+            type=list(UPLOAD_TYPES), accept_multiple_files=True, key="rec_files",
+        )
+        if files:
+            for w in remember_uploads(files):
+                st.warning(w)
+        stored = st.session_state.get("_uploads", [])
+        if not stored:
+            st.info("Upload one or more images, or pick a test item instead.")
+            return
+        if not files:
+            c1, c2 = st.columns([4, 1])
+            c1.caption(f"Showing the {len(stored)} image(s) uploaded earlier in this session.")
+            if c2.button("Forget them", key="rec_forget"):
+                st.session_state["_uploads"] = []
+                st.rerun()
+        for name, data in stored:
+            up: Upload = convert_upload(ctx, name, data)
+            st.subheader(name)
+            if not up.ok:
+                st.error(f"{name}: {up.error}")
+                continue
+            st.caption(up.info + ("; " + "; ".join(up.notes) if up.notes else ""))
+            scores_ui(ctx, up.tensor, name, iwae_k, seed, n_samples, key=name)
+    else:
+        picked = example_ui(ctx, "rec_example")
+        if picked is None:
+            return
+        index, image = picked
+        view = ctx.data()
+        st.subheader(f"Test item {index} of {view.name} (label {view.label_name(index)})")
+        scores_ui(ctx, image, f"item {index}", iwae_k, seed, n_samples, key=f"ex{index}")
+
+
+page()

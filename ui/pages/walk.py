@@ -1,0 +1,67 @@
+"""Latent walk: sliders move a latent code and the decoded image follows; traversal grid, interpolation, GIFs."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from explorer.images import display_scale, make_grid, to_gif, to_uint8
+from explorer.latent import decode, interpolation
+from ui.state import Ctx, require_ctx
+from ui.walkpanel import KEEP, axes_ui, reset_sliders, start_ui, walk_panel
+from ui.widgets import encode_one, usable_uploads
+
+
+def _choices(ctx: Ctx) -> dict[str, "object"]:
+    """Images that can be ends of an interpolation: a few test items and this session's uploads."""
+    out = {}
+    view = ctx.data()
+    if view.has_images:
+        for i in range(min(50, len(view.images))):
+            out[f"test item {i} ({view.label_name(i)})"] = view.image(i)
+    for up in usable_uploads(ctx):
+        out[f"upload {up.name}"] = up.tensor
+    return out
+
+
+def interpolation_ui(ctx: Ctx) -> None:
+    st.subheader("Interpolation between two images")
+    choices = _choices(ctx)
+    if len(choices) < 2:
+        st.info("Two images are needed: this data set's test items or uploads.")
+        return
+    names = list(choices)
+    c = st.columns([2, 2, 1, 1])
+    a = c[0].selectbox("From", names, index=0, key="interp_a", **KEEP)
+    b = c[1].selectbox("To", names, index=min(1, len(names) - 1), key="interp_b", **KEEP)
+    steps = int(c[2].number_input("Steps", 3, 24, value=10, key="interp_steps", **KEEP))
+    spherical = c[3].radio("Path", ["linear", "spherical"], key="interp_path", **KEEP) == "spherical"
+    z0, z1 = encode_one(ctx, choices[a]), encode_one(ctx, choices[b])
+    frames = decode(ctx.model, interpolation(z0, z1, steps, spherical))
+    strip = make_grid(frames, nrow=steps)
+    st.image(to_uint8(strip, display_scale(*strip.shape[-2:], 900)),
+             caption=f"{a} → {b}, {'spherical' if spherical else 'linear'} path between posterior means")
+    st.download_button("Strip (GIF)", data=lambda: to_gif(frames, scale=display_scale(*frames.shape[-2:], 196)),
+                       file_name="interpolation.gif", mime="image/gif", on_click="ignore", key="interp_gif")
+
+
+def page() -> None:
+    ctx = require_ctx()
+    st.title("Latent walk")
+    start, described = start_ui(ctx)
+    axes = axes_ui(ctx)
+    c = st.columns([1, 1, 2])
+    grid = c[0].toggle("Traversal grid", key="walk_grid", value=False, **KEEP)
+    gif_axis = 0
+    if len(axes):
+        names = [lab.split(" ")[0] for lab in axes.labels]
+        gif_axis = names.index(c[2].selectbox("GIF walks along", names, key="walk_gif_axis"))
+    if c[1].button("Reset sliders", key="walk_reset"):
+        reset_sliders(ctx, axes)
+    st.caption(f"Start: {described}. Sliders are offsets from the start.")
+    walk_panel(ctx, start, axes, grid=grid, gif_axis=gif_axis)
+    st.divider()
+    interpolation_ui(ctx)
+
+
+page()

@@ -1,0 +1,107 @@
+"""The shared sidebar: model picker (with each card's summary and key metrics), device and data set."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import streamlit as st
+
+from explorer.checkpoint import available_devices
+from ui.config import app_config
+from ui.state import EMBEDDED_DATASETS, Ctx, Entry, _load_model, _read_analysis, _read_config, _stamp, list_models
+
+METRIC_LABELS = {
+    "iwae_nll_nats": ("IWAE NLL", "{:.2f} nats"),
+    "iwae_bits_per_dim": ("IWAE", "{:.3f} bits/dim"),
+    "elbo_nats": ("ELBO", "{:.2f} nats"),
+    "active_units": ("active units", "{:d}"),
+    "latent_dims": ("code size", "{:d}"),
+}
+
+
+def metrics_line(entry: Entry) -> str:
+    parts = []
+    for key, value in entry.metrics:
+        label, fmt = METRIC_LABELS.get(key, (key, "{}"))
+        try:
+            parts.append(f"{label} {fmt.format(value)}")
+        except (ValueError, TypeError):
+            parts.append(f"{label} {value}")
+    return " · ".join(parts)
+
+
+def _label(entry: Entry) -> str:
+    if entry.error:
+        return f"⚠ {entry.name} (cannot be used)"
+    return f"{entry.name}: {entry.summary}" if entry.summary else entry.name
+
+
+def sidebar_ui() -> Ctx | None:
+    """Draw the sidebar; return this run's context, or None when no usable model is chosen."""
+    cfg = app_config()
+    entries = list_models()
+    by_folder = {e.folder: e for e in entries}
+    with st.sidebar:
+        st.markdown("### Model")
+        if not entries:
+            where = ", ".join(f"`{d}`" for d in cfg.model_dirs)
+            st.warning(f"No checkpoint folders found in {where}. Train one with `train.py --out pretrained/NAME`, or "
+                       "run `streamlit run app.py -- --models DIR`.")
+            return None
+        folders = list(by_folder)
+        if st.session_state.get("model_folder") not in by_folder:
+            usable = [f for f in folders if not by_folder[f].error]
+            st.session_state["model_folder"] = usable[0] if usable else folders[0]
+        folder = st.selectbox("Checkpoint", folders, format_func=lambda f: _label(by_folder[f]), key="model_folder",
+                              help="Every checkpoint folder under pretrained/ and the folders given with --models.")
+        entry = by_folder[folder]
+        broken = [e for e in entries if e.error]
+        if broken:
+            with st.expander(f"⚠ {len(broken)} folder(s) cannot be used"):
+                for e in broken:
+                    st.caption(f"**{e.name}**: {e.error}")
+        if entry.error:
+            st.error(f"{entry.name} cannot be used: {entry.error}")
+            return None
+        if entry.summary:
+            st.caption(entry.summary)
+        line = metrics_line(entry)
+        if line:
+            st.caption(line)
+        devices = available_devices()
+        if st.session_state.get("device") not in devices:
+            st.session_state["device"] = "auto"
+        device = st.selectbox("Device", devices, key="device", help="Only devices present on this machine are listed.")
+        stamp = _stamp(Path(folder))
+        try:
+            meta = _read_config(folder, stamp)
+            model = _load_model(folder, device, stamp)
+        except Exception as exc:  # noqa: BLE001  (a broken checkpoint must not take the app down)
+            st.error(f"{entry.name} could not be loaded: {exc}")
+            return None
+        config, metrics = meta["config"], meta["metrics"]
+        own = (config.get("dataset") or {}).get("name") or entry.dataset or "mnist5k"
+        own_options = json.dumps((config.get("dataset") or {}).get("options") or {}, sort_keys=True)
+        choices = [own] + [d for d in EMBEDDED_DATASETS if d != own]
+        key = f"dataset@{entry.name}"
+        if st.session_state.get(key) not in choices:
+            st.session_state[key] = own
+        dataset = st.selectbox(
+            "Data set for the map and examples", choices, key=key,
+            format_func=lambda d: f"{d} (the model's own)" if d == own else d,
+            help="Test items of this data set are encoded for the map and offered as examples; "
+                 "other data sets are converted to the model's input shape.",
+        )
+        options = own_options if dataset == own else "{}"
+        if dataset != own:
+            from ui.state import dataset_available
+
+            problem = dataset_available(dataset, options)
+            if problem:
+                st.warning(f"{dataset} is not available here ({problem}); using {own}.")
+                dataset, options = own, own_options
+        ctx_key = hashlib.sha1(f"{folder}|{stamp}|{device}".encode()).hexdigest()[:10]
+        return Ctx(entry, model, device, config, metrics, _read_analysis(folder, stamp), stamp, dataset, options,
+                   cfg.limits, ctx_key)

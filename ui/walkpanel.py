@@ -1,0 +1,164 @@
+"""The latent walk panel shared by the Latent walk and Captions pages: start point, axes, sliders, image.
+
+The slider panel is an `st.fragment`: moving a slider reruns only the panel, which reads cached arrays,
+builds one code and decodes one image under `torch.inference_mode`; nothing is encoded on these reruns.
+Slider values are offsets from the start code, in units of each axis (prior sigma, or the spread of the
+encoded means along a principal direction), so the same values always give the same image.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import streamlit as st
+
+from explorer.images import display_scale, make_grid, to_gif, to_png, to_uint8
+from explorer.latent import Axes, decode, dimension_axes, principal_axes, prior_draw, traversal_codes, walk_code
+from ui import inference
+from ui.state import Ctx, session_rng
+from ui.widgets import encode_one, example_ui, usable_uploads
+
+SLIDER_RANGE = 4.0
+SLIDER_STEP = 0.1
+TRAVERSAL_STEPS = np.linspace(-3.0, 3.0, 7)
+START_KINDS = ["prior mean", "random prior draw", "data set example", "uploaded image", "map point"]
+KEEP = {"persist_state": "session"}  # keep choices when the user visits another page and comes back
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _pca_axes(_means: np.ndarray, model_key: str, dataset: str, k: int) -> Axes:
+    return principal_axes(_means, k)
+
+
+def start_ui(ctx: Ctx, prefix: str = "walk") -> tuple[np.ndarray, str]:
+    """Choose where the walk starts; returns (flat start code, description)."""
+    from_map = st.session_state.get("walk_from_map")
+    kinds = START_KINDS if from_map and from_map.get("model_key") == ctx.key else START_KINDS[:-1]
+    if st.session_state.get(f"{prefix}_start") not in kinds:
+        st.session_state[f"{prefix}_start"] = kinds[-1] if from_map and from_map.get("model_key") == ctx.key else kinds[0]
+    kind = st.radio("Start from", kinds, key=f"{prefix}_start", horizontal=True, **KEEP)
+    if kind == "random prior draw":
+        c = st.columns([2, 1, 3])
+        seed_key = f"{prefix}_seed"
+        if seed_key not in st.session_state:
+            st.session_state[seed_key] = 0
+        if c[1].button("New draw", key=f"{prefix}_new"):
+            st.session_state[seed_key] = int(session_rng().integers(0, 2**31 - 1))
+        seed = int(c[0].number_input("Seed", 0, 2**31 - 1, key=seed_key, step=1, **KEEP))
+        st.session_state.setdefault(f"{prefix}_temp", 1.0)
+        temp = float(c[2].slider("Temperature", 0.0, 2.0, key=f"{prefix}_temp", step=0.05, **KEEP))
+        return prior_draw(ctx.latent_shape, seed, temp), f"prior draw, seed {seed}, temperature {temp:.2f}"
+    if kind == "data set example":
+        picked = example_ui(ctx, f"{prefix}_example", "Start item")
+        if picked is not None:
+            index, image = picked
+            view = ctx.data()
+            return encode_one(ctx, image).astype(np.float64), f"{view.name} test item {index} ({view.label_name(index)})"
+    elif kind == "uploaded image":
+        uploads = usable_uploads(ctx)
+        if not uploads:
+            st.info("No usable upload in this session yet: upload images on the Reconstruct page.")
+        else:
+            names = [u.name for u in uploads]
+            name = st.selectbox("Upload", names, key=f"{prefix}_upload")
+            up = uploads[names.index(name)] if name in names else uploads[0]
+            return encode_one(ctx, up.tensor).astype(np.float64), f"upload {up.name}"
+    elif kind == "map point" and from_map:
+        view = ctx.data() if from_map.get("dataset") == ctx.dataset else None
+        i = int(from_map["index"])
+        code = np.asarray(from_map["code"], dtype=np.float64)
+        label = f"map point {i} of {from_map.get('dataset')}" + (f" ({view.label_name(i)})" if view is not None else "")
+        return code, label
+    return np.zeros(ctx.latent_size), "prior mean (z = 0)"
+
+
+def axes_ui(ctx: Ctx, prefix: str = "walk") -> Axes:
+    """Choose the slider axes: KL-sorted latent dimensions or principal directions of the encoded means."""
+    c = st.columns([2, 1, 1])
+    kind = c[0].radio("Axes", ["latent dimensions (by KL)", "principal directions"], key=f"{prefix}_axes",
+                      horizontal=True, **KEEP)
+    limit = min(32, ctx.latent_size)
+    count = int(c[1].number_input("Sliders", 1, limit, value=min(8, limit), key=f"{prefix}_count", **KEEP))
+    if kind.startswith("latent"):
+        axes = dimension_axes(ctx.kl_per_dim(), ctx.latent_shape)
+        show = c[2].checkbox("Show collapsed", key=f"{prefix}_collapsed", value=False, **KEEP,
+                             help="Dimensions whose mean KL is below 0.01 nats carry almost no information.")
+        n_collapsed = int(axes.collapsed.sum())
+        keep = np.arange(len(axes)) if show else np.flatnonzero(~axes.collapsed)
+        if n_collapsed:
+            st.caption(f"{n_collapsed} of {len(axes)} dimensions are collapsed (KL < 0.01 nats)"
+                       + ("; they are marked ∅." if show else "; they are hidden."))
+        if len(keep) == 0:
+            st.info("Every dimension is collapsed: showing them anyway.")
+            keep = np.arange(len(axes))
+        axes = axes.subset(keep[:count])
+        axes.labels = [lab + (" ∅" if col else "") for lab, col in zip(axes.labels, axes.collapsed)]
+        st.caption("One slider unit is one standard deviation of the prior.")
+        return axes
+    view = ctx.data()
+    axes = _pca_axes(view.means, ctx.key, view.name, count)
+    st.caption(f"Principal directions of the {len(view.means)} encoded means of {view.name}; one slider unit is the "
+               "means' standard deviation along that direction.")
+    return axes
+
+
+def axis_ids(axes: Axes) -> list[str]:
+    """Stable identities for slider keys: the dimension index, or the principal component number."""
+    if axes.kind == "dims":
+        return [f"d{int(np.argmax(v))}" for v in axes.vectors]
+    return [f"pc{i}" for i in range(len(axes))]
+
+
+def slider_keys(ctx: Ctx, axes: Axes, prefix: str = "walk") -> list[str]:
+    return [f"{prefix}:{ctx.key}:{axes.kind}:{a}" for a in axis_ids(axes)]
+
+
+def reset_sliders(ctx: Ctx, axes: Axes, prefix: str = "walk") -> None:
+    for k in slider_keys(ctx, axes, prefix):
+        st.session_state[k] = 0.0
+
+
+@st.fragment
+def walk_panel(ctx: Ctx, start: np.ndarray, axes: Axes, prefix: str = "walk", grid: bool = False,
+               gif_axis: int = 0, extra: Callable[[Ctx, np.ndarray], None] | None = None) -> None:
+    """Image first (it is what a slider move must repaint), then the sliders; `extra(ctx, code)` adds output."""
+    keys = slider_keys(ctx, axes, prefix)
+    for k in keys:
+        if k not in st.session_state:
+            st.session_state[k] = 0.0
+    values = np.array([float(st.session_state[k]) for k in keys])
+    code = walk_code(start, axes, values)
+    st.session_state[f"{prefix}_code"] = code
+    image = inference.run(decode, ctx.model, code)[0]
+    h, w = image.shape[-2:]
+    scale = display_scale(h, w, 196)
+    left, right = st.columns([1, 2])
+    left.image(to_uint8(image, scale), caption="decoded mean")
+    with right:
+        cols = st.columns(2)
+        for i, (k, label) in enumerate(zip(keys, axes.labels)):
+            cols[i % 2].slider(label, -SLIDER_RANGE, SLIDER_RANGE, step=SLIDER_STEP, key=k, format="%.1f", **KEEP)
+    with left:
+        st.download_button("Image (PNG)", data=lambda: to_png(image, scale), file_name="latent-walk.png",
+                           mime="image/png", on_click="ignore", key=f"{prefix}_png")
+        if len(axes):
+            g = min(gif_axis, len(axes) - 1)
+            st.download_button(f"Walk along {axes.labels[g].split(' ')[0]} (GIF)", on_click="ignore",
+                               data=lambda: _walk_gif(ctx, start, axes, values, g, scale), file_name="latent-walk.gif",
+                               mime="image/gif", key=f"{prefix}_gif")
+    if extra is not None:
+        extra(ctx, code)
+    if grid and len(axes):
+        codes = traversal_codes(start, axes, values, TRAVERSAL_STEPS).reshape(-1, ctx.latent_size)
+        pics = inference.run(decode, ctx.model, codes)
+        tile = make_grid(pics, nrow=len(TRAVERSAL_STEPS))
+        st.image(to_uint8(tile, display_scale(*tile.shape[-2:], 560)),
+                 caption="Traversal: one row per axis (in slider order), values -3 to +3 units, the other sliders as set.")
+
+
+def _walk_gif(ctx: Ctx, start: np.ndarray, axes: Axes, values: np.ndarray, axis: int, scale: int) -> bytes:
+    steps = np.linspace(-3.0, 3.0, 25)
+    codes = traversal_codes(start, axes.subset([axis]), values[[axis]], steps).reshape(len(steps), -1)
+    rest = np.delete(values, axis) * np.delete(axes.scales, axis) @ np.delete(axes.vectors, axis, axis=0)
+    return to_gif(inference.run(decode, ctx.model, codes + rest), scale=scale)
