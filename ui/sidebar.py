@@ -54,7 +54,7 @@ def sidebar_ui() -> Ctx | None:
         if st.session_state.get("model_folder") not in by_folder:
             usable = [f for f in folders if not by_folder[f].error]
             st.session_state["model_folder"] = usable[0] if usable else folders[0]
-        folder = st.selectbox("Checkpoint", folders, format_func=lambda f: _label(by_folder[f]), key="model_folder",
+        folder = st.selectbox("Checkpoint", folders, format_func=lambda f: _label(by_folder[f]), key="model_folder", persist_state="session",
                               help="Every checkpoint folder under pretrained/ and the folders given with --models.")
         entry = by_folder[folder]
         broken = [e for e in entries if e.error]
@@ -73,7 +73,7 @@ def sidebar_ui() -> Ctx | None:
         devices = available_devices()
         if st.session_state.get("device") not in devices:
             st.session_state["device"] = "auto"
-        device = st.selectbox("Device", devices, key="device", help="Only devices present on this machine are listed.")
+        device = st.selectbox("Device", devices, key="device", persist_state="session", help="Only devices present on this machine are listed.")
         stamp = _stamp(Path(folder))
         try:
             meta = _read_config(folder, stamp)
@@ -89,7 +89,7 @@ def sidebar_ui() -> Ctx | None:
         if st.session_state.get(key) not in choices:
             st.session_state[key] = own
         dataset = st.selectbox(
-            "Data set for the map and examples", choices, key=key,
+            "Data set for the map and examples", choices, key=key, persist_state="session",
             format_func=lambda d: f"{d} (the model's own)" if d == own else d,
             help="Test items of this data set are encoded for the map and offered as examples; "
                  "other data sets are converted to the model's input shape.",

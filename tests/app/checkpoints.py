@@ -80,6 +80,9 @@ def build_all(root: Path) -> dict[str, Path]:
         "tiny-conv-patches": build(root / "tiny-conv-patches", "conv", "patches", latent_dim=8, channels=(8, 16), hidden_dim=32),
         "tiny-captioner": build_fake_captioner(root / "tiny-captioner"),
     }
+    pu = build_pu(root / "tiny-pu")
+    if pu is not None:
+        made["tiny-pu"] = pu
     broken = root / "broken-model"
     broken.mkdir(exist_ok=True)
     (broken / "config.json").write_text("{ this is not json")
@@ -98,3 +101,29 @@ def shipped() -> dict[str, Path]:
     if not PRETRAINED.is_dir():
         return {}
     return {p.name: p for p in sorted(PRETRAINED.iterdir()) if (p / "config.json").is_file()}
+
+
+def build_pu(out: Path, n_images: int = 200) -> Path | None:
+    """A tiny captioning 'pu' checkpoint on a small generated shapes set (None when the family is absent)."""
+    from explorer.models import available_families
+
+    if "pu" not in available_families():
+        return None
+    from explorer.data.shapes import load_shapes
+    from explorer.export import export_model
+    from explorer.models import get_model_class
+    from explorer.training import TrainConfig, Trainer
+
+    data = load_shapes(n_images=n_images)
+    cls = get_model_class("pu")
+    small = {"embed_dim": 16, "hidden_dim": 32, "code_feed_dim": 16, "eval_draws": 2}
+    values = cls.adapt_config_to_data({"likelihood": data.likelihood, **small}, data)
+    torch.manual_seed(0)
+    model = cls(cls.config_class.from_dict(values))
+    cfg = TrainConfig(epochs=1, batch_size=64, tensorboard=False, progress=False)
+    meta = {"name": "shapes", "description": data.description, "options": {"n_images": n_images},
+            "image_shape": list(data.image_shape), "classes": data.classes, "likelihood": data.likelihood}
+    command = f"tests: one epoch of pu on {n_images} shapes images"
+    Trainer(model, data, cfg, out, torch.device("cpu"), checkpoint_extra={"dataset": meta, "command": command}).fit()
+    export_model(model, data, out, asdict(cfg), command, iwae_k=5, maps=[], dataset_meta=meta)
+    return out

@@ -84,10 +84,12 @@ def page() -> None:
     st.subheader("Ranking (1 = most similar to the original)")
     rows = losslab.ranking_table(result)
     measures = [m for m in losslab.MEASURES if m in rows[0]]
-    table = {"variant": [TITLES[r["variant"]] for r in rows]}
+    table: dict[str, list] = {"variant": [r["variant"] for r in rows]}
     for m in measures:
-        table[losslab.MEASURES[m][0]] = [f"{r[m]:.4g} (#{r[f'rank_{m}']})" for r in rows]
-    st.dataframe(table, hide_index=True, width="stretch")
+        table[m] = [float(r[m]) for r in rows]
+        table[f"rank by {m}"] = [int(r[f"rank_{m}"]) for r in rows]
+    config = {m: st.column_config.NumberColumn(losslab.MEASURES[m][0], format="%.4g") for m in measures}
+    st.dataframe(table, hide_index=True, width="stretch", column_config=config, key="lab_table")
     st.markdown(losslab.explanation(result))
 
 

@@ -1,0 +1,60 @@
+"""Helpers for the AppTest suite: open the app on a model and page, find images by caption, read media."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+class Media:
+    """Bytes of every file the app registered with st.image / st.download_button during AppTest runs."""
+
+    def __init__(self):
+        self.stores = []
+
+    def get(self, url: str) -> bytes:
+        name = url.rsplit("/", 1)[-1]
+        for store in reversed(self.stores):
+            try:
+                return store.get_file(name).content
+            except Exception:  # noqa: BLE001
+                continue
+        raise KeyError(url)
+
+    def array(self, url: str) -> np.ndarray:
+        return np.asarray(Image.open(io.BytesIO(self.get(url))))
+
+
+def open_app(folder: Path | None = None, page: str | None = None):
+    """AppTest of app.py with `folder` chosen in the sidebar and `page` (e.g. 'walk') open."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    if folder is not None:
+        at.selectbox(key="model_folder").set_value(str(folder))
+        at.run()
+    if page is not None:
+        at.switch_page(f"ui/pages/{page}.py")
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def image_by_caption(at, caption: str):
+    """URL of the first image whose caption starts with `caption`."""
+    for el in at.get("image"):
+        for url, cap in zip(el.value, el.captions):
+            if cap.startswith(caption):
+                return url
+    seen = [c for e in at.get("image") for c in e.captions]
+    raise AssertionError(f"no image captioned {caption!r}; captions: {seen}")
+
+
+def errors(at) -> list[str]:
+    return [e.value for e in at.error]

@@ -1,0 +1,75 @@
+"""Fixtures for the AppTest suite: tiny checkpoints (plus shipped ones), a private cache, and media capture.
+
+Set VAE_EXPLORER_TEST_MODELS=DIR to reuse checkpoints built by an earlier run (`checkpoints.build_all(DIR)`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import checkpoints
+from apptest_helpers import APP, Media  # noqa: F401
+
+NAMES = ("tiny-conv-mnist5k", "tiny-mlp-2d", "tiny-conv-patches", "tiny-captioner", "broken-model", "bad-weights")
+
+
+@pytest.fixture(scope="session")
+def models() -> dict[str, Path]:
+    """name -> folder of every test checkpoint (tiny ones built here, broken ones included)."""
+    import fake_captioner  # noqa: F401  (registers the test-only captioning family in this process)
+
+    reuse = os.environ.get("VAE_EXPLORER_TEST_MODELS")
+    if reuse and all((Path(reuse) / n).is_dir() for n in NAMES):
+        return {p.name: p for p in Path(reuse).iterdir() if p.is_dir()}
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="vae-app-models-"))
+    return checkpoints.build_all(root)
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("vae-cache")
+
+
+@pytest.fixture
+def app_env(models, cache_dir, monkeypatch) -> dict[str, Path]:
+    monkeypatch.setenv("VAE_EXPLORER_MODELS", str(models["tiny-conv-mnist5k"].parent))
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(cache_dir))
+    return models
+
+
+@pytest.fixture
+def captioners(app_env) -> list[Path]:
+    """Captioning checkpoints: the test-only family, a tiny 'pu' one, and shipped 'pu' ones."""
+    found = [app_env["tiny-captioner"]] + ([app_env["tiny-pu"]] if "tiny-pu" in app_env else [])
+    return found + [p for n, p in checkpoints.shipped().items() if n.startswith("pu")]
+
+
+@pytest.fixture
+def conv_model(app_env) -> Path:
+    """The conv mnist5k model: the shipped one when present, else the tiny one."""
+    shipped = checkpoints.shipped()
+    return shipped.get("conv-mnist5k", app_env["tiny-conv-mnist5k"])
+
+
+@pytest.fixture
+def media(monkeypatch) -> Media:
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+    from streamlit.testing.v1 import app_test
+
+    rec = Media()
+
+    class Recording(MemoryMediaFileStorage):
+        def __init__(self, endpoint):
+            super().__init__(endpoint)
+            rec.stores.append(self)
+
+    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Recording)
+    return rec

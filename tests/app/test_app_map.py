@@ -1,0 +1,145 @@
+"""Latent map page: methods, precomputed and background maps, uploads on the map, the 2-D plane, CSV, selection."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bad_files import digit_like, encode
+from apptest_helpers import errors, image_by_caption, open_app
+
+
+def _arr(value) -> np.ndarray:
+    """A plotly JSON array: a list, or a typed array {"dtype": ..., "bdata": base64}."""
+    if isinstance(value, dict) and "bdata" in value:
+        import base64
+
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+    return np.asarray(value)
+
+
+def _chart(at):
+    charts = at.get("plotly_chart")
+    assert charts, "no plotly chart on the page"
+    return json.loads(charts[0].proto.spec)
+
+
+def test_pca_map_from_the_checkpoint(conv_model):
+    at = open_app(conv_model, "map")
+    assert not errors(at)
+    spec = _chart(at)
+    traces = spec["data"]
+    assert all(t["type"] == "scattergl" for t in traces)
+    assert sum(len(_arr(t["x"])) for t in traces) == 500  # every mnist5k test item, one trace per digit
+    assert {t["name"] for t in traces} == {str(d) for d in range(10)}
+    assert any("500 test items of mnist5k" in c.value for c in at.caption)
+    assert "Coordinates (CSV)" in [b.label for b in at.get("download_button")]
+
+
+def test_uploads_are_placed_on_the_map(conv_model):
+    at = open_app(conv_model)
+    at.file_uploader(key="rec_files").set_value(("ring.png", encode(Image.fromarray(digit_like(28))), "image/png")).run()
+    at.switch_page("ui/pages/map.py").run()
+    traces = _chart(at)["data"]
+    stars = [t for t in traces if t["name"] == "uploads"]
+    assert stars and stars[0]["text"] == ["ring.png"] and len(_arr(stars[0]["x"])) == 1
+    assert any("1 upload(s) as stars" in c.value for c in at.caption)
+
+
+def test_latent_plane_for_a_two_dimensional_code(app_env, media):
+    at = open_app(app_env["tiny-mlp-2d"], "map")
+    assert "latent plane" in at.radio(key="map_method").options
+    at.radio(key="map_method").set_value("latent plane").run()
+    spec = _chart(at)
+    assert spec["layout"]["xaxis"]["title"]["text"] == "z0"
+    grid = media.array(image_by_caption(at, "Decoded images on a 12 x 12 grid"))
+    assert grid.shape[0] == grid.shape[1]
+    at2 = open_app(app_env["tiny-conv-mnist5k"], "map")
+    assert "latent plane" not in at2.radio(key="map_method").options
+
+
+def test_other_data_set_is_converted_and_encoded(app_env):
+    at = open_app(app_env["tiny-conv-mnist5k"], "map")
+    at.selectbox(key="dataset@tiny-conv-mnist5k").set_value("digits").run()
+    assert not errors(at) and not at.exception
+    traces = _chart(at)["data"]
+    assert sum(len(_arr(t["x"])) for t in traces) == 297  # digits test split, converted to 28 x 28 and encoded
+    assert any("digits images converted" in c.value for c in at.caption)
+
+
+@pytest.mark.slow
+def test_tsne_computed_in_the_background_then_cached_on_disk(app_env, cache_dir):
+    from ui import mapjobs
+
+    at = open_app(app_env["tiny-conv-mnist5k"], "map")
+    at.radio(key="map_method").set_value("t-SNE").run()
+    assert not errors(at)
+    progress = at.get("progress")
+    assert progress, "a progress indicator while t-SNE computes"
+    assert any("PCA 1" == _chart(at)["layout"]["xaxis"]["title"]["text"] for _ in [0])  # PCA shown meanwhile
+    at.switch_page("ui/pages/walk.py").run()  # other pages stay usable meanwhile
+    assert not at.exception
+    deadline = time.time() + 240
+    while time.time() < deadline and not all(j.done for j in mapjobs._JOBS.values()):
+        time.sleep(0.5)
+    assert all(j.done and j.error is None for j in mapjobs._JOBS.values()), [j.error for j in mapjobs._JOBS.values()]
+    at.switch_page("ui/pages/map.py").run()
+    assert _chart(at)["layout"]["xaxis"]["title"]["text"] == "TSNE 1"
+    assert any("cached" in c.value for c in at.caption)
+    files = list((cache_dir / "maps").glob("tsne-*.safetensors"))
+    assert files
+    from safetensors.numpy import load_file
+
+    assert load_file(str(files[0]))["coords"].shape == (500, 2)
+    mapjobs._JOBS.clear()  # a fresh process: the map now comes from disk at once
+    at.run()
+    assert _chart(at)["layout"]["xaxis"]["title"]["text"] == "TSNE 1" and not at.get("progress")
+
+
+def _select(at, points):
+    key = next(k for k in at.session_state if str(k).startswith("map:"))
+    at.session_state[key] = {"selection": {"points": points, "point_indices": [p["point_index"] for p in points],
+                                           "box": [], "lasso": []}}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_box_selection_shows_gallery_and_a_point_goes_to_the_walk(conv_model, media):
+    at = open_app(conv_model, "map")
+    traces = _chart(at)["data"]
+    picks = [{"curve_number": c, "point_index": i} for c in range(3) for i in range(4)]
+    _select(at, picks)
+    expected = [int(_arr(traces[p["curve_number"]]["customdata"])[p["point_index"]]) for p in picks]
+    assert any(s.value == f"{len(expected)} selected" for s in at.subheader)
+    gallery = next(e for e in at.get("image") if len(e.value) == len(expected))
+    assert [c.split(":")[0] for c in gallery.captions] == [str(i) for i in expected]
+    _select(at, picks[:1])
+    item = expected[0]
+    assert any(s.value.startswith(f"Item {item} ") for s in at.subheader)
+    image_by_caption(at, "decoded posterior mean")
+    at.button(key="map_send").click().run()
+    assert not at.exception
+    assert at.session_state["walk_from_map"]["index"] == item
+    at.switch_page("ui/pages/walk.py").run()
+    assert at.radio(key="walk_start").value == "map point"
+    assert any(f"map point {item} of mnist5k" in c.value for c in at.caption)
+
+
+def test_selection_and_csv_helpers():
+    from types import SimpleNamespace
+
+    from ui.mapview import csv_bytes, selected_items
+
+    index = [np.array([4, 7]), np.array([1]), np.array([-1])]  # last trace: uploads
+    event = SimpleNamespace(selection=SimpleNamespace(points=[
+        {"curve_number": 0, "point_index": 1}, {"curve_number": 1, "point_index": 0},
+        {"curve_number": 2, "point_index": 0}, {"curve_number": 0, "point_index": 1}]))
+    assert selected_items(event, index) == [7, 1]
+    assert selected_items({"selection": {"points": []}}, index) == []
+    view = SimpleNamespace(labels=np.array([3, 5]), label_name=lambda i: ["three", "five"][i])
+    text = csv_bytes(view, np.array([[0.5, 1.0], [2.0, -1.25]]), "pca").decode()
+    assert text.splitlines() == ["index,label,class,pca_x,pca_y", "0,3,three,0.5,1", "1,5,five,2,-1.25"]

@@ -1,0 +1,67 @@
+"""explorer.latent: axes, walks, traversals and interpolation, checked against direct computations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from explorer import latent
+
+
+def test_dimension_axes_sorted_by_kl_with_collapsed_marked():
+    kl = np.array([0.5, 0.001, 2.0, 0.02])
+    axes = latent.dimension_axes(kl, (4,))
+    assert [int(np.argmax(v)) for v in axes.vectors] == [2, 0, 3, 1]
+    assert axes.collapsed.tolist() == [False, False, False, True]
+    assert axes.labels[0].startswith("z2 ") and np.all(axes.scales == 1)
+    tensor_axes = latent.dimension_axes(np.arange(12.0), (3, 2, 2))
+    assert tensor_axes.labels[0].startswith("z[2,1,1]")
+
+
+def test_principal_axes_units_are_the_spread_of_the_means():
+    rng = np.random.default_rng(0)
+    means = rng.normal(size=(400, 3)) * np.array([3.0, 1.0, 0.1]) + 5.0
+    axes = latent.principal_axes(means, 2)
+    assert np.allclose(np.linalg.norm(axes.vectors, axis=1), 1.0)
+    assert abs(abs(axes.vectors[0, 0]) - 1.0) < 0.02
+    proj = (means - means.mean(0)) @ axes.vectors.T
+    assert np.allclose(proj.std(0, ddof=1), axes.scales)
+    tensor_means = rng.normal(size=(50, 2, 3, 3))
+    assert latent.principal_axes(tensor_means, 4).vectors.shape == (4, 18)
+
+
+def test_walk_and_traversal_codes():
+    axes = latent.dimension_axes(np.array([1.0, 2.0, 3.0]), (3,))
+    start = np.array([0.1, 0.2, 0.3])
+    code = latent.walk_code(start, axes, [1.0, 0.0, -2.0])  # axes order: z2, z1, z0
+    assert np.allclose(code, [0.1 - 2.0, 0.2, 0.3 + 1.0])
+    grid = latent.traversal_codes(start, axes, [1.0, 0.0, -2.0], np.array([-3.0, 3.0]))
+    assert grid.shape == (3, 2, 3)
+    assert np.allclose(grid[0, 1], [0.1 - 2.0, 0.2, 0.3 + 3.0])  # axis z2 set to +3, the others kept
+    assert np.allclose(grid[2, 0], [0.1 - 3.0, 0.2, 0.3 + 1.0])
+
+
+def test_interpolation_and_prior_draw():
+    z = latent.interpolation(np.array([1.0, 0.0]), np.array([0.0, 1.0]), 3, spherical=True)
+    assert np.allclose(np.linalg.norm(z, axis=1), 1.0, atol=1e-6)
+    lin = latent.interpolation(np.array([1.0, 0.0]), np.array([0.0, 1.0]), 3)
+    assert np.allclose(lin[1], [0.5, 0.5])
+    a, b = latent.prior_draw((2, 3), 7), latent.prior_draw((2, 3), 7)
+    assert a.shape == (6,) and np.array_equal(a, b)
+    assert np.array_equal(latent.prior_draw((4,), 7, 0.0), np.zeros(4))
+    g = torch.Generator().manual_seed(7)
+    assert np.allclose(a, torch.randn(6, generator=g).numpy())
+
+
+def test_decode_and_encode_shapes(app_env):
+    from explorer.checkpoint import from_pretrained
+
+    model = from_pretrained(app_env["tiny-captioner"])  # tensor-shaped codes (2, 3, 3)
+    images = latent.decode(model, np.zeros((4, 18)))
+    assert images.shape == (4, 1, 28, 28)
+    means = latent.encode_means(model, images, batch_size=3)
+    assert means.shape == (4, 18)
+    with torch.inference_mode():
+        assert np.allclose(means, model.encode(images).mean.flatten(1).numpy(), atol=1e-6)
+    assert np.allclose(latent.plane_grid((-1, -2), (1, 2), 3)[0], [-1, 2])

@@ -1,0 +1,209 @@
+"""The Latent map page: the encoded means in 2-D (PCA, UMAP, t-SNE, or the raw plane of a 2-D code), with selection.
+
+Kept apart from `ui/pages/map.py` (which only calls `page()`), so its helpers can be imported by tests."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import streamlit as st
+
+from explorer.analysis.maps import fit_pca, place_by_neighbours, project_pca
+from explorer.images import display_scale, make_grid, to_uint8
+from explorer.latent import decode, plane_grid
+from ui.config import app_config
+from ui.perf import settle
+from ui.mapjobs import METHOD_PARAMS, map_key, peek, request_map
+from ui.state import Ctx, DataView, require_ctx
+from ui.widgets import encode_one, image_ui, usable_uploads
+
+METHODS = {"PCA": "pca", "UMAP": "umap", "t-SNE": "tsne", "latent plane": "plane"}
+MAX_GALLERY = 60
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _pca(_means: np.ndarray, model_key: str, dataset: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    p = fit_pca(_means)
+    return p.coords.astype(np.float32), p.components, p.mean
+
+
+def pca_map(ctx: Ctx, view: DataView) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(coords, components, mean): the checkpoint's stored PCA for its own test items, else fitted here."""
+    a = ctx.analysis
+    if view.from_analysis and all(k in a for k in ("pca_coords", "pca_components", "pca_mean")):
+        return a["pca_coords"], a["pca_components"], a["pca_mean"]
+    return _pca(view.means, ctx.key, view.name)
+
+
+@st.fragment(run_every=1.0)
+def progress_ui(key: str, label: str) -> None:
+    """Polls the background job; when it is done, the whole page reruns to show the new map."""
+    job = peek(key)
+    if job is None:
+        return
+    if job.done:
+        st.rerun()
+    st.progress(job.progress(), text=f"Computing {label} of {job.n} points in the background ({job.stage}, "
+                                     f"{job.elapsed:.0f} s). The PCA map is shown meanwhile; everything else stays usable.")
+
+
+def map_coords(ctx: Ctx, view: DataView, method: str) -> tuple[np.ndarray, str, str]:
+    """(coords (N, 2), method actually shown, note)."""
+    if method == "pca":
+        return pca_map(ctx, view)[0], "pca", ""
+    if method == "plane":
+        return view.means[:, :2], "plane", "raw latent coordinates (z0, z1)"
+    stored = ctx.analysis.get(f"{method}_coords")
+    if view.from_analysis and stored is not None and len(stored) == len(view.means):
+        return stored, method, "precomputed with the checkpoint"
+    params = METHOD_PARAMS[method]
+    key = map_key(ctx.weights_digest(), view.name, method, params, 0, view.means)
+    job = request_map(app_config().cache_dir, key, method, view.means, params, seed=0)
+    label = "UMAP" if method == "umap" else "t-SNE"
+    if job.done and job.coords is not None:
+        return job.coords, method, f"computed here and cached in {app_config().cache_dir}"
+    if job.done:
+        st.error(f"{label} could not be computed: {job.error}")
+    else:
+        progress_ui(key, label)
+    return pca_map(ctx, view)[0], "pca", f"{label} not ready: showing PCA"
+
+
+def place_uploads(ctx: Ctx, view: DataView, method: str, coords: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Uploads on the current map: exact PCA projection, raw plane, or nearest-neighbour placement."""
+    ups = usable_uploads(ctx)
+    if not ups:
+        return [], np.zeros((0, 2))
+    means = np.stack([encode_one(ctx, u.tensor) for u in ups])
+    if method == "pca":
+        _, comps, mean = pca_map(ctx, view)
+        pos = project_pca(means, comps, mean)
+    elif method == "plane":
+        pos = means[:, :2]
+    else:
+        pos = place_by_neighbours(means, view.means, coords)
+    return [u.name for u in ups], pos
+
+
+def figure(view: DataView, coords: np.ndarray, colour: np.ndarray | None, colour_name: str,
+           upload_names: list[str], upload_pos: np.ndarray, axis_titles: tuple[str, str]):
+    """WebGL scatter, one trace per label (or per caption-word group); returns (figure, index per trace)."""
+    import plotly.graph_objects as go
+
+    groups = colour if colour is not None else view.labels
+    traces, index = [], []
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        name = (colour_name.format(bool(g)) if colour is not None else
+                (view.label_name(int(idx[0])) if g >= 0 else "unlabelled"))
+        traces.append(go.Scattergl(x=coords[idx, 0], y=coords[idx, 1], mode="markers", name=name, customdata=idx,
+                                   marker={"size": 5, "opacity": 0.8}, hovertemplate="item %{customdata}<extra>" + name + "</extra>"))
+        index.append(idx)
+    if len(upload_names):
+        traces.append(go.Scattergl(x=upload_pos[:, 0], y=upload_pos[:, 1], mode="markers+text", name="uploads",
+                                   text=upload_names, textposition="top center",
+                                   marker={"size": 14, "symbol": "star", "color": "black", "line": {"width": 1, "color": "white"}}))
+        index.append(np.full(len(upload_names), -1))
+    fig = go.Figure(traces)
+    settle("plotly")
+    fig.update_layout(height=520, margin={"l": 10, "r": 10, "t": 30, "b": 10}, dragmode="select",
+                      xaxis_title=axis_titles[0], yaxis_title=axis_titles[1], legend={"itemsizing": "constant"})
+    return fig, index
+
+
+def selected_items(event, index: list[np.ndarray]) -> list[int]:
+    """Item indices of the selected points (uploads excluded), in selection order, without repeats."""
+    try:
+        points = event.selection.points if event is not None else []
+    except AttributeError:
+        points = (event or {}).get("selection", {}).get("points", [])
+    out: list[int] = []
+    for p in points or []:
+        curve, i = p.get("curve_number"), p.get("point_index", p.get("point_number"))
+        if curve is None or i is None or curve >= len(index) or i >= len(index[curve]):
+            continue
+        item = int(index[curve][i])
+        if item >= 0 and item not in out:
+            out.append(item)
+    return out
+
+
+def csv_bytes(view: DataView, coords: np.ndarray, method: str) -> bytes:
+    buf = io.StringIO()
+    buf.write(f"index,label,class,{method}_x,{method}_y\n")
+    for i, (x, y) in enumerate(coords):
+        buf.write(f"{i},{int(view.labels[i])},{view.label_name(i)},{x:.6g},{y:.6g}\n")
+    return buf.getvalue().encode()
+
+
+def point_ui(ctx: Ctx, view: DataView, item: int) -> None:
+    """One picked point: its image, reconstruction, and a button that starts the latent walk there."""
+    from explorer.latent import decode as dec
+
+    st.subheader(f"Item {item} ({view.label_name(item)})")
+    c = st.columns([1, 1, 2])
+    if view.has_images:
+        image_ui(c[0], view.image(item), "original")
+    image_ui(c[1], dec(ctx.model, view.means[item])[0], "decoded posterior mean")
+    if c[2].button("Send to latent walk", key="map_send", type="primary"):
+        st.session_state["walk_from_map"] = {"model_key": ctx.key, "dataset": view.name, "index": item,
+                                             "code": view.means[item].astype(np.float64).tolist()}
+        st.session_state["walk_start"] = "map point"
+        st.switch_page("ui/pages/walk.py")
+
+
+def plane_grid_ui(ctx: Ctx, coords: np.ndarray) -> None:
+    n = int(st.slider("Grid size", 5, 20, 12, key="map_grid_n"))
+    lo = np.minimum(coords.min(0), -3.0)
+    hi = np.maximum(coords.max(0), 3.0)
+    pics = decode(ctx.model, plane_grid((lo[0], lo[1]), (hi[0], hi[1]), n))
+    tile = make_grid(pics, nrow=n, pad=0)
+    st.image(to_uint8(tile, display_scale(*tile.shape[-2:], 520)),
+             caption=f"Decoded images on a {n} x {n} grid over z0 in [{lo[0]:.1f}, {hi[0]:.1f}] (left to right) "
+                     f"and z1 in [{lo[1]:.1f}, {hi[1]:.1f}] (top to bottom: high to low).")
+
+
+def page() -> None:
+    ctx = require_ctx()
+    st.title("Latent map")
+    view = ctx.data()
+    names = [m for m in METHODS if METHODS[m] != "plane" or ctx.latent_size == 2]
+    c = st.columns([3, 2])
+    choice = c[0].radio("Map", names, horizontal=True, key="map_method", persist_state="session")
+    colour, colour_name = None, ""
+    if ctx.has_captions:
+        from ui.captioning import word_colour_ui
+
+        colour, colour_name = word_colour_ui(ctx, view, c[1])
+    coords, shown, note = map_coords(ctx, view, METHODS[choice])
+    up_names, up_pos = place_uploads(ctx, view, shown, coords)
+    titles = ("z0", "z1") if shown == "plane" else (f"{shown.upper()} 1", f"{shown.upper()} 2")
+    fig, index = figure(view, coords, colour, colour_name, up_names, up_pos, titles)
+    event = st.plotly_chart(fig, key=f"map:{ctx.key}:{view.name}:{shown}", on_select="rerun",
+                            selection_mode=("points", "box", "lasso"), config={"displaylogo": False})
+    parts = [f"{len(coords)} test items of {view.name}", note, view.note]
+    if up_names:
+        parts.append(f"{len(up_names)} upload(s) as stars" + (" (placed by nearest neighbours)" if shown in ("umap", "tsne") else ""))
+    st.caption("; ".join(p for p in parts if p) + ". Click a point, or draw a box or lasso, to see the items.")
+    st.download_button("Coordinates (CSV)", data=csv_bytes(view, coords, shown), file_name=f"map-{view.name}-{shown}.csv",
+                       mime="text/csv", on_click="ignore", key="map_csv")
+    items = selected_items(event, index)
+    if len(items) == 1:
+        point_ui(ctx, view, items[0])
+    elif items:
+        st.subheader(f"{len(items)} selected")
+        if view.has_images:
+            shown_items = items[:MAX_GALLERY]
+            s = display_scale(*ctx.shape[-2:], 56)
+            st.image([to_uint8(view.image(i), s) for i in shown_items],
+                     caption=[f"{i}: {view.label_name(i)}" for i in shown_items])
+            if len(items) > MAX_GALLERY:
+                st.caption(f"First {MAX_GALLERY} of {len(items)} shown.")
+        else:
+            st.info("The images of this data set are not available here.")
+        pick = st.selectbox("Look closer at", items, key="map_pick", format_func=lambda i: f"item {i} ({view.label_name(i)})")
+        point_ui(ctx, view, int(pick))
+    if shown == "plane":
+        st.subheader("Decoded latent plane")
+        plane_grid_ui(ctx, coords)
