@@ -1,30 +1,18 @@
-"""Shared fixtures: tiny seeded data and models that train in a second on CPU."""
+"""Shared fixtures for the library tests."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from explorer.data.base import DataSplit, TensorImageDataset
+from explorer.data.base import DataSplit
+from tinydata import make_split
 
 
 @pytest.fixture(autouse=True)
-def _seed_and_threads():
+def _seed():
     torch.manual_seed(0)
     yield
-
-
-def make_split(n_train: int = 64, n_test: int = 24, shape=(1, 8, 8), likelihood: str = "bernoulli", seed: int = 0) -> DataSplit:
-    """Random-blob images with labels: enough structure for a model to learn something quickly."""
-    gen = torch.Generator().manual_seed(seed)
-    n = n_train + n_test
-    images = (torch.rand(n, *shape, generator=gen) * 255).to(torch.uint8)
-    labels = torch.randint(0, 3, (n,), generator=gen)
-    return DataSplit(
-        name="tiny", train=TensorImageDataset(images[:n_train], labels[:n_train]),
-        test=TensorImageDataset(images[n_train:], labels[n_train:]), image_shape=shape, likelihood=likelihood,
-        classes=["a", "b", "c"], description="tiny random test data",
-    )
 
 
 @pytest.fixture

@@ -71,7 +71,7 @@ def load_patches(size: int = 32, train_stride: int = 8, test_stride: int = 16) -
     bunch = load_sample_images()
     train, test, train_labels, test_labels = [], [], [], []
     for label, img in enumerate(bunch.images):
-        photo = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)  # (3, H, W) uint8
+        photo = torch.from_numpy(np.array(img, copy=True)).permute(2, 0, 1)  # (3, H, W) uint8
         split_col = (photo.shape[2] * 3) // 4
         tr = _crops(photo, 0, split_col, size, train_stride)
         te = _crops(photo, split_col, photo.shape[2], size, test_stride)
