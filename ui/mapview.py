@@ -159,7 +159,7 @@ def plane_grid_ui(ctx: Ctx, coords: np.ndarray) -> None:
     hi = np.maximum(coords.max(0), 3.0)
     pics = decode(ctx.model, plane_grid((lo[0], lo[1]), (hi[0], hi[1]), n))
     tile = make_grid(pics, nrow=n, pad=0)
-    st.image(to_uint8(tile, display_scale(*tile.shape[-2:], 520)),
+    st.image(to_uint8(tile, display_scale(*tile.shape[-2:], 520)), output_format="PNG",
              caption=f"Decoded images on a {n} x {n} grid over z0 in [{lo[0]:.1f}, {hi[0]:.1f}] (left to right) "
                      f"and z1 in [{lo[1]:.1f}, {hi[1]:.1f}] (top to bottom: high to low).")
 
@@ -196,7 +196,7 @@ def page() -> None:
         if view.has_images:
             shown_items = items[:MAX_GALLERY]
             s = display_scale(*ctx.shape[-2:], 56)
-            st.image([to_uint8(view.image(i), s) for i in shown_items],
+            st.image([to_uint8(view.image(i), s) for i in shown_items], output_format="PNG",
                      caption=[f"{i}: {view.label_name(i)}" for i in shown_items])
             if len(items) > MAX_GALLERY:
                 st.caption(f"First {MAX_GALLERY} of {len(items)} shown.")

@@ -32,10 +32,12 @@ def metrics_line(entry: Entry) -> str:
     return " · ".join(parts)
 
 
-def _label(entry: Entry) -> str:
+def _label(entry: Entry, clash: bool = False) -> str:
+    """Picker text: name (with its folder when two checkpoints share a name), then the card's summary."""
+    name = f"{entry.name} [{Path(entry.folder).parent}]" if clash else entry.name
     if entry.error:
-        return f"⚠ {entry.name} (cannot be used)"
-    return f"{entry.name}: {entry.summary}" if entry.summary else entry.name
+        return f"⚠ {name} (cannot be used)"
+    return f"{name}: {entry.summary}" if entry.summary else name
 
 
 def sidebar_ui() -> Ctx | None:
@@ -51,10 +53,13 @@ def sidebar_ui() -> Ctx | None:
                        "run `streamlit run app.py -- --models DIR`.")
             return None
         folders = list(by_folder)
+        counts: dict[str, int] = {}
+        for e in entries:
+            counts[e.name] = counts.get(e.name, 0) + 1
         if st.session_state.get("model_folder") not in by_folder:
             usable = [f for f in folders if not by_folder[f].error]
             st.session_state["model_folder"] = usable[0] if usable else folders[0]
-        folder = st.selectbox("Checkpoint", folders, format_func=lambda f: _label(by_folder[f]), key="model_folder", persist_state="session",
+        folder = st.selectbox("Checkpoint", folders, format_func=lambda f: _label(by_folder[f], counts[by_folder[f].name] > 1), key="model_folder", persist_state="session",
                               help="Every checkpoint folder under pretrained/ and the folders given with --models.")
         entry = by_folder[folder]
         broken = [e for e in entries if e.error]

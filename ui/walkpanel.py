@@ -134,7 +134,7 @@ def walk_panel(ctx: Ctx, start: np.ndarray, axes: Axes, prefix: str = "walk", gr
     h, w = image.shape[-2:]
     scale = display_scale(h, w, 196)
     left, right = st.columns([1, 2])
-    left.image(to_uint8(image, scale), caption="decoded mean")
+    left.image(to_uint8(image, scale), caption="decoded mean", output_format="PNG")
     with right:
         cols = st.columns(2)
         for i, (k, label) in enumerate(zip(keys, axes.labels)):
@@ -153,7 +153,7 @@ def walk_panel(ctx: Ctx, start: np.ndarray, axes: Axes, prefix: str = "walk", gr
         codes = traversal_codes(start, axes, values, TRAVERSAL_STEPS).reshape(-1, ctx.latent_size)
         pics = inference.run(decode, ctx.model, codes)
         tile = make_grid(pics, nrow=len(TRAVERSAL_STEPS))
-        st.image(to_uint8(tile, display_scale(*tile.shape[-2:], 560)),
+        st.image(to_uint8(tile, display_scale(*tile.shape[-2:], 560)), output_format="PNG",
                  caption="Traversal: one row per axis (in slider order), values -3 to +3 units, the other sliders as set.")
 
 

@@ -22,7 +22,7 @@ MAX_SESSION_BYTES = 48 * 1024 * 1024  # uploads remembered for the other pages, 
 def image_ui(container, image, caption: str | None = None, target: int = 140) -> None:
     """Show one (C, H, W) image in [0, 1], enlarged by pixel repetition to about `target` pixels."""
     h, w = image.shape[-2:]
-    container.image(to_uint8(image, display_scale(h, w, target)), caption=caption)
+    container.image(to_uint8(image, display_scale(h, w, target)), caption=caption, output_format="PNG")
 
 
 def heat_rgb(values: np.ndarray, vmax: float | None = None, cmap: str = "magma", target: int = 140) -> np.ndarray:

@@ -127,3 +127,22 @@ def build_pu(out: Path, n_images: int = 200) -> Path | None:
     Trainer(model, data, cfg, out, torch.device("cpu"), checkpoint_extra={"dataset": meta, "command": command}).fit()
     export_model(model, data, out, asdict(cfg), command, iwae_k=5, maps=[], dataset_meta=meta)
     return out
+
+
+_BUILT: dict[str, Path] | None = None
+
+
+def test_models() -> dict[str, Path]:
+    """The tiny checkpoints for this test process, built once (VAE_EXPLORER_TEST_MODELS=DIR reuses a built set)."""
+    global _BUILT
+    import os
+    import tempfile
+
+    if _BUILT is None:
+        reuse = os.environ.get("VAE_EXPLORER_TEST_MODELS")
+        needed = ("tiny-conv-mnist5k", "tiny-mlp-2d", "tiny-conv-patches", "tiny-captioner", "broken-model", "bad-weights")
+        if reuse and all((Path(reuse) / n).is_dir() for n in needed):
+            _BUILT = {p.name: p for p in sorted(Path(reuse).iterdir()) if p.is_dir()}
+        else:
+            _BUILT = build_all(Path(tempfile.mkdtemp(prefix="vae-app-models-")))
+    return _BUILT

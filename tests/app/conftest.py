@@ -5,18 +5,12 @@ Set VAE_EXPLORER_TEST_MODELS=DIR to reuse checkpoints built by an earlier run (`
 
 from __future__ import annotations
 
-import io
-import os
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 import checkpoints
-from apptest_helpers import APP, Media  # noqa: F401
-
-NAMES = ("tiny-conv-mnist5k", "tiny-mlp-2d", "tiny-conv-patches", "tiny-captioner", "broken-model", "bad-weights")
+from apptest_helpers import Media
 
 
 @pytest.fixture(scope="session")
@@ -24,13 +18,7 @@ def models() -> dict[str, Path]:
     """name -> folder of every test checkpoint (tiny ones built here, broken ones included)."""
     import fake_captioner  # noqa: F401  (registers the test-only captioning family in this process)
 
-    reuse = os.environ.get("VAE_EXPLORER_TEST_MODELS")
-    if reuse and all((Path(reuse) / n).is_dir() for n in NAMES):
-        return {p.name: p for p in Path(reuse).iterdir() if p.is_dir()}
-    import tempfile
-
-    root = Path(tempfile.mkdtemp(prefix="vae-app-models-"))
-    return checkpoints.build_all(root)
+    return checkpoints.test_models()
 
 
 @pytest.fixture(scope="session")

@@ -79,7 +79,7 @@ def page() -> None:
         st.markdown(f"**{losslab.MEASURES[measure][0]}** (0 to {vmax:.3g} per pixel)")
         row = st.columns(len(maps))
         for col, (name, m) in zip(row, maps.items()):
-            col.image(heat_rgb(m, vmax), caption=f"{TITLES[name]}: {m.sum():.3g}")
+            col.image(heat_rgb(m, vmax), caption=f"{TITLES[name]}: {m.sum():.3g}", output_format="PNG")
 
     st.subheader("Ranking (1 = most similar to the original)")
     rows = losslab.ranking_table(result)

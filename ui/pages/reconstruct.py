@@ -21,10 +21,10 @@ def scores_ui(ctx: Ctx, image: torch.Tensor, title: str, iwae_k: int, seed: int,
     image_ui(cols[0], image, "as the model sees it")
     image_ui(cols[1], r["recon"], "reconstruction (posterior mean)")
     vmax = float(r["error_map"].max()) or 1.0
-    cols[2].image(heat_rgb(r["error_map"], vmax), caption=f"per-pixel squared error, 0 to {vmax:.3f}")
+    cols[2].image(heat_rgb(r["error_map"], vmax), caption=f"per-pixel squared error, 0 to {vmax:.3f}", output_format="PNG")
     samples = torch.from_numpy(r["samples"])
     with cols[3]:
-        st.image([_px(s) for s in samples], caption=[f"sample {i + 1}" for i in range(len(samples))])
+        st.image([_px(s) for s in samples], caption=[f"sample {i + 1}" for i in range(len(samples))], output_format="PNG")
     st.caption("Posterior samples decode z ~ q(z | x) drawn with this session's seed.")
     ref_elbo = ctx.analysis.get("score_elbo")
     ref_iwae = ctx.analysis.get("score_iwae")

@@ -39,7 +39,7 @@ def interpolation_ui(ctx: Ctx) -> None:
     z0, z1 = encode_one(ctx, choices[a]), encode_one(ctx, choices[b])
     frames = decode(ctx.model, interpolation(z0, z1, steps, spherical))
     strip = make_grid(frames, nrow=steps)
-    st.image(to_uint8(strip, display_scale(*strip.shape[-2:], 900)),
+    st.image(to_uint8(strip, display_scale(*strip.shape[-2:], 900)), output_format="PNG",
              caption=f"{a} → {b}, {'spherical' if spherical else 'linear'} path between posterior means")
     st.download_button("Strip (GIF)", data=lambda: to_gif(frames, scale=display_scale(*frames.shape[-2:], 196)),
                        file_name="interpolation.gif", mime="image/gif", on_click="ignore", key="interp_gif")

@@ -1,0 +1,147 @@
+"""Fixtures for the end-to-end tests: a real `streamlit run app.py` on a loopback port and headless Chromium.
+
+The browser is whichever Chromium is present (/usr/bin/chromium, else Playwright's own); when none is, it is
+installed with apt-get if we are root, and otherwise the tests FAIL (they are never skipped).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_TESTS = ROOT / "tests" / "app"
+if str(APP_TESTS) not in sys.path:
+    sys.path.insert(0, str(APP_TESTS))
+
+import checkpoints  # noqa: E402
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+SITE = '''# test-only: register the captioning family used where no 'pu' checkpoint exists
+import sys
+sys.path.insert(0, {path!r})
+try:
+    import fake_captioner  # noqa: F401
+except Exception as exc:  # pragma: no cover
+    print("sitecustomize: fake captioner not registered:", exc, file=sys.stderr)
+'''
+
+
+def _playwright_chromium() -> str | None:
+    try:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            path = p.chromium.executable_path
+        return path if path and Path(path).is_file() else None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def find_chromium() -> str:
+    """Path of a usable Chromium; installs Debian's when none is found and we are root; fails loudly otherwise."""
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium") or "", shutil.which("chromium-browser") or ""):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    own = _playwright_chromium()
+    if own:
+        return own
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "chromium"], check=False, timeout=900)
+        if Path("/usr/bin/chromium").is_file():
+            return "/usr/bin/chromium"
+    pytest.fail("No Chromium found for the browser tests: install Debian's `chromium` (apt-get install -y chromium) "
+                "or Playwright's (python -m playwright install chromium). These tests are never skipped.")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.3)
+    stop_app(proc)
+    pytest.fail(f"streamlit did not become healthy on port {port}:\n{log.read_text()[-3000:]}")
+
+
+def stop_app(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def browser_models() -> dict[str, Path]:
+    return checkpoints.test_models()
+
+
+@pytest.fixture(scope="session")
+def app_url(browser_models, tmp_path_factory) -> str:
+    """URL of `streamlit run app.py` with the tiny test checkpoints added to pretrained/ by --models."""
+    tmp = tmp_path_factory.mktemp("browser-app")
+    site = tmp / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SITE.format(path=str(APP_TESTS)))
+    env = dict(os.environ, VAE_EXPLORER_MODELS=str(browser_models["tiny-conv-mnist5k"].parent),
+               VAE_EXPLORER_CACHE=str(tmp / "cache"), PYTHONPATH=os.pathsep.join([str(site), str(ROOT)]))
+    port = free_port()
+    proc = start_app(port, env, tmp / "streamlit.log")
+    yield f"http://127.0.0.1:{port}"
+    stop_app(proc)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    path = find_chromium()
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def shots(request) -> Path:
+    """The test's output folder for screenshots: test-output/browser/<test name>/."""
+    name = request.node.name.replace("/", "_").replace("[", "-").replace("]", "")
+    folder = ROOT / "test-output" / "browser" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def page(browser):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = ctx.new_page()
+    pg.set_default_timeout(90_000)
+    yield pg
+    ctx.close()
