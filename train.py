@@ -11,7 +11,6 @@ import argparse
 import json
 import shlex
 import sys
-import time
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
@@ -145,10 +144,11 @@ def run(argv: list[str]) -> int:
     elif not args.resume and state.exists():
         raise ValueError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     command = "python train.py " + shlex.join(argv)
+    if args.resume and (state / "config.json").is_file():
+        command = read_config(state).get("command", command)  # the card keeps the run's original command
     meta = {"name": data.name, "description": data.description, "options": options, "image_shape": list(data.image_shape),
             "classes": data.classes, "likelihood": data.likelihood}
     trainer = Trainer(model, data, train_cfg, out, device, checkpoint_extra={"dataset": meta, "command": command})
-    t0 = time.perf_counter()
 
     def report(r) -> None:
         extra = " ".join(f"{k}={v:.3f}" for k, v in r.extra.items())
@@ -156,7 +156,8 @@ def run(argv: list[str]) -> int:
               f"test elbo {r.test_elbo:9.3f}  {r.seconds:5.1f}s  {extra}", flush=True)
 
     history = trainer.fit(resume=args.resume, on_epoch=report)
-    train_seconds = time.perf_counter() - t0 + sum(0.0 for _ in history)
+    # training time over every session of the run (a resumed run includes the epochs before the interruption)
+    train_seconds = sum(r.seconds + r.eval_seconds for r in history)
     metrics = export_model(model, data, out, asdict(train_cfg), command, iwae_k=args.iwae_k, maps=maps,
                            train_seconds=train_seconds, device=str(device), dataset_meta=meta, seed=args.seed)
     headline = {k: metrics[k] for k in ("iwae_nll_nats", "iwae_bits_per_dim", "elbo_nats", "active_units") if metrics.get(k) is not None}

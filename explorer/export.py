@@ -13,7 +13,7 @@ from explorer.analysis.maps import compute_tsne, compute_umap, fit_pca
 from explorer.analysis.store import save_analysis
 from explorer.card import render_card, summary_line
 from explorer.checkpoint import CARD_NAME, METRICS_NAME, atomic_write_bytes, save_pretrained, write_json
-from explorer.data.base import DataSplit, stack_images
+from explorer.data.base import DataSplit
 from explorer.models.base import VAE
 
 
@@ -36,8 +36,9 @@ def save_pictures(model: VAE, data: DataSplit, folder: Path, seed: int = 0) -> d
     model.eval()
     gen = torch.Generator(device=model.device).manual_seed(seed)
     save_image(model.sample(32, generator=gen).cpu(), folder / "samples.png", nrow=16)
-    x, _ = stack_images(data.test, limit=16)
-    x = x.to(model.device)
+    n = len(data.test)
+    picks = torch.linspace(0, n - 1, min(16, n)).round().long().tolist()  # spread over the split, not its first rows
+    x = torch.stack([data.test[i][0] for i in picks]).to(model.device)
     save_image(torch.cat([x, model.reconstruct(x)]).cpu(), folder / "reconstructions.png", nrow=16)
     pictures = {"Prior samples": "samples.png", "Test images (top) and reconstructions (bottom)": "reconstructions.png"}
     if model.latent_shape == (2,):

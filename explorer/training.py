@@ -259,9 +259,9 @@ class Trainer:
             record = self.train_epoch()
             t0 = time.perf_counter()
             self._epoch_eval(record)
+            record.eval_seconds = time.perf_counter() - t0
             self.history.append(record)
             self.save_state()
-            record.eval_seconds = time.perf_counter() - t0
             if on_epoch:
                 on_epoch(record)
         if self._writer is not None:
