@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui import warmup
 from ui.config import app_config
-from ui.perf import settle
+from ui.perf import preload_chart_module
 from ui.sidebar import sidebar_ui
+from ui.state import Ctx, torch_loaded
 
 PAGES = [
     ("ui/pages/reconstruct.py", "Reconstruct", ":material/image:"),
@@ -23,21 +25,29 @@ PAGES = [
 CAPTIONS = ("ui/pages/captions.py", "Captions", ":material/chat:")
 
 
+def wants_captions(ctx: Ctx | None) -> bool:
+    """Offer the Captions page for families with a caption decoder (a config without a vocabulary has none,
+    which spares a fresh server the model imports on its first run)."""
+    if ctx is None:
+        return False
+    if not torch_loaded() and not any(k.startswith("vocab") for k in ctx.model_config):
+        return False
+    return ctx.has_captions
+
+
 def main() -> None:
     st.set_page_config(page_title="VAE Latent Explorer", page_icon=":material/blur_on:", layout="wide")
-    import torch
-
     # One intra-op thread by default: each session runs in its own thread, and a batch-of-one decode on a
     # small shared CPU is 20-40x slower when two OpenMP threads contend with everything else (measured).
     threads = app_config().threads or 1
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
+    warmup.ensure_threads(threads)
     ctx = sidebar_ui()
     st.session_state["_ctx"] = ctx
-    entries = PAGES + ([CAPTIONS] if ctx is not None and ctx.has_captions else [])
+    entries = PAGES + ([CAPTIONS] if wants_captions(ctx) else [])
     pages = [st.Page(path, title=title, icon=icon, default=i == 0) for i, (path, title, icon) in enumerate(entries)]
-    settle("imports")  # torch, explorer and the first model are loaded by now
     st.navigation(pages).run()
+    preload_chart_module()
+    warmup.start(threads)  # once per process, after the first page is out: torch & co. load in the background
 
 
 main()

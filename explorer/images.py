@@ -15,12 +15,12 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import Tensor
+
+if TYPE_CHECKING:  # torch is imported where it is used, so the app can read an upload's header before torch loads
+    from torch import Tensor
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")
 UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "bmp", "gif")
@@ -44,7 +44,7 @@ class ImageLimits:
 class ConvertedImage:
     """An image as the model sees it, and what was done to get there."""
 
-    tensor: Tensor  # (C, H, W) float32 in [0, 1], the model's input shape
+    tensor: "Tensor"  # (C, H, W) float32 in [0, 1], the model's input shape
     original_size: tuple[int, int]  # (width, height) of the file's first frame
     original_mode: str  # Pillow mode of the file, e.g. "RGBA", "I;16", "P"
     file_format: str  # e.g. "PNG"
@@ -199,6 +199,8 @@ def convert_image(
     """
     from PIL import Image
 
+    import torch
+
     channels, out_h, out_w = (int(s) for s in shape)
     if channels not in (1, 3):
         raise ImageInputError(f"The model expects {channels}-channel images; only grey (1) or RGB (3) are supported.")
@@ -253,6 +255,8 @@ def load_image(
 
 def estimate_background(images: Tensor | np.ndarray) -> np.ndarray:
     """The colour images sit on: per-channel median of the one-pixel border of (N, C, H, W) images -> (C,)."""
+    import torch
+
     x = torch.as_tensor(images).float()
     border = torch.cat([x[..., 0, :], x[..., -1, :], x[..., :, 0], x[..., :, -1]], dim=-1)  # (N, C, 2H + 2W)
     return border.transpose(0, 1).reshape(x.shape[1], -1).median(dim=1).values.numpy().astype(np.float32)
@@ -263,6 +267,9 @@ def conform_batch(
 ) -> Tensor:
     """Images (N, C', H', W') in [0, 1] from another data set -> (N, C, H, W): channels matched, resized with the
     aspect ratio kept (antialiased) and padded with the background. Same shape in, same tensor out."""
+    import torch
+    import torch.nn.functional as F
+
     channels, out_h, out_w = (int(s) for s in shape)
     x = images.float()
     if tuple(x.shape[1:]) == (channels, out_h, out_w):
@@ -285,7 +292,7 @@ def conform_batch(
 
 def to_uint8(image: Tensor | np.ndarray, scale: int = 1) -> np.ndarray:
     """(C, H, W) or (H, W) in [0, 1] -> (H*s, W*s) or (H*s, W*s, 3) uint8, enlarged by pixel repetition."""
-    arr = image.detach().float().cpu().numpy() if isinstance(image, Tensor) else np.asarray(image, dtype=np.float32)
+    arr = image.detach().float().cpu().numpy() if hasattr(image, "detach") else np.asarray(image, dtype=np.float32)
     if arr.ndim == 3:
         arr = arr[0] if arr.shape[0] == 1 else np.transpose(arr, (1, 2, 0))
     out = np.round(np.clip(arr, 0.0, 1.0) * 255.0).astype(np.uint8)
@@ -322,6 +329,9 @@ def to_gif(frames: Tensor | np.ndarray, scale: int = 1, duration_ms: int = 120, 
 
 def make_grid(images: Tensor, nrow: int, pad: int = 1, pad_value: float = 0.5) -> Tensor:
     """Tile images (N, C, H, W) into one (C, rows*(H+pad)+pad, nrow*(W+pad)+pad) picture, row by row."""
+    import torch
+    import torch.nn.functional as F
+
     n, c, h, w = images.shape
     rows = max(1, math.ceil(n / nrow))
     cells = F.pad(images, (0, pad, 0, pad), value=pad_value)  # (N, C, H+p, W+p)

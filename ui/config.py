@@ -3,7 +3,8 @@
     streamlit run app.py -- --models runs/ --models ~/more-models --cache-dir /tmp/vae-cache
 
 Environment: VAE_EXPLORER_MODELS (folders separated by os.pathsep), VAE_EXPLORER_CACHE,
-VAE_EXPLORER_MAX_UPLOAD_MB, VAE_EXPLORER_MAX_PIXELS, VAE_EXPLORER_THREADS (torch threads, default 1).
+VAE_EXPLORER_MAX_UPLOAD_MB, VAE_EXPLORER_MAX_PIXELS, VAE_EXPLORER_THREADS (torch threads, default 1),
+VAE_EXPLORER_DEFAULT_MODEL, VAE_EXPLORER_MAP_RENDERER (webgl or svg).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class AppConfig:
     cache_dir: Path
     limits: ImageLimits = field(default_factory=ImageLimits)
     threads: int | None = None
+    default_model: str = "conv-mnist5k"  # folder name chosen first when present
+    map_renderer: str = "webgl"  # "webgl" (Scattergl) or "svg" (Scatter: faster to mount without a GPU, < ~5k points)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", help="where computed maps are cached (default ~/.cache/vae-explorer)")
     p.add_argument("--max-upload-mb", type=float, help="largest accepted image file, in MB")
     p.add_argument("--max-pixels", type=int, help="largest accepted image, width x height")
-    p.add_argument("--threads", type=int, help="torch CPU threads for this process")
+    p.add_argument("--threads", type=int, help="torch CPU threads for this process (default 1)")
+    p.add_argument("--default-model", help="name of the checkpoint folder chosen first (default conv-mnist5k)")
+    p.add_argument("--map-renderer", choices=["webgl", "svg"], help="scatter of the latent map (default webgl)")
     return p
 
 
@@ -57,11 +62,14 @@ def _load(argv: tuple[str, ...], env_key: tuple[tuple[str, str], ...]) -> AppCon
     mb = args.max_upload_mb or float(env.get("VAE_EXPLORER_MAX_UPLOAD_MB", 0) or 0) or 16.0
     pixels = args.max_pixels or int(env.get("VAE_EXPLORER_MAX_PIXELS", 0) or 0) or 16_000_000
     threads = args.threads or int(env.get("VAE_EXPLORER_THREADS", 0) or 0) or None
-    return AppConfig(tuple(unique), Path(cache).expanduser(), ImageLimits(int(mb * 1024 * 1024), pixels), threads)
+    default = args.default_model or env.get("VAE_EXPLORER_DEFAULT_MODEL") or "conv-mnist5k"
+    renderer = args.map_renderer or env.get("VAE_EXPLORER_MAP_RENDERER") or "webgl"
+    return AppConfig(tuple(unique), Path(cache).expanduser(), ImageLimits(int(mb * 1024 * 1024), pixels), threads, default,
+                     renderer if renderer in ("webgl", "svg") else "webgl")
 
 
 def app_config() -> AppConfig:
     """The current settings (re-read when the command line or the environment changes, e.g. in tests)."""
     keys = ("VAE_EXPLORER_MODELS", "VAE_EXPLORER_CACHE", "VAE_EXPLORER_MAX_UPLOAD_MB", "VAE_EXPLORER_MAX_PIXELS",
-            "VAE_EXPLORER_THREADS")
+            "VAE_EXPLORER_THREADS", "VAE_EXPLORER_DEFAULT_MODEL", "VAE_EXPLORER_MAP_RENDERER")
     return _load(tuple(sys.argv[1:]), tuple((k, os.environ.get(k, "")) for k in keys))

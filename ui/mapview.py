@@ -92,16 +92,17 @@ def figure(view: DataView, coords: np.ndarray, colour: np.ndarray | None, colour
     import plotly.graph_objects as go
 
     groups = colour if colour is not None else view.labels
+    scatter = go.Scatter if app_config().map_renderer == "svg" else go.Scattergl  # WebGL unless asked otherwise
     traces, index = [], []
     for g in np.unique(groups):
         idx = np.flatnonzero(groups == g)
         name = (colour_name.format(bool(g)) if colour is not None else
                 (view.label_name(int(idx[0])) if g >= 0 else "unlabelled"))
-        traces.append(go.Scattergl(x=coords[idx, 0], y=coords[idx, 1], mode="markers", name=name, customdata=idx,
+        traces.append(scatter(x=coords[idx, 0], y=coords[idx, 1], mode="markers", name=name, customdata=idx,
                                    marker={"size": 5, "opacity": 0.8}, hovertemplate="item %{customdata}<extra>" + name + "</extra>"))
         index.append(idx)
     if len(upload_names):
-        traces.append(go.Scattergl(x=upload_pos[:, 0], y=upload_pos[:, 1], mode="markers+text", name="uploads",
+        traces.append(scatter(x=upload_pos[:, 0], y=upload_pos[:, 1], mode="markers+text", name="uploads",
                                    text=upload_names, textposition="top center",
                                    marker={"size": 14, "symbol": "star", "color": "black", "line": {"width": 1, "color": "white"}}))
         index.append(np.full(len(upload_names), -1))
@@ -186,7 +187,7 @@ def page() -> None:
     if up_names:
         parts.append(f"{len(up_names)} upload(s) as stars" + (" (placed by nearest neighbours)" if shown in ("umap", "tsne") else ""))
     st.caption("; ".join(p for p in parts if p) + ". Click a point, or draw a box or lasso, to see the items.")
-    st.download_button("Coordinates (CSV)", data=csv_bytes(view, coords, shown), file_name=f"map-{view.name}-{shown}.csv",
+    st.download_button("Coordinates (CSV)", data=lambda: csv_bytes(view, coords, shown), file_name=f"map-{view.name}-{shown}.csv",
                        mime="text/csv", on_click="ignore", key="map_csv")
     items = selected_items(event, index)
     if len(items) == 1:

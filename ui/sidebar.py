@@ -8,9 +8,17 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer.checkpoint import available_devices
 from ui.config import app_config
-from ui.state import EMBEDDED_DATASETS, Ctx, Entry, _load_model, _read_analysis, _read_config, _stamp, list_models
+from ui.state import EMBEDDED_DATASETS, Ctx, Entry, _load_model, _read_analysis, _read_config, _stamp, list_models, torch_loaded
+
+
+def devices() -> list[str]:
+    """Devices present here ('auto' first); before torch is loaded only 'auto' and 'cpu' are offered."""
+    if not torch_loaded():
+        return ["auto", "cpu"]
+    from explorer.checkpoint import available_devices
+
+    return available_devices()
 
 METRIC_LABELS = {
     "iwae_nll_nats": ("IWAE NLL", "{:.2f} nats"),
@@ -58,7 +66,8 @@ def sidebar_ui() -> Ctx | None:
             counts[e.name] = counts.get(e.name, 0) + 1
         if st.session_state.get("model_folder") not in by_folder:
             usable = [f for f in folders if not by_folder[f].error]
-            st.session_state["model_folder"] = usable[0] if usable else folders[0]
+            preferred = [f for f in usable if by_folder[f].name == cfg.default_model]
+            st.session_state["model_folder"] = (preferred or usable or folders)[0]
         folder = st.selectbox("Checkpoint", folders, format_func=lambda f: _label(by_folder[f], counts[by_folder[f].name] > 1), key="model_folder", persist_state="session",
                               help="Every checkpoint folder under pretrained/ and the folders given with --models.")
         entry = by_folder[folder]
@@ -75,14 +84,17 @@ def sidebar_ui() -> Ctx | None:
         line = metrics_line(entry)
         if line:
             st.caption(line)
-        devices = available_devices()
-        if st.session_state.get("device") not in devices:
+        present = devices()
+        if st.session_state.get("device") not in present:
             st.session_state["device"] = "auto"
-        device = st.selectbox("Device", devices, key="device", persist_state="session", help="Only devices present on this machine are listed.")
+        device = st.selectbox("Device", present, key="device", persist_state="session",
+                              help="Only devices present on this machine are listed.")
         stamp = _stamp(Path(folder))
         try:
             meta = _read_config(folder, stamp)
-            model = _load_model(folder, device, stamp)
+            # once torch is loaded the model is loaded here, so that a broken one is reported in the sidebar;
+            # on a fresh server's first run it is loaded when a page first needs it
+            model = _load_model(folder, device, stamp) if torch_loaded() else None
         except Exception as exc:  # noqa: BLE001  (a broken checkpoint must not take the app down)
             st.error(f"{entry.name} could not be loaded: {exc}")
             return None
@@ -108,5 +120,5 @@ def sidebar_ui() -> Ctx | None:
                 st.warning(f"{dataset} is not available here ({problem}); using {own}.")
                 dataset, options = own, own_options
         ctx_key = hashlib.sha1(f"{folder}|{stamp}|{device}".encode()).hexdigest()[:10]
-        return Ctx(entry, model, device, config, metrics, _read_analysis(folder, stamp), stamp, dataset, options,
-                   cfg.limits, ctx_key)
+        return Ctx(entry, device, config, metrics, _read_analysis(folder, stamp), stamp, dataset, options, cfg.limits,
+                   ctx_key, model)

@@ -10,7 +10,7 @@ import hashlib
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,22 +62,42 @@ def candidate_folders() -> list[Path]:
     return found
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
-def _describe(folder: str, stamp: tuple) -> Entry:
-    from explorer.checkpoint import CheckpointError, read_config, read_metrics
-    from explorer.models.registry import get_model_class
+def torch_loaded() -> bool:
+    """Whether torch and the model registry are imported yet (the first run of a fresh server avoids them)."""
+    import sys
 
+    return "explorer.models" in sys.modules and "torch" in sys.modules
+
+
+def read_json(path: Path) -> Any:
+    """A checkpoint's JSON file; ValueError names the file and the problem."""
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not valid JSON: {exc}") from None
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _describe(folder: str, stamp: tuple, check_family: bool) -> Entry:
+    """What the picker shows about a folder, read without torch (the family is checked once torch is loaded)."""
     path = Path(folder)
     name = path.name
     try:
-        payload = read_config(path)
-        get_model_class(payload["family"])
+        if not (path / "config.json").is_file():
+            raise ValueError(f"{folder} is not a checkpoint: config.json is missing")
+        payload = read_json(path / "config.json")
+        if not isinstance(payload, dict) or "family" not in payload or "config" not in payload:
+            raise ValueError(f"{path / 'config.json'} does not describe a model: it needs 'family' and 'config' keys")
         if not (path / "model.safetensors").is_file():
-            raise CheckpointError("model.safetensors is missing")
-    except (CheckpointError, ValueError, OSError) as exc:
+            raise ValueError(f"{folder} is not a checkpoint: model.safetensors is missing")
+        if check_family:
+            from explorer.models.registry import get_model_class
+
+            get_model_class(payload["family"])
+    except (ValueError, OSError) as exc:
         return Entry(folder, name, error=str(exc))
     try:
-        metrics = read_metrics(path)
+        metrics = read_json(path / "metrics.json") if (path / "metrics.json").is_file() else {}
     except (OSError, ValueError) as exc:
         metrics = {"error": f"metrics.json unreadable: {exc}"}
     keys = ("iwae_nll_nats", "iwae_bits_per_dim", "elbo_nats", "active_units", "latent_dims")
@@ -87,7 +107,8 @@ def _describe(folder: str, stamp: tuple) -> Entry:
 
 
 def list_models() -> list[Entry]:
-    return [_describe(str(f), _stamp(f)) for f in candidate_folders()]
+    check = torch_loaded()
+    return [_describe(str(f), _stamp(f), check) for f in candidate_folders()]
 
 
 @st.cache_resource(show_spinner="Loading model ...", max_entries=8)
@@ -111,9 +132,9 @@ def _read_analysis(folder: str, stamp: tuple) -> dict[str, np.ndarray]:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _read_config(folder: str, stamp: tuple) -> dict[str, Any]:
-    from explorer.checkpoint import read_config, read_metrics
-
-    return {"config": read_config(folder), "metrics": read_metrics(folder)}
+    path = Path(folder)
+    metrics = read_json(path / "metrics.json") if (path / "metrics.json").is_file() else {}
+    return {"config": read_json(path / "config.json"), "metrics": metrics}
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -253,10 +274,13 @@ def _encoded(_model, model_key: str, name: str, options_json: str, shape: tuple,
 # -- the session's context -------------------------------------------------------------------------
 @dataclass
 class Ctx:
-    """Everything a page needs about the current choice of model, device and data set."""
+    """Everything a page needs about the current choice of model, device and data set.
+
+    The model itself is loaded on first use (`ctx.model`): a fresh server paints its first page from the JSON
+    files alone while torch is imported in the background (ui/warmup.py).
+    """
 
     entry: Entry
-    model: Any  # explorer VAE, eval mode, shared
     device: str
     config: dict[str, Any]
     metrics: dict[str, Any]
@@ -266,11 +290,27 @@ class Ctx:
     dataset_options: str  # JSON of its loader options
     limits: ImageLimits
     key: str = ""  # short id of (checkpoint, device) for widget keys and cache keys
-    extras: dict[str, Any] = field(default_factory=dict)
+    loaded: Any = None  # the explorer VAE once loaded (eval mode, shared by every session)
+
+    @property
+    def model(self):
+        """The shared model; a load failure is shown on the page, which then stops."""
+        if self.loaded is None:
+            try:
+                self.loaded = _load_model(self.entry.folder, self.device, self.stamp)
+            except Exception as exc:  # noqa: BLE001  (a broken checkpoint must not take the app down)
+                st.error(f"{self.entry.name} could not be loaded: {exc}")
+                st.stop()
+        return self.loaded
+
+    @property
+    def model_config(self) -> dict[str, Any]:
+        return self.config.get("config") or {}
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return tuple(int(s) for s in self.model.config.input_shape)
+        shape = self.model_config.get("input_shape")
+        return tuple(int(s) for s in (shape if shape else self.model.config.input_shape))
 
     @property
     def latent_shape(self) -> tuple[int, ...]:
@@ -286,15 +326,22 @@ class Ctx:
 
     @property
     def likelihood(self) -> str:
-        return self.model.config.likelihood
+        return str(self.model_config.get("likelihood") or self.model.config.likelihood)
 
     @property
     def has_captions(self) -> bool:
-        return callable(getattr(self.model, "caption_from_code", None))
+        """Whether the family can caption codes: decided from the class, without loading the weights."""
+        from explorer.models.registry import get_model_class
+
+        try:
+            cls = get_model_class(self.config.get("family", ""))
+        except ValueError:
+            return False
+        return callable(getattr(cls, "caption_from_code", None))
 
     @property
     def class_names(self) -> list[str] | None:
-        names = getattr(self.model.config, "class_names", None)
+        names = self.model_config.get("class_names")
         return list(names) if names else (self.config.get("dataset") or {}).get("classes")
 
     def weights_digest(self) -> str:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
-import torch
 
 from explorer.images import ImageInputError, ImageLimits, display_scale, load_image, to_uint8
 from ui.state import Ctx
+
+if TYPE_CHECKING:
+    import torch
 
 INVERT_MODES = {"auto": None, "no": False, "yes": True}
 MAX_FILES = 12  # uploads handled per run
@@ -38,7 +41,7 @@ def heat_rgb(values: np.ndarray, vmax: float | None = None, cmap: str = "magma",
 
 def tensor_key(x: torch.Tensor | np.ndarray) -> str:
     """Short digest of an image's values: a cache key for everything computed from it."""
-    arr = np.ascontiguousarray(x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x, dtype=np.float32)
+    arr = np.ascontiguousarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=np.float32)
     return hashlib.sha1(arr.tobytes()).hexdigest()[:16]
 
 
@@ -70,6 +73,8 @@ def invert_setting() -> bool | None:
 
 
 def convert_upload(ctx: Ctx, name: str, data: bytes) -> Upload:
+    import torch
+
     bg = tuple(float(v) for v in ctx.background())
     r = _convert(data, ctx.shape, bg, invert_setting(), ctx.limits)
     if not r["ok"]:
@@ -122,6 +127,8 @@ def score_image(_ctx_model, model_key: str, image: np.ndarray, iwae_k: int, seed
     Scores use the same fixed binarisation / dequantisation as the test items, so percentiles compare like
     with like; every draw comes from a generator seeded with this session's seed.
     """
+    import torch
+
     from explorer.analysis.evaluation import iwae_bound, scoring_inputs
 
     model = _ctx_model
@@ -153,6 +160,8 @@ def encode_one(ctx: Ctx, image: torch.Tensor) -> np.ndarray:
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _encode_one(_model, model_key: str, image: np.ndarray) -> np.ndarray:
+    import torch
+
     from explorer.latent import encode_means
 
     return encode_means(_model, torch.from_numpy(image).float().unsqueeze(0))[0]
@@ -165,6 +174,8 @@ def reconstruct_one(ctx: Ctx, image: torch.Tensor) -> np.ndarray:
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _reconstruct_one(_model, model_key: str, image: np.ndarray) -> np.ndarray:
+    import torch
+
     with torch.inference_mode():
         x = torch.from_numpy(image).float().unsqueeze(0).to(_model.device)
         return _model.reconstruct(x)[0].float().cpu().numpy()

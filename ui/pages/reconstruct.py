@@ -6,16 +6,18 @@ import math
 
 import numpy as np
 import streamlit as st
-import torch
 
-from explorer.analysis.evaluation import percentile_of
 from explorer.images import UPLOAD_TYPES
 from ui.state import Ctx, require_ctx
 from ui.widgets import INVERT_MODES, Upload, convert_upload, example_ui, heat_rgb, image_ui, remember_uploads, score_image
 
 
-def scores_ui(ctx: Ctx, image: torch.Tensor, title: str, iwae_k: int, seed: int, n_samples: int, key: str) -> None:
+def scores_ui(ctx: Ctx, image, title: str, iwae_k: int, seed: int, n_samples: int, key: str) -> None:
     """One image: as the model sees it, reconstruction, posterior samples, error map, ELBO terms, percentile."""
+    import torch
+
+    from explorer.analysis.evaluation import percentile_of
+
     r = score_image(ctx.model, ctx.key, image.numpy(), iwae_k, seed, n_samples)
     cols = st.columns([1, 1, 1, 2])
     image_ui(cols[0], image, "as the model sees it")
@@ -50,7 +52,7 @@ def scores_ui(ctx: Ctx, image: torch.Tensor, title: str, iwae_k: int, seed: int,
         st.caption("This checkpoint stores no per-item test scores, so no percentile can be given.")
 
 
-def _px(image: torch.Tensor) -> np.ndarray:
+def _px(image) -> np.ndarray:
     from explorer.images import display_scale, to_uint8
 
     return to_uint8(image, display_scale(*image.shape[-2:], 84))
@@ -60,7 +62,7 @@ def page() -> None:
     ctx = require_ctx()
     st.title("Reconstruct")
     st.caption(f"{ctx.entry.name}: input {ctx.shape[0]} x {ctx.shape[1]} x {ctx.shape[2]}, "
-               f"{ctx.likelihood} likelihood, code {ctx.latent_shape}.")
+               f"{ctx.likelihood} likelihood, {ctx.model_config.get('latent_dim', '?')}-dimensional code.")
     with st.expander("Settings", expanded=False):
         c = st.columns(4)
         c[0].radio("Invert colours", list(INVERT_MODES), key="invert_mode", horizontal=True,
