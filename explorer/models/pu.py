@@ -67,6 +67,7 @@ class PuConfig(VAEConfig):
     location_logits: str = "activation"  # "activation": logits = scale * block activations; "mlp": seed 000's per-block MLP
     location_mlp_hidden: int = 20  # hidden width of the per-block MLP (shared by all channels and blocks)
     learn_location_scale: bool = True  # learn the scale of "activation" logits (one per pooling layer)
+    location_scale_init: float = 1.0  # initial scale of "activation" logits; small values start near-uniform pooling
     gumbel_tau: float = 1.0  # temperature of the Gumbel-softmax relaxation used for gradients in training
     eval_pooling: str = "mode"  # locations in eval mode: "mode" (deterministic) or "sample" (exact draw)
     display_unpool: str = "expected"  # code without encoder locations: "expected" (value/p^2) or "fixed-seed"
@@ -75,7 +76,11 @@ class PuConfig(VAEConfig):
     # labels: a softmax classifier on s; no head when class_names is empty
     class_names: tuple[str, ...] = ()
     label_weight: float = 1.0
-    label_hidden: int = 0  # hidden layer of the classifier (0: linear softmax)
+    label_hidden: int = 0  # hidden layer (ELU) of the classifier (0: a linear softmax on the head input)
+    # what the label and caption heads read: s itself (no reader, the paper's form) or features of s from a small
+    # conv net over the code map (3x3 convs with ELU; shared weights find an object wherever it sits in the map)
+    reader_channels: tuple[int, ...] = ()
+    reader_strides: tuple[int, ...] = ()  # one per reader layer (default 1 each)
     # captions: no head when vocab_size is 0; the words live in vocab.json beside the weights
     vocab_size: int = 0
     vocab_words: tuple[str, ...] = ()  # filled from the data or vocab.json; not written to config.json
@@ -93,6 +98,10 @@ class PuConfig(VAEConfig):
         self.pool_sizes = tuple(int(p) for p in self.pool_sizes)
         self.dec_kernel_sizes = tuple(int(k) for k in self.dec_kernel_sizes)
         self.class_names = tuple(str(c) for c in self.class_names)
+        self.reader_channels = tuple(int(c) for c in self.reader_channels)
+        self.reader_strides = tuple(int(s) for s in self.reader_strides) or (1,) * len(self.reader_channels)
+        if len(self.reader_strides) != len(self.reader_channels):
+            raise ValueError("reader_strides needs one entry per reader layer")
         self.vocab_words = tuple(str(w) for w in self.vocab_words)
         n = len(self.channels)
         if n < 1:
@@ -105,6 +114,8 @@ class PuConfig(VAEConfig):
             raise ValueError("kernel sizes must be odd so that convolutions keep the map size")
         if any(p < 1 for p in self.pool_sizes):
             raise ValueError("pool sizes must be positive")
+        if self.location_scale_init <= 0:
+            raise ValueError("location_scale_init must be positive")
         for name in ("activation", "decoder_activation"):
             if getattr(self, name) != "none" and getattr(self, name) not in ACTIVATIONS:
                 raise ValueError(f"{name} must be 'none' or one of {sorted(ACTIVATIONS)}")
@@ -140,6 +151,32 @@ def _conv_layout(h: Tensor) -> Tensor:
 
 def _act(name: str) -> nn.Module:
     return nn.Identity() if name == "none" else ACTIVATIONS[name]()
+
+
+class CodeReader(nn.Module):
+    """Features of the code for the label and caption heads: flattened codes (..., D) -> (..., out_dim).
+
+    With no layers it is the identity (the heads read s itself); otherwise 3x3 convs with ELU over the
+    code map, flattened.
+    """
+
+    def __init__(self, code_shape: tuple[int, int, int], channels: tuple[int, ...], strides: tuple[int, ...]):
+        super().__init__()
+        self.code_shape = code_shape
+        layers: list[nn.Module] = []
+        c_in, height, width = code_shape
+        for c_out, stride in zip(channels, strides):
+            layers += [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1), nn.ELU()]
+            c_in, height, width = c_out, (height - 1) // stride + 1, (width - 1) // stride + 1
+        self.net = nn.Sequential(*layers) if layers else None
+        self.out_dim = c_in * height * width
+
+    def forward(self, codes: Tensor) -> Tensor:
+        if self.net is None:
+            return codes
+        lead = codes.shape[:-1]
+        feats = self.net(_conv_layout(codes.reshape(-1, *self.code_shape)))
+        return feats.reshape(*lead, self.out_dim)
 
 
 @dataclass
@@ -184,7 +221,8 @@ class PuVAE(VAE):
                 nn.Sequential(nn.Linear(p * p, c.location_mlp_hidden), nn.Tanh(), nn.Linear(c.location_mlp_hidden, p * p))
                 for p in c.pool_sizes
             )
-        self.location_log_scale = nn.Parameter(torch.zeros(len(c.pool_sizes)), requires_grad=c.learn_location_scale)
+        self.location_log_scale = nn.Parameter(torch.full((len(c.pool_sizes),), math.log(c.location_scale_init)),
+                                               requires_grad=c.learn_location_scale)
         code_ch = c.code_shape[0]
         self.code_head = nn.Conv2d(c.channels[-1], 2 * code_ch, c.code_kernel, padding=c.code_kernel // 2)
         # decoder dictionaries: layer l maps (code or channels[l]) -> (channels[l-1] or the image's channels)
@@ -192,12 +230,13 @@ class PuVAE(VAE):
         dec_out = (in_ch, *c.channels[:-1])
         self.dec_convs = nn.ModuleList(nn.Conv2d(i, o, k, padding=k // 2) for i, o, k in zip(dec_in, dec_out, c.dec_kernel_sizes))
         self.dec_act = _act(c.decoder_activation)
-        code_dim = c.latent_dim
+        self.reader = CodeReader(c.code_shape, c.reader_channels, c.reader_strides)
+        code_dim = self.reader.out_dim
         self.classifier: nn.Module | None = None
         if c.class_names:
             k = len(c.class_names)
             self.classifier = (
-                nn.Sequential(nn.Linear(code_dim, c.label_hidden), nn.ReLU(), nn.Linear(c.label_hidden, k))
+                nn.Sequential(nn.Linear(code_dim, c.label_hidden), nn.ELU(), nn.Linear(c.label_hidden, k))
                 if c.label_hidden else nn.Linear(code_dim, k)
             )
         self.captioner: CaptionDecoder | None = None
@@ -327,7 +366,7 @@ class PuVAE(VAE):
         x, labels, captions, counts = _unpack(batch)
         c = self.config
         out = self(x, generator)
-        z = out.z.flatten(1)
+        z = self.reader(out.z.flatten(1))
         terms = {
             "nll": -out.likelihood.log_prob(x).flatten(1).sum(1),
             "kl_dims": out.posterior.kl().flatten(1),
@@ -410,7 +449,7 @@ class PuVAE(VAE):
         if self.classifier is None:
             raise ValueError("this model has no label head (its config has no class_names)")
         codes = self._codes(x, z, self.config.eval_draws if n_draws is None else n_draws, generator)
-        return torch.softmax(self.classifier(codes), dim=-1).mean(1)
+        return torch.softmax(self.classifier(self.reader(codes)), dim=-1).mean(1)
 
     # -- captions -----------------------------------------------------------------------------------
     def _need_captioner(self) -> CaptionDecoder:
@@ -430,6 +469,7 @@ class PuVAE(VAE):
         max_len = max_len or self.config.max_caption_len
         if method not in DECODING:
             raise ValueError(f"method must be one of {DECODING}, got {method!r}")
+        codes = self.reader(codes)
         if method == "greedy":
             return cap.greedy_or_sample(codes, max_len, sample=False).unsqueeze(1)
         if method == "sample":
@@ -470,7 +510,7 @@ class PuVAE(VAE):
         tokens = torch.zeros(len(ids), max(map(len, ids)), dtype=torch.long, device=codes.device)
         for i, row in enumerate(ids):
             tokens[i, : len(row)] = torch.tensor(row)
-        return cap.sequence_log_prob(codes, tokens)
+        return cap.sequence_log_prob(self.reader(codes), tokens)
 
     # -- evaluation hooks used by the trainer -------------------------------------------------------
     @torch.no_grad()
@@ -481,13 +521,14 @@ class PuVAE(VAE):
         try:
             x, labels, captions, counts = _test_tensors(data, self.config.likelihood, limit, device)
             codes = self._code_draws(x, 1, None)
+            feats = self.reader(codes[:, 0])
             out: dict[str, str | float] = {}
             if self.classifier is not None and bool((labels >= 0).any()):
-                pred = self.classifier(codes[:, 0]).argmax(-1)
+                pred = self.classifier(feats).argmax(-1)
                 out["label_accuracy"] = float((pred == labels)[labels >= 0].float().mean())
             if self.captioner is not None and captions is not None and bool((counts > 0).any()):
                 has = counts > 0
-                nll = self.captioner.nll(codes[has, 0], captions[has, 0])
+                nll = self.captioner.nll(feats[has], captions[has, 0])
                 words = (captions[has, 0] != 0).sum(1).clamp_min(1)
                 out["caption_nll"] = float(nll.mean())
                 out["caption_nll_per_word"] = float((nll / words).mean())
@@ -519,7 +560,7 @@ class PuVAE(VAE):
             x = x_all[start : start + batch_size].to(device)
             codes = self._code_draws(x, draws, gen)
             if self.classifier is not None:
-                probs.append(torch.softmax(self.classifier(codes), -1).mean(1).cpu())
+                probs.append(torch.softmax(self.classifier(self.reader(codes)), -1).mean(1).cpu())
             if self.captioner is not None:
                 greedy += [self.vocab.decode(r) for r in self.caption_ids(codes, "greedy").flatten(0, 1)]
         if probs and bool((labels >= 0).any()):

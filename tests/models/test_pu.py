@@ -230,6 +230,20 @@ def test_mlp_location_logits_and_lstm_captions_work():
     assert len(model.captions(tiny_batch()[0], method="beam", beam_size=3, generator=torch.Generator().manual_seed(0))) == 4
 
 
+def test_code_reader_feeds_both_heads(tmp_path):
+    model = tiny_model(reader_channels=(5, 6), reader_strides=(1, 2), label_hidden=7, location_scale_init=0.1).train()
+    assert model.reader.out_dim == 6 * 2 * 2 and float(model.location_log_scale.detach().exp()) == pytest.approx(0.1)
+    terms = model.loss_terms(tiny_batch(), torch.Generator().manual_seed(0))
+    (terms["label_nll"] + terms["caption_nll"]).sum().backward()
+    assert bool(model.reader.net[0].weight.grad.abs().sum() > 0) and bool(model.code_head.weight.grad.abs().sum() > 0)
+    model.eval()
+    x = tiny_batch()[0]
+    save_pretrained(model, tmp_path / "ck")
+    loaded = from_pretrained(tmp_path / "ck")
+    assert torch.equal(model.predict_labels(x), loaded.predict_labels(x))
+    assert model.captions(x, method="beam") == loaded.captions(x, method="beam")
+
+
 def test_iwae_weights_are_finite_and_deterministic_given_a_generator():
     model = tiny_model().eval()
     x = tiny_batch()[0]
