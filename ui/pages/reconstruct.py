@@ -77,6 +77,7 @@ def page() -> None:
         files = st.file_uploader(
             f"PNG, JPEG, WebP, BMP or GIF (first frame), up to {limit_mb:.0f} MB and {ctx.limits.max_pixels:,} pixels",
             type=list(UPLOAD_TYPES), accept_multiple_files=True, key="rec_files",
+            max_upload_size=max(1, math.ceil(limit_mb)),  # the browser refuses bigger files before sending them
         )
         if files:
             for w in remember_uploads(files):
