@@ -148,27 +148,10 @@ def _weights_digest(folder: str, stamp: tuple) -> str:
 
 # -- data sets -------------------------------------------------------------------------------------
 def _load_split_uncached(name: str, options_json: str):
-    """A DataSplit by name; embedded sets are loaded directly, which avoids importing torchvision (seconds)."""
-    opts = json.loads(options_json)
-    if name == "mnist5k":
-        from explorer.data.embedded import load_mnist5k
-
-        return load_mnist5k()
-    if name == "digits":
-        from explorer.data.embedded import load_digits
-
-        return load_digits(opts.get("image_size"))
-    if name == "patches":
-        from explorer.data.embedded import load_patches
-
-        return load_patches()
-    if name == "shapes":
-        from explorer.data.shapes import load_shapes
-
-        return load_shapes(**opts)
+    """A DataSplit by name (explorer.data imports each loader lazily, so embedded sets never pull in torchvision)."""
     from explorer.data import load_dataset
 
-    return load_dataset(name, **opts)
+    return load_dataset(name, **json.loads(options_json))
 
 
 @st.cache_resource(show_spinner="Loading data set ...", max_entries=6)

