@@ -25,7 +25,13 @@ def main() -> None:
     ap.add_argument("--passes", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=500)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--flush-denormal", action="store_true", help="flush denormal floats to zero (faster CPU math)")
     a = ap.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    if a.flush_denormal:
+        torch.set_flush_denormal(True)
     model = from_pretrained(a.checkpoint, device=a.device)
     meta = read_config(a.checkpoint)["dataset"]
     data = load_dataset(meta["name"], **meta.get("options", {}))

@@ -67,7 +67,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--flush-denormal", action="store_true", help="flush denormal floats to zero (faster CPU math)")
     a = ap.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    if a.flush_denormal:
+        torch.set_flush_denormal(True)
     data = load_dataset("mnist5k")
     plain, ours, extras = [], [], []
     plain_epoch(data, a.batch_size, 99)  # warm-up
