@@ -69,7 +69,9 @@ class PuConfig(VAEConfig):
     learn_location_scale: bool = True  # learn the scale of "activation" logits (one per pooling layer)
     location_scale_init: float = 1.0  # initial scale of "activation" logits; small values start near-uniform pooling
     gumbel_tau: float = 1.0  # temperature of the Gumbel-softmax relaxation used for gradients in training
-    eval_pooling: str = "mode"  # locations in eval mode: "mode" (deterministic) or "sample" (exact draw)
+    # cells in eval mode: "fixed-seed" (an exact draw from q with one noise pattern from a fixed seed: deterministic
+    # per image and in the training distribution), "sample" (a fresh exact draw), "mode" (the most probable cell)
+    eval_pooling: str = "fixed-seed"
     display_unpool: str = "expected"  # code without encoder locations: "expected" (value/p^2) or "fixed-seed"
     display_seed: int = 0  # seed of the "fixed-seed" display locations
     location_kl_weight: float = 1.0  # weight of the location KL (1: the ELBO)
@@ -119,7 +121,7 @@ class PuConfig(VAEConfig):
         for name in ("activation", "decoder_activation"):
             if getattr(self, name) != "none" and getattr(self, name) not in ACTIVATIONS:
                 raise ValueError(f"{name} must be 'none' or one of {sorted(ACTIVATIONS)}")
-        checks = {"location_logits": LOCATION_LOGITS, "eval_pooling": ("mode", "sample"),
+        checks = {"location_logits": LOCATION_LOGITS, "eval_pooling": ("fixed-seed", "sample", "mode"),
                   "display_unpool": DISPLAY_UNPOOL, "rnn": RNNS, "pad_mode": ("zero-pad-masked",)}
         for name, allowed in checks.items():
             if getattr(self, name) not in allowed:
@@ -295,10 +297,12 @@ class PuVAE(VAE):
             if pooling not in POOL_DRAWS:
                 raise ValueError(f"pooling must be one of {POOL_DRAWS}")
             return pooling
-        return "relaxed" if self.training else self.config.eval_pooling
+        if self.training:
+            return "relaxed"
+        return "fixed" if self.config.eval_pooling == "fixed-seed" else self.config.eval_pooling
 
     def encode_full(self, x: Tensor, generator: torch.Generator | None = None, pooling: str | None = None) -> Encoding:
-        """q(s | x) and the pooling locations. pooling: "relaxed", "sample", "mode" or None (training:
+        """q(s | x) and the pooling locations. pooling: "relaxed", "sample", "fixed", "mode" or None (training:
         relaxed; eval: the config's eval_pooling)."""
         draw = self._pool_draw(pooling)
         h, pools = x, []
@@ -313,7 +317,7 @@ class PuVAE(VAE):
         return Encoding(DiagonalGaussian(mean, logvar), pools)
 
     def encode(self, x: Tensor, generator: torch.Generator | None = None) -> DiagonalGaussian:
-        """q(s | x). In eval mode with eval_pooling "mode" this is deterministic."""
+        """q(s | x). In eval mode with eval_pooling "fixed-seed" or "mode" this is deterministic."""
         return self.encode_full(x, generator).posterior
 
     # -- decoder ------------------------------------------------------------------------------------
@@ -408,7 +412,7 @@ class PuVAE(VAE):
 
     @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
-        """Decode the posterior mean with the encoder's own locations (deterministic in eval with "mode")."""
+        """Decode the posterior mean with the encoder's own locations (deterministic in eval unless eval_pooling is "sample")."""
         enc = self.encode_full(x)
         return self.decode(enc.posterior.mean, enc.locations).mean
 

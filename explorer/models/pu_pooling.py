@@ -31,7 +31,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 MASKED_LOGIT = -1e9  # logit of a padded cell: exp underflows to exactly 0, and 0 * MASKED_LOGIT stays finite
-POOL_DRAWS = ("relaxed", "sample", "mode")
+POOL_DRAWS = ("relaxed", "sample", "fixed", "mode")
+FIXED_SEED = 0  # seed of the "fixed" draw's noise pattern
 CELL_DIM = 2  # block tensors are (B, C, P, Hb, Wb): the p*p cells of each block along axis 2
 
 
@@ -91,6 +92,9 @@ def choose_cells(
     - "sample": an exact categorical draw (Gumbel-max); no relaxation, so no gradient to the logits.
     - "relaxed": the same exact draw, plus soft = softmax((logits + g) / tau), the Gumbel-softmax relaxation
       whose gradient the straight-through estimator uses.
+    - "fixed": Gumbel-max with one noise pattern from a fixed seed shared by every image of the batch: for
+      each image an exact draw from its distribution, yet the same image always gets the same cells, whatever
+      else is in the batch (a deterministic encoder that stays in the training distribution).
     - "mode": the most probable cell.
     """
     if draw not in POOL_DRAWS:
@@ -98,6 +102,9 @@ def choose_cells(
     dim = dim % logits.dim()
     if draw == "mode":
         return logits.max(dim).indices, None  # max is several times faster than argmax over a middle axis
+    if draw == "fixed":  # drawn on the CPU so that every device gets the same pattern
+        noise = gumbel((1, *logits.shape[1:]), torch.Generator().manual_seed(FIXED_SEED), torch.device("cpu"), logits.dtype)
+        return (logits + noise.to(logits.device)).max(dim).indices, None
     perturbed = logits + gumbel(logits.shape, generator, logits.device, logits.dtype)
     index = perturbed.max(dim).indices
     if draw == "sample":

@@ -106,6 +106,21 @@ def test_location_frequencies_match_the_categorical_probabilities():
         assert chisquare(counts.numpy(), expected.numpy()).pvalue > 1e-3
 
 
+def test_fixed_draw_is_the_same_for_an_image_in_any_batch_and_follows_the_probabilities():
+    from scipy.stats import chisquare
+
+    gen = torch.Generator().manual_seed(7)
+    logits = torch.randn(6, 2, 9, 4, 4, generator=gen)
+    index = draw_locations(logits, "fixed")[1]
+    alone = draw_locations(logits[3:4], "fixed")[1]
+    assert torch.equal(index[3:4], alone) and torch.equal(draw_locations(logits, "fixed")[1], index)
+    probe = torch.tensor([1.5, 0.0, -1.0, 0.5, 0.2, -0.3, 1.0, 0.1, -2.0])
+    many = probe.view(1, 1, 9, 1, 1).expand(1, 1, 9, 100, 200)  # 20,000 blocks share the logits, not the noise
+    counts = torch.bincount(draw_locations(many, "fixed")[1].flatten(), minlength=9).double()
+    expected = torch.softmax(probe.double(), 0) * counts.sum()
+    assert chisquare(counts.numpy(), expected.numpy()).pvalue > 1e-3
+
+
 def test_location_kl_matches_a_direct_computation():
     gen = torch.Generator().manual_seed(4)
     h = torch.randn(3, 2, 8, 7, generator=gen)
@@ -305,6 +320,13 @@ def test_public_prediction_methods():
     assert model.caption_from_code(z, method="greedy") == model.captions(x, n_draws=1)
     assert model.vocab.words == WORDS
     assert model.score_captions(x, ["a red circle"] * 4, n_draws=2, generator=gen).shape == (4,)
+
+
+def test_encoding_is_deterministic_in_eval_mode():
+    model = tiny_model().eval()
+    x = tiny_batch()[0]
+    a, b = model.encode(x), model.encode(x[1:2])
+    assert torch.equal(a.mean[1:2], b.mean) and torch.equal(model.reconstruct(x)[1:2], model.reconstruct(x[1:2]))
 
 
 def test_save_and_load_give_identical_outputs(tmp_path):
