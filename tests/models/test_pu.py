@@ -326,7 +326,10 @@ def test_encoding_is_deterministic_in_eval_mode():
     model = tiny_model().eval()
     x = tiny_batch()[0]
     a, b = model.encode(x), model.encode(x[1:2])
-    assert torch.equal(a.mean[1:2], b.mean) and torch.equal(model.reconstruct(x)[1:2], model.reconstruct(x[1:2]))
+    assert torch.equal(a.mean, model.encode(x).mean) and torch.equal(model.reconstruct(x), model.reconstruct(x))
+    # alone or in a batch: the same cells, so the same code up to the convolutions' float rounding
+    assert torch.allclose(a.mean[1:2], b.mean, atol=1e-5)
+    assert torch.allclose(model.reconstruct(x)[1:2], model.reconstruct(x[1:2]), atol=1e-5)
 
 
 def test_save_and_load_give_identical_outputs(tmp_path):
