@@ -12,5 +12,10 @@ case "${1:-all}" in
   conv-digits|all) run pretrained/conv-digits --model conv --dataset digits --latent-dim 8 --channels 32,64 --hidden-dim 128 \
       --epochs 150 --batch-size 32 --kl-schedule linear --warmup-epochs 20 --maps pca,umap,tsne ;;&
   conv-patches|all) run pretrained/conv-patches --model conv --dataset patches --latent-dim 32 --channels 32,64,128 \
-      --hidden-dim 256 --epochs 40 --batch-size 64 --kl-schedule linear --warmup-epochs 5 --maps pca,umap ;;
+      --hidden-dim 256 --epochs 40 --batch-size 64 --kl-schedule linear --warmup-epochs 5 --maps pca,umap ;;&
+  pu-shapes|all) run pretrained/pu-shapes --model pu --dataset shapes --channels 32,48 --set 'kernel_sizes=[7,5]' \
+      --set 'dec_kernel_sizes=[5,3]' --set latent_channels=8 --set code_kernel=3 --set location_scale_init=0.1 \
+      --set 'reader_channels=[32,32]' --set 'reader_strides=[1,2]' --set label_hidden=128 --set label_weight=10 \
+      --set caption_weight=10 --lr 5e-3 --batch-size 64 --kl-schedule linear --warmup-epochs 5 --epochs 22 \
+      --iwae-k 100 --maps pca,umap ;;
 esac
