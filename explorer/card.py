@@ -49,7 +49,7 @@ def render_card(
         "|---|---|",
     ]
     for key in ("iwae_nll_nats", "iwae_bits_per_dim", "elbo_nats", "elbo_bits_per_dim", "recon_nll_nats", "kl_nats",
-                "iwae_k", "active_units", "latent_dims", "test_items"):
+                "kl_code_nats", "location_kl_nats", "iwae_k", "active_units", "latent_dims", "test_items"):
         if metrics.get(key) is not None:
             lines.append(f"| {key} | {_fmt(metrics[key])} |")
     for key, value in metrics.items():

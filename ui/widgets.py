@@ -141,10 +141,9 @@ def score_image(_ctx_model, model_key: str, image: np.ndarray, iwae_k: int, seed
         draws = posterior.mean + posterior.std * torch.randn((n_samples, *posterior.mean.shape[1:]), generator=gen, device=model.device)
         samples = model.decode(draws).mean
         xs = scoring_inputs(x, model.config.likelihood)
-        post_s = model.encode(xs)
-        z = post_s.sample(gen)
-        nll = float(-model.decode(z).log_prob(xs).sum())
-        kl = float(post_s.kl().sum())
+        terms = model.elbo_terms(xs, gen)  # the family's own ELBO terms, as the test items were scored
+        nll = float(terms.pop("nll").sum())
+        kl = float(terms.pop("kl_dims").sum()) + sum(float(v.sum()) for v in terms.values())
         iwae = float(iwae_bound(model, xs, iwae_k, gen)[0]) if iwae_k > 0 else math.nan
     return {
         "recon": recon[0].cpu().numpy(), "samples": samples.cpu().numpy(), "error_map": error_map.cpu().numpy(),

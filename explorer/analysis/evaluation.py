@@ -8,7 +8,7 @@ Every per-item score is kept, so the app can say where a new image falls among t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -46,11 +46,12 @@ class ItemScores:
     """Per-item scores (N,) in nats, and the posterior means (N, D) and KL per dimension (N, D)."""
 
     nll: Tensor  # -E_q log p(x|z), one draw
-    kl: Tensor
+    kl: Tensor  # every KL term of the ELBO: the code's plus the family's further ones
     elbo: Tensor
     iwae: Tensor  # log p(x) estimate
     means: Tensor
     kl_dims: Tensor
+    extra_kl: dict[str, Tensor] = field(default_factory=dict)  # further KL terms by name (N,), e.g. location_kl
 
 
 @torch.no_grad()
@@ -58,24 +59,30 @@ def score_items(
     model: VAE, images: Tensor, iwae_k: int = 1000, batch_size: int = 50, seed: int = EVAL_SEED,
     device: torch.device | str | None = None,
 ) -> ItemScores:
-    """Score (N, C, H, W) images in [0, 1] (already in scoring form) with every term, batch by batch."""
+    """Score (N, C, H, W) images in [0, 1] (already in scoring form) with every term, batch by batch.
+
+    The ELBO terms come from the family's own `elbo_terms`, so a model with latent variables beyond the
+    code (the pooling locations of `pu`) is scored with all of them.
+    """
     model.eval()
     device = torch.device(device) if device is not None else model.device
     gen = torch.Generator(device=device).manual_seed(seed)
-    out: dict[str, list[Tensor]] = {k: [] for k in ("nll", "kl", "iwae", "means", "kl_dims")}
+    out: dict[str, list[Tensor]] = {k: [] for k in ("nll", "iwae", "means", "kl_dims")}
+    extras: dict[str, list[Tensor]] = {}
     for start in range(0, len(images), batch_size):
         x = images[start : start + batch_size].to(device)
-        posterior = model.encode(x)
-        z = posterior.sample(gen)
-        nll = -model.decode(z).log_prob(x).flatten(1).sum(1)
-        kl_dims = posterior.kl().flatten(1)
+        terms = model.elbo_terms(x, gen)
+        nll, kl_dims = terms.pop("nll"), terms.pop("kl_dims")
         out["nll"].append(nll.cpu())
-        out["kl"].append(kl_dims.sum(1).cpu())
         out["kl_dims"].append(kl_dims.cpu())
-        out["means"].append(posterior.mean.flatten(1).cpu())
+        for name, value in terms.items():
+            extras.setdefault(name, []).append(value.cpu())
+        out["means"].append(model.encode(x).mean.flatten(1).cpu())
         out["iwae"].append(iwae_bound(model, x, iwae_k, gen).cpu() if iwae_k > 0 else torch.full_like(nll, math.nan).cpu())
     cat = {k: torch.cat(v) for k, v in out.items()}
-    return ItemScores(cat["nll"], cat["kl"], -(cat["nll"] + cat["kl"]), cat["iwae"], cat["means"], cat["kl_dims"])
+    extra_kl = {k: torch.cat(v) for k, v in extras.items()}
+    kl = cat["kl_dims"].sum(1) + sum(extra_kl.values(), torch.zeros(len(cat["nll"])))
+    return ItemScores(cat["nll"], kl, -(cat["nll"] + kl), cat["iwae"], cat["means"], cat["kl_dims"], extra_kl)
 
 
 def active_units(means: Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) -> tuple[int, Tensor]:
@@ -111,6 +118,8 @@ def evaluate(
         "elbo_nats": float(s.elbo.mean()),
         "recon_nll_nats": float(s.nll.mean()),
         "kl_nats": float(s.kl.mean()),
+        **({"kl_code_nats": float(s.kl_dims.sum(1).mean())} if s.extra_kl else {}),
+        **{f"{name}_nats": float(v.mean()) for name, v in s.extra_kl.items()},
         "iwae_k": iwae_k,
         "iwae_nll_nats": float(-s.iwae.mean()) if iwae_k > 0 else None,
         "active_units": n_active,
@@ -129,6 +138,7 @@ def evaluate(
         "score_elbo": s.elbo.numpy(),
         "score_nll": s.nll.numpy(),
         "score_kl": s.kl.numpy(),
+        **{f"score_{name}": v.numpy() for name, v in s.extra_kl.items()},
         "score_iwae": s.iwae.numpy(),
         "kl_per_dim": s.kl_dims.mean(0).numpy(),
     }

@@ -126,6 +126,17 @@ class VAE(nn.Module):
         terms.update(out.extra)
         return terms
 
+    def elbo_terms(self, x: Tensor, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+        """One-draw estimate of the ELBO's terms per image: `nll` (B,), `kl_dims` (B, D), and any further KL
+        terms (B,) of a family whose latent variables are more than the code (each under its own name).
+
+        ELBO = -(nll + kl_dims.sum(1) + sum of the further terms). Unlike `loss_terms` nothing is weighted
+        and no label or caption term enters: this is the bound on log p(x) that evaluation reports.
+        """
+        posterior = self.encode(x)
+        z = posterior.sample(generator)
+        return {"nll": -self.decode(z).log_prob(x).flatten(1).sum(1), "kl_dims": posterior.kl().flatten(1)}
+
     def iwae_log_weights(self, x: Tensor, k: int, generator: torch.Generator | None = None) -> Tensor:
         """log p(x, z_i) - log q(z_i | x) for k posterior draws per image, shape (B, k)."""
         posterior = self.encode(x)

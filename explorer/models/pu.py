@@ -389,6 +389,17 @@ class PuVAE(VAE):
             terms["caption_nll"] = c.caption_weight * torch.where(has, nll, torch.zeros_like(nll))
         return terms
 
+    def elbo_terms(self, x: Tensor, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+        """nll, kl_dims and `location_kl` (B,) with the encoder's own cells, drawn exactly from q (whatever
+        eval_pooling says), so that -(nll + kl + location_kl) is a one-draw estimate of the ELBO of log p(x)."""
+        enc = self.encode_full(x, generator, pooling="sample")
+        z = enc.posterior.sample(generator)
+        return {
+            "nll": -self.decode(z, enc.locations).log_prob(x).flatten(1).sum(1),
+            "kl_dims": enc.posterior.kl().flatten(1),
+            "location_kl": enc.location_kl(),
+        }
+
     def iwae_log_weights(self, x: Tensor, k: int, generator: torch.Generator | None = None, chunk: int = 1024) -> Tensor:
         """log p(x, s, z) - log q(s, z | x) for k joint draws of code and locations per image, shape (B, k).
 
