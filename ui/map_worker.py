@@ -10,6 +10,8 @@ import os
 import sys
 from pathlib import Path
 
+PROGRESS_PREFIX = "progress"
+
 
 def main(argv: list[str]) -> int:
     src, out, method, params, seed = argv
@@ -22,14 +24,17 @@ def main(argv: list[str]) -> int:
 
     from explorer.analysis.maps import compute_map
 
-    print(f"computing {method.upper()}", flush=True)
+    def report(fraction: float, stage: str) -> None:  # one line per report, read by ui.mapjobs
+        print(f"{PROGRESS_PREFIX} {fraction:.4f} {stage}", flush=True)
+
+    report(0.0, f"computing {method.upper()}")
     means = np.load(src, allow_pickle=False)
-    coords = compute_map(means, method, seed=int(seed), **json.loads(params))
-    print("saving", flush=True)
+    coords = compute_map(means, method, seed=int(seed), progress=report, **json.loads(params))
+    report(1.0, "saving")
     tmp = Path(out).with_suffix(".tmp")
     save_file({"coords": np.ascontiguousarray(coords, dtype=np.float32)}, str(tmp))
     os.replace(tmp, out)
-    print("done", flush=True)
+    report(1.0, "done")
     return 0
 
 

@@ -59,6 +59,7 @@ class Job:
     finished: float | None = None
     error: str | None = None
     stage: str = "starting"
+    fraction: float = 0.0  # as the worker last reported it
     coords: np.ndarray | None = None
 
     @property
@@ -69,14 +70,22 @@ class Job:
     def elapsed(self) -> float:
         return (self.finished or time.monotonic()) - self.started
 
-    def expected_seconds(self) -> float:
-        """A rough guess for the progress bar (UMAP includes numba's first-time compilation)."""
-        return (25.0 + 0.02 * self.n) if self.method == "umap" else (5.0 + 0.02 * self.n)
-
     def progress(self) -> float:
-        if self.done:
-            return 1.0
-        return min(0.95, self.elapsed / self.expected_seconds())
+        """The share of the work done, as the worker reports it (UMAP: neighbour graph, then layout epochs;
+        t-SNE: iterations of both phases)."""
+        return 1.0 if self.done else min(max(self.fraction, 0.0), 0.99)
+
+    def report(self, line: str) -> None:
+        """Take one line of the worker's output: "progress FRACTION STAGE"."""
+        word, _, rest = line.strip().partition(" ")
+        fraction, _, stage = rest.partition(" ")
+        if word != "progress":
+            return
+        try:
+            self.fraction = float(fraction)
+        except ValueError:
+            return
+        self.stage = stage or self.stage
 
 
 _JOBS: dict[str, Job] = {}
@@ -95,8 +104,8 @@ def _run(job: Job, means: np.ndarray, params: dict, seed: int, cache_dir: Path) 
             cmd = [sys.executable, "-m", "ui.map_worker", str(src), str(out), job.method, json.dumps(params), str(seed)]
             with open(Path(tmp) / "stderr.txt", "w+") as log:
                 proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=subprocess.PIPE, stderr=log, text=True)
-                for line in proc.stdout:  # the worker reports its stages, one per line
-                    job.stage = line.strip() or job.stage
+                for line in proc.stdout:  # the worker reports its progress, one line at a time
+                    job.report(line)
                 code = proc.wait()
                 log.seek(0)
                 err = log.read()

@@ -6,11 +6,63 @@ must never happen at import time or on an interactive path that has precomputed 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 MAP_METHODS = ("pca", "umap", "tsne")
+
+# progress(fraction in [0, 1], stage text): how far a UMAP / t-SNE computation has come
+Progress = Callable[[float, str], None]
+UMAP_NEIGHBOUR_SHARE = 0.15  # share of the bar given to UMAP's nearest-neighbour graph (before the epochs)
+TSNE_EVERY = 25  # openTSNE iterations between progress reports (each costs one evaluation of the KL)
+
+
+def _no_progress(fraction: float, stage: str) -> None:
+    pass
+
+
+class _EpochReader:
+    """A file for tqdm: umap-learn shows its layout epochs with tqdm (documented `tqdm_kwds`); with
+    bar_format "{n}/{total}" every refresh writes "n/total", which this turns into progress calls."""
+
+    pattern = re.compile(r"(\d+)/(\d+)")
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+
+    def write(self, text: str) -> int:
+        found = self.pattern.findall(text)
+        if found:
+            n, total = (int(v) for v in found[-1])
+            share = UMAP_NEIGHBOUR_SHARE + (1 - UMAP_NEIGHBOUR_SHARE) * n / max(total, 1)
+            self.progress(min(share, 1.0), f"optimising the layout, epoch {n} of {total}")
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+class _TSNEPhases:
+    """openTSNE callback: counts its two optimisation phases (early exaggeration, then the main run)."""
+
+    def __init__(self, progress: Progress):
+        self.progress, self.phase = progress, -1
+        self.set_phases((("optimising", 1),))
+
+    def set_phases(self, phases: tuple[tuple[str, int], ...]) -> None:
+        self.phases, self.total = phases, max(sum(n for _, n in phases), 1)
+
+    def optimization_about_to_start(self) -> None:
+        self.phase = min(self.phase + 1, len(self.phases) - 1)
+
+    def __call__(self, iteration: int, error: float, embedding) -> bool:
+        name, _ = self.phases[max(self.phase, 0)]
+        done = sum(n for _, n in self.phases[: max(self.phase, 0)]) + iteration
+        self.progress(min(done / self.total, 1.0), f"{name}, iteration {done} of {self.total} (KL {error:.3f})")
+        return False  # never stop early
 
 
 @dataclass
@@ -45,31 +97,50 @@ def project_pca(points: np.ndarray, components: np.ndarray, mean: np.ndarray) ->
     return (np.asarray(points, dtype=np.float64) - mean) @ np.asarray(components, dtype=np.float64).T
 
 
-def compute_umap(means: np.ndarray, seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1) -> np.ndarray:
-    """UMAP coordinates (N, 2) of (N, D) means; seeded (single-threaded, so reproducible)."""
+def compute_umap(means: np.ndarray, seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1,
+                 progress: Progress | None = None) -> np.ndarray:
+    """UMAP coordinates (N, 2) of (N, D) means; seeded (single-threaded, so reproducible).
+
+    progress(fraction, stage) is called as the work goes: loading umap-learn, the nearest-neighbour graph,
+    then every layout epoch."""
+    progress = progress or _no_progress
+    progress(0.0, "loading UMAP (numba compiles it on first use)")
     import umap
 
-    reducer = umap.UMAP(n_components=2, n_neighbors=min(n_neighbors, len(means) - 1), min_dist=min_dist, random_state=seed)
-    return np.asarray(reducer.fit_transform(np.asarray(means, dtype=np.float32)), dtype=np.float32)
+    progress(0.02, "finding nearest neighbours")
+    reducer = umap.UMAP(n_components=2, n_neighbors=min(n_neighbors, len(means) - 1), min_dist=min_dist, random_state=seed,
+                        tqdm_kwds={"disable": False, "file": _EpochReader(progress), "bar_format": "{n}/{total}",
+                                   "mininterval": 0.25})
+    coords = np.asarray(reducer.fit_transform(np.asarray(means, dtype=np.float32)), dtype=np.float32)
+    progress(1.0, "done")
+    return coords
 
 
-def compute_tsne(means: np.ndarray, seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
-    """openTSNE coordinates (N, 2) of (N, D) means; seeded."""
+def compute_tsne(means: np.ndarray, seed: int = 0, perplexity: float = 30.0, progress: Progress | None = None) -> np.ndarray:
+    """openTSNE coordinates (N, 2) of (N, D) means; seeded. progress(fraction, stage) every few iterations."""
+    progress = progress or _no_progress
+    progress(0.0, "loading openTSNE")
     from openTSNE import TSNE
 
     perplexity = min(perplexity, max(2.0, (len(means) - 1) / 3))
-    embedding = TSNE(perplexity=perplexity, random_state=seed, n_jobs=1, verbose=False).fit(np.asarray(means, dtype=np.float64))
+    phases = _TSNEPhases(progress)
+    tsne = TSNE(perplexity=perplexity, random_state=seed, n_jobs=1, verbose=False, callbacks=phases,
+                callbacks_every_iters=TSNE_EVERY)
+    phases.set_phases((("early exaggeration", tsne.early_exaggeration_iter), ("optimising", tsne.n_iter)))
+    progress(0.0, "finding nearest neighbours")
+    embedding = tsne.fit(np.asarray(means, dtype=np.float64))
+    progress(1.0, "done")
     return np.asarray(embedding, dtype=np.float32)
 
 
-def compute_map(means: np.ndarray, method: str, seed: int = 0, **params: float) -> np.ndarray:
+def compute_map(means: np.ndarray, method: str, seed: int = 0, progress: Progress | None = None, **params: float) -> np.ndarray:
     """(N, 2) coordinates by method name: 'pca', 'umap' or 'tsne'."""
     if method == "pca":
         return fit_pca(means).coords.astype(np.float32)
     if method == "umap":
-        return compute_umap(means, seed=seed, **params)
+        return compute_umap(means, seed=seed, progress=progress, **params)
     if method == "tsne":
-        return compute_tsne(means, seed=seed, **params)
+        return compute_tsne(means, seed=seed, progress=progress, **params)
     raise ValueError(f"unknown map method {method!r}; choose from {MAP_METHODS}")
 
 

@@ -35,9 +35,15 @@ def test_umap_and_tsne_are_seeded():
     rng = np.random.default_rng(2)
     means = np.concatenate([rng.normal(size=(40, 5)), rng.normal(5, 1, size=(40, 5))])
     for method in ("umap", "tsne"):
-        a, b = compute_map(means, method, seed=0), compute_map(means, method, seed=0)
+        reports = []
+        a = compute_map(means, method, seed=0, progress=lambda f, stage: reports.append((f, stage)))
+        b = compute_map(means, method, seed=0)
         assert a.shape == (80, 2)
-        np.testing.assert_allclose(a, b)
+        np.testing.assert_allclose(a, b)  # reporting progress changes nothing
+        fractions = [f for f, _ in reports]
+        assert fractions[0] == 0.0 and fractions[-1] == 1.0 and fractions == sorted(fractions)
+        word = "epoch" if method == "umap" else "iteration"
+        assert sum(word in stage and 0 < f < 1 for f, stage in reports) >= 2, reports
 
 
 def test_parse_map_methods():

@@ -84,8 +84,13 @@ def test_tsne_computed_in_the_background_then_cached_on_disk(app_env, cache_dir)
     at.switch_page("ui/pages/walk.py").run()  # other pages stay usable meanwhile
     assert not at.exception
     deadline = time.time() + 240
+    seen = []  # (fraction, stage) as the page would show them
     while time.time() < deadline and not all(j.done for j in mapjobs._JOBS.values()):
-        time.sleep(0.5)
+        seen += [(j.progress(), j.stage) for j in mapjobs._JOBS.values() if not j.done]
+        time.sleep(0.05)
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions), "progress never goes back"
+    assert any(0 < f < 1 and "iteration" in stage for f, stage in seen), seen[-5:]  # the worker's own reports
     assert all(j.done and j.error is None for j in mapjobs._JOBS.values()), [j.error for j in mapjobs._JOBS.values()]
     at.switch_page("ui/pages/map.py").run()
     assert _chart(at)["layout"]["xaxis"]["title"]["text"] == "TSNE 1"
@@ -143,3 +148,16 @@ def test_selection_and_csv_helpers():
     view = SimpleNamespace(labels=np.array([3, 5]), label_name=lambda i: ["three", "five"][i])
     text = csv_bytes(view, np.array([[0.5, 1.0], [2.0, -1.25]]), "pca").decode()
     assert text.splitlines() == ["index,label,class,pca_x,pca_y", "0,3,three,0.5,1", "1,5,five,2,-1.25"]
+
+
+def test_job_reads_the_workers_progress_lines():
+    from ui.mapjobs import Job
+
+    job = Job("k", "umap", 10)
+    job.report("progress 0.4200 optimising the layout, epoch 100 of 500\n")
+    assert job.progress() == pytest.approx(0.42) and job.stage == "optimising the layout, epoch 100 of 500"
+    job.report("a stray line from a library")  # ignored
+    job.report("progress not-a-number x")
+    assert job.progress() == pytest.approx(0.42)
+    job.finished = job.started
+    assert job.progress() == 1.0
