@@ -4,12 +4,12 @@
   map gives the mean and log-variance of a diagonal Gaussian q(s | x) over a tensor code s (C x h x w).
 - Decoder (DGDN): multi-channel convolutions with learned dictionaries, joined by stochastic unpooling that
   puts each value at the cell the encoder chose for that block. A code with no encoder locations (a prior
-  sample, a slider walk) is decoded for display with the expected-value unpooling (each value spread as
-  value / p^2 over its block) or with locations from a fixed seed, as `display_unpool` says; both are
-  deterministic. With the default linear decoder the expected-value decode is exactly the mean of the
-  output logits over uniformly drawn locations.
-- Objective per image: -log p(x | s, z) + KL(q(s|x) || N(0, I)) + sum over blocks KL(q(z_block|x) || uniform)
-  + label_weight * (-log p(y | s)) + caption_weight * (-log p(caption | s)). Unlabelled images (label -1)
+  sample, a slider walk) is decoded for display with the expected-value unpooling (each value spread evenly
+  over its block's real cells: value / p^2, or value / n at a padded edge) or with locations from a fixed
+  seed, as `display_unpool` says; both are deterministic. With the default linear decoder the expected-value decode is exactly the mean of the
+  output logits over locations drawn from the prior (uniform over each block's real cells).
+- Objective per image: -log p(x | s, z) + KL(q(s|x) || N(0, I)) + sum over blocks KL(q(z_block|x) || uniform
+  over the block's real cells) + label_weight * (-log p(y | s)) + caption_weight * (-log p(caption | s)). Unlabelled images (label -1)
   have no label term and uncaptioned images no caption term.
 - Labels: a softmax classifier on s. Captions: a GRU or LSTM conditioned on s (explorer.models.pu_caption).
   Predictions average label probabilities and next-word probabilities over several draws of s.
@@ -62,7 +62,8 @@ class PuConfig(VAEConfig):
     code_kernel: int = 1  # kernel of the conv that turns the top feature map into mean and log-variance
     activation: str = "relu"  # encoder nonlinearity after each conv ("none" for a linear encoder)
     decoder_activation: str = "none"  # DGDN layers are linear; another choice loses the exact expected decode
-    # pooling: inputs are zero-padded at the bottom/right to a multiple of p; padded cells get probability 0
+    # pooling: inputs are zero-padded at the bottom/right to a multiple of p; padded cells get probability 0 in q
+    # and in the prior
     pad_mode: str = "zero-pad-masked"
     location_logits: str = "activation"  # "activation": logits = scale * block activations; "mlp": seed 000's per-block MLP
     location_mlp_hidden: int = 20  # hidden width of the per-block MLP (shared by all channels and blocks)
@@ -72,7 +73,7 @@ class PuConfig(VAEConfig):
     # cells in eval mode: "fixed-seed" (an exact draw from q with one noise pattern from a fixed seed: deterministic
     # per image and in the training distribution), "sample" (a fresh exact draw), "mode" (the most probable cell)
     eval_pooling: str = "fixed-seed"
-    display_unpool: str = "expected"  # code without encoder locations: "expected" (value/p^2) or "fixed-seed"
+    display_unpool: str = "expected"  # code without encoder locations: "expected" (value/n over n real cells) or "fixed-seed"
     display_seed: int = 0  # seed of the "fixed-seed" display locations
     location_kl_weight: float = 1.0  # weight of the location KL (1: the ELBO)
     # labels: a softmax classifier on s; no head when class_names is empty
@@ -328,10 +329,11 @@ class PuVAE(VAE):
         out = []
         for layer, p in enumerate(c.pool_sizes):
             if c.display_unpool == "expected":
-                out.append(uniform_weights(p, device))
+                out.append(uniform_weights(p, self.sizes[layer], device))
             else:
                 hb, wb = self.sizes[layer + 1]
-                out.append(fixed_seed_weights((c.channels[layer], hb, wb), p, c.display_seed + layer, device))
+                out.append(fixed_seed_weights((c.channels[layer], hb, wb), p, c.display_seed + layer, device,
+                                              self.sizes[layer]))
         return out
 
     def decode(self, z: Tensor, locations: list[PoolResult | Tensor] | None = None) -> Likelihood:
@@ -416,8 +418,8 @@ class PuVAE(VAE):
             log_prior = standard_normal_log_prob(z).flatten(1).sum(1)
             log_px = self.decode(z, enc.locations).log_prob(xs).flatten(1).sum(1)
             loc = torch.zeros_like(log_px)
-            for r in enc.pools:  # log uniform prior - log q of the chosen cells
-                loc = loc - r.index[0].numel() * math.log(r.log_probs.shape[2]) - r.chosen_log_prob()
+            for r in enc.pools:  # log uniform prior over real cells - log q of the chosen cells
+                loc = loc + r.prior_log_prob() - r.chosen_log_prob()
             parts.append(log_px + log_prior - log_q + loc)
         return torch.cat(parts).view(batch, k)
 

@@ -6,7 +6,9 @@ there. The decoder later puts each value back at the location the encoder chose 
 
 Padding: a map whose height or width is not a multiple of p is padded with zeros at the bottom and right.
 Padded cells are masked out of the location distribution (probability exactly 0), so a pooled value is
-always a real activation; unpooling works on the padded grid and crops the padding away.
+always a real activation; unpooling works on the padded grid and crops the padding away. The prior over a
+block's location is uniform over the block's real cells (p*p inside the map, fewer at the bottom and right
+edges): padded cells are not locations, so neither q nor the prior puts mass there.
 
 Layout: every operation works on the whole batch rearranged to (B, C, P, Hb, Wb), P = p*p cells per block in
 row-major order (space-to-depth). There is no Python loop over images, channels or blocks. Reductions over
@@ -66,6 +68,11 @@ def valid_cells(height: int, width: int, p: int, device: torch.device | None = N
     return to_blocks(ones, p)[0, 0] > 0.5
 
 
+def log_cell_counts(height: int, width: int, p: int, device: torch.device | None = None, dtype=torch.float32) -> Tensor:
+    """(Hb, Wb): log of the number of real cells in each block, the log-normaliser of the uniform location prior."""
+    return valid_cells(height, width, p, device).sum(0).to(dtype).log()
+
+
 def padding_bias(height: int, width: int, p: int, device: torch.device | None = None, dtype=torch.float32) -> Tensor:
     """(P, Hb, Wb): 0 for real cells, MASKED_LOGIT for padded ones; added to the logits."""
     return (~valid_cells(height, width, p, device)).to(dtype) * MASKED_LOGIT
@@ -123,9 +130,11 @@ def draw_locations(
     return (hard if soft is None else hard - soft.detach() + soft), index
 
 
-def location_kl(log_probs: Tensor, dim: int = CELL_DIM) -> Tensor:
-    """KL(Cat(pi) || uniform over the p*p cells) per block: sum_i pi_i log pi_i + log(p*p); `dim` is dropped."""
-    return (log_probs.exp() * log_probs).sum(dim) + math.log(log_probs.shape[dim])
+def location_kl(log_probs: Tensor, dim: int = CELL_DIM, log_cells: Tensor | float | None = None) -> Tensor:
+    """KL(Cat(pi) || uniform over the block's n real cells) per block: sum_i pi_i log pi_i + log n; `dim` is
+    dropped. log_cells: log n, broadcastable to the result (default: every cell along `dim` is real)."""
+    log_n = math.log(log_probs.shape[dim]) if log_cells is None else log_cells
+    return (log_probs.exp() * log_probs).sum(dim) + log_n
 
 
 class _LocationKL(torch.autograd.Function):
@@ -133,19 +142,19 @@ class _LocationKL(torch.autograd.Function):
     d/dl_j sum_i pi_i log pi_i = pi_j (log pi_j - sum_i pi_i log pi_i): three passes instead of autograd's eight."""
 
     @staticmethod
-    def forward(ctx, logits: Tensor, dim: int) -> tuple[Tensor, Tensor]:
+    def forward(ctx, logits: Tensor, dim: int, log_cells: Tensor | float) -> tuple[Tensor, Tensor]:
         log_probs = torch.log_softmax(logits, dim=dim)
         probs = log_probs.exp()
         neg_entropy = (probs * log_probs).sum(dim, keepdim=True)
         ctx.save_for_backward(probs, log_probs, neg_entropy)
         ctx.dim = dim
         ctx.mark_non_differentiable(log_probs)
-        return neg_entropy.squeeze(dim) + math.log(logits.shape[dim]), log_probs
+        return neg_entropy.squeeze(dim) + log_cells, log_probs
 
     @staticmethod
     def backward(ctx, grad: Tensor, _unused: Tensor | None):
         probs, log_probs, neg_entropy = ctx.saved_tensors
-        return (log_probs - neg_entropy).mul_(probs).mul_(grad.unsqueeze(ctx.dim)), None
+        return (log_probs - neg_entropy).mul_(probs).mul_(grad.unsqueeze(ctx.dim)), None, None
 
 
 class _PoolAt(torch.autograd.Function):
@@ -200,9 +209,10 @@ class PoolResult:
     index: Tensor  # (B, C, Hb, Wb) long: the chosen cell
     soft: Tensor | None  # (B, C, P, Hb, Wb): Gumbel-softmax relaxation for straight-through gradients (relaxed draw)
     log_probs: Tensor  # (B, C, P, Hb, Wb): log of the location distribution (padded cells ~ -1e9), no gradient
-    block_kl: Tensor  # (B, C, Hb, Wb): KL(location distribution || uniform) per block, differentiable
+    block_kl: Tensor  # (B, C, Hb, Wb): KL(location distribution || uniform over real cells) per block, differentiable
     p: int  # block side
     size: tuple[int, int]  # (H, W) of the map before pooling: what unpooling restores
+    log_cells: Tensor | float = 0.0  # (Hb, Wb) or a scalar: log of each block's number of real cells
 
     @property
     def weights(self) -> Tensor:
@@ -218,6 +228,12 @@ class PoolResult:
         """log q of the chosen cells, summed over channels and blocks: (B,)."""
         return self.log_probs.gather(CELL_DIM, self.index.unsqueeze(CELL_DIM)).flatten(1).sum(1)
 
+    def prior_log_prob(self) -> float:
+        """log p of any choice of cells under the uniform prior over real cells, summed over channels and blocks."""
+        channels, hb, wb = self.index.shape[1:]
+        total = self.log_cells.sum() if isinstance(self.log_cells, Tensor) else self.log_cells * hb * wb
+        return -float(total) * channels
+
 
 def stochastic_pool(
     h: Tensor, logits: Tensor | Callable[[Tensor], Tensor], p: int, draw: str, tau: float = 1.0,
@@ -227,12 +243,14 @@ def stochastic_pool(
     makes them from the blocks. Padded cells are masked here, whatever the logits say about them."""
     blocks = to_blocks(h, p)
     logits = logits(blocks) if callable(logits) else logits
+    log_cells: Tensor | float = math.log(p * p)
     if (h.shape[2] % p) or (h.shape[3] % p):  # an additive mask: its backward is free, unlike masked_fill's
         logits = logits + padding_bias(h.shape[2], h.shape[3], p, h.device, logits.dtype)
+        log_cells = log_cell_counts(h.shape[2], h.shape[3], p, h.device, logits.dtype)
     index, soft = choose_cells(logits, draw, tau, generator)
     pooled = _PoolAt.apply(blocks, soft, index)
-    block_kl, log_probs = _LocationKL.apply(logits, CELL_DIM)
-    return PoolResult(pooled, index, soft, log_probs, block_kl, p, (h.shape[2], h.shape[3]))
+    block_kl, log_probs = _LocationKL.apply(logits, CELL_DIM, log_cells)
+    return PoolResult(pooled, index, soft, log_probs, block_kl, p, (h.shape[2], h.shape[3]), log_cells)
 
 
 def unpool_at(values: Tensor, where: PoolResult, size: tuple[int, int] | None = None) -> Tensor:
@@ -251,13 +269,21 @@ def unpool(values: Tensor, weights: Tensor, p: int, size: tuple[int, int]) -> Te
     return from_blocks(values.unsqueeze(CELL_DIM) * weights, p, *size)
 
 
-def uniform_weights(p: int, device: torch.device | None = None, dtype=torch.float32) -> Tensor:
-    """Expected-value unpooling weights (1, 1, P, 1, 1), all 1/P."""
-    return torch.full((1, 1, p * p, 1, 1), 1.0 / (p * p), device=device, dtype=dtype)
+def uniform_weights(p: int, size: tuple[int, int] | None = None, device: torch.device | None = None, dtype=torch.float32) -> Tensor:
+    """Expected-value unpooling weights under the uniform prior over real cells: 1/n on each of a block's n real
+    cells, 0 on padded ones. (1, 1, P, Hb, Wb) for a map of `size` (H, W); (1, 1, P, 1, 1), all 1/P, without one."""
+    if size is None:
+        return torch.full((1, 1, p * p, 1, 1), 1.0 / (p * p), device=device, dtype=dtype)
+    valid = valid_cells(*size, p, device).to(dtype)
+    return (valid / valid.sum(0, keepdim=True))[None, None]
 
 
-def fixed_seed_weights(shape: tuple[int, int, int], p: int, seed: int, device: torch.device | None = None) -> Tensor:
-    """One-hot locations (1, C, P, Hb, Wb) drawn uniformly from a fixed seed: the same for every call and image."""
+def fixed_seed_weights(shape: tuple[int, int, int], p: int, seed: int, device: torch.device | None = None,
+                       size: tuple[int, int] | None = None) -> Tensor:
+    """One-hot locations (1, C, P, Hb, Wb) drawn uniformly over each block's real cells (all p*p without `size`)
+    from a fixed seed: the same for every call and image."""
     gen = torch.Generator().manual_seed(seed)
-    index = torch.randint(p * p, (1, *shape), generator=gen)
-    return one_hot(index, p * p, CELL_DIM).to(device)
+    scores = torch.rand((1, shape[0], p * p, *shape[1:]), generator=gen)
+    if size is not None:
+        scores = scores.masked_fill(~valid_cells(*size, p), -1.0)
+    return one_hot(scores.max(CELL_DIM).indices, p * p, CELL_DIM).to(device)

@@ -14,6 +14,7 @@ from explorer.models import build_model, get_model_class
 from explorer.models.pu_pooling import (
     draw_locations,
     location_kl,
+    log_cell_counts,
     padding_bias,
     stochastic_pool,
     to_blocks,
@@ -130,8 +131,14 @@ def test_location_kl_matches_a_direct_computation():
     for n, k, i, j in itertools.product(range(3), range(2), range(3), range(3)):
         valid = [r * 3 + s for r in range(3) for s in range(3) if i * 3 + r < 8 and j * 3 + s < 7]
         pi = torch.softmax(logits[n, k, valid, i, j], 0)
-        expected[n] += float((pi * pi.log()).sum()) + math.log(9)  # KL to the uniform prior over all 9 cells
+        # KL to the uniform prior over the block's real cells (9 inside the map, fewer at the padded edges)
+        prior = torch.full((len(valid),), 1 / len(valid))
+        expected[n] += float(torch.distributions.kl_divergence(torch.distributions.Categorical(pi),
+                                                               torch.distributions.Categorical(prior)))
     assert torch.allclose(res.kl(), expected, atol=1e-4)
+    # the IWAE's log prior of the chosen cells: sum over channels and blocks of -log(number of real cells)
+    counts = [min(3, 8 - 3 * i) * min(3, 7 - 3 * j) for i in range(3) for j in range(3)]
+    assert math.isclose(res.prior_log_prob(), -2 * sum(math.log(c) for c in counts), rel_tol=1e-6)
     lp = torch.log_softmax(torch.randn(5, 9, generator=gen), -1)
     ref = torch.distributions.kl_divergence(torch.distributions.Categorical(logits=lp),
                                             torch.distributions.Categorical(probs=torch.full((9,), 1 / 9)))
@@ -167,7 +174,7 @@ def test_custom_gradients_match_the_straight_through_product_form():
             weights, _ = draw_locations(masked, "relaxed", tau=0.7, generator=gen)
             pooled = (to_blocks(h, p) * weights).sum(2)
             back = unpool(v, weights, p, size)
-            kl = location_kl(torch.log_softmax(masked, 2)).flatten(1).sum(1)
+            kl = location_kl(torch.log_softmax(masked, 2), log_cells=log_cell_counts(*size, p)).flatten(1).sum(1)
         ((pooled * c1).sum() + (back * c2).sum() + kl.sum()).backward()
         return pooled, back, kl, h.grad, logits.grad, v.grad
 
@@ -203,6 +210,22 @@ def test_display_decoding_is_deterministic(display):
 
 
 def test_expected_unpooling_is_the_mean_decode_over_uniform_locations():
+    # 3x3 maps padded to 4x4 by 2x2 pooling: 4 real cells in the top-left block, 2, 2 and 1 in the others
+    model = build_model("pu", input_shape=(1, 3, 3), channels=(1, 3), kernel_sizes=(3, 3), pool_sizes=(2,),
+                        dec_kernel_sizes=(3, 3)).eval()
+    z = torch.randn(1, *model.latent_shape)  # (3, 2, 2)
+    real = [[0, 1, 2, 3], [0, 2], [0, 1], [0]]  # real cells of each block (row-major within the block)
+    cells = torch.tensor(list(itertools.product(*real)))  # all 16 joint choices of real cells
+    weights = F.one_hot(cells.view(-1, 1, 2, 2), 4).permute(0, 1, 4, 2, 3).float()
+    every = model.decode(z.expand(len(cells), -1, -1, -1), [weights]).logits
+    assert torch.allclose(model.decode(z).logits[0], every.mean(0), atol=1e-5)
+    model.config.display_unpool = "fixed-seed"  # the fixed-seed display cells are real cells too
+    fixed = model.display_locations()[0]
+    assert fixed.shape == (1, 1, 4, 2, 2) and float(fixed[0, 0, 1, 0, 1] + fixed[0, 0, 3, 0, 1] + fixed[0, 0, 2:, 1, 0].sum()) == 0
+    assert float(fixed[0, 0, :, 1, 1].sum()) == 1 and float(fixed[0, 0, 0, 1, 1]) == 1
+
+
+def test_expected_unpooling_without_padding():
     model = build_model("pu", input_shape=(1, 4, 4), channels=(1, 3), kernel_sizes=(3, 3), pool_sizes=(2,),
                         dec_kernel_sizes=(3, 3)).eval()
     z = torch.randn(1, *model.latent_shape)  # (3, 2, 2): one channel of 4 blocks of 4 cells at the unpooling
