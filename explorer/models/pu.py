@@ -308,7 +308,7 @@ class PuVAE(VAE):
         draw = self._pool_draw(pooling)
         h, pools = x, []
         for layer, conv in enumerate(self.enc_convs):
-            h = self.enc_act(conv(h))
+            h = self.enc_act(conv(_conv_layout(h) if layer == 0 else h))
             if layer < len(self.config.pool_sizes):
                 res = stochastic_pool(h, lambda blocks, layer=layer: self._location_logits(blocks, layer),
                                       self.config.pool_sizes[layer], draw, self.config.gumbel_tau, generator)

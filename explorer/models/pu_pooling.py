@@ -78,10 +78,16 @@ def padding_bias(height: int, width: int, p: int, device: torch.device | None = 
     return (~valid_cells(height, width, p, device)).to(dtype) * MASKED_LOGIT
 
 
-def gumbel(shape: torch.Size | tuple[int, ...], generator: torch.Generator | None, device: torch.device, dtype=torch.float32) -> Tensor:
-    """Standard Gumbel noise -log(-log U), drawn from `generator` (in place: one buffer, four passes)."""
+def neg_gumbel(shape: torch.Size | tuple[int, ...], generator: torch.Generator | None, device: torch.device, dtype=torch.float32) -> Tensor:
+    """Minus standard Gumbel noise, log(-log U), drawn from `generator` (in place: one buffer, four passes).
+    Callers subtract it, which saves the final negation pass over the buffer."""
     u = torch.rand(shape, generator=generator, device=device, dtype=dtype)
-    return u.clamp_min_(torch.finfo(dtype).tiny).log_().neg_().log_().neg_()
+    return u.clamp_min_(torch.finfo(dtype).tiny).log_().neg_().log_()
+
+
+def gumbel(shape: torch.Size | tuple[int, ...], generator: torch.Generator | None, device: torch.device, dtype=torch.float32) -> Tensor:
+    """Standard Gumbel noise -log(-log U), drawn from `generator`."""
+    return neg_gumbel(shape, generator, device, dtype).neg_()
 
 
 def one_hot(index: Tensor, cells: int, dim: int = CELL_DIM, dtype=torch.float32) -> Tensor:
@@ -112,7 +118,7 @@ def choose_cells(
     if draw == "fixed":  # drawn on the CPU so that every device gets the same pattern
         noise = gumbel((1, *logits.shape[1:]), torch.Generator().manual_seed(FIXED_SEED), torch.device("cpu"), logits.dtype)
         return (logits + noise.to(logits.device)).max(dim).indices, None
-    perturbed = logits + gumbel(logits.shape, generator, logits.device, logits.dtype)
+    perturbed = logits - neg_gumbel(logits.shape, generator, logits.device, logits.dtype)
     index = perturbed.max(dim).indices
     if draw == "sample":
         return index, None
