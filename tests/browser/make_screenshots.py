@@ -99,6 +99,8 @@ def main() -> int:
             if captioners:
                 choose(pg, "Checkpoint", captioners[0])
                 go(pg, "Captions")
+                pg.get_by_text("data set example", exact=True).first.click()  # a real image, not the prior mean
+                wait_idle(pg, 500)
                 pg.get_by_text(re.compile(r"^Greedy:")).wait_for()
                 wait_idle(pg, 1000)
                 pg.screenshot(path=str(out / "captions.png"), full_page=True)
