@@ -36,7 +36,9 @@ def start_ui(ctx: Ctx, prefix: str = "walk") -> tuple[np.ndarray, str]:
     from_map = st.session_state.get("walk_from_map")
     kinds = START_KINDS if from_map and from_map.get("model_key") == ctx.key else START_KINDS[:-1]
     if st.session_state.get(f"{prefix}_start") not in kinds:
-        st.session_state[f"{prefix}_start"] = kinds[-1] if from_map and from_map.get("model_key") == ctx.key else kinds[0]
+        # a captioning model's prior mean decodes to an empty picture with an arbitrary caption: start on a real image
+        default = "data set example" if ctx.has_captions and ctx.data().has_images else kinds[0]
+        st.session_state[f"{prefix}_start"] = kinds[-1] if from_map and from_map.get("model_key") == ctx.key else default
     kind = st.radio("Start from", kinds, key=f"{prefix}_start", horizontal=True, **KEEP)
     if kind == "random prior draw":
         c = st.columns([2, 1, 3])

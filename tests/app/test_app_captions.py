@@ -37,6 +37,7 @@ def test_captions_use_only_vocabulary_words_and_follow_the_sliders(captioners):
     for folder in captioners:
         at = open_app(folder, "captions")
         assert not errors(at), (folder, errors(at))
+        assert at.radio(key="walk_start").value == "data set example"  # a real image, not the empty prior mean
         vocab = _vocabulary(folder)
         greedy, beam, sampled = _captions(at)
         assert len(sampled) == 5
