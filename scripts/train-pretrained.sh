@@ -3,10 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
-run() { local out=$1; shift; rm -rf "$out"; "$PY" train.py "$@" --out "$out" --no-progress --threads 1; }
+# one thread unless a model's card says otherwise (its --threads comes later and wins)
+run() { local out=$1; shift; rm -rf "$out"; "$PY" train.py --threads 1 "$@" --out "$out" --no-progress; }
 case "${1:-all}" in
-  conv-mnist5k|all) run pretrained/conv-mnist5k --model conv --dataset mnist5k --latent-dim 16 --epochs 60 --batch-size 64 \
-      --kl-schedule linear --warmup-epochs 10 --maps pca,umap,tsne ;;&
+  conv-mnist5k|all) run pretrained/conv-mnist5k --model conv --dataset mnist5k --latent-dim 16 --epochs 100 --batch-size 64 \
+      --kl-schedule linear --warmup-epochs 10 --maps pca,umap,tsne --threads 2 ;;&
   mlp-mnist5k-2d|all) run pretrained/mlp-mnist5k-2d --model mlp --dataset mnist5k --latent-dim 2 --hidden-sizes 512,256 \
       --epochs 60 --batch-size 64 --kl-schedule linear --warmup-epochs 5 --maps pca,umap ;;&
   conv-digits|all) run pretrained/conv-digits --model conv --dataset digits --latent-dim 8 --channels 32,64 --hidden-dim 128 \
@@ -17,5 +18,5 @@ case "${1:-all}" in
       --set 'dec_kernel_sizes=[5,3]' --set latent_channels=8 --set code_kernel=3 --set location_scale_init=0.1 \
       --set 'reader_channels=[32,32]' --set 'reader_strides=[1,2]' --set label_hidden=128 --set label_weight=10 \
       --set caption_weight=10 --lr 5e-3 --batch-size 64 --kl-schedule linear --warmup-epochs 5 --epochs 22 \
-      --iwae-k 100 --maps pca,umap ;;
+      --iwae-k 100 --maps pca,umap --threads 2 ;;
 esac
