@@ -6,11 +6,12 @@
   puts each value at the cell the encoder chose for that block. A code with no encoder locations (a prior
   sample, a slider walk) is decoded for display with the expected-value unpooling (each value spread evenly
   over its block's real cells: value / p^2, or value / n at a padded edge) or with locations from a fixed
-  seed, as `display_unpool` says; both are deterministic. With the default linear decoder the expected-value decode is exactly the mean of the
-  output logits over locations drawn from the prior (uniform over each block's real cells).
+  seed, as `display_unpool` says; both are deterministic. With the default linear decoder the expected-value
+  decode is exactly the mean of the output logits over locations drawn from the prior (uniform over each
+  block's real cells).
 - Objective per image: -log p(x | s, z) + KL(q(s|x) || N(0, I)) + sum over blocks KL(q(z_block|x) || uniform
-  over the block's real cells) + label_weight * (-log p(y | s)) + caption_weight * (-log p(caption | s)). Unlabelled images (label -1)
-  have no label term and uncaptioned images no caption term.
+  over the block's real cells) + label_weight * (-log p(y | s)) + caption_weight * (-log p(caption | s)).
+  Unlabelled images (label -1) have no label term and uncaptioned images no caption term.
 - Labels: a softmax classifier on s. Captions: a GRU or LSTM conditioned on s (explorer.models.pu_caption).
   Predictions average label probabilities and next-word probabilities over several draws of s.
 """
@@ -331,9 +332,7 @@ class PuVAE(VAE):
             if c.display_unpool == "expected":
                 out.append(uniform_weights(p, self.sizes[layer], device))
             else:
-                hb, wb = self.sizes[layer + 1]
-                out.append(fixed_seed_weights((c.channels[layer], hb, wb), p, c.display_seed + layer, device,
-                                              self.sizes[layer]))
+                out.append(fixed_seed_weights(c.channels[layer], self.sizes[layer], p, c.display_seed + layer, device))
         return out
 
     def decode(self, z: Tensor, locations: list[PoolResult | Tensor] | None = None) -> Likelihood:

@@ -218,7 +218,7 @@ class PoolResult:
     block_kl: Tensor  # (B, C, Hb, Wb): KL(location distribution || uniform over real cells) per block, differentiable
     p: int  # block side
     size: tuple[int, int]  # (H, W) of the map before pooling: what unpooling restores
-    log_cells: Tensor | float = 0.0  # (Hb, Wb) or a scalar: log of each block's number of real cells
+    log_cells: Tensor | float  # (Hb, Wb) or a scalar: log of each block's number of real cells
 
     @property
     def weights(self) -> Tensor:
@@ -275,21 +275,17 @@ def unpool(values: Tensor, weights: Tensor, p: int, size: tuple[int, int]) -> Te
     return from_blocks(values.unsqueeze(CELL_DIM) * weights, p, *size)
 
 
-def uniform_weights(p: int, size: tuple[int, int] | None = None, device: torch.device | None = None, dtype=torch.float32) -> Tensor:
-    """Expected-value unpooling weights under the uniform prior over real cells: 1/n on each of a block's n real
-    cells, 0 on padded ones. (1, 1, P, Hb, Wb) for a map of `size` (H, W); (1, 1, P, 1, 1), all 1/P, without one."""
-    if size is None:
-        return torch.full((1, 1, p * p, 1, 1), 1.0 / (p * p), device=device, dtype=dtype)
+def uniform_weights(p: int, size: tuple[int, int], device: torch.device | None = None, dtype=torch.float32) -> Tensor:
+    """Expected-value unpooling weights (1, 1, P, Hb, Wb) for a map of `size` (H, W) under the uniform prior over
+    real cells: 1/n on each of a block's n real cells, 0 on padded ones."""
     valid = valid_cells(*size, p, device).to(dtype)
     return (valid / valid.sum(0, keepdim=True))[None, None]
 
 
-def fixed_seed_weights(shape: tuple[int, int, int], p: int, seed: int, device: torch.device | None = None,
-                       size: tuple[int, int] | None = None) -> Tensor:
-    """One-hot locations (1, C, P, Hb, Wb) drawn uniformly over each block's real cells (all p*p without `size`)
-    from a fixed seed: the same for every call and image."""
+def fixed_seed_weights(channels: int, size: tuple[int, int], p: int, seed: int, device: torch.device | None = None) -> Tensor:
+    """One-hot locations (1, C, P, Hb, Wb) for a map of `size` (H, W), drawn uniformly over each block's real
+    cells from a fixed seed: the same for every call and image."""
     gen = torch.Generator().manual_seed(seed)
-    scores = torch.rand((1, shape[0], p * p, *shape[1:]), generator=gen)
-    if size is not None:
-        scores = scores.masked_fill(~valid_cells(*size, p), -1.0)
+    scores = torch.rand((1, channels, p * p, *blocks_shape(*size, p)), generator=gen)
+    scores = scores.masked_fill(~valid_cells(*size, p), -1.0)
     return one_hot(scores.max(CELL_DIM).indices, p * p, CELL_DIM).to(device)
