@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ui.map_worker import PROGRESS_PREFIX
+
 ROOT = Path(__file__).resolve().parent.parent
 METHOD_PARAMS = {"umap": {"n_neighbors": 15, "min_dist": 0.1}, "tsne": {"perplexity": 30.0}}
 
@@ -79,7 +81,7 @@ class Job:
         """Take one line of the worker's output: "progress FRACTION STAGE"."""
         word, _, rest = line.strip().partition(" ")
         fraction, _, stage = rest.partition(" ")
-        if word != "progress":
+        if word != PROGRESS_PREFIX:
             return
         try:
             self.fraction = float(fraction)
