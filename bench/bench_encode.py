@@ -15,6 +15,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cpu_options import add_cpu_options, apply_cpu_options  # noqa: E402  (bench/ is the script's folder)
+
 from explorer.checkpoint import from_pretrained, read_config  # noqa: E402
 from explorer.data import load_dataset, stack_images  # noqa: E402
 
@@ -25,13 +27,9 @@ def main() -> None:
     ap.add_argument("--passes", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=500)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    ap.add_argument("--flush-denormal", action="store_true", help="flush denormal floats to zero (faster CPU math)")
+    add_cpu_options(ap)
     a = ap.parse_args()
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    if a.flush_denormal:
-        torch.set_flush_denormal(True)
+    apply_cpu_options(a)
     model = from_pretrained(a.checkpoint, device=a.device)
     meta = read_config(a.checkpoint)["dataset"]
     data = load_dataset(meta["name"], **meta.get("options", {}))

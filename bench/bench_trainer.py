@@ -21,6 +21,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cpu_options import add_cpu_options, apply_cpu_options  # noqa: E402  (bench/ is the script's folder)
+
 from explorer.data import load_dataset  # noqa: E402
 from explorer.models import build_model  # noqa: E402
 from explorer.training import Trainer, TrainConfig, make_loader  # noqa: E402
@@ -67,13 +69,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    ap.add_argument("--flush-denormal", action="store_true", help="flush denormal floats to zero (faster CPU math)")
+    add_cpu_options(ap)
     a = ap.parse_args()
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    if a.flush_denormal:
-        torch.set_flush_denormal(True)
+    apply_cpu_options(a)
     data = load_dataset("mnist5k")
     plain, ours, extras = [], [], []
     plain_epoch(data, a.batch_size, 99)  # warm-up
