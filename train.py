@@ -119,6 +119,7 @@ def run(argv: list[str]) -> int:
     from explorer.checkpoint import read_config, resolve_device
     from explorer.data import load_dataset
     from explorer.export import export_model
+    from explorer.heap import retain_freed_memory
     from explorer.models import get_model_class
     from explorer.training import STATE_DIR, Trainer, TrainConfig
 
@@ -126,6 +127,8 @@ def run(argv: list[str]) -> int:
         torch.set_num_threads(args.threads)
     maps = parse_map_methods(args.maps)
     device = resolve_device(args.device)
+    if device.type == "cpu":
+        retain_freed_memory()  # no page faults on each step's fresh activations (explorer/heap.py)
     options = {k: getattr(args, k) for k in ("image_size", "labeled_fraction", "captioned_fraction") if getattr(args, k) is not None}
     data = load_dataset(args.dataset, root=args.data_root, download=args.download, **options)
     cls = get_model_class(args.model)

@@ -42,6 +42,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cpu_options import add_cpu_options, apply_cpu_options  # noqa: E402  (bench/ is the script's folder)
 from explorer.data.captions import collate_captioned  # noqa: E402
 from explorer.data.shapes import load_shapes  # noqa: E402
 from explorer.models import build_model  # noqa: E402
@@ -167,13 +168,14 @@ def git_commit() -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--threads", type=int, default=2)
+    add_cpu_options(ap)
     ap.add_argument("--repeats", type=int, default=10, help="timed batched steps (median reported)")
     ap.add_argument("--loop-images", type=int, default=8, help="images timed one at a time for the loop version")
     ap.add_argument("--logits", choices=["mlp", "activation"], default="mlp",
                     help="batched model's location logits: seed 000's per-block MLP, or the family default")
+    ap.set_defaults(threads=2)
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    apply_cpu_options(args)
     torch.manual_seed(0)
 
     data = load_shapes(n_images=max(args.batch_size, 200) * 2, seed=0)
@@ -219,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         loop_opt.step()
 
     print(f"Pu et al. 2016 training step, seed 000's configuration ({args.logits} location logits); torch {torch.__version__}, "
-          f"{args.threads} thread(s), {platform.processor() or platform.machine()}, commit {git_commit()}")
+          f"{args.threads} thread(s), {platform.processor() or platform.machine()}, "
+          f"{'glibc malloc defaults' if args.malloc_default else 'freed memory kept in the heap'}, commit {git_commit()}")
     rows = []
     for name, fast, slow in (("(a) VAE fwd+bwd", batched_vae, loop_vae), ("(b) whole step + heads + Adam", batched_step, loop_step)):
         t_fast = statistics.median(timed(fast, args.repeats)) / args.batch_size

@@ -1,15 +1,25 @@
-"""The CPU options every training / inference benchmark takes: thread count and flushing of denormal floats."""
+"""The CPU options every training / inference benchmark takes: thread count, flushing of denormal floats, and
+whether freed memory stays in the heap (as train.py keeps it on the CPU)."""
 
 from __future__ import annotations
 
 import argparse
 
+import sys
+from pathlib import Path
+
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from explorer.heap import retain_freed_memory  # noqa: E402
 
 
 def add_cpu_options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--flush-denormal", action="store_true", help="flush denormal floats to zero (faster CPU math)")
+    ap.add_argument("--malloc-default", action="store_true",
+                    help="leave glibc's malloc as it is (default: keep freed memory in the heap, as train.py does)")
 
 
 def apply_cpu_options(args: argparse.Namespace) -> None:
@@ -17,3 +27,5 @@ def apply_cpu_options(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
     if args.flush_denormal:
         torch.set_flush_denormal(True)
+    if not args.malloc_default:
+        retain_freed_memory()
