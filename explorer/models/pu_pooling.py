@@ -247,16 +247,25 @@ def stochastic_pool(
 ) -> PoolResult:
     """Pool h (B, C, H, W). `logits`: per-cell logits in block form (B, C, P, Hb, Wb), or a function that
     makes them from the blocks. Padded cells are masked here, whatever the logits say about them."""
-    blocks = to_blocks(h, p)
+    return pool_blocks(to_blocks(h, p), (h.shape[2], h.shape[3]), logits, p, draw, tau, generator)
+
+
+def pool_blocks(
+    blocks: Tensor, size: tuple[int, int], logits: Tensor | Callable[[Tensor], Tensor], p: int, draw: str,
+    tau: float = 1.0, generator: torch.Generator | None = None,
+) -> PoolResult:
+    """As `stochastic_pool`, for a map of `size` (H, W) already in block form (B, C, P, Hb, Wb) (to_blocks,
+    or pu_blockconv.conv_to_blocks). Whatever padded cells hold is never pooled."""
+    height, width = size
     logits = logits(blocks) if callable(logits) else logits
     log_cells: Tensor | float = math.log(p * p)
-    if (h.shape[2] % p) or (h.shape[3] % p):  # an additive mask: its backward is free, unlike masked_fill's
-        logits = logits + padding_bias(h.shape[2], h.shape[3], p, h.device, logits.dtype)
-        log_cells = log_cell_counts(h.shape[2], h.shape[3], p, h.device, logits.dtype)
+    if (height % p) or (width % p):  # an additive mask: its backward is free, unlike masked_fill's
+        logits = logits + padding_bias(height, width, p, blocks.device, logits.dtype)
+        log_cells = log_cell_counts(height, width, p, blocks.device, logits.dtype)
     index, soft = choose_cells(logits, draw, tau, generator)
     pooled = _PoolAt.apply(blocks, soft, index)
     block_kl, log_probs = _LocationKL.apply(logits, CELL_DIM, log_cells)
-    return PoolResult(pooled, index, soft, log_probs, block_kl, p, (h.shape[2], h.shape[3]), log_cells)
+    return PoolResult(pooled, index, soft, log_probs, block_kl, p, (height, width), log_cells)
 
 
 def unpool_at(values: Tensor, where: PoolResult, size: tuple[int, int] | None = None) -> Tensor:
