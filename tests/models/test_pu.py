@@ -155,7 +155,7 @@ def test_relaxed_draw_passes_gradients_to_the_logits_and_exact_draw_does_not():
 
 
 def test_custom_gradients_match_the_straight_through_product_form():
-    """_PoolAt, _UnpoolAt and _LocationKL give the gradients of one_hot + soft - soft.detach() written out."""
+    """_PoolAt, _UnpoolToMap and _LocationKL give the gradients of one_hot + soft - soft.detach() written out."""
     size, p = (7, 8), 3
     gen_data = torch.Generator().manual_seed(6)
     h0 = torch.randn(2, 3, *size, generator=gen_data)
@@ -427,3 +427,26 @@ def test_config_follows_the_data_and_trains_with_the_shared_trainer(tmp_path):
         assert 0.0 <= metrics[key] <= 1.0
     summary = model.epoch_summary(data, torch.device("cpu"))
     assert summary["sampled_captions"].count("[true:") == 3
+
+
+def test_uniform_noise_is_reproducible_from_its_generator_and_uniform():
+    from explorer.models.pu_pooling import uniform
+
+    def draw(seed, shape=(4000,), dtype=torch.float32):
+        return uniform(shape, torch.Generator().manual_seed(seed), torch.device("cpu"), dtype)
+
+    a, b, c = draw(0), draw(0), draw(1)
+    assert a.dtype == torch.float32 and a.shape == (4000,)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert draw(0, (2, 3), torch.float64).dtype == torch.float64
+    assert uniform((5,), None, torch.device("cpu"), torch.bfloat16).dtype == torch.bfloat16  # torch's own draw
+    assert float(a.min()) >= 0.0 and float(a.max()) < 1.0
+    # Kolmogorov-Smirnov distance to U[0, 1): far below the 0.1% critical value 1.95 / sqrt(n)
+    sorted_u = a.sort().values.double()
+    n = len(sorted_u)
+    grid = torch.arange(1, n + 1, dtype=torch.float64) / n
+    assert float((grid - sorted_u).abs().max()) < 1.95 / math.sqrt(n)
+    torch.manual_seed(3)
+    d = uniform((10,), None, torch.device("cpu"))
+    torch.manual_seed(3)
+    assert torch.equal(d, uniform((10,), None, torch.device("cpu")))  # None: torch's default generator
