@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     t.add_argument("--threads", type=int, help="CPU threads for torch")
+    t.add_argument("--compile", action="store_true",
+                   help="compile the family's training kernels with torch.compile where it has any (pu: the relaxed "
+                        "stochastic pooling; some seconds once, needs a C++ compiler on the CPU)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     t.add_argument("--no-tensorboard", action="store_true", help="skip TensorBoard logs")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -135,6 +138,10 @@ def run(argv: list[str]) -> int:
     config = cls.config_class.from_dict(model_values(args, cls, data))
     torch.manual_seed(args.seed)  # weight initialisation
     model = cls(config)
+    if args.compile:
+        compiled = model.compile_training_kernels()
+        print(f"compiled: {', '.join(compiled)}" if compiled else
+              f"--compile: nothing compiled for the {args.model!r} family; training runs eagerly", flush=True)
     train_cfg = TrainConfig(**{k: getattr(args, k) for k in TRAIN_FLAGS}, tensorboard=not args.no_tensorboard,
                             progress=not args.no_progress)
     out = Path(args.out)

@@ -24,7 +24,7 @@ def test_help_lists_every_option():
     for flag in ("--model", "--dataset", "--data-root", "--download", "--latent-dim", "--epochs", "--out", "--device",
                  "--seed", "--resume", "--iwae-k", "--maps", "--beta", "--kl-schedule", "--warmup-epochs", "--free-bits",
                  "--free-bits-mode", "--hidden-sizes", "--channels", "--batch-norm", "--weight-norm", "--activation",
-                 "--likelihood", "--set", "--labeled-fraction", "--captioned-fraction", "--image-size"):
+                 "--likelihood", "--set", "--labeled-fraction", "--captioned-fraction", "--image-size", "--compile"):
         assert flag in out, flag
 
 
@@ -72,3 +72,16 @@ def test_clear_errors(tmp_path):
     assert bad_set.returncode == 2 and "no such field" in bad_set.stderr
     bad_map = run("--model", "mlp", "--dataset", "digits", "--maps", "isomap", "--out", str(tmp_path / "o"), check=False)
     assert bad_map.returncode == 2 and "unknown map" in bad_map.stderr
+
+
+@pytest.mark.slow
+def test_compile_flag(tmp_path):
+    pu = run("--model", "pu", "--dataset", "shapes", "--channels", "4,6", "--epochs", "1", "--batch-size", "256",
+             "--maps", "none", "--iwae-k", "5", "--out", str(tmp_path / "pu"), "--no-progress", "--no-tensorboard",
+             "--compile")
+    assert "compiled: relaxed stochastic pooling" in pu.stdout
+    assert from_pretrained(tmp_path / "pu", device="cpu").config.channels == (4, 6)
+    mlp = run("--model", "mlp", "--dataset", "digits", "--latent-dim", "2", "--hidden-sizes", "16", "--epochs", "1",
+              "--maps", "none", "--iwae-k", "5", "--out", str(tmp_path / "mlp"), "--no-progress", "--no-tensorboard",
+              "--compile")
+    assert "nothing compiled for the 'mlp' family" in mlp.stdout

@@ -101,6 +101,11 @@ class VAE(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
+    def compile_training_kernels(self) -> list[str]:
+        """Compile what this family can compile for training (torch.compile); returns what was compiled.
+        Families without such a kernel compile nothing (train.py --compile then says so)."""
+        return []
+
     def make_likelihood(self, raw: Tensor) -> Likelihood:
         """Turn the decoder's last activations (B, C, H, W) into the configured likelihood."""
         if self.config.likelihood == "bernoulli":

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -260,6 +261,16 @@ class PuVAE(VAE):
             self.captioner = CaptionDecoder(code_dim, c.vocab_size, c.embed_dim, c.hidden_dim, c.code_feed_dim, c.rnn)
             self.vocab = Vocab(list(c.vocab_words)) if c.vocab_words else Vocab.placeholder(c.vocab_size)
         assert n == len(self.enc_convs)
+        self.compiled_pooling = False  # compile_training_kernels() switches the relaxed pooling to pu_compiled
+
+    def compile_training_kernels(self) -> list[str]:
+        """Run the relaxed stochastic pooling of training through pu_compiled's fused kernel."""
+        from explorer.models import pu_compiled
+
+        self.compiled_pooling = pu_compiled.enable()
+        if not self.compiled_pooling:
+            warnings.warn(f"torch.compile failed, the pooling stays eager: {pu_compiled.last_error()}", stacklevel=2)
+        return ["relaxed stochastic pooling"] if self.compiled_pooling else []
 
     # -- checkpoint hooks ---------------------------------------------------------------------------
     @classmethod
@@ -333,7 +344,7 @@ class PuVAE(VAE):
             else:
                 blocks = to_blocks(self.enc_act(conv(_conv_layout(h) if layer == 0 else h)), p)
             res = pool_blocks(blocks, size, lambda b, layer=layer: self._location_logits(b, layer, size),
-                              p, draw, self.config.gumbel_tau, generator)
+                              p, draw, self.config.gumbel_tau, generator, compiled=self.compiled_pooling)
             pools.append(res)
             h = res.pooled
         mean, logvar = self.code_head(h).chunk(2, dim=1)  # (B, C, h, w) each

@@ -166,17 +166,16 @@ class _LocationKL(torch.autograd.Function):
     d/dl_j sum_i pi_i log pi_i = pi_j (log pi_j - sum_i pi_i log pi_i): three passes instead of autograd's eight."""
 
     @staticmethod
-    def forward(ctx, logits: Tensor, dim: int, log_cells: Tensor | float) -> tuple[Tensor, Tensor]:
+    def forward(ctx, logits: Tensor, dim: int, log_cells: Tensor | float) -> Tensor:
         log_probs = torch.log_softmax(logits, dim=dim)
         probs = torch.softmax(logits, dim=dim)  # not log_probs.exp(): exp of a masked cell's -1e9 is 10x slower
         neg_entropy = (probs * log_probs).sum(dim, keepdim=True)
         ctx.save_for_backward(probs, log_probs, neg_entropy)
         ctx.dim = dim
-        ctx.mark_non_differentiable(log_probs)
-        return neg_entropy.squeeze(dim) + log_cells, log_probs
+        return neg_entropy.squeeze(dim) + log_cells
 
     @staticmethod
-    def backward(ctx, grad: Tensor, _unused: Tensor | None):
+    def backward(ctx, grad: Tensor):
         probs, log_probs, neg_entropy = ctx.saved_tensors
         return (log_probs - neg_entropy).mul_(probs).mul_(grad.unsqueeze(ctx.dim)), None, None
 
@@ -254,11 +253,16 @@ class PoolResult:
     pooled: Tensor  # (B, C, Hb, Wb): the activation at the chosen cell of each block
     index: Tensor  # (B, C, Hb, Wb) long: the chosen cell
     soft: Tensor | None  # (B, C, P, Hb, Wb): Gumbel-softmax relaxation for straight-through gradients (relaxed draw)
-    log_probs: Tensor  # (B, C, P, Hb, Wb): log of the location distribution (padded cells ~ -1e9), no gradient
+    logits: Tensor  # (B, C, P, Hb, Wb): logits of the location distribution (padded cells -1e9), no gradient
     block_kl: Tensor  # (B, C, Hb, Wb): KL(location distribution || uniform over real cells) per block, differentiable
     p: int  # block side
     size: tuple[int, int]  # (H, W) of the map before pooling: what unpooling restores
     log_cells: Tensor | float  # (Hb, Wb) or a scalar: log of each block's number of real cells
+
+    @property
+    def log_probs(self) -> Tensor:
+        """(B, C, P, Hb, Wb): log of the location distribution (padded cells ~ -1e9), no gradient."""
+        return torch.log_softmax(self.logits, CELL_DIM)
 
     @property
     def weights(self) -> Tensor:
@@ -292,20 +296,30 @@ def stochastic_pool(
 
 def pool_blocks(
     blocks: Tensor, size: tuple[int, int], logits: Tensor | Callable[[Tensor], Tensor], p: int, draw: str,
-    tau: float = 1.0, generator: torch.Generator | None = None,
+    tau: float = 1.0, generator: torch.Generator | None = None, compiled: bool = False,
 ) -> PoolResult:
     """As `stochastic_pool`, for a map of `size` (H, W) already in block form (B, C, P, Hb, Wb) (to_blocks,
-    or pu_blockconv.conv_to_blocks). Whatever padded cells hold is never pooled."""
+    or pu_blockconv.conv_to_blocks). Whatever padded cells hold is never pooled.
+
+    compiled: run a relaxed draw through pu_compiled's torch.compile'd kernel where it is enabled (the same
+    numbers, fused into a few loops); the eager code below otherwise."""
     height, width = size
     logits = logits(blocks) if callable(logits) else logits
     log_cells: Tensor | float = math.log(p * p)
     if (height % p) or (width % p):  # an additive mask: its backward is free, unlike masked_fill's
         logits = logits + padding_bias(height, width, p, blocks.device, logits.dtype)
         log_cells = log_cell_counts(height, width, p, blocks.device, logits.dtype)
+    if compiled and draw == "relaxed":
+        from explorer.models import pu_compiled  # torch.compile is imported only where it is asked for
+
+        if pu_compiled.enabled():
+            u = uniform(logits.shape, generator, logits.device, logits.dtype)
+            pooled, index, soft, block_kl = pu_compiled.relaxed_pool(blocks, logits, u, tau, log_cells)
+            return PoolResult(pooled, index, soft, logits.detach(), block_kl, p, (height, width), log_cells)
     index, soft = choose_cells(logits, draw, tau, generator)
     pooled = _PoolAt.apply(blocks, soft, index)
-    block_kl, log_probs = _LocationKL.apply(logits, CELL_DIM, log_cells)
-    return PoolResult(pooled, index, soft, log_probs, block_kl, p, (height, width), log_cells)
+    block_kl = _LocationKL.apply(logits, CELL_DIM, log_cells)
+    return PoolResult(pooled, index, soft, logits.detach(), block_kl, p, (height, width), log_cells)
 
 
 def unpool_at(values: Tensor, where: PoolResult, size: tuple[int, int] | None = None) -> Tensor:
