@@ -309,15 +309,14 @@ class PuVAE(VAE):
         return self.config.code_shape
 
     def _location_logits(self, blocks: Tensor, layer: int, size: tuple[int, int]) -> Tensor:
-        """Per-cell logits (B, C, P, Hb, Wb) from the blocks of a feature map of `size` (H, W)."""
-        if self.config.location_logits == "mlp":  # the same MLP over the P cells of every block and channel
-            p = self.config.pool_sizes[layer]
-            if size[0] % p or size[1] % p:  # the MLP reads padded cells as zeros, whatever the blocks hold there
-                blocks = blocks * valid_cells(*size, p, blocks.device)
-            first, _, last = self.location_mlps[layer]
-            hidden = torch.tanh(torch.einsum("hp,bcpij->bchij", first.weight, blocks) + first.bias.view(-1, 1, 1))
-            return torch.einsum("ph,bchij->bcpij", last.weight, hidden) + last.bias.view(-1, 1, 1)
-        return blocks * self.location_log_scale[layer].exp()
+        """Per-cell logits (B, C, P, Hb, Wb) of seed 000's per-block MLP from the blocks of a feature map of
+        `size` (H, W): the same MLP over the P cells of every block and channel."""
+        p = self.config.pool_sizes[layer]
+        if size[0] % p or size[1] % p:  # the MLP reads padded cells as zeros, whatever the blocks hold there
+            blocks = blocks * valid_cells(*size, p, blocks.device)
+        first, _, last = self.location_mlps[layer]
+        hidden = torch.tanh(torch.einsum("hp,bcpij->bchij", first.weight, blocks) + first.bias.view(-1, 1, 1))
+        return torch.einsum("ph,bchij->bcpij", last.weight, hidden) + last.bias.view(-1, 1, 1)
 
     def _pool_draw(self, pooling: str | None) -> str:
         if pooling is not None:
@@ -343,8 +342,12 @@ class PuVAE(VAE):
                 blocks = self.enc_act(conv_to_blocks(h, conv.weight, conv.bias, p, index))
             else:
                 blocks = to_blocks(self.enc_act(conv(_conv_layout(h) if layer == 0 else h)), p)
-            res = pool_blocks(blocks, size, lambda b, layer=layer: self._location_logits(b, layer, size),
-                              p, draw, self.config.gumbel_tau, generator, compiled=self.compiled_pooling)
+            if self.config.location_logits == "mlp":
+                logits, scale = (lambda b, layer=layer: self._location_logits(b, layer, size)), None
+            else:  # scale * blocks, computed inside pool_blocks (and fused into its compiled kernel)
+                logits, scale = None, self.location_log_scale[layer].exp()
+            res = pool_blocks(blocks, size, logits, p, draw, self.config.gumbel_tau, generator,
+                              compiled=self.compiled_pooling, scale=scale)
             pools.append(res)
             h = res.pooled
         mean, logvar = self.code_head(h).chunk(2, dim=1)  # (B, C, h, w) each

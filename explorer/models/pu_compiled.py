@@ -27,10 +27,16 @@ log = logging.getLogger(__name__)
 _state: dict[str, Callable | bool | str | None] = {"fn": None, "enabled": False, "error": None}
 
 
-def relaxed_pool_terms(blocks: Tensor, logits: Tensor, u: Tensor, tau: float, log_cells: Tensor | float):
-    """Relaxed pooling from uniform noise u (like logits): (pooled, index, soft, block_kl), as pu_pooling's
-    eager path computes them. pooled is exact (the chosen activation) and its gradient is straight-through:
-    hard to the blocks, the blocks to the Gumbel-softmax `soft`."""
+def relaxed_pool_terms(blocks: Tensor, logits: Tensor | None, scale: Tensor | None, bias: Tensor | None, u: Tensor,
+                       tau: float, log_cells: Tensor | float):
+    """Relaxed pooling from uniform noise u (like blocks): (pooled, index, soft, block_kl, logits), as
+    pu_pooling's eager path computes them. logits: given, or None for scale * blocks; bias (padded cells'
+    mask) is added. pooled is exact (the chosen activation) and its gradient is straight-through: hard to the
+    blocks, the blocks to the Gumbel-softmax `soft`."""
+    if logits is None:
+        logits = blocks * scale
+    if bias is not None:
+        logits = logits + bias
     perturbed = logits - u.clamp_min(torch.finfo(u.dtype).tiny).log().neg().log()  # logits + Gumbel noise
     index = perturbed.argmax(CELL_DIM, keepdim=True)  # the first maximum, as torch.max
     soft = torch.softmax(perturbed / tau, CELL_DIM)
@@ -39,14 +45,15 @@ def relaxed_pool_terms(blocks: Tensor, logits: Tensor, u: Tensor, tau: float, lo
     # (soft - soft.detach()) is exactly 0 forward, so pooled is the chosen activation to the last bit
     pooled = (blocks * hard).sum(CELL_DIM) + (blocks * (soft - soft.detach())).sum(CELL_DIM)
     neg_entropy = (torch.softmax(logits, CELL_DIM) * torch.log_softmax(logits, CELL_DIM)).sum(CELL_DIM)
-    return pooled, index.squeeze(CELL_DIM), soft, neg_entropy + log_cells
+    return pooled, index.squeeze(CELL_DIM), soft, neg_entropy + log_cells, logits.detach()
 
 
-def relaxed_pool(blocks: Tensor, logits: Tensor, u: Tensor, tau: float, log_cells: Tensor | float):
+def relaxed_pool(blocks: Tensor, logits: Tensor | None, scale: Tensor | None, bias: Tensor | None, u: Tensor,
+                 tau: float, log_cells: Tensor | float):
     """`relaxed_pool_terms` through the compiled kernel (compiled on first use of each shape)."""
     fn = _state["fn"]
     assert callable(fn), "call enable() first"
-    return fn(blocks, logits, u, tau, log_cells)
+    return fn(blocks, logits, scale, bias, u, tau, log_cells)
 
 
 def enabled() -> bool:
@@ -63,8 +70,7 @@ def enable(on: bool = True) -> bool:
         _state["fn"] = torch.compile(relaxed_pool_terms, dynamic=False)
     try:
         blocks = torch.randn(1, 1, 4, 2, 2, requires_grad=True)
-        logits = blocks * 2.0
-        pooled, _, soft, kl = relaxed_pool(blocks, logits, torch.rand(1, 1, 4, 2, 2), 1.0, 0.0)
+        pooled, _, soft, kl, _ = relaxed_pool(blocks, blocks * 2.0, None, None, torch.rand(1, 1, 4, 2, 2), 1.0, 0.0)
         (pooled.sum() + soft.sum() + kl.sum()).backward()
     except Exception as exc:  # any compiler failure: no C++ compiler, unsupported platform, ...
         _state["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]

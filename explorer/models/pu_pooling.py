@@ -295,27 +295,34 @@ def stochastic_pool(
 
 
 def pool_blocks(
-    blocks: Tensor, size: tuple[int, int], logits: Tensor | Callable[[Tensor], Tensor], p: int, draw: str,
-    tau: float = 1.0, generator: torch.Generator | None = None, compiled: bool = False,
+    blocks: Tensor, size: tuple[int, int], logits: Tensor | Callable[[Tensor], Tensor] | None, p: int, draw: str,
+    tau: float = 1.0, generator: torch.Generator | None = None, compiled: bool = False, scale: Tensor | None = None,
 ) -> PoolResult:
     """As `stochastic_pool`, for a map of `size` (H, W) already in block form (B, C, P, Hb, Wb) (to_blocks,
     or pu_blockconv.conv_to_blocks). Whatever padded cells hold is never pooled.
 
-    compiled: run a relaxed draw through pu_compiled's torch.compile'd kernel where it is enabled (the same
-    numbers, fused into a few loops); the eager code below otherwise."""
+    logits: the location logits (like blocks), a function of the blocks that makes them, or None for
+    logits = scale * blocks. compiled: run a relaxed draw through pu_compiled's torch.compile'd kernel where it
+    is enabled (the same numbers, fused into a few loops, `scale * blocks` included); the eager code otherwise."""
     height, width = size
-    logits = logits(blocks) if callable(logits) else logits
     log_cells: Tensor | float = math.log(p * p)
+    bias = None
     if (height % p) or (width % p):  # an additive mask: its backward is free, unlike masked_fill's
-        logits = logits + padding_bias(height, width, p, blocks.device, logits.dtype)
-        log_cells = log_cell_counts(height, width, p, blocks.device, logits.dtype)
+        bias = padding_bias(height, width, p, blocks.device, blocks.dtype)
+        log_cells = log_cell_counts(height, width, p, blocks.device, blocks.dtype)
+    if callable(logits):
+        logits = logits(blocks)
     if compiled and draw == "relaxed":
         from explorer.models import pu_compiled  # torch.compile is imported only where it is asked for
 
         if pu_compiled.enabled():
-            u = uniform(logits.shape, generator, logits.device, logits.dtype)
-            pooled, index, soft, block_kl = pu_compiled.relaxed_pool(blocks, logits, u, tau, log_cells)
-            return PoolResult(pooled, index, soft, logits.detach(), block_kl, p, (height, width), log_cells)
+            u = uniform(blocks.shape, generator, blocks.device, blocks.dtype)
+            pooled, index, soft, block_kl, full_logits = pu_compiled.relaxed_pool(blocks, logits, scale, bias, u, tau, log_cells)
+            return PoolResult(pooled, index, soft, full_logits, block_kl, p, (height, width), log_cells)
+    if logits is None:
+        logits = blocks * scale
+    if bias is not None:
+        logits = logits + bias
     index, soft = choose_cells(logits, draw, tau, generator)
     pooled = _PoolAt.apply(blocks, soft, index)
     block_kl = _LocationKL.apply(logits, CELL_DIM, log_cells)

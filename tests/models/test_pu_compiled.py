@@ -22,7 +22,8 @@ def compiled():
     pu_compiled.enable(False)
 
 
-def test_compiled_pooling_matches_the_eager_path(compiled):
+@pytest.mark.parametrize("logit_form", ["function", "scale"])
+def test_compiled_pooling_matches_the_eager_path(compiled, logit_form):
     size, p = (7, 8), 3  # padded to 9 x 9: edge blocks have fewer real cells
     gen_data = torch.Generator().manual_seed(0)
     blocks0 = torch.randn(3, 2, 9, 3, 3, generator=gen_data)
@@ -31,8 +32,9 @@ def test_compiled_pooling_matches_the_eager_path(compiled):
 
     def run(use_compiled: bool):
         blocks, s = blocks0.clone().requires_grad_(), scale.clone().requires_grad_()
-        r = pool_blocks(blocks, size, lambda b: b * s, p, "relaxed", tau=0.7, generator=torch.Generator().manual_seed(5),
-                        compiled=use_compiled)
+        logits, scale_arg = ((lambda b: b * s), None) if logit_form == "function" else (None, s)
+        r = pool_blocks(blocks, size, logits, p, "relaxed", tau=0.7, generator=torch.Generator().manual_seed(5),
+                        compiled=use_compiled, scale=scale_arg)
         loss = (r.pooled * up_pooled).sum() + (r.soft * up_soft).sum() + (r.block_kl * up_kl).sum()
         loss.backward()
         return r, blocks.grad, s.grad
@@ -43,6 +45,7 @@ def test_compiled_pooling_matches_the_eager_path(compiled):
     assert torch.equal(fast.pooled, slow.pooled)  # the chosen activations, bit for bit
     torch.testing.assert_close(fast.soft, slow.soft)
     torch.testing.assert_close(fast.block_kl, slow.block_kl)
+    torch.testing.assert_close(fast.log_probs, slow.log_probs)
     torch.testing.assert_close(fast_gb, slow_gb)
     torch.testing.assert_close(fast_gs, slow_gs)
 
