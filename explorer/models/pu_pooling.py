@@ -19,7 +19,9 @@ Gradients: in training the location is drawn exactly (Gumbel-max) and the backwa
 Gumbel-softmax relaxation of that draw (straight-through). Pooling and unpooling are written as two small
 autograd functions that gather / scatter at the chosen cell in the forward pass and give the relaxation its
 straight-through gradient in the backward pass: the same gradients as multiplying by
-`one_hot + soft - soft.detach()`, without materialising that product.
+`one_hot + soft - soft.detach()`, without materialising that product. Unpooling scatters straight into the
+full (channels-last on the CPU) map, so the decoder never builds a block tensor. pu_compiled holds the same
+relaxed pooling as one torch.compile'd kernel (opt-in), and pu_blockconv a convolution that writes blocks.
 """
 
 from __future__ import annotations
