@@ -343,7 +343,7 @@ class PuVAE(VAE):
             else:
                 blocks = to_blocks(self.enc_act(conv(_conv_layout(h) if layer == 0 else h)), p)
             if self.config.location_logits == "mlp":
-                logits, scale = (lambda b, layer=layer: self._location_logits(b, layer, size)), None
+                logits, scale = (lambda b, layer=layer, size=size: self._location_logits(b, layer, size)), None
             else:  # scale * blocks, computed inside pool_blocks (and fused into its compiled kernel)
                 logits, scale = None, self.location_log_scale[layer].exp()
             res = pool_blocks(blocks, size, logits, p, draw, self.config.gumbel_tau, generator,
