@@ -1,18 +1,14 @@
 """The CPU options every training / inference benchmark takes: thread count, flushing of denormal floats, and
-whether freed memory stays in the heap (as train.py keeps it on the CPU)."""
+whether freed memory stays in the heap (as train.py keeps it on the CPU). The benchmark scripts import it after
+putting the repository root on sys.path."""
 
 from __future__ import annotations
 
 import argparse
 
-import sys
-from pathlib import Path
-
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from explorer.heap import retain_freed_memory  # noqa: E402
+from explorer.heap import retain_freed_memory
 
 
 def add_cpu_options(ap: argparse.ArgumentParser) -> None:

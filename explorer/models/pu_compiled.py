@@ -21,7 +21,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-CELL_DIM = 2  # as pu_pooling: blocks are (B, C, P, Hb, Wb)
+from explorer.models.pu_pooling import CELL_DIM  # blocks are (B, C, P, Hb, Wb)
+
 log = logging.getLogger(__name__)
 
 _state: dict[str, Callable | bool | str | None] = {"fn": None, "enabled": False, "error": None}
