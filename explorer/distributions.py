@@ -22,7 +22,13 @@ def randn_like(t: Tensor, generator: torch.Generator | None = None) -> Tensor:
 
 
 class DiagonalGaussian:
-    """q(z|x) = N(mean, diag(exp(logvar))); `mean` and `logvar` have shape (B, *latent_shape)."""
+    """q(z|x) = N(mean, diag(exp(logvar))); `mean` and `logvar` have shape (B, *latent_shape).
+
+    It is the posterior every built-in family returns, and the reference for the `Posterior` protocol of
+    explorer.models.base: `rsample`, `log_prob`, `mean`, and a closed-form `kl` declared by `has_analytic_kl`.
+    """
+
+    has_analytic_kl = True  # kl() is exact; a flow posterior (IAF) declares False and is scored by Monte Carlo
 
     def __init__(self, mean: Tensor, logvar: Tensor):
         self.mean = mean
@@ -38,6 +44,15 @@ class DiagonalGaussian:
     def sample(self, generator: torch.Generator | None = None) -> Tensor:
         """Reparameterised draw z = mean + std * eps, differentiable in mean and logvar."""
         return self.mean + self.std * randn_like(self.mean, generator)
+
+    def rsample(self, generator: torch.Generator | None = None) -> Tensor:
+        """The reparameterised draw under torch.distributions' name (same as `sample`)."""
+        return self.sample(generator)
+
+    def expand_draws(self, k: int) -> "DiagonalGaussian":
+        """The same posterior repeated for k draws per item: shapes (B, k, *latent_shape)."""
+        mean = self.mean.unsqueeze(1).expand(self.mean.shape[0], k, *self.mean.shape[1:])
+        return DiagonalGaussian(mean, self.logvar.unsqueeze(1).expand_as(mean))
 
     def kl(self) -> Tensor:
         """KL(q || N(0, I)) per sample and per latent dimension, shape (B, *latent_shape)."""

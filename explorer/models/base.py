@@ -1,15 +1,19 @@
 """The interface every model family implements, and the shared pieces behind it.
 
-A family subclasses `VAE`, sets `config_class`, and implements `encode(x) -> DiagonalGaussian` and
-`decode(z) -> likelihood`. Sampling, reconstruction, interpolation, per-sample loss terms and importance
-weights then come from this base class. Models never draw hidden randomness: every draw takes a generator.
+A family subclasses `VAE`, sets `config_class`, and implements `encode(x) -> Posterior` and
+`decode(z) -> likelihood`. Sampling, reconstruction, interpolation, per-sample loss terms, importance
+weights, the training step and every capability a caller may ask about then come from this base class, with
+defaults that a family overrides. Callers never inspect a model to find out what it can do: they read
+`capabilities()` (or `VAE.config_capabilities(config)` before any weights are loaded) and call the methods it
+declares. Models never draw hidden randomness: every draw takes a generator.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -22,6 +26,7 @@ from explorer.distributions import (
     randn_like,
     standard_normal_log_prob,
 )
+from explorer.losses import regularised_kl
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
@@ -57,11 +62,72 @@ class VAEConfig:
         return cls(**values)
 
 
+class Posterior(Protocol):
+    """q(z | x) as the interface sees it; DiagonalGaussian is the built-in one.
+
+    Shapes: `mean` (B, *latent_shape); `rsample` returns the same shape; `log_prob(z)` and `kl()` are
+    element-wise (B, *latent_shape). `kl()` is only called when `has_analytic_kl` is True: otherwise (an IAF
+    posterior) the KL is estimated from the draw as log q(z) - log p(z).
+    """
+
+    mean: Tensor
+    has_analytic_kl: bool
+
+    def rsample(self, generator: torch.Generator | None = None) -> Tensor: ...
+
+    def log_prob(self, z: Tensor) -> Tensor: ...
+
+    def kl(self) -> Tensor: ...
+
+    def expand_draws(self, k: int) -> "Posterior": ...
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a model offers beyond encode / decode. Pages and commands read this instead of probing the model."""
+
+    captions: bool = False  # `captions(code, ...)` and `vocabulary()` work
+    labels: bool = False  # `label_probabilities(code, ...)` works
+    condition_classes: int = 0  # > 0: encode and decode take `condition=` (B,) class indices (conditional VAE)
+    trainable: bool = True  # train.py can train it (models trained elsewhere are evaluated, not trained)
+    spatial_code: bool = False  # the code is a (C, H, W) map rather than a vector
+
+
+@dataclass
+class StepObjective:
+    """How the trainer weighs a step's per-sample terms: the KL weight, free bits and gradient clipping."""
+
+    beta: float = 1.0
+    free_bits: float = 0.0
+    free_bits_mode: str = "dimension"
+    grad_clip: float = 0.0
+
+    def per_sample_loss(self, terms: dict[str, Tensor]) -> Tensor:
+        """nll + beta * regularised KL + every further (B,) term: the loss of each sample, shape (B,)."""
+        loss = terms["nll"] + self.beta * regularised_kl(terms["kl_dims"], self.free_bits, self.free_bits_mode)
+        for name, value in terms.items():
+            if name not in ("nll", "kl_dims"):
+                loss = loss + value
+        return loss
+
+    def clip(self, parameters: Any) -> None:
+        if self.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(parameters, self.grad_clip)
+
+
+def posterior_kl(posterior: Posterior, z: Tensor) -> Tensor:
+    """KL(q || N(0, I)) per dimension (B, D): closed form where the posterior declares one, else the
+    one-draw estimate log q(z) - log p(z) at the draw z (B, *latent_shape)."""
+    if posterior.has_analytic_kl:
+        return posterior.kl().flatten(1)
+    return (posterior.log_prob(z) - standard_normal_log_prob(z)).flatten(1)
+
+
 @dataclass
 class VAEOutput:
     """One stochastic pass: the posterior, the drawn code, the likelihood and any extra per-sample terms."""
 
-    posterior: DiagonalGaussian
+    posterior: Posterior
     z: Tensor
     likelihood: Likelihood
     extra: dict[str, Tensor] = field(default_factory=dict)
@@ -72,6 +138,7 @@ class VAE(nn.Module):
 
     family: ClassVar[str] = ""
     config_class: ClassVar[type[VAEConfig]] = VAEConfig
+    code_name: ClassVar[str] = "posterior mean"  # what `encode_code` shows, for page labels
 
     def __init__(self, config: VAEConfig):
         super().__init__()
@@ -85,11 +152,107 @@ class VAE(nn.Module):
                 self.register_buffer("log_scale", log_scale)
 
     # -- the two methods a family provides -------------------------------------------------------
-    def encode(self, x: Tensor) -> DiagonalGaussian:
+    def encode(self, x: Tensor) -> Posterior:
+        """Images (B, C, H, W) in [0, 1] -> q(z | x) over codes (B, *latent_shape)."""
         raise NotImplementedError
 
     def decode(self, z: Tensor) -> Likelihood:
+        """Codes (B, *latent_shape) -> p(x | z) over images (B, C, H, W) in [0, 1]."""
         raise NotImplementedError
+
+    # -- capabilities: declared, never probed -----------------------------------------------------
+    @classmethod
+    def config_capabilities(cls, config: VAEConfig) -> Capabilities:
+        """What a model of this class with this config offers, known before any weights are loaded."""
+        return Capabilities()
+
+    def capabilities(self) -> Capabilities:
+        return type(self).config_capabilities(self.config)
+
+    def captions(self, code: Tensor, method: str = "sample", n: int = 1, temperature: float = 1.0, beam_size: int = 5,
+                 generator: torch.Generator | None = None, max_len: int | None = None) -> list[str]:
+        """Captions of codes (B, *latent_shape): a flat list grouped by code (B for greedy, B * n otherwise).
+        Only where `capabilities().captions`."""
+        raise NotImplementedError(f"the {self.family!r} family does not caption")
+
+    def vocabulary(self) -> list[str]:
+        """The caption words (special tokens excluded), where `capabilities().captions`."""
+        return []
+
+    def label_probabilities(self, code: Tensor, n_draws: int = 1, generator: torch.Generator | None = None) -> Tensor:
+        """Class probabilities (B, n_classes) of codes (B, *latent_shape). Only where `capabilities().labels`."""
+        raise NotImplementedError(f"the {self.family!r} family has no label head")
+
+    def likelihood_description(self) -> str:
+        """How p(x | z) scores an image, for pages and cards."""
+        if self.config.likelihood == "bernoulli":
+            return "Bernoulli per pixel (logits from the decoder)"
+        learned = "learned" if self.config.learn_scale else "fixed"
+        return f"Gaussian per pixel on [0, 1] with a {learned} per-channel scale"
+
+    # -- checkpoint and training hooks ------------------------------------------------------------
+    @classmethod
+    def adapt_config_to_data(cls, values: dict[str, Any], data: Any) -> dict[str, Any]:
+        """Config values completed from a DataSplit before the model is built (e.g. a caption vocabulary)."""
+        return values
+
+    @classmethod
+    def from_config(cls, config: VAEConfig, folder: Path | None = None) -> "VAE":
+        """Build the model for a checkpoint folder's config (a family with extra files reads them from folder)."""
+        return cls(config)
+
+    def extra_files(self) -> dict[str, bytes]:
+        """Files saved beside config.json and model.safetensors, by name."""
+        return {}
+
+    def extra_metrics(self, data: Any, device: torch.device | str) -> dict[str, Any]:
+        """Metrics of the family's own beyond the ELBO terms (caption scores, label accuracy)."""
+        return {}
+
+    def epoch_summary(self, data: Any, device: torch.device | str) -> dict[str, Any]:
+        """A few numbers or texts logged after each training epoch."""
+        return {}
+
+    def compile_training_kernels(self) -> list[str]:
+        """Compile what this family can compile for training (torch.compile); returns what was compiled.
+        Families without such a kernel compile nothing (train.py --compile then says so)."""
+        return []
+
+    def configure_optimizers(self, lr: float, weight_decay: float = 0.0) -> dict[str, torch.optim.Optimizer]:
+        """The optimisers `training_step` uses, by name (a VAE/GAN has one for its discriminator too)."""
+        return {"vae": torch.optim.Adam(self.parameters(), lr=lr, weight_decay=weight_decay)}
+
+    def training_step(self, batch: Any, objective: StepObjective, optimizers: dict[str, torch.optim.Optimizer],
+                      generator: torch.Generator | None = None) -> dict[str, Tensor]:
+        """One optimisation step on a batch; returns detached scalars to log: `loss`, `nll`, `kl` and extras."""
+        terms = self.loss_terms(batch, generator)
+        loss = objective.per_sample_loss(terms).mean()
+        optimizer = optimizers["vae"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        objective.clip(self.parameters())
+        optimizer.step()
+        logged = {"loss": loss.detach(), "nll": terms["nll"].detach().mean(), "kl": terms["kl_dims"].detach().sum(1).mean()}
+        logged.update({k: v.detach().mean() for k, v in terms.items() if k not in ("nll", "kl_dims")})
+        return logged
+
+    # -- codes as pages show them -----------------------------------------------------------------
+    def code_from_latent(self, z: Tensor) -> Tensor:
+        """The space walks, maps and prior draws live in, from the model's latent (identity unless a model
+        scales its latent, as diffusers' pipelines do)."""
+        return z
+
+    def latent_from_code(self, code: Tensor) -> Tensor:
+        return code
+
+    def encode_code(self, x: Tensor) -> Tensor:
+        """The code pages show for images x: (B, *latent_shape), deterministic (see `code_name`)."""
+        return self.code_from_latent(self.encode(x).mean)
+
+    def decode_code(self, code: Tensor, seed: int = 0) -> Tensor:
+        """Images (B, C, H, W) in [0, 1] to display for codes: the likelihood mean, the same for the same
+        code and seed (a family whose decoder draws, like `pu`, fixes its draws from seed)."""
+        return self.decode(self.latent_from_code(code)).mean
 
     # -- shared behaviour -----------------------------------------------------------------------
     @property
@@ -101,11 +264,6 @@ class VAE(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def compile_training_kernels(self) -> list[str]:
-        """Compile what this family can compile for training (torch.compile); returns what was compiled.
-        Families without such a kernel compile nothing (train.py --compile then says so)."""
-        return []
-
     def make_likelihood(self, raw: Tensor) -> Likelihood:
         """Turn the decoder's last activations (B, C, H, W) into the configured likelihood."""
         if self.config.likelihood == "bernoulli":
@@ -114,7 +272,7 @@ class VAE(nn.Module):
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> VAEOutput:
         posterior = self.encode(x)
-        z = posterior.sample(generator)
+        z = posterior.rsample(generator)
         return VAEOutput(posterior, z, self.decode(z))
 
     def loss_terms(self, batch: Any, generator: torch.Generator | None = None) -> dict[str, Tensor]:
@@ -126,7 +284,7 @@ class VAE(nn.Module):
         out = self(x, generator)
         terms = {
             "nll": -out.likelihood.log_prob(x).flatten(1).sum(1),
-            "kl_dims": out.posterior.kl().flatten(1),
+            "kl_dims": posterior_kl(out.posterior, out.z),
         }
         terms.update(out.extra)
         return terms
@@ -139,17 +297,15 @@ class VAE(nn.Module):
         and no label or caption term enters: this is the bound on log p(x) that evaluation reports.
         """
         posterior = self.encode(x)
-        z = posterior.sample(generator)
-        return {"nll": -self.decode(z).log_prob(x).flatten(1).sum(1), "kl_dims": posterior.kl().flatten(1)}
+        z = posterior.rsample(generator)
+        return {"nll": -self.decode(z).log_prob(x).flatten(1).sum(1), "kl_dims": posterior_kl(posterior, z)}
 
     def iwae_log_weights(self, x: Tensor, k: int, generator: torch.Generator | None = None) -> Tensor:
         """log p(x, z_i) - log q(z_i | x) for k posterior draws per image, shape (B, k)."""
         posterior = self.encode(x)
         batch = x.shape[0]
-        mean = posterior.mean.unsqueeze(1).expand(batch, k, *posterior.mean.shape[1:])
-        logvar = posterior.logvar.unsqueeze(1).expand_as(mean)
-        draws = DiagonalGaussian(mean, logvar)
-        z = draws.sample(generator)  # (B, k, *latent)
+        draws = posterior.expand_draws(k)
+        z = draws.rsample(generator)  # (B, k, *latent)
         log_q = draws.log_prob(z).flatten(2).sum(2)
         log_prior = standard_normal_log_prob(z).flatten(2).sum(2)
         likelihood = self.decode(z.flatten(0, 1))

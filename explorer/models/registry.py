@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from explorer.models.base import VAE, VAEConfig
+from explorer.models.base import VAE, Capabilities, VAEConfig
 
 MODEL_REGISTRY: dict[str, type[VAE]] = {}
 
@@ -32,10 +32,16 @@ def build_model(family: str, **config: Any) -> VAE:
     return cls(cls.config_class.from_dict(config))
 
 
+def family_capabilities(family: str, config: dict[str, Any]) -> Capabilities:
+    """What a checkpoint of `family` with this config.json `config` offers, without building the model."""
+    cls = get_model_class(family)
+    return cls.config_capabilities(cls.config_class.from_dict(dict(config)))
+
+
 def available_families() -> list[str]:
     import explorer.models  # noqa: F401
 
     return sorted(MODEL_REGISTRY)
 
 
-__all__ = ["MODEL_REGISTRY", "VAEConfig", "available_families", "build_model", "get_model_class", "register_model"]
+__all__ = ["MODEL_REGISTRY", "VAEConfig", "available_families", "build_model", "family_capabilities", "get_model_class", "register_model"]
