@@ -109,9 +109,7 @@ def model_values(args: argparse.Namespace, cls: type, data: Any) -> dict[str, An
         if key not in known:
             raise ValueError(f"--set {key}: the {args.model!r} family has no such field; fields: {sorted(known)}")
         values[key] = parse_value(raw)
-    if hasattr(cls, "adapt_config_to_data"):
-        values = cls.adapt_config_to_data(values, data)
-    return values
+    return cls.adapt_config_to_data(values, data)
 
 
 def run(argv: list[str]) -> int:

@@ -103,7 +103,7 @@ def save_pretrained(model: VAE, folder: str | Path, extra: dict[str, Any] | None
     }
     save_weights(model, folder / WEIGHTS_NAME)
     write_json(folder / CONFIG_NAME, payload)
-    for name, save in getattr(model, "extra_files", lambda: {})().items():
+    for name, save in model.extra_files().items():
         atomic_write_bytes(folder / name, save)
     return folder
 
@@ -150,7 +150,10 @@ def from_pretrained(folder: str | Path, device: str | torch.device | None = "cpu
         config = cls.config_class.from_dict(payload["config"])
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{folder / CONFIG_NAME} has an invalid config for family {cls.family!r}: {exc}") from None
-    model = cls(config) if not hasattr(cls, "from_folder_config") else cls.from_folder_config(config, folder)
+    try:
+        model = cls.from_config(config, folder)
+    except (FileNotFoundError, ValueError) as exc:
+        raise CheckpointError(f"{folder}: {exc}") from None
     state = load_weights(folder / WEIGHTS_NAME, "cpu")
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))

@@ -69,8 +69,7 @@ def export_model(
     t0 = time.perf_counter()
     metrics, arrays = evaluate(model, data.test, model.config.likelihood, iwae_k=iwae_k)
     metrics.update({"train_seconds": train_seconds, "device": device, "eval_seconds": time.perf_counter() - t0})
-    if hasattr(model, "extra_metrics"):
-        metrics.update(model.extra_metrics(data, model.device))
+    metrics.update(model.extra_metrics(data, model.device))
     t1 = time.perf_counter()
     arrays.update(compute_maps(arrays["test_means"], maps or [], seed=seed))
     metrics["map_seconds"] = time.perf_counter() - t1

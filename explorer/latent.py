@@ -7,7 +7,6 @@ the same start code and slider values always give the same code, and decoding us
 
 from __future__ import annotations
 
-import inspect
 import math
 from dataclasses import dataclass
 
@@ -98,32 +97,23 @@ def prior_draw(latent_shape: tuple[int, ...], seed: int, temperature: float = 1.
     return (torch.randn(math.prod(latent_shape), generator=gen) * float(temperature)).numpy().astype(np.float64)
 
 
-def _decode_kwargs(model: VAE, seed: int) -> dict:
-    """A fixed generator for families whose decoder draws (e.g. unpooling locations): same code, same image."""
-    try:
-        params = inspect.signature(model.decode).parameters
-    except (TypeError, ValueError):
-        return {}
-    if "generator" in params:
-        return {"generator": torch.Generator(device=model.device).manual_seed(seed)}
-    return {}
-
-
 def decode(model: VAE, codes: np.ndarray | Tensor, seed: int = 0) -> Tensor:
-    """Flat codes (B, D) or (D,) -> likelihood means (B, C, H, W) on the CPU, under inference mode."""
+    """Flat codes (B, D) or (D,) -> displayed images (B, C, H, W) on the CPU (`model.decode_code`), under
+    inference mode; the same code and seed give the same image."""
     z = torch.as_tensor(np.asarray(codes, dtype=np.float32)) if not isinstance(codes, Tensor) else codes.float()
     z = z.reshape(-1, *model.latent_shape).to(model.device)
     with torch.inference_mode():
-        return model.decode(z, **_decode_kwargs(model, seed)).mean.float().cpu()
+        return model.decode_code(z, seed).float().cpu()
 
 
 def encode_means(model: VAE, images: Tensor, batch_size: int = 256) -> np.ndarray:
-    """Posterior means of images (N, C, H, W), flat (N, D) float32, batch by batch under inference mode."""
+    """The codes pages show for images (N, C, H, W) (`model.encode_code`: the posterior mean unless the model
+    says otherwise), flat (N, D) float32, batch by batch under inference mode."""
     parts = []
     with torch.inference_mode():
         for start in range(0, len(images), batch_size):
             x = images[start : start + batch_size].to(model.device)
-            parts.append(model.encode(x).mean.flatten(1).float().cpu().numpy())
+            parts.append(model.encode_code(x).flatten(1).float().cpu().numpy())
     if not parts:
         return np.zeros((0, math.prod(model.latent_shape)), dtype=np.float32)
     return np.concatenate(parts)

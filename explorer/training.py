@@ -1,7 +1,9 @@
 """A model-agnostic trainer: ELBO with beta, KL warm-up, free bits; TensorBoard logs; atomic resumable state.
 
-The trainer only needs `model.loss_terms(batch, generator)`; families with labels or captions add their own
-per-sample terms there. Every random draw (shuffling, binarisation, reparameterisation) comes from generators
+The trainer only calls the model interface: `configure_optimizers` once, then `training_step(batch, objective,
+optimizers, generator)` per batch (the base class's step is the ELBO with beta and free bits from `loss_terms`;
+families with labels or captions add their own per-sample terms there, and a family with several losses
+overrides the step). Every random draw (shuffling, binarisation, reparameterisation) comes from generators
 whose states are saved with each epoch's checkpoint, so a resumed run continues exactly where it stopped.
 """
 
@@ -21,8 +23,8 @@ from explorer.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_weights, save_pr
 from explorer.data.base import DataSplit, stack_images
 from explorer.data.transforms import prepare_batch
 from explorer.analysis.evaluation import scoring_inputs
-from explorer.losses import BetaSchedule, regularised_kl
-from explorer.models.base import VAE
+from explorer.losses import BetaSchedule
+from explorer.models.base import VAE, StepObjective
 
 STATE_DIR = "checkpoint"
 STATE_NAME = "train_state.pt"
@@ -93,11 +95,14 @@ class Trainer:
         self.loader = make_loader(data.train, config.batch_size, True, self.shuffle_gen, data.collate_fn)
         self.steps_per_epoch = max(1, len(self.loader))
         total = self.steps_per_epoch * config.epochs
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        self.scheduler = (
-            torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(1, total), eta_min=config.lr / 20)
-            if config.lr_schedule == "cosine" else None
-        )
+        if not model.capabilities().trainable:
+            raise ValueError(f"the {model.family!r} model was trained elsewhere and cannot be trained here; "
+                             "evaluate it with python -m explorer.evaluate")
+        self.optimizers = model.configure_optimizers(config.lr, config.weight_decay)
+        self.schedulers = {
+            name: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total), eta_min=config.lr / 20)
+            for name, opt in self.optimizers.items()
+        } if config.lr_schedule == "cosine" else {}
         self.beta_at = BetaSchedule(config.beta, config.kl_schedule, int(config.warmup_epochs * self.steps_per_epoch))
         self.step = 0
         self.epoch = 0
@@ -120,8 +125,8 @@ class Trainer:
         state = {
             "epoch": self.epoch,
             "step": self.step,
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict() if self.scheduler else {},
+            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
+            "schedulers": {name: sched.state_dict() for name, sched in self.schedulers.items()},
             "shuffle_gen": self.shuffle_gen.get_state(),
             "noise_gen": self.noise_gen.get_state(),
             "history": [asdict(r) for r in self.history],
@@ -146,9 +151,13 @@ class Trainer:
         self.model.load_state_dict(load_weights(folder / WEIGHTS_NAME, "cpu"))
         self.model.to(self.device)
         state = torch.load(folder / STATE_NAME, map_location="cpu", weights_only=True)
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler and state.get("scheduler"):
-            self.scheduler.load_state_dict(state["scheduler"])
+        saved = state.get("optimizers") or {"vae": state["optimizer"]}  # runs saved before several optimisers
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(saved[name])
+        saved_schedulers = state.get("schedulers") or ({"vae": state["scheduler"]} if state.get("scheduler") else {})
+        for name, sched in self.schedulers.items():
+            if name in saved_schedulers:
+                sched.load_state_dict(saved_schedulers[name])
         self.shuffle_gen.set_state(state["shuffle_gen"])
         self.noise_gen.set_state(state["noise_gen"].to(self.noise_gen.get_state().device))
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
@@ -171,7 +180,7 @@ class Trainer:
         terms = self.model.loss_terms((self.test_x,), gen) if not self.data.collate_fn else None
         if terms is not None:
             record.test_elbo = float(-(terms["nll"] + terms["kl_dims"].sum(1)).mean())
-        summary = self.model.epoch_summary(self.data, self.device) if hasattr(self.model, "epoch_summary") else {}
+        summary = self.model.epoch_summary(self.data, self.device)
         w = self.writer
         if w is not None:
             w.add_scalar("train/loss", record.loss, record.epoch)
@@ -217,26 +226,14 @@ class Trainer:
             x = prepare_batch(batch[0], self.likelihood, self.noise_gen)
             batch = (x, *batch[1:])
             beta = self.beta_at(self.step)
-            terms = self.model.loss_terms(batch, self.noise_gen)
-            nll, kl_dims = terms.pop("nll"), terms.pop("kl_dims")
-            kl_reg = regularised_kl(kl_dims, self.cfg.free_bits, self.cfg.free_bits_mode)
-            per_sample = nll + beta * kl_reg
-            for value in terms.values():
-                per_sample = per_sample + value
-            loss = per_sample.mean()
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if self.cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
-            self.optimizer.step()
-            if self.scheduler:
-                self.scheduler.step()
+            objective = StepObjective(beta, self.cfg.free_bits, self.cfg.free_bits_mode, self.cfg.grad_clip)
+            logged = self.model.training_step(batch, objective, self.optimizers, self.noise_gen)
+            for sched in self.schedulers.values():
+                sched.step()
             self.step += 1
             n_batches += 1
-            with torch.no_grad():
-                for key, value in (("loss", loss), ("nll", nll.mean()), ("kl", kl_dims.sum(1).mean()),
-                                   *((k, v.mean()) for k, v in terms.items())):
-                    sums[key] = sums.get(key, 0.0) + value.detach()
+            for key, value in logged.items():
+                sums[key] = sums.get(key, 0.0) + value
             if bar is not None:
                 bar.update(1)
                 if n_batches % self.cfg.log_every == 0:

@@ -1,32 +1,18 @@
-"""Captions from latent codes for captioning families (those with `caption_from_code`), kept out of the pages.
+"""Captions from latent codes for models that declare `capabilities().captions`, kept out of the pages.
 
-The family's methods are called with only the keyword arguments their signatures accept, a batch of one code
-(1, *latent_shape), and a generator seeded per call, so the same code and seed give the same captions.
+The model's `captions(code, ...)` takes a batch of one code (1, *latent_shape) and a generator seeded per
+call, so the same code and seed give the same captions. Calls run on the app's inference thread.
 """
 
 from __future__ import annotations
-
-import inspect
-from typing import Any
 
 import numpy as np
 import streamlit as st
 import torch
 
 from explorer.text import tokenize
+from ui import inference
 from ui.state import Ctx, DataView
-
-SPECIAL = ("<pad>", "<eos>", "<unk>")
-
-
-def _call(fn, **kwargs: Any):
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return fn(**kwargs)
-    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
-        return fn(**kwargs)
-    return fn(**{k: v for k, v in kwargs.items() if k in params})
 
 
 def _code(model, code: np.ndarray) -> torch.Tensor:
@@ -36,46 +22,50 @@ def _code(model, code: np.ndarray) -> torch.Tensor:
 def captions(model, code: np.ndarray, method: str, n: int = 1, temperature: float = 1.0, beam_size: int = 5,
              seed: int = 0, max_len: int = 20) -> list[str]:
     """Captions of one flat code by 'sample', 'greedy' or 'beam', under inference mode."""
-    gen = torch.Generator(device=model.device).manual_seed(int(seed))
-    with torch.inference_mode():
-        out = _call(model.caption_from_code, z=_code(model, code), method=method, n=n, temperature=temperature,
-                    beam_size=beam_size, generator=gen, max_len=max_len)
-    if isinstance(out, str):
-        return [out]
-    flat: list[str] = []
-    for item in out:
-        flat.extend(item if isinstance(item, (list, tuple)) else [item])
-    return [str(c) for c in flat]
+
+    def run() -> list[str]:
+        gen = torch.Generator(device=model.device).manual_seed(int(seed))
+        with torch.inference_mode():
+            return model.captions(_code(model, code), method=method, n=n, temperature=temperature,
+                                  beam_size=beam_size, generator=gen, max_len=max_len)
+
+    return [str(c) for c in inference.run(run)]
 
 
 def label_probs(model, code: np.ndarray, seed: int = 0, n_draws: int = 1) -> np.ndarray | None:
-    fn = getattr(model, "predict_labels", None)
-    if not callable(fn):
+    """Class probabilities of one flat code, or None for a model without a label head."""
+    if not model.capabilities().labels:
         return None
-    gen = torch.Generator(device=model.device).manual_seed(int(seed))
-    with torch.inference_mode():
-        probs = _call(fn, z=_code(model, code), n_draws=n_draws, generator=gen)
-    return torch.as_tensor(probs).float().reshape(-1).cpu().numpy()
+
+    def run() -> np.ndarray:
+        gen = torch.Generator(device=model.device).manual_seed(int(seed))
+        with torch.inference_mode():
+            probs = model.label_probabilities(_code(model, code), n_draws=n_draws, generator=gen)
+        return probs.float().reshape(-1).cpu().numpy()
+
+    return inference.run(run)
 
 
 def vocabulary(model) -> list[str]:
-    vocab = getattr(model, "vocab", None)
-    words = list(getattr(vocab, "words", []) or [])
-    return [w for w in words if w not in SPECIAL]
+    return list(model.vocabulary()) if model.capabilities().captions else []
 
 
 @st.cache_data(show_spinner="Sampling captions for every point ...", max_entries=8)
 def _point_captions(_model, model_key: str, dataset: str, _means: np.ndarray, n: int, seed: int) -> list[list[str]]:
     """n sampled captions for every code (N, D), in batches of codes (one generator for the whole set)."""
-    gen = torch.Generator(device=_model.device).manual_seed(int(seed))
-    out: list[list[str]] = []
-    for start in range(0, len(_means), 100):
-        z = torch.as_tensor(np.asarray(_means[start : start + 100], dtype=np.float32))
-        z = z.reshape(len(z), *_model.latent_shape).to(_model.device)
-        with torch.inference_mode():
-            flat = _call(_model.caption_from_code, z=z, method="sample", n=n, generator=gen)
-        out += [list(flat[i * n : (i + 1) * n]) for i in range(len(z))]
-    return out
+
+    def run() -> list[list[str]]:
+        gen = torch.Generator(device=_model.device).manual_seed(int(seed))
+        out: list[list[str]] = []
+        for start in range(0, len(_means), 100):
+            z = torch.as_tensor(np.asarray(_means[start : start + 100], dtype=np.float32))
+            z = z.reshape(len(z), *_model.latent_shape).to(_model.device)
+            with torch.inference_mode():
+                flat = _model.captions(z, method="sample", n=n, generator=gen)
+            out += [list(flat[i * n : (i + 1) * n]) for i in range(len(z))]
+        return out
+
+    return inference.run(run)
 
 
 def word_colour_ui(ctx: Ctx, view: DataView, container) -> tuple[np.ndarray | None, str]:

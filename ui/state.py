@@ -314,13 +314,12 @@ class Ctx:
     @property
     def has_captions(self) -> bool:
         """Whether the family can caption codes: decided from the class, without loading the weights."""
-        from explorer.models.registry import get_model_class
+        from explorer.models.registry import family_capabilities
 
         try:
-            cls = get_model_class(self.config.get("family", ""))
-        except ValueError:
+            return family_capabilities(self.config.get("family", ""), self.model_config).captions
+        except (TypeError, ValueError):
             return False
-        return callable(getattr(cls, "caption_from_code", None))
 
     @property
     def class_names(self) -> list[str] | None:

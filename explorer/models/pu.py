@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from explorer.distributions import DiagonalGaussian, Likelihood, randn_like, standard_normal_log_prob
-from explorer.models.base import VAE, VAEConfig, VAEOutput
+from explorer.models.base import VAE, Capabilities, VAEConfig, VAEOutput
 from explorer.models.layers import ACTIVATIONS
 from explorer.models.pu_caption import RNNS, CaptionDecoder
 from explorer.models.pu_pooling import (
@@ -46,7 +46,7 @@ from explorer.models.pu_pooling import (
 )
 from explorer.models.pu_blockconv import block_kernel_index, conv_to_blocks
 from explorer.models.registry import register_model
-from explorer.text import Vocab, bleu_scores, most_frequent_caption
+from explorer.text import SPECIALS as SPECIAL_TOKENS, Vocab, bleu_scores, most_frequent_caption
 
 VOCAB_FILE = "vocab.json"
 LOCATION_LOGITS = ("activation", "mlp")
@@ -272,7 +272,12 @@ class PuVAE(VAE):
             warnings.warn(f"torch.compile failed, the pooling stays eager: {pu_compiled.last_error()}", stacklevel=2)
         return ["relaxed stochastic pooling"] if self.compiled_pooling else []
 
-    # -- checkpoint hooks ---------------------------------------------------------------------------
+    # -- capabilities and checkpoint hooks -----------------------------------------------------------
+    @classmethod
+    def config_capabilities(cls, config: PuConfig) -> Capabilities:
+        """Captions only with a caption head (vocab_size > 0), labels only with class names."""
+        return Capabilities(captions=config.vocab_size > 0, labels=bool(config.class_names), spatial_code=True)
+
     @classmethod
     def adapt_config_to_data(cls, values: dict[str, Any], data: Any) -> dict[str, Any]:
         """Take the input shape, class names and caption vocabulary from a DataSplit (explicit values win)."""
@@ -291,9 +296,9 @@ class PuVAE(VAE):
         return {VOCAB_FILE: self.vocab.to_json().encode()} if self.vocab is not None else {}
 
     @classmethod
-    def from_folder_config(cls, config: PuConfig, folder: str | Path) -> "PuVAE":
+    def from_config(cls, config: PuConfig, folder: str | Path | None = None) -> "PuVAE":
         """Rebuild from config.json plus vocab.json (a captioning checkpoint needs both)."""
-        if config.vocab_size:
+        if config.vocab_size and folder is not None:
             path = Path(folder) / VOCAB_FILE
             if not path.is_file():
                 raise FileNotFoundError(f"{folder} holds a captioning model but no {VOCAB_FILE}; save it with save_pretrained")
@@ -530,18 +535,24 @@ class PuVAE(VAE):
         return cap.beam_search(codes, max_len, max(beam_size, n), n_best=n)[0]
 
     @torch.no_grad()
-    def caption_from_code(self, z: Tensor, method: str = "sample", n: int = 1, temperature: float = 1.0, beam_size: int = 5,
-                          generator: torch.Generator | None = None, max_len: int | None = None) -> list[str]:
-        """Captions for codes z: (*latent_shape) or (B, *latent_shape), or (B, M, *latent_shape) to average M codes.
+    def captions(self, code: Tensor, method: str = "sample", n: int = 1, temperature: float = 1.0, beam_size: int = 5,
+                 generator: torch.Generator | None = None, max_len: int | None = None) -> list[str]:
+        """Captions for codes: (*latent_shape) or (B, *latent_shape), or (B, M, *latent_shape) to average M codes.
 
         Returns a flat list grouped by code: B strings for "greedy", B * n for "sample" and "beam" (for beam,
         the n best of each code's beam, best first).
         """
-        ids = self.caption_ids(self._codes(None, z, 1, None), method, n, temperature, beam_size, generator, max_len)
+        ids = self.caption_ids(self._codes(None, code, 1, None), method, n, temperature, beam_size, generator, max_len)
         return [self.vocab.decode(row) for row in ids.flatten(0, 1)]
 
+    def vocabulary(self) -> list[str]:
+        return [w for w in self.vocab.words if w not in SPECIAL_TOKENS] if self.vocab is not None else []
+
+    def label_probabilities(self, code: Tensor, n_draws: int = 1, generator: torch.Generator | None = None) -> Tensor:
+        return self.predict_labels(z=code, n_draws=n_draws, generator=generator)
+
     @torch.no_grad()
-    def captions(self, x: Tensor, method: str = "greedy", n_draws: int | None = None, n: int = 1, temperature: float = 1.0,
+    def captions_for_images(self, x: Tensor, method: str = "greedy", n_draws: int | None = None, n: int = 1, temperature: float = 1.0,
                  beam_size: int = 5, generator: torch.Generator | None = None, max_len: int | None = None) -> list[str]:
         """Captions for images (B, C, H, W), word probabilities averaged over n_draws draws of s (1: the mean).
 
@@ -584,7 +595,7 @@ class PuVAE(VAE):
                 out["caption_nll"] = float(nll.mean())
                 out["caption_nll_per_word"] = float((nll / words).mean())
                 gen = torch.Generator(device=x.device).manual_seed(0)
-                texts = self.caption_from_code(codes[:3, 0], method="sample", generator=gen)
+                texts = self.captions(codes[:3, 0], method="sample", generator=gen)
                 refs = [self.vocab.decode(captions[i, 0]) for i in range(min(3, len(texts)))]
                 out["sampled_captions"] = " | ".join(f"{t}  [true: {r}]" for t, r in zip(texts, refs))
             return out

@@ -1,21 +1,20 @@
 """A test-only captioning family with tensor-shaped codes, standing in for 'pu' where no pu checkpoint exists.
 
-It follows the captioning interface the app relies on: `caption_from_code(z, method, n, temperature, beam_size,
-generator, max_len) -> list[str]` (B * n strings for codes (B, *latent_shape)), `predict_labels(z=...)`,
-`vocab.words` and `config.class_names`. Importing this module registers the family "tinycap".
+It declares captions and labels in its capabilities and implements the interface's `captions(code, method, n,
+temperature, beam_size, generator, max_len) -> list[str]` (B * n strings for codes (B, *latent_shape)),
+`label_probabilities(code)` and `vocabulary()`. Importing this module registers the family "tinycap".
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import torch
 from torch import Tensor, nn
 
 from explorer.distributions import DiagonalGaussian
-from explorer.models.base import VAE, VAEConfig
+from explorer.models.base import VAE, Capabilities, VAEConfig
 from explorer.models.registry import MODEL_REGISTRY, register_model
 
 WORDS = ("a", "red", "blue", "green", "small", "large", "circle", "square", "triangle", "on", "left", "right")
@@ -46,7 +45,13 @@ class TinyCaptioner(VAE):
         self.dec = nn.Linear(d, pixels)
         self.words_head = nn.Linear(d, len(config.words))
         self.labels_head = nn.Linear(d, len(config.class_names))
-        self.vocab = SimpleNamespace(words=["<pad>", "<eos>", "<unk>", *config.words])
+
+    @classmethod
+    def config_capabilities(cls, config: TinyCapConfig) -> Capabilities:
+        return Capabilities(captions=True, labels=bool(config.class_names), spatial_code=True)
+
+    def vocabulary(self) -> list[str]:
+        return list(self.config.words)
 
     @property
     def latent_shape(self) -> tuple[int, ...]:
@@ -64,15 +69,13 @@ class TinyCaptioner(VAE):
         return z.reshape(-1, d).to(self.device)
 
     @torch.no_grad()
-    def predict_labels(self, x: Tensor | None = None, z: Tensor | None = None, n_draws: int | None = None,
-                       generator: torch.Generator | None = None) -> Tensor:
-        codes = self.encode(x).mean if x is not None else z
-        return torch.softmax(self.labels_head(self._flat(codes)), dim=-1)
+    def label_probabilities(self, code: Tensor, n_draws: int = 1, generator: torch.Generator | None = None) -> Tensor:
+        return torch.softmax(self.labels_head(self._flat(code)), dim=-1)
 
     @torch.no_grad()
-    def caption_from_code(self, z: Tensor, method: str = "sample", n: int = 1, temperature: float = 1.0,
-                          beam_size: int = 5, generator: torch.Generator | None = None, max_len: int | None = None) -> list[str]:
-        logits = self.words_head(self._flat(z))  # (B, V)
+    def captions(self, code: Tensor, method: str = "sample", n: int = 1, temperature: float = 1.0,
+                 beam_size: int = 5, generator: torch.Generator | None = None, max_len: int | None = None) -> list[str]:
+        logits = self.words_head(self._flat(code))  # (B, V)
         length = min(max_len or 4, 4)
         out = []
         for row in logits:

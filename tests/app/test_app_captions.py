@@ -21,8 +21,7 @@ def _captions(at) -> tuple[str, str, list[str]]:
 def _vocabulary(folder) -> set[str]:
     from explorer.checkpoint import from_pretrained
 
-    words = set(from_pretrained(folder).vocab.words)
-    return words - {"<pad>", "<eos>"}
+    return set(from_pretrained(folder).vocabulary()) | {"<unk>"}
 
 
 def test_captions_page_only_for_captioning_models(app_env):

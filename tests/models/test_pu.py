@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explorer.checkpoint import from_pretrained, save_pretrained
+from explorer.checkpoint import CheckpointError, from_pretrained, save_pretrained
 from explorer.data.shapes import load_shapes
 from explorer.models import build_model, get_model_class
 from explorer.models.pu_pooling import (
@@ -265,7 +265,7 @@ def test_mlp_location_logits_and_lstm_captions_work():
     sum(v.sum() for v in terms.values()).backward()
     assert bool(model.location_mlps[0][0].weight.grad.abs().sum() > 0)
     model.eval()
-    assert len(model.captions(tiny_batch()[0], method="beam", beam_size=3, generator=torch.Generator().manual_seed(0))) == 4
+    assert len(model.captions_for_images(tiny_batch()[0], method="beam", beam_size=3, generator=torch.Generator().manual_seed(0))) == 4
 
 
 def test_code_reader_feeds_both_heads(tmp_path):
@@ -279,7 +279,7 @@ def test_code_reader_feeds_both_heads(tmp_path):
     save_pretrained(model, tmp_path / "ck")
     loaded = from_pretrained(tmp_path / "ck")
     assert torch.equal(model.predict_labels(x), loaded.predict_labels(x))
-    assert model.captions(x, method="beam") == loaded.captions(x, method="beam")
+    assert model.captions_for_images(x, method="beam") == loaded.captions_for_images(x, method="beam")
 
 
 def test_iwae_weights_are_finite_and_deterministic_given_a_generator():
@@ -364,9 +364,9 @@ def test_public_prediction_methods():
     assert probs.shape == (4, 3) and torch.allclose(probs.sum(1), torch.ones(4))
     z = model.encode(x).mean
     assert torch.allclose(model.predict_labels(z=z), model.predict_labels(x, n_draws=1))
-    assert len(model.caption_from_code(z[0], method="sample", n=3, generator=gen)) == 3
-    assert len(model.caption_from_code(z, method="beam", n=2, beam_size=3)) == 8
-    assert model.caption_from_code(z, method="greedy") == model.captions(x, n_draws=1)
+    assert len(model.captions(z[0], method="sample", n=3, generator=gen)) == 3
+    assert len(model.captions(z, method="beam", n=2, beam_size=3)) == 8
+    assert model.captions(z, method="greedy") == model.captions_for_images(x, n_draws=1)
     assert model.vocab.words == WORDS
     assert model.score_captions(x, ["a red circle"] * 4, n_draws=2, generator=gen).shape == (4,)
 
@@ -401,10 +401,10 @@ def test_save_and_load_give_identical_outputs(tmp_path):
     z = torch.randn(3, *model.latent_shape)
     assert torch.equal(model.decode(z).mean, loaded.decode(z).mean)
     g = lambda: torch.Generator().manual_seed(1)  # noqa: E731
-    assert model.caption_from_code(z, n=2, generator=g()) == loaded.caption_from_code(z, n=2, generator=g())
-    assert model.captions(batch[0], method="beam") == loaded.captions(batch[0], method="beam")
+    assert model.captions(z, n=2, generator=g()) == loaded.captions(z, n=2, generator=g())
+    assert model.captions_for_images(batch[0], method="beam") == loaded.captions_for_images(batch[0], method="beam")
     (tmp_path / "ck" / "vocab.json").unlink()
-    with pytest.raises(FileNotFoundError, match="vocab.json"):
+    with pytest.raises(CheckpointError, match="vocab.json"):  # a CheckpointError names the folder and the file
         from_pretrained(tmp_path / "ck")
 
 
