@@ -8,12 +8,13 @@ import shutil
 
 import pytest
 import torch
-from diffusers import AutoencoderKL
 
 from explorer.distributions import GaussianLikelihood
 from explorer.models.foreign import ForeignModelError, load_foreign
 from explorer.models.foreign.diffusers_kl import DiffusersKLVAE, load_diffusers_kl
 from foreign_models import KL_SCALING, KL_SHIFT
+
+AutoencoderKL = pytest.importorskip("diffusers").AutoencoderKL  # diffusers is optional
 
 
 @pytest.fixture(scope="module")
