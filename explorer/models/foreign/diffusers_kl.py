@@ -97,7 +97,8 @@ class DiffusersKLVAE(ForeignVAE):
     @classmethod
     def from_config(cls, config: VAEConfig, folder: Path | None = None) -> "DiffusersKLVAE":
         """Load the folder's weights (folder defaults to config.source)."""
-        assert isinstance(config, DiffusersKLConfig)
+        if not isinstance(config, DiffusersKLConfig):
+            raise TypeError(f"{type(config).__name__} is not a DiffusersKLConfig")
         folder = Path(folder or config.source)
         return cls(config, load_autoencoder_kl(folder))
 

@@ -165,7 +165,8 @@ class OnnxPairVAE(ForeignVAE):
 
     @classmethod
     def from_config(cls, config: VAEConfig, folder: Path | None = None) -> "OnnxPairVAE":
-        assert isinstance(config, ForeignConfig)
+        if not isinstance(config, ForeignConfig):
+            raise TypeError(f"{type(config).__name__} is not a ForeignConfig")
         return load_onnx_pair(Path(folder or config.source))
 
     @torch.no_grad()

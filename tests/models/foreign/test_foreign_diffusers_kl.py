@@ -103,3 +103,11 @@ def test_torn_weights_are_reported(kl_folder, tmp_path):
     (folder / "diffusion_pytorch_model.safetensors").write_bytes(b"not safetensors")
     with pytest.raises(ForeignModelError, match="diffusers could not load this AutoencoderKL"):
         load_foreign(folder)
+
+
+def test_from_config_reloads_from_source(pair):
+    model, _ = pair
+    again = DiffusersKLVAE.from_config(model.config)
+    code = torch.randn(1, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(again.decode_code(code), model.decode_code(code))
