@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from safetensors.torch import load_file, save_file
 
 import explorer
 from explorer.models.base import VAE
+from explorer.models.foreign import ForeignModelError, detect_format, load_foreign
 from explorer.models.registry import get_model_class
 
 CONFIG_NAME = "config.json"
@@ -138,9 +140,19 @@ def load_weights(path: Path, device: torch.device | str = "cpu") -> dict[str, to
         ) from None
 
 
-def from_pretrained(folder: str | Path, device: str | torch.device | None = "cpu") -> VAE:
-    """Rebuild a model from a checkpoint folder onto `device` ('auto', 'cpu', 'cuda', 'mps'), in eval mode."""
-    folder = Path(folder)
+def from_pretrained(folder_or_file: str | Path, device: str | torch.device | None = "cpu", *,
+                    trusted_code: Collection[str | Path] = (), image_size: int | tuple[int, int] | None = None) -> VAE:
+    """Rebuild a model from a checkpoint folder onto `device` ('auto', 'cpu', 'cuda', 'mps'), in eval mode.
+
+    A diffusers AutoencoderKL folder, an ONNX pair folder or an adapter .py listed in `trusted_code` loads
+    through explorer.models.foreign (image_size: diffusers only); pickles are refused, naming what is accepted.
+    """
+    folder = Path(folder_or_file)
+    try:
+        if detect_format(folder) != "native":
+            return load_foreign(folder, resolve_device(device), trusted_code, image_size)
+    except ForeignModelError as exc:
+        raise CheckpointError(str(exc)) from None
     payload = read_config(folder)
     try:
         cls = get_model_class(payload["family"])

@@ -1,0 +1,36 @@
+"""VAEs trained elsewhere, loaded as ordinary explorer models (`explorer.models.base.VAE`).
+
+Three ways in, each a module: `diffusers_kl` (a diffusers AutoencoderKL folder with safetensors weights),
+`onnx_pair` (encoder.onnx + decoder.onnx + onnx_vae.json, run by onnxruntime) and `adapter` (a Python file
+defining `load_vae(device)`, loaded only when trusted). `detect` tells them apart from file names and small
+JSON files without importing torch; pickled files (.pt, .pth, .pkl, .ckpt, .bin, .pt2, pythae folders) are
+refused with the accepted formats and how to convert.
+
+This package imports nothing above explorer.models (no checkpoint, analysis, training or ui). Importing it
+is cheap: the loaders (torch, onnx, diffusers) are imported when `load_foreign` is called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from explorer.models.foreign.detect import FORMATS, describe_model_path, detect_format
+from explorer.models.foreign.errors import ACCEPTED_FORMATS, ForeignModelError
+
+if TYPE_CHECKING:
+    import torch
+
+    from explorer.models.base import VAE
+
+
+def load_foreign(path: str | Path, device: "torch.device | str" = "cpu", trusted_code: Collection[str | Path] = (),
+                 image_size: int | tuple[int, int] | None = None) -> "VAE":
+    """See `explorer.models.foreign.loader.load_foreign` (imported here on first call)."""
+    from explorer.models.foreign.loader import load_foreign as load
+
+    return load(path, device, trusted_code, image_size)
+
+
+__all__ = ["ACCEPTED_FORMATS", "FORMATS", "ForeignModelError", "describe_model_path", "detect_format", "load_foreign"]

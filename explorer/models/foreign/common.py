@@ -1,0 +1,92 @@
+"""What every foreign model shares: a config with the latent shape and value range, and a `VAE` base class.
+
+A foreign model is evaluated, never trained here (`trainable=False`). Images enter and leave as float
+(B, C, H, W) in [0, 1]; `to_model_range` / `from_model_range` convert to the range the foreign network uses.
+A Gaussian likelihood has a fixed, stated scale `sigma` on the [0, 1] scale.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from explorer.distributions import BernoulliLikelihood, GaussianLikelihood, Likelihood
+from explorer.models.base import VAE, Capabilities, VAEConfig
+
+VALUE_RANGES = ((0.0, 1.0), (-1.0, 1.0))
+
+
+@dataclass
+class ForeignConfig(VAEConfig):
+    """A model trained elsewhere, as the explorer sees it (latent_dim is derived from latent_shape)."""
+
+    latent_shape: tuple[int, ...] = (16,)  # shape of one latent: (D,) or (C, h, w)
+    value_range: tuple[float, float] = (0.0, 1.0)  # pixel range the foreign network reads (and writes, if gaussian)
+    sigma: float = 0.1  # gaussian only: fixed standard deviation of p(x | z) on [0, 1] images
+    class_names: tuple[str, ...] = ()  # optional names of the data's classes (metadata only)
+    source: str = ""  # the folder or file it was loaded from
+    learn_scale: bool = False  # never learned: the scale is stated
+
+    def __post_init__(self) -> None:
+        self.latent_shape = tuple(int(s) for s in self.latent_shape)
+        self.latent_dim = math.prod(self.latent_shape)
+        self.value_range = tuple(float(v) for v in self.value_range)
+        if self.value_range not in VALUE_RANGES:
+            raise ValueError(f"value_range must be [0, 1] or [-1, 1], got {list(self.value_range)}")
+        if not self.sigma > 0:
+            raise ValueError(f"sigma must be positive, got {self.sigma}")
+        self.learn_scale = False
+        self.init_log_scale = math.log(self.sigma)
+        self.class_names = tuple(str(c) for c in self.class_names)
+        super().__post_init__()
+
+
+class ForeignVAE(VAE):
+    """Base of the foreign adapters: latent shape, device, capabilities, ranges and the likelihood."""
+
+    config: ForeignConfig
+
+    def __init__(self, config: ForeignConfig):
+        super().__init__(config)
+        self.register_buffer("_anchor", torch.zeros(0), persistent=False)  # follows .to(); a model may have no parameters
+
+    @classmethod
+    def config_capabilities(cls, config: VAEConfig) -> Capabilities:
+        spatial = isinstance(config, ForeignConfig) and len(config.latent_shape) == 3
+        return Capabilities(trainable=False, spatial_code=spatial)
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        return self.config.latent_shape
+
+    @property
+    def device(self) -> torch.device:
+        return self._anchor.device
+
+    def likelihood_description(self) -> str:
+        if self.config.likelihood == "bernoulli":
+            return "Bernoulli per pixel (the foreign decoder outputs logits)"
+        low, high = self.config.value_range
+        return (f"Gaussian per pixel on [0, 1] with a fixed scale sigma = {self.config.sigma:g} "
+                f"(log sigma = {math.log(self.config.sigma):.3f}); its mean is the decoder's output mapped from "
+                f"[{low:g}, {high:g}] to [0, 1]")
+
+    def to_model_range(self, x: Tensor) -> Tensor:
+        """Images (B, C, H, W) in [0, 1] -> the foreign network's value range."""
+        low, high = self.config.value_range
+        return x * (high - low) + low
+
+    def from_model_range(self, y: Tensor) -> Tensor:
+        low, high = self.config.value_range
+        return (y - low) / (high - low)
+
+    def likelihood_from_output(self, out: Tensor) -> Likelihood:
+        """The decoder's output (B, C, H, W) -> p(x | z): logits (bernoulli) or an image in value_range (gaussian,
+        not clamped so that log_prob sees the network's own mean; `.mean` clamps for display)."""
+        out = out.reshape(out.shape[0], *self.config.input_shape)
+        if self.config.likelihood == "bernoulli":
+            return BernoulliLikelihood(out)
+        return GaussianLikelihood(self.from_model_range(out), self.log_scale)

@@ -1,0 +1,235 @@
+"""An ONNX encoder/decoder pair as an explorer `VAE`, run by onnxruntime on the CPU (eval only, not differentiable).
+
+The folder holds three files:
+
+- `encoder.onnx`: one input, images (B, C, H, W) in `value_range`; two outputs, in this order: the posterior
+  mean and log-variance, each (B, *latent_shape).
+- `decoder.onnx`: one input, codes (B, *latent_shape) (any shape with the same number of values per item);
+  one output: logits (B, C, H, W) when likelihood is "bernoulli", images in `value_range` when "gaussian".
+- `onnx_vae.json`:
+
+      {
+        "input_shape": [1, 28, 28],     required: (C, H, W) of the images
+        "likelihood": "bernoulli",      required: "bernoulli" (decoder gives logits) or "gaussian" (images)
+        "value_range": [0, 1],          optional, [0, 1] (default) or [-1, 1]: the range both graphs use
+        "sigma": 0.1,                   optional, gaussian only: fixed std of p(x | z) on [0, 1] images
+        "latent_shape": [16],           optional: else read from encoder.onnx (or a trial run)
+        "class_names": ["0", "1"],      optional: names of the data's classes
+        "name": "my vae"                optional: shown in the model picker
+      }
+
+Everything is checked on load (files present, `onnx.checker`, input and output counts, shapes by a one-item
+trial run), and each failure names the file and the problem. The batch axis may be dynamic or fixed; a fixed
+batch is run in padded chunks.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from explorer.distributions import DiagonalGaussian, Likelihood
+from explorer.models.base import VAEConfig
+from explorer.models.foreign.common import ForeignConfig, ForeignVAE
+from explorer.models.foreign.detect import ONNX_DECODER, ONNX_ENCODER, ONNX_SPEC, read_small_json
+from explorer.models.foreign.errors import ForeignModelError
+
+SPEC_KEYS = {"input_shape", "likelihood", "value_range", "sigma", "latent_shape", "class_names", "name"}
+
+
+def _int_list(value: Any, key: str, path: Path) -> tuple[int, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, int) and v > 0 for v in value):
+        raise ForeignModelError(f"{path}: {key!r} must be a list of positive integers, got {value!r}")
+    return tuple(value)
+
+
+def read_onnx_spec(folder: str | Path) -> dict[str, Any]:
+    """onnx_vae.json of an ONNX pair folder, checked; ForeignModelError names the file and the bad key."""
+    path = Path(folder) / ONNX_SPEC
+    spec = read_small_json(path)
+    if not isinstance(spec, dict):
+        raise ForeignModelError(f"{path} must hold a JSON object")
+    unknown = sorted(set(spec) - SPEC_KEYS)
+    if unknown:
+        raise ForeignModelError(f"{path}: unknown key(s) {unknown}; known: {sorted(SPEC_KEYS)}")
+    for key in ("input_shape", "likelihood"):
+        if key not in spec:
+            raise ForeignModelError(f"{path}: {key!r} is missing")
+    out: dict[str, Any] = {"input_shape": _int_list(spec["input_shape"], "input_shape", path)}
+    if len(out["input_shape"]) != 3:
+        raise ForeignModelError(f"{path}: 'input_shape' must be [C, H, W], got {spec['input_shape']}")
+    if spec["likelihood"] not in ("bernoulli", "gaussian"):
+        raise ForeignModelError(f"{path}: 'likelihood' must be \"bernoulli\" or \"gaussian\", got {spec['likelihood']!r}")
+    out["likelihood"] = spec["likelihood"]
+    value_range = spec.get("value_range", [0, 1])
+    if value_range not in ([0, 1], [-1, 1]):
+        raise ForeignModelError(f"{path}: 'value_range' must be [0, 1] or [-1, 1], got {value_range!r}")
+    out["value_range"] = tuple(float(v) for v in value_range)
+    sigma = spec.get("sigma", 0.1)
+    if not isinstance(sigma, (int, float)) or not sigma > 0:
+        raise ForeignModelError(f"{path}: 'sigma' must be a positive number, got {sigma!r}")
+    out["sigma"] = float(sigma)
+    if "latent_shape" in spec:
+        out["latent_shape"] = _int_list(spec["latent_shape"], "latent_shape", path)
+    names = spec.get("class_names", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ForeignModelError(f"{path}: 'class_names' must be a list of strings")
+    out["class_names"] = tuple(names)
+    out["name"] = str(spec.get("name", Path(folder).name))
+    return out
+
+
+def _check_graph(path: Path) -> None:
+    """The file exists and passes onnx.checker (before onnxruntime ever sees it)."""
+    import onnx
+
+    if not path.is_file():
+        raise ForeignModelError(f"{path} is missing: an ONNX pair folder needs {ONNX_ENCODER} and {ONNX_DECODER} "
+                                f"beside {ONNX_SPEC}")
+    try:
+        onnx.checker.check_model(str(path))  # the path form also checks external data and > 2 GB models
+    except Exception as exc:  # noqa: BLE001  (protobuf, checker and OS errors have no common base)
+        raise ForeignModelError(f"{path} is not a valid ONNX model: {type(exc).__name__}: {exc}") from None
+
+
+def _session(path: Path) -> Any:
+    import onnxruntime as ort
+
+    _check_graph(path)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001  (onnxruntime raises its own pybind classes)
+        raise ForeignModelError(f"{path}: onnxruntime cannot run it: {exc}") from None
+
+
+def _static(dims: list[Any]) -> tuple[int, ...] | None:
+    """The non-batch dims of a graph input/output when all are fixed integers, else None."""
+    rest = dims[1:]
+    return tuple(rest) if rest and all(isinstance(d, int) for d in rest) else None
+
+
+class _Graph:
+    """One onnxruntime session with its input's dtype and fixed batch size (None when dynamic)."""
+
+    def __init__(self, path: Path):
+        import onnx
+
+        self.path = path
+        self.session = _session(path)
+        node = self.session.get_inputs()[0]
+        self.input_dims = list(node.shape)
+        self.batch = node.shape[0] if isinstance(node.shape[0], int) and node.shape[0] > 0 else None
+        proto_type = {"tensor(float)": onnx.TensorProto.FLOAT, "tensor(float16)": onnx.TensorProto.FLOAT16,
+                      "tensor(double)": onnx.TensorProto.DOUBLE}.get(node.type)
+        if proto_type is None:
+            raise ForeignModelError(f"{path}: its input {node.name!r} has type {node.type}; a float input is needed")
+        self.dtype = onnx.helper.tensor_dtype_to_np_dtype(proto_type)
+
+    def run(self, array: np.ndarray) -> list[np.ndarray]:
+        """Outputs for a batch (B, ...), chunked and zero-padded when the graph's batch is fixed."""
+        name = self.session.get_inputs()[0].name
+        array = array.astype(self.dtype, copy=False)
+        try:
+            if self.batch is None:
+                return [np.asarray(o, dtype=np.float32) for o in self.session.run(None, {name: array})]
+            parts = []
+            for start in range(0, array.shape[0], self.batch):
+                chunk = array[start:start + self.batch]
+                pad = self.batch - chunk.shape[0]
+                if pad:
+                    chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
+                parts.append([o[:self.batch - pad] for o in self.session.run(None, {name: chunk})])
+            return [np.concatenate(outs).astype(np.float32) for outs in zip(*parts)]
+        except Exception as exc:  # noqa: BLE001
+            raise ForeignModelError(f"{self.path}: onnxruntime failed on input of shape {array.shape}: {exc}") from None
+
+
+class OnnxPairVAE(ForeignVAE):
+    """An encoder.onnx / decoder.onnx pair; tensors cross to numpy on the CPU and come back on `device`."""
+
+    family = "onnx_pair"
+    config_class = ForeignConfig
+
+    def __init__(self, config: ForeignConfig, encoder: _Graph, decoder: _Graph, decoder_input: tuple[int, ...]):
+        super().__init__(config)
+        self.encoder_graph, self.decoder_graph = encoder, decoder
+        self.decoder_input = decoder_input  # the decoder's own per-item input shape
+
+    @classmethod
+    def from_config(cls, config: VAEConfig, folder: Path | None = None) -> "OnnxPairVAE":
+        if not isinstance(config, ForeignConfig):
+            raise TypeError(f"{type(config).__name__} is not a ForeignConfig")
+        return load_onnx_pair(Path(folder or config.source))
+
+    @torch.no_grad()
+    def encode(self, x: Tensor) -> DiagonalGaussian:
+        """Images (B, C, H, W) in [0, 1] -> q(z | x) with mean and log-variance (B, *latent_shape)."""
+        array = self.to_model_range(x).detach().to("cpu", torch.float32).numpy()
+        mean, logvar = self.encoder_graph.run(array)[:2]
+        shape = (x.shape[0], *self.latent_shape)
+        return DiagonalGaussian(torch.from_numpy(mean).reshape(shape).to(x.device),
+                                torch.from_numpy(logvar).reshape(shape).to(x.device))
+
+    @torch.no_grad()
+    def decode(self, z: Tensor) -> Likelihood:
+        """Codes (B, *latent_shape) -> p(x | z) over images (B, C, H, W) in [0, 1]."""
+        array = z.detach().to("cpu", torch.float32).reshape(z.shape[0], *self.decoder_input).numpy()
+        out = torch.from_numpy(self.decoder_graph.run(array)[0]).to(z.device)
+        return self.likelihood_from_output(out)
+
+
+def _latent_shape(spec: dict[str, Any], encoder: _Graph) -> tuple[int, ...]:
+    """From onnx_vae.json, else the encoder's mean output, else a one-item trial run of the encoder."""
+    if "latent_shape" in spec:
+        return spec["latent_shape"]
+    from_graph = _static(list(encoder.session.get_outputs()[0].shape))
+    if from_graph is not None:
+        return from_graph
+    mean = encoder.run(np.zeros((1, *spec["input_shape"]), np.float32))[0]
+    return tuple(mean.shape[1:])
+
+
+def load_onnx_pair(folder: str | Path, device: torch.device | str = "cpu") -> OnnxPairVAE:
+    """An ONNX pair folder as an `OnnxPairVAE` (its outputs land on device; the graphs always run on the CPU)."""
+    folder = Path(folder)
+    spec = read_onnx_spec(folder)
+    enc_path, dec_path = folder / ONNX_ENCODER, folder / ONNX_DECODER
+    encoder, decoder = _Graph(enc_path), _Graph(dec_path)
+    if len(encoder.session.get_inputs()) != 1 or len(encoder.session.get_outputs()) < 2:
+        raise ForeignModelError(f"{enc_path} must take one input (images) and give two outputs (mean, log-variance), "
+                                f"it has {len(encoder.session.get_inputs())} and {len(encoder.session.get_outputs())}")
+    if len(decoder.session.get_inputs()) != 1 or len(decoder.session.get_outputs()) != 1:
+        raise ForeignModelError(f"{dec_path} must take one input (codes) and give one output, it has "
+                                f"{len(decoder.session.get_inputs())} and {len(decoder.session.get_outputs())}")
+    image_dims = _static(encoder.input_dims)
+    if image_dims is not None and image_dims != spec["input_shape"]:
+        raise ForeignModelError(f"{enc_path} reads images of shape {list(image_dims)}, but {ONNX_SPEC} says "
+                                f"input_shape {list(spec['input_shape'])}")
+    latent = _latent_shape(spec, encoder)
+    source = "onnx_vae.json" if "latent_shape" in spec else "encoder.onnx"
+    decoder_input = _static(decoder.input_dims) or latent
+    if math.prod(decoder_input) != math.prod(latent):
+        raise ForeignModelError(f"{dec_path} takes codes of size {math.prod(decoder_input)} (shape {list(decoder_input)}), "
+                                f"but {source} gives latents of size {math.prod(latent)} (shape {list(latent)})")
+    # A one-item trial run checks what static shapes cannot (dynamic graphs, wrong output sizes).
+    mean, logvar = encoder.run(np.zeros((1, *spec["input_shape"]), np.float32))[:2]
+    if mean.size != math.prod(latent) or logvar.size != math.prod(latent):
+        raise ForeignModelError(f"{enc_path} gives mean / log-variance of shapes {list(mean.shape)} / "
+                                f"{list(logvar.shape)} per image, but {source} gives latent shape {list(latent)}")
+    image = decoder.run(np.zeros((1, *decoder_input), np.float32))[0]
+    if image.size != math.prod(spec["input_shape"]):
+        raise ForeignModelError(f"{dec_path} gives outputs of shape {list(image.shape)}, but {ONNX_SPEC} says "
+                                f"input_shape {list(spec['input_shape'])}")
+    config = ForeignConfig(input_shape=spec["input_shape"], likelihood=spec["likelihood"], latent_shape=latent,
+                           value_range=spec["value_range"], sigma=spec["sigma"], class_names=spec["class_names"],
+                           source=str(folder))
+    model = OnnxPairVAE(config, encoder, decoder, decoder_input)
+    return model.to(torch.device(device)).eval()

@@ -1,0 +1,101 @@
+"""Builders of tiny foreign models (diffusers AutoencoderKL, ONNX pair) for the foreign-model and app tests.
+
+Each builder writes a folder the explorer loads with `explorer.models.foreign.load_foreign` and returns its path.
+They are seeded, so the same call writes the same weights.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE_ADAPTER = REPO / "examples" / "plain_pytorch_adapter.py"
+ONNX_OPSET = 18  # torch 2.14's dynamo exporter targets opset 18 by default; stated explicitly here
+
+KL_SCALING, KL_SHIFT = 0.5, 0.1
+
+
+def make_autoencoder_kl(folder: Path, sample_size: int = 16, seed: int = 0) -> Path:
+    """A tiny random diffusers AutoencoderKL (3x16x16 images, latent 3x8x8, scaling 0.5, shift 0.1), saved with
+    `save_pretrained(safe_serialization=True)` into folder."""
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(seed)
+    vae = AutoencoderKL(
+        in_channels=3, out_channels=3,
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=4, latent_channels=3,
+        sample_size=sample_size, scaling_factor=KL_SCALING, shift_factor=KL_SHIFT)
+    vae.save_pretrained(str(folder), safe_serialization=True)
+    return Path(folder)
+
+
+class TinyVAE(nn.Module):
+    """A small conv encoder + MLP decoder on 1x28x28 with a vector latent, to export as an ONNX pair."""
+
+    def __init__(self, latent_dim: int = 4):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(),
+                                 nn.Linear(4 * 14 * 14, 2 * latent_dim))
+        self.dec = nn.Sequential(nn.Linear(latent_dim, 32), nn.Tanh(), nn.Linear(32, 28 * 28))
+
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        mean, logvar = self.enc(x).chunk(2, dim=1)  # (B, D) each
+        return mean, logvar
+
+    def decode(self, z: Tensor) -> Tensor:
+        return self.dec(z).view(-1, 1, 28, 28)  # logits
+
+
+class _Half(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x: Tensor):
+        return self.fn(x)
+
+
+def export_pair(net: TinyVAE, folder: Path, latent_dim: int) -> None:
+    """The tested PyTorch -> ONNX export: two graphs with a dynamic batch, weights inside each file."""
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    torch.onnx.export(_Half(net.encode).eval(), (torch.rand(2, 1, 28, 28),), str(folder / "encoder.onnx"),
+                      input_names=["image"], output_names=["mean", "logvar"], opset_version=ONNX_OPSET,
+                      dynamic_shapes=({0: batch},), external_data=False, verbose=False)
+    torch.onnx.export(_Half(net.decode).eval(), (torch.randn(2, latent_dim),), str(folder / "decoder.onnx"),
+                      input_names=["code"], output_names=["logits"], opset_version=ONNX_OPSET,
+                      dynamic_shapes=({0: batch},), external_data=False, verbose=False)
+
+
+def make_onnx_pair(folder: Path, latent_dim: int = 4, seed: int = 0, spec: dict | None = None) -> Path:
+    """A tiny Bernoulli VAE on 1x28x28 exported as encoder.onnx + decoder.onnx + onnx_vae.json into folder.
+
+    The torch module it came from is saved beside it as `torch_reference.safetensors` (state dict) so tests can
+    rebuild it with `onnx_reference(folder)`."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    net = TinyVAE(latent_dim).eval()
+    export_pair(net, folder, latent_dim)
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(folder / "torch_reference.safetensors"))
+    payload = {"input_shape": [1, 28, 28], "value_range": [0, 1], "likelihood": "bernoulli",
+               "class_names": [str(i) for i in range(10)]}
+    payload.update(spec or {})
+    (folder / "onnx_vae.json").write_text(json.dumps(payload, indent=2))
+    return folder
+
+
+def onnx_reference(folder: Path, latent_dim: int = 4) -> TinyVAE:
+    """The torch module an ONNX pair from `make_onnx_pair` was exported from."""
+    from safetensors.torch import load_file
+
+    net = TinyVAE(latent_dim)
+    net.load_state_dict(load_file(str(Path(folder) / "torch_reference.safetensors")))
+    return net.eval()
