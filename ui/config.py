@@ -5,6 +5,9 @@
 Environment: VAE_EXPLORER_MODELS (folders separated by os.pathsep), VAE_EXPLORER_CACHE,
 VAE_EXPLORER_MAX_UPLOAD_MB, VAE_EXPLORER_MAX_PIXELS, VAE_EXPLORER_THREADS (torch threads, default 1),
 VAE_EXPLORER_DEFAULT_MODEL, VAE_EXPLORER_MAP_RENDERER (webgl or svg).
+
+`--trust-code FILE` is the only way an adapter file (Python code of the user's, see explorer.models.foreign)
+runs: it is never taken from the environment or from a folder picked in the browser.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ class AppConfig:
     threads: int | None = None
     default_model: str = "conv-mnist5k"  # folder name chosen first when present
     map_renderer: str = "webgl"  # "webgl" (Scattergl) or "svg" (Scatter: faster to mount without a GPU, < ~5k points)
+    trusted_code: tuple[Path, ...] = ()  # adapter files the user trusted on the command line (also offered in the picker)
+    image_size: int | None = None  # image size for models trained elsewhere whose config gives none (diffusers)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="torch CPU threads for this process (default 1)")
     p.add_argument("--default-model", help="name of the checkpoint folder chosen first (default conv-mnist5k)")
     p.add_argument("--map-renderer", choices=["webgl", "svg"], help="scatter of the latent map (default webgl)")
+    p.add_argument("--trust-code", action="append", default=[], metavar="FILE",
+                   help="run this adapter file (Python) to load a model trained elsewhere (repeatable)")
+    p.add_argument("--image-size", type=int, help="image size for foreign models whose config gives none")
     return p
 
 
@@ -64,8 +72,9 @@ def _load(argv: tuple[str, ...], env_key: tuple[tuple[str, str], ...]) -> AppCon
     threads = args.threads or int(env.get("VAE_EXPLORER_THREADS", 0) or 0) or None
     default = args.default_model or env.get("VAE_EXPLORER_DEFAULT_MODEL") or "conv-mnist5k"
     renderer = args.map_renderer or env.get("VAE_EXPLORER_MAP_RENDERER") or "webgl"
+    trusted = tuple(Path(p).expanduser().resolve() for p in args.trust_code)
     return AppConfig(tuple(unique), Path(cache).expanduser(), ImageLimits(int(mb * 1024 * 1024), pixels), threads, default,
-                     renderer if renderer in ("webgl", "svg") else "webgl")
+                     renderer if renderer in ("webgl", "svg") else "webgl", trusted, args.image_size)
 
 
 def app_config() -> AppConfig:
