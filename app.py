@@ -1,53 +1,11 @@
-"""VAE Latent Explorer: a Streamlit dashboard for the checkpoints of this project.
+"""VAE Latent Explorer: the Streamlit dashboard of a checkout (the code is in ui/dashboard.py).
 
     streamlit run app.py
     streamlit run app.py -- --models runs/ --cache-dir /tmp/vae-cache
 
-This file only builds the shared sidebar and the navigation; every page is a module in ui/pages/.
+Streamlit reads .streamlit/config.toml next to this file. Installed, the same app is the `vae-explorer` command.
 """
 
-from __future__ import annotations
-
-import streamlit as st
-
-from ui import warmup
-from ui.config import app_config
-from ui.perf import preload_chart_module
-from ui.sidebar import sidebar_ui
-from ui.state import Ctx, torch_loaded
-
-PAGES = [
-    ("ui/pages/reconstruct.py", "Reconstruct", ":material/image:"),
-    ("ui/pages/walk.py", "Latent walk", ":material/tune:"),
-    ("ui/pages/map.py", "Latent map", ":material/scatter_plot:"),
-    ("ui/pages/losslab.py", "Loss lab", ":material/science:"),
-]
-CAPTIONS = ("ui/pages/captions.py", "Captions", ":material/chat:")
-
-
-def wants_captions(ctx: Ctx | None) -> bool:
-    """Offer the Captions page for families with a caption decoder (a config without a vocabulary has none,
-    which spares a fresh server the model imports on its first run)."""
-    if ctx is None:
-        return False
-    if not torch_loaded() and not any(k.startswith("vocab") for k in ctx.model_config):
-        return False
-    return ctx.has_captions
-
-
-def main() -> None:
-    st.set_page_config(page_title="VAE Latent Explorer", page_icon=":material/blur_on:", layout="wide")
-    # One intra-op thread by default: each session runs in its own thread, and a batch-of-one decode on a
-    # small shared CPU is 20-40x slower when two OpenMP threads contend with everything else (measured).
-    threads = app_config().threads or 1
-    warmup.ensure_threads(threads)
-    ctx = sidebar_ui()
-    st.session_state["_ctx"] = ctx
-    entries = PAGES + ([CAPTIONS] if wants_captions(ctx) else [])
-    pages = [st.Page(path, title=title, icon=icon, default=i == 0) for i, (path, title, icon) in enumerate(entries)]
-    st.navigation(pages).run()
-    preload_chart_module()
-    warmup.start(threads)  # once per process, after the first page is out: torch & co. load in the background
-
+from ui.dashboard import main
 
 main()

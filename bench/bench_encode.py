@@ -7,18 +7,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from cpu_options import add_cpu_options, apply_cpu_options  # bench/, the script's folder, is on sys.path
 
-from cpu_options import add_cpu_options, apply_cpu_options  # noqa: E402  (bench/ is the script's folder)
-
-from explorer.checkpoint import from_pretrained, read_config  # noqa: E402
-from explorer.data import load_dataset, stack_images  # noqa: E402
+from explorer.checkpoint import from_pretrained, read_config
+from explorer.data import load_dataset, stack_images
 
 
 def main() -> None:

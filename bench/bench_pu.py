@@ -45,12 +45,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from cpu_options import add_cpu_options, apply_cpu_options  # noqa: E402  (bench/ is the script's folder)
-from explorer.data.captions import collate_captioned  # noqa: E402
-from explorer.data.shapes import load_shapes  # noqa: E402
-from explorer.models import build_model, pu_compiled  # noqa: E402
+from cpu_options import add_cpu_options, apply_cpu_options  # bench/, the script's folder, is on sys.path
+from explorer.data.captions import collate_captioned
+from explorer.data.shapes import load_shapes
+from explorer.models import build_model, pu_compiled
 
 C_IN, SIZE, K1, K2, KERNEL, POOL = 3, 32, 4, 6, 3, 3
 EMBED, HIDDEN = 30, 40  # seed 000's caption RNN sizes

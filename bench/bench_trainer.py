@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from cpu_options import add_cpu_options, apply_cpu_options  # bench/, the script's folder, is on sys.path
 
-from cpu_options import add_cpu_options, apply_cpu_options  # noqa: E402  (bench/ is the script's folder)
-
-from explorer.data import load_dataset  # noqa: E402
-from explorer.models import build_model  # noqa: E402
-from explorer.training import Trainer, TrainConfig, make_loader  # noqa: E402
+from explorer.data import load_dataset
+from explorer.models import build_model
+from explorer.training import Trainer, TrainConfig, make_loader
 
 MODEL = dict(latent_dim=16, channels=(32, 64, 128), hidden_dim=256)
 

@@ -1,6 +1,6 @@
 """The CPU options every training / inference benchmark takes: thread count, flushing of denormal floats, and
-whether freed memory stays in the heap (as train.py keeps it on the CPU). The benchmark scripts import it after
-putting the repository root on sys.path."""
+whether freed memory stays in the heap (as train.py keeps it on the CPU). The benchmark scripts (run as
+`python bench/NAME.py`, with the project installed: scripts/setup.sh) import it from their own folder."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Set up everything on a fresh machine and start the app on the bundled models (http://localhost:8501).
-# Extra args go to the app, e.g. scripts/app.sh --models ~/my-runs
+# Set up everything on a fresh machine and start the app on the bundled models (http://127.0.0.1:8501).
+# Extra args go to the app, e.g. scripts/app.sh --models ~/my-runs; PORT=8600 and ADDRESS=0.0.0.0 change where it serves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 PORT=${PORT:-8501}
-exec .venv/bin/streamlit run app.py --server.port "$PORT" --server.headless true -- "$@"
+ADDRESS=${ADDRESS:-127.0.0.1}
+exec .venv/bin/vae-explorer --server.port "$PORT" --server.address "$ADDRESS" -- "$@"

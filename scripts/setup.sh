@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv and install requirements.txt into it (again only when requirements.txt changes).
+# Create .venv, install requirements.txt into it and the project itself, editable (its console scripts vae-explorer,
+# vae-train, vae-evaluate; `import explorer, ui` from anywhere). Again only when requirements.txt or the packaging
+# (pyproject.toml, setup.py) changes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -8,9 +10,11 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 stamp="$VENV/.requirements.sha256"
-want=$(sha256sum requirements.txt | cut -d' ' -f1)
+want=$(cat requirements.txt pyproject.toml setup.py | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   "$VENV/bin/python" -m pip install --upgrade pip >/dev/null
   "$VENV/bin/python" -m pip install -r requirements.txt
+  # the dependencies (extras included) came from requirements.txt, setuptools among them: no build isolation needed
+  "$VENV/bin/python" -m pip install --no-deps --no-build-isolation -e ".[diffusers,onnx]"
   echo "$want" > "$stamp"
 fi

@@ -21,8 +21,18 @@ from pathlib import Path
 
 from explorer.images import ImageLimits
 
-ROOT = Path(__file__).resolve().parent.parent
-PRETRAINED = ROOT / "pretrained"
+UI_DIR = Path(__file__).resolve().parent
+ROOT = UI_DIR.parent  # the checkout in a repository or editable install; site-packages when installed
+
+
+def _shipped(name: str) -> Path:
+    """A folder shipped with the app: inside the package when installed from a wheel (setup.py maps the checkout's
+    top-level folder there), else at the top of the checkout (plain or editable)."""
+    packaged = UI_DIR / name
+    return packaged if packaged.is_dir() else ROOT / name
+
+
+PRETRAINED = _shipped("pretrained")
 MAP_LIMIT = 2000  # test items encoded and mapped per data set
 
 

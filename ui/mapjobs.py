@@ -23,7 +23,7 @@ import numpy as np
 
 from ui.map_worker import PROGRESS_PREFIX
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent  # above ui/: `python -m ui.map_worker` there imports the app's own ui
 METHOD_PARAMS = {"umap": {"n_neighbors": 15, "min_dist": 0.1}, "tsne": {"perplexity": 30.0}}
 
 
@@ -102,7 +102,7 @@ def _run(job: Job, means: np.ndarray, params: dict, seed: int, cache_dir: Path) 
             src = Path(tmp) / "means.npy"
             np.save(src, np.ascontiguousarray(means, dtype=np.float32), allow_pickle=False)
             env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-                       MKL_NUM_THREADS="1", PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+                       MKL_NUM_THREADS="1")
             cmd = [sys.executable, "-m", "ui.map_worker", str(src), str(out), job.method, json.dumps(params), str(seed)]
             with open(Path(tmp) / "stderr.txt", "w+") as log:
                 proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=subprocess.PIPE, stderr=log, text=True)

@@ -18,22 +18,26 @@ from pathlib import Path
 
 import pytest
 
+import checkpoints  # tests/app is on sys.path through pytest.ini's pythonpath
+
 ROOT = Path(__file__).resolve().parents[2]
 APP_TESTS = ROOT / "tests" / "app"
-if str(APP_TESTS) not in sys.path:
-    sys.path.insert(0, str(APP_TESTS))
-
-import checkpoints  # noqa: E402
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-quic"]
-SITE = '''# test-only: register the captioning family used where no 'pu' checkpoint exists
-import sys
-sys.path.insert(0, {path!r})
+# `python -c LAUNCH run app.py ...`: `streamlit run` in a process that first registers the test-only captioning
+# family (used where no 'pu' checkpoint exists), loaded from its file
+LAUNCH = '''import importlib.util, sys
 try:
-    import fake_captioner  # noqa: F401
+    spec = importlib.util.spec_from_file_location("fake_captioner", {path!r})
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["fake_captioner"] = module
+    spec.loader.exec_module(module)
 except Exception as exc:  # pragma: no cover
-    print("sitecustomize: fake captioner not registered:", exc, file=sys.stderr)
+    print("fake captioner not registered:", exc, file=sys.stderr)
+from streamlit.web import cli
+sys.argv = ["streamlit", *sys.argv[1:]]
+sys.exit(cli.main())
 '''
 
 
@@ -71,7 +75,8 @@ def free_port() -> int:
 
 
 def start_app(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+    launch = LAUNCH.format(path=str(APP_TESTS / "fake_captioner.py"))
+    cmd = [sys.executable, "-c", launch, "run", str(ROOT / "app.py"), "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -107,11 +112,8 @@ def browser_models() -> dict[str, Path]:
 def app_url(browser_models, tmp_path_factory) -> str:
     """URL of `streamlit run app.py` with the tiny test checkpoints added to pretrained/ by --models."""
     tmp = tmp_path_factory.mktemp("browser-app")
-    site = tmp / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(SITE.format(path=str(APP_TESTS)))
     env = dict(os.environ, VAE_EXPLORER_MODELS=str(browser_models["tiny-conv-mnist5k"].parent),
-               VAE_EXPLORER_CACHE=str(tmp / "cache"), PYTHONPATH=os.pathsep.join([str(site), str(ROOT)]))
+               VAE_EXPLORER_CACHE=str(tmp / "cache"))
     port = free_port()
     proc = start_app(port, env, tmp / "streamlit.log")
     yield f"http://127.0.0.1:{port}"

@@ -1,7 +1,9 @@
 """Screenshots of every page for the README, taken in headless Chromium against `streamlit run app.py`.
 
-    python tests/browser/make_screenshots.py                      # shipped models in pretrained/
-    python tests/browser/make_screenshots.py --models /tmp/extra  # e.g. where a captioning model lives
+    python -m tests.browser.make_screenshots                      # shipped models in pretrained/
+    python -m tests.browser.make_screenshots --models /tmp/extra  # e.g. where a captioning model lives
+
+(from the repository root, which `python -m` puts on sys.path: tests/ and bench/ import as namespace packages)
 
 Writes docs/screenshots/{reconstruct,walk,map,map-plane,losslab,captions}.png (captions only when some
 checkpoint has a caption decoder).
@@ -16,12 +18,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.app_latency import ARGS, free_port, serve, stop
+from tests.browser.driver import choose, go, image_src, open_app, upload, wait_idle
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-sys.path[:0] = [str(HERE), str(ROOT / "tests" / "app"), str(ROOT / "bench"), str(ROOT)]
-
-from app_latency import ARGS, free_port, serve, stop  # noqa: E402
-from driver import choose, go, image_src, open_app, upload, wait_idle  # noqa: E402
 
 
 def main() -> int:
@@ -33,7 +34,7 @@ def main() -> int:
     from PIL import Image
     from playwright.sync_api import sync_playwright
 
-    from bad_files import encode
+    from tests.app.bad_files import encode
 
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)

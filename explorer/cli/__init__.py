@@ -1,0 +1,1 @@
+"""Command lines of the toolkit (installed as console scripts, see pyproject.toml)."""
