@@ -1,0 +1,408 @@
+"""A model's decoder and encoder as self-contained ONNX files, for decoding in the page with onnxruntime-web.
+
+- `export_decoder(model, path)`: input `code` (B, D) float32, the FLAT code in the page's code space (reshaped
+  to `latent_shape` inside), output `image` (B, C, H, W) float32 in [0, 1]: exactly `model.decode_code(code)`.
+- `export_encoder(model, path)`: input `image` (B, C, H, W) in [0, 1], output `code` (B, D): `encode_code(x)`
+  flattened (and `logvar` (B, D) when asked for).
+- `exported_decoder(model, digest, cache_dir)` / `exported_encoder(...)`: the same, made on first use and kept
+  as `<cache_dir>/<digest>/decoder.onnx` + `decoder.json`; a missing, stale or corrupt file is re-made.
+
+Every file holds its weights (no external data), states its opset, has a dynamic batch axis (batch 1 is the
+main case), passes `onnx.checker` and opens in onnxruntime, and agrees with torch on a probe batch before it
+is accepted. The torch.export-based exporter (`dynamo`) is tried first, then the TorchScript one; the JSON
+beside the file says which one made it and why the first one failed, if it did.
+
+Randomness: a draw from an explicit `torch.Generator` made inside the exported call (pu's fixed-seed pooling
+noise, fixed-seed display locations) is made once at export time and stored as a constant, which is what
+the eager code computes on every call too (it seeds a fresh generator each time). A draw from torch's global
+generator is hidden randomness: its export disagrees with torch on the probe and is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+import time
+import warnings
+from contextlib import redirect_stdout
+from dataclasses import asdict, dataclass, field
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from explorer.checkpoint import atomic_write_bytes
+from explorer.models.base import VAE
+
+DEFAULT_OPSET = 18  # the torch.export exporter's native opset; onnxruntime(-web) runs it from 1.14 on
+EXPORTERS = ("dynamo", "torchscript")  # tried in this order
+PARTS = ("decoder", "encoder")
+PROBE_ATOL = 1e-4  # an export whose output differs more from torch on the probe batch is refused
+PROBE_BATCH = 2  # example batch for export: torch.export specialises sizes 0 and 1, which would fix the batch
+METADATA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ExportInfo:
+    """What an export produced; also the content of the JSON beside a cached file."""
+
+    part: str  # "decoder" or "encoder"
+    file: str  # file name (beside the JSON)
+    opset: int  # ai.onnx opset the file declares
+    exporter: str  # "dynamo" (torch.export) or "torchscript"
+    input_names: list[str]
+    output_names: list[str]
+    input_shapes: dict[str, list[int | str]]  # "batch" marks the dynamic axis
+    output_shapes: dict[str, list[int | str]]
+    latent_shape: list[int]  # the model's code shape; inputs and outputs use the flat code
+    family: str
+    torch_version: str
+    onnx_version: str
+    onnxruntime_version: str
+    sha256: str  # of the .onnx file: a file that no longer matches is corrupt
+    size_bytes: int
+    probe_max_abs_diff: float  # onnxruntime vs torch on the probe batch
+    frozen_draws: int  # generator draws stored as constants (see the module docstring)
+    export_seconds: float
+    digest: str = ""  # weights digest of the cached export ("" outside the cache)
+    errors: dict[str, str] = field(default_factory=dict)  # exporters tried before the one that worked, with their errors
+    metadata_version: int = METADATA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "ExportInfo":
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class ExportFailure:
+    """A part that could not be exported: every exporter's error. The page then decodes on the server."""
+
+    part: str
+    family: str
+    errors: dict[str, str]  # exporter name -> error message
+    torch_version: str = torch.__version__
+
+    @property
+    def message(self) -> str:
+        tried = "; ".join(f"{name}: {err}" for name, err in self.errors.items())
+        return f"the {self.family!r} {self.part} could not be exported to ONNX ({tried})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class OnnxExportError(RuntimeError):
+    """Raised by `export_decoder` / `export_encoder` when no exporter succeeded; `.failure` says why."""
+
+    def __init__(self, failure: ExportFailure):
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+@dataclass(frozen=True)
+class CachedExport:
+    """A usable cached export: the file, its metadata, and what happened to get it."""
+
+    path: Path
+    info: ExportInfo
+    status: str  # "cached" (reused as it was) or "exported" (made now)
+    reason: str = ""  # why it was made now: "missing", "stale: ...", "corrupt: ..." ("" when cached)
+
+
+# -- the modules that are exported -----------------------------------------------------------------
+class DecoderGraph(nn.Module):
+    """Flat codes (B, D) -> displayed images (B, C, H, W) in [0, 1]: `decode_code` as the page calls it."""
+
+    def __init__(self, model: VAE, seed: int = 0):
+        super().__init__()
+        self.model = model
+        self.latent_shape = tuple(model.latent_shape)
+        self.seed = seed
+
+    def forward(self, code: Tensor) -> Tensor:
+        return self.model.decode_code(code.reshape(-1, *self.latent_shape), seed=self.seed)
+
+
+class EncoderGraph(nn.Module):
+    """Images (B, C, H, W) in [0, 1] -> flat codes (B, D) (and the posterior's flat log-variance)."""
+
+    def __init__(self, model: VAE, with_logvar: bool = False):
+        super().__init__()
+        if with_logvar and type(model).code_from_latent is not VAE.code_from_latent:
+            raise ValueError(f"the {model.family!r} family maps its latent to the code, so the posterior's logvar is not the code's")
+        self.model = model
+        self.with_logvar = with_logvar
+
+    def forward(self, image: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        if not self.with_logvar:
+            return self.model.encode_code(image).flatten(1)
+        posterior = self.model.encode(image)
+        return self.model.code_from_latent(posterior.mean).flatten(1), posterior.logvar.flatten(1)
+
+
+class _FreezeGeneratorDraws(torch.overrides.TorchFunctionMode):
+    """During export, run calls that draw from an explicit torch.Generator on real tensors outside the trace,
+    so that their result enters the graph as a constant (torch.export cannot trace the generator's state)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frozen = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if isinstance(kwargs.get("generator"), torch.Generator):
+            from torch._subclasses.fake_tensor import unset_fake_temporarily
+            from torch.fx.experimental.proxy_tensor import disable_proxy_modes_tracing
+
+            self.frozen += 1
+            with unset_fake_temporarily(), disable_proxy_modes_tracing():
+                return func(*args, **kwargs)
+        return func(*args, **kwargs)
+
+
+# -- export ----------------------------------------------------------------------------------------
+def _probe_inputs(model: VAE, part: str, batch: int = PROBE_BATCH, seed: int = 0) -> Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    if part == "decoder":
+        return torch.randn(batch, math.prod(model.latent_shape), generator=gen)  # codes drawn from the prior
+    return torch.rand(batch, *model.config.input_shape, generator=gen)
+
+
+def _names(part: str, with_logvar: bool) -> tuple[list[str], list[str]]:
+    if part == "decoder":
+        return ["code"], ["image"]
+    return ["image"], ["code", "logvar"] if with_logvar else ["code"]
+
+
+def _run_exporter(exporter: str, graph: nn.Module, example: Tensor, path: Path, opset: int,
+                  input_names: list[str], output_names: list[str]) -> int:
+    """Write graph to path with one exporter; returns the number of frozen generator draws."""
+    freeze = _FreezeGeneratorDraws()
+    with warnings.catch_warnings(), redirect_stdout(StringIO()), torch.no_grad():
+        warnings.simplefilter("ignore")
+        if exporter == "dynamo":
+            with freeze:
+                torch.onnx.export(graph, (example,), str(path), input_names=input_names, output_names=output_names,
+                                  opset_version=opset, dynamo=True, external_data=False, verbose=False,
+                                  dynamic_shapes=({0: torch.export.Dim("batch")},))
+        elif exporter == "torchscript":
+            axes = {name: {0: "batch"} for name in (*input_names, *output_names)}
+            torch.onnx.export(graph, (example,), str(path), input_names=input_names, output_names=output_names,
+                              opset_version=opset, dynamo=False, dynamic_axes=axes)
+        else:
+            raise ValueError(f"unknown exporter {exporter!r}; choose from {EXPORTERS}")
+    return freeze.frozen
+
+
+def _session(path: Path, threads: int = 1):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _shape(value_info) -> list[int | str]:
+    return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_file(path: Path) -> Any:
+    """onnx.checker on the file, then an onnxruntime session on it (CPU, one thread); returns the session.
+    Raises whatever either of them raises for a broken file."""
+    import onnx
+
+    onnx.checker.check_model(str(path), full_check=True)
+    return _session(path)
+
+
+def _export(model: VAE, part: str, path: str | Path, opset: int, exporters: tuple[str, ...],
+            with_logvar: bool = False) -> ExportInfo:
+    import onnx
+    import onnxruntime
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    was_training = model.training
+    model.eval()
+    graph = DecoderGraph(model) if part == "decoder" else EncoderGraph(model, with_logvar)
+    input_names, output_names = _names(part, with_logvar)
+    device = model.device
+    errors: dict[str, str] = {}
+    try:
+        if device.type != "cpu":
+            model.cpu()
+        example = _probe_inputs(model, part)
+        with torch.no_grad():
+            expected = graph(example)
+        expected = [t.numpy() for t in (expected if isinstance(expected, tuple) else (expected,))]
+        for exporter in exporters:
+            fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            os.close(fd)
+            tmp = Path(tmp_name)
+            start = time.perf_counter()
+            try:
+                frozen = _run_exporter(exporter, graph, example, tmp, opset, input_names, output_names)
+                session = check_file(tmp)
+                got = session.run(output_names, {input_names[0]: example.numpy()})
+                diff = max(float(abs(g - e).max()) for g, e in zip(got, expected))
+                if not diff <= PROBE_ATOL:  # also refuses NaN
+                    raise ValueError(f"onnxruntime differs from torch by {diff:.3g} on the probe batch "
+                                     "(a draw from torch's global generator, or an operator exported wrongly)")
+                proto = onnx.load(str(tmp), load_external_data=False)
+                declared = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+                os.chmod(tmp, 0o644)
+                os.replace(tmp, path)
+            except Exception as exc:  # noqa: BLE001  (every exporter failure is reported, not raised)
+                tmp.unlink(missing_ok=True)
+                errors[exporter] = f"{type(exc).__name__}: {_first_lines(str(exc))}"
+                continue
+            return ExportInfo(
+                part=part, file=path.name, opset=int(declared), exporter=exporter,
+                input_names=input_names, output_names=output_names,
+                input_shapes={i.name: _shape(i) for i in proto.graph.input},
+                output_shapes={o.name: _shape(o) for o in proto.graph.output},
+                latent_shape=list(model.latent_shape), family=model.family,
+                torch_version=torch.__version__, onnx_version=onnx.__version__,
+                onnxruntime_version=onnxruntime.__version__, sha256=file_sha256(path),
+                size_bytes=path.stat().st_size, probe_max_abs_diff=diff, frozen_draws=frozen,
+                export_seconds=round(time.perf_counter() - start, 3), errors=dict(errors),
+            )
+    finally:
+        model.to(device)
+        model.train(was_training)
+    raise OnnxExportError(ExportFailure(part, model.family, errors))
+
+
+def _first_lines(text: str, limit: int = 1200) -> str:
+    """The useful head of an exporter's message (torch.export's run to pages); ANSI colours removed."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text).strip()
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def export_decoder(model: VAE, path: str | Path, opset: int = DEFAULT_OPSET,
+                   exporters: tuple[str, ...] = EXPORTERS) -> ExportInfo:
+    """Write `model.decode_code` as one ONNX file: input `code` (B, D) float32 flat, output `image`
+    (B, C, H, W) float32 in [0, 1], dynamic batch. Tries `exporters` in order; raises OnnxExportError
+    (with `.failure`) when none works. The file is replaced atomically."""
+    return _export(model, "decoder", path, opset, tuple(exporters))
+
+
+def export_encoder(model: VAE, path: str | Path, opset: int = DEFAULT_OPSET,
+                   exporters: tuple[str, ...] = EXPORTERS, with_logvar: bool = False) -> ExportInfo:
+    """Write `model.encode_code` as one ONNX file: input `image` (B, C, H, W) float32 in [0, 1], output
+    `code` (B, D) flat (and `logvar` (B, D) with with_logvar). As `export_decoder` otherwise."""
+    return _export(model, "encoder", path, opset, tuple(exporters), with_logvar)
+
+
+# -- the cache -------------------------------------------------------------------------------------
+_VERIFIED: dict[Path, tuple[int, int, str]] = {}  # files checked in this process: (mtime_ns, size, sha256)
+
+
+def _verify_cached(onnx_path: Path, info_path: Path, digest: str, opset: int, with_logvar: bool) -> tuple[ExportInfo | None, str]:
+    """(info, "") for a usable cached file, else (None, why it must be made again)."""
+    if not onnx_path.is_file() or not info_path.is_file():
+        return None, "missing"
+    try:
+        info = ExportInfo.from_dict(json.loads(info_path.read_text()))
+    except (ValueError, TypeError) as exc:
+        return None, f"corrupt: {info_path.name} is unreadable ({exc})"
+    if info.digest != digest:
+        return None, f"stale: exported for weights {info.digest[:12]}, not {digest[:12]}"
+    if info.opset != opset or info.torch_version != torch.__version__ or info.metadata_version != METADATA_VERSION:
+        return None, f"stale: opset {info.opset} with torch {info.torch_version}, wanted opset {opset} with torch {torch.__version__}"
+    if info.part == "encoder" and ("logvar" in info.output_names) != with_logvar:
+        return None, "stale: logvar output " + ("missing" if with_logvar else "not wanted")
+    stat = onnx_path.stat()
+    if _VERIFIED.get(onnx_path) == (stat.st_mtime_ns, stat.st_size, info.sha256):
+        return info, ""
+    if stat.st_size != info.size_bytes or file_sha256(onnx_path) != info.sha256:
+        reason = "corrupt: the file does not match its recorded sha256"
+        try:  # say what a runtime would make of it, for the report
+            check_file(onnx_path)
+        except Exception as exc:  # noqa: BLE001
+            reason += f" ({type(exc).__name__}: {_first_lines(str(exc), 300)})"
+        return None, reason
+    try:
+        check_file(onnx_path)
+    except Exception as exc:  # noqa: BLE001
+        return None, f"corrupt: {type(exc).__name__}: {_first_lines(str(exc), 300)}"
+    _VERIFIED[onnx_path] = (stat.st_mtime_ns, stat.st_size, info.sha256)
+    return info, ""
+
+
+def _exported(model: VAE, part: str, digest: str, cache_dir: str | Path, opset: int,
+              exporters: tuple[str, ...], with_logvar: bool = False) -> CachedExport | ExportFailure:
+    if not digest or any(c in digest for c in "/\\") or digest in (".", ".."):
+        raise ValueError(f"digest must be a plain folder name, got {digest!r}")
+    folder = Path(cache_dir) / digest
+    onnx_path, info_path = folder / f"{part}.onnx", folder / f"{part}.json"
+    failure_path = folder / f"{part}.failure.json"
+    info, reason = _verify_cached(onnx_path, info_path, digest, opset, with_logvar)
+    if info is not None:
+        return CachedExport(onnx_path, info, "cached")
+    if reason == "missing" and failure_path.is_file():  # these weights failed before with this torch: no retry
+        try:
+            known = json.loads(failure_path.read_text())
+            if known.get("torch_version") == torch.__version__ and known.get("opset") == opset:
+                return ExportFailure(part, known["family"], dict(known["errors"]), known["torch_version"])
+        except (ValueError, TypeError, KeyError):
+            pass
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in (onnx_path, info_path, failure_path):
+        stale.unlink(missing_ok=True)
+    _VERIFIED.pop(onnx_path, None)
+    try:
+        made = _export(model, part, onnx_path, opset, exporters, with_logvar)
+    except OnnxExportError as exc:
+        payload = {**exc.failure.to_dict(), "opset": opset, "digest": digest}
+        atomic_write_bytes(failure_path, (json.dumps(payload, indent=2) + "\n").encode())
+        return exc.failure
+    made = ExportInfo.from_dict({**made.to_dict(), "digest": digest})
+    atomic_write_bytes(info_path, (json.dumps(made.to_dict(), indent=2) + "\n").encode())
+    stat = onnx_path.stat()
+    _VERIFIED[onnx_path] = (stat.st_mtime_ns, stat.st_size, made.sha256)
+    return CachedExport(onnx_path, made, "exported", reason)
+
+
+def exported_decoder(model: VAE, digest: str, cache_dir: str | Path, opset: int = DEFAULT_OPSET,
+                     exporters: tuple[str, ...] = EXPORTERS) -> CachedExport | ExportFailure:
+    """The decoder's ONNX file `<cache_dir>/<digest>/decoder.onnx` (+ decoder.json), exported on first use.
+
+    digest: a digest of the model's weights (explorer.cache.weights_digest once it lands); cache_dir: the
+    model's cache folder. A cached file is reused when its JSON names this digest, opset and torch version and
+    the file matches its recorded sha256, passes onnx.checker and opens in onnxruntime; otherwise it is deleted
+    and exported again (`CachedExport.reason` says why). A model that cannot be exported gives an
+    ExportFailure (remembered in decoder.failure.json for these weights and this torch version)."""
+    return _exported(model, "decoder", digest, cache_dir, opset, tuple(exporters))
+
+
+def exported_encoder(model: VAE, digest: str, cache_dir: str | Path, opset: int = DEFAULT_OPSET,
+                     exporters: tuple[str, ...] = EXPORTERS, with_logvar: bool = False) -> CachedExport | ExportFailure:
+    """As `exported_decoder`, for the encoder (`<cache_dir>/<digest>/encoder.onnx`)."""
+    return _exported(model, "encoder", digest, cache_dir, opset, tuple(exporters), with_logvar)
+
+
+__all__ = [
+    "CachedExport", "DEFAULT_OPSET", "EXPORTERS", "ExportFailure", "ExportInfo", "OnnxExportError",
+    "check_file", "export_decoder", "export_encoder", "exported_decoder", "exported_encoder", "file_sha256",
+]
