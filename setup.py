@@ -10,7 +10,7 @@ In a checkout (plain or editable install) the code reads them from the top level
 from setuptools import find_packages, setup
 
 MODEL_FILES = ["*/config.json", "*/model.safetensors", "*/analysis.safetensors", "*/metrics.json", "*/README.md",
-               "*/*.png"]  # each model folder's own files, not the training state in checkpoint/ or logs/
+               "*/*.png", "*/vocab.json"]  # each model folder's own files, not the training state in checkpoint/ or logs/
 
 setup(
     packages=find_packages(include=["explorer", "explorer.*", "ui", "ui.*"]) + ["ui.pretrained", "ui.streamlit_config"],
