@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file
+
+from explorer.files import atomic_save_safetensors
 
 ANALYSIS_NAME = "analysis.safetensors"
 
@@ -22,11 +24,7 @@ def save_analysis(folder: str | Path, arrays: dict[str, np.ndarray]) -> Path:
     for key, value in arrays.items():
         arr = np.ascontiguousarray(value)
         clean[key] = arr.astype(np.float32) if arr.dtype.kind == "f" else arr.astype(np.int64)
-    tmp = folder / f".{ANALYSIS_NAME}.tmp"
-    save_file(clean, str(tmp))
-    tmp.chmod(0o644)
-    tmp.replace(folder / ANALYSIS_NAME)
-    return folder / ANALYSIS_NAME
+    return atomic_save_safetensors(clean, folder / ANALYSIS_NAME)
 
 
 def load_analysis(folder: str | Path) -> dict[str, np.ndarray]:
