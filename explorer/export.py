@@ -43,13 +43,15 @@ def compute_maps(means, methods: list[str], seed: int = 0, progress: MapProgress
 
 def evaluate_and_map(
     model: VAE, test: Dataset, *, iwae_k: int = 1000, maps: list[str] | None = None, seed: int = 0,
-    limit: int | None = None, on_batch: Callable[[int], None] | None = None, map_progress: MapProgress | None = None,
+    limit: int | None = None, batch_size: int = 50, on_batch: Callable[[int], None] | None = None,
+    map_progress: MapProgress | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Score a split's (first `limit`) items and map their codes: (metrics, analysis arrays), with the seconds
     each part took and the maps made. Shared by train.py's export and `python -m explorer.evaluate`."""
     model.eval()
     t0 = time.perf_counter()
-    metrics, arrays = evaluate(model, test, model.config.likelihood, iwae_k=iwae_k, limit=limit, on_batch=on_batch)
+    metrics, arrays = evaluate(model, test, model.config.likelihood, iwae_k=iwae_k, batch_size=batch_size, limit=limit,
+                              on_batch=on_batch)
     metrics["eval_seconds"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     arrays.update(compute_maps(arrays["test_means"], maps or [], seed=seed, progress=map_progress))
