@@ -181,3 +181,24 @@ def test_a_failure_midway_leaves_the_previous_evaluation(model_dir, monkeypatch)
     assert main([str(model_dir), "--dataset", "mnist5k", *FAST]) == 130
     assert _snapshot(model_dir / "eval" / "mnist5k") == before
     assert sorted(p.name for p in (model_dir / "eval").iterdir()) == ["mnist5k"]
+
+
+def test_foreign_options_pass_through_only_where_from_pretrained_takes_them(model_dir, tmp_path, monkeypatch, capsys):
+    import explorer.checkpoint
+
+    real = explorer.checkpoint.from_pretrained
+    monkeypatch.setattr(explorer.checkpoint, "from_pretrained", lambda path, device="cpu": real(path, device))
+    adapter = tmp_path / "adapter.py"
+    adapter.write_text("# an adapter")
+    assert main([str(adapter), "--trust-code", str(adapter), "--dataset", "mnist5k", *FAST]) == 2
+    assert "--trust-code" in capsys.readouterr().err
+    seen = {}
+
+    def foreign_aware(path, device="cpu", *, trusted_code=(), image_size=None):
+        seen.update(trusted_code=trusted_code, image_size=image_size)
+        return real(model_dir, device)
+
+    monkeypatch.setattr(explorer.checkpoint, "from_pretrained", foreign_aware)
+    assert main([str(adapter), "--trust-code", str(adapter), "--image-size", "28", "--dataset", "mnist5k",
+                 "--cache-dir", str(tmp_path / "c"), *FAST]) == 0
+    assert seen == {"trusted_code": (str(adapter),), "image_size": 28}
