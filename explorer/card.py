@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -20,6 +21,19 @@ def summary_line(family: str, dataset: str, metrics: dict[str, Any]) -> str:
     else:
         score = f"ELBO {metrics.get('elbo_nats', float('nan')):.2f} nats"
     return f"{family} VAE on {dataset}, {metrics.get('latent_dims', '?')}-D code, {score}"
+
+
+def metrics_lines(metrics: dict[str, Any]) -> list[str]:
+    """The rows of the evaluation table (after its header) and the KL-per-dimension line."""
+    lines = []
+    for key in ("iwae_nll_nats", "iwae_bits_per_dim", "elbo_nats", "elbo_bits_per_dim", "recon_nll_nats", "kl_nats",
+                "kl_code_nats", "location_kl_nats", "iwae_k", "active_units", "latent_dims", "test_items"):
+        if metrics.get(key) is not None:
+            lines.append(f"| {key} | {_fmt(metrics[key])} |")
+    for key, value in metrics.items():
+        if key.startswith(("bleu", "baseline", "attribute", "label_acc")):
+            lines.append(f"| {key} | {_fmt(value)} |")
+    return lines + ["", f"KL per latent dimension (nats): {', '.join(f'{v:.2f}' for v in metrics.get('kl_per_dim', [])[:64])}"]
 
 
 def render_card(
@@ -48,22 +62,53 @@ def render_card(
         "| metric | value |",
         "|---|---|",
     ]
-    for key in ("iwae_nll_nats", "iwae_bits_per_dim", "elbo_nats", "elbo_bits_per_dim", "recon_nll_nats", "kl_nats",
-                "kl_code_nats", "location_kl_nats", "iwae_k", "active_units", "latent_dims", "test_items"):
-        if metrics.get(key) is not None:
-            lines.append(f"| {key} | {_fmt(metrics[key])} |")
-    for key, value in metrics.items():
-        if key.startswith(("bleu", "baseline", "attribute", "label_acc")):
-            lines.append(f"| {key} | {_fmt(value)} |")
-    lines += ["", f"KL per latent dimension (nats): {', '.join(f'{v:.2f}' for v in metrics.get('kl_per_dim', [])[:64])}"]
+    lines += metrics_lines(metrics)
     if images:
         lines += ["", "## Pictures", ""]
         for title, path in images.items():
             lines += [f"**{title}**", "", f"![{title}]({path})", ""]
     lines += ["", "## Configuration", "", "Model:", "", "```json"]
-    import json
-
     lines += [json.dumps(model_config, indent=2), "```", "", "Training:", "", "```json", json.dumps(train_config, indent=2), "```"]
     if notes:
         lines += ["", "## Notes", "", *[f"- {n}" for n in notes]]
+    return "\n".join(lines) + "\n"
+
+
+def render_evaluation_card(
+    model_name: str, family: str, dataset: dict[str, Any], model_config: dict[str, Any], metrics: dict[str, Any],
+    command: str,
+) -> str:
+    """Markdown card of one evaluation (`python -m explorer.evaluate`): the model, the data, the command and
+    the same evaluation table a training card has."""
+    lines = [
+        f"# {model_name} evaluated on {dataset.get('name', '?')}",
+        "",
+        summary_line(family, dataset.get("name", "?"), metrics),
+        "",
+        "## How it was made",
+        "",
+        "```",
+        command,
+        "```",
+        "",
+        f"Model: {metrics.get('model', model_name)} (weights sha256 {metrics.get('weights_digest', '?')}).",
+        f"Data: {dataset.get('description') or dataset.get('name')}, {metrics.get('split', 'test')} split.",
+        f"Code: {metrics.get('code_name', 'posterior mean')}; likelihood: {metrics.get('likelihood_description', '?')}.",
+        f"Evaluated on {metrics.get('device', '?')} in {metrics.get('eval_seconds', float('nan')):.0f} s "
+        f"(maps: {', '.join(metrics.get('maps', [])) or 'none'}).",
+        "",
+        "## Evaluation",
+        "",
+        metrics.get("protocol", ""),
+        "",
+        "| metric | value |",
+        "|---|---|",
+        *metrics_lines(metrics),
+        "",
+        "## Model configuration",
+        "",
+        "```json",
+        json.dumps(model_config, indent=2),
+        "```",
+    ]
     return "\n".join(lines) + "\n"

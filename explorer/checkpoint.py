@@ -7,17 +7,16 @@ CPU-only or Apple machine, and every mismatch between the config and the weights
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 import explorer
+from explorer.files import atomic_save_safetensors, atomic_write_bytes, atomic_write_json
 from explorer.models.base import VAE
 from explorer.models.foreign import ForeignModelError, detect_format, load_foreign
 from explorer.models.registry import get_model_class
@@ -59,40 +58,6 @@ def available_devices() -> list[str]:
     return names
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write a file so that readers see the old content or the new, never a torn one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; checkpoints are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: Path, payload: Any) -> None:
-    atomic_write_bytes(Path(path), (json.dumps(payload, indent=2, sort_keys=False) + "\n").encode())
-
-
-def save_weights(model: torch.nn.Module, path: Path) -> None:
-    """Atomically write a module's state dict as safetensors (tensors made contiguous, moved to CPU)."""
-    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(dir=Path(path).parent, prefix=".weights.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(state, tmp, metadata={"format": "pt"})
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_pretrained(model: VAE, folder: str | Path, extra: dict[str, Any] | None = None) -> Path:
     """Write `config.json` and `model.safetensors` into folder; `extra` is stored in config.json (data set etc.)."""
     folder = Path(folder)
@@ -103,8 +68,8 @@ def save_pretrained(model: VAE, folder: str | Path, extra: dict[str, Any] | None
         "explorer_version": explorer.__version__,
         **(extra or {}),
     }
-    save_weights(model, folder / WEIGHTS_NAME)
-    write_json(folder / CONFIG_NAME, payload)
+    atomic_save_safetensors(model.state_dict(), folder / WEIGHTS_NAME, metadata={"format": "pt"})
+    atomic_write_json(folder / CONFIG_NAME, payload)
     for name, save in model.extra_files().items():
         atomic_write_bytes(folder / name, save)
     return folder

@@ -1,8 +1,14 @@
-"""The end of a training run: evaluate, precompute maps, and write the final model folder with its card."""
+"""The end of a training run: evaluate, precompute maps, and write the final model folder with its card.
+
+`evaluate_and_map` and `write_evaluation` are shared with `python -m explorer.evaluate`, which writes the same
+analysis for any loadable model on any compatible data set.
+"""
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,37 +18,77 @@ from explorer.analysis.evaluation import evaluate
 from explorer.analysis.maps import compute_tsne, compute_umap, fit_pca
 from explorer.analysis.store import save_analysis
 from explorer.card import render_card, summary_line
-from explorer.checkpoint import CARD_NAME, METRICS_NAME, atomic_write_bytes, save_pretrained, write_json
-from explorer.data.base import DataSplit
+from explorer.checkpoint import CARD_NAME, METRICS_NAME, save_pretrained
+from explorer.data.base import Dataset, DataSplit
+from explorer.files import atomic_write_bytes, atomic_write_json, atomic_write_with
 from explorer.models.base import VAE
 
 
-def compute_maps(means, methods: list[str], seed: int = 0) -> dict[str, Any]:
+# progress(method, fraction in [0, 1], stage text) while the maps are computed
+MapProgress = Callable[[str, float, str], None]
+
+
+def compute_maps(means, methods: list[str], seed: int = 0, progress: MapProgress | None = None) -> dict[str, Any]:
     """Arrays for analysis.safetensors: PCA always (with its components), UMAP / t-SNE when asked."""
     pca = fit_pca(means)
     arrays: dict[str, Any] = {"pca_coords": pca.coords, "pca_components": pca.components, "pca_mean": pca.mean}
-    if "umap" in methods:
-        arrays["umap_coords"] = compute_umap(means, seed=seed)
-    if "tsne" in methods:
-        arrays["tsne_coords"] = compute_tsne(means, seed=seed)
+    if progress is not None:
+        progress("pca", 1.0, "done")
+    for method, compute in (("umap", compute_umap), ("tsne", compute_tsne)):
+        if method in methods:
+            report = None if progress is None else functools.partial(progress, method)
+            arrays[f"{method}_coords"] = compute(means, seed=seed, progress=report)
     return arrays
+
+
+def evaluate_and_map(
+    model: VAE, test: Dataset, *, iwae_k: int = 1000, maps: list[str] | None = None, seed: int = 0,
+    limit: int | None = None, batch_size: int = 50, on_batch: Callable[[int], None] | None = None,
+    map_progress: MapProgress | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Score a split's (first `limit`) items and map their codes: (metrics, analysis arrays), with the seconds
+    each part took and the maps made. Shared by train.py's export and `python -m explorer.evaluate`."""
+    model.eval()
+    t0 = time.perf_counter()
+    metrics, arrays = evaluate(model, test, model.config.likelihood, iwae_k=iwae_k, batch_size=batch_size, limit=limit,
+                              on_batch=on_batch)
+    metrics["eval_seconds"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    arrays.update(compute_maps(arrays["test_means"], maps or [], seed=seed, progress=map_progress))
+    metrics["map_seconds"] = time.perf_counter() - t1
+    metrics["maps"] = ["pca", *[m for m in (maps or []) if m != "pca"]]
+    return metrics, arrays
+
+
+def write_evaluation(folder: str | Path, metrics: dict[str, Any], arrays: dict[str, Any], card: str | None = None) -> None:
+    """analysis.safetensors, metrics.json and (when given) README.md into folder, each written atomically."""
+    folder = Path(folder)
+    save_analysis(folder, arrays)
+    atomic_write_json(folder / METRICS_NAME, metrics)
+    if card is not None:
+        atomic_write_bytes(folder / CARD_NAME, card.encode())
+
+
+def save_png(images: torch.Tensor, path: Path, nrow: int) -> Path:
+    """A grid of images (B, C, H, W) in [0, 1] as a PNG file, written atomically."""
+    from torchvision.utils import save_image
+
+    return atomic_write_with(path, lambda tmp: save_image(images, tmp, nrow=nrow, format="png"))
 
 
 @torch.no_grad()
 def save_pictures(model: VAE, data: DataSplit, folder: Path, seed: int = 0) -> dict[str, str]:
     """samples.png (prior draws) and reconstructions.png (test images over their reconstructions)."""
-    from torchvision.utils import save_image
-
     model.eval()
     gen = torch.Generator(device=model.device).manual_seed(seed)
-    save_image(model.sample(32, generator=gen).cpu(), folder / "samples.png", nrow=16)
+    save_png(model.sample(32, generator=gen).cpu(), folder / "samples.png", nrow=16)
     n = len(data.test)
     picks = torch.linspace(0, n - 1, min(16, n)).round().long().tolist()  # spread over the split, not its first rows
     x = torch.stack([data.test[i][0] for i in picks]).to(model.device)
-    save_image(torch.cat([x, model.reconstruct(x)]).cpu(), folder / "reconstructions.png", nrow=16)
+    save_png(torch.cat([x, model.reconstruct(x)]).cpu(), folder / "reconstructions.png", nrow=16)
     pictures = {"Prior samples": "samples.png", "Test images (top) and reconstructions (bottom)": "reconstructions.png"}
     if model.latent_shape == (2,):
-        save_image(latent_plane_grid(model, 15).cpu(), folder / "latent_plane.png", nrow=15)
+        save_png(latent_plane_grid(model, 15).cpu(), folder / "latent_plane.png", nrow=15)
         pictures["The 2-D latent plane: decoded images on a grid over [-3, 3]^2 (z1 right, z2 up)"] = "latent_plane.png"
     return pictures
 
@@ -66,16 +112,10 @@ def export_model(
     model.eval()
     meta = dataset_meta or {"name": data.name}
     save_pretrained(model, out, {"dataset": meta, "summary": "", "command": command})
-    t0 = time.perf_counter()
-    metrics, arrays = evaluate(model, data.test, model.config.likelihood, iwae_k=iwae_k)
-    metrics.update({"train_seconds": train_seconds, "device": device, "eval_seconds": time.perf_counter() - t0})
+    metrics, arrays = evaluate_and_map(model, data.test, iwae_k=iwae_k, maps=maps, seed=seed)
+    metrics.update({"train_seconds": train_seconds, "device": device})
     metrics.update(model.extra_metrics(data, model.device))
-    t1 = time.perf_counter()
-    arrays.update(compute_maps(arrays["test_means"], maps or [], seed=seed))
-    metrics["map_seconds"] = time.perf_counter() - t1
-    metrics["maps"] = ["pca", *[m for m in (maps or []) if m != "pca"]]
-    save_analysis(out, arrays)
-    write_json(out / METRICS_NAME, metrics)
+    write_evaluation(out, metrics, arrays)
     summary = summary_line(model.family, meta["name"], metrics)
     save_pretrained(model, out, {"dataset": meta, "summary": summary, "command": command, "training": train_config})
     images = save_pictures(model, data, out, seed)

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from explorer.analysis.maps import principal_components
 from explorer.models.base import VAE, interpolate_codes
 
 COLLAPSE_THRESHOLD = 0.01  # nats of mean KL per dimension below which a dimension counts as collapsed
@@ -54,18 +55,13 @@ def dimension_axes(kl_per_dim: np.ndarray, latent_shape: tuple[int, ...], thresh
 
 
 def principal_axes(means: np.ndarray, k: int = 8) -> Axes:
-    """The first k principal directions of encoded means (N, D), in units of the means' spread (std) along each."""
+    """The first k principal directions of encoded means (N, D), in units of the means' spread (std) along each
+    (`explorer.analysis.maps.principal_components`: largest-magnitude entry of each direction positive)."""
     x = np.asarray(means, dtype=np.float64).reshape(len(means), -1)
-    centred = x - x.mean(0)
     k = max(1, min(k, x.shape[1], max(1, len(x) - 1)))
-    _, s, vt = np.linalg.svd(centred, full_matrices=False)
-    std = s[:k] / math.sqrt(max(1, len(x) - 1))
-    total = float((s**2).sum()) or 1.0
-    labels = [f"PC{i + 1} ({100 * s[i] ** 2 / total:.0f}% of spread)" for i in range(k)]
-    # sign convention: largest component positive, so the axes do not flip between runs
-    signs = np.sign(vt[:k][np.arange(k), np.abs(vt[:k]).argmax(1)])
-    signs[signs == 0] = 1.0
-    return Axes(vt[:k] * signs[:, None], np.maximum(std, 1e-12), labels, std < 1e-6, "pca")
+    pcs = principal_components(x, k)
+    labels = [f"PC{i + 1} ({100 * r:.0f}% of spread)" for i, r in enumerate(pcs.explained_variance_ratio)]
+    return Axes(pcs.components, np.maximum(pcs.std, 1e-12), labels, pcs.std < 1e-6, "pca")
 
 
 def walk_code(start: np.ndarray, axes: Axes, values: np.ndarray | list[float]) -> np.ndarray:

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 
 from explorer.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_weights, save_pretrained
 from explorer.data.base import DataSplit, stack_images
+from explorer.files import atomic_folder_swap, atomic_write_with
 from explorer.data.transforms import prepare_batch
 from explorer.analysis.evaluation import scoring_inputs
 from explorer.losses import BetaSchedule
@@ -132,13 +133,8 @@ class Trainer:
             "history": [asdict(r) for r in self.history],
             "train_config": asdict(self.cfg),
         }
-        torch.save(state, tmp / STATE_NAME)
-        old = self.out_dir / f".{STATE_DIR}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if self.state_dir.exists():
-            self.state_dir.rename(old)
-        tmp.rename(self.state_dir)
-        shutil.rmtree(old, ignore_errors=True)
+        atomic_write_with(tmp / STATE_NAME, lambda path: torch.save(state, path))
+        atomic_folder_swap(tmp, self.state_dir, old=self.out_dir / f".{STATE_DIR}.old")
 
     def load_state(self) -> bool:
         """Resume from the last complete checkpoint in out_dir; False when there is none."""

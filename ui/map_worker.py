@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 
 PROGRESS_PREFIX = "progress"
 
@@ -20,9 +19,9 @@ def main(argv: list[str]) -> int:
     except OSError:
         pass
     import numpy as np
-    from safetensors.numpy import save_file
 
     from explorer.analysis.maps import compute_map
+    from explorer.cache import write_entry
 
     def report(fraction: float, stage: str) -> None:  # one line per report, read by ui.mapjobs
         print(f"{PROGRESS_PREFIX} {fraction:.4f} {stage}", flush=True)
@@ -31,9 +30,8 @@ def main(argv: list[str]) -> int:
     means = np.load(src, allow_pickle=False)
     coords = compute_map(means, method, seed=int(seed), progress=report, **json.loads(params))
     report(1.0, "saving")
-    tmp = Path(out).with_suffix(".tmp")
-    save_file({"coords": np.ascontiguousarray(coords, dtype=np.float32)}, str(tmp))
-    os.replace(tmp, out)
+    write_entry(out, {"coords": np.ascontiguousarray(coords, dtype=np.float32)},
+                {"method": method, "params": params, "seed": str(seed), "items": str(len(means))})
     report(1.0, "done")
     return 0
 

@@ -3,7 +3,8 @@
 A map is computed at most once per process for a given key, whichever sessions ask for it: a daemon thread
 starts `python -m ui.map_worker` (niced, one numba / BLAS thread) and waits for it, so the heavy work never
 holds the app's GIL nor more than one core. Results land in the cache directory, keyed by checkpoint, data
-set, method, parameters and the digest of the encoded means themselves.
+set, method, parameters and the digest of the encoded means themselves, in the shared model cache
+(explorer.cache: CACHE/models/<weights digest>/maps/).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -21,35 +23,43 @@ from pathlib import Path
 
 import numpy as np
 
+from explorer.cache import DIGEST_CHARS, entry_path, read_entry
 from ui.map_worker import PROGRESS_PREFIX
 
 ROOT = Path(__file__).resolve().parent.parent  # above ui/: `python -m ui.map_worker` there imports the app's own ui
+MAPS_KIND = "maps"
 METHOD_PARAMS = {"umap": {"n_neighbors": 15, "min_dist": 0.1}, "tsne": {"perplexity": 30.0}}
 
 
+def _model_digest(checkpoint: str) -> str:
+    """The weights digest a map is filed under: the checkpoint's own digest when given one (as the app does),
+    else a digest of whatever names the checkpoint."""
+    if re.fullmatch(r"[0-9a-f]{16,64}", checkpoint):
+        return checkpoint
+    return hashlib.sha256(checkpoint.encode()).hexdigest()
+
+
 def map_key(checkpoint: str, dataset: str, method: str, params: dict, seed: int, means: np.ndarray) -> str:
-    """Cache key of a map: what it was computed from, readable prefix plus a digest."""
+    """Cache key of a map, "DIGEST/NAME": the model's weights digest (`checkpoint`), then a readable name
+    (method, data set) with a digest of what the map was computed from, the encoded means included."""
     digest = hashlib.sha256(np.ascontiguousarray(means, dtype=np.float32).tobytes()).hexdigest()[:16]
     spec = json.dumps({"checkpoint": checkpoint, "dataset": dataset, "method": method, "params": params,
                        "seed": seed, "means": digest, "n": int(len(means))}, sort_keys=True)
-    return f"{method}-{dataset}-{hashlib.sha256(spec.encode()).hexdigest()[:24]}"
+    readable = re.sub(r"[^A-Za-z0-9._-]", "_", dataset)
+    name = f"{method}-{readable}-{hashlib.sha256(spec.encode()).hexdigest()[:24]}"
+    return f"{_model_digest(checkpoint)[:DIGEST_CHARS]}/{name}"
 
 
 def cache_path(cache_dir: Path, key: str) -> Path:
-    return Path(cache_dir) / "maps" / f"{key}.safetensors"
+    """The key's file in the shared model cache (explorer.cache): CACHE/models/DIGEST/maps/NAME.safetensors."""
+    digest, _, name = key.partition("/")
+    return entry_path(digest, MAPS_KIND, f"{name}.safetensors", cache_dir)
 
 
 def load_cached(cache_dir: Path, key: str) -> np.ndarray | None:
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
-
-    path = cache_path(cache_dir, key)
-    if not path.is_file():
-        return None
-    try:
-        return load_file(str(path))["coords"]
-    except (SafetensorError, OSError, KeyError, ValueError):
-        return None  # a torn or foreign file: compute again
+    """The cached coordinates (N, 2) of a key, or None when there are none (or only a torn or foreign file)."""
+    found = read_entry(cache_path(cache_dir, key))
+    return None if found is None else found[0].get("coords")
 
 
 @dataclass
@@ -136,7 +146,7 @@ def request_map(cache_dir: Path, key: str, method: str, means: np.ndarray, param
             return job
         _JOBS[key] = job
     threading.Thread(target=_run, args=(job, np.array(means), dict(params), seed, Path(cache_dir)), daemon=True,
-                     name=f"map-{key[:20]}").start()
+                     name=f"map-{key.partition('/')[2][:20]}").start()
     return job
 
 

@@ -8,6 +8,7 @@ Every per-item score is kept, so the app can say where a new image falls among t
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,12 +58,13 @@ class ItemScores:
 @torch.no_grad()
 def score_items(
     model: VAE, images: Tensor, iwae_k: int = 1000, batch_size: int = 50, seed: int = EVAL_SEED,
-    device: torch.device | str | None = None,
+    device: torch.device | str | None = None, on_batch: Callable[[int], None] | None = None,
 ) -> ItemScores:
     """Score (N, C, H, W) images in [0, 1] (already in scoring form) with every term, batch by batch.
 
     The ELBO terms come from the family's own `elbo_terms`, so a model with latent variables beyond the
-    code (the pooling locations of `pu`) is scored with all of them.
+    code (the pooling locations of `pu`) is scored with all of them. `means` are the codes pages show
+    (`encode_code`). on_batch(items) is called after each batch, e.g. to advance a progress bar.
     """
     model.eval()
     device = torch.device(device) if device is not None else model.device
@@ -77,8 +79,10 @@ def score_items(
         out["kl_dims"].append(kl_dims.cpu())
         for name, value in terms.items():
             extras.setdefault(name, []).append(value.cpu())
-        out["means"].append(model.encode(x).mean.flatten(1).cpu())
+        out["means"].append(model.encode_code(x).flatten(1).cpu())
         out["iwae"].append(iwae_bound(model, x, iwae_k, gen).cpu() if iwae_k > 0 else torch.full_like(nll, math.nan).cpu())
+        if on_batch is not None:
+            on_batch(len(x))
     cat = {k: torch.cat(v) for k, v in out.items()}
     extra_kl = {k: torch.cat(v) for k, v in extras.items()}
     kl = cat["kl_dims"].sum(1) + sum(extra_kl.values(), torch.zeros(len(cat["nll"])))
@@ -105,11 +109,13 @@ def protocol_text(likelihood: str) -> str:
 
 def evaluate(
     model: VAE, test: Dataset, likelihood: str, iwae_k: int = 1000, batch_size: int = 50, limit: int | None = None,
+    on_batch: Callable[[int], None] | None = None,
 ) -> tuple[dict, dict[str, np.ndarray]]:
-    """Evaluate on a test split. Returns (metrics for metrics.json, per-item arrays for analysis.safetensors)."""
+    """Evaluate on a test split (its first `limit` items). Returns (metrics for metrics.json, per-item arrays
+    for analysis.safetensors). on_batch(items) is called after each scored batch."""
     images, labels = stack_images(test, limit)
     x = scoring_inputs(images, likelihood)
-    s = score_items(model, x, iwae_k=iwae_k, batch_size=batch_size)
+    s = score_items(model, x, iwae_k=iwae_k, batch_size=batch_size, on_batch=on_batch)
     n_active, variances = active_units(s.means)
     dims = int(math.prod(images.shape[1:]))
     metrics: dict = {
@@ -125,6 +131,8 @@ def evaluate(
         "active_units": n_active,
         "active_unit_threshold": ACTIVE_UNIT_THRESHOLD,
         "latent_dims": int(s.means.shape[1]),
+        "code_name": model.code_name,
+        "likelihood_description": model.likelihood_description(),
         "kl_per_dim": [round(float(v), 5) for v in s.kl_dims.mean(0)],
         "mean_variance_per_dim": [round(float(v), 5) for v in variances],
     }

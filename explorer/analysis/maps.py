@@ -78,18 +78,43 @@ class PCAMap:
         return project_pca(points, self.components, self.mean)
 
 
+@dataclass
+class PrincipalComponents:
+    """The leading principal directions of (N, D) points, largest spread first."""
+
+    mean: np.ndarray  # (D,)
+    components: np.ndarray  # (k, D) unit vectors; the largest-magnitude entry of each is positive
+    std: np.ndarray  # (k,) standard deviation (ddof 1) of the points along each direction
+    explained_variance_ratio: np.ndarray  # (k,) share of the total variance along each direction
+
+
+def principal_components(points: np.ndarray, k: int) -> PrincipalComponents:
+    """The first k principal directions of (N, D) points by SVD of the centred points (k <= min(N, D)).
+
+    Sign convention (as scikit-learn's PCA since 1.5): the largest-magnitude entry of every direction is
+    positive, so directions do not flip between runs. The one PCA of the project: maps and slider axes use it.
+    """
+    x = np.asarray(points, dtype=np.float64).reshape(len(points), -1)
+    mean = x.mean(0)
+    _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
+    k = min(k, len(s))
+    vt = vt[:k]
+    signs = np.sign(vt[np.arange(k), np.abs(vt).argmax(1)])
+    signs[signs == 0] = 1.0
+    total = float((s**2).sum()) or 1.0
+    return PrincipalComponents(mean, vt * signs[:, None], s[:k] / np.sqrt(max(1, len(x) - 1)), s[:k] ** 2 / total)
+
+
 def fit_pca(means: np.ndarray, n_components: int = 2) -> PCAMap:
     """PCA of (N, D) means (D may be 1: the second axis is then zero)."""
-    from sklearn.decomposition import PCA
-
     means = np.asarray(means, dtype=np.float64)
-    k = min(n_components, means.shape[1], means.shape[0])
-    pca = PCA(n_components=k, svd_solver="full").fit(means)
+    pcs = principal_components(means, min(n_components, means.shape[1], means.shape[0]))
+    k = len(pcs.std)
     components = np.zeros((n_components, means.shape[1]))
-    components[:k] = pca.components_
+    components[:k] = pcs.components
     ratio = np.zeros(n_components)
-    ratio[:k] = pca.explained_variance_ratio_
-    return PCAMap(project_pca(means, components, pca.mean_), components, pca.mean_, ratio)
+    ratio[:k] = pcs.explained_variance_ratio
+    return PCAMap(project_pca(means, components, pcs.mean), components, pcs.mean, ratio)
 
 
 def project_pca(points: np.ndarray, components: np.ndarray, mean: np.ndarray) -> np.ndarray:

@@ -3,6 +3,9 @@
 Stored with safetensors (no pickle), so the app reads a model's map and score distribution at once.
 Keys: test_means (N, D), test_labels (N,), score_<name> (N,), pca_coords (N, 2), pca_components (2, D),
 pca_mean (D,), umap_coords (N, 2), tsne_coords (N, 2); any may be absent.
+
+The same pair (analysis.safetensors + metrics.json) describes an evaluation on another data set
+(`python -m explorer.evaluate`); `find_evaluations` lists a model's, `load_evaluation` reads one.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file
+
+from explorer.files import atomic_save_safetensors
 
 ANALYSIS_NAME = "analysis.safetensors"
 
@@ -22,14 +27,49 @@ def save_analysis(folder: str | Path, arrays: dict[str, np.ndarray]) -> Path:
     for key, value in arrays.items():
         arr = np.ascontiguousarray(value)
         clean[key] = arr.astype(np.float32) if arr.dtype.kind == "f" else arr.astype(np.int64)
-    tmp = folder / f".{ANALYSIS_NAME}.tmp"
-    save_file(clean, str(tmp))
-    tmp.chmod(0o644)
-    tmp.replace(folder / ANALYSIS_NAME)
-    return folder / ANALYSIS_NAME
+    return atomic_save_safetensors(clean, folder / ANALYSIS_NAME)
 
 
 def load_analysis(folder: str | Path) -> dict[str, np.ndarray]:
     """Arrays of a checkpoint's analysis file, or {} when it has none."""
     path = Path(folder) / ANALYSIS_NAME
     return dict(load_file(str(path))) if path.is_file() else {}
+
+
+EVAL_DIR = "eval"  # MODEL/eval/<dataset>/: evaluations written by `python -m explorer.evaluate`
+EVAL_KIND = "eval"  # ... or, for a model folder that cannot be written, CACHE/models/<digest>/eval/<dataset>/
+METRICS_NAME = "metrics.json"
+
+
+def _evaluations_in(folder: Path) -> dict[str, Path]:
+    if not folder.is_dir():
+        return {}
+    return {p.name: p for p in sorted(folder.iterdir())
+            if p.is_dir() and not p.name.startswith(".") and (p / ANALYSIS_NAME).is_file() and (p / METRICS_NAME).is_file()}
+
+
+def find_evaluations(model_folder: str | Path, cache_dir: str | Path | None = None) -> dict[str, Path]:
+    """Evaluations of a model by data set name ("digits", "mnist-train" for a train split) -> the folder
+    holding their analysis.safetensors + metrics.json: those in MODEL/eval/ and those in the cache under the
+    model's weights digest (explorer.cache). Where both hold one, MODEL/eval/ wins. A model whose weights
+    cannot be found simply has no cached evaluations."""
+    from explorer.cache import model_cache_dir, weights_digest
+
+    model_folder = Path(model_folder)
+    found: dict[str, Path] = {}
+    try:
+        digest = weights_digest(model_folder)
+        found.update(_evaluations_in(model_cache_dir(digest, cache_dir) / EVAL_KIND))
+    except (FileNotFoundError, OSError, ValueError):
+        pass
+    if model_folder.is_dir():
+        found.update(_evaluations_in(model_folder / EVAL_DIR))
+    return dict(sorted(found.items()))
+
+
+def load_evaluation(folder: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """(metrics dict, analysis arrays) of one evaluation folder from `find_evaluations`."""
+    import json
+
+    folder = Path(folder)
+    return json.loads((folder / METRICS_NAME).read_text()), load_analysis(folder)

@@ -31,6 +31,7 @@ from torch.utils.data import Dataset, Subset
 from torchvision.datasets import ImageFolder
 
 from explorer.data.base import UNLABELLED, DataSplit, seeded_split
+from explorer.files import atomic_write_with
 
 SPLIT_SEED = 0
 TEST_FRACTION = 0.1
@@ -164,15 +165,17 @@ def _construct(make: Callable[[], Dataset], error: Callable[[str], DatasetNotFou
 # ---------------------------------------------------------------------------------------------- torchvision sets
 
 
+def _gunzip(packed: Path, out: Path) -> None:
+    with gzip.open(packed, "rb") as src, open(out, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+
+
 def _unpack_gz(folder: Path, names: Sequence[str]) -> None:
     """Unpack `name.gz` into `name` for every listed file that exists only compressed."""
     for name in names:
         plain, packed = folder / name, folder / f"{name}.gz"
         if not plain.exists() and packed.is_file():
-            tmp = plain.with_name(plain.name + ".part")
-            with gzip.open(packed, "rb") as src, open(tmp, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-            tmp.replace(plain)
+            atomic_write_with(plain, partial(_gunzip, packed))
 
 
 def _load_mnist_family(cls_name: str, name: str, title: str, root: str | None, download: bool,

@@ -95,7 +95,7 @@ def test_tsne_computed_in_the_background_then_cached_on_disk(app_env, cache_dir)
     at.switch_page("ui/pages/map.py").run()
     assert _chart(at)["layout"]["xaxis"]["title"]["text"] == "TSNE 1"
     assert any("cached" in c.value for c in at.caption)
-    files = list((cache_dir / "maps").glob("tsne-*.safetensors"))
+    files = list(cache_dir.glob("models/*/maps/tsne-*.safetensors"))  # explorer.cache: keyed by the weights digest
     assert files
     from safetensors.numpy import load_file
 

@@ -1,0 +1,228 @@
+"""Evaluate any loadable model on any compatible data set, writing what train.py's export writes.
+
+    python -m explorer.evaluate MODEL --dataset NAME [--data-root DIR] [--split test] [--iwae-k 1000]
+        [--maps pca,umap,tsne] [--limit N] [--device auto] [--cache-dir D] [--trust-code FILE] [--image-size N]
+
+MODEL is anything `explorer.checkpoint.from_pretrained` loads (a native checkpoint folder, or a foreign model:
+diffusers AutoencoderKL folder, ONNX pair, trusted adapter). The output is one folder holding
+analysis.safetensors (per-item scores, codes, maps), metrics.json and README.md (an evaluation card):
+
+- MODEL/eval/<dataset>/ (MODEL/eval/<dataset>-train/ for --split train) when MODEL is a folder it can write to;
+  train.py's own files at the top of MODEL are never touched;
+- else CACHE/models/<weights digest>/eval/<dataset>/ (explorer.cache), e.g. for a read-only shipped model.
+
+The folder is filled under a temporary name and swapped in whole, so a failed or interrupted run leaves the
+previous evaluation (or none) and nothing half-written. Bad input prints one line `error: ...` and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import shlex
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from explorer.analysis.store import EVAL_DIR, EVAL_KIND
+
+SPLITS = ("test", "train")
+
+
+class EvaluateError(ValueError):
+    """Bad input to the evaluate command; the message says what to change."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vae-evaluate", description=__doc__.split("\n\n")[0])
+    p.add_argument("model", metavar="MODEL", help="model folder or file (anything from_pretrained loads)")
+    p.add_argument("--dataset", required=True, help="data set name (explorer.data.available_datasets())")
+    p.add_argument("--data-root", default=None, help="folder of a folder-based data set")
+    p.add_argument("--split", default="test", choices=SPLITS, help="which split's items to score (default test)")
+    p.add_argument("--iwae-k", type=int, default=1000, help="importance samples per item for log p(x) (0: skip)")
+    p.add_argument("--maps", default="pca,umap,tsne", help="2-D maps: any of pca,umap,tsne, or none (PCA is always made)")
+    p.add_argument("--limit", type=int, default=None, help="score only the first N items of the split")
+    p.add_argument("--batch-size", type=int, default=50, help="items per scoring batch")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--cache-dir", default=None, help="cache folder (default $VAE_EXPLORER_CACHE or ~/.cache/vae-explorer)")
+    p.add_argument("--trust-code", action="append", default=[], metavar="FILE",
+                   help="an adapter .py file allowed to run (repeatable; foreign models only)")
+    p.add_argument("--image-size", type=int, default=None,
+                   help="image size for the model (foreign models that take one) and the data set (loaders that take one)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the UMAP / t-SNE layouts")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p
+
+
+def load_model(path: Path, device: str, trusted_code: list[str], image_size: int | None):
+    """from_pretrained(path, device), passing trusted_code / image_size only when given (and only where the
+    installed from_pretrained takes them: foreign-model support adds them)."""
+    from explorer.checkpoint import from_pretrained
+
+    if not path.exists():
+        raise EvaluateError(f"{path} does not exist: give a model folder (config.json + model.safetensors) or file")
+    extra: dict[str, Any] = {}
+    if trusted_code:
+        extra["trusted_code"] = tuple(trusted_code)
+    if image_size is not None and not (path / "model.safetensors").is_file():
+        extra["image_size"] = image_size  # a native checkpoint's size is in its config: only foreign models take it
+    accepted = inspect.signature(from_pretrained).parameters
+    missing = [k for k in extra if k not in accepted]
+    if missing:
+        flags = ", ".join("--" + k.replace("_", "-").replace("trusted", "trust") for k in missing)
+        raise EvaluateError(f"{flags}: this installation loads native checkpoints only (no foreign-model support)")
+    return from_pretrained(path, device, **extra)
+
+
+def load_data(name: str, root: str | None, image_size: int | None):
+    from explorer.data import available_datasets, load_dataset
+
+    if name not in available_datasets():
+        raise EvaluateError(f"unknown data set {name!r}; known: {', '.join(available_datasets())}")
+    if root is not None and not Path(root).is_dir():
+        raise EvaluateError(f"--data-root {root} is not a folder")
+    options = {"image_size": image_size} if image_size is not None else {}
+    return load_dataset(name, root=root, **options), options
+
+
+def _shape_text(shape) -> str:
+    return "x".join(str(int(s)) for s in shape)
+
+
+def output_target(model_path: Path, key: str, digest: str, cache_dir: str | Path | None) -> tuple[Path, Path]:
+    """(final folder, fresh temporary folder beside it) for an evaluation: MODEL/eval/<key> when that can be
+    written, else the cache entry of the weights digest."""
+    from explorer.cache import entry_path
+    from explorer.files import fresh_folder_beside, is_writable_folder
+
+    if model_path.is_dir():
+        target = model_path / EVAL_DIR / key
+        if is_writable_folder(target):
+            try:
+                return target, fresh_folder_beside(target)
+            except OSError:  # read-only after all (a mount, or permissions os.access cannot see)
+                pass
+    target = entry_path(digest, EVAL_KIND, key, cache_dir)
+    return target, fresh_folder_beside(target)
+
+
+class _Bars:
+    """tqdm bars: one over the scored items, one per map."""
+
+    def __init__(self, enabled: bool):
+        self.enabled, self.item_bar, self.map_bar, self.map_name = enabled, None, None, None
+
+    def start_items(self, total: int, desc: str) -> None:
+        from tqdm.auto import tqdm
+
+        self.item_bar = tqdm(total=total, desc=desc, unit="item", disable=not self.enabled, file=sys.stderr)
+
+    def scored(self, items: int) -> None:
+        self.item_bar.update(items)
+        if self.item_bar.n >= self.item_bar.total:  # scoring is over: the map bars follow on their own lines
+            self.item_bar.close()
+
+    def map_progress(self, method: str, fraction: float, stage: str) -> None:
+        if not self.enabled:
+            return
+        from tqdm.auto import tqdm
+
+        if method != self.map_name:
+            self.close()
+            self.map_name = method
+            self.map_bar = tqdm(total=100, desc=f"{method.upper()} map", unit="%", file=sys.stderr,
+                                bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
+        self.map_bar.n = int(round(100 * min(max(fraction, 0.0), 1.0)))
+        self.map_bar.set_postfix_str(stage[:60], refresh=True)
+
+    def close(self) -> None:
+        if self.item_bar is not None:
+            self.item_bar.close()
+        if self.map_bar is not None:
+            self.map_bar.close()
+            self.map_bar = None
+
+
+def run(argv: list[str]) -> Path:
+    """Evaluate as the command line says; returns the folder written."""
+    args = build_parser().parse_args(argv)
+    from explorer.analysis.maps import parse_map_methods
+
+    maps = parse_map_methods(args.maps)
+    if args.iwae_k < 0:
+        raise EvaluateError(f"--iwae-k must be 0 or more, got {args.iwae_k}")
+    if args.limit is not None and args.limit < 1:
+        raise EvaluateError(f"--limit must be positive, got {args.limit}")
+    import torch
+
+    import explorer
+    from explorer.cache import weights_digest
+    from explorer.card import render_evaluation_card
+    from explorer.checkpoint import resolve_device
+    from explorer.export import evaluate_and_map, write_evaluation
+    from explorer.files import atomic_folder_swap
+
+    model_path = Path(args.model)
+    data, options = load_data(args.dataset, args.data_root, args.image_size)
+    device = resolve_device(args.device)
+    model = load_model(model_path, str(device), args.trust_code, args.image_size)
+    model_shape = tuple(int(s) for s in model.config.input_shape)
+    if tuple(int(s) for s in data.image_shape) != model_shape:
+        hint = " (try --image-size)" if model_shape[1:] != tuple(data.image_shape[1:]) else ""
+        raise EvaluateError(f"{args.dataset} images are {_shape_text(data.image_shape)} (C x H x W) but the model "
+                            f"takes {_shape_text(model_shape)}{hint}")
+    split = data.test if args.split == "test" else data.train
+    n_items = min(len(split), args.limit) if args.limit else len(split)
+    if n_items == 0:
+        raise EvaluateError(f"the {args.split} split of {args.dataset} is empty")
+    digest = weights_digest(model_path)
+    key = args.dataset if args.split == "test" else f"{args.dataset}-{args.split}"
+    target, tmp = output_target(model_path, key, digest, args.cache_dir)
+    bars = _Bars(not args.no_progress)
+    try:
+        bars.start_items(n_items, f"scoring {args.dataset} ({args.split})")
+        metrics, arrays = evaluate_and_map(model, split, iwae_k=args.iwae_k, maps=maps, seed=args.seed,
+                                           limit=args.limit, batch_size=args.batch_size, on_batch=bars.scored,
+                                           map_progress=bars.map_progress)
+        bars.close()
+        family = getattr(model, "family", "") or type(model).__name__
+        meta = {"name": data.name, "description": data.description, "options": options,
+                "image_shape": list(data.image_shape), "classes": data.classes, "likelihood": data.likelihood}
+        command = "python -m explorer.evaluate " + shlex.join(argv)
+        metrics.update({"model": str(model_path), "family": family, "weights_digest": digest, "dataset": meta,
+                        "split": args.split, "device": str(device), "command": command,
+                        "explorer_version": explorer.__version__, "torch_version": torch.__version__})
+        model_config = model.config.to_dict() if hasattr(model.config, "to_dict") else {}
+        name = model_path.stem if model_path.is_file() else model_path.resolve().name
+        card = render_evaluation_card(name, family, meta, model_config, metrics, command)
+        write_evaluation(tmp, metrics, arrays, card)
+        atomic_folder_swap(tmp, target)
+    except BaseException:
+        bars.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The `vae-evaluate` console script: 0 on success, 2 (with one line `error: ...`) on bad input."""
+    from explorer.checkpoint import CheckpointError
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        target = run(argv)
+    except SystemExit as exc:  # argparse has printed its usage message
+        return exc.code if isinstance(exc.code, int) else 2
+    except (EvaluateError, CheckpointError, ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as exc:
+        print(f"error: {exc}".splitlines()[0] if str(exc) else f"error: {type(exc).__name__}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: nothing was written", file=sys.stderr)
+        return 130
+    print(f"wrote {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
