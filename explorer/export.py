@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from explorer.analysis.captions import caption_metrics
 from explorer.analysis.evaluation import evaluate
 from explorer.analysis.maps import compute_tsne, compute_umap, fit_pca
 from explorer.analysis.store import save_analysis
@@ -69,6 +70,9 @@ def export_model(
     t0 = time.perf_counter()
     metrics, arrays = evaluate(model, data.test, model.config.likelihood, iwae_k=iwae_k)
     metrics.update({"train_seconds": train_seconds, "device": device, "eval_seconds": time.perf_counter() - t0})
+    capabilities = model.capabilities()
+    if capabilities.captions or capabilities.labels:
+        metrics.update(caption_metrics(model, data))
     metrics.update(model.extra_metrics(data, model.device))
     t1 = time.perf_counter()
     arrays.update(compute_maps(arrays["test_means"], maps or [], seed=seed))
