@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from explorer.checkpoint import CheckpointError, from_pretrained, save_pretrained
 from explorer.data.shapes import load_shapes
 from explorer.models import build_model, get_model_class
+from explorer.models.registry import family_capabilities
 from explorer.models.pu.pooling import unpool
 from explorer.text import Vocab
 from tinypu import WORDS, tiny_batch, tiny_model
@@ -234,6 +235,8 @@ def test_capabilities_follow_the_heads(tmp_path):
     assert not (tmp_path / "plain" / "vocab.json").exists()
     saved = json.loads((tmp_path / "plain" / "config.json").read_text())
     assert saved["family"] == "pu" and saved["config"]["vocab_size"] == 0
+    # what the app reads from config.json alone (ui.state's has_captions) before any weights are loaded
+    assert family_capabilities("pu", saved["config"]).captions is False
     loaded = from_pretrained(tmp_path / "plain")
     assert loaded.capabilities().captions is False and loaded.capabilities().labels is False
     full = tiny_model(eval_draws=5).capabilities()
