@@ -48,7 +48,8 @@ from torch import nn
 from cpu_options import add_cpu_options, apply_cpu_options  # bench/, the script's folder, is on sys.path
 from explorer.data.captions import collate_captioned
 from explorer.data.shapes import load_shapes
-from explorer.models import build_model, pu_compiled
+from explorer.models import build_model
+from explorer.models.pu.pooling import compile_error
 
 C_IN, SIZE, K1, K2, KERNEL, POOL = 3, 32, 4, 6, 3, 3
 EMBED, HIDDEN = 30, 40  # seed 000's caption RNN sizes
@@ -196,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                         vocab_words=vocab.words, embed_dim=EMBED, hidden_dim=HIDDEN, code_feed_dim=HIDDEN).train()
     compiled = model.compile_training_kernels() if args.compile else []
     if args.compile and not compiled:
-        print(f"torch.compile failed, timing the eager code: {pu_compiled.last_error()}")
+        print(f"torch.compile failed, timing the eager code: {compile_error()}")
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(0)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from explorer.analysis.captions import caption_metrics
 from explorer.analysis.evaluation import evaluate
 from explorer.analysis.maps import compute_tsne, compute_umap, fit_pca
 from explorer.analysis.store import save_analysis
@@ -114,6 +115,9 @@ def export_model(
     save_pretrained(model, out, {"dataset": meta, "summary": "", "command": command})
     metrics, arrays = evaluate_and_map(model, data.test, iwae_k=iwae_k, maps=maps, seed=seed)
     metrics.update({"train_seconds": train_seconds, "device": device})
+    capabilities = model.capabilities()
+    if capabilities.captions or capabilities.labels:
+        metrics.update(caption_metrics(model, data))
     metrics.update(model.extra_metrics(data, model.device))
     write_evaluation(out, metrics, arrays)
     summary = summary_line(model.family, meta["name"], metrics)

@@ -91,6 +91,9 @@ class Capabilities:
     condition_classes: int = 0  # > 0: encode and decode take `condition=` (B,) class indices (conditional VAE)
     trainable: bool = True  # train.py can train it (models trained elsewhere are evaluated, not trained)
     spatial_code: bool = False  # the code is a (C, H, W) map rather than a vector
+    # posterior draws whose label and caption predictions evaluation averages (1: the mean); a model declaring
+    # more takes codes (B, M, *latent_shape) in `captions` and `label_probabilities` and averages over the M
+    prediction_draws: int = 1
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Pu et al. (2016), "Variational Autoencoder for Deep Learning of Images, Labels and Captions" (seed 000).
 
-- Encoder: a CNN whose layers are joined by stochastic pooling (explorer.models.pu_pooling); its top feature
+- Encoder: a CNN whose layers are joined by stochastic pooling (explorer.models.pu.pooling); its top feature
   map gives the mean and log-variance of a diagonal Gaussian q(s | x) over a tensor code s (C x h x w).
 - Decoder (DGDN): multi-channel convolutions with learned dictionaries, joined by stochastic unpooling that
   puts each value at the cell the encoder chose for that block. A code with no encoder locations (a prior
@@ -12,8 +12,11 @@
 - Objective per image: -log p(x | s, z) + KL(q(s|x) || N(0, I)) + sum over blocks KL(q(z_block|x) || uniform
   over the block's real cells) + label_weight * (-log p(y | s)) + caption_weight * (-log p(caption | s)).
   Unlabelled images (label -1) have no label term and uncaptioned images no caption term.
-- Labels: a softmax classifier on s. Captions: a GRU or LSTM conditioned on s (explorer.models.pu_caption).
+- Labels: a softmax classifier on s. Captions: a GRU or LSTM conditioned on s (explorer.models.pu.caption).
   Predictions average label probabilities and next-word probabilities over several draws of s.
+
+Caption and label metrics (BLEU, attribute and label accuracy) are not computed here: explorer.analysis.captions
+computes them for any model through the interface (`captions`, `label_probabilities`, `encode`).
 """
 
 from __future__ import annotations
@@ -29,10 +32,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from explorer.distributions import DiagonalGaussian, Likelihood, randn_like, standard_normal_log_prob
-from explorer.models.base import VAE, Capabilities, VAEConfig, VAEOutput
+from explorer.models.base import VAE, Capabilities, VAEOutput
 from explorer.models.layers import ACTIVATIONS
-from explorer.models.pu_caption import RNNS, CaptionDecoder
-from explorer.models.pu_pooling import (
+from explorer.models.pu import pooling
+from explorer.models.pu.blockconv import BlockIndex, block_kernel_index, conv_to_blocks
+from explorer.models.pu.caption import CaptionDecoder
+from explorer.models.pu.config import PuConfig
+from explorer.models.pu.pooling import (
     POOL_DRAWS,
     PoolResult,
     blocks_shape,
@@ -44,113 +50,12 @@ from explorer.models.pu_pooling import (
     unpool_at,
     valid_cells,
 )
-from explorer.models.pu_blockconv import block_kernel_index, conv_to_blocks
 from explorer.models.registry import register_model
-from explorer.text import SPECIALS as SPECIAL_TOKENS, Vocab, bleu_scores, most_frequent_caption
+from explorer.text import SPECIALS as SPECIAL_TOKENS, Vocab
 
 VOCAB_FILE = "vocab.json"
-LOCATION_LOGITS = ("activation", "mlp")
-DISPLAY_UNPOOL = ("expected", "fixed-seed")
 DECODING = ("sample", "greedy", "beam")
-BLOCK_CONV_MAX_IN = 4  # a pooled layer with at most this many input maps runs as one block convolution (pu_blockconv)
-
-
-@dataclass
-class PuConfig(VAEConfig):
-    input_shape: tuple[int, int, int] = (3, 32, 32)
-    # encoder: conv layer l has channels[l] maps and kernel kernel_sizes[l]; stochastic pooling with block size
-    # pool_sizes[l] follows every layer but the last. The decoder mirrors it with one dictionary per layer.
-    channels: tuple[int, ...] = (4, 6)
-    kernel_sizes: tuple[int, ...] = (3, 3)
-    pool_sizes: tuple[int, ...] = (3,)
-    dec_kernel_sizes: tuple[int, ...] = (3, 3)  # dictionary sizes, image layer first (odd; "same" padding)
-    latent_channels: int = 0  # maps of the code s; 0: as many as the top encoder layer
-    code_kernel: int = 1  # kernel of the conv that turns the top feature map into mean and log-variance
-    activation: str = "relu"  # encoder nonlinearity after each conv ("none" for a linear encoder)
-    decoder_activation: str = "none"  # DGDN layers are linear; another choice loses the exact expected decode
-    # pooling: inputs are zero-padded at the bottom/right to a multiple of p; padded cells get probability 0 in q
-    # and in the prior
-    pad_mode: str = "zero-pad-masked"
-    location_logits: str = "activation"  # "activation": logits = scale * block activations; "mlp": seed 000's per-block MLP
-    location_mlp_hidden: int = 20  # hidden width of the per-block MLP (shared by all channels and blocks)
-    learn_location_scale: bool = True  # learn the scale of "activation" logits (one per pooling layer)
-    location_scale_init: float = 1.0  # initial scale of "activation" logits; small values start near-uniform pooling
-    gumbel_tau: float = 1.0  # temperature of the Gumbel-softmax relaxation used for gradients in training
-    # cells in eval mode: "fixed-seed" (an exact draw from q with one noise pattern from a fixed seed: deterministic
-    # per image and in the training distribution), "sample" (a fresh exact draw), "mode" (the most probable cell)
-    eval_pooling: str = "fixed-seed"
-    display_unpool: str = "expected"  # code without encoder locations: "expected" (value/n over n real cells) or "fixed-seed"
-    display_seed: int = 0  # seed of the "fixed-seed" display locations
-    location_kl_weight: float = 1.0  # weight of the location KL (1: the ELBO)
-    # labels: a softmax classifier on s; no head when class_names is empty
-    class_names: tuple[str, ...] = ()
-    label_weight: float = 1.0
-    label_hidden: int = 0  # hidden layer (ELU) of the classifier (0: a linear softmax on the head input)
-    # what the label and caption heads read: s itself (no reader, the paper's form) or features of s from a small
-    # conv net over the code map (3x3 convs with ELU; shared weights find an object wherever it sits in the map)
-    reader_channels: tuple[int, ...] = ()
-    reader_strides: tuple[int, ...] = ()  # one per reader layer (default 1 each)
-    # captions: no head when vocab_size is 0; the words live in vocab.json beside the weights
-    vocab_size: int = 0
-    vocab_words: tuple[str, ...] = ()  # filled from the data or vocab.json; not written to config.json
-    rnn: str = "gru"  # "gru" or "lstm"
-    embed_dim: int = 32
-    hidden_dim: int = 128
-    code_feed_dim: int = 64  # size of the projection of s fed to the RNN at every step
-    caption_weight: float = 1.0
-    max_caption_len: int = 24  # words + <eos>
-    eval_draws: int = 8  # draws of s averaged for label and caption predictions at evaluation
-
-    def __post_init__(self) -> None:
-        self.channels = tuple(int(c) for c in self.channels)
-        self.kernel_sizes = tuple(int(k) for k in self.kernel_sizes)
-        self.pool_sizes = tuple(int(p) for p in self.pool_sizes)
-        self.dec_kernel_sizes = tuple(int(k) for k in self.dec_kernel_sizes)
-        self.class_names = tuple(str(c) for c in self.class_names)
-        self.reader_channels = tuple(int(c) for c in self.reader_channels)
-        self.reader_strides = tuple(int(s) for s in self.reader_strides) or (1,) * len(self.reader_channels)
-        if len(self.reader_strides) != len(self.reader_channels):
-            raise ValueError("reader_strides needs one entry per reader layer")
-        self.vocab_words = tuple(str(w) for w in self.vocab_words)
-        n = len(self.channels)
-        if n < 1:
-            raise ValueError("channels must name at least one conv layer")
-        if len(self.kernel_sizes) != n or len(self.dec_kernel_sizes) != n:
-            raise ValueError(f"kernel_sizes and dec_kernel_sizes need {n} entries (one per layer)")
-        if len(self.pool_sizes) != n - 1:
-            raise ValueError(f"pool_sizes needs {n - 1} entries (one between each pair of layers)")
-        if any(k % 2 == 0 for k in (*self.kernel_sizes, *self.dec_kernel_sizes, self.code_kernel)):
-            raise ValueError("kernel sizes must be odd so that convolutions keep the map size")
-        if any(p < 1 for p in self.pool_sizes):
-            raise ValueError("pool sizes must be positive")
-        if self.location_scale_init <= 0:
-            raise ValueError("location_scale_init must be positive")
-        for name in ("activation", "decoder_activation"):
-            if getattr(self, name) != "none" and getattr(self, name) not in ACTIVATIONS:
-                raise ValueError(f"{name} must be 'none' or one of {sorted(ACTIVATIONS)}")
-        checks = {"location_logits": LOCATION_LOGITS, "eval_pooling": ("fixed-seed", "sample", "mode"),
-                  "display_unpool": DISPLAY_UNPOOL, "rnn": RNNS, "pad_mode": ("zero-pad-masked",)}
-        for name, allowed in checks.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        if self.vocab_words and len(self.vocab_words) != self.vocab_size:
-            raise ValueError(f"vocab_words has {len(self.vocab_words)} words but vocab_size is {self.vocab_size}")
-        self.latent_dim = math.prod(self.code_shape)
-        super().__post_init__()
-
-    @property
-    def code_shape(self) -> tuple[int, int, int]:
-        """(C, h, w) of the code s: the top map's size after every pooling (each pads up, ceil)."""
-        _, height, width = (int(s) for s in self.input_shape)
-        for p in self.pool_sizes:
-            height, width = blocks_shape(height, width, p)
-        return (self.latent_channels or self.channels[-1], height, width)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Every field but the vocabulary, which is saved as vocab.json."""
-        values = super().to_dict()
-        values.pop("vocab_words", None)
-        return values
+BLOCK_CONV_MAX_IN = 4  # a pooled layer with at most this many input maps runs as one block convolution (blockconv)
 
 
 def _conv_layout(h: Tensor) -> Tensor:
@@ -228,10 +133,11 @@ class PuVAE(VAE):
         # A pooled layer with few input maps (the image's) is memory-bound: the block convolution's extra
         # multiply-adds cost less than the two permuting copies it saves (3->4 maps, 3x3, batch 128: 4.3 vs
         # 7.8 ms fwd+bwd). With many input maps it is compute-bound and the plain conv wins.
-        for layer, p in enumerate(c.pool_sizes):
-            cin = widths_in[layer]
-            index = block_kernel_index(c.channels[layer], cin, c.kernel_sizes[layer], p) if cin <= BLOCK_CONV_MAX_IN else None
-            self.register_buffer(f"block_index_{layer}", index, persistent=False)
+        self.block_indices = nn.ModuleList(
+            BlockIndex(block_kernel_index(c.channels[layer], widths_in[layer], c.kernel_sizes[layer], p)
+                       if widths_in[layer] <= BLOCK_CONV_MAX_IN else None)
+            for layer, p in enumerate(c.pool_sizes)
+        )
         if c.location_logits == "mlp":
             self.location_mlps = nn.ModuleList(
                 nn.Sequential(nn.Linear(p * p, c.location_mlp_hidden), nn.Tanh(), nn.Linear(c.location_mlp_hidden, p * p))
@@ -261,22 +167,22 @@ class PuVAE(VAE):
             self.captioner = CaptionDecoder(code_dim, c.vocab_size, c.embed_dim, c.hidden_dim, c.code_feed_dim, c.rnn)
             self.vocab = Vocab(list(c.vocab_words)) if c.vocab_words else Vocab.placeholder(c.vocab_size)
         assert n == len(self.enc_convs)
-        self.compiled_pooling = False  # compile_training_kernels() switches the relaxed pooling to pu_compiled
+        self.compiled_pooling = False  # compile_training_kernels() switches the relaxed pooling to the compiled kernel
 
     def compile_training_kernels(self) -> list[str]:
-        """Run the relaxed stochastic pooling of training through pu_compiled's fused kernel."""
-        from explorer.models import pu_compiled
-
-        self.compiled_pooling = pu_compiled.enable()
+        """Run the relaxed stochastic pooling of training through pooling's torch.compile'd kernel."""
+        self.compiled_pooling = pooling.enable_compiled()
         if not self.compiled_pooling:
-            warnings.warn(f"torch.compile failed, the pooling stays eager: {pu_compiled.last_error()}", stacklevel=2)
+            warnings.warn(f"torch.compile failed, the pooling stays eager: {pooling.compile_error()}", stacklevel=2)
         return ["relaxed stochastic pooling"] if self.compiled_pooling else []
 
     # -- capabilities and checkpoint hooks -----------------------------------------------------------
     @classmethod
     def config_capabilities(cls, config: PuConfig) -> Capabilities:
-        """Captions only with a caption head (vocab_size > 0), labels only with class names."""
-        return Capabilities(captions=config.vocab_size > 0, labels=bool(config.class_names), spatial_code=True)
+        """Captions only with a caption head (vocab_size > 0), labels only with class names; predictions
+        average eval_draws draws of s."""
+        return Capabilities(captions=config.vocab_size > 0, labels=bool(config.class_names), spatial_code=True,
+                            prediction_draws=config.eval_draws)
 
     @classmethod
     def adapt_config_to_data(cls, values: dict[str, Any], data: Any) -> dict[str, Any]:
@@ -342,7 +248,7 @@ class PuVAE(VAE):
                 h = self.enc_act(conv(h))
                 break
             p, size = self.config.pool_sizes[layer], (h.shape[2], h.shape[3])
-            index = getattr(self, f"block_index_{layer}")
+            index = self.block_indices[layer].index
             if index is not None:
                 blocks = self.enc_act(conv_to_blocks(h, conv.weight, conv.bias, p, index))
             else:
@@ -574,14 +480,15 @@ class PuVAE(VAE):
             tokens[i, : len(row)] = torch.tensor(row)
         return cap.sequence_log_prob(self.reader(codes), tokens)
 
-    # -- evaluation hooks used by the trainer -------------------------------------------------------
+    # -- the trainer's per-epoch summary ----------------------------------------------------------------
     @torch.no_grad()
     def epoch_summary(self, data: Any, device: torch.device | str, limit: int = 256) -> dict[str, str | float]:
-        """Quick per-epoch figures on the first `limit` test items: caption loss, label accuracy, 3 sampled captions."""
+        """Quick per-epoch figures on the first `limit` test items of a DataSplit: label accuracy, caption loss
+        and 3 sampled captions beside their references (no BLEU: explorer.analysis.captions scores the export)."""
         was_training = self.training
         self.eval()
         try:
-            x, labels, captions, counts = _test_tensors(data, self.config.likelihood, limit, device)
+            x, labels, captions, counts = _summary_batch(data, limit, device)
             codes = self._code_draws(x, 1, None)
             feats = self.reader(codes[:, 0])
             out: dict[str, str | float] = {}
@@ -602,68 +509,6 @@ class PuVAE(VAE):
         finally:
             self.train(was_training)
 
-    @torch.no_grad()
-    def extra_metrics(self, data: Any, device: torch.device | str, batch_size: int = 250, seed: int = 0) -> dict[str, Any]:
-        """Test-split label accuracy and caption quality (BLEU-1..4, baseline BLEU, attribute accuracy)."""
-        was_training = self.training
-        self.eval()
-        try:
-            return self._extra_metrics(data, device, batch_size, seed)
-        finally:
-            self.train(was_training)
-
-    def _extra_metrics(self, data: Any, device: torch.device | str, batch_size: int, seed: int) -> dict[str, Any]:
-        x_all, labels, _, _ = _test_tensors(data, self.config.likelihood, None, "cpu")
-        gen = torch.Generator(device=device).manual_seed(seed)
-        draws = self.config.eval_draws
-        metrics: dict[str, Any] = {"prediction_draws": draws}
-        probs, greedy = [], []
-        for start in range(0, len(x_all), batch_size):
-            x = x_all[start : start + batch_size].to(device)
-            codes = self._code_draws(x, draws, gen)
-            if self.classifier is not None:
-                probs.append(torch.softmax(self.classifier(self.reader(codes)), -1).mean(1).cpu())
-            if self.captioner is not None:
-                greedy += [self.vocab.decode(r) for r in self.caption_ids(codes, "greedy").flatten(0, 1)]
-        if probs and bool((labels >= 0).any()):
-            pred = torch.cat(probs).argmax(-1)
-            metrics["label_accuracy"] = float((pred == labels)[labels >= 0].float().mean())
-        refs_fn = getattr(data.test, "references", None)
-        if greedy and refs_fn is not None:
-            refs = [refs_fn(i) for i in range(len(greedy))]
-            keep = [i for i, r in enumerate(refs) if r]
-            hyps, refs = [greedy[i] for i in keep], [refs[i] for i in keep]
-            metrics.update(bleu_scores(hyps, refs))
-            train_caps = [c for i in range(len(data.train)) for c in (data.train.references(i) or [])]
-            baseline = most_frequent_caption(train_caps)
-            metrics["baseline_caption"] = baseline
-            metrics.update({f"baseline_{k}": v for k, v in bleu_scores([baseline] * len(hyps), refs).items()})
-            metrics["caption_test_items"] = len(hyps)
-            parse = data.extras.get("parse_caption") if data.extras else None
-            truth = getattr(data.test, "attributes", None)
-            if parse is not None and truth is not None:
-                metrics.update(attribute_accuracy([greedy[i] for i in keep], [truth[i] for i in keep], parse))
-            metrics["caption_examples"] = [{"greedy": hyps[i], "reference": refs[i][0]} for i in range(min(8, len(hyps)))]
-        return metrics
-
-
-ATTRIBUTES = ("colour", "shape", "size", "position")
-
-
-def attribute_accuracy(captions: list[str], truth: list[dict[str, Any]], parse) -> dict[str, float]:
-    """Share of captions whose first-named object has the true colour, shape, size and position, each separately."""
-    hits = {a: 0 for a in ATTRIBUTES}
-    grammatical = 0
-    for text, true in zip(captions, truth):
-        got = parse(text)
-        grammatical += bool(got.get("grammatical"))
-        for a in ATTRIBUTES:
-            hits[a] += got.get(a) is not None and got.get(a) == true.get(a)
-    n = max(len(captions), 1)
-    out = {f"attribute_acc_{a}": hits[a] / n for a in ATTRIBUTES}
-    out["attribute_grammatical"] = grammatical / n
-    return out
-
 
 def _unpack(batch: Any) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor | None]:
     if isinstance(batch, Tensor):
@@ -672,21 +517,17 @@ def _unpack(batch: Any) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor | 
     return items[0], items[1], items[2], items[3]
 
 
-def _test_tensors(data: Any, likelihood: str, limit: int | None, device: torch.device | str):
-    """The test split as scoring-form images, labels and padded captions, on device."""
-    from explorer.analysis.evaluation import scoring_inputs
-    from explorer.data.base import stack_images
-
-    test = data.test
-    n = len(test) if limit is None else min(limit, len(test))
-    images, labels = stack_images(test, n)
-    x = scoring_inputs(images, likelihood).to(device)
-    captions = counts = None
+def _summary_batch(data: Any, limit: int, device: torch.device | str):
+    """The first `limit` test items of a DataSplit, batched by its declared `collate_fn` (or stacked): images
+    (N, C, H, W) as loaded, labels (N,), and captions (N, R, T) with counts (N,) where the batches carry them."""
+    items = [data.test[i] for i in range(min(limit, len(data.test)))]
     if data.collate_fn is not None:
-        batch = data.collate_fn([test[i] for i in range(n)])
-        if len(batch) >= 4:
-            captions, counts = batch[2].to(device), batch[3].to(device)
-    return x, labels.to(device), captions, counts
+        x, labels, captions, counts = _unpack(data.collate_fn(items))
+    else:
+        x, captions, counts = torch.stack([item[0] for item in items]), None, None
+        labels = torch.tensor([int(item[1]) for item in items])
+    move = lambda t: None if t is None else t.to(device)  # noqa: E731
+    return move(x), move(labels), move(captions), move(counts)
 
 
-__all__ = ["Encoding", "PuConfig", "PuVAE", "attribute_accuracy"]
+__all__ = ["Encoding", "PuConfig", "PuVAE"]

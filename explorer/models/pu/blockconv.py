@@ -1,6 +1,6 @@
 """A 'same' convolution whose output comes out already cut into the p x p blocks of stochastic pooling.
 
-Pooling needs a feature map (B, C, H, W) as blocks (B, C, P, Hb, Wb), P = p*p (see pu_pooling.to_blocks): a
+Pooling needs a feature map (B, C, H, W) as blocks (B, C, P, Hb, Wb), P = p*p (see explorer.models.pu.pooling.to_blocks): a
 permuting copy of the whole map forward and another backward, slow on a CPU because the innermost runs are only
 p floats long. The same blocks come straight out of one strided convolution instead: the output at cell (a, b)
 of block (i, j) is the 'same' k x k convolution at pixel (p*i + a, p*j + b), which reads the input window of
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 
 def block_kernel_index(out_channels: int, in_channels: int, k: int, p: int) -> Tensor:
@@ -45,3 +45,12 @@ def conv_to_blocks(x: Tensor, weight: Tensor, bias: Tensor | None, p: int, index
     expanded = torch.cat([weight.flatten(), weight.new_zeros(1)])[index]  # (C*P, Cin, p+k-1, p+k-1)
     bias = bias.repeat_interleave(p * p) if bias is not None else None
     return F.conv2d(x, expanded, bias, stride=p).view(b, out_channels, p * p, hb, wb)
+
+
+class BlockIndex(nn.Module):
+    """One pooled layer's `block_kernel_index` as a buffer that follows the model's device (not saved: it is
+    rebuilt from the config), or None where the layer runs as a plain convolution followed by to_blocks."""
+
+    def __init__(self, index: Tensor | None):
+        super().__init__()
+        self.register_buffer("index", index, persistent=False)

@@ -20,13 +20,24 @@ Gumbel-softmax relaxation of that draw (straight-through). Pooling and unpooling
 autograd functions that gather / scatter at the chosen cell in the forward pass and give the relaxation its
 straight-through gradient in the backward pass: the same gradients as multiplying by
 `one_hot + soft - soft.detach()`, without materialising that product. Unpooling scatters straight into the
-full (channels-last on the CPU) map, so the decoder never builds a block tensor. pu_compiled holds the same
-relaxed pooling as one torch.compile'd kernel (opt-in), and pu_blockconv a convolution that writes blocks.
+full (channels-last on the CPU) map, so the decoder never builds a block tensor. explorer.models.pu.blockconv
+holds a convolution that writes blocks.
+
+Compiled path (opt-in, `enable_compiled()`, train.py --compile): in eager PyTorch one relaxed pooling layer is
+about fifteen passes over the block tensor forward and as many backward (logits, Gumbel noise, perturbed logits,
+argmax, Gumbel-softmax, the pooled gather, the location KL's softmax and log-softmax, and their gradients); on a
+CPU each pass costs as much as the arithmetic. `relaxed_pool_terms` writes the same computation as plain tensor
+algebra and TorchInductor fuses it, forward and backward, into a handful of C++ / OpenMP (or Triton) loops: the
+same exact draw from the same uniform noise, the same straight-through gradients, the same KL (tested). The
+first batch of a new shape compiles for some seconds (about 10 s on 2 cores) and needs a compiler (a C++ one on
+the CPU, Triton on CUDA); `enable_compiled()` compiles a tiny example first and leaves the eager path in place
+when that fails. torch.compile (and with it torch._dynamo / inductor) is only touched inside `enable_compiled`.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -35,6 +46,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+log = logging.getLogger(__name__)
 
 MASKED_LOGIT = -1e9  # logit of a padded cell: exp underflows to exactly 0, and 0 * MASKED_LOGIT stays finite
 POOL_DRAWS = ("relaxed", "sample", "fixed", "mode")
@@ -301,11 +314,11 @@ def pool_blocks(
     tau: float = 1.0, generator: torch.Generator | None = None, compiled: bool = False, scale: Tensor | None = None,
 ) -> PoolResult:
     """As `stochastic_pool`, for a map of `size` (H, W) already in block form (B, C, P, Hb, Wb) (to_blocks,
-    or pu_blockconv.conv_to_blocks). Whatever padded cells hold is never pooled.
+    or blockconv.conv_to_blocks). Whatever padded cells hold is never pooled.
 
     logits: the location logits (like blocks), a function of the blocks that makes them, or None for
-    logits = scale * blocks. compiled: run a relaxed draw through pu_compiled's torch.compile'd kernel where it
-    is enabled (the same numbers, fused into a few loops, `scale * blocks` included); the eager code otherwise."""
+    logits = scale * blocks. compiled: run a relaxed draw through the torch.compile'd kernel where
+    `enable_compiled()` switched it on (the same numbers, fused into a few loops, `scale * blocks` included); the eager code otherwise."""
     height, width = size
     log_cells: Tensor | float = math.log(p * p)
     bias = None
@@ -315,11 +328,9 @@ def pool_blocks(
     if callable(logits):
         logits = logits(blocks)
     if compiled and draw == "relaxed":
-        from explorer.models import pu_compiled  # torch.compile is imported only where it is asked for
-
-        if pu_compiled.enabled():
+        if compiled_enabled():
             u = uniform(blocks.shape, generator, blocks.device, blocks.dtype)
-            pooled, index, soft, block_kl, full_logits = pu_compiled.relaxed_pool(blocks, logits, scale, bias, u, tau, log_cells)
+            pooled, index, soft, block_kl, full_logits = relaxed_pool(blocks, logits, scale, bias, u, tau, log_cells)
             return PoolResult(pooled, index, soft, full_logits, block_kl, p, (height, width), log_cells)
     if logits is None:
         logits = blocks * scale
@@ -362,3 +373,67 @@ def fixed_seed_weights(channels: int, size: tuple[int, int], p: int, seed: int, 
     scores = torch.rand((1, channels, p * p, *blocks_shape(*size, p)), generator=gen)
     scores = scores.masked_fill(~valid_cells(*size, p), -1.0)
     return one_hot(scores.max(CELL_DIM).indices, p * p, CELL_DIM).to(device)
+
+
+# -- the compiled relaxed pooling (opt-in) -----------------------------------------------------------
+_compiled: dict[str, Callable | bool | str | None] = {"fn": None, "enabled": False, "error": None}
+
+
+def relaxed_pool_terms(blocks: Tensor, logits: Tensor | None, scale: Tensor | None, bias: Tensor | None, u: Tensor,
+                       tau: float, log_cells: Tensor | float):
+    """Relaxed pooling from uniform noise u (like blocks): (pooled, index, soft, block_kl, logits), as
+    the eager path of `pool_blocks` computes them. logits: given, or None for scale * blocks; bias (padded cells'
+    mask) is added. pooled is exact (the chosen activation) and its gradient is straight-through: hard to the
+    blocks, the blocks to the Gumbel-softmax `soft`."""
+    if logits is None:
+        logits = blocks * scale
+    if bias is not None:
+        logits = logits + bias
+    perturbed = logits - u.clamp_min(torch.finfo(u.dtype).tiny).log().neg().log()  # logits + Gumbel noise
+    index = perturbed.argmax(CELL_DIM, keepdim=True)  # the first maximum, as torch.max
+    soft = torch.softmax(perturbed / tau, CELL_DIM)
+    cells = torch.arange(logits.shape[CELL_DIM], device=logits.device).view(-1, 1, 1)
+    hard = (cells == index).to(blocks.dtype)
+    # (soft - soft.detach()) is exactly 0 forward, so pooled is the chosen activation to the last bit
+    pooled = (blocks * hard).sum(CELL_DIM) + (blocks * (soft - soft.detach())).sum(CELL_DIM)
+    neg_entropy = (torch.softmax(logits, CELL_DIM) * torch.log_softmax(logits, CELL_DIM)).sum(CELL_DIM)
+    return pooled, index.squeeze(CELL_DIM), soft, neg_entropy + log_cells, logits.detach()
+
+
+def relaxed_pool(blocks: Tensor, logits: Tensor | None, scale: Tensor | None, bias: Tensor | None, u: Tensor,
+                 tau: float, log_cells: Tensor | float):
+    """`relaxed_pool_terms` through the compiled kernel (compiled on first use of each shape)."""
+    fn = _compiled["fn"]
+    assert callable(fn), "call enable_compiled() first"
+    return fn(blocks, logits, scale, bias, u, tau, log_cells)
+
+
+def compiled_enabled() -> bool:
+    """Whether `pool_blocks(..., compiled=True)` runs relaxed draws through the compiled kernel."""
+    return bool(_compiled["enabled"])
+
+
+def enable_compiled(on: bool = True) -> bool:
+    """Switch the compiled kernel on (after a tiny trial compile, forward and backward) or off. Returns
+    whether it is on; when the trial fails, the reason is in `compile_error()` and the eager path stays."""
+    if not on:
+        _compiled["enabled"] = False
+        return False
+    if _compiled["fn"] is None:
+        _compiled["fn"] = torch.compile(relaxed_pool_terms, dynamic=False)  # the only use of torch.compile
+    try:
+        blocks = torch.randn(1, 1, 4, 2, 2, requires_grad=True)
+        pooled, _, soft, kl, _ = relaxed_pool(blocks, blocks * 2.0, None, None, torch.rand(1, 1, 4, 2, 2), 1.0, 0.0)
+        (pooled.sum() + soft.sum() + kl.sum()).backward()
+    except Exception as exc:  # any compiler failure: no C++ compiler, unsupported platform, ...
+        _compiled["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        log.warning("torch.compile of the pooling failed; training goes on with the eager code (%s)", _compiled["error"])
+        _compiled["enabled"] = False
+        return False
+    _compiled["enabled"] = True
+    return True
+
+
+def compile_error() -> str | None:
+    """Why the last `enable_compiled()` failed (None when it did not)."""
+    return _compiled["error"]  # type: ignore[return-value]

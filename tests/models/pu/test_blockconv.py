@@ -3,8 +3,8 @@ import torch
 import torch.nn.functional as F
 
 from explorer.models import build_model
-from explorer.models.pu_blockconv import block_kernel_index, conv_to_blocks
-from explorer.models.pu_pooling import to_blocks, valid_cells
+from explorer.models.pu.blockconv import block_kernel_index, conv_to_blocks
+from explorer.models.pu.pooling import to_blocks, valid_cells
 
 
 @pytest.mark.parametrize("cin,cout,k,p,height,width", [(3, 4, 3, 3, 32, 32), (1, 5, 5, 2, 9, 7), (2, 3, 1, 3, 6, 6), (3, 2, 7, 4, 10, 13)])
@@ -29,7 +29,7 @@ def test_model_encodes_the_same_with_and_without_the_block_conv(logits):
     torch.manual_seed(0)
     model = build_model("pu", input_shape=(3, 16, 16), channels=(4, 6), kernel_sizes=(3, 3), pool_sizes=(3,),
                         dec_kernel_sizes=(3, 3), location_logits=logits, activation="relu").train()
-    assert model.block_index_0 is not None  # 3 input maps: the block conv is used
+    assert model.block_indices[0].index is not None  # 3 input maps: the block conv is used
     x = torch.rand(5, 3, 16, 16)
 
     def run():
@@ -38,7 +38,7 @@ def test_model_encodes_the_same_with_and_without_the_block_conv(logits):
         return loss.detach(), torch.autograd.grad(loss, list(model.parameters()), allow_unused=True)
 
     fast_loss, fast_grads = run()
-    model.block_index_0 = None  # the plain conv, then to_blocks
+    model.block_indices[0].index = None  # the plain conv, then to_blocks
     plain_loss, plain_grads = run()
     torch.testing.assert_close(fast_loss, plain_loss)
     for f, p in zip(fast_grads, plain_grads):

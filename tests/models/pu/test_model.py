@@ -1,8 +1,8 @@
-"""The Pu et al. (2016) family: batched pooling against slow loops, location draws, objective, captions, checkpoints."""
+"""explorer.models.pu.model: decoding at the encoder's cells, display decoding, the objective, evaluation terms,
+predictions, determinism, checkpoints, capabilities and training with the shared trainer."""
 
 import itertools
 import json
-import math
 
 import pytest
 import torch
@@ -11,175 +11,10 @@ import torch.nn.functional as F
 from explorer.checkpoint import CheckpointError, from_pretrained, save_pretrained
 from explorer.data.shapes import load_shapes
 from explorer.models import build_model, get_model_class
-from explorer.models.pu_pooling import (
-    draw_locations,
-    location_kl,
-    log_cell_counts,
-    padding_bias,
-    stochastic_pool,
-    to_blocks,
-    unpool,
-    unpool_at,
-)
-from explorer.text import EOS_ID, PAD_ID, Vocab
-
-WORDS = ["<pad>", "<eos>", "<unk>", "a", "red", "blue", "circle", "square", "in", "the", "top", "left"]
-
-
-def tiny_model(**kw):
-    values = dict(input_shape=(3, 10, 11), channels=(3, 4), kernel_sizes=(3, 3), pool_sizes=(3,), dec_kernel_sizes=(3, 3),
-                  class_names=("circle", "square", "triangle"), vocab_size=len(WORDS), vocab_words=WORDS, embed_dim=8,
-                  hidden_dim=16, code_feed_dim=8, max_caption_len=7, eval_draws=3)
-    values.update(kw)
-    return build_model("pu", **values)
-
-
-def tiny_batch(b=4, shape=(3, 10, 11), seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.rand(b, *shape, generator=gen).round()
-    labels = torch.tensor([0, -1, 2, 1][:b])
-    captions = torch.randint(3, len(WORDS), (b, 2, 6), generator=gen)
-    captions[:, :, 4] = EOS_ID
-    captions[:, :, 5] = PAD_ID
-    counts = torch.tensor([2, 1, 0, 2][:b])
-    return x, labels, captions, counts
-
-
-# -- pooling and unpooling against loops written only here ------------------------------------------
-def loop_pool(h, index, p):
-    """Seed 000's algorithm, one image, channel and block at a time, on a zero-padded map."""
-    b, c, height, width = h.shape
-    hb, wb = math.ceil(height / p), math.ceil(width / p)
-    padded = torch.zeros(b, c, hb * p, wb * p)
-    padded[:, :, :height, :width] = h
-    out = torch.zeros(b, c, hb, wb)
-    for n, k, i, j in itertools.product(range(b), range(c), range(hb), range(wb)):
-        block = padded[n, k, i * p:(i + 1) * p, j * p:(j + 1) * p].reshape(-1)
-        out[n, k, i, j] = block[index[n, k, i, j]]
-    return out
-
-
-def loop_unpool(values, index, p, height, width):
-    b, c, hb, wb = values.shape
-    out = torch.zeros(b, c, hb * p, wb * p)
-    for n, k, i, j in itertools.product(range(b), range(c), range(hb), range(wb)):
-        r, s = divmod(int(index[n, k, i, j]), p)
-        out[n, k, i * p + r, j * p + s] = values[n, k, i, j]
-    return out[:, :, :height, :width]
-
-
-@pytest.mark.parametrize("draw", ["sample", "relaxed", "mode"])
-@pytest.mark.parametrize("size,p", [((7, 8), 3), ((6, 6), 2), ((5, 9), 4)])
-def test_batched_pool_and_unpool_match_loops(draw, size, p):
-    gen = torch.Generator().manual_seed(1)
-    h = torch.randn(2, 3, *size, generator=gen)
-    logits = torch.randn(2, 3, p * p, math.ceil(size[0] / p), math.ceil(size[1] / p), generator=gen)  # (B, C, P, Hb, Wb)
-    res = stochastic_pool(h, logits, p, draw, generator=gen)
-    assert torch.equal(res.pooled, loop_pool(h, res.index, p))
-    back = unpool(res.pooled, res.weights, p, size)
-    assert torch.equal(back, loop_unpool(res.pooled, res.index, p, *size))
-
-
-def test_padded_cells_are_never_chosen_and_unpooling_returns_the_chosen_activation():
-    gen = torch.Generator().manual_seed(2)
-    h = torch.randn(16, 2, 7, 7, generator=gen)
-    logits = torch.zeros(16, 2, 9, 3, 3)  # uniform over the block: padded cells would be hit if not masked
-    res = stochastic_pool(h, logits, 3, "sample", generator=gen)
-    rows, cols = res.index // 3, res.index % 3
-    assert int(rows[:, :, 2].max()) == 0 and int(cols[:, :, :, 2].max()) == 0  # 7 = 2*3 + 1: one real row/column
-    back = unpool(res.pooled, res.weights, 3, (7, 7))
-    chosen = back != 0
-    assert int(chosen.sum()) == 16 * 2 * 9  # one cell per block
-    assert torch.equal(back[chosen], h[chosen])  # each value sits exactly where the encoder took it from
-
-
-def test_location_frequencies_match_the_categorical_probabilities():
-    from scipy.stats import chisquare
-
-    gen = torch.Generator().manual_seed(3)
-    logits = torch.tensor([2.0, 1.0, 0.0, -1.0, 0.5, 1.5, -0.5, 0.2, 0.8])
-    probs = torch.softmax(logits, 0)
-    n = 40000
-    for draw in ("sample", "relaxed"):
-        _, index = draw_locations(logits.expand(n, 9), draw, generator=gen, dim=-1)
-        counts = torch.bincount(index, minlength=9).double()
-        expected = probs.double() / probs.double().sum() * n
-        assert chisquare(counts.numpy(), expected.numpy()).pvalue > 1e-3
-
-
-def test_fixed_draw_is_the_same_for_an_image_in_any_batch_and_follows_the_probabilities():
-    from scipy.stats import chisquare
-
-    gen = torch.Generator().manual_seed(7)
-    logits = torch.randn(6, 2, 9, 4, 4, generator=gen)
-    index = draw_locations(logits, "fixed")[1]
-    alone = draw_locations(logits[3:4], "fixed")[1]
-    assert torch.equal(index[3:4], alone) and torch.equal(draw_locations(logits, "fixed")[1], index)
-    probe = torch.tensor([1.5, 0.0, -1.0, 0.5, 0.2, -0.3, 1.0, 0.1, -2.0])
-    many = probe.view(1, 1, 9, 1, 1).expand(1, 1, 9, 100, 200)  # 20,000 blocks share the logits, not the noise
-    counts = torch.bincount(draw_locations(many, "fixed")[1].flatten(), minlength=9).double()
-    expected = torch.softmax(probe.double(), 0) * counts.sum()
-    assert chisquare(counts.numpy(), expected.numpy()).pvalue > 1e-3
-
-
-def test_location_kl_matches_a_direct_computation():
-    gen = torch.Generator().manual_seed(4)
-    h = torch.randn(3, 2, 8, 7, generator=gen)
-    logits = torch.randn(3, 2, 9, 3, 3, generator=gen)
-    res = stochastic_pool(h, logits, 3, "sample", generator=gen)
-    expected = torch.zeros(3)
-    for n, k, i, j in itertools.product(range(3), range(2), range(3), range(3)):
-        valid = [r * 3 + s for r in range(3) for s in range(3) if i * 3 + r < 8 and j * 3 + s < 7]
-        pi = torch.softmax(logits[n, k, valid, i, j], 0)
-        # KL to the uniform prior over the block's real cells (9 inside the map, fewer at the padded edges)
-        prior = torch.full((len(valid),), 1 / len(valid))
-        expected[n] += float(torch.distributions.kl_divergence(torch.distributions.Categorical(pi),
-                                                               torch.distributions.Categorical(prior)))
-    assert torch.allclose(res.kl(), expected, atol=1e-4)
-    # the IWAE's log prior of the chosen cells: sum over channels and blocks of -log(number of real cells)
-    counts = [min(3, 8 - 3 * i) * min(3, 7 - 3 * j) for i in range(3) for j in range(3)]
-    assert math.isclose(res.prior_log_prob(), -2 * sum(math.log(c) for c in counts), rel_tol=1e-6)
-    lp = torch.log_softmax(torch.randn(5, 9, generator=gen), -1)
-    ref = torch.distributions.kl_divergence(torch.distributions.Categorical(logits=lp),
-                                            torch.distributions.Categorical(probs=torch.full((9,), 1 / 9)))
-    assert torch.allclose(location_kl(lp, dim=-1), ref, atol=1e-5)
-
-
-def test_relaxed_draw_passes_gradients_to_the_logits_and_exact_draw_does_not():
-    h = torch.randn(2, 2, 6, 6, requires_grad=True)
-    for draw, grads in (("relaxed", True), ("sample", False)):
-        logits = torch.randn(2, 2, 9, 2, 2, requires_grad=True)
-        res = stochastic_pool(h, logits, 3, draw, tau=0.5, generator=torch.Generator().manual_seed(0))
-        (res.pooled * torch.randn_like(res.pooled)).sum().backward()
-        assert (logits.grad is not None and bool(logits.grad.abs().sum() > 0)) == grads
-
-
-def test_custom_gradients_match_the_straight_through_product_form():
-    """_PoolAt, _UnpoolToMap and _LocationKL give the gradients of one_hot + soft - soft.detach() written out."""
-    size, p = (7, 8), 3
-    gen_data = torch.Generator().manual_seed(6)
-    h0 = torch.randn(2, 3, *size, generator=gen_data)
-    logits0 = torch.randn(2, 3, 9, 3, 3, generator=gen_data)
-    v0 = torch.randn(2, 3, 3, 3, generator=gen_data)
-    c1, c2 = torch.randn(2, 3, 3, 3, generator=gen_data), torch.randn(2, 3, *size, generator=gen_data)
-
-    def run(fast: bool):
-        h, logits, v = (t.clone().requires_grad_() for t in (h0, logits0, v0))
-        gen = torch.Generator().manual_seed(0)
-        if fast:
-            r = stochastic_pool(h, logits, p, "relaxed", tau=0.7, generator=gen)
-            pooled, back, kl = r.pooled, unpool_at(v, r), r.kl()
-        else:
-            masked = logits + padding_bias(*size, p)
-            weights, _ = draw_locations(masked, "relaxed", tau=0.7, generator=gen)
-            pooled = (to_blocks(h, p) * weights).sum(2)
-            back = unpool(v, weights, p, size)
-            kl = location_kl(torch.log_softmax(masked, 2), log_cells=log_cell_counts(*size, p)).flatten(1).sum(1)
-        ((pooled * c1).sum() + (back * c2).sum() + kl.sum()).backward()
-        return pooled, back, kl, h.grad, logits.grad, v.grad
-
-    for a, b in zip(run(True), run(False)):
-        assert torch.allclose(a, b, atol=1e-5)
+from explorer.models.registry import family_capabilities
+from explorer.models.pu.pooling import unpool
+from explorer.text import Vocab
+from tinypu import WORDS, tiny_batch, tiny_model
 
 
 # -- the model ------------------------------------------------------------------------------------
@@ -316,46 +151,6 @@ def test_evaluation_scores_the_elbo_with_the_encoders_cells_and_the_location_kl(
     assert bool((elbo < iwae).all())
 
 
-# -- captions ------------------------------------------------------------------------------------------
-def test_sampled_captions_end_with_eos_or_at_the_limit():
-    model = tiny_model().eval()
-    codes = torch.randn(50, 1, model.config.latent_dim)
-    ids = model.caption_ids(codes, "sample", n=2, temperature=1.5, generator=torch.Generator().manual_seed(0), max_len=5)
-    assert ids.shape == (50, 2, 5)
-    ended = finished_at_limit = 0
-    for row in ids.flatten(0, 1).tolist():
-        if EOS_ID in row:
-            k = row.index(EOS_ID)
-            assert all(t == PAD_ID for t in row[k + 1:]) and PAD_ID not in row[:k]
-            ended += 1
-        else:
-            assert PAD_ID not in row  # ran to the limit: every slot is a word
-            finished_at_limit += 1
-    assert ended + finished_at_limit == 100
-
-
-@pytest.mark.parametrize("draws", [1, 3])
-def test_beam_search_with_beam_one_equals_greedy(draws):
-    model = tiny_model().eval()
-    for seed in range(3):
-        torch.manual_seed(seed)
-        codes = torch.randn(6, draws, model.config.latent_dim) * 2
-        greedy = model.caption_ids(codes, "greedy")
-        beam = model.caption_ids(codes, "beam", beam_size=1)
-        assert torch.equal(greedy, beam)
-
-
-def test_beam_search_finds_captions_at_least_as_likely_as_greedy():
-    model = tiny_model().eval()
-    codes = torch.randn(6, 1, model.config.latent_dim) * 2
-    greedy = model.caption_ids(codes, "greedy")[:, 0]
-    ids, scores = model.captioner.beam_search(codes, 7, beam_size=4, n_best=2)
-    assert torch.all(scores[:, 0] >= scores[:, 1])
-    greedy_score = model.captioner.sequence_log_prob(codes, greedy)
-    assert torch.all(scores[:, 0] >= greedy_score - 1e-4)
-    assert torch.allclose(model.captioner.sequence_log_prob(codes, ids[:, 0]), scores[:, 0], atol=1e-4)
-
-
 def test_public_prediction_methods():
     model = tiny_model().eval()
     x = tiny_batch()[0]
@@ -422,31 +217,40 @@ def test_config_follows_the_data_and_trains_with_the_shared_trainer(tmp_path):
     history = Trainer(model, data, cfg, tmp_path / "run", torch.device("cpu")).fit()
     extra = history[0].extra
     assert {"loc_kl", "label_nll", "caption_nll"} <= set(extra) and "epoch_label_accuracy" in extra
-    metrics = model.extra_metrics(data, torch.device("cpu"))
-    for key in ("bleu4", "baseline_bleu4", "attribute_acc_colour", "attribute_acc_shape", "label_accuracy"):
-        assert 0.0 <= metrics[key] <= 1.0
+    assert model.extra_metrics(data, torch.device("cpu")) == {}  # caption metrics: explorer.analysis.captions
     summary = model.epoch_summary(data, torch.device("cpu"))
     assert summary["sampled_captions"].count("[true:") == 3
+    assert 0.0 <= summary["label_accuracy"] <= 1.0 and summary["caption_nll"] > 0
 
 
-def test_uniform_noise_is_reproducible_from_its_generator_and_uniform():
-    from explorer.models.pu_pooling import uniform
+def test_capabilities_follow_the_heads(tmp_path):
+    """A checkpoint without a vocabulary declares no captions (so the app offers no Captions page), one
+    without class names no labels; predictions average eval_draws draws."""
+    plain = build_model("pu", input_shape=(3, 8, 8), channels=(3, 4), kernel_sizes=(3, 3), pool_sizes=(3,),
+                        dec_kernel_sizes=(3, 3))
+    caps = plain.capabilities()
+    assert caps.captions is False and caps.labels is False and caps.spatial_code
+    assert plain.captioner is None and plain.vocabulary() == [] and plain.extra_files() == {}
+    save_pretrained(plain, tmp_path / "plain")
+    assert not (tmp_path / "plain" / "vocab.json").exists()
+    saved = json.loads((tmp_path / "plain" / "config.json").read_text())
+    assert saved["family"] == "pu" and saved["config"]["vocab_size"] == 0
+    # what the app reads from config.json alone (ui.state's has_captions) before any weights are loaded
+    assert family_capabilities("pu", saved["config"]).captions is False
+    loaded = from_pretrained(tmp_path / "plain")
+    assert loaded.capabilities().captions is False and loaded.capabilities().labels is False
+    full = tiny_model(eval_draws=5).capabilities()
+    assert full.captions and full.labels and full.prediction_draws == 5
 
-    def draw(seed, shape=(4000,), dtype=torch.float32):
-        return uniform(shape, torch.Generator().manual_seed(seed), torch.device("cpu"), dtype)
 
-    a, b, c = draw(0), draw(0), draw(1)
-    assert a.dtype == torch.float32 and a.shape == (4000,)
-    assert torch.equal(a, b) and not torch.equal(a, c)
-    assert draw(0, (2, 3), torch.float64).dtype == torch.float64
-    assert uniform((5,), None, torch.device("cpu"), torch.bfloat16).dtype == torch.bfloat16  # torch's own draw
-    assert float(a.min()) >= 0.0 and float(a.max()) < 1.0
-    # Kolmogorov-Smirnov distance to U[0, 1): far below the 0.1% critical value 1.95 / sqrt(n)
-    sorted_u = a.sort().values.double()
-    n = len(sorted_u)
-    grid = torch.arange(1, n + 1, dtype=torch.float64) / n
-    assert float((grid - sorted_u).abs().max()) < 1.95 / math.sqrt(n)
-    torch.manual_seed(3)
-    d = uniform((10,), None, torch.device("cpu"))
-    torch.manual_seed(3)
-    assert torch.equal(d, uniform((10,), None, torch.device("cpu")))  # None: torch's default generator
+def test_every_config_field_has_help_text():
+    from dataclasses import fields
+
+    from explorer.models.pu import PuConfig
+
+    own = [f for f in fields(PuConfig) if f.name not in ("latent_dim", "likelihood", "learn_scale", "init_log_scale")]
+    assert len(own) > 30
+    for f in own:
+        assert isinstance(f.metadata.get("help"), str) and f.metadata["help"].strip(), f.name
+
+

@@ -1,0 +1,111 @@
+"""Caption and label metrics of any model that declares them in `capabilities()`, on a DataSplit's test split.
+
+Predictions average `capabilities().prediction_draws` draws of the code from q(z | x) (the posterior mean when
+that is 1): label probabilities through `label_probabilities(codes)` and greedy captions through
+`captions(codes, method="greedy")`, with codes (B, M, *latent_shape) (M > 1) or (B, *latent_shape). Images are scored in their fixed scoring
+form (explorer.analysis.evaluation.scoring_inputs), as the ELBO is. Metric names (metrics.json, the card):
+
+- `prediction_draws`, `label_accuracy` (test items with a label);
+- `bleu1`..`bleu4` of the greedy captions against each test image's references, `baseline_caption` (the most
+  frequent training caption) and its `baseline_bleu1`..`baseline_bleu4`, `caption_test_items`,
+  `caption_examples` (8 greedy captions beside a reference);
+- `attribute_acc_colour|shape|size|position` and `attribute_grammatical`, where the data set parses captions
+  (`extras["parse_caption"]`, e.g. explorer.data.shapes.parse_caption) and knows each image's attributes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch import Tensor
+
+from explorer.analysis.evaluation import scoring_inputs
+from explorer.data.base import DataSplit, stack_images
+from explorer.data.captions import CaptionedImageDataset
+from explorer.models.base import VAE
+from explorer.text import bleu_scores, most_frequent_caption
+
+ATTRIBUTES = ("colour", "shape", "size", "position")
+N_EXAMPLES = 8
+
+
+@torch.no_grad()
+def prediction_codes(model: VAE, x: Tensor, draws: int, generator: torch.Generator | None = None) -> Tensor:
+    """The codes whose predictions are averaged: the posterior means (B, *latent_shape) for draws <= 1, else
+    `draws` reparameterised draws from q(z | x) per image, (B, draws, *latent_shape), taken with `generator`."""
+    if draws <= 1:
+        return model.encode_code(x)
+    return model.code_from_latent(model.encode(x).expand_draws(draws).rsample(generator))
+
+
+def attribute_accuracy(captions: list[str], truth: list[dict[str, Any]],
+                       parse: Callable[[str], dict[str, Any]]) -> dict[str, float]:
+    """Share of captions whose first-named object has the true colour, shape, size and position, each
+    separately, and the share that parse as grammatical. truth: each image's attributes by name."""
+    hits = {a: 0 for a in ATTRIBUTES}
+    grammatical = 0
+    for text, true in zip(captions, truth):
+        got = parse(text)
+        grammatical += bool(got.get("grammatical"))
+        for a in ATTRIBUTES:
+            hits[a] += got.get(a) is not None and got.get(a) == true.get(a)
+    n = max(len(captions), 1)
+    out = {f"attribute_acc_{a}": hits[a] / n for a in ATTRIBUTES}
+    out["attribute_grammatical"] = grammatical / n
+    return out
+
+
+def reference_metrics(hypotheses: list[str], data: DataSplit) -> dict[str, Any]:
+    """BLEU of one caption per test item (in order) against the test references, the most-frequent-caption
+    baseline, and attribute accuracy where the data set supports it. Items without references are skipped."""
+    test, train = data.test, data.train
+    if not isinstance(test, CaptionedImageDataset):
+        return {}
+    keep = [i for i in range(len(hypotheses)) if test.references(i)]
+    hyps = [hypotheses[i] for i in keep]
+    refs = [test.references(i) for i in keep]
+    metrics: dict[str, Any] = dict(bleu_scores(hyps, refs))
+    train_caps = [c for caps in train.captions for c in (caps or [])] if isinstance(train, CaptionedImageDataset) else []
+    baseline = most_frequent_caption(train_caps)
+    metrics["baseline_caption"] = baseline
+    metrics.update({f"baseline_{k}": v for k, v in bleu_scores([baseline] * len(hyps), refs).items()})
+    metrics["caption_test_items"] = len(hyps)
+    parse = data.extras.get("parse_caption")
+    if parse is not None and test.attributes is not None:
+        metrics.update(attribute_accuracy(hyps, [test.attributes[i] for i in keep], parse))
+    metrics["caption_examples"] = [{"greedy": hyps[i], "reference": refs[i][0]} for i in range(min(N_EXAMPLES, len(hyps)))]
+    return metrics
+
+
+@torch.no_grad()
+def caption_metrics(model: VAE, data: DataSplit, batch_size: int = 250, seed: int = 0) -> dict[str, Any]:
+    """Test-split label accuracy (where `capabilities().labels`) and caption quality (where `.captions` and the
+    test split has references); {} for a model that declares neither. See the module docstring for the names."""
+    caps = model.capabilities()
+    if not (caps.captions or caps.labels):
+        return {}
+    was_training = model.training
+    model.eval()
+    try:
+        images, labels = stack_images(data.test)
+        x_all = scoring_inputs(images, model.config.likelihood)
+        device = model.device
+        gen = torch.Generator(device=device).manual_seed(seed)
+        probs: list[Tensor] = []
+        greedy: list[str] = []
+        for start in range(0, len(x_all), batch_size):
+            codes = prediction_codes(model, x_all[start : start + batch_size].to(device), caps.prediction_draws, gen)
+            if caps.labels:
+                probs.append(model.label_probabilities(codes).cpu())  # (B, n_classes), averaged over any M codes
+            if caps.captions:
+                greedy += model.captions(codes, method="greedy")
+    finally:
+        model.train(was_training)
+    metrics: dict[str, Any] = {"prediction_draws": caps.prediction_draws}
+    if probs and bool((labels >= 0).any()):
+        pred = torch.cat(probs).argmax(-1)
+        metrics["label_accuracy"] = float((pred == labels)[labels >= 0].float().mean())
+    if greedy:
+        metrics.update(reference_metrics(greedy, data))
+    return metrics
