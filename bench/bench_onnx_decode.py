@@ -17,10 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from explorer.checkpoint import from_pretrained  # noqa: E402
-from explorer.onnx_export import OnnxExportError, check_file, export_decoder, export_encoder  # noqa: E402
+from explorer.checkpoint import from_pretrained
+from explorer.onnx_export import OnnxExportError, check_file, export_decoder, export_encoder
 
 
 def timings(fn, calls: int, warmup: int) -> tuple[float, float]:

@@ -95,7 +95,6 @@ def test_detect_imports_no_torch(kl_folder):
     explorer.models itself imports the built-in families (torch), so the check stubs that parent package."""
     code = (
         "import sys, types\n"
-        f"sys.path.insert(0, {str(REPO)!r})\n"
         "import explorer\n"
         "pkg = types.ModuleType('explorer.models'); pkg.__path__ = [explorer.__path__[0] + '/models']\n"
         "sys.modules['explorer.models'] = pkg\n"
@@ -103,6 +102,6 @@ def test_detect_imports_no_torch(kl_folder):
         f"print(describe_model_path({str(kl_folder)!r})['kind'])\n"
         "assert 'torch' not in sys.modules and 'onnx' not in sys.modules and 'diffusers' not in sys.modules\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "diffusers"
