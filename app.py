@@ -14,7 +14,8 @@ from ui import warmup
 from ui.config import app_config
 from ui.perf import preload_chart_module
 from ui.sidebar import sidebar_ui
-from ui.state import Ctx, torch_loaded
+from ui.catalogue import torch_loaded
+from ui.context import Ctx
 
 PAGES = [
     ("ui/pages/reconstruct.py", "Reconstruct", ":material/image:"),

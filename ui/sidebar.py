@@ -8,8 +8,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui.catalogue import Entry, _load_model, _read_analysis, _read_config, _stamp, list_models, torch_loaded
 from ui.config import app_config
-from ui.state import EMBEDDED_DATASETS, Ctx, Entry, _load_model, _read_analysis, _read_config, _stamp, list_models, torch_loaded
+from ui.context import Ctx
+from ui.dataviews import EMBEDDED_DATASETS
 
 
 def devices() -> list[str]:
@@ -113,7 +115,7 @@ def sidebar_ui() -> Ctx | None:
         )
         options = own_options if dataset == own else "{}"
         if dataset != own:
-            from ui.state import dataset_available
+            from ui.dataviews import dataset_available
 
             problem = dataset_available(dataset, options)
             if problem:

@@ -14,9 +14,9 @@ import numpy as np
 import streamlit as st
 
 from explorer.images import display_scale, make_grid, to_gif, to_png, to_uint8
-from explorer.latent import Axes, decode, dimension_axes, principal_axes, prior_draw, traversal_codes, walk_code
+from explorer.latent import Axes, dimension_axes, principal_axes, prior_draw, traversal_codes, walk_code
 from ui import inference
-from ui.state import Ctx, session_rng
+from ui.context import Ctx, session_rng
 from ui.widgets import encode_one, example_ui, usable_uploads
 
 SLIDER_RANGE = 4.0
@@ -132,7 +132,7 @@ def walk_panel(ctx: Ctx, start: np.ndarray, axes: Axes, prefix: str = "walk", gr
     values = np.array([float(st.session_state[k]) for k in keys])
     code = walk_code(start, axes, values)
     st.session_state[f"{prefix}_code"] = code
-    image = inference.run(decode, ctx.model, code)[0]
+    image = inference.decode_codes(ctx.model, code)[0]
     h, w = image.shape[-2:]
     scale = display_scale(h, w, 196)
     left, right = st.columns([1, 2])
@@ -153,7 +153,7 @@ def walk_panel(ctx: Ctx, start: np.ndarray, axes: Axes, prefix: str = "walk", gr
         extra(ctx, code)
     if grid and len(axes):
         codes = traversal_codes(start, axes, values, TRAVERSAL_STEPS).reshape(-1, ctx.latent_size)
-        pics = inference.run(decode, ctx.model, codes)
+        pics = inference.decode_codes(ctx.model, codes)
         tile = make_grid(pics, nrow=len(TRAVERSAL_STEPS))
         st.image(to_uint8(tile, display_scale(*tile.shape[-2:], 560)), output_format="PNG",
                  caption="Traversal: one row per axis (in slider order), values -3 to +3 units, the other sliders as set.")
@@ -163,4 +163,4 @@ def _walk_gif(ctx: Ctx, start: np.ndarray, axes: Axes, values: np.ndarray, axis:
     steps = np.linspace(-3.0, 3.0, 25)
     codes = traversal_codes(start, axes.subset([axis]), values[[axis]], steps).reshape(len(steps), -1)
     rest = np.delete(values, axis) * np.delete(axes.scales, axis) @ np.delete(axes.vectors, axis, axis=0)
-    return to_gif(inference.run(decode, ctx.model, codes + rest), scale=scale)
+    return to_gif(inference.decode_codes(ctx.model, codes + rest), scale=scale)
