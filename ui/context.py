@@ -90,7 +90,13 @@ class Ctx:
     def weights_digest(self) -> str:
         return _weights_digest(self.entry.folder, self.stamp)
 
+    def has_kl_per_dim(self) -> bool:
+        """Whether the checkpoint stores its mean KL per code dimension (a model trained elsewhere may not)."""
+        kl = self.metrics.get("kl_per_dim")
+        return "kl_per_dim" in self.analysis or bool(kl and len(kl) == self.latent_size)
+
     def kl_per_dim(self) -> np.ndarray:
+        """Mean KL per code dimension (D,) from the analysis file or metrics.json; ones when neither has it."""
         if "kl_per_dim" in self.analysis:
             return np.asarray(self.analysis["kl_per_dim"], dtype=np.float64).reshape(-1)
         kl = self.metrics.get("kl_per_dim")

@@ -148,7 +148,7 @@ def point_ui(ctx: Ctx, view: DataView, item: int) -> None:
     c = st.columns([1, 1, 2])
     if view.has_images:
         image_ui(c[0], view.image(item), "original")
-    image_ui(c[1], inference.decode_codes(ctx.model, view.means[item])[0], "decoded posterior mean")
+    image_ui(c[1], inference.decode_codes(ctx.model, view.means[item])[0], f"decoded {ctx.model.code_name}")
     if c[2].button("Send to latent walk", key="map_send", type="primary"):
         st.session_state["walk_from_map"] = {"model_key": ctx.key, "dataset": view.name, "index": item,
                                              "code": view.means[item].astype(np.float64).tolist()}
@@ -185,7 +185,7 @@ def page() -> None:
     fig, index = figure(view, coords, colour, colour_name, up_names, up_pos, titles)
     event = st.plotly_chart(fig, key=f"map:{ctx.key}:{view.name}:{shown}", on_select="rerun",
                             selection_mode=("points", "box", "lasso"), config={"displaylogo": False})
-    parts = [f"{len(coords)} test items of {view.name}", note, view.note]
+    parts = [f"{len(coords)} test items of {view.name}, each point its {ctx.model.code_name}", note, view.note]
     if up_names:
         parts.append(f"{len(up_names)} upload(s) as stars" + (" (placed by nearest neighbours)" if shown in ("umap", "tsne") else ""))
     st.caption("; ".join(p for p in parts if p) + ". Click a point, or draw a box or lasso, to see the items.")

@@ -56,7 +56,7 @@ def start_ui(ctx: Ctx, prefix: str = "walk") -> tuple[np.ndarray, str]:
         if picked is not None:
             index, image = picked
             view = ctx.data()
-            return encode_one(ctx, image).astype(np.float64), f"{view.name} test item {index} ({view.label_name(index)})"
+            return encode_one(ctx, image).astype(np.float64), f"{ctx.model.code_name} of {view.name} test item {index} ({view.label_name(index)})"
     elif kind == "uploaded image":
         uploads = usable_uploads(ctx)
         if not uploads:
@@ -65,7 +65,7 @@ def start_ui(ctx: Ctx, prefix: str = "walk") -> tuple[np.ndarray, str]:
             names = [u.name for u in uploads]
             name = st.selectbox("Upload", names, key=f"{prefix}_upload")
             up = uploads[names.index(name)] if name in names else uploads[0]
-            return encode_one(ctx, up.tensor).astype(np.float64), f"upload {up.name}"
+            return encode_one(ctx, up.tensor).astype(np.float64), f"{ctx.model.code_name} of upload {up.name}"
     elif kind == "map point" and from_map:
         view = ctx.data() if from_map.get("dataset") == ctx.dataset else None
         i = int(from_map["index"])
@@ -84,6 +84,9 @@ def axes_ui(ctx: Ctx, prefix: str = "walk") -> Axes:
     count = int(c[1].number_input("Sliders", 1, limit, value=min(8, limit), key=f"{prefix}_count", **KEEP))
     if kind.startswith("latent"):
         axes = dimension_axes(ctx.kl_per_dim(), ctx.latent_shape)
+        if not ctx.has_kl_per_dim():  # no stored KL: every dimension counts as informative, in the code's order
+            axes.labels = [label.split(" (KL")[0] for label in axes.labels]
+            st.caption("This checkpoint stores no KL per dimension, so the sliders follow the code's own order.")
         show = c[2].checkbox("Show collapsed", key=f"{prefix}_collapsed", value=False, **KEEP,
                              help="Dimensions whose mean KL is below 0.01 nats carry almost no information.")
         n_collapsed = int(axes.collapsed.sum())
@@ -100,7 +103,7 @@ def axes_ui(ctx: Ctx, prefix: str = "walk") -> Axes:
         return axes
     view = ctx.data()
     axes = _pca_axes(view.means, ctx.key, view.name, count)
-    st.caption(f"Principal directions of the {len(view.means)} encoded means of {view.name}; one slider unit is the "
+    st.caption(f"Principal directions of the {len(view.means)} {ctx.model.code_name}s of {view.name}; one slider unit is the "
                "means' standard deviation along that direction.")
     return axes
 

@@ -41,7 +41,7 @@ def interpolation_ui(ctx: Ctx) -> None:
     frames = inference.decode_codes(ctx.model, interpolation(z0, z1, steps, spherical))
     strip = make_grid(frames, nrow=steps)
     st.image(to_uint8(strip, display_scale(*strip.shape[-2:], 900)), output_format="PNG",
-             caption=f"{a} → {b}, {'spherical' if spherical else 'linear'} path between posterior means")
+             caption=f"{a} → {b}, {'spherical' if spherical else 'linear'} path between {ctx.model.code_name}s")
     st.download_button("Strip (GIF)", data=lambda: to_gif(frames, scale=display_scale(*frames.shape[-2:], 196)),
                        file_name="interpolation.gif", mime="image/gif", on_click="ignore", key="interp_gif")
 
