@@ -18,7 +18,8 @@ from ui import warmup
 from ui.config import app_config
 from ui.perf import preload_chart_module
 from ui.sidebar import sidebar_ui
-from ui.state import Ctx, torch_loaded
+from ui.catalogue import torch_loaded
+from ui.context import Ctx
 
 # absolute paths: st.Page resolves relative ones against the main script's folder, which differs between app.py in a
 # checkout and the installed package's ui/entry/streamlit_app.py

@@ -1,17 +1,31 @@
-"""One long-lived thread for the app's model calls.
+"""The one path from the app to a model: every model call runs on one long-lived thread, through this API.
 
 Streamlit runs every rerun (and every fragment rerun) in a fresh thread, and PyTorch pays a per-thread set-up
 cost on the first operator call in each new thread (measured: 1-10 ms for a batch-of-one decode, against 0.5 ms
 in a warm thread). Running model calls on one persistent thread keeps that cost paid once, and serialises
 inference between sessions, so a small CPU is never oversubscribed by concurrent decodes.
+
+Pages and widgets call the typed functions below (never the model's encode / decode / scoring methods, nor the
+explorer functions that run them); each one runs its work on the inference thread under `torch.inference_mode`
+and returns CPU arrays. tests/app/test_app_inference_thread.py checks that no model call happens elsewhere.
+This module imports torch only when a function runs, so importing it costs nothing on a fresh server.
 """
 
 from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+    from explorer.models.base import VAE
+    from ui.scoring import ImageScore
+
+THREAD_PREFIX = "vae-inference"
 _EXECUTOR: ThreadPoolExecutor | None = None
 _LOCK = threading.Lock()
 
@@ -20,12 +34,107 @@ def _executor() -> ThreadPoolExecutor:
     global _EXECUTOR
     with _LOCK:
         if _EXECUTOR is None:
-            _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vae-inference")
+            _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_PREFIX)
         return _EXECUTOR
+
+
+def on_inference_thread() -> bool:
+    """Whether the caller runs on the inference thread."""
+    return threading.current_thread().name.startswith(THREAD_PREFIX)
 
 
 def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """fn(*args, **kwargs) on the inference thread; exceptions are re-raised in the caller."""
-    if threading.current_thread().name.startswith("vae-inference"):
+    if on_inference_thread():
         return fn(*args, **kwargs)  # already there (nested call)
     return _executor().submit(fn, *args, **kwargs).result()
+
+
+# -- codes and images ------------------------------------------------------------------------------
+def decode_codes(model: VAE, codes: np.ndarray | torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """Flat codes (B, D) or (D,) -> displayed images (B, C, H, W) on the CPU (`model.decode_code`); the same
+    codes and seed give the same images."""
+    from explorer.latent import decode
+
+    return run(decode, model, codes, seed)
+
+
+def encode_codes(model: VAE, images: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Images (N, C, H, W) in [0, 1] -> the codes pages show (`model.encode_code`), flat (N, D) float32."""
+    import torch
+
+    from explorer.latent import encode_means
+
+    x = torch.as_tensor(np.asarray(images, dtype=np.float32)) if isinstance(images, np.ndarray) else images.float()
+    return run(encode_means, model, x)
+
+
+def reconstruct(model: VAE, image: np.ndarray) -> np.ndarray:
+    """The model's own deterministic reconstruction (C, H, W) float32 of one image (C, H, W)."""
+    import torch
+
+    def work() -> np.ndarray:
+        with torch.inference_mode():
+            x = torch.from_numpy(np.asarray(image, dtype=np.float32)).unsqueeze(0).to(model.device)
+            return model.reconstruct(x)[0].float().cpu().numpy()
+
+    return run(work)
+
+
+def score_image(model: VAE, image: np.ndarray, iwae_k: int, seed: int, n_samples: int) -> ImageScore:
+    """Reconstruction, posterior samples, per-pixel maps and ELBO / IWAE terms of one (C, H, W) image
+    (see ui/scoring.py)."""
+    from ui.scoring import score_image as score
+
+    return run(score, model, image, iwae_k, seed, n_samples)
+
+
+# -- captions and labels (only where the model's capabilities declare them) ------------------------
+def _code(model: VAE, code: np.ndarray) -> torch.Tensor:
+    import torch
+
+    return torch.as_tensor(np.asarray(code, dtype=np.float32)).reshape(-1, *model.latent_shape).to(model.device)
+
+
+def captions(model: VAE, code: np.ndarray, method: str, n: int = 1, temperature: float = 1.0, beam_size: int = 5,
+             seed: int = 0, max_len: int = 20) -> list[str]:
+    """Captions of one flat code (D,) by 'sample', 'greedy' or 'beam', drawn with a generator seeded per call."""
+    import torch
+
+    def work() -> list[str]:
+        gen = torch.Generator(device=model.device).manual_seed(int(seed))
+        with torch.inference_mode():
+            return model.captions(_code(model, code), method=method, n=n, temperature=temperature,
+                                  beam_size=beam_size, generator=gen, max_len=max_len)
+
+    return [str(c) for c in run(work)]
+
+
+def sampled_captions(model: VAE, codes: np.ndarray, n: int, seed: int, batch_size: int = 100) -> list[list[str]]:
+    """n sampled captions for every flat code (N, D), in batches (one generator for the whole set)."""
+    import torch
+
+    def work() -> list[list[str]]:
+        gen = torch.Generator(device=model.device).manual_seed(int(seed))
+        out: list[list[str]] = []
+        for start in range(0, len(codes), batch_size):
+            z = _code(model, codes[start : start + batch_size])
+            with torch.inference_mode():
+                flat = model.captions(z, method="sample", n=n, generator=gen)
+            out += [[str(c) for c in flat[i * n : (i + 1) * n]] for i in range(len(z))]
+        return out
+
+    return run(work)
+
+
+def label_probabilities(model: VAE, code: np.ndarray, seed: int = 0, n_draws: int = 1) -> np.ndarray:
+    """Class probabilities (n_classes,) of one flat code (D,); only where `capabilities().labels`."""
+    import torch
+
+    def work() -> np.ndarray:
+        gen = torch.Generator(device=model.device).manual_seed(int(seed))
+        with torch.inference_mode():
+            probs = model.label_probabilities(_code(model, code), n_draws=n_draws, generator=gen)
+        return probs.float().reshape(-1).cpu().numpy()
+
+    return run(work)

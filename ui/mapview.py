@@ -5,17 +5,21 @@ Kept apart from `ui/pages/map.py` (which only calls `page()`), so its helpers ca
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import streamlit as st
 
 from explorer.analysis.maps import fit_pca, place_by_neighbours, project_pca
 from explorer.images import display_scale, make_grid, to_uint8
-from explorer.latent import decode, plane_grid
+from explorer.latent import plane_grid
+from ui import inference
 from ui.config import app_config
-from ui.perf import settle
+from ui.context import Ctx, require_ctx
+from ui.dataviews import DataView
 from ui.mapjobs import METHOD_PARAMS, map_key, peek, request_map
-from ui.state import Ctx, DataView, require_ctx
+from ui.perf import settle
 from ui.widgets import encode_one, image_ui, usable_uploads
 
 METHODS = {"PCA": "pca", "UMAP": "umap", "t-SNE": "tsne", "latent plane": "plane"}
@@ -113,12 +117,12 @@ def figure(view: DataView, coords: np.ndarray, colour: np.ndarray | None, colour
     return fig, index
 
 
-def selected_items(event, index: list[np.ndarray]) -> list[int]:
-    """Item indices of the selected points (uploads excluded), in selection order, without repeats."""
-    try:
-        points = event.selection.points if event is not None else []
-    except AttributeError:
-        points = (event or {}).get("selection", {}).get("points", [])
+def selected_items(event: Mapping[str, Any] | None, index: list[np.ndarray]) -> list[int]:
+    """Item indices of the selected points (uploads excluded), in selection order, without repeats.
+
+    event: what `st.plotly_chart(on_select="rerun")` returns (a PlotlyState, which is a dict), or None.
+    """
+    points = (event or {}).get("selection", {}).get("points", [])
     out: list[int] = []
     for p in points or []:
         curve, i = p.get("curve_number"), p.get("point_index", p.get("point_number"))
@@ -140,13 +144,11 @@ def csv_bytes(view: DataView, coords: np.ndarray, method: str) -> bytes:
 
 def point_ui(ctx: Ctx, view: DataView, item: int) -> None:
     """One picked point: its image, reconstruction, and a button that starts the latent walk there."""
-    from explorer.latent import decode as dec
-
     st.subheader(f"Item {item} ({view.label_name(item)})")
     c = st.columns([1, 1, 2])
     if view.has_images:
         image_ui(c[0], view.image(item), "original")
-    image_ui(c[1], dec(ctx.model, view.means[item])[0], "decoded posterior mean")
+    image_ui(c[1], inference.decode_codes(ctx.model, view.means[item])[0], f"decoded {ctx.model.code_name}")
     if c[2].button("Send to latent walk", key="map_send", type="primary"):
         st.session_state["walk_from_map"] = {"model_key": ctx.key, "dataset": view.name, "index": item,
                                              "code": view.means[item].astype(np.float64).tolist()}
@@ -158,7 +160,7 @@ def plane_grid_ui(ctx: Ctx, coords: np.ndarray) -> None:
     n = int(st.slider("Grid size", 5, 20, 12, key="map_grid_n"))
     lo = np.minimum(coords.min(0), -3.0)
     hi = np.maximum(coords.max(0), 3.0)
-    pics = decode(ctx.model, plane_grid((lo[0], lo[1]), (hi[0], hi[1]), n))
+    pics = inference.decode_codes(ctx.model, plane_grid((lo[0], lo[1]), (hi[0], hi[1]), n))
     tile = make_grid(pics, nrow=n, pad=0)
     st.image(to_uint8(tile, display_scale(*tile.shape[-2:], 520)), output_format="PNG",
              caption=f"Decoded images on a {n} x {n} grid over z0 in [{lo[0]:.1f}, {hi[0]:.1f}] (left to right) "
@@ -183,7 +185,7 @@ def page() -> None:
     fig, index = figure(view, coords, colour, colour_name, up_names, up_pos, titles)
     event = st.plotly_chart(fig, key=f"map:{ctx.key}:{view.name}:{shown}", on_select="rerun",
                             selection_mode=("points", "box", "lasso"), config={"displaylogo": False})
-    parts = [f"{len(coords)} test items of {view.name}", note, view.note]
+    parts = [f"{len(coords)} test items of {view.name}, each point its {ctx.model.code_name}", note, view.note]
     if up_names:
         parts.append(f"{len(up_names)} upload(s) as stars" + (" (placed by nearest neighbours)" if shown in ("umap", "tsne") else ""))
     st.caption("; ".join(p for p in parts if p) + ". Click a point, or draw a box or lasso, to see the items.")

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui.catalogue import Entry, _load_model, _read_analysis, _read_config, _stamp, list_models, torch_loaded
 from ui.config import app_config
-from ui.state import EMBEDDED_DATASETS, Ctx, Entry, _load_model, _read_analysis, _read_config, _stamp, list_models, torch_loaded
+from ui.context import Ctx
+from ui.dataviews import EMBEDDED_DATASETS
 
 
 def devices() -> list[str]:
@@ -99,26 +101,31 @@ def sidebar_ui() -> Ctx | None:
             st.error(f"{entry.name} could not be loaded: {exc}")
             return None
         config, metrics = meta["config"], meta["metrics"]
-        own = (config.get("dataset") or {}).get("name") or entry.dataset or "mnist5k"
+        own = (config.get("dataset") or {}).get("name") or entry.dataset  # "" for a model trained elsewhere
         own_options = json.dumps((config.get("dataset") or {}).get("options") or {}, sort_keys=True)
-        choices = [own] + [d for d in EMBEDDED_DATASETS if d != own]
+        choices = ([own] if own else []) + [d for d in EMBEDDED_DATASETS if d != own]
         key = f"dataset@{entry.name}"
         if st.session_state.get(key) not in choices:
-            st.session_state[key] = own
+            st.session_state[key] = choices[0]
         dataset = st.selectbox(
             "Data set for the map and examples", choices, key=key, persist_state="session",
             format_func=lambda d: f"{d} (the model's own)" if d == own else d,
             help="Test items of this data set are encoded for the map and offered as examples; "
-                 "other data sets are converted to the model's input shape.",
+                 "other data sets are converted to the model's input shape."
+                 + ("" if own else " This checkpoint names no training data set of its own."),
         )
         options = own_options if dataset == own else "{}"
         if dataset != own:
-            from ui.state import dataset_available
+            from ui.dataviews import dataset_available
 
             problem = dataset_available(dataset, options)
-            if problem:
+            if problem and own:
                 st.warning(f"{dataset} is not available here ({problem}); using {own}.")
                 dataset, options = own, own_options
+            elif problem:
+                usable = [d for d in choices if d != dataset and dataset_available(d) is None]
+                st.warning(f"{dataset} is not available here ({problem})" + (f"; using {usable[0]}." if usable else "."))
+                dataset = usable[0] if usable else dataset
         ctx_key = hashlib.sha1(f"{folder}|{stamp}|{device}".encode()).hexdigest()[:10]
         return Ctx(entry, device, config, metrics, _read_analysis(folder, stamp), stamp, dataset, options, cfg.limits,
                    ctx_key, model)

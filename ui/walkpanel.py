@@ -14,9 +14,9 @@ import numpy as np
 import streamlit as st
 
 from explorer.images import display_scale, make_grid, to_gif, to_png, to_uint8
-from explorer.latent import Axes, decode, dimension_axes, principal_axes, prior_draw, traversal_codes, walk_code
+from explorer.latent import Axes, dimension_axes, principal_axes, prior_draw, traversal_codes, walk_code
 from ui import inference
-from ui.state import Ctx, session_rng
+from ui.context import Ctx, session_rng
 from ui.widgets import encode_one, example_ui, usable_uploads
 
 SLIDER_RANGE = 4.0
@@ -56,7 +56,7 @@ def start_ui(ctx: Ctx, prefix: str = "walk") -> tuple[np.ndarray, str]:
         if picked is not None:
             index, image = picked
             view = ctx.data()
-            return encode_one(ctx, image).astype(np.float64), f"{view.name} test item {index} ({view.label_name(index)})"
+            return encode_one(ctx, image).astype(np.float64), f"{ctx.model.code_name} of {view.name} test item {index} ({view.label_name(index)})"
     elif kind == "uploaded image":
         uploads = usable_uploads(ctx)
         if not uploads:
@@ -65,7 +65,7 @@ def start_ui(ctx: Ctx, prefix: str = "walk") -> tuple[np.ndarray, str]:
             names = [u.name for u in uploads]
             name = st.selectbox("Upload", names, key=f"{prefix}_upload")
             up = uploads[names.index(name)] if name in names else uploads[0]
-            return encode_one(ctx, up.tensor).astype(np.float64), f"upload {up.name}"
+            return encode_one(ctx, up.tensor).astype(np.float64), f"{ctx.model.code_name} of upload {up.name}"
     elif kind == "map point" and from_map:
         view = ctx.data() if from_map.get("dataset") == ctx.dataset else None
         i = int(from_map["index"])
@@ -84,6 +84,9 @@ def axes_ui(ctx: Ctx, prefix: str = "walk") -> Axes:
     count = int(c[1].number_input("Sliders", 1, limit, value=min(8, limit), key=f"{prefix}_count", **KEEP))
     if kind.startswith("latent"):
         axes = dimension_axes(ctx.kl_per_dim(), ctx.latent_shape)
+        if not ctx.has_kl_per_dim():  # no stored KL: every dimension counts as informative, in the code's order
+            axes.labels = [label.split(" (KL")[0] for label in axes.labels]
+            st.caption("This checkpoint stores no KL per dimension, so the sliders follow the code's own order.")
         show = c[2].checkbox("Show collapsed", key=f"{prefix}_collapsed", value=False, **KEEP,
                              help="Dimensions whose mean KL is below 0.01 nats carry almost no information.")
         n_collapsed = int(axes.collapsed.sum())
@@ -100,7 +103,7 @@ def axes_ui(ctx: Ctx, prefix: str = "walk") -> Axes:
         return axes
     view = ctx.data()
     axes = _pca_axes(view.means, ctx.key, view.name, count)
-    st.caption(f"Principal directions of the {len(view.means)} encoded means of {view.name}; one slider unit is the "
+    st.caption(f"Principal directions of the {len(view.means)} {ctx.model.code_name}s of {view.name}; one slider unit is the "
                "means' standard deviation along that direction.")
     return axes
 
@@ -132,7 +135,7 @@ def walk_panel(ctx: Ctx, start: np.ndarray, axes: Axes, prefix: str = "walk", gr
     values = np.array([float(st.session_state[k]) for k in keys])
     code = walk_code(start, axes, values)
     st.session_state[f"{prefix}_code"] = code
-    image = inference.run(decode, ctx.model, code)[0]
+    image = inference.decode_codes(ctx.model, code)[0]
     h, w = image.shape[-2:]
     scale = display_scale(h, w, 196)
     left, right = st.columns([1, 2])
@@ -153,7 +156,7 @@ def walk_panel(ctx: Ctx, start: np.ndarray, axes: Axes, prefix: str = "walk", gr
         extra(ctx, code)
     if grid and len(axes):
         codes = traversal_codes(start, axes, values, TRAVERSAL_STEPS).reshape(-1, ctx.latent_size)
-        pics = inference.run(decode, ctx.model, codes)
+        pics = inference.decode_codes(ctx.model, codes)
         tile = make_grid(pics, nrow=len(TRAVERSAL_STEPS))
         st.image(to_uint8(tile, display_scale(*tile.shape[-2:], 560)), output_format="PNG",
                  caption="Traversal: one row per axis (in slider order), values -3 to +3 units, the other sliders as set.")
@@ -163,4 +166,4 @@ def _walk_gif(ctx: Ctx, start: np.ndarray, axes: Axes, values: np.ndarray, axis:
     steps = np.linspace(-3.0, 3.0, 25)
     codes = traversal_codes(start, axes.subset([axis]), values[[axis]], steps).reshape(len(steps), -1)
     rest = np.delete(values, axis) * np.delete(axes.scales, axis) @ np.delete(axes.vectors, axis, axis=0)
-    return to_gif(inference.run(decode, ctx.model, codes + rest), scale=scale)
+    return to_gif(inference.decode_codes(ctx.model, codes + rest), scale=scale)

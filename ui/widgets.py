@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -11,10 +10,13 @@ import numpy as np
 import streamlit as st
 
 from explorer.images import ImageInputError, ImageLimits, display_scale, load_image, to_uint8
-from ui.state import Ctx
+from ui import inference
+from ui.context import Ctx
 
 if TYPE_CHECKING:
     import torch
+
+    from ui.scoring import ImageScore
 
 INVERT_MODES = {"auto": None, "no": False, "yes": True}
 MAX_FILES = 12  # uploads handled per run
@@ -28,20 +30,21 @@ def image_ui(container, image, caption: str | None = None, target: int = 140) ->
     container.image(to_uint8(image, display_scale(h, w, target)), caption=caption, output_format="PNG")
 
 
-def heat_rgb(values: np.ndarray, vmax: float | None = None, cmap: str = "magma", target: int = 140) -> np.ndarray:
-    """(H, W) non-negative values -> an RGB uint8 heat map (0 dark, vmax bright), enlarged like images."""
+def heat_rgb(values: np.ndarray, vmax: float | None = None, cmap: str = "magma", target: int = 140,
+             vmin: float = 0.0) -> np.ndarray:
+    """(H, W) values -> an RGB uint8 heat map (vmin dark, vmax bright), enlarged like images."""
     from matplotlib import colormaps
 
-    v = np.asarray(values, dtype=np.float64)
-    top = float(vmax if vmax is not None else np.nanmax(v)) or 1.0
+    v = np.asarray(values, dtype=np.float64) - vmin
+    top = float((vmax if vmax is not None else np.nanmax(v) + vmin) - vmin) or 1.0
     rgb = colormaps[cmap](np.clip(v / top, 0.0, 1.0))[..., :3]
     s = display_scale(*v.shape, target)
     return np.round(rgb * 255).astype(np.uint8).repeat(s, 0).repeat(s, 1)
 
 
-def tensor_key(x: torch.Tensor | np.ndarray) -> str:
-    """Short digest of an image's values: a cache key for everything computed from it."""
-    arr = np.ascontiguousarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=np.float32)
+def array_key(x: np.ndarray) -> str:
+    """Short digest of an image's values (a NumPy array): a cache key for everything computed from it."""
+    arr = np.ascontiguousarray(x, dtype=np.float32)
     return hashlib.sha1(arr.tobytes()).hexdigest()[:16]
 
 
@@ -119,51 +122,22 @@ def example_ui(ctx: Ctx, key: str, label: str = "Test item") -> tuple[int, torch
     return index, view.image(index)
 
 
-# -- scoring one image -----------------------------------------------------------------------------
+# -- model calls, cached per (model, image); they run on the inference thread ----------------------------
 @st.cache_data(show_spinner=False, max_entries=128)
-def score_image(_ctx_model, model_key: str, image: np.ndarray, iwae_k: int, seed: int, n_samples: int) -> dict:
-    """Reconstruction, posterior samples, per-pixel squared error and ELBO / IWAE terms of one (C, H, W) image.
-
-    Scores use the same fixed binarisation / dequantisation as the test items, so percentiles compare like
-    with like; every draw comes from a generator seeded with this session's seed.
-    """
-    import torch
-
-    from explorer.analysis.evaluation import iwae_bound, scoring_inputs
-
-    model = _ctx_model
-    x = torch.from_numpy(image).float().unsqueeze(0).to(model.device)
-    gen = torch.Generator(device=model.device).manual_seed(int(seed))
-    with torch.inference_mode():
-        posterior = model.encode(x)
-        recon = model.reconstruct(x)  # the family's own deterministic reconstruction (posterior mean)
-        error_map = (x - recon).pow(2).sum(1)[0]  # (H, W), summed over channels
-        draws = posterior.mean + posterior.std * torch.randn((n_samples, *posterior.mean.shape[1:]), generator=gen, device=model.device)
-        samples = model.decode(draws).mean
-        xs = scoring_inputs(x, model.config.likelihood)
-        terms = model.elbo_terms(xs, gen)  # the family's own ELBO terms, as the test items were scored
-        nll = float(terms.pop("nll").sum())
-        kl = float(terms.pop("kl_dims").sum()) + sum(float(v.sum()) for v in terms.values())
-        iwae = float(iwae_bound(model, xs, iwae_k, gen)[0]) if iwae_k > 0 else math.nan
-    return {
-        "recon": recon[0].cpu().numpy(), "samples": samples.cpu().numpy(), "error_map": error_map.cpu().numpy(),
-        "nll": nll, "kl": kl, "elbo": -(nll + kl), "iwae": iwae, "mean": posterior.mean[0].flatten().cpu().numpy(),
-        "dims": int(np.prod(image.shape)),
-    }
+def score_image(_model, model_key: str, image: np.ndarray, iwae_k: int, seed: int, n_samples: int) -> ImageScore:
+    """Reconstruction, posterior samples, per-pixel maps and ELBO / IWAE terms of one (C, H, W) image
+    (ui/scoring.py), cached per (model key, image, settings)."""
+    return inference.score_image(_model, image, iwae_k, seed, n_samples)
 
 
 def encode_one(ctx: Ctx, image: torch.Tensor) -> np.ndarray:
-    """Flat posterior mean of one image, cached per (model, image)."""
+    """Flat code (D,) of one (C, H, W) image, cached per (model, image)."""
     return _encode_one(ctx.model, ctx.key, image.numpy())
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _encode_one(_model, model_key: str, image: np.ndarray) -> np.ndarray:
-    import torch
-
-    from explorer.latent import encode_means
-
-    return encode_means(_model, torch.from_numpy(image).float().unsqueeze(0))[0]
+    return inference.encode_codes(_model, image[None])[0]
 
 
 def reconstruct_one(ctx: Ctx, image: torch.Tensor) -> np.ndarray:
@@ -173,8 +147,4 @@ def reconstruct_one(ctx: Ctx, image: torch.Tensor) -> np.ndarray:
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _reconstruct_one(_model, model_key: str, image: np.ndarray) -> np.ndarray:
-    import torch
-
-    with torch.inference_mode():
-        x = torch.from_numpy(image).float().unsqueeze(0).to(_model.device)
-        return _model.reconstruct(x)[0].float().cpu().numpy()
+    return inference.reconstruct(_model, image)

@@ -146,3 +146,33 @@ def test_models() -> dict[str, Path]:
         else:
             _BUILT = build_all(Path(tempfile.mkdtemp(prefix="vae-app-models-")))
     return _BUILT
+
+
+def without_own_data(src: Path, out: Path) -> Path:
+    """A copy of checkpoint `src` as a model trained elsewhere arrives: config.json without its "dataset" entry,
+    and no metrics.json nor analysis.safetensors (so no stored codes, KL per dimension or test scores)."""
+    import shutil
+
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(src, out, ignore=shutil.ignore_patterns("metrics.json", "analysis.safetensors", "checkpoint"))
+    payload = json.loads((out / "config.json").read_text())
+    payload.pop("dataset", None)
+    (out / "config.json").write_text(json.dumps(payload))
+    return out
+
+
+def build_pu_without_captions(out: Path) -> Path | None:
+    """An untrained 'pu' checkpoint whose config has vocab_size 0 (no caption head); None without the family."""
+    from explorer.checkpoint import save_pretrained
+    from explorer.models import available_families, get_model_class
+
+    if "pu" not in available_families():
+        return None
+    cls = get_model_class("pu")
+    small = {"input_shape": (3, 32, 32), "channels": (4, 6), "kernel_sizes": (3, 3), "pool_sizes": (3,),
+             "dec_kernel_sizes": (3, 3), "class_names": ("circle", "square", "triangle"), "vocab_size": 0}
+    torch.manual_seed(0)
+    model = cls(cls.config_class.from_dict(small))
+    meta = {"name": "shapes", "options": {"n_images": 200}, "classes": list(small["class_names"])}
+    return save_pretrained(model, out, extra={"dataset": meta, "summary": "pu without a caption head (test)"})

@@ -140,9 +140,9 @@ def test_selection_and_csv_helpers():
     from ui.mapview import csv_bytes, selected_items
 
     index = [np.array([4, 7]), np.array([1]), np.array([-1])]  # last trace: uploads
-    event = SimpleNamespace(selection=SimpleNamespace(points=[
+    event = {"selection": {"points": [
         {"curve_number": 0, "point_index": 1}, {"curve_number": 1, "point_index": 0},
-        {"curve_number": 2, "point_index": 0}, {"curve_number": 0, "point_index": 1}]))
+        {"curve_number": 2, "point_index": 0}, {"curve_number": 0, "point_index": 1}]}}
     assert selected_items(event, index) == [7, 1]
     assert selected_items({"selection": {"points": []}}, index) == []
     view = SimpleNamespace(labels=np.array([3, 5]), label_name=lambda i: ["three", "five"][i])

@@ -102,3 +102,18 @@ def test_upload_limits_come_from_the_command_line(app_env, monkeypatch):
     at = open_app(app_env["tiny-conv-mnist5k"])
     _upload(at, ("ring.png", encode(Image.fromarray(digit_like(28))), "image/png"))
     assert errors(at) and "over the limit of 500 pixels" in errors(at)[0]
+
+
+def test_error_map_is_the_models_own_nll_with_squared_error_as_second_view(app_env, media):
+    import re
+
+    at = open_app(app_env["tiny-conv-mnist5k"])
+    at.radio(key="rec_source").set_value("Pick from the data set").run()
+    cap = next(c for c in image_by_captions(at) if c.startswith("−log p(x | z) per pixel at z = posterior mean"))
+    total = float(re.search(r"sums to (-?[\d.]+) nats", cap).group(1))
+    assert total > 0
+    assert any("fixed binarisation" in c.value for c in at.caption)
+    assert any(c.value.startswith("Likelihood: Bernoulli") for c in at.caption)
+    at.button_group(key="rec_err:ex0").set_value("squared error").run()
+    assert not at.exception
+    assert any(c.startswith("per-pixel squared error") for c in image_by_captions(at))

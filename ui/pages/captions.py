@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from ui.captioning import captions, label_probs, vocabulary
-from ui.state import Ctx, require_ctx
+from ui.context import Ctx, require_ctx
 from ui.walkpanel import KEEP, axes_ui, start_ui, walk_panel
 
 

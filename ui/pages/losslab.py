@@ -7,7 +7,7 @@ import streamlit as st
 import torch
 
 from explorer import losslab
-from ui.state import Ctx, require_ctx
+from ui.context import Ctx, require_ctx
 from ui.widgets import encode_one, example_ui, heat_rgb, image_ui, reconstruct_one, usable_uploads
 
 DIRECTIONS = {"up": (-1, 0), "down": (1, 0), "left": (0, -1), "right": (0, 1)}

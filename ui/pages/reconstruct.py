@@ -8,8 +8,10 @@ import numpy as np
 import streamlit as st
 
 from explorer.images import UPLOAD_TYPES
-from ui.state import Ctx, require_ctx
+from ui.context import Ctx, require_ctx
 from ui.widgets import INVERT_MODES, Upload, convert_upload, example_ui, heat_rgb, image_ui, remember_uploads, score_image
+
+ERROR_VIEWS = ("−log p(x | z)", "squared error")  # the model's own per-pixel loss first, squared error second
 
 
 def scores_ui(ctx: Ctx, image, title: str, iwae_k: int, seed: int, n_samples: int, key: str) -> None:
@@ -18,34 +20,48 @@ def scores_ui(ctx: Ctx, image, title: str, iwae_k: int, seed: int, n_samples: in
 
     from explorer.analysis.evaluation import percentile_of
 
-    r = score_image(ctx.model, ctx.key, image.numpy(), iwae_k, seed, n_samples)
+    model = ctx.model
+    r = score_image(model, ctx.key, image.numpy(), iwae_k, seed, n_samples)
     cols = st.columns([1, 1, 1, 2])
     image_ui(cols[0], image, "as the model sees it")
-    image_ui(cols[1], r["recon"], "reconstruction (posterior mean)")
-    vmax = float(r["error_map"].max()) or 1.0
-    cols[2].image(heat_rgb(r["error_map"], vmax), caption=f"per-pixel squared error, 0 to {vmax:.3f}", output_format="PNG")
-    samples = torch.from_numpy(r["samples"])
+    image_ui(cols[1], r.recon, f"reconstruction ({model.code_name})")
+    with cols[2]:
+        view = st.segmented_control("Error map", list(ERROR_VIEWS), default="−log p(x | z)", required=True, key=f"rec_err:{key}",
+                                    persist_state="session") or "−log p(x | z)"
+        if view == "−log p(x | z)":
+            nll_map = r.nll_map
+            lo, hi = min(0.0, float(nll_map.min())), float(nll_map.max())
+            st.image(heat_rgb(nll_map, hi if hi > lo else lo + 1.0, vmin=lo), output_format="PNG",
+                     caption=f"−log p(x | z) per pixel at z = {model.code_name}; sums to {r.nll_map_total:.2f} nats "
+                             f"({lo:.2f} to {hi:.2f} per pixel)")
+        else:
+            vmax = float(r.squared_error.max()) or 1.0
+            st.image(heat_rgb(r.squared_error, vmax), output_format="PNG",
+                     caption=f"per-pixel squared error against the reconstruction, 0 to {vmax:.3f}")
+    samples = torch.from_numpy(r.samples)
     with cols[3]:
         st.image([_px(s) for s in samples], caption=[f"sample {i + 1}" for i in range(len(samples))], output_format="PNG")
-    st.caption("Posterior samples decode z ~ q(z | x) drawn with this session's seed.")
+    st.caption(f"Posterior samples decode z ~ q(z | x) drawn with this session's seed. The −log p(x | z) map and the "
+               f"scores below are computed on {r.scored_on}, as the test items were scored.")
     ref_elbo = ctx.analysis.get("score_elbo")
     ref_iwae = ctx.analysis.get("score_iwae")
+    st.caption(f"Likelihood: {model.likelihood_description()}.")
     m = st.columns(5)
-    m[0].metric("reconstruction NLL", f"{r['nll']:.2f} nats", help="-log p(x | z) for one posterior draw")
-    m[1].metric("KL(q || prior)", f"{r['kl']:.2f} nats")
-    m[2].metric("ELBO", f"{r['elbo']:.2f} nats")
-    if not math.isnan(r["iwae"]):
-        m[3].metric(f"IWAE log p(x), k={iwae_k}", f"{r['iwae']:.2f} nats")
+    m[0].metric("reconstruction NLL", f"{r.nll:.2f} nats", help="-log p(x | z) for one posterior draw")
+    m[1].metric("KL(q || prior)", f"{r.kl:.2f} nats")
+    m[2].metric("ELBO", f"{r.elbo:.2f} nats")
+    if not math.isnan(r.iwae):
+        m[3].metric(f"IWAE log p(x), k={iwae_k}", f"{r.iwae:.2f} nats")
     if ctx.likelihood == "gaussian":
         from explorer.losses import bits_per_dim
 
-        bpd = float(bits_per_dim(torch.tensor(-r["elbo"]), r["dims"]))
+        bpd = float(bits_per_dim(torch.tensor(-r.elbo), r.dims))
         m[4].metric("ELBO bits/dim", f"{bpd:.3f}")
     lines = []
     if ref_elbo is not None:
-        lines.append(f"ELBO above {percentile_of(r['elbo'], ref_elbo):.1f}% of the {len(ref_elbo)} test items")
-    if ref_iwae is not None and not math.isnan(r["iwae"]) and np.isfinite(ref_iwae).any():
-        lines.append(f"IWAE above {percentile_of(r['iwae'], ref_iwae):.1f}% of them")
+        lines.append(f"ELBO above {percentile_of(r.elbo, ref_elbo):.1f}% of the {len(ref_elbo)} test items")
+    if ref_iwae is not None and not math.isnan(r.iwae) and np.isfinite(ref_iwae).any():
+        lines.append(f"IWAE above {percentile_of(r.iwae, ref_iwae):.1f}% of them")
     if lines:
         st.markdown("**Where it falls:** " + "; ".join(lines) + f" (test items of {ctx.own_dataset}, scored the same way).")
     else:
@@ -92,14 +108,14 @@ def page() -> None:
             if c2.button("Forget them", key="rec_forget"):
                 st.session_state["_uploads"] = []
                 st.rerun()
-        for name, data in stored:
+        for i, (name, data) in enumerate(stored):
             up: Upload = convert_upload(ctx, name, data)
             st.subheader(name)
             if not up.ok:
                 st.error(f"{name}: {up.error}")
                 continue
             st.caption(up.info + ("; " + "; ".join(up.notes) if up.notes else ""))
-            scores_ui(ctx, up.tensor, name, iwae_k, seed, n_samples, key=name)
+            scores_ui(ctx, up.tensor, name, iwae_k, seed, n_samples, key=f"up{i}")
     else:
         picked = example_ui(ctx, "rec_example")
         if picked is None:

@@ -6,8 +6,9 @@ import numpy as np
 import streamlit as st
 
 from explorer.images import display_scale, make_grid, to_gif, to_uint8
-from explorer.latent import decode, interpolation
-from ui.state import Ctx, require_ctx
+from explorer.latent import interpolation
+from ui import inference
+from ui.context import Ctx, require_ctx
 from ui.walkpanel import KEEP, axes_ui, reset_sliders, start_ui, walk_panel
 from ui.widgets import encode_one, usable_uploads
 
@@ -37,10 +38,10 @@ def interpolation_ui(ctx: Ctx) -> None:
     steps = int(c[2].number_input("Steps", 3, 24, value=10, key="interp_steps", **KEEP))
     spherical = c[3].radio("Path", ["linear", "spherical"], key="interp_path", **KEEP) == "spherical"
     z0, z1 = encode_one(ctx, choices[a]), encode_one(ctx, choices[b])
-    frames = decode(ctx.model, interpolation(z0, z1, steps, spherical))
+    frames = inference.decode_codes(ctx.model, interpolation(z0, z1, steps, spherical))
     strip = make_grid(frames, nrow=steps)
     st.image(to_uint8(strip, display_scale(*strip.shape[-2:], 900)), output_format="PNG",
-             caption=f"{a} → {b}, {'spherical' if spherical else 'linear'} path between posterior means")
+             caption=f"{a} → {b}, {'spherical' if spherical else 'linear'} path between {ctx.model.code_name}s")
     st.download_button("Strip (GIF)", data=lambda: to_gif(frames, scale=display_scale(*frames.shape[-2:], 196)),
                        file_name="interpolation.gif", mime="image/gif", on_click="ignore", key="interp_gif")
 

@@ -254,6 +254,7 @@ class _UnpoolToMap(torch.autograd.Function):
 
 
 @functools.lru_cache(maxsize=64)
+@torch.inference_mode(False)  # cached across calls: an inference tensor made under the app's inference mode would break training
 def cell_pixels(height: int, width: int, p: int, device: torch.device) -> Tensor:
     """(P, Hb, Wb) long: the flat pixel index row * W + col of every block cell of an (H, W) map; padded cells
     (outside the map) get pixel 0. Cached: unpooling needs it for every batch."""
