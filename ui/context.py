@@ -35,6 +35,7 @@ class Ctx:
     limits: ImageLimits
     key: str = ""  # short id of (checkpoint, device) for widget keys and cache keys
     loaded: Any = None  # the explorer VAE once loaded (eval mode, shared by every session)
+    analysis_dataset: str = ""  # the data set whose test items `analysis` and `metrics` score (own or evaluated)
 
     @property
     def model(self):
@@ -119,16 +120,16 @@ class Ctx:
         try:
             images, labels, classes = _conformed(self.dataset, self.dataset_options, self.shape, bg, MAP_LIMIT)
         except Exception as exc:  # noqa: BLE001  (data not on this machine: the stored means still make a map)
-            if self.dataset != self.own_dataset or means is None:
+            if self.dataset != self.analysis_dataset or means is None:
                 raise
             labels = np.asarray(self.analysis.get("test_labels", np.full(len(means), -1)), dtype=np.int64)
             empty = np.zeros((0, *self.shape), dtype=np.float32)
             return DataView(self.dataset, empty, labels, self.class_names, np.asarray(means, dtype=np.float32), True,
                             f"images of {self.dataset} are not available here ({exc}); the map uses the stored means")
-        if self.dataset == self.own_dataset and means is not None and len(means) == len(images):
+        if self.dataset == self.analysis_dataset and means is not None and len(means) == len(images):
             return DataView(self.dataset, images, labels, classes, np.asarray(means, dtype=np.float32), True)
         means = _encoded(self.model, self.key, self.dataset, self.dataset_options, self.shape, bg, MAP_LIMIT)
-        note = "" if self.dataset == self.own_dataset else f"{self.dataset} images converted to the model's {self.shape} input"
+        note = "" if self.dataset in (self.own_dataset, self.analysis_dataset) else f"{self.dataset} images converted to the model's {self.shape} input"
         return DataView(self.dataset, images, labels, classes, means, False, note)
 
 

@@ -60,7 +60,8 @@ def map_coords(ctx: Ctx, view: DataView, method: str) -> tuple[np.ndarray, str, 
         return view.means[:, :2], "plane", "raw latent coordinates (z0, z1)"
     stored = ctx.analysis.get(f"{method}_coords")
     if view.from_analysis and stored is not None and len(stored) == len(view.means):
-        return stored, method, "precomputed with the checkpoint"
+        by = "with the checkpoint" if ctx.analysis_dataset == ctx.own_dataset else "by the evaluate command"
+        return stored, method, f"precomputed {by}"
     params = METHOD_PARAMS[method]
     key = map_key(ctx.weights_digest(), view.name, method, params, 0, view.means)
     job = request_map(app_config().cache_dir, key, method, view.means, params, seed=0)

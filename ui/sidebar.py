@@ -8,7 +8,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.catalogue import Entry, _load_model, _read_analysis, _read_config, _stamp, list_models, torch_loaded
+from ui.catalogue import (Entry, _load_model, _read_analysis, _read_config, _stamp, evaluations, list_models,
+                          read_evaluation, torch_loaded)
 from ui.config import app_config
 from ui.context import Ctx
 from ui.dataviews import EMBEDDED_DATASETS
@@ -103,19 +104,27 @@ def sidebar_ui() -> Ctx | None:
         config, metrics = meta["config"], meta["metrics"]
         own = (config.get("dataset") or {}).get("name") or entry.dataset  # "" for a model trained elsewhere
         own_options = json.dumps((config.get("dataset") or {}).get("options") or {}, sort_keys=True)
-        choices = ([own] if own else []) + [d for d in EMBEDDED_DATASETS if d != own]
+        evaluated = evaluations(folder, stamp)  # python -m explorer.evaluate MODEL --dataset NAME
+        choices = ([own] if own else []) + [d for d in evaluated if d != own] + [
+            d for d in EMBEDDED_DATASETS if d != own and d not in evaluated]
         key = f"dataset@{entry.name}"
         if st.session_state.get(key) not in choices:
             st.session_state[key] = choices[0]
         dataset = st.selectbox(
             "Data set for the map and examples", choices, key=key, persist_state="session",
-            format_func=lambda d: f"{d} (the model's own)" if d == own else d,
+            format_func=lambda d: f"{d} (the model's own)" if d == own else (f"{d} (evaluated)" if d in evaluated else d),
             help="Test items of this data set are encoded for the map and offered as examples; "
                  "other data sets are converted to the model's input shape."
                  + ("" if own else " This checkpoint names no training data set of its own."),
         )
         options = own_options if dataset == own else "{}"
-        if dataset != own:
+        analysis, analysis_dataset = (_read_analysis(folder, stamp), own) if own else ({}, "")
+        if dataset != own and dataset in evaluated:
+            # the evaluate command's scores and maps stand in for the training run's own
+            metrics, analysis = read_evaluation(evaluated[dataset], stamp)
+            analysis_dataset = dataset
+            options = json.dumps((metrics.get("dataset") or {}).get("options") or {}, sort_keys=True)
+        elif dataset != own:
             from ui.dataviews import dataset_available
 
             problem = dataset_available(dataset, options)
@@ -127,5 +136,5 @@ def sidebar_ui() -> Ctx | None:
                 st.warning(f"{dataset} is not available here ({problem})" + (f"; using {usable[0]}." if usable else "."))
                 dataset = usable[0] if usable else dataset
         ctx_key = hashlib.sha1(f"{folder}|{stamp}|{device}".encode()).hexdigest()[:10]
-        return Ctx(entry, device, config, metrics, _read_analysis(folder, stamp), stamp, dataset, options, cfg.limits,
-                   ctx_key, model)
+        return Ctx(entry, device, config, metrics, analysis, stamp, dataset, options, cfg.limits, ctx_key, model,
+                   analysis_dataset)

@@ -63,7 +63,7 @@ def scores_ui(ctx: Ctx, image, title: str, iwae_k: int, seed: int, n_samples: in
     if ref_iwae is not None and not math.isnan(r.iwae) and np.isfinite(ref_iwae).any():
         lines.append(f"IWAE above {percentile_of(r.iwae, ref_iwae):.1f}% of them")
     if lines:
-        st.markdown("**Where it falls:** " + "; ".join(lines) + f" (test items of {ctx.own_dataset}, scored the same way).")
+        st.markdown("**Where it falls:** " + "; ".join(lines) + f" (test items of {ctx.analysis_dataset}, scored the same way).")
     else:
         st.caption("This checkpoint stores no per-item test scores, so no percentile can be given.")
 
