@@ -74,10 +74,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+def start_app(port: int, env: dict[str, str], log: Path, app_args: list[str] | None = None) -> subprocess.Popen:
+    """`streamlit run app.py` on 127.0.0.1:port; app_args go to the app after `--` (e.g. --trust-code FILE)."""
     launch = LAUNCH.format(path=str(APP_TESTS / "fake_captioner.py"))
     cmd = [sys.executable, "-c", launch, "run", str(ROOT / "app.py"), "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    if app_args:
+        cmd += ["--", *app_args]
     proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
                             start_new_session=True)
     deadline = time.time() + 120

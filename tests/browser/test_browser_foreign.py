@@ -1,0 +1,68 @@
+"""Models trained elsewhere end to end in headless Chromium: a diffusers AutoencoderKL folder, an ONNX pair and
+a trusted adapter file each show every page's content (image, points, ELBO figures, loss table) with no error
+element and no Captions page."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+
+import pytest
+
+from conftest import free_port, start_app, stop_app
+from driver import choose_model, go, image_src, open_app, shot, wait_idle
+
+pytestmark = pytest.mark.browser
+pytest.importorskip("diffusers")
+pytest.importorskip("onnxruntime")
+
+import foreign_models  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def foreign_url(browser_models, tmp_path_factory):
+    root = tmp_path_factory.mktemp("foreign-browser")
+    models = root / "models"
+    models.mkdir()
+    foreign_models.make_autoencoder_kl(models / "sd-vae")
+    foreign_models.make_onnx_pair(models / "onnx-mnist")
+    adapter = models / "my_adapter.py"
+    shutil.copy(foreign_models.EXAMPLE_ADAPTER, adapter)
+    env = dict(os.environ, VAE_EXPLORER_MODELS=str(models), VAE_EXPLORER_CACHE=str(root / "cache"))
+    port = free_port()
+    proc = start_app(port, env, root / "streamlit.log", ["--trust-code", str(adapter)])
+    yield f"http://127.0.0.1:{port}"
+    stop_app(proc)
+
+
+def _no_errors(pg, where: str) -> None:
+    assert pg.locator("[data-testid='stException']").count() == 0, where
+    alerts = pg.locator("[data-testid='stAlert']").filter(has_text=re.compile("could not|cannot be used|Error"))
+    assert alerts.count() == 0, (where, alerts.all_inner_texts())
+
+
+@pytest.mark.parametrize("name", ["sd-vae", "onnx-mnist", "my_adapter"])
+def test_every_page_of_a_model_trained_elsewhere(page, foreign_url, shots, name):
+    open_app(page, foreign_url)
+    choose_model(page, name)
+    page.locator("h1").filter(has_text="Reconstruct").wait_for()
+    page.get_by_text("Pick from the data set").click()
+    wait_idle(page)
+    assert image_src(page, "reconstruction")
+    page.get_by_text(re.compile(r"per pixel at z = ")).first.wait_for()
+    page.get_by_text("ELBO").first.wait_for()
+    _no_errors(page, "reconstruct")
+    shot(page, shots / f"{name}-reconstruct.png")
+    go(page, "Latent walk")
+    assert image_src(page, "decoded mean")
+    _no_errors(page, "walk")
+    go(page, "Latent map")
+    page.locator(".js-plotly-plot .nsewdrag").first.wait_for()
+    page.get_by_text(re.compile(r"\d+ test items of ")).first.wait_for()
+    _no_errors(page, "map")
+    shot(page, shots / f"{name}-map.png")
+    go(page, "Loss lab")
+    page.get_by_text("Ranking (1 = most similar to the original)").wait_for()
+    _no_errors(page, "loss lab")
+    assert page.locator("[data-testid='stSidebarNav'] a").filter(has_text="Captions").count() == 0
