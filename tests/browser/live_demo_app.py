@@ -8,6 +8,7 @@ decodes: in the page (onnxruntime-web) or, on the component's fallback, the serv
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -79,7 +80,7 @@ def main() -> None:
                   for k, (label, v) in enumerate(zip(axes.labels, values))]
         image = decode(model, walk_code(start, axes, server)[None])[0]
         st.image(to_png(image, scale=max(1, DISPLAY // model.config.input_shape[-1])), caption="server decode")
-    st.write("Released values:", "none yet" if result.values is None else np.round(values, 3).tolist())
+    st.caption("released=" + ("none" if result.values is None else json.dumps(np.round(values, 4).tolist())))
     st.button("Rerun", key="rerun")
 
 

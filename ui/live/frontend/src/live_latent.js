@@ -26,6 +26,7 @@ const G = (window.__liveLatent ??= {
   status: {},            // instance key -> {path, reason, modelKey, ...}
   received: [],          // {modelKey, bytes, how} each time decoder bytes reached the page
   ortVersion: null,
+  events: 0,             // slider input events seen (each pointer move while dragging is one)
   seq: 0,
 });
 
@@ -114,6 +115,7 @@ function buildSliders(inst) {
     input.value = String(inst.values[k]);
     const out = el("output", {}, fmt(inst.values[k]));
     input.addEventListener("input", (ev) => {
+      G.events++;
       inst.values[k] = Number(input.value);
       out.textContent = fmt(inst.values[k]);
       request(inst, ev.timeStamp);
@@ -127,7 +129,8 @@ function buildSliders(inst) {
 }
 
 function mount(parentElement) {
-  let root = parentElement.querySelector(":scope > .ll-root");
+  // parentElement is a ShadowRoot (isolate_styles), where `:scope >` matches nothing: look at the children
+  let root = Array.from(parentElement.children).find((node) => node.classList?.contains("ll-root"));
   if (root && root.__inst) return root.__inst;
   root = el("div", { class: "ll-root", "data-path": "pending" });
   const canvas = el("canvas", { class: "ll-canvas", "data-testid": "live-latent-canvas" });
