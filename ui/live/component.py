@@ -52,6 +52,13 @@ def _renderer():
                                       isolate_styles=True)
 
 
+def assets_installed() -> bool:
+    """Whether the component's files are installed (the `vae-live-latent` distribution, ui/live/assets/)."""
+    import importlib.util
+
+    return importlib.util.find_spec("vae_live_latent") is not None
+
+
 def _noop() -> None:
     pass
 
@@ -106,6 +113,9 @@ def live_latent(
     if sc.size != k or vals.size != k:
         raise ValueError(f"{k} axes need {k} scales and values, got {sc.size} and {vals.size}")
 
+    if not assets_installed():
+        return LiveLatentResult(None, "fallback", "the live-latent component's files are not installed "
+                                "(ui/live/assets: scripts/setup.sh, or pip install -e ui/live/assets)")
     # which models' bytes this session has sent: the page keeps them, so later reruns send none. A page that
     # lost them (it asks with a fresh "need" nonce) gets them once more on the next run.
     sent: dict = st.session_state.setdefault(f"_live_latent_sent:{key}", {"models": set(), "need": None})
@@ -137,4 +147,4 @@ def live_latent(
     return LiveLatentResult(out_values, path, reason, ort)
 
 
-__all__ = ["COMPONENT_NAME", "LiveLatentResult", "PATHS", "live_latent"]
+__all__ = ["COMPONENT_NAME", "LiveLatentResult", "PATHS", "assets_installed", "live_latent"]

@@ -2,8 +2,10 @@
 
 Streamlit serves the component's files only from an installed distribution (ui/live/assets/, `vae-live-latent`).
 `install_assets(target)` installs this checkout's copy into a plain folder (pip --target, no venv touched), and
-`start_script` runs `streamlit run` with that folder and the checkout first on PYTHONPATH, so the files served
-are this checkout's even where another checkout's copy is installed editable.
+`start_script` runs `streamlit run` from the checkout's top folder (so `ui` and `explorer` are this checkout's)
+in a process that first adds that folder as a site directory (`site.addsitedir`): its copy is then the one
+Python imports and Streamlit serves, even where another checkout's copy is installed editable (an editable
+install's finder comes after the path-based one).
 """
 
 from __future__ import annotations
@@ -17,6 +19,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = ROOT / "ui" / "live" / "assets"
+# `python -c LAUNCH run SCRIPT ...` in the checkout: the cwd comes first on the import path for -c
+LAUNCH = """import site, sys
+site.addsitedir({site!r})
+from streamlit.web import cli
+sys.argv = ["streamlit", *sys.argv[1:]]
+sys.exit(cli.main())
+"""
 
 
 def install_assets(target: str | Path) -> Path:
@@ -31,8 +40,7 @@ def start_script(script: str | Path, port: int, assets_target: Path, log: Path, 
                  timeout: float = 180.0) -> subprocess.Popen:
     """`streamlit run script` on 127.0.0.1:port, healthy when this returns; raises RuntimeError with the log."""
     env = dict(os.environ if env is None else env)
-    env["PYTHONPATH"] = os.pathsep.join([str(assets_target), str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port), "--server.address",
+    cmd = [sys.executable, "-c", LAUNCH.format(site=str(assets_target)), "run", str(script), "--server.port", str(port), "--server.address",
            "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
                             start_new_session=True)
