@@ -1,0 +1,42 @@
+"""ui/live without a browser: the asset distribution's manifest and files, and the API's argument handling."""
+
+from __future__ import annotations
+
+import base64
+import tomllib
+
+import numpy as np
+import pytest
+
+from ui.live import component
+from ui.live.devserver import ASSETS
+
+
+def test_asset_manifest_declares_the_component_and_its_files_are_built():
+    meta = tomllib.loads((ASSETS / "pyproject.toml").read_text())
+    entry = meta["tool"]["streamlit"]["component"]["components"][0]
+    assert f'{meta["project"]["name"]}.{entry["name"]}' == component.COMPONENT_NAME
+    root = ASSETS / entry["asset_dir"]
+    for name in ("live_latent.js", "live_latent.css", "ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm"):
+        assert (root / name).is_file(), f"{name} missing: run scripts/build-live-component.sh"
+    assert (root / "ort-wasm-simd-threaded.wasm").read_bytes()[:4] == b"\0asm"
+    assert 'import("./ort.wasm.bundle.min.mjs")' in (root / "live_latent.js").read_text()
+
+
+def test_decoder_payload_bytes_path_or_url(tmp_path):
+    f = tmp_path / "decoder.onnx"
+    f.write_bytes(b"\x08\x01onnx")
+    want = {"decoder_b64": base64.b64encode(b"\x08\x01onnx").decode()}
+    assert component._decoder_payload(b"\x08\x01onnx") == want
+    assert component._decoder_payload(f) == want
+    assert component._decoder_payload(str(f)) == want
+    assert component._decoder_payload("/app/static/decoder.onnx") == {"decoder_url": "/app/static/decoder.onnx"}
+
+
+def test_ranges_broadcast_and_checked():
+    assert component._ranges((-3, 3), 2) == [[-3.0, 3.0], [-3.0, 3.0]]
+    assert component._ranges(np.array([[-1, 1], [0, 2]]), 2) == [[-1.0, 1.0], [0.0, 2.0]]
+    with pytest.raises(ValueError):
+        component._ranges((3, -3), 2)
+    with pytest.raises(ValueError):
+        component._ranges([[0, 1]], 2)

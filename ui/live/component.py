@@ -1,0 +1,150 @@
+"""The "live latent" component: latent sliders whose image is decoded in the page, on every pointer move.
+
+`live_latent(...)` renders K range inputs and a canvas (a Streamlit components-v2 element, no iframe). While a
+slider is dragged, the page builds code = start + sum_k value_k * scale_k * vector_k and decodes it with
+onnxruntime-web (wasm, one thread) from the model's exported decoder (explorer.onnx_export), painting the
+image at the model's resolution, upscaled nearest-neighbour. Python hears of the values only on release, so
+server-side things (captions, neighbours, the URL) follow the released values and never the drag.
+
+The decoder's bytes go to the page once per model and session: with the first render of a `model_key`
+(base64 in the element's data), or as a same-origin URL the page fetches once; the page keeps them, and
+their session, for later reruns. When the page has no WebAssembly or cannot open the decoder, the result's
+`path` is "fallback" with a `reason`, and the caller decodes on the server instead (the slider panel).
+
+Assets: the page code, onnxruntime-web's module and its .wasm live in ui/live/assets/, which is its own tiny
+distribution `vae-live-latent` (Streamlit serves a v2 component's files only for an installed distribution
+that declares them in its pyproject.toml); scripts/setup.sh installs it, scripts/build-live-component.sh
+rebuilds the files.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import streamlit as st
+
+COMPONENT_NAME = "vae-live-latent.live_latent"  # "<project name>.<component name>" of ui/live/assets/pyproject.toml
+PATHS = ("pending", "wasm", "fallback")  # where the image is decoded: not known yet, in the page, on the server
+
+
+@dataclass(frozen=True)
+class LiveLatentResult:
+    """What the page reported.
+
+    values: the slider values (K,) at the last release (None until the first release of this model);
+    path: "pending" (the page has not said yet), "wasm" (decoding in the page) or "fallback" (it cannot:
+    the caller decodes on the server); reason: why the fallback; ort: onnxruntime-web's version when known."""
+
+    values: np.ndarray | None
+    path: str
+    reason: str = ""
+    ort: str | None = None
+
+
+@st.cache_resource(show_spinner=False)
+def _renderer():
+    """The component's mount function, registered once per process (the files are the installed asset dir's)."""
+    return st.components.v2.component(COMPONENT_NAME, js="live_latent.js", css="live_latent.css",
+                                      isolate_styles=True)
+
+
+def assets_installed() -> bool:
+    """Whether the component's files are installed (the `vae-live-latent` distribution, ui/live/assets/)."""
+    import importlib.util
+
+    return importlib.util.find_spec("vae_live_latent") is not None
+
+
+def _noop() -> None:
+    pass
+
+
+def _decoder_payload(decoder: bytes | str | Path) -> dict[str, str]:
+    if isinstance(decoder, (bytes, bytearray, memoryview)):
+        return {"decoder_b64": base64.b64encode(bytes(decoder)).decode("ascii")}
+    text = str(decoder)
+    if isinstance(decoder, str) and (text.startswith("/") and not Path(text).is_file() or "://" in text):
+        return {"decoder_url": text}  # a URL of the app's own origin, fetched once by the page
+    return {"decoder_b64": base64.b64encode(Path(text).read_bytes()).decode("ascii")}
+
+
+def _ranges(ranges: Sequence[float] | Sequence[Sequence[float]] | np.ndarray, k: int) -> list[list[float]]:
+    r = np.asarray(ranges, dtype=np.float64)
+    if r.shape == (2,):
+        r = np.repeat(r[None], k, 0)
+    if r.shape != (k, 2) or not np.all(r[:, 0] < r[:, 1]):
+        raise ValueError(f"ranges must be (lo, hi) or (K, 2) with lo < hi, got shape {r.shape}")
+    return r.tolist()
+
+
+def live_latent(
+    key: str,
+    decoder: bytes | str | Path,
+    model_key: str,
+    start_code: np.ndarray,
+    vectors: np.ndarray,
+    scales: np.ndarray | Sequence[float],
+    labels: Sequence[str],
+    values: np.ndarray | Sequence[float],
+    image_shape: tuple[int, int, int],
+    ranges: Sequence[float] | np.ndarray = (-4.0, 4.0),
+    display_size: int = 224,
+) -> LiveLatentResult:
+    """Render the live sliders + canvas; returns what the page reported (see LiveLatentResult).
+
+    key: the element's key (one per panel); decoder: the ONNX decoder of explorer.onnx_export (input "code"
+    (B, D) flat float32, output "image" (B, C, H, W) in [0, 1]) as bytes, a file path, or a URL of the app's
+    own origin; model_key: identifies the decoder (e.g. the weights digest): its bytes are sent once per
+    model_key and session; start_code (D,); vectors (K, D) and scales (K,): code = start + sum_k v_k s_k u_k
+    (explorer.latent.walk_code's Axes); labels (K,); values (K,): the values to show (pass back the released
+    ones); image_shape (C, H, W) of the decoded image; ranges: (lo, hi) for every slider or (K, 2);
+    display_size: the canvas width in CSS pixels."""
+    start = np.asarray(start_code, dtype=np.float64).reshape(-1)
+    vecs = np.asarray(vectors, dtype=np.float64).reshape(len(labels), -1)
+    k, d = vecs.shape
+    if d != start.size:
+        raise ValueError(f"vectors are (K, {d}) but the start code has {start.size} entries")
+    sc = np.asarray(scales, dtype=np.float64).reshape(-1)
+    vals = np.asarray(values, dtype=np.float64).reshape(-1)
+    if sc.size != k or vals.size != k:
+        raise ValueError(f"{k} axes need {k} scales and values, got {sc.size} and {vals.size}")
+
+    if not assets_installed():
+        return LiveLatentResult(None, "fallback", "the live-latent component's files are not installed "
+                                "(ui/live/assets: scripts/setup.sh, or pip install -e ui/live/assets)")
+    # which models' bytes this session has sent: the page keeps them, so later reruns send none. A page that
+    # lost them (it asks with a fresh "need" nonce) gets them once more on the next run.
+    sent: dict = st.session_state.setdefault(f"_live_latent_sent:{key}", {"models": set(), "need": None})
+    payload: dict = {}
+    if model_key not in sent["models"]:
+        payload = _decoder_payload(decoder)
+        sent["models"].add(model_key)
+
+    data = {
+        "model_key": model_key, "start": start.tolist(), "vectors": vecs.tolist(), "scales": sc.tolist(),
+        "labels": [str(s) for s in labels], "values": vals.tolist(), "ranges": _ranges(ranges, k),
+        "image_shape": [int(s) for s in image_shape], "display_size": int(display_size), **payload,
+    }
+    result = _renderer()(key=key, data=data, default={"released": None, "status": None, "need": None},
+                         on_released_change=_noop, on_status_change=_noop, on_need_change=_noop)
+    need = result.get("need")
+    if isinstance(need, dict) and need.get("model_key") == model_key and need != sent["need"] and not payload:
+        sent["need"] = need
+        sent["models"].discard(model_key)
+        st.rerun()
+    status, released = result.get("status"), result.get("released")
+    path, reason, ort = "pending", "", None
+    if isinstance(status, dict) and status.get("model_key") == model_key and status.get("path") in PATHS:
+        path, reason, ort = status["path"], str(status.get("reason") or ""), status.get("ort")
+    out_values = None
+    if isinstance(released, dict) and released.get("model_key") == model_key:
+        got = np.asarray(released.get("values") or [], dtype=np.float64)
+        out_values = got if got.shape == (k,) else None
+    return LiveLatentResult(out_values, path, reason, ort)
+
+
+__all__ = ["COMPONENT_NAME", "LiveLatentResult", "PATHS", "assets_installed", "live_latent"]

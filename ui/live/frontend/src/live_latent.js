@@ -1,0 +1,349 @@
+// The page side of the live-latent component (Streamlit components v2: no iframe, this module's default export
+// is called with { data, parentElement, setStateValue, ... } on every mount and every change of `data`).
+//
+// K range inputs and one canvas. On every `input` event (every pointer move while dragging) the code
+//     code = start + sum_k value_k * scale_k * vector_k
+// is built here and decoded here by onnxruntime-web (wasm backend, one thread: no SharedArrayBuffer without
+// COOP/COEP), and painted at the model's resolution on a canvas that CSS upscales nearest-neighbour. The latest
+// pointer value wins: while a decode runs only the newest request is remembered, and it runs when that decode
+// ends (never a queue). On release (`change`) the values go back to Python with setStateValue("released").
+//
+// The decoder's bytes come once per model (base64 in `data` on the first render of that model in a session,
+// or a same-origin URL fetched once) and are kept with their session in window.__liveLatent, so later
+// reruns send none. Without WebAssembly, or when the session cannot be made, the component says so and
+// reports status {path: "fallback", reason} so that the page can decode on the server.
+//
+// window.__liveLatent is also the test and benchmark hook: frames [{modelKey, code, pixels (C*H*W uint8
+// as painted), tEvent, tDrawn, ...}], per-instance status and timings.
+
+const ASSETS = new URL("./", import.meta.url).href;
+const MAX_FRAMES = 400;
+
+const G = (window.__liveLatent ??= {
+  frames: [],            // the last MAX_FRAMES painted frames, all instances
+  decoders: new Map(),   // model_key -> Uint8Array (the ONNX file)
+  sessions: new Map(),   // model_key -> Promise<InferenceSession>
+  status: {},            // instance key -> {path, reason, modelKey, ...}
+  received: [],          // {modelKey, bytes, how} each time decoder bytes reached the page
+  ortVersion: null,
+  events: 0,             // slider input events seen (each pointer move while dragging is one)
+  seq: 0,
+});
+
+let ortPromise = null;
+
+function loadOrt() {
+  ortPromise ??= (async () => {
+    if (typeof WebAssembly !== "object" || WebAssembly === null || typeof WebAssembly.instantiate !== "function") {
+      throw new Error("WebAssembly is not available in this browser");
+    }
+    const ort = await import("./ort.wasm.bundle.min.mjs");
+    ort.env.wasm.numThreads = 1; // no SharedArrayBuffer: the app sends no COOP/COEP headers
+    ort.env.wasm.proxy = false;
+    // the .wasm beside this file, served by the app itself (never a CDN). Only the .wasm is named: a string prefix
+  // would make ort fetch its Emscripten glue as a separate .mjs too, which the bundled module already holds.
+  ort.env.wasm.wasmPaths = { wasm: new URL("./ort-wasm-simd-threaded.wasm", ASSETS).href };
+    ort.env.logLevel = "error";
+    G.ortVersion = ort.env.versions?.web ?? null;
+    return ort;
+  })();
+  return ortPromise;
+}
+
+function base64Bytes(text) {
+  const raw = atob(text);
+  const out = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
+  return out;
+}
+
+async function decoderBytes(data) {
+  const key = data.model_key;
+  if (data.decoder_b64) {
+    if (!G.decoders.has(key)) {
+      const bytes = base64Bytes(data.decoder_b64);
+      G.decoders.set(key, bytes);
+      G.received.push({ modelKey: key, bytes: bytes.length, how: "data" });
+    }
+  } else if (data.decoder_url && !G.decoders.has(key)) {
+    const response = await fetch(data.decoder_url, { credentials: "same-origin" });
+    if (!response.ok) throw new Error(`the decoder at ${data.decoder_url} answered ${response.status}`);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    G.decoders.set(key, bytes);
+    G.received.push({ modelKey: key, bytes: bytes.length, how: "url" });
+  }
+  return G.decoders.get(key) ?? null;
+}
+
+function sessionFor(ort, key, bytes) {
+  if (!G.sessions.has(key)) {
+    const made = ort.InferenceSession.create(bytes, {
+      executionProviders: ["wasm"],
+      graphOptimizationLevel: "all",
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+    });
+    made.catch(() => G.sessions.delete(key)); // a failed session may be retried on a later render
+    G.sessions.set(key, made);
+  }
+  return G.sessions.get(key);
+}
+
+// -- DOM -------------------------------------------------------------------------------------------
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+  node.append(...children);
+  return node;
+}
+
+function fmt(v) {
+  return (v >= 0 ? "+" : "") + v.toFixed(2);
+}
+
+function buildSliders(inst) {
+  const d = inst.data;
+  inst.sliderBox.replaceChildren();
+  inst.inputs = [];
+  inst.outputs = [];
+  d.labels.forEach((label, k) => {
+    const [lo, hi] = d.ranges[k];
+    const input = el("input", {
+      type: "range", min: String(lo), max: String(hi), step: String((hi - lo) / 2000),
+      "data-axis": String(k), "aria-label": label,
+    });
+    input.value = String(inst.values[k]);
+    const out = el("output", {}, fmt(inst.values[k]));
+    input.addEventListener("input", (ev) => {
+      G.events++;
+      inst.values[k] = Number(input.value);
+      out.textContent = fmt(inst.values[k]);
+      request(inst, ev.timeStamp);
+    });
+    input.addEventListener("change", () => release(inst));
+    input.addEventListener("pointerdown", () => { inst.dragging = true; });
+    inst.inputs.push(input);
+    inst.outputs.push(out);
+    inst.sliderBox.append(el("label", { class: "ll-row" }, el("span", { class: "ll-name" }, label), input, out));
+  });
+}
+
+function mount(parentElement) {
+  // parentElement is a ShadowRoot (isolate_styles), where `:scope >` matches nothing: look at the children
+  let root = Array.from(parentElement.children).find((node) => node.classList?.contains("ll-root"));
+  if (root && root.__inst) return root.__inst;
+  root = el("div", { class: "ll-root", "data-path": "pending" });
+  const canvas = el("canvas", { class: "ll-canvas", "data-testid": "live-latent-canvas" });
+  const note = el("div", { class: "ll-note", "data-testid": "live-latent-status" }, "Loading the in-page decoder…");
+  const sliderBox = el("div", { class: "ll-sliders" });
+  root.append(el("div", { class: "ll-image" }, canvas, note), sliderBox);
+  parentElement.append(root);
+  const inst = {
+    root, canvas, note, sliderBox, ctx: canvas.getContext("2d", { willReadFrequently: true }),
+    id: `ll${++G.seq}`, data: null, values: [], pending: null, busy: false, dragging: false,
+    session: null, sessionKey: null, dropped: 0, firstRender: performance.now(), firstFrame: null,
+    reported: null, asked: null, api: null,
+  };
+  window.addEventListener("pointerup", () => {
+    if (inst.dragging) { inst.dragging = false; }
+  });
+  root.__inst = inst;
+  return inst;
+}
+
+// -- decoding --------------------------------------------------------------------------------------
+function codeFor(inst, values) {
+  const { start, vectors, scales } = inst.arrays;
+  const code = new Float64Array(start);
+  const D = code.length;
+  for (let k = 0; k < values.length; k++) {
+    const w = values[k] * scales[k];
+    if (w === 0) continue;
+    const row = vectors.subarray(k * D, (k + 1) * D);
+    for (let i = 0; i < D; i++) code[i] += w * row[i];
+  }
+  return Float32Array.from(code);
+}
+
+function request(inst, tEvent) {
+  if (inst.pending) inst.dropped++; // a newer pointer value replaces the one that was waiting
+  inst.pending = { values: inst.values.slice(), tEvent: tEvent ?? performance.now() };
+  if (!inst.busy && inst.session) run(inst);
+}
+
+async function run(inst) {
+  inst.busy = true;
+  try {
+    while (inst.pending && inst.session) {
+      const req = inst.pending;
+      inst.pending = null;
+      await decodeAndPaint(inst, req);
+    }
+  } catch (err) {
+    showNote(inst, `In-page decoding failed: ${err?.message ?? err}`);
+  } finally {
+    inst.busy = false;
+  }
+}
+
+async function decodeAndPaint(inst, req) {
+  const { ort, session } = inst;
+  const [C, H, W] = inst.data.image_shape;
+  const code = codeFor(inst, req.values);
+  const tStart = performance.now();
+  const feeds = { [session.inputNames[0]]: new ort.Tensor("float32", code, [1, code.length]) };
+  const result = await session.run(feeds);
+  const out = result[session.outputNames[0]];
+  const image = out.data; // (1, C, H, W) float32 in [0, 1]
+  const tDecoded = performance.now();
+  const rgba = inst.imageData.data;
+  const plane = H * W;
+  for (let p = 0; p < plane; p++) {
+    const r = image[p];
+    const g = C >= 3 ? image[plane + p] : r;
+    const b = C >= 3 ? image[2 * plane + p] : r;
+    rgba[4 * p] = Math.round(Math.min(1, Math.max(0, r)) * 255);
+    rgba[4 * p + 1] = Math.round(Math.min(1, Math.max(0, g)) * 255);
+    rgba[4 * p + 2] = Math.round(Math.min(1, Math.max(0, b)) * 255);
+    rgba[4 * p + 3] = 255;
+  }
+  inst.ctx.putImageData(inst.imageData, 0, 0);
+  const tDrawn = performance.now();
+  if (out.dispose) out.dispose();
+  // what the canvas holds now, read back at the model's resolution, (C, H, W)
+  const painted = inst.ctx.getImageData(0, 0, W, H).data;
+  const pixels = new Uint8Array(Math.min(C, 3) * plane);
+  for (let c = 0; c < Math.min(C, 3); c++) for (let p = 0; p < plane; p++) pixels[c * plane + p] = painted[4 * p + c];
+  if (inst.firstFrame === null) {
+    inst.firstFrame = tDrawn;
+    Object.assign(G.status[inst.id], { firstFrame: tDrawn, readinessMs: tDrawn - inst.firstRender });
+  }
+  G.frames.push({
+    instance: inst.id, modelKey: inst.sessionKey, values: req.values, code, pixels, shape: [Math.min(C, 3), H, W],
+    tEvent: req.tEvent, tStart, tDecoded, tDrawn, dragging: inst.dragging, dropped: inst.dropped,
+  });
+  if (G.frames.length > MAX_FRAMES) G.frames.splice(0, G.frames.length - MAX_FRAMES);
+  inst.root.dataset.frames = String(Number(inst.root.dataset.frames ?? 0) + 1);
+}
+
+function release(inst) {
+  inst.dragging = false;
+  inst.api?.setStateValue("released", { values: inst.values.slice(), model_key: inst.data.model_key });
+}
+
+function showNote(inst, text) {
+  inst.note.textContent = text;
+  inst.note.hidden = !text;
+}
+
+function report(inst, status) {
+  G.status[inst.id] = { ...(G.status[inst.id] ?? {}), ...status };
+  inst.root.dataset.path = status.path;
+  const sig = `${status.path}|${status.modelKey}|${status.reason ?? ""}`;
+  if (inst.reported === sig) return;
+  inst.reported = sig;
+  inst.api?.setStateValue("status", { path: status.path, reason: status.reason ?? "", model_key: status.modelKey,
+                                      ort: G.ortVersion });
+}
+
+async function prepare(inst) {
+  const d = inst.data;
+  const key = d.model_key;
+  if (inst.sessionKey === key && (inst.session || inst.preparing === key)) return;
+  inst.preparing = key;
+  try {
+    await prepareModel(inst, d, key);
+  } finally {
+    if (inst.preparing === key) inst.preparing = null;
+  }
+}
+
+async function prepareModel(inst, d, key) {
+  inst.session = null;
+  inst.sessionKey = key;
+  G.status[inst.id] = { path: "pending", modelKey: key, firstRender: inst.firstRender };
+  let ort;
+  try {
+    ort = await loadOrt();
+  } catch (err) {
+    return fallback(inst, key, `${err?.message ?? err}`);
+  }
+  let bytes;
+  try {
+    bytes = await decoderBytes(d);
+  } catch (err) {
+    return fallback(inst, key, `the decoder could not be fetched: ${err?.message ?? err}`);
+  }
+  if (!bytes) { // this page lost (or never had) the bytes: ask Python to send them again
+    if (inst.asked !== key) {
+      inst.asked = key;
+      inst.api?.setStateValue("need", { model_key: key, nonce: Date.now() });
+    }
+    inst.sessionKey = null;
+    return;
+  }
+  let session;
+  try {
+    session = await sessionFor(ort, key, bytes);
+  } catch (err) {
+    return fallback(inst, key, `the decoder session could not be created: ${err?.message ?? err}`);
+  }
+  if (inst.data.model_key !== key) return; // another model was chosen meanwhile
+  inst.canvas.hidden = false;
+  inst.ort = ort;
+  inst.session = session;
+  showNote(inst, "");
+  report(inst, { path: "wasm", modelKey: key, sessionReady: performance.now() });
+  request(inst, performance.now());
+}
+
+function fallback(inst, key, reason) {
+  inst.sessionKey = null;
+  showNote(inst, `Decoding in the page is not available (${reason}); the server decodes instead.`);
+  inst.canvas.hidden = true;
+  report(inst, { path: "fallback", modelKey: key, reason });
+}
+
+function update(inst, data) {
+  const old = inst.data;
+  inst.data = data;
+  const [C, H, W] = data.image_shape;
+  if (inst.canvas.width !== W || inst.canvas.height !== H) {
+    inst.canvas.width = W;
+    inst.canvas.height = H;
+    inst.imageData = inst.ctx.createImageData(W, H);
+  }
+  const size = data.display_size;
+  inst.canvas.style.width = `${size}px`;
+  inst.canvas.style.height = `${Math.round((size * H) / W)}px`;
+  inst.arrays = {
+    start: Float64Array.from(data.start),
+    vectors: Float64Array.from(data.vectors.flat()),
+    scales: Float64Array.from(data.scales),
+  };
+  const structure = JSON.stringify([data.labels, data.ranges]);
+  const valuesChanged = !old || JSON.stringify(old.values) !== JSON.stringify(data.values);
+  if (valuesChanged && !inst.dragging) inst.values = data.values.slice();
+  if (!old || structure !== inst.structure) {
+    inst.structure = structure;
+    if (!valuesChanged) inst.values = data.values.slice();
+    buildSliders(inst);
+  } else if (valuesChanged && !inst.dragging) {
+    inst.inputs.forEach((input, k) => { input.value = String(inst.values[k]); inst.outputs[k].textContent = fmt(inst.values[k]); });
+  }
+  const codeInputs = !old || JSON.stringify([old.start, old.vectors, old.scales]) !== JSON.stringify([data.start, data.vectors, data.scales]);
+  if (inst.sessionKey !== data.model_key || !inst.session) {
+    prepare(inst);
+  } else if ((codeInputs || valuesChanged) && !inst.dragging) {
+    request(inst, performance.now());
+  }
+}
+
+export default function liveLatent({ data, parentElement, setStateValue, setTriggerValue }) {
+  const inst = mount(parentElement);
+  inst.api = { setStateValue, setTriggerValue };
+  update(inst, data);
+  // Streamlit calls the returned function before every re-invocation (each rerun), so nothing is torn down
+  // here: the instance, its decoder session and the canvas live on with the element.
+  return () => {};
+}
