@@ -57,6 +57,7 @@ BLOCK_CONV_MAX_IN = 4  # a pooled layer with at most this many input maps runs a
 
 @dataclass
 class PuConfig(VAEConfig):
+    ignored_fields = ("latent_dim",)  # derived from the code shape (latent_channels and the layers): train.py refuses it
     input_shape: tuple[int, int, int] = (3, 32, 32)
     # encoder: conv layer l has channels[l] maps and kernel kernel_sizes[l]; stochastic pooling with block size
     # pool_sizes[l] follows every layer but the last. The decoder mirrors it with one dictionary per layer.
