@@ -31,23 +31,53 @@ STATE_DIR = "checkpoint"
 STATE_NAME = "train_state.pt"
 
 
+def _help(text: str, **extra: Any) -> dict[str, Any]:
+    """Field metadata: the help train.py shows for the field's generated option (and optional choices)."""
+    return {"help": text, **extra}
+
+
 @dataclass
 class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    lr_schedule: str = "cosine"  # "cosine" (to lr/20 over the run) or "constant"
-    grad_clip: float = 0.0  # max gradient norm, 0: off
-    beta: float = 1.0  # weight of the KL term (beta-VAE)
-    kl_schedule: str = "constant"  # "constant", "linear" warm-up or "cyclical"
-    warmup_epochs: float = 0.0  # linear: epochs to reach beta; cyclical: epochs per cycle
-    free_bits: float = 0.0  # nats per latent dimension ("dimension") or per sample ("sample")
-    free_bits_mode: str = "dimension"
-    seed: int = 0
-    log_every: int = 10  # steps between progress-bar updates
-    tensorboard: bool = True
-    progress: bool = True
+    """How a model is trained. train.py makes one --kebab-case option per field, with the help below.
+
+    The defaults are one recipe that works without knowing the data: batch 64, Adam with a cosine learning-rate
+    decay, and a linear KL warm-up over the first third of the run, so the posterior does not collapse while the
+    decoder is still poor, yet even a 1-epoch run ends at the full KL weight.
+    """
+
+    epochs: int = field(default=10, metadata=_help("passes over the training data"))
+    batch_size: int = field(default=64, metadata=_help("images per optimisation step"))
+    lr: float = field(default=1e-3, metadata=_help("Adam learning rate"))
+    weight_decay: float = field(default=0.0, metadata=_help("Adam weight decay"))
+    lr_schedule: str = field(default="cosine", metadata=_help("cosine: decay to lr/20 over the run; constant",
+                                                               choices=("cosine", "constant")))
+    grad_clip: float = field(default=0.0, metadata=_help("max gradient norm (0: off)"))
+    beta: float = field(default=1.0, metadata=_help("weight of the KL term (beta-VAE; 1: the ELBO)"))
+    kl_schedule: str = field(default="linear", metadata=_help(
+        "KL weight over the run: linear warm-up from 0 to beta, cyclical (Fu et al. 2019) or constant",
+        choices=("linear", "cyclical", "constant")))
+    warmup_epochs: float | None = field(default=None, metadata=_help(
+        "linear: epochs to reach beta; cyclical: epochs per cycle (default: a third of --epochs)"))
+    free_bits: float = field(default=0.0, metadata=_help("KL floor in nats, per latent dimension or per sample (0: off)"))
+    free_bits_mode: str = field(default="dimension", metadata=_help(
+        "dimension: Kingma et al. 2016 floor per latent dimension (batch mean); sample: seed 001's floor per sample",
+        choices=("dimension", "sample", "none")))
+    seed: int = field(default=0, metadata=_help("seed of weight initialisation, shuffling and every training draw"))
+    log_every: int = field(default=10, metadata=_help("steps between progress-bar updates"))
+    tensorboard: bool = field(default=True, metadata=_help("write TensorBoard logs to OUT/logs"))
+    progress: bool = field(default=True, metadata=_help("show a progress bar"))
+
+    @property
+    def effective_warmup_epochs(self) -> float:
+        """warmup_epochs, or a third of the run when unset: the warm-up scales with the run's length."""
+        return self.epochs / 3 if self.warmup_epochs is None else float(self.warmup_epochs)
+
+    def beta_schedule(self, steps_per_epoch: int) -> BetaSchedule:
+        """The KL weight per step for a run of `steps_per_epoch` steps per epoch.
+
+        The default warm-up lasts floor(total / 3) steps, so the last step (index total - 1) always has beta.
+        """
+        return BetaSchedule(self.beta, self.kl_schedule, int(self.effective_warmup_epochs * steps_per_epoch))
 
 
 @dataclass
@@ -104,7 +134,7 @@ class Trainer:
             name: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total), eta_min=config.lr / 20)
             for name, opt in self.optimizers.items()
         } if config.lr_schedule == "cosine" else {}
-        self.beta_at = BetaSchedule(config.beta, config.kl_schedule, int(config.warmup_epochs * self.steps_per_epoch))
+        self.beta_at = config.beta_schedule(self.steps_per_epoch)
         self.step = 0
         self.epoch = 0
         self.history: list[EpochRecord] = []

@@ -1,9 +1,14 @@
 """train.py end to end: --help, 1-epoch runs of each family on each embedded data set, and its error messages."""
 
+import dataclasses
 import json
+import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +94,110 @@ def test_compile_flag(tmp_path):
               "--maps", "none", "--iwae-k", "5", "--out", str(tmp_path / "mlp"), "--no-progress", "--no-tensorboard",
               "--compile")
     assert "nothing compiled for the 'mlp' family" in mlp.stdout
+
+
+def generated_fields(families):
+    """(flag, help or None) of every field train.py must offer: TrainConfig's, and each family's that it reads."""
+    from dataclasses import fields
+
+    from explorer.models import get_model_class
+    from explorer.training import TrainConfig
+
+    out = [(f, TrainConfig) for f in fields(TrainConfig)]
+    for family in families:
+        config_class = get_model_class(family).config_class
+        out += [(f, config_class) for f in fields(config_class)
+                if f.name not in config_class.ignored_fields and f.name != "input_shape"]  # input_shape: from the data
+    return [("--" + f.name.replace("_", "-"), f.metadata.get("help")) for f, _ in out]
+
+
+def test_options_are_generated_from_the_config_dataclasses():
+    proc = subprocess.run([*TRAIN, "--help"], capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "2000"})
+    assert proc.returncode == 0, proc.stderr
+    out = " ".join(proc.stdout.split())
+    # the families train.py registers (tests in this process may have registered more)
+    families = re.search(r"--model \{([^}]*)\}", out).group(1).split(",")
+    assert {"mlp", "conv", "pu"} <= set(families)
+    for flag, help_text in generated_fields(families):
+        assert flag in out, flag
+        if help_text:
+            assert " ".join(help_text.split()) in out, (flag, help_text)
+    # the fields this issue documents carry their help text, not a repetition by hand
+    from explorer.models.conv import ConvConfig
+    from explorer.models.mlp import MLPConfig
+    from explorer.training import TrainConfig
+
+    for config_class in (TrainConfig, MLPConfig, ConvConfig):
+        assert all(f.metadata.get("help") for f in dataclasses.fields(config_class)), config_class
+    assert "--no-tensorboard" in out and "--no-progress" in out and "--no-weight-norm" in out
+    assert "default: a third of --epochs" in out and "(default: 64)" in out
+
+
+def test_unknown_and_ignored_options_are_refused(tmp_path):
+    unknown = run("--model", "conv", "--dataset", "mnist5k", "--set", "nonexistent=1", "--out", str(tmp_path / "o"), check=False)
+    assert unknown.returncode == 2 and "--set nonexistent" in unknown.stderr and "no such field" in unknown.stderr
+    # pu's code shape comes from latent_channels and its layers: latent_dim would be silently ignored
+    ignored = run("--model", "pu", "--dataset", "shapes", "--latent-dim", "32", "--out", str(tmp_path / "o"), check=False)
+    assert ignored.returncode == 2 and "--latent-dim does not apply" in ignored.stderr and "ignores latent_dim" in ignored.stderr
+    via_set = run("--model", "pu", "--dataset", "shapes", "--set", "latent_dim=32", "--out", str(tmp_path / "o"), check=False)
+    assert via_set.returncode == 2 and "ignores latent_dim" in via_set.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def shipped_recipes():
+    """The train.py arguments of each run in scripts/train-pretrained.sh, as its run() helper passes them."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / "train-pretrained.sh"
+    text = script.read_text().replace("\\\n", " ")
+    recipes = {}
+    for line in text.splitlines():
+        match = re.search(r"\)\s*run\s+(\S+)\s+(.*?)\s*;;&?\s*$", line)
+        if match:
+            out, rest = match.groups()
+            recipes[out] = ["--threads", "1", *shlex.split(rest), "--out", out, "--no-progress"]
+    return recipes
+
+
+def test_shipped_recipes_still_parse():
+    recipes = shipped_recipes()
+    assert len(recipes) == 5
+    for out, args in recipes.items():
+        proc = run(*args, "--dry-run")
+        settings = json.loads(proc.stdout)
+        assert settings["training"]["progress"] is False
+        if out.endswith("conv-mnist5k"):
+            assert settings["model_options"] == {"latent_dim": 16}
+            # the README's example (30 epochs, defaults) trains as this recipe does over its first 30 epochs
+            from explorer.training import TrainConfig
+
+            default = TrainConfig(epochs=30, progress=False)
+            assert default.effective_warmup_epochs == 10
+            assert settings["training"] | {"epochs": 30} == dataclasses.asdict(default) | {"warmup_epochs": 10}
+
+
+@pytest.mark.parametrize("epochs", [1, 2, 3, 30])
+@pytest.mark.parametrize("steps_per_epoch", [1, 2, 3, 7, 70])
+def test_default_warmup_scales_with_the_run_and_ends_at_beta(epochs, steps_per_epoch):
+    from explorer.training import TrainConfig
+
+    config = TrainConfig(epochs=epochs)
+    schedule = config.beta_schedule(steps_per_epoch)
+    total = epochs * steps_per_epoch
+    assert config.kl_schedule == "linear" and config.effective_warmup_epochs == pytest.approx(epochs / 3)
+    assert schedule(total - 1) == 1.0  # the last step of the run, even of a 1-epoch run, has the full KL weight
+    if schedule.warmup_steps:
+        assert schedule(0) == 0.0 and schedule.warmup_steps <= total / 3
+    # explicit values win
+    assert TrainConfig(epochs=epochs, warmup_epochs=10).beta_schedule(steps_per_epoch).warmup_steps == 10 * steps_per_epoch
+    assert TrainConfig(epochs=epochs, beta=0.5).beta_schedule(steps_per_epoch)(total - 1) == 0.5
+
+
+@pytest.mark.slow
+def test_no_active_unit_warns_with_the_remedies(tmp_path):
+    # a KL weight of 1000 from the first step pushes every posterior onto the prior
+    proc = run("--model", "mlp", "--dataset", "digits", "--latent-dim", "2", "--hidden-sizes", "16", "--epochs", "1",
+               "--beta", "1000", "--kl-schedule", "constant", "--maps", "none", "--iwae-k", "5", "--out", str(tmp_path / "o"),
+               "--no-progress", "--no-tensorboard", "--threads", "1")
+    assert json.loads((tmp_path / "o" / "metrics.json").read_text())["active_units"] == 0
+    assert "no active unit" in proc.stderr
+    for remedy in ("--kl-schedule linear --warmup-epochs", "--free-bits 0.1", "--beta", "--epochs", "--lr"):
+        assert remedy in proc.stderr, remedy

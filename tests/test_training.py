@@ -57,3 +57,10 @@ def test_no_torn_checkpoint_after_interrupt(tmp_path, monkeypatch):
 def test_kl_warmup_and_free_bits_are_used(tmp_path):
     _, history = run(tmp_path, 2, kl_schedule="linear", warmup_epochs=2, free_bits=0.1)
     assert history[0].beta < history[1].beta <= 1.0
+
+
+def test_default_warmup_reaches_beta_in_a_one_epoch_run(tmp_path):
+    # the defaults warm the KL weight up over a third of the run: a 1-epoch run ends at beta = 1
+    trainer, history = run(tmp_path, 1)
+    assert trainer.cfg.kl_schedule == "linear" and trainer.beta_at.warmup_steps >= 1
+    assert trainer.beta_at(0) == 0.0 and history[-1].beta == 1.0

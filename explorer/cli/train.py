@@ -11,15 +11,22 @@ import argparse
 import json
 import shlex
 import sys
-from dataclasses import asdict, fields
+import types
+import typing
+from dataclasses import MISSING, Field, asdict, fields, replace
 from pathlib import Path
 from typing import Any
 
-TRAIN_FLAGS = ("epochs", "batch_size", "lr", "weight_decay", "lr_schedule", "grad_clip", "beta", "kl_schedule",
-               "warmup_epochs", "free_bits", "free_bits_mode", "seed")
-# model options given as their own flags; anything else goes through --set
-MODEL_FLAGS = ("latent_dim", "hidden_sizes", "channels", "hidden_dim", "activation", "weight_norm", "batch_norm",
-               "likelihood", "learn_scale", "init_log_scale")
+# Options are generated from the config dataclasses: one --kebab-case option per field of TrainConfig and of every
+# registered family's config class, with the help in the field's metadata. These model fields come from the data
+# set instead (no option; --set still reaches them) or take their default from it:
+DATA_FIELDS = ("input_shape",)
+DATA_DEFAULTS = {"likelihood": "the data set's"}
+NO_ACTIVE_UNITS = (
+    "warning: no active unit: the posterior mean of every latent dimension is (nearly) the same for every test image, "
+    "so the code carries no information (posterior collapse). Remedies: a KL warm-up (--kl-schedule linear "
+    "--warmup-epochs N), free bits (--free-bits 0.1), a lower --beta, more --epochs, or a smaller --lr."
+)
 
 
 def int_list(text: str) -> tuple[int, ...]:
@@ -29,25 +36,120 @@ def int_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
+def str_list(text: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def option_kwargs(annotation: Any) -> dict[str, Any] | None:
+    """argparse keywords for a field of this type; None for a type only --set can give (JSON)."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):  # X | None: the option gives an X
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = args[0] if len(args) == 1 else None
+    if annotation is bool:
+        return {"action": argparse.BooleanOptionalAction}
+    if annotation in (int, float, str):
+        return {"type": annotation}
+    if typing.get_origin(annotation) is tuple:
+        items = set(typing.get_args(annotation)) - {Ellipsis}
+        if items == {int}:
+            return {"type": int_list, "metavar": "N,N,..."}
+        if items == {str}:
+            return {"type": str_list, "metavar": "A,B,..."}
+    return None
+
+
+def config_fields(config_class: type) -> list[tuple[Field, Any]]:
+    """(field, resolved type) of each field of a config dataclass."""
+    hints = typing.get_type_hints(config_class)
+    return [(f, hints[f.name]) for f in fields(config_class)]
+
+
+def field_default(f: Field) -> Any:
+    return f.default if f.default is not MISSING else f.default_factory() if f.default_factory is not MISSING else None
+
+
+def show(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def model_option_fields(family: str, config_class: type) -> dict[str, tuple[Field, Any]]:
+    """The fields of a family's config that options may set: not derived from the data, not ignored by the family."""
+    ignored = set(getattr(config_class, "ignored_fields", ()))
+    return {f.name: (f, t) for f, t in config_fields(config_class) if f.name not in ignored and f.name not in DATA_FIELDS}
+
+
+def add_model_options(group: argparse._ArgumentGroup, classes: dict[str, type], taken: set[str]) -> list[str]:
+    """One option per model field of any family (its help per family where they differ); returns the field names."""
+    by_name: dict[str, dict[str, tuple[Field, Any]]] = {}
+    for family, config_class in classes.items():
+        for name, entry in model_option_fields(family, config_class).items():
+            by_name.setdefault(name, {})[family] = entry
+    added = []
+    for name, per_family in by_name.items():
+        if flag(name) in taken:  # a model field named like a training or train.py option: --set reaches it
+            continue
+        kinds = {repr(option_kwargs(t)) for _, t in per_family.values()}
+        kwargs = option_kwargs(next(iter(per_family.values()))[1]) if len(kinds) == 1 else None
+        kwargs = kwargs or {"type": parse_value, "metavar": "JSON"}  # e.g. types that differ between families
+        choices = {tuple(f.metadata.get("choices", ())) for f, _ in per_family.values()}
+        if len(choices) == 1 and next(iter(choices)) and kwargs.get("type") is str:
+            kwargs["choices"] = next(iter(choices))
+        if "choices" not in kwargs:
+            kwargs.setdefault("metavar", name.upper())
+        # families that share a help text share one entry; a field without help (yet) shows its name
+        texts: dict[str, list[str]] = {}
+        for family, (f, _) in per_family.items():
+            texts.setdefault(f.metadata.get("help", name), []).append(family)
+        parts = []
+        for text, families in texts.items():
+            defaults = {fam: DATA_DEFAULTS.get(name, show(field_default(per_family[fam][0]))) for fam in families}
+            shown = (next(iter(defaults.values())) if len(set(defaults.values())) == 1
+                     else ", ".join(f"{fam} {d}" for fam, d in defaults.items()))
+            prefix = "" if len(per_family) == len(classes) and len(texts) == 1 else ", ".join(families) + ": "
+            parts.append(f"{prefix}{text} (default: {shown or 'none'})")
+        if kwargs.get("action"):
+            kwargs.pop("metavar", None)
+        group.add_argument(flag(name), dest=f"model.{name}", default=None, help="; ".join(parts).replace("%", "%%"),
+                           **kwargs)
+        taken.add(flag(name))
+        added.append(name)
+    return added
+
+
+def add_train_options(group: argparse._ArgumentGroup, taken: set[str]) -> None:
+    """One option per TrainConfig field, defaulting to the field's default."""
+    from explorer.training import TrainConfig
+
+    for f, annotation in config_fields(TrainConfig):
+        kwargs = option_kwargs(annotation) or {"type": parse_value, "metavar": "JSON"}
+        if f.metadata.get("choices") and kwargs.get("type") is str:
+            kwargs["choices"] = tuple(f.metadata["choices"])
+        text = f.metadata.get("help", f.name)
+        default = field_default(f)
+        if "choices" not in kwargs:
+            kwargs.setdefault("metavar", f.name.upper())
+        if kwargs.get("action"):
+            kwargs.pop("metavar", None)
+        shown = "" if default is None else f" (default: {show(default)})"
+        group.add_argument(flag(f.name), dest=f"train.{f.name}", default=default,
+                           help=f"{text}{shown}".replace("%", "%%"), **kwargs)
+        taken.add(flag(f.name))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from explorer.data import available_datasets
-    from explorer.models import available_families
+    from explorer.models import available_families, get_model_class
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    g = p.add_argument_group("model")
+    g = p.add_argument_group("model", "one option per field of each family's config dataclass; the family's "
+                             "default where not given")
     g.add_argument("--model", required=True, choices=available_families(), help="model family")
-    g.add_argument("--latent-dim", type=int, help="size of the latent code (vector families)")
-    g.add_argument("--hidden-sizes", type=int_list, help="mlp: hidden widths, e.g. 512,256")
-    g.add_argument("--channels", type=int_list, help="conv: conv widths, e.g. 32,64,128")
-    g.add_argument("--hidden-dim", type=int, help="conv: width of the fully connected layer (0: none)")
-    g.add_argument("--activation", help="relu, selu, elu or leaky_relu")
-    g.add_argument("--weight-norm", action=argparse.BooleanOptionalAction, default=None, help="mlp: weight normalisation")
-    g.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=None, help="conv: batch norm")
-    g.add_argument("--likelihood", choices=["bernoulli", "gaussian"], help="output likelihood (default: the data set's)")
-    g.add_argument("--learn-scale", action=argparse.BooleanOptionalAction, default=None, help="gaussian: learn the scale")
-    g.add_argument("--init-log-scale", type=float, help="gaussian: initial (or fixed) log standard deviation")
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any other field of the family's config, e.g. --set pool_size=3 (JSON values accepted)")
+                   help="any field of the family's config, e.g. --set pool_size=3 (JSON values accepted)")
     d = p.add_argument_group("data")
     d.add_argument("--dataset", required=True, choices=available_datasets(), help="data set name")
     d.add_argument("--data-root", help="folder of a local data set (mnist, fashion-mnist, cifar10, flowers102, folder, captions)")
@@ -55,32 +157,22 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--image-size", type=int, help="resize images to this size (digits: up-sample; folders: resize)")
     d.add_argument("--labeled-fraction", type=float, help="share of training images that keep their label")
     d.add_argument("--captioned-fraction", type=float, help="share of training images that keep their captions")
-    t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, default=10)
-    t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--weight-decay", type=float, default=0.0)
-    t.add_argument("--lr-schedule", choices=["cosine", "constant"], default="cosine")
-    t.add_argument("--grad-clip", type=float, default=0.0, help="max gradient norm (0: off)")
-    t.add_argument("--beta", type=float, default=1.0, help="KL weight")
-    t.add_argument("--kl-schedule", choices=["constant", "linear", "cyclical"], default="constant", help="KL warm-up")
-    t.add_argument("--warmup-epochs", type=float, default=0.0, help="linear: epochs to reach beta; cyclical: epochs per cycle")
-    t.add_argument("--free-bits", type=float, default=0.0, help="KL floor in nats (per dimension or per sample)")
-    t.add_argument("--free-bits-mode", choices=["dimension", "sample", "none"], default="dimension",
-                   help="dimension: Kingma et al. 2016 floor per latent dimension (batch mean); sample: seed 001's floor per sample")
-    t.add_argument("--seed", type=int, default=0)
+    t = p.add_argument_group("training", "one option per field of explorer.training.TrainConfig")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     t.add_argument("--threads", type=int, help="CPU threads for torch")
     t.add_argument("--compile", action="store_true",
                    help="compile the family's training kernels with torch.compile where it has any (pu: the relaxed "
                         "stochastic pooling; some seconds once, needs a C++ compiler on the CPU)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    t.add_argument("--no-tensorboard", action="store_true", help="skip TensorBoard logs")
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--dry-run", action="store_true",
+                   help="check the options against the family and print the settings; load no data, train nothing")
     o = p.add_argument_group("output")
     o.add_argument("--out", required=True, help="output folder (the final checkpoint)")
     o.add_argument("--iwae-k", type=int, default=1000, help="importance samples for the log-likelihood estimate (0: skip)")
     o.add_argument("--maps", default="pca,umap", help="2-D maps to precompute: any of pca,umap,tsne, or none")
+    taken = set(p._option_string_actions)
+    add_train_options(t, taken)
+    add_model_options(g, {family: get_model_class(family).config_class for family in available_families()}, taken)
     return p
 
 
@@ -91,29 +183,61 @@ def parse_value(text: str) -> Any:
         return [json.loads(t) if t.strip().lstrip("-").replace(".", "", 1).isdigit() else t for t in text.split(",")] if "," in text else text
 
 
-def model_values(args: argparse.Namespace, cls: type, data: Any) -> dict[str, Any]:
-    """The family's config values: derived from the data, then explicit flags, then --set overrides."""
-    known = {f.name for f in fields(cls.config_class)}
-    values: dict[str, Any] = {"input_shape": data.image_shape, "likelihood": data.likelihood}
-    for name in MODEL_FLAGS:
-        value = getattr(args, name)
-        if value is None:
+def explicit_model_values(args: argparse.Namespace, cls: type) -> dict[str, Any]:
+    """The family's config values the command gives: the generated options, then --set. An option or key the
+    family has no field for, or ignores (its config's `ignored_fields`), is refused."""
+    config_class = cls.config_class
+    known = {f.name for f in fields(config_class)}
+    ignored = set(getattr(config_class, "ignored_fields", ()))
+    usable = model_option_fields(args.model, config_class)
+
+    def why_not(name: str) -> str:
+        if name in ignored:
+            return (f"the {args.model!r} family ignores {name} ({config_class.__name__}.ignored_fields): "
+                    "its code shape comes from its other fields")
+        return f"the {args.model!r} family has no such field; fields: {sorted(known - ignored)}"
+
+    values: dict[str, Any] = {}
+    for dest, value in vars(args).items():
+        if not dest.startswith("model.") or value is None:
             continue
-        if name not in known:
-            raise ValueError(f"--{name.replace('_', '-')} does not apply to the {args.model!r} family")
+        name = dest.removeprefix("model.")
+        if name not in usable:
+            raise ValueError(f"{flag(name)} does not apply to the {args.model!r} family: {why_not(name)}")
         values[name] = value
     for item in args.set:
         key, sep, raw = item.partition("=")
         if not sep:
             raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
-        if key not in known:
-            raise ValueError(f"--set {key}: the {args.model!r} family has no such field; fields: {sorted(known)}")
+        if key not in known or key in ignored:
+            raise ValueError(f"--set {key}: {why_not(key)}")
         values[key] = parse_value(raw)
+    return values
+
+
+def model_values(args: argparse.Namespace, cls: type, data: Any) -> dict[str, Any]:
+    """The family's config values: derived from the data, then explicit options, then --set overrides."""
+    values: dict[str, Any] = {"input_shape": data.image_shape, "likelihood": data.likelihood}
+    values.update(explicit_model_values(args, cls))
     return cls.adapt_config_to_data(values, data)
+
+
+def train_config(args: argparse.Namespace):
+    from explorer.training import TrainConfig
+
+    return TrainConfig(**{k.removeprefix("train."): v for k, v in vars(args).items() if k.startswith("train.")})
 
 
 def run(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    from explorer.models import get_model_class
+
+    cls = get_model_class(args.model)
+    explicit = explicit_model_values(args, cls)  # refuse a wrong option before any data is loaded
+    train_cfg = train_config(args)
+    if args.dry_run:
+        print(json.dumps({"model": args.model, "model_options": explicit, "training": asdict(train_cfg)}, default=list))
+        return 0
     import torch
 
     from explorer.analysis.maps import parse_map_methods
@@ -121,8 +245,7 @@ def run(argv: list[str]) -> int:
     from explorer.data import load_dataset
     from explorer.export import export_model
     from explorer.heap import retain_freed_memory
-    from explorer.models import get_model_class
-    from explorer.training import STATE_DIR, Trainer, TrainConfig
+    from explorer.training import STATE_DIR, Trainer
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -132,16 +255,13 @@ def run(argv: list[str]) -> int:
         retain_freed_memory()  # no page faults on each step's fresh activations (explorer/heap.py)
     options = {k: getattr(args, k) for k in ("image_size", "labeled_fraction", "captioned_fraction") if getattr(args, k) is not None}
     data = load_dataset(args.dataset, root=args.data_root, download=args.download, **options)
-    cls = get_model_class(args.model)
     config = cls.config_class.from_dict(model_values(args, cls, data))
-    torch.manual_seed(args.seed)  # weight initialisation
+    torch.manual_seed(train_cfg.seed)  # weight initialisation
     model = cls(config)
     if args.compile:
         compiled = model.compile_training_kernels()
         print(f"compiled: {', '.join(compiled)}" if compiled else
               f"--compile: nothing compiled for the {args.model!r} family; training runs eagerly", flush=True)
-    train_cfg = TrainConfig(**{k: getattr(args, k) for k in TRAIN_FLAGS}, tensorboard=not args.no_tensorboard,
-                            progress=not args.no_progress)
     out = Path(args.out)
     state = out / STATE_DIR
     if args.resume and (state / "config.json").is_file():
@@ -166,10 +286,13 @@ def run(argv: list[str]) -> int:
     history = trainer.fit(resume=args.resume, on_epoch=report)
     # training time over every session of the run (a resumed run includes the epochs before the interruption)
     train_seconds = sum(r.seconds + r.eval_seconds for r in history)
-    metrics = export_model(model, data, out, asdict(train_cfg), command, iwae_k=args.iwae_k, maps=maps,
-                           train_seconds=train_seconds, device=str(device), dataset_meta=meta, seed=args.seed)
+    recorded = asdict(replace(train_cfg, warmup_epochs=train_cfg.effective_warmup_epochs))  # the warm-up it had
+    metrics = export_model(model, data, out, recorded, command, iwae_k=args.iwae_k, maps=maps,
+                           train_seconds=train_seconds, device=str(device), dataset_meta=meta, seed=train_cfg.seed)
     headline = {k: metrics[k] for k in ("iwae_nll_nats", "iwae_bits_per_dim", "elbo_nats", "active_units") if metrics.get(k) is not None}
     print(f"wrote {out}: " + ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in headline.items()))
+    if metrics.get("active_units") == 0:
+        print(NO_ACTIVE_UNITS, file=sys.stderr, flush=True)
     return 0
 
 

@@ -35,11 +35,19 @@ LIKELIHOODS = ("bernoulli", "gaussian")
 class VAEConfig:
     """Fields every family shares; families add their own."""
 
-    input_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W) of the data
-    latent_dim: int = 16  # size of a vector code (tensor-shaped codes define their own shape)
-    likelihood: str = "bernoulli"  # "bernoulli" (logits, data in [0, 1]) or "gaussian" (dequantised 8-bit)
-    learn_scale: bool = True  # gaussian only: learn one log standard deviation per channel
-    init_log_scale: float = -2.0  # gaussian only: initial (or fixed) log standard deviation
+    # inherited fields a family's model does not read (e.g. latent_dim where the code shape comes from other
+    # fields): train.py refuses options that set them instead of ignoring them silently
+    ignored_fields: ClassVar[tuple[str, ...]] = ()
+
+    input_shape: tuple[int, int, int] = field(default=(1, 28, 28), metadata={"help": "(C, H, W) of the data"})
+    latent_dim: int = field(default=16, metadata={
+        "help": "size of a vector code (tensor-shaped codes define their own shape)"})
+    likelihood: str = field(default="bernoulli", metadata={
+        "help": "output likelihood: bernoulli (logits, data in [0, 1]) or gaussian (dequantised 8-bit)",
+        "choices": LIKELIHOODS})
+    learn_scale: bool = field(default=True, metadata={
+        "help": "gaussian only: learn one log standard deviation per channel"})
+    init_log_scale: float = field(default=-2.0, metadata={"help": "gaussian only: initial (or fixed) log standard deviation"})
 
     def __post_init__(self) -> None:
         self.input_shape = tuple(int(s) for s in self.input_shape)  # JSON gives lists

@@ -7,7 +7,7 @@ per layer), so 28x28, 32x32 and 64x64 inputs, or any other, round-trip without c
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import Tensor, nn
 
@@ -19,10 +19,13 @@ from explorer.models.registry import register_model
 
 @dataclass
 class ConvConfig(VAEConfig):
-    channels: tuple[int, ...] = (32, 64, 128)  # conv widths; each layer halves the spatial size
-    hidden_dim: int = 256  # fully connected layer between the conv features and the code (0: none)
-    batch_norm: bool = False  # batch norm after each conv (not after the output layer)
-    activation: str = "relu"
+    channels: tuple[int, ...] = field(default=(32, 64, 128), metadata={
+        "help": "conv widths, e.g. 32,64,128; each layer halves the spatial size"})
+    hidden_dim: int = field(default=256, metadata={
+        "help": "width of the fully connected layer between the conv features and the code (0: none)"})
+    batch_norm: bool = field(default=False, metadata={"help": "batch norm after each conv (not after the output layer)"})
+    activation: str = field(default="relu", metadata={
+        "help": "nonlinearity after each layer", "choices": tuple(sorted(ACTIVATIONS))})
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import Tensor
 
@@ -15,9 +15,11 @@ from explorer.models.registry import register_model
 
 @dataclass
 class MLPConfig(VAEConfig):
-    hidden_sizes: tuple[int, ...] = (512, 256)  # encoder widths; the decoder mirrors them
-    activation: str = "relu"  # "relu" or "selu" (seed 001), also "elu", "leaky_relu"
-    weight_norm: bool = False  # weight-normalised linear layers (seed 001)
+    hidden_sizes: tuple[int, ...] = field(default=(512, 256), metadata={
+        "help": "widths of the encoder's hidden layers, e.g. 512,256; the decoder mirrors them"})
+    activation: str = field(default="relu", metadata={
+        "help": "relu or selu (seed 001), also elu, leaky_relu", "choices": tuple(sorted(ACTIVATIONS))})
+    weight_norm: bool = field(default=False, metadata={"help": "weight-normalised linear layers (seed 001)"})
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -26,6 +26,7 @@ def _help(default: Any, text: str) -> Any:
 
 @dataclass
 class PuConfig(VAEConfig):
+    ignored_fields = ("latent_dim",)  # derived from the code shape (latent_channels and the layers): train.py refuses it
     input_shape: tuple[int, int, int] = _help((3, 32, 32), "(C, H, W) of the data")
     # encoder: conv layer l has channels[l] maps and kernel kernel_sizes[l]; stochastic pooling with block size
     # pool_sizes[l] follows every layer but the last. The decoder mirrors it with one dictionary per layer.
