@@ -3,47 +3,18 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import pytest
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from explorer.checkpoint import from_pretrained, save_pretrained
 from explorer.distributions import DiagonalGaussian
-from explorer.models.base import VAE, Capabilities, StepObjective, VAEConfig, posterior_kl
-from explorer.models.registry import MODEL_REGISTRY, family_capabilities, register_model
+from explorer.models.base import Capabilities, StepObjective, posterior_kl
+from explorer.models.registry import family_capabilities
 from explorer.training import TrainConfig, Trainer
+from minimal_family import MinimalConfig, MinimalVAE
 from tinydata import make_split
-
-
-@dataclass
-class MinimalConfig(VAEConfig):
-    pass
-
-
-class MinimalVAE(VAE):
-    """Only the two required methods: a linear encoder and decoder."""
-
-    family = "minimal-test"
-    config_class = MinimalConfig
-
-    def __init__(self, config: MinimalConfig):
-        super().__init__(config)
-        pixels = math.prod(config.input_shape)
-        self.enc = nn.Linear(pixels, 2 * config.latent_dim)
-        self.dec = nn.Linear(config.latent_dim, pixels)
-
-    def encode(self, x: Tensor) -> DiagonalGaussian:
-        mean, logvar = self.enc(x.flatten(1)).chunk(2, dim=1)
-        return DiagonalGaussian(mean, logvar)
-
-    def decode(self, z: Tensor):
-        return self.make_likelihood(self.dec(z).view(-1, *self.config.input_shape))
-
-
-if MinimalVAE.family not in MODEL_REGISTRY:
-    register_model(MinimalVAE)
 
 
 class SampledKLGaussian(DiagonalGaussian):
