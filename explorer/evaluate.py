@@ -18,7 +18,6 @@ previous evaluation (or none) and nothing half-written. Bad input prints one lin
 from __future__ import annotations
 
 import argparse
-import inspect
 import shlex
 import shutil
 import sys
@@ -67,11 +66,6 @@ def load_model(path: Path, device: str, trusted_code: list[str], image_size: int
         extra["trusted_code"] = tuple(trusted_code)
     if image_size is not None and not (path / "model.safetensors").is_file():
         extra["image_size"] = image_size  # a native checkpoint's size is in its config: only foreign models take it
-    accepted = inspect.signature(from_pretrained).parameters
-    missing = [k for k in extra if k not in accepted]
-    if missing:
-        flags = ", ".join("--" + k.replace("_", "-").replace("trusted", "trust") for k in missing)
-        raise EvaluateError(f"{flags}: this installation loads native checkpoints only (no foreign-model support)")
     return from_pretrained(path, device, **extra)
 
 
@@ -186,14 +180,14 @@ def run(argv: list[str]) -> Path:
                                            limit=args.limit, batch_size=args.batch_size, on_batch=bars.scored,
                                            map_progress=bars.map_progress)
         bars.close()
-        family = getattr(model, "family", "") or type(model).__name__
+        family = model.family or type(model).__name__
         meta = {"name": data.name, "description": data.description, "options": options,
                 "image_shape": list(data.image_shape), "classes": data.classes, "likelihood": data.likelihood}
         command = "python -m explorer.evaluate " + shlex.join(argv)
         metrics.update({"model": str(model_path), "family": family, "weights_digest": digest, "dataset": meta,
                         "split": args.split, "device": str(device), "command": command,
                         "explorer_version": explorer.__version__, "torch_version": torch.__version__})
-        model_config = model.config.to_dict() if hasattr(model.config, "to_dict") else {}
+        model_config = model.config.to_dict()
         name = model_path.stem if model_path.is_file() else model_path.resolve().name
         card = render_evaluation_card(name, family, meta, model_config, metrics, command)
         write_evaluation(tmp, metrics, arrays, card)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -60,10 +61,16 @@ def atomic_write_json(path: str | Path, payload: Any) -> Path:
     return atomic_write_bytes(path, (json.dumps(payload, indent=2, sort_keys=False) + "\n").encode())
 
 
+def is_torch_tensor(value: Any) -> bool:
+    """Without importing torch: a torch tensor can only exist once torch is imported."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
 def _as_numpy(value: Any):
     import numpy as np
 
-    if hasattr(value, "detach"):  # a torch tensor
+    if is_torch_tensor(value):
         value = value.detach().to("cpu").numpy()
     return np.ascontiguousarray(value)
 
@@ -73,7 +80,7 @@ def atomic_save_safetensors(tensors: Mapping[str, Any], path: str | Path, metada
     safetensors with optional string metadata, atomically. Returns path."""
     values = list(tensors.values())
     meta = {str(k): str(v) for k, v in (metadata or {}).items()} or None
-    if values and all(hasattr(v, "detach") for v in values):
+    if values and all(is_torch_tensor(v) for v in values):
         from safetensors.torch import save_file as save_torch
 
         state = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from explorer.files import is_torch_tensor
+
 if TYPE_CHECKING:  # torch is imported where it is used, so the app can read an upload's header before torch loads
     from torch import Tensor
 
@@ -292,7 +294,7 @@ def conform_batch(
 
 def to_uint8(image: Tensor | np.ndarray, scale: int = 1) -> np.ndarray:
     """(C, H, W) or (H, W) in [0, 1] -> (H*s, W*s) or (H*s, W*s, 3) uint8, enlarged by pixel repetition."""
-    arr = image.detach().float().cpu().numpy() if hasattr(image, "detach") else np.asarray(image, dtype=np.float32)
+    arr = image.detach().float().cpu().numpy() if is_torch_tensor(image) else np.asarray(image, dtype=np.float32)
     if arr.ndim == 3:
         arr = arr[0] if arr.shape[0] == 1 else np.transpose(arr, (1, 2, 0))
     out = np.round(np.clip(arr, 0.0, 1.0) * 255.0).astype(np.uint8)

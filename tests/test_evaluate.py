@@ -183,14 +183,13 @@ def test_a_failure_midway_leaves_the_previous_evaluation(model_dir, monkeypatch)
     assert sorted(p.name for p in (model_dir / "eval").iterdir()) == ["mnist5k"]
 
 
-def test_foreign_options_pass_through_only_where_from_pretrained_takes_them(model_dir, tmp_path, monkeypatch, capsys):
+def test_foreign_options_reach_from_pretrained_and_an_untrusted_adapter_is_refused(model_dir, tmp_path, monkeypatch, capsys):
     import explorer.checkpoint
 
     real = explorer.checkpoint.from_pretrained
-    monkeypatch.setattr(explorer.checkpoint, "from_pretrained", lambda path, device="cpu": real(path, device))
     adapter = tmp_path / "adapter.py"
-    adapter.write_text("# an adapter")
-    assert main([str(adapter), "--trust-code", str(adapter), "--dataset", "mnist5k", *FAST]) == 2
+    adapter.write_text("raise SystemExit('this code must never run')\n")
+    assert main([str(adapter), "--dataset", "mnist5k", *FAST]) == 2
     assert "--trust-code" in capsys.readouterr().err
     seen = {}
 

@@ -78,7 +78,7 @@ def show(value: Any) -> str:
 
 def model_option_fields(family: str, config_class: type) -> dict[str, tuple[Field, Any]]:
     """The fields of a family's config that options may set: not derived from the data, not ignored by the family."""
-    ignored = set(getattr(config_class, "ignored_fields", ()))
+    ignored = set(config_class.ignored_fields)
     return {f.name: (f, t) for f, t in config_fields(config_class) if f.name not in ignored and f.name not in DATA_FIELDS}
 
 
@@ -188,7 +188,7 @@ def explicit_model_values(args: argparse.Namespace, cls: type) -> dict[str, Any]
     family has no field for, or ignores (its config's `ignored_fields`), is refused."""
     config_class = cls.config_class
     known = {f.name for f in fields(config_class)}
-    ignored = set(getattr(config_class, "ignored_fields", ()))
+    ignored = set(config_class.ignored_fields)
     usable = model_option_fields(args.model, config_class)
 
     def why_not(name: str) -> str:

@@ -21,7 +21,7 @@ from bad_files import digit_like, encode
 
 UI = Path(__file__).resolve().parents[2] / "ui"
 MODEL_CALLS = re.compile(r"(?<!inference)\.(forward|encode|decode|encode_code|decode_code|encode_full|elbo_terms|loss_terms|"
-                         r"iwae_log_weights|reconstruct|sample|interpolate|captions|label_probabilities)\((?!\))")  # str.encode() is no model
+                         r"iwae_log_weights|reconstruct|sample|interpolate|captions|label_probabilities)\((?!\)|[\"'])")  # str.encode(), bytes.decode("ascii") are no model
 RUNNERS = re.compile(r"\b(encode_means|iwae_bound|score_items|from explorer\.latent import[^\n]*\bdecode\b)")
 
 
