@@ -182,9 +182,13 @@ def _live_values(ctx: Ctx, start: np.ndarray, axes: Axes, keys: list[str], prefi
 
 @st.fragment
 def walk_panel(ctx: Ctx, start: np.ndarray, axes: Axes, prefix: str = "walk", grid: bool = False,
-               gif_axis: int = 0, extra: Callable[[Ctx, np.ndarray], None] | None = None) -> None:
-    """Image first (it is what a slider move must repaint), then the sliders; `extra(ctx, code)` adds output."""
+               gif_axis: int = 0, extra: Callable[[Ctx, np.ndarray], None] | None = None, share: bool = False) -> None:
+    """Image first (it is what a slider move must repaint), then the sliders; `extra(ctx, code)` adds output;
+    share: keep the walk's state in the page URL (ui/walkurl.py)."""
+    from ui import walkurl
+
     keys = slider_keys(ctx, axes, prefix)
+    walkurl.pending_values(keys)
     for k in keys:
         if k not in st.session_state:
             st.session_state[k] = 0.0
@@ -202,6 +206,8 @@ def walk_panel(ctx: Ctx, start: np.ndarray, axes: Axes, prefix: str = "walk", gr
         st.caption(LIVE_NOTE["fallback"] + ".")
     code = walk_code(start, axes, values)
     st.session_state[f"{prefix}_code"] = code
+    if share:
+        walkurl.write_url(ctx.entry.name, axes.kind, values)
     image = inference.decode_codes(ctx.model, code)[0]
     h, w = image.shape[-2:]
     scale = display_scale(h, w, 196)
