@@ -157,26 +157,50 @@ def live_decoder(ctx: Ctx):
     return got, note
 
 
+def _apply_release(released, keys: list[str], prefix: str) -> bool:
+    """Write a new release (values (K,)) into the slider keys; an old one, seen again, must not undo a reset."""
+    if released is None or len(released) != len(keys):
+        return False
+    released = np.clip(np.round(np.asarray(released, dtype=np.float64), 4), -SLIDER_RANGE, SLIDER_RANGE)
+    applied_key = f"_live_applied:{prefix}"
+    last = st.session_state.get(applied_key)
+    if last is not None and np.array_equal(last, released):
+        return False
+    st.session_state[applied_key] = released
+    for k, v in zip(keys, released):
+        st.session_state[k] = float(v)
+    return True
+
+
+def _peek_release(key: str, model_key: str):
+    """The component's latest release from its session state, before it renders: the values it is given must
+    be the released ones, or the page would paint the previous release's values over the user's."""
+    state = st.session_state.get(key)
+    try:
+        released = state.get("released") if hasattr(state, "get") else getattr(state, "released", None)
+    except Exception:  # noqa: BLE001
+        return None
+    if isinstance(released, dict) and released.get("model_key") == model_key:
+        return released.get("values")
+    return None
+
+
 def _live_values(ctx: Ctx, start: np.ndarray, axes: Axes, keys: list[str], prefix: str,
                  export) -> tuple[np.ndarray, str, str]:
     """Render the live component on the slider keys' values; a new release is written back to those keys.
     Returns (values, path, the page's reason for a fallback)."""
     from ui.live import live_latent
 
-    values = np.array([float(st.session_state[k]) for k in keys])
+    key = f"{prefix}_live"
     model_key = f"{ctx.weights_digest()}:{export.info.sha256[:12]}"  # a re-exported file is new bytes
+    _apply_release(_peek_release(key, model_key), keys, prefix)
+    values = np.array([float(st.session_state[k]) for k in keys])
     h, w = ctx.shape[-2:]
-    result = live_latent(f"{prefix}_live", export.path, model_key, start, axes.vectors, axes.scales, axes.labels, values, tuple(ctx.shape),
-                         ranges=(-SLIDER_RANGE, SLIDER_RANGE), display_size=int(w * display_scale(h, w, 196)))
-    applied_key = f"_live_applied:{prefix}"
-    if result.values is not None:
-        released = np.clip(np.round(result.values, 4), -SLIDER_RANGE, SLIDER_RANGE)
-        last = st.session_state.get(applied_key)
-        if last is None or not np.array_equal(last, released):  # a new release (an old one must not undo a reset)
-            st.session_state[applied_key] = released
-            for k, v in zip(keys, released):
-                st.session_state[k] = float(v)
-            values = released
+    result = live_latent(key, export.path, model_key, start, axes.vectors, axes.scales, axes.labels, values,
+                         tuple(ctx.shape), ranges=(-SLIDER_RANGE, SLIDER_RANGE),
+                         display_size=int(w * display_scale(h, w, 196)))
+    if _apply_release(result.values, keys, prefix):
+        values = np.array([float(st.session_state[k]) for k in keys])
     return values, result.path, result.reason
 
 
