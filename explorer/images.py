@@ -295,6 +295,7 @@ def _convert_digit(img, size: tuple[int, int], background, invert: bool | None,
         luma = colour @ LUMA
         do_invert = decide_invert(colour, alpha, bg_luma) if invert is None else bool(invert)
         ink = ((1.0 - luma) if do_invert else luma) * alpha
+        notes.append("transparency composited onto the model's background")
     else:
         do_invert = decide_invert(colour, None, bg_luma) if invert is None else bool(invert)
         luma = colour @ LUMA
