@@ -191,13 +191,59 @@ def decide_invert(colour: np.ndarray, alpha: np.ndarray | None, background_luma:
     return abs(edge - background_luma) > abs(edge - (1 - background_luma))
 
 
+DIGIT_BOX = 20  # MNIST's preparation: the ink's longest side is scaled to 20 px, then centred by mass in 28 x 28
+INK_LEVEL = 0.2  # after the paper level is removed and the contrast stretched, what counts as ink for the crop
+
+
+def prepare_digit(ink: np.ndarray, out_h: int = 28, out_w: int = 28, box: int | None = None) -> np.ndarray:
+    """MNIST-style preparation of one picture of a digit: (H, W) ink in [0, 1] (high = ink; invert dark-on-light
+    pictures first) -> (out_h, out_w) float32 in [0, 1] on a 0 background.
+
+    The paper's level (the median of the picture's border) is subtracted and the rest stretched so the darkest
+    ink is 1; the picture is cropped to the ink (pixels above INK_LEVEL), its longest side scaled to `box` px
+    (20 of 28, scaled with the output) with the aspect ratio kept (area-weighted), and placed so its centre of
+    mass is the output's centre (integer shift, as MNIST was made). A picture with no ink gives all zeros.
+    This is the ONE preparation of drawings and digit photos; the page's drawing canvas mirrors it."""
+    from PIL import Image
+
+    a = np.asarray(ink, dtype=np.float32)
+    box = box or max(1, round(DIGIT_BOX * min(out_h, out_w) / 28))
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    a = np.clip(a - float(np.median(border)), 0.0, None)
+    top = float(a.max())
+    out = np.zeros((out_h, out_w), dtype=np.float32)
+    if top <= 1e-3:
+        return out
+    a = a / top
+    rows, cols = np.flatnonzero((a > INK_LEVEL).any(1)), np.flatnonzero((a > INK_LEVEL).any(0))
+    a = a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    h, w = a.shape
+    scale = box / max(h, w)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
+    small = np.asarray(Image.fromarray(a, mode="F").resize((new_w, new_h), resample), dtype=np.float32)
+    small = np.clip(small, 0.0, 1.0)
+    mass = small.sum()
+    ys, xs = np.indices(small.shape)
+    cy, cx = (ys * small).sum() / mass, (xs * small).sum() / mass
+    top_y = int(round((out_h - 1) / 2 - cy))
+    left_x = int(round((out_w - 1) / 2 - cx))
+    # paste with clipping at the edges (a lopsided digit may be pushed partly out, as MNIST's were not)
+    y0, x0 = max(0, top_y), max(0, left_x)
+    y1, x1 = min(out_h, top_y + new_h), min(out_w, left_x + new_w)
+    out[y0:y1, x0:x1] = small[y0 - top_y:y1 - top_y, x0 - left_x:x1 - left_x]
+    return out
+
+
 def convert_image(
     img, shape: tuple[int, int, int], background: float | Sequence[float] | np.ndarray = 0.0,
-    invert: bool | None = False,
+    invert: bool | None = False, digit: bool = False,
 ) -> tuple[Tensor, bool, list[str]]:
     """A decoded Pillow image -> ((C, H, W) float tensor in [0, 1], inverted?, notes) for a model of `shape`.
 
-    `invert`: True, False, or None to decide automatically (see `decide_invert`).
+    `invert`: True, False, or None to decide automatically (see `decide_invert`). `digit`: for grey models of
+    MNIST-like data (dark background), prepare the picture as MNIST was (`prepare_digit`: the paper removed, the
+    ink cropped, scaled to 20 px and centred by mass) instead of fitting the whole picture.
     """
     from PIL import Image
 
@@ -208,6 +254,8 @@ def convert_image(
         raise ImageInputError(f"The model expects {channels}-channel images; only grey (1) or RGB (3) are supported.")
     notes: list[str] = []
     img = _normalise_mode(img, notes)
+    if digit and channels == 1:
+        return _convert_digit(img, (out_h, out_w), background, invert, notes)
     w, h = img.size
     new_w, new_h = _fit_size(w, h, out_h, out_w)
     if (new_w, new_h) != (w, h):
@@ -238,14 +286,40 @@ def convert_image(
     return torch.from_numpy(np.clip(canvas, 0.0, 1.0)).permute(2, 0, 1).contiguous(), do_invert, notes
 
 
+def _convert_digit(img, size: tuple[int, int], background, invert: bool | None,
+                   notes: list[str]) -> tuple[Tensor, bool, list[str]]:
+    """convert_image's `digit` path: the whole-resolution picture through `prepare_digit`."""
+    import torch
+
+    colour, alpha = _to_arrays(img)
+    bg_luma = float(np.asarray(background, dtype=np.float32).mean())
+    if alpha is not None:  # transparency: a stroke layer; what is not drawn is the model's background
+        luma = colour @ LUMA
+        do_invert = decide_invert(colour, alpha, bg_luma) if invert is None else bool(invert)
+        ink = ((1.0 - luma) if do_invert else luma) * alpha
+        notes.append("transparency composited onto the model's background")
+    else:
+        do_invert = decide_invert(colour, None, bg_luma) if invert is None else bool(invert)
+        luma = colour @ LUMA
+        ink = 1.0 - luma if do_invert else luma
+    if do_invert:
+        notes.append("inverted" + (" (automatic: the picture is drawn the other way round)" if invert is None else ""))
+    out = prepare_digit(ink, *size)
+    if not out.any():
+        raise ImageInputError("No ink was found in the picture: it is blank (or all one shade).")
+    notes.append(f"prepared as MNIST was: the ink cropped, scaled to {DIGIT_BOX} px and centred by mass")
+    return torch.from_numpy(out[None]).contiguous(), do_invert, notes
+
+
 def load_image(
     data: bytes, shape: tuple[int, int, int], background: float | Sequence[float] | np.ndarray = 0.0,
-    invert: bool | None = False, limits: ImageLimits = ImageLimits(),
+    invert: bool | None = False, limits: ImageLimits = ImageLimits(), digit: bool = False,
 ) -> ConvertedImage:
-    """Bytes of an image file -> the model's input (C, H, W). Raises ImageInputError for unusable files."""
+    """Bytes of an image file -> the model's input (C, H, W). Raises ImageInputError for unusable files.
+    digit: MNIST-like preparation (see convert_image)."""
     img, fmt, mode, notes = open_image(data, limits)
     try:
-        tensor, inverted, more = convert_image(img, shape, background, invert)
+        tensor, inverted, more = convert_image(img, shape, background, invert, digit)
     except MemoryError:
         raise ImageInputError("The image is too large to convert in the memory available.") from None
     except (OSError, ValueError) as exc:

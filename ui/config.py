@@ -4,7 +4,8 @@
 
 Environment: VAE_EXPLORER_MODELS (folders separated by os.pathsep), VAE_EXPLORER_CACHE,
 VAE_EXPLORER_MAX_UPLOAD_MB, VAE_EXPLORER_MAX_PIXELS, VAE_EXPLORER_THREADS (torch threads, default 1),
-VAE_EXPLORER_DEFAULT_MODEL, VAE_EXPLORER_MAP_RENDERER (webgl or svg).
+VAE_EXPLORER_DEFAULT_MODEL, VAE_EXPLORER_MAP_RENDERER (webgl or svg), VAE_EXPLORER_LIVE (on or off: decode
+the walk's sliders in the browser where the decoder exports to ONNX, default on).
 
 `--trust-code FILE` is the only way an adapter file (Python code of the user's, see explorer.models.foreign)
 runs: it is never taken from the environment or from a folder picked in the browser.
@@ -46,6 +47,7 @@ class AppConfig:
     map_renderer: str = "webgl"  # "webgl" (Scattergl) or "svg" (Scatter: faster to mount without a GPU, < ~5k points)
     trusted_code: tuple[Path, ...] = ()  # adapter files the user trusted on the command line (also offered in the picker)
     image_size: int | None = None  # image size for models trained elsewhere whose config gives none (diffusers)
+    live: bool = True  # the walk decodes in the browser (ui/live) where the model's decoder exports to ONNX
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--trust-code", action="append", default=[], metavar="FILE",
                    help="run this adapter file (Python) to load a model trained elsewhere (repeatable)")
     p.add_argument("--image-size", type=int, help="image size for foreign models whose config gives none")
+    p.add_argument("--live", choices=["on", "off"], help="decode the walk's sliders in the browser (default on)")
     return p
 
 
@@ -83,12 +86,13 @@ def _load(argv: tuple[str, ...], env_key: tuple[tuple[str, str], ...]) -> AppCon
     default = args.default_model or env.get("VAE_EXPLORER_DEFAULT_MODEL") or "conv-mnist5k"
     renderer = args.map_renderer or env.get("VAE_EXPLORER_MAP_RENDERER") or "webgl"
     trusted = tuple(Path(p).expanduser().resolve() for p in args.trust_code)
+    live = (args.live or env.get("VAE_EXPLORER_LIVE") or "on").lower() not in ("off", "0", "no", "false")
     return AppConfig(tuple(unique), Path(cache).expanduser(), ImageLimits(int(mb * 1024 * 1024), pixels), threads, default,
-                     renderer if renderer in ("webgl", "svg") else "webgl", trusted, args.image_size)
+                     renderer if renderer in ("webgl", "svg") else "webgl", trusted, args.image_size, live)
 
 
 def app_config() -> AppConfig:
     """The current settings (re-read when the command line or the environment changes, e.g. in tests)."""
     keys = ("VAE_EXPLORER_MODELS", "VAE_EXPLORER_CACHE", "VAE_EXPLORER_MAX_UPLOAD_MB", "VAE_EXPLORER_MAX_PIXELS",
-            "VAE_EXPLORER_THREADS", "VAE_EXPLORER_DEFAULT_MODEL", "VAE_EXPLORER_MAP_RENDERER")
+            "VAE_EXPLORER_THREADS", "VAE_EXPLORER_DEFAULT_MODEL", "VAE_EXPLORER_MAP_RENDERER", "VAE_EXPLORER_LIVE")
     return _load(tuple(sys.argv[1:]), tuple((k, os.environ.get(k, "")) for k in keys))

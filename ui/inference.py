@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -87,6 +88,18 @@ def score_image(model: VAE, image: np.ndarray, iwae_k: int, seed: int, n_samples
     from ui.scoring import score_image as score
 
     return run(score, model, image, iwae_k, seed, n_samples)
+
+
+def exported_part(model: VAE, part: str, digest: str, cache_dir: str | Path,
+                  exporters: tuple[str, ...] = ("torchscript", "dynamo")) -> Any:
+    """The model's `part` ("decoder" or "encoder") as a cached ONNX file (explorer.onnx_export.exported_decoder /
+    exported_encoder, `<cache_dir>/<digest>/<part>.onnx`): CachedExport, or ExportFailure when no exporter works.
+    The export traces the model, so it runs here like every other model call. TorchScript first: it takes about a
+    second on a small CPU where torch.export takes many."""
+    from explorer.onnx_export import exported_decoder, exported_encoder
+
+    fn = {"decoder": exported_decoder, "encoder": exported_encoder}[part]
+    return run(fn, model, digest, cache_dir, exporters=tuple(exporters))
 
 
 # -- captions and labels (only where the model's capabilities declare them) ------------------------

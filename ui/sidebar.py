@@ -67,6 +67,15 @@ def sidebar_ui() -> Ctx | None:
         counts: dict[str, int] = {}
         for e in entries:
             counts[e.name] = counts.get(e.name, 0) + 1
+        from ui.walkurl import wanted_model
+
+        linked = wanted_model()  # a shared walk link names its model
+        if linked:
+            match = [f for f in folders if by_folder[f].name == linked and not by_folder[f].error]
+            if match:
+                st.session_state["model_folder"] = match[0]
+            else:
+                st.warning(f"The link names the model {linked!r}, which is not here; showing another one.")
         if st.session_state.get("model_folder") not in by_folder:
             usable = [f for f in folders if not by_folder[f].error]
             preferred = [f for f in usable if by_folder[f].name == cfg.default_model]

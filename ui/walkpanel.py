@@ -4,6 +4,13 @@ The slider panel is an `st.fragment`: moving a slider reruns only the panel, whi
 builds one code and decodes one image under `torch.inference_mode`; nothing is encoded on these reruns.
 Slider values are offsets from the start code, in units of each axis (prior sigma, or the spread of the
 encoded means along a principal direction), so the same values always give the same image.
+
+Where the model's decoder exports to ONNX (explorer.onnx_export, cached under the app's cache folder by the
+weights' digest), the sliders are the live component's (ui/live): the page decodes while a slider is dragged,
+and this panel hears of the values on release, so the downloads, the traversal grid and the `extra` output
+(captions, label probabilities) follow the released values. The server-side sliders remain the fallback:
+when the export fails, when the page has no WebAssembly, and while the page has not said yet (AppTest,
+which cannot run the component, always reads "pending").
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import streamlit as st
 from explorer.images import display_scale, make_grid, to_gif, to_png, to_uint8
 from explorer.latent import Axes, dimension_axes, principal_axes, prior_draw, traversal_codes, walk_code
 from ui import inference
+from ui.config import app_config
 from ui.context import Ctx, session_rng
 from ui.widgets import encode_one, example_ui, usable_uploads
 
@@ -124,26 +132,116 @@ def reset_sliders(ctx: Ctx, axes: Axes, prefix: str = "walk") -> None:
         st.session_state[k] = 0.0
 
 
+LIVE_NOTE = {"wasm": "Decoding in your browser (onnxruntime-web, wasm)", "fallback": "Decoding on the server",
+             "pending": "Decoding on the server (the in-browser decoder is loading)"}
+
+
+def live_decoder(ctx: Ctx):
+    """(CachedExport or None, message): the model's decoder as ONNX for the live component, exported on first
+    use on the inference thread and kept as CACHE/models/<digest>/decoder.onnx. None with the exporter's error
+    when it cannot be exported; the message also says when a damaged cached file was just exported again."""
+    from explorer.cache import model_cache_dir
+    from explorer.onnx_export import CachedExport
+
+    digest = ctx.weights_digest()
+    folder = model_cache_dir(digest, app_config().cache_dir)
+    try:
+        got = inference.exported_part(ctx.model, "decoder", folder.name, folder.parent)
+    except Exception as exc:  # noqa: BLE001  (an exporter crash must not take the page down)
+        return None, f"{type(exc).__name__}: {exc}"
+    if not isinstance(got, CachedExport):
+        return None, got.message
+    note = ""
+    if got.status == "exported" and got.reason.startswith(("corrupt", "stale")):
+        note = f"The cached in-browser decoder could not be used ({got.reason}); it was exported again."
+    return got, note
+
+
+def _apply_release(released, keys: list[str], prefix: str) -> bool:
+    """Write a new release (values (K,)) into the slider keys; an old one, seen again, must not undo a reset."""
+    if released is None or len(released) != len(keys):
+        return False
+    released = np.clip(np.round(np.asarray(released, dtype=np.float64), 4), -SLIDER_RANGE, SLIDER_RANGE)
+    applied_key = f"_live_applied:{prefix}"
+    last = st.session_state.get(applied_key)
+    if last is not None and np.array_equal(last, released):
+        return False
+    st.session_state[applied_key] = released
+    for k, v in zip(keys, released):
+        st.session_state[k] = float(v)
+    return True
+
+
+def _peek_release(key: str, model_key: str):
+    """The component's latest release from its session state, before it renders: the values it is given must
+    be the released ones, or the page would paint the previous release's values over the user's."""
+    state = st.session_state.get(key)
+    try:
+        released = state.get("released") if hasattr(state, "get") else getattr(state, "released", None)
+    except Exception:  # noqa: BLE001
+        return None
+    if isinstance(released, dict) and released.get("model_key") == model_key:
+        return released.get("values")
+    return None
+
+
+def _live_values(ctx: Ctx, start: np.ndarray, axes: Axes, keys: list[str], prefix: str,
+                 export) -> tuple[np.ndarray, str, str]:
+    """Render the live component on the slider keys' values; a new release is written back to those keys.
+    Returns (values, path, the page's reason for a fallback)."""
+    from ui.live import live_latent
+
+    key = f"{prefix}_live"
+    model_key = f"{ctx.weights_digest()}:{export.info.sha256[:12]}"  # a re-exported file is new bytes
+    _apply_release(_peek_release(key, model_key), keys, prefix)
+    values = np.array([float(st.session_state[k]) for k in keys])
+    h, w = ctx.shape[-2:]
+    result = live_latent(key, export.path, model_key, start, axes.vectors, axes.scales, axes.labels, values,
+                         tuple(ctx.shape), ranges=(-SLIDER_RANGE, SLIDER_RANGE),
+                         display_size=int(w * display_scale(h, w, 196)))
+    if _apply_release(result.values, keys, prefix):
+        values = np.array([float(st.session_state[k]) for k in keys])
+    return values, result.path, result.reason
+
+
 @st.fragment
 def walk_panel(ctx: Ctx, start: np.ndarray, axes: Axes, prefix: str = "walk", grid: bool = False,
-               gif_axis: int = 0, extra: Callable[[Ctx, np.ndarray], None] | None = None) -> None:
-    """Image first (it is what a slider move must repaint), then the sliders; `extra(ctx, code)` adds output."""
+               gif_axis: int = 0, extra: Callable[[Ctx, np.ndarray], None] | None = None, share: bool = False) -> None:
+    """Image first (it is what a slider move must repaint), then the sliders; `extra(ctx, code)` adds output;
+    share: keep the walk's state in the page URL (ui/walkurl.py)."""
+    from ui import walkurl
+
     keys = slider_keys(ctx, axes, prefix)
+    walkurl.pending_values(keys)
     for k in keys:
         if k not in st.session_state:
             st.session_state[k] = 0.0
     values = np.array([float(st.session_state[k]) for k in keys])
+    path = "fallback"
+    export, note = live_decoder(ctx) if len(axes) and app_config().live else (None, "")
+    if export is None and note:
+        st.caption(f"Decoding on the server: {note}")
+    elif note:
+        st.info(note)
+    if export is not None:
+        values, path, reason = _live_values(ctx, start, axes, keys, prefix, export)
+        st.caption(LIVE_NOTE[path] + (f" ({reason})" if reason else "") + ".")
+    elif len(axes):
+        st.caption(LIVE_NOTE["fallback"] + ".")
     code = walk_code(start, axes, values)
     st.session_state[f"{prefix}_code"] = code
+    if share:
+        walkurl.write_url(ctx.entry.name, axes.kind, values)
     image = inference.decode_codes(ctx.model, code)[0]
     h, w = image.shape[-2:]
     scale = display_scale(h, w, 196)
     left, right = st.columns([1, 2])
-    left.image(to_uint8(image, scale), caption="decoded mean", output_format="PNG")
-    with right:
-        cols = st.columns(2)
-        for i, (k, label) in enumerate(zip(keys, axes.labels)):
-            cols[i % 2].slider(label, -SLIDER_RANGE, SLIDER_RANGE, step=SLIDER_STEP, key=k, format="%.1f", **KEEP)
+    if path != "wasm":
+        left.image(to_uint8(image, scale), caption="decoded mean", output_format="PNG")
+        with right:
+            cols = st.columns(2)
+            for i, (k, label) in enumerate(zip(keys, axes.labels)):
+                cols[i % 2].slider(label, -SLIDER_RANGE, SLIDER_RANGE, step=SLIDER_STEP, key=k, format="%.1f", **KEEP)
     with left:
         st.download_button("Image (PNG)", data=lambda: to_png(image, scale), file_name="latent-walk.png",
                            mime="image/png", on_click="ignore", key=f"{prefix}_png")

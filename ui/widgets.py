@@ -60,9 +60,10 @@ class Upload:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _convert(data: bytes, shape: tuple, background: tuple, invert: bool | None, limits: ImageLimits) -> dict:
+def _convert(data: bytes, shape: tuple, background: tuple, invert: bool | None, limits: ImageLimits,
+             digit: bool = False) -> dict:
     try:
-        c = load_image(data, shape, np.asarray(background), invert, limits)
+        c = load_image(data, shape, np.asarray(background), invert, limits, digit)
     except ImageInputError as exc:
         return {"ok": False, "error": str(exc)}
     except Exception as exc:  # noqa: BLE001  (a decoder bug must not take the session down)
@@ -79,7 +80,9 @@ def convert_upload(ctx: Ctx, name: str, data: bytes) -> Upload:
     import torch
 
     bg = tuple(float(v) for v in ctx.background())
-    r = _convert(data, ctx.shape, bg, invert_setting(), ctx.limits)
+    # grey models of MNIST-like digits get MNIST's own preparation (explorer.images.prepare_digit)
+    digit = ctx.shape[0] == 1 and "mnist" in (ctx.own_dataset or "").lower() and float(np.mean(bg)) < 0.2
+    r = _convert(data, ctx.shape, bg, invert_setting(), ctx.limits, digit)
     if not r["ok"]:
         return Upload(name, False, error=r["error"])
     return Upload(name, True, torch.from_numpy(r["tensor"]), r["notes"], info=r["info"])

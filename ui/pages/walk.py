@@ -9,7 +9,8 @@ from explorer.images import display_scale, make_grid, to_gif, to_uint8
 from explorer.latent import interpolation
 from ui import inference
 from ui.context import Ctx, require_ctx
-from ui.walkpanel import KEEP, axes_ui, reset_sliders, start_ui, walk_panel
+from ui.walkpanel import KEEP, SLIDER_RANGE, axes_ui, reset_sliders, start_ui, walk_panel
+from ui.walkurl import apply_url, start_token
 from ui.widgets import encode_one, usable_uploads
 
 
@@ -49,6 +50,9 @@ def interpolation_ui(ctx: Ctx) -> None:
 def page() -> None:
     ctx = require_ctx()
     st.title("Latent walk")
+    view = ctx.data()
+    for note in apply_url(SLIDER_RANGE, min(32, ctx.latent_size), len(view.images) if view.has_images else 0):
+        st.warning(note)
     start, described = start_ui(ctx)
     axes = axes_ui(ctx)
     c = st.columns([1, 1, 2])
@@ -59,8 +63,9 @@ def page() -> None:
         gif_axis = names.index(c[2].selectbox("GIF walks along", names, key="walk_gif_axis"))
     if c[1].button("Reset sliders", key="walk_reset"):
         reset_sliders(ctx, axes)
-    st.caption(f"Start: {described}. Sliders are offsets from the start.")
-    walk_panel(ctx, start, axes, grid=grid, gif_axis=gif_axis)
+    st.caption(f"Start: {described}. Sliders are offsets from the start. The page's address holds the walk: copy it to "
+               "share this image" + ("." if start_token() else " (this start is this session's own: the link starts at the prior mean)."))
+    walk_panel(ctx, start, axes, grid=grid, gif_axis=gif_axis, share=True)
     st.divider()
     interpolation_ui(ctx)
 

@@ -1,0 +1,109 @@
+"""The app's Latent walk decodes in the browser (ui/live) and keeps its state in the URL, in headless Chromium.
+
+The app runs with this checkout's component files (ui.live.devserver: a pip --target install of ui/live/assets
+added with site.addsitedir), and the shipped conv-mnist5k, whose decoder the page exports on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+import pytest
+
+from conftest import free_port, stop_app
+from driver import go, wait_idle
+from ui.live.devserver import ROOT, install_assets, start_script
+
+pytestmark = pytest.mark.browser
+
+FIRST_FRAME = "() => Object.values(window.__liveLatent?.status ?? {}).some(s => s.firstFrame)"
+LIVE = "Decoding in your browser (onnxruntime-web, wasm)"
+
+
+@pytest.fixture(scope="module")
+def live_app_url(tmp_path_factory) -> str:
+    tmp = tmp_path_factory.mktemp("live-app")
+    target = install_assets(tmp / "assets")
+    env = dict(os.environ, VAE_EXPLORER_CACHE=str(tmp / "cache"), VAE_EXPLORER_LIVE="on")
+    port = free_port()
+    proc = start_script(ROOT / "app.py", port, target, tmp / "streamlit.log", env)
+    yield f"http://127.0.0.1:{port}"
+    stop_app(proc)
+
+
+def _wait_live(page) -> None:
+    page.get_by_text(LIVE).first.wait_for(timeout=180_000)
+    page.wait_for_function(FIRST_FRAME, timeout=180_000)
+    wait_idle(page)
+
+
+def _last_pixels(page) -> np.ndarray:
+    return np.asarray(page.evaluate("Array.from(window.__liveLatent.frames.at(-1).pixels)"), dtype=np.int16)
+
+
+def _drag(page, index: int, dx: float, steps: int = 20) -> None:
+    box = page.locator("input[type=range]").nth(index).bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for i in range(steps):
+        page.mouse.move(x + (i + 1) * dx / steps, y)
+        page.wait_for_timeout(16)
+    page.wait_for_timeout(150)
+    page.mouse.up()
+
+
+def test_walk_decodes_in_the_browser_and_a_copied_link_shows_the_same_image(browser, live_app_url):
+    first = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = first.new_page()
+    page.set_default_timeout(120_000)
+    page.goto(live_app_url)
+    page.locator("h1").first.wait_for()
+    go(page, "Latent walk")
+    _wait_live(page)
+    assert page.get_by_text("decoded mean").count() == 0  # no server image: the canvas is the image
+    n0 = page.evaluate("window.__liveLatent.frames.length")
+    _drag(page, 0, 90)
+    # the release's rerun must give the page the released values, not the ones before (which it would paint)
+    page.wait_for_function("() => Math.abs(Number(new URL(location.href).searchParams.get('v')?.split(',')[0])) > 0.1")
+    wait_idle(page, 800)
+    _drag(page, 1, -60)
+    during = page.evaluate("n => window.__liveLatent.frames.slice(n).filter(f => f.dragging).length", n0)
+    assert page.evaluate("window.__liveLatent.frames.length") - n0 >= 5 and during >= 1
+    page.wait_for_function("() => new URL(location.href).searchParams.get('v')?.split(',').slice(0, 2)"
+                           ".every(x => Math.abs(Number(x)) > 0.1)", timeout=60_000)
+    wait_idle(page, 800)
+    want = _last_pixels(page)
+    query = parse_qs(urlparse(page.url).query)
+    assert query["model"] == ["conv-mnist5k"] and query["start"] == ["prior"], query
+    link = page.url
+
+    second = browser.new_context(viewport={"width": 1400, "height": 1000})
+    other = second.new_page()
+    other.set_default_timeout(120_000)
+    other.goto(link)
+    _wait_live(other)
+    got = _last_pixels(other)
+    assert got.shape == want.shape
+    diff = np.abs(got - want)
+    seen = [page.evaluate("Array.from(window.__liveLatent.frames.at(-1).values)"),
+            other.evaluate("Array.from(window.__liveLatent.frames.at(-1).values)"), link]
+    assert diff.max() <= 1, f"the link decodes differently: up to {diff.max()} {seen}"
+    values = other.evaluate("Array.from(window.__liveLatent.frames.at(-1).values)")
+    assert abs(values[0]) > 0.1 and abs(values[1]) > 0.1, values
+    first.close()
+    second.close()
+
+
+def test_out_of_range_link_is_clamped_with_a_message(browser, live_app_url):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    page.set_default_timeout(120_000)
+    page.goto(f"{live_app_url}/walk?model=conv-mnist5k&start=prior&axes=dims&n=2&v=12,-0.5")
+    page.get_by_text("were clamped to the range").first.wait_for()
+    _wait_live(page)
+    values = page.evaluate("Array.from(window.__liveLatent.frames.at(-1).values)")
+    assert values == [4.0, -0.5], values
+    ctx.close()
