@@ -192,6 +192,11 @@ def page() -> None:
     st.caption("; ".join(p for p in parts if p) + ". Click a point, or draw a box or lasso, to see the items.")
     st.download_button("Coordinates (CSV)", data=lambda: csv_bytes(view, coords, shown), file_name=f"map-{view.name}-{shown}.csv",
                        mime="text/csv", on_click="ignore", key="map_csv")
+    if shown in ("pca", "plane"):  # hover/drag over the map's plane, decoded in the browser (none without an export)
+        from ui.live.pad import map_pad
+
+        _, comps, mean = pca_map(ctx, view) if shown == "pca" else (None, None, None)
+        map_pad(ctx, view, shown, coords, comps, mean)
     items = selected_items(event, index)
     if len(items) == 1:
         point_ui(ctx, view, items[0])

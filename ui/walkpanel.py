@@ -78,7 +78,8 @@ def start_ui(ctx: Ctx, prefix: str = "walk") -> tuple[np.ndarray, str]:
         view = ctx.data() if from_map.get("dataset") == ctx.dataset else None
         i = int(from_map["index"])
         code = np.asarray(from_map["code"], dtype=np.float64)
-        label = f"map point {i} of {from_map.get('dataset')}" + (f" ({view.label_name(i)})" if view is not None else "")
+        label = from_map.get("label") or (f"map point {i} of {from_map.get('dataset')}"
+                                          + (f" ({view.label_name(i)})" if view is not None else ""))
         return code, label
     return np.zeros(ctx.latent_size), "prior mean (z = 0)"
 

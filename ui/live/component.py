@@ -15,6 +15,11 @@ Assets: the page code, onnxruntime-web's module and its .wasm live in ui/live/as
 distribution `vae-live-latent` (Streamlit serves a v2 component's files only for an installed distribution
 that declares them in its pyproject.toml); scripts/setup.sh installs it, scripts/build-live-component.sh
 rebuilds the files.
+
+Pad mode (`mode="pad"`, exactly two axes): a square canvas over the plane of the two axes replaces the sliders
+(ranges are the plane's (x, y) extent). Hovering or dragging over it decodes the spot in the page; the point
+(x, y) comes back as `values` on release. `dots` (N, 2) are drawn on the pad (e.g. the test items' map
+coordinates), sent as base64 of a float32 array once per `dots_key` and session, like the decoder.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ import numpy as np
 import streamlit as st
 
 COMPONENT_NAME = "vae-live-latent.live_latent"  # "<project name>.<component name>" of ui/live/assets/pyproject.toml
-PATHS = ("pending", "wasm", "fallback")  # where the image is decoded: not known yet, in the page, on the server
+PATHS = ("pending", "wasm", "fallback")
+MODES = ("sliders", "pad")  # where the image is decoded: not known yet, in the page, on the server
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,10 @@ def live_latent(
     image_shape: tuple[int, int, int],
     ranges: Sequence[float] | np.ndarray = (-4.0, 4.0),
     display_size: int = 224,
+    mode: str = "sliders",
+    dots: np.ndarray | None = None,
+    dots_key: str | None = None,
+    pad_size: int = 280,
 ) -> LiveLatentResult:
     """Render the live sliders + canvas; returns what the page reported (see LiveLatentResult).
 
@@ -106,7 +116,9 @@ def live_latent(
     model_key and session; start_code (D,); vectors (K, D) and scales (K,): code = start + sum_k v_k s_k u_k
     (explorer.latent.walk_code's Axes); labels (K,); values (K,): the values to show (pass back the released
     ones); image_shape (C, H, W) of the decoded image; ranges: (lo, hi) for every slider or (K, 2);
-    display_size: the canvas width in CSS pixels."""
+    display_size: the canvas width in CSS pixels; mode: "sliders" or "pad" (two axes: a 2-D pad, ranges its
+    extent); dots (N, 2): points drawn on the pad, sent once per dots_key (default: a digest of them);
+    pad_size: the pad's side in CSS pixels."""
     start = np.asarray(start_code, dtype=np.float64).reshape(-1)
     vecs = np.asarray(vectors, dtype=np.float64).reshape(len(labels), -1)
     k, d = vecs.shape
@@ -117,29 +129,58 @@ def live_latent(
     if sc.size != k or vals.size != k:
         raise ValueError(f"{k} axes need {k} scales and values, got {sc.size} and {vals.size}")
 
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode == "pad" and k != 2:
+        raise ValueError(f"the pad needs exactly two axes, got {k}")
+    dots_b64 = None
+    if mode == "pad" and dots is not None:
+        pts = np.ascontiguousarray(np.asarray(dots, dtype=np.float32).reshape(-1, 2))
+        if dots_key is None:
+            import hashlib
+
+            dots_key = hashlib.sha256(pts.tobytes()).hexdigest()[:16]
+        dots_b64 = pts.astype("<f4").tobytes()
+    else:
+        dots_key = None
+
     if not assets_installed():
         return LiveLatentResult(None, "fallback", "the live-latent component's files are not installed "
                                 "(ui/live/assets: scripts/setup.sh, or pip install -e ui/live/assets)")
     # which models' bytes this session has sent: the page keeps them, so later reruns send none. A page that
     # lost them (it asks with a fresh "need" nonce) gets them once more on the next run.
     sent: dict = st.session_state.setdefault(f"_live_latent_sent:{key}", {"models": set(), "need": None})
+    sent.setdefault("dots", set())
     payload: dict = {}
     if model_key not in sent["models"]:
         payload = _decoder_payload(decoder)
         sent["models"].add(model_key)
+    dots_payload: dict = {}
+    if dots_key is not None:
+        dots_payload["dots_key"] = dots_key
+        if dots_key not in sent["dots"]:
+            dots_payload["dots_b64"] = _b64(dots_b64)
+            sent["dots"].add(dots_key)
 
     data = {
         "model_key": model_key, "start": start.tolist(), "vectors": vecs.tolist(), "scales": sc.tolist(),
         "labels": [str(s) for s in labels], "values": vals.tolist(), "ranges": _ranges(ranges, k),
         "image_shape": [int(s) for s in image_shape], "display_size": int(display_size), **payload,
+        "mode": mode, "pad_size": int(pad_size), **dots_payload,
     }
     result = _renderer()(key=key, data=data, default={"released": None, "status": None, "need": None},
                          on_released_change=_noop, on_status_change=_noop, on_need_change=_noop)
     need = result.get("need")
-    if isinstance(need, dict) and need.get("model_key") == model_key and need != sent["need"] and not payload:
-        sent["need"] = need
-        sent["models"].discard(model_key)
-        st.rerun()
+    if isinstance(need, dict) and need.get("model_key") == model_key and need != sent["need"]:
+        if need.get("dots_key"):
+            if need["dots_key"] == dots_key and "dots_b64" not in dots_payload:
+                sent["need"] = need
+                sent["dots"].discard(dots_key)
+                st.rerun()
+        elif not payload:
+            sent["need"] = need
+            sent["models"].discard(model_key)
+            st.rerun()
     status, released = result.get("status"), result.get("released")
     path, reason, ort = "pending", "", None
     if isinstance(status, dict) and status.get("model_key") == model_key and status.get("path") in PATHS:
@@ -151,4 +192,4 @@ def live_latent(
     return LiveLatentResult(out_values, path, reason, ort)
 
 
-__all__ = ["COMPONENT_NAME", "LiveLatentResult", "PATHS", "assets_installed", "live_latent"]
+__all__ = ["COMPONENT_NAME", "LiveLatentResult", "MODES", "PATHS", "assets_installed", "live_latent"]

@@ -13,6 +13,12 @@
 // reruns send none. Without WebAssembly, or when the session cannot be made, the component says so and
 // reports status {path: "fallback", reason} so that the page can decode on the server.
 //
+// Pad mode (data.mode === "pad", two axes): instead of sliders, a square canvas over the plane of the two axes
+// (data.ranges: [[xlo, xhi], [ylo, yhi]], y up). Hovering or dragging over it decodes the spot under the pointer
+// (values = [x, y], the same latest-value-wins loop); leaving it without a drag goes back to the last point; on
+// release (pointerup after a press) the point goes back to Python as "released". Optional background dots: an
+// (N, 2) Float32Array as base64 (data.dots_b64), sent once per data.dots_key and kept in window.__liveLatent.
+//
 // window.__liveLatent is also the test and benchmark hook: frames [{modelKey, code, pixels (C*H*W uint8
 // as painted), tEvent, tDrawn, ...}], per-instance status and timings.
 
@@ -22,6 +28,7 @@ const MAX_FRAMES = 400;
 const G = (window.__liveLatent ??= {
   frames: [],            // the last MAX_FRAMES painted frames, all instances
   decoders: new Map(),   // model_key -> Uint8Array (the ONNX file)
+  dots: new Map(),       // dots_key -> Float32Array (N*2: x0, y0, x1, y1, ...), the pad's background points
   sessions: new Map(),   // model_key -> Promise<InferenceSession>
   status: {},            // instance key -> {path, reason, modelKey, ...}
   received: [],          // {modelKey, bytes, how} each time decoder bytes reached the page
@@ -48,6 +55,11 @@ function loadOrt() {
     return ort;
   })();
   return ortPromise;
+}
+
+function base64Floats(text) {
+  const bytes = base64Bytes(text);
+  return new Float32Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.length / 4));
 }
 
 function base64Bytes(text) {
@@ -128,6 +140,112 @@ function buildSliders(inst) {
   });
 }
 
+// -- the 2-D pad ------------------------------------------------------------------------------------
+function buildPad(inst) {
+  const d = inst.data;
+  inst.sliderBox.replaceChildren();
+  inst.inputs = [];
+  inst.outputs = [];
+  const size = d.pad_size;
+  const ratio = Math.max(1, Math.min(3, window.devicePixelRatio || 1));
+  const pad = el("canvas", { class: "ll-pad", "data-testid": "live-latent-pad", "aria-label": `${d.labels[0]} / ${d.labels[1]} pad` });
+  pad.width = Math.round(size * ratio);
+  pad.height = Math.round(size * ratio);
+  pad.style.width = `${size}px`;
+  pad.style.height = `${size}px`;
+  const readout = el("output", { class: "ll-readout", "data-testid": "live-latent-readout" });
+  inst.pad = pad;
+  inst.padCtx = pad.getContext("2d");
+  inst.readout = readout;
+  inst.padBackground = null;
+  const at = (ev) => {
+    const box = pad.getBoundingClientRect();
+    const [[xlo, xhi], [ylo, yhi]] = inst.data.ranges;
+    const fx = Math.min(1, Math.max(0, (ev.clientX - box.left) / box.width));
+    const fy = Math.min(1, Math.max(0, (ev.clientY - box.top) / box.height));
+    return [xlo + fx * (xhi - xlo), yhi - fy * (yhi - ylo)];
+  };
+  const move = (ev) => {
+    G.events++;
+    inst.values = at(ev);
+    inst.client = [ev.clientX, ev.clientY];
+    drawPad(inst);
+    request(inst, ev.timeStamp);
+  };
+  pad.addEventListener("pointerdown", (ev) => {
+    if (ev.button !== 0) return;
+    pad.setPointerCapture?.(ev.pointerId);
+    inst.dragging = true;
+    move(ev);
+  });
+  pad.addEventListener("pointermove", (ev) => {
+    if (inst.dragging || ev.pointerType === "mouse") move(ev); // a mouse hovering decodes too
+  });
+  const up = () => {
+    if (!inst.dragging) return;
+    inst.dragging = false;
+    inst.committed = inst.values.slice();
+    release(inst);
+  };
+  pad.addEventListener("pointerup", up);
+  pad.addEventListener("pointercancel", up);
+  pad.addEventListener("pointerleave", () => {
+    if (inst.dragging) return;
+    inst.values = inst.committed.slice(); // a hover that ends goes back to the last released point
+    drawPad(inst);
+    request(inst, performance.now());
+  });
+  inst.sliderBox.append(pad, readout);
+  drawPad(inst);
+}
+
+function padDots(inst) {
+  const key = inst.data.dots_key;
+  if (!key) return null;
+  if (inst.data.dots_b64 && !G.dots.has(key)) G.dots.set(key, base64Floats(inst.data.dots_b64));
+  return G.dots.get(key) ?? null;
+}
+
+function drawPad(inst) {
+  const { pad, padCtx: ctx } = inst;
+  if (!pad) return;
+  const W = pad.width, H = pad.height;
+  const [[xlo, xhi], [ylo, yhi]] = inst.data.ranges;
+  const px = (x) => ((x - xlo) / (xhi - xlo)) * W;
+  const py = (y) => ((yhi - y) / (yhi - ylo)) * H;
+  const sig = JSON.stringify([inst.data.dots_key, inst.data.ranges, W, H, G.dots.has(inst.data.dots_key)]);
+  if (inst.padBackground?.sig !== sig) { // axes and dots drawn once, then copied under each crosshair
+    const bg = document.createElement("canvas");
+    bg.width = W;
+    bg.height = H;
+    const b = bg.getContext("2d");
+    b.fillStyle = "#fafafa";
+    b.fillRect(0, 0, W, H);
+    b.strokeStyle = "#bbb";
+    b.lineWidth = 1;
+    if (xlo < 0 && xhi > 0) { b.beginPath(); b.moveTo(px(0), 0); b.lineTo(px(0), H); b.stroke(); }
+    if (ylo < 0 && yhi > 0) { b.beginPath(); b.moveTo(0, py(0)); b.lineTo(W, py(0)); b.stroke(); }
+    const dots = padDots(inst);
+    if (dots) {
+      b.fillStyle = "rgba(31, 119, 180, 0.55)";
+      const r = Math.max(1.5, W / 180);
+      for (let i = 0; i + 1 < dots.length; i += 2) b.fillRect(px(dots[i]) - r / 2, py(dots[i + 1]) - r / 2, r, r);
+    }
+    inst.padBackground = { sig, canvas: bg, dots: dots ? dots.length / 2 : 0 };
+  }
+  ctx.drawImage(inst.padBackground.canvas, 0, 0);
+  const [x, y] = inst.values;
+  const cx = px(x), cy = py(y);
+  ctx.strokeStyle = "#d62728";
+  ctx.lineWidth = Math.max(1.5, W / 200);
+  ctx.beginPath();
+  ctx.arc(cx, cy, W / 40, 0, 2 * Math.PI);
+  ctx.moveTo(cx - W / 25, cy); ctx.lineTo(cx + W / 25, cy);
+  ctx.moveTo(cx, cy - W / 25); ctx.lineTo(cx, cy + W / 25);
+  ctx.stroke();
+  inst.readout.textContent = `${inst.data.labels[0]} ${fmt(x)}, ${inst.data.labels[1]} ${fmt(y)}`;
+}
+
 function mount(parentElement) {
   // parentElement is a ShadowRoot (isolate_styles), where `:scope >` matches nothing: look at the children
   let root = Array.from(parentElement.children).find((node) => node.classList?.contains("ll-root"));
@@ -142,7 +260,7 @@ function mount(parentElement) {
     root, canvas, note, sliderBox, ctx: canvas.getContext("2d", { willReadFrequently: true }),
     id: `ll${++G.seq}`, data: null, values: [], pending: null, busy: false, dragging: false,
     session: null, sessionKey: null, dropped: 0, firstRender: performance.now(), firstFrame: null,
-    reported: null, asked: null, api: null,
+    reported: null, asked: null, api: null, pad: null, client: null, committed: [],
   };
   window.addEventListener("pointerup", () => {
     if (inst.dragging) { inst.dragging = false; }
@@ -167,7 +285,8 @@ function codeFor(inst, values) {
 
 function request(inst, tEvent) {
   if (inst.pending) inst.dropped++; // a newer pointer value replaces the one that was waiting
-  inst.pending = { values: inst.values.slice(), tEvent: tEvent ?? performance.now() };
+  inst.pending = { values: inst.values.slice(), tEvent: tEvent ?? performance.now(), client: inst.client };
+  inst.client = null;
   if (!inst.busy && inst.session) run(inst);
 }
 
@@ -219,7 +338,8 @@ async function decodeAndPaint(inst, req) {
     Object.assign(G.status[inst.id], { firstFrame: tDrawn, readinessMs: tDrawn - inst.firstRender });
   }
   G.frames.push({
-    instance: inst.id, modelKey: inst.sessionKey, values: req.values, code, pixels, shape: [Math.min(C, 3), H, W],
+    instance: inst.id, modelKey: inst.sessionKey, mode: inst.data.mode ?? "sliders", values: req.values,
+    pointer: inst.pad ? req.values : null, client: req.client ?? null, code, pixels, shape: [Math.min(C, 3), H, W],
     tEvent: req.tEvent, tStart, tDecoded, tDrawn, dragging: inst.dragging, dropped: inst.dropped,
   });
   if (G.frames.length > MAX_FRAMES) G.frames.splice(0, G.frames.length - MAX_FRAMES);
@@ -321,13 +441,22 @@ function update(inst, data) {
     vectors: Float64Array.from(data.vectors.flat()),
     scales: Float64Array.from(data.scales),
   };
-  const structure = JSON.stringify([data.labels, data.ranges]);
+  const pad = data.mode === "pad";
+  const structure = JSON.stringify([data.mode, data.labels, data.ranges, data.pad_size]);
   const valuesChanged = !old || JSON.stringify(old.values) !== JSON.stringify(data.values);
   if (valuesChanged && !inst.dragging) inst.values = data.values.slice();
+  if (valuesChanged) inst.committed = data.values.slice();
+  if (pad && data.dots_key && !data.dots_b64 && !G.dots.has(data.dots_key) && inst.askedDots !== data.dots_key) {
+    inst.askedDots = data.dots_key; // this page lost (or never had) the dots: ask Python to send them again
+    inst.api?.setStateValue("need", { model_key: data.model_key, dots_key: data.dots_key, nonce: Date.now() });
+  }
   if (!old || structure !== inst.structure) {
     inst.structure = structure;
     if (!valuesChanged) inst.values = data.values.slice();
-    buildSliders(inst);
+    inst.pad = null;
+    if (pad) buildPad(inst); else buildSliders(inst);
+  } else if (pad) {
+    drawPad(inst);
   } else if (valuesChanged && !inst.dragging) {
     inst.inputs.forEach((input, k) => { input.value = String(inst.values[k]); inst.outputs[k].textContent = fmt(inst.values[k]); });
   }
