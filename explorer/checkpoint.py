@@ -75,9 +75,9 @@ def save_pretrained(model: VAE, folder: str | Path, extra: dict[str, Any] | None
     return folder
 
 
-MAX_PARAMETERS = 1_000_000_000  # estimated from config.json before anything is built: ~4 GB of float32 weights
+MAX_PARAMETERS = 250_000_000  # estimated from config.json before anything is built: ~1 GB of float32 weights
 MAX_SIZE_FIELD = 1 << 20  # any one size (width, channels, kernel, latent_dim, ...) above this is not a real model
-MAX_INPUT_VALUES = 1 << 26  # C x H x W of one input image
+MAX_INPUT_VALUES = 1 << 22  # C x H x W of one input image (3 x 1024 x 1024 fits)
 
 
 def _type_problem(name: str, annotation: Any, value: Any) -> str | None:
@@ -156,7 +156,8 @@ def check_config_values(config_class: type, values: Any) -> None:
     ignored = set(getattr(config_class, "ignored_fields", ()))
     latent = 0 if "latent_dim" in ignored else sizes.get("latent_dim", 0)
     widest = max(sizes, key=sizes.get)
-    estimate = pixels * max(latent, 1) + sizes[widest] ** 2 * len(sizes) + pixels * sizes[widest]
+    # an encoder and a decoder each touch every input value at least once per unit of the widest layer
+    estimate = pixels * max(latent, 1) + sizes[widest] ** 2 * len(sizes) + 2 * pixels * sizes[widest]
     if estimate > MAX_PARAMETERS:
         culprit = "latent_dim" if latent and pixels * latent >= sizes[widest] ** 2 * len(sizes) else widest
         raise ValueError(f"{culprit} = {sizes[culprit]:,} (with input_shape {list(shape)}) gives an estimated "
@@ -178,6 +179,9 @@ def read_config(folder: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(payload, dict) or "family" not in payload or "config" not in payload:
         raise CheckpointError(f"{path} does not describe a model: it needs 'family' and 'config' keys")
+    if not isinstance(payload["family"], str) or not isinstance(payload["config"], dict):
+        raise CheckpointError(f"{path}: 'family' must be a string and 'config' an object, got "
+                              f"{type(payload['family']).__name__} and {type(payload['config']).__name__}")
     return payload
 
 
@@ -219,8 +223,9 @@ def from_pretrained(folder_or_file: str | Path, device: str | torch.device | Non
         raise CheckpointError(f"{folder / CONFIG_NAME} has an invalid config for family {cls.family!r}: {exc}") from None
     try:
         model = cls.from_config(config, folder)
-    except (FileNotFoundError, ValueError, TypeError, RuntimeError) as exc:
-        raise CheckpointError(f"{folder}: {exc}") from None
+    except (FileNotFoundError, ValueError, TypeError, RuntimeError, IndexError, KeyError) as exc:
+        raise CheckpointError(f"{folder / CONFIG_NAME}: the model it describes cannot be built "
+                              f"({type(exc).__name__}: {exc})") from None
     except MemoryError:
         raise CheckpointError(f"{folder / CONFIG_NAME}: the model it describes does not fit in memory") from None
     state = load_weights(folder / WEIGHTS_NAME, "cpu")

@@ -91,6 +91,8 @@ def open_image(data: bytes, limits: ImageLimits = ImageLimits()):
             "too many pixels", f"the image declares too many pixels to decode safely (a decompression bomb?): {exc}"
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        if isinstance(exc, EOFError) or "truncated" in str(exc).lower():  # the file ends inside its header
+            raise ImageInputError("truncated", f"the file is cut short before its header ends ({exc}).") from None
         raise ImageInputError("damaged header", f"the file looks like an image but its header is damaged ({exc}).") from None
     width, height = img.size
     fmt, mode = img.format or "?", img.mode

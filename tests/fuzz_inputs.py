@@ -248,3 +248,129 @@ MUTATIONS = {"random_bytes": m_random_bytes, "truncate": m_truncate, "header_fli
 def mutate(kind: str, base: str, seed: int) -> bytes:
     """The case (kind, base file name, seed) as bytes."""
     return MUTATIONS[kind](base_files()[base], random.Random(seed))
+
+
+# -- checkpoints -------------------------------------------------------------------------------------------------
+ODD_VALUES = (None, True, False, "", "x", "16", -1, 0, 1, 1.5, -0.0, float("nan"), float("inf"), 10**9, 2**63,
+              [], {}, [0], [10**9], [1, 28], [1, 28, 28, 1], [-1, 28, 28], [1, 0, 28], ["a"], {"a": 1})
+CONFIG_KINDS = ("wrong_type", "missing_key", "absurd_size", "unknown_key", "family")
+WEIGHT_KINDS = ("truncate", "header_flip", "body_flip", "dtype", "shape", "nan", "offsets")
+
+
+def mutate_config(payload: dict, kind: str, rnd: random.Random) -> dict:
+    """A mutated copy of a checkpoint's config.json payload."""
+    import copy
+
+    out = copy.deepcopy(payload)
+    config = out["config"]
+    key = rnd.choice(sorted(config))
+    if kind == "wrong_type":
+        config[key] = rnd.choice(ODD_VALUES)
+    elif kind == "missing_key":
+        if rnd.random() < 0.3:
+            del out[rnd.choice(("family", "config"))]
+        else:
+            del config[key]
+    elif kind == "absurd_size":
+        big = rnd.choice((10**6, 10**7, 10**9, 2**31, 2**40))
+        ints = [k for k, v in config.items() if isinstance(v, int) and not isinstance(v, bool)]
+        lists = [k for k, v in config.items() if isinstance(v, list) and v and isinstance(v[0], int)]
+        key = rnd.choice(ints + lists + ["latent_dim"])
+        if key in lists:
+            value = list(config[key])
+            value[rnd.randrange(len(value))] = big
+            config[key] = value
+        else:
+            config[key] = big
+    elif kind == "unknown_key":
+        config[rnd.choice(("extra", "latentdim", "__class__"))] = rnd.choice(ODD_VALUES)
+    else:
+        out["family"] = rnd.choice((None, 3, "", "conv ", "MLP", "../mlp", "pu", "conv", ["mlp"]))
+    return out
+
+
+def mutate_weights(data: bytes, kind: str, rnd: random.Random) -> bytes:
+    """A mutated safetensors file: cut, flipped, or with its JSON header rewritten."""
+    import json
+
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    body = data[8 + n:]
+    names = sorted(k for k in header if k != "__metadata__")
+    name = rnd.choice(names)
+    if kind == "truncate":
+        return data[:rnd.randrange(len(data))]
+    if kind == "header_flip":
+        out = bytearray(data)
+        i = rnd.randrange(0, min(len(out), 8 + n))
+        out[i] ^= 1 << rnd.randrange(8)
+        return bytes(out)
+    if kind == "body_flip":
+        out = bytearray(data)
+        for _ in range(rnd.randint(1, 16)):
+            out[rnd.randrange(8 + n, len(out))] ^= 1 << rnd.randrange(8)
+        return bytes(out)
+    if kind == "nan":
+        out = bytearray(body)
+        start, end = header[name]["data_offsets"]
+        i = start + 4 * rnd.randrange(max(1, (end - start) // 4))
+        out[i:i + 4] = struct.pack("<f", rnd.choice((float("nan"), float("inf"), -float("inf"))))
+        body = bytes(out)
+    elif kind == "dtype":
+        header[name]["dtype"] = rnd.choice(("F16", "BF16", "F64", "I64", "I32", "U8", "BOOL", "I8", "F8_E4M3", "XX"))
+    elif kind == "shape":
+        shape = header[name]["shape"]
+        header[name]["shape"] = rnd.choice(([], [0], [10**12], [int(x) * 2 for x in shape], shape[::-1] + [1],
+                                            [-1] + shape[1:]))
+    else:  # offsets
+        start, end = header[name]["data_offsets"]
+        header[name]["data_offsets"] = rnd.choice(([end, start], [start, end + 4], [start, 10**12], [0, 0],
+                                                   [start - 4, end - 4]))
+    raw = json.dumps(header).encode()
+    return struct.pack("<Q", len(raw)) + raw + body
+
+
+# -- running one case --------------------------------------------------------------------------------------------
+def check_upload(data: bytes) -> str:
+    """Run one upload through the app's function (explorer.images.load_image, as ui/widgets.py calls it) for a grey
+    and an RGB model: "image", or the name of the check that refused it. Any other exception escapes."""
+    from explorer.images import CHECKS, ImageInputError, load_image
+
+    try:
+        out = load_image(data, (1, 28, 28), background=0.0, invert=None)
+        assert out.tensor.shape == (1, 28, 28) and float(out.tensor.min()) >= 0 and float(out.tensor.max()) <= 1
+        load_image(data, (3, 16, 16), background=(1.0, 1.0, 1.0), invert=None)
+        return "image"
+    except ImageInputError as exc:
+        assert exc.check in CHECKS and str(exc).lower().startswith(exc.check), str(exc)
+        return exc.check
+
+
+def make_tiny_checkpoint(folder) -> None:
+    """A small native MLP checkpoint (8 x 8 grey images, latent 2) to mutate."""
+    import torch
+
+    from explorer.checkpoint import save_pretrained
+    from explorer.models.registry import build_model
+
+    torch.manual_seed(0)
+    save_pretrained(build_model("mlp", input_shape=(1, 8, 8), latent_dim=2, hidden_sizes=(8,)), folder)
+
+
+def check_checkpoint(folder) -> str:
+    """Load a (mutated) checkpoint folder: "model", or "refused" when CheckpointError names a file of it and the
+    problem. Any other exception escapes."""
+    from pathlib import Path
+
+    from explorer.checkpoint import CheckpointError, from_pretrained
+
+    try:
+        model = from_pretrained(folder)
+        import torch
+
+        with torch.no_grad():
+            model.decode(torch.zeros(1, *model.latent_shape) if hasattr(model, "latent_shape") else torch.zeros(1, 2))
+        return "model"
+    except CheckpointError as exc:
+        assert str(Path(folder)) in str(exc), f"the message names no file: {exc}"
+        return "refused"
