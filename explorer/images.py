@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import math
+import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
@@ -106,15 +107,16 @@ def open_image(data: bytes, limits: ImageLimits = ImageLimits()):
             "too small", f"the image is only {width} x {height} pixels; at least {limits.min_side} x {limits.min_side} is needed."
         )
     notes = []
-    if getattr(img, "is_animated", False):
-        notes.append("animated image: only its first frame is used")
     try:
+        # is_animated reads ahead through the frames: a cut or damaged later frame fails here (found by fuzzing)
+        if getattr(img, "is_animated", False):
+            notes.append("animated image: only its first frame is used")
         img.seek(0)
         img.load()
         img = ImageOps.exif_transpose(img) if fmt in ("JPEG", "WEBP", "PNG") else img
     except Image.DecompressionBombError as exc:
         raise ImageInputError("too many pixels", f"the image is too large to decode safely: {exc}") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
         raise ImageInputError(
             "truncated", f"the image data is damaged or cut short and cannot be decoded ({exc}). Try saving the file again."
         ) from None

@@ -75,6 +75,9 @@ BASES = sorted(F.base_files())
 @pytest.mark.parametrize("kind", F.KINDS)
 @FUZZ
 @given(base=st.sampled_from(BASES), seed=st.integers(0, 2**32 - 1))
+@example(base="gif_anim", seed=7757)  # found by bench_fuzz: IndexError / struct.error from a cut second frame
+@example(base="gif_anim", seed=5741)
+@example(base="gif_anim", seed=23327)
 def test_upload_gives_an_image_or_a_named_refusal(kind, base, seed):
     data = F.mutate(kind, base, seed)
     with watchdog():
@@ -295,3 +298,9 @@ def test_evaluate_refuses_out_of_range_values_with_status_2(argv, words, tmp_pat
     assert main(args) == 2
     assert words in capsys.readouterr().err
     assert sorted(p.name for p in model.iterdir()) == before and not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("kind, seed", [("truncate", 7757), ("truncate", 5741), ("truncate", 53789),
+                                        ("chunk_length", 23327)])
+def test_cut_animated_gif_is_refused_by_name(kind, seed):  # found by bench_fuzz (IndexError, struct.error)
+    assert F.check_upload(F.mutate(kind, "gif_anim", seed)) in ("image", "truncated", "damaged header")
