@@ -2,6 +2,7 @@
 
     python bench/bench_fuzz.py --cases 100000 --workers 2          # ~15 min on 2 cores
     python bench/bench_fuzz.py --cases 2000                        # a quick look
+    python -m bench.bench_fuzz --cases 2000                        # the same, importing this checkout's explorer
 
 Cases are the ones the test suite draws (tests/fuzz_inputs.py), here by plain seeds 0, 1, 2, ... so any failure
 is reproduced from its printed (kind, base, seed). Each worker process runs under a memory bound
@@ -28,7 +29,20 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+
+def _load_fuzz_inputs():
+    """tests/fuzz_inputs.py as the module `fuzz_inputs` (the cases the test suite draws), without editing sys.path."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fuzz_inputs", ROOT / "tests" / "fuzz_inputs.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["fuzz_inputs"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_load_fuzz_inputs()
 
 CHUNK = 250
 SHARES = {"upload": 0.8, "checkpoint": 0.15, "cli": 0.05}

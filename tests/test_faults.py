@@ -22,9 +22,9 @@ from explorer.training import LOCK_NAME, RunLockedError, lock_run
 
 def test_second_run_into_the_same_out_is_refused_and_a_dead_holder_leaves_no_stale_lock(tmp_path):
     out = tmp_path / "run"
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; sys.path.insert(0, '.');"
-                               "from explorer.training import lock_run; h = lock_run(sys.argv[1]); print('locked', "
-                               "flush=True); time.sleep(60)", str(out)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from explorer.training import lock_run; "
+                               "h = lock_run(sys.argv[1]); print('locked', flush=True); time.sleep(60)", str(out)],
+                              cwd=str(Path(__file__).resolve().parents[1]), stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(RunLockedError, match=f"PID {holder.pid}"):

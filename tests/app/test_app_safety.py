@@ -21,8 +21,7 @@ from apptest_helpers import open_app
 from bad_files import digit_like, encode
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
-from test_packaging import _listening_addresses, free_port  # noqa: E402
+from test_packaging import _listening_addresses, free_port  # noqa: E402  (tests/ is on pytest's pythonpath)
 
 
 def _files(*folders: Path) -> set[Path]:
