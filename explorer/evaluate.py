@@ -148,6 +148,10 @@ def run(argv: list[str]) -> Path:
         raise EvaluateError(f"--iwae-k must be 0 or more, got {args.iwae_k}")
     if args.limit is not None and args.limit < 1:
         raise EvaluateError(f"--limit must be positive, got {args.limit}")
+    if args.batch_size < 1:
+        raise EvaluateError(f"--batch-size must be positive, got {args.batch_size}")
+    if args.image_size is not None and args.image_size < 1:
+        raise EvaluateError(f"--image-size must be positive, got {args.image_size}")
     import torch
 
     import explorer

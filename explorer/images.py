@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import math
+import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
@@ -29,8 +30,21 @@ UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "bmp", "gif")
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, what Pillow's convert("L") uses
 
 
+# The checks an upload can fail, each named at the start of its message (and in ImageInputError.check).
+CHECKS = ("empty file", "file too large", "not an image", "damaged header", "too many pixels", "too small",
+          "truncated", "out of memory", "cannot convert")
+
+
 class ImageInputError(ValueError):
-    """An uploaded file that cannot be used as an image; the message says why, in plain words."""
+    """An uploaded file that cannot be used as an image; the message names the failed check, then says why."""
+
+    def __init__(self, check: str, detail: str):
+        self.check = check  # one of CHECKS
+        self.detail = detail
+        super().__init__(f"{check[0].upper()}{check[1:]}: {detail}")
+
+    def __reduce__(self):  # picklable across processes (the fuzz benchmark's workers report errors back)
+        return type(self), (self.check, self.detail)
 
 
 @dataclass(frozen=True)
@@ -66,47 +80,50 @@ def open_image(data: bytes, limits: ImageLimits = ImageLimits()):
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if data is None or len(data) == 0:
-        raise ImageInputError("The file is empty (0 bytes): choose an image file (PNG, JPEG, WebP, BMP or GIF).")
+        raise ImageInputError("empty file", "the file is empty (0 bytes): choose an image file (PNG, JPEG, WebP, BMP or GIF).")
     if len(data) > limits.max_bytes:
-        raise ImageInputError(f"The file is {_mb(len(data))}, over the upload limit of {_mb(limits.max_bytes)}.")
+        raise ImageInputError("file too large", f"the file is {_mb(len(data))}, over the upload limit of {_mb(limits.max_bytes)}.")
     try:
         img = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))
     except UnidentifiedImageError:
         raise ImageInputError(
-            "This file is not an image that can be read: use PNG, JPEG, WebP, BMP or GIF."
+            "not an image", "this file is not an image that can be read: use PNG, JPEG, WebP, BMP or GIF."
         ) from None
     except Image.DecompressionBombError as exc:
         raise ImageInputError(
-            f"The image declares too many pixels to decode safely (a decompression bomb?): {exc}"
+            "too many pixels", f"the image declares too many pixels to decode safely (a decompression bomb?): {exc}"
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageInputError(f"The file looks like an image but its header is damaged ({exc}).") from None
+        if isinstance(exc, EOFError) or "truncated" in str(exc).lower():  # the file ends inside its header
+            raise ImageInputError("truncated", f"the file is cut short before its header ends ({exc}).") from None
+        raise ImageInputError("damaged header", f"the file looks like an image but its header is damaged ({exc}).") from None
     width, height = img.size
     fmt, mode = img.format or "?", img.mode
     if width * height > limits.max_pixels:
         raise ImageInputError(
-            f"The image is {width} x {height} = {width * height:,} pixels, over the limit of {limits.max_pixels:,} "
+            "too many pixels", f"the image is {width} x {height} = {width * height:,} pixels, over the limit of {limits.max_pixels:,} "
             "pixels: scale it down before uploading (this guards against decompression bombs)."
         )
     if min(width, height) < limits.min_side:
         raise ImageInputError(
-            f"The image is only {width} x {height} pixels; at least {limits.min_side} x {limits.min_side} is needed."
+            "too small", f"the image is only {width} x {height} pixels; at least {limits.min_side} x {limits.min_side} is needed."
         )
     notes = []
-    if getattr(img, "is_animated", False):
-        notes.append("animated image: only its first frame is used")
     try:
+        # is_animated reads ahead through the frames: a cut or damaged later frame fails here (found by fuzzing)
+        if getattr(img, "is_animated", False):
+            notes.append("animated image: only its first frame is used")
         img.seek(0)
         img.load()
         img = ImageOps.exif_transpose(img) if fmt in ("JPEG", "WEBP", "PNG") else img
     except Image.DecompressionBombError as exc:
-        raise ImageInputError(f"The image is too large to decode safely: {exc}") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
+        raise ImageInputError("too many pixels", f"the image is too large to decode safely: {exc}") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
         raise ImageInputError(
-            f"The image data is damaged or cut short and cannot be decoded ({exc}). Try saving the file again."
+            "truncated", f"the image data is damaged or cut short and cannot be decoded ({exc}). Try saving the file again."
         ) from None
     except MemoryError:
-        raise ImageInputError("The image is too large to decode in the memory available.") from None
+        raise ImageInputError("out of memory", "the image is too large to decode in the memory available.") from None
     return img, fmt, mode, notes
 
 
@@ -251,7 +268,7 @@ def convert_image(
 
     channels, out_h, out_w = (int(s) for s in shape)
     if channels not in (1, 3):
-        raise ImageInputError(f"The model expects {channels}-channel images; only grey (1) or RGB (3) are supported.")
+        raise ImageInputError("cannot convert", f"the model expects {channels}-channel images; only grey (1) or RGB (3) are supported.")
     notes: list[str] = []
     img = _normalise_mode(img, notes)
     if digit and channels == 1:
@@ -321,11 +338,11 @@ def load_image(
     try:
         tensor, inverted, more = convert_image(img, shape, background, invert, digit)
     except MemoryError:
-        raise ImageInputError("The image is too large to convert in the memory available.") from None
+        raise ImageInputError("out of memory", "the image is too large to convert in the memory available.") from None
     except (OSError, ValueError) as exc:
         if isinstance(exc, ImageInputError):
             raise
-        raise ImageInputError(f"The image could not be converted ({exc}).") from None
+        raise ImageInputError("cannot convert", f"the image could not be converted ({exc}).") from None
     return ConvertedImage(tensor, img.size, mode, fmt, inverted, notes + more)
 
 

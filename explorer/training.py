@@ -31,6 +31,41 @@ STATE_DIR = "checkpoint"
 STATE_NAME = "train_state.pt"
 
 
+LOCK_NAME = ".lock"
+
+
+class RunLockedError(ValueError):
+    """Another live process is training into the same output folder."""
+
+
+def lock_run(out_dir: str | Path):
+    """Hold an exclusive lock on OUT/.lock (with this PID in it) for as long as the returned file stays open.
+
+    The lock is an fcntl.flock, which the kernel drops when its process ends, so a crashed or killed run never
+    leaves a stale lock: the file may stay, but the next run takes the lock at once. Raises RunLockedError
+    (naming the holder's PID) when a live run holds it."""
+    import fcntl
+    import os
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / LOCK_NAME
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise RunLockedError(f"{out_dir} is in use by another training run (PID {holder}, lock {path}); wait for it "
+                             "to finish, or choose another --out") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
 def _help(text: str, **extra: Any) -> dict[str, Any]:
     """Field metadata: the help train.py shows for the field's generated option (and optional choices)."""
     return {"help": text, **extra}
@@ -66,6 +101,30 @@ class TrainConfig:
     log_every: int = field(default=10, metadata=_help("steps between progress-bar updates"))
     tensorboard: bool = field(default=True, metadata=_help("write TensorBoard logs to OUT/logs"))
     progress: bool = field(default=True, metadata=_help("show a progress bar"))
+
+    def __post_init__(self) -> None:
+        def number(name: str, value: Any, low: float, strict: bool, integer: bool = False) -> None:
+            kind = "an integer" if integer else "a number"
+            if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+                raise ValueError(f"--{name.replace('_', '-')} must be {kind}, got {value!r}")
+            if not math.isfinite(value) or (value <= low if strict else value < low):
+                bound = f"{'above' if strict else 'at least'} {low:g}"
+                raise ValueError(f"--{name.replace('_', '-')} must be {bound}, got {value!r}")
+
+        number("epochs", self.epochs, 0, True, integer=True)
+        number("batch_size", self.batch_size, 0, True, integer=True)
+        number("log_every", self.log_every, 0, True, integer=True)
+        number("seed", self.seed, 0, False, integer=True)
+        number("lr", self.lr, 0, True)
+        for name in ("weight_decay", "grad_clip", "beta", "free_bits"):
+            number(name, getattr(self, name), 0, False)
+        if self.warmup_epochs is not None:
+            number("warmup_epochs", self.warmup_epochs, 0, False)
+        for name, f in self.__dataclass_fields__.items():
+            choices = f.metadata.get("choices")
+            if choices and getattr(self, name) not in choices:
+                raise ValueError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)}, "
+                                 f"got {getattr(self, name)!r}")
 
     @property
     def effective_warmup_epochs(self) -> float:

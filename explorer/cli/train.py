@@ -228,13 +228,34 @@ def train_config(args: argparse.Namespace):
     return TrainConfig(**{k.removeprefix("train."): v for k, v in vars(args).items() if k.startswith("train.")})
 
 
+def check_run_options(args: argparse.Namespace) -> None:
+    """Refuse out-of-range train.py options (ValueError, exit status 2) before anything is loaded or written."""
+    if args.iwae_k < 0:
+        raise ValueError(f"--iwae-k must be 0 or more, got {args.iwae_k}")
+    for name in ("threads", "image_size"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    for name in ("labeled_fraction", "captioned_fraction"):
+        value = getattr(args, name)
+        if value is not None and not 0.0 <= value <= 1.0:  # NaN fails too
+            raise ValueError(f"--{name.replace('_', '-')} must be between 0 and 1, got {value}")
+    from explorer.analysis.maps import parse_map_methods
+
+    parse_map_methods(args.maps)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder")
+
+
 def run(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     from explorer.models import get_model_class
 
     cls = get_model_class(args.model)
     explicit = explicit_model_values(args, cls)  # refuse a wrong option before any data is loaded
-    train_cfg = train_config(args)
+    train_cfg = train_config(args)  # TrainConfig refuses out-of-range values
+    check_run_options(args)
     if args.dry_run:
         print(json.dumps({"model": args.model, "model_options": explicit, "training": asdict(train_cfg)}, default=list))
         return 0
@@ -245,7 +266,7 @@ def run(argv: list[str]) -> int:
     from explorer.data import load_dataset
     from explorer.export import export_model
     from explorer.heap import retain_freed_memory
-    from explorer.training import STATE_DIR, Trainer
+    from explorer.training import STATE_DIR, Trainer, lock_run
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -263,6 +284,7 @@ def run(argv: list[str]) -> int:
         print(f"compiled: {', '.join(compiled)}" if compiled else
               f"--compile: nothing compiled for the {args.model!r} family; training runs eagerly", flush=True)
     out = Path(args.out)
+    lock = lock_run(out)  # noqa: F841  (held until the process ends: a second run into --out is refused)
     state = out / STATE_DIR
     if args.resume and (state / "config.json").is_file():
         saved = read_config(state)["config"]

@@ -24,6 +24,8 @@ class MLPConfig(VAEConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
+        if not self.hidden_sizes or min(self.hidden_sizes) < 1:
+            raise ValueError(f"hidden_sizes must be one or more positive widths, got {list(self.hidden_sizes)}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
 

@@ -104,7 +104,7 @@ def one_by_one() -> bytes:
 CASES = {
     "not_an_image": ("notes.png", lambda: b"just some text, not an image\n" * 20, "image/png", False, "not an image"),
     "empty": ("empty.png", lambda: b"", "image/png", False, "empty"),
-    "truncated": ("cut.png", truncated_png, "image/png", False, "damaged"),
+    "truncated": ("cut.png", truncated_png, "image/png", False, "cut short"),
     "corrupt": ("corrupt.png", corrupt_png, "image/png", False, "damaged"),
     "bomb": ("bomb.png", bomb, "image/png", False, "pixels"),
     "huge_under_limit": ("huge.png", huge_under_limit, "image/png", False, "over the limit"),

@@ -1,0 +1,104 @@
+"""Safe defaults: the documented start commands serve on 127.0.0.1 only with XSRF protection on; an upload's file
+name never becomes a path on the server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from apptest_helpers import open_app
+from bad_files import digit_like, encode
+
+ROOT = Path(__file__).resolve().parents[2]
+from test_packaging import _listening_addresses, free_port  # noqa: E402  (tests/ is on pytest's pythonpath)
+
+
+def _files(*folders: Path) -> set[Path]:
+    return {p for f in folders if f.exists() for p in f.rglob("*")}
+
+
+def test_upload_named_with_dot_dots_writes_nothing_outside_the_cache(conv_model, app_env, tmp_path, monkeypatch):
+    work = tmp_path / "work" / "a" / "b"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    cache = Path(os.environ["VAE_EXPLORER_CACHE"])
+    watched = [tmp_path, ROOT / "ui", ROOT / "pretrained", conv_model]
+    before = _files(*watched) - _files(cache)
+    at = open_app(conv_model)
+    at.radio(key="rec_source").set_value("Upload images")
+    at.run()
+    png = encode(Image.fromarray(digit_like(28)))
+    at.file_uploader(key="rec_files").set_value([("../../x.png", png, "image/png"),
+                                                 ("/tmp/../etc/y.png", png, "image/png")])
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    after = _files(*watched) - _files(cache)
+    assert after == before, sorted(map(str, after - before))
+    assert not (tmp_path / "work" / "x.png").exists() and not Path("/etc/y.png").exists()
+
+
+def test_project_settings_serve_on_loopback_with_xsrf_on():
+    settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]
+    assert settings["address"] == "127.0.0.1" and settings["enableXsrfProtection"] is True
+    from ui.launch import streamlit_argv
+
+    argv = streamlit_argv([], env={})
+    assert "--server.address=127.0.0.1" in argv and "--server.enableXsrfProtection=true" in argv
+    assert "--server.address=0.0.0.0" in streamlit_argv(["--server.address", "0.0.0.0"], env={}) or \
+        "0.0.0.0" in streamlit_argv(["--server.address", "0.0.0.0"], env={})
+
+
+def _serve(cmd: list[str], log: Path) -> None:
+    """Start a start command on a free port; check health, 127.0.0.1-only listening and the XSRF cookie."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
+    proc = subprocess.Popen([*cmd[:1], *cmd[1:], "--server.port", str(port)] if "--" not in cmd else cmd,
+                            cwd=str(ROOT), env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        deadline, healthy = time.time() + 150, False
+        while time.time() < deadline and not healthy:
+            assert proc.poll() is None, log.read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                    healthy = r.status == 200
+            except OSError:
+                time.sleep(0.3)
+        assert healthy, log.read_text()[-3000:]
+        # XSRF protection on: an upload without the XSRF cookie and token is refused (403) before any handler runs
+        put = urllib.request.Request(f"http://127.0.0.1:{port}/_stcore/upload_file/s/f", data=b"x", method="PUT")
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(put, timeout=10)
+        assert info.value.code == 403 and b"xsrf" in info.value.read().lower()
+        listening = _listening_addresses(port)
+        assert listening == {"0100007F"}, listening  # 127.0.0.1 only, no 0.0.0.0 or ::
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=15)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["streamlit run app.py", "python -m ui.launch"])
+def test_start_commands_listen_on_loopback_only_with_xsrf(command, tmp_path):
+    port_args: list[str] = []
+    if command == "streamlit run app.py":  # reads .streamlit/config.toml from the checkout
+        cmd = [sys.executable, "-m", "streamlit", "run", "app.py"]
+    else:  # what the vae-explorer console script and scripts/app.sh (without ADDRESS) run
+        cmd = [sys.executable, "-m", "ui.launch"]
+    _serve(cmd + port_args, tmp_path / "log.txt")
