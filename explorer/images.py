@@ -32,7 +32,7 @@ LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, what P
 
 # The checks an upload can fail, each named at the start of its message (and in ImageInputError.check).
 CHECKS = ("empty file", "file too large", "not an image", "damaged header", "too many pixels", "too small",
-          "truncated", "out of memory", "cannot convert")
+          "truncated", "out of memory", "cannot convert", "blank")
 
 
 class ImageInputError(ValueError):
@@ -323,7 +323,7 @@ def _convert_digit(img, size: tuple[int, int], background, invert: bool | None,
         notes.append("inverted" + (" (automatic: the picture is drawn the other way round)" if invert is None else ""))
     out = prepare_digit(ink, *size)
     if not out.any():
-        raise ImageInputError("No ink was found in the picture: it is blank (or all one shade).")
+        raise ImageInputError("blank", "no ink was found in the picture: it is blank (or all one shade).")
     notes.append(f"prepared as MNIST was: the ink cropped, scaled to {DIGIT_BOX} px and centred by mass")
     return torch.from_numpy(out[None]).contiguous(), do_invert, notes
 
