@@ -98,6 +98,7 @@ def main() -> None:
                     decoder=export.path, model_key=f"{MODEL}:{digest}", pca_mean=mean, pca_components=components,
                     codes=codes, image_shape=tuple(model.config.input_shape),
                     item_image=lambda i: item_png(n, i), height=700, width=1000)
+    st.button("Rerun", key="rerun")
     st.caption(f"path={event.status.get('path', 'pending')}")
     st.caption(f"clicked={event.clicked}")
     st.caption(f"hovered={event.hovered}")
@@ -118,4 +119,5 @@ def main() -> None:
         col.image(item_png(n, int(i)), caption=f"item {i}")
 
 
-main()
+if __name__ == "__main__":  # streamlit runs the script as __main__; the tests import clustered() from it
+    main()

@@ -769,6 +769,18 @@ function update(inst, data) {
   else report(inst, { path: "none", reason: "no decoder given" });
 }
 
+// test / bench hooks: the client (viewport) position of item `index` on the first map that holds points, and
+// the nearest item to a client position
+G.locate = (index) => {
+  const inst = Object.values(G.instances).find((i) => i.ds && i.root.isConnected);
+  if (!inst) return null;
+  const p = inst.ds.rank[index];
+  const [x, y] = toPx(inst, inst.ds.sx[p], inst.ds.sy[p]);
+  const r = inst.overlay.getBoundingClientRect();
+  return { x: r.left + x, y: r.top + y, instance: inst.id, inside: x >= 0 && y >= 0 && x < r.width && y < r.height };
+};
+G.current = () => Object.values(G.instances).find((i) => i.ds && i.root.isConnected) ?? null;
+
 export default function bigMap({ data, parentElement, setStateValue, setTriggerValue }) {
   const inst = mount(parentElement);
   inst.api = { setStateValue, setTriggerValue };
