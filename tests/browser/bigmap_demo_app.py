@@ -15,6 +15,7 @@ import functools
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +78,7 @@ def item_png(n: int, index: int) -> bytes:
 
 
 def main() -> None:
+    t0 = time.perf_counter()
     st.set_page_config(page_title="Big map demo", layout="wide")
     st.title("Big map demo")
     try:
@@ -105,6 +107,7 @@ def main() -> None:
     if event.walk is not None:
         st.session_state["walk"] = event.walk
     st.caption(f"walk={st.session_state.get('walk')}")
+    st.caption(f"map_ms={(time.perf_counter() - t0) * 1000:.0f}")
     sel = event.selection
     if sel is None:
         st.caption("selection=none")

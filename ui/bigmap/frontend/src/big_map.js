@@ -215,10 +215,7 @@ function size(inst) {
     inst.stage.style.height = `${H}px`;
     inst.image = inst.ctx.createImageData(W, H);
     inst.pix = new Uint32Array(inst.image.data.buffer);
-    inst.cnt = new Uint32Array(W * H);
-    inst.rs = new Uint32Array(W * H);
-    inst.gs = new Uint32Array(W * H);
-    inst.bs = new Uint32Array(W * H);
+    inst.acc = new Uint32Array(4 * W * H); // per pixel, interleaved: count, r, g, b sums (one cache line a point)
     return true;
   }
   return false;
@@ -287,8 +284,8 @@ function draw(inst) {
   const dots = inView < DOT_LIMIT;
   if (gx1 >= gx0 && gy1 >= gy0) {
     if (!dots) {
-      const cnt = inst.cnt, rs = inst.rs, gs = inst.gs, bs = inst.bs;
-      cnt.fill(0); rs.fill(0); gs.fill(0); bs.fill(0);
+      const acc = inst.acc;
+      acc.fill(0);
       let maxc = 0;
       for (let gy = gy0; gy <= gy1; gy++) {
         const to = start[gy * GN + gx1 + 1];
@@ -297,12 +294,12 @@ function draw(inst) {
           if (px < 0 || px >= W) continue;
           const py = ((qy1 - sy[p]) * s) | 0;
           if (py < 0 || py >= H) continue;
-          const k = py * W + px;
+          const k = (py * W + px) << 2;
           let c = col[p];
           if ((mask !== null && mask[p] === 0) || (hl >= 0 && sl[p] !== hl)) c = dim;
-          const m = ++cnt[k];
+          const m = ++acc[k];
           if (m > maxc) maxc = m;
-          rs[k] += LR[c]; gs[k] += LG[c]; bs[k] += LB[c];
+          acc[k + 1] += LR[c]; acc[k + 2] += LG[c]; acc[k + 3] += LB[c];
           drawn++;
         }
       }
@@ -311,10 +308,10 @@ function draw(inst) {
       const alpha = new Float32Array(maxc + 1);
       for (let c = 1; c <= maxc; c++) alpha[c] = 0.35 + 0.65 * Math.log1p(c) * inv;
       for (let k = 0, end = W * H; k < end; k++) {
-        const c = cnt[k];
+        const j = k << 2, c = acc[j];
         if (c === 0) continue;
         const a = alpha[c], w = 255 * (1 - a), f = a / c;
-        pix[k] = 0xff000000 | (((bs[k] * f + w) | 0) << 16) | (((gs[k] * f + w) | 0) << 8) | ((rs[k] * f + w) | 0);
+        pix[k] = 0xff000000 | (((acc[j + 3] * f + w) | 0) << 16) | (((acc[j + 2] * f + w) | 0) << 8) | ((acc[j + 1] * f + w) | 0);
       }
     } else {
       // few points in view: each one a dot (radius 3 px, dark rim)
@@ -754,7 +751,9 @@ function update(inst, data) {
     inst.status.textContent = `${ds.n.toLocaleString("en")} points · drag to pan, wheel to zoom, Shift+drag box, Alt+drag lasso, click to pin`;
   }
   if (newData || first) refreshLegend(inst);
-  if (newData || resized || first) schedule(inst, tData);
+  // every render paints (Streamlit may keep the element across an in-app navigation away and back: the frame
+  // after the render is then its "first paint"; one raster per rerun is cheap)
+  schedule(inst, tData);
   const img = h.item_image;
   if (img && img.png_b64) {
     inst.serverImg.src = `data:image/png;base64,${img.png_b64}`;
@@ -779,6 +778,7 @@ G.locate = (index) => {
   const r = inst.overlay.getBoundingClientRect();
   return { x: r.left + x, y: r.top + y, instance: inst.id, inside: x >= 0 && y >= 0 && x < r.width && y < r.height };
 };
+G.selectBox = (qbox) => { const inst = G.current(); return inst ? selectWith(inst, "box", qbox.map((v) => v | 0), null) : null; };
 G.current = () => Object.values(G.instances).find((i) => i.ds && i.root.isConnected) ?? null;
 
 export default function bigMap({ data, parentElement, setStateValue, setTriggerValue }) {
