@@ -162,6 +162,15 @@ def measure(page, url: str, n: int, trace: bool) -> dict:
     lat = [h["tDrawn"] - h["tEvent"] for h in hovers]
     row["hover_ms"] = [round(pct(lat, 50), 1), round(pct(lat, 95), 1), len(lat)]
     row["server_image_ms"] = [round(pct(server, 50), 1), round(pct(server, 95), 1)]
+    # the server's share: the hover trigger sent -> that index's image arrived in the page
+    sent = page.evaluate("window.__bigMap.hoverSent")
+    shown = page.evaluate("window.__bigMap.serverImages")
+    trip = []
+    for s in shown:
+        before = [h["t"] for h in sent if h["index"] == s["index"] and h["t"] <= s["t"]]
+        if before:
+            trip.append(s["t"] - before[-1])
+    row["hover_trigger_to_image_ms"] = [round(pct(trip, 50), 1), round(pct(trip, 95), 1), len(trip)]
     # a box of ~100,000 points: the leftmost 100k by x, full height
     coords, _, _ = clustered(n)
     q = quantize(coords, data_bounds(coords))

@@ -33,7 +33,7 @@ const PANEL = 270;
 
 const G = (window.__bigMap ??= {
   datasets: new Map(), decoders: new Map(), sessions: new Map(), instances: {}, frames: [], hovers: [],
-  selections: [], firstPaint: {}, received: [], seq: 0, ortVersion: null,
+  selections: [], firstPaint: {}, received: [], seq: 0, ortVersion: null, hoverSent: [], serverImages: [],
 });
 
 const PALETTE = [
@@ -595,6 +595,7 @@ function hover(inst, x, y, tEvent) {
   if (changed) {
     clearTimeout(inst.hoverTimer);
     inst.hoverTimer = setTimeout(() => {
+      push(G.hoverSent, { index: inst.hoverIndex, t: performance.now() });
       inst.api?.setTriggerValue("hover", { index: inst.hoverIndex, t: Date.now() });
     }, 120);
   }
@@ -761,6 +762,8 @@ function update(inst, data) {
     inst.serverImg.dataset.index = String(img.index);
     inst.serverCaption.textContent = `item ${img.index}'s image (server)`;
     inst.serverCaption.dataset.index = String(img.index);
+    if (inst.serverShown !== img.index) push(G.serverImages, { index: img.index, t: performance.now() });
+    inst.serverShown = img.index;
   } else if (img && img.error) {
     inst.serverCaption.textContent = `item ${img.index}: ${img.error}`;
   }
