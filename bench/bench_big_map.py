@@ -24,7 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
+import shutil
+import socket
 import tempfile
 import time
 from collections import Counter
@@ -32,11 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser"), str(ROOT / "tests"), str(ROOT / "tests" / "app")]
-
-from ui.bigmap.component import data_bounds, quantize  # noqa: E402
-from ui.live.devserver import install_assets, start_script  # noqa: E402
+from ui.bigmap.component import data_bounds, quantize
+from ui.live.devserver import ROOT, install_assets, start_script
 
 DEMO = ROOT / "tests" / "browser" / "bigmap_demo_app.py"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
@@ -66,9 +64,23 @@ def wheel(page, steps: int) -> list:
     return frames_since(page, n0)
 
 
-def measure(page, url: str, n: int, trace: bool) -> dict:
-    from bigmap_demo_app import clustered
+def _clustered(n: int):
+    """The demo's points (tests/browser/bigmap_demo_app.py's clustered(), loaded from its file)."""
+    import importlib.util
 
+    spec = importlib.util.spec_from_file_location("bigmap_demo_app", DEMO)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # main() runs only as __main__
+    return module.clustered(n)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def measure(page, url: str, n: int, trace: bool) -> dict:
     row: dict = {"n": n}
     page.goto(f"{url}/?n={n}")  # the server's side warm: decoder exported, points generated
     page.wait_for_function(READY, timeout=300_000)
@@ -172,7 +184,7 @@ def measure(page, url: str, n: int, trace: bool) -> dict:
             trip.append(s["t"] - before[-1])
     row["hover_trigger_to_image_ms"] = [round(pct(trip, 50), 1), round(pct(trip, 95), 1), len(trip)]
     # a box of ~100,000 points: the leftmost 100k by x, full height
-    coords, _, _ = clustered(n)
+    coords, _, _ = _clustered(n)
     q = quantize(coords, data_bounds(coords))
     qx_cut = int(np.sort(q[:, 0])[min(n, 100_000) - 1])
     idle(page)
@@ -195,8 +207,6 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from conftest import find_chromium, free_port, stop_app
-
     tmp = Path(tempfile.mkdtemp(prefix="bench-bigmap-"))
     target = install_assets(tmp / "assets")
     env = dict(os.environ, BIGMAP_DEMO_CACHE=str(tmp / "cache"))
@@ -205,7 +215,7 @@ def main() -> None:
     rows = []
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=find_chromium(), headless=True, args=ARGS)
+            browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", headless=True, args=ARGS)
             for n in args.sizes:
                 ctx = browser.new_context(viewport={"width": 1500, "height": 1250})
                 page = ctx.new_page()
@@ -216,7 +226,8 @@ def main() -> None:
                 ctx.close()
             browser.close()
     finally:
-        stop_app(proc)
+        proc.terminate()
+        proc.wait(timeout=30)
     print(f"\n{'n':>9} {'cold ms':>8} {'warm ms':>8} {'zoom p50/p95':>13} {'pan p50/p95':>12} {'hover p50/p95':>14} "
           f"{'server ms':>9} {'select ms':>9} {'+gallery':>8} {'B/pt':>5}")
     for r in rows:
