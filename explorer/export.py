@@ -79,16 +79,26 @@ def save_png(images: torch.Tensor, path: Path, nrow: int) -> Path:
 
 @torch.no_grad()
 def save_pictures(model: VAE, data: DataSplit, folder: Path, seed: int = 0) -> dict[str, str]:
-    """samples.png (prior draws) and reconstructions.png (test images over their reconstructions)."""
+    """samples.png (prior draws) and reconstructions.png (test images over their reconstructions).
+
+    A conditional model draws three samples of each class (one class per column) and reconstructs each test
+    image under its own label."""
     model.eval()
     gen = torch.Generator(device=model.device).manual_seed(seed)
-    save_png(model.sample(32, generator=gen).cpu(), folder / "samples.png", nrow=16)
+    k = model.capabilities().condition_classes
+    if k:
+        classes = torch.arange(k, device=model.device).repeat(3)  # (3K,): rows of 0..K-1
+        save_png(model.sample(len(classes), generator=gen, condition=classes).cpu(), folder / "samples.png", nrow=k)
+    else:
+        save_png(model.sample(32, generator=gen).cpu(), folder / "samples.png", nrow=16)
     n = len(data.test)
     picks = torch.linspace(0, n - 1, min(16, n)).round().long().tolist()  # spread over the split, not its first rows
     x = torch.stack([data.test[i][0] for i in picks]).to(model.device)
-    save_png(torch.cat([x, model.reconstruct(x)]).cpu(), folder / "reconstructions.png", nrow=16)
-    pictures = {"Prior samples": "samples.png", "Test images (top) and reconstructions (bottom)": "reconstructions.png"}
-    if model.latent_shape == (2,):
+    given = {"condition": torch.tensor([int(data.test[i][1]) for i in picks], device=model.device)} if k else {}
+    save_png(torch.cat([x, model.reconstruct(x, **given)]).cpu(), folder / "reconstructions.png", nrow=16)
+    samples = "Prior samples, one class per column" if k else "Prior samples"
+    pictures = {samples: "samples.png", "Test images (top) and reconstructions (bottom)": "reconstructions.png"}
+    if model.latent_shape == (2,) and not k:  # (a conditional model's plane depends on the class)
         save_png(latent_plane_grid(model, 15).cpu(), folder / "latent_plane.png", nrow=15)
         pictures["The 2-D latent plane: decoded images on a grid over [-3, 3]^2 (z1 right, z2 up)"] = "latent_plane.png"
     return pictures

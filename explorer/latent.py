@@ -93,23 +93,37 @@ def prior_draw(latent_shape: tuple[int, ...], seed: int, temperature: float = 1.
     return (torch.randn(math.prod(latent_shape), generator=gen) * float(temperature)).numpy().astype(np.float64)
 
 
-def decode(model: VAE, codes: np.ndarray | Tensor, seed: int = 0) -> Tensor:
+def _condition(model: VAE, condition: Tensor | np.ndarray | int | None, start: int = 0, stop: int | None = None) -> dict:
+    """{"condition": ...} for a conditional model given one (a batch's slice of per-item classes), else {}."""
+    if condition is None or not model.capabilities().condition_classes:
+        return {}
+    if isinstance(condition, (int, np.integer)):
+        return {"condition": int(condition)}
+    c = torch.as_tensor(np.asarray(condition, dtype=np.int64)).reshape(-1)
+    return {"condition": c[start:stop].to(model.device)}
+
+
+def decode(model: VAE, codes: np.ndarray | Tensor, seed: int = 0, condition: Tensor | np.ndarray | int | None = None) -> Tensor:
     """Flat codes (B, D) or (D,) -> displayed images (B, C, H, W) on the CPU (`model.decode_code`), under
-    inference mode; the same code and seed give the same image."""
+    inference mode; the same code and seed give the same image. `condition` (one class or (B,) classes)
+    reaches conditional models only."""
     z = torch.as_tensor(np.asarray(codes, dtype=np.float32)) if not isinstance(codes, Tensor) else codes.float()
     z = z.reshape(-1, *model.latent_shape).to(model.device)
     with torch.inference_mode():
-        return model.decode_code(z, seed).float().cpu()
+        return model.decode_code(z, seed, **_condition(model, condition)).float().cpu()
 
 
-def encode_means(model: VAE, images: Tensor, batch_size: int = 256) -> np.ndarray:
+def encode_means(model: VAE, images: Tensor, batch_size: int = 256,
+                 condition: Tensor | np.ndarray | int | None = None) -> np.ndarray:
     """The codes pages show for images (N, C, H, W) (`model.encode_code`: the posterior mean unless the model
-    says otherwise), flat (N, D) float32, batch by batch under inference mode."""
+    says otherwise), flat (N, D) float32, batch by batch under inference mode. `condition` (one class or
+    (N,) classes) reaches conditional models only."""
     parts = []
     with torch.inference_mode():
         for start in range(0, len(images), batch_size):
             x = images[start : start + batch_size].to(model.device)
-            parts.append(model.encode_code(x).flatten(1).float().cpu().numpy())
+            given = _condition(model, condition, start, start + batch_size)
+            parts.append(model.encode_code(x, **given).flatten(1).float().cpu().numpy())
     if not parts:
         return np.zeros((0, math.prod(model.latent_shape)), dtype=np.float32)
     return np.concatenate(parts)
@@ -121,3 +135,19 @@ def plane_grid(lo: tuple[float, float], hi: tuple[float, float], n: int) -> np.n
     ys = np.linspace(hi[1], lo[1], n)
     gx, gy = np.meshgrid(xs, ys)
     return np.stack([gx.ravel(), gy.ravel()], axis=1)
+
+
+def style_class_grid(model: VAE, codes: np.ndarray | Tensor, classes: list[int] | np.ndarray, seed: int = 0) -> Tensor:
+    """Style x class: every flat code (N, D) decoded under every class of a conditional model, as images
+    (N * len(classes), C, H, W) on the CPU in row-major order (row = code, column = class), under inference
+    mode. Codes encoded from images of one class and decoded under another show "this 3 written as a 7"."""
+    k = model.capabilities().condition_classes
+    if k < 1:
+        raise ValueError(f"the {model.family!r} model is not conditional (capabilities().condition_classes = 0)")
+    z = torch.as_tensor(np.asarray(codes, dtype=np.float32)) if not isinstance(codes, Tensor) else codes.float()
+    z = z.reshape(-1, *model.latent_shape).to(model.device)
+    c = torch.as_tensor(np.asarray(classes, dtype=np.int64)).reshape(-1).to(model.device)
+    n, m = len(z), len(c)
+    with torch.inference_mode():
+        images = model.decode_code(z.repeat_interleave(m, 0), seed, condition=c.repeat(n))  # (N * M, C, H, W)
+    return images.float().cpu()

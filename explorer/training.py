@@ -199,8 +199,11 @@ class Trainer:
         self.history: list[EpochRecord] = []
         self._writer = None
         # one fixed test batch for per-epoch quick scores and image logs
-        test_x, _ = stack_images(data.test, limit=256)
+        test_x, test_labels = stack_images(data.test, limit=256)
         self.test_x = scoring_inputs(test_x, self.likelihood).to(device)
+        self.test_labels = test_labels.to(device)
+        # a conditional model is scored, reconstructed and sampled under the labels (its samples cycle the classes)
+        self.n_conditions = model.capabilities().condition_classes
 
     # -- state ---------------------------------------------------------------------------------
     @property
@@ -262,7 +265,8 @@ class Trainer:
     def _epoch_eval(self, record: EpochRecord) -> None:
         self.model.eval()
         gen = torch.Generator(device=self.device).manual_seed(0)
-        terms = self.model.loss_terms((self.test_x,), gen) if not self.data.collate_fn else None
+        batch = (self.test_x, self.test_labels) if self.n_conditions else (self.test_x,)
+        terms = self.model.loss_terms(batch, gen) if not self.data.collate_fn else None
         if terms is not None:
             record.test_elbo = float(-(terms["nll"] + terms["kl_dims"].sum(1)).mean())
         summary = self.model.epoch_summary(self.data, self.device)
@@ -279,9 +283,11 @@ class Trainer:
             from torchvision.utils import make_grid
 
             x = self.test_x[:16]
-            recon = self.model.reconstruct(x)
+            given = {"condition": self.test_labels[:16]} if self.n_conditions else {}
+            recon = self.model.reconstruct(x, **given)
             w.add_image("reconstructions", make_grid(torch.cat([x, recon]).cpu(), nrow=16), record.epoch)
-            samples = self.model.sample(32, generator=torch.Generator(device=self.device).manual_seed(0))
+            classes = {"condition": torch.arange(32, device=self.device) % self.n_conditions} if self.n_conditions else {}
+            samples = self.model.sample(32, generator=torch.Generator(device=self.device).manual_seed(0), **classes)
             w.add_image("prior_samples", make_grid(samples.cpu(), nrow=16), record.epoch)
             for key, value in summary.items():
                 if isinstance(value, (int, float)):

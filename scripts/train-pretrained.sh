@@ -14,6 +14,12 @@ case "${1:-all}" in
       --epochs 150 --batch-size 32 --kl-schedule linear --warmup-epochs 20 --maps pca,umap,tsne ;;&
   conv-patches|all) run pretrained/conv-patches --model conv --dataset patches --latent-dim 32 --channels 32,64,128 \
       --hidden-dim 256 --epochs 40 --batch-size 64 --kl-schedule linear --warmup-epochs 5 --maps pca,umap ;;&
+  cvae-mnist5k|all) run pretrained/cvae-mnist5k --model cvae --dataset mnist5k --latent-dim 16 --epochs 60 --batch-size 64 \
+      --kl-schedule linear --warmup-epochs 10 --maps pca,umap,tsne
+    # the plain conv model with the same command, for the comparison recorded in pretrained/cvae-mnist5k/comparison.json
+    run runs/conv-mnist5k-60 --model conv --dataset mnist5k --latent-dim 16 --epochs 60 --batch-size 64 \
+      --kl-schedule linear --warmup-epochs 10 --maps none
+    "$PY" scripts/cvae_comparison.py pretrained/cvae-mnist5k runs/conv-mnist5k-60 ;;&
   pu-shapes|all) run pretrained/pu-shapes --model pu --dataset shapes --channels 32,48 --set 'kernel_sizes=[7,5]' \
       --set 'dec_kernel_sizes=[5,3]' --set latent_channels=8 --set code_kernel=3 --set location_scale_init=0.1 \
       --set 'reader_channels=[32,32]' --set 'reader_strides=[1,2]' --set label_hidden=128 --set label_weight=10 \

@@ -36,10 +36,38 @@ class Ctx:
     key: str = ""  # short id of (checkpoint, device) for widget keys and cache keys
     loaded: Any = None  # the explorer VAE once loaded (eval mode, shared by every session)
     analysis_dataset: str = ""  # the data set whose test items `analysis` and `metrics` score (own or evaluated)
+    condition: int | None = None  # conditional models: the sidebar's class, the default of every model call
+
+    def __post_init__(self) -> None:
+        self._view = None
 
     @property
     def model(self):
-        """The shared model; a load failure is shown on the page, which then stops."""
+        """The shared model; a load failure is shown on the page, which then stops. A conditional model comes
+        as a view under the sidebar's class (`condition`): pages that pass no class get that one, and an
+        explicit `condition=` still wins (explorer.models.conditioning)."""
+        base = self.base_model
+        if self.condition is None or not base.capabilities().condition_classes:
+            return base
+        if self._view is None:
+            from explorer.models.conditioning import with_default_condition
+
+            self._view = with_default_condition(base, self.condition)
+        return self._view
+
+    @property
+    def condition_classes(self) -> int:
+        """How many classes the model is conditioned on (0: not conditional), known without the weights."""
+        from explorer.models.registry import family_capabilities
+
+        try:
+            return family_capabilities(self.config.get("family", ""), self.model_config).condition_classes
+        except (TypeError, ValueError):
+            return 0
+
+    @property
+    def base_model(self):
+        """The loaded model itself (for a conditional model: no default class)."""
         if self.loaded is None:
             try:
                 self.loaded = _load_model(self.entry.folder, self.device, self.stamp)

@@ -9,6 +9,10 @@ Pages and widgets call the typed functions below (never the model's encode / dec
 explorer functions that run them); each one runs its work on the inference thread under `torch.inference_mode`
 and returns CPU arrays. tests/app/test_app_inference_thread.py checks that no model call happens elsewhere.
 This module imports torch only when a function runs, so importing it costs nothing on a fresh server.
+
+Conditional models (`capabilities().condition_classes > 0`): the functions take `condition=` (a class index)
+and pass it on to those models only, so a call for any other model is unchanged. A page that passes none gets
+the model's own default (the app hands pages a view under the sidebar's class, explorer.models.conditioning).
 """
 
 from __future__ import annotations
@@ -52,41 +56,55 @@ def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 # -- codes and images ------------------------------------------------------------------------------
-def decode_codes(model: VAE, codes: np.ndarray | torch.Tensor, seed: int = 0) -> torch.Tensor:
+def _given(model: VAE, condition: int | None) -> dict[str, int]:
+    """{"condition": c} for a conditional model given a class, else {} (other models never see it)."""
+    return {"condition": int(condition)} if condition is not None and model.capabilities().condition_classes else {}
+
+
+def decode_codes(model: VAE, codes: np.ndarray | torch.Tensor, seed: int = 0, condition: int | None = None) -> torch.Tensor:
     """Flat codes (B, D) or (D,) -> displayed images (B, C, H, W) on the CPU (`model.decode_code`); the same
-    codes and seed give the same images."""
+    codes and seed give the same images. A conditional model decodes them under class `condition`."""
     from explorer.latent import decode
 
-    return run(decode, model, codes, seed)
+    return run(decode, model, codes, seed, **_given(model, condition))
 
 
-def encode_codes(model: VAE, images: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Images (N, C, H, W) in [0, 1] -> the codes pages show (`model.encode_code`), flat (N, D) float32."""
+def encode_codes(model: VAE, images: np.ndarray | torch.Tensor, condition: int | None = None) -> np.ndarray:
+    """Images (N, C, H, W) in [0, 1] -> the codes pages show (`model.encode_code`), flat (N, D) float32 (under
+    class `condition` for a conditional model)."""
     import torch
 
     from explorer.latent import encode_means
 
     x = torch.as_tensor(np.asarray(images, dtype=np.float32)) if isinstance(images, np.ndarray) else images.float()
-    return run(encode_means, model, x)
+    return run(encode_means, model, x, **_given(model, condition))
 
 
-def reconstruct(model: VAE, image: np.ndarray) -> np.ndarray:
-    """The model's own deterministic reconstruction (C, H, W) float32 of one image (C, H, W)."""
+def reconstruct(model: VAE, image: np.ndarray, condition: int | None = None) -> np.ndarray:
+    """The model's own deterministic reconstruction (C, H, W) float32 of one image (C, H, W) (under class
+    `condition` for a conditional model)."""
     import torch
+
+    given = _given(model, condition)
 
     def work() -> np.ndarray:
         with torch.inference_mode():
             x = torch.from_numpy(np.asarray(image, dtype=np.float32)).unsqueeze(0).to(model.device)
-            return model.reconstruct(x)[0].float().cpu().numpy()
+            return model.reconstruct(x, **given)[0].float().cpu().numpy()
 
     return run(work)
 
 
-def score_image(model: VAE, image: np.ndarray, iwae_k: int, seed: int, n_samples: int) -> ImageScore:
+def score_image(model: VAE, image: np.ndarray, iwae_k: int, seed: int, n_samples: int,
+                condition: int | None = None) -> ImageScore:
     """Reconstruction, posterior samples, per-pixel maps and ELBO / IWAE terms of one (C, H, W) image
-    (see ui/scoring.py)."""
+    (see ui/scoring.py); for a conditional model given class `condition` (scores of log p(x | class))."""
     from ui.scoring import score_image as score
 
+    if _given(model, condition):
+        from explorer.models.conditioning import with_default_condition
+
+        model = with_default_condition(model, int(condition))  # ui/scoring.py then scores under that class
     return run(score, model, image, iwae_k, seed, n_samples)
 
 
@@ -100,6 +118,29 @@ def exported_part(model: VAE, part: str, digest: str, cache_dir: str | Path,
 
     fn = {"decoder": exported_decoder, "encoder": exported_encoder}[part]
     return run(fn, model, digest, cache_dir, exporters=tuple(exporters))
+
+
+def sample_images(model: VAE, n: int, seed: int, temperature: float = 1.0, condition: int | None = None) -> np.ndarray:
+    """n prior samples (n, C, H, W) float32 (`model.sample`) with a generator seeded per call (of class
+    `condition` for a conditional model)."""
+    import torch
+
+    given = _given(model, condition)
+
+    def work() -> np.ndarray:
+        gen = torch.Generator(device=model.device).manual_seed(int(seed))
+        with torch.inference_mode():
+            return model.sample(int(n), generator=gen, temperature=float(temperature), **given).float().cpu().numpy()
+
+    return run(work)
+
+
+def style_class_grid(model: VAE, codes: np.ndarray, classes: list[int], seed: int = 0) -> torch.Tensor:
+    """Every flat code (N, D) decoded under every class of a conditional model: (N * len(classes), C, H, W),
+    row = code, column = class (explorer.latent.style_class_grid)."""
+    from explorer.latent import style_class_grid as grid
+
+    return run(grid, model, codes, list(classes), seed)
 
 
 # -- captions and labels (only where the model's capabilities declare them) ------------------------

@@ -144,6 +144,26 @@ def sidebar_ui() -> Ctx | None:
                 usable = [d for d in choices if d != dataset and dataset_available(d) is None]
                 st.warning(f"{dataset} is not available here ({problem})" + (f"; using {usable[0]}." if usable else "."))
                 dataset = usable[0] if usable else dataset
-        ctx_key = hashlib.sha1(f"{folder}|{stamp}|{device}".encode()).hexdigest()[:10]
+        condition = condition_ui(entry, config)
+        # the class is part of the key: cached encodes, reconstructions and scores differ per class
+        tail = "" if condition is None else f"|class {condition}"
+        ctx_key = hashlib.sha1(f"{folder}|{stamp}|{device}{tail}".encode()).hexdigest()[:10]
         return Ctx(entry, device, config, metrics, analysis, stamp, dataset, options, cfg.limits, ctx_key, model,
-                   analysis_dataset)
+                   analysis_dataset, condition)
+
+
+def condition_ui(entry: Entry, config: dict) -> int | None:
+    """For a conditional model, the class every page decodes and encodes under unless it picks its own; None
+    for any other model."""
+    from ui.conditioning import class_label, condition_classes
+
+    k = condition_classes(config)
+    if not k:
+        return None
+    names = (config.get("config") or {}).get("class_names") or []
+    key = f"condition@{entry.name}"
+    if st.session_state.get(key) not in range(k):
+        st.session_state[key] = 0
+    return int(st.selectbox("Class", list(range(k)), key=key, format_func=lambda c: class_label(names, c),
+                            help="This model is conditioned on a class: the walk, the map and the loss lab decode "
+                                 "under this class; Reconstruct picks its own per image."))

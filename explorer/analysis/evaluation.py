@@ -33,12 +33,15 @@ def scoring_inputs(x: Tensor, likelihood: str, seed: int = EVAL_SEED) -> Tensor:
 
 
 @torch.no_grad()
-def iwae_bound(model: VAE, x: Tensor, k: int, generator: torch.Generator | None = None, chunk: int = 500) -> Tensor:
-    """Importance-weighted bound log p(x) >= log mean_i w_i with k draws (Burda et al.), per image (B,).
+def iwae_bound(model: VAE, x: Tensor, k: int, generator: torch.Generator | None = None, chunk: int = 500,
+               condition: Tensor | int | None = None) -> Tensor:
+    """Importance-weighted bound log p(x) >= log mean_i w_i with k draws (Burda et al.), per image (B,)
+    (log p(x | y) for a conditional model, given condition= y; pass it only to such a model).
 
     The k draws are taken in chunks so that memory stays bounded for k = 1000.
     """
-    parts = [model.iwae_log_weights(x, min(chunk, k - start), generator) for start in range(0, k, chunk)]
+    given = {} if condition is None else {"condition": condition}
+    parts = [model.iwae_log_weights(x, min(chunk, k - start), generator, **given) for start in range(0, k, chunk)]
     return log_mean_exp(torch.cat(parts, dim=1), dim=1)
 
 
@@ -59,8 +62,12 @@ class ItemScores:
 def score_items(
     model: VAE, images: Tensor, iwae_k: int = 1000, batch_size: int = 50, seed: int = EVAL_SEED,
     device: torch.device | str | None = None, on_batch: Callable[[int], None] | None = None,
+    labels: Tensor | None = None,
 ) -> ItemScores:
     """Score (N, C, H, W) images in [0, 1] (already in scoring form) with every term, batch by batch.
+
+    A conditional model (`capabilities().condition_classes > 0`) is scored given each item's label (N,):
+    its ELBO and IWAE bound log p(x | y). It refuses items without labels; other models ignore `labels`.
 
     The ELBO terms come from the family's own `elbo_terms`, so a model with latent variables beyond the
     code (the pooling locations of `pu`) is scored with all of them. `means` are the codes pages show
@@ -69,24 +76,41 @@ def score_items(
     model.eval()
     device = torch.device(device) if device is not None else model.device
     gen = torch.Generator(device=device).manual_seed(seed)
+    conditional = model.capabilities().condition_classes > 0
+    if conditional:
+        check_condition_labels(model, labels, len(images))
     out: dict[str, list[Tensor]] = {k: [] for k in ("nll", "iwae", "means", "kl_dims")}
     extras: dict[str, list[Tensor]] = {}
     for start in range(0, len(images), batch_size):
         x = images[start : start + batch_size].to(device)
-        terms = model.elbo_terms(x, gen)
+        given = {"condition": labels[start : start + batch_size].to(device)} if conditional else {}
+        terms = model.elbo_terms(x, gen, **given)
         nll, kl_dims = terms.pop("nll"), terms.pop("kl_dims")
         out["nll"].append(nll.cpu())
         out["kl_dims"].append(kl_dims.cpu())
         for name, value in terms.items():
             extras.setdefault(name, []).append(value.cpu())
-        out["means"].append(model.encode_code(x).flatten(1).cpu())
-        out["iwae"].append(iwae_bound(model, x, iwae_k, gen).cpu() if iwae_k > 0 else torch.full_like(nll, math.nan).cpu())
+        out["means"].append(model.encode_code(x, **given).flatten(1).cpu())
+        out["iwae"].append(iwae_bound(model, x, iwae_k, gen, **given).cpu() if iwae_k > 0 else torch.full_like(nll, math.nan).cpu())
         if on_batch is not None:
             on_batch(len(x))
     cat = {k: torch.cat(v) for k, v in out.items()}
     extra_kl = {k: torch.cat(v) for k, v in extras.items()}
     kl = cat["kl_dims"].sum(1) + sum(extra_kl.values(), torch.zeros(len(cat["nll"])))
     return ItemScores(cat["nll"], kl, -(cat["nll"] + kl), cat["iwae"], cat["means"], cat["kl_dims"], extra_kl)
+
+
+def check_condition_labels(model: VAE, labels: Tensor | None, n: int) -> None:
+    """Refuse to score n items with a conditional model unless every one has a label within its classes."""
+    k = model.capabilities().condition_classes
+    if labels is None or len(labels) != n:
+        raise ValueError(f"the {model.family!r} model is conditional on {k} classes: scoring needs the label of "
+                         "every item, and these items come without labels")
+    missing = int(((labels < 0) | (labels >= k)).sum())
+    if missing:
+        raise ValueError(f"the {model.family!r} model is conditional on {k} classes: {missing} of {n} items are "
+                         "unlabelled (or outside its classes), so their ELBO given the label cannot be scored; "
+                         "evaluate it on a labelled data set")
 
 
 def active_units(means: Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) -> tuple[int, Tensor]:
@@ -115,7 +139,7 @@ def evaluate(
     for analysis.safetensors). on_batch(items) is called after each scored batch."""
     images, labels = stack_images(test, limit)
     x = scoring_inputs(images, likelihood)
-    s = score_items(model, x, iwae_k=iwae_k, batch_size=batch_size, on_batch=on_batch)
+    s = score_items(model, x, iwae_k=iwae_k, batch_size=batch_size, on_batch=on_batch, labels=labels)
     n_active, variances = active_units(s.means)
     dims = int(math.prod(images.shape[1:]))
     metrics: dict = {

@@ -6,6 +6,11 @@ weights, the training step and every capability a caller may ask about then come
 defaults that a family overrides. Callers never inspect a model to find out what it can do: they read
 `capabilities()` (or `VAE.config_capabilities(config)` before any weights are loaded) and call the methods it
 declares. Models never draw hidden randomness: every draw takes a generator.
+
+Conditional models (`capabilities().condition_classes > 0`, e.g. the cvae) take `condition=` class indices
+(B,) (or one int for the whole batch) in `encode` and `decode`; every method below that reaches them passes a
+`condition` keyword along (default None, which an unconditional family never sees: `_encode` / `_decode` drop
+it), so callers pass it only to models that declare the capability.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from explorer.distributions import (
 from explorer.losses import regularised_kl
 
 LIKELIHOODS = ("bernoulli", "gaussian")
+# class indices (B,) or one class index for the whole batch; None for an unconditional model
+Condition = Tensor | int | None
 
 
 @dataclass
@@ -256,14 +263,22 @@ class VAE(nn.Module):
     def latent_from_code(self, code: Tensor) -> Tensor:
         return code
 
-    def encode_code(self, x: Tensor) -> Tensor:
+    def encode_code(self, x: Tensor, condition: Condition = None) -> Tensor:
         """The code pages show for images x: (B, *latent_shape), deterministic (see `code_name`)."""
-        return self.code_from_latent(self.encode(x).mean)
+        return self.code_from_latent(self._encode(x, condition).mean)
 
-    def decode_code(self, code: Tensor, seed: int = 0) -> Tensor:
+    def decode_code(self, code: Tensor, seed: int = 0, condition: Condition = None) -> Tensor:
         """Images (B, C, H, W) in [0, 1] to display for codes: the likelihood mean, the same for the same
         code and seed (a family whose decoder draws, like `pu`, fixes its draws from seed)."""
-        return self.decode(self.latent_from_code(code)).mean
+        return self._decode(self.latent_from_code(code), condition).mean
+
+    # -- the condition of conditional models --------------------------------------------------------
+    def _encode(self, x: Tensor, condition: Condition) -> Posterior:
+        """encode(x), with condition= for a model that declares condition_classes (others never see it)."""
+        return self.encode(x, condition=condition) if self.capabilities().condition_classes else self.encode(x)
+
+    def _decode(self, z: Tensor, condition: Condition) -> Likelihood:
+        return self.decode(z, condition=condition) if self.capabilities().condition_classes else self.decode(z)
 
     # -- shared behaviour -----------------------------------------------------------------------
     @property
@@ -281,18 +296,26 @@ class VAE(nn.Module):
             return BernoulliLikelihood(raw)
         return GaussianLikelihood(torch.sigmoid(raw), self.log_scale.clamp(-7.0, 2.0))
 
-    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> VAEOutput:
-        posterior = self.encode(x)
+    def forward(self, x: Tensor, generator: torch.Generator | None = None, condition: Condition = None) -> VAEOutput:
+        posterior = self._encode(x, condition)
         z = posterior.rsample(generator)
-        return VAEOutput(posterior, z, self.decode(z))
+        return VAEOutput(posterior, z, self._decode(z, condition))
 
     def loss_terms(self, batch: Any, generator: torch.Generator | None = None) -> dict[str, Tensor]:
         """Per-sample terms for the objective: `nll` (B,), `kl_dims` (B, D) and any extra (B,) terms.
 
-        `batch` is what the data loader yields; families with labels or captions read more of it.
+        `batch` is what the data loader yields; families with labels or captions read more of it. A conditional
+        model reads its condition from the batch's labels (batch[1]).
         """
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
-        out = self(x, generator)
+        condition = None
+        if self.capabilities().condition_classes:
+            if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+                raise ValueError(f"the {self.family!r} model is conditional (capabilities().condition_classes): "
+                                 "its batches must be (images, labels)")
+            condition = batch[1]
+        # a family that overrides forward(x, generator) keeps working: condition only goes to conditional models
+        out = self(x, generator) if condition is None else self(x, generator, condition=condition)
         terms = {
             "nll": -out.likelihood.log_prob(x).flatten(1).sum(1),
             "kl_dims": posterior_kl(out.posterior, out.z),
@@ -300,51 +323,61 @@ class VAE(nn.Module):
         terms.update(out.extra)
         return terms
 
-    def elbo_terms(self, x: Tensor, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+    def elbo_terms(self, x: Tensor, generator: torch.Generator | None = None,
+                   condition: Condition = None) -> dict[str, Tensor]:
         """One-draw estimate of the ELBO's terms per image: `nll` (B,), `kl_dims` (B, D), and any further KL
         terms (B,) of a family whose latent variables are more than the code (each under its own name).
 
         ELBO = -(nll + kl_dims.sum(1) + sum of the further terms). Unlike `loss_terms` nothing is weighted
-        and no label or caption term enters: this is the bound on log p(x) that evaluation reports.
+        and no label or caption term enters: this is the bound on log p(x) that evaluation reports (on
+        log p(x | y) for a conditional model given condition= y).
         """
-        posterior = self.encode(x)
+        posterior = self._encode(x, condition)
         z = posterior.rsample(generator)
-        return {"nll": -self.decode(z).log_prob(x).flatten(1).sum(1), "kl_dims": posterior_kl(posterior, z)}
+        return {"nll": -self._decode(z, condition).log_prob(x).flatten(1).sum(1), "kl_dims": posterior_kl(posterior, z)}
 
-    def iwae_log_weights(self, x: Tensor, k: int, generator: torch.Generator | None = None) -> Tensor:
-        """log p(x, z_i) - log q(z_i | x) for k posterior draws per image, shape (B, k)."""
-        posterior = self.encode(x)
+    def iwae_log_weights(self, x: Tensor, k: int, generator: torch.Generator | None = None,
+                         condition: Condition = None) -> Tensor:
+        """log p(x, z_i) - log q(z_i | x) for k posterior draws per image, shape (B, k) (given y for a
+        conditional model: condition (B,) or one int)."""
+        posterior = self._encode(x, condition)
         batch = x.shape[0]
         draws = posterior.expand_draws(k)
         z = draws.rsample(generator)  # (B, k, *latent)
         log_q = draws.log_prob(z).flatten(2).sum(2)
         log_prior = standard_normal_log_prob(z).flatten(2).sum(2)
-        likelihood = self.decode(z.flatten(0, 1))
+        repeated = condition if condition is None or isinstance(condition, int) else \
+            torch.as_tensor(condition).reshape(-1).repeat_interleave(k)  # (B * k,) like z.flatten(0, 1)
+        likelihood = self._decode(z.flatten(0, 1), repeated)
         x_rep = x.unsqueeze(1).expand(batch, k, *x.shape[1:]).flatten(0, 1)
         log_px = likelihood.log_prob(x_rep).flatten(1).sum(1).view(batch, k)
         return log_px + log_prior - log_q
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> Tensor:
-        """n images (n, C, H, W) in [0, 1]: the likelihood means of codes drawn from N(0, temperature^2 I)."""
+    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
+               condition: Condition = None) -> Tensor:
+        """n images (n, C, H, W) in [0, 1]: the likelihood means of codes drawn from N(0, temperature^2 I)
+        (of class `condition`, (n,) or one int, for a conditional model)."""
         z = torch.empty(n, *self.latent_shape, device=self.device)
         z = randn_like(z, generator) * temperature
-        return self.decode(z).mean
+        return self._decode(z, condition).mean
 
     @torch.no_grad()
-    def reconstruct(self, x: Tensor) -> Tensor:
-        """Decode the posterior mean: deterministic reconstruction (B, C, H, W) in [0, 1]."""
-        return self.decode(self.encode(x).mean).mean
+    def reconstruct(self, x: Tensor, condition: Condition = None) -> Tensor:
+        """Decode the posterior mean: deterministic reconstruction (B, C, H, W) in [0, 1] (encoded and decoded
+        under `condition` for a conditional model)."""
+        return self._decode(self._encode(x, condition).mean, condition).mean
 
     @torch.no_grad()
-    def interpolate(self, x0: Tensor, x1: Tensor, steps: int, spherical: bool = False) -> Tensor:
+    def interpolate(self, x0: Tensor, x1: Tensor, steps: int, spherical: bool = False,
+                    condition: int | None = None) -> Tensor:
         """Images decoded along the path between the posterior means of x0 and x1 (each (C, H, W) or (1, C, H, W)).
 
         Returns (steps, C, H, W). Spherical interpolation (slerp) keeps the norm profile of Gaussian codes.
         """
         x = torch.stack([x0.reshape(self.config.input_shape), x1.reshape(self.config.input_shape)])
-        z0, z1 = self.encode(x.to(self.device)).mean
-        return self.decode(interpolate_codes(z0, z1, steps, spherical)).mean
+        z0, z1 = self._encode(x.to(self.device), condition).mean
+        return self._decode(interpolate_codes(z0, z1, steps, spherical), condition).mean
 
 
 def interpolate_codes(z0: Tensor, z1: Tensor, steps: int, spherical: bool = False) -> Tensor:

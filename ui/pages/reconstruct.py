@@ -1,4 +1,8 @@
-"""Reconstruct: upload images (or pick test items) and see what the model makes of them."""
+"""Reconstruct: upload images (or pick test items) and see what the model makes of them.
+
+A conditional model (cvae) is read and scored given the image's class (its own label when known, else a class
+picked here), its code can be written as any other class, and a row of samples of a chosen class is shown.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +12,35 @@ import numpy as np
 import streamlit as st
 
 from explorer.images import UPLOAD_TYPES
+from ui.conditioning import class_label, class_picker_ui, class_samples_ui, score_under, written_as_ui
 from ui.context import Ctx, require_ctx
 from ui.widgets import INVERT_MODES, Upload, convert_upload, example_ui, heat_rgb, image_ui, remember_uploads, score_image
 
 ERROR_VIEWS = ("−log p(x | z)", "squared error")  # the model's own per-pixel loss first, squared error second
 
 
-def scores_ui(ctx: Ctx, image, title: str, iwae_k: int, seed: int, n_samples: int, key: str) -> None:
-    """One image: as the model sees it, reconstruction, posterior samples, error map, ELBO terms, percentile."""
+def scores_ui(ctx: Ctx, image, title: str, iwae_k: int, seed: int, n_samples: int, key: str,
+              label: int | None = None) -> None:
+    """One image: as the model sees it, reconstruction, posterior samples, error map, ELBO terms, percentile.
+    A conditional model reads it as a class (`label` when known, else the picker's default, class 0)."""
     import torch
 
     from explorer.analysis.evaluation import percentile_of
 
     model = ctx.model
-    r = score_image(model, ctx.key, image.numpy(), iwae_k, seed, n_samples)
+    condition = None
+    if ctx.condition_classes:
+        own = label is not None and 0 <= label < ctx.condition_classes
+        condition = class_picker_ui(ctx, "Read it as class", f"rec_class:{key}", default=label if own else 0,
+                                    help="A conditional model encodes, reconstructs and scores the image given its "
+                                         "class: " + ("its own label by default." if own else "class 0 by default."))
+        r = score_under(model, ctx.key, image.numpy(), iwae_k, seed, n_samples, condition)
+    else:
+        r = score_image(model, ctx.key, image.numpy(), iwae_k, seed, n_samples)
+    given = "" if condition is None else f", class {class_label(ctx.class_names, condition)}"
     cols = st.columns([1, 1, 1, 2])
     image_ui(cols[0], image, "as the model sees it")
-    image_ui(cols[1], r.recon, f"reconstruction ({model.code_name})")
+    image_ui(cols[1], r.recon, f"reconstruction ({model.code_name}{given})")
     with cols[2]:
         view = st.segmented_control("Error map", list(ERROR_VIEWS), default="−log p(x | z)", required=True, key=f"rec_err:{key}",
                                     persist_state="session") or "−log p(x | z)"
@@ -66,6 +82,9 @@ def scores_ui(ctx: Ctx, image, title: str, iwae_k: int, seed: int, n_samples: in
         st.markdown("**Where it falls:** " + "; ".join(lines) + f" (test items of {ctx.analysis_dataset}, scored the same way).")
     else:
         st.caption("This checkpoint stores no per-item test scores, so no percentile can be given.")
+    if condition is not None:
+        st.caption("Scores of a conditional model bound log p(x | class), given the class above.")
+        written_as_ui(ctx, r.code, condition, key)
 
 
 def _px(image) -> np.ndarray:
@@ -86,6 +105,8 @@ def page() -> None:
         iwae_k = int(c[1].select_slider("IWAE samples k", [0, 10, 50, 100, 500, 1000], value=100, key="rec_iwae_k"))
         seed = int(c[2].number_input("Seed for posterior draws", 0, 2**31 - 1, value=0, key="rec_seed"))
         n_samples = int(c[3].slider("Posterior samples", 1, 8, 4, key="rec_samples"))
+    if ctx.condition_classes:
+        class_samples_ui(ctx)
 
     source = st.radio("Image", ["Upload images", "Pick from the data set"], horizontal=True, key="rec_source")
     if source == "Upload images":
@@ -123,7 +144,10 @@ def page() -> None:
         index, image = picked
         view = ctx.data()
         st.subheader(f"Test item {index} of {view.name} (label {view.label_name(index)})")
-        scores_ui(ctx, image, f"item {index}", iwae_k, seed, n_samples, key=f"ex{index}")
+        label = int(view.labels[index]) if view.labels is not None and len(view.labels) > index else None
+        same_classes = view.classes is not None and list(view.classes) == list(ctx.class_names or [])
+        scores_ui(ctx, image, f"item {index}", iwae_k, seed, n_samples, key=f"ex{index}",
+                  label=label if same_classes else None)
 
 
 page()
