@@ -15,7 +15,7 @@ from explorer.models.iaf.made import MADE
 
 
 class IAFStep(nn.Module):
-    def __init__(self, dim: int, hidden: int, context_dim: int, reverse: bool, forget_bias: float = 1.5):
+    def __init__(self, dim: int, hidden: int, context_dim: int, reverse: bool, forget_bias: float = 2.0):
         super().__init__()
         self.made = MADE(dim, hidden, context_dim, reverse)
         self.forget_bias = forget_bias
