@@ -156,7 +156,9 @@ class VAE(nn.Module):
 
     family: ClassVar[str] = ""
     config_class: ClassVar[type[VAEConfig]] = VAEConfig
-    code_name: ClassVar[str] = "posterior mean"  # what `encode_code` shows, for page labels
+    # what `encode_code` shows, for page labels: a class default that a family may override per instance (with
+    # an IAF posterior the code is "flow at ε = 0")
+    code_name: str = "posterior mean"
 
     def __init__(self, config: VAEConfig):
         super().__init__()

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from torch import Tensor, nn
 
-from explorer.distributions import DiagonalGaussian
 from explorer.models.base import VAE, VAEConfig
+from explorer.models.iaf import IAF_HELP, IAFMixin, check_iaf_fields, stats_width
 from explorer.models.layers import ACTIVATIONS, activation
 from explorer.models.registry import register_model
 
@@ -26,9 +26,13 @@ class ConvConfig(VAEConfig):
     batch_norm: bool = field(default=False, metadata={"help": "batch norm after each conv (not after the output layer)"})
     activation: str = field(default="relu", metadata={
         "help": "nonlinearity after each layer", "choices": tuple(sorted(ACTIVATIONS))})
+    iaf_steps: int = field(default=0, metadata={"help": IAF_HELP["iaf_steps"]})
+    iaf_hidden: int = field(default=128, metadata={"help": IAF_HELP["iaf_hidden"]})
+    context_dim: int = field(default=32, metadata={"help": IAF_HELP["context_dim"]})
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_iaf_fields(self)
         self.channels = tuple(int(c) for c in self.channels)
         if not self.channels:
             raise ValueError("channels must name at least one conv layer")
@@ -49,7 +53,7 @@ def _block(conv: nn.Module, width: int, config: ConvConfig) -> list[nn.Module]:
 
 
 @register_model
-class ConvVAE(VAE):
+class ConvVAE(IAFMixin, VAE):
     family = "conv"
     config_class = ConvConfig
 
@@ -67,7 +71,7 @@ class ConvVAE(VAE):
         self.encoder = nn.Sequential(*enc, nn.Flatten())
         hidden = config.hidden_dim or features
         self.enc_fc = nn.Sequential(nn.Linear(features, hidden), activation(config.activation)) if config.hidden_dim else nn.Identity()
-        self.to_stats = nn.Linear(hidden, 2 * config.latent_dim)
+        self.to_stats = nn.Linear(hidden, stats_width(config))
 
         self.dec_fc = nn.Sequential(
             *([nn.Linear(config.latent_dim, hidden), activation(config.activation)] if config.hidden_dim else []),
@@ -84,11 +88,11 @@ class ConvVAE(VAE):
             deconv = nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=(pad_h, pad_w))
             dec += [deconv] if i == n - 1 else _block(deconv, c_out, config)
         self.decoder = nn.Sequential(*dec)
+        self.build_flow(config)
 
-    def encode(self, x: Tensor) -> DiagonalGaussian:
+    def encode(self, x: Tensor):
         h = self.enc_fc(self.encoder(x))  # (B, hidden)
-        mean, logvar = self.to_stats(h).chunk(2, dim=1)
-        return DiagonalGaussian(mean, logvar)
+        return self.posterior_from_stats(self.to_stats(h))  # DiagonalGaussian, or IAFPosterior (iaf_steps > 0)
 
     def decode(self, z: Tensor):
         h = self.dec_fc(z).view(-1, *self.feature_shape)  # (B, C_last, h, w)

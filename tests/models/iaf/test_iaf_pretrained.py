@@ -1,0 +1,82 @@
+"""The shipped IAF conv VAE and its iaf_steps = 0 twin: the same command but for --iaf-steps, the IAF model's
+IWAE-1000 NLL under its floor and at least 1 nat under the twin's, recomputed from the weights on a subset."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from explorer.analysis.evaluation import EVAL_SEED, iwae_bound, scoring_inputs
+from explorer.checkpoint import from_pretrained
+from explorer.data import load_dataset
+from explorer.data.base import stack_images
+
+PRETRAINED = Path(__file__).resolve().parents[3] / "pretrained"
+IAF, TWIN = PRETRAINED / "conv-iaf-mnist5k", PRETRAINED / "conv-iaf0-mnist5k"
+FLOOR_NATS = 90.0
+SUBSET = 100
+
+
+def stored_nll(folder: Path) -> float:
+    return -float(load_file(str(folder / "analysis.safetensors"))["score_iwae"].double().mean())
+
+
+def test_the_twins_differ_only_in_iaf_steps():
+    iaf, twin = (json.loads((f / "config.json").read_text()) for f in (IAF, TWIN))
+    assert iaf["config"]["iaf_steps"] > 0 and twin["config"]["iaf_steps"] == 0
+    assert {k: v for k, v in iaf["config"].items() if k != "iaf_steps"} == {
+        k: v for k, v in twin["config"].items() if k != "iaf_steps"}
+    assert iaf["training"] == twin["training"]
+
+    def without(command: str) -> list[str]:
+        words = shlex.split(command)
+        i = words.index("--iaf-steps")
+        rest = words[:i] + words[i + 2:]
+        return [w for w in rest if "pretrained/conv-iaf" not in w]  # --out differs too
+
+    assert without(iaf["command"]) == without(twin["command"])
+    metrics = json.loads((IAF / "metrics.json").read_text())
+    assert metrics["code_name"] == "flow at ε = 0"
+
+
+# Not met by the shipped pair (k = 2, 100 epochs): IWAE-1000 91.94 nats against the twin's 91.87. Strict, so the
+# test turns red (and this mark must go) once a retrained pair meets the issue's floor and margin.
+UNMET = pytest.mark.xfail(strict=True, reason="shipped IAF pair: 91.94 vs twin 91.87 nats; floor 90 and 1-nat margin not met")
+
+
+@UNMET
+def test_iaf_model_meets_its_floor():
+    assert stored_nll(IAF) <= FLOOR_NATS
+
+
+@UNMET
+def test_iaf_model_beats_its_twin_by_a_nat():
+    assert stored_nll(IAF) <= stored_nll(TWIN) - 1.0
+
+
+def test_the_pair_is_within_a_nat_of_the_plain_shipped_model():
+    """What the pair does show: both near conv-mnist5k's 91.89 (16-D code), so neither recipe change broke it."""
+    plain = stored_nll(PRETRAINED / "conv-mnist5k")
+    for folder in (IAF, TWIN):
+        assert abs(stored_nll(folder) - plain) < 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("folder", [IAF, TWIN], ids=["iaf", "iaf0"])
+def test_iwae_recomputed_from_the_weights(folder):
+    """IWAE-1000 of the first 100 test images, recomputed, against the same images' stored score_iwae (the draws
+    differ from evaluation's, whose generator ran over the batches before; the estimate's noise is far below 0.3)."""
+    torch.manual_seed(0)
+    model = from_pretrained(folder, device="cpu").eval()
+    images, _ = stack_images(load_dataset("mnist5k").test, SUBSET)
+    x = scoring_inputs(images, "bernoulli")
+    gen = torch.Generator().manual_seed(EVAL_SEED)
+    with torch.no_grad():
+        iwae = torch.cat([iwae_bound(model, x[i : i + 50], 1000, gen) for i in range(0, SUBSET, 50)])
+    stored = load_file(str(folder / "analysis.safetensors"))["score_iwae"][:SUBSET]
+    assert float((-iwae).mean()) == pytest.approx(float((-stored).mean()), abs=0.3)
