@@ -9,14 +9,10 @@ generated shapes with a small conv model trained one epoch on shapes (images/s, 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def peak_mib() -> float:
