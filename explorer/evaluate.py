@@ -27,6 +27,7 @@ from typing import Any
 from explorer.analysis.store import EVAL_DIR, EVAL_KIND
 
 SPLITS = ("test", "train")
+ENCODE_SPLITS = (*SPLITS, "both")  # --encode-only may stream both splits
 
 
 class EvaluateError(ValueError):
@@ -38,7 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL", help="model folder or file (anything from_pretrained loads)")
     p.add_argument("--dataset", required=True, help="data set name (explorer.data.available_datasets())")
     p.add_argument("--data-root", default=None, help="folder of a folder-based data set")
-    p.add_argument("--split", default="test", choices=SPLITS, help="which split's items to score (default test)")
+    p.add_argument("--split", default="test", choices=ENCODE_SPLITS,
+                   help="which split's items to score (default test); both: test and train (with --encode-only)")
+    p.add_argument("--encode-only", action="store_true",
+                   help="only stream the split(s) through the model into resumable cache shards "
+                        "(codes, log-variances, one-draw ELBO and KL, labels/attributes): no IWAE, no maps")
     p.add_argument("--iwae-k", type=int, default=1000, help="importance samples per item for log p(x) (0: skip)")
     p.add_argument("--maps", default="pca,umap,tsne", help="2-D maps: any of pca,umap,tsne, or none (PCA is always made)")
     p.add_argument("--limit", type=int, default=None, help="score only the first N items of the split")
@@ -170,6 +175,10 @@ def run(argv: list[str]) -> Path:
         hint = " (try --image-size)" if model_shape[1:] != tuple(data.image_shape[1:]) else ""
         raise EvaluateError(f"{args.dataset} images are {_shape_text(data.image_shape)} (C x H x W) but the model "
                             f"takes {_shape_text(model_shape)}{hint}")
+    if args.encode_only:
+        return _encode_only(args, model, data, options, model_path)
+    if args.split == "both":
+        raise EvaluateError("--split both streams codes only: add --encode-only (or evaluate test and train in turn)")
     split = data.test if args.split == "test" else data.train
     n_items = min(len(split), args.limit) if args.limit else len(split)
     if n_items == 0:
@@ -201,6 +210,19 @@ def run(argv: list[str]) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def _encode_only(args: argparse.Namespace, model, data, options: dict[str, Any], model_path: Path) -> Path:
+    """--encode-only: `explorer.analysis.encode_dataset.encode_splits` into the cache; returns the last folder."""
+    from explorer.analysis.encode_dataset import encode_splits
+    from explorer.cache import weights_digest
+
+    splits = ["test", "train"] if args.split == "both" else [args.split]
+    out = encode_splits(model, data, splits, weights_digest(model_path), data_options=options, cache_dir=args.cache_dir,
+                        batch_size=args.batch_size, limit=args.limit, show_progress=not args.no_progress)
+    for split, encoded in out.items():
+        print(f"encoded {len(encoded):,} {args.dataset} {split} items into {encoded.folder}", file=sys.stderr)
+    return out[splits[-1]].folder
 
 
 def main(argv: list[str] | None = None) -> int:

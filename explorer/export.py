@@ -29,8 +29,10 @@ from explorer.models.base import VAE
 MapProgress = Callable[[str, float, str], None]
 
 
-def compute_maps(means, methods: list[str], seed: int = 0, progress: MapProgress | None = None) -> dict[str, Any]:
-    """Arrays for analysis.safetensors: PCA always (with its components), UMAP / t-SNE when asked."""
+def compute_maps(means, methods: list[str], seed: int = 0, progress: MapProgress | None = None,
+                 fit_size: int | None = None) -> dict[str, Any]:
+    """Arrays for analysis.safetensors: PCA always (with its components), UMAP / t-SNE when asked (fitted on
+    a seeded sample of fit_size beyond that many codes, the rest placed by `transform`)."""
     pca = fit_pca(means)
     arrays: dict[str, Any] = {"pca_coords": pca.coords, "pca_components": pca.components, "pca_mean": pca.mean}
     if progress is not None:
@@ -38,7 +40,7 @@ def compute_maps(means, methods: list[str], seed: int = 0, progress: MapProgress
     for method, compute in (("umap", compute_umap), ("tsne", compute_tsne)):
         if method in methods:
             report = None if progress is None else functools.partial(progress, method)
-            arrays[f"{method}_coords"] = compute(means, seed=seed, progress=report)
+            arrays[f"{method}_coords"] = compute(means, seed=seed, progress=report, fit_size=fit_size)
     return arrays
 
 

@@ -28,7 +28,7 @@ class Axes:
     scales: np.ndarray  # (K,) size of one slider unit along each
     labels: list[str]  # one per axis, for the slider
     collapsed: np.ndarray  # (K,) bool, True for axes that carry (almost) no information
-    kind: str  # "dims" or "pca"
+    kind: str  # "dims", "pca" or "attribute"
 
     def __len__(self) -> int:
         return len(self.scales)
@@ -62,6 +62,53 @@ def principal_axes(means: np.ndarray, k: int = 8) -> Axes:
     pcs = principal_components(x, k)
     labels = [f"PC{i + 1} ({100 * r:.0f}% of spread)" for i, r in enumerate(pcs.explained_variance_ratio)]
     return Axes(pcs.components, np.maximum(pcs.std, 1e-12), labels, pcs.std < 1e-6, "pca")
+
+
+def _group_mean(codes: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+    return codes[mask].mean(0) if mask.any() else None
+
+
+def attribute_axes(codes: np.ndarray, labels_or_attributes: np.ndarray, pairs: list, names: list[str] | None = None) -> Axes:
+    """Directions between mean codes: one axis per entry of `pairs`, from codes (N, D).
+
+    With class labels (N,) ints, a pair (a, b) gives the direction from the mean code of class a to that of
+    class b, labelled "a → b" (class names from `names` when given). With attributes (N, A) of 0/1 (CelebA's
+    40), an entry is an attribute index or name and gives mean(with) - mean(without), labelled by its name.
+    Each axis is a unit vector whose slider unit (scale) is the whole distance between the two means, so
+    value 1 moves a code of the first group to where the second group sits on average. An axis whose groups
+    are empty or coincide is marked collapsed (zero vector). kind "attribute".
+    """
+    x = np.asarray(codes, dtype=np.float64).reshape(len(codes), -1)
+    y = np.asarray(labels_or_attributes)
+    if len(y) != len(x):
+        raise ValueError(f"{len(x)} codes but {len(y)} labels or attribute rows")
+    vectors, scales, labels = [], [], []
+    for entry in pairs:
+        if y.ndim == 1:
+            a, b = entry
+            ma, mb = _group_mean(x, y == a), _group_mean(x, y == b)
+            name_a, name_b = (names[a], names[b]) if names is not None else (str(a), str(b))
+            labels.append(f"{name_a} → {name_b}")
+        else:
+            column = names.index(entry) if isinstance(entry, str) and names is not None else int(entry)
+            on = y[:, column] > 0
+            ma, mb = _group_mean(x, ~on), _group_mean(x, on)
+            labels.append(names[column] if names is not None else f"attribute {column}")
+        diff = mb - ma if ma is not None and mb is not None else np.zeros(x.shape[1])
+        norm = float(np.linalg.norm(diff))
+        vectors.append(diff / norm if norm > 0 else diff)
+        scales.append(norm)
+    scales_arr = np.asarray(scales, dtype=np.float64)
+    return Axes(np.asarray(vectors, dtype=np.float64).reshape(len(pairs), x.shape[1]), np.maximum(scales_arr, 1e-12),
+                labels, scales_arr < 1e-12, "attribute")
+
+
+def axis_coordinates(codes: np.ndarray, axes: Axes, origin: np.ndarray | None = None) -> np.ndarray:
+    """Where codes (N, D) sit along each axis, in slider units: (codes - origin) @ vectors.T / scales -> (N, K).
+    origin defaults to the codes' mean. Two attribute axes give a 2-D map ("3 → 8" against "smiling")."""
+    x = np.asarray(codes, dtype=np.float64).reshape(len(codes), -1)
+    origin = x.mean(0) if origin is None else np.asarray(origin, dtype=np.float64).reshape(-1)
+    return (x - origin) @ axes.vectors.T / axes.scales
 
 
 def walk_code(start: np.ndarray, axes: Axes, values: np.ndarray | list[float]) -> np.ndarray:

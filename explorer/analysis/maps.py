@@ -1,13 +1,22 @@
 """2-D maps of encoded means: PCA (exact projection of new points), UMAP and t-SNE.
 
+At scale: PCA of many points goes through the D x D covariance (few dimensions) or a randomized SVD with
+implicit centring (many), never a centred float64 copy of the points; UMAP and t-SNE of more than `fit_size`
+points are fitted on a seeded sample and place the rest with the fitted model's `transform`; cuML's UMAP is
+used when it imports and a GPU is present (`umap_backend`); `check_map_memory` refuses up front a map that
+would not fit in memory; `cached_map` keeps results in explorer.cache by model, data and options.
+
 UMAP and openTSNE are imported lazily: umap-learn compiles with numba on first use (tens of seconds), which
 must never happen at import time or on an interactive path that has precomputed coordinates.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -18,6 +27,11 @@ MAP_METHODS = ("pca", "umap", "tsne")
 Progress = Callable[[float, str], None]
 UMAP_NEIGHBOUR_SHARE = 0.15  # share of the bar given to UMAP's nearest-neighbour graph (before the epochs)
 TSNE_EVERY = 25  # openTSNE iterations between progress reports (each costs one evaluation of the KL)
+EXACT_PCA_MAX = 4_000_000  # N * D up to which PCA is the full SVD of the centred points (float64)
+COVARIANCE_PCA_MAX_DIMS = 256  # above EXACT_PCA_MAX: D up to this goes through the D x D covariance (exact)
+PCA_CHUNK = 65_536  # rows per chunk when streaming over many points
+RANDOMIZED_OVERSAMPLE, RANDOMIZED_POWER_ITERS = 10, 6
+TRANSFORM_CHUNK = 20_000  # points placed per `transform` call (for progress and bounded memory)
 
 
 def _no_progress(fraction: float, stage: str) -> None:
@@ -88,26 +102,94 @@ class PrincipalComponents:
     explained_variance_ratio: np.ndarray  # (k,) share of the total variance along each direction
 
 
-def principal_components(points: np.ndarray, k: int) -> PrincipalComponents:
-    """The first k principal directions of (N, D) points by SVD of the centred points (k <= min(N, D)).
+def _chunks(n: int, size: int = PCA_CHUNK):
+    return ((start, min(start + size, n)) for start in range(0, n, size))
+
+
+def _column_mean(x: np.ndarray) -> np.ndarray:
+    total = np.zeros(x.shape[1])
+    for a, b in _chunks(len(x)):
+        total += x[a:b].sum(0, dtype=np.float64)
+    return total / max(len(x), 1)
+
+
+def _covariance_svd(x: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(singular values, right singular vectors) of the centred points from their D x D scatter matrix."""
+    scatter = np.zeros((x.shape[1], x.shape[1]))
+    for a, b in _chunks(len(x)):
+        c = x[a:b].astype(np.float64) - mean
+        scatter += c.T @ c
+    values, vectors = np.linalg.eigh(scatter)
+    order = np.argsort(values)[::-1]
+    return np.sqrt(np.maximum(values[order], 0.0)), vectors[:, order].T
+
+
+def _randomized_svd(x: np.ndarray, mean: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Halko et al.'s randomized SVD of the centred points without forming them: (k singular values,
+    (k, D) right vectors, total squared spread). Centring is implicit: (X - 1 m^T) M = X M - 1 (m^T M)."""
+    rng = np.random.default_rng(seed)
+    dtype = np.float32 if x.dtype == np.float32 else np.float64
+    mean_t = mean.astype(dtype)
+    width = min(k + RANDOMIZED_OVERSAMPLE, x.shape[1])
+
+    def times(m: np.ndarray) -> np.ndarray:  # (X - mean) @ m, (N, width)
+        return x @ m.astype(dtype) - mean_t @ m.astype(dtype)
+
+    def times_t(y: np.ndarray) -> np.ndarray:  # (X - mean).T @ y, (D, width)
+        y = y.astype(dtype)
+        return (x.T @ y).astype(np.float64) - np.outer(mean, y.sum(0, dtype=np.float64))
+
+    q, _ = np.linalg.qr(times(rng.standard_normal((x.shape[1], width))))
+    for _ in range(RANDOMIZED_POWER_ITERS):
+        q, _ = np.linalg.qr(times_t(q))
+        q, _ = np.linalg.qr(times(q))
+    _, s, vt = np.linalg.svd(times_t(q).T, full_matrices=False)  # the small (width, D) problem Q^T (X - mean)
+    total = 0.0
+    for a, b in _chunks(len(x)):
+        total += float(((x[a:b].astype(np.float64) - mean) ** 2).sum())
+    return s[:k], vt[:k], total
+
+
+def principal_components(points: np.ndarray, k: int, seed: int = 0) -> PrincipalComponents:
+    """The first k principal directions of (N, D) points (k <= min(N, D)).
+
+    Up to N * D = EXACT_PCA_MAX: the SVD of the centred points in float64. Beyond: for D up to
+    COVARIANCE_PCA_MAX_DIMS the (exact) eigenvectors of the D x D scatter matrix, streamed over chunks of
+    rows; for more dimensions a seeded randomized SVD (power iterations, implicit centring) in the points'
+    own precision. No path copies all the points to float64.
 
     Sign convention (as scikit-learn's PCA since 1.5): the largest-magnitude entry of every direction is
     positive, so directions do not flip between runs. The one PCA of the project: maps and slider axes use it.
     """
-    x = np.asarray(points, dtype=np.float64).reshape(len(points), -1)
-    mean = x.mean(0)
-    _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
+    x = np.asarray(points)
+    x = x.reshape(len(x), -1)
+    if x.dtype not in (np.float32, np.float64):
+        x = x.astype(np.float64)
+    n, d = x.shape
+    if n * d <= EXACT_PCA_MAX:
+        x = x.astype(np.float64)
+        mean = x.mean(0)
+        _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
+        total = float((s**2).sum())
+    else:
+        mean = _column_mean(x)
+        if d <= COVARIANCE_PCA_MAX_DIMS:
+            s, vt = _covariance_svd(x, mean)
+            total = float((s**2).sum())
+        else:
+            s, vt, total = _randomized_svd(x, mean, min(k, n, d), seed)
     k = min(k, len(s))
     vt = vt[:k]
     signs = np.sign(vt[np.arange(k), np.abs(vt).argmax(1)])
     signs[signs == 0] = 1.0
-    total = float((s**2).sum()) or 1.0
-    return PrincipalComponents(mean, vt * signs[:, None], s[:k] / np.sqrt(max(1, len(x) - 1)), s[:k] ** 2 / total)
+    total = total or 1.0
+    return PrincipalComponents(mean, vt * signs[:, None], s[:k] / np.sqrt(max(1, n - 1)), s[:k] ** 2 / total)
 
 
 def fit_pca(means: np.ndarray, n_components: int = 2) -> PCAMap:
     """PCA of (N, D) means (D may be 1: the second axis is then zero)."""
-    means = np.asarray(means, dtype=np.float64)
+    means = np.asarray(means)
+    means = means.reshape(len(means), -1) if means.dtype in (np.float32, np.float64) else means.astype(np.float64)
     pcs = principal_components(means, min(n_components, means.shape[1], means.shape[0]))
     k = len(pcs.std)
     components = np.zeros((n_components, means.shape[1]))
@@ -118,55 +200,220 @@ def fit_pca(means: np.ndarray, n_components: int = 2) -> PCAMap:
 
 
 def project_pca(points: np.ndarray, components: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """Exact PCA projection of (M, D) points: (points - mean) @ components.T -> (M, 2)."""
-    return (np.asarray(points, dtype=np.float64) - mean) @ np.asarray(components, dtype=np.float64).T
+    """Exact PCA projection of (M, D) points: (points - mean) @ components.T -> (M, 2), in float64, chunk by
+    chunk (points @ C.T - mean @ C.T, so no centred copy of many points is made)."""
+    points = np.asarray(points)
+    components = np.asarray(components, dtype=np.float64)
+    offset = np.asarray(mean, dtype=np.float64) @ components.T
+    if points.size <= EXACT_PCA_MAX:
+        return (points.astype(np.float64) - mean) @ components.T
+    out = np.empty((len(points), len(components)))
+    for a, b in _chunks(len(points)):
+        out[a:b] = points[a:b].astype(np.float64) @ components.T - offset
+    return out
+
+
+def fit_sample(n: int, fit_size: int | None, seed: int = 0) -> np.ndarray | None:
+    """Sorted indices of the seeded sample of `fit_size` of n points a map is fitted on; None for all of them."""
+    if fit_size is None or fit_size <= 0 or n <= fit_size:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n, size=fit_size, replace=False))
+
+
+def _fit_then_place(means: np.ndarray, fit_size: int | None, seed: int, fit: Callable[[np.ndarray], tuple[np.ndarray, object]],
+                    place: Callable[[object, np.ndarray], np.ndarray], progress: Progress, fit_share: float) -> np.ndarray:
+    """Fit on the sample (or all points), then place the others with the fitted model, TRANSFORM_CHUNK at a time."""
+    picked = fit_sample(len(means), fit_size, seed)
+    if picked is None:
+        coords, _ = fit(means)
+        return coords
+    coords_fit, model = fit(means[picked])
+    out = np.empty((len(means), 2), dtype=np.float32)
+    out[picked] = coords_fit
+    rest = np.setdiff1d(np.arange(len(means)), picked, assume_unique=True)
+    for start in range(0, len(rest), TRANSFORM_CHUNK):
+        idx = rest[start : start + TRANSFORM_CHUNK]
+        out[idx] = place(model, means[idx])
+        done = min(start + TRANSFORM_CHUNK, len(rest))
+        progress(fit_share + (1 - fit_share) * done / len(rest), f"placing the other points, {done:,} of {len(rest):,}")
+    return out
+
+
+def umap_backend() -> str:
+    """"cuml" when RAPIDS cuML imports and a CUDA GPU is present, else "umap-learn"."""
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            return "umap-learn"
+        import cuml  # noqa: F401
+    except ImportError:
+        return "umap-learn"
+    return "cuml"
 
 
 def compute_umap(means: np.ndarray, seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1,
-                 progress: Progress | None = None) -> np.ndarray:
+                 progress: Progress | None = None, fit_size: int | None = None) -> np.ndarray:
     """UMAP coordinates (N, 2) of (N, D) means; seeded (single-threaded, so reproducible).
 
+    Beyond fit_size points, UMAP is fitted on a seeded sample of fit_size and the others are placed with
+    its `transform`. cuML's UMAP is used where `umap_backend()` says so (GPU runs are not bit-reproducible).
     progress(fraction, stage) is called as the work goes: loading umap-learn, the nearest-neighbour graph,
-    then every layout epoch."""
+    then every layout epoch, then the placing of the rest."""
     progress = progress or _no_progress
-    progress(0.0, "loading UMAP (numba compiles it on first use)")
-    import umap
+    means = np.asarray(means, dtype=np.float32)
+    sampled = fit_sample(len(means), fit_size, seed) is not None
+    fit_share = 0.7 if sampled else 1.0
+    scaled = (lambda f, stage: progress(f * fit_share, stage)) if sampled else progress
+    backend = umap_backend()
 
-    progress(0.02, "finding nearest neighbours")
-    reducer = umap.UMAP(n_components=2, n_neighbors=min(n_neighbors, len(means) - 1), min_dist=min_dist, random_state=seed,
-                        tqdm_kwds={"disable": False, "file": _EpochReader(progress), "bar_format": "{n}/{total}",
-                                   "mininterval": 0.25})
-    coords = np.asarray(reducer.fit_transform(np.asarray(means, dtype=np.float32)), dtype=np.float32)
+    def fit(points: np.ndarray):
+        neighbours = min(n_neighbors, len(points) - 1)
+        if backend == "cuml":
+            import cuml
+
+            scaled(0.02, "UMAP on the GPU (cuML)")
+            reducer = cuml.UMAP(n_components=2, n_neighbors=neighbours, min_dist=min_dist, random_state=seed)
+        else:
+            scaled(0.0, "loading UMAP (numba compiles it on first use)")
+            import umap
+
+            scaled(0.02, "finding nearest neighbours")
+            reducer = umap.UMAP(n_components=2, n_neighbors=neighbours, min_dist=min_dist, random_state=seed,
+                                tqdm_kwds={"disable": False, "file": _EpochReader(scaled), "bar_format": "{n}/{total}",
+                                           "mininterval": 0.25})
+        return np.asarray(reducer.fit_transform(points), dtype=np.float32), reducer
+
+    coords = _fit_then_place(means, fit_size, seed, fit, lambda r, p: np.asarray(r.transform(p), dtype=np.float32),
+                             progress, fit_share)
     progress(1.0, "done")
     return coords
 
 
-def compute_tsne(means: np.ndarray, seed: int = 0, perplexity: float = 30.0, progress: Progress | None = None) -> np.ndarray:
-    """openTSNE coordinates (N, 2) of (N, D) means; seeded. progress(fraction, stage) every few iterations."""
+def compute_tsne(means: np.ndarray, seed: int = 0, perplexity: float = 30.0, progress: Progress | None = None,
+                 fit_size: int | None = None) -> np.ndarray:
+    """openTSNE coordinates (N, 2) of (N, D) means; seeded. progress(fraction, stage) every few iterations.
+    Beyond fit_size points, fitted on a seeded sample and the rest placed with `TSNEEmbedding.transform`."""
     progress = progress or _no_progress
     progress(0.0, "loading openTSNE")
     from openTSNE import TSNE
 
-    perplexity = min(perplexity, max(2.0, (len(means) - 1) / 3))
-    phases = _TSNEPhases(progress)
-    tsne = TSNE(perplexity=perplexity, random_state=seed, n_jobs=1, verbose=False, callbacks=phases,
-                callbacks_every_iters=TSNE_EVERY)
-    phases.set_phases((("early exaggeration", tsne.early_exaggeration_iter), ("optimising", tsne.n_iter)))
-    progress(0.0, "finding nearest neighbours")
-    embedding = tsne.fit(np.asarray(means, dtype=np.float64))
+    means = np.asarray(means, dtype=np.float64)
+    sampled = fit_sample(len(means), fit_size, seed) is not None
+    fit_share = 0.8 if sampled else 1.0
+
+    def fit(points: np.ndarray):
+        perp = min(perplexity, max(2.0, (len(points) - 1) / 3))
+        phases = _TSNEPhases(lambda f, stage: progress(f * fit_share, stage))
+        tsne = TSNE(perplexity=perp, random_state=seed, n_jobs=1, verbose=False, callbacks=phases,
+                    callbacks_every_iters=TSNE_EVERY)
+        phases.set_phases((("early exaggeration", tsne.early_exaggeration_iter), ("optimising", tsne.n_iter)))
+        progress(0.0, "finding nearest neighbours")
+        embedding = tsne.fit(points)
+        return np.asarray(embedding, dtype=np.float32), embedding
+
+    coords = _fit_then_place(means, fit_size, seed, fit,
+                             lambda e, p: np.asarray(e.transform(p), dtype=np.float32), progress, fit_share)
     progress(1.0, "done")
-    return np.asarray(embedding, dtype=np.float32)
+    return np.asarray(coords, dtype=np.float32)
 
 
-def compute_map(means: np.ndarray, method: str, seed: int = 0, progress: Progress | None = None, **params: float) -> np.ndarray:
-    """(N, 2) coordinates by method name: 'pca', 'umap' or 'tsne'."""
+# -- memory: refuse up front what cannot fit ------------------------------------------------------------
+class MapTooLargeError(MemoryError):
+    """A map request that would need more memory than the machine has; the message gives both sizes."""
+
+
+def available_memory_bytes() -> int:
+    """Memory available to new allocations: psutil's `available` when installed, else MemAvailable of
+    /proc/meminfo; a large number where neither can be read (the check then passes)."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        pass
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 1 << 62
+
+
+def map_memory_bytes(n_items: int, dims: int, method: str, fit_size: int | None = None, n_neighbors: int = 15) -> int:
+    """Rough peak bytes a map of (n_items, dims) float32 codes needs beyond the codes themselves: PCA streams
+    (chunks, the D x D scatter or the randomized sketch, and the (N, 2) coordinates); UMAP holds a float32
+    copy plus its k-nearest-neighbour graph (indices, distances and the fuzzy graph, about 64 bytes a
+    neighbour) for the fitted points; t-SNE a float64 copy plus ~3 x perplexity neighbours a point."""
+    n, d = int(n_items), int(dims)
+    fitted = n if not fit_size or fit_size >= n else int(fit_size)
+    coords = n * 2 * 8
+    if method == "pca":
+        return coords + PCA_CHUNK * d * 8 * 2 + d * d * 8 + n * (RANDOMIZED_OVERSAMPLE + 2) * 8 * 2
+    if method == "umap":
+        return coords + fitted * d * 4 + fitted * n_neighbors * 64 + min(n, TRANSFORM_CHUNK) * (d * 4 + n_neighbors * 64)
+    if method == "tsne":
+        return coords + fitted * d * 8 + fitted * 90 * 24 + min(n, TRANSFORM_CHUNK) * (d * 8 + 90 * 24)
+    raise ValueError(f"unknown map method {method!r}; choose from {MAP_METHODS}")
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB"
+
+
+def check_map_memory(n_items: int, dims: int, method: str, fit_size: int | None = None,
+                     available: int | None = None) -> int:
+    """The bytes `map_memory_bytes` estimates, or MapTooLargeError when more than the available memory."""
+    need = map_memory_bytes(n_items, dims, method, fit_size)
+    have = available_memory_bytes() if available is None else int(available)
+    if need > have:
+        hint = " (fit it on a sample: fit_size / --map-fit-size)" if method != "pca" and not fit_size else ""
+        raise MapTooLargeError(f"a {method.upper()} map of {n_items:,} codes of {dims:,} dimensions needs about "
+                               f"{_gib(need)} but {_gib(have)} is available{hint}")
+    return need
+
+
+def compute_map(means: np.ndarray, method: str, seed: int = 0, progress: Progress | None = None,
+                fit_size: int | None = None, **params: float) -> np.ndarray:
+    """(N, 2) coordinates by method name: 'pca', 'umap' or 'tsne'. UMAP and t-SNE beyond `fit_size` points
+    are fitted on a seeded sample and place the rest. Refused up front (MapTooLargeError, with the size it
+    would need) when it cannot fit in memory."""
+    if method not in MAP_METHODS:
+        raise ValueError(f"unknown map method {method!r}; choose from {MAP_METHODS}")
+    means = np.asarray(means)
+    check_map_memory(len(means), int(np.prod(means.shape[1:])) if means.ndim > 1 else 1, method, fit_size)
     if method == "pca":
         return fit_pca(means).coords.astype(np.float32)
     if method == "umap":
-        return compute_umap(means, seed=seed, progress=progress, **params)
-    if method == "tsne":
-        return compute_tsne(means, seed=seed, progress=progress, **params)
-    raise ValueError(f"unknown map method {method!r}; choose from {MAP_METHODS}")
+        return compute_umap(means, seed=seed, progress=progress, fit_size=fit_size, **params)
+    return compute_tsne(means, seed=seed, progress=progress, fit_size=fit_size, **params)
+
+
+def map_cache_name(means: np.ndarray, method: str, data_key: str, seed: int, fit_size: int | None, **params: float) -> str:
+    """The cache entry name of a map: method, data set, and a digest of the codes and every option."""
+    h = hashlib.sha256(np.ascontiguousarray(means).view(np.uint8).reshape(-1).data)
+    h.update(json.dumps({"shape": list(np.shape(means)), "dtype": str(np.asarray(means).dtype), "seed": seed,
+                         "fit_size": fit_size, "backend": umap_backend() if method == "umap" else "",
+                         **{k: float(v) for k, v in sorted(params.items())}}, sort_keys=True).encode())
+    return f"{method}-{re.sub(r'[^A-Za-z0-9._-]', '_', data_key)}-{h.hexdigest()[:16]}.safetensors"
+
+
+def cached_map(means: np.ndarray, method: str, digest: str, data_key: str, seed: int = 0, fit_size: int | None = None,
+               cache_dir: str | Path | None = None, progress: Progress | None = None, **params: float) -> np.ndarray:
+    """`compute_map`, kept in explorer.cache under the model's weights digest (kind "maps"), keyed by the data
+    set, the codes and every option: a second call with the same inputs reads the stored coordinates."""
+    from explorer.cache import entry_path, read_entry, write_entry
+
+    means = np.asarray(means)
+    path = entry_path(digest, "maps", map_cache_name(means, method, data_key, seed, fit_size, **params), cache_dir)
+    found = read_entry(path)
+    if found is not None and found[0].get("coords") is not None and len(found[0]["coords"]) == len(means):
+        return found[0]["coords"]
+    coords = compute_map(means, method, seed=seed, progress=progress, fit_size=fit_size, **params)
+    write_entry(path, {"coords": np.ascontiguousarray(coords, dtype=np.float32)},
+                {"method": method, "data": data_key, "seed": seed, "fit_size": fit_size, "params": params})
+    return coords
 
 
 def place_by_neighbours(points: np.ndarray, ref_means: np.ndarray, ref_coords: np.ndarray, k: int = 10) -> np.ndarray:

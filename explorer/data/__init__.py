@@ -23,6 +23,7 @@ _LOADERS: dict[str, tuple[str, str]] = {
     "cifar10": ("explorer.data.folders", "load_cifar10"),
     "flowers102": ("explorer.data.folders", "load_flowers102"),
     "folder": ("explorer.data.folders", "load_folder"),
+    "celeba": ("explorer.data.celeba", "load_celeba"),
     "captions-csv": ("explorer.data.captions", "load_captions_csv"),
     "captions-coco": ("explorer.data.captions", "load_captions_coco"),
 }

@@ -62,19 +62,53 @@ class LabelledItems(Dataset):
         return image.float(), int(label)
 
 
-class ImageFiles(Dataset):
+UNREADABLE = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)  # what PIL raises for a bad file
+
+
+def is_readable_image(path: str | Path) -> bool:
+    """True when PIL recognises the file's header (cheap: the pixels are not decoded)."""
+    try:
+        with Image.open(path) as img:
+            img.size  # noqa: B018
+        return True
+    except UNREADABLE:
+        return False
+
+
+class SkipUnreadable:
+    """Mixin for folder data sets: an image that fails to decode when read is skipped (the next readable item
+    is given in its place) and counted in `skipped`, so a long run goes on past a truncated file."""
+
+    skipped: set[str]
+
+    def _read_or_skip(self, index: int, read: Callable[[int], tuple[Tensor, int]], paths: Sequence[Any]) -> tuple[Tensor, int]:
+        n = len(paths)
+        for step in range(n):
+            i = (index + step) % n
+            try:
+                return read(i)
+            except UNREADABLE:
+                self.skipped.add(str(paths[i][0] if isinstance(paths[i], tuple) else paths[i]))
+        raise DatasetNotFoundError(f"none of the {n} images could be read")
+
+
+class ImageFiles(SkipUnreadable, Dataset):
     """Unlabelled image files; items are (transformed image, UNLABELLED)."""
 
     def __init__(self, paths: Sequence[Path], transform: Callable[[Image.Image], Tensor], grayscale: bool = False):
         self.paths = list(paths)
         self.transform = transform
         self.grayscale = grayscale
+        self.skipped = set()
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+    def _read(self, index: int) -> tuple[Tensor, int]:
         return self.transform(load_image(self.paths[index], self.grayscale)), UNLABELLED
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+        return self._read_or_skip(index, self._read, self.paths)
 
 
 # ---------------------------------------------------------------------------------------------- images
@@ -312,12 +346,22 @@ def _class_folders(root: Path) -> list[str]:
     )
 
 
-class ClassFolders(ImageFolder):
-    """torchvision's ImageFolder over the subfolders that hold images; items are (image, class index)."""
+class ClassFolders(SkipUnreadable, ImageFolder):
+    """torchvision's ImageFolder over the subfolders that hold images; items are (image, class index).
+    Files whose header PIL does not recognise are left out (`unreadable`); see SkipUnreadable for the rest."""
 
     def __init__(self, root: str, transform: Callable[[Image.Image], Tensor], grayscale: bool = False):
         super().__init__(root, transform=transform, loader=partial(load_image, grayscale=grayscale),
                          is_valid_file=_is_image_file)
+        self.unreadable = [p for p, _ in self.samples if not is_readable_image(p)]
+        if self.unreadable:
+            bad = set(self.unreadable)
+            self.samples = [s for s in self.samples if s[0] not in bad]
+            self.imgs, self.targets = self.samples, [t for _, t in self.samples]
+        self.skipped = set()
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+        return self._read_or_skip(index, super().__getitem__, self.samples)
 
     def find_classes(self, directory: str | Path) -> tuple[list[str], dict[str, int]]:
         """Classes: the sorted visible subfolders holding an image (empty ones would make ImageFolder fail)."""
@@ -337,9 +381,12 @@ def load_folder(root: str | None = None, download: bool = False, image_size: int
     classes: list[str] | None = _class_folders(folder)
     if classes:
         full: Dataset = ClassFolders(str(folder), transform, grayscale)  # sorted by class, then path
+        unreadable = list(full.unreadable)  # type: ignore[attr-defined]
     else:
         classes = None
-        paths = sorted(p for p in folder.iterdir() if _is_image(p))
+        found = sorted(p for p in folder.iterdir() if _is_image(p))
+        paths = [p for p in found if is_readable_image(p)]
+        unreadable = [str(p) for p in found if p not in set(paths)]
         full = ImageFiles(paths, transform, grayscale)
     n = len(full)  # type: ignore[arg-type]
     if n < 2:
@@ -361,7 +408,9 @@ def load_folder(root: str | None = None, download: bool = False, image_size: int
         description=(
             f"{n:,} images from {folder} ({kind}; {n - n_test:,} train / {n_test:,} test, seeded split), "
             f"{size}x{size} {'grayscale' if grayscale else 'RGB'}"
+            + (f"; {len(unreadable):,} unreadable file(s) skipped" if unreadable else "")
         ),
+        extras={"unreadable": unreadable, "dataset": full},
     )
 
 

@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset as TorchDataset
+from torch.utils.data import Subset
 
 from explorer.data.base import DataSplit, seeded_split
 from explorer.data.captions import make_captioned_split
@@ -132,8 +134,10 @@ def _masks(shape_id: np.ndarray, radius: np.ndarray, cx: np.ndarray, cy: np.ndar
     return np.where(sid == 0, circle, np.where(sid == 1, square, triangle))
 
 
-def generate_shapes(n_images: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[list[dict[str, Any]]]]:
-    """n images uint8 (N, 3, 32, 32) in {0, 255}, labels (N,) and each image's objects (first-named first)."""
+def draw_shape_parameters(n_images: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Everything that defines n images, drawn from `seed` (about 25 bytes an image, no pixels): `two` (N,),
+    `cell`, `shape`, `colour`, `size` (N, 2) int8 and `jitter` (N, 2, 2) float32. Image i is the same
+    whether it is drawn with the others (`generate_shapes`) or alone (`render_shapes`, `ShapesStream`)."""
     rng = np.random.default_rng(seed)
     n = n_images
     two = rng.random(n) < 0.5
@@ -146,10 +150,19 @@ def generate_shapes(n_images: int, seed: int = 0) -> tuple[np.ndarray, np.ndarra
     colour = rng.integers(0, len(COLOURS), (n, 2))
     size = rng.integers(0, len(SIZES), (n, 2))
     jitter = rng.uniform(-JITTER, JITTER, (n, 2, 2))
+    return {"two": two, "cell": cell.astype(np.int8), "shape": shape.astype(np.int8), "colour": colour.astype(np.int8),
+            "size": size.astype(np.int8), "jitter": jitter.astype(np.float32)}
+
+
+def render_shapes(params: dict[str, np.ndarray], index: np.ndarray | slice | None = None) -> np.ndarray:
+    """Images uint8 (M, 3, 32, 32) in {0, 255} of the items `index` (all when None) of `draw_shape_parameters`."""
+    p = {k: v if index is None else v[index] for k, v in params.items()}
+    two, cell, shape, colour, size = p["two"], p["cell"].astype(np.int64), p["shape"], p["colour"], p["size"]
+    jitter = p["jitter"].astype(np.float64)
     step = SIZE / 3
     radii = np.array(list(SIZES.values()), dtype=np.float32)
     palette = np.array(list(COLOURS.values()), dtype=np.uint8) * 255  # (7, 3)
-    images = np.zeros((n, 3, SIZE, SIZE), dtype=np.uint8)
+    images = np.zeros((len(two), 3, SIZE, SIZE), dtype=np.uint8)
     for slot in (1, 0):  # no two cells overlap, so the order only matters for the (disjoint) masks
         cx = ((cell[:, slot] % 3) + 0.5) * step + jitter[:, slot, 0]
         cy = ((cell[:, slot] // 3) + 0.5) * step + jitter[:, slot, 1]
@@ -157,9 +170,17 @@ def generate_shapes(n_images: int, seed: int = 0) -> tuple[np.ndarray, np.ndarra
         if slot == 1:
             mask &= two[:, None, None]
         images = np.where(mask[:, None], palette[colour[:, slot]][:, :, None, None], images)
+    return images
+
+
+def generate_shapes(n_images: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[list[dict[str, Any]]]]:
+    """n images uint8 (N, 3, 32, 32) in {0, 255}, labels (N,) and each image's objects (first-named first)."""
+    params = draw_shape_parameters(n_images, seed)
+    images = render_shapes(params)
+    two, cell, shape, colour, size = params["two"], params["cell"], params["shape"], params["colour"], params["size"]
     colour_names, size_names = list(COLOURS), list(SIZES)
     objects: list[list[dict[str, Any]]] = []
-    for i in range(n):
+    for i in range(n_images):
         objs = []
         for slot in range(2 if two[i] else 1):
             objs.append({"shape": SHAPES[shape[i, slot]], "colour": colour_names[colour[i, slot]],
@@ -170,9 +191,51 @@ def generate_shapes(n_images: int, seed: int = 0) -> tuple[np.ndarray, np.ndarra
     return images, shape[:, 0].astype(np.int64), objects
 
 
+class ShapesStream(TorchDataset):
+    """n generated shapes images drawn on demand: only the parameters are held (~25 bytes an image), never the
+    pixels, so any count streams through a DataLoader. Items are (image float32 (3, 32, 32) in {0, 1}, label:
+    the first-named shape); `__getitems__` draws a whole batch at once. Image i equals generate_shapes' i-th."""
+
+    def __init__(self, n_images: int, seed: int = 0):
+        self.params = draw_shape_parameters(n_images, seed)
+        self.labels = torch.from_numpy(self.params["shape"][:, 0].astype(np.int64))
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def images(self, index: np.ndarray) -> torch.Tensor:
+        """Images float32 (M, 3, 32, 32) of the given item indices."""
+        return torch.from_numpy(render_shapes(self.params, np.asarray(index, dtype=np.int64))).float().div_(255.0)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.images(np.array([index]))[0], int(self.labels[index])
+
+    def __getitems__(self, indices: list[int]) -> list[tuple[torch.Tensor, int]]:
+        images = self.images(np.asarray(indices))
+        return [(img, int(self.labels[i])) for img, i in zip(images, indices)]
+
+
+def load_shapes_stream(n_images: int, seed: int = 0) -> DataSplit:
+    """`shapes` of any count, drawn on demand (no captions): the same images and fixed 90/10 split as
+    `load_shapes` with these arguments, for encoding or evaluating millions of items."""
+    full = ShapesStream(n_images, seed)
+    n_test = max(1, round(TEST_FRACTION * n_images))
+    train_idx, test_idx = seeded_split(n_images, n_test, SPLIT_SEED)
+    return DataSplit(
+        "shapes", Subset(full, train_idx.tolist()), Subset(full, test_idx.tolist()), (3, SIZE, SIZE), "bernoulli",
+        classes=list(SHAPES),
+        description=(f"shapes: {n_images:,} generated 32x32 images (seed {seed}), drawn on demand; "
+                     f"{n_images - n_test:,} train / {n_test:,} test"),
+    )
+
+
 def load_shapes(root: str | None = None, download: bool = False, n_images: int = 10000, seed: int = 0,
-                labeled_fraction: float = 1.0, captioned_fraction: float = 1.0, **ignored: Any) -> DataSplit:
-    """The embedded captioned data set: n_images generated from `seed`, 10% held out by a fixed split."""
+                labeled_fraction: float = 1.0, captioned_fraction: float = 1.0, lazy: bool = False,
+                **ignored: Any) -> DataSplit:
+    """The embedded captioned data set: n_images generated from `seed`, 10% held out by a fixed split.
+    lazy=True: the same images drawn on demand, without captions (`load_shapes_stream`), for any count."""
+    if lazy:
+        return load_shapes_stream(n_images, seed)
     images, labels, objects = generate_shapes(n_images, seed)
     captions = [captions_for(objs) for objs in objects]
     truth = [dict(objs[0]) for objs in objects]
