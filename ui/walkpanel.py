@@ -146,8 +146,10 @@ def live_decoder(ctx: Ctx):
 
     digest = ctx.weights_digest()
     folder = model_cache_dir(digest, app_config().cache_dir)
+    # a conditional model's decoder is exported under the sidebar's class (the class is baked into the graph)
+    name = folder.name if ctx.condition is None else f"{folder.name}-class{int(ctx.condition)}"
     try:
-        got = inference.exported_part(ctx.model, "decoder", folder.name, folder.parent)
+        got = inference.exported_part(ctx.model, "decoder", name, folder.parent)
     except Exception as exc:  # noqa: BLE001  (an exporter crash must not take the page down)
         return None, f"{type(exc).__name__}: {exc}"
     if not isinstance(got, CachedExport):
