@@ -23,8 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 import time
 import warnings
 from contextlib import redirect_stdout
@@ -36,7 +34,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from explorer.checkpoint import atomic_write_bytes
+from explorer.files import atomic_write_bytes, atomic_write_with
 from explorer.models.base import VAE
 
 DEFAULT_OPSET = 18  # the torch.export exporter's native opset; onnxruntime(-web) runs it from 1.14 on
@@ -254,26 +252,27 @@ def _export(model: VAE, part: str, path: str | Path, opset: int, exporters: tupl
             expected = graph(example)
         expected = [t.numpy() for t in (expected if isinstance(expected, tuple) else (expected,))]
         for exporter in exporters:
-            fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            os.close(fd)
-            tmp = Path(tmp_name)
             start = time.perf_counter()
-            try:
-                frozen = _run_exporter(exporter, graph, example, tmp, opset, input_names, output_names)
+            checked: dict[str, Any] = {}
+
+            def export_checked(tmp: Path) -> None:
+                """Export into tmp and check it there: explorer.files swaps it in only when this returns."""
+                checked["frozen"] = _run_exporter(exporter, graph, example, tmp, opset, input_names, output_names)
                 session = check_file(tmp)
                 got = session.run(output_names, {input_names[0]: example.numpy()})
-                diff = max(float(abs(g - e).max()) for g, e in zip(got, expected))
-                if not diff <= PROBE_ATOL:  # also refuses NaN
-                    raise ValueError(f"onnxruntime differs from torch by {diff:.3g} on the probe batch "
+                checked["diff"] = max(float(abs(g - e).max()) for g, e in zip(got, expected))
+                if not checked["diff"] <= PROBE_ATOL:  # also refuses NaN
+                    raise ValueError(f"onnxruntime differs from torch by {checked['diff']:.3g} on the probe batch "
                                      "(a draw from torch's global generator, or an operator exported wrongly)")
-                proto = onnx.load(str(tmp), load_external_data=False)
-                declared = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, path)
+                checked["proto"] = onnx.load(str(tmp), load_external_data=False)
+
+            try:
+                atomic_write_with(path, export_checked)
             except Exception as exc:  # noqa: BLE001  (every exporter failure is reported, not raised)
-                tmp.unlink(missing_ok=True)
                 errors[exporter] = f"{type(exc).__name__}: {_first_lines(str(exc))}"
                 continue
+            frozen, diff, proto = checked["frozen"], checked["diff"], checked["proto"]
+            declared = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
             return ExportInfo(
                 part=part, file=path.name, opset=int(declared), exporter=exporter,
                 input_names=input_names, output_names=output_names,

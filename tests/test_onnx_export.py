@@ -287,9 +287,15 @@ def test_bad_digest_is_refused(tmp_path):
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_models_match_torch(tmp_path, name):
     model = from_pretrained(PRETRAINED / name)
+    if model.capabilities().condition_classes:  # the page exports a conditional model under the sidebar's class
+        from explorer.models.conditioning import with_default_condition
+
+        model = with_default_condition(model, 3)
     dec = export_decoder(model, tmp_path / "decoder.onnx")
     enc = export_encoder(model, tmp_path / "encoder.onnx")
-    assert dec.exporter == enc.exporter == "dynamo"
+    # the class-conditional view traces with TorchScript (dynamo fails on it); every other family with dynamo
+    expected = ("dynamo", "torchscript") if name.startswith("cvae") else ("dynamo",)
+    assert dec.exporter in expected and enc.exporter in expected
     decoder_parity(model, tmp_path / "decoder.onnx", batches=(1, 16), scale=1.0)
     decoder_parity(model, tmp_path / "decoder.onnx", batches=(1,), scale=3.0)
     encoder_parity(model, tmp_path / "encoder.onnx", batches=(1, 16))

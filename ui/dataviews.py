@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +50,7 @@ def test_items(name: str, options_json: str, limit: int = MAP_LIMIT) -> tuple[np
     Kept on disk (safetensors) after the first load: parsing some embedded sets takes seconds.
     """
     from safetensors import SafetensorError
-    from safetensors.numpy import load_file, safe_open, save_file
+    from safetensors.numpy import load_file, safe_open
 
     path = _items_path(name, options_json, limit)
     if path.is_file():
@@ -70,10 +69,10 @@ def test_items(name: str, options_json: str, limit: int = MAP_LIMIT) -> tuple[np
     labels_np = np.ascontiguousarray(labels.numpy(), dtype=np.int64)
     classes = list(split.classes) if split.classes else None
     try:
+        from explorer.files import atomic_save_safetensors
+
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        save_file({"images": images_np, "labels": labels_np}, str(tmp), metadata={"classes": json.dumps(classes)})
-        os.replace(tmp, path)
+        atomic_save_safetensors({"images": images_np, "labels": labels_np}, path, {"classes": json.dumps(classes)})
     except OSError:
         pass  # a read-only cache only costs time
     return images_np, labels_np, classes
