@@ -9,38 +9,15 @@ import os
 import numpy as np
 import pytest
 import torch
-from torch import Tensor, nn
 
 from explorer.analysis.store import find_evaluations, load_evaluation
 from explorer.cache import model_cache_dir, weights_digest
 from explorer.checkpoint import save_pretrained
-from explorer.distributions import DiagonalGaussian
 from explorer.evaluate import main
-from explorer.models.base import VAE, VAEConfig
-from explorer.models.registry import build_model, register_model
+from explorer.models.registry import build_model
+from minimal_family import MinimalConfig, MinimalVAE  # defines only encode and decode
 
 FAST = ["--iwae-k", "4", "--maps", "pca", "--limit", "40", "--device", "cpu", "--no-progress"]
-
-
-@register_model
-class EncodeDecodeOnly(VAE):
-    """A family that defines only encode and decode: everything else comes from the base class."""
-
-    family = "test-encode-decode-only"
-    config_class = VAEConfig
-
-    def __init__(self, config: VAEConfig):
-        super().__init__(config)
-        pixels = int(np.prod(config.input_shape))
-        self.enc = nn.Linear(pixels, 2 * config.latent_dim)
-        self.dec = nn.Linear(config.latent_dim, pixels)
-
-    def encode(self, x: Tensor) -> DiagonalGaussian:
-        mean, logvar = self.enc(x.flatten(1)).chunk(2, dim=1)
-        return DiagonalGaussian(mean, logvar)
-
-    def decode(self, z: Tensor):
-        return self.make_likelihood(self.dec(z).view(-1, *self.config.input_shape))
 
 
 def _snapshot(folder):
@@ -129,7 +106,7 @@ def test_a_model_file_goes_to_the_cache(model_dir, tmp_path, monkeypatch):
 
 def test_a_family_with_only_encode_and_decode(tmp_path):
     torch.manual_seed(0)
-    model = EncodeDecodeOnly(VAEConfig(input_shape=(1, 28, 28), latent_dim=3))
+    model = MinimalVAE(MinimalConfig(input_shape=(1, 28, 28), latent_dim=3))
     folder = save_pretrained(model, tmp_path / "encdec")
     assert main([str(folder), "--dataset", "mnist5k", *FAST]) == 0
     _check_folder(folder / "eval" / "mnist5k", 40, 3)
