@@ -31,11 +31,27 @@ EXAMPLES = 200
 FUZZ = settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 CASE_SECONDS = 10.0
-PEAK_MB = 3072  # the whole pytest process (torch included) stays under this
+GROWTH_MB = 1536  # a test's peak memory above what the process held when it started
+
+
+def _status_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """The process's peak resident memory since the last `_reset_peak` (VmHWM)."""
+    return _status_mb("VmHWM")
+
+
+def _reset_peak() -> None:
+    """Start VmHWM again from the current size (Linux: 5 to clear_refs), so a test is not charged for earlier ones."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
 
 
 @contextlib.contextmanager
@@ -57,8 +73,11 @@ def watchdog(seconds: float = CASE_SECONDS):
 
 @pytest.fixture(autouse=True)
 def memory_bound():
+    _reset_peak()
+    base = _status_mb("VmRSS")
     yield
-    assert _rss_mb() < PEAK_MB, f"peak memory {_rss_mb():.0f} MB"
+    grown = _rss_mb() - base
+    assert grown < GROWTH_MB, f"peak memory grew by {grown:.0f} MB during the test"
 
 
 @pytest.fixture(autouse=True)
