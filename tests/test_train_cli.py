@@ -161,6 +161,12 @@ def test_shipped_recipes_still_parse():
     recipes = shipped_recipes()
     shipped = {f"pretrained/{p.name}" for p in (Path(__file__).resolve().parents[1] / "pretrained").iterdir() if p.is_dir()}
     assert set(recipes) == shipped  # every shipped model has its recipe
+    # the IAF model and its twin: the same command but for --iaf-steps (and --out)
+    iaf, twin = recipes["pretrained/conv-iaf-mnist5k"], recipes["pretrained/conv-iaf0-mnist5k"]
+    steps = iaf.index("--iaf-steps")
+    assert int(iaf[steps + 1]) > 0 and twin[steps + 1] == "0"
+    assert [a for i, a in enumerate(iaf) if i != steps + 1 and "conv-iaf" not in a] == [
+        a for i, a in enumerate(twin) if i != steps + 1 and "conv-iaf" not in a]
     for out, args in recipes.items():
         proc = run(*args, "--dry-run")
         settings = json.loads(proc.stdout)
