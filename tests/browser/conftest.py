@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -104,6 +106,21 @@ def stop_app(proc: subprocess.Popen) -> None:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+@contextmanager
+def served_script(script: Path, tmp: Path, env: dict[str, str]) -> Iterator[str]:
+    """URL of `streamlit run script` serving this checkout's live-component assets (ui/live/devserver.py), with
+    `env` added to the environment; stopped on exit."""
+    from ui.live.devserver import install_assets, start_script
+
+    target = install_assets(tmp / "assets")
+    port = free_port()
+    proc = start_script(script, port, target, tmp / "streamlit.log", dict(os.environ, **env))
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_app(proc)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ from another host.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -17,10 +16,10 @@ import numpy as np
 import pytest
 
 from bigmap_demo_app import clustered
-from conftest import free_port, stop_app
+from conftest import served_script
 from driver import wait_idle
 from ui.bigmap.component import data_bounds, quantize, select_box
-from ui.live.devserver import install_assets, start_script
+
 
 pytestmark = pytest.mark.browser
 
@@ -33,12 +32,8 @@ READY = "() => Object.values(window.__bigMap?.firstPaint ?? {}).some(f => f.tDra
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory) -> str:
     tmp = tmp_path_factory.mktemp("bigmap-demo")
-    target = install_assets(tmp / "assets")
-    env = dict(os.environ, BIGMAP_DEMO_CACHE=str(tmp / "cache"))
-    port = free_port()
-    proc = start_script(DEMO, port, target, tmp / "streamlit.log", env)
-    yield f"http://127.0.0.1:{port}"
-    stop_app(proc)
+    with served_script(DEMO, tmp, {"BIGMAP_DEMO_CACHE": str(tmp / "cache")}) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

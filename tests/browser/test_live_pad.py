@@ -8,19 +8,18 @@ position (which follows the pointer's place on the pad), the release reaches Pyt
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from conftest import free_port, stop_app
+from conftest import served_script
 from driver import wait_idle
 from explorer.checkpoint import from_pretrained
 from explorer.images import to_uint8
 from explorer.latent import decode
-from ui.live.devserver import ROOT, install_assets, start_script
+from ui.live.devserver import ROOT
 from ui.live.pad import pad_extent
 
 pytestmark = pytest.mark.browser
@@ -33,12 +32,8 @@ PAD = "[data-testid='live-latent-pad']"
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory) -> str:
     tmp = tmp_path_factory.mktemp("live-pad")
-    target = install_assets(tmp / "assets")
-    env = dict(os.environ, LIVE_DEMO_CACHE=str(tmp / "cache"))
-    port = free_port()
-    proc = start_script(DEMO, port, target, tmp / "streamlit.log", env)
-    yield f"http://127.0.0.1:{port}"
-    stop_app(proc)
+    with served_script(DEMO, tmp, {"LIVE_DEMO_CACHE": str(tmp / "cache")}) as url:
+        yield url
 
 
 def _open(page, url: str) -> None:

@@ -6,15 +6,14 @@ added with site.addsitedir), and the shipped conv-mnist5k, whose decoder the pag
 
 from __future__ import annotations
 
-import os
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
 
-from conftest import free_port, stop_app
+from conftest import served_script
 from driver import go, wait_idle
-from ui.live.devserver import ROOT, install_assets, start_script
+from ui.live.devserver import ROOT
 
 pytestmark = pytest.mark.browser
 
@@ -25,12 +24,8 @@ LIVE = "Decoding in your browser (onnxruntime-web, wasm)"
 @pytest.fixture(scope="module")
 def live_app_url(tmp_path_factory) -> str:
     tmp = tmp_path_factory.mktemp("live-app")
-    target = install_assets(tmp / "assets")
-    env = dict(os.environ, VAE_EXPLORER_CACHE=str(tmp / "cache"), VAE_EXPLORER_LIVE="on")
-    port = free_port()
-    proc = start_script(ROOT / "app.py", port, target, tmp / "streamlit.log", env)
-    yield f"http://127.0.0.1:{port}"
-    stop_app(proc)
+    with served_script(ROOT / "app.py", tmp, {"VAE_EXPLORER_CACHE": str(tmp / "cache"), "VAE_EXPLORER_LIVE": "on"}) as url:
+        yield url
 
 
 def _wait_live(page) -> None:
