@@ -29,6 +29,7 @@ PAGES = [
     (PAGE_DIR / "walk.py", "Latent walk", ":material/tune:"),
     (PAGE_DIR / "map.py", "Latent map", ":material/scatter_plot:"),
     (PAGE_DIR / "losslab.py", "Loss lab", ":material/science:"),
+    (PAGE_DIR / "compare.py", "Compare", ":material/compare:"),
 ]
 CAPTIONS = (PAGE_DIR / "captions.py", "Captions", ":material/chat:")
 

@@ -108,6 +108,25 @@ def score_image(model: VAE, image: np.ndarray, iwae_k: int, seed: int, n_samples
     return run(score, model, image, iwae_k, seed, n_samples)
 
 
+def evaluate_items(model: VAE, images: np.ndarray, labels: np.ndarray | None, iwae_k: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Test items (N, C, H, W) in [0, 1] with labels (N,) (-1: unlabelled) scored as the evaluate command scores
+    a test split (explorer.analysis.evaluation.evaluate: fixed binarisation / dequantisation, ELBO terms, IWAE-k,
+    active units, KL per dimension): (metrics as in metrics.json, per-item arrays). A conditional model is
+    scored given each item's label and refuses unlabelled items (ValueError)."""
+    import torch
+
+    from explorer.analysis.evaluation import evaluate
+    from explorer.data.base import TensorImageDataset
+
+    def work() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+        y = None if labels is None else torch.from_numpy(np.asarray(labels, dtype=np.int64))
+        with torch.inference_mode():
+            return evaluate(model, TensorImageDataset(x, y), model.config.likelihood, iwae_k=int(iwae_k))
+
+    return run(work)
+
+
 def exported_part(model: VAE, part: str, digest: str, cache_dir: str | Path,
                   exporters: tuple[str, ...] = ("torchscript", "dynamo")) -> Any:
     """The model's `part` ("decoder" or "encoder") as a cached ONNX file (explorer.onnx_export.exported_decoder /
