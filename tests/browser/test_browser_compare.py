@@ -1,0 +1,65 @@
+"""The Compare page end to end in headless Chromium: the shipped mnist5k models beside a model trained elsewhere
+(the ONNX pair at 1x28x28) are picked in the page's multiselect; each model's reconstruction of the same test
+item, its row of prior samples, the metrics and loss-lab tables and the Plotly charts appear with no error; a
+model of another image shape is refused with a message naming both shapes."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from conftest import free_port, start_app, stop_app
+from driver import go, image_src, open_app, shot, wait_idle
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytest.importorskip("onnxruntime")
+
+import foreign_models  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def compare_url(tmp_path_factory):
+    """`streamlit run app.py` with pretrained/ and an ONNX pair in another models folder."""
+    root = tmp_path_factory.mktemp("compare-browser")
+    models = root / "models"
+    models.mkdir()
+    foreign_models.make_onnx_pair(models / "onnx-mnist")
+    env = dict(os.environ, VAE_EXPLORER_MODELS=str(models), VAE_EXPLORER_CACHE=str(root / "cache"),
+               VAE_EXPLORER_LIVE="off")
+    port = free_port()
+    proc = start_app(port, env, root / "streamlit.log")
+    yield f"http://127.0.0.1:{port}"
+    stop_app(proc)
+
+
+def _add_model(pg, name: str) -> None:
+    """Pick one more model in the page's multiselect."""
+    box = pg.get_by_role("combobox", name=re.compile("^Models to compare"))
+    box.click()
+    pg.get_by_role("option").filter(has_text=re.compile("^" + re.escape(name) + "$")).first.click()
+    pg.keyboard.press("Escape")
+    wait_idle(pg, 800)
+
+
+def test_compare_page_shows_each_models_reconstruction(page, compare_url, shots):
+    open_app(page, compare_url)
+    go(page, "Compare")
+    page.get_by_text("Pick at least two models").wait_for()  # the sidebar's model alone is preselected
+    for name in ("mlp-mnist5k-2d", "onnx-mnist"):
+        _add_model(page, name)
+    sources = [image_src(page, f"reconstruction by {name}") for name in ("conv-mnist5k", "mlp-mnist5k-2d", "onnx-mnist")]
+    assert len(set(sources)) == 3
+    assert image_src(page, "onnx-mnist #1")  # its prior samples
+    page.get_by_text(re.compile(r"scored here: 100 test items")).first.wait_for(state="attached")  # the ONNX pair's metrics (a grid cell drawn on canvas)
+    page.get_by_role("heading", name="The loss lab's ranking of each reconstruction").wait_for()
+    page.locator(".js-plotly-plot .main-svg").nth(5).wait_for()  # three KL bar charts and three maps
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert page.locator("[data-testid='stAlert']").filter(has_text=re.compile("could not|Error")).count() == 0
+    shot(page, shots / "compare.png")
+    _add_model(page, "conv-patches")
+    page.locator("[data-testid='stAlert']").filter(
+        has_text=re.compile(r"conv-patches takes 3 x 32 x 32 .* conv-mnist5k takes 1 x 28 x 28")).wait_for()
+    assert image_src(page, "reconstruction by onnx-mnist")  # the others are still compared
+    assert page.locator("[data-testid='stException']").count() == 0
