@@ -70,6 +70,15 @@ def model_ctx(entry: Entry, device: str, dataset: str) -> Ctx:
                analysis_dataset, condition)
 
 
+def own_options(entries: list[Entry], dataset: str) -> str:
+    """JSON of the loader options of `dataset` as the first of `entries` trained on it saved them ("{}" if none)."""
+    for entry in entries:
+        if entry.dataset == dataset:
+            config = _read_config(entry.folder, _stamp(Path(entry.folder)))["config"]
+            return json.dumps((config.get("dataset") or {}).get("options") or {}, sort_keys=True)
+    return "{}"
+
+
 def shape_refusals(shapes: list[tuple[int, int, int]], names: list[str]) -> tuple[list[int], list[str]]:
     """Which models can be compared with the first: (indices kept, one message per refused model naming both
     image shapes)."""

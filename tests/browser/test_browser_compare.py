@@ -52,7 +52,8 @@ def test_compare_page_shows_each_models_reconstruction(page, compare_url, shots)
     sources = [image_src(page, f"reconstruction by {name}") for name in ("conv-mnist5k", "mlp-mnist5k-2d", "onnx-mnist")]
     assert len(set(sources)) == 3
     assert image_src(page, "onnx-mnist #1")  # its prior samples
-    page.get_by_text(re.compile(r"scored here: 100 test items")).first.wait_for(state="attached")  # the ONNX pair's metrics (a grid cell drawn on canvas)
+    # the ONNX pair's metrics are scored here (a grid cell: drawn on canvas, so attached rather than visible)
+    page.get_by_text(re.compile(r"scored here: 100 test items")).first.wait_for(state="attached")
     page.get_by_role("heading", name="The loss lab's ranking of each reconstruction").wait_for()
     page.locator(".js-plotly-plot .main-svg").nth(5).wait_for()  # three KL bar charts and three maps
     assert page.locator("[data-testid='stException']").count() == 0

@@ -17,12 +17,12 @@ from explorer import losslab
 from explorer.images import UPLOAD_TYPES
 from ui import inference
 from ui.catalogue import list_models
-from ui.compareview import (MAX_MODELS, METRIC_COLUMNS, aligned_maps, kl_figure, map_figure, metrics_table, model_ctx, pca_coords,
-                            reconstruction_ranking, scored_metrics, shape_refusals, shape_text, shared_ranges,
-                            stored_metrics)
+from ui.compareview import (MAX_MODELS, METRIC_COLUMNS, aligned_maps, kl_figure, map_figure, metrics_table,
+                            model_ctx, own_options, pca_coords, reconstruction_ranking, scored_metrics,
+                            shape_refusals, shape_text, shared_ranges, stored_metrics)
 from ui.conditioning import class_label, class_picker_ui, score_under
 from ui.context import Ctx, get_ctx
-from ui.dataviews import EMBEDDED_DATASETS
+from ui.dataviews import EMBEDDED_DATASETS, dataset_available
 from ui.widgets import convert_upload, image_ui, remember_uploads, score_image
 
 IWAE_CHOICES = [0, 10, 50, 100]
@@ -56,6 +56,10 @@ def pick_models_ui() -> list[Ctx]:
     dataset = st.selectbox("Test items from", choices, key="cmp_dataset",
                            help="Every model reconstructs, scores and maps the same test items of this data set "
                                 "(converted to the shared image shape).")
+    problem = dataset_available(dataset, own_options(picked, dataset))
+    if problem:
+        st.error(f"{dataset} is not available here ({problem}); pick another data set.")
+        return []
     loaded: list[Ctx] = []
     for entry in picked:
         try:
@@ -160,7 +164,8 @@ def prior_ui(ctxs: list[Ctx]) -> None:
         images = inference.sample_images(ctx.model, n, seed, condition=given)
         st.image([_px(im) for im in images], output_format="PNG",
                  caption=[f"{ctx.entry.name} #{i + 1}" for i in range(len(images))])
-    st.caption(f"Each row: z ~ N(0, I) of that model's own code size ({', '.join(f'{ctx.entry.name}: {ctx.latent_size}' for ctx in ctxs)}), "
+    sizes = ", ".join(f"{ctx.entry.name}: {ctx.latent_size}" for ctx in ctxs)
+    st.caption(f"Each row: z ~ N(0, I) of that model's own code size ({sizes}), "
                f"drawn with one generator seeded {seed}, decoded by the model"
                + (f"; conditional models under class {label}." if label is not None else "."))
 
