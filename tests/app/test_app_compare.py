@@ -23,16 +23,14 @@ from bad_files import digit_like, encode
 
 pytest.importorskip("onnxruntime")
 
-import foreign_models  # noqa: E402  (tests/foreign_models.py)
+from compare_models import onnx_models_folder  # noqa: E402  (the ONNX pair of tests/foreign_models.py)
 
 SHIPPED = ("conv-mnist5k", "mlp-mnist5k-2d", "cvae-mnist5k", "conv-iaf-mnist5k")
 
 
 @pytest.fixture(scope="module")
-def onnx_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("compare-elsewhere")
-    foreign_models.make_onnx_pair(root / "onnx-mnist")
-    return root
+def onnx_root() -> Path:
+    return onnx_models_folder()
 
 
 @pytest.fixture

@@ -16,17 +16,14 @@ from driver import go, image_src, open_app, shot, wait_idle
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 pytest.importorskip("onnxruntime")
 
-import foreign_models  # noqa: E402
+from compare_models import onnx_models_folder  # noqa: E402  (shared with the AppTest)
 
 
 @pytest.fixture(scope="module")
 def compare_url(tmp_path_factory):
     """`streamlit run app.py` with pretrained/ and an ONNX pair in another models folder."""
     root = tmp_path_factory.mktemp("compare-browser")
-    models = root / "models"
-    models.mkdir()
-    foreign_models.make_onnx_pair(models / "onnx-mnist")
-    env = dict(os.environ, VAE_EXPLORER_MODELS=str(models), VAE_EXPLORER_CACHE=str(root / "cache"),
+    env = dict(os.environ, VAE_EXPLORER_MODELS=str(onnx_models_folder()), VAE_EXPLORER_CACHE=str(root / "cache"),
                VAE_EXPLORER_LIVE="off")
     port = free_port()
     proc = start_app(port, env, root / "streamlit.log")
