@@ -29,7 +29,9 @@ def run(tmp_path, epochs, resume=False, stop_after=None, **cfg):
 def test_loss_goes_down_and_history_is_complete(tmp_path):
     _, history = run(tmp_path, 4, lr=3e-3)
     assert [r.epoch for r in history] == [1, 2, 3, 4]
-    assert history[-1].loss < history[0].loss
+    # the fixed test binarisation scores learning; the training loss of 4 steps per epoch on random blobs moves
+    # by the draw of each epoch's binarisation as much as by learning
+    assert history[-1].test_elbo > history[0].test_elbo
     assert all(math.isfinite(r.test_elbo) for r in history)
     assert (tmp_path / STATE_DIR / "model.safetensors").is_file()
 

@@ -34,7 +34,7 @@ def tiny(latent_dim: int = 3) -> MinimalVAE:
 def test_defaults_of_the_interface():
     model = tiny()
     caps = model.capabilities()
-    assert caps == Capabilities() and caps.trainable and not caps.captions and not caps.labels
+    assert caps == Capabilities(item_keyed_noise=True) and caps.trainable and not caps.captions and not caps.labels
     assert family_capabilities("minimal-test", model.config.to_dict()) == caps
     assert model.extra_files() == {} and model.extra_metrics(None, "cpu") == {} and model.epoch_summary(None, "cpu") == {}
     assert MinimalVAE.adapt_config_to_data({"a": 1}, None) == {"a": 1}
