@@ -20,33 +20,41 @@ LOG_2PI = math.log(2 * math.pi)
 class ItemNoise:
     """Noise keyed by data item: row i of every draw comes from item i's own counter-based stream.
 
-    Item i's stream is NumPy's Philox (a counter-based generator, Salmon et al. 2011) keyed by (seed, epoch)
-    with its counter starting at the item's index, so an item's noise in an epoch depends on (seed, epoch,
-    index) and on nothing else: not on the batch it shares, its position there, or which process of a
-    distributed run draws it. Successive draws of one step (binarisation, then the reparameterisation) continue
-    the same stream, so they differ from each other. Pass it wherever the interface takes a `generator`: the
-    draw helpers below accept it, and a family that draws only through them declares
-    `Capabilities.item_keyed_noise`. The draws are made on the CPU (one small call per item) and moved to the
-    tensor's device; torch has no generator keyed per row, which is why this exists.
+    Draw k of a step (the binarisation, then the reparameterisation, ...) gives item i the numbers of NumPy's
+    Philox (a counter-based generator, Salmon et al. 2011) keyed by (seed, epoch) from counter (0, k, 0, index),
+    so an item's noise depends on (seed, epoch, index, k) and on nothing else: not on the batch it shares, its
+    position there, or which process of a distributed run draws it. Pass it wherever the interface takes a
+    `generator`: the draw helpers below accept it, and a family that draws only through them declares
+    `Capabilities.item_keyed_noise`. The draws are made on the CPU (one small call per item, through one reused
+    bit generator whose counter is set per item) and moved to the tensor's device; torch has no generator keyed
+    per row, which is why this exists.
     """
 
     def __init__(self, seed: int, epoch: int, indices: Tensor | list[int]):
-        indices = [int(i) for i in (indices.tolist() if isinstance(indices, Tensor) else indices)]
-        key = [int(seed) % 2**64, int(epoch) % 2**64]
-        # counter words (low..high): a stream would need 2**192 blocks to reach the next item's start
-        self.streams = [np.random.Generator(np.random.Philox(key=np.array(key, dtype=np.uint64),
-                                                             counter=np.array([0, 0, 0, i], dtype=np.uint64)))
-                        for i in indices]
+        self.indices = [int(i) for i in (indices.tolist() if isinstance(indices, Tensor) else indices)]
+        self._key = np.array([int(seed) % 2**64, int(epoch) % 2**64], dtype=np.uint64)
+        self._bits = np.random.Philox(key=self._key)
+        self._fresh = self._bits.state  # empty output buffer: each item's draw starts at its own counter
+        self._numbers = np.random.Generator(self._bits)
+        self.draws = 0  # draws made so far in this step
 
     def __len__(self) -> int:
-        return len(self.streams)
+        return len(self.indices)
 
     def _rows(self, shape: torch.Size | tuple[int, ...], draw: str) -> np.ndarray:
-        if len(shape) == 0 or shape[0] != len(self.streams):
+        if len(shape) == 0 or shape[0] != len(self.indices):
             raise ValueError(f"item-keyed noise is drawn per item: a draw of shape {tuple(shape)} needs "
-                             f"{len(self.streams)} rows, one per item of the batch")
-        row = tuple(shape[1:])
-        return np.stack([getattr(s, draw)(row, dtype=np.float32) for s in self.streams]).reshape(tuple(shape))
+                             f"{len(self.indices)} rows, one per item of the batch")
+        row, k = tuple(shape[1:]), self.draws
+        self.draws += 1
+        out = np.empty((len(self.indices), *row), dtype=np.float32)
+        sample = getattr(self._numbers, draw)
+        for n, index in enumerate(self.indices):
+            # counter words low..high: (block, draw, 0, index); a draw would need 2**64 blocks to reach the next
+            self._bits.state = {**self._fresh, "state": {"counter": np.array([0, k, 0, index], dtype=np.uint64),
+                                                         "key": self._key}}
+            out[n] = sample(row, dtype=np.float32)
+        return out
 
     def randn(self, shape: torch.Size | tuple[int, ...], device: torch.device | str = "cpu",
               dtype: torch.dtype = torch.float32) -> Tensor:
