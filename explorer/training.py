@@ -226,8 +226,8 @@ class Trainer:
         if config.batch_size % world:
             raise ValueError(self._uneven_batch_message())
         if config.amp != "off" and device.type != "cuda":
-            raise ValueError(f"--amp {config.amp} is for CUDA devices; this run is on {device.type}, where it "
-                             "trains in float32: pass --amp off (or train on a CUDA GPU)")
+            raise ValueError(f"--amp {config.amp} is for CUDA devices, and this run is on {device.type}: pass "
+                             "--amp off to train in float32 there (or train on a CUDA GPU)")
         if config.amp == "bf16" and not torch.cuda.is_bf16_supported():
             raise ValueError("--amp bf16: this GPU has no bfloat16 support; use --amp fp16")
         self.amp_dtype = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[config.amp]
@@ -268,15 +268,14 @@ class Trainer:
 
     def _uneven_batch_message(self) -> str:
         world, batch = self.context.world_size, self.cfg.batch_size
-        message = (f"--batch-size {batch} is the global batch of one step and must divide evenly over the {world} "
-                   f"processes (each takes batch / processes)")
         layout = recorded_layout(self.state_dir)
         if layout is not None:
             divisors = [n for n in range(1, layout[1] + 1) if layout[1] % n == 0]
             return (f"--resume: the run in {self.out_dir} was trained by {layout[0]} process(es) at a global batch "
                     f"of {layout[1]}, which {world} processes cannot share evenly; resume it with a number of "
                     f"processes that divides {layout[1]} ({', '.join(map(str, divisors[:8]))})")
-        return message + f": choose a multiple of {world}"
+        return (f"--batch-size {batch} is the global batch of one step and must divide evenly over the {world} "
+                f"processes (each takes batch / processes): choose a multiple of {world}")
 
     def save_state(self) -> None:
         """Write weights + optimiser state into a fresh folder, then swap it in: never a torn checkpoint."""

@@ -92,7 +92,7 @@ def test_bad_distributed_and_precision_settings_are_refused(tmp_path):
     config = TrainConfig(epochs=1, batch_size=16, progress=False, tensorboard=False)
     with pytest.raises(ValueError, match="must divide evenly over the 3 processes"):
         Trainer(model, data, config, tmp_path, torch.device("cpu"), context=Distributed(rank=0, world_size=3))
-    with pytest.raises(ValueError, match="--amp bf16 is for CUDA devices; this run is on cpu"):
+    with pytest.raises(ValueError, match="--amp bf16 is for CUDA devices, and this run is on cpu: pass --amp off"):
         Trainer(model, data, TrainConfig(epochs=1, amp="bf16", tensorboard=False), tmp_path, torch.device("cpu"))
     with pytest.raises(ValueError, match="--workers must be at least 0"):
         TrainConfig(workers=-1)
