@@ -3,12 +3,17 @@
 The trainer only calls the model interface: `configure_optimizers` once, then `training_step(batch, objective,
 optimizers, generator)` per batch (the base class's step is the ELBO with beta and free bits from `loss_terms`;
 families with labels or captions add their own per-sample terms there, and a family with several losses
-overrides the step). Every random draw (shuffling, binarisation, reparameterisation) comes from generators
-whose states are saved with each epoch's checkpoint, so a resumed run continues exactly where it stopped.
+overrides the step). Every random draw is a function of the seed and the epoch: the shuffle is
+DistributedSampler's (seed + epoch), and for a family that declares `item_keyed_noise` the binarisation and
+reparameterisation noise of item i is drawn from (seed, epoch, i) (explorer.distributions.ItemNoise), so a
+resumed run continues exactly where it stopped and a run over N processes (torchrun; explorer.distributed)
+draws the same noise as one process at the same global batch (`batch_size` is the global batch: each process
+takes batch_size / N items of it). Rank 0 alone writes checkpoints and logs; the other processes wait.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 import time
@@ -16,14 +21,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import BatchSampler, DataLoader, DistributedSampler
 
 from explorer.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_weights, save_pretrained
 from explorer.data.base import DataSplit, stack_images
 from explorer.files import atomic_folder_swap, atomic_write_with
 from explorer.data.transforms import prepare_batch
 from explorer.analysis.evaluation import scoring_inputs
+from explorer.distributed import Distributed, check_replicas, ddp_forward, wrap
+from explorer.distributions import ItemNoise
 from explorer.losses import BetaSchedule
 from explorer.models.base import VAE, StepObjective
 
@@ -100,6 +108,12 @@ class TrainConfig:
     seed: int = field(default=0, metadata=_help("seed of weight initialisation, shuffling and every training draw"))
     log_every: int = field(default=10, metadata=_help("steps between progress-bar updates"))
     tensorboard: bool = field(default=True, metadata=_help("write TensorBoard logs to OUT/logs"))
+    amp: str = field(default="off", metadata=_help(
+        "mixed precision on CUDA: bf16, or fp16 with a gradient scaler; off (float32). Refused on CPU and MPS",
+        choices=("off", "bf16", "fp16")))
+    workers: int = field(default=0, metadata=_help(
+        "DataLoader worker processes per training process (0: load in the training process); images are read "
+        "from disk item by item, so a folder larger than memory streams"))
     progress: bool = field(default=True, metadata=_help("show a progress bar"))
 
     def __post_init__(self) -> None:
@@ -114,6 +128,7 @@ class TrainConfig:
         number("epochs", self.epochs, 0, True, integer=True)
         number("batch_size", self.batch_size, 0, True, integer=True)
         number("log_every", self.log_every, 0, True, integer=True)
+        number("workers", self.workers, 0, False, integer=True)
         number("seed", self.seed, 0, False, integer=True)
         number("lr", self.lr, 0, True)
         for name in ("weight_decay", "grad_clip", "beta", "free_bits"):
@@ -154,8 +169,31 @@ class EpochRecord:
 
 
 def make_loader(dataset: Any, batch_size: int, shuffle: bool, generator: torch.Generator | None, collate_fn=None) -> DataLoader:
-    """The data pipeline shared by the trainer and its benchmark: an in-process DataLoader."""
+    """A plain in-process DataLoader (the benchmark's hand-written loop uses it)."""
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, drop_last=shuffle, collate_fn=collate_fn)
+
+
+def shard_batches(dataset: Any, global_batch: int, context: Distributed, seed: int) -> tuple[DistributedSampler, BatchSampler]:
+    """This process's share of each epoch: DistributedSampler's seeded shuffle (call `set_epoch`), cut into
+    batches of global_batch / world_size. Step j of every process covers positions j*G .. (j+1)*G - 1 of the
+    epoch's permutation, so the processes together see exactly a one-process run's batches."""
+    sampler = DistributedSampler(dataset, num_replicas=context.world_size, rank=context.rank, shuffle=True,
+                                 seed=seed, drop_last=True)
+    return sampler, BatchSampler(sampler, global_batch // context.world_size, drop_last=True)
+
+
+def recorded_layout(state_dir: Path) -> tuple[int, int] | None:
+    """(world size, global batch) a checkpoint was trained with; None without a checkpoint or a record."""
+    path = state_dir / STATE_NAME
+    if not path.is_file():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return (int(state["world_size"]), int(state["global_batch"])) if "global_batch" in state else None
+
+
+def epoch_seed(seed: int, epoch: int, rank: int) -> int:
+    """Seed of the torch generator of a family without item-keyed noise, per (seed, epoch, process)."""
+    return int(np.random.SeedSequence([seed, epoch, rank]).generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
@@ -172,7 +210,8 @@ class Trainer:
     """Trains one model on one data split; `fit()` returns the per-epoch history."""
 
     def __init__(self, model: VAE, data: DataSplit, config: TrainConfig, out_dir: str | Path, device: torch.device,
-                 checkpoint_extra: dict[str, Any] | None = None):
+                 checkpoint_extra: dict[str, Any] | None = None, context: Distributed | None = None):
+        self.context = context or Distributed()
         self.model = model.to(device)
         self.data = data
         self.cfg = config
@@ -180,14 +219,31 @@ class Trainer:
         self.device = device
         self.checkpoint_extra = checkpoint_extra or {}
         self.likelihood = model.config.likelihood
-        self.shuffle_gen = torch.Generator().manual_seed(config.seed)
-        self.noise_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
-        self.loader = make_loader(data.train, config.batch_size, True, self.shuffle_gen, data.collate_fn)
-        self.steps_per_epoch = max(1, len(self.loader))
-        total = self.steps_per_epoch * config.epochs
         if not model.capabilities().trainable:
             raise ValueError(f"the {model.family!r} model was trained elsewhere and cannot be trained here; "
                              "evaluate it with python -m explorer.evaluate")
+        world = self.context.world_size
+        if config.batch_size % world:
+            raise ValueError(self._uneven_batch_message())
+        if config.amp != "off" and device.type != "cuda":
+            raise ValueError(f"--amp {config.amp} is for CUDA devices, and this run is on {device.type}: pass "
+                             "--amp off to train in float32 there (or train on a CUDA GPU)")
+        if config.amp == "bf16" and not torch.cuda.is_bf16_supported():
+            raise ValueError("--amp bf16: this GPU has no bfloat16 support; use --amp fp16")
+        self.amp_dtype = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[config.amp]
+        self.scaler = torch.amp.GradScaler("cuda") if config.amp == "fp16" else None
+        self.item_noise = model.capabilities().item_keyed_noise
+        self.noise_gen = torch.Generator(device=device)  # families without item-keyed noise; seeded per epoch
+        self.sampler, self.batches = shard_batches(data.train, config.batch_size, self.context, config.seed)
+        self.loader = DataLoader(data.train, batch_sampler=self.batches, collate_fn=data.collate_fn,
+                                 num_workers=config.workers, pin_memory=device.type == "cuda",
+                                 persistent_workers=config.workers > 0)
+        self.steps_per_epoch = max(1, len(self.batches))
+        total = self.steps_per_epoch * config.epochs
+        self.ddp = wrap(self.model, device) if self.context.initialised else None
+        if world > 1 and not self.item_noise and self.context.is_main:
+            print(f"note: the {model.family!r} family draws its training noise from one generator per process, so "
+                  f"its noise over {world} processes differs from a one-process run's", flush=True)
         self.optimizers = model.configure_optimizers(config.lr, config.weight_decay)
         self.schedulers = {
             name: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total), eta_min=config.lr / 20)
@@ -210,8 +266,19 @@ class Trainer:
     def state_dir(self) -> Path:
         return self.out_dir / STATE_DIR
 
+    def _uneven_batch_message(self) -> str:
+        world, batch = self.context.world_size, self.cfg.batch_size
+        layout = recorded_layout(self.state_dir)
+        if layout is not None:
+            divisors = [n for n in range(1, layout[1] + 1) if layout[1] % n == 0]
+            return (f"--resume: the run in {self.out_dir} was trained by {layout[0]} process(es) at a global batch "
+                    f"of {layout[1]}, which {world} processes cannot share evenly; resume it with a number of "
+                    f"processes that divides {layout[1]} ({', '.join(map(str, divisors[:8]))})")
+        return (f"--batch-size {batch} is the global batch of one step and must divide evenly over the {world} "
+                f"processes (each takes batch / processes): choose a multiple of {world}")
+
     def save_state(self) -> None:
-        """Write weights + optimiser/RNG state into a fresh folder, then swap it in: never a torn checkpoint."""
+        """Write weights + optimiser state into a fresh folder, then swap it in: never a torn checkpoint."""
         tmp = self.out_dir / f".{STATE_DIR}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         save_pretrained(self.model, tmp, self.checkpoint_extra)
@@ -220,10 +287,13 @@ class Trainer:
             "step": self.step,
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
             "schedulers": {name: sched.state_dict() for name, sched in self.schedulers.items()},
-            "shuffle_gen": self.shuffle_gen.get_state(),
-            "noise_gen": self.noise_gen.get_state(),
             "history": [asdict(r) for r in self.history],
             "train_config": asdict(self.cfg),
+            # the shuffle and the noise follow from (seed, epoch): a resume at another world size that divides
+            # the global batch continues the same run
+            "world_size": self.context.world_size,
+            "global_batch": self.cfg.batch_size,
+            **({"scaler": self.scaler.state_dict()} if self.scaler is not None else {}),
         }
         atomic_write_with(tmp / STATE_NAME, lambda path: torch.save(state, path))
         atomic_folder_swap(tmp, self.state_dir, old=self.out_dir / f".{STATE_DIR}.old")
@@ -236,9 +306,16 @@ class Trainer:
             if not (old / STATE_NAME).is_file():
                 return False
             folder = old
+        state = torch.load(folder / STATE_NAME, map_location="cpu", weights_only=True)
+        recorded = int(state.get("global_batch", self.cfg.batch_size))
+        if recorded != self.cfg.batch_size:
+            raise ValueError(f"--resume: the run in {self.out_dir} was trained at a global batch of {recorded} "
+                             f"({state.get('world_size', 1)} process(es)); resume it with --batch-size {recorded}")
+        if int(state.get("world_size", 1)) != self.context.world_size and self.context.is_main:
+            print(f"resuming a run of {state.get('world_size', 1)} process(es) on {self.context.world_size}: the "
+                  f"same global batch {recorded}, {recorded // self.context.world_size} per process", flush=True)
         self.model.load_state_dict(load_weights(folder / WEIGHTS_NAME, "cpu"))
         self.model.to(self.device)
-        state = torch.load(folder / STATE_NAME, map_location="cpu", weights_only=True)
         saved = state.get("optimizers") or {"vae": state["optimizer"]}  # runs saved before several optimisers
         for name, opt in self.optimizers.items():
             opt.load_state_dict(saved[name])
@@ -246,8 +323,8 @@ class Trainer:
         for name, sched in self.schedulers.items():
             if name in saved_schedulers:
                 sched.load_state_dict(saved_schedulers[name])
-        self.shuffle_gen.set_state(state["shuffle_gen"])
-        self.noise_gen.set_state(state["noise_gen"].to(self.noise_gen.get_state().device))
+        if self.scaler is not None and "scaler" in state:
+            self.scaler.load_state_dict(state["scaler"])
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.history = [EpochRecord(**r) for r in state["history"]]
         return True
@@ -255,7 +332,7 @@ class Trainer:
     # -- logging -------------------------------------------------------------------------------
     @property
     def writer(self):
-        if self._writer is None and self.cfg.tensorboard:
+        if self._writer is None and self.cfg.tensorboard and self.context.is_main:
             from torch.utils.tensorboard import SummaryWriter
 
             self._writer = SummaryWriter(str(self.out_dir / "logs"), purge_step=self.step or None)
@@ -307,18 +384,27 @@ class Trainer:
         n_batches = 0
         t0 = time.perf_counter()
         bar = None
-        if self.cfg.progress:
+        self.sampler.set_epoch(self.epoch)
+        self.noise_gen.manual_seed(epoch_seed(self.cfg.seed, self.epoch, self.context.rank))
+        # the items of each step, in the loader's order (the batch sampler is deterministic for an epoch)
+        item_batches = iter(list(self.batches)) if self.item_noise else None
+        if self.cfg.progress and self.context.is_main:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {self.epoch + 1}/{self.cfg.epochs}", leave=False, dynamic_ncols=True)
         beta = self.beta_at(self.step)
         for batch in self.loader:
             batch = to_device(batch, self.device)
-            x = prepare_batch(batch[0], self.likelihood, self.noise_gen)
+            noise = ItemNoise(self.cfg.seed, self.epoch, next(item_batches)) if item_batches else self.noise_gen
+            x = prepare_batch(batch[0], self.likelihood, noise)
             batch = (x, *batch[1:])
             beta = self.beta_at(self.step)
-            objective = StepObjective(beta, self.cfg.free_bits, self.cfg.free_bits_mode, self.cfg.grad_clip)
-            logged = self.model.training_step(batch, objective, self.optimizers, self.noise_gen)
+            objective = StepObjective(beta, self.cfg.free_bits, self.cfg.free_bits_mode, self.cfg.grad_clip,
+                                      scaler=self.scaler)
+            with self._autocast(), ddp_forward(self.model, self.ddp):
+                logged = self.model.training_step(batch, objective, self.optimizers, noise)
+            if self.scaler is not None:
+                self.scaler.update()
             for sched in self.schedulers.values():
                 sched.step()
             self.step += 1
@@ -331,6 +417,11 @@ class Trainer:
                     bar.set_postfix({k: f"{float(v) / n_batches:.2f}" for k, v in sums.items()} | {"beta": f"{beta:.2f}"})
         if bar is not None:
             bar.close()
+        keys = sorted(sums)
+        if keys:  # each process's mean over its shard; their mean is the global batch's
+            totals = self.context.mean(torch.stack([torch.as_tensor(sums[k], dtype=torch.float64).to(self.device)
+                                                    for k in keys]))
+            sums = dict(zip(keys, totals.tolist()))
         means = {k: float(v) / max(n_batches, 1) for k, v in sums.items()}
         self.epoch += 1
         return EpochRecord(
@@ -338,20 +429,35 @@ class Trainer:
             kl=means.pop("kl", math.nan), extra=means, seconds=time.perf_counter() - t0,
         )
 
+    def _autocast(self):
+        """Mixed precision for the step (--amp bf16 / fp16 on CUDA); a no-op in float32."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
     def fit(self, resume: bool = False, on_epoch: Callable[[EpochRecord], None] | None = None) -> list[EpochRecord]:
-        """Train until cfg.epochs, checkpointing after every epoch. With resume, continue from out_dir's state."""
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        """Train until cfg.epochs, checkpointing after every epoch. With resume, continue from out_dir's state.
+
+        Under torchrun every process trains its shard; rank 0 alone evaluates, logs, checkpoints and calls
+        `on_epoch`, while the others wait at a barrier (a resume reads the checkpoint in every process, so
+        machines of a multi-machine run need --out on a shared file system)."""
+        if self.context.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
         if resume and self.load_state() and self.epoch >= self.cfg.epochs:
             return self.history
         while self.epoch < self.cfg.epochs:
             record = self.train_epoch()
-            t0 = time.perf_counter()
-            self._epoch_eval(record)
-            record.eval_seconds = time.perf_counter() - t0
+            check_replicas(self.model, self.context)
+            if self.context.is_main:
+                t0 = time.perf_counter()
+                self._epoch_eval(record)
+                record.eval_seconds = time.perf_counter() - t0
             self.history.append(record)
-            self.save_state()
-            if on_epoch:
-                on_epoch(record)
+            if self.context.is_main:
+                self.save_state()
+                if on_epoch:
+                    on_epoch(record)
+            self.context.barrier()
         if self._writer is not None:
             self._writer.close()
         return self.history

@@ -3,6 +3,10 @@
     python train.py --model conv --dataset mnist5k --latent-dim 16 --epochs 30 --out runs/conv-mnist5k
     python train.py --model mlp --dataset mnist5k --latent-dim 2 --epochs 5 --maps none --iwae-k 10 --out runs/quick
     python train.py --model conv --dataset cifar10 --data-root ~/data --download --out runs/cifar
+
+Under torchrun every process runs this script on its shard of each batch (--batch-size is the global batch):
+
+    torchrun --standalone --nproc_per_node 4 train.py --model conv --dataset mnist5k --amp bf16 --out runs/ddp
 """
 
 from __future__ import annotations
@@ -15,7 +19,13 @@ import types
 import typing
 from dataclasses import MISSING, Field, asdict, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # typing only: the CLI imports torch once the options are checked
+    import torch
+
+    from explorer.distributed import Distributed
+    from explorer.training import TrainConfig
 
 # Options are generated from the config dataclasses: one --kebab-case option per field of TrainConfig and of every
 # registered family's config class, with the help in the field's metadata. These model fields come from the data
@@ -259,23 +269,42 @@ def run(argv: list[str]) -> int:
     if args.dry_run:
         print(json.dumps({"model": args.model, "model_options": explicit, "training": asdict(train_cfg)}, default=list))
         return 0
+    from explorer.checkpoint import resolve_device
+    from explorer.distributed import Distributed
+
+    # under torchrun: join the process group (gloo on CPU, NCCL on CUDA); otherwise one process, rank 0 of 1
+    context, device = Distributed.from_environment(resolve_device(args.device))
+    try:
+        return train(args, train_cfg, explicit, context, device, argv)
+    finally:
+        context.close()
+
+
+def train(args: argparse.Namespace, train_cfg: "TrainConfig", explicit: dict[str, Any], context: "Distributed",
+          device: "torch.device", argv: list[str]) -> int:
+    """The run itself, in every process of a torchrun job; rank 0 alone locks --out, reports and exports."""
     import torch
 
     from explorer.analysis.maps import parse_map_methods
-    from explorer.checkpoint import read_config, resolve_device
+    from explorer.checkpoint import read_config
     from explorer.data import load_dataset
     from explorer.export import export_model
     from explorer.heap import retain_freed_memory
+    from explorer.models import get_model_class
     from explorer.training import STATE_DIR, Trainer, lock_run
 
+    cls = get_model_class(args.model)
     if args.threads:
         torch.set_num_threads(args.threads)
     maps = parse_map_methods(args.maps)
-    device = resolve_device(args.device)
     if device.type == "cpu":
         retain_freed_memory()  # no page faults on each step's fresh activations (explorer/heap.py)
     options = {k: getattr(args, k) for k in ("image_size", "labeled_fraction", "captioned_fraction") if getattr(args, k) is not None}
+    if args.download and not context.is_main:
+        context.barrier()  # rank 0 downloads first; the others then read its files
     data = load_dataset(args.dataset, root=args.data_root, download=args.download, **options)
+    if args.download and context.is_main:
+        context.barrier()
     config = cls.config_class.from_dict(model_values(args, cls, data))
     torch.manual_seed(train_cfg.seed)  # weight initialisation
     model = cls(config)
@@ -284,7 +313,8 @@ def run(argv: list[str]) -> int:
         print(f"compiled: {', '.join(compiled)}" if compiled else
               f"--compile: nothing compiled for the {args.model!r} family; training runs eagerly", flush=True)
     out = Path(args.out)
-    lock = lock_run(out)  # noqa: F841  (held until the process ends: a second run into --out is refused)
+    # held until the process ends: a second run into --out is refused (rank 0 holds it for a torchrun job)
+    lock = lock_run(out) if context.is_main else None  # noqa: F841
     state = out / STATE_DIR
     if args.resume and (state / "config.json").is_file():
         saved = read_config(state)["config"]
@@ -298,7 +328,8 @@ def run(argv: list[str]) -> int:
         command = read_config(state).get("command", command)  # the card keeps the run's original command
     meta = {"name": data.name, "description": data.description, "options": options, "image_shape": list(data.image_shape),
             "classes": data.classes, "likelihood": data.likelihood}
-    trainer = Trainer(model, data, train_cfg, out, device, checkpoint_extra={"dataset": meta, "command": command})
+    trainer = Trainer(model, data, train_cfg, out, device, checkpoint_extra={"dataset": meta, "command": command},
+                      context=context)
 
     def report(r) -> None:
         extra = " ".join(f"{k}={v:.3f}" for k, v in r.extra.items())
@@ -306,6 +337,9 @@ def run(argv: list[str]) -> int:
               f"test elbo {r.test_elbo:9.3f}  {r.seconds:5.1f}s  {extra}", flush=True)
 
     history = trainer.fit(resume=args.resume, on_epoch=report)
+    if not context.is_main:
+        context.barrier()  # rank 0 exports the final checkpoint
+        return 0
     # training time over every session of the run (a resumed run includes the epochs before the interruption)
     train_seconds = sum(r.seconds + r.eval_seconds for r in history)
     recorded = asdict(replace(train_cfg, warmup_epochs=train_cfg.effective_warmup_epochs))  # the warm-up it had
@@ -315,6 +349,7 @@ def run(argv: list[str]) -> int:
     print(f"wrote {out}: " + ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in headline.items()))
     if metrics.get("active_units") == 0:
         print(NO_ACTIVE_UNITS, file=sys.stderr, flush=True)
+    context.barrier()
     return 0
 
 

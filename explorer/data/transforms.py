@@ -10,9 +10,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from explorer.distributions import ItemNoise, Noise, rand_like
 
-def binarize(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    """Bernoulli draw per pixel with the pixel's intensity as probability."""
+
+def binarize(x: Tensor, generator: Noise = None) -> Tensor:
+    """Bernoulli draw per pixel with the pixel's intensity as probability (item-keyed noise: u < x per item)."""
+    if isinstance(generator, ItemNoise):
+        return (rand_like(x, generator) < x).to(x.dtype)
     return torch.bernoulli(x, generator=generator)
 
 
@@ -21,12 +25,12 @@ def fixed_binarization(x: Tensor, seed: int = 0) -> Tensor:
     return torch.bernoulli(x.cpu(), generator=torch.Generator().manual_seed(seed)).to(x.device)
 
 
-def dequantize(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+def dequantize(x: Tensor, generator: Noise = None) -> Tensor:
     """Uniform dequantisation of 8-bit data given in [0, 1]: (255 x + u) / 256, u ~ U(0, 1)."""
-    u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    u = rand_like(x, generator)
     return (torch.round(x * 255.0) + u) / 256.0
 
 
-def prepare_batch(x: Tensor, likelihood: str, generator: torch.Generator | None = None) -> Tensor:
+def prepare_batch(x: Tensor, likelihood: str, generator: Noise = None) -> Tensor:
     """Training-time transform for a likelihood: binarise for Bernoulli, dequantise for Gaussian."""
     return binarize(x, generator) if likelihood == "bernoulli" else dequantize(x, generator)

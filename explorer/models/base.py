@@ -28,6 +28,7 @@ from explorer.distributions import (
     DiagonalGaussian,
     GaussianLikelihood,
     Likelihood,
+    Noise,
     randn_like,
     standard_normal_log_prob,
 )
@@ -88,7 +89,7 @@ class Posterior(Protocol):
     mean: Tensor
     has_analytic_kl: bool
 
-    def rsample(self, generator: torch.Generator | None = None) -> Tensor: ...
+    def rsample(self, generator: Noise = None) -> Tensor: ...
 
     def log_prob(self, z: Tensor) -> Tensor: ...
 
@@ -109,6 +110,11 @@ class Capabilities:
     # posterior draws whose label and caption predictions evaluation averages (1: the mean); a model declaring
     # more takes codes (B, M, *latent_shape) in `captions` and `label_probabilities` and averages over the M
     prediction_draws: int = 1
+    # every draw of its training step goes through explorer.distributions' helpers (randn_like, rand_like,
+    # Posterior.rsample), so the trainer may pass an ItemNoise as `generator`: each item's noise then depends on
+    # (seed, epoch, index) only, and a distributed run draws exactly the noise of a one-process run. The base
+    # class's step does; a family that calls torch's samplers itself leaves it False and gets a torch generator.
+    item_keyed_noise: bool = False
 
 
 @dataclass
@@ -119,6 +125,8 @@ class StepObjective:
     free_bits: float = 0.0
     free_bits_mode: str = "dimension"
     grad_clip: float = 0.0
+    # fp16 mixed precision: the trainer's torch.amp.GradScaler, which `backward` and `step` use (None: unscaled)
+    scaler: Any = None
 
     def per_sample_loss(self, terms: dict[str, Tensor]) -> Tensor:
         """nll + beta * regularised KL + every further (B,) term: the loss of each sample, shape (B,)."""
@@ -131,6 +139,21 @@ class StepObjective:
     def clip(self, parameters: Any) -> None:
         if self.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(parameters, self.grad_clip)
+
+    def backward(self, loss: Tensor) -> None:
+        """loss.backward(), scaled by the fp16 grad scaler when the trainer uses one."""
+        (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+
+    def step(self, optimizer: torch.optim.Optimizer, parameters: Any) -> None:
+        """Clip (on unscaled gradients) and step one optimiser; with a grad scaler the step is skipped when the
+        fp16 gradients overflowed (the trainer updates the scale once per step)."""
+        if self.scaler is None:
+            self.clip(parameters)
+            optimizer.step()
+            return
+        self.scaler.unscale_(optimizer)
+        self.clip(parameters)
+        self.scaler.step(optimizer)
 
 
 def posterior_kl(posterior: Posterior, z: Tensor) -> Tensor:
@@ -183,8 +206,9 @@ class VAE(nn.Module):
     # -- capabilities: declared, never probed -----------------------------------------------------
     @classmethod
     def config_capabilities(cls, config: VAEConfig) -> Capabilities:
-        """What a model of this class with this config offers, known before any weights are loaded."""
-        return Capabilities()
+        """What a model of this class with this config offers, known before any weights are loaded (the base
+        class draws only through explorer.distributions, hence item-keyed noise)."""
+        return Capabilities(item_keyed_noise=True)
 
     def capabilities(self) -> Capabilities:
         return type(self).config_capabilities(self.config)
@@ -243,15 +267,17 @@ class VAE(nn.Module):
         return {"vae": torch.optim.Adam(self.parameters(), lr=lr, weight_decay=weight_decay)}
 
     def training_step(self, batch: Any, objective: StepObjective, optimizers: dict[str, torch.optim.Optimizer],
-                      generator: torch.Generator | None = None) -> dict[str, Tensor]:
-        """One optimisation step on a batch; returns detached scalars to log: `loss`, `nll`, `kl` and extras."""
+                      generator: Noise = None) -> dict[str, Tensor]:
+        """One optimisation step on a batch; returns detached scalars to log: `loss`, `nll`, `kl` and extras.
+
+        The forward pass goes through `self(...)` (in `loss_terms`), which is where a distributed trainer
+        synchronises; backward and step go through `objective` (gradient scaling under fp16, clipping)."""
         terms = self.loss_terms(batch, generator)
         loss = objective.per_sample_loss(terms).mean()
         optimizer = optimizers["vae"]
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        objective.clip(self.parameters())
-        optimizer.step()
+        objective.backward(loss)
+        objective.step(optimizer, self.parameters())
         logged = {"loss": loss.detach(), "nll": terms["nll"].detach().mean(), "kl": terms["kl_dims"].detach().sum(1).mean()}
         logged.update({k: v.detach().mean() for k, v in terms.items() if k not in ("nll", "kl_dims")})
         return logged
@@ -298,12 +324,12 @@ class VAE(nn.Module):
             return BernoulliLikelihood(raw)
         return GaussianLikelihood(torch.sigmoid(raw), self.log_scale.clamp(-7.0, 2.0))
 
-    def forward(self, x: Tensor, generator: torch.Generator | None = None, condition: Condition = None) -> VAEOutput:
+    def forward(self, x: Tensor, generator: Noise = None, condition: Condition = None) -> VAEOutput:
         posterior = self._encode(x, condition)
         z = posterior.rsample(generator)
         return VAEOutput(posterior, z, self._decode(z, condition))
 
-    def loss_terms(self, batch: Any, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+    def loss_terms(self, batch: Any, generator: Noise = None) -> dict[str, Tensor]:
         """Per-sample terms for the objective: `nll` (B,), `kl_dims` (B, D) and any extra (B,) terms.
 
         `batch` is what the data loader yields; families with labels or captions read more of it. A conditional

@@ -34,7 +34,7 @@ def tiny(latent_dim: int = 3) -> MinimalVAE:
 def test_defaults_of_the_interface():
     model = tiny()
     caps = model.capabilities()
-    assert caps == Capabilities() and caps.trainable and not caps.captions and not caps.labels
+    assert caps == Capabilities(item_keyed_noise=True) and caps.trainable and not caps.captions and not caps.labels
     assert family_capabilities("minimal-test", model.config.to_dict()) == caps
     assert model.extra_files() == {} and model.extra_metrics(None, "cpu") == {} and model.epoch_summary(None, "cpu") == {}
     assert MinimalVAE.adapt_config_to_data({"a": 1}, None) == {"a": 1}
@@ -73,6 +73,21 @@ def test_training_step_owns_its_optimisers_and_lowers_the_loss():
     for step in range(30):
         last = model.training_step((x,), objective, optimizers, torch.Generator().manual_seed(step))
     assert float(last["loss"]) < float(first["loss"])
+
+
+def test_training_step_scales_fp16_gradients_through_the_objective():
+    # a power-of-two loss scale is exact: the scaled step, clipped after unscaling, equals the plain one
+    x = (torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(1)) > 0.5).float()
+    after = []
+    for scaler in (None, torch.amp.GradScaler("cpu", init_scale=2.0 ** 12)):
+        torch.manual_seed(0)
+        model = tiny()
+        optimizers = model.configure_optimizers(1e-2)
+        objective = StepObjective(beta=1.0, grad_clip=1.0, scaler=scaler)
+        model.training_step((x,), objective, optimizers, torch.Generator().manual_seed(0))
+        after.append([p.detach().clone() for p in model.parameters()])
+    for plain, scaled in zip(*after):
+        torch.testing.assert_close(plain, scaled)
 
 
 def test_a_minimal_family_trains_saves_and_loads(tmp_path):

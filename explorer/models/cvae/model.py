@@ -130,7 +130,7 @@ class CVAE(VAE):
     @classmethod
     def config_capabilities(cls, config: CVAEConfig) -> Capabilities:
         """Conditional on n_classes classes; it predicts no labels (the label is an input)."""
-        return Capabilities(condition_classes=config.n_classes, labels=False)
+        return Capabilities(condition_classes=config.n_classes, labels=False, item_keyed_noise=True)
 
     @classmethod
     def adapt_config_to_data(cls, values: dict[str, Any], data: Any) -> dict[str, Any]:

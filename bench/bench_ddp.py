@@ -1,0 +1,64 @@
+"""DDP throughput: train.py under torchrun on N CPU processes (gloo) against one process, at the same global batch.
+
+Each run trains the same conv VAE on mnist5k for --epochs epochs, one torch thread per process; the figure is
+the trainer's inner-loop time per epoch (train_state.pt's `seconds`, without the per-epoch evaluation and
+checkpoint that rank 0 alone does), as images per second in all and per process. Run it on a quiet machine:
+processes that share cores measure the cores, not the scaling.
+
+    python -m bench.bench_ddp                      # 1 process against 2
+    python -m bench.bench_ddp --processes 1,2,4 --batch-size 256
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+
+def train_run(processes: int, out: Path, args: argparse.Namespace) -> list[float]:
+    """Seconds of each epoch's training loop of one torchrun job."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
+           "train.py", "--model", "conv", "--dataset", args.dataset, "--latent-dim", "16", "--channels", "16,32",
+           "--hidden-dim", "128", "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
+           "--threads", "1", "--device", "cpu", "--maps", "none", "--iwae-k", "0", "--no-progress",
+           "--no-tensorboard", "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    if proc.returncode != 0:
+        raise SystemExit(f"torchrun with {processes} process(es) failed:\n{proc.stderr[-3000:]}")
+    state = torch.load(out / "checkpoint" / "train_state.pt", map_location="cpu", weights_only=True)
+    return [float(r["seconds"]) for r in state["history"]]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--processes", default="1,2", help="world sizes to compare (comma-separated)")
+    ap.add_argument("--dataset", default="mnist5k")
+    ap.add_argument("--epochs", type=int, default=3, help="epochs per run; the first is dropped as warm-up when >1")
+    ap.add_argument("--batch-size", type=int, default=128, help="the global batch of every run")
+    a = ap.parse_args()
+    from explorer.data import load_dataset
+
+    n_train = len(load_dataset(a.dataset).train)
+    images = (n_train // a.batch_size) * a.batch_size  # per epoch (the last partial batch is dropped)
+    base = None
+    print(f"{a.dataset}: {images} images per epoch, global batch {a.batch_size}, conv VAE, gloo, 1 thread a process")
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (int(p) for p in a.processes.split(",")):
+            seconds = train_run(n, Path(tmp) / f"world{n}", a)
+            median = statistics.median(seconds[1:] if len(seconds) > 1 else seconds)
+            total = images / median
+            base = base or total / n
+            print(f"{n} process(es): {total:8.1f} images/s in all, {total / n:8.1f} per process "
+                  f"({total / n / base:.2f}x the first run's rate per process), epoch loop {median:.2f} s "
+                  f"(epochs: {', '.join(f'{s:.2f}' for s in seconds)})", flush=True)
+
+
+if __name__ == "__main__":
+    main()
