@@ -180,7 +180,8 @@ def direction_axes_ui(ctx: Ctx, prefix: str = "walk") -> Axes | None:
         dead = [lab for lab, col in zip(axes.labels, axes.collapsed) if col]
         st.caption(f"{', '.join(dead)}: one of the two groups is empty among these test items, so that slider does "
                    "nothing.")
-    st.caption(f"Directions between mean {ctx.model.code_name}s of the {len(view.means)} test items of {view.name}. "
+    st.caption(f"Directions between group averages of the {ctx.model.code_name}s of the {len(view.means)} test items "
+               f"of {view.name}. "
                "One slider unit is the whole distance between the two means: +1 carries the first group's mean "
                "to the second's.")
     return axes

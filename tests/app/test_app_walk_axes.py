@@ -43,7 +43,7 @@ def test_class_directions_move_the_code_between_class_means(conv_model, media):
     shift = means[labels == 8].mean(0) - means[labels == 3].mean(0)  # slider unit: the whole distance
     np.testing.assert_allclose(at.session_state["walk_code"], shift, rtol=1e-6, atol=1e-8)
     assert media.get(image_by_caption(at, "decoded mean")) != before
-    assert any("Directions between mean" in c.value for c in at.caption)
+    assert any("Directions between group averages" in c.value for c in at.caption)
     assert [o for o in at.selectbox(key="walk_gif_axis").options] == ["3 → 8", "3 → 5"]
 
 
