@@ -43,6 +43,12 @@ def _pca_axes(_means: np.ndarray, model_key: str, dataset: str, k: int) -> Axes:
     return principal_axes(_means, k)
 
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def _encode_as(_model, model_key: str, image: np.ndarray, label: int) -> np.ndarray:
+    """Flat code (D,) of one (C, H, W) image encoded by a conditional model under class `label`."""
+    return inference.encode_codes(_model, image[None], condition=label)[0]
+
+
 def start_ui(ctx: Ctx, prefix: str = "walk") -> tuple[np.ndarray, str]:
     """Choose where the walk starts; returns (flat start code, description)."""
     from_map = st.session_state.get("walk_from_map")
@@ -68,7 +74,13 @@ def start_ui(ctx: Ctx, prefix: str = "walk") -> tuple[np.ndarray, str]:
         if picked is not None:
             index, image = picked
             view = ctx.data()
-            return encode_one(ctx, image).astype(np.float64), f"{ctx.model.code_name} of {view.name} test item {index} ({view.label_name(index)})"
+            said = f"{ctx.model.code_name} of {view.name} test item {index} ({view.label_name(index)})"
+            label = int(view.labels[index])
+            if ctx.condition_classes and 0 <= label < ctx.condition_classes:
+                # a conditional model reads the item as its own class: the code then holds its style alone
+                code = _encode_as(ctx.model, ctx.key, image.numpy(), label)
+                return code.astype(np.float64), f"{said}, read as its own class"
+            return encode_one(ctx, image).astype(np.float64), said
     elif kind == "uploaded image":
         uploads = usable_uploads(ctx)
         if not uploads:

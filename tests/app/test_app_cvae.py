@@ -152,10 +152,18 @@ def test_walk_decodes_under_a_class_with_style_class_grid_and_class_samples(cvae
     np.testing.assert_array_equal(first, to_uint8(drawn[0], display_scale(28, 28, 56)))
     at.selectbox(key="walk_sample_class").set_value(4).run()
     assert not np.array_equal(media.array(image_by_caption(at, "4 #1")), first)  # same seed, another class
+    # a data set example is read as its own class: its code is the style alone
+    at.radio(key="walk_start").set_value("data set example").run()
+    at.number_input(key="walk_example").set_value(4).run()
+    x, label = checkpoints.load("mnist5k").test[4]
+    with torch.inference_mode():
+        own = model.encode_code(x[None].float(), condition=int(label))[0].numpy()
+    np.testing.assert_allclose(at.session_state["walk_code"], own, atol=1e-5)
+    assert any("read as its own class" in c.value for c in at.caption)
     # the link keeps the class
     assert at.query_params["class"] in ("7", ["7"])
     link = {key: at.query_params[key][0] if isinstance(at.query_params[key], list) else at.query_params[key]
-            for key in ("model", "axes", "n", "v", "class")}
+            for key in ("model", "start", "axes", "n", "v", "class")}
     fresh = _open_link(link)
     assert fresh.selectbox(key="walk_class").value == 7
     assert media.get(image_by_caption(fresh, "decoded mean")) == media.get(image_by_caption(at, "decoded mean"))
