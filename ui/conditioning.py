@@ -77,14 +77,37 @@ def written_as_ui(ctx: Ctx, code: np.ndarray, source: int, key: str) -> None:
                "another class (left) and under every class (right).")
 
 
-def class_samples_ui(ctx: Ctx) -> None:
-    """A row of prior samples of one class, with its own class picker, count and seed."""
+def style_class_ui(ctx: Ctx, code: np.ndarray, prefix: str = "walk") -> None:
+    """Style x class: `code` (D,) and a few seeded prior draws (the rows: styles), each decoded under every
+    class (the columns), by ui/inference.style_class_grid."""
+    from explorer.images import display_scale, make_grid, to_uint8
+    from explorer.latent import prior_draw
+
+    k = ctx.condition_classes
+    st.markdown("**Style × class**")
+    c = st.columns([2, 2, 4])
+    rows = int(c[0].number_input("Styles (rows)", 1, 8, value=4, key=f"{prefix}_styles"))
+    seed = int(c[1].number_input("Seed of the other styles", 0, 2**31 - 1, value=0, key=f"{prefix}_styles_seed"))
+    draws = [prior_draw(ctx.latent_shape, seed + i) for i in range(rows - 1)]  # (D,) each: z ~ N(0, I)
+    codes = np.stack([np.asarray(code, dtype=np.float64).reshape(-1), *draws])  # (rows, D)
+    images = inference.style_class_grid(ctx.model, codes, list(range(k)))  # (rows * k, C, H, W), row = style
+    tile = make_grid(images, nrow=k)
+    classes = ", ".join(class_label(ctx.class_names, i) for i in range(k))
+    others = f", rows 2-{rows} prior draws (seeds {seed}-{seed + rows - 2})" if rows > 1 else ""
+    st.image(to_uint8(tile, display_scale(*tile.shape[-2:], 640)), output_format="PNG",
+             caption=f"Style × class: row 1 is the walk's {ctx.model.code_name}{others}; the columns decode each "
+                     f"row under the classes {classes}.")
+
+
+def class_samples_ui(ctx: Ctx, prefix: str = "rec") -> None:
+    """A row of prior samples of one class, with its own class picker, count and seed (widget keys start with
+    `prefix`: one set per page)."""
     st.markdown("**Samples of a class**")
     c = st.columns([2, 2, 2, 2])
-    label = class_picker_ui(ctx, "Class", "rec_sample_class", default=ctx.condition or 0, where=c[0])
-    n = int(c[1].slider("Samples", 1, 16, 8, key="rec_sample_n"))
-    seed = int(c[2].number_input("Seed", 0, 2**31 - 1, value=0, key="rec_sample_seed"))
-    temperature = float(c[3].slider("Temperature", 0.1, 1.5, 1.0, 0.1, key="rec_sample_temp"))
+    label = class_picker_ui(ctx, "Class", f"{prefix}_sample_class", default=ctx.condition or 0, where=c[0])
+    n = int(c[1].slider("Samples", 1, 16, 8, key=f"{prefix}_sample_n"))
+    seed = int(c[2].number_input("Seed", 0, 2**31 - 1, value=0, key=f"{prefix}_sample_seed"))
+    temperature = float(c[3].slider("Temperature", 0.1, 1.5, 1.0, 0.1, key=f"{prefix}_sample_temp"))
     images = inference.sample_images(ctx.model, n, seed, temperature, condition=label)
     st.image([_px(im, 56) for im in images], output_format="PNG",
              caption=[f"{class_label(ctx.class_names, label)} #{i + 1}" for i in range(len(images))])

@@ -39,7 +39,7 @@ def _load_split(name: str, options_json: str):
 def _items_path(name: str, options_json: str, limit: int) -> Path:
     import explorer
 
-    spec = json.dumps([name, options_json, limit, explorer.__version__])
+    spec = json.dumps([name, options_json, limit, explorer.__version__, "attributes"])  # files since the table
     return app_config().cache_dir / "data" / f"{name}-{hashlib.sha256(spec.encode()).hexdigest()[:16]}.safetensors"
 
 
@@ -61,6 +61,24 @@ def test_items(name: str, options_json: str, limit: int = MAP_LIMIT) -> tuple[np
             return arrays["images"], arrays["labels"], classes
         except (SafetensorError, OSError, KeyError, ValueError):
             pass  # torn or foreign file: load again
+    images_np, labels_np, classes, table = _items_from_split(name, options_json, limit)
+    try:
+        from explorer.files import atomic_save_safetensors
+
+        arrays = {"images": images_np, "labels": labels_np}
+        meta = {"classes": json.dumps(classes)}
+        if table is not None:  # CelebA's 40 attributes ride along (test_attributes reads them back)
+            arrays["attributes"], meta["attribute_names"] = table[0], json.dumps(table[1])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_save_safetensors(arrays, path, meta)
+    except OSError:
+        pass  # a read-only cache only costs time
+    return images_np, labels_np, classes
+
+
+def _items_from_split(name: str, options_json: str, limit: int):
+    """(images, labels, classes, (attributes (N, A) uint8, names) or None) of the first `limit` test items."""
+    from explorer.analysis.encode_dataset import attribute_table
     from explorer.data.base import stack_images
 
     split = _load_split(name, options_json)
@@ -68,14 +86,27 @@ def test_items(name: str, options_json: str, limit: int = MAP_LIMIT) -> tuple[np
     images_np = np.ascontiguousarray(images.float().numpy(), dtype=np.float32)
     labels_np = np.ascontiguousarray(labels.numpy(), dtype=np.int64)
     classes = list(split.classes) if split.classes else None
-    try:
-        from explorer.files import atomic_save_safetensors
+    table = attribute_table(split.test)
+    if table is not None:
+        table = (np.ascontiguousarray(table[0][: len(images_np)].numpy(), dtype=np.uint8), table[1])
+    return images_np, labels_np, classes, table
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_save_safetensors({"images": images_np, "labels": labels_np}, path, {"classes": json.dumps(classes)})
-    except OSError:
-        pass  # a read-only cache only costs time
-    return images_np, labels_np, classes
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def test_attributes(name: str, options_json: str, limit: int = MAP_LIMIT) -> tuple[np.ndarray, list[str]] | None:
+    """The attribute table of the first `limit` test items, as test_items has them: (attributes (N, A) uint8
+    0/1, names), e.g. CelebA's 40; None for a data set without one (every embedded set)."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import safe_open
+
+    test_items(name, options_json, limit)  # writes the items file on first use
+    path = _items_path(name, options_json, limit)
+    try:
+        with safe_open(str(path), "np") as fh:
+            names = json.loads((fh.metadata() or {}).get("attribute_names", "null"))
+            return (fh.get_tensor("attributes"), list(names)) if names else None
+    except (SafetensorError, OSError, ValueError):
+        return _items_from_split(name, options_json, limit)[3]  # no cache file (read-only cache folder)
 
 
 @dataclass

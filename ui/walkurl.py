@@ -1,11 +1,16 @@
 """The latent walk's state in the page URL (st.query_params), so that a copied link shows the same image.
 
     ?model=conv-mnist5k&start=item:3&axes=dims&n=8&v=0.5,-1.2,0,0,0,0,0,0
+    ?model=conv-mnist5k&start=item:3&axes=attr&dirs=3>8,3>5&n=2&v=0.8,0
+    ?model=conv-celeba&axes=attr&dirs=Smiling,Eyeglasses&n=2&v=1,0
+    ?model=cvae-mnist5k&start=draw:7:1&axes=dims&n=8&v=...&class=4
 
 model: the checkpoint folder's name (picked in the sidebar when the link is opened); start: "prior",
 "draw:<seed>:<temperature>" or "item:<test index>" (uploads and map points are this session's own and are
-not shared); axes: "dims" (latent dimensions by KL) or "pca" (principal directions), n of them; v: the slider
-values in slider order. A link is applied once per session and link; a value that cannot be read is ignored
+not shared); axes: "dims" (latent dimensions by KL), "pca" (principal directions) or "attr" (attribute
+directions), n of them; dirs (attr only): the directions, "a>b" from class index a to class index b (all
+from one class), or attribute names (with minus without); v: the slider values in slider order; class: a
+conditional model's class the walk decodes under. A link is applied once per session and link; a value that cannot be read is ignored
 and one outside the slider range is clamped, each with a message, and the page keeps working.
 """
 
@@ -16,13 +21,15 @@ import math
 import numpy as np
 import streamlit as st
 
-AXES = {"dims": "latent dimensions (by KL)", "pca": "principal directions"}
+AXES = {"dims": "latent dimensions (by KL)", "pca": "principal directions", "attr": "attribute directions"}
+KIND_TOKEN = {"dims": "dims", "pca": "pca", "attribute": "attr"}  # explorer.latent.Axes.kind -> link token
 APPLIED = "_walk_url_applied"  # the link (query string) this session has applied
 PENDING = "_walk_url_values"  # slider values from the link, set once the axes are known
 
 
 def _query() -> dict[str, str]:
-    return {k: st.query_params.get(k) for k in ("model", "start", "axes", "n", "v") if st.query_params.get(k)}
+    return {k: st.query_params.get(k) for k in ("model", "start", "axes", "n", "v", "dirs", "class")
+            if st.query_params.get(k)}
 
 
 def wanted_model() -> str | None:
@@ -63,6 +70,15 @@ def apply_url(limit: float, max_count: int, n_items: int) -> list[str]:
         notes.append(f"The link's start {start!r} could not be read; it starts at the prior mean.")
     if q.get("axes") in AXES:
         st.session_state["walk_axes"] = AXES[q["axes"]]
+    elif q.get("axes"):
+        notes.append(f"The link's axes {q['axes']!r} are not ones this page knows; it keeps the current axes.")
+    if q.get("dirs") and q.get("axes") == "attr":
+        notes += _apply_directions(q["dirs"].split(","))
+    if q.get("class"):
+        try:
+            st.session_state["walk_class"] = int(q["class"])  # checked against the model's classes by the picker
+        except ValueError:
+            notes.append(f"The link's class {q['class']!r} is not a class index; it is ignored.")
     if q.get("n"):
         try:
             st.session_state["walk_count"] = min(max_count, max(1, int(q["n"])))
@@ -90,6 +106,37 @@ def apply_url(limit: float, max_count: int, n_items: int) -> list[str]:
     return notes
 
 
+def _apply_directions(tokens: list[str]) -> list[str]:
+    """Set the direction pickers from a link's dirs: "a>b" class pairs or attribute names. The walk panel
+    checks them against the data set (unknown classes or attributes are left out with a message there)."""
+    tokens = [t.strip() for t in tokens if t.strip()]
+    pairs = [t.split(">") for t in tokens]
+    if tokens and all(len(p) == 2 and p[0].strip().isdigit() and p[1].strip().isdigit() for p in pairs):
+        starts = [int(p[0]) for p in pairs]
+        st.session_state["walk_dir_kind"] = "classes"
+        st.session_state["walk_dir_from"] = starts[0]
+        st.session_state["walk_dir_to"] = [int(p[1]) for p in pairs if int(p[0]) == starts[0]]
+        if len(set(starts)) > 1:
+            return [f"The link's directions start from several classes ({', '.join(tokens)}); the walk takes "
+                    f"those from class {starts[0]}."]
+        return []
+    if any(">" in t for t in tokens):
+        return [f"The link's directions {', '.join(tokens)} mix class pairs and attributes; they are ignored."]
+    st.session_state["walk_dir_kind"] = "attributes"
+    st.session_state["walk_dir_attrs"] = tokens
+    return []
+
+
+def directions_token() -> str | None:
+    """The attribute directions picked on the walk as a link's dirs ("3>8,3>5" or "Smiling,Eyeglasses")."""
+    if st.session_state.get("walk_dir_kind") == "classes":
+        a = st.session_state.get("walk_dir_from")
+        return ",".join(f"{int(a)}>{int(b)}" for b in st.session_state.get("walk_dir_to") or []) or None
+    if st.session_state.get("walk_dir_kind") == "attributes":
+        return ",".join(st.session_state.get("walk_dir_attrs") or []) or None
+    return None
+
+
 def pending_values(keys: list[str]) -> None:
     """Once the slider keys are known: put the link's values into them (missing ones stay as they are)."""
     values = st.session_state.pop(PENDING, None)
@@ -111,15 +158,18 @@ def start_token() -> str | None:
     return None
 
 
-def write_url(model_name: str, axes_kind: str, values: np.ndarray) -> None:
-    """Put the walk's state in the URL (only the entries that changed, so the browser's history stays short)."""
-    want = {"model": model_name, "axes": "dims" if axes_kind == "dims" else "pca", "n": str(len(values)),
+def write_url(model_name: str, axes_kind: str, values: np.ndarray, condition: int | None = None) -> None:
+    """Put the walk's state in the URL (only the entries that changed, so the browser's history stays short).
+    axes_kind: explorer.latent.Axes.kind; condition: the class a conditional model's walk decodes under."""
+    want = {"model": model_name, "axes": KIND_TOKEN.get(axes_kind, "pca"), "n": str(len(values)),
             "v": ",".join(f"{float(x):.4g}" for x in values)}
-    token = start_token()
-    if token:
-        want["start"] = token
-    elif "start" in st.query_params:
-        del st.query_params["start"]
+    optional = {"start": start_token(), "dirs": directions_token() if axes_kind == "attribute" else None,
+                "class": None if condition is None else str(int(condition))}
+    for k, v in optional.items():
+        if v:
+            want[k] = v
+        elif k in st.query_params:
+            del st.query_params[k]
     for k, v in want.items():
         if st.query_params.get(k) != v:
             st.query_params[k] = v

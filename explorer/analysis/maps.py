@@ -213,6 +213,58 @@ def project_pca(points: np.ndarray, components: np.ndarray, mean: np.ndarray) ->
     return out
 
 
+def attribute_direction_map(points: np.ndarray, direction: np.ndarray, second: np.ndarray | None = None) -> PCAMap:
+    """A 2-D map of (N, D) codes read along an attribute direction (explorer.latent.attribute_axes' vectors).
+
+    x: each code's projection on `direction` (D,) (made unit length), centred on the codes' mean, in code
+    units, so the with/without (or class a/class b) groups spread left to right. y: the projection on `second`
+    (D,) when given (made unit length but not orthogonalised, so it reads as that direction's own position);
+    otherwise the first principal direction of the codes with their `direction` part removed (the largest
+    spread the first axis does not explain; `principal_components`, so its sign is stable). Returned as a
+    PCAMap: `components` (2, D) are the two read-out directions, so `project` places new codes exactly, and
+    `explained_variance_ratio` (2,) is the share of the codes' total variance along each.
+    """
+    x = np.asarray(points)
+    x = x.reshape(len(x), -1)
+    if x.dtype not in (np.float32, np.float64):
+        x = x.astype(np.float64)
+    d = x.shape[1]
+
+    def unit(v: np.ndarray, what: str) -> np.ndarray:
+        v = np.asarray(v, dtype=np.float64).reshape(-1)
+        if v.size != d:
+            raise ValueError(f"the {what} has {v.size} entries but the codes have {d}")
+        norm = float(np.linalg.norm(v))
+        if not np.isfinite(norm) or norm == 0.0:
+            raise ValueError(f"the {what} is zero (its two groups have the same mean code, or one is empty)")
+        return v / norm
+
+    u = unit(direction, "direction")
+    if second is not None:
+        v = unit(second, "second direction")
+    elif d == 1:
+        v = np.zeros(1)  # nothing is left beside the one direction
+    else:
+        rest = x @ (np.eye(d) - np.outer(u, u)).astype(x.dtype)  # (N, D) codes without their u part
+        v = principal_components(rest, 1).components[0] if len(x) > 1 else np.zeros(d)
+    components = np.stack([u, v])  # (2, D)
+    mean = _column_mean(x) if x.size > EXACT_PCA_MAX else x.astype(np.float64).mean(0)
+    coords = project_pca(x, components, mean)  # (N, 2)
+    if len(x) > 1:
+        ratio = coords.var(0, ddof=1) / (_total_variance(x, mean) or 1.0)
+    else:
+        ratio = np.zeros(2)
+    return PCAMap(coords, components, mean, ratio)
+
+
+def _total_variance(x: np.ndarray, mean: np.ndarray) -> float:
+    """Sum over dimensions of the (ddof 1) variance of (N, D) points, chunk by chunk."""
+    total = 0.0
+    for a, b in _chunks(len(x)):
+        total += float(((x[a:b].astype(np.float64) - mean) ** 2).sum())
+    return total / max(1, len(x) - 1)
+
+
 def fit_sample(n: int, fit_size: int | None, seed: int = 0) -> np.ndarray | None:
     """Sorted indices of the seeded sample of `fit_size` of n points a map is fitted on; None for all of them."""
     if fit_size is None or fit_size <= 0 or n <= fit_size:

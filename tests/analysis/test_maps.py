@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from explorer.analysis.maps import compute_map, fit_pca, parse_map_methods, place_by_neighbours
+from explorer.analysis.maps import (attribute_direction_map, compute_map, fit_pca, parse_map_methods,
+                                    place_by_neighbours)
 from explorer.analysis.store import load_analysis, save_analysis
 
 
@@ -18,6 +19,37 @@ def test_pca_projects_new_points_exactly():
 
 def test_pca_of_one_dimensional_code():
     assert fit_pca(np.arange(10.0)[:, None]).coords.shape == (10, 2)
+
+
+def test_attribute_direction_map_reads_codes_along_the_direction():
+    from sklearn.decomposition import PCA
+
+    from explorer.latent import attribute_axes
+
+    rng = np.random.default_rng(3)
+    codes = rng.normal(size=(200, 5)) * [1.0, 0.3, 3.0, 0.5, 0.2]  # most spread along dimension 2
+    labels = np.repeat([0, 1], 100)
+    codes[labels == 1] += [2.0, 1.0, 0.0, 0.0, 0.0]  # class 1 sits off along (2, 1, 0, 0, 0)
+    axes = attribute_axes(codes, labels, [(0, 1)])
+    m = attribute_direction_map(codes, axes.vectors[0])
+    u = axes.vectors[0]
+    np.testing.assert_allclose(m.coords[:, 0], (codes - codes.mean(0)) @ u, atol=1e-10)
+    assert m.coords[labels == 1, 0].mean() - m.coords[labels == 0, 0].mean() == pytest.approx(axes.scales[0])
+    # y: the first principal direction of what the direction leaves (scikit-learn's PCA as the reference)
+    rest = codes - np.outer(codes @ u, u)
+    ref = PCA(1).fit(rest).components_[0]
+    np.testing.assert_allclose(np.abs(m.components[1]), np.abs(ref), atol=1e-8)
+    assert abs(m.components[1] @ u) < 1e-10 and np.argmax(np.abs(m.components[1])) == 2
+    np.testing.assert_allclose(m.project(codes[:7]), m.coords[:7], atol=1e-10)
+    total = codes.var(0, ddof=1).sum()
+    np.testing.assert_allclose(m.explained_variance_ratio, m.coords.var(0, ddof=1) / total)
+    # a second direction is read as given (unit length), and a zero direction is refused with its reason
+    two = attribute_direction_map(codes, u, second=[0.0, 0.0, 0.0, 2.0, 0.0])
+    np.testing.assert_allclose(two.coords[:, 1], codes[:, 3] - codes[:, 3].mean(), atol=1e-10)
+    with pytest.raises(ValueError, match="zero"):
+        attribute_direction_map(codes, np.zeros(5))
+    with pytest.raises(ValueError, match="3 entries but the codes have 5"):
+        attribute_direction_map(codes, np.ones(3))
 
 
 def test_neighbour_placement_lands_on_identical_points():

@@ -103,3 +103,67 @@ def test_every_page_works_for_the_shipped_cvae(cache_dir, monkeypatch):
     at.radio(key="rec_source").set_value("Pick from the data set").run()
     image_by_caption(at, "written as")
     _every_page(at)
+
+
+@pytest.mark.slow  # ~10 s: an ONNX export per class, three walk sessions
+def test_walk_decodes_under_a_class_with_style_class_grid_and_class_samples(cvae_env, media, cache_dir):
+    """The walk's class picker: the walk decodes under that class (the live decoder is exported under it and
+    agrees with torch), the style × class grid is every style decoded under every class, and samples of a
+    class are prior draws decoded under it. The class rides in the link."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    from explorer.checkpoint import from_pretrained
+    from explorer.images import display_scale, make_grid, to_uint8
+    from explorer.latent import prior_draw
+    from test_app_walk_url import _open_link
+
+    at = open_app(cvae_env, "walk")
+    assert at.selectbox(key="walk_class").value == 0  # the sidebar's class
+    under_0 = media.get(image_by_caption(at, "decoded mean"))
+    at.selectbox(key="walk_class").set_value(7).run()
+    assert not at.exception and not errors(at), [e.value for e in at.exception] + errors(at)
+    assert media.get(image_by_caption(at, "decoded mean")) != under_0
+    assert any("decoded under class 7" in c.value for c in at.caption)
+    model = from_pretrained(cvae_env, "cpu")
+    k, d = 10, 6
+    # style x class: row 1 the walk's code (the prior mean here), rows 2-4 prior draws of seeds 0-2
+    codes = np.stack([np.zeros(d)] + [prior_draw((d,), s) for s in range(3)])
+    with torch.inference_mode():  # one decode per (style, class): the reference does not batch as the page does
+        ref = torch.cat([model.decode_code(torch.tensor(z, dtype=torch.float32)[None], condition=c)
+                         for z in codes for c in range(k)])
+    tile = make_grid(ref, nrow=k)
+    expected = to_uint8(tile, display_scale(*tile.shape[-2:], 640))
+    np.testing.assert_array_equal(media.array(image_by_caption(at, "Style × class")), expected)
+    # the in-page decoder of class 7 exists and draws what torch draws under class 7
+    onnx = sorted((cache_dir / "models").glob("*-class7/decoder.onnx"))
+    assert onnx, sorted(p.parent.name for p in (cache_dir / "models").glob("*/decoder.onnx"))
+    z = np.stack([np.zeros(d), prior_draw((d,), 5)]).astype(np.float32)
+    got = ort.InferenceSession(str(onnx[0]), providers=["CPUExecutionProvider"]).run(None, {"code": z})[0]
+    with torch.inference_mode():
+        want = model.decode_code(torch.from_numpy(z), condition=7).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    # class-conditional samples: z ~ N(0, I) with the seed, decoded under the chosen class
+    at.selectbox(key="walk_sample_class").set_value(3).run()
+    first = media.array(image_by_caption(at, "3 #1"))
+    with torch.inference_mode():
+        drawn = model.sample(8, generator=torch.Generator().manual_seed(0), condition=3)
+    np.testing.assert_array_equal(first, to_uint8(drawn[0], display_scale(28, 28, 56)))
+    at.selectbox(key="walk_sample_class").set_value(4).run()
+    assert not np.array_equal(media.array(image_by_caption(at, "4 #1")), first)  # same seed, another class
+    # a data set example is read as its own class: its code is the style alone
+    at.radio(key="walk_start").set_value("data set example").run()
+    at.number_input(key="walk_example").set_value(4).run()
+    x, label = checkpoints.load("mnist5k").test[4]
+    with torch.inference_mode():
+        own = model.encode_code(x[None].float(), condition=int(label))[0].numpy()
+    np.testing.assert_allclose(at.session_state["walk_code"], own, atol=1e-5)
+    assert any("read as its own class" in c.value for c in at.caption)
+    # the link keeps the class
+    assert at.query_params["class"] in ("7", ["7"])
+    link = {key: at.query_params[key][0] if isinstance(at.query_params[key], list) else at.query_params[key]
+            for key in ("model", "start", "axes", "n", "v", "class")}
+    fresh = _open_link(link)
+    assert fresh.selectbox(key="walk_class").value == 7
+    assert media.get(image_by_caption(fresh, "decoded mean")) == media.get(image_by_caption(at, "decoded mean"))

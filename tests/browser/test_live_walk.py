@@ -102,3 +102,34 @@ def test_out_of_range_link_is_clamped_with_a_message(browser, live_app_url):
     values = page.evaluate("Array.from(window.__liveLatent.frames.at(-1).values)")
     assert values == [4.0, -0.5], values
     ctx.close()
+
+
+def test_an_attribute_direction_link_decodes_in_the_browser(browser, live_app_url):
+    """A "3 → 8" slider from a link: the page's code is the prior mean plus the whole class-mean difference, and
+    its pixels are the server's decode of that code."""
+    import torch
+    from safetensors.numpy import load_file
+
+    from explorer.checkpoint import from_pretrained
+
+    folder = ROOT / "pretrained" / "conv-mnist5k"
+    arrays = load_file(str(folder / "analysis.safetensors"))
+    means, labels = arrays["test_means"].astype(np.float64), arrays["test_labels"]
+    shift = means[labels == 8].mean(0) - means[labels == 3].mean(0)
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    page.set_default_timeout(120_000)
+    page.goto(f"{live_app_url}/walk?model=conv-mnist5k&start=prior&axes=attr&dirs=3%3E8&n=1&v=1")
+    _wait_live(page)
+    page.get_by_text("3 → 8").first.wait_for()
+    frame = page.evaluate("(() => { const f = window.__liveLatent.frames.at(-1);"
+                          " return {values: Array.from(f.values), code: Array.from(f.code)}; })()")
+    assert frame["values"] == [1.0], frame["values"]
+    np.testing.assert_allclose(frame["code"], shift, rtol=1e-4, atol=1e-5)
+    model = from_pretrained(folder, "cpu")
+    with torch.inference_mode():
+        want = model.decode_code(torch.tensor(shift, dtype=torch.float32)[None])[0]
+    want = np.round(want.numpy().reshape(-1) * 255).astype(np.int16)
+    got = _last_pixels(page)
+    assert got.shape == want.shape and np.abs(got - want).max() <= 2, np.abs(got - want).max()
+    ctx.close()

@@ -22,18 +22,22 @@ NAMES = ["5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes",
 PARTITION = [0, 0, 0, 0, 1, 2, 2, 0]  # 5 train, 1 valid, 2 test
 
 
-def write_celeba(root: Path, with_lists: bool = True) -> np.ndarray:
+def write_celeba(root: Path, with_lists: bool = True, partition: list[int] = PARTITION,
+                 attrs: np.ndarray | None = None) -> np.ndarray:
+    """Tiny files in CelebA's layout under root/celeba: one image per entry of `partition` (0 train, 1 valid,
+    2 test) and the attribute table `attrs` (N, 40) of -1/1 (random when None); returns the table."""
     folder = root / "celeba"
     (folder / "img_align_celeba").mkdir(parents=True)
     rng = np.random.default_rng(0)
-    names = [f"{i + 1:06d}.jpg" for i in range(len(PARTITION))]
+    names = [f"{i + 1:06d}.jpg" for i in range(len(partition))]
     for name in names:  # 178 x 218 like the real aligned crops, but most files are smaller: any size works
         Image.fromarray(rng.integers(0, 256, (44, 36, 3), dtype=np.uint8)).save(folder / "img_align_celeba" / name)
-    attrs = rng.choice([-1, 1], size=(len(names), 40))
+    random_attrs = rng.choice([-1, 1], size=(len(names), 40))
+    attrs = random_attrs if attrs is None else np.asarray(attrs)
     if not with_lists:
         return attrs
     n = len(names)
-    (folder / "list_eval_partition.txt").write_text("".join(f"{f} {p}\n" for f, p in zip(names, PARTITION)))
+    (folder / "list_eval_partition.txt").write_text("".join(f"{f} {p}\n" for f, p in zip(names, partition)))
     (folder / "identity_CelebA.txt").write_text("".join(f"{f} {i % 3 + 1}\n" for i, f in enumerate(names)))
     (folder / "list_bbox_celeba.txt").write_text(
         f"{n}\nimage_id x_1 y_1 width height\n" + "".join(f"{f} 95 71 226 313\n" for f in names))
