@@ -102,3 +102,39 @@ def test_out_of_range_link_is_clamped_with_a_message(browser, live_app_url):
     values = page.evaluate("Array.from(window.__liveLatent.frames.at(-1).values)")
     assert values == [4.0, -0.5], values
     ctx.close()
+
+
+def test_drawing_on_reconstruct_is_scored_and_starts_the_walk(browser, live_app_url):
+    """Reconstruct's "Draw" input: a stroke reconstructs in the page while drawing; the release is scored by the
+    server (ELBO, IWAE, percentile) on its own preparation of the raster; "Use as walk start" starts the walk at
+    the drawing's code; a cleared drawing says it is blank and the page keeps working."""
+    from test_live_draw import seven, stroke
+
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    page.set_default_timeout(120_000)
+    page.goto(live_app_url)
+    page.locator("h1").first.wait_for()
+    go(page, "Reconstruct")
+    page.get_by_test_id("stRadio").get_by_text("Draw", exact=True).click()
+    page.wait_for_function("() => Object.values(window.__liveLatent?.status ?? {}).some(s => s.path === 'wasm' && s.sessionReady)",
+                           timeout=180_000)
+    wait_idle(page)
+    n0, before = stroke(page, seven())
+    assert page.evaluate(f"window.__liveLatent.frames.slice({n0}, {before}).filter(f => f.mode === 'draw' && f.dragging).length") >= 3
+    page.get_by_text("Your drawing").first.wait_for()
+    wait_idle(page, 800)
+    metrics = page.get_by_test_id("stMetricLabel").all_inner_texts()
+    assert "ELBO" in metrics and any(m.startswith("IWAE") for m in metrics), metrics
+    assert page.get_by_text("Where it falls:").count() == 1
+    page.get_by_test_id("live-latent-clear").click()
+    page.get_by_text("the drawing is blank").first.wait_for()
+    wait_idle(page)
+    assert page.get_by_test_id("stException").count() == 0
+    stroke(page, seven())
+    page.get_by_role("button", name="Use as walk start").click()
+    page.locator("h1").filter(has_text="Latent walk").first.wait_for()
+    page.get_by_text("Start: your drawing").first.wait_for()
+    _wait_live(page)
+    assert page.get_by_test_id("stException").count() == 0
+    ctx.close()
