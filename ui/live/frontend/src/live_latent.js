@@ -49,6 +49,7 @@ const G = (window.__liveLatent ??= {
   events: 0,             // slider input events seen (each pointer move while dragging is one)
   seq: 0,
   draw: {},              // instance key -> {raster (side*side uint8), side, prepared (H*W float32), blank}
+  strokeEvents: [],      // event.timeStamp of the last stroke events (pointer down / move while drawing)
 });
 G.prepareDigit ??= prepareDigit;
 
@@ -330,6 +331,7 @@ function buildDraw(inst) {
     G.events++;
     inst.lastPoint = at(ev);
     ink(inst.lastPoint, inst.lastPoint);
+    strokeEvent(ev);
     request(inst, ev.timeStamp);
   });
   board.addEventListener("pointermove", (ev) => {
@@ -342,6 +344,7 @@ function buildDraw(inst) {
       ink(inst.lastPoint, p);
       inst.lastPoint = p;
     }
+    strokeEvent(ev);
     request(inst, ev.timeStamp);
   });
   const up = () => {
@@ -360,6 +363,11 @@ function buildDraw(inst) {
   });
   inst.sliderBox.append(el("div", { class: "ll-drawbox" }, board, clear), el("div", { class: "ll-mapbox" }, map, readout));
   drawMap(inst);
+}
+
+function strokeEvent(ev) {
+  G.strokeEvents.push(ev.timeStamp);
+  if (G.strokeEvents.length > 4 * MAX_FRAMES) G.strokeEvents.splice(0, G.strokeEvents.length - 4 * MAX_FRAMES);
 }
 
 function wipe(inst) {
@@ -412,6 +420,7 @@ async function encodeAndPaint(inst, req) {
   const ink = new Float32Array(raster.length);
   for (let p = 0; p < raster.length; p++) ink[p] = raster[p] / 255;
   const prepared = prepareDigit(ink, side, side, H, W);
+  const tPrepared = performance.now();
   const blank = !prepared.some((v) => v > 0);
   G.draw[inst.id] = { raster, side, prepared, blank, tEvent: req.tEvent };
   if (blank) {
@@ -427,10 +436,12 @@ async function encodeAndPaint(inst, req) {
   const codeTensor = encoded[enc.outputNames[0]];
   const code = Float32Array.from(codeTensor.data); // (1, D): the posterior mean (the code pages show)
   codeTensor.dispose?.();
+  const tEncoded = performance.now();
   const painted = await paintCode(inst, code);
   inst.mapPoint = project(inst, code);
   drawMap(inst);
-  pushFrame(inst, req, code, painted, tStart, { prepared, map: inst.mapPoint.slice(), strokes: inst.strokes });
+  pushFrame(inst, req, code, painted, tStart, { prepared, map: inst.mapPoint.slice(), strokes: inst.strokes,
+                                                   tPrepared, tEncoded });
 }
 
 function mount(parentElement) {
