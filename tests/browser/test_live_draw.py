@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 from safetensors.numpy import load_file
 
 from conftest import served_script
-from driver import wait_idle
+from driver import seven, stroke, wait_idle
 from explorer.checkpoint import from_pretrained
 from explorer.images import prepare_digit, to_uint8
 from explorer.latent import decode
@@ -29,7 +29,6 @@ pytestmark = pytest.mark.browser
 
 DEMO = Path(__file__).with_name("live_draw_app.py")
 READY = "() => Object.values(window.__liveLatent?.status ?? {}).some(s => s.path === 'wasm' && s.sessionReady)"
-BOARD = "[data-testid='live-latent-draw']"
 NAME = "conv-mnist5k"
 
 
@@ -38,30 +37,6 @@ def demo_url(tmp_path_factory) -> str:
     tmp = tmp_path_factory.mktemp("live-draw")
     with served_script(DEMO, tmp, {"LIVE_DEMO_CACHE": str(tmp / "cache")}) as url:
         yield url
-
-
-def stroke(page, points: list[tuple[float, float]], hz: float = 60.0) -> tuple[int, int]:
-    """Press at points[0] (fractions of the board), move through the rest at ~hz, release; returns (frames
-    before the press, frames before the release)."""
-    box = page.locator(BOARD).first.bounding_box()
-    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
-    page.mouse.move(*xy[0])
-    n0 = page.evaluate("window.__liveLatent.frames.length")
-    page.mouse.down()
-    for x, y in xy[1:]:
-        page.mouse.move(x, y)
-        page.wait_for_timeout(1000 / hz)
-    page.wait_for_timeout(150)
-    before = page.evaluate("window.__liveLatent.frames.length")
-    page.mouse.up()
-    return n0, before
-
-
-def seven(n: int = 30) -> list[tuple[float, float]]:
-    """A '7': a bar from the upper left to the upper right, then down to the lower middle."""
-    bar = [(0.25 + 0.5 * t, 0.2) for t in np.linspace(0, 1, n // 2)]
-    leg = [(0.75 - 0.3 * t, 0.2 + 0.65 * t) for t in np.linspace(0, 1, n - n // 2)[1:]]
-    return bar + leg
 
 
 def _draw_state(page) -> dict:
@@ -142,10 +117,12 @@ def _rasters() -> list[np.ndarray]:
 def test_page_twin_of_prepare_digit_on_made_rasters(page, demo_url):
     page.goto(demo_url)
     page.wait_for_function("() => typeof window.__liveLatent?.prepareDigit === 'function'", timeout=180_000)
-    for raster in _rasters():
-        side = raster.shape[0]
-        got = page.evaluate("""([r, side]) => Array.from(window.__liveLatent.prepareDigit(
-            Float32Array.from(r, v => v / 255), side, side, 28, 28))""", [raster.reshape(-1).tolist(), side])
+    rasters = _rasters()
+    got = page.evaluate("""(cases) => cases.map(([r, side]) => Array.from(window.__liveLatent.prepareDigit(
+        Float32Array.from(r, v => v / 255), side, side, 28, 28)))""",
+                        [[r.reshape(-1).tolist(), r.shape[0]] for r in rasters])
+    for raster, page_input in zip(rasters, got):
         want = prepare_digit(raster.astype(np.float32) / 255, 28, 28)
-        diff = np.abs(np.asarray(got, dtype=np.float32).reshape(28, 28) - want).max()
-        assert diff <= 1 / 255, f"the page's preparation differs from the server's by {diff} (side {side})"
+        diff = np.abs(np.asarray(page_input, dtype=np.float32).reshape(28, 28) - want).max()
+        assert diff <= 1 / 255, f"the page's preparation differs from the server's by {diff} (side {raster.shape[0]})"
+    assert sum(bool(np.any(g)) for g in got) >= 12  # the cases are drawings, not blanks

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import served_script
-from driver import go, wait_idle
+from driver import go, seven, stroke, wait_idle
 from ui.live.devserver import ROOT
 
 pytestmark = pytest.mark.browser
@@ -108,8 +108,6 @@ def test_drawing_on_reconstruct_is_scored_and_starts_the_walk(browser, live_app_
     """Reconstruct's "Draw" input: a stroke reconstructs in the page while drawing; the release is scored by the
     server (ELBO, IWAE, percentile) on its own preparation of the raster; "Use as walk start" starts the walk at
     the drawing's code; a cleared drawing says it is blank and the page keeps working."""
-    from test_live_draw import seven, stroke
-
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = ctx.new_page()
     page.set_default_timeout(120_000)
