@@ -135,3 +135,19 @@ def test_draw_input_exports_the_encoder_and_waits_for_a_drawing(conv_model, cach
 def test_draw_is_offered_only_for_grey_digit_models(app_env):
     at = open_app(app_env["tiny-conv-patches"])
     assert "Draw" not in at.radio(key="rec_source").options
+
+
+def test_draw_says_why_when_the_encoder_does_not_export(conv_model, monkeypatch):
+    import explorer.onnx_export as onnx_export
+
+    def refuse(model, digest, cache_dir, **kwargs):
+        return onnx_export.ExportFailure("encoder", "conv", {"torchscript": "no encoder graph", "dynamo": "nor here"})
+
+    monkeypatch.setattr(onnx_export, "exported_encoder", refuse)
+    at = open_app(conv_model)
+    at.radio(key="rec_source").set_value("Draw").run()
+    assert not at.exception
+    said = [w.value for w in at.warning if w.value.startswith("Drawing needs this model's encoder and decoder")]
+    assert said and "no encoder graph" in said[0], [w.value for w in at.warning]
+    at.radio(key="rec_source").set_value("Pick from the data set").run()  # the page keeps working
+    assert not at.exception and at.metric
