@@ -126,3 +126,16 @@ def test_page_twin_of_prepare_digit_on_made_rasters(page, demo_url):
         diff = np.abs(np.asarray(page_input, dtype=np.float32).reshape(28, 28) - want).max()
         assert diff <= 1 / 255, f"the page's preparation differs from the server's by {diff} (side {raster.shape[0]})"
     assert sum(bool(np.any(g)) for g in got) >= 12  # the cases are drawings, not blanks
+
+
+def test_without_webassembly_the_drawing_is_scored_on_release(page, demo_url):
+    page.add_init_script("delete window.WebAssembly")
+    page.goto(demo_url)
+    page.get_by_text("path=fallback").wait_for(timeout=180_000)
+    wait_idle(page)
+    assert "the server reconstructs the drawing when you release" in page.get_by_test_id("live-latent-status").inner_text()
+    n0, before = stroke(page, seven())
+    assert before == n0  # nothing is encoded in the page
+    wait_idle(page, 800)
+    released = json.loads(page.get_by_text("released=").first.inner_text().removeprefix("released="))
+    assert released["strokes"] == 1 and released["ink"] > 10, released
