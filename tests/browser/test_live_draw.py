@@ -139,3 +139,30 @@ def test_without_webassembly_the_drawing_is_scored_on_release(page, demo_url):
     wait_idle(page, 800)
     released = json.loads(page.get_by_text("released=").first.inner_text().removeprefix("released="))
     assert released["strokes"] == 1 and released["ink"] > 10, released
+
+
+def test_a_finger_draws_too(browser, demo_url):
+    """Touch input (Chromium's own touch events through CDP: Playwright's page.touchscreen only taps) draws a
+    stroke that is encoded while the finger moves and scored on lift."""
+    ctx = browser.new_context(viewport={"width": 1000, "height": 900}, has_touch=True)
+    page = ctx.new_page()
+    page.set_default_timeout(90_000)
+    page.goto(demo_url)
+    page.wait_for_function(READY, timeout=180_000)
+    wait_idle(page)
+    box = page.locator("[data-testid='live-latent-draw']").first.bounding_box()
+    cdp = ctx.new_cdp_session(page)
+    n0 = page.evaluate("window.__liveLatent.frames.length")
+    for i, (fx, fy) in enumerate(seven(24)):
+        kind = "touchStart" if i == 0 else "touchMove"
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [
+            {"x": box["x"] + fx * box["width"], "y": box["y"] + fy * box["height"]}]})
+        page.wait_for_timeout(16)
+    page.wait_for_timeout(150)
+    during = page.evaluate(f"window.__liveLatent.frames.slice({n0}).filter(f => f.mode === 'draw' && f.dragging).length")
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    assert during >= 3, f"only {during} frames while the finger was down"
+    wait_idle(page, 800)
+    released = json.loads(page.get_by_text("released=").first.inner_text().removeprefix("released="))
+    assert released["strokes"] == 1 and released["ink"] > 10, released
+    ctx.close()
