@@ -252,6 +252,19 @@ def prepare_digit(ink: np.ndarray, out_h: int = 28, out_w: int = 28, box: int | 
     return out
 
 
+def prepare_drawing(raster: np.ndarray, out_h: int = 28, out_w: int = 28) -> np.ndarray:
+    """A drawing canvas's raster (S, S) uint8, white ink on black (what the app's drawing canvas sends on
+    release) -> (out_h, out_w) float32 in [0, 1], prepared by `prepare_digit` as the page prepared it while
+    drawing. Raises ImageInputError("blank") when there is no ink."""
+    a = np.asarray(raster)
+    if a.ndim != 2 or a.dtype != np.uint8 or min(a.shape) < 1:
+        raise ImageInputError("cannot convert", f"a drawing is a 2-D uint8 raster, got {a.dtype} {a.shape}.")
+    out = prepare_digit(a.astype(np.float32) / 255, out_h, out_w)
+    if not out.any():
+        raise ImageInputError("blank", "the drawing is blank: draw a digit in the box, then release.")
+    return out
+
+
 def convert_image(
     img, shape: tuple[int, int, int], background: float | Sequence[float] | np.ndarray = 0.0,
     invert: bool | None = False, digit: bool = False,

@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from explorer.images import (
-    ImageInputError, ImageLimits, conform_batch, convert_image, estimate_background, load_image, make_grid, to_gif,
-    to_png, to_uint8,
+    ImageInputError, ImageLimits, conform_batch, convert_image, estimate_background, load_image, make_grid,
+    prepare_digit, prepare_drawing, to_gif, to_png, to_uint8,
 )
 from tests.app.bad_files import CASES, digit_like, encode
 
@@ -116,3 +116,26 @@ def test_png_gif_and_grid_round_trip():
 def test_convert_image_accepts_pillow_image_directly():
     t, inverted, notes = convert_image(Image.fromarray(digit_like(56)), (1, 28, 28))
     assert t.shape == (1, 28, 28) and not inverted and any("resized" in n for n in notes)
+
+
+def test_prepare_drawing_is_prepare_digit_of_the_raster():
+    raster = np.zeros((196, 196), np.uint8)
+    raster[40:150, 90:106] = 255  # a "1", white on black as the canvas sends it
+    raster[40:56, 60:106] = 180
+    got = prepare_drawing(raster, 28, 28)
+    assert got.shape == (28, 28) and got.dtype == np.float32
+    assert np.array_equal(got, prepare_digit(raster.astype(np.float32) / 255, 28, 28))
+    rows = np.flatnonzero(got.max(1) > 0.2)
+    assert rows[-1] - rows[0] + 1 in (20, 21)  # the longest side scaled to 20 px (a partly covered pixel either side)
+
+
+def test_blank_drawing_has_a_clear_message():
+    with pytest.raises(ImageInputError) as blank:
+        prepare_drawing(np.zeros((196, 196), np.uint8))
+    assert blank.value.check == "blank" and "draw a digit" in str(blank.value)
+    with pytest.raises(ImageInputError) as flat:  # one shade everywhere: the paper level removes it all
+        prepare_drawing(np.full((64, 64), 200, np.uint8))
+    assert flat.value.check == "blank"
+    with pytest.raises(ImageInputError) as bad:
+        prepare_drawing(np.zeros((4, 4, 3), np.uint8))
+    assert bad.value.check == "cannot convert"

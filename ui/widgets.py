@@ -76,13 +76,17 @@ def invert_setting() -> bool | None:
     return INVERT_MODES[st.session_state.get("invert_mode", "auto")]
 
 
+def digit_model(ctx: Ctx) -> bool:
+    """Grey models of MNIST-like digits (dark background): their uploads and drawings get MNIST's own
+    preparation (explorer.images.prepare_digit)."""
+    return ctx.shape[0] == 1 and "mnist" in (ctx.own_dataset or "").lower() and float(np.mean(ctx.background())) < 0.2
+
+
 def convert_upload(ctx: Ctx, name: str, data: bytes) -> Upload:
     import torch
 
     bg = tuple(float(v) for v in ctx.background())
-    # grey models of MNIST-like digits get MNIST's own preparation (explorer.images.prepare_digit)
-    digit = ctx.shape[0] == 1 and "mnist" in (ctx.own_dataset or "").lower() and float(np.mean(bg)) < 0.2
-    r = _convert(data, ctx.shape, bg, invert_setting(), ctx.limits, digit)
+    r = _convert(data, ctx.shape, bg, invert_setting(), ctx.limits, digit_model(ctx))
     if not r["ok"]:
         return Upload(name, False, error=r["error"])
     return Upload(name, True, torch.from_numpy(r["tensor"]), r["notes"], info=r["info"])

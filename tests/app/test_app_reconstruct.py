@@ -117,3 +117,37 @@ def test_error_map_is_the_models_own_nll_with_squared_error_as_second_view(app_e
     at.button_group(key="rec_err:ex0").set_value("squared error").run()
     assert not at.exception
     assert any(c.startswith("per-pixel squared error") for c in image_by_captions(at))
+
+
+@pytest.mark.slow  # exports the encoder and decoder (about 10 s on a small CPU)
+def test_draw_input_exports_the_encoder_and_waits_for_a_drawing(conv_model, cache_dir):
+    """AppTest cannot draw (the canvas is the live component's), so it checks what the page does before a
+    release: "Draw" is offered for a grey digit model, the encoder and decoder are exported for the page, and the
+    page asks for a drawing without error."""
+    at = open_app(conv_model)
+    at.radio(key="rec_source").set_value("Draw").run()
+    assert not at.exception and not errors(at), [e.value for e in at.exception]
+    assert sorted((cache_dir / "models").glob("*/encoder.onnx")) and sorted((cache_dir / "models").glob("*/decoder.onnx"))
+    assert any(c.value.startswith("Draw a digit with the mouse") for c in at.caption)
+    assert not at.metric  # nothing is scored before a drawing is released
+
+
+def test_draw_is_offered_only_for_grey_digit_models(app_env):
+    at = open_app(app_env["tiny-conv-patches"])
+    assert "Draw" not in at.radio(key="rec_source").options
+
+
+def test_draw_says_why_when_the_encoder_does_not_export(conv_model, monkeypatch):
+    import explorer.onnx_export as onnx_export
+
+    def refuse(model, digest, cache_dir, **kwargs):
+        return onnx_export.ExportFailure("encoder", "conv", {"torchscript": "no encoder graph", "dynamo": "nor here"})
+
+    monkeypatch.setattr(onnx_export, "exported_encoder", refuse)
+    at = open_app(conv_model)
+    at.radio(key="rec_source").set_value("Draw").run()
+    assert not at.exception
+    said = [w.value for w in at.warning if w.value.startswith("Drawing needs this model's encoder and decoder")]
+    assert said and "no encoder graph" in said[0], [w.value for w in at.warning]
+    at.radio(key="rec_source").set_value("Pick from the data set").run()  # the page keeps working
+    assert not at.exception and at.metric

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+BOARD = "[data-testid='live-latent-draw']"  # the live component's drawing canvas
 
 
 def wait_idle(pg, settle_ms: int = 400) -> None:
@@ -56,3 +59,27 @@ def upload(pg, files: list[tuple[str, bytes, str]]) -> None:
 
 def shot(pg, path) -> None:
     pg.screenshot(path=str(path), full_page=True)
+
+
+def stroke(page, points: list[tuple[float, float]], hz: float = 60.0) -> tuple[int, int]:
+    """Press at points[0] (fractions of the board), move through the rest at ~hz, release; returns (frames
+    before the press, frames before the release)."""
+    box = page.locator(BOARD).first.bounding_box()
+    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    page.mouse.move(*xy[0])
+    n0 = page.evaluate("window.__liveLatent.frames.length")
+    page.mouse.down()
+    for x, y in xy[1:]:
+        page.mouse.move(x, y)
+        page.wait_for_timeout(1000 / hz)
+    page.wait_for_timeout(150)
+    before = page.evaluate("window.__liveLatent.frames.length")
+    page.mouse.up()
+    return n0, before
+
+
+def seven(n: int = 30) -> list[tuple[float, float]]:
+    """A '7': a bar from the upper left to the upper right, then down to the lower middle."""
+    bar = [(0.25 + 0.5 * t, 0.2) for t in np.linspace(0, 1, n // 2)]
+    leg = [(0.75 - 0.3 * t, 0.2 + 0.65 * t) for t in np.linspace(0, 1, n - n // 2)[1:]]
+    return bar + leg

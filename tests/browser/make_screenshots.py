@@ -5,7 +5,7 @@
 
 (from the repository root, which `python -m` puts on sys.path: tests/ and bench/ import as namespace packages)
 
-Writes docs/screenshots/{reconstruct,walk,map,map-plane,losslab,captions}.png (captions only when some
+Writes docs/screenshots/{reconstruct,draw,walk,map,map-plane,losslab,captions}.png (captions only when some
 checkpoint has a caption decoder).
 """
 
@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from bench.app_latency import ARGS, free_port, serve, stop
-from tests.browser.driver import choose, go, image_src, open_app, upload, wait_idle
+from tests.browser.driver import choose, go, image_src, open_app, seven, stroke, upload, wait_idle
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -58,6 +58,17 @@ def main() -> int:
             upload(pg, [("drawing.png", encode(big), "image/png")])
             image_src(pg, "reconstruction")
             pg.screenshot(path=str(out / "reconstruct.png"), full_page=True)
+
+            # draw to encode: a '7' drawn on the canvas, reconstructed in the page and scored on release
+            pg.get_by_test_id("stRadio").get_by_text("Draw", exact=True).click()
+            pg.wait_for_function("() => Object.values(window.__liveLatent?.status ?? {}).some(s => s.sessionReady)")
+            wait_idle(pg)
+            stroke(pg, seven())
+            pg.get_by_text("Your drawing").first.wait_for()
+            wait_idle(pg, 1500)
+            pg.screenshot(path=str(out / "draw.png"), full_page=True)
+            pg.get_by_test_id("stRadio").get_by_text("Upload images", exact=True).click()
+            wait_idle(pg)
 
             go(pg, "Latent walk")
             pg.get_by_text("Traversal grid").click()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -150,6 +151,19 @@ def test_fallback_without_webassembly(page, demo_url):
     assert page.get_by_test_id("stSlider").count() >= 1
 
 
+def _rerun(page, received: list[int], timeout_s: float = 60.0) -> int:
+    """Click Rerun and return the bytes the page received for that rerun. Waits for the rerun's first frame
+    before waiting for the script to be idle: on a loaded machine the click's round trip can outlast a fixed
+    settle time, and the idle state seen then is the one before the rerun (which read as 0 bytes)."""
+    n = len(received)
+    page.get_by_role("button", name="Rerun").click()
+    deadline = time.monotonic() + timeout_s
+    while len(received) == n and time.monotonic() < deadline:
+        page.wait_for_timeout(50)  # lets Playwright deliver the websocket events
+    wait_idle(page, 600)
+    return sum(received[n:])
+
+
 def test_decoder_bytes_sent_once_per_model(page, demo_url):
     received: list[int] = []
     page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: received.append(len(payload))))
@@ -159,10 +173,7 @@ def test_decoder_bytes_sent_once_per_model(page, demo_url):
     first = sum(received)
     assert first > size, f"the first render carried {first} bytes, less than the decoder's {size}"
     for _ in range(3):
-        n = len(received)
-        page.get_by_role("button", name="Rerun").click()
-        wait_idle(page, 600)
-        rerun = sum(received[n:])
+        rerun = _rerun(page, received)
         assert 0 < rerun < size / 4, f"a rerun carried {rerun} bytes (the decoder is {size})"
     _drag(page, steps=12)
     wait_idle(page, 800)

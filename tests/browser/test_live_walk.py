@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import served_script
-from driver import go, wait_idle
+from driver import go, seven, stroke, wait_idle
 from ui.live.devserver import ROOT
 
 pytestmark = pytest.mark.browser
@@ -132,4 +132,38 @@ def test_an_attribute_direction_link_decodes_in_the_browser(browser, live_app_ur
     want = np.round(want.numpy().reshape(-1) * 255).astype(np.int16)
     got = _last_pixels(page)
     assert got.shape == want.shape and np.abs(got - want).max() <= 2, np.abs(got - want).max()
+    ctx.close()
+
+
+def test_drawing_on_reconstruct_is_scored_and_starts_the_walk(browser, live_app_url):
+    """Reconstruct's "Draw" input: a stroke reconstructs in the page while drawing; the release is scored by the
+    server (ELBO, IWAE, percentile) on its own preparation of the raster; "Use as walk start" starts the walk at
+    the drawing's code; a cleared drawing says it is blank and the page keeps working."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    page.set_default_timeout(120_000)
+    page.goto(live_app_url)
+    page.locator("h1").first.wait_for()
+    go(page, "Reconstruct")
+    page.get_by_test_id("stRadio").get_by_text("Draw", exact=True).click()
+    page.wait_for_function("() => Object.values(window.__liveLatent?.status ?? {}).some(s => s.path === 'wasm' && s.sessionReady)",
+                           timeout=180_000)
+    wait_idle(page)
+    n0, before = stroke(page, seven())
+    assert page.evaluate(f"window.__liveLatent.frames.slice({n0}, {before}).filter(f => f.mode === 'draw' && f.dragging).length") >= 3
+    page.get_by_text("Your drawing").first.wait_for()
+    wait_idle(page, 800)
+    metrics = page.get_by_test_id("stMetricLabel").all_inner_texts()
+    assert "ELBO" in metrics and any(m.startswith("IWAE") for m in metrics), metrics
+    assert page.get_by_text("Where it falls:").count() == 1
+    page.get_by_test_id("live-latent-clear").click()
+    page.get_by_text("the drawing is blank").first.wait_for()
+    wait_idle(page)
+    assert page.get_by_test_id("stException").count() == 0
+    stroke(page, seven())
+    page.get_by_role("button", name="Use as walk start").click()
+    page.locator("h1").filter(has_text="Latent walk").first.wait_for()
+    page.get_by_text("Start: your drawing").first.wait_for()
+    _wait_live(page)
+    assert page.get_by_test_id("stException").count() == 0
     ctx.close()

@@ -40,3 +40,15 @@ def test_ranges_broadcast_and_checked():
         component._ranges((3, -3), 2)
     with pytest.raises(ValueError):
         component._ranges([[0, 1]], 2)
+
+
+def test_live_draw_takes_grey_models_and_a_matching_projection():
+    with pytest.raises(ValueError, match="grey-scale"):
+        component.live_draw("d", b"", b"", "m", (3, 32, 32), np.zeros(4), np.zeros((2, 4)), np.zeros((0, 2)),
+                            [[-1, 1], [-1, 1]])
+    with pytest.raises(ValueError, match="pca_components"):
+        component.live_draw("d", b"", b"", "m", (1, 28, 28), np.zeros(4), np.zeros((2, 5)), np.zeros((0, 2)),
+                            [[-1, 1], [-1, 1]])
+    key, raw = component._dots_bytes(np.array([[1.0, 2.0], [3.0, 4.0]]), None)
+    assert np.array_equal(np.frombuffer(raw, "<f4"), [1, 2, 3, 4]) and len(key) == 16
+    assert component._dots_bytes(np.zeros((1, 2)), "k")[0] == "k"

@@ -20,6 +20,12 @@ Pad mode (`mode="pad"`, exactly two axes): a square canvas over the plane of the
 (ranges are the plane's (x, y) extent). Hovering or dragging over it decodes the spot in the page; the point
 (x, y) comes back as `values` on release. `dots` (N, 2) are drawn on the pad (e.g. the test items' map
 coordinates), sent as base64 of a float32 array once per `dots_key` and session, like the decoder.
+
+Draw mode (`live_draw(...)`, grey-scale models): a drawing canvas (mouse, pen or touch). While drawing, the page
+prepares the strokes as explorer.images.prepare_digit does (its JS twin, ui/live/frontend/src/prepare_digit.js),
+encodes them with the exported encoder (the posterior mean), decodes that code and paints the reconstruction, and
+marks the code on a small PCA map of the test codes ((code - mean) . components, computed in the page). On
+release the raw raster comes back (`LiveDrawResult.raster`), for the server to prepare the same way and score.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import streamlit as st
 
 COMPONENT_NAME = "vae-live-latent.live_latent"  # "<project name>.<component name>" of ui/live/assets/pyproject.toml
 PATHS = ("pending", "wasm", "fallback")
-MODES = ("sliders", "pad")  # where the image is decoded: not known yet, in the page, on the server
+MODES = ("sliders", "pad", "draw")  # PATHS: where the image is decoded: not known yet, in the page, on the server
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,67 @@ def _ranges(ranges: Sequence[float] | Sequence[Sequence[float]] | np.ndarray, k:
     return r.tolist()
 
 
+NOT_INSTALLED = ("the live-latent component's files are not installed "
+                 "(ui/live/assets: scripts/setup.sh, or pip install -e ui/live/assets)")
+
+
+def _sent_state(key: str) -> dict:
+    """Which models' bytes (and dots) this session has sent to element `key`: the page keeps them, so later
+    reruns send none. A page that lost them asks with a fresh "need" nonce and gets them once more."""
+    sent: dict = st.session_state.setdefault(f"_live_latent_sent:{key}", {"models": set(), "need": None})
+    sent.setdefault("dots", set())
+    return sent
+
+
+def _dots_payload(sent: dict, dots_key: str | None, dots_bytes: bytes | None) -> dict:
+    out: dict = {}
+    if dots_key is not None:
+        out["dots_key"] = dots_key
+        if dots_key not in sent["dots"]:
+            out["dots_b64"] = _b64(dots_bytes)
+            sent["dots"].add(dots_key)
+    return out
+
+
+def _dots_bytes(dots: np.ndarray, dots_key: str | None) -> tuple[str, bytes]:
+    """(key, little-endian float32 bytes) of (N, 2) points; the key defaults to a digest of them."""
+    pts = np.ascontiguousarray(np.asarray(dots, dtype=np.float32).reshape(-1, 2))
+    if dots_key is None:
+        import hashlib
+
+        dots_key = hashlib.sha256(pts.tobytes()).hexdigest()[:16]
+    return dots_key, pts.astype("<f4").tobytes()
+
+
+def _render(key: str, data: dict) -> dict:
+    return _renderer()(key=key, data=data, default={"released": None, "status": None, "need": None},
+                       on_released_change=_noop, on_status_change=_noop, on_need_change=_noop)
+
+
+def _answer_need(result: dict, sent: dict, model_key: str, dots_key: str | None, sent_models: bool,
+                 dots_payload: dict, parts: list[str]) -> None:
+    """A page that lost the bytes (of the model's `parts`, or the dots) asked for them: send them on a rerun."""
+    need = result.get("need")
+    if isinstance(need, dict) and need.get("model_key") == model_key and need != sent["need"]:
+        if need.get("dots_key"):
+            if need["dots_key"] == dots_key and "dots_b64" not in dots_payload:
+                sent["need"] = need
+                sent["dots"].discard(dots_key)
+                st.rerun()
+        elif not sent_models:
+            sent["need"] = need
+            for part in parts:
+                sent["models"].discard(part)
+            st.rerun()
+
+
+def _status(result: dict, model_key: str) -> tuple[str, str, str | None]:
+    status = result.get("status")
+    if isinstance(status, dict) and status.get("model_key") == model_key and status.get("path") in PATHS:
+        return status["path"], str(status.get("reason") or ""), status.get("ort")
+    return "pending", "", None
+
+
 def live_latent(
     key: str,
     decoder: bytes | str | Path,
@@ -133,34 +200,22 @@ def live_latent(
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if mode == "pad" and k != 2:
         raise ValueError(f"the pad needs exactly two axes, got {k}")
+    if mode == "draw":
+        raise ValueError("draw mode is live_draw(...)")
     dots_b64 = None
     if mode == "pad" and dots is not None:
-        pts = np.ascontiguousarray(np.asarray(dots, dtype=np.float32).reshape(-1, 2))
-        if dots_key is None:
-            import hashlib
-
-            dots_key = hashlib.sha256(pts.tobytes()).hexdigest()[:16]
-        dots_b64 = pts.astype("<f4").tobytes()
+        dots_key, dots_b64 = _dots_bytes(dots, dots_key)
     else:
         dots_key = None
 
     if not assets_installed():
-        return LiveLatentResult(None, "fallback", "the live-latent component's files are not installed "
-                                "(ui/live/assets: scripts/setup.sh, or pip install -e ui/live/assets)")
-    # which models' bytes this session has sent: the page keeps them, so later reruns send none. A page that
-    # lost them (it asks with a fresh "need" nonce) gets them once more on the next run.
-    sent: dict = st.session_state.setdefault(f"_live_latent_sent:{key}", {"models": set(), "need": None})
-    sent.setdefault("dots", set())
+        return LiveLatentResult(None, "fallback", NOT_INSTALLED)
+    sent = _sent_state(key)
     payload: dict = {}
     if model_key not in sent["models"]:
         payload = _decoder_payload(decoder)
         sent["models"].add(model_key)
-    dots_payload: dict = {}
-    if dots_key is not None:
-        dots_payload["dots_key"] = dots_key
-        if dots_key not in sent["dots"]:
-            dots_payload["dots_b64"] = _b64(dots_b64)
-            sent["dots"].add(dots_key)
+    dots_payload = _dots_payload(sent, dots_key, dots_b64)
 
     data = {
         "model_key": model_key, "start": start.tolist(), "vectors": vecs.tolist(), "scales": sc.tolist(),
@@ -168,23 +223,10 @@ def live_latent(
         "image_shape": [int(s) for s in image_shape], "display_size": int(display_size), **payload,
         "mode": mode, "pad_size": int(pad_size), **dots_payload,
     }
-    result = _renderer()(key=key, data=data, default={"released": None, "status": None, "need": None},
-                         on_released_change=_noop, on_status_change=_noop, on_need_change=_noop)
-    need = result.get("need")
-    if isinstance(need, dict) and need.get("model_key") == model_key and need != sent["need"]:
-        if need.get("dots_key"):
-            if need["dots_key"] == dots_key and "dots_b64" not in dots_payload:
-                sent["need"] = need
-                sent["dots"].discard(dots_key)
-                st.rerun()
-        elif not payload:
-            sent["need"] = need
-            sent["models"].discard(model_key)
-            st.rerun()
-    status, released = result.get("status"), result.get("released")
-    path, reason, ort = "pending", "", None
-    if isinstance(status, dict) and status.get("model_key") == model_key and status.get("path") in PATHS:
-        path, reason, ort = status["path"], str(status.get("reason") or ""), status.get("ort")
+    result = _render(key, data)
+    _answer_need(result, sent, model_key, dots_key, bool(payload), dots_payload, [model_key])
+    path, reason, ort = _status(result, model_key)
+    released = result.get("released")
     out_values = None
     if isinstance(released, dict) and released.get("model_key") == model_key:
         got = np.asarray(released.get("values") or [], dtype=np.float64)
@@ -192,4 +234,83 @@ def live_latent(
     return LiveLatentResult(out_values, path, reason, ort)
 
 
-__all__ = ["COMPONENT_NAME", "LiveLatentResult", "MODES", "PATHS", "assets_installed", "live_latent"]
+@dataclass(frozen=True)
+class LiveDrawResult:
+    """What the drawing canvas reported.
+
+    raster: (S, S) uint8 ink (white strokes on black) at the last release, None before the first; strokes: how
+    many strokes it holds (0 after Clear); release: a number that changes with every release; path / reason /
+    ort: as LiveLatentResult's ("wasm": the page encodes and reconstructs while you draw)."""
+
+    raster: np.ndarray | None
+    strokes: int
+    release: int | None
+    path: str
+    reason: str = ""
+    ort: str | None = None
+
+
+def live_draw(
+    key: str,
+    decoder: bytes | str | Path,
+    encoder: bytes | str | Path,
+    model_key: str,
+    image_shape: tuple[int, int, int],
+    pca_mean: np.ndarray,
+    pca_components: np.ndarray,
+    dots: np.ndarray,
+    ranges: Sequence[Sequence[float]],
+    dots_key: str | None = None,
+    draw_size: int = 196,
+    brush: int | None = None,
+    map_size: int = 196,
+    display_size: int = 196,
+) -> LiveDrawResult:
+    """Render the drawing canvas, the in-page reconstruction and the PCA map; returns what the page reported.
+
+    decoder / encoder: the model's ONNX decoder (code (B, D) -> image (B, C, H, W)) and encoder (image -> code
+    (B, D), the posterior mean) of explorer.onnx_export, as bytes, a file path or a same-origin URL, each sent once
+    per model_key and session; image_shape (1, H, W): grey-scale only; pca_mean (D,), pca_components (2, D): the
+    map's projection (x, y) = (code - mean) . components; dots (N, 2): the test codes on that map, sent once per
+    dots_key; ranges [[xlo, xhi], [ylo, yhi]]: the map's extent; draw_size: the canvas side in pixels (one canvas
+    pixel per CSS pixel); brush: the stroke width (default: draw_size / 12, about MNIST's pen at 20 px)."""
+    c, h, w = (int(v) for v in image_shape)
+    if c != 1:
+        raise ValueError(f"drawing is for grey-scale models, this one has {c} channels")
+    mean = np.asarray(pca_mean, dtype=np.float64).reshape(-1)
+    comps = np.asarray(pca_components, dtype=np.float64).reshape(2, -1)
+    if comps.shape[1] != mean.size:
+        raise ValueError(f"pca_components are {comps.shape} but the mean has {mean.size} entries")
+    if not assets_installed():
+        return LiveDrawResult(None, 0, None, "fallback", NOT_INSTALLED)
+    dots_key, dots_bytes = _dots_bytes(dots, dots_key)
+    sent = _sent_state(key)
+    enc_key = f"{model_key}#encoder"
+    payload: dict = {}
+    if model_key not in sent["models"] or enc_key not in sent["models"]:
+        payload = {**_decoder_payload(decoder),
+                   **{k.replace("decoder", "encoder"): v for k, v in _decoder_payload(encoder).items()}}
+        sent["models"].update((model_key, enc_key))
+    dots_payload = _dots_payload(sent, dots_key, dots_bytes)
+    data = {
+        "mode": "draw", "model_key": model_key, "image_shape": [c, h, w], "display_size": int(display_size),
+        "draw_size": int(draw_size), "brush": float(brush or max(2, round(draw_size / 12))),
+        "map_size": int(map_size), "pca_mean": mean.tolist(), "pca_components": comps.tolist(),
+        "ranges": _ranges(ranges, 2), "labels": ["PCA 1", "PCA 2"], **payload, **dots_payload,
+    }
+    result = _render(key, data)
+    _answer_need(result, sent, model_key, dots_key, bool(payload), dots_payload, [model_key, enc_key])
+    path, reason, ort = _status(result, model_key)
+    released = result.get("released")
+    raster, strokes, release = None, 0, None
+    if isinstance(released, dict) and released.get("model_key") == model_key and released.get("raster_b64"):
+        side = int(released.get("side") or 0)
+        raw = np.frombuffer(base64.b64decode(released["raster_b64"]), dtype=np.uint8)
+        if side > 0 and raw.size == side * side:
+            raster = raw.reshape(side, side)
+            strokes, release = int(released.get("strokes") or 0), int(released.get("nonce") or 0)
+    return LiveDrawResult(raster, strokes, release, path, reason, ort)
+
+
+__all__ = ["COMPONENT_NAME", "LiveDrawResult", "LiveLatentResult", "MODES", "PATHS", "assets_installed", "live_draw",
+           "live_latent"]

@@ -1,4 +1,4 @@
-"""Reconstruct: upload images (or pick test items) and see what the model makes of them.
+"""Reconstruct: upload images, pick test items, or draw a digit (ui/live/draw.py), and see what the model makes of them.
 
 A conditional model (cvae) is read and scored given the image's class (its own label when known, else a class
 picked here), its code can be written as any other class, and a row of samples of a chosen class is shown.
@@ -108,8 +108,20 @@ def page() -> None:
     if ctx.condition_classes:
         class_samples_ui(ctx)
 
-    source = st.radio("Image", ["Upload images", "Pick from the data set"], horizontal=True, key="rec_source")
-    if source == "Upload images":
+    from ui.live.draw import can_draw, drawing_ui, walk_start_ui
+
+    sources = ["Upload images", "Pick from the data set"] + (["Draw"] if can_draw(ctx) else [])
+    if st.session_state.get("rec_source") not in sources:  # e.g. "Draw", kept from a model that takes drawings
+        st.session_state["rec_source"] = sources[0]
+    source = st.radio("Image", sources, horizontal=True, key="rec_source")
+    if source == "Draw":
+        drawn = drawing_ui(ctx)
+        if drawn is None:
+            return
+        st.subheader("Your drawing")
+        walk_start_ui(ctx, drawn)
+        scores_ui(ctx, drawn, "drawing", iwae_k, seed, n_samples, key="draw")
+    elif source == "Upload images":
         limit_mb = ctx.limits.max_bytes / (1024 * 1024)
         files = st.file_uploader(
             f"PNG, JPEG, WebP, BMP or GIF (first frame), up to {limit_mb:.0f} MB and {ctx.limits.max_pixels:,} pixels",

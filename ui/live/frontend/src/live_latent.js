@@ -19,8 +19,21 @@
 // release (pointerup after a press) the point goes back to Python as "released". Optional background dots: an
 // (N, 2) Float32Array as base64 (data.dots_b64), sent once per data.dots_key and kept in window.__liveLatent.
 //
+// Draw mode (data.mode === "draw", grey-scale models): a drawing canvas (pointer events: mouse, pen, touch; white
+// ink on black, data.draw_size px square, no device-pixel scaling so the raster is the same on every screen).
+// While drawing, every stroke event (the same latest-value-wins loop) reads the raster, prepares it as the server
+// does (prepare_digit.js, the twin of explorer.images.prepare_digit), encodes it with the exported encoder
+// (its bytes come like the decoder's: data.encoder_b64 / encoder_url, kept under "<model_key>#encoder"), decodes
+// the code, paints the reconstruction and moves a marker on a small PCA map of the test codes
+// ((code - data.pca_mean) . data.pca_components, over the dots of data.dots_b64). On release the raster
+// (uint8, base64) goes back to Python as "released", which prepares it again, on the server, and scores it.
+// A blank drawing paints nothing and says so. window.__liveLatent.draw[instance] holds the last raster and its
+// prepared input; window.__liveLatent.prepareDigit is the twin itself (for the tests).
+//
 // window.__liveLatent is also the test and benchmark hook: frames [{modelKey, code, pixels (C*H*W uint8
 // as painted), tEvent, tDrawn, ...}], per-instance status and timings.
+
+import { prepareDigit } from "./prepare_digit.js";
 
 const ASSETS = new URL("./", import.meta.url).href;
 const MAX_FRAMES = 400;
@@ -35,7 +48,10 @@ const G = (window.__liveLatent ??= {
   ortVersion: null,
   events: 0,             // slider input events seen (each pointer move while dragging is one)
   seq: 0,
+  draw: {},              // instance key -> {raster (side*side uint8), side, prepared (H*W float32), blank}
+  strokeEvents: [],      // event.timeStamp of the last stroke events (pointer down / move while drawing)
 });
+G.prepareDigit ??= prepareDigit;
 
 let ortPromise = null;
 
@@ -69,22 +85,29 @@ function base64Bytes(text) {
   return out;
 }
 
-async function decoderBytes(data) {
-  const key = data.model_key;
-  if (data.decoder_b64) {
+async function partBytes(key, b64, url) {
+  if (b64) {
     if (!G.decoders.has(key)) {
-      const bytes = base64Bytes(data.decoder_b64);
+      const bytes = base64Bytes(b64);
       G.decoders.set(key, bytes);
       G.received.push({ modelKey: key, bytes: bytes.length, how: "data" });
     }
-  } else if (data.decoder_url && !G.decoders.has(key)) {
-    const response = await fetch(data.decoder_url, { credentials: "same-origin" });
-    if (!response.ok) throw new Error(`the decoder at ${data.decoder_url} answered ${response.status}`);
+  } else if (url && !G.decoders.has(key)) {
+    const response = await fetch(url, { credentials: "same-origin" });
+    if (!response.ok) throw new Error(`${url} answered ${response.status}`);
     const bytes = new Uint8Array(await response.arrayBuffer());
     G.decoders.set(key, bytes);
     G.received.push({ modelKey: key, bytes: bytes.length, how: "url" });
   }
   return G.decoders.get(key) ?? null;
+}
+
+function decoderBytes(data) {
+  return partBytes(data.model_key, data.decoder_b64, data.decoder_url);
+}
+
+function encoderBytes(data) {
+  return partBytes(`${data.model_key}#encoder`, data.encoder_b64, data.encoder_url);
 }
 
 function sessionFor(ort, key, bytes) {
@@ -206,15 +229,13 @@ function padDots(inst) {
   return G.dots.get(key) ?? null;
 }
 
-function drawPad(inst) {
-  const { pad, padCtx: ctx } = inst;
-  if (!pad) return;
-  const W = pad.width, H = pad.height;
+// the plane's background (light fill, the axes through 0, the dots), drawn once per signature and then copied
+function planeBackground(inst, W, H) {
   const [[xlo, xhi], [ylo, yhi]] = inst.data.ranges;
   const px = (x) => ((x - xlo) / (xhi - xlo)) * W;
   const py = (y) => ((yhi - y) / (yhi - ylo)) * H;
   const sig = JSON.stringify([inst.data.dots_key, inst.data.ranges, W, H, G.dots.has(inst.data.dots_key)]);
-  if (inst.padBackground?.sig !== sig) { // axes and dots drawn once, then copied under each crosshair
+  if (inst.padBackground?.sig !== sig) {
     const bg = document.createElement("canvas");
     bg.width = W;
     bg.height = H;
@@ -233,9 +254,10 @@ function drawPad(inst) {
     }
     inst.padBackground = { sig, canvas: bg, dots: dots ? dots.length / 2 : 0 };
   }
-  ctx.drawImage(inst.padBackground.canvas, 0, 0);
-  const [x, y] = inst.values;
-  const cx = px(x), cy = py(y);
+  return { canvas: inst.padBackground.canvas, px, py };
+}
+
+function crosshair(ctx, W, cx, cy) {
   ctx.strokeStyle = "#d62728";
   ctx.lineWidth = Math.max(1.5, W / 200);
   ctx.beginPath();
@@ -243,7 +265,183 @@ function drawPad(inst) {
   ctx.moveTo(cx - W / 25, cy); ctx.lineTo(cx + W / 25, cy);
   ctx.moveTo(cx, cy - W / 25); ctx.lineTo(cx, cy + W / 25);
   ctx.stroke();
+}
+
+function drawPad(inst) {
+  const { pad, padCtx: ctx } = inst;
+  if (!pad) return;
+  const W = pad.width, H = pad.height;
+  const { canvas, px, py } = planeBackground(inst, W, H);
+  ctx.drawImage(canvas, 0, 0);
+  const [x, y] = inst.values;
+  crosshair(ctx, W, px(x), py(y));
   inst.readout.textContent = `${inst.data.labels[0]} ${fmt(x)}, ${inst.data.labels[1]} ${fmt(y)}`;
+}
+
+// -- draw to encode -----------------------------------------------------------------------------------
+function buildDraw(inst) {
+  const d = inst.data;
+  inst.sliderBox.replaceChildren();
+  inst.inputs = [];
+  inst.outputs = [];
+  const side = d.draw_size;
+  const board = el("canvas", { class: "ll-draw", "data-testid": "live-latent-draw", "aria-label": "drawing canvas" });
+  board.width = side; // one canvas pixel per CSS pixel on every screen: the raster does not depend on the device
+  board.height = side;
+  board.style.width = `${side}px`;
+  board.style.height = `${side}px`;
+  const ctx = board.getContext("2d", { willReadFrequently: true });
+  const clear = el("button", { type: "button", class: "ll-clear", "data-testid": "live-latent-clear" }, "Clear");
+  const ratio = Math.max(1, Math.min(3, window.devicePixelRatio || 1));
+  const map = el("canvas", { class: "ll-map", "data-testid": "live-latent-map", "aria-label": "PCA map of the test codes" });
+  map.width = Math.round(d.map_size * ratio);
+  map.height = Math.round(d.map_size * ratio);
+  map.style.width = `${d.map_size}px`;
+  map.style.height = `${d.map_size}px`;
+  const readout = el("output", { class: "ll-readout", "data-testid": "live-latent-readout" });
+  Object.assign(inst, { board, boardCtx: ctx, map, mapCtx: map.getContext("2d"), readout, padBackground: null,
+                        mapPoint: null, strokes: 0, lastPoint: null });
+  wipe(inst);
+  const at = (ev) => {
+    const box = board.getBoundingClientRect();
+    return [((ev.clientX - box.left) * side) / box.width, ((ev.clientY - box.top) * side) / box.height];
+  };
+  const ink = (from, to) => {
+    ctx.strokeStyle = "#fff";
+    ctx.fillStyle = "#fff";
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    ctx.lineWidth = inst.data.brush;
+    ctx.beginPath();
+    if (from[0] === to[0] && from[1] === to[1]) { // a dot
+      ctx.arc(to[0], to[1], inst.data.brush / 2, 0, 2 * Math.PI);
+      ctx.fill();
+    } else {
+      ctx.moveTo(from[0], from[1]);
+      ctx.lineTo(to[0], to[1]);
+      ctx.stroke();
+    }
+  };
+  board.addEventListener("pointerdown", (ev) => {
+    if (ev.button !== 0) return;
+    ev.preventDefault();
+    board.setPointerCapture?.(ev.pointerId);
+    inst.dragging = true;
+    inst.strokes++;
+    G.events++;
+    inst.lastPoint = at(ev);
+    ink(inst.lastPoint, inst.lastPoint);
+    strokeEvent(ev);
+    request(inst, ev.timeStamp);
+  });
+  board.addEventListener("pointermove", (ev) => {
+    if (!inst.dragging) return;
+    G.events++;
+    // every point the browser merged into this event (a fast pen stroke), so the line follows the pointer
+    const points = ev.getCoalescedEvents?.() ?? [];
+    for (const e of points.length ? points : [ev]) {
+      const p = at(e);
+      ink(inst.lastPoint, p);
+      inst.lastPoint = p;
+    }
+    strokeEvent(ev);
+    request(inst, ev.timeStamp);
+  });
+  const up = () => {
+    if (!inst.dragging) return;
+    inst.dragging = false;
+    inst.lastPoint = null;
+    releaseDrawing(inst);
+  };
+  board.addEventListener("pointerup", up);
+  board.addEventListener("pointercancel", up);
+  clear.addEventListener("click", () => {
+    wipe(inst);
+    inst.strokes = 0;
+    request(inst, performance.now());
+    releaseDrawing(inst);
+  });
+  inst.sliderBox.append(el("div", { class: "ll-drawbox" }, board, clear), el("div", { class: "ll-mapbox" }, map, readout));
+  drawMap(inst);
+}
+
+function strokeEvent(ev) {
+  G.strokeEvents.push(ev.timeStamp);
+  if (G.strokeEvents.length > 4 * MAX_FRAMES) G.strokeEvents.splice(0, G.strokeEvents.length - 4 * MAX_FRAMES);
+}
+
+function wipe(inst) {
+  inst.boardCtx.fillStyle = "#000";
+  inst.boardCtx.fillRect(0, 0, inst.board.width, inst.board.height);
+}
+
+// the board's ink (side*side uint8, the red channel of white-on-black strokes)
+function boardRaster(inst) {
+  const side = inst.board.width;
+  const rgba = inst.boardCtx.getImageData(0, 0, side, side).data;
+  const raster = new Uint8Array(side * side);
+  for (let p = 0; p < raster.length; p++) raster[p] = rgba[4 * p];
+  return raster;
+}
+
+function drawMap(inst) {
+  const { map, mapCtx: ctx } = inst;
+  if (!map) return;
+  const W = map.width, H = map.height;
+  const { canvas, px, py } = planeBackground(inst, W, H);
+  ctx.drawImage(canvas, 0, 0);
+  if (inst.mapPoint) {
+    const [x, y] = inst.mapPoint;
+    crosshair(ctx, W, px(x), py(y));
+    inst.readout.textContent = `your drawing on the PCA map: (${fmt(x)}, ${fmt(y)})`;
+  } else {
+    inst.readout.textContent = "Draw a digit: its code is marked on the PCA map of the test codes.";
+  }
+}
+
+function project(inst, code) {
+  const mean = inst.data.pca_mean, comps = inst.data.pca_components;
+  return comps.map((c) => { let s = 0; for (let i = 0; i < code.length; i++) s += (code[i] - mean[i]) * c[i]; return s; });
+}
+
+function releaseDrawing(inst) {
+  const raster = boardRaster(inst);
+  let text = "";
+  for (let i = 0; i < raster.length; i += 8192) text += String.fromCharCode(...raster.subarray(i, i + 8192));
+  inst.api?.setStateValue("released", { model_key: inst.data.model_key, side: inst.board.width,
+                                        raster_b64: btoa(text), strokes: inst.strokes, nonce: Date.now() });
+}
+
+async function encodeAndPaint(inst, req) {
+  const [C, H, W] = inst.data.image_shape;
+  const side = inst.board.width;
+  const tStart = performance.now();
+  const raster = boardRaster(inst);
+  const ink = new Float32Array(raster.length);
+  for (let p = 0; p < raster.length; p++) ink[p] = raster[p] / 255;
+  const prepared = prepareDigit(ink, side, side, H, W);
+  const tPrepared = performance.now();
+  const blank = !prepared.some((v) => v > 0);
+  G.draw[inst.id] = { raster, side, prepared, blank, tEvent: req.tEvent };
+  if (blank) {
+    inst.mapPoint = null;
+    drawMap(inst);
+    showNote(inst, inst.strokes ? "The drawing has no ink to encode." : "");
+    return;
+  }
+  showNote(inst, "");
+  const { ort } = inst;
+  const enc = inst.encoder;
+  const encoded = await enc.run({ [enc.inputNames[0]]: new ort.Tensor("float32", prepared, [1, C, H, W]) });
+  const codeTensor = encoded[enc.outputNames[0]];
+  const code = Float32Array.from(codeTensor.data); // (1, D): the posterior mean (the code pages show)
+  codeTensor.dispose?.();
+  const tEncoded = performance.now();
+  const painted = await paintCode(inst, code);
+  inst.mapPoint = project(inst, code);
+  drawMap(inst);
+  pushFrame(inst, req, code, painted, tStart, { prepared, map: inst.mapPoint.slice(), strokes: inst.strokes,
+                                                   tPrepared, tEncoded });
 }
 
 function mount(parentElement) {
@@ -296,7 +494,7 @@ async function run(inst) {
     while (inst.pending && inst.session) {
       const req = inst.pending;
       inst.pending = null;
-      await decodeAndPaint(inst, req);
+      await (inst.board ? encodeAndPaint(inst, req) : decodeAndPaint(inst, req));
     }
   } catch (err) {
     showNote(inst, `In-page decoding failed: ${err?.message ?? err}`);
@@ -306,10 +504,16 @@ async function run(inst) {
 }
 
 async function decodeAndPaint(inst, req) {
-  const { ort, session } = inst;
-  const [C, H, W] = inst.data.image_shape;
   const code = codeFor(inst, req.values);
   const tStart = performance.now();
+  const painted = await paintCode(inst, code);
+  pushFrame(inst, req, code, painted, tStart, {});
+}
+
+// decode one flat code (D,) float32 and paint it; returns {pixels (C*H*W uint8 as painted), tDecoded, tDrawn}
+async function paintCode(inst, code) {
+  const { ort, session } = inst;
+  const [C, H, W] = inst.data.image_shape;
   const feeds = { [session.inputNames[0]]: new ort.Tensor("float32", code, [1, code.length]) };
   const result = await session.run(feeds);
   const out = result[session.outputNames[0]];
@@ -333,6 +537,11 @@ async function decodeAndPaint(inst, req) {
   const painted = inst.ctx.getImageData(0, 0, W, H).data;
   const pixels = new Uint8Array(Math.min(C, 3) * plane);
   for (let c = 0; c < Math.min(C, 3); c++) for (let p = 0; p < plane; p++) pixels[c * plane + p] = painted[4 * p + c];
+  return { pixels, tDecoded, tDrawn };
+}
+
+function pushFrame(inst, req, code, { pixels, tDecoded, tDrawn }, tStart, extra) {
+  const [C, H, W] = inst.data.image_shape;
   if (inst.firstFrame === null) {
     inst.firstFrame = tDrawn;
     Object.assign(G.status[inst.id], { firstFrame: tDrawn, readinessMs: tDrawn - inst.firstRender });
@@ -340,7 +549,7 @@ async function decodeAndPaint(inst, req) {
   G.frames.push({
     instance: inst.id, modelKey: inst.sessionKey, mode: inst.data.mode ?? "sliders", values: req.values,
     pointer: inst.pad ? req.values : null, client: req.client ?? null, code, pixels, shape: [Math.min(C, 3), H, W],
-    tEvent: req.tEvent, tStart, tDecoded, tDrawn, dragging: inst.dragging, dropped: inst.dropped,
+    tEvent: req.tEvent, tStart, tDecoded, tDrawn, dragging: inst.dragging, dropped: inst.dropped, ...extra,
   });
   if (G.frames.length > MAX_FRAMES) G.frames.splice(0, G.frames.length - MAX_FRAMES);
   inst.root.dataset.frames = String(Number(inst.root.dataset.frames ?? 0) + 1);
@@ -402,15 +611,33 @@ async function prepareModel(inst, d, key) {
     inst.sessionKey = null;
     return;
   }
-  let session;
+  let encBytes = null;
+  if (d.mode === "draw") {
+    try {
+      encBytes = await encoderBytes(d);
+    } catch (err) {
+      return fallback(inst, key, `the encoder could not be fetched: ${err?.message ?? err}`);
+    }
+    if (!encBytes) { // as for the decoder: ask for both again
+      if (inst.asked !== key) {
+        inst.asked = key;
+        inst.api?.setStateValue("need", { model_key: key, nonce: Date.now() });
+      }
+      inst.sessionKey = null;
+      return;
+    }
+  }
+  let session, encoder = null;
   try {
     session = await sessionFor(ort, key, bytes);
+    if (encBytes) encoder = await sessionFor(ort, `${key}#encoder`, encBytes);
   } catch (err) {
-    return fallback(inst, key, `the decoder session could not be created: ${err?.message ?? err}`);
+    return fallback(inst, key, `the ${encBytes && session ? "encoder" : "decoder"} session could not be created: ${err?.message ?? err}`);
   }
   if (inst.data.model_key !== key) return; // another model was chosen meanwhile
   inst.canvas.hidden = false;
   inst.ort = ort;
+  inst.encoder = encoder;
   inst.session = session;
   showNote(inst, "");
   report(inst, { path: "wasm", modelKey: key, sessionReady: performance.now() });
@@ -419,7 +646,9 @@ async function prepareModel(inst, d, key) {
 
 function fallback(inst, key, reason) {
   inst.sessionKey = null;
-  showNote(inst, `Decoding in the page is not available (${reason}); the server decodes instead.`);
+  showNote(inst, inst.board
+    ? `Encoding in the page is not available (${reason}); the server reconstructs the drawing when you release.`
+    : `Decoding in the page is not available (${reason}); the server decodes instead.`);
   inst.canvas.hidden = true;
   report(inst, { path: "fallback", modelKey: key, reason });
 }
@@ -436,31 +665,39 @@ function update(inst, data) {
   const size = data.display_size;
   inst.canvas.style.width = `${size}px`;
   inst.canvas.style.height = `${Math.round((size * H) / W)}px`;
-  inst.arrays = {
-    start: Float64Array.from(data.start),
-    vectors: Float64Array.from(data.vectors.flat()),
-    scales: Float64Array.from(data.scales),
-  };
+  const draw = data.mode === "draw";
+  if (!draw) {
+    inst.arrays = {
+      start: Float64Array.from(data.start),
+      vectors: Float64Array.from(data.vectors.flat()),
+      scales: Float64Array.from(data.scales),
+    };
+  }
   const pad = data.mode === "pad";
-  const structure = JSON.stringify([data.mode, data.labels, data.ranges, data.pad_size]);
-  const valuesChanged = !old || JSON.stringify(old.values) !== JSON.stringify(data.values);
+  const structure = JSON.stringify([data.mode, data.labels, data.ranges, data.pad_size, data.draw_size, data.map_size]);
+  const valuesChanged = !draw && (!old || JSON.stringify(old.values) !== JSON.stringify(data.values));
   if (valuesChanged && !inst.dragging) inst.values = data.values.slice();
   if (valuesChanged) inst.committed = data.values.slice();
-  if (pad && data.dots_key && !data.dots_b64 && !G.dots.has(data.dots_key) && inst.askedDots !== data.dots_key) {
+  if ((pad || draw) && data.dots_key && !data.dots_b64 && !G.dots.has(data.dots_key) && inst.askedDots !== data.dots_key) {
     inst.askedDots = data.dots_key; // this page lost (or never had) the dots: ask Python to send them again
     inst.api?.setStateValue("need", { model_key: data.model_key, dots_key: data.dots_key, nonce: Date.now() });
   }
   if (!old || structure !== inst.structure) {
     inst.structure = structure;
-    if (!valuesChanged) inst.values = data.values.slice();
+    if (!valuesChanged && !draw) inst.values = data.values.slice();
     inst.pad = null;
-    if (pad) buildPad(inst); else buildSliders(inst);
+    inst.board = null;
+    inst.map = null;
+    inst.sliderBox.classList.toggle("ll-drawing", draw);
+    if (draw) buildDraw(inst); else if (pad) buildPad(inst); else buildSliders(inst);
+  } else if (draw) {
+    drawMap(inst);
   } else if (pad) {
     drawPad(inst);
   } else if (valuesChanged && !inst.dragging) {
     inst.inputs.forEach((input, k) => { input.value = String(inst.values[k]); inst.outputs[k].textContent = fmt(inst.values[k]); });
   }
-  const codeInputs = !old || JSON.stringify([old.start, old.vectors, old.scales]) !== JSON.stringify([data.start, data.vectors, data.scales]);
+  const codeInputs = !draw && (!old || JSON.stringify([old.start, old.vectors, old.scales]) !== JSON.stringify([data.start, data.vectors, data.scales]));
   if (inst.sessionKey !== data.model_key || !inst.session) {
     prepare(inst);
   } else if ((codeInputs || valuesChanged) && !inst.dragging) {
