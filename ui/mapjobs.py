@@ -73,6 +73,12 @@ class Job:
     stage: str = "starting"
     fraction: float = 0.0  # as the worker last reported it
     coords: np.ndarray | None = None
+    returncode: int | None = None  # the worker's exit status (negative: the signal that ended it)
+
+    @property
+    def killed_by(self) -> int | None:
+        """The signal number that ended the worker (e.g. 9 for SIGKILL), or None when it exited by itself."""
+        return -self.returncode if self.returncode is not None and self.returncode < 0 else None
 
     @property
     def done(self) -> bool:
@@ -118,7 +124,7 @@ def _run(job: Job, means: np.ndarray, params: dict, seed: int, cache_dir: Path) 
                 proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=subprocess.PIPE, stderr=log, text=True)
                 for line in proc.stdout:  # the worker reports its progress, one line at a time
                     job.report(line)
-                code = proc.wait()
+                code = job.returncode = proc.wait()
                 log.seek(0)
                 err = log.read()
             if code != 0:
@@ -132,11 +138,14 @@ def _run(job: Job, means: np.ndarray, params: dict, seed: int, cache_dir: Path) 
         job.finished = time.monotonic()
 
 
-def request_map(cache_dir: Path, key: str, method: str, means: np.ndarray, params: dict, seed: int = 0) -> Job:
-    """The job for this key: finished at once from the disk cache, already running, or started now."""
+def request_map(cache_dir: Path, key: str, method: str, means: np.ndarray, params: dict, seed: int = 0,
+                retry_failed: bool = True) -> Job:
+    """The job for this key: finished at once from the disk cache, already running, or started now.
+    A failed job is started again unless retry_failed is False (the page then shows the failure and offers
+    a restart button, `restart`)."""
     with _LOCK:
         job = _JOBS.get(key)
-        if job is not None and not (job.done and job.error):  # failed jobs may be retried
+        if job is not None and not (job.done and job.error and retry_failed):
             return job
         job = Job(key, method, int(len(means)))
         cached = load_cached(cache_dir, key)
@@ -148,6 +157,17 @@ def request_map(cache_dir: Path, key: str, method: str, means: np.ndarray, param
     threading.Thread(target=_run, args=(job, np.array(means), dict(params), seed, Path(cache_dir)), daemon=True,
                      name=f"map-{key.partition('/')[2][:20]}").start()
     return job
+
+
+def restart(key: str) -> bool:
+    """Forget a failed job, so that the next `request_map` of its key starts the worker again; False (and
+    nothing forgotten) when the key has no failed job."""
+    with _LOCK:
+        job = _JOBS.get(key)
+        if job is None or not (job.done and job.error):
+            return False
+        del _JOBS[key]
+        return True
 
 
 def peek(key: str) -> Job | None:

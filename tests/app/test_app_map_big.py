@@ -1,0 +1,160 @@
+"""Latent map page, big path: a stored encoding is offered and drawn by the big-map component, a map beyond
+memory is refused with its size, a selection (injected as the page would report it) gives counts per label and
+a gallery equal to numpy's selection on the same quantized coords, search by index or label, colours from the
+encoding, the originals, and "Send to latent walk". AppTest cannot run the component (tests/browser/
+test_map_page_big.py drives it in Chromium)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from apptest_helpers import errors, image_by_caption, open_app
+from stored_encodings import real_encoding, spread_encoding
+
+N = 20_000
+
+
+@pytest.fixture(scope="session")
+def encodings(models, cache_dir) -> dict[str, object]:
+    model = models["tiny-conv-mnist5k"]
+    real = real_encoding(model, cache_dir)
+    return {"real": real, "spread": spread_encoding(model, cache_dir, N, real, attributes=True)}
+
+
+def _open_points(at, starts: str):
+    box = at.selectbox(key="map_points")
+    box.set_value(next(o for o in box.options if o.startswith(starts))).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _big(at) -> list:
+    return [e for e in at.main if getattr(e, "type", None) == "bidi_component" and getattr(e, "key", None) == "bigmap"]
+
+
+def _inject(at, **state):
+    at.session_state["bigmap"] = state
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _page_coords(folder):
+    """The PCA coords and quantized positions the page draws (the same functions, computed here)."""
+    from explorer.analysis.encode_dataset import load_encoded
+    from explorer.analysis.maps import fit_pca
+    from ui.bigmap.component import data_bounds, quantize
+
+    enc = load_encoded(folder)
+    coords = fit_pca(enc.means).coords.astype(np.float32)
+    return enc, quantize(coords, data_bounds(coords))
+
+
+def test_stored_encodings_are_offered_and_drawn_by_the_big_map(app_env, encodings):
+    at = open_app(app_env["tiny-conv-mnist5k"], "map")
+    options = at.selectbox(key="map_points").options
+    assert options[0].startswith("test items of mnist5k")
+    assert f"spread{N} test split, {N:,} items" in options and "mnist5k test split, 500 items" in options
+    assert at.get("plotly_chart") and not _big(at)  # the test items: the Plotly map
+    _open_points(at, f"spread{N}")
+    assert not errors(at)
+    assert _big(at) and not at.get("plotly_chart")
+    assert any(c.value.startswith(f"{N:,} items of spread{N} test") for c in at.caption)
+    assert any("server's decode of the item follows" in c.value for c in at.caption)  # no originals for it
+    at2 = open_app(app_env["tiny-mlp-2d"], "map")  # no stored encoding: how to make one
+    assert len(at2.selectbox(key="map_points").options) == 1
+    assert any("--encode-only" in c.value for c in at2.caption)
+
+
+def test_a_map_beyond_memory_is_refused_with_the_size_it_needs(app_env, encodings, monkeypatch):
+    from explorer.analysis import maps
+
+    with monkeypatch.context() as patch:
+        patch.setattr(maps, "available_memory_bytes", lambda: 1 << 20)
+        at = _open_points(open_app(app_env["tiny-conv-mnist5k"], "map"), f"spread{N}")
+        said = errors(at)
+        assert said and said[0].startswith(f"This map is refused: a PCA map of {N:,} codes of 8 dimensions needs "
+                                           "about 12.0 MB but 0.0 MB is available, once its codes are loaded (1.6 MB)"), said
+        assert not _big(at)
+        at.radio(key="map_method").set_value("UMAP").run()
+        said = errors(at)
+        assert said and f"a UMAP map of {N:,} codes" in said[0] and not _big(at)
+        at.radio(key="map_method").set_value("PCA").run()
+    at.run()
+    assert not errors(at) and _big(at)  # the same request, with the memory there
+
+
+def test_box_and_lasso_selections_give_counts_and_the_gallery(app_env, encodings):
+    from ui.bigmap import select_box, select_lasso
+
+    enc, q = _page_coords(encodings["spread"])
+    at = _open_points(open_app(app_env["tiny-conv-mnist5k"], "map"), f"spread{N}")
+    qbox = [10_000, 12_000, 40_000, 45_000]
+    _inject(at, selection={"kind": "box", "total": 0, "counts": [], "first": [], "qbox": qbox})
+    inside = select_box(q, qbox)
+    assert 100 < inside.size < N
+    assert any(s.value == f"Box selection: {inside.size:,} points" for s in at.subheader)
+    table = at.dataframe[0].value
+    expected = np.bincount(enc.labels[inside], minlength=10)
+    assert dict(zip(table["label"], table["points"])) == {str(k): int(c) for k, c in enumerate(expected) if c}
+    gallery = next(e for e in at.get("image") if len(e.value) == 24)
+    assert [c.split(":")[0] for c in gallery.captions] == [str(i) for i in inside[:24]]
+    assert [c.split(": ")[1] for c in gallery.captions] == [str(enc.labels[i]) for i in inside[:24]]
+    poly = [[5_000.0, 5_000.0], [60_000.0, 20_000.0], [30_000.0, 60_000.0]]
+    _inject(at, selection={"kind": "lasso", "total": 0, "counts": [], "first": [], "qbox": [5000, 5000, 60000, 60000],
+                           "qpolygon": poly})
+    inside = select_lasso(q, poly)
+    assert any(s.value == f"Lasso selection: {inside.size:,} points" for s in at.subheader)
+
+
+def test_search_by_index_and_label_and_send_to_walk(app_env, encodings, media):
+    enc, _ = _page_coords(encodings["spread"])
+    at = _open_points(open_app(app_env["tiny-conv-mnist5k"], "map"), f"spread{N}")
+    at.text_input(key="bigmap_find").set_value("1234").run()
+    assert any(s.value == f"Item 1234 ({enc.labels[1234]})" for s in at.subheader)
+    assert media.get(image_by_caption(at, "decoded posterior mean"))
+    at.button(key="bigmap_send").click().run()
+    assert not at.exception
+    sent = at.session_state["walk_from_map"]
+    assert sent["index"] == 1234 and np.allclose(sent["code"], enc.means[1234])
+    assert at.radio(key="walk_start").value == "map point"
+    assert any(f"map point 1234 of spread{N} test" in c.value for c in at.caption)
+    from ui.bigmapview import _search
+
+    names = [str(k) for k in range(10)] + ["unlabelled"]
+    index, members, message = _search("unlab", names, np.array([10, 3, 10, 1]))
+    assert index is None and members.tolist() == [0, 2] and not message
+    assert "no item 99" in _search("99", names, np.array([1, 2]))[2]
+    assert "no label 'cat'" in _search("cat", names, np.array([1, 2]))[2]
+
+
+def test_colour_by_label_value_or_attribute(app_env, encodings):
+    from explorer.analysis.encode_dataset import load_encoded
+    from ui.bigmapview import colour_values
+
+    at = _open_points(open_app(app_env["tiny-conv-mnist5k"], "map"), f"spread{N}")
+    box = at.selectbox(key="bigmap_colour")
+    assert box.options == ["label", "ELBO", "KL", "ELBO percentile", "attribute: upper", "attribute: even"]
+    for choice in box.options[1:]:
+        at.selectbox(key="bigmap_colour").set_value(choice).run()
+        assert not at.exception and not errors(at) and _big(at)
+    enc = load_encoded(encodings["spread"])
+    pct, name = colour_values(enc, "ELBO percentile")
+    order = np.argsort(enc.elbo, kind="stable")
+    assert name == "ELBO percentile" and pct[order[0]] == 0 and pct[order[-1]] == 100
+    assert np.all(np.diff(pct[order]) > 0)
+    even, name = colour_values(enc, "attribute: even")
+    assert name == "even" and np.array_equal(even, (enc.labels % 2 == 0).astype(np.float32))
+    assert colour_values(enc, "label") == (None, "")
+
+
+def test_a_real_encoding_shows_the_items_originals(app_env, encodings, media):
+    from checkpoints import load
+    from explorer.images import to_uint8
+
+    at = _open_points(open_app(app_env["tiny-conv-mnist5k"], "map"), "mnist5k test split")
+    assert any("the item's original from mnist5k follows from the server" in c.value for c in at.caption)
+    _inject(at, clicked={"index": 3})
+    shown = media.array(image_by_caption(at, "original"))
+    image = load("mnist5k").test[3][0]
+    assert np.array_equal(shown, to_uint8(image, shown.shape[0] // image.shape[-1]))
