@@ -84,7 +84,7 @@ def _decoded_pixels(page) -> np.ndarray:
     return np.asarray(got, dtype=np.int16)
 
 
-def test_hover_decodes_then_the_server_image_and_a_box_counts_right(tall, big_app, points):
+def test_hover_box_and_an_empty_pca_spot(tall, big_app, points):
     page = tall
     _open_map(page, big_app["url"])
     assert page.get_by_text(f"{N:,} items of spread{N} test").count() >= 1
@@ -120,6 +120,7 @@ def test_hover_decodes_then_the_server_image_and_a_box_counts_right(tall, big_ap
     assert heading.inner_text().startswith(f"Box selection: {inside.size:,} points")
     first = page.locator("[data-testid='stImageCaption']").filter(has_text=re.compile(rf"^{inside[0]}: {labels[inside[0]]}$"))
     first.first.wait_for(timeout=30_000)  # the gallery's first item
+    _check_empty_spot(page, big_app, points)
 
 
 def test_a_point_sent_to_the_walk_starts_it_there(tall, big_app, points):
@@ -142,15 +143,14 @@ def test_a_point_sent_to_the_walk_starts_it_there(tall, big_app, points):
     page.get_by_text(f"map point {pinned} of spread{N} test").first.wait_for(timeout=60_000)
 
 
-def test_an_empty_spot_on_the_pca_map_decodes_to_the_servers_pca_inverse(tall, big_app, points):
+def _check_empty_spot(page, big_app, points) -> None:
+    """On the PCA map an empty spot decodes to the server's decode of its PCA inverse (uint8, +-1)."""
     import torch
 
     from explorer.checkpoint import from_pretrained
     from explorer.images import to_uint8
     from explorer.latent import decode
 
-    page = tall
-    _open_map(page, big_app["url"])
     head = page.evaluate("window.__bigMap.current().header")
     pca = points["pca"]
     assert np.allclose(head["pca_mean"], pca.mean) and np.allclose(head["pca_components"], pca.components)
