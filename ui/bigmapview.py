@@ -118,6 +118,49 @@ def colour_values(enc: EncodedSplit, choice: str) -> tuple[np.ndarray | None, st
     return None, ""
 
 
+# -- a direction between groups as the map's horizontal axis ----------------------------------------------------
+def direction_choices(names: list[str], attribute_names: list[str] | None) -> list[str]:
+    """"PCA 1", then each stored attribute, then the class pairs "a → b" (up to 20 classes)."""
+    out = ["PCA 1"] + [f"attribute: {a}" for a in attribute_names or []]
+    classes = [n for n in names if n != "unlabelled"]
+    if 2 <= len(classes) <= 20:
+        out += [f"{classes[a]} → {classes[b]}" for a in range(len(classes)) for b in range(a + 1, len(classes))]
+    return out
+
+
+def direction_plane(enc: EncodedSplit, names: list[str], labels: np.ndarray, choice: str, components: np.ndarray,
+                    mean: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    """(coords (N, 2), plane (2, D), axis title) of a map whose x axis is the direction between the mean codes of
+    two groups (explorer.latent.attribute_axes: an attribute's with / without, or class a → b) and whose y axis
+    is PCA 1 made orthogonal to it; both in code units from the codes' mean, so the page's inverse of a spot
+    (mean + x*u + y*v) is exact, as on the PCA map."""
+    from explorer.analysis.maps import project_pca
+    from explorer.latent import attribute_axes
+
+    if choice.startswith("attribute: "):
+        axes = attribute_axes(enc.means, enc.attributes, [choice.removeprefix("attribute: ")], enc.attribute_names)
+    else:
+        a, b = (names.index(part) for part in choice.split(" → "))
+        axes = attribute_axes(enc.means, labels, [(a, b)], names)
+    u = axes.vectors[0]
+    v = None
+    for c in np.asarray(components, dtype=np.float64):  # PCA 1 (or 2) without its share along u
+        r = c - (c @ u) * u
+        if np.linalg.norm(r) > 1e-6:
+            v = r / np.linalg.norm(r)
+            break
+    if v is None:
+        v = np.zeros_like(u)
+    plane = np.stack([u, v])
+    return project_pca(enc.means, plane, mean).astype(np.float32), plane, axes.labels[0]
+
+
+@st.cache_data(show_spinner="Direction between the groups ...", max_entries=4)
+def _direction(_enc: EncodedSplit, _labels: np.ndarray, names: tuple[str, ...], choice: str, _components: np.ndarray,
+               _mean: np.ndarray, folder: str, stamp: float) -> tuple[np.ndarray, np.ndarray, str]:
+    return direction_plane(_enc, list(names), _labels, choice, _components, _mean)
+
+
 # -- the items' own images --------------------------------------------------------------------------------------
 def item_source(enc: StoredEncoding):
     """(the split's Dataset, None) where the encoded data set loads here, else (None, why not)."""
@@ -259,9 +302,15 @@ def big_page(ctx: Ctx, stored: StoredEncoding, choice: str) -> None:
     names = class_names_for(ctx, stored, labels)
     labels = np.where(labels < 0, len(names) - 1, labels)
     coords, shown, note = _coords(ctx, stored, enc, method)
-    colour = st.selectbox("Colour by", colour_options(enc), key="bigmap_colour",
-                          help="Labels, or a value per item from the stored encoding (the page's 'Colour' button "
-                               "switches between the two)")
+    c = st.columns(2)
+    colour = c[0].selectbox("Colour by", colour_options(enc), key="bigmap_colour",
+                            help="Labels, or a value per item from the stored encoding (the page's 'Colour' button "
+                                 "switches between the two)")
+    axis = "PCA 1"
+    if shown == "pca":
+        axis = c[1].selectbox("Horizontal axis", direction_choices(names, enc.attribute_names), key="bigmap_axis",
+                              help="PCA 1, or the direction from the mean code of one group to another's "
+                                   "(explorer.latent.attribute_axes); the vertical axis is then PCA 1 without it")
     values, value_name = colour_values(enc, colour)
     export = None
     if app_config().live:
@@ -271,6 +320,10 @@ def big_page(ctx: Ctx, stored: StoredEncoding, choice: str) -> None:
     comps = mean = None
     if shown == "pca":
         _, comps, mean = _pca(enc.means, *loaded_key)
+        if axis != "PCA 1":
+            coords, comps, title = _direction(enc, labels, tuple(names), axis, comps, mean, *loaded_key)
+            shown = f"direction {axis}"
+            note = "; ".join(p for p in [note, f"x: the direction {title} (mean codes, code units), y: PCA 1 orthogonal to it"] if p)
     source, why = item_source(stored)
     model_key = f"{ctx.weights_digest()}:{export.info.sha256[:12]}" if export is not None else None
     event = big_map(BIG_MAP_KEY, coords, labels, names, f"{stored.folder.name}:{loaded_key[1]}:{shown}:{colour}",
