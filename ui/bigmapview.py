@@ -296,7 +296,11 @@ def big_page(ctx: Ctx, stored: StoredEncoding, choice: str) -> None:
         st.error("The big-map component's files are not installed, so a stored encoding cannot be drawn: run "
                  "scripts/setup.sh (or pip install -e ui/live/assets). The test items' map stays available.")
         return
-    enc = _load(*loaded_key)
+    try:
+        enc = _load(*loaded_key)
+    except (OSError, ValueError, KeyError) as exc:  # deleted, torn or foreign shards: say so, keep serving
+        st.error(f"The stored encoding {stored.label} could not be read: {exc}")
+        return
     st.session_state["_bigmap_loaded"] = loaded_key
     labels = np.where(enc.labels < 0, -1, enc.labels).astype(np.int64)
     names = class_names_for(ctx, stored, labels)

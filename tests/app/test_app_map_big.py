@@ -182,3 +182,26 @@ def test_a_direction_between_groups_as_the_horizontal_axis(app_env, encodings):
     at.selectbox(key="bigmap_axis").set_value("attribute: even").run()
     assert not at.exception and not errors(at) and _big(at)
     assert any("x: the direction even" in c.value for c in at.caption)
+
+
+def test_a_torn_encoding_gets_a_message_and_the_page_keeps_serving(app_env, encodings, cache_dir):
+    import shutil
+
+    src = encodings["spread"]
+    torn = src.with_name("torn20000-test-0000000000000000")
+    shutil.copytree(src, torn)
+    try:
+        import json
+
+        manifest = json.loads((torn / "manifest.json").read_text())
+        (torn / "manifest.json").write_text(json.dumps({**manifest, "info": {**manifest["info"], "dataset": "torn"}}))
+        shard = torn / manifest["shards"][0]
+        shard.write_bytes(shard.read_bytes()[:100])
+        at = _open_points(open_app(app_env["tiny-conv-mnist5k"], "map"), "torn test split")
+        said = errors(at)
+        assert said and said[0].startswith("The stored encoding torn test split, 20,000 items could not be read:"), said
+        assert "missing or torn" in said[0] and not _big(at)
+        _open_points(at, "test items of")
+        assert not at.exception and at.get("plotly_chart")
+    finally:
+        shutil.rmtree(torn)

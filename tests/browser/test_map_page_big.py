@@ -11,7 +11,6 @@ server's decode of that spot's PCA inverse (uint8, +-1).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
