@@ -52,7 +52,44 @@ def progress_ui(key: str, label: str) -> None:
                                      f"{job.elapsed:.0f} s). The PCA map is shown meanwhile; everything else stays usable.")
 
 
-def failed_job_ui(job: Job, label: str) -> None:
+@st.fragment(run_every=1.0)
+def encode_progress_ui(key: str, dataset: str) -> None:
+    """Polls the background encoding; when it is done, the whole page reruns and offers the stored encoding."""
+    job = peek(key)
+    if job is None:
+        return
+    if job.done:
+        st.rerun()
+    st.progress(job.progress(), text=f"Encoding the whole test split of {dataset} in the background ({job.stage}, "
+                                     f"{job.elapsed:.0f} s). It is offered under Points when done.")
+
+
+def encode_ui(ctx: Ctx, stored: list) -> None:
+    """A button that encodes the whole test split of the sidebar's data set in the background (as `vae-evaluate
+    ... --encode-only` does), its progress, and its failure with a restart; nothing once it is stored."""
+    from ui.mapjobs import encoding_key, request_encoding
+
+    if any(e.dataset == ctx.dataset and e.split == "test" for e in stored):
+        return
+    key = encoding_key(ctx.entry.folder, ctx.dataset, "test", ctx.dataset_options)
+    job = peek(key)
+    if job is None:
+        if st.button(f"Encode the whole test split of {ctx.dataset} here", key="map_encode",
+                     help="Streams every test item through the model into the cache, in a background process; "
+                          "then the big map draws all of them"):
+            request_encoding(ctx.entry.folder, ctx.dataset, "test", ctx.dataset_options, 0, app_config().cache_dir,
+                             app_config().trusted_code)
+            st.rerun()
+    elif not job.done:
+        encode_progress_ui(key, ctx.dataset)
+    elif job.error:
+        failed_job_ui(job, f"the encoding of {ctx.dataset}", key="map_encode_restart")
+    else:
+        st.warning(f"The encoding of {ctx.dataset} finished but is not among this model's stored encodings "
+                   f"(in {app_config().cache_dir}).")
+
+
+def failed_job_ui(job: Job, label: str, key: str = "map_restart") -> None:
     """A background map that failed: why (a killed worker is named as such) and a button that starts it again."""
     import signal
 
@@ -61,11 +98,14 @@ def failed_job_ui(job: Job, label: str) -> None:
             name = signal.Signals(job.killed_by).name
         except ValueError:
             name = f"signal {job.killed_by}"
-        st.error(f"The map worker was killed ({name}) while computing {label} of {job.n:,} points, after "
-                 f"{job.elapsed:.0f} s. Nothing was cached; the PCA map is shown meanwhile.")
+        worker = "encoding" if job.method == "encode" else "map"
+        points = f" of {job.n:,} points" if job.n else ""
+        meanwhile = "" if job.method == "encode" else "; the PCA map is shown meanwhile"
+        st.error(f"The {worker} worker was killed ({name}) while computing {label}{points}, after "
+                 f"{job.elapsed:.0f} s. Nothing was cached{meanwhile}.")
     else:
-        st.error(f"{label} could not be computed: {job.error}")
-    if st.button(f"Restart {label}", key="map_restart", help="Start the background map worker again"):
+        st.error(f"{'T' + label[1:] if label.startswith('the ') else label} could not be computed: {job.error}")
+    if st.button(f"Restart {label}", key=key, help="Start the background worker again"):
         restart(job.key)
         st.rerun()
 
@@ -197,8 +237,10 @@ def page() -> None:
     source = st.selectbox("Points", sources, key="map_points",
                           help="A whole data set encoded by `vae-evaluate MODEL --dataset NAME --encode-only` is "
                                "offered here once stored (any size: drawn by the big map).")
+    if source == test_items:
+        encode_ui(ctx, stored)
     if len(sources) == 1:
-        st.caption("To map a whole data set (any size), encode it once: "
+        st.caption("To map a whole data set (any size), encode it once: the button above, or "
                    f"`vae-evaluate {ctx.entry.folder} --dataset NAME --split both --encode-only`.")
     names = [m for m in METHODS if METHODS[m] != "plane" or ctx.latent_size == 2]
     c = st.columns([3, 2])

@@ -205,3 +205,39 @@ def test_a_torn_encoding_gets_a_message_and_the_page_keeps_serving(app_env, enco
         assert not at.exception and at.get("plotly_chart")
     finally:
         shutil.rmtree(torn)
+
+
+@pytest.mark.slow  # a worker process encodes 500 items (~10 s with its imports)
+def test_the_whole_test_split_is_encoded_here_then_offered(app_env, tmp_path, monkeypatch):
+    import time
+
+    from explorer.analysis.encode_dataset import load_encoded
+    from ui import mapjobs
+
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
+    at = open_app(app_env["tiny-conv-mnist5k"], "map")
+    assert len(at.selectbox(key="map_points").options) == 1
+    at.button(key="map_encode").click().run()
+    assert not at.exception and not errors(at)
+    jobs = [j for j in mapjobs._JOBS.values() if j.method == "encode" and str(app_env["tiny-conv-mnist5k"]) in j.key]
+    assert len(jobs) == 1
+    deadline = time.time() + 180
+    while not jobs[0].done and time.time() < deadline:
+        time.sleep(0.1)
+    try:
+        assert jobs[0].done and jobs[0].error is None, jobs[0].error
+        at.run()
+        options = at.selectbox(key="map_points").options
+        assert "mnist5k test split, 500 items" in options
+        assert not [b for b in at.button if b.key == "map_encode"]  # stored: no button any more
+        _open_points(at, "mnist5k test split")
+        assert _big(at) and not errors(at)
+        # the same cache entry as `vae-evaluate MODEL --dataset mnist5k --encode-only` fills
+        from explorer.analysis.encode_dataset import encode_folder
+        from explorer.cache import weights_digest
+
+        folder = encode_folder(weights_digest(app_env["tiny-conv-mnist5k"]), "mnist5k", "test",
+                               {"batch_size": 50, "limit": None}, tmp_path / "cache")
+        assert len(load_encoded(folder)) == 500
+    finally:
+        mapjobs._JOBS.pop(jobs[0].key, None)
