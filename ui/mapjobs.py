@@ -73,6 +73,12 @@ class Job:
     stage: str = "starting"
     fraction: float = 0.0  # as the worker last reported it
     coords: np.ndarray | None = None
+    returncode: int | None = None  # the worker's exit status (negative: the signal that ended it)
+
+    @property
+    def killed_by(self) -> int | None:
+        """The signal number that ended the worker (e.g. 9 for SIGKILL), or None when it exited by itself."""
+        return -self.returncode if self.returncode is not None and self.returncode < 0 else None
 
     @property
     def done(self) -> bool:
@@ -104,6 +110,21 @@ _JOBS: dict[str, Job] = {}
 _LOCK = threading.Lock()
 
 
+def _run_worker(job: Job, cmd: list[str], tmp: Path) -> None:
+    """Run a worker (one numba / BLAS thread) to its end, feeding its progress lines to the job; RuntimeError with
+    the last line of its stderr when it fails (job.returncode says how it ended)."""
+    env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    with open(tmp / "stderr.txt", "w+") as log:
+        proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+        for line in proc.stdout:  # the worker reports its progress, one line at a time
+            job.report(line)
+        code = job.returncode = proc.wait()
+        log.seek(0)
+        err = log.read()
+    if code != 0:
+        raise RuntimeError(err.strip().splitlines()[-1] if err.strip() else f"worker exited with {code}")
+
+
 def _run(job: Job, means: np.ndarray, params: dict, seed: int, cache_dir: Path) -> None:
     out = cache_path(cache_dir, job.key)
     try:
@@ -111,18 +132,8 @@ def _run(job: Job, means: np.ndarray, params: dict, seed: int, cache_dir: Path) 
         with tempfile.TemporaryDirectory(prefix="vae-map-") as tmp:
             src = Path(tmp) / "means.npy"
             np.save(src, np.ascontiguousarray(means, dtype=np.float32), allow_pickle=False)
-            env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-                       MKL_NUM_THREADS="1")
             cmd = [sys.executable, "-m", "ui.map_worker", str(src), str(out), job.method, json.dumps(params), str(seed)]
-            with open(Path(tmp) / "stderr.txt", "w+") as log:
-                proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=subprocess.PIPE, stderr=log, text=True)
-                for line in proc.stdout:  # the worker reports its progress, one line at a time
-                    job.report(line)
-                code = proc.wait()
-                log.seek(0)
-                err = log.read()
-            if code != 0:
-                raise RuntimeError(err.strip().splitlines()[-1] if err.strip() else f"worker exited with {code}")
+            _run_worker(job, cmd, Path(tmp))
         job.coords = load_cached(cache_dir, job.key)
         if job.coords is None:
             raise RuntimeError("the worker finished but wrote no coordinates")
@@ -132,11 +143,14 @@ def _run(job: Job, means: np.ndarray, params: dict, seed: int, cache_dir: Path) 
         job.finished = time.monotonic()
 
 
-def request_map(cache_dir: Path, key: str, method: str, means: np.ndarray, params: dict, seed: int = 0) -> Job:
-    """The job for this key: finished at once from the disk cache, already running, or started now."""
+def request_map(cache_dir: Path, key: str, method: str, means: np.ndarray, params: dict, seed: int = 0,
+                retry_failed: bool = True) -> Job:
+    """The job for this key: finished at once from the disk cache, already running, or started now.
+    A failed job is started again unless retry_failed is False (the page then shows the failure and offers
+    a restart button, `restart`)."""
     with _LOCK:
         job = _JOBS.get(key)
-        if job is not None and not (job.done and job.error):  # failed jobs may be retried
+        if job is not None and not (job.done and job.error and retry_failed):
             return job
         job = Job(key, method, int(len(means)))
         cached = load_cached(cache_dir, key)
@@ -148,6 +162,47 @@ def request_map(cache_dir: Path, key: str, method: str, means: np.ndarray, param
     threading.Thread(target=_run, args=(job, np.array(means), dict(params), seed, Path(cache_dir)), daemon=True,
                      name=f"map-{key.partition('/')[2][:20]}").start()
     return job
+
+
+def _run_encoding(job: Job, args: list[str]) -> None:
+    try:
+        with tempfile.TemporaryDirectory(prefix="vae-encode-") as tmp:
+            _run_worker(job, [sys.executable, "-m", "ui.encode_worker", *args], Path(tmp))
+    except Exception as exc:  # noqa: BLE001  (reported on the page; the app keeps working)
+        job.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        job.finished = time.monotonic()
+
+
+def encoding_key(model_folder: str | Path, dataset: str, split: str, options_json: str) -> str:
+    return f"encode:{model_folder}:{dataset}:{split}:{options_json}"
+
+
+def request_encoding(model_folder: str | Path, dataset: str, split: str, options_json: str, n: int, cache_dir: Path,
+                     trusted: tuple[Path, ...] = ()) -> Job:
+    """The job that encodes a whole split into the cache (`python -m ui.encode_worker`, the same entry as
+    `vae-evaluate ... --encode-only`): already running or done in this process, or started now. A failed one
+    stays failed until `restart`."""
+    key = encoding_key(model_folder, dataset, split, options_json)
+    with _LOCK:
+        job = _JOBS.get(key)
+        if job is not None:
+            return job
+        job = _JOBS[key] = Job(key, "encode", int(n))
+    args = [str(model_folder), dataset, split, str(cache_dir), options_json, *[str(t) for t in trusted]]
+    threading.Thread(target=_run_encoding, args=(job, args), daemon=True, name=f"encode-{dataset}-{split}").start()
+    return job
+
+
+def restart(key: str) -> bool:
+    """Forget a failed job, so that the next `request_map` of its key starts the worker again; False (and
+    nothing forgotten) when the key has no failed job."""
+    with _LOCK:
+        job = _JOBS.get(key)
+        if job is None or not (job.done and job.error):
+            return False
+        del _JOBS[key]
+        return True
 
 
 def peek(key: str) -> Job | None:

@@ -15,10 +15,10 @@ from explorer.analysis.maps import fit_pca, place_by_neighbours, project_pca
 from explorer.images import display_scale, make_grid, to_uint8
 from explorer.latent import plane_grid
 from ui import inference
-from ui.config import app_config
+from ui.config import MAP_LIMIT, app_config
 from ui.context import Ctx, require_ctx
 from ui.dataviews import DataView
-from ui.mapjobs import METHOD_PARAMS, map_key, peek, request_map
+from ui.mapjobs import METHOD_PARAMS, Job, map_key, peek, request_map, restart
 from ui.perf import settle
 from ui.widgets import encode_one, image_ui, usable_uploads
 
@@ -52,6 +52,64 @@ def progress_ui(key: str, label: str) -> None:
                                      f"{job.elapsed:.0f} s). The PCA map is shown meanwhile; everything else stays usable.")
 
 
+@st.fragment(run_every=1.0)
+def encode_progress_ui(key: str, dataset: str) -> None:
+    """Polls the background encoding; when it is done, the whole page reruns and offers the stored encoding."""
+    job = peek(key)
+    if job is None:
+        return
+    if job.done:
+        st.rerun()
+    st.progress(job.progress(), text=f"Encoding the whole test split of {dataset} in the background ({job.stage}, "
+                                     f"{job.elapsed:.0f} s). It is offered under Points when done.")
+
+
+def encode_ui(ctx: Ctx, stored: list) -> None:
+    """A button that encodes the whole test split of the sidebar's data set in the background (as `vae-evaluate
+    ... --encode-only` does), its progress, and its failure with a restart; nothing once it is stored."""
+    from ui.mapjobs import encoding_key, request_encoding
+
+    if any(e.dataset == ctx.dataset and e.split == "test" for e in stored):
+        return
+    key = encoding_key(ctx.entry.folder, ctx.dataset, "test", ctx.dataset_options)
+    job = peek(key)
+    if job is None:
+        if st.button(f"Encode the whole test split of {ctx.dataset} here", key="map_encode",
+                     help="Streams every test item through the model into the cache, in a background process; "
+                          "then the big map draws all of them"):
+            request_encoding(ctx.entry.folder, ctx.dataset, "test", ctx.dataset_options, 0, app_config().cache_dir,
+                             app_config().trusted_code)
+            st.rerun()
+    elif not job.done:
+        encode_progress_ui(key, ctx.dataset)
+    elif job.error:
+        failed_job_ui(job, f"the encoding of {ctx.dataset}", key="map_encode_restart")
+    else:
+        st.warning(f"The encoding of {ctx.dataset} finished but is not among this model's stored encodings "
+                   f"(in {app_config().cache_dir}).")
+
+
+def failed_job_ui(job: Job, label: str, key: str = "map_restart") -> None:
+    """A background map that failed: why (a killed worker is named as such) and a button that starts it again."""
+    import signal
+
+    if job.killed_by is not None:
+        try:
+            name = signal.Signals(job.killed_by).name
+        except ValueError:
+            name = f"signal {job.killed_by}"
+        worker = "encoding" if job.method == "encode" else "map"
+        points = f" of {job.n:,} points" if job.n else ""
+        meanwhile = "" if job.method == "encode" else "; the PCA map is shown meanwhile"
+        st.error(f"The {worker} worker was killed ({name}) while computing {label}{points}, after "
+                 f"{job.elapsed:.0f} s. Nothing was cached{meanwhile}.")
+    else:
+        st.error(f"{'T' + label[1:] if label.startswith('the ') else label} could not be computed: {job.error}")
+    if st.button(f"Restart {label}", key=key, help="Start the background worker again"):
+        restart(job.key)
+        st.rerun()
+
+
 def map_coords(ctx: Ctx, view: DataView, method: str) -> tuple[np.ndarray, str, str]:
     """(coords (N, 2), method actually shown, note)."""
     if method == "pca":
@@ -64,12 +122,12 @@ def map_coords(ctx: Ctx, view: DataView, method: str) -> tuple[np.ndarray, str, 
         return stored, method, f"precomputed {by}"
     params = METHOD_PARAMS[method]
     key = map_key(ctx.weights_digest(), view.name, method, params, 0, view.means)
-    job = request_map(app_config().cache_dir, key, method, view.means, params, seed=0)
+    job = request_map(app_config().cache_dir, key, method, view.means, params, seed=0, retry_failed=False)
     label = "UMAP" if method == "umap" else "t-SNE"
     if job.done and job.coords is not None:
         return job.coords, method, f"computed here and cached in {app_config().cache_dir}"
     if job.done:
-        st.error(f"{label} could not be computed: {job.error}")
+        failed_job_ui(job, label)
     else:
         progress_ui(key, label)
     return pca_map(ctx, view)[0], "pca", f"{label} not ready: showing PCA"
@@ -171,10 +229,26 @@ def plane_grid_ui(ctx: Ctx, coords: np.ndarray) -> None:
 def page() -> None:
     ctx = require_ctx()
     st.title("Latent map")
-    view = ctx.data()
+    from ui.bigmapview import big_page, encodings_of
+
+    stored = encodings_of(ctx)
+    test_items = f"test items of {ctx.dataset} (the first {MAP_LIMIT:,})"
+    sources = [test_items] + [e.label for e in stored]
+    source = st.selectbox("Points", sources, key="map_points",
+                          help="A whole data set encoded by `vae-evaluate MODEL --dataset NAME --encode-only` is "
+                               "offered here once stored (any size: drawn by the big map).")
+    if source == test_items:
+        encode_ui(ctx, stored)
+    if len(sources) == 1:
+        st.caption("To map a whole data set (any size), encode it once: the button above, or "
+                   f"`vae-evaluate {ctx.entry.folder} --dataset NAME --split both --encode-only`.")
     names = [m for m in METHODS if METHODS[m] != "plane" or ctx.latent_size == 2]
     c = st.columns([3, 2])
     choice = c[0].radio("Map", names, horizontal=True, key="map_method", persist_state="session")
+    if source != test_items and source in sources:
+        big_page(ctx, stored[sources.index(source) - 1], choice)
+        return
+    view = ctx.data()
     colour, colour_name = None, ""
     if ctx.has_captions:
         from ui.captioning import word_colour_ui

@@ -230,6 +230,7 @@ def encode_dataset(
     model: VAE, dataset: Dataset, folder: str | Path, *, batch_size: int = 256, shard_size: int = SHARD_SIZE,
     seed: int = 0, limit: int | None = None, num_workers: int = 0, progress: Progress | None = None,
     on_shard: Progress | None = None, show_progress: bool = True, description: str = "encoding",
+    info: dict[str, Any] | None = None,
 ) -> EncodedSplit:
     """Encode the (first `limit`) items of a data set into `folder` (see the module docstring), resuming
     from the last complete shard of an earlier run with the same options, and return every item's arrays.
@@ -237,7 +238,9 @@ def encode_dataset(
     The model runs on its own device under no_grad; images come from a DataLoader (num_workers processes)
     over one shard at a time, so batches never straddle shards and a resumed run repeats exactly the batches
     of an uninterrupted one. progress(done, total) after every batch (e.g. a page's bar), on_shard(done,
-    total) after every shard is written; a tqdm bar on stderr unless show_progress is False."""
+    total) after every shard is written; a tqdm bar on stderr unless show_progress is False. info: what the
+    items are (data set name, split, loader options, class names), kept in the manifest for readers such as
+    the map page (`stored_encodings`); it is not part of the resume check."""
     from explorer.cache import read_entry, write_entry
     from explorer.files import atomic_write_json
 
@@ -252,7 +255,7 @@ def encode_dataset(
                "latent_dims": dims}
     done = _read_manifest(folder, options)
     manifest: dict[str, Any] = {**options, "shards": list(done), "complete": False,
-                                "attribute_names": table[1] if table else None}
+                                "attribute_names": table[1] if table else None, "info": info or {}}
     model.eval()
     device = model.device
     from tqdm.auto import tqdm
@@ -330,5 +333,64 @@ def encode_splits(
         key_options = {**(data_options or {}), **{k: v for k, v in options.items() if k in (
             "batch_size", "shard_size", "seed", "limit")}}
         folder = encode_folder(digest, data.name, split, key_options, cache_dir)
-        out[split] = encode_dataset(model, dataset, folder, description=f"encoding {data.name} ({split})", **options)
+        info = {"dataset": data.name, "split": split, "options": dict(data_options or {}),
+                "classes": list(data.classes) if data.classes else None, "image_shape": list(data.image_shape)}
+        out[split] = encode_dataset(model, dataset, folder, description=f"encoding {data.name} ({split})", info=info,
+                                    **options)
     return out
+
+
+@dataclass(frozen=True)
+class StoredEncoding:
+    """One complete encoding in the cache, described from its manifest alone (nothing loaded)."""
+
+    folder: Path
+    items: int
+    latent_dims: int
+    dataset: str  # the data set's name ("" when the manifest does not say)
+    split: str  # "test" / "train" ("" when unknown)
+    options: dict[str, Any]  # the data set's loader options
+    classes: list[str] | None
+    attribute_names: list[str] | None
+
+    @property
+    def label(self) -> str:
+        """e.g. 'mnist test split, 10,000 items'."""
+        what = f"{self.dataset} {self.split} split" if self.dataset else self.folder.name
+        return f"{what}, {self.items:,} items"
+
+    def load_bytes(self) -> int:
+        """Bytes `load_encoded` allocates: means and log-variances (float32), ELBO, KL, labels, attributes."""
+        n, d = self.items, self.latent_dims
+        return n * (2 * d * 4 + 4 + 4 + 8 + len(self.attribute_names or ()))
+
+
+def _describe(folder: Path) -> StoredEncoding | None:
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or not manifest.get("complete"):
+        return None
+    info = manifest.get("info") if isinstance(manifest.get("info"), dict) else {}
+    dataset, split = str(info.get("dataset") or ""), str(info.get("split") or "")
+    if not dataset:  # an older manifest: the folder is named <dataset>-<split>-<options digest>
+        head, _, _ = folder.name.rpartition("-")
+        dataset, _, split = head.rpartition("-")
+    try:
+        return StoredEncoding(folder, int(manifest["items"]), int(manifest["latent_dims"]), dataset, split,
+                              dict(info.get("options") or {}), info.get("classes"), manifest.get("attribute_names"))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def stored_encodings(digest: str, cache_dir: str | Path | None = None) -> list[StoredEncoding]:
+    """The complete encodings of a model (by weights digest) in the cache, largest first; unfinished or
+    unreadable ones are left out."""
+    from explorer.cache import model_cache_dir
+
+    root = model_cache_dir(digest, cache_dir) / ENCODE_KIND
+    if not root.is_dir():
+        return []
+    found = [_describe(p) for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+    return sorted((e for e in found if e is not None), key=lambda e: (-e.items, e.folder.name))

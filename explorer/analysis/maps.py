@@ -411,7 +411,8 @@ def map_memory_bytes(n_items: int, dims: int, method: str, fit_size: int | None 
 
 
 def _gib(n: int) -> str:
-    return f"{n / 2**30:.1f} GiB"
+    """A size for a message: GiB from 1 GiB up, MB below (so a small refusal does not read "0.0 GiB")."""
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{max(n, 0) / 2**20:.1f} MB"
 
 
 def check_map_memory(n_items: int, dims: int, method: str, fit_size: int | None = None,

@@ -121,6 +121,28 @@ def test_encode_splits_caches_by_digest_data_and_options(tmp_path: Path) -> None
     assert first["test"].folder.parent == tmp_path / "models" / ("cd" * 8) / "encoded"
 
 
+
+def test_stored_encodings_are_listed_from_their_manifests(tmp_path: Path) -> None:
+    from explorer.analysis.encode_dataset import stored_encodings
+
+    data = make_split(n_train=30, n_test=12)
+    encode_splits(_model(), data, ["test", "train"], "cd" * 32, cache_dir=tmp_path, shard_size=8, show_progress=False)
+    found = stored_encodings("cd" * 32, tmp_path)
+    assert [(e.dataset, e.split, e.items, e.latent_dims) for e in found] == [(data.name, "train", 30, 3), (data.name, "test", 12, 3)]
+    assert found[1].classes == data.classes and found[1].label == f"{data.name} test split, 12 items"
+    assert found[1].load_bytes() == 12 * (2 * 3 * 4 + 16)
+    # an unfinished run is not offered; an older manifest (no "info") is named from its folder
+    manifest = found[0].folder / MANIFEST
+    m = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**m, "complete": False}))
+    old = json.loads((found[1].folder / MANIFEST).read_text())
+    del old["info"]
+    (found[1].folder / MANIFEST).write_text(json.dumps(old))
+    again = stored_encodings("cd" * 32, tmp_path)
+    assert [(e.dataset, e.split, e.items) for e in again] == [(data.name, "test", 12)]
+    assert stored_encodings("ef" * 32, tmp_path) == []
+
+
 MEMORY_SCRIPT = textwrap.dedent("""
     import sys, tempfile, torch
     from explorer.analysis.encode_dataset import encode_dataset

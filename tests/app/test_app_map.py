@@ -161,3 +161,57 @@ def test_job_reads_the_workers_progress_lines():
     assert job.progress() == pytest.approx(0.42)
     job.finished = job.started
     assert job.progress() == 1.0
+
+
+def test_a_killed_map_worker_is_reported_with_a_restart_button(app_env, tmp_path, monkeypatch):
+    """issue 13: the background map worker killed with SIGKILL mid-job: the page says so and offers a restart,
+    which starts a new worker; nothing half-written is left in the cache."""
+    import signal
+    import subprocess
+
+    from ui import mapjobs
+
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))  # nothing cached: the worker must run
+    started: list[subprocess.Popen] = []
+    real_popen = subprocess.Popen
+
+    def popen(cmd, *a, **k):
+        proc = real_popen(cmd, *a, **k)
+        started.append(proc)
+        return proc
+
+    monkeypatch.setattr(mapjobs.subprocess, "Popen", popen)
+    jobs = lambda: [j for j in mapjobs._JOBS.values() if j.method == "tsne" and j.n == 500]  # noqa: E731
+    for j in jobs():  # a t-SNE of the same points finished earlier in this process would be reused
+        mapjobs._JOBS.pop(j.key, None)
+    at = open_app(app_env["tiny-conv-mnist5k"], "map")
+    at.radio(key="map_method").set_value("t-SNE").run()
+    deadline = time.time() + 60
+    while not started and time.time() < deadline:
+        time.sleep(0.05)
+    assert started, "no map worker was started"
+    started[0].send_signal(signal.SIGKILL)
+    started[0].wait(timeout=30)
+    while not all(j.done for j in jobs()) and time.time() < deadline:
+        time.sleep(0.05)
+    try:
+        at.run()
+        said = errors(at)
+        assert any(e.startswith("The map worker was killed (SIGKILL) while computing t-SNE of 500 points") for e in said), said
+        assert _chart(at)["layout"]["xaxis"]["title"]["text"] == "PCA 1"  # the PCA map meanwhile
+        assert not list((tmp_path / "cache").rglob("*.safetensors"))  # nothing torn in the cache
+        at.run()  # a rerun does not restart it by itself
+        assert len(started) == 1 and any("was killed (SIGKILL)" in e for e in errors(at))
+        assert at.button(key="map_restart").label == "Restart t-SNE"
+        at.button(key="map_restart").click().run()
+        assert not at.exception and not any("was killed" in e for e in errors(at))
+        while len(started) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        assert len(started) == 2, "Restart started no new worker"
+        assert at.get("progress") or all(j.done for j in jobs())
+    finally:
+        for proc in started:
+            if proc.poll() is None:
+                proc.kill()
+        for j in jobs():
+            mapjobs._JOBS.pop(j.key, None)

@@ -590,7 +590,9 @@ function hover(inst, x, y, tEvent) {
   inst.hoverIndex = i;
   if (changed) drawOverlay(inst);
   const [qx, qy] = toQ(inst, x, y);
-  if (inst.ds.codes) { if (changed && i !== null) requestDecode(inst, { index: i, pos: null, tEvent }); }
+  // over an item with codes sent: that item's code; elsewhere (no item near, or no codes) on a PCA map: the
+  // code under the pointer (the PCA inverse), so empty space between the points decodes too
+  if (inst.ds.codes && i !== null) { if (changed) requestDecode(inst, { index: i, pos: null, tEvent }); }
   else requestDecode(inst, { index: i, pos: qToData(inst.ds, qx, qy), tEvent });
   if (changed) {
     clearTimeout(inst.hoverTimer);
@@ -641,7 +643,7 @@ async function runDecode(inst) {
         ? `item ${req.index}'s decoded code`
         : `decoded at the pointer (PCA inverse)${req.index !== null ? ` — nearest: item ${req.index}` : ""}`;
       inst.decodedCaption.dataset.how = made.how;
-      push(G.hovers, { instance: inst.id, tEvent: req.tEvent, tDrawn, index: req.index, how: made.how });
+      push(G.hovers, { instance: inst.id, tEvent: req.tEvent, tDrawn, index: req.index, how: made.how, pos: req.pos });
     }
   } catch (err) {
     inst.decodedCaption.textContent = `in-page decoding failed: ${err?.message ?? err}`;
