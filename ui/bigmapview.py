@@ -128,13 +128,14 @@ def direction_choices(names: list[str], attribute_names: list[str] | None) -> li
     return out
 
 
-def direction_plane(enc: EncodedSplit, names: list[str], labels: np.ndarray, choice: str, components: np.ndarray,
-                    mean: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
-    """(coords (N, 2), plane (2, D), axis title) of a map whose x axis is the direction between the mean codes of
-    two groups (explorer.latent.attribute_axes: an attribute's with / without, or class a → b) and whose y axis
-    is PCA 1 made orthogonal to it; both in code units from the codes' mean, so the page's inverse of a spot
+def direction_plane(enc: EncodedSplit, names: list[str], labels: np.ndarray,
+                    choice: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """(coords (N, 2), plane (2, D), mean (D,), axis title) of a map whose x axis is the direction between the
+    mean codes of two groups (explorer.latent.attribute_axes: an attribute's with / without, or class a → b) and
+    whose y axis is the first principal direction of what that direction leaves
+    (`maps.attribute_direction_map`); both in code units from the codes' mean, so the page's inverse of a spot
     (mean + x*u + y*v) is exact, as on the PCA map."""
-    from explorer.analysis.maps import project_pca
+    from explorer.analysis.maps import attribute_direction_map
     from explorer.latent import attribute_axes
 
     if choice.startswith("attribute: "):
@@ -142,23 +143,14 @@ def direction_plane(enc: EncodedSplit, names: list[str], labels: np.ndarray, cho
     else:
         a, b = (names.index(part) for part in choice.split(" → "))
         axes = attribute_axes(enc.means, labels, [(a, b)], names)
-    u = axes.vectors[0]
-    v = None
-    for c in np.asarray(components, dtype=np.float64):  # PCA 1 (or 2) without its share along u
-        r = c - (c @ u) * u
-        if np.linalg.norm(r) > 1e-6:
-            v = r / np.linalg.norm(r)
-            break
-    if v is None:
-        v = np.zeros_like(u)
-    plane = np.stack([u, v])
-    return project_pca(enc.means, plane, mean).astype(np.float32), plane, axes.labels[0]
+    plane = attribute_direction_map(enc.means, axes.vectors[0])
+    return plane.coords.astype(np.float32), plane.components, plane.mean, axes.labels[0]
 
 
 @st.cache_data(show_spinner="Direction between the groups ...", max_entries=4)
-def _direction(_enc: EncodedSplit, _labels: np.ndarray, names: tuple[str, ...], choice: str, _components: np.ndarray,
-               _mean: np.ndarray, folder: str, stamp: float) -> tuple[np.ndarray, np.ndarray, str]:
-    return direction_plane(_enc, list(names), _labels, choice, _components, _mean)
+def _direction(_enc: EncodedSplit, _labels: np.ndarray, names: tuple[str, ...], choice: str, folder: str,
+               stamp: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    return direction_plane(_enc, list(names), _labels, choice)
 
 
 # -- the items' own images --------------------------------------------------------------------------------------
@@ -325,9 +317,10 @@ def big_page(ctx: Ctx, stored: StoredEncoding, choice: str) -> None:
     if shown == "pca":
         _, comps, mean = _pca(enc.means, *loaded_key)
         if axis != "PCA 1":
-            coords, comps, title = _direction(enc, labels, tuple(names), axis, comps, mean, *loaded_key)
+            coords, comps, mean, title = _direction(enc, labels, tuple(names), axis, *loaded_key)
             shown = f"direction {axis}"
-            note = "; ".join(p for p in [note, f"x: the direction {title} (mean codes, code units), y: PCA 1 orthogonal to it"] if p)
+            note = "; ".join(p for p in [note, f"x: the direction {title} (mean codes, code units), y: the first "
+                                                "principal direction of what it leaves"] if p)
     source, why = item_source(stored)
     model_key = f"{ctx.weights_digest()}:{export.info.sha256[:12]}" if export is not None else None
     event = big_map(BIG_MAP_KEY, coords, labels, names, f"{stored.folder.name}:{loaded_key[1]}:{shown}:{colour}",
