@@ -1,9 +1,12 @@
 """The Bayesian SVM label head of Pu et al. (2016): a hinge pseudo-likelihood with Polson and Scott's (2011)
 data augmentation, trained inside the VAE by stochastic gradients with an EM step on the augmentation variables.
 
-Multiclass: one-vs-rest (the notes on the paper do not settle how it handles K > 2 classes; this is the choice,
-recorded as `label_head = "bsvm"` in config.json and in the card). The classifier network gives K margins
-f(s) (B, K); class c's binary label is y_c = +1 for items of class c and -1 otherwise, and u_c = y_c f_c(s).
+Multiclass (`bsvm_multiclass`; the notes on the paper do not settle how it handles K > 2 classes, so this is a
+choice recorded in config.json and in the card). The classifier network gives K scores f(s) (B, K).
+- "one-vs-rest" (default): K binary SVMs; class c's label is y_c = +1 for items of class c and -1 otherwise, and
+  u_c = y_c f_c(s), one hinge and one lambda per class.
+- "crammer-singer" (Crammer and Singer 2001): one hinge per item on u = f_y(s) - max_{c != y} f_c(s), the margin
+  of the true class over the best other one, with one lambda per item; the same augmentation applies with y = +1.
 
 Pseudo-likelihood of one binary label (Polson and Scott 2011):
 
@@ -30,7 +33,8 @@ in the paper's setting is closed-form conditionals (Gibbs or EM over the classif
 objective. lambda is floored at `LAMBDA_FLOOR` (an item exactly on the margin has E[1 / lambda] infinite); the
 bound still holds there and exceeds the hinge by at most LAMBDA_FLOOR / 2 per class.
 
-Shapes: margins, targets, lambdas (..., K); per-item terms (...,) summed over the K classes.
+Shapes: margins, targets, lambdas (..., K) (or (..., 1) for Crammer-Singer); per-item terms (...,) summed over
+the last axis.
 
 The classifier weights are point estimates, like every other weight of the model (the trainer's weight decay
 plays the Gaussian prior). `label_scores` turns margins into what `label_probabilities` returns: a softmax over
@@ -44,6 +48,7 @@ import torch
 from torch import Tensor
 
 LAMBDA_FLOOR = 1e-3  # smallest lambda: an item exactly on the margin would give E[1 / lambda] = infinity
+MULTICLASS = ("one-vs-rest", "crammer-singer")
 
 
 def one_vs_rest_targets(labels: Tensor, n_classes: int) -> Tensor:
@@ -73,10 +78,24 @@ def augmented_hinge(margins: Tensor, targets: Tensor, lambdas: Tensor) -> Tensor
     return (gap.square() / (2.0 * lambdas) + gap + lambdas / 2.0).sum(-1)
 
 
-def bsvm_label_loss(margins: Tensor, labels: Tensor) -> Tensor:
-    """Per-item label term (B,) for margins (B, K) and labels (B,) in 0..K-1: one EM step (lambda at its fixed
-    point for the current margins, then the weighted quadratic), equal in value and gradient to `hinge`."""
-    targets = one_vs_rest_targets(labels, margins.shape[-1])
+def crammer_singer_margin(scores: Tensor, labels: Tensor) -> Tensor:
+    """u = f_y - max_{c != y} f_c (..., 1) for scores (..., K) and labels (...,) in 0..K-1."""
+    true = scores.gather(-1, labels.unsqueeze(-1))
+    others = scores.masked_fill(torch.nn.functional.one_hot(labels, scores.shape[-1]).bool(), float("-inf"))
+    return true - others.amax(-1, keepdim=True)
+
+
+def bsvm_label_loss(scores: Tensor, labels: Tensor, multiclass: str = "one-vs-rest") -> Tensor:
+    """Per-item label term (B,) for scores (B, K) and labels (B,) in 0..K-1: one EM step (lambda at its fixed
+    point for the current margins, then the weighted quadratic), equal in value and gradient to `hinge` of the
+    one-vs-rest margins or of the Crammer-Singer margin."""
+    if multiclass == "crammer-singer":
+        margins = crammer_singer_margin(scores, labels)  # (B, 1), the true class's binary label is +1
+        targets = torch.ones_like(margins)
+    elif multiclass == "one-vs-rest":
+        margins, targets = scores, one_vs_rest_targets(labels, scores.shape[-1])
+    else:
+        raise ValueError(f"multiclass must be one of {MULTICLASS}, got {multiclass!r}")
     return augmented_hinge(margins, targets, lambda_update(margins, targets))
 
 
@@ -85,5 +104,5 @@ def label_scores(margins: Tensor) -> Tensor:
     return torch.softmax(margins, dim=-1)
 
 
-__all__ = ["LAMBDA_FLOOR", "augmented_hinge", "bsvm_label_loss", "expected_inverse_lambda", "hinge", "label_scores",
-           "lambda_update", "one_vs_rest_targets"]
+__all__ = ["LAMBDA_FLOOR", "MULTICLASS", "augmented_hinge", "bsvm_label_loss", "crammer_singer_margin",
+           "expected_inverse_lambda", "hinge", "label_scores", "lambda_update", "one_vs_rest_targets"]

@@ -10,6 +10,7 @@ from typing import Any
 
 from explorer.models.base import VAEConfig
 from explorer.models.layers import ACTIVATIONS
+from explorer.models.pu.bsvm import MULTICLASS
 from explorer.models.pu.caption import RNNS
 from explorer.models.pu.pooling import blocks_shape
 
@@ -60,6 +61,9 @@ class PuConfig(VAEConfig):
     label_head: str = field(default="softmax", metadata={
         "help": "label model: 'softmax' (cross-entropy) or 'bsvm' (Pu et al.'s Bayesian SVM: one-vs-rest hinge "
                 "pseudo-likelihood with Polson-Scott augmentation, an EM step per batch)", "choices": LABEL_HEADS})
+    bsvm_multiclass: str = field(default="one-vs-rest", metadata={
+        "help": "bsvm head with K > 2 classes: 'one-vs-rest' (K binary hinges) or 'crammer-singer' (one hinge on "
+                "the true class's margin over the best other)", "choices": MULTICLASS})
     label_weight: float = _help(1.0, "weight of the label term (-log p(y | s), or the bsvm's -log pseudo-likelihood)")
     label_hidden: int = _help(0, "hidden layer (ELU) of the classifier (0: linear on the head input)")
     # what the label and caption heads read: s itself (no reader, the paper's form) or features of s from a small
@@ -106,7 +110,8 @@ class PuConfig(VAEConfig):
                 raise ValueError(f"{name} must be 'none' or one of {sorted(ACTIVATIONS)}")
         choices = (("location_logits", self.location_logits, LOCATION_LOGITS), ("eval_pooling", self.eval_pooling, EVAL_POOLING),
                    ("display_unpool", self.display_unpool, DISPLAY_UNPOOL), ("rnn", self.rnn, RNNS),
-                   ("pad_mode", self.pad_mode, PAD_MODES), ("label_head", self.label_head, LABEL_HEADS))
+                   ("pad_mode", self.pad_mode, PAD_MODES), ("label_head", self.label_head, LABEL_HEADS),
+                   ("bsvm_multiclass", self.bsvm_multiclass, MULTICLASS))
         for name, value, allowed in choices:
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")

@@ -331,7 +331,7 @@ class PuVAE(VAE):
             has = labels >= 0
             logits = self.classifier(z)  # (B, K): softmax logits or the bsvm's one-vs-rest margins
             if c.label_head == "bsvm":
-                nll = bsvm.bsvm_label_loss(logits, labels.clamp_min(0))  # EM step: lambda at its fixed point
+                nll = bsvm.bsvm_label_loss(logits, labels.clamp_min(0), c.bsvm_multiclass)  # EM step
             else:
                 nll = F.cross_entropy(logits, labels.clamp_min(0), reduction="none")
             terms["label_nll"] = c.label_weight * torch.where(has, nll, torch.zeros_like(nll))

@@ -60,6 +60,23 @@ def test_at_the_fixed_point_the_surrogate_is_the_hinge_in_value_and_gradient():
     assert bool((bsvm.augmented_hinge(margins, targets, other) >= exact - 1e-12).all())
 
 
+def test_the_crammer_singer_margin_and_its_surrogate():
+    gen = torch.Generator().manual_seed(1)
+    scores = (2 * torch.randn(32, 5, generator=gen, dtype=torch.float64)).requires_grad_()
+    labels = torch.randint(0, 5, (32,), generator=gen)
+    expected = torch.stack([scores[i, labels[i]] - max(scores[i, c] for c in range(5) if c != labels[i])
+                            for i in range(32)])  # a loop, independent of the batched gather / mask
+    margin = bsvm.crammer_singer_margin(scores, labels)
+    assert margin.shape == (32, 1) and torch.allclose(margin[:, 0], expected)
+    surrogate = bsvm.bsvm_label_loss(scores, labels, "crammer-singer")
+    exact = 2 * (1 - expected).clamp_min(0)
+    (g_surrogate,) = torch.autograd.grad(surrogate.sum(), scores)
+    (g_exact,) = torch.autograd.grad(exact.sum(), scores)
+    assert torch.allclose(surrogate, exact, atol=1e-12) and torch.allclose(g_surrogate, g_exact, atol=1e-12)
+    with pytest.raises(ValueError, match="multiclass"):
+        bsvm.bsvm_label_loss(scores, labels, "all-pairs")
+
+
 def _blobs(n_per_class: int = 40, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Three linearly separable 2-D clusters (centres 4 apart, spread 0.5): (3N, 2) points, (3N,) labels."""
     gen = torch.Generator().manual_seed(seed)
@@ -90,37 +107,45 @@ def test_em_with_the_closed_form_updates_separates_a_toy_set_and_never_raises_th
     assert float(((x @ beta).argmax(1) == labels).double().mean()) == 1.0
 
 
-def test_sgd_on_the_bsvm_loss_separates_the_toy_set():
+@pytest.mark.parametrize("multiclass", bsvm.MULTICLASS)
+def test_sgd_on_the_bsvm_loss_separates_the_toy_set(multiclass):
     points, labels = _blobs(seed=1)
     torch.manual_seed(0)
     head = torch.nn.Linear(2, 3).double()
     opt = torch.optim.Adam(head.parameters(), lr=0.1)
     for _ in range(60):
         opt.zero_grad()
-        bsvm.bsvm_label_loss(head(points), labels).mean().backward()
+        bsvm.bsvm_label_loss(head(points), labels, multiclass).mean().backward()
         opt.step()
     with torch.no_grad():
         margins = head(points)
         assert float((margins.argmax(1) == labels).double().mean()) == 1.0
-        assert float(bsvm.hinge(margins, bsvm.one_vs_rest_targets(labels, 3).double()).mean()) < 0.05
+        assert float(bsvm.bsvm_label_loss(margins, labels, multiclass).mean()) < 0.05
 
 
 # -- the head inside the pu model -------------------------------------------------------------------
 def test_config_refuses_an_unknown_head():
     with pytest.raises(ValueError, match="label_head"):
         PuConfig(label_head="svm")
+    with pytest.raises(ValueError, match="bsvm_multiclass"):
+        PuConfig(label_head="bsvm", bsvm_multiclass="pairs")
     assert PuConfig().label_head == "softmax"
 
 
-def test_the_models_label_term_is_the_hinge_of_its_margins():
-    model = tiny_model(label_head="bsvm", label_weight=3.0).train()
+@pytest.mark.parametrize("multiclass", bsvm.MULTICLASS)
+def test_the_models_label_term_is_the_hinge_of_its_margins(multiclass):
+    model = tiny_model(label_head="bsvm", label_weight=3.0, bsvm_multiclass=multiclass).train()
     x, labels, captions, counts = tiny_batch()
     gen = torch.Generator().manual_seed(0)
     terms = model.loss_terms((x, labels, captions, counts), gen)
     # the same draw of s again: the classifier's margins of the codes the loss used
     out = model(x, torch.Generator().manual_seed(0))
     margins = model.classifier(model.reader(out.z.flatten(1)))
-    exact = 3.0 * bsvm.hinge(margins, bsvm.one_vs_rest_targets(labels.clamp_min(0), 3))
+    if multiclass == "one-vs-rest":
+        exact = 3.0 * bsvm.hinge(margins, bsvm.one_vs_rest_targets(labels.clamp_min(0), 3))
+    else:
+        u = bsvm.crammer_singer_margin(margins, labels.clamp_min(0))
+        exact = 3.0 * bsvm.hinge(u, torch.ones_like(u))
     has = labels >= 0
     label_term = terms["label_nll"]
     assert torch.allclose(label_term[has], exact[has], atol=1e-5) and float(label_term.detach()[~has].abs().sum()) == 0
