@@ -36,8 +36,8 @@ bound still holds there and exceeds the hinge by at most LAMBDA_FLOOR / 2 per cl
 Shapes: margins, targets, lambdas (..., K) (or (..., 1) for Crammer-Singer); per-item terms (...,) summed over
 the last axis.
 
-The classifier weights are point estimates, like every other weight of the model (the trainer's weight decay
-plays the Gaussian prior). `label_scores` turns margins into what `label_probabilities` returns: a softmax over
+The classifier weights are point estimates, like every other weight of the model, with no prior of their own
+(the trainer's --weight-decay, 0 by default, would play the part of the Bayesian SVM's Gaussian prior). `label_scores` turns margins into what `label_probabilities` returns: a softmax over
 the K margins, a score that ranks the classes as the SVM does (argmax of the margins), not a calibrated
 probability.
 """
