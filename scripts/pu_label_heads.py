@@ -68,7 +68,8 @@ def summary(folder: Path) -> dict:
 
 def record(runs: Path, card_dir: Path) -> dict:
     """Write card_dir/label_heads.json and the card section from the runs of RUNS under `runs`."""
-    pairs = {name: {v: summary(runs / name / v) for v in variants} for name, (_, _, variants) in RUNS.items()}
+    pairs = {name: {v: summary(runs / name / v) for v in variants if (runs / name / v / "metrics.json").is_file()}
+             for name, (_, _, variants) in RUNS.items()}  # (a run not made yet is left out)
     labelled = round(LABELED_FRACTION * 9000)
     record = {"labeled_fraction": LABELED_FRACTION, "labelled_train_items": labelled, "test_items": 1000,
               "runs": pairs,
