@@ -29,5 +29,7 @@ case "${1:-all}" in
       --set 'dec_kernel_sizes=[5,3]' --set latent_channels=8 --set code_kernel=3 --set location_scale_init=0.1 \
       --set 'reader_channels=[32,32]' --set 'reader_strides=[1,2]' --set label_hidden=128 --set label_weight=10 \
       --set caption_weight=10 --lr 5e-3 --batch-size 64 --kl-schedule linear --warmup-epochs 5 --epochs 22 \
-      --iwae-k 100 --maps pca,umap --threads 2 ;;
+      --iwae-k 100 --maps pca,umap --threads 2 ;;&
+  # softmax against Bayesian SVM label heads at 10% labels (smaller models in runs/), recorded in pu-shapes' card
+  pu-label-heads|all) "$PY" scripts/pu_label_heads.py ;;
 esac

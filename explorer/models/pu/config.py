@@ -10,6 +10,7 @@ from typing import Any
 
 from explorer.models.base import VAEConfig
 from explorer.models.layers import ACTIVATIONS
+from explorer.models.pu.bsvm import MULTICLASS
 from explorer.models.pu.caption import RNNS
 from explorer.models.pu.pooling import blocks_shape
 
@@ -17,6 +18,7 @@ LOCATION_LOGITS = ("activation", "mlp")
 EVAL_POOLING = ("fixed-seed", "sample", "mode")
 DISPLAY_UNPOOL = ("expected", "fixed-seed")
 PAD_MODES = ("zero-pad-masked",)
+LABEL_HEADS = ("softmax", "bsvm")
 
 
 def _help(default: Any, text: str) -> Any:
@@ -53,10 +55,17 @@ class PuConfig(VAEConfig):
                                             "a block's n real cells) or 'fixed-seed'")
     display_seed: int = _help(0, "seed of the 'fixed-seed' display locations")
     location_kl_weight: float = _help(1.0, "weight of the location KL (1: the ELBO)")
-    # labels: a softmax classifier on s; no head when class_names is empty
+    # labels: a classifier on s (softmax or the paper's Bayesian SVM, explorer.models.pu.bsvm); no head when
+    # class_names is empty
     class_names: tuple[str, ...] = _help((), "label names of the classifier on s (empty: no label head)")
-    label_weight: float = _help(1.0, "weight of the label term -log p(y | s)")
-    label_hidden: int = _help(0, "hidden layer (ELU) of the classifier (0: a linear softmax on the head input)")
+    label_head: str = field(default="softmax", metadata={
+        "help": "label model: 'softmax' (cross-entropy) or 'bsvm' (Pu et al.'s Bayesian SVM: one-vs-rest hinge "
+                "pseudo-likelihood with Polson-Scott augmentation, an EM step per batch)", "choices": LABEL_HEADS})
+    bsvm_multiclass: str = field(default="one-vs-rest", metadata={
+        "help": "bsvm head with K > 2 classes: 'one-vs-rest' (K binary hinges) or 'crammer-singer' (one hinge on "
+                "the true class's margin over the best other)", "choices": MULTICLASS})
+    label_weight: float = _help(1.0, "weight of the label term (-log p(y | s), or the bsvm's -log pseudo-likelihood)")
+    label_hidden: int = _help(0, "hidden layer (ELU) of the classifier (0: linear on the head input)")
     # what the label and caption heads read: s itself (no reader, the paper's form) or features of s from a small
     # conv net over the code map (3x3 convs with ELU; shared weights find an object wherever it sits in the map)
     reader_channels: tuple[int, ...] = _help((), "maps of each 3x3 conv of the code reader the heads read (empty: s itself)")
@@ -101,7 +110,8 @@ class PuConfig(VAEConfig):
                 raise ValueError(f"{name} must be 'none' or one of {sorted(ACTIVATIONS)}")
         choices = (("location_logits", self.location_logits, LOCATION_LOGITS), ("eval_pooling", self.eval_pooling, EVAL_POOLING),
                    ("display_unpool", self.display_unpool, DISPLAY_UNPOOL), ("rnn", self.rnn, RNNS),
-                   ("pad_mode", self.pad_mode, PAD_MODES))
+                   ("pad_mode", self.pad_mode, PAD_MODES), ("label_head", self.label_head, LABEL_HEADS),
+                   ("bsvm_multiclass", self.bsvm_multiclass, MULTICLASS))
         for name, value, allowed in choices:
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")

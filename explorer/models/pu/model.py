@@ -12,7 +12,10 @@
 - Objective per image: -log p(x | s, z) + KL(q(s|x) || N(0, I)) + sum over blocks KL(q(z_block|x) || uniform
   over the block's real cells) + label_weight * (-log p(y | s)) + caption_weight * (-log p(caption | s)).
   Unlabelled images (label -1) have no label term and uncaptioned images no caption term.
-- Labels: a softmax classifier on s. Captions: a GRU or LSTM conditioned on s (explorer.models.pu.caption).
+- Labels (`label_head`): a softmax classifier on s, or the paper's Bayesian SVM (explorer.models.pu.bsvm: a
+  one-vs-rest hinge pseudo-likelihood, -log phi(y | s) = 2 sum_c max(1 - y_c f_c(s), 0), trained through Polson
+  and Scott's augmentation with an EM step per batch), whose term takes the place of -log p(y | s).
+  Captions: a GRU or LSTM conditioned on s (explorer.models.pu.caption).
   Predictions average label probabilities and next-word probabilities over several draws of s.
 
 Caption and label metrics (BLEU, attribute and label accuracy) are not computed here: explorer.analysis.captions
@@ -34,7 +37,7 @@ from torch import Tensor, nn
 from explorer.distributions import DiagonalGaussian, Likelihood, randn_like, standard_normal_log_prob
 from explorer.models.base import VAE, Capabilities, VAEOutput
 from explorer.models.layers import ACTIVATIONS
-from explorer.models.pu import pooling
+from explorer.models.pu import bsvm, pooling
 from explorer.models.pu.blockconv import BlockIndex, block_kernel_index, conv_to_blocks
 from explorer.models.pu.caption import CaptionDecoder
 from explorer.models.pu.config import PuConfig
@@ -186,13 +189,14 @@ class PuVAE(VAE):
 
     @classmethod
     def adapt_config_to_data(cls, values: dict[str, Any], data: Any) -> dict[str, Any]:
-        """Take the input shape, class names and caption vocabulary from a DataSplit (explicit values win)."""
+        """Take the input shape, class names and caption vocabulary from a DataSplit (explicit values win: an
+        explicit vocab_size 0 keeps a captioned data set's model without a caption head)."""
         values = dict(values)
         values["input_shape"] = tuple(data.image_shape)
         if data.classes and not values.get("class_names"):
             values["class_names"] = tuple(data.classes)
         vocab = data.extras.get("vocab") if data.extras else None
-        if vocab is not None:
+        if vocab is not None and values.get("vocab_size") != 0:
             values["vocab_words"] = tuple(vocab.words)
             values["vocab_size"] = len(vocab)
             values.setdefault("max_caption_len", int(data.extras.get("max_caption_len", PuConfig.max_caption_len)))
@@ -325,8 +329,12 @@ class PuVAE(VAE):
         }
         if self.classifier is not None and labels is not None:
             has = labels >= 0
-            ce = F.cross_entropy(self.classifier(z), labels.clamp_min(0), reduction="none")
-            terms["label_nll"] = c.label_weight * torch.where(has, ce, torch.zeros_like(ce))
+            logits = self.classifier(z)  # (B, K): softmax logits or the bsvm's one-vs-rest margins
+            if c.label_head == "bsvm":
+                nll = bsvm.bsvm_label_loss(logits, labels.clamp_min(0), c.bsvm_multiclass)  # EM step
+            else:
+                nll = F.cross_entropy(logits, labels.clamp_min(0), reduction="none")
+            terms["label_nll"] = c.label_weight * torch.where(has, nll, torch.zeros_like(nll))
         if self.captioner is not None and captions is not None:
             has = counts > 0
             u = torch.rand(counts.shape, generator=generator, device=counts.device)
@@ -407,11 +415,16 @@ class PuVAE(VAE):
     def predict_labels(self, x: Tensor | None = None, z: Tensor | None = None, n_draws: int | None = None,
                        generator: torch.Generator | None = None) -> Tensor:
         """Class probabilities (B, n_classes): for images, averaged over n_draws draws of s from q(s | x)
-        (the posterior mean when n_draws is 1); for codes z (B, *latent_shape), of those codes."""
+        (the posterior mean when n_draws is 1); for codes z (B, *latent_shape), of those codes.
+
+        With the bsvm head these are scores, a softmax over the one-vs-rest margins (bsvm.label_scores): their
+        argmax is the SVM's decision, but they are not calibrated probabilities."""
         if self.classifier is None:
             raise ValueError("this model has no label head (its config has no class_names)")
         codes = self._codes(x, z, self.config.eval_draws if n_draws is None else n_draws, generator)
-        return torch.softmax(self.classifier(self.reader(codes)), dim=-1).mean(1)
+        out = self.classifier(self.reader(codes))  # (B, M, K)
+        scores = bsvm.label_scores(out) if self.config.label_head == "bsvm" else torch.softmax(out, dim=-1)
+        return scores.mean(1)
 
     # -- captions -----------------------------------------------------------------------------------
     def _need_captioner(self) -> CaptionDecoder:

@@ -223,6 +223,16 @@ def test_config_follows_the_data_and_trains_with_the_shared_trainer(tmp_path):
     assert 0.0 <= summary["label_accuracy"] <= 1.0 and summary["caption_nll"] > 0
 
 
+def test_an_explicit_vocab_size_0_keeps_a_captioned_data_sets_model_without_a_caption_head():
+    data = load_shapes(n_images=40, seed=3, labeled_fraction=0.5)
+    cls = get_model_class("pu")
+    values = cls.adapt_config_to_data({"channels": (3, 4), "vocab_size": 0, "label_head": "bsvm"}, data)
+    model = cls(cls.config_class.from_dict(values))
+    assert model.captioner is None and model.config.vocab_size == 0 and model.capabilities().labels
+    batch = data.collate_fn([data.train[i] for i in range(8)])
+    assert set(model.loss_terms(batch, torch.Generator().manual_seed(0))) == {"nll", "kl_dims", "loc_kl", "label_nll"}
+
+
 def test_capabilities_follow_the_heads(tmp_path):
     """A checkpoint without a vocabulary declares no captions (so the app offers no Captions page), one
     without class names no labels; predictions average eval_draws draws."""
