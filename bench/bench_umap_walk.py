@@ -166,7 +166,7 @@ def main() -> int:
     print(summary("idle (before)", idle))
     print(summary("idle (after)", idle_after))
     for i, (seconds, busy, _, finished) in enumerate(runs):
-        name = "first fit, fresh numba" if i == 0 else "second fit, numba cache"
+        name = "job 1" if i == 0 else "job 2, numba's cache warm from job 1"
         ratio = p95(busy) / p95(idle) if busy else float("nan")
         ok = "PASS" if busy and ratio <= 1.5 else "MISS"
         print(f"UMAP {a.items:,} codes ({name}): {seconds:.1f} s{'' if finished else ' and NOT finished'}; " + (summary("slider during it", busy) if busy else
