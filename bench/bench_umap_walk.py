@@ -131,7 +131,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--items", type=int, default=100_000, help="codes in the UMAP (16-D)")
     ap.add_argument("--n", type=int, default=40, help="slider presses per idle phase and per busy block")
-    ap.add_argument("--jobs", type=int, choices=[1, 2], default=2, help="2: a second job, numba's cache warm")
+    ap.add_argument("--jobs", type=int, choices=[0, 1, 2], default=2, help="2: a second job, numba's cache warm")
+    ap.add_argument("--idle-blocks", type=int, default=0,
+                    help="control: this many blocks of n presses with no job, before the jobs")
     ap.add_argument("--max-blocks", type=int, default=200, help="busy blocks per job at most")
     ap.add_argument("--job-timeout", type=float, default=1800, help="stop a job still running after this (s)")
     ap.add_argument("--model", default="conv-mnist5k")
@@ -153,6 +155,9 @@ def main() -> int:
             slider_turns([walk], 6)  # warm-up presses, not counted
             idle = slider_turns([walk], a.n)[0]
             print(summary("idle walk slider (server path)", idle), flush=True)
+            for block in range(a.idle_blocks):  # the same presses with nothing in the background
+                lat = slider_turns([walk], a.n)[0]
+                print(f"  idle block {block + 1}: {summary('', lat)}; load average {load_average()}", flush=True)
             runs = [run_job(walk, a.items, seed, tmp / "cache", a.n, a.max_blocks, a.job_timeout,
                             p95(idle))
                     for seed in range(a.jobs)]
