@@ -67,7 +67,7 @@ def bench_encode(n: int, batch_size: int, device: str) -> None:
         opt.zero_grad()
         loss.backward()
         opt.step()
-    print(f"trained 1 epoch on 10,000 shapes in {time.perf_counter() - t:.1f} s (last loss {float(loss):.1f})", flush=True)
+    print(f"trained 1 epoch on 10,000 shapes in {time.perf_counter() - t:.1f} s (last loss {loss.item():.1f})", flush=True)
     base = peak_mib()
     t = time.perf_counter()
     out = encode_dataset(model, ShapesStream(n, seed=0), tempfile.mkdtemp(), batch_size=batch_size)
