@@ -160,7 +160,13 @@ def evaluate(
         "kl_per_dim": [round(float(v), 5) for v in s.kl_dims.mean(0)],
         "mean_variance_per_dim": [round(float(v), 5) for v in variances],
     }
-    if likelihood == "gaussian":
+    if not model.capabilities().pixel_likelihood:
+        # the ELBO bounds a density over the model's features, not pixels: no bits per pixel, and say so
+        metrics["likelihood_space"] = "features"
+        metrics["protocol"] += (" This model has no pixel likelihood: its ELBO (and any IWAE) bounds the density of "
+                                "its discriminator's features of the image, in nats, and is not comparable with "
+                                "pixel-likelihood models.")
+    elif likelihood == "gaussian":
         metrics["elbo_bits_per_dim"] = float(bits_per_dim(-s.elbo.mean(), dims))
         if iwae_k > 0:
             metrics["iwae_bits_per_dim"] = float(bits_per_dim(-s.iwae.mean(), dims))
