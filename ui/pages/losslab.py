@@ -49,7 +49,11 @@ def similarity_source(ctx: Ctx):
     from explorer.models.registry import family_capabilities
     from ui.catalogue import _load_model, _read_config, _stamp, list_models
 
-    if family_capabilities(ctx.config.get("family", ""), ctx.model_config).learned_similarity:
+    try:
+        own = family_capabilities(ctx.config.get("family", ""), ctx.model_config).learned_similarity
+    except (TypeError, ValueError):  # a model trained elsewhere (ONNX pair, diffusers) has no family config
+        own = False
+    if own:
         return ctx.base_model, ctx.entry.name
     candidates = []
     for entry in list_models():

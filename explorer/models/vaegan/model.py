@@ -163,8 +163,9 @@ class VAEGAN(VAE):
         d_real, d_rec, d_prior = logits.split(n)
         # L_GAN = -log D(x) - log(1 - D(x~)) - log(1 - D(x_p)), D = sigmoid(logit)
         gan = F.softplus(-d_real) + F.softplus(d_rec) + F.softplus(d_prior)  # (B,)
-        encoder_and_likelihood = objective.per_sample_loss({"nll": gamma * llike, "kl_dims": posterior_kl(posterior, z)})
-        return {"total": (encoder_and_likelihood + gan).mean(), "kl_dims": posterior_kl(posterior, z).detach(),
+        kl_dims = posterior_kl(posterior, z)  # (B, D)
+        encoder_and_likelihood = objective.per_sample_loss({"nll": gamma * llike, "kl_dims": kl_dims})
+        return {"total": (encoder_and_likelihood + gan).mean(), "kl_dims": kl_dims.detach(),
                 "llike": llike, "gan": gan, "real_logits": d_real, "fake_logits": torch.stack([d_rec, d_prior], 1)}
 
     def training_step(self, batch: Any, objective: StepObjective, optimizers: dict[str, torch.optim.Optimizer],
