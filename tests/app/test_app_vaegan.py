@@ -96,3 +96,20 @@ def test_the_loss_lab_of_another_model_borrows_a_vaegan_discriminator(app_env, v
     at = open_app(app_env["tiny-conv-patches"], "losslab")
     _clean(at, "losslab of a patches model")
     assert any(c.value.startswith("No learned similarity for this image") for c in at.caption)
+
+
+@pytest.mark.slow
+def test_every_page_works_for_the_shipped_vaegan(cache_dir, monkeypatch):
+    shipped = checkpoints.shipped()
+    if "vaegan-mnist5k" not in shipped or not (shipped["vaegan-mnist5k"] / "metrics.json").is_file():
+        pytest.skip("pretrained/vaegan-mnist5k is not here")
+    monkeypatch.setenv("VAE_EXPLORER_MODELS", str(checkpoints.PRETRAINED))
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(cache_dir))
+    at = open_app(shipped["vaegan-mnist5k"])
+    at.radio(key="rec_source").set_value("Pick from the data set").run()
+    _clean(at, "reconstruct")
+    assert "ELBO (feature space)" in [m.label for m in at.metric]
+    for page in ("walk", "map", "losslab"):
+        at.switch_page(f"ui/pages/{page}.py").run()
+        _clean(at, page)
+    assert any(m.value.startswith("Learned similarity") for m in at.markdown)
