@@ -6,6 +6,10 @@ import json
 from typing import Any
 
 
+# the rows that bound a feature density, not a pixel one, for a model without a pixel likelihood (VAE/GAN)
+FEATURE_SPACE_KEYS = ("iwae_nll_nats", "elbo_nats", "recon_nll_nats")
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
@@ -14,7 +18,9 @@ def _fmt(value: Any) -> str:
 
 def summary_line(family: str, dataset: str, metrics: dict[str, Any]) -> str:
     """One line for pickers: family, data, and the headline score."""
-    if metrics.get("iwae_bits_per_dim") is not None:
+    if metrics.get("likelihood_space") == "features":  # no pixel likelihood (VAE/GAN): a feature-space bound
+        score = f"feature-space ELBO {metrics.get('elbo_nats', float('nan')):.2f} nats (no pixel likelihood)"
+    elif metrics.get("iwae_bits_per_dim") is not None:
         score = f"{metrics['iwae_bits_per_dim']:.3f} bits/dim (IWAE-{metrics['iwae_k']})"
     elif metrics.get("iwae_nll_nats") is not None:
         score = f"{metrics['iwae_nll_nats']:.2f} nats NLL (IWAE-{metrics['iwae_k']})"
@@ -26,10 +32,12 @@ def summary_line(family: str, dataset: str, metrics: dict[str, Any]) -> str:
 def metrics_lines(metrics: dict[str, Any]) -> list[str]:
     """The rows of the evaluation table (after its header) and the KL-per-dimension line."""
     lines = []
+    features = metrics.get("likelihood_space") == "features"
     for key in ("iwae_nll_nats", "iwae_bits_per_dim", "elbo_nats", "elbo_bits_per_dim", "recon_nll_nats", "kl_nats",
                 "kl_code_nats", "location_kl_nats", "iwae_k", "active_units", "latent_dims", "test_items"):
         if metrics.get(key) is not None:
-            lines.append(f"| {key} | {_fmt(metrics[key])} |")
+            space = " (feature space)" if features and key in FEATURE_SPACE_KEYS else ""
+            lines.append(f"| {key}{space} | {_fmt(metrics[key])} |")
     for key, value in metrics.items():
         if key.startswith(("bleu", "baseline", "attribute", "label_acc")):
             lines.append(f"| {key} | {_fmt(value)} |")

@@ -1,8 +1,14 @@
 """The per-pixel loss lab (seed 001, appendix A): why per-pixel losses rank a one-pixel shift as worse than a blur.
 
 For one image in [0, 1] (C, H, W), build variants (shifted by a pixel, the model's reconstruction, a blank, a
-Gaussian blur) and score each against the original with MSE, binary cross-entropy in both directions, SSIM and
-(when given) the distance between posterior means. Pure NumPy functions: the app draws what they return.
+Gaussian blur) and score each against the original with MSE, binary cross-entropy in both directions, SSIM,
+(when given) the distance between posterior means, and (when given) a learned similarity: the distance between
+the variants' features in a VAE/GAN's discriminator, Dis_l (Larsen et al. 2016), the space that model scores
+its reconstructions in. Pure NumPy functions: the app draws what they return (features come from the model's
+`similarity_features`, which the app calls through ui/inference.py).
+
+A perceptual metric with pretrained weights (LPIPS, Zhang et al. 2018) is not offered: its weights (and the
+ImageNet networks under them) cannot be had offline here, and nothing is downloaded at run time.
 
 BCE directions, both summed over pixels (nats):
 - "variant predicts original": BCE(prediction = variant, target = original), how a decoder's output is scored;
@@ -24,6 +30,7 @@ MEASURES = {  # name -> (label, lower is more similar?)
     "bce_original_predicts": ("BCE, original predicts variant (nats, seed 001)", True),
     "ssim": ("SSIM", False),
     "latent_distance": ("distance of posterior means", True),
+    "learned_similarity": ("learned similarity: distance of discriminator features ‖Dis_l(v) − Dis_l(o)‖", True),
 }
 
 
@@ -108,6 +115,7 @@ class VariantScore:
     bce_original_predicts: float
     ssim: float
     latent_distance: float = float("nan")
+    learned_similarity: float = float("nan")
 
     def value(self, measure: str) -> float:
         return float(getattr(self, measure))
@@ -123,12 +131,23 @@ class LossLabResult:
         return next(s for s in self.scores if s.name == name)
 
 
+def _distance(values: dict[str, np.ndarray] | None, name: str) -> float:
+    """Euclidean distance between values[name] and values["original"] (NaN when either is missing)."""
+    if values is None or name not in values or "original" not in values:
+        return float("nan")
+    diff = np.asarray(values[name], dtype=np.float64) - np.asarray(values["original"], dtype=np.float64)
+    return float(np.sqrt((diff**2).sum()))
+
+
 def score_variants(
     variants: dict[str, np.ndarray], eps: float = DEFAULT_EPS, latent_means: dict[str, np.ndarray] | None = None,
+    features: dict[str, np.ndarray] | None = None,
 ) -> LossLabResult:
     """Score every variant against variants["original"]; maps are summed over channels, (H, W) each.
 
     latent_means: optional name -> posterior mean of that variant (any shape); distances are Euclidean.
+    features: optional name -> learned-similarity features of that variant (a discriminator's Dis_l, any shape);
+    the learned similarity is their Euclidean distance (lower: more similar).
     """
     original = variants["original"]
     scores, maps = [], {}
@@ -136,12 +155,8 @@ def score_variants(
         sq = mse_map(image, original)
         forward = bce_map(image, original, eps)  # the variant as the prediction of the original
         reverse = bce_map(original, image, eps)  # seed 001: the original as the prediction of the variant
-        distance = float("nan")
-        if latent_means is not None and name in latent_means and "original" in latent_means:
-            diff = np.asarray(latent_means[name], dtype=np.float64) - np.asarray(latent_means["original"], dtype=np.float64)
-            distance = float(np.sqrt((diff**2).sum()))
         scores.append(VariantScore(name, float(sq.mean()), float(forward.sum()), float(reverse.sum()),
-                                   ssim(original, image), distance))
+                                   ssim(original, image), _distance(latent_means, name), _distance(features, name)))
         maps[name] = {"mse": sq.sum(0), "bce_variant_predicts": forward.sum(0), "bce_original_predicts": reverse.sum(0)}
     return LossLabResult(eps, scores, maps)
 
@@ -193,8 +208,27 @@ def explanation(result: LossLabResult) -> str:
         by_latent = rank(result, "latent_distance")
         measures.append("the distance between posterior means")
         ranks.append(by_latent.index("shifted") + 1)
+    if not np.isnan(result.score("shifted").learned_similarity):
+        by_learned = rank(result, "learned_similarity")
+        measures.append("the learned similarity (discriminator features)")
+        ranks.append(by_learned.index("shifted") + 1)
     second = (
         f"Measures that look at structure rank the shift differently ({', '.join(f'{m}: {r} of {n}' for m, r in zip(measures, ranks))}), "
         "which is why a decoder trained on a per-pixel likelihood produces blurred reconstructions."
     )
     return first + " " + second
+
+
+def learned_ranking(result: LossLabResult) -> str:
+    """Where the learned similarity puts the one-pixel shift against the blur and the blank (appendix A's
+    question asked of a learned metric), from this image's own numbers; "" without features."""
+    if np.isnan(result.score("shifted").learned_similarity):
+        return ""
+    order = [n for n in rank(result, "learned_similarity") if n in ("shifted", "blurred", "blank")]
+    values = {n: result.score(n).learned_similarity for n in order}
+    listed = " < ".join(f"{n} ({values[n]:.3g})" for n in order)
+    called = {"blurred": "blur", "blank": "blank"}
+    verdict = ("closer than both the blur and the blank" if order[0] == "shifted" else
+               f"behind the {called[order[0]]}" + (f" and the {called[order[1]]}" if order[1] != "shifted" else ""))
+    return (f"Learned similarity (distance of discriminator features, most similar first): {listed}. The one-pixel "
+            f"shift comes out {verdict}.")

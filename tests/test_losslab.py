@@ -99,3 +99,23 @@ def test_rgb_images(digit):
     assert result.maps["shifted"]["mse"].shape == (12, 12)
     assert np.allclose(losslab.blank_like(rgb, np.array([0.1, 0.2, 0.3]))[:, 0, 0], [0.1, 0.2, 0.3])
     assert 0.0 < result.score("reconstruction").ssim < 1.0
+
+
+def test_learned_similarity_is_the_feature_distance_and_ranks_the_shift(digit):
+    variants = losslab.make_variants(digit, np.full_like(digit, 0.2), (-1, 0), 1.0, 0.0)
+    # stand-in features (any shape): the shift lands nearest the original, the blank farthest
+    offsets = {"original": 0.0, "shifted": 0.5, "reconstruction": 2.0, "blurred": 1.0, "blank": 3.0}
+    features = {n: np.full((2, 3), offsets[n]) for n in variants}
+    result = losslab.score_variants(variants, features=features)
+    assert result.score("blurred").learned_similarity == pytest.approx(np.sqrt(6 * 1.0**2))
+    assert losslab.rank(result, "learned_similarity") == ["shifted", "blurred", "reconstruction", "blank"]
+    assert "rank_learned_similarity" in losslab.ranking_table(result)[0]
+    text = losslab.learned_ranking(result)
+    assert text.startswith("Learned similarity") and "shifted (1.22) < blurred (2.45) < blank (7.35)" in text
+    assert "closer than both the blur and the blank" in text
+    assert "learned similarity (discriminator features): 1 of 4" in losslab.explanation(result)
+    features["shifted"] = np.full((2, 3), 2.5)  # now behind the blur, ahead of the blank
+    assert "behind the blur" in losslab.learned_ranking(losslab.score_variants(variants, features=features))
+    # without features there is no learned column and no sentence
+    plain = losslab.score_variants(variants)
+    assert losslab.learned_ranking(plain) == "" and "rank_learned_similarity" not in losslab.ranking_table(plain)[0]

@@ -45,6 +45,9 @@ def tiny(kind: str):
     if kind == "conv-gaussian":
         return build_model("conv", input_shape=(3, 10, 10), latent_dim=4, channels=(8, 16), hidden_dim=0,
                            likelihood="gaussian").eval()
+    if kind == "vaegan":  # the conv family's decoder inside the VAE/GAN, a discriminator beside it (not exported)
+        return build_model("vaegan", input_shape=(1, 12, 12), latent_dim=4, channels=(8, 16), hidden_dim=32,
+                           dis_channels=(4, 8), dis_hidden=8).eval()
     pu = dict(input_shape=(3, 10, 11), channels=(3, 4), kernel_sizes=(3, 3), pool_sizes=(3,), dec_kernel_sizes=(3, 3),
               location_scale_init=0.5)  # 10x11 with 3x3 blocks: padded edge blocks
     if kind == "pu":
@@ -54,7 +57,7 @@ def tiny(kind: str):
     raise ValueError(kind)
 
 
-FAMILIES = ["mlp", "conv-bernoulli", "conv-gaussian", "pu", "pu-fixed-seed"]
+FAMILIES = ["mlp", "conv-bernoulli", "conv-gaussian", "pu", "pu-fixed-seed", "vaegan"]
 
 
 def session(path):

@@ -95,6 +95,19 @@ def reconstruct(model: VAE, image: np.ndarray, condition: int | None = None) -> 
     return run(work)
 
 
+def similarity_features(model: VAE, images: np.ndarray) -> np.ndarray:
+    """Learned-similarity features (N, F) float32 of images (N, C, H, W) in [0, 1] (`model.similarity_features`,
+    a VAE/GAN's discriminator layer l); only where `capabilities().learned_similarity`."""
+    import torch
+
+    def work() -> np.ndarray:
+        with torch.inference_mode():
+            x = torch.as_tensor(np.asarray(images, dtype=np.float32)).to(model.device)
+            return model.similarity_features(x).float().cpu().numpy()
+
+    return run(work)
+
+
 def score_image(model: VAE, image: np.ndarray, iwae_k: int, seed: int, n_samples: int,
                 condition: int | None = None) -> ImageScore:
     """Reconstruction, posterior samples, per-pixel maps and ELBO / IWAE terms of one (C, H, W) image

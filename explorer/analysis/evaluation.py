@@ -131,6 +131,14 @@ def protocol_text(likelihood: str) -> str:
     )
 
 
+def feature_protocol_text(likelihood: str) -> str:
+    """The protocol of a model without a pixel likelihood (VAE/GAN): what its scores are of."""
+    form = "binarisation" if likelihood == "bernoulli" else "dequantisation"
+    return (f"Scored on one fixed {form} of the test split (seed {EVAL_SEED}). This model has no pixel likelihood: "
+            "its ELBO (and any IWAE) bounds the density of its discriminator's features of the image, in nats, and "
+            "is not comparable with pixel-likelihood models.")
+
+
 def evaluate(
     model: VAE, test: Dataset, likelihood: str, iwae_k: int = 1000, batch_size: int = 50, limit: int | None = None,
     on_batch: Callable[[int], None] | None = None,
@@ -160,7 +168,11 @@ def evaluate(
         "kl_per_dim": [round(float(v), 5) for v in s.kl_dims.mean(0)],
         "mean_variance_per_dim": [round(float(v), 5) for v in variances],
     }
-    if likelihood == "gaussian":
+    if not model.capabilities().pixel_likelihood:
+        # the ELBO bounds a density over the model's features, not pixels: no bits per pixel, and say so
+        metrics["likelihood_space"] = "features"
+        metrics["protocol"] = feature_protocol_text(likelihood)
+    elif likelihood == "gaussian":
         metrics["elbo_bits_per_dim"] = float(bits_per_dim(-s.elbo.mean(), dims))
         if iwae_k > 0:
             metrics["iwae_bits_per_dim"] = float(bits_per_dim(-s.iwae.mean(), dims))

@@ -115,6 +115,11 @@ class Capabilities:
     # (seed, epoch, index) only, and a distributed run draws exactly the noise of a one-process run. The base
     # class's step does; a family that calls torch's samplers itself leaves it False and gets a torch generator.
     item_keyed_noise: bool = False
+    # False: the ELBO's reconstruction term is not a density over pixels (the VAE/GAN scores its reconstruction
+    # in its discriminator's feature space); evaluation then reports no bits per dimension and labels the ELBO
+    pixel_likelihood: bool = True
+    # `similarity_features(x)` gives the features a learned similarity compares (the VAE/GAN's Dis_l)
+    learned_similarity: bool = False
 
 
 @dataclass
@@ -226,6 +231,11 @@ class VAE(nn.Module):
     def label_probabilities(self, code: Tensor, n_draws: int = 1, generator: torch.Generator | None = None) -> Tensor:
         """Class probabilities (B, n_classes) of codes (B, *latent_shape). Only where `capabilities().labels`."""
         raise NotImplementedError(f"the {self.family!r} family has no label head")
+
+    def similarity_features(self, x: Tensor) -> Tensor:
+        """Features (B, F) of images (B, C, H, W) in [0, 1] whose distance is a learned similarity. Only where
+        `capabilities().learned_similarity`."""
+        raise NotImplementedError(f"the {self.family!r} family has no learned similarity")
 
     def likelihood_description(self) -> str:
         """How p(x | z) scores an image, for pages and cards."""

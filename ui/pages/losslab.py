@@ -1,12 +1,16 @@
-"""Loss lab (seed 001, appendix A): per-pixel losses rank a one-pixel shift below a blur or a blank image."""
+"""Loss lab (seed 001, appendix A): per-pixel losses rank a one-pixel shift below a blur or a blank image; a
+learned similarity (a VAE/GAN discriminator's features) answers the same question with a learned metric."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
 import torch
 
 from explorer import losslab
+from ui import inference
 from ui.context import Ctx, require_ctx
 from ui.widgets import encode_one, example_ui, heat_rgb, image_ui, reconstruct_one, usable_uploads
 
@@ -32,15 +36,67 @@ def choose_image(ctx: Ctx) -> tuple[torch.Tensor, str] | None:
     return image, f"test item {index} ({ctx.data().label_name(index)})"
 
 
-def compute(ctx: Ctx, image: torch.Tensor, shift: tuple[int, int], sigma: float, eps: float
-            ) -> tuple[dict[str, np.ndarray], losslab.LossLabResult]:
-    """Variants of the image and their scores; posterior means of every variant for the latent distance."""
+SHIPPED_DISCRIMINATOR = "vaegan-mnist5k"  # preferred when the chosen model has no discriminator of its own
+LPIPS_NOTE = ("A perceptual metric with pretrained weights (LPIPS) is not offered: its weights cannot be had offline "
+              "here, and the app downloads nothing. The learned similarity above is the discriminator of a VAE/GAN "
+              "trained on this project's data, not an ImageNet network.")
+
+
+def similarity_source(ctx: Ctx):
+    """(model, name) whose `similarity_features` give the learned similarity: the chosen model when it has a
+    discriminator, else a VAE/GAN in the model folders for the same image shape (vaegan-mnist5k first);
+    (None, why) when there is none."""
+    from explorer.models.registry import family_capabilities
+    from ui.catalogue import _load_model, _read_config, _stamp, list_models
+
+    try:
+        own = family_capabilities(ctx.config.get("family", ""), ctx.model_config).learned_similarity
+    except (TypeError, ValueError):  # a model trained elsewhere (ONNX pair, diffusers) has no family config
+        own = False
+    if own:
+        return ctx.base_model, ctx.entry.name
+    candidates = []
+    for entry in list_models():
+        if entry.error or entry.family != "vaegan":
+            continue
+        try:
+            config = _read_config(entry.folder, _stamp(Path(entry.folder)))["config"]
+            shape = tuple(int(s) for s in config["config"]["input_shape"])
+            usable = family_capabilities(entry.family, config["config"]).learned_similarity
+        except (OSError, KeyError, TypeError, ValueError):
+            continue
+        if usable and shape == tuple(ctx.shape):
+            candidates.append(entry)
+    if not candidates:
+        shape = "x".join(map(str, ctx.shape))
+        return None, (f"no VAE/GAN discriminator for {shape} images is in the model folders (the shipped "
+                      f"{SHIPPED_DISCRIMINATOR} takes 1x28x28)")
+    entry = sorted(candidates, key=lambda e: e.name != SHIPPED_DISCRIMINATOR)[0]
+    try:
+        return _load_model(entry.folder, ctx.device, _stamp(Path(entry.folder))), entry.name
+    except Exception as exc:  # noqa: BLE001  (a broken checkpoint must not take the page down)
+        return None, f"{entry.name} could not be loaded: {exc}"
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _features(_model, model_key: str, images: np.ndarray) -> np.ndarray:
+    return inference.similarity_features(_model, images)
+
+
+def compute(ctx: Ctx, image: torch.Tensor, shift: tuple[int, int], sigma: float, eps: float, similarity=None,
+            similarity_key: str = "") -> tuple[dict[str, np.ndarray], losslab.LossLabResult]:
+    """Variants of the image and their scores; posterior means of every variant for the latent distance, and
+    the `similarity` model's features of every variant for the learned similarity (when given)."""
     x = image.numpy().astype(np.float64)
     recon = reconstruct_one(ctx, image)
     background = ctx.background().astype(np.float64)
     variants = losslab.make_variants(x, recon, shift, sigma, background)
     means = {name: encode_one(ctx, torch.from_numpy(v.astype(np.float32))) for name, v in variants.items()}
-    return variants, losslab.score_variants(variants, eps, means)
+    features = None
+    if similarity is not None:
+        stacked = np.stack([v.astype(np.float32) for v in variants.values()])  # (5, C, H, W)
+        features = dict(zip(variants, _features(similarity, similarity_key, stacked)))  # name -> (F,)
+    return variants, losslab.score_variants(variants, eps, means, features)
 
 
 def page() -> None:
@@ -59,7 +115,8 @@ def page() -> None:
     eps = float(c[3].select_slider("BCE clamp ε", EPS_CHOICES, value=1e-4, key="lab_eps", persist_state="session",
                                    format_func=lambda e: f"{e:.0e}"))
     dy, dx = DIRECTIONS[direction]
-    variants, result = compute(ctx, image, (dy * amount, dx * amount), sigma, eps)
+    similarity, source = similarity_source(ctx)
+    variants, result = compute(ctx, image, (dy * amount, dx * amount), sigma, eps, similarity, source)
 
     st.subheader(f"Variants of {described}")
     cols = st.columns(len(variants))
@@ -67,7 +124,7 @@ def page() -> None:
         s = result.score(name)
         image_ui(col, torch.from_numpy(v), TITLES[name])
         col.caption(f"MSE {s.mse:.4f}  \nBCE v→o {s.bce_variant_predicts:.1f}  \nBCE o→v {s.bce_original_predicts:.1f}  \n"
-                    f"SSIM {s.ssim:.3f}  \nlatent {s.latent_distance:.3f}")
+                    f"SSIM {s.ssim:.3f}  \nlatent {s.latent_distance:.3f}  \nlearned {s.learned_similarity:.3g}")
 
     st.subheader("Per-pixel losses")
     st.caption(f"BCE clamps probabilities to [ε, 1 − ε] with ε = {eps:.0e}. 'v→o': the variant as the prediction of "
@@ -91,6 +148,15 @@ def page() -> None:
     config = {m: st.column_config.NumberColumn(losslab.MEASURES[m][0], format="%.4g") for m in measures}
     st.dataframe(table, hide_index=True, width="stretch", column_config=config, key="lab_table")
     st.markdown(losslab.explanation(result))
+
+    st.subheader("Learned similarity")
+    if similarity is None:
+        st.caption(f"No learned similarity for this image: {source}.")
+    else:
+        st.caption(f"The distance between the variants' layer-l features in the discriminator of {source} (a VAE/GAN, "
+                   "Larsen et al. 2016): the space that model scores its reconstructions in.")
+        st.markdown(losslab.learned_ranking(result))
+    st.caption(LPIPS_NOTE)
 
 
 page()

@@ -62,13 +62,15 @@ def scores_ui(ctx: Ctx, image, title: str, iwae_k: int, seed: int, n_samples: in
     ref_elbo = ctx.analysis.get("score_elbo")
     ref_iwae = ctx.analysis.get("score_iwae")
     st.caption(f"Likelihood: {model.likelihood_description()}.")
+    pixels = model.capabilities().pixel_likelihood  # False: the scores are of the model's features (VAE/GAN)
+    space = "" if pixels else " (feature space)"
     m = st.columns(5)
-    m[0].metric("reconstruction NLL", f"{r.nll:.2f} nats", help="-log p(x | z) for one posterior draw")
+    m[0].metric(f"reconstruction NLL{space}", f"{r.nll:.2f} nats", help="-log p(x | z) for one posterior draw")
     m[1].metric("KL(q || prior)", f"{r.kl:.2f} nats")
-    m[2].metric("ELBO", f"{r.elbo:.2f} nats")
+    m[2].metric(f"ELBO{space}", f"{r.elbo:.2f} nats")
     if not math.isnan(r.iwae):
-        m[3].metric(f"IWAE log p(x), k={iwae_k}", f"{r.iwae:.2f} nats")
-    if ctx.likelihood == "gaussian":
+        m[3].metric(f"IWAE log p(x), k={iwae_k}{space}", f"{r.iwae:.2f} nats")
+    if ctx.likelihood == "gaussian" and pixels:
         from explorer.losses import bits_per_dim
 
         bpd = float(bits_per_dim(torch.tensor(-r.elbo), r.dims))
