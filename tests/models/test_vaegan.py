@@ -120,6 +120,31 @@ def test_training_moves_every_network():
         assert any(not torch.equal(a, b) for a, b in zip(before[n], params)), n
 
 
+def test_the_step_runs_its_whole_forward_through_self_for_ddp():
+    """Under torchrun the trainer routes `self(...)` through DistributedDataParallel (explorer.distributed.
+    ddp_forward); the step's one forward pass must go that way, or the processes' gradients are not averaged
+    (a 2-process run then stops at check_replicas). A recording module stands in for the DDP wrapper."""
+    from explorer.distributed import ddp_forward
+
+    model = tiny().float()
+    calls: list[bool] = []
+
+    class Recorder(torch.nn.Module):
+        def __init__(self, inner: VAEGAN):
+            super().__init__()
+            self.inner = [inner]  # a list: not a submodule
+
+        def forward(self, *args, **kwargs):
+            calls.append(kwargs.get("objective") is not None)
+            return self.inner[0](*args, **kwargs)
+
+    with ddp_forward(model, Recorder(model)):
+        logged = model.training_step((batch().float(),), StepObjective(), model.configure_optimizers(1e-3),
+                                     torch.Generator().manual_seed(0))
+    assert calls == [True] and torch.isfinite(logged["loss"])
+    assert "forward" not in vars(model)  # the routing is undone after the step
+
+
 def test_save_load_gives_identical_outputs(tmp_path):
     model = tiny().float().eval()
     save_pretrained(model, tmp_path / "m")

@@ -37,7 +37,7 @@ from torch import Tensor
 from torch.func import functional_call
 
 from explorer.distributions import LOG_2PI, randn_like, standard_normal_log_prob
-from explorer.models.base import VAE, Capabilities, Condition, StepObjective, posterior_kl
+from explorer.models.base import VAE, Capabilities, Condition, StepObjective, VAEOutput, posterior_kl
 from explorer.models.conv import ConvConfig, ConvVAE
 from explorer.models.registry import register_model
 from explorer.models.vaegan.config import VAEGANConfig
@@ -168,10 +168,21 @@ class VAEGAN(VAE):
         return {"total": (encoder_and_likelihood + gan).mean(), "kl_dims": kl_dims.detach(),
                 "llike": llike, "gan": gan, "real_logits": d_real, "fake_logits": torch.stack([d_rec, d_prior], 1)}
 
+    def forward(self, x: Tensor, generator: torch.Generator | None = None, condition: Condition = None,
+                objective: StepObjective | None = None) -> VAEOutput | dict[str, Tensor]:
+        """The VAE's forward (posterior, draw, decoded); given `objective`, the training step's losses instead
+        (`step_losses`: the one pass all three networks' gradients come from)."""
+        if objective is None:
+            return super().forward(x, generator, condition)
+        return self.step_losses(x, objective, generator)
+
     def training_step(self, batch: Any, objective: StepObjective, optimizers: dict[str, torch.optim.Optimizer],
                       generator: torch.Generator | None = None) -> dict[str, Tensor]:
-        """One step of all three networks (see `step_losses` for how each gets its own gradient)."""
-        losses = self.step_losses(batch, objective, generator)
+        """One step of all three networks (see `step_losses` for how each gets its own gradient). The losses come
+        from `self(x, objective=...)` so that, under torchrun, the whole forward runs through the
+        DistributedDataParallel wrapper (explorer.distributed.ddp_forward) and the gradients are averaged."""
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        losses = self(x, generator, objective=objective)
         for optimizer in optimizers.values():
             optimizer.zero_grad(set_to_none=True)
         losses["total"].backward()
