@@ -1,9 +1,14 @@
-"""Fuzzing with Hypothesis: uploads, checkpoint folders and train.py / evaluate command lines.
+"""Fuzzing with Hypothesis: uploads, checkpoint folders, ONNX files, diffusers configs and train.py / evaluate
+command lines.
 
 Fixed seed (derandomize), 200 examples per input kind, no deadline; each example runs under a 10 s watchdog
 (SIGALRM) and its time is checked, and the process's peak memory is checked after each test. Every file gives
 an image or the documented error (ImageInputError / CheckpointError) naming the check and the file; every bad
-command line exits 2 with a message and leaves no --out behind. The long run is bench/bench_fuzz.py.
+command line exits 2 with a message and leaves no --out behind. Every mutated ONNX file (bytes flipped or cut;
+nodes, attributes, shapes, initializers changed through its protobuf) gets the child process's verdict
+(explorer.onnx_trust): trusted, or refused naming the file, the stage and the problem; the server process never
+opens it. Every mutated diffusers config.json loads or is refused naming the file; an absurd size is refused
+before diffusers builds anything. The long run is bench/bench_fuzz.py.
 """
 
 from __future__ import annotations
