@@ -273,7 +273,7 @@ async def run_sessions(browser, url: str, server_pid: int, n: int, live: bool, r
                 releases.append(g["release_ms"])
     row.update(drag_server_s=float(np.mean(drag_server)), drag_client_busy=float(np.mean(drag_client)),
                drag_frames=len(frames), frame_p95_ms=p95(frames), release_p95_ms=p95(releases),
-               release_server_ms_p95=p95([c * 1000 for c in release_cpu]))
+               release_server_ms_p95=p95([c * 1000 for c in release_cpu]) if live else float("nan"))  # no release
     for phase, title in (("map", "Latent map"), ("upload", "Reconstruct")):
         with Meter(server_pid) as m:
             times = await asyncio.gather(*(guarded(s, s.go(title), phase) for s in sessions))

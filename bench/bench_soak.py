@@ -89,10 +89,20 @@ async def model_names(session: Session) -> list[str]:
     return [t.split(":")[0].strip() for t in texts if not t.startswith("⚠")]
 
 
+async def slider_box(page) -> dict:
+    """The first live slider's box, once it is visible (after a rerun it may be re-mounted)."""
+    slider = page.locator("input[type=range]").first
+    await slider.wait_for(state="visible", timeout=120_000)
+    box = await slider.bounding_box()
+    if box is None:
+        raise RuntimeError("the live slider has no box")
+    return box
+
+
 async def release(session: Session, dx: float) -> None:
     """A short drag of the first live slider (a few in-page frames) and its release (a server rerun)."""
     page = session.page
-    box = await page.locator("input[type=range]").first.bounding_box()
+    box = await slider_box(page)
     x, y = box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2
     await page.mouse.move(x, y)
     await page.mouse.down()
@@ -106,7 +116,7 @@ async def release(session: Session, dx: float) -> None:
 async def drag_frames(session: Session, frames: int, hz: float = 60.0) -> int:
     """One drag of `frames` pointer moves at hz; returns the frames painted while the mouse was down."""
     page = session.page
-    box = await page.locator("input[type=range]").first.bounding_box()
+    box = await slider_box(page)
     x0, y = box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2
     n0 = await page.evaluate("window.__liveLatent.frames.length")
     await page.mouse.move(x0, y)
@@ -190,8 +200,8 @@ async def soak(url: str, pid: int, cache: Path, args) -> dict:
                     done["switches"] += 1
             except Exception as exc:  # noqa: BLE001  (counted; the soak goes on with the next cycle)
                 session.errors.append(f"cycle {c}: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
-                try:
-                    await open_walk(session, url, live=True)
+                try:  # in-app navigation: the same server session (a reload would open a second one)
+                    await walk(session)
                 except Exception:  # noqa: BLE001
                     pass
             samples.append({"t_s": round(time.perf_counter() - t1, 1), "rss_mb": rss_mb(pid), **done})
