@@ -123,6 +123,7 @@ def _child_main(memory_bytes: int) -> int:
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a file that crashes it must not fill the disk with cores
     import onnxruntime as ort
 
     out = sys.stdout
@@ -152,6 +153,7 @@ class OnnxVetter:
         self._buffer = b""
         self.onnxruntime_version = ""
         self.children_started = 0
+        self._eof = False
 
     def __enter__(self) -> "OnnxVetter":
         return self
@@ -210,6 +212,7 @@ class OnnxVetter:
                 return None
             chunk = os.read(fd, 65536)
             if not chunk:
+                self._eof = True  # the child closed its output: it died (or is dying)
                 return None
             self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
@@ -222,7 +225,7 @@ class OnnxVetter:
         deadline = start + self.timeout_s
         path = str(Path(path).resolve())
         sha256 = sha256 or _sha256(path)
-        reply = None
+        reply, self._eof = None, False
         try:
             if self.proc is None or self.proc.poll() is not None:
                 self._kill()
@@ -241,6 +244,11 @@ class OnnxVetter:
         if reply is not None:
             return OnnxVerdict(ok=bool(reply.get("ok")), stage=reply.get("stage", ""), problem=reply.get("problem", ""),
                                output_shapes=reply.get("output_shapes", []), **common)
+        if self._eof and self.proc is not None:
+            try:  # it is exiting: wait for its status rather than mistake it for a hang
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
         timed_out = self.proc is not None and self.proc.poll() is None
         code = self._kill()
         if timed_out:
