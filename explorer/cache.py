@@ -4,6 +4,7 @@ Layout (under `default_cache_dir()`, or the cache_dir given)::
 
     models/<digest[:16]>/<kind>/<name>      e.g. models/3fa4.../maps/tsne-digits-....safetensors
                                                  models/3fa4.../eval/digits/{analysis.safetensors,metrics.json,README.md}
+    trust/onnx-<sha256>.json                 the verdict on an ONNX file vetted in a child process (explorer.onnx_trust)
 
 A model's entries stay valid exactly as long as its weight files are byte-identical, wherever the model
 folder lives or however it is named; retraining or editing the weights gives a new digest and a fresh folder.
@@ -24,6 +25,7 @@ from explorer.files import atomic_save_safetensors
 
 CACHE_ENV = "VAE_EXPLORER_CACHE"
 MODELS_DIR = "models"
+TRUST_DIR = "trust"  # verdicts on ONNX files opened in a child process first (explorer.onnx_trust)
 DIGEST_CHARS = 16  # hex characters of the digest that name a model's cache folder (64 bits)
 # the weight files of each model format, by folder content (first match wins)
 FOLDER_WEIGHTS: tuple[tuple[str, ...], ...] = (
@@ -109,6 +111,13 @@ def model_cache_dir(digest: str, cache_dir: str | Path | None = None) -> Path:
     if not re.fullmatch(r"[0-9a-f]{16,64}", digest or ""):
         raise ValueError(f"not a weights digest (16 to 64 lowercase hex characters): {digest!r}")
     return Path(cache_dir or default_cache_dir()) / MODELS_DIR / digest[:DIGEST_CHARS]
+
+
+def trust_verdict_path(file_sha256: str, cache_dir: str | Path | None = None) -> Path:
+    """Where the verdict on an ONNX file with this sha256 is kept: CACHE/trust/onnx-<sha256>.json. (Not created.)"""
+    if not re.fullmatch(r"[0-9a-f]{64}", file_sha256 or ""):
+        raise ValueError(f"not a sha256 hex digest: {file_sha256!r}")
+    return Path(cache_dir or default_cache_dir()) / TRUST_DIR / f"onnx-{file_sha256}.json"
 
 
 def entry_path(digest: str, kind: str, name: str, cache_dir: str | Path | None = None) -> Path:

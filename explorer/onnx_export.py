@@ -336,12 +336,15 @@ def _verify_cached(onnx_path: Path, info_path: Path, digest: str, opset: int, wi
         return info, ""
     if stat.st_size != info.size_bytes or file_sha256(onnx_path) != info.sha256:
         reason = "corrupt: the file does not match its recorded sha256"
-        try:  # say what a runtime would make of it, for the report
-            check_file(onnx_path)
-        except Exception as exc:  # noqa: BLE001
-            reason += f" ({type(exc).__name__}: {_first_lines(str(exc), 300)})"
+        # Say what a runtime makes of it, for the report: in a child process, since a damaged file may crash
+        # onnxruntime in native code (explorer.onnx_trust); not kept, the file is exported again now.
+        from explorer.onnx_trust import vet_onnx_file
+
+        verdict = vet_onnx_file(onnx_path, keep=False)
+        if not verdict.ok:
+            reason += f" ({verdict.stage}: {_first_lines(verdict.problem, 300)})"
         return None, reason
-    try:
+    try:  # the bytes this process (or an earlier run) exported and ran: opened in-process
         check_file(onnx_path)
     except Exception as exc:  # noqa: BLE001
         return None, f"corrupt: {type(exc).__name__}: {_first_lines(str(exc), 300)}"

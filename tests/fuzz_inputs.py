@@ -374,3 +374,172 @@ def check_checkpoint(folder) -> str:
     except CheckpointError as exc:
         assert str(Path(folder)) in str(exc), f"the message names no file: {exc}"
         return "refused"
+
+
+# -- ONNX graphs -------------------------------------------------------------------------------------------------
+ONNX_KINDS = ("byte_flip", "truncate", "node", "attribute", "shape", "initializer")
+ODD_INTS = (0, 1, -1, 2, 3, 7, 255, 65536, 10**9, 2**31 - 1, 2**62, -(2**62))
+ODD_OPS = ("", "NoSuchOp", "Add", "Reshape", "Conv", "Gemm", "MatMul", "ConstantOfShape", "Loop", "If", "Scan",
+           "Expand", "Tile", "Resize", "Split", "Concat", "Identity", "Cast", "TopK", "Einsum")
+
+
+def _odd_dim(rnd: random.Random) -> int:
+    return rnd.choice(ODD_INTS[:-1])
+
+
+def _mutate_node(model, rnd: random.Random) -> None:
+    nodes = model.graph.node
+    node = nodes[rnd.randrange(len(nodes))]
+    choice = rnd.randrange(7)
+    if choice == 0:
+        nodes.remove(node)
+    elif choice == 1:
+        node.op_type = rnd.choice(ODD_OPS)
+    elif choice == 2 and node.input:
+        node.input[rnd.randrange(len(node.input))] = rnd.choice(("", "nowhere", node.output[0] if node.output else "x"))
+    elif choice == 3:
+        nodes.append(type(node)())
+        nodes[-1].CopyFrom(node)  # a second producer of the same outputs
+    elif choice == 4:
+        node.domain = rnd.choice(("com.evil", "ai.onnx.ml", "com.microsoft", "x" * 300))
+    elif choice == 5:
+        opset = model.opset_import[0]
+        opset.version = rnd.choice((0, 1, 6, 12, 99, 10**6, -1))
+    else:
+        if node.input:
+            node.input.append(rnd.choice(node.input))  # too many inputs
+        else:
+            node.output.append("extra")
+
+
+def _mutate_attribute(model, rnd: random.Random) -> None:
+    import onnx
+
+    with_attrs = [n for n in model.graph.node if n.attribute]
+    if not with_attrs:
+        return _mutate_node(model, rnd)
+    node = rnd.choice(with_attrs)
+    attr = node.attribute[rnd.randrange(len(node.attribute))]
+    choice = rnd.randrange(6)
+    if choice == 0 and attr.type == onnx.AttributeProto.INT:
+        attr.i = rnd.choice(ODD_INTS)
+    elif choice == 1 and attr.type == onnx.AttributeProto.INTS:
+        del attr.ints[:]
+        attr.ints.extend(rnd.choice(([], [0, 0], [-5, -5, -5, -5], [10**6, 10**6], [1], [2**40] * 4,
+                                     [rnd.randint(-3, 9) for _ in range(rnd.randint(1, 8))])))
+    elif choice == 2 and attr.type == onnx.AttributeProto.FLOAT:
+        attr.f = rnd.choice((float("nan"), float("inf"), -1e30, 0.0))
+    elif choice == 3 and attr.type == onnx.AttributeProto.TENSOR:
+        attr.t.dims[:] = [_odd_dim(rnd) for _ in range(rnd.randint(0, 3))]
+    elif choice == 4:
+        node.attribute.remove(attr)
+    else:
+        attr.type = rnd.choice([t for t in onnx.AttributeProto.AttributeType.values() if t != attr.type])
+
+
+def _mutate_shape(model, rnd: random.Random) -> None:
+    import onnx
+
+    infos = [*model.graph.input, *model.graph.output, *model.graph.value_info]
+    info = rnd.choice(infos)
+    tensor = info.type.tensor_type
+    choice = rnd.randrange(4)
+    if choice == 0 and tensor.shape.dim:
+        dim = tensor.shape.dim[rnd.randrange(len(tensor.shape.dim))]
+        if rnd.random() < 0.7:
+            dim.dim_value = _odd_dim(rnd)
+        else:
+            dim.dim_param = rnd.choice(("batch", "", "n" * 200))
+    elif choice == 1:
+        tensor.elem_type = rnd.choice((0, onnx.TensorProto.STRING, onnx.TensorProto.INT64, onnx.TensorProto.BOOL,
+                                       onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16, 99))
+    elif choice == 2:
+        tensor.shape.dim.add().dim_value = _odd_dim(rnd)  # one rank more
+    else:
+        shapes = [t for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT64 and len(t.dims) == 1]
+        if shapes:  # a Reshape / Expand target in the graph's constants
+            target = rnd.choice(shapes)
+            values = [rnd.choice(ODD_INTS[:-1]) for _ in range(max(1, target.dims[0]))]
+            target.CopyFrom(onnx.numpy_helper.from_array(np.array(values, np.int64), target.name))
+        else:
+            tensor.ClearField("shape")
+
+
+def _mutate_initializer(model, rnd: random.Random) -> None:
+    import onnx
+
+    if not model.graph.initializer:
+        return _mutate_node(model, rnd)
+    tensor = model.graph.initializer[rnd.randrange(len(model.graph.initializer))]
+    choice = rnd.randrange(6)
+    if choice == 0:
+        tensor.dims[:] = rnd.choice(([], [0], [10**9], [d * 2 for d in tensor.dims], list(tensor.dims)[::-1] + [1],
+                                     [2**31, 2**31]))
+    elif choice == 1 and tensor.raw_data:
+        tensor.raw_data = tensor.raw_data[:rnd.randrange(len(tensor.raw_data))]
+    elif choice == 2:
+        tensor.data_type = rnd.choice((0, onnx.TensorProto.STRING, onnx.TensorProto.INT8, onnx.TensorProto.DOUBLE,
+                                       onnx.TensorProto.BFLOAT16, 17, 99))
+    elif choice == 3 and tensor.data_type == onnx.TensorProto.FLOAT and tensor.dims and \
+            len(tensor.raw_data) == 4 * int(np.prod(tensor.dims)):  # an earlier mutation may have cut or reshaped it
+        values = onnx.numpy_helper.to_array(tensor).copy()
+        values.flat[rnd.randrange(max(1, values.size))] = rnd.choice((np.nan, np.inf, -np.inf))
+        tensor.CopyFrom(onnx.numpy_helper.from_array(values, tensor.name))
+    elif choice == 4:
+        model.graph.initializer.remove(tensor)
+    else:  # external data pointing out of the folder: must never be read
+        tensor.data_location = onnx.TensorProto.EXTERNAL
+        del tensor.external_data[:]
+        entry = tensor.external_data.add()
+        entry.key, entry.value = "location", rnd.choice(("../../../etc/passwd", "/etc/shadow", "missing.bin"))
+        tensor.ClearField("raw_data")
+
+
+ONNX_MUTATIONS = {"node": _mutate_node, "attribute": _mutate_attribute, "shape": _mutate_shape,
+                  "initializer": _mutate_initializer}
+
+
+def mutate_onnx(data: bytes, kind: str, rnd: random.Random) -> bytes:
+    """A mutated ONNX file: bytes flipped or cut, or a node / attribute / shape / initializer of its protobuf changed."""
+    if kind == "byte_flip":
+        out = bytearray(data)
+        for _ in range(rnd.randint(1, 16)):
+            out[rnd.randrange(len(out))] ^= 1 << rnd.randrange(8)
+        return bytes(out)
+    if kind == "truncate":
+        return data[:rnd.randrange(len(data))]
+    import onnx
+
+    model = onnx.load_from_string(data)
+    for _ in range(rnd.randint(1, 3)):
+        ONNX_MUTATIONS[kind](model, rnd)
+    return model.SerializeToString()
+
+
+# -- diffusers configs -------------------------------------------------------------------------------------------
+DIFFUSERS_KINDS = ("wrong_type", "missing_key", "absurd_size")
+DIFFUSERS_SIZE_KEYS = ("in_channels", "out_channels", "latent_channels", "layers_per_block", "norm_num_groups",
+                       "sample_size", "block_out_channels")
+
+
+def mutate_diffusers_config(payload: dict, kind: str, rnd: random.Random) -> dict:
+    """A mutated copy of an AutoencoderKL config.json (absurd_size: a size key set to 10^5 and up)."""
+    import copy
+
+    out = copy.deepcopy(payload)
+    keys = sorted(k for k in out if k != "_class_name")
+    if kind == "wrong_type":
+        out[rnd.choice(keys)] = rnd.choice(ODD_VALUES)
+    elif kind == "missing_key":
+        for key in rnd.sample(keys, rnd.randint(1, 3)):
+            del out[key]
+    else:
+        key = rnd.choice(DIFFUSERS_SIZE_KEYS)
+        big = rnd.choice((10**5, 10**6, 10**9, 2**31, 2**40))
+        if key == "block_out_channels":
+            value = list(out[key])
+            value[rnd.randrange(len(value))] = big
+            out[key] = value if rnd.random() < 0.8 else value * rnd.choice((50, 1000))
+        else:
+            out[key] = big if rnd.random() < 0.8 else [big, big]
+    return out

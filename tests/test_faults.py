@@ -121,3 +121,57 @@ def test_killed_map_worker_is_reported_and_leaves_no_cache_file(tmp_path, monkey
     assert not leftovers, leftovers  # no torn or temporary file in the cache
     again = mapjobs.request_map(tmp_path, key, "tsne", means[:200], {"perplexity": 30.0})
     assert again is not job  # a failed job is restarted on the next request (the page's rerun)
+
+
+# -- a read-only model folder ----------------------------------------------------------------------------------
+@pytest.fixture
+def read_only_model(tmp_path):
+    """A tiny checkpoint in a folder nothing can write to. As a normal user: chmod a-w. As root (who ignores
+    permission bits, as in this project's CI containers): a read-only bind mount of it (EROFS for everyone);
+    skipped when root may not mount."""
+    source = tmp_path / "model"
+    F.make_tiny_checkpoint(source)
+    if os.geteuid() != 0:
+        for path in (source, *source.iterdir()):
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        yield source
+        source.chmod(0o755)
+        return
+    target = tmp_path / "read-only-model"
+    target.mkdir()
+    mounted = subprocess.run(["mount", "--bind", str(source), str(target)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"running as root, and a read-only bind mount is not allowed here: {mounted.stderr.strip()}")
+    try:
+        remount = subprocess.run(["mount", "-o", "remount,bind,ro", str(target)], capture_output=True, text=True)
+        if remount.returncode != 0:
+            pytest.skip(f"running as root, and a bind mount cannot be made read-only here: {remount.stderr.strip()}")
+        yield target
+    finally:
+        subprocess.run(["umount", str(target)], check=False)
+
+
+def test_caches_of_a_read_only_model_go_to_the_cache_folder(read_only_model, tmp_path):
+    from explorer.analysis.maps import cached_map
+    from explorer.cache import model_cache_dir, weights_digest
+    from explorer.evaluate import main as evaluate
+    from explorer.files import is_writable_folder
+    from explorer.onnx_export import exported_decoder
+
+    model_folder, cache = read_only_model, tmp_path / "cache"
+    with pytest.raises(OSError):
+        (model_folder / "probe").write_bytes(b"x")  # really read-only, for this user too
+    assert not is_writable_folder(model_folder / "eval")
+    before = sorted(p.relative_to(model_folder) for p in model_folder.rglob("*"))
+    digest = weights_digest(model_folder)
+    assert evaluate([str(model_folder), "--dataset", "digits", "--cache-dir", str(cache), "--no-progress",
+                     "--iwae-k", "2", "--maps", "pca", "--limit", "40"]) == 0  # an evaluation
+    model = from_pretrained(model_folder)
+    folder = model_cache_dir(digest, cache)
+    onnx = exported_decoder(model, folder.name, folder.parent, exporters=("torchscript",))  # as ui/walkpanel.py
+    means = np.random.default_rng(0).normal(size=(50, 2)).astype(np.float32)
+    cached_map(means, "pca", digest, "digits", cache_dir=cache)  # a map entry, as the map jobs file them
+    assert sorted(p.relative_to(model_folder) for p in model_folder.rglob("*")) == before  # nothing written there
+    assert (folder / "eval" / "digits" / "metrics.json").is_file(), sorted(cache.rglob("*"))
+    assert onnx.path.is_file() and onnx.path.is_relative_to(cache)
+    assert list((folder / "maps").glob("pca-*"))

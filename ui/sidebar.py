@@ -76,6 +76,11 @@ def sidebar_ui() -> Ctx | None:
                 st.session_state["model_folder"] = match[0]
             else:
                 st.warning(f"The link names the model {linked!r}, which is not here; showing another one.")
+        gone = st.session_state.get("model_folder")
+        if gone is not None and gone not in by_folder and not Path(gone).exists():
+            # deleted or moved while this session had it open: say so rather than switch silently
+            st.warning(f"The model folder {gone} is no longer there (deleted or moved while it was open); "
+                       "showing another model. Pick it again once it is back.")
         if st.session_state.get("model_folder") not in by_folder:
             usable = [f for f in folders if not by_folder[f].error]
             preferred = [f for f in usable if by_folder[f].name == cfg.default_model]

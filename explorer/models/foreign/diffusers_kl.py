@@ -13,6 +13,7 @@ are read (never a hub name, never a pickled .bin).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,9 +53,91 @@ def _import_autoencoder_kl() -> Any:
     return AutoencoderKL
 
 
+# What config.json may ask for before anything is built: each size is checked against a bound, and the
+# parameter count the config implies against MAX_PARAMETERS, so an absurd size is refused before allocation.
+REQUIRED_KEYS = ("in_channels", "out_channels", "latent_channels", "block_out_channels", "layers_per_block")
+MAX_CHANNELS = 4096  # any channel count (SD's VAE: 512)
+MAX_BLOCKS = 8  # len(block_out_channels) (SD's VAE: 4)
+MAX_LAYERS = 16  # layers_per_block (SD's VAE: 2)
+MAX_IMAGE_SIDE = 4096  # sample_size or image_size
+MAX_PARAMETERS = 1_000_000_000  # 4 GB of float32 (SD's VAE: 84 million)
+BLOCK_TYPES = {"down_block_types": "DownEncoderBlock2D", "up_block_types": "UpDecoderBlock2D"}
+
+
+def _positive_int(raw: dict[str, Any], key: str, bound: int, path: Path) -> int:
+    value = raw[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= bound:
+        raise ForeignModelError(f"{path}: {key!r} must be an integer from 1 to {bound}, got {value!r}")
+    return value
+
+
+def estimated_parameters(block_out_channels: list[int], layers_per_block: int, in_channels: int, latent_channels: int) -> int:
+    """About how many weights an AutoencoderKL of this config has (3x3 convs of the encoder's and decoder's
+    resnet blocks dominate; within 2x of diffusers' count), computed from the config alone."""
+    total = 0
+    for i, c in enumerate(block_out_channels):
+        previous = block_out_channels[i - 1] if i else block_out_channels[0]
+        total += 9 * (previous * c + c * c) + 9 * c * c * 2 * (layers_per_block - 1)  # encoder resnets
+        total += 9 * c * c * 2 * (layers_per_block + 1)  # decoder resnets (one more per block)
+        total += 9 * c * c  # down / up sampling conv
+    top = block_out_channels[-1]
+    total += 2 * (4 * 9 * top * top + 4 * top * top)  # mid blocks: two resnets and attention, encoder and decoder
+    total += 9 * (in_channels + 2 * latent_channels) * (block_out_channels[0] + top)
+    return total
+
+
+def check_diffusers_config(raw: Any, path: Path) -> None:
+    """Refuse a config.json whose values have the wrong type or sizes beyond the bounds above, naming the file
+    and the key, before diffusers builds (and allocates) anything."""
+    if not isinstance(raw, dict):
+        raise ForeignModelError(f"{path} must hold a JSON object")
+    missing = [k for k in REQUIRED_KEYS if k not in raw]
+    if missing:
+        raise ForeignModelError(f"{path}: {missing} missing (a config written by AutoencoderKL.save_pretrained has them)")
+    for key in ("in_channels", "out_channels", "latent_channels"):
+        _positive_int(raw, key, MAX_CHANNELS, path)
+    layers = _positive_int(raw, "layers_per_block", MAX_LAYERS, path)
+    blocks = raw["block_out_channels"]
+    if (not isinstance(blocks, list) or not 0 < len(blocks) <= MAX_BLOCKS
+            or not all(isinstance(c, int) and not isinstance(c, bool) and 0 < c <= MAX_CHANNELS for c in blocks)):
+        raise ForeignModelError(f"{path}: 'block_out_channels' must be a list of 1 to {MAX_BLOCKS} integers from 1 "
+                                f"to {MAX_CHANNELS}, got {blocks!r}")
+    for key, expected in BLOCK_TYPES.items():
+        if key in raw and (not isinstance(raw[key], list) or len(raw[key]) != len(blocks)
+                           or any(t != expected for t in raw[key])):
+            raise ForeignModelError(f"{path}: {key!r} must list {len(blocks)} x {expected!r} (one per block), "
+                                    f"got {raw[key]!r}")
+    groups = raw.get("norm_num_groups", 32)
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0 or any(c % groups for c in blocks):
+        raise ForeignModelError(f"{path}: 'norm_num_groups' must be a positive integer dividing every "
+                                f"block_out_channels {blocks}, got {groups!r}")
+    size = raw.get("sample_size", 32)
+    sides = [size] if isinstance(size, int) else size if isinstance(size, list) and len(size) == 2 else None
+    if sides is None or not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_IMAGE_SIDE for v in sides):
+        raise ForeignModelError(f"{path}: 'sample_size' must be an integer (or [H, W]) from 1 to {MAX_IMAGE_SIDE}, "
+                                f"got {size!r}")
+    for key in ("scaling_factor", "shift_factor"):
+        value = raw.get(key)
+        if value is None and key == "shift_factor":
+            continue
+        if key in raw and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
+            raise ForeignModelError(f"{path}: {key!r} must be a finite number, got {value!r}")
+    for key in ("force_upcast", "use_quant_conv", "use_post_quant_conv", "mid_block_add_attention"):
+        if key in raw and not isinstance(raw[key], bool):
+            raise ForeignModelError(f"{path}: {key!r} must be true or false, got {raw[key]!r}")
+    if "act_fn" in raw and raw["act_fn"] not in ("silu", "swish", "mish", "gelu", "relu"):
+        raise ForeignModelError(f"{path}: 'act_fn' must be one of silu, swish, mish, gelu, relu, got {raw['act_fn']!r}")
+    count = estimated_parameters(blocks, layers, raw["in_channels"], raw["latent_channels"])
+    if count > MAX_PARAMETERS:
+        raise ForeignModelError(f"{path}: this config makes a model of about {count:,} parameters, over the "
+                                f"{MAX_PARAMETERS:,} the explorer loads")
+
+
 def _image_hw(config: dict[str, Any], image_size: int | tuple[int, int] | None, factor: int, path: Path) -> tuple[int, int]:
     size = image_size if image_size is not None else config.get("sample_size", 32)
     height, width = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    if not 0 < height <= MAX_IMAGE_SIDE or not 0 < width <= MAX_IMAGE_SIDE:
+        raise ForeignModelError(f"{path}: image size {height}x{width} is outside 1 to {MAX_IMAGE_SIDE} pixels a side")
     if height % factor or width % factor or height < factor or width < factor:
         raise ForeignModelError(f"{path}: image size {height}x{width} is not a multiple of the downsampling "
                                 f"factor {factor} (2 ** (len(block_out_channels) - 1)); pass another image_size")
@@ -64,6 +147,7 @@ def _image_hw(config: dict[str, Any], image_size: int | tuple[int, int] | None, 
 def diffusers_config(folder: Path, image_size: int | tuple[int, int] | None = None, sigma: float = 0.1) -> DiffusersKLConfig:
     """The explorer config of a diffusers folder, from its config.json alone (no torch weights read)."""
     raw = read_small_json(folder / CONFIG_NAME)
+    check_diffusers_config(raw, folder / CONFIG_NAME)
     factor = 2 ** (len(raw.get("block_out_channels", (64,))) - 1)
     height, width = _image_hw(raw, image_size, factor, folder / CONFIG_NAME)
     channels = int(raw.get("in_channels", 3))
@@ -136,11 +220,18 @@ def load_autoencoder_kl(folder: Path) -> torch.nn.Module:
         raise ForeignModelError(f"{folder} is not a diffusers AutoencoderKL folder")
     autoencoder_kl = _import_autoencoder_kl()
     try:
-        vae = autoencoder_kl.from_pretrained(str(folder), use_safetensors=True, local_files_only=True,
-                                              low_cpu_mem_usage=False)  # no accelerate needed
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
+        vae, info = autoencoder_kl.from_pretrained(str(folder), use_safetensors=True, local_files_only=True,
+                                                    low_cpu_mem_usage=False,  # no accelerate needed
+                                                    output_loading_info=True)
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError, AttributeError) as exc:
         raise ForeignModelError(f"{folder}: diffusers could not load this AutoencoderKL "
                                 f"({DIFFUSERS_WEIGHTS}): {exc}") from None
+    # diffusers only warns about weights the config needs but the file lacks (left random) or vice versa
+    for what in ("missing_keys", "unexpected_keys", "mismatched_keys"):
+        names = list(info.get(what) or [])
+        if names:
+            raise ForeignModelError(f"{folder / DIFFUSERS_WEIGHTS} does not match {CONFIG_NAME}: "
+                                    f"{what.replace('_', ' ')} {names[:4]}{' ...' if len(names) > 4 else ''}")
     return vae.float().eval()
 
 

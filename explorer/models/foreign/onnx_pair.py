@@ -19,7 +19,9 @@ The folder holds three files:
       }
 
 Everything is checked on load (files present, `onnx.checker`, input and output counts, shapes by a one-item
-trial run), and each failure names the file and the problem. The batch axis may be dynamic or fixed; a fixed
+trial run), and each failure names the file and the problem. A file not yet trusted is first checked, opened
+and run once in a child process (explorer.onnx_trust), so that a graph crashing onnxruntime in native code
+cannot take the app down; the verdict is kept by the file's sha256. The batch axis may be dynamic or fixed; a fixed
 batch is run in padded chunks.
 """
 
@@ -84,28 +86,35 @@ def read_onnx_spec(folder: str | Path) -> dict[str, Any]:
     return out
 
 
-def _check_graph(path: Path) -> None:
-    """The file exists and passes onnx.checker (before onnxruntime ever sees it)."""
-    import onnx
+def _check_graph(path: Path, hint: tuple[int, ...] | None, vetter: Any) -> Any:
+    """The file exists and was vetted in a child process (onnx.checker, an onnxruntime session, one run on
+    zeros of shape hint) before this process opens it; returns the verdict (its trial run's output shapes)."""
+    from explorer.onnx_trust import UntrustedOnnxError, require_trusted_onnx
 
     if not path.is_file():
         raise ForeignModelError(f"{path} is missing: an ONNX pair folder needs {ONNX_ENCODER} and {ONNX_DECODER} "
                                 f"beside {ONNX_SPEC}")
     try:
-        onnx.checker.check_model(str(path))  # the path form also checks external data and > 2 GB models
-    except Exception as exc:  # noqa: BLE001  (protobuf, checker and OS errors have no common base)
-        raise ForeignModelError(f"{path} is not a valid ONNX model: {type(exc).__name__}: {exc}") from None
+        return require_trusted_onnx(path, hint, vetter=vetter)
+    except UntrustedOnnxError as exc:
+        raise ForeignModelError(str(exc)) from None
 
 
-def _session(path: Path) -> Any:
+def _session(path: Path, sha256: str) -> Any:
+    """An in-process onnxruntime session on the bytes `_check_graph` vetted (sha256): read once, compared, then
+    opened from memory, so a file swapped after its check is refused; external data is never read."""
+    import hashlib
+
     import onnxruntime as ort
 
-    _check_graph(path)
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ForeignModelError(f"{path} changed after it was checked; load it again")
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001  (onnxruntime raises its own pybind classes)
         raise ForeignModelError(f"{path}: onnxruntime cannot run it: {exc}") from None
 
@@ -119,11 +128,11 @@ def _static(dims: list[Any]) -> tuple[int, ...] | None:
 class _Graph:
     """One onnxruntime session with its input's dtype and fixed batch size (None when dynamic)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, sha256: str):
         import onnx
 
         self.path = path
-        self.session = _session(path)
+        self.session = _session(path, sha256)  # sha256: of the bytes _check_graph vetted
         node = self.session.get_inputs()[0]
         self.input_dims = list(node.shape)
         self.batch = node.shape[0] if isinstance(node.shape[0], int) and node.shape[0] > 0 else None
@@ -202,7 +211,15 @@ def load_onnx_pair(folder: str | Path, device: torch.device | str = "cpu") -> On
     folder = Path(folder)
     spec = read_onnx_spec(folder)
     enc_path, dec_path = folder / ONNX_ENCODER, folder / ONNX_DECODER
-    encoder, decoder = _Graph(enc_path), _Graph(dec_path)
+    from explorer.onnx_trust import OnnxVetter
+
+    # Vet both graphs in one child process before this one opens them; the decoder's trial code has the
+    # latent shape the encoder's trial run gave (or onnx_vae.json's).
+    with OnnxVetter() as vetter:
+        enc_verdict = _check_graph(enc_path, (1, *spec["input_shape"]), vetter)
+        trial_latent = spec.get("latent_shape") or tuple((enc_verdict.output_shapes or [[1]])[0][1:])
+        dec_verdict = _check_graph(dec_path, (1, *trial_latent), vetter)
+    encoder, decoder = _Graph(enc_path, enc_verdict.sha256), _Graph(dec_path, dec_verdict.sha256)
     if len(encoder.session.get_inputs()) != 1 or len(encoder.session.get_outputs()) < 2:
         raise ForeignModelError(f"{enc_path} must take one input (images) and give two outputs (mean, log-variance), "
                                 f"it has {len(encoder.session.get_inputs())} and {len(encoder.session.get_outputs())}")

@@ -1,0 +1,269 @@
+"""A long session: slider releases, in-page drag frames, uploads and model switches in one browser session.
+
+    python -m bench.bench_soak [--releases 2000] [--frames 2000] [--uploads 200] [--switches 50] [--scale 1.0]
+                               [--json out.json]
+
+The real app (this checkout's live-component files, VAE_EXPLORER_LIVE=on) is served pinned to core 0 and driven
+from core 1 by one headless Chromium page (bench.bench_load's helpers). Warm-up: every model in the picker
+chosen once on the Latent walk, then 100 slider moves. Then --releases, --frames, --uploads and --switches
+(each times --scale) are done in interleaved cycles. Reported after the warm-up and at the end:
+
+  server RSS          VmRSS of the server (/proc/PID/status); growth over the warm-up's value (target < 5 %)
+  caches              every st.cache_data / st.cache_resource and the session state, from the server's own
+                      /_stcore/metrics (bytes held, and misses = entries ever added) beside each cache's stated
+                      bound (max_entries, read from its decorator in ui/); the on-disk cache folder's size
+  JS heap             the page's used JS heap after a forced GC (CDP HeapProfiler.collectGarbage, then
+                      Runtime.getHeapUsage), and its DOM node count (Memory.getDOMCounters)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+from bench.bench_load import ARGS, FIRST_FRAME, Session, cpu_seconds, open_walk, rss_mb, upload
+from ui.live.devserver import ROOT, install_assets, start_script
+
+UI = ROOT / "ui"
+
+
+def stated_bounds() -> dict[str, int]:
+    """'ui.module.function' -> max_entries of its st.cache_data / st.cache_resource decorator."""
+    bounds = {}
+    pattern = re.compile(r"@st\.cache_(?:data|resource)\([^)]*max_entries=(\d+)[^)]*\)\s*\ndef (\w+)")
+    for path in UI.rglob("*.py"):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for bound, name in pattern.findall(path.read_text()):
+            bounds[f"{module}.{name}"] = int(bound)
+    return bounds
+
+
+def cache_metrics(url: str) -> dict[str, dict]:
+    """cache name -> {"bytes", "misses", "hits"} from the server's /_stcore/metrics (OpenMetrics text)."""
+    text = urllib.request.urlopen(f"{url}/_stcore/metrics", timeout=30).read().decode()
+    out: dict[str, dict] = {}
+    for line in text.splitlines():
+        m = re.match(r'cache_memory_bytes\{cache_type="(\w+)",cache="([^"]*)"\} (\d+)', line)
+        if m:
+            out.setdefault(m[2] or m[1], {"type": m[1]})["bytes"] = int(m[3])
+        m = re.match(r'cache_lookups_total\{cache="([^"]*)",cache_type="(\w+)",result="(\w+)"\} (\d+)', line)
+        if m:
+            out.setdefault(m[1], {"type": m[2]})[m[3] + "es" if m[3] == "miss" else m[3] + "s"] = int(m[4])
+    return out
+
+
+def folder_mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20 if folder.exists() else 0.0
+
+
+async def js_heap(page) -> dict:
+    cdp = await page.context.new_cdp_session(page)
+    await cdp.send("HeapProfiler.collectGarbage")
+    heap = await cdp.send("Runtime.getHeapUsage")
+    dom = await cdp.send("Memory.getDOMCounters")
+    await cdp.detach()
+    return {"used_mb": heap["usedSize"] / 2**20, "total_mb": heap["totalSize"] / 2**20, "dom_nodes": dom["nodes"]}
+
+
+async def choose_model(session: Session, name: str) -> None:
+    page = session.page
+    await page.get_by_role("combobox", name="Checkpoint").click()
+    await page.get_by_role("option").filter(has_text=re.compile("^" + re.escape(name))).first.click()
+    await session.idle(500)
+
+
+async def model_names(session: Session) -> list[str]:
+    page = session.page
+    await page.get_by_role("combobox", name="Checkpoint").click()
+    texts = await page.get_by_role("option").all_inner_texts()
+    await page.keyboard.press("Escape")
+    return [t.split(":")[0].strip() for t in texts if not t.startswith("⚠")]
+
+
+async def slider_box(page) -> dict:
+    """The first live slider's box, once it is visible (after a rerun it may be re-mounted)."""
+    slider = page.locator("input[type=range]").first
+    await slider.wait_for(state="visible", timeout=120_000)
+    box = await slider.bounding_box()
+    if box is None:
+        raise RuntimeError("the live slider has no box")
+    return box
+
+
+async def release(session: Session, dx: float) -> None:
+    """A short drag of the first live slider (a few in-page frames) and its release (a server rerun)."""
+    page = session.page
+    box = await slider_box(page)
+    x, y = box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2
+    await page.mouse.move(x, y)
+    await page.mouse.down()
+    for i in range(1, 4):
+        await page.mouse.move(x + dx * i / 3, y)
+        await asyncio.sleep(1 / 60)
+    await page.mouse.up()
+    await session.idle(250)
+
+
+async def drag_frames(session: Session, frames: int, hz: float = 60.0) -> int:
+    """One drag of `frames` pointer moves at hz; returns the frames painted while the mouse was down."""
+    page = session.page
+    box = await slider_box(page)
+    x0, y = box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2
+    n0 = await page.evaluate("window.__liveLatent.frames.length")
+    await page.mouse.move(x0, y)
+    await page.mouse.down()
+    t0 = time.perf_counter()
+    for i in range(1, frames + 1):
+        await page.mouse.move(x0 + 0.3 * box["width"] * np.sin(i / 20), y)
+        wait = t0 + i / hz - time.perf_counter()
+        if wait > 0:
+            await asyncio.sleep(wait)
+    painted = await page.evaluate("n => window.__liveLatent.frames.slice(n).filter(f => f.dragging).length", n0)
+    await page.mouse.up()
+    await session.idle(250)
+    return painted
+
+
+async def walk(session: Session) -> None:
+    await session.go("Latent walk")
+    await session.page.wait_for_function(FIRST_FRAME, timeout=300_000)
+
+
+async def soak(url: str, pid: int, cache: Path, args) -> dict:
+    from playwright.async_api import async_playwright
+
+    scale = args.scale
+    counts = {k: max(1, round(getattr(args, k) * scale)) for k in ("releases", "frames", "uploads", "switches")}
+    report: dict = {"counts": counts, "scale": scale, "errors": []}
+    async with async_playwright() as p:
+        import shutil
+
+        browser = await p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                                          headless=True, args=ARGS)
+        context = await browser.new_context(viewport={"width": 1300, "height": 950})
+        session = Session(await context.new_page())
+        session.watch()
+        session.page.set_default_timeout(180_000)
+        t0 = time.perf_counter()
+        await open_walk(session, url, live=True)
+        names = await model_names(session)
+        live_models = []
+        for name in names:  # warm-up: every model once
+            await choose_model(session, name)
+            if await session.page.locator("input[type=range]").count():
+                live_models.append(name)
+        report["models"], report["live_models"] = names, live_models
+        switch_between = [n for n in live_models if n in ("conv-mnist5k", "mlp-mnist5k-2d")] or live_models[:2]
+        await choose_model(session, switch_between[0])
+        await session.page.wait_for_function(FIRST_FRAME, timeout=300_000)
+        for i in range(100):
+            await release(session, 30 if i % 2 == 0 else -30)
+        report["warmup_s"] = time.perf_counter() - t0
+        report["after_warmup"] = {"rss_mb": rss_mb(pid), "js_heap": await js_heap(session.page),
+                                  "caches": cache_metrics(url), "disk_cache_mb": folder_mb(cache),
+                                  "server_cpu_s": cpu_seconds(pid)}
+        print(json.dumps({"after_warmup": {k: v for k, v in report["after_warmup"].items() if k != "caches"}}), flush=True)
+
+        cycles = max(counts.values()) if args.cycles is None else args.cycles
+        cycles = min(cycles, counts["switches"])  # one switch per cycle
+        per = {k: np.diff(np.linspace(0, v, cycles + 1).round().astype(int)) for k, v in counts.items()}
+        done = {k: 0 for k in counts}
+        painted = 0
+        samples = []
+        t1 = time.perf_counter()
+        for c in range(cycles):
+            try:
+                for i in range(per["releases"][c]):
+                    await release(session, 30 if i % 2 == 0 else -30)
+                    done["releases"] += 1
+                if per["frames"][c]:
+                    painted += await drag_frames(session, int(per["frames"][c]))
+                    done["frames"] += int(per["frames"][c])
+                if per["uploads"][c]:
+                    await session.go("Reconstruct")
+                    for i in range(per["uploads"][c]):
+                        await upload(session, done["uploads"])
+                        done["uploads"] += 1
+                    await walk(session)
+                if per["switches"][c]:
+                    await choose_model(session, switch_between[(c + 1) % len(switch_between)])
+                    await session.page.wait_for_function(FIRST_FRAME, timeout=300_000)
+                    done["switches"] += 1
+            except Exception as exc:  # noqa: BLE001  (counted; the soak goes on with the next cycle)
+                session.errors.append(f"cycle {c}: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
+                try:  # in-app navigation: the same server session (a reload would open a second one)
+                    await walk(session)
+                except Exception:  # noqa: BLE001
+                    pass
+            samples.append({"t_s": round(time.perf_counter() - t1, 1), "rss_mb": rss_mb(pid), **done})
+            print(json.dumps(samples[-1]), flush=True)
+        report["soak_s"] = time.perf_counter() - t1
+        report["done"], report["painted_drag_frames"], report["samples"] = done, painted, samples
+        shown = await session.shown_errors()
+        report["end"] = {"rss_mb": rss_mb(pid), "js_heap": await js_heap(session.page), "caches": cache_metrics(url),
+                         "disk_cache_mb": folder_mb(cache), "server_cpu_s": cpu_seconds(pid)}
+        report["errors"] = session.errors + shown
+        await browser.close()
+    w, e = report["after_warmup"], report["end"]
+    report["rss_growth_pct"] = 100 * (e["rss_mb"] - w["rss_mb"]) / w["rss_mb"]
+    report["js_heap_growth_pct"] = 100 * (e["js_heap"]["used_mb"] - w["js_heap"]["used_mb"]) / w["js_heap"]["used_mb"]
+    bounds = stated_bounds()
+    report["cache_table"] = [
+        {"cache": name, "bound": bounds.get(name), "bytes_warm": w["caches"].get(name, {}).get("bytes"),
+         "bytes_end": stats.get("bytes"), "misses_end": stats.get("misses")}
+        for name, stats in sorted(e["caches"].items())]
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--releases", type=int, default=2000)
+    parser.add_argument("--frames", type=int, default=2000)
+    parser.add_argument("--uploads", type=int, default=200)
+    parser.add_argument("--switches", type=int, default=50)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every count (e.g. 0.1)")
+    parser.add_argument("--cycles", type=int, default=None, help="interleaved cycles (default: one per switch)")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    from bench.bench_live_drag import _free_port
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-soak-"))
+    assets = install_assets(tmp / "assets")
+    port, cache = _free_port(), tmp / "cache"
+    env = dict(os.environ, VAE_EXPLORER_CACHE=str(cache), VAE_EXPLORER_LIVE="on")
+    os.sched_setaffinity(0, {0})  # the server on core 0 (taskset -c 0), this driver and Chromium on core 1
+    try:
+        proc = start_script(ROOT / "app.py", port, assets, tmp / "streamlit.log", env)
+    finally:
+        os.sched_setaffinity(0, {1})
+    try:
+        report = asyncio.run(soak(f"http://127.0.0.1:{port}", proc.pid, cache, args))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    w, e = report["after_warmup"], report["end"]
+    print(f"\ncounts {report['done']} (scale {report['scale']}), errors {len(report['errors'])}: {report['errors'][:3]}")
+    print(f"server RSS {w['rss_mb']:.0f} -> {e['rss_mb']:.0f} MB ({report['rss_growth_pct']:+.1f} %, target < 5 %)")
+    print(f"JS heap {w['js_heap']['used_mb']:.1f} -> {e['js_heap']['used_mb']:.1f} MB ({report['js_heap_growth_pct']:+.1f} %), "
+          f"DOM nodes {w['js_heap']['dom_nodes']} -> {e['js_heap']['dom_nodes']}")
+    print(f"disk cache {w['disk_cache_mb']:.1f} -> {e['disk_cache_mb']:.1f} MB")
+    print(f"{'cache':40} {'bound':>5} {'kB warm':>9} {'kB end':>9} {'added':>6}")
+    for row in report["cache_table"]:
+        kb = lambda b: f"{b / 1024:9.1f}" if b is not None else f"{'-':>9}"  # noqa: E731
+        print(f"{row['cache']:40} {row['bound'] or '-':>5} {kb(row['bytes_warm'])} {kb(row['bytes_end'])} "
+              f"{row['misses_end'] if row['misses_end'] is not None else '-':>6}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
