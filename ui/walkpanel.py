@@ -44,7 +44,7 @@ def _pca_axes(_means: np.ndarray, model_key: str, dataset: str, k: int) -> Axes:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _encode_as(_model, model_key: str, image: np.ndarray, label: int) -> np.ndarray:
+def encode_under_class(_model, model_key: str, image: np.ndarray, label: int) -> np.ndarray:
     """Flat code (D,) of one (C, H, W) image encoded by a conditional model under class `label`."""
     return inference.encode_codes(_model, image[None], condition=label)[0]
 
@@ -78,7 +78,7 @@ def start_ui(ctx: Ctx, prefix: str = "walk") -> tuple[np.ndarray, str]:
             label = int(view.labels[index])
             if ctx.condition_classes and 0 <= label < ctx.condition_classes:
                 # a conditional model reads the item as its own class: the code then holds its style alone
-                code = _encode_as(ctx.model, ctx.key, image.numpy(), label)
+                code = encode_under_class(ctx.model, ctx.key, image.numpy(), label)
                 return code.astype(np.float64), f"{said}, read as its own class"
             return encode_one(ctx, image).astype(np.float64), said
     elif kind == "uploaded image":

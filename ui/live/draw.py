@@ -5,7 +5,9 @@ strokes as `explorer.images.prepare_digit` does, encodes them with the model's e
 mean), paints the reconstruction and marks the code on a small PCA map of the test codes, on every stroke event
 (ui.live.live_draw). On release the raw raster comes here, is prepared again by `prepare_drawing` (the same
 preparation, so the same 28x28 input within 1/255) and the page scores it like an upload, and can start the
-latent walk from it. Without an export, WebAssembly, or the live component, the page says why.
+latent walk from it. Without an export, WebAssembly, or the live component, the page says why. A conditional
+model (cvae) draws under a class picked above the canvas: its encoder and decoder are exported under that class
+(the class baked into each graph, one pair of files per class), and the release is scored under it.
 """
 
 from __future__ import annotations
@@ -17,27 +19,43 @@ from explorer.images import ImageInputError, prepare_drawing
 from ui.context import Ctx
 
 DRAW_KEY = "rec_draw"
+CLASS_KEY = "draw_class"  # a conditional model's class for the drawing (session state)
 
 
 def can_draw(ctx: Ctx) -> bool:
     """Whether the model takes drawings: grey-scale, MNIST-like digits on a dark background (the uploads that get
-    `prepare_digit`), and not conditional (its encoder would need the class too)."""
+    `prepare_digit`); a conditional one draws under a class (`drawing_class`)."""
     from ui.widgets import digit_model
 
-    return digit_model(ctx) and not ctx.condition_classes
+    return digit_model(ctx)
 
 
-def live_encoder(ctx: Ctx):
+def drawing_class(ctx: Ctx) -> int | None:
+    """The class a conditional model reads the drawing under (the picker's, else the sidebar's); None otherwise."""
+    if not ctx.condition_classes:
+        return None
+    c = st.session_state.get(CLASS_KEY, ctx.condition or 0)
+    return int(c) if c in range(ctx.condition_classes) else 0
+
+
+def live_encoder(ctx: Ctx, condition: int | None = None):
     """(CachedExport or None, message): the model's encoder as ONNX (CACHE/models/<digest>/encoder.onnx),
-    exported on first use on the inference thread, like ui.walkpanel.live_decoder's decoder."""
+    exported on first use on the inference thread, like ui.walkpanel.live_decoder's decoder; a conditional
+    model's under class `condition` (CACHE/models/<digest>-class<c>/encoder.onnx)."""
     from explorer.cache import model_cache_dir
     from explorer.onnx_export import CachedExport
     from ui import inference
     from ui.config import app_config
 
     folder = model_cache_dir(ctx.weights_digest(), app_config().cache_dir)
+    model, name = ctx.model, folder.name
+    if ctx.condition_classes and condition is not None:
+        from explorer.models.conditioning import with_default_condition
+
+        model = with_default_condition(ctx.base_model, int(condition))  # a view: no weights of its own
+        name = f"{folder.name}-class{int(condition)}"
     try:
-        got = inference.exported_part(ctx.model, "encoder", folder.name, folder.parent)
+        got = inference.exported_part(model, "encoder", name, folder.parent)
     except Exception as exc:  # noqa: BLE001  (an exporter crash must not take the page down)
         return None, f"{type(exc).__name__}: {exc}"
     if not isinstance(got, CachedExport):
@@ -76,8 +94,14 @@ def drawing_ui(ctx: Ctx):
         st.info("Drawing needs the in-browser component, which this app runs without (--live off / "
                 "VAE_EXPLORER_LIVE=off). Upload a picture of a digit instead.")
         return None
-    decoder, note = live_decoder(ctx)
-    encoder, enc_note = live_encoder(ctx) if decoder is not None else (None, "")
+    condition = None
+    if ctx.condition_classes:
+        from ui.conditioning import class_picker_ui
+
+        condition = class_picker_ui(ctx, "Draw as class", CLASS_KEY, default=drawing_class(ctx) or 0,
+                                    help="A conditional model encodes and reconstructs the drawing given this class.")
+    decoder, note = live_decoder(ctx, condition)
+    encoder, enc_note = live_encoder(ctx, condition) if decoder is not None else (None, "")
     if decoder is None or encoder is None:
         st.warning("Drawing needs this model's encoder and decoder as ONNX for your browser, and the export failed: "
                    f"{note or enc_note}. Upload a picture of a digit instead.")
@@ -85,7 +109,7 @@ def drawing_ui(ctx: Ctx):
     if note:
         st.caption(note)
     coords, comps, mean = _map_of_test_codes(ctx)
-    model_key = f"{ctx.weights_digest()}:{decoder.info.sha256[:12]}:{encoder.info.sha256[:12]}"
+    model_key = f"{ctx.weights_digest()}:{decoder.info.sha256[:12]}:{encoder.info.sha256[:12]}"  # one per class
     h, w = ctx.shape[-2:]
     st.caption("Draw a digit with the mouse, a pen or a finger: your browser prepares it as MNIST was prepared, "
                "encodes it and shows the reconstruction and where its code falls on the PCA map of the test codes "
@@ -107,14 +131,17 @@ def drawing_ui(ctx: Ctx):
 
 def walk_start_ui(ctx: Ctx, image) -> None:
     """A button that starts the latent walk at the drawing's code (the walk's "map point" start)."""
+    from ui.walkpanel import encode_under_class
     from ui.widgets import encode_one
 
     if st.button("Use as walk start", key="rec_draw_walk", help="Start the latent walk at this drawing's code."):
-        code = encode_one(ctx, image).astype(np.float64)
+        c = drawing_class(ctx)
+        code = (encode_one(ctx, image) if c is None else encode_under_class(ctx.model, ctx.key, image.numpy(), c))
+        code = code.astype(np.float64)
         st.session_state["walk_from_map"] = {"model_key": ctx.key, "dataset": ctx.data().name, "index": -1,
                                              "code": code.tolist(), "label": f"your drawing ({ctx.model.code_name})"}
         st.session_state["walk_start"] = "map point"
         st.switch_page("ui/pages/walk.py")
 
 
-__all__ = ["DRAW_KEY", "can_draw", "drawing_ui", "live_encoder", "walk_start_ui"]
+__all__ = ["CLASS_KEY", "DRAW_KEY", "can_draw", "drawing_class", "drawing_ui", "live_encoder", "walk_start_ui"]

@@ -110,7 +110,7 @@ def page() -> None:
     if ctx.condition_classes:
         class_samples_ui(ctx)
 
-    from ui.live.draw import can_draw, drawing_ui, walk_start_ui
+    from ui.live.draw import can_draw, drawing_class, drawing_ui, walk_start_ui
 
     sources = ["Upload images", "Pick from the data set"] + (["Draw"] if can_draw(ctx) else [])
     if st.session_state.get("rec_source") not in sources:  # e.g. "Draw", kept from a model that takes drawings
@@ -122,7 +122,7 @@ def page() -> None:
             return
         st.subheader("Your drawing")
         walk_start_ui(ctx, drawn)
-        scores_ui(ctx, drawn, "drawing", iwae_k, seed, n_samples, key="draw")
+        scores_ui(ctx, drawn, "drawing", iwae_k, seed, n_samples, key="draw", label=drawing_class(ctx))
     elif source == "Upload images":
         limit_mb = ctx.limits.max_bytes / (1024 * 1024)
         files = st.file_uploader(
