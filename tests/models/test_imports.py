@@ -1,4 +1,4 @@
-"""explorer.models is the bottom layer: it imports nothing above it (analysis, data, checkpoint, training, the
+"""explorer.models is the bottom layer above a few leaf utilities: it imports nothing above it (analysis, data, checkpoint, training, the
 app), and importing the pu pooling does not load torch.compile's machinery (that happens only when asked for)."""
 
 import ast
@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 MODELS = Path(__file__).resolve().parents[2] / "explorer" / "models"
-ALLOWED = ("explorer.models", "explorer.distributions", "explorer.losses", "explorer.text")  # and what they hold
+# leaf utilities below the models: atomic writes, cache paths and the child-process ONNX check (which the ONNX
+# pair loader must pass before it opens a file); they import nothing of explorer but each other
+LEAVES = ("explorer.files", "explorer.cache", "explorer.onnx_trust")
+ALLOWED = ("explorer.models", "explorer.distributions", "explorer.losses", "explorer.text", *LEAVES)  # and what they hold
 ABOVE = ("explorer.analysis", "explorer.data", "explorer.checkpoint", "explorer.training", "ui")
 
 
@@ -52,6 +55,15 @@ def test_models_import_nothing_above_them(path):
     ours = [n for n in names if _within(n, "explorer") and n != "explorer"]
     stray = [n for n in ours if not any(_within(n, a) for a in ALLOWED)]
     assert not stray, f"{path} imports {stray}; explorer.models may only use {ALLOWED}"
+
+
+@pytest.mark.parametrize("leaf", LEAVES)
+def test_the_leaf_utilities_import_only_each_other(leaf):
+    path = MODELS.parents[1] / Path(*leaf.split(".")).with_suffix(".py")
+    names = imported_modules(path.read_text(), "explorer")
+    ours = [n for n in names if _within(n, "explorer") and n != "explorer"]
+    stray = [n for n in ours if not any(_within(n, other) for other in LEAVES)]
+    assert not stray, f"{path} imports {stray}; a leaf utility may only use {LEAVES}"
 
 
 def test_the_walk_catches_upward_imports_anywhere():
