@@ -1,5 +1,6 @@
-"""explorer.models is the bottom layer above a few leaf utilities: it imports nothing above it (analysis, data, checkpoint, training, the
-app), and importing the pu pooling does not load torch.compile's machinery (that happens only when asked for)."""
+"""explorer.models is the bottom layer above a few leaf utilities: it imports nothing above it (analysis, data,
+checkpoint, training, the app), and importing the pu pooling does not load torch.compile's machinery (that happens
+only when asked for)."""
 
 import ast
 import subprocess
