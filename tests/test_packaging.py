@@ -54,13 +54,15 @@ def test_console_scripts():
 
 
 def test_launcher_applies_the_project_settings_on_loopback():
-    from ui.launch import MAIN_SCRIPT, config_flags, streamlit_argv, streamlit_config_file
+    from ui.launch import MAIN_SCRIPT, SERVE_SCRIPT, config_flags, streamlit_argv, streamlit_config_file
 
     assert streamlit_config_file() == ROOT / ".streamlit" / "config.toml"
     settings = config_flags(streamlit_config_file())
     assert settings["server.maxUploadSize"] == 16 and settings["server.fileWatcherType"] == "none"
     argv = streamlit_argv(["--server.port", "8600", "--", "--models", "runs", "--cache-dir", "/tmp/c"], env={})
-    assert argv[:2] == ["run", str(MAIN_SCRIPT)] and MAIN_SCRIPT.is_file()
+    # the ASGI entry (st.App with the item-image route) around the dashboard script, both shipped
+    assert argv[:2] == ["run", str(SERVE_SCRIPT)] and SERVE_SCRIPT.is_file() and MAIN_SCRIPT.is_file()
+    assert f'st.App("{MAIN_SCRIPT.name}"' in SERVE_SCRIPT.read_text()
     assert "--server.address=127.0.0.1" in argv and "--server.maxUploadSize=16" in argv
     assert "--server.fileWatcherType=none" in argv and "--server.headless=true" in argv
     assert argv[argv.index("--"):] == ["--", "--models", "runs", "--cache-dir", "/tmp/c"]

@@ -20,6 +20,7 @@ from pathlib import Path
 from ui.config import UI_DIR, _parser, _shipped
 
 MAIN_SCRIPT = UI_DIR / "entry" / "streamlit_app.py"
+SERVE_SCRIPT = UI_DIR / "entry" / "serve.py"  # MAIN_SCRIPT inside st.App, with the item-image route (ui/itemserver.py)
 DEFAULT_ADDRESS = "127.0.0.1"
 
 
@@ -71,7 +72,7 @@ def streamlit_argv(argv: list[str], env: dict[str, str] | None = None) -> list[s
         st_args, app_args = list(argv), []
     defaults = {**config_flags(streamlit_config_file()), "server.address": DEFAULT_ADDRESS}
     extra = [f"--{name}={_flag_value(value)}" for name, value in defaults.items() if not _given(name, st_args, env)]
-    return ["run", str(MAIN_SCRIPT), *extra, *st_args, "--", *app_args]
+    return ["run", str(SERVE_SCRIPT), *extra, *st_args, "--", *app_args]
 
 
 def _help() -> str:

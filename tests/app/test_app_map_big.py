@@ -160,6 +160,29 @@ def test_a_real_encoding_shows_the_items_originals(app_env, encodings, media):
     assert np.array_equal(shown, to_uint8(image, shown.shape[0] // image.shape[-1]))
 
 
+def test_served_with_the_item_route_the_page_registers_the_items_originals(app_env, encodings, monkeypatch):
+    """Under ui/entry/serve.py the page hands the component a URL whose GET is the item's original as a PNG."""
+    import io
+
+    from PIL import Image
+
+    from checkpoints import load
+    from explorer.images import to_uint8
+    from ui import itemserver
+
+    monkeypatch.setattr(itemserver, "_mounted", True)
+    monkeypatch.setattr(itemserver, "_by_token", itemserver.OrderedDict())
+    monkeypatch.setattr(itemserver, "_by_key", {})
+    at = _open_points(open_app(app_env["tiny-conv-mnist5k"], "map"), "mnist5k test split")
+    at.run()  # a rerun keeps the token
+    ((token, source),) = itemserver._by_token.items()
+    assert source.count == 500 and itemserver.lookup(token, 3) == (source, "")
+    shown = np.asarray(Image.open(io.BytesIO(source.image(3))))
+    image = load("mnist5k").test[3][0]
+    assert np.array_equal(shown, to_uint8(image, shown.shape[0] // image.shape[-1]).squeeze())
+    assert itemserver.lookup(token, 500)[0] is None
+
+
 def test_a_direction_between_groups_as_the_horizontal_axis(app_env, encodings):
     from explorer.latent import attribute_axes
     from ui.bigmapview import direction_choices, direction_plane

@@ -59,8 +59,9 @@ def test_project_settings_serve_on_loopback_with_xsrf_on():
         "0.0.0.0" in streamlit_argv(["--server.address", "0.0.0.0"], env={})
 
 
-def _serve(cmd: list[str], log: Path) -> None:
-    """Start a start command on a free port; check health, 127.0.0.1-only listening and the XSRF cookie."""
+def _serve(cmd: list[str], log: Path, item_route: bool = False) -> None:
+    """Start a start command on a free port; check health, 127.0.0.1-only listening and the XSRF cookie, and
+    whether ui/itemserver's route is served (it answers an unknown token with its own 404)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
     proc = subprocess.Popen([*cmd[:1], *cmd[1:], "--server.port", str(port)] if "--" not in cmd else cmd,
@@ -81,6 +82,12 @@ def _serve(cmd: list[str], log: Path) -> None:
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(put, timeout=10)
         assert info.value.code == 403 and b"xsrf" in info.value.read().lower()
+        try:  # without the route Streamlit answers with its page (200) or its own 404
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/vae/item/no-such-token/0", timeout=10) as r:
+                code, body = r.status, r.read()
+        except urllib.error.HTTPError as exc:
+            code, body = exc.code, exc.read()
+        assert (code == 404 and body == b"unknown or expired item token") == item_route, (code, body[:200])
         listening = _listening_addresses(port)
         assert listening == {"0100007F"}, listening  # 127.0.0.1 only, no 0.0.0.0 or ::
     finally:
@@ -101,4 +108,4 @@ def test_start_commands_listen_on_loopback_only_with_xsrf(command, tmp_path):
         cmd = [sys.executable, "-m", "streamlit", "run", "app.py"]
     else:  # what the vae-explorer console script and scripts/app.sh (without ADDRESS) run
         cmd = [sys.executable, "-m", "ui.launch"]
-    _serve(cmd + port_args, tmp_path / "log.txt")
+    _serve(cmd + port_args, tmp_path / "log.txt", item_route=command != "streamlit run app.py")

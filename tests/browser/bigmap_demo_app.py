@@ -6,7 +6,7 @@ ITEM's code; default: the PCA inverse of the pointer's position). The points are
 with 10 labels; the decoder is pretrained/conv-mnist5k's, exported with explorer.onnx_export (BIGMAP_DEMO_CACHE
 is where it is kept); the "PCA" is a fixed random orthonormal pair of directions in its 16-D latent space, so
 the PCA inverse of a point and the item's code agree. The item's own image (the server's) is the server decode
-of the item's code.
+of the item's code: by a rerun here, by a GET of the item route when served through bigmap_demo_serve.py.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from explorer.latent import decode
 from explorer.onnx_export import CachedExport, exported_decoder, file_sha256
 from ui.bigmap import big_map, select_box, select_lasso
 from ui.bigmap.component import quantize
+from ui.itemserver import item_url, session_key
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "conv-mnist5k"
@@ -99,7 +100,8 @@ def main() -> None:
     event = big_map("map", coords, labels, CLASSES, f"demo:{n}", values=values, value_name="ELBO",
                     decoder=export.path, model_key=f"{MODEL}:{digest}", pca_mean=mean, pca_components=components,
                     codes=codes, image_shape=tuple(model.config.input_shape),
-                    item_image=lambda i: item_png(n, i), height=700, width=1000)
+                    item_image=lambda i: item_png(n, i), height=700, width=1000,
+                    item_url=item_url(session_key(), f"demo:{n}", n, lambda i: item_png(n, i)))
     st.button("Rerun", key="rerun")
     st.caption(f"path={event.status.get('path', 'pending')}")
     st.caption(f"clicked={event.clicked}")

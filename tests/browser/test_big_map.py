@@ -37,6 +37,14 @@ def demo_url(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
+def routed_url(tmp_path_factory) -> str:
+    """The demo inside st.App with ui/itemserver's route, as `vae-explorer` serves the dashboard."""
+    tmp = tmp_path_factory.mktemp("bigmap-demo-routed")
+    with served_script(DEMO.with_name("bigmap_demo_serve.py"), tmp, {"BIGMAP_DEMO_CACHE": str(tmp / "cache")}) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
 def points():
     coords, labels, _ = clustered(N)
     bounds = data_bounds(coords)
@@ -212,3 +220,32 @@ def test_points_cross_the_websocket_once_in_compact_form(tall, demo_url):
     page.wait_for_function("() => window.__bigMap.current()?.firstFrame != null", timeout=30_000)
     wait_idle(page)
     assert sum(received[n:]) < 100_000
+
+
+def test_with_the_item_route_the_server_image_comes_by_one_get_without_a_rerun(tall, routed_url, points):
+    page = tall
+    blocked = _block_foreign(page)
+    gets: list[str] = []
+    page.on("request", lambda r: gets.append(r.url) if "/api/vae/item/" in r.url else None)
+    _open(page, routed_url)
+    coords, labels, bounds, q = points
+    for label in (3, 7):
+        where = page.evaluate(f"window.__bigMap.locate({_dense_index(q, labels, label)})")
+        page.mouse.move(where["x"] - 20, where["y"] - 20)
+        page.mouse.move(where["x"], where["y"], steps=3)
+        hovered = page.evaluate("window.__bigMap.current().hoverIndex")
+        assert hovered is not None
+        page.wait_for_function(f"window.__bigMap.current().serverCaption.dataset.index === '{hovered}'", timeout=15_000)
+        assert page.get_by_test_id("big-map-server-caption").inner_text() == f"item {hovered}'s image (server)"
+        src = page.get_by_test_id("big-map-server-image").get_attribute("src")
+        assert src.startswith("blob:"), src
+        # the image is the item's: the server's PNG for that index, fetched from this origin
+        assert any(u.startswith(routed_url + "/api/vae/item/") and u.endswith(f"/{hovered}") for u in gets), gets
+    sent = page.evaluate("window.__bigMap.hoverSent")
+    assert sent and all(h["how"] == "fetch" for h in sent), sent
+    # Python never heard of the hover: no rerun was needed for the image
+    assert _caption(page, "hovered=") == "None"
+    # a token the server does not know is refused (the page then asks through a rerun)
+    status = page.evaluate(f"fetch('{routed_url}/api/vae/item/forged-token/1').then(r => r.status)")
+    assert status == 404
+    assert blocked == [], f"requests to other hosts: {blocked}"

@@ -242,6 +242,7 @@ def big_map(
     codes: np.ndarray | None = None,
     image_shape: tuple[int, int, int] | None = None,
     item_image: Callable[[int], bytes] | None = None,
+    item_url: str | None = None,
     height: int = 600,
     width: int | None = None,
     max_code_values: int = MAX_CODE_VALUES,
@@ -256,7 +257,8 @@ def big_map(
     and either codes (N, D) (sent as float16 when N*D <= max_code_values: the hovered ITEM's code is decoded)
     or the PCA inverse pca_mean (D,) + pca_components (2, D) (the POINTER's position is decoded); with both,
     codes win when small enough. item_image(index) -> PNG bytes: the item's own image, shown after the hover
-    rests (the next rerun). height / width: the canvas size in CSS pixels (width: the element's, less the side
+    rests (the next rerun); item_url: a same-origin URL prefix the page appends an index to and GETs instead
+    (ui/itemserver.item_url: no rerun). height / width: the canvas size in CSS pixels (width: the element's, less the side
     panel, when None)."""
     coords = np.asarray(coords)
     n = coords.shape[0]
@@ -305,6 +307,8 @@ def big_map(
             else:
                 header["decoder_url"] = url
             mem["models"].add(model_key)
+    if item_url:
+        header["item_url"] = str(item_url)
     hover = mem.get("hover")
     if item_image is not None and isinstance(hover, int) and 0 <= hover < n:
         try:

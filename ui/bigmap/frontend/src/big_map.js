@@ -12,7 +12,8 @@
 // in view.
 //
 // The points are sorted once into a 256x256 grid of cells (a counting sort in the page), so a frame only walks
-// the cells in view, and hover / box / lasso look only at the cells they touch.
+// the cells in view, and hover / box / lasso look only at the cells they touch. Zoomed out, where a pixel holds
+// many points, a frame adds pre-summed cells (levels of detail, `buildLevel`) instead of single points.
 //
 // Wire format (ui/bigmap/component.py `pack`): data is one Uint8Array:
 //   "BMAP" | u32 LE header length | header JSON | pad to 8 | blobs (each padded to 8)
@@ -28,13 +29,21 @@ const GB = 8; // grid: cell = q >> GB, 256 x 256 cells
 const GN = 1 << (16 - GB);
 const MAX_LOG = 300;
 const DOT_LIMIT = 40000; // fewer points than this in view: draw them as dots
+// Levels of detail for the density raster: cells of 2^k quantized units, k in LOD_BITS (1024^2, 2048^2 and
+// 4096^2 grids), each occupied cell holding its count and colour sums. A frame whose pixel is at least a cell
+// adds cells instead of points (the point moves to its cell's centre: under half a pixel). A level with more
+// than LOD_KEEP * n occupied cells saves nothing and is not kept.
+const LOD_BITS = [6, 5, 4];
+const LOD_KEEP = 0.6;
 const HOVER_PX = 10;
 const PANEL = 270;
 
 const G = (window.__bigMap ??= {
   datasets: new Map(), decoders: new Map(), sessions: new Map(), instances: {}, frames: [], hovers: [],
-  selections: [], firstPaint: {}, received: [], seq: 0, ortVersion: null, hoverSent: [], serverImages: [],
+  selections: [], firstPaint: {}, received: [], seq: 0, ortVersion: null, hoverSent: [], serverImages: [], lodBuilds: [],
 });
+
+G.lodBuilds ??= [];
 
 const PALETTE = [
   [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189], [140, 86, 75], [227, 119, 194],
@@ -258,6 +267,79 @@ function luts(inst) {
   return { r, g, b, dim: n, value };
 }
 
+// One level of detail for the current colouring: occupied cells sorted by the points' 256x256 grid cell, so a
+// frame walks the grid cells in view as it does for points. O(n) to build; null when it would not be smaller.
+function buildLevel(ds, k, col, L, mask, hl) {
+  const sub = GB - k, side = 1 << sub, subMask = side - 1;
+  const { sx, sy, sl, start, n } = ds;
+  const cap = Math.min(n, GN * GN * side * side), limit = Math.floor(LOD_KEEP * n);
+  const cnt = new Uint32Array(side * side), rs = new Uint32Array(side * side), gs = new Uint32Array(side * side),
+    bs = new Uint32Array(side * side), touched = new Uint32Array(side * side);
+  const ox = new Uint16Array(cap), oy = new Uint16Array(cap), oc = new Uint32Array(cap), orr = new Uint32Array(cap),
+    og = new Uint32Array(cap), ob = new Uint32Array(cap), ostart = new Uint32Array(GN * GN + 1);
+  const half = 1 << (k - 1);
+  let m = 0;
+  for (let c = 0; c < GN * GN; c++) {
+    ostart[c] = m;
+    const a = start[c], e = start[c + 1];
+    if (a === e) continue;
+    let t = 0;
+    for (let p = a; p < e; p++) {
+      const j = (((sy[p] >> k) & subMask) << sub) | ((sx[p] >> k) & subMask);
+      let v = col[p];
+      if ((mask !== null && mask[p] === 0) || (hl >= 0 && sl[p] !== hl)) v = L.dim;
+      if (cnt[j] === 0) touched[t++] = j;
+      cnt[j]++; rs[j] += L.r[v]; gs[j] += L.g[v]; bs[j] += L.b[v];
+    }
+    if (m + t > limit) return null;
+    const bx = (c & (GN - 1)) << GB, by = (c >> (16 - GB)) << GB;
+    for (let i = 0; i < t; i++) {
+      const j = touched[i];
+      ox[m] = bx + ((j & subMask) << k) + half; oy[m] = by + ((j >> sub) << k) + half;
+      oc[m] = cnt[j]; orr[m] = rs[j]; og[m] = gs[j]; ob[m] = bs[j]; m++;
+      cnt[j] = rs[j] = gs[j] = bs[j] = 0;
+    }
+  }
+  ostart[GN * GN] = m;
+  return { k, m, ostart, ox: ox.slice(0, m), oy: oy.slice(0, m), oc: oc.slice(0, m), or: orr.slice(0, m),
+    og: og.slice(0, m), ob: ob.slice(0, m) };
+}
+
+// The coarsest level whose cell is at most one pixel at scale s (px per quantized unit), built on first use for
+// the current colouring (data set, colour mode, selection mask, searched label); null: draw the points.
+function levelFor(inst, s, L, col) {
+  const lod = inst.lod;
+  if (!lod || lod.ds !== inst.ds || lod.col !== col || lod.mask !== inst.selMask || lod.hl !== inst.highlight)
+    inst.lod = { ds: inst.ds, col, mask: inst.selMask, hl: inst.highlight, levels: {} };
+  for (const k of LOD_BITS) {
+    if ((1 << k) * s > 1) continue;
+    const levels = inst.lod.levels;
+    if (!(k in levels)) {
+      const t0 = performance.now();
+      levels[k] = buildLevel(inst.ds, k, col, L, inst.selMask, inst.highlight);
+      push(G.lodBuilds, { instance: inst.id, k, ms: performance.now() - t0, cells: levels[k]?.m ?? null });
+    }
+    if (levels[k]) return levels[k];
+  }
+  return null;
+}
+
+// After a frame, build the other levels for this colouring one per idle tick, so zooming never waits for one.
+function prebuildLevels(inst) {
+  if (inst.lodTimer || !inst.ds) return;
+  inst.lodTimer = setTimeout(() => {
+    inst.lodTimer = 0;
+    const lod = inst.lod;
+    if (!lod || lod.ds !== inst.ds) return;
+    const k = LOD_BITS.find((b) => !(b in lod.levels));
+    if (k === undefined) return;
+    const t0 = performance.now();
+    lod.levels[k] = buildLevel(inst.ds, k, lod.col, luts(inst), lod.mask, lod.hl);
+    push(G.lodBuilds, { instance: inst.id, k, ms: performance.now() - t0, cells: lod.levels[k]?.m ?? null, idle: true });
+    prebuildLevels(inst);
+  }, 60);
+}
+
 function schedule(inst, tEvent) {
   if (inst.tEvent === null) inst.tEvent = tEvent ?? performance.now();
   if (!inst.raf) inst.raf = requestAnimationFrame(() => { inst.raf = 0; draw(inst); });
@@ -273,21 +355,40 @@ function draw(inst) {
   const gx0 = Math.max(0, Math.floor(qx0) >> GB), gx1 = Math.min(GN - 1, Math.floor(qx1) >> GB);
   const gy0 = Math.max(0, Math.floor(qy0) >> GB), gy1 = Math.min(GN - 1, Math.floor(qy1) >> GB);
   const { sx, sy, sl, sv, start } = ds;
-  const { r: LR, g: LG, b: LB, dim, value } = luts(inst);
+  const L = luts(inst);
+  const { r: LR, g: LG, b: LB, dim, value } = L;
   const col = value ? sv : sl;
   const mask = inst.selMask, hl = inst.highlight;
   const pix = inst.pix;
   pix.fill(0xffffffff);
   let inView = 0;
   if (gx1 >= gx0 && gy1 >= gy0) for (let gy = gy0; gy <= gy1; gy++) inView += start[gy * GN + gx1 + 1] - start[gy * GN + gx0];
-  let drawn = 0;
+  let drawn = 0, level = null;
   const dots = inView < DOT_LIMIT;
   if (gx1 >= gx0 && gy1 >= gy0) {
     if (!dots) {
       const acc = inst.acc;
       acc.fill(0);
       let maxc = 0;
-      for (let gy = gy0; gy <= gy1; gy++) {
+      const lv = levelFor(inst, s, L, col);
+      if (lv !== null) {
+        const { ostart, ox, oy, oc, or: lr, og, ob } = lv;
+        for (let gy = gy0; gy <= gy1; gy++) {
+          const to = ostart[gy * GN + gx1 + 1];
+          for (let p = ostart[gy * GN + gx0]; p < to; p++) {
+            const px = ((ox[p] - qx0) * s) | 0;
+            if (px < 0 || px >= W) continue;
+            const py = ((qy1 - oy[p]) * s) | 0;
+            if (py < 0 || py >= H) continue;
+            const k = (py * W + px) << 2;
+            const m = (acc[k] += oc[p]);
+            if (m > maxc) maxc = m;
+            acc[k + 1] += lr[p]; acc[k + 2] += og[p]; acc[k + 3] += ob[p];
+            drawn += oc[p];
+          }
+        }
+        level = lv.k;
+      } else for (let gy = gy0; gy <= gy1; gy++) {
         const to = start[gy * GN + gx1 + 1];
         for (let p = start[gy * GN + gx0]; p < to; p++) {
           const px = ((sx[p] - qx0) * s) | 0;
@@ -342,8 +443,9 @@ function draw(inst) {
   inst.ctx.putImageData(inst.image, 0, 0);
   const tDrawn = performance.now();
   drawOverlay(inst);
-  push(G.frames, { instance: inst.id, tEvent: inst.tEvent ?? tStart, tStart, tDrawn, drawn, dots, inView });
+  push(G.frames, { instance: inst.id, tEvent: inst.tEvent ?? tStart, tStart, tDrawn, drawn, dots, inView, level });
   inst.tEvent = null;
+  if (inst.lod) prebuildLevels(inst);
   if (inst.firstFrame === null) {
     inst.firstFrame = tDrawn;
     G.firstPaint[inst.id] = { ...(G.firstPaint[inst.id] ?? {}), tDrawn, tRender: inst.firstRender, n: ds.n };
@@ -596,11 +698,46 @@ function hover(inst, x, y, tEvent) {
   else requestDecode(inst, { index: i, pos: qToData(inst.ds, qx, qy), tEvent });
   if (changed) {
     clearTimeout(inst.hoverTimer);
+    const url = inst.itemRouteFailed ? null : inst.header.item_url;
+    // with the server's item route (ui/itemserver.py) the original comes by one GET after a short rest; without
+    // it the hovered index goes to Python, whose next rerun sends the image (a rerun costs far more, so wait longer)
     inst.hoverTimer = setTimeout(() => {
-      push(G.hoverSent, { index: inst.hoverIndex, t: performance.now() });
-      inst.api?.setTriggerValue("hover", { index: inst.hoverIndex, t: Date.now() });
-    }, 120);
+      push(G.hoverSent, { index: inst.hoverIndex, t: performance.now(), how: url ? "fetch" : "rerun" });
+      if (url && inst.hoverIndex !== null) fetchItem(inst, url, inst.hoverIndex);
+      else if (!url) inst.api?.setTriggerValue("hover", { index: inst.hoverIndex, t: Date.now() });
+    }, url ? 40 : 120);
   }
+}
+
+// The hovered item's original from the item route; a newer hover aborts an older request. A failed request
+// (a proxy without the route, an expired token) falls back to the rerun path for this instance.
+async function fetchItem(inst, url, index) {
+  inst.itemAbort?.abort();
+  const ctl = (inst.itemAbort = new AbortController());
+  try {
+    const res = await fetch(url + index, { signal: ctl.signal, credentials: "same-origin" });
+    if (!res.ok) throw new Error(`${res.status} ${(await res.text()).slice(0, 120)}`);
+    const blob = await res.blob();
+    if (ctl.signal.aborted) return;
+    URL.revokeObjectURL(inst.itemObjectUrl ?? "");
+    inst.itemObjectUrl = URL.createObjectURL(blob);
+    showServerImage(inst, index, inst.itemObjectUrl);
+  } catch (err) {
+    if (err?.name === "AbortError") return;
+    inst.serverCaption.textContent = `item ${index}: ${String(err?.message ?? err).slice(0, 160)}`;
+    inst.itemRouteFailed = true;
+    inst.api?.setTriggerValue("hover", { index, t: Date.now() });
+  }
+}
+
+function showServerImage(inst, index, src) {
+  inst.serverImg.src = src;
+  inst.serverImg.hidden = false;
+  inst.serverImg.dataset.index = String(index);
+  inst.serverCaption.textContent = `item ${index}'s image (server)`;
+  inst.serverCaption.dataset.index = String(index);
+  if (inst.serverShown !== index) push(G.serverImages, { index, t: performance.now() });
+  inst.serverShown = index;
 }
 
 // -- decoding the hover ----------------------------------------------------------------------------
@@ -759,13 +896,7 @@ function update(inst, data) {
   schedule(inst, tData);
   const img = h.item_image;
   if (img && img.png_b64) {
-    inst.serverImg.src = `data:image/png;base64,${img.png_b64}`;
-    inst.serverImg.hidden = false;
-    inst.serverImg.dataset.index = String(img.index);
-    inst.serverCaption.textContent = `item ${img.index}'s image (server)`;
-    inst.serverCaption.dataset.index = String(img.index);
-    if (inst.serverShown !== img.index) push(G.serverImages, { index: img.index, t: performance.now() });
-    inst.serverShown = img.index;
+    showServerImage(inst, img.index, `data:image/png;base64,${img.png_b64}`);
   } else if (img && img.error) {
     inst.serverCaption.textContent = `item ${img.index}: ${img.error}`;
   }
