@@ -71,7 +71,10 @@ async def js_heap(page) -> dict:
     heap = await cdp.send("Runtime.getHeapUsage")
     dom = await cdp.send("Memory.getDOMCounters")
     await cdp.detach()
-    return {"used_mb": heap["usedSize"] / 2**20, "total_mb": heap["totalSize"] / 2**20, "dom_nodes": dom["nodes"]}
+    # nodes in the document now, against all the page's live nodes (detached ones still referenced included)
+    attached = await page.evaluate("document.getElementsByTagName('*').length")
+    return {"used_mb": heap["usedSize"] / 2**20, "total_mb": heap["totalSize"] / 2**20, "dom_nodes": dom["nodes"],
+            "elements_in_document": attached, "js_event_listeners": dom.get("jsEventListeners")}
 
 
 async def choose_model(session: Session, name: str) -> None:
@@ -204,7 +207,10 @@ async def soak(url: str, pid: int, cache: Path, args) -> dict:
                     await walk(session)
                 except Exception:  # noqa: BLE001
                     pass
-            samples.append({"t_s": round(time.perf_counter() - t1, 1), "rss_mb": rss_mb(pid), **done})
+            heap = await js_heap(session.page)
+            samples.append({"t_s": round(time.perf_counter() - t1, 1), "rss_mb": rss_mb(pid), **done,
+                            "js_used_mb": round(heap["used_mb"], 1), "dom_nodes": heap["dom_nodes"],
+                            "elements_in_document": heap["elements_in_document"]})
             print(json.dumps(samples[-1]), flush=True)
         report["soak_s"] = time.perf_counter() - t1
         report["done"], report["painted_drag_frames"], report["samples"] = done, painted, samples

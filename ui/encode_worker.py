@@ -10,29 +10,22 @@ progress as "progress FRACTION STAGE" lines on stdout, as ui.map_worker does.
 from __future__ import annotations
 
 import json
-import os
 import sys
 
-from ui.map_worker import PROGRESS_PREFIX
+from ui.map_worker import lower_priority, report
 
 BATCH_SIZE = 50  # explorer.evaluate's --batch-size default: the cache entry's name depends on it
 
 
 def main(argv: list[str]) -> int:
     model_path, dataset, split, cache_dir, options_json, *trusted = argv
-    try:
-        os.nice(10)  # the app's interactive work comes first
-    except OSError:
-        pass
+    lower_priority()
     from pathlib import Path
 
     from explorer.analysis.encode_dataset import encode_splits
     from explorer.cache import weights_digest
     from explorer.data import load_dataset
     from explorer.evaluate import load_model
-
-    def report(fraction: float, stage: str) -> None:  # one line per report, read by ui.mapjobs
-        print(f"{PROGRESS_PREFIX} {fraction:.4f} {stage}", flush=True)
 
     report(0.0, "loading the model and the data set")
     options = json.loads(options_json)

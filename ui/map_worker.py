@@ -12,19 +12,26 @@ import sys
 PROGRESS_PREFIX = "progress"
 
 
-def main(argv: list[str]) -> int:
-    src, out, method, params, seed = argv
+def lower_priority() -> None:
+    """nice 10: the app's interactive work comes first."""
     try:
-        os.nice(10)  # the app's interactive work comes first
+        os.nice(10)
     except OSError:
         pass
+
+
+def report(fraction: float, stage: str) -> None:
+    """One progress line on stdout, read by ui.mapjobs."""
+    print(f"{PROGRESS_PREFIX} {fraction:.4f} {stage}", flush=True)
+
+
+def main(argv: list[str]) -> int:
+    src, out, method, params, seed = argv
+    lower_priority()
     import numpy as np
 
     from explorer.analysis.maps import compute_map
     from explorer.cache import write_entry
-
-    def report(fraction: float, stage: str) -> None:  # one line per report, read by ui.mapjobs
-        print(f"{PROGRESS_PREFIX} {fraction:.4f} {stage}", flush=True)
 
     report(0.0, f"computing {method.upper()}")
     means = np.load(src, allow_pickle=False)

@@ -5,6 +5,7 @@ Set VAE_EXPLORER_TEST_MODELS=DIR to reuse checkpoints built by an earlier run (`
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,28 @@ def media(monkeypatch) -> Media:
 
     monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Recording)
     return rec
+
+
+@pytest.fixture
+def threads(monkeypatch) -> list[str]:
+    """The thread of every module call of the models the app loads during the test."""
+    import streamlit as st
+
+    import explorer.checkpoint
+    from ui.catalogue import _load_model
+
+    seen: list[str] = []
+    real = explorer.checkpoint.from_pretrained
+
+    def guarded(*args, **kwargs):
+        model = real(*args, **kwargs)
+        for m in model.modules():
+            m.register_forward_pre_hook(lambda module, a: seen.append(threading.current_thread().name))
+        return model
+
+    monkeypatch.setattr(explorer.checkpoint, "from_pretrained", guarded)
+    _load_model.clear()
+    st.cache_data.clear()
+    yield seen
+    _load_model.clear()
+    st.cache_data.clear()

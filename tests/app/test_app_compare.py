@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -48,31 +47,6 @@ def compare_env(shipped_env, onnx_root, monkeypatch) -> Path:
     """pretrained/ plus the ONNX pair."""
     monkeypatch.setenv("VAE_EXPLORER_MODELS", str(onnx_root))
     return onnx_root
-
-
-@pytest.fixture
-def threads(monkeypatch) -> list[str]:
-    """The thread of every module call of the models the app loads during the test."""
-    import streamlit as st
-
-    import explorer.checkpoint
-    from ui.catalogue import _load_model
-
-    seen: list[str] = []
-    real = explorer.checkpoint.from_pretrained
-
-    def guarded(*args, **kwargs):
-        model = real(*args, **kwargs)
-        for m in model.modules():
-            m.register_forward_pre_hook(lambda module, a: seen.append(threading.current_thread().name))
-        return model
-
-    monkeypatch.setattr(explorer.checkpoint, "from_pretrained", guarded)
-    _load_model.clear()
-    st.cache_data.clear()
-    yield seen
-    _load_model.clear()
-    st.cache_data.clear()
 
 
 def _clean(at, where: str) -> None:

@@ -4,7 +4,6 @@ class. Every model call still runs on the inference thread."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -30,31 +29,6 @@ def cvae_env(cvae_dir, cache_dir, monkeypatch) -> Path:
     monkeypatch.setenv("VAE_EXPLORER_MODELS", str(cvae_dir.parent))
     monkeypatch.setenv("VAE_EXPLORER_CACHE", str(cache_dir))
     return cvae_dir
-
-
-@pytest.fixture
-def threads(monkeypatch) -> list[str]:
-    """The thread of every module call of the models the app loads during the test."""
-    import streamlit as st
-
-    import explorer.checkpoint
-    from ui.catalogue import _load_model
-
-    seen: list[str] = []
-    real = explorer.checkpoint.from_pretrained
-
-    def guarded(*args, **kwargs):
-        model = real(*args, **kwargs)
-        for m in model.modules():
-            m.register_forward_pre_hook(lambda module, a: seen.append(threading.current_thread().name))
-        return model
-
-    monkeypatch.setattr(explorer.checkpoint, "from_pretrained", guarded)
-    _load_model.clear()
-    st.cache_data.clear()
-    yield seen
-    _load_model.clear()
-    st.cache_data.clear()
 
 
 def _every_page(at) -> None:

@@ -148,7 +148,10 @@ function button(text, testid, onClick) {
 
 function mount(parentElement) {
   let root = Array.from(parentElement.children).find((node) => node.classList?.contains("bm-root"));
-  if (root && root.__inst) return root.__inst;
+  if (root && root.__inst) { G.instances[root.__inst.id] = root.__inst; return root.__inst; }
+  // forget instances no longer in the document: each holds its canvas, raster buffers and levels of detail
+  // (tens of MB at 1M points); one that comes back is registered again above
+  for (const [id, old] of Object.entries(G.instances)) if (!old.root.isConnected) delete G.instances[id];
   root = el("div", { class: "bm-root", "data-testid": "big-map" });
   const inst = {
     id: `bm${++G.seq}`, root, data: null, header: null, ds: null, api: null, mode: "pan", colour: "label",

@@ -55,6 +55,22 @@ G.prepareDigit ??= prepareDigit;
 
 let ortPromise = null;
 
+// A release anywhere ends every drag. One listener for the page, holding no instance: a listener per mount kept
+// each unmounted instance (its canvas and sliders) alive for the page's life (bench/bench_soak.py: the DOM node
+// count grew by ~400 a model switch while the document's own elements stayed at ~640).
+// Instances are in G.mounted while rendered (mount() adds them on every render); a release drops the ones no
+// longer in the document.
+G.mounted ??= new Set();
+if (!G.releaseListener) {
+  G.releaseListener = true;
+  window.addEventListener("pointerup", () => {
+    for (const inst of G.mounted) {
+      inst.dragging = false;
+      if (!inst.root.isConnected) G.mounted.delete(inst);
+    }
+  });
+}
+
 function loadOrt() {
   ortPromise ??= (async () => {
     if (typeof WebAssembly !== "object" || WebAssembly === null || typeof WebAssembly.instantiate !== "function") {
@@ -447,7 +463,7 @@ async function encodeAndPaint(inst, req) {
 function mount(parentElement) {
   // parentElement is a ShadowRoot (isolate_styles), where `:scope >` matches nothing: look at the children
   let root = Array.from(parentElement.children).find((node) => node.classList?.contains("ll-root"));
-  if (root && root.__inst) return root.__inst;
+  if (root && root.__inst) { G.mounted.add(root.__inst); return root.__inst; }
   root = el("div", { class: "ll-root", "data-path": "pending" });
   const canvas = el("canvas", { class: "ll-canvas", "data-testid": "live-latent-canvas" });
   const note = el("div", { class: "ll-note", "data-testid": "live-latent-status" }, "Loading the in-page decoder…");
@@ -460,10 +476,8 @@ function mount(parentElement) {
     session: null, sessionKey: null, dropped: 0, firstRender: performance.now(), firstFrame: null,
     reported: null, asked: null, api: null, pad: null, client: null, committed: [],
   };
-  window.addEventListener("pointerup", () => {
-    if (inst.dragging) { inst.dragging = false; }
-  });
   root.__inst = inst;
+  G.mounted.add(inst);
   return inst;
 }
 
