@@ -65,16 +65,28 @@ def folder_mb(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20 if folder.exists() else 0.0
 
 
+COUNT_NODES = """(() => {
+  let n = 0;
+  const walk = (root) => {
+    const it = document.createTreeWalker(root, NodeFilter.SHOW_ALL);
+    for (let node = it.currentNode; node; node = it.nextNode()) { n++; if (node.shadowRoot) walk(node.shadowRoot); }
+  };
+  walk(document);
+  return n;
+})()"""
+
+
 async def js_heap(page) -> dict:
     cdp = await page.context.new_cdp_session(page)
     await cdp.send("HeapProfiler.collectGarbage")
     heap = await cdp.send("Runtime.getHeapUsage")
     dom = await cdp.send("Memory.getDOMCounters")
     await cdp.detach()
-    # nodes in the document now, against all the page's live nodes (detached ones still referenced included)
-    attached = await page.evaluate("document.getElementsByTagName('*').length")
+    # nodes in the document now (text nodes and shadow roots' contents included), against all the page's live
+    # nodes (Memory.getDOMCounters: detached ones still referenced included)
+    attached = await page.evaluate(COUNT_NODES)
     return {"used_mb": heap["usedSize"] / 2**20, "total_mb": heap["totalSize"] / 2**20, "dom_nodes": dom["nodes"],
-            "elements_in_document": attached, "js_event_listeners": dom.get("jsEventListeners")}
+            "nodes_in_document": attached, "js_event_listeners": dom.get("jsEventListeners")}
 
 
 async def choose_model(session: Session, name: str) -> None:
@@ -141,6 +153,49 @@ async def walk(session: Session) -> None:
     await session.page.wait_for_function(FIRST_FRAME, timeout=300_000)
 
 
+async def attribute(session: Session, switch_between: list[str], rounds: int) -> dict:
+    """The page's DOM nodes and JS heap after each of `rounds` rounds of one kind of action at a time (10 slider
+    releases; one 40-frame drag; a visit to Reconstruct with one upload and back; one model switch): which action
+    the growth follows, as nodes and kB per round (a least-squares slope)."""
+    out: dict = {}
+    kinds = {
+        "releases": lambda r: _repeat(10, lambda i: release(session, 30 if i % 2 == 0 else -30)),
+        "frames": lambda r: drag_frames(session, 40),
+        "upload_visit": lambda r: _upload_visit(session, r),
+        "switches": lambda r: _switch(session, switch_between[(r + 1) % len(switch_between)]),
+    }
+    for kind, act in kinds.items():
+        samples = [await js_heap(session.page)]
+        for r in range(rounds):
+            await act(r)
+            samples.append(await js_heap(session.page))
+        nodes = np.array([h["dom_nodes"] for h in samples], dtype=float)
+        heap = np.array([h["used_mb"] for h in samples])
+        x = np.arange(len(samples))
+        out[kind] = {"dom_nodes": nodes.astype(int).tolist(), "nodes_in_document": [h["nodes_in_document"] for h in samples],
+                     "js_used_mb": heap.round(2).tolist(), "nodes_per_round": float(np.polyfit(x, nodes, 1)[0]),
+                     "kb_per_round": float(np.polyfit(x, heap, 1)[0] * 1024)}
+        print(json.dumps({kind: {k: out[kind][k] for k in ("nodes_per_round", "kb_per_round")},
+                          "dom_nodes": out[kind]["dom_nodes"]}), flush=True)
+    return out
+
+
+async def _repeat(n: int, make) -> None:
+    for i in range(n):
+        await make(i)
+
+
+async def _upload_visit(session: Session, r: int) -> None:
+    await session.go("Reconstruct")
+    await upload(session, r)
+    await walk(session)
+
+
+async def _switch(session: Session, name: str) -> None:
+    await choose_model(session, name)
+    await session.page.wait_for_function(FIRST_FRAME, timeout=300_000)
+
+
 async def soak(url: str, pid: int, cache: Path, args) -> dict:
     from playwright.async_api import async_playwright
 
@@ -175,6 +230,10 @@ async def soak(url: str, pid: int, cache: Path, args) -> dict:
                                   "caches": cache_metrics(url), "disk_cache_mb": folder_mb(cache),
                                   "server_cpu_s": cpu_seconds(pid)}
         print(json.dumps({"after_warmup": {k: v for k, v in report["after_warmup"].items() if k != "caches"}}), flush=True)
+        if args.attribute:
+            report["attribution"] = await attribute(session, switch_between, args.attribute)
+            await browser.close()
+            return report
 
         cycles = max(counts.values()) if args.cycles is None else args.cycles
         cycles = min(cycles, counts["switches"])  # one switch per cycle
@@ -210,7 +269,7 @@ async def soak(url: str, pid: int, cache: Path, args) -> dict:
             heap = await js_heap(session.page)
             samples.append({"t_s": round(time.perf_counter() - t1, 1), "rss_mb": rss_mb(pid), **done,
                             "js_used_mb": round(heap["used_mb"], 1), "dom_nodes": heap["dom_nodes"],
-                            "elements_in_document": heap["elements_in_document"]})
+                            "nodes_in_document": heap["nodes_in_document"]})
             print(json.dumps(samples[-1]), flush=True)
         report["soak_s"] = time.perf_counter() - t1
         report["done"], report["painted_drag_frames"], report["samples"] = done, painted, samples
@@ -239,6 +298,9 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every count (e.g. 0.1)")
     parser.add_argument("--cycles", type=int, default=None, help="interleaved cycles (default: one per switch)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--attribute", type=int, default=0, metavar="ROUNDS",
+                        help="instead of the soak: ROUNDS rounds of each kind of action alone after the warm-up, "
+                             "with the DOM nodes and JS heap after each (which action the page's growth follows)")
     args = parser.parse_args()
     from bench.bench_live_drag import _free_port
 
@@ -256,6 +318,13 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    if args.attribute:
+        for kind, row in report["attribution"].items():
+            print(f"{kind:14} {row['nodes_per_round']:+8.1f} DOM nodes / round {row['kb_per_round']:+8.1f} kB / round "
+                  f"(nodes {row['dom_nodes'][0]} -> {row['dom_nodes'][-1]}, in the document {row['nodes_in_document'][-1]})")
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=2) + "\n")
+        return
     w, e = report["after_warmup"], report["end"]
     print(f"\ncounts {report['done']} (scale {report['scale']}), errors {len(report['errors'])}: {report['errors'][:3]}")
     print(f"server RSS {w['rss_mb']:.0f} -> {e['rss_mb']:.0f} MB ({report['rss_growth_pct']:+.1f} %, target < 5 %)")

@@ -98,7 +98,8 @@ def class_names_for(ctx: Ctx, enc: StoredEncoding, labels: np.ndarray) -> list[s
 
 def colour_options(enc: EncodedSplit) -> list[str]:
     opts = [LABEL_COLOUR, "ELBO", "KL", "ELBO percentile"]
-    return opts + [f"attribute: {a}" for a in enc.attribute_names or []]
+    words = [f"caption word: {w}" for w in enc.caption_vocabulary or [] if not w.startswith("<")]
+    return opts + [f"attribute: {a}" for a in enc.attribute_names or []] + words
 
 
 def colour_values(enc: EncodedSplit, choice: str) -> tuple[np.ndarray | None, str]:
@@ -115,6 +116,11 @@ def colour_values(enc: EncodedSplit, choice: str) -> tuple[np.ndarray | None, st
         name = choice.removeprefix("attribute: ")
         if name in enc.attribute_names:
             return enc.attributes[:, enc.attribute_names.index(name)].astype(np.float32), name
+    if choice.startswith("caption word: ") and enc.caption_vocabulary:
+        word = choice.removeprefix("caption word: ")
+        if word in enc.caption_vocabulary:
+            # 1 where the caption sampled from the item's code at encoding time holds the word
+            return enc.caption_words[:, enc.caption_vocabulary.index(word)].astype(np.float32), f"'{word}' in its caption"
     return None, ""
 
 

@@ -13,7 +13,10 @@ killed run resumes from its last complete shard and gives arrays bit-identical t
     CACHE/models/<digest>/encoded/<dataset>-<split>-<options digest>/
         manifest.json          {"items", "shard_size", "shards": [...], "complete", options}
         shard-00000.safetensors  means (n, D) f32, logvars (n, D) f32, elbo (n,), kl (n,), labels (n,) i64,
-                                 [attributes (n, A) u8]
+                                 [attributes (n, A) u8], [caption_words (n, V) u8]
+
+A model that declares captions also gets, per item, which of its V vocabulary words one caption sampled from
+the item's code holds (`caption_words`): the map colours by a caption word from it without captioning again.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from explorer.data.base import UNLABELLED, DataSplit
 from explorer.models.base import VAE, posterior_kl
+from explorer.text import tokenize
 
 ENCODE_KIND = "encoded"
 MANIFEST = "manifest.json"
@@ -57,6 +61,8 @@ class EncodedSplit:
     attributes: np.ndarray | None  # (N, A) uint8 0/1, for attributed data (CelebA)
     attribute_names: list[str] | None
     folder: Path
+    caption_words: np.ndarray | None = None  # (N, V) uint8 0/1: word v in a caption sampled from the item's code
+    caption_vocabulary: list[str] | None = None  # the V words, for a model that declares captions
 
     def __len__(self) -> int:
         return len(self.elbo)
@@ -142,6 +148,21 @@ def encode_batch(model: VAE, x: Tensor, index: Tensor, seed: int = 0) -> dict[st
             parts.append((terms["nll"], terms["kl_dims"].sum(1)))
         nll, kl = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
     return {"means": means.float(), "logvars": logvars.float(), "elbo": -(nll + kl).float(), "kl": kl.float()}
+
+
+def caption_words(model: VAE, means: Tensor, vocabulary: list[str], seed: int, first: int) -> Tensor:
+    """(B, V) uint8: whether one caption sampled from each code of means (B, D) holds each of the V words. The
+    generator is seeded by (seed, the batch's first item), so a resumed run draws the same captions."""
+    gen = torch.Generator(device=means.device).manual_seed(int(seed) * 1_000_003 + int(first))
+    with torch.no_grad():
+        texts = model.captions(means.reshape(-1, *model.latent_shape), method="sample", n=1, generator=gen)
+    column = {w: k for k, w in enumerate(vocabulary)}
+    out = torch.zeros(len(texts), len(vocabulary), dtype=torch.uint8)
+    for row, text in enumerate(texts):
+        for word in tokenize(str(text)):
+            if word in column:
+                out[row, column[word]] = 1
+    return out
 
 
 # -- the data ---------------------------------------------------------------------------------------------
@@ -251,11 +272,14 @@ def encode_dataset(
     table = attribute_table(dataset)
     dims = int(math.prod(model.latent_shape))
     n_shards = max(1, math.ceil(n / shard_size))
+    vocabulary = [str(w) for w in model.vocabulary()] if model.capabilities().captions else None
+    # caption_words None for models without captions, so their earlier encodings (no such key) still resume
     options = {"format": FORMAT, "items": n, "shard_size": shard_size, "batch_size": batch_size, "seed": seed,
-               "latent_dims": dims}
+               "latent_dims": dims, "caption_words": True if vocabulary else None}
     done = _read_manifest(folder, options)
     manifest: dict[str, Any] = {**options, "shards": list(done), "complete": False,
-                                "attribute_names": table[1] if table else None, "info": info or {}}
+                                "attribute_names": table[1] if table else None, "caption_vocabulary": vocabulary,
+                                "info": info or {}}
     model.eval()
     device = model.device
     from tqdm.auto import tqdm
@@ -275,6 +299,9 @@ def encode_dataset(
                 for key, value in out.items():
                     parts[key].append(value.cpu())
                 parts["labels"].append(labels)
+                if vocabulary is not None:
+                    parts.setdefault("caption_words", []).append(
+                        caption_words(model, out["means"], vocabulary, seed, offset))
                 offset += len(images)
                 bar.update(len(images))
                 if progress is not None:
@@ -308,6 +335,8 @@ def load_encoded(folder: str | Path) -> EncodedSplit:
     out = {"means": np.empty((n, dims), np.float32), "logvars": np.empty((n, dims), np.float32),
            "elbo": np.empty(n, np.float32), "kl": np.empty(n, np.float32), "labels": np.empty(n, np.int64)}
     attributes = np.empty((n, len(names)), np.uint8) if names else None
+    vocabulary = manifest.get("caption_vocabulary")
+    words = np.empty((n, len(vocabulary)), np.uint8) if vocabulary else None
     for name in manifest["shards"]:
         found = read_entry(folder / name)
         if found is None:
@@ -318,7 +347,13 @@ def load_encoded(folder: str | Path) -> EncodedSplit:
             out[key][a:b] = arrays[key]
         if attributes is not None:
             attributes[a:b] = arrays["attributes"]
-    return EncodedSplit(out["means"], out["logvars"], out["elbo"], out["kl"], out["labels"], attributes, names, folder)
+        if words is not None:
+            if "caption_words" not in arrays:
+                raise ValueError(f"{folder / name} has no caption words though its manifest names a vocabulary: "
+                                 f"delete {folder} and encode again")
+            words[a:b] = arrays["caption_words"]
+    return EncodedSplit(out["means"], out["logvars"], out["elbo"], out["kl"], out["labels"], attributes, names, folder,
+                        words, vocabulary)
 
 
 def encode_splits(
@@ -352,6 +387,7 @@ class StoredEncoding:
     options: dict[str, Any]  # the data set's loader options
     classes: list[str] | None
     attribute_names: list[str] | None
+    caption_vocabulary: list[str] | None = None
 
     @property
     def label(self) -> str:
@@ -360,9 +396,9 @@ class StoredEncoding:
         return f"{what}, {self.items:,} items"
 
     def load_bytes(self) -> int:
-        """Bytes `load_encoded` allocates: means and log-variances (float32), ELBO, KL, labels, attributes."""
+        """Bytes `load_encoded` allocates: means and log-variances (float32), ELBO, KL, labels, attributes, caption words."""
         n, d = self.items, self.latent_dims
-        return n * (2 * d * 4 + 4 + 4 + 8 + len(self.attribute_names or ()))
+        return n * (2 * d * 4 + 4 + 4 + 8 + len(self.attribute_names or ()) + len(self.caption_vocabulary or ()))
 
 
 def _describe(folder: Path) -> StoredEncoding | None:
@@ -379,7 +415,8 @@ def _describe(folder: Path) -> StoredEncoding | None:
         dataset, _, split = head.rpartition("-")
     try:
         return StoredEncoding(folder, int(manifest["items"]), int(manifest["latent_dims"]), dataset, split,
-                              dict(info.get("options") or {}), info.get("classes"), manifest.get("attribute_names"))
+                              dict(info.get("options") or {}), info.get("classes"), manifest.get("attribute_names"),
+                              manifest.get("caption_vocabulary"))
     except (KeyError, TypeError, ValueError):
         return None
 

@@ -86,6 +86,42 @@ def test_a_killed_run_resumes_from_its_last_shard_bit_identical(tmp_path: Path) 
     assert seen == [1, 2, 3, 4]
 
 
+def test_a_captioning_model_stores_the_words_of_a_caption_sampled_per_item_and_resumes_them(tmp_path: Path) -> None:
+    from explorer.analysis.encode_dataset import caption_words
+    from explorer.text import tokenize
+    from tinypu import tiny_model
+
+    torch.manual_seed(0)
+    model = tiny_model().eval()
+    data = make_split(n_train=60, n_test=4, shape=(3, 10, 11))
+    whole = encode_dataset(model, data.train, tmp_path / "whole", batch_size=8, shard_size=24, show_progress=False)
+    vocab = list(model.vocabulary())
+    assert whole.caption_vocabulary == vocab and whole.caption_words.shape == (60, len(vocab))
+    assert whole.caption_words.dtype == np.uint8 and whole.caption_words.any()
+    # the row is the words of the caption sampled from the item's code with the batch's generator
+    codes = torch.as_tensor(whole.means[8:16])
+    gen = torch.Generator().manual_seed(8)  # seed 0, the batch's first item 8
+    with torch.no_grad():
+        texts = model.captions(codes.reshape(-1, *model.latent_shape), method="sample", n=1, generator=gen)
+    for row, text in zip(whole.caption_words[8:16], texts):
+        assert {vocab[k] for k in np.flatnonzero(row)} == {w for w in tokenize(str(text)) if w in vocab}
+    assert np.array_equal(caption_words(model, codes, vocab, 0, 8).numpy(), whole.caption_words[8:16])
+
+    folder = tmp_path / "killed"
+
+    def stop_after_one(done: int, total: int) -> None:
+        if done == 1:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        encode_dataset(model, data.train, folder, batch_size=8, shard_size=24, on_shard=stop_after_one, show_progress=False)
+    resumed = encode_dataset(model, data.train, folder, batch_size=8, shard_size=24, show_progress=False)
+    np.testing.assert_array_equal(resumed.caption_words, whole.caption_words)
+    # a model without captions stores none, and its manifest resumes as before
+    plain = encode_dataset(_model(), make_split(n_train=20, n_test=2).train, tmp_path / "plain", show_progress=False)
+    assert plain.caption_words is None and plain.caption_vocabulary is None
+
+
 class _Attributed(TensorImageDataset):
     """Items with an attribute table, as the CelebA loader gives."""
 

@@ -6,6 +6,8 @@ test_map_page_big.py drives it in Chromium)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -262,3 +264,21 @@ def test_the_whole_test_split_is_encoded_here_then_offered(app_env, tmp_path, mo
         assert len(load_encoded(folder)) == 500
     finally:
         mapjobs._JOBS.pop(jobs[0].key, None)
+
+
+def test_a_captioning_models_encoding_colours_by_caption_word():
+    """A Pu model's stored encoding holds which words each item's sampled caption has: one colour per word."""
+    from explorer.analysis.encode_dataset import EncodedSplit
+    from ui.bigmapview import colour_options, colour_values
+
+    n = 6
+    words = np.array([[1, 0], [0, 1], [1, 1], [0, 0], [1, 0], [0, 1]], np.uint8)
+    enc = EncodedSplit(np.zeros((n, 2), np.float32), np.zeros((n, 2), np.float32), np.zeros(n, np.float32),
+                       np.zeros(n, np.float32), np.zeros(n, np.int64), None, None, Path("."), words,
+                       ["red", "circle"])
+    options = colour_options(enc)
+    assert options[-2:] == ["caption word: red", "caption word: circle"]
+    values, name = colour_values(enc, "caption word: circle")
+    assert values.tolist() == [0, 1, 1, 0, 0, 1] and name == "'circle' in its caption"
+    plain = EncodedSplit(enc.means, enc.logvars, enc.elbo, enc.kl, enc.labels, None, None, Path("."))
+    assert not any(o.startswith("caption word") for o in colour_options(plain))
