@@ -167,7 +167,7 @@ async def live_drag(session: Session, seconds: float, barrier: asyncio.Barrier, 
         box = await page.locator("input[type=range]").first.bounding_box()
         x0, y = box["x"] + 0.5 * box["width"], box["y"] + box["height"] / 2
         span = 0.25 * box["width"]
-        n0 = await page.evaluate("window.__liveLatent.frames.length")
+        t_start = await page.evaluate("performance.now()")  # frames keeps the last 400 only: select by time
         await page.mouse.move(x0, y)
         await page.mouse.down()
         steps = int(seconds * hz)
@@ -183,8 +183,8 @@ async def live_drag(session: Session, seconds: float, barrier: asyncio.Barrier, 
         await page.mouse.up()
         await session.idle(300)
         release_ms = (time.perf_counter() - t1) * 1000
-        frames = await page.evaluate("n => window.__liveLatent.frames.slice(n).filter(f => f.dragging)"
-                                     ".map(f => f.tDrawn - f.tEvent)", n0)
+        frames = await page.evaluate("t => window.__liveLatent.frames.filter(f => f.dragging && f.tDrawn >= t)"
+                                     ".map(f => f.tDrawn - f.tEvent)", t_start)
         return {"frames_ms": frames, "release_ms": release_ms}
     except Exception as exc:  # noqa: BLE001  (counted as an error of the run)
         session.errors.append(f"drag: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}")

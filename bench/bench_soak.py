@@ -133,7 +133,8 @@ async def drag_frames(session: Session, frames: int, hz: float = 60.0) -> int:
     page = session.page
     box = await slider_box(page)
     x0, y = box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2
-    n0 = await page.evaluate("window.__liveLatent.frames.length")
+    # window.__liveLatent.frames keeps the last 400 frames only: count by time, not by index
+    t_start = await page.evaluate("performance.now()")
     await page.mouse.move(x0, y)
     await page.mouse.down()
     t0 = time.perf_counter()
@@ -142,7 +143,8 @@ async def drag_frames(session: Session, frames: int, hz: float = 60.0) -> int:
         wait = t0 + i / hz - time.perf_counter()
         if wait > 0:
             await asyncio.sleep(wait)
-    painted = await page.evaluate("n => window.__liveLatent.frames.slice(n).filter(f => f.dragging).length", n0)
+    painted = await page.evaluate("t => window.__liveLatent.frames.filter(f => f.dragging && f.tDrawn >= t).length",
+                                  t_start)
     await page.mouse.up()
     await session.idle(250)
     return painted
@@ -151,6 +153,31 @@ async def drag_frames(session: Session, frames: int, hz: float = 60.0) -> int:
 async def walk(session: Session) -> None:
     await session.go("Latent walk")
     await session.page.wait_for_function(FIRST_FRAME, timeout=300_000)
+
+
+async def detached_nodes(page) -> dict[str, int]:
+    """Detached DOM nodes still alive after a forced GC, counted by their heap-snapshot name (tag and classes):
+    whose elements the page keeps (Streamlit's own carry `st-` classes and test ids; this project's components
+    `ll-` / `bm-` classes and their canvases)."""
+    from collections import Counter
+
+    cdp = await page.context.new_cdp_session(page)
+    await cdp.send("HeapProfiler.collectGarbage")
+    chunks: list[str] = []
+    cdp.on("HeapProfiler.addHeapSnapshotChunk", lambda e: chunks.append(e["chunk"]))
+    await cdp.send("HeapProfiler.takeHeapSnapshot", {"reportProgress": False})
+    await cdp.detach()
+    snap = json.loads("".join(chunks))
+    fields = snap["snapshot"]["meta"]["node_fields"]
+    width, name_at = len(fields), fields.index("name")
+    detached_at = fields.index("detachedness") if "detachedness" in fields else None
+    names, nodes = snap["strings"], snap["nodes"]
+    counts: Counter = Counter()
+    for i in range(0, len(nodes), width):
+        name = names[nodes[i + name_at]]
+        if name.startswith("Detached ") or (detached_at is not None and nodes[i + detached_at] == 2):
+            counts[name[:70]] += 1
+    return dict(counts.most_common(40))
 
 
 async def attribute(session: Session, switch_between: list[str], rounds: int) -> dict:
@@ -165,6 +192,7 @@ async def attribute(session: Session, switch_between: list[str], rounds: int) ->
         "switches": lambda r: _switch(session, switch_between[(r + 1) % len(switch_between)]),
     }
     for kind, act in kinds.items():
+        before = await detached_nodes(session.page)
         samples = [await js_heap(session.page)]
         for r in range(rounds):
             await act(r)
@@ -175,6 +203,11 @@ async def attribute(session: Session, switch_between: list[str], rounds: int) ->
         out[kind] = {"dom_nodes": nodes.astype(int).tolist(), "nodes_in_document": [h["nodes_in_document"] for h in samples],
                      "js_used_mb": heap.round(2).tolist(), "nodes_per_round": float(np.polyfit(x, nodes, 1)[0]),
                      "kb_per_round": float(np.polyfit(x, heap, 1)[0] * 1024)}
+        after = await detached_nodes(session.page)
+        grown = {k: after[k] - before.get(k, 0) for k in after if after[k] > before.get(k, 0)}
+        out[kind]["detached_grown"] = dict(sorted(grown.items(), key=lambda kv: -kv[1])[:12])
+        out[kind]["detached_ours"] = sum(v for k, v in grown.items() if any(
+            tag in k for tag in ("ll-", "bm-", "HTMLCanvasElement", "<canvas")))
         print(json.dumps({kind: {k: out[kind][k] for k in ("nodes_per_round", "kb_per_round")},
                           "dom_nodes": out[kind]["dom_nodes"]}), flush=True)
     return out
@@ -321,7 +354,10 @@ def main() -> None:
     if args.attribute:
         for kind, row in report["attribution"].items():
             print(f"{kind:14} {row['nodes_per_round']:+8.1f} DOM nodes / round {row['kb_per_round']:+8.1f} kB / round "
-                  f"(nodes {row['dom_nodes'][0]} -> {row['dom_nodes'][-1]}, in the document {row['nodes_in_document'][-1]})")
+                  f"(nodes {row['dom_nodes'][0]} -> {row['dom_nodes'][-1]}, in the document {row['nodes_in_document'][-1]}; "
+                  f"detached nodes of this project's components {row['detached_ours']})")
+            for name, count in list(row["detached_grown"].items())[:5]:
+                print(f"{'':16}+{count:4} detached {name}")
         if args.json:
             args.json.write_text(json.dumps(report, indent=2) + "\n")
         return
