@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import tomllib
 import urllib.error
 import urllib.request
@@ -19,6 +18,7 @@ from PIL import Image
 
 from apptest_helpers import open_app
 from bad_files import digit_like, encode
+from ui.live.devserver import wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 from test_packaging import _listening_addresses, free_port  # noqa: E402  (tests/ is on pytest's pythonpath)
@@ -68,15 +68,7 @@ def _serve(cmd: list[str], log: Path, item_route: bool = False) -> None:
                             cwd=str(ROOT), env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
-        deadline, healthy = time.time() + 150, False
-        while time.time() < deadline and not healthy:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                    healthy = r.status == 200
-            except OSError:
-                time.sleep(0.3)
-        assert healthy, log.read_text()[-3000:]
+        wait_healthy(proc, port, log, timeout=150)
         # XSRF protection on: an upload without the XSRF cookie and token is refused (403) before any handler runs
         put = urllib.request.Request(f"http://127.0.0.1:{port}/_stcore/upload_file/s/f", data=b"x", method="PUT")
         with pytest.raises(urllib.error.HTTPError) as info:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -17,6 +16,7 @@ from PIL import Image
 from bad_files import digit_like, encode
 from conftest import free_port, stop_app
 from driver import go, image_src, open_app, upload
+from ui.live.devserver import wait_healthy
 
 pytestmark = pytest.mark.browser
 
@@ -31,15 +31,7 @@ def served_url(tmp_path_factory):
     proc = subprocess.Popen([sys.executable, "-m", "ui.launch", "--server.port", str(port), "--server.headless", "true",
                              "--browser.gatherUsageStats", "false"], cwd=str(tmp), env=env, stdout=log.open("w"),
                             stderr=subprocess.STDOUT, start_new_session=True)
-    deadline, healthy = time.time() + 150, False
-    while time.time() < deadline and not healthy:
-        assert proc.poll() is None, log.read_text()[-3000:]
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                healthy = r.status == 200
-        except OSError:
-            time.sleep(0.3)
-    assert healthy, log.read_text()[-3000:]
+    wait_healthy(proc, port, log, timeout=150)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

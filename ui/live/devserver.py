@@ -44,6 +44,12 @@ def start_script(script: str | Path, port: int, assets_target: Path, log: Path, 
            "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
                             start_new_session=True)
+    return wait_healthy(proc, port, log, timeout)
+
+
+def wait_healthy(proc: subprocess.Popen, port: int, log: Path, timeout: float = 180.0) -> subprocess.Popen:
+    """Wait until the Streamlit server `proc` answers /_stcore/health on 127.0.0.1:port; raises RuntimeError with
+    the log's tail if it exits or is not healthy within `timeout` s (and is then killed)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
