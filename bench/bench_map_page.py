@@ -1,0 +1,144 @@
+"""The real Latent map page with a stored encoding of N points, in headless Chromium (not the component's demo).
+
+    python -m bench.bench_map_page [--items 1000000] [--json out.json]
+
+The app is served as `vae-explorer` serves it (ui/entry/serve.py: st.App with the item route) on the shipped
+conv-mnist5k, with a stored encoding of N items built fast by tests/app/stored_encodings.py (N codes made from
+the 500 test items' real codes plus noise). Figures, on the page's clock:
+  cold_ms   "Points" set to the encoding (the first time: the codes load, PCA runs, the points cross the
+            websocket) -> the big map's first raster painted
+  warm_ms   the same after in-app navigation to the Latent walk and back (the page re-selects the encoding):
+            -> painted; three times
+  zoom_ms   p50 / p95 frame time of 30 wheel steps around the overview
+  hover_ms  p50 / p95 pointer move -> decoded image painted; original_ms: -> the item's image shown (its GET)
+Target (the issue): first paint after in-app navigation <= 2 s (warm), frames as bench_big_map's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ui.live.devserver import ROOT, install_assets, start_script
+
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "app"), str(ROOT / "tests" / "browser")]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+PAINTED = "n => Object.values(window.__bigMap?.instances ?? {}).some(i => i.ds?.n === n && i.root.isConnected && i.firstFrame)"
+
+
+def pct(values, q) -> float:
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else float("nan")
+
+
+def build_encoding(cache: Path, n: int) -> str:
+    from stored_encodings import real_encoding, spread_encoding
+
+    model = ROOT / "pretrained" / "conv-mnist5k"
+    spread_encoding(model, cache, n, real_encoding(model, cache))
+    return f"spread{n} test split"
+
+
+def choose_points(page, label: str, n: int) -> float:
+    """Pick the encoding under Points; ms from the click to its big map painted."""
+    import re
+
+    from driver import wait_idle
+
+    page.get_by_role("combobox", name="Points").click()
+    option = page.get_by_role("option").filter(has_text=re.compile("^" + re.escape(label))).first
+    t0 = page.evaluate("performance.now()")
+    option.click()
+    page.wait_for_function(PAINTED, arg=n, timeout=300_000, polling=10)
+    ms = page.evaluate("performance.now()") - t0
+    wait_idle(page)
+    return ms
+
+
+def measure(page, url: str, label: str, n: int) -> dict:
+    from driver import go
+
+    row: dict = {"items": n}
+    page.goto(url)
+    page.locator("h1").first.wait_for()
+    go(page, "Latent map")
+    row["cold_ms"] = round(choose_points(page, label, n), 1)
+    warm = []
+    for _ in range(3):
+        go(page, "Latent walk")
+        go(page, "Latent map")
+        warm.append(round(choose_points(page, label, n), 1))
+    row["warm_ms"] = warm
+    box = page.get_by_test_id("big-map-overlay").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    n0 = page.evaluate("window.__bigMap.frames.length")
+    for i in range(30):
+        page.mouse.wheel(0, -120 if i % 2 == 0 else 120)
+        page.wait_for_timeout(60)
+    frames = page.evaluate(f"window.__bigMap.frames.slice({n0})")
+    lat = [f["tDrawn"] - f["tEvent"] for f in frames]
+    row["zoom_ms"] = [round(pct(lat, 50), 1), round(pct(lat, 95), 1), len(lat)]
+    page.get_by_test_id("big-map-reset").click()
+    rng = np.random.default_rng(0)
+    h0 = page.evaluate("window.__bigMap.hovers.length")
+    originals = []
+    for i in range(20):
+        t0 = page.evaluate("performance.now()")
+        page.mouse.move(box["x"] + box["width"] * rng.uniform(0.3, 0.7), box["y"] + box["height"] * rng.uniform(0.3, 0.7))
+        idx = page.evaluate("window.__bigMap.current().hoverIndex")
+        if idx is not None and idx != page.evaluate("window.__bigMap.current().serverShown"):
+            page.wait_for_function(f"window.__bigMap.current().serverCaption.dataset.index === '{idx}'", timeout=20_000,
+                                   polling=5)
+            originals.append(page.evaluate("performance.now()") - t0)
+        page.wait_for_timeout(150)
+    hovers = page.evaluate(f"window.__bigMap.hovers.slice({h0})")
+    lat = [h["tDrawn"] - h["tEvent"] for h in hovers]
+    row["hover_ms"] = [round(pct(lat, 50), 1), round(pct(lat, 95), 1), len(lat)]
+    row["original_ms"] = [round(pct(originals, 50), 1), round(pct(originals, 95), 1), len(originals)]
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--items", type=int, default=1_000_000)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    from bench.bench_live_drag import _free_port as free_port
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-map-page-"))
+    label = build_encoding(tmp / "cache", args.items)
+    target = install_assets(tmp / "assets")
+    env = dict(os.environ, VAE_EXPLORER_CACHE=str(tmp / "cache"), VAE_EXPLORER_LIVE="on",
+               VAE_EXPLORER_DEFAULT_MODEL="conv-mnist5k")
+    port = free_port()
+    proc = start_script(ROOT / "ui" / "entry" / "serve.py", port, target, tmp / "streamlit.log", env)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", headless=True,
+                                        args=ARGS)
+            page = browser.new_context(viewport={"width": 1500, "height": 1300}).new_page()
+            page.set_default_timeout(300_000)
+            row = measure(page, f"http://127.0.0.1:{port}", label, args.items)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    print(json.dumps(row))
+    print(f"{args.items:,} points on the map page: first paint cold {row['cold_ms'] / 1000:.2f} s, after in-app "
+          f"navigation {', '.join(f'{w / 1000:.2f}' for w in row['warm_ms'])} s; zoom p50/p95 {row['zoom_ms'][0]}/"
+          f"{row['zoom_ms'][1]} ms; hover -> decoded p95 {row['hover_ms'][1]} ms; -> original p50/p95 "
+          f"{row['original_ms'][0]}/{row['original_ms'][1]} ms")
+    if args.json:
+        args.json.write_text(json.dumps(row, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
