@@ -6,8 +6,8 @@ component, which fetches `<prefix><index>` when the pointer rests on a point. Th
 runs through `ui/entry/serve.py` (st.App with `ROUTES`: `vae-explorer`, `scripts/app.sh`); under a plain
 `streamlit run app.py` `item_url` returns None and the component asks through a rerun as before.
 
-Tokens are random (secrets.token_urlsafe), one per (session, what is shown); the registry holds the last
-`MAX_SOURCES` and nothing else is reachable: a request names a token and an integer index, never a path.
+Tokens are random (secrets.token_urlsafe), one per session for what it shows now; the registry holds the last
+`MAX_SOURCES` sessions and nothing else is reachable: a request names a token and an integer index, never a path.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ MAX_SOURCES = 32
 
 _lock = threading.Lock()
 _by_token: OrderedDict[str, ItemSource] = OrderedDict()
-_by_key: dict[tuple[str, str], str] = {}
+_by_session: dict[str, tuple[str, str]] = {}  # session -> (what it shows, its token)
 _mounted = False
 
 
@@ -33,7 +33,7 @@ class ItemSource:
 
     count: int
     image: Callable[[int], bytes]
-    key: tuple[str, str]
+    session: str
 
 
 def mark_mounted() -> None:
@@ -55,18 +55,20 @@ def session_key() -> str:
 
 
 def register(session: str, what: str, count: int, image: Callable[[int], bytes]) -> str:
-    """Token for (session, what); the same token on every rerun, its image function replaced by the newest."""
-    key = (session, what)
+    """Token for what a session shows; the same token on every rerun (its image function replaced by the newest),
+    a new one when the session shows something else (the old token is then forgotten, and with it the arrays its
+    image function holds: one entry per session, at most MAX_SOURCES)."""
     with _lock:
-        token = _by_key.get(key)
-        if token is None or token not in _by_token:
+        shown, token = _by_session.get(session, ("", ""))
+        if shown != what or token not in _by_token:
+            _by_token.pop(token, None)
             token = secrets.token_urlsafe(18)
-            _by_key[key] = token
-        _by_token[token] = ItemSource(int(count), image, key)
+            _by_session[session] = (what, token)
+        _by_token[token] = ItemSource(int(count), image, session)
         _by_token.move_to_end(token)
         while len(_by_token) > MAX_SOURCES:
             _, old = _by_token.popitem(last=False)
-            _by_key.pop(old.key, None)
+            _by_session.pop(old.session, None)
     return token
 
 

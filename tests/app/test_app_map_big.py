@@ -174,7 +174,7 @@ def test_served_with_the_item_route_the_page_registers_the_items_originals(app_e
 
     monkeypatch.setattr(itemserver, "_mounted", True)
     monkeypatch.setattr(itemserver, "_by_token", itemserver.OrderedDict())
-    monkeypatch.setattr(itemserver, "_by_key", {})
+    monkeypatch.setattr(itemserver, "_by_session", {})
     at = _open_points(open_app(app_env["tiny-conv-mnist5k"], "map"), "mnist5k test split")
     at.run()  # a rerun keeps the token
     ((token, source),) = itemserver._by_token.items()

@@ -14,7 +14,7 @@ from ui import itemserver
 @pytest.fixture(autouse=True)
 def fresh_registry(monkeypatch):
     monkeypatch.setattr(itemserver, "_by_token", itemserver.OrderedDict())
-    monkeypatch.setattr(itemserver, "_by_key", {})
+    monkeypatch.setattr(itemserver, "_by_session", {})
     monkeypatch.setattr(itemserver, "_mounted", False)
 
 
@@ -38,6 +38,13 @@ def test_the_same_token_on_every_rerun_and_the_newest_image_function():
     other = itemserver.register("s2", "map", 10, lambda i: b"x")
     assert first == again != other and len(first) >= 24
     assert _get(first, 3) == (200, b"new 3", "image/png")
+
+
+def test_a_session_showing_something_else_gets_a_new_token_and_the_old_one_is_forgotten():
+    first = itemserver.register("s", "map of A", 5, lambda i: b"a")
+    second = itemserver.register("s", "map of B", 9, lambda i: b"b")
+    assert second != first and len(itemserver._by_token) == 1
+    assert _get(first, 1)[0] == 404 and _get(second, 8) == (200, b"b", "image/png")
 
 
 def test_tokens_are_bounded_oldest_first():
