@@ -17,10 +17,10 @@ Target (the issue): first paint after in-app navigation <= 2 s (warm), frames as
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -28,7 +28,17 @@ import numpy as np
 
 from ui.live.devserver import ROOT, install_assets, start_script
 
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "app"), str(ROOT / "tests" / "browser")]
+
+
+def _test_module(path: Path):
+    """A helper module of the tests, loaded from its file (the tests' folders are not on the import path here)."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+driver = _test_module(ROOT / "tests" / "browser" / "driver.py")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 PAINTED = "n => Object.values(window.__bigMap?.instances ?? {}).some(i => i.ds?.n === n && i.root.isConnected && i.firstFrame)"
 
@@ -38,10 +48,16 @@ def pct(values, q) -> float:
 
 
 def build_encoding(cache: Path, n: int) -> str:
-    from stored_encodings import real_encoding, spread_encoding
+    """The real encoding of mnist5k's 500 test items, then n items spread from it (tests/app/stored_encodings.py)."""
+    from explorer.analysis.encode_dataset import encode_splits
+    from explorer.cache import weights_digest
+    from explorer.checkpoint import from_pretrained
+    from explorer.data import embedded
 
-    model = ROOT / "pretrained" / "conv-mnist5k"
-    spread_encoding(model, cache, n, real_encoding(model, cache))
+    folder = ROOT / "pretrained" / "conv-mnist5k"
+    real = encode_splits(from_pretrained(folder), embedded.load_mnist5k(), ["test"], weights_digest(folder),
+                         cache_dir=cache, show_progress=False, batch_size=250)["test"].folder
+    _test_module(ROOT / "tests" / "app" / "stored_encodings.py").spread_encoding(folder, cache, n, real)
     return f"spread{n} test split"
 
 
@@ -49,8 +65,7 @@ def choose_points(page, label: str, n: int) -> float:
     """Pick the encoding under Points; ms from the click to its big map painted."""
     import re
 
-    from driver import wait_idle
-
+    wait_idle = driver.wait_idle
     page.get_by_role("combobox", name="Points").click()
     option = page.get_by_role("option").filter(has_text=re.compile("^" + re.escape(label))).first
     t0 = page.evaluate("performance.now()")
@@ -62,8 +77,7 @@ def choose_points(page, label: str, n: int) -> float:
 
 
 def measure(page, url: str, label: str, n: int) -> dict:
-    from driver import go
-
+    go = driver.go
     row: dict = {"items": n}
     page.goto(url)
     page.locator("h1").first.wait_for()
