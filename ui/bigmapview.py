@@ -14,6 +14,7 @@ What happens where:
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -330,12 +331,13 @@ def big_page(ctx: Ctx, stored: StoredEncoding, choice: str) -> None:
                                                 "principal direction of what it leaves"] if p)
     source, why = item_source(stored)
     model_key = f"{ctx.weights_digest()}:{export.info.sha256[:12]}" if export is not None else None
-    image_url = item_url(session_key(), f"{ctx.key}|{loaded_key}", len(enc.means), lambda i: item_png(ctx, enc, source, i))
+    image_of = functools.partial(item_png, ctx, enc, source)  # index -> PNG: by the route, or on the next rerun
+    image_url = item_url(session_key(), f"{ctx.key}|{loaded_key}", len(enc.means), image_of)
     event = big_map(BIG_MAP_KEY, coords, labels, names, f"{stored.folder.name}:{loaded_key[1]}:{shown}:{colour}",
                     values=values, value_name=value_name or "value", colour="value" if values is not None else "label",
                     decoder=export.path if export is not None else None, model_key=model_key,
                     pca_mean=mean, pca_components=comps, codes=enc.means, image_shape=tuple(ctx.shape),
-                    item_image=lambda i: item_png(ctx, enc, source, i), item_url=image_url, height=620)
+                    item_image=image_of, item_url=image_url, height=620)
     path = event.status.get("path", "pending")
     hover = {"wasm": "hover decodes in your browser (onnxruntime-web): the hovered item's code, or between items "
                      "on a PCA map the code under the pointer (PCA inverse)",

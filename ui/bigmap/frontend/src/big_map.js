@@ -40,10 +40,10 @@ const PANEL = 270;
 
 const G = (window.__bigMap ??= {
   datasets: new Map(), decoders: new Map(), sessions: new Map(), instances: {}, frames: [], hovers: [],
-  selections: [], firstPaint: {}, received: [], seq: 0, ortVersion: null, hoverSent: [], serverImages: [], lodBuilds: [],
+  selections: [], firstPaint: {}, received: [], seq: 0, ortVersion: null, hoverSent: [], serverImages: [],
 });
 
-G.lodBuilds ??= [];
+G.lodBuilds ??= []; // {instance, k, ms, cells, idle} per level of detail built (a page loaded before they existed has none)
 
 const PALETTE = [
   [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189], [140, 86, 75], [227, 119, 194],
@@ -316,15 +316,21 @@ function levelFor(inst, s, L, col) {
     inst.lod = { ds: inst.ds, col, mask: inst.selMask, hl: inst.highlight, levels: {} };
   for (const k of LOD_BITS) {
     if ((1 << k) * s > 1) continue;
-    const levels = inst.lod.levels;
-    if (!(k in levels)) {
-      const t0 = performance.now();
-      levels[k] = buildLevel(inst.ds, k, col, L, inst.selMask, inst.highlight);
-      push(G.lodBuilds, { instance: inst.id, k, ms: performance.now() - t0, cells: levels[k]?.m ?? null });
-    }
-    if (levels[k]) return levels[k];
+    const level = ensureLevel(inst, k, L, false);
+    if (level) return level;
   }
   return null;
+}
+
+// Level k of inst.lod's colouring, built (and logged in G.lodBuilds) the first time it is asked for.
+function ensureLevel(inst, k, L, idle) {
+  const lod = inst.lod;
+  if (!(k in lod.levels)) {
+    const t0 = performance.now();
+    lod.levels[k] = buildLevel(inst.ds, k, lod.col, L, lod.mask, lod.hl);
+    push(G.lodBuilds, { instance: inst.id, k, ms: performance.now() - t0, cells: lod.levels[k]?.m ?? null, idle });
+  }
+  return lod.levels[k];
 }
 
 // After a frame, build the other levels for this colouring one per idle tick, so zooming never waits for one.
@@ -336,9 +342,7 @@ function prebuildLevels(inst) {
     if (!lod || lod.ds !== inst.ds) return;
     const k = LOD_BITS.find((b) => !(b in lod.levels));
     if (k === undefined) return;
-    const t0 = performance.now();
-    lod.levels[k] = buildLevel(inst.ds, k, lod.col, luts(inst), lod.mask, lod.hl);
-    push(G.lodBuilds, { instance: inst.id, k, ms: performance.now() - t0, cells: lod.levels[k]?.m ?? null, idle: true });
+    ensureLevel(inst, k, luts(inst), true);
     prebuildLevels(inst);
   }, 60);
 }
