@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 import torch
 
@@ -18,3 +20,20 @@ def _seed():
 @pytest.fixture
 def tiny_split() -> DataSplit:
     return make_split()
+
+
+@pytest.fixture
+def map_workers(monkeypatch) -> list[subprocess.Popen]:
+    """Every process ui.mapjobs starts during the test (its map workers), in order: for the tests that kill one."""
+    from ui import mapjobs
+
+    started: list[subprocess.Popen] = []
+    real_popen = subprocess.Popen
+
+    def popen(cmd, *args, **kwargs):
+        proc = real_popen(cmd, *args, **kwargs)
+        started.append(proc)
+        return proc
+
+    monkeypatch.setattr(mapjobs.subprocess, "Popen", popen)
+    return started

@@ -93,18 +93,10 @@ def test_full_disk_while_saving_keeps_the_previous_checkpoint(tmp_path, monkeypa
     from_pretrained(folder)
 
 
-def test_killed_map_worker_is_reported_and_leaves_no_cache_file(tmp_path, monkeypatch):
+def test_killed_map_worker_is_reported_and_leaves_no_cache_file(tmp_path, map_workers):
     import ui.mapjobs as mapjobs
 
-    started = []
-    real_popen = subprocess.Popen
-
-    def popen(cmd, *a, **k):
-        proc = real_popen(cmd, *a, **k)
-        started.append(proc)
-        return proc
-
-    monkeypatch.setattr(mapjobs.subprocess, "Popen", popen)
+    started = map_workers
     means = np.random.default_rng(0).normal(size=(3000, 8)).astype(np.float32)
     key = mapjobs.map_key("0" * 16, "digits", "tsne", {"perplexity": 30.0}, 0, means)
     job = mapjobs.request_map(tmp_path, key, "tsne", means, {"perplexity": 30.0})

@@ -163,24 +163,15 @@ def test_job_reads_the_workers_progress_lines():
     assert job.progress() == 1.0
 
 
-def test_a_killed_map_worker_is_reported_with_a_restart_button(app_env, tmp_path, monkeypatch):
+def test_a_killed_map_worker_is_reported_with_a_restart_button(app_env, tmp_path, monkeypatch, map_workers):
     """issue 13: the background map worker killed with SIGKILL mid-job: the page says so and offers a restart,
     which starts a new worker; nothing half-written is left in the cache."""
     import signal
-    import subprocess
 
     from ui import mapjobs
 
     monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))  # nothing cached: the worker must run
-    started: list[subprocess.Popen] = []
-    real_popen = subprocess.Popen
-
-    def popen(cmd, *a, **k):
-        proc = real_popen(cmd, *a, **k)
-        started.append(proc)
-        return proc
-
-    monkeypatch.setattr(mapjobs.subprocess, "Popen", popen)
+    started = map_workers
     jobs = lambda: [j for j in mapjobs._JOBS.values() if j.method == "tsne" and j.n == 500]  # noqa: E731
     for j in jobs():  # a t-SNE of the same points finished earlier in this process would be reused
         mapjobs._JOBS.pop(j.key, None)
