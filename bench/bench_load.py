@@ -229,11 +229,22 @@ def png_bytes(seed: int) -> bytes:
     return buf.getvalue()
 
 
-async def upload(session: Session, seed: int) -> float:
+async def upload(session: Session, seed: int, in_page: bool = False) -> float:
+    """One PNG through the uploader; in_page: by the page's own script (tests/browser/driver.py's
+    UPLOAD_IN_PAGE_JS), which leaves no DevTools handle that would keep the page alive, for memory figures."""
     page = session.page
     t0 = time.perf_counter()
-    payload = [{"name": f"digit-{seed}.png", "mimeType": "image/png", "buffer": png_bytes(seed)}]
-    await page.locator("[data-testid='stFileUploader'] input[type='file']").first.set_input_files(payload)
+    inp = page.locator("[data-testid='stFileUploader'] input[type='file']").first
+    if in_page:
+        import base64
+
+        from bench.bench_map_page import driver
+
+        await inp.wait_for(state="attached", timeout=180_000)
+        await page.evaluate(driver.UPLOAD_IN_PAGE_JS, [f"digit-{seed}.png", "image/png",
+                                                       base64.b64encode(png_bytes(seed)).decode()])
+    else:
+        await inp.set_input_files([{"name": f"digit-{seed}.png", "mimeType": "image/png", "buffer": png_bytes(seed)}])
     await page.get_by_text(f"digit-{seed}.png").first.wait_for(timeout=180_000)
     await session.idle(500)
     return (time.perf_counter() - t0) * 1000

@@ -14,6 +14,9 @@ chosen once on the Latent walk, then 100 slider moves. Then --releases, --frames
                       bound (max_entries, read from its decorator in ui/); the on-disk cache folder's size
   JS heap             the page's used JS heap after a forced GC (CDP HeapProfiler.collectGarbage, then
                       Runtime.getHeapUsage), and its DOM node count (Memory.getDOMCounters)
+
+Uploads are made by the page's own script (bench.bench_load.upload(in_page=True)): Playwright's set_input_files
+keeps a DevTools handle on the input, which would pin each page left behind and count against the app.
 """
 
 from __future__ import annotations
@@ -220,7 +223,7 @@ async def _repeat(n: int, make) -> None:
 
 async def _upload_visit(session: Session, r: int) -> None:
     await session.go("Reconstruct")
-    await upload(session, r)
+    await upload(session, r, in_page=True)
     await walk(session)
 
 
@@ -286,7 +289,7 @@ async def soak(url: str, pid: int, cache: Path, args) -> dict:
                 if per["uploads"][c]:
                     await session.go("Reconstruct")
                     for i in range(per["uploads"][c]):
-                        await upload(session, done["uploads"])
+                        await upload(session, done["uploads"], in_page=True)
                         done["uploads"] += 1
                     await walk(session)
                 if per["switches"][c]:

@@ -16,6 +16,7 @@ import streamlit as st
 
 from ui import warmup
 from ui.config import app_config
+from ui.pagestyle import page_style_ui
 from ui.perf import preload_chart_module
 from ui.sidebar import sidebar_ui
 from ui.catalogue import torch_loaded
@@ -46,6 +47,7 @@ def wants_captions(ctx: Ctx | None) -> bool:
 
 def main() -> None:
     st.set_page_config(page_title="VAE Latent Explorer", page_icon=":material/blur_on:", layout="wide")
+    page_style_ui()
     # One intra-op thread by default: each session runs in its own thread, and a batch-of-one decode on a
     # small shared CPU is 20-40x slower when two OpenMP threads contend with everything else (measured).
     threads = app_config().threads or 1
