@@ -218,7 +218,7 @@ def from_pretrained(folder_or_file: str | Path, device: str | torch.device | Non
         raise CheckpointError(f"{folder / CONFIG_NAME}: {exc}") from None
     try:
         check_config_values(cls.config_class, payload["config"])  # types and sizes, before anything is built
-        config = cls.config_class.from_dict(payload["config"])
+        config = cls.config_class.from_saved(payload["config"])
     except (TypeError, ValueError, OverflowError) as exc:
         raise CheckpointError(f"{folder / CONFIG_NAME} has an invalid config for family {cls.family!r}: {exc}") from None
     try:

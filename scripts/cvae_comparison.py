@@ -1,6 +1,6 @@
 """Record the cvae-against-plain-conv comparison in the cvae's folder (comparison.json and a card section).
 
-    python scripts/cvae_comparison.py pretrained/cvae-mnist5k runs/conv-mnist5k-60
+    python scripts/cvae_comparison.py pretrained/cvae-mnist5k runs/conv-mnist5k-150
 
 Both folders come from train.py with the same command but --model; tests/models/cvae/test_pretrained.py reads
 comparison.json.
@@ -22,10 +22,37 @@ def summary(folder: Path) -> dict:
             "folder": folder.name}
 
 
+def class_transfer(cvae_dir: Path) -> dict:
+    """Per class, the share of other classes' test codes decoded under it that a reader calls it: the small CNN
+    of tests/models/cvae/test_cvae_pretrained.py, and a logistic regression on the pixels (a weaker reader)."""
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    from explorer.analysis.class_transfer import class_transfer_shares, train_digit_reader
+    from explorer.checkpoint import from_pretrained
+    from explorer.data.embedded import load_mnist5k
+
+    data = load_mnist5k()
+    train_x, test_x = data.train.images.float().div(255), data.test.images.float().div(255)
+    cnn = train_digit_reader(train_x, data.train.labels)
+    logistic = LogisticRegression(max_iter=300, C=0.1).fit(train_x.flatten(1).numpy(), data.train.labels.numpy())
+    model = from_pretrained(cvae_dir, device="cpu").eval()
+    out = {}
+    with torch.inference_mode():
+        for name, read, reader_accuracy in (
+                ("cnn", lambda im: cnn(im).argmax(1), float((cnn(test_x).argmax(1) == data.test.labels).float().mean())),
+                ("logistic", lambda im: torch.as_tensor(logistic.predict(im.flatten(1).numpy())),
+                 float(logistic.score(test_x.flatten(1).numpy(), data.test.labels.numpy())))):
+            shares = class_transfer_shares(model, test_x, data.test.labels, read)
+            out[name] = {"reader_test_accuracy": reader_accuracy, "shares": {str(c): v for c, v in shares.items()}}
+    return out
+
+
 def main(cvae: str, conv: str) -> int:
     cvae_dir, conv_dir = Path(cvae), Path(conv)
     record = {"cvae": summary(cvae_dir), "conv": summary(conv_dir),
-              "note": "test ELBO of the cvae bounds log p(x | label); the conv's bounds log p(x); same command but --model"}
+              "note": "test ELBO of the cvae bounds log p(x | label); the conv's bounds log p(x); same command but --model",
+              "class_transfer": class_transfer(cvae_dir)}
     (cvae_dir / "comparison.json").write_text(json.dumps(record, indent=2) + "\n")
     a, b = record["cvae"], record["conv"]
     rows = [f"| {name} | {a[k]:.2f} | {b[k]:.2f} |" if isinstance(a[k], float) else f"| {name} | {a[k]} | {b[k]} |"
@@ -36,7 +63,15 @@ def main(cvae: str, conv: str) -> int:
         "", "## Against the plain conv model", "",
         f"The same command with `--model conv` ({b['epochs']} epochs; `comparison.json`). The cvae's scores are "
         "given each test item's label (log p(x | y)); the conv's are of log p(x).", "",
-        "| | cvae | conv |", "|---|---|---|", *rows, "", "```", b["command"], "```", ""])
+        "| | cvae | conv |", "|---|---|---|", *rows, "", "```", b["command"], "```", "",
+        "## Class transfer", "",
+        "Each test item's code (read under its own label) decoded under every class c; a reader trained on the "
+        "training split says which digit each image shows. Share of the items of other classes that it calls c:", "",
+        "| reader (its accuracy on the real test digits) | " + " | ".join(str(c) for c in range(10)) + " |",
+        "|---|" + "---|" * 10,
+        *[f"| {name} ({t['reader_test_accuracy']:.1%}) | " + " | ".join(f"{100 * v:.0f}%" for v in t["shares"].values()) + " |"
+          for name, t in (("small CNN (the test's)", record["class_transfer"]["cnn"]),
+                          ("logistic regression on pixels", record["class_transfer"]["logistic"]))], ""])
     card = cvae_dir / "README.md"
     text = card.read_text().split("\n## Against the plain conv model")[0].rstrip("\n") + "\n"
     card.write_text(text + section)

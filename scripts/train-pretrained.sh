@@ -19,12 +19,12 @@ case "${1:-all}" in
       --epochs 150 --batch-size 32 --kl-schedule linear --warmup-epochs 20 --maps pca,umap,tsne ;;&
   conv-patches|all) run pretrained/conv-patches --model conv --dataset patches --latent-dim 32 --channels 32,64,128 \
       --hidden-dim 256 --epochs 40 --batch-size 64 --kl-schedule linear --warmup-epochs 5 --maps pca,umap ;;&
-  cvae-mnist5k|all) run pretrained/cvae-mnist5k --model cvae --dataset mnist5k --latent-dim 16 --epochs 60 --batch-size 64 \
+  cvae-mnist5k|all) run pretrained/cvae-mnist5k --model cvae --dataset mnist5k --latent-dim 16 --epochs 150 --batch-size 64 \
       --kl-schedule linear --warmup-epochs 10 --maps pca,umap,tsne
     # the plain conv model with the same command, for the comparison recorded in pretrained/cvae-mnist5k/comparison.json
-    run runs/conv-mnist5k-60 --model conv --dataset mnist5k --latent-dim 16 --epochs 60 --batch-size 64 \
+    run runs/conv-mnist5k-150 --model conv --dataset mnist5k --latent-dim 16 --epochs 150 --batch-size 64 \
       --kl-schedule linear --warmup-epochs 10 --maps none
-    "$PY" scripts/cvae_comparison.py pretrained/cvae-mnist5k runs/conv-mnist5k-60 ;;&
+    "$PY" scripts/cvae_comparison.py pretrained/cvae-mnist5k runs/conv-mnist5k-150 ;;&
   # the VAE/GAN (Larsen et al. 2016): continuous (dequantised) images so the discriminator cannot tell reals by their
   # binary pixels; then its pictures beside the plain VAE's in its card
   vaegan-mnist5k|all) run pretrained/vaegan-mnist5k --model vaegan --dataset mnist5k --likelihood gaussian --latent-dim 16 \

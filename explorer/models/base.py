@@ -77,6 +77,12 @@ class VAEConfig:
             raise ValueError(f"{cls.__name__} does not know the field(s) {unknown}")
         return cls(**values)
 
+    @classmethod
+    def from_saved(cls, values: dict[str, Any]) -> "VAEConfig":
+        """The config of a saved checkpoint (its config.json): as from_dict, where a family may fill the fields
+        that older checkpoints predate with the value that built them."""
+        return cls.from_dict(values)
+
 
 class Posterior(Protocol):
     """q(z | x) as the interface sees it; DiagonalGaussian is the built-in one.

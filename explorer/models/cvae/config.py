@@ -28,11 +28,18 @@ class CVAEConfig(VAEConfig):
     channels: tuple[int, ...] = _help((32, 64, 128), "conv widths, e.g. 32,64,128; each layer halves the spatial size")
     hidden_dim: int = _help(256, "width of the fully connected layer between the conv features and the code (0: none)")
     batch_norm: bool = _help(False, "batch norm after each conv (not after the output layer)")
+    label_every_layer: bool = _help(True, "conv body: the one-hot label also enters every decoder layer as K constant "
+                                          "channels, not only beside z (so each layer can draw the class)")
     # the mlp body (as explorer.models.mlp)
     hidden_sizes: tuple[int, ...] = _help((512, 256), "widths of the encoder's hidden layers, e.g. 512,256; the "
                                                       "decoder mirrors them")
     weight_norm: bool = _help(False, "weight-normalised linear layers (seed 001)")
     activation: str = _help("relu", "nonlinearity after each layer", choices=tuple(sorted(ACTIVATIONS)))
+
+    @classmethod
+    def from_saved(cls, values: dict[str, Any]) -> "CVAEConfig":
+        """A saved config without `label_every_layer` predates it: its decoder took the label beside z only."""
+        return cls.from_dict({"label_every_layer": False, **values})
 
     def __post_init__(self) -> None:
         super().__post_init__()

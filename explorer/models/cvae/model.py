@@ -2,7 +2,9 @@
 
 The label is one-hot. The conv body adds it as K constant input channels of the first convolution (so every
 conv feature can depend on it); the mlp body concatenates it to the flattened pixels. The decoder of either
-body takes [z, one-hot(y)]. The prior stays N(0, I): z holds what the label does not say (the "style").
+body takes [z, one-hot(y)]; with `label_every_layer` the conv decoder also gets the label as K constant channels
+before each transposed convolution, so a code from another class's item is still drawn as the asked class. The
+prior stays N(0, I): z holds what the label does not say (the "style").
 
 Every call takes `condition=` (B,) class indices (an int is broadcast over the batch); without one it says so.
 The base class's loss_terms read the labels from the batch, so training, evaluation and the app only pass the
@@ -68,15 +70,16 @@ class CVAE(VAE):
             nn.Linear(hidden if config.hidden_dim else z_in, features),
             activation(config.activation),
         )
-        dec: list[nn.Module] = []
+        layers: list[nn.Module] = []
         widths_out = (*reversed(config.channels[:-1]), in_ch)
+        label_planes = k if config.label_every_layer else 0
         for i, (c_in, c_out) in enumerate(zip(reversed(config.channels), widths_out)):
             # as ConvVAE: layer i maps size index n-i to n-i-1, output_padding makes the size exact
             pad_h = self.heights[n - i - 1] - (2 * self.heights[n - i] - 1)
             pad_w = self.widths[n - i - 1] - (2 * self.widths[n - i] - 1)
-            deconv = nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=(pad_h, pad_w))
-            dec += [deconv] if i == n - 1 else _conv_block(deconv, c_out, config)
-        self.decoder = nn.Sequential(*dec)
+            deconv = nn.ConvTranspose2d(c_in + label_planes, c_out, 3, stride=2, padding=1, output_padding=(pad_h, pad_w))
+            layers += [deconv] if i == n - 1 else _conv_block(deconv, c_out, config)
+        self.decoder = nn.Sequential(*layers)
 
     def _build_mlp(self, config: CVAEConfig) -> None:
         pixels, k = math.prod(config.input_shape), config.n_classes
@@ -122,7 +125,13 @@ class CVAE(VAE):
         """Codes (B, D) and classes (B,) -> p(x | z, y)."""
         zy = torch.cat([z, self.one_hot(condition, z.shape[0], z.device)], 1)  # (B, D + K)
         if self.config.body == "conv":
-            raw = self.decoder(self.dec_fc(zy).view(-1, *self.feature_shape))
+            h = self.dec_fc(zy).view(-1, *self.feature_shape)  # (B, C_last, h, w)
+            for layer in self.decoder:
+                if self.config.label_every_layer and isinstance(layer, nn.ConvTranspose2d):
+                    planes = zy[:, -self.config.n_classes:, None, None].expand(-1, -1, *h.shape[2:])  # (B, K, h, w)
+                    h = torch.cat([h, planes], 1)
+                h = layer(h)
+            raw = h
         else:
             raw = self.to_pixels(self.decoder(zy)).view(-1, *self.config.input_shape)
         return self.make_likelihood(raw)  # (B, C, H, W)
