@@ -40,6 +40,25 @@ def test_save_load_gives_equal_outputs(tmp_path, body):
     assert torch.equal(model.sample(5, g1, condition=1), loaded.sample(5, g2, condition=1))
 
 
+def test_the_label_enters_every_conv_decoder_layer_and_older_checkpoints_load_as_built(tmp_path):
+    import json
+
+    every, beside_z = tiny(), tiny(label_every_layer=False)
+    assert every.config.label_every_layer  # the default for new models
+    deconvs = lambda m: [l for l in m.decoder if isinstance(l, torch.nn.ConvTranspose2d)]
+    # each transposed convolution takes its features plus the 3 label planes, or only its features
+    assert [l.in_channels for l in deconvs(every)] == [l.in_channels + 3 for l in deconvs(beside_z)]
+    # a checkpoint saved before the option existed (no label_every_layer in config.json) loads with the label beside z
+    folder = save_pretrained(beside_z.eval(), tmp_path / "old")
+    config = json.loads((folder / "config.json").read_text())
+    del config["config"]["label_every_layer"]
+    (folder / "config.json").write_text(json.dumps(config))
+    loaded = from_pretrained(folder, device="cpu")
+    assert loaded.config.label_every_layer is False
+    z = torch.randn(4, 3)
+    assert torch.equal(loaded.decode_code(z, condition=1), beside_z.decode_code(z, condition=1))
+
+
 @pytest.mark.parametrize("body", ["conv", "mlp"])
 def test_the_label_enters_encoder_and_decoder(body):
     model = tiny(body).eval()
