@@ -28,7 +28,7 @@ case "${1:-all}" in
   # the VAE/GAN (Larsen et al. 2016): continuous (dequantised) images so the discriminator cannot tell reals by their
   # binary pixels; then its pictures beside the plain VAE's in its card
   vaegan-mnist5k|all) run pretrained/vaegan-mnist5k --model vaegan --dataset mnist5k --likelihood gaussian --latent-dim 16 \
-      --channels 32,32 --hidden-dim 128 --dis-channels 32,64 --dis-hidden 32 --feature-layer 1 --gamma 100 --beta 0.01 --epochs 4 --batch-size 64 --lr 1e-3 \
+      --channels 32,32 --hidden-dim 128 --dis-channels 32,64 --dis-hidden 32 --feature-layer 1 --gamma 100 --beta 0.01 --epochs 10 --batch-size 64 --lr 1e-3 \
       --iwae-k 0 --maps pca,umap --threads 2
     "$PY" scripts/vaegan_comparison.py pretrained/vaegan-mnist5k pretrained/conv-mnist5k ;;&
   pu-shapes|all) run pretrained/pu-shapes --model pu --dataset shapes --channels 32,48 --set 'kernel_sizes=[7,5]' \

@@ -61,7 +61,8 @@ def independent_terms(model: VAEGAN, x: torch.Tensor, seed: int) -> dict[str, to
     kl = 0.5 * (posterior.mean.pow(2) + posterior.logvar.exp() - 1 - posterior.logvar).sum(1)
     llike = 0.5 * ((dis.features(x).detach() - dis.features(rec)).pow(2) + LOG_2PI).sum(1)
     gan = -(F.logsigmoid(d["real"]) + torch.log1p(-torch.sigmoid(d["rec"])) + torch.log1p(-torch.sigmoid(d["prior"])))
-    return {"prior": kl.mean(), "llike": llike.mean(), "gan": gan.mean()}
+    generator = -(F.logsigmoid(d["rec"]) + F.logsigmoid(d["prior"]))  # the non-saturating decoder term L_G
+    return {"prior": kl.mean(), "llike": llike.mean(), "gan": gan.mean(), "generator": generator.mean()}
 
 
 def step_grads(model: VAEGAN, x: torch.Tensor, seed: int) -> dict[str, list[torch.Tensor]]:
@@ -78,8 +79,9 @@ def test_the_three_groups_partition_the_parameters():
     assert len(ids) == len(set(ids)) == len(list(model.parameters()))
 
 
-def test_each_network_gets_the_gradient_of_its_own_losses_only():
-    model = tiny()
+@pytest.mark.parametrize("generator_loss", ["non_saturating", "minimax"])
+def test_each_network_gets_the_gradient_of_its_own_losses_only(generator_loss):
+    model = tiny(generator_loss=generator_loss)
     x = batch()
     terms = independent_terms(model, x, seed=7)
     g = groups(model)
@@ -92,7 +94,9 @@ def test_each_network_gets_the_gradient_of_its_own_losses_only():
 
     got = step_grads(model, x, seed=7)
     gamma = model.config.gamma
-    adversarial = [-a for a in by_term["gan"]["decoder"]]
+    # the decoder's GAN gradient: -grad L_GAN (the paper's minimax), or grad L_G (non-saturating)
+    adversarial = ([-a for a in by_term["gan"]["decoder"]] if generator_loss == "minimax"
+                   else by_term["generator"]["decoder"])
     want = {
         "encoder": [a + b for a, b in zip(by_term["prior"]["encoder"], by_term["llike"]["encoder"])],
         "decoder": [gamma * a + b for a, b in zip(by_term["llike"]["decoder"], adversarial)],

@@ -1,5 +1,5 @@
 """VAEGANConfig: the conv family's encoder and decoder, the discriminator's layers, the layer l whose features
-carry the reconstruction likelihood, and the paper's weighting gamma."""
+carry the reconstruction likelihood, the paper's weighting gamma, and the form of the decoder's GAN term."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from typing import Any, ClassVar
 
 from explorer.models.base import VAEConfig
 from explorer.models.layers import ACTIVATIONS
+
+GENERATOR_LOSSES = ("non_saturating", "minimax")
+
 
 def _help(default: Any, text: str, **extra: Any) -> Any:
     """A dataclass field with its default and its help text."""
@@ -36,10 +39,20 @@ class VAEGANConfig(VAEConfig):
                                   "carry the reconstruction likelihood N(Dis_l(x); Dis_l(x~), I) (0: the last)")
     gamma: float = _help(1.0, "the paper's weight of the feature likelihood against the GAN loss in the "
                               "decoder's update, gamma * L_llike - L_GAN")
+    generator_loss: str = _help("non_saturating", "the decoder's GAN term: non_saturating, -log D(x~) - log D(x_p) "
+                                                  "(Goodfellow et al.'s fix: it keeps a gradient when the discriminator "
+                                                  "wins); minimax, the paper's -L_GAN", choices=GENERATOR_LOSSES)
+
+    @classmethod
+    def from_saved(cls, values: dict[str, Any]) -> "VAEGANConfig":
+        """A saved config without `generator_loss` predates it: it was trained with the paper's minimax term."""
+        return cls.from_dict({"generator_loss": "minimax", **values})
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.channels = tuple(int(c) for c in self.channels)
+        if self.generator_loss not in GENERATOR_LOSSES:
+            raise ValueError(f"generator_loss must be one of {GENERATOR_LOSSES}, got {self.generator_loss!r}")
         self.dis_channels = tuple(int(c) for c in self.dis_channels)
         if self.likelihood != "gaussian":
             raise ValueError("the vaegan family takes --likelihood gaussian: its discriminator must see real images "
