@@ -209,3 +209,19 @@ def test_the_shipped_model_loads_and_samples():
     assert metrics["likelihood_space"] == "features" and metrics["active_units"] >= 2
     card = (SHIPPED / "README.md").read_text()
     assert "feature-space ELBO" in card and "beside_plain_vae.png" in card and (SHIPPED / "beside_plain_vae.png").is_file()
+
+
+def test_a_checkpoint_saved_before_the_generator_loss_option_says_minimax(tmp_path):
+    import json
+
+    from explorer.checkpoint import from_pretrained, save_pretrained
+
+    model = tiny().float()
+    assert model.config.generator_loss == "non_saturating"  # the default for new models
+    folder = save_pretrained(model.eval(), tmp_path / "old")
+    config = json.loads((folder / "config.json").read_text())
+    del config["config"]["generator_loss"]
+    (folder / "config.json").write_text(json.dumps(config))
+    assert from_pretrained(folder, device="cpu").config.generator_loss == "minimax"
+    with pytest.raises(ValueError, match="generator_loss"):
+        tiny(generator_loss="wasserstein")
