@@ -123,13 +123,13 @@ class CVAE(VAE):
 
     def decode(self, z: Tensor, condition: Tensor | int | None = None):
         """Codes (B, D) and classes (B,) -> p(x | z, y)."""
-        zy = torch.cat([z, self.one_hot(condition, z.shape[0], z.device)], 1)  # (B, D + K)
+        y = self.one_hot(condition, z.shape[0], z.device)  # (B, K)
+        zy = torch.cat([z, y], 1)  # (B, D + K)
         if self.config.body == "conv":
             h = self.dec_fc(zy).view(-1, *self.feature_shape)  # (B, C_last, h, w)
             for layer in self.decoder:
                 if self.config.label_every_layer and isinstance(layer, nn.ConvTranspose2d):
-                    planes = zy[:, -self.config.n_classes:, None, None].expand(-1, -1, *h.shape[2:])  # (B, K, h, w)
-                    h = torch.cat([h, planes], 1)
+                    h = torch.cat([h, y[:, :, None, None].expand(-1, -1, *h.shape[2:])], 1)  # + (B, K, h, w)
                 h = layer(h)
             raw = h
         else:

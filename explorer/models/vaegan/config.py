@@ -37,8 +37,8 @@ class VAEGANConfig(VAEConfig):
     dis_hidden: int = _help(128, "width of the discriminator's fully connected layer after its convs (0: none)")
     feature_layer: int = _help(0, "the discriminator conv layer l (1-based) whose output features Dis_l(x) "
                                   "carry the reconstruction likelihood N(Dis_l(x); Dis_l(x~), I) (0: the last)")
-    gamma: float = _help(1.0, "the paper's weight of the feature likelihood against the GAN loss in the "
-                              "decoder's update, gamma * L_llike - L_GAN")
+    gamma: float = _help(1.0, "the paper's weight of the feature likelihood against the GAN term in the "
+                              "decoder's update, gamma * L_llike + (the generator_loss term)")
     generator_loss: str = _help("non_saturating", "the decoder's GAN term: non_saturating, -log D(x~) - log D(x_p) "
                                                   "(Goodfellow et al.'s fix: it keeps a gradient when the discriminator "
                                                   "wins); minimax, the paper's -L_GAN", choices=GENERATOR_LOSSES)
@@ -51,9 +51,9 @@ class VAEGANConfig(VAEConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.channels = tuple(int(c) for c in self.channels)
+        self.dis_channels = tuple(int(c) for c in self.dis_channels)
         if self.generator_loss not in GENERATOR_LOSSES:
             raise ValueError(f"generator_loss must be one of {GENERATOR_LOSSES}, got {self.generator_loss!r}")
-        self.dis_channels = tuple(int(c) for c in self.dis_channels)
         if self.likelihood != "gaussian":
             raise ValueError("the vaegan family takes --likelihood gaussian: its discriminator must see real images "
                              "as continuous (dequantised) values like its decoded fakes, not binarised ones")
