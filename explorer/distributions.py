@@ -123,6 +123,10 @@ class DiagonalGaussian:
         """KL(q || N(0, I)) per sample and per latent dimension, shape (B, *latent_shape)."""
         return 0.5 * (self.mean.pow(2) + self.logvar.exp() - 1.0 - self.logvar)
 
+    def kl_at(self, z: Tensor) -> Tensor:
+        """The KL at a draw: the closed form, whatever z is (the `Posterior` protocol's estimate hook)."""
+        return self.kl()
+
     def log_prob(self, z: Tensor) -> Tensor:
         """Element-wise log density of z (broadcast against the batch), shape of z."""
         return -0.5 * (LOG_2PI + self.logvar + (z - self.mean).pow(2) / self.logvar.exp())

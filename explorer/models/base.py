@@ -88,8 +88,8 @@ class Posterior(Protocol):
     """q(z | x) as the interface sees it; DiagonalGaussian is the built-in one.
 
     Shapes: `mean` (B, *latent_shape); `rsample` returns the same shape; `log_prob(z)` and `kl()` are
-    element-wise (B, *latent_shape). `kl()` is only called when `has_analytic_kl` is True: otherwise (an IAF
-    posterior) the KL is estimated from the draw as log q(z) - log p(z).
+    element-wise (B, *latent_shape). `kl()` is only called when `has_analytic_kl` is True; otherwise the ELBO
+    uses `kl_at(z)`, a one-draw estimate at the draw z (an IAF posterior's).
     """
 
     mean: Tensor
@@ -100,6 +100,8 @@ class Posterior(Protocol):
     def log_prob(self, z: Tensor) -> Tensor: ...
 
     def kl(self) -> Tensor: ...
+
+    def kl_at(self, z: Tensor) -> Tensor: ...
 
     def expand_draws(self, k: int) -> "Posterior": ...
 
@@ -168,11 +170,9 @@ class StepObjective:
 
 
 def posterior_kl(posterior: Posterior, z: Tensor) -> Tensor:
-    """KL(q || N(0, I)) per dimension (B, D): closed form where the posterior declares one, else the
-    one-draw estimate log q(z) - log p(z) at the draw z (B, *latent_shape)."""
-    if posterior.has_analytic_kl:
-        return posterior.kl().flatten(1)
-    return (posterior.log_prob(z) - standard_normal_log_prob(z)).flatten(1)
+    """KL(q || N(0, I)) per dimension (B, D): closed form where the posterior declares one, else the posterior's
+    one-draw estimate at the draw z (B, *latent_shape)."""
+    return (posterior.kl() if posterior.has_analytic_kl else posterior.kl_at(z)).flatten(1)
 
 
 @dataclass

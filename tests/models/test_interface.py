@@ -22,6 +22,10 @@ class SampledKLGaussian(DiagonalGaussian):
 
     has_analytic_kl = False
 
+    def kl_at(self, z: Tensor) -> Tensor:
+        """The plain one-draw estimate log q(z) - log p(z)."""
+        return self.log_prob(z) + 0.5 * (math.log(2 * math.pi) + z.pow(2))
+
     def expand_draws(self, k: int) -> "SampledKLGaussian":
         base = super().expand_draws(k)
         return SampledKLGaussian(base.mean, base.logvar)

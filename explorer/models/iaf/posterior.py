@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from explorer.distributions import LOGVAR_MIN, LOGVAR_MAX, randn_like, standard_normal_log_prob
+from explorer.distributions import LOGVAR_MIN, LOGVAR_MAX, DiagonalGaussian, randn_like, standard_normal_log_prob
 from explorer.models.iaf.flow import IAF
 
 
@@ -14,8 +14,9 @@ class IAFPosterior:
 
     log q(z_T) = log N(eps; 0, I) - logvar / 2 - sum_t log sigma_t, kept element-wise (B, D): only its sum over
     dimensions is a density; per dimension it is the share the trainer's free bits and the pages' KL bars use.
-    No closed-form KL: the ELBO's KL is estimated at the draw. `mean` is the flow of the Gaussian's mean
-    (eps = 0), the deterministic code walks and maps show.
+    No closed-form KL: the ELBO's KL is estimated at the draw (`kl_at`), as the Gaussian's closed-form KL plus a
+    one-draw estimate of what the flow changes. `mean` is the flow of the Gaussian's mean (eps = 0), the
+    deterministic code walks and maps show.
     """
 
     has_analytic_kl = False
@@ -25,7 +26,7 @@ class IAFPosterior:
         self.logvar = logvar.clamp(LOGVAR_MIN, LOGVAR_MAX)
         self.context = context  # (..., C)
         self.flow = flow
-        self._draw: tuple[Tensor, Tensor] | None = None  # (z_T, log q(z_T)) of the last rsample
+        self._draw: tuple[Tensor, ...] | None = None  # (z_T, log q(z_T), z_0, log|det|) of the last rsample
         self._mean: Tensor | None = None
 
     @property
@@ -38,8 +39,9 @@ class IAFPosterior:
     def rsample(self, generator: torch.Generator | None = None) -> Tensor:
         """A reparameterised z_T (..., D); its log q is cached for `log_prob`."""
         eps = randn_like(self.mean0, generator)
-        z, log_det = self.flow(self.mean0 + torch.exp(0.5 * self.logvar) * eps, self.context)
-        self._draw = (z, standard_normal_log_prob(eps) - 0.5 * self.logvar - log_det)
+        z0 = self.mean0 + torch.exp(0.5 * self.logvar) * eps
+        z, log_det = self.flow(z0, self.context)
+        self._draw = (z, standard_normal_log_prob(eps) - 0.5 * self.logvar - log_det, z0, log_det)
         return z
 
     def log_prob(self, z: Tensor) -> Tensor:
@@ -52,7 +54,21 @@ class IAFPosterior:
         return standard_normal_log_prob(eps) - 0.5 * self.logvar - log_det
 
     def kl(self) -> Tensor:
-        raise NotImplementedError("an IAF posterior has no closed-form KL; estimate it at a draw (posterior_kl)")
+        raise NotImplementedError("an IAF posterior has no closed-form KL; estimate it at a draw (kl_at)")
+
+    def kl_at(self, z: Tensor) -> Tensor:
+        """Element-wise one-draw estimate (..., D) of KL(q || N(0, I)) at z.
+
+        For the last draw: KL(q_0 || p) in closed form plus log p(z_0) - log p(z_T) - log|det| at the draw, which
+        has the same expectation as log q(z_T) - log p(z_T) but much less variance (its noise is only what the
+        flow changes: zero when the flow is the identity, where it is the plain model's KL exactly). Any other z:
+        log q(z) - log p(z) through the inverse flow.
+        """
+        if self._draw is not None and z is self._draw[0]:
+            z_T, _, z0, log_det = self._draw  # log_det: sum over steps of log sigma, element-wise
+            gaussian_kl = DiagonalGaussian(self.mean0, self.logvar).kl()
+            return gaussian_kl + standard_normal_log_prob(z0) - standard_normal_log_prob(z_T) - log_det
+        return self.log_prob(z) - standard_normal_log_prob(z)
 
     def expand_draws(self, k: int) -> "IAFPosterior":
         """The same posterior for k draws per item: shapes (B, k, ...)."""

@@ -67,6 +67,32 @@ def test_inverse_recovers_eps_and_log_prob_matches_the_cached_draw():
     torch.testing.assert_close(q.log_prob(z.clone()), q.log_prob(z))  # inverse vs cache, element-wise
 
 
+def test_the_kl_estimate_is_unbiased_with_less_variance_than_log_q_minus_log_p():
+    """kl_at at the cached draw (closed-form Gaussian KL + what the flow changes) against the plain one-draw
+    estimate log q(z_T) - log p(z_T), over 20,000 draws of one posterior: the same mean, a smaller spread."""
+    torch.manual_seed(0)
+    flow = randomised(IAF(dim=6, steps=2, hidden=16, context_dim=3)).double()
+    for p in flow.parameters():
+        p.data.mul_(0.3)  # a flow that bends, not one that tears
+    n = 20_000
+    mean0 = torch.tensor([1.5, -0.5, 0.2, 2.0, 0.0, -1.0], dtype=torch.float64).expand(n, 6)
+    logvar = torch.full((n, 6), -2.0, dtype=torch.float64)
+    context = torch.randn(1, 3, dtype=torch.float64).expand(n, 3)
+    posterior = IAFPosterior(mean0, logvar, context, flow)
+    with torch.no_grad():
+        z = posterior.rsample(torch.Generator().manual_seed(1))
+        low = posterior.kl_at(z).sum(1)  # (n,)
+        plain = (posterior.log_prob(z) - standard_normal_log_prob(z)).sum(1)  # the cached log q
+        inverted = (posterior.log_prob(z.clone()) - standard_normal_log_prob(z)).sum(1)  # through the inverse
+    assert posterior_kl(posterior, z).sum(1).equal(low)
+    torch.testing.assert_close(inverted, plain, rtol=0, atol=1e-8)
+    assert float(low.mean()) == pytest.approx(float(plain.mean()), abs=4 * float(plain.std()) / n ** 0.5)
+    assert float(low.std()) < 0.5 * float(plain.std())
+    # a z that is not the cached draw is scored through the inverse flow
+    other = z.clone()
+    torch.testing.assert_close(posterior.kl_at(other).sum(1), inverted)
+
+
 def test_inverse_at_64_dimensions():
     flow = IAF(dim=64, steps=2, hidden=128, context_dim=8)
     z0, h = torch.randn(3, 64), torch.randn(3, 8)
