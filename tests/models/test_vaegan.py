@@ -112,6 +112,47 @@ def test_each_network_gets_the_gradient_of_its_own_losses_only(generator_loss):
     assert norm([a - b for a, b in zip(got["discriminator"], leaked_dis)]) > 1e-6
 
 
+@pytest.mark.parametrize("on_reals, on_fakes, want", [
+    (0.69, 0.69, (True, True)),  # inside the band: both train
+    (0.10, 0.69, (False, True)),  # the discriminator wins on reals: it skips its update
+    (0.69, 0.10, (False, True)),  # ... or on fakes
+    (1.50, 0.69, (True, False)),  # it loses: the decoder's GAN term is dropped
+    (0.10, 1.50, (True, True)),  # winning on one and losing on the other: never both off
+])
+def test_the_equilibrium_rule_picks_the_players(on_reals, on_fakes, want):
+    model = tiny(equilibrium=0.68, margin=0.35)
+    # logits whose cross-entropies are the given values: -log D(x) = softplus(-logit) = on_reals
+    real = torch.full((5,), -float(torch.log(torch.expm1(torch.tensor(on_reals, dtype=torch.float64)))))
+    fake = torch.full((5, 2), float(torch.log(torch.expm1(torch.tensor(on_fakes, dtype=torch.float64)))))
+    assert model.players_to_train(real, fake) == want
+    assert tiny().players_to_train(real, fake) == (True, True)  # off by default
+
+
+def test_a_skipped_player_gets_no_update_and_the_decoder_keeps_its_likelihood():
+    """With a discriminator that wins (margin 0: any loss below equilibrium) its weights stay put; with one that
+    loses, the decoder's gradient is gamma * grad L_llike alone."""
+    x = batch()
+    winning = tiny(equilibrium=50.0, margin=0.0)  # every loss is below 50: the discriminator 'wins'
+    before = [p.detach().clone() for p in winning.discriminator_parameters()]
+    logged = winning.training_step((x,), StepObjective(), winning.configure_optimizers(1e-2), torch.Generator().manual_seed(0))
+    assert float(logged["d_trained"]) == 0.0 and float(logged["g_trained"]) == 1.0
+    assert all(torch.equal(a, b) for a, b in zip(before, winning.discriminator_parameters()))
+
+    losing = tiny(equilibrium=1e-3, margin=0.0)  # every loss is above it: the discriminator 'loses'
+    terms = independent_terms(losing, x, seed=7)
+    want = [losing.config.gamma * g for g in grads(terms["llike"], losing.decoder_parameters())]
+    got = step_grads(losing, x, seed=7)["decoder"]
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_equilibrium_needs_the_non_saturating_term():
+    with pytest.raises(ValueError, match="non_saturating"):
+        tiny(equilibrium=0.68, generator_loss="minimax")
+    with pytest.raises(ValueError, match="0 or more"):
+        tiny(equilibrium=-1.0)
+
+
 def test_training_moves_every_network():
     model = tiny().float()
     before = {n: [p.detach().clone() for p in params] for n, params in groups(model).items()}

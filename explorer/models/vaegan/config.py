@@ -42,6 +42,13 @@ class VAEGANConfig(VAEConfig):
     generator_loss: str = _help("non_saturating", "the decoder's GAN term: non_saturating, -log D(x~) - log D(x_p) "
                                                   "(Goodfellow et al.'s fix: it keeps a gradient when the discriminator "
                                                   "wins); minimax, the paper's -L_GAN", choices=GENERATOR_LOSSES)
+    # the balancing rule of the paper's released code (andersbll/autoencoding_beyond_pixels), off at 0
+    equilibrium: float = _help(0.0, "balance the two players (0: off; the authors' code uses 0.68, about ln 2, "
+                                    "the cross-entropy of a discriminator that cannot tell): a step skips the "
+                                    "discriminator's update when its loss on reals or on fakes is below "
+                                    "equilibrium - margin, and the decoder's GAN term when either is above "
+                                    "equilibrium + margin (never both)")
+    margin: float = _help(0.35, "half-width of the band around equilibrium in which both players train")
 
     @classmethod
     def from_saved(cls, values: dict[str, Any]) -> "VAEGANConfig":
@@ -67,6 +74,11 @@ class VAEGANConfig(VAEConfig):
             raise ValueError(f"feature_layer must be 0 (the last) or 1..{len(self.dis_channels)}, got {self.feature_layer}")
         if self.dis_hidden < 0:
             raise ValueError(f"dis_hidden must be 0 or more, got {self.dis_hidden}")
+        if not (self.equilibrium >= 0 and self.margin >= 0):  # NaN fails too
+            raise ValueError(f"equilibrium and margin must be 0 or more, got {self.equilibrium}, {self.margin}")
+        if self.equilibrium > 0 and self.generator_loss != "non_saturating":
+            raise ValueError("equilibrium balancing needs generator_loss non_saturating: the minimax term reaches "
+                             "the decoder through the discriminator's own loss, so it cannot be dropped alone")
         if not self.gamma > 0:  # NaN fails too
             raise ValueError(f"gamma must be above 0, got {self.gamma}")
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor
 from torch.func import functional_call
@@ -176,8 +177,26 @@ class VAEGAN(VAE):
             generator = F.softplus(-fake_logits).view(2, n).sum(0)  # (B,)
         kl_dims = posterior_kl(posterior, z)  # (B, D)
         encoder_and_likelihood = objective.per_sample_loss({"nll": gamma * llike, "kl_dims": kl_dims})
-        return {"total": (encoder_and_likelihood + gan + generator).mean(), "kl_dims": kl_dims.detach(),
-                "llike": llike, "gan": gan, "real_logits": d_real, "fake_logits": torch.stack([d_rec, d_prior], 1)}
+        without_generator = (encoder_and_likelihood + gan).mean()
+        return {"total": without_generator + generator.mean(), "total_without_generator": without_generator,
+                "kl_dims": kl_dims.detach(), "llike": llike, "gan": gan, "real_logits": d_real,
+                "fake_logits": torch.stack([d_rec, d_prior], 1)}
+
+    def players_to_train(self, real_logits: Tensor, fake_logits: Tensor) -> tuple[bool, bool]:
+        """(discriminator, decoder's GAN term): which to train this step, from the discriminator's cross-entropy
+        on reals (B,) and on fakes (B, 2) by the `equilibrium` rule; both when it is off."""
+        eq, margin = float(self.config.equilibrium), float(self.config.margin)
+        if eq <= 0:
+            return True, True
+        # [-log D(x), -log(1 - D(fake)) over x~ and x_p], batch means
+        losses = torch.stack([F.softplus(-real_logits).mean(), F.softplus(fake_logits).mean()])
+        if dist.is_available() and dist.is_initialized():  # every process decides alike, on the global batch
+            dist.all_reduce(losses)
+            losses = losses / dist.get_world_size()
+        on_reals, on_fakes = losses.tolist()
+        train_dis = not (on_reals < eq - margin or on_fakes < eq - margin)  # the discriminator is winning
+        train_dec = not (on_reals > eq + margin or on_fakes > eq + margin)  # ... or losing
+        return (True, True) if not (train_dis or train_dec) else (train_dis, train_dec)
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None, condition: Condition = None,
                 objective: StepObjective | None = None) -> VAEOutput | dict[str, Tensor]:
@@ -194,11 +213,14 @@ class VAEGAN(VAE):
         DistributedDataParallel wrapper (explorer.distributed.ddp_forward) and the gradients are averaged."""
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         losses = self(x, generator, objective=objective)
+        train_dis, train_dec = self.players_to_train(losses["real_logits"].detach(), losses["fake_logits"].detach())
         for optimizer in optimizers.values():
             optimizer.zero_grad(set_to_none=True)
-        losses["total"].backward()
+        (losses["total"] if train_dec else losses["total_without_generator"]).backward()
         for name, params in (("encoder", self.encoder_parameters()), ("decoder", self.decoder_parameters()),
                              ("discriminator", self.discriminator_parameters())):
+            if name == "discriminator" and not train_dis:
+                continue
             objective.clip(params)
             optimizers[name].step()
         kl = losses["kl_dims"].sum(1)
@@ -208,6 +230,8 @@ class VAEGAN(VAE):
             "nll": llike.mean(), "kl": kl.mean(), "gan": gan.mean(),
             "d_real": torch.sigmoid(losses["real_logits"].detach()).mean(),  # D's mean belief that reals are real
             "d_fake": torch.sigmoid(losses["fake_logits"].detach()).mean(),  # ... and that fakes are
+            # shares of steps (averaged over an epoch) in which each player trained: 1 without the equilibrium rule
+            "d_trained": torch.tensor(float(train_dis)), "g_trained": torch.tensor(float(train_dec)),
         }
 
     # -- the feature-space ELBO -------------------------------------------------------------------------
