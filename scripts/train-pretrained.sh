@@ -26,9 +26,10 @@ case "${1:-all}" in
       --kl-schedule linear --warmup-epochs 10 --maps none
     "$PY" scripts/cvae_comparison.py pretrained/cvae-mnist5k runs/conv-mnist5k-150 ;;&
   # the VAE/GAN (Larsen et al. 2016): continuous (dequantised) images so the discriminator cannot tell reals by their
-  # binary pixels; then its pictures beside the plain VAE's in its card
+  # binary pixels; the equilibrium rule keeps either player from winning outright; then its pictures beside the
+  # plain VAE's in its card
   vaegan-mnist5k|all) run pretrained/vaegan-mnist5k --model vaegan --dataset mnist5k --likelihood gaussian --latent-dim 16 \
-      --channels 32,32 --hidden-dim 128 --dis-channels 32,64 --dis-hidden 32 --feature-layer 1 --gamma 100 --beta 0.01 --epochs 10 --batch-size 64 --lr 1e-3 \
+      --channels 32,32 --hidden-dim 128 --dis-channels 32,64 --dis-hidden 32 --feature-layer 1 --gamma 100 --beta 1 --equilibrium 0.68 --epochs 20 --batch-size 64 --lr 1e-3 \
       --iwae-k 0 --maps pca,umap --threads 2
     "$PY" scripts/vaegan_comparison.py pretrained/vaegan-mnist5k pretrained/conv-mnist5k ;;&
   pu-shapes|all) run pretrained/pu-shapes --model pu --dataset shapes --channels 32,48 --set 'kernel_sizes=[7,5]' \
