@@ -115,9 +115,10 @@ def tiny(family: str, **kw):
     return build_model(family, input_shape=(1, 8, 8), latent_dim=3, **extra, **kw)
 
 
+@pytest.mark.parametrize("context_dim", [4, 0], ids=["context", "no-context"])
 @pytest.mark.parametrize("family", ["conv", "mlp"])
-def test_elbo_below_iwae_and_free_bits(family):
-    model = tiny(family, iaf_steps=2, iaf_hidden=16, context_dim=4)
+def test_elbo_below_iwae_and_free_bits(family, context_dim):
+    model = tiny(family, iaf_steps=2, iaf_hidden=16, context_dim=context_dim)
     randomised(model.flow)
     x = torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(0)).bernoulli()
     gen = torch.Generator().manual_seed(0)
@@ -155,11 +156,12 @@ def test_codes_are_the_flow_at_eps_zero(family):
         torch.testing.assert_close(model.reconstruct(x), model.decode(model.flow(mean0, ctx)[0]).mean)
 
 
+@pytest.mark.parametrize("context_dim", [4, 0], ids=["context", "no-context"])
 @pytest.mark.parametrize("family", ["conv", "mlp"])
-def test_save_load_identical(family, tmp_path):
-    model = tiny(family, iaf_steps=3, iaf_hidden=16, context_dim=4).eval()
+def test_save_load_identical(family, context_dim, tmp_path):
+    model = tiny(family, iaf_steps=3, iaf_hidden=16, context_dim=context_dim).eval()
     randomised(model.flow)
-    folder = save_pretrained(model, tmp_path / family)
+    folder = save_pretrained(model, tmp_path / f"{family}-{context_dim}")
     loaded = from_pretrained(folder)
     assert loaded.config == model.config
     x = torch.rand(3, 1, 8, 8)
