@@ -51,6 +51,22 @@ def image_src(pg, caption: str) -> str:
     return img.get_attribute("src")
 
 
+WALK_SHOWN = """() => {
+  const served = [...document.querySelectorAll("[data-testid='stImageContainer']")].some(c =>
+    (c.querySelector("[data-testid='stImageCaption']")?.textContent ?? "").startsWith("decoded mean") &&
+    c.querySelector("img")?.getAttribute("src"));
+  const live = Object.values(window.__liveLatent?.status ?? {}).some(s => s.firstFrame);
+  return served ? "served" : (live ? "wasm" : false);
+}"""
+
+
+def walk_image_shown(pg, timeout_ms: int = 120_000) -> str:
+    """Wait until the walk shows its image: "served" (the server's decoded mean, while the in-browser decoder
+    is missing or still loading) or "wasm" (the live component drew its first frame; the server's image is
+    then gone, so waiting for it alone races the component)."""
+    return pg.wait_for_function(WALK_SHOWN, timeout=timeout_ms).json_value()
+
+
 def upload(pg, files: list[tuple[str, bytes, str]]) -> None:
     payload = [{"name": n, "mimeType": m, "buffer": b} for n, b, m in files]
     pg.locator("[data-testid='stFileUploader'] input[type='file']").first.set_input_files(payload)
