@@ -62,6 +62,7 @@ def render_card(
         "",
         f"Data: {dataset.get('description') or dataset.get('name')}.",
         f"Trained on {metrics.get('device', '?')} in {metrics.get('train_seconds', float('nan')):.0f} s.",
+        *([f"Posterior q(z | x): {metrics['posterior']}."] if metrics.get("posterior") else []),
         "",
         "## Evaluation",
         "",

@@ -164,6 +164,7 @@ def evaluate(
         "active_unit_threshold": ACTIVE_UNIT_THRESHOLD,
         "latent_dims": int(s.means.shape[1]),
         "code_name": model.code_name,
+        "posterior": model.posterior_name,
         "likelihood_description": model.likelihood_description(),
         "kl_per_dim": [round(float(v), 5) for v in s.kl_dims.mean(0)],
         "mean_variance_per_dim": [round(float(v), 5) for v in variances],

@@ -62,3 +62,13 @@ class IAFMixin:
     def code_name(self) -> str:
         """What `encode_code` shows: the flow of the Gaussian's mean when there is a flow."""
         return FLOW_CODE_NAME if self.config.iaf_steps > 0 else "posterior mean"
+
+    @property
+    def posterior_name(self) -> str:
+        """q(z | x) in words: the Gaussian alone, or pushed through the flow's k steps."""
+        c = self.config
+        if c.iaf_steps == 0:
+            return "diagonal Gaussian (IAF steps k = 0)"
+        context = f"context vector of {c.context_dim} from the encoder" if c.context_dim else "no context vector"
+        return (f"diagonal Gaussian pushed through k = {c.iaf_steps} inverse autoregressive flow "
+                f"step{'s' if c.iaf_steps > 1 else ''} (IAF; MADE width {c.iaf_hidden}, {context})")

@@ -187,3 +187,14 @@ def test_zero_steps_is_the_plain_model_bit_for_bit(family):
     with torch.no_grad():
         assert torch.equal(plain.iwae_log_weights(x, 3, gen_a), explicit.iwae_log_weights(x, 3, gen_b))
     torch.testing.assert_close(posterior_kl(posterior, posterior.mean), posterior.kl().flatten(1))
+
+
+def test_the_posterior_is_named_with_its_k_for_the_card():
+    from explorer.card import render_card
+
+    named = {k: tiny("conv", iaf_steps=k, iaf_hidden=16, context_dim=c).posterior_name for k, c in ((0, 4), (1, 0), (3, 4))}
+    assert named[0] == "diagonal Gaussian (IAF steps k = 0)"
+    assert "k = 1 inverse autoregressive flow step (IAF; MADE width 16, no context vector)" in named[1]
+    assert "k = 3 inverse autoregressive flow steps (IAF; MADE width 16, context vector of 4" in named[3]
+    card = render_card("m", "conv", {"name": "d"}, {}, {}, {"posterior": named[3], "train_seconds": 12.0}, "cmd")
+    assert f"Posterior q(z | x): {named[3]}." in card.splitlines() and "Trained on ? in 12 s." in card
