@@ -169,3 +169,38 @@ def test_drawing_on_reconstruct_is_scored_and_starts_the_walk(browser, live_app_
     _wait_live(page)
     assert page.get_by_test_id("stException").count() == 0
     ctx.close()
+
+
+@pytest.mark.parametrize("name, condition", [("cvae-mnist5k", 3), ("cvae-mnist5k", 7), ("conv-iaf-mnist5k", None),
+                                             ("vaegan-mnist5k", None)])
+def test_issue_12_families_decode_in_the_browser_as_the_server_does(browser, live_app_url, name, condition):
+    """The new families' walks in the page: the CVAE under the link's class (its label a decoder input, baked into
+    the exported graph), the IAF model and the VAE/GAN; each frame's pixels are the server's decode of its code."""
+    import torch
+
+    from explorer.checkpoint import from_pretrained
+
+    folder = ROOT / "pretrained" / name
+    if not (folder / "config.json").is_file():
+        pytest.skip(f"pretrained/{name} is not here")
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    page.set_default_timeout(120_000)
+    label = "" if condition is None else f"&class={condition}"
+    page.goto(f"{live_app_url}/walk?model={name}&start=prior&axes=dims&n=2&v=1.5,-1{label}")
+    _wait_live(page)
+    frame = page.evaluate("(() => { const f = window.__liveLatent.frames.at(-1);"
+                          " return {values: Array.from(f.values), code: Array.from(f.code)}; })()")
+    assert frame["values"] == [1.5, -1.0], frame["values"]
+    model = from_pretrained(folder, "cpu").eval()
+    with torch.inference_mode():
+        want = model.decode_code(torch.tensor(frame["code"], dtype=torch.float32)[None], condition=condition)[0]
+    want = np.round(want.numpy().reshape(-1) * 255).astype(np.int16)
+    got = _last_pixels(page)
+    assert got.shape == want.shape and np.abs(got - want).max() <= 2, np.abs(got - want).max()
+    if condition is not None:  # another class decodes the same code to another digit
+        with torch.inference_mode():
+            other = model.decode_code(torch.tensor(frame["code"], dtype=torch.float32)[None], condition=(condition + 5) % 10)[0]
+        assert np.abs(np.round(other.numpy().reshape(-1) * 255) - got).mean() > 10
+    assert page.get_by_test_id("stException").count() == 0
+    ctx.close()
