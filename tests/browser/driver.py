@@ -43,11 +43,11 @@ def go(pg, title: str) -> None:
     wait_idle(pg, 200)
 
 
-def image_src(pg, caption: str) -> str:
-    """src of the image whose caption starts with `caption` (waits for it)."""
+def image_src(pg, caption: str, timeout_ms: float | None = None) -> str:
+    """src of the image whose caption starts with `caption` (waits for it: the page's default timeout, or timeout_ms)."""
     img = pg.locator("[data-testid='stImageContainer']").filter(
         has=pg.locator("[data-testid='stImageCaption']", has_text=re.compile("^" + re.escape(caption)))).locator("img").first
-    img.wait_for()
+    img.wait_for(timeout=timeout_ms)
     return img.get_attribute("src")
 
 
