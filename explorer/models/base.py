@@ -193,7 +193,8 @@ class VAE(nn.Module):
     # what `encode_code` shows, for page labels: a class default that a family may override per instance (with
     # an IAF posterior the code is "flow at ε = 0")
     code_name: str = "posterior mean"
-    # q(z | x) in words, for the model card (an IAF posterior names its k, width and context)
+    # q(z | x) in words, for the model card: a family whose posterior is not the diagonal Gaussian says so (an IAF
+    # posterior names its k, width and context)
     posterior_name: str = "diagonal Gaussian"
 
     def __init__(self, config: VAEConfig):
