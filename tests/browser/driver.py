@@ -8,6 +8,8 @@ import numpy as np
 
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 BOARD = "[data-testid='live-latent-draw']"  # the live component's drawing canvas
+# true once a live component on the page has drawn its first decoded frame
+LIVE_FIRST_FRAME = "() => Object.values(window.__liveLatent?.status ?? {}).some(s => s.firstFrame)"
 
 
 def wait_idle(pg, settle_ms: int = 400) -> None:
@@ -51,13 +53,12 @@ def image_src(pg, caption: str, timeout_ms: float | None = None) -> str:
     return img.get_attribute("src")
 
 
-WALK_SHOWN = """() => {
+WALK_SHOWN = f"""() => {{
   const served = [...document.querySelectorAll("[data-testid='stImageContainer']")].some(c =>
     (c.querySelector("[data-testid='stImageCaption']")?.textContent ?? "").startsWith("decoded mean") &&
     c.querySelector("img")?.getAttribute("src"));
-  const live = Object.values(window.__liveLatent?.status ?? {}).some(s => s.firstFrame);
-  return served ? "served" : (live ? "wasm" : false);
-}"""
+  return served ? "served" : (({LIVE_FIRST_FRAME})() ? "wasm" : false);
+}}"""
 
 
 def walk_image_shown(pg, timeout_ms: int = 120_000) -> str:

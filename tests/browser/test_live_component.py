@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import served_script
-from driver import wait_idle
+from driver import LIVE_FIRST_FRAME, wait_idle
 from explorer.checkpoint import from_pretrained
 from explorer.images import to_uint8
 from explorer.latent import decode
@@ -27,7 +27,6 @@ pytestmark = pytest.mark.browser
 
 DEMO = Path(__file__).with_name("live_demo_app.py")
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-READY = "() => Object.values(window.__liveLatent?.status ?? {}).some(s => s.firstFrame)"
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +58,7 @@ def _block_foreign(page) -> list[str]:
 
 def _open(page, url: str) -> None:
     page.goto(url)
-    page.wait_for_function(READY, timeout=180_000)
+    page.wait_for_function(LIVE_FIRST_FRAME, timeout=180_000)
     wait_idle(page)
 
 

@@ -15,7 +15,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from conftest import served_script
-from driver import wait_idle
+from driver import LIVE_FIRST_FRAME, wait_idle
 from explorer.checkpoint import from_pretrained
 from explorer.images import to_uint8
 from explorer.latent import decode
@@ -25,7 +25,6 @@ from ui.live.pad import pad_extent
 pytestmark = pytest.mark.browser
 
 DEMO = Path(__file__).with_name("live_pad_app.py")
-READY = "() => Object.values(window.__liveLatent?.status ?? {}).some(s => s.firstFrame)"
 PAD = "[data-testid='live-latent-pad']"
 
 
@@ -38,7 +37,7 @@ def demo_url(tmp_path_factory) -> str:
 
 def _open(page, url: str) -> None:
     page.goto(url)
-    page.wait_for_function(READY, timeout=180_000)
+    page.wait_for_function(LIVE_FIRST_FRAME, timeout=180_000)
     wait_idle(page)
 
 

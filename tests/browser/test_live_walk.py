@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 
 from conftest import served_script
-from driver import go, seven, stroke, wait_idle
+from driver import LIVE_FIRST_FRAME, go, seven, stroke, wait_idle
 from ui.live.devserver import ROOT
 
 pytestmark = pytest.mark.browser
 
-FIRST_FRAME = "() => Object.values(window.__liveLatent?.status ?? {}).some(s => s.firstFrame)"
 LIVE = "Decoding in your browser (onnxruntime-web, wasm)"
 
 
@@ -30,12 +29,27 @@ def live_app_url(tmp_path_factory) -> str:
 
 def _wait_live(page) -> None:
     page.get_by_text(LIVE).first.wait_for(timeout=180_000)
-    page.wait_for_function(FIRST_FRAME, timeout=180_000)
+    page.wait_for_function(LIVE_FIRST_FRAME, timeout=180_000)
     wait_idle(page)
 
 
 def _last_pixels(page) -> np.ndarray:
     return np.asarray(page.evaluate("Array.from(window.__liveLatent.frames.at(-1).pixels)"), dtype=np.int16)
+
+
+def _last_frame(page) -> dict:
+    """The last painted frame's slider values (K,) and code (D,)."""
+    return page.evaluate("(() => { const f = window.__liveLatent.frames.at(-1);"
+                         " return {values: Array.from(f.values), code: Array.from(f.code)}; })()")
+
+
+def _server_pixels(model, code, condition: int | None = None) -> np.ndarray:
+    """The server's decode of one code as the page's 0-255 pixels, flattened."""
+    import torch
+
+    with torch.inference_mode():
+        image = model.decode_code(torch.as_tensor(np.asarray(code), dtype=torch.float32)[None], condition=condition)[0]
+    return np.round(image.numpy().reshape(-1) * 255).astype(np.int16)
 
 
 def _drag(page, index: int, dx: float, steps: int = 20) -> None:
@@ -107,7 +121,6 @@ def test_out_of_range_link_is_clamped_with_a_message(browser, live_app_url):
 def test_an_attribute_direction_link_decodes_in_the_browser(browser, live_app_url):
     """A "3 → 8" slider from a link: the page's code is the prior mean plus the whole class-mean difference, and
     its pixels are the server's decode of that code."""
-    import torch
     from safetensors.numpy import load_file
 
     from explorer.checkpoint import from_pretrained
@@ -122,14 +135,10 @@ def test_an_attribute_direction_link_decodes_in_the_browser(browser, live_app_ur
     page.goto(f"{live_app_url}/walk?model=conv-mnist5k&start=prior&axes=attr&dirs=3%3E8&n=1&v=1")
     _wait_live(page)
     page.get_by_text("3 → 8").first.wait_for()
-    frame = page.evaluate("(() => { const f = window.__liveLatent.frames.at(-1);"
-                          " return {values: Array.from(f.values), code: Array.from(f.code)}; })()")
+    frame = _last_frame(page)
     assert frame["values"] == [1.0], frame["values"]
     np.testing.assert_allclose(frame["code"], shift, rtol=1e-4, atol=1e-5)
-    model = from_pretrained(folder, "cpu")
-    with torch.inference_mode():
-        want = model.decode_code(torch.tensor(shift, dtype=torch.float32)[None])[0]
-    want = np.round(want.numpy().reshape(-1) * 255).astype(np.int16)
+    want = _server_pixels(from_pretrained(folder, "cpu"), shift)
     got = _last_pixels(page)
     assert got.shape == want.shape and np.abs(got - want).max() <= 2, np.abs(got - want).max()
     ctx.close()
@@ -176,8 +185,6 @@ def test_drawing_on_reconstruct_is_scored_and_starts_the_walk(browser, live_app_
 def test_issue_12_families_decode_in_the_browser_as_the_server_does(browser, live_app_url, name, condition):
     """The new families' walks in the page: the CVAE under the link's class (its label a decoder input, baked into
     the exported graph), the IAF model and the VAE/GAN; each frame's pixels are the server's decode of its code."""
-    import torch
-
     from explorer.checkpoint import from_pretrained
 
     folder = ROOT / "pretrained" / name
@@ -189,18 +196,14 @@ def test_issue_12_families_decode_in_the_browser_as_the_server_does(browser, liv
     label = "" if condition is None else f"&class={condition}"
     page.goto(f"{live_app_url}/walk?model={name}&start=prior&axes=dims&n=2&v=1.5,-1{label}")
     _wait_live(page)
-    frame = page.evaluate("(() => { const f = window.__liveLatent.frames.at(-1);"
-                          " return {values: Array.from(f.values), code: Array.from(f.code)}; })()")
+    frame = _last_frame(page)
     assert frame["values"] == [1.5, -1.0], frame["values"]
     model = from_pretrained(folder, "cpu").eval()
-    with torch.inference_mode():
-        want = model.decode_code(torch.tensor(frame["code"], dtype=torch.float32)[None], condition=condition)[0]
-    want = np.round(want.numpy().reshape(-1) * 255).astype(np.int16)
+    want = _server_pixels(model, frame["code"], condition)
     got = _last_pixels(page)
     assert got.shape == want.shape and np.abs(got - want).max() <= 2, np.abs(got - want).max()
     if condition is not None:  # another class decodes the same code to another digit
-        with torch.inference_mode():
-            other = model.decode_code(torch.tensor(frame["code"], dtype=torch.float32)[None], condition=(condition + 5) % 10)[0]
-        assert np.abs(np.round(other.numpy().reshape(-1) * 255) - got).mean() > 10
+        other = _server_pixels(model, frame["code"], (condition + 5) % 10)
+        assert np.abs(other - got).mean() > 10
     assert page.get_by_test_id("stException").count() == 0
     ctx.close()
