@@ -288,12 +288,14 @@ def train(args: argparse.Namespace, train_cfg: "TrainConfig", explicit: dict[str
     from explorer.analysis.maps import parse_map_methods
     from explorer.checkpoint import read_config
     from explorer.data import load_dataset
+    from explorer.denormals import flush_denormals
     from explorer.export import export_model
     from explorer.heap import retain_freed_memory
     from explorer.models import get_model_class
     from explorer.training import STATE_DIR, Trainer, lock_run
 
     cls = get_model_class(args.model)
+    flush_denormals()  # before torch's worker threads start, so that they inherit it (explorer/denormals.py)
     if args.threads:
         torch.set_num_threads(args.threads)
     maps = parse_map_methods(args.maps)
