@@ -35,11 +35,19 @@ _EXECUTOR: ThreadPoolExecutor | None = None
 _LOCK = threading.Lock()
 
 
+def _prepare_thread() -> None:
+    """The inference thread's first work: denormals as zero, before torch starts its workers, which inherit it."""
+    from explorer.denormals import flush_denormals
+
+    flush_denormals()
+
+
 def _executor() -> ThreadPoolExecutor:
     global _EXECUTOR
     with _LOCK:
         if _EXECUTOR is None:
-            _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_PREFIX)
+            _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_PREFIX,
+                                           initializer=_prepare_thread)
         return _EXECUTOR
 
 
