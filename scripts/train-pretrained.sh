@@ -10,10 +10,10 @@ case "${1:-all}" in
       --kl-schedule linear --warmup-epochs 10 --maps pca,umap,tsne --threads 2 ;;&
   # the IAF posterior and its twin: the same command but for --iaf-steps, so the gain is the flow's
   conv-iaf-mnist5k|all) run pretrained/conv-iaf-mnist5k --model conv --dataset mnist5k --latent-dim 32 --iaf-steps 2 \
-      --iaf-hidden 320 --context-dim 64 --weight-decay 3e-3 --epochs 300 --batch-size 64 --kl-schedule linear \
+      --iaf-hidden 320 --context-dim 128 --weight-decay 3e-3 --epochs 300 --batch-size 64 --kl-schedule linear \
       --warmup-epochs 30 --maps pca,umap ;;&
   conv-iaf0-mnist5k|all) run pretrained/conv-iaf0-mnist5k --model conv --dataset mnist5k --latent-dim 32 --iaf-steps 0 \
-      --iaf-hidden 320 --context-dim 64 --weight-decay 3e-3 --epochs 300 --batch-size 64 --kl-schedule linear \
+      --iaf-hidden 320 --context-dim 128 --weight-decay 3e-3 --epochs 300 --batch-size 64 --kl-schedule linear \
       --warmup-epochs 30 --maps pca,umap ;;&
   mlp-mnist5k-2d|all) run pretrained/mlp-mnist5k-2d --model mlp --dataset mnist5k --latent-dim 2 --hidden-sizes 512,256 \
       --epochs 60 --batch-size 64 --kl-schedule linear --warmup-epochs 5 --maps pca,umap ;;&
