@@ -167,7 +167,7 @@ def run(argv: list[str]) -> Path:
     from explorer.export import evaluate_and_map, write_evaluation
     from explorer.files import atomic_folder_swap
 
-    flush_denormals()  # decayed weights score 3-4x slower as denormals (explorer/denormals.py)
+    flush_denormals()  # weights decayed to denormals make scoring many times slower (explorer/denormals.py)
 
     model_path = Path(args.model)
     data, options = load_data(args.dataset, args.data_root, args.image_size)
