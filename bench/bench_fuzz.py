@@ -95,7 +95,7 @@ def _cli_case(seed: int, tmp: Path) -> str:
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         try:
             if evaluate:
-                from explorer.evaluate import main as evaluate_main
+                from explorer.cli.evaluate import main as evaluate_main
 
                 code = evaluate_main([str(ROOT / "pretrained" / "mlp-mnist5k-2d"), "--cache-dir", str(out),
                                       "--no-progress", option, rnd.choice(bad[option])])

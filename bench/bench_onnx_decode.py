@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from explorer.checkpoint import from_pretrained
-from explorer.onnx_export import OnnxExportError, check_file, export_decoder, export_encoder
+from explorer.onnx.export import OnnxExportError, check_file, export_decoder, export_encoder
 
 
 def timings(fn, calls: int, warmup: int) -> tuple[float, float]:

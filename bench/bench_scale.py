@@ -28,7 +28,7 @@ def codes(n: int, d: int, seed: int = 0) -> np.ndarray:
 
 
 def bench_pca() -> None:
-    from explorer.analysis.maps import fit_pca
+    from explorer.pca import fit_pca
 
     for n, d in ((1_000_000, 16), (200_000, 968)):
         x = codes(n, d)

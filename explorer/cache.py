@@ -4,7 +4,7 @@ Layout (under `default_cache_dir()`, or the cache_dir given)::
 
     models/<digest[:16]>/<kind>/<name>      e.g. models/3fa4.../maps/tsne-digits-....safetensors
                                                  models/3fa4.../eval/digits/{analysis.safetensors,metrics.json,README.md}
-    trust/onnx-<sha256>.json                 the verdict on an ONNX file vetted in a child process (explorer.onnx_trust)
+    trust/onnx-<sha256>.json                 the verdict on an ONNX file vetted in a child process (explorer.onnx.trust)
 
 A model's entries stay valid exactly as long as its weight files are byte-identical, wherever the model
 folder lives or however it is named; retraining or editing the weights gives a new digest and a fresh folder.
@@ -21,11 +21,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from explorer.files import atomic_save_safetensors
+from explorer.files import atomic_save_safetensors, file_sha256
 
 CACHE_ENV = "VAE_EXPLORER_CACHE"
 MODELS_DIR = "models"
-TRUST_DIR = "trust"  # verdicts on ONNX files opened in a child process first (explorer.onnx_trust)
+TRUST_DIR = "trust"  # verdicts on ONNX files opened in a child process first (explorer.onnx.trust)
 DIGEST_CHARS = 16  # hex characters of the digest that name a model's cache folder (64 bits)
 # the weight files of each model format, by folder content (first match wins)
 FOLDER_WEIGHTS: tuple[tuple[str, ...], ...] = (
@@ -63,11 +63,7 @@ def weight_files(path: str | Path) -> list[Path]:
 @functools.lru_cache(maxsize=256)
 def _file_digest(path: str, size: int, mtime_ns: int) -> str:
     """sha256 of a file's bytes; memoised on (path, size, mtime) so an unchanged file is read once per process."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_sha256(path)
 
 
 def file_digest(path: str | Path) -> str:

@@ -87,7 +87,7 @@ def render_evaluation_card(
     model_name: str, family: str, dataset: dict[str, Any], model_config: dict[str, Any], metrics: dict[str, Any],
     command: str,
 ) -> str:
-    """Markdown card of one evaluation (`python -m explorer.evaluate`): the model, the data, the command and
+    """Markdown card of one evaluation (`python -m explorer.cli.evaluate`): the model, the data, the command and
     the same evaluation table a training card has."""
     lines = [
         f"# {model_name} evaluated on {dataset.get('name', '?')}",

@@ -8,6 +8,7 @@ previous file stays as it was. Files are made 0644 (mkstemp makes 0600 files; ch
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -49,11 +50,6 @@ def atomic_write_with(path: str | Path, write: Callable[[Path], None]) -> Path:
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write bytes to path atomically. Returns path."""
     return atomic_write_with(path, lambda tmp: tmp.write_bytes(data))
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write UTF-8 text to path atomically. Returns path."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_json(path: str | Path, payload: Any) -> Path:
@@ -121,3 +117,12 @@ def is_writable_folder(folder: str | Path) -> bool:
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 hex digest of one file's bytes, read in 1 MiB blocks (explorer.cache.file_digest memoises it)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from explorer.analysis.maps import principal_components
+from explorer.pca import principal_components
 from explorer.models.base import VAE, interpolate_codes
 
 COLLAPSE_THRESHOLD = 0.01  # nats of mean KL per dimension below which a dimension counts as collapsed
@@ -56,7 +56,7 @@ def dimension_axes(kl_per_dim: np.ndarray, latent_shape: tuple[int, ...], thresh
 
 def principal_axes(means: np.ndarray, k: int = 8) -> Axes:
     """The first k principal directions of encoded means (N, D), in units of the means' spread (std) along each
-    (`explorer.analysis.maps.principal_components`: largest-magnitude entry of each direction positive)."""
+    (`explorer.pca.principal_components`: largest-magnitude entry of each direction positive)."""
     x = np.asarray(means, dtype=np.float64).reshape(len(means), -1)
     k = max(1, min(k, x.shape[1], max(1, len(x) - 1)))
     pcs = principal_components(x, k)
@@ -101,14 +101,6 @@ def attribute_axes(codes: np.ndarray, labels_or_attributes: np.ndarray, pairs: l
     scales_arr = np.asarray(scales, dtype=np.float64)
     return Axes(np.asarray(vectors, dtype=np.float64).reshape(len(pairs), x.shape[1]), np.maximum(scales_arr, 1e-12),
                 labels, scales_arr < 1e-12, "attribute")
-
-
-def axis_coordinates(codes: np.ndarray, axes: Axes, origin: np.ndarray | None = None) -> np.ndarray:
-    """Where codes (N, D) sit along each axis, in slider units: (codes - origin) @ vectors.T / scales -> (N, K).
-    origin defaults to the codes' mean. Two attribute axes give a 2-D map ("3 → 8" against "smiling")."""
-    x = np.asarray(codes, dtype=np.float64).reshape(len(codes), -1)
-    origin = x.mean(0) if origin is None else np.asarray(origin, dtype=np.float64).reshape(-1)
-    return (x - origin) @ axes.vectors.T / axes.scales
 
 
 def walk_code(start: np.ndarray, axes: Axes, values: np.ndarray | list[float]) -> np.ndarray:

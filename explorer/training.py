@@ -221,7 +221,7 @@ class Trainer:
         self.likelihood = model.config.likelihood
         if not model.capabilities().trainable:
             raise ValueError(f"the {model.family!r} model was trained elsewhere and cannot be trained here; "
-                             "evaluate it with python -m explorer.evaluate")
+                             "evaluate it with python -m explorer.cli.evaluate")
         world = self.context.world_size
         if config.batch_size % world:
             raise ValueError(self._uneven_batch_message())

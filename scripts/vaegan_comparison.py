@@ -20,7 +20,7 @@ SECTION = "\n## Beside the plain VAE"
 def main(vaegan: str, plain: str) -> int:
     from explorer.checkpoint import from_pretrained, read_metrics
     from explorer.data import load_dataset
-    from explorer.export import save_png
+    from explorer.run_folder import save_png
 
     gan_dir, plain_dir = Path(vaegan), Path(plain)
     gan, vae = from_pretrained(gan_dir, "cpu").eval(), from_pretrained(plain_dir, "cpu").eval()

@@ -3,7 +3,7 @@ one-pixel shift against the blur and the blank? (The loss lab answers it for one
 
     python scripts/vaegan_losslab_ranking.py pretrained/vaegan-mnist5k [--limit 500]
 
-Each test item's variants are made and scored as the loss lab makes them (explorer.losslab; up by one pixel,
+Each test item's variants are made and scored as the loss lab makes them (explorer.analysis.losslab; up by one pixel,
 blur sigma 1, black background, the VAE/GAN's own reconstruction); prints, per measure, the share of items whose
 shift is closer to the original than both the blur and the blank, and the mean rank of the shift among the three.
 """
@@ -20,7 +20,7 @@ import torch
 
 @torch.no_grad()
 def main(argv: list[str]) -> int:
-    from explorer import losslab
+    from explorer.analysis import losslab
     from explorer.checkpoint import from_pretrained
     from explorer.data import load_dataset
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 import torch
 
 from explorer.data.base import DataSplit
 from tinydata import make_split
+
+import checkpoints
 
 
 @pytest.fixture(autouse=True)
@@ -37,3 +40,11 @@ def map_workers(monkeypatch) -> list[subprocess.Popen]:
 
     monkeypatch.setattr(mapjobs.subprocess, "Popen", popen)
     return started
+
+
+@pytest.fixture(scope="session")
+def models() -> dict[str, Path]:
+    """name -> folder of every test checkpoint (tiny ones built here, broken ones included)."""
+    import fake_captioner  # noqa: F401  (registers the test-only captioning family in this process)
+
+    return checkpoints.test_models()

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explorer.latent import Axes, attribute_axes, axis_coordinates, decode, walk_code
+from explorer.latent import Axes, attribute_axes, decode, walk_code
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained" / "conv-mnist5k"
 
@@ -35,8 +35,6 @@ def test_attribute_columns_by_name_and_empty_groups_collapse() -> None:
     np.testing.assert_allclose(axes.vectors[0], [1.0, 0.0])
     assert axes.scales[0] == pytest.approx(2.0)
     assert not axes.collapsed[0] and axes.collapsed[1]  # nobody lacks "young"
-    coords = axis_coordinates(codes, axes)
-    np.testing.assert_allclose(coords[:, 0], [-0.5, 0.5, -0.5, 0.5])
 
 
 def _pooled(images) -> np.ndarray:

@@ -144,11 +144,13 @@ def read_only_model(tmp_path):
 
 
 def test_caches_of_a_read_only_model_go_to_the_cache_folder(read_only_model, tmp_path):
-    from explorer.analysis.maps import cached_map
+    from explorer.analysis.maps import compute_map
     from explorer.cache import model_cache_dir, weights_digest
-    from explorer.evaluate import main as evaluate
+    from explorer.cli.evaluate import main as evaluate
     from explorer.files import is_writable_folder
-    from explorer.onnx_export import exported_decoder
+    from explorer.cache import write_entry
+    from explorer.onnx.export import exported_decoder
+    from ui.mapjobs import cache_path, map_key
 
     model_folder, cache = read_only_model, tmp_path / "cache"
     with pytest.raises(OSError):
@@ -162,7 +164,8 @@ def test_caches_of_a_read_only_model_go_to_the_cache_folder(read_only_model, tmp
     folder = model_cache_dir(digest, cache)
     onnx = exported_decoder(model, folder.name, folder.parent, exporters=("torchscript",))  # as ui/walkpanel.py
     means = np.random.default_rng(0).normal(size=(50, 2)).astype(np.float32)
-    cached_map(means, "pca", digest, "digits", cache_dir=cache)  # a map entry, as the map jobs file them
+    key = map_key(str(model_folder), "digits", "pca", {}, 0, means)  # a map entry, as the map jobs file them
+    write_entry(cache_path(cache, key), {"coords": compute_map(means, "pca").astype(np.float32)}, {})
     assert sorted(p.relative_to(model_folder) for p in model_folder.rglob("*")) == before  # nothing written there
     assert (folder / "eval" / "digits" / "metrics.json").is_file(), sorted(cache.rglob("*"))
     assert onnx.path.is_file() and onnx.path.is_relative_to(cache)

@@ -6,7 +6,7 @@ Fixed seed (derandomize), 200 examples per input kind, no deadline; each example
 an image or the documented error (ImageInputError / CheckpointError) naming the check and the file; every bad
 command line exits 2 with a message and leaves no --out behind. Every mutated ONNX file (bytes flipped or cut;
 nodes, attributes, shapes, initializers changed through its protobuf) gets the child process's verdict
-(explorer.onnx_trust): trusted, or refused naming the file, the stage and the problem; the server process never
+(explorer.onnx.trust): trusted, or refused naming the file, the stage and the problem; the server process never
 opens it. Every mutated diffusers config.json loads or is refused naming the file; an absurd size is refused
 before diffusers builds anything. The long run is bench/bench_fuzz.py.
 """
@@ -312,7 +312,7 @@ def test_train_refusal_names_the_option_and_leaves_no_out(option, value, words, 
                                          (["--dataset", "nope"], "unknown data set"), (["--limit", "0"], "--limit"),
                                          (["--image-size", "-1"], "--image-size")])
 def test_evaluate_refuses_out_of_range_values_with_status_2(argv, words, tmp_path, capsys):
-    from explorer.evaluate import main
+    from explorer.cli.evaluate import main
 
     model = tmp_path / "model"
     F.make_tiny_checkpoint(model)
@@ -331,7 +331,7 @@ def test_cut_animated_gif_is_refused_by_name(kind, seed):  # found by bench_fuzz
 
 
 # -- ONNX files ----------------------------------------------------------------------------------------------------
-# Every mutated graph goes through the real child process (explorer.onnx_trust) that the loader uses. The child
+# Every mutated graph goes through the real child process (explorer.onnx.trust) that the loader uses. The child
 # costs ~1 s to start (onnx + onnxruntime imports), so the fuzz cases share one OnnxVetter (a few ms per case; a
 # crash, hang or memory failure restarts it), and a sample of whole pair folders per kind goes through
 # load_foreign as the app calls it, one fresh child per load.
@@ -349,7 +349,7 @@ def onnx_pair_folder(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def onnx_vetter():
-    from explorer.onnx_trust import OnnxVetter
+    from explorer.onnx.trust import OnnxVetter
 
     with OnnxVetter(timeout_s=CASE_SECONDS - 2) as vetter:
         yield vetter
@@ -358,7 +358,7 @@ def onnx_vetter():
 @pytest.fixture
 def own_trust_cache(tmp_path, monkeypatch) -> Path:
     """Verdicts kept in this test's own cache folder and memo, so no test sees another's verdicts."""
-    from explorer import onnx_trust
+    from explorer.onnx import trust as onnx_trust
 
     monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(onnx_trust, "_KNOWN", {})
@@ -371,7 +371,7 @@ def own_trust_cache(tmp_path, monkeypatch) -> Path:
 def test_mutated_onnx_file_is_trusted_or_refused_by_name(kind, part, seed, onnx_pair_folder, onnx_vetter, tmp_path):
     import hashlib
 
-    from explorer.onnx_trust import STAGES, UntrustedOnnxError
+    from explorer.onnx.trust import STAGES, UntrustedOnnxError
 
     data = F.mutate_onnx((onnx_pair_folder / f"{part}.onnx").read_bytes(), kind, random.Random(seed))
     path = tmp_path / f"{part}.onnx"
@@ -413,7 +413,7 @@ def test_mutated_pair_folders_load_or_are_refused_naming_the_file(onnx_pair_fold
 
 
 # A stand-in for the child that dies (or hangs) on one file name and vets the others like the real one: it runs
-# explorer/onnx_trust.py's _child_check, so only the way it ends is faked.
+# explorer/onnx/trust.py's _child_check, so only the way it ends is faked.
 FAKE_CHILD = """
 import json, os, signal, sys, time, runpy
 trust = runpy.run_path(sys.argv[1])
@@ -432,7 +432,7 @@ for line in sys.stdin:
 def _fake_child(monkeypatch, tmp_path, suffix: str, how: str) -> None:
     import sys as _sys
 
-    from explorer import onnx_trust
+    from explorer.onnx import trust as onnx_trust
 
     script = tmp_path / "fake_child.py"
     script.write_text(FAKE_CHILD)
@@ -460,7 +460,7 @@ def test_a_graph_crashing_onnxruntime_is_refused_and_the_app_process_lives(onnx_
     assert signal_name in str(info.value) and not opened  # nothing was opened in this process
     monkeypatch.undo()  # the real child again: the crash verdict is kept by digest, no child asked
     monkeypatch.setenv("VAE_EXPLORER_CACHE", str(own_trust_cache))
-    from explorer import onnx_trust
+    from explorer.onnx import trust as onnx_trust
 
     monkeypatch.setattr(onnx_trust, "_KNOWN", {})
     def no_child(self, deadline):
@@ -474,7 +474,7 @@ def test_a_graph_crashing_onnxruntime_is_refused_and_the_app_process_lives(onnx_
 @pytest.mark.slow
 def test_a_hanging_check_times_out_is_not_kept_and_the_next_file_gets_a_fresh_child(onnx_pair_folder, tmp_path,
                                                                                    monkeypatch, own_trust_cache):
-    from explorer.onnx_trust import OnnxVetter, known_verdict, vet_onnx_file
+    from explorer.onnx.trust import OnnxVetter, known_verdict, vet_onnx_file
 
     _fake_child(monkeypatch, tmp_path, "encoder.onnx", "hang")
     with OnnxVetter(timeout_s=4) as vetter:
@@ -489,7 +489,7 @@ def test_a_graph_asking_for_64_gib_is_refused_in_the_child(tmp_path, own_trust_c
     import onnx
     from onnx import TensorProto, helper
 
-    from explorer.onnx_trust import OnnxVetter, UntrustedOnnxError, require_trusted_onnx
+    from explorer.onnx.trust import OnnxVetter, UntrustedOnnxError, require_trusted_onnx
 
     shape = helper.make_tensor("shape", TensorProto.INT64, [1], [1 << 34])  # 2^34 floats = 64 GiB
     nodes = [helper.make_node("Constant", [], ["shape_in"], value=shape),

@@ -49,7 +49,7 @@ def test_console_scripts():
     scripts = PYPROJECT["project"]["scripts"]
     assert scripts["vae-explorer"] == "ui.launch:main"
     assert scripts["vae-train"] == "explorer.cli.train:main"
-    assert scripts["vae-evaluate"] == "explorer.evaluate:main"
+    assert scripts["vae-evaluate"] == "explorer.cli.evaluate:main"
     assert set(PYPROJECT["project"]["optional-dependencies"]) >= {"diffusers", "onnx"}
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from explorer.analysis.encode_dataset import EncodedSplit, StoredEncoding, load_encoded, stored_encodings
+from explorer.analysis.encode_dataset import EncodedSplit, load_encoded
+from explorer.analysis.store import StoredEncoding, stored_encodings
 from explorer.images import display_scale, to_png, to_uint8
 from ui import inference
 from ui.config import app_config
@@ -57,7 +58,7 @@ def _load(folder: str, stamp: float) -> EncodedSplit:
 
 @st.cache_data(show_spinner="PCA of the codes ...", max_entries=4)
 def _pca(_means: np.ndarray, folder: str, stamp: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from explorer.analysis.maps import fit_pca
+    from explorer.pca import fit_pca
 
     p = fit_pca(_means)
     return p.coords.astype(np.float32), p.components, p.mean
@@ -140,9 +141,9 @@ def direction_plane(enc: EncodedSplit, names: list[str], labels: np.ndarray,
     """(coords (N, 2), plane (2, D), mean (D,), axis title) of a map whose x axis is the direction between the
     mean codes of two groups (explorer.latent.attribute_axes: an attribute's with / without, or class a → b) and
     whose y axis is the first principal direction of what that direction leaves
-    (`maps.attribute_direction_map`); both in code units from the codes' mean, so the page's inverse of a spot
+    (`explorer.pca.attribute_direction_map`); both in code units from the codes' mean, so the page's inverse of a spot
     (mean + x*u + y*v) is exact, as on the PCA map."""
-    from explorer.analysis.maps import attribute_direction_map
+    from explorer.pca import attribute_direction_map
     from explorer.latent import attribute_axes
 
     if choice.startswith("attribute: "):

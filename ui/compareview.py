@@ -17,7 +17,7 @@ import numpy as np
 import streamlit as st
 
 from explorer.analysis.align import Alignment, procrustes_align
-from explorer.analysis.maps import fit_pca
+from explorer.pca import fit_pca
 from ui import inference
 from ui.catalogue import Entry, _load_model, _read_analysis, _read_config, _stamp, evaluations, read_evaluation
 from ui.config import app_config
@@ -167,7 +167,7 @@ def kl_figure(kl: np.ndarray, title: str):
 # -- maps ------------------------------------------------------------------------------------------
 @st.cache_data(show_spinner=False, max_entries=16)
 def pca_coords(_means: np.ndarray, model_key: str, dataset: str, n: int) -> np.ndarray:
-    """(N, 2) PCA map of a model's (N, D) codes (explorer.analysis.maps.fit_pca)."""
+    """(N, 2) PCA map of a model's (N, D) codes (explorer.pca.fit_pca)."""
     return fit_pca(_means).coords
 
 
@@ -209,9 +209,9 @@ RANKED = {"mse": "rank by MSE", "bce_variant_predicts": "rank by BCE", "ssim": "
 
 
 def reconstruction_ranking(result) -> dict[str, Any]:
-    """Where the loss lab (explorer.losslab) ranks a model's reconstruction among the variants (1 = most similar
+    """Where the loss lab (explorer.analysis.losslab) ranks a model's reconstruction among the variants (1 = most similar
     to the original), its MSE and SSIM, and the whole order by MSE."""
-    from explorer import losslab
+    from explorer.analysis import losslab
 
     rows = losslab.ranking_table(result)
     recon = next(r for r in rows if r["variant"] == "reconstruction")

@@ -16,7 +16,7 @@ from ui.catalogue import torch_loaded
 from ui.context import Ctx
 
 if TYPE_CHECKING:
-    from ui.scoring import ImageScore
+    from explorer.analysis.scoring import ImageScore
 
 
 def condition_classes(config: dict[str, Any]) -> int:
@@ -51,7 +51,7 @@ def class_picker_ui(ctx: Ctx, label: str, key: str, default: int = 0, where: Any
 @st.cache_data(show_spinner=False, max_entries=128)
 def score_under(_model, model_key: str, image: np.ndarray, iwae_k: int, seed: int, n_samples: int,
                 condition: int) -> ImageScore:
-    """ui/scoring.py's scores of one (C, H, W) image given class `condition`, cached per (model, image, class)."""
+    """explorer/analysis/scoring.py's scores of one (C, H, W) image given class `condition`, cached per (model, image, class)."""
     return inference.score_image(_model, image, iwae_k, seed, n_samples, condition=condition)
 
 

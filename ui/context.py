@@ -45,12 +45,12 @@ class Ctx:
     def model(self):
         """The shared model; a load failure is shown on the page, which then stops. A conditional model comes
         as a view under the sidebar's class (`condition`): pages that pass no class get that one, and an
-        explicit `condition=` still wins (explorer.models.conditioning)."""
+        explicit `condition=` still wins (explorer.models.blocks.conditioning)."""
         base = self.base_model
         if self.condition is None or not base.capabilities().condition_classes:
             return base
         if self._view is None:
-            from explorer.models.conditioning import with_default_condition
+            from explorer.models.blocks.conditioning import with_default_condition
 
             self._view = with_default_condition(base, self.condition)
         return self._view

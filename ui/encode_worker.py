@@ -14,7 +14,7 @@ import sys
 
 from ui.map_worker import lower_priority, report
 
-BATCH_SIZE = 50  # explorer.evaluate's --batch-size default: the cache entry's name depends on it
+BATCH_SIZE = 50  # explorer.cli.evaluate's --batch-size default: the cache entry's name depends on it
 
 
 def main(argv: list[str]) -> int:
@@ -25,7 +25,7 @@ def main(argv: list[str]) -> int:
     from explorer.analysis.encode_dataset import encode_splits
     from explorer.cache import weights_digest
     from explorer.data import load_dataset
-    from explorer.evaluate import load_model
+    from explorer.cli.evaluate import load_model
 
     report(0.0, "loading the model and the data set")
     options = json.loads(options_json)

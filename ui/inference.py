@@ -12,7 +12,7 @@ This module imports torch only when a function runs, so importing it costs nothi
 
 Conditional models (`capabilities().condition_classes > 0`): the functions take `condition=` (a class index)
 and pass it on to those models only, so a call for any other model is unchanged. A page that passes none gets
-the model's own default (the app hands pages a view under the sidebar's class, explorer.models.conditioning).
+the model's own default (the app hands pages a view under the sidebar's class, explorer.models.blocks.conditioning).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import torch
 
     from explorer.models.base import VAE
-    from ui.scoring import ImageScore
+    from explorer.analysis.scoring import ImageScore
 
 THREAD_PREFIX = "vae-inference"
 _EXECUTOR: ThreadPoolExecutor | None = None
@@ -119,13 +119,13 @@ def similarity_features(model: VAE, images: np.ndarray) -> np.ndarray:
 def score_image(model: VAE, image: np.ndarray, iwae_k: int, seed: int, n_samples: int,
                 condition: int | None = None) -> ImageScore:
     """Reconstruction, posterior samples, per-pixel maps and ELBO / IWAE terms of one (C, H, W) image
-    (see ui/scoring.py); for a conditional model given class `condition` (scores of log p(x | class))."""
-    from ui.scoring import score_image as score
+    (see explorer/analysis/scoring.py); for a conditional model given class `condition` (scores of log p(x | class))."""
+    from explorer.analysis.scoring import score_image as score
 
     if _given(model, condition):
-        from explorer.models.conditioning import with_default_condition
+        from explorer.models.blocks.conditioning import with_default_condition
 
-        model = with_default_condition(model, int(condition))  # ui/scoring.py then scores under that class
+        model = with_default_condition(model, int(condition))  # explorer/analysis/scoring.py then scores under that class
     return run(score, model, image, iwae_k, seed, n_samples)
 
 
@@ -150,11 +150,11 @@ def evaluate_items(model: VAE, images: np.ndarray, labels: np.ndarray | None, iw
 
 def exported_part(model: VAE, part: str, digest: str, cache_dir: str | Path,
                   exporters: tuple[str, ...] = ("torchscript", "dynamo")) -> Any:
-    """The model's `part` ("decoder" or "encoder") as a cached ONNX file (explorer.onnx_export.exported_decoder /
+    """The model's `part` ("decoder" or "encoder") as a cached ONNX file (explorer.onnx.export.exported_decoder /
     exported_encoder, `<cache_dir>/<digest>/<part>.onnx`): CachedExport, or ExportFailure when no exporter works.
     The export traces the model, so it runs here like every other model call. TorchScript first: it takes about a
     second on a small CPU where torch.export takes many."""
-    from explorer.onnx_export import exported_decoder, exported_encoder
+    from explorer.onnx.export import exported_decoder, exported_encoder
 
     fn = {"decoder": exported_decoder, "encoder": exported_encoder}[part]
     return run(fn, model, digest, cache_dir, exporters=tuple(exporters))

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from explorer.analysis.maps import fit_pca, place_by_neighbours, project_pca
+from explorer.analysis.maps import place_by_neighbours
+from explorer.pca import fit_pca, project_pca
 from explorer.images import display_scale, make_grid, to_uint8
 from explorer.latent import plane_grid
 from ui import inference

@@ -118,7 +118,7 @@ def sidebar_ui() -> Ctx | None:
         config, metrics = meta["config"], meta["metrics"]
         own = (config.get("dataset") or {}).get("name") or entry.dataset  # "" for a model trained elsewhere
         own_options = json.dumps((config.get("dataset") or {}).get("options") or {}, sort_keys=True)
-        evaluated = evaluations(folder, stamp)  # python -m explorer.evaluate MODEL --dataset NAME
+        evaluated = evaluations(folder, stamp)  # python -m explorer.cli.evaluate MODEL --dataset NAME
         choices = ([own] if own else []) + [d for d in evaluated if d != own] + [
             d for d in EMBEDDED_DATASETS if d != own and d not in evaluated]
         key = f"dataset@{entry.name}"

@@ -5,7 +5,7 @@ builds one code and decodes one image under `torch.inference_mode`; nothing is e
 Slider values are offsets from the start code, in units of each axis (prior sigma, or the spread of the
 encoded means along a principal direction), so the same values always give the same image.
 
-Where the model's decoder exports to ONNX (explorer.onnx_export, cached under the app's cache folder by the
+Where the model's decoder exports to ONNX (explorer.onnx.export, cached under the app's cache folder by the
 weights' digest), the sliders are the live component's (ui/live): the page decodes while a slider is dragged,
 and this panel hears of the values on release, so the downloads, the traversal grid and the `extra` output
 (captions, label probabilities) follow the released values. The server-side sliders remain the fallback:
@@ -271,14 +271,14 @@ def live_decoder(ctx: Ctx, condition: int | None = None):
     A conditional model's decoder is exported under class `condition` (default: the sidebar's), one file per
     class: the class is baked into the graph."""
     from explorer.cache import model_cache_dir
-    from explorer.onnx_export import CachedExport
+    from explorer.onnx.export import CachedExport
 
     digest = ctx.weights_digest()
     folder = model_cache_dir(digest, app_config().cache_dir)
     model = ctx.model
     c = (ctx.condition if condition is None else int(condition)) if ctx.condition_classes else None
     if c is not None and c != ctx.condition:
-        from explorer.models.conditioning import with_default_condition
+        from explorer.models.blocks.conditioning import with_default_condition
 
         model = with_default_condition(ctx.base_model, c)  # a view: no weights of its own
     name = folder.name if c is None else f"{folder.name}-class{int(c)}"

@@ -16,7 +16,7 @@ from ui.context import Ctx
 if TYPE_CHECKING:
     import torch
 
-    from ui.scoring import ImageScore
+    from explorer.analysis.scoring import ImageScore
 
 INVERT_MODES = {"auto": None, "no": False, "yes": True}
 MAX_FILES = 12  # uploads handled per run
@@ -133,7 +133,7 @@ def example_ui(ctx: Ctx, key: str, label: str = "Test item") -> tuple[int, torch
 @st.cache_data(show_spinner=False, max_entries=128)
 def score_image(_model, model_key: str, image: np.ndarray, iwae_k: int, seed: int, n_samples: int) -> ImageScore:
     """Reconstruction, posterior samples, per-pixel maps and ELBO / IWAE terms of one (C, H, W) image
-    (ui/scoring.py), cached per (model key, image, settings)."""
+    (explorer/analysis/scoring.py), cached per (model key, image, settings)."""
     return inference.score_image(_model, image, iwae_k, seed, n_samples)
 
 

@@ -262,7 +262,7 @@ def encode_dataset(
     total) after every shard is written; a tqdm bar on stderr unless show_progress is False. info: what the
     items are (data set name, split, loader options, class names), kept in the manifest for readers such as
     the map page (`stored_encodings`); it is not part of the resume check."""
-    from explorer.cache import read_entry, write_entry
+    from explorer.cache import write_entry
     from explorer.files import atomic_write_json
 
     folder = Path(folder)
@@ -373,61 +373,3 @@ def encode_splits(
         out[split] = encode_dataset(model, dataset, folder, description=f"encoding {data.name} ({split})", info=info,
                                     **options)
     return out
-
-
-@dataclass(frozen=True)
-class StoredEncoding:
-    """One complete encoding in the cache, described from its manifest alone (nothing loaded)."""
-
-    folder: Path
-    items: int
-    latent_dims: int
-    dataset: str  # the data set's name ("" when the manifest does not say)
-    split: str  # "test" / "train" ("" when unknown)
-    options: dict[str, Any]  # the data set's loader options
-    classes: list[str] | None
-    attribute_names: list[str] | None
-    caption_vocabulary: list[str] | None = None
-
-    @property
-    def label(self) -> str:
-        """e.g. 'mnist test split, 10,000 items'."""
-        what = f"{self.dataset} {self.split} split" if self.dataset else self.folder.name
-        return f"{what}, {self.items:,} items"
-
-    def load_bytes(self) -> int:
-        """Bytes `load_encoded` allocates: means and log-variances (float32), ELBO, KL, labels, attributes, caption words."""
-        n, d = self.items, self.latent_dims
-        return n * (2 * d * 4 + 4 + 4 + 8 + len(self.attribute_names or ()) + len(self.caption_vocabulary or ()))
-
-
-def _describe(folder: Path) -> StoredEncoding | None:
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(manifest, dict) or not manifest.get("complete"):
-        return None
-    info = manifest.get("info") if isinstance(manifest.get("info"), dict) else {}
-    dataset, split = str(info.get("dataset") or ""), str(info.get("split") or "")
-    if not dataset:  # an older manifest: the folder is named <dataset>-<split>-<options digest>
-        head, _, _ = folder.name.rpartition("-")
-        dataset, _, split = head.rpartition("-")
-    try:
-        return StoredEncoding(folder, int(manifest["items"]), int(manifest["latent_dims"]), dataset, split,
-                              dict(info.get("options") or {}), info.get("classes"), manifest.get("attribute_names"),
-                              manifest.get("caption_vocabulary"))
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def stored_encodings(digest: str, cache_dir: str | Path | None = None) -> list[StoredEncoding]:
-    """The complete encodings of a model (by weights digest) in the cache, largest first; unfinished or
-    unreadable ones are left out."""
-    from explorer.cache import model_cache_dir
-
-    root = model_cache_dir(digest, cache_dir) / ENCODE_KIND
-    if not root.is_dir():
-        return []
-    found = [_describe(p) for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")]
-    return sorted((e for e in found if e is not None), key=lambda e: (-e.items, e.folder.name))

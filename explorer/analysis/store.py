@@ -1,20 +1,26 @@
-"""The per-checkpoint analysis arrays (`analysis.safetensors`): per-test-item scores, encoded means and maps.
+"""The per-checkpoint analysis arrays (`analysis.safetensors`): per-test-item scores, encoded means and maps; and the
+catalogue of stored encodings (`stored_encodings`), described from their manifests alone.
 
 Stored with safetensors (no pickle), so the app reads a model's map and score distribution at once.
 Keys: test_means (N, D), test_labels (N,), score_<name> (N,), pca_coords (N, 2), pca_components (2, D),
 pca_mean (D,), umap_coords (N, 2), tsne_coords (N, 2); any may be absent.
 
 The same pair (analysis.safetensors + metrics.json) describes an evaluation on another data set
-(`python -m explorer.evaluate`); `find_evaluations` lists a model's, `load_evaluation` reads one.
+(`python -m explorer.cli.evaluate`); `find_evaluations` lists a model's, `load_evaluation` reads one.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from safetensors.numpy import load_file
 
+from explorer.analysis.encode_dataset import ENCODE_KIND, MANIFEST
+from explorer.cache import model_cache_dir
 from explorer.files import atomic_save_safetensors
 
 ANALYSIS_NAME = "analysis.safetensors"
@@ -36,7 +42,7 @@ def load_analysis(folder: str | Path) -> dict[str, np.ndarray]:
     return dict(load_file(str(path))) if path.is_file() else {}
 
 
-EVAL_DIR = "eval"  # MODEL/eval/<dataset>/: evaluations written by `python -m explorer.evaluate`
+EVAL_DIR = "eval"  # MODEL/eval/<dataset>/: evaluations written by `python -m explorer.cli.evaluate`
 EVAL_KIND = "eval"  # ... or, for a model folder that cannot be written, CACHE/models/<digest>/eval/<dataset>/
 METRICS_NAME = "metrics.json"
 
@@ -73,3 +79,62 @@ def load_evaluation(folder: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
 
     folder = Path(folder)
     return json.loads((folder / METRICS_NAME).read_text()), load_analysis(folder)
+
+
+# The stored-encoding catalogue: what complete encodings (encode_dataset's folders) a model has in the cache.
+
+
+@dataclass(frozen=True)
+class StoredEncoding:
+    """One complete encoding in the cache, described from its manifest alone (nothing loaded)."""
+
+    folder: Path
+    items: int
+    latent_dims: int
+    dataset: str  # the data set's name ("" when the manifest does not say)
+    split: str  # "test" / "train" ("" when unknown)
+    options: dict[str, Any]  # the data set's loader options
+    classes: list[str] | None
+    attribute_names: list[str] | None
+    caption_vocabulary: list[str] | None = None
+
+    @property
+    def label(self) -> str:
+        """e.g. 'mnist test split, 10,000 items'."""
+        what = f"{self.dataset} {self.split} split" if self.dataset else self.folder.name
+        return f"{what}, {self.items:,} items"
+
+    def load_bytes(self) -> int:
+        """Bytes `load_encoded` allocates: means and log-variances (float32), ELBO, KL, labels, attributes, caption words."""
+        n, d = self.items, self.latent_dims
+        return n * (2 * d * 4 + 4 + 4 + 8 + len(self.attribute_names or ()) + len(self.caption_vocabulary or ()))
+
+
+def _describe(folder: Path) -> StoredEncoding | None:
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or not manifest.get("complete"):
+        return None
+    info = manifest.get("info") if isinstance(manifest.get("info"), dict) else {}
+    dataset, split = str(info.get("dataset") or ""), str(info.get("split") or "")
+    if not dataset:  # an older manifest: the folder is named <dataset>-<split>-<options digest>
+        head, _, _ = folder.name.rpartition("-")
+        dataset, _, split = head.rpartition("-")
+    try:
+        return StoredEncoding(folder, int(manifest["items"]), int(manifest["latent_dims"]), dataset, split,
+                              dict(info.get("options") or {}), info.get("classes"), manifest.get("attribute_names"),
+                              manifest.get("caption_vocabulary"))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def stored_encodings(digest: str, cache_dir: str | Path | None = None) -> list[StoredEncoding]:
+    """The complete encodings of a model (by weights digest) in the cache, largest first; unfinished or
+    unreadable ones are left out."""
+    root = model_cache_dir(digest, cache_dir) / ENCODE_KIND
+    if not root.is_dir():
+        return []
+    found = [_describe(p) for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+    return sorted((e for e in found if e is not None), key=lambda e: (-e.items, e.folder.name))

@@ -289,7 +289,7 @@ def train(args: argparse.Namespace, train_cfg: "TrainConfig", explicit: dict[str
     from explorer.checkpoint import read_config
     from explorer.data import load_dataset
     from explorer.denormals import flush_denormals
-    from explorer.export import export_model
+    from explorer.run_folder import export_model
     from explorer.heap import retain_freed_memory
     from explorer.models import get_model_class
     from explorer.training import STATE_DIR, Trainer, lock_run

@@ -159,7 +159,7 @@ def test_encode_splits_caches_by_digest_data_and_options(tmp_path: Path) -> None
 
 
 def test_stored_encodings_are_listed_from_their_manifests(tmp_path: Path) -> None:
-    from explorer.analysis.encode_dataset import stored_encodings
+    from explorer.analysis.store import stored_encodings
 
     data = make_split(n_train=30, n_test=12)
     encode_splits(_model(), data, ["test", "train"], "cd" * 32, cache_dir=tmp_path, shard_size=8, show_progress=False)

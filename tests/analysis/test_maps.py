@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from explorer.analysis.maps import (attribute_direction_map, compute_map, fit_pca, parse_map_methods,
-                                    place_by_neighbours)
+from explorer.analysis.maps import compute_map, parse_map_methods, place_by_neighbours
+from explorer.pca import attribute_direction_map, fit_pca
 from explorer.analysis.store import load_analysis, save_analysis
 
 

@@ -11,8 +11,7 @@ import pytest
 
 from explorer.analysis import maps
 from explorer.analysis.maps import (
-    MapTooLargeError, cached_map, check_map_memory, compute_map, compute_tsne, compute_umap, fit_pca, fit_sample,
-    principal_components, umap_backend,
+    MapTooLargeError, check_map_memory, compute_map, compute_tsne, compute_umap, fit_sample, umap_backend,
 )
 
 
@@ -20,22 +19,6 @@ def _points(n: int, d: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     spread = np.concatenate([[6.0, 4.0, 3.0], np.linspace(1.0, 0.1, d - 3)])  # three clear leading directions
     return (rng.normal(size=(n, d)) * spread @ np.linalg.qr(rng.normal(size=(d, d)))[0] + 2.0).astype(np.float32)
-
-
-@pytest.mark.parametrize("d", [12, 300])  # covariance path, randomized path
-def test_large_pca_paths_agree_with_the_exact_svd(d: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    x = _points(3000, d)
-    exact = principal_components(x, 3)
-    monkeypatch.setattr(maps, "EXACT_PCA_MAX", 1000)
-    monkeypatch.setattr(maps, "PCA_CHUNK", 700)  # several chunks
-    fast = principal_components(x, 3)
-    np.testing.assert_allclose(fast.mean, exact.mean, atol=1e-5)
-    np.testing.assert_allclose(np.abs((fast.components * exact.components).sum(1)), 1.0, atol=1e-4)
-    np.testing.assert_allclose(fast.components, exact.components, atol=1e-2)  # same signs
-    np.testing.assert_allclose(fast.std, exact.std, rtol=1e-4)
-    np.testing.assert_allclose(fast.explained_variance_ratio, exact.explained_variance_ratio, rtol=1e-4)
-    np.testing.assert_allclose(fit_pca(x).coords, x.astype(np.float64) @ fast.components[:2].T
-                               - fast.mean @ fast.components[:2].T, atol=1e-3)
 
 
 def test_fit_sample_is_seeded_and_none_below_the_size() -> None:
@@ -113,15 +96,3 @@ def test_a_map_beyond_memory_is_refused_up_front_with_the_size(monkeypatch: pyte
 
 def test_available_memory_reads_proc_meminfo() -> None:
     assert maps.available_memory_bytes() > 2**20
-
-
-def test_cached_map_computes_once_per_model_data_and_options(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    x = _points(60, 5)
-    digest = "ab" * 32
-    first = cached_map(x, "pca", digest, "digits", cache_dir=tmp_path)
-    monkeypatch.setattr(maps, "compute_map", lambda *a, **k: pytest.fail("recomputed a cached map"))
-    np.testing.assert_array_equal(cached_map(x, "pca", digest, "digits", cache_dir=tmp_path), first)
-    monkeypatch.undo()
-    other = cached_map(x + 1, "pca", digest, "digits", cache_dir=tmp_path)  # other codes: a new entry
-    assert len(list((tmp_path / "models" / digest[:16] / "maps").iterdir())) == 2
-    np.testing.assert_allclose(other, first, atol=1e-4)  # a shift does not move a PCA map

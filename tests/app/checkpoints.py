@@ -38,7 +38,7 @@ def _subset(data, n_train: int):
 
 def build(out: Path, family: str, dataset: str, n_train: int = 256, **config) -> Path:
     """Train `family` on `dataset` for one epoch on n_train images and export a full checkpoint folder."""
-    from explorer.export import export_model
+    from explorer.run_folder import export_model
     from explorer.models import get_model_class
     from explorer.training import TrainConfig, Trainer
 
@@ -59,7 +59,7 @@ def build(out: Path, family: str, dataset: str, n_train: int = 256, **config) ->
 def build_fake_captioner(out: Path) -> Path:
     """The test-only 'tinycap' family (untrained) on mnist5k, exported like any checkpoint."""
     import fake_captioner  # noqa: F401  (registers the family)
-    from explorer.export import export_model
+    from explorer.run_folder import export_model
     from explorer.models import get_model_class
 
     data = load("mnist5k")
@@ -110,7 +110,7 @@ def build_pu(out: Path, n_images: int = 200) -> Path | None:
     if "pu" not in available_families():
         return None
     from explorer.data.shapes import load_shapes
-    from explorer.export import export_model
+    from explorer.run_folder import export_model
     from explorer.models import get_model_class
     from explorer.training import TrainConfig, Trainer
 

@@ -1,4 +1,5 @@
-"""Fixtures for the AppTest suite: tiny checkpoints (plus shipped ones), a private cache, and media capture.
+"""Fixtures for the AppTest suite: a private cache, the app environment, and media capture (the tiny checkpoints,
+`models`, are in tests/conftest.py).
 
 Set VAE_EXPLORER_TEST_MODELS=DIR to reuse checkpoints built by an earlier run (`checkpoints.build_all(DIR)`).
 """
@@ -12,14 +13,6 @@ import pytest
 
 import checkpoints
 from apptest_helpers import Media
-
-
-@pytest.fixture(scope="session")
-def models() -> dict[str, Path]:
-    """name -> folder of every test checkpoint (tiny ones built here, broken ones included)."""
-    import fake_captioner  # noqa: F401  (registers the test-only captioning family in this process)
-
-    return checkpoints.test_models()
 
 
 @pytest.fixture(scope="session")

@@ -82,7 +82,7 @@ def _map_points(spec: dict) -> np.ndarray:
 @pytest.mark.slow
 def test_compare_shipped_and_foreign_models_side_by_side(compare_env, threads):
     from explorer.analysis.align import procrustes_align
-    from explorer.analysis.maps import fit_pca
+    from explorer.pca import fit_pca
     from explorer.analysis.store import load_analysis
 
     at = open_app(None, "compare")

@@ -110,7 +110,7 @@ def test_refused_files_are_listed_with_the_reason_and_the_app_keeps_serving(fore
 
 @pytest.mark.slow
 def test_the_evaluate_command_feeds_the_map_and_the_percentile(foreign_env, tmp_path):
-    from explorer.evaluate import main as evaluate
+    from explorer.cli.evaluate import main as evaluate
 
     folder = foreign_env["onnx-mnist"]
     assert evaluate([str(folder), "--dataset", "mnist5k", "--iwae-k", "5", "--maps", "pca,tsne", "--no-progress"]) == 0

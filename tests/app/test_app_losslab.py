@@ -12,7 +12,7 @@ EPS = 1e-4
 
 
 def _reference(folder, index: int, shift=(-1, 0), sigma=1.0, eps=EPS) -> dict[str, dict[str, float]]:
-    """Variants and scores of test item `index`, computed without explorer.losslab or the app."""
+    """Variants and scores of test item `index`, computed without explorer.analysis.losslab or the app."""
     from scipy.ndimage import gaussian_filter
     from skimage.metrics import structural_similarity
 

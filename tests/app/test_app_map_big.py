@@ -44,7 +44,7 @@ def _inject(at, **state):
 def _page_coords(folder):
     """The PCA coords and quantized positions the page draws (the same functions, computed here)."""
     from explorer.analysis.encode_dataset import load_encoded
-    from explorer.analysis.maps import fit_pca
+    from explorer.pca import fit_pca
     from ui.bigmap.component import data_bounds, quantize
 
     enc = load_encoded(folder)

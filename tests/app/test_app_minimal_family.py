@@ -15,7 +15,7 @@ from minimal_family import MinimalVAE
 @pytest.fixture(scope="module")
 def minimal_run(tmp_path_factory):
     from explorer.cli.train import main as train
-    from explorer.evaluate import main as evaluate
+    from explorer.cli.evaluate import main as evaluate
 
     out = tmp_path_factory.mktemp("minimal") / "minimal-mnist5k"
     assert train(["--model", MinimalVAE.family, "--dataset", "mnist5k", "--latent-dim", "4", "--epochs", "1",

@@ -138,7 +138,7 @@ def test_draw_is_offered_only_for_grey_digit_models(app_env):
 
 
 def test_draw_says_why_when_the_encoder_does_not_export(conv_model, monkeypatch):
-    import explorer.onnx_export as onnx_export
+    import explorer.onnx.export as onnx_export
 
     def refuse(model, digest, cache_dir, **kwargs):
         return onnx_export.ExportFailure("encoder", "conv", {"torchscript": "no encoder graph", "dynamo": "nor here"})

@@ -64,7 +64,7 @@ def test_every_page_works_for_a_vaegan(vaegan_env, cache_dir, media):
     assert any("LPIPS" in c.value and "offline" in c.value for c in at.caption)
 
     # one value of the table recomputed here from the discriminator's features of the page's own images
-    from explorer import losslab
+    from explorer.analysis import losslab
     from explorer.checkpoint import from_pretrained
 
     model = from_pretrained(vaegan_env, "cpu").eval()

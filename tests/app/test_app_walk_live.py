@@ -43,7 +43,7 @@ def test_truncated_cached_decoder_is_exported_again(conv_model, cache_dir, media
 
 
 def test_export_failure_says_why_and_decodes_on_the_server(conv_model, media, monkeypatch):
-    import explorer.onnx_export as onnx_export
+    import explorer.onnx.export as onnx_export
 
     def refuse(model, digest, cache_dir, **kwargs):
         return onnx_export.ExportFailure("decoder", "conv", {"torchscript": "no graph for you", "dynamo": "nor here"})

@@ -1,11 +1,11 @@
 """The Compare page's pure helpers (ui/compareview.py): the image-shape check, the metrics table, where the loss
-lab ranks a reconstruction (checked against explorer.losslab's own ranking), and aligned maps."""
+lab ranks a reconstruction (checked against explorer.analysis.losslab's own ranking), and aligned maps."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from explorer import losslab
+from explorer.analysis import losslab
 from ui.compareview import ModelMetrics, aligned_maps, metrics_table, reconstruction_ranking, shape_refusals
 
 

@@ -3,7 +3,7 @@
 `streamlit run tests/browser/bigmap_demo_app.py` (ui/live/assets installed: scripts/setup.sh, or the tests'
 fixture). Query parameters: n (points, default 200000), codes=1 (send per-point codes, so hover decodes the
 ITEM's code; default: the PCA inverse of the pointer's position). The points are N clustered random 2-D points
-with 10 labels; the decoder is pretrained/conv-mnist5k's, exported with explorer.onnx_export (BIGMAP_DEMO_CACHE
+with 10 labels; the decoder is pretrained/conv-mnist5k's, exported with explorer.onnx.export (BIGMAP_DEMO_CACHE
 is where it is kept); the "PCA" is a fixed random orthonormal pair of directions in its 16-D latent space, so
 the PCA inverse of a point and the item's code agree. The item's own image (the server's) is the server decode
 of the item's code: by a rerun here, by a GET of the item route when served through bigmap_demo_serve.py.
@@ -24,7 +24,8 @@ import streamlit as st
 from explorer.checkpoint import from_pretrained
 from explorer.images import to_png
 from explorer.latent import decode
-from explorer.onnx_export import CachedExport, exported_decoder, file_sha256
+from explorer.files import file_sha256
+from explorer.onnx.export import CachedExport, exported_decoder
 from ui.bigmap import big_map, select_box, select_lasso
 from ui.bigmap.component import quantize
 from ui.itemserver import item_url, session_key

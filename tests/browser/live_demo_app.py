@@ -19,7 +19,8 @@ import streamlit as st
 from explorer.checkpoint import from_pretrained
 from explorer.images import to_png
 from explorer.latent import Axes, decode, dimension_axes, walk_code
-from explorer.onnx_export import CachedExport, exported_decoder, file_sha256
+from explorer.files import file_sha256
+from explorer.onnx.export import CachedExport, exported_decoder
 from ui.live import live_latent
 
 ROOT = Path(__file__).resolve().parents[2]

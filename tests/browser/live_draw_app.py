@@ -18,7 +18,8 @@ from safetensors.numpy import load_file
 
 from explorer.checkpoint import from_pretrained
 from explorer.images import ImageInputError, prepare_drawing
-from explorer.onnx_export import CachedExport, exported_decoder, exported_encoder, file_sha256
+from explorer.files import file_sha256
+from explorer.onnx.export import CachedExport, exported_decoder, exported_encoder
 from ui.live import live_draw
 from ui.live.pad import pad_extent
 

@@ -18,7 +18,8 @@ import streamlit as st
 from safetensors.numpy import load_file
 
 from explorer.checkpoint import from_pretrained
-from explorer.onnx_export import CachedExport, exported_decoder, file_sha256
+from explorer.files import file_sha256
+from explorer.onnx.export import CachedExport, exported_decoder
 from ui.live import live_latent
 from ui.live.pad import pad_extent
 

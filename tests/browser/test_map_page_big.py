@@ -18,7 +18,7 @@ import pytest
 from conftest import served_script
 from driver import choose, go, wait_idle
 from explorer.analysis.encode_dataset import load_encoded
-from explorer.analysis.maps import fit_pca
+from explorer.pca import fit_pca
 from ui.bigmap.component import data_bounds, quantize, select_box
 from ui.live.devserver import ROOT
 

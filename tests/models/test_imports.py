@@ -12,7 +12,7 @@ import pytest
 MODELS = Path(__file__).resolve().parents[2] / "explorer" / "models"
 # leaf utilities below the models: atomic writes, cache paths and the child-process ONNX check (which the ONNX
 # pair loader must pass before it opens a file); they import nothing of explorer but each other
-LEAVES = ("explorer.files", "explorer.cache", "explorer.onnx_trust")
+LEAVES = ("explorer.files", "explorer.cache", "explorer.onnx.trust")
 ALLOWED = ("explorer.models", "explorer.distributions", "explorer.losses", "explorer.text", *LEAVES)  # and what they hold
 ABOVE = ("explorer.analysis", "explorer.data", "explorer.checkpoint", "explorer.training", "ui")
 

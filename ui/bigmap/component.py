@@ -253,7 +253,7 @@ def big_map(
     identifies this data set (the points go to the page once per data_key and session). values (N,) float:
     an optional continuous colour (ELBO, KL, percentile...), named value_name; colour: "label" or "value"
     (the page has a toggle too). Hover decoding: decoder (ONNX bytes, a file path or a same-origin URL;
-    explorer.onnx_export.exported_decoder) with model_key (sent once per model_key) and image_shape (C, H, W);
+    explorer.onnx.export.exported_decoder) with model_key (sent once per model_key) and image_shape (C, H, W);
     and either codes (N, D) (sent as float16 when N*D <= max_code_values: the hovered ITEM's code is decoded)
     or the PCA inverse pca_mean (D,) + pca_components (2, D) (the POINTER's position is decoded); with both,
     codes win when small enough. item_image(index) -> PNG bytes: the item's own image, shown after the hover

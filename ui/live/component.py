@@ -2,7 +2,7 @@
 
 `live_latent(...)` renders K range inputs and a canvas (a Streamlit components-v2 element, no iframe). While a
 slider is dragged, the page builds code = start + sum_k value_k * scale_k * vector_k and decodes it with
-onnxruntime-web (wasm, one thread) from the model's exported decoder (explorer.onnx_export), painting the
+onnxruntime-web (wasm, one thread) from the model's exported decoder (explorer.onnx.export), painting the
 image at the model's resolution, upscaled nearest-neighbour. Python hears of the values only on release, so
 server-side things (captions, neighbours, the URL) follow the released values and never the drag.
 
@@ -177,7 +177,7 @@ def live_latent(
 ) -> LiveLatentResult:
     """Render the live sliders + canvas; returns what the page reported (see LiveLatentResult).
 
-    key: the element's key (one per panel); decoder: the ONNX decoder of explorer.onnx_export (input "code"
+    key: the element's key (one per panel); decoder: the ONNX decoder of explorer.onnx.export (input "code"
     (B, D) flat float32, output "image" (B, C, H, W) in [0, 1]) as bytes, a file path, or a URL of the app's
     own origin; model_key: identifies the decoder (e.g. the weights digest): its bytes are sent once per
     model_key and session; start_code (D,); vectors (K, D) and scales (K,): code = start + sum_k v_k s_k u_k
@@ -269,7 +269,7 @@ def live_draw(
     """Render the drawing canvas, the in-page reconstruction and the PCA map; returns what the page reported.
 
     decoder / encoder: the model's ONNX decoder (code (B, D) -> image (B, C, H, W)) and encoder (image -> code
-    (B, D), the posterior mean) of explorer.onnx_export, as bytes, a file path or a same-origin URL, each sent once
+    (B, D), the posterior mean) of explorer.onnx.export, as bytes, a file path or a same-origin URL, each sent once
     per model_key and session; image_shape (1, H, W): grey-scale only; pca_mean (D,), pca_components (2, D): the
     map's projection (x, y) = (code - mean) . components; dots (N, 2): the test codes on that map, sent once per
     dots_key; ranges [[xlo, xhi], [ylo, yhi]]: the map's extent; draw_size: the canvas side in pixels (one canvas

@@ -43,14 +43,14 @@ def live_encoder(ctx: Ctx, condition: int | None = None):
     exported on first use on the inference thread, like ui.walkpanel.live_decoder's decoder; a conditional
     model's under class `condition` (CACHE/models/<digest>-class<c>/encoder.onnx)."""
     from explorer.cache import model_cache_dir
-    from explorer.onnx_export import CachedExport
+    from explorer.onnx.export import CachedExport
     from ui import inference
     from ui.config import app_config
 
     folder = model_cache_dir(ctx.weights_digest(), app_config().cache_dir)
     model, name = ctx.model, folder.name
     if ctx.condition_classes and condition is not None:
-        from explorer.models.conditioning import with_default_condition
+        from explorer.models.blocks.conditioning import with_default_condition
 
         model = with_default_condition(ctx.base_model, int(condition))  # a view: no weights of its own
         name = f"{folder.name}-class{int(condition)}"

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import streamlit as st
 
-from explorer import losslab
+from explorer.analysis import losslab
 from explorer.images import UPLOAD_TYPES
 from ui import inference
 from ui.catalogue import list_models

@@ -9,7 +9,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from explorer import losslab
+from explorer.analysis import losslab
 from ui import inference
 from ui.context import Ctx, require_ctx
 from ui.widgets import encode_one, example_ui, heat_rgb, image_ui, reconstruct_one, usable_uploads

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from explorer.models.base import VAEConfig
-from explorer.models.layers import ACTIVATIONS
+from explorer.models.blocks.layers import ACTIVATIONS
 
 BODIES = ("mlp", "conv")
 

@@ -24,7 +24,7 @@ from explorer.distributions import DiagonalGaussian
 from explorer.models.base import VAE, Capabilities
 from explorer.models.conv import conv_sizes
 from explorer.models.cvae.config import CVAEConfig
-from explorer.models.layers import activation, linear, mlp
+from explorer.models.blocks.layers import activation, linear, mlp
 from explorer.models.registry import register_model
 
 UNLABELLED = -1  # explorer.data's label of an item without one (models import nothing above them)

@@ -20,7 +20,7 @@ The folder holds three files:
 
 Everything is checked on load (files present, `onnx.checker`, input and output counts, shapes by a one-item
 trial run), and each failure names the file and the problem. A file not yet trusted is first checked, opened
-and run once in a child process (explorer.onnx_trust), so that a graph crashing onnxruntime in native code
+and run once in a child process (explorer.onnx.trust), so that a graph crashing onnxruntime in native code
 cannot take the app down; the verdict is kept by the file's sha256. The batch axis may be dynamic or fixed; a fixed
 batch is run in padded chunks.
 """
@@ -89,7 +89,7 @@ def read_onnx_spec(folder: str | Path) -> dict[str, Any]:
 def _check_graph(path: Path, hint: tuple[int, ...] | None, vetter: Any) -> Any:
     """The file exists and was vetted in a child process (onnx.checker, an onnxruntime session, one run on
     zeros of shape hint) before this process opens it; returns the verdict (its trial run's output shapes)."""
-    from explorer.onnx_trust import UntrustedOnnxError, require_trusted_onnx
+    from explorer.onnx.trust import UntrustedOnnxError, require_trusted_onnx
 
     if not path.is_file():
         raise ForeignModelError(f"{path} is missing: an ONNX pair folder needs {ONNX_ENCODER} and {ONNX_DECODER} "
@@ -211,7 +211,7 @@ def load_onnx_pair(folder: str | Path, device: torch.device | str = "cpu") -> On
     folder = Path(folder)
     spec = read_onnx_spec(folder)
     enc_path, dec_path = folder / ONNX_ENCODER, folder / ONNX_DECODER
-    from explorer.onnx_trust import OnnxVetter
+    from explorer.onnx.trust import OnnxVetter
 
     # Vet both graphs in one child process before this one opens them; the decoder's trial code has the
     # latent shape the encoder's trial run gave (or onnx_vae.json's).

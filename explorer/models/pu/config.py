@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from explorer.models.base import VAEConfig
-from explorer.models.layers import ACTIVATIONS
+from explorer.models.blocks.layers import ACTIVATIONS
 from explorer.models.pu.bsvm import MULTICLASS
 from explorer.models.pu.caption import RNNS
 from explorer.models.pu.pooling import blocks_shape

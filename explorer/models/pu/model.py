@@ -36,7 +36,7 @@ from torch import Tensor, nn
 
 from explorer.distributions import DiagonalGaussian, Likelihood, randn_like, standard_normal_log_prob
 from explorer.models.base import VAE, Capabilities, VAEOutput
-from explorer.models.layers import ACTIVATIONS
+from explorer.models.blocks.layers import ACTIVATIONS
 from explorer.models.pu import bsvm, pooling
 from explorer.models.pu.blockconv import BlockIndex, block_kernel_index, conv_to_blocks
 from explorer.models.pu.caption import CaptionDecoder

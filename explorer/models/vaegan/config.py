@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from explorer.models.base import VAEConfig
-from explorer.models.layers import ACTIVATIONS
+from explorer.models.blocks.layers import ACTIVATIONS
 
 GENERATOR_LOSSES = ("non_saturating", "minimax")
 

@@ -136,7 +136,7 @@ class VAEGAN(VAE):
 
         Returns the scalar `total` to differentiate and the per-sample terms (B,): `kl_dims` (B, D), `llike`,
         `gan`, and the logits `real_logits` (B,) and `fake_logits` (B, 2) of x~ and x_p. How the one backward
-        routes the paper's updates (tests/models/test_vaegan.py checks it against each loss's own gradient):
+        routes the paper's updates (tests/models/vaegan/test_vaegan.py checks it against each loss's own gradient):
 
         - L_llike flows into Dis_l with the discriminator's weights detached (torch.func.functional_call), so
           the discriminator gets nothing from it; it enters the total as gamma * L_llike, and the code z the

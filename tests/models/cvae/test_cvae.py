@@ -11,7 +11,7 @@ from explorer.checkpoint import from_pretrained, save_pretrained
 from explorer.data.base import UNLABELLED, DataSplit, TensorImageDataset
 from explorer.latent import style_class_grid
 from explorer.models import build_model
-from explorer.models.conditioning import with_default_condition
+from explorer.models.blocks.conditioning import with_default_condition
 from explorer.models.cvae import CVAE, CVAEConfig
 from explorer.training import TrainConfig, Trainer
 from tinydata import make_split

@@ -1,6 +1,6 @@
 """The end of a training run: evaluate, precompute maps, and write the final model folder with its card.
 
-`evaluate_and_map` and `write_evaluation` are shared with `python -m explorer.evaluate`, which writes the same
+`evaluate_and_map` and `write_evaluation` are shared with `python -m explorer.cli.evaluate`, which writes the same
 analysis for any loadable model on any compatible data set.
 """
 
@@ -16,13 +16,15 @@ import torch
 
 from explorer.analysis.captions import caption_metrics
 from explorer.analysis.evaluation import evaluate
-from explorer.analysis.maps import compute_tsne, compute_umap, fit_pca
+from explorer.analysis.maps import compute_tsne, compute_umap
 from explorer.analysis.store import save_analysis
 from explorer.card import render_card, summary_line
 from explorer.checkpoint import CARD_NAME, METRICS_NAME, save_pretrained
 from explorer.data.base import Dataset, DataSplit
 from explorer.files import atomic_write_bytes, atomic_write_json, atomic_write_with
+from explorer.latent import plane_grid
 from explorer.models.base import VAE
+from explorer.pca import fit_pca
 
 
 # progress(method, fraction in [0, 1], stage text) while the maps are computed
@@ -50,7 +52,7 @@ def evaluate_and_map(
     map_progress: MapProgress | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Score a split's (first `limit`) items and map their codes: (metrics, analysis arrays), with the seconds
-    each part took and the maps made. Shared by train.py's export and `python -m explorer.evaluate`."""
+    each part took and the maps made. Shared by train.py's export and `python -m explorer.cli.evaluate`."""
     model.eval()
     t0 = time.perf_counter()
     metrics, arrays = evaluate(model, test, model.config.likelihood, iwae_k=iwae_k, batch_size=batch_size, limit=limit,
@@ -109,9 +111,8 @@ def save_pictures(model: VAE, data: DataSplit, folder: Path, seed: int = 0) -> d
 @torch.no_grad()
 def latent_plane_grid(model: VAE, n: int = 15, extent: float = 3.0) -> torch.Tensor:
     """Decoded images (n*n, C, H, W) of a 2-D latent on an n x n grid, rows from top (z2 = +extent) down."""
-    ticks = torch.linspace(-extent, extent, n, device=model.device)
-    z2, z1 = torch.meshgrid(ticks.flip(0), ticks, indexing="ij")
-    return model.decode(torch.stack([z1.flatten(), z2.flatten()], 1)).mean
+    codes = plane_grid((-extent, -extent), (extent, extent), n)  # (n*n, 2), top row z2 = +extent
+    return model.decode(torch.from_numpy(codes).float().to(model.device)).mean
 
 
 def export_model(

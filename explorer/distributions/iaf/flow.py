@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from explorer.models.iaf.made import MADE
+from explorer.distributions.iaf.made import MADE
 
 
 class IAFStep(nn.Module):

@@ -1,4 +1,4 @@
-"""python -m explorer.evaluate: any loadable model on any data set of its input shape, written beside the model
+"""python -m explorer.cli.evaluate: any loadable model on any data set of its input shape, written beside the model
 (MODEL/eval/<dataset>/) or, for a read-only model, into the weights-digest cache; bad input exits 2."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch
 from explorer.analysis.store import find_evaluations, load_evaluation
 from explorer.cache import model_cache_dir, weights_digest
 from explorer.checkpoint import save_pretrained
-from explorer.evaluate import main
+from explorer.cli.evaluate import main
 from explorer.models.registry import build_model
 from minimal_family import MinimalConfig, MinimalVAE  # defines only encode and decode
 
@@ -148,13 +148,13 @@ def test_models_that_do_not_load_exit_2(tmp_path, model_dir, capsys):
 def test_a_failure_midway_leaves_the_previous_evaluation(model_dir, monkeypatch):
     assert main([str(model_dir), "--dataset", "mnist5k", *FAST]) == 0
     before = _snapshot(model_dir / "eval" / "mnist5k")
-    import explorer.export
+    import explorer.run_folder
 
     def fail_after_the_arrays(folder, metrics, arrays, card=None):
-        explorer.export.save_analysis(folder, arrays)
+        explorer.run_folder.save_analysis(folder, arrays)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(explorer.export, "write_evaluation", fail_after_the_arrays)
+    monkeypatch.setattr(explorer.run_folder, "write_evaluation", fail_after_the_arrays)
     assert main([str(model_dir), "--dataset", "mnist5k", *FAST]) == 130
     assert _snapshot(model_dir / "eval" / "mnist5k") == before
     assert sorted(p.name for p in (model_dir / "eval").iterdir()) == ["mnist5k"]

@@ -20,7 +20,6 @@ generator is hidden randomness: its export disagrees with torch on the probe and
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -34,7 +33,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from explorer.files import atomic_write_bytes, atomic_write_with
+from explorer.files import atomic_write_bytes, atomic_write_with, file_sha256
 from explorer.models.base import VAE
 
 DEFAULT_OPSET = 18  # the torch.export exporter's native opset; onnxruntime(-web) runs it from 1.14 on
@@ -214,14 +213,6 @@ def _shape(value_info) -> list[int | str]:
     return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def check_file(path: Path) -> Any:
     """onnx.checker on the file, then an onnxruntime session on it (CPU, one thread); returns the session.
     Raises whatever either of them raises for a broken file."""
@@ -337,8 +328,8 @@ def _verify_cached(onnx_path: Path, info_path: Path, digest: str, opset: int, wi
     if stat.st_size != info.size_bytes or file_sha256(onnx_path) != info.sha256:
         reason = "corrupt: the file does not match its recorded sha256"
         # Say what a runtime makes of it, for the report: in a child process, since a damaged file may crash
-        # onnxruntime in native code (explorer.onnx_trust); not kept, the file is exported again now.
-        from explorer.onnx_trust import vet_onnx_file
+        # onnxruntime in native code (explorer.onnx.trust); not kept, the file is exported again now.
+        from explorer.onnx.trust import vet_onnx_file
 
         verdict = vet_onnx_file(onnx_path, keep=False)
         if not verdict.ok:
@@ -406,5 +397,5 @@ def exported_encoder(model: VAE, digest: str, cache_dir: str | Path, opset: int 
 
 __all__ = [
     "CachedExport", "DEFAULT_OPSET", "EXPORTERS", "ExportFailure", "ExportInfo", "OnnxExportError",
-    "check_file", "export_decoder", "export_encoder", "exported_decoder", "exported_encoder", "file_sha256",
+    "check_file", "export_decoder", "export_encoder", "exported_decoder", "exported_encoder",
 ]

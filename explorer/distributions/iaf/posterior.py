@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from explorer.distributions import LOGVAR_MIN, LOGVAR_MAX, DiagonalGaussian, randn_like, standard_normal_log_prob
-from explorer.models.iaf.flow import IAF
+from explorer.distributions.iaf.flow import IAF
 
 
 class IAFPosterior:

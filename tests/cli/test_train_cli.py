@@ -146,7 +146,7 @@ def test_unknown_and_ignored_options_are_refused(tmp_path):
 
 def shipped_recipes():
     """The train.py arguments of each run in scripts/train-pretrained.sh, as its run() helper passes them."""
-    script = Path(__file__).resolve().parents[1] / "scripts" / "train-pretrained.sh"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "train-pretrained.sh"
     text = script.read_text().replace("\\\n", " ")
     recipes = {}
     for line in text.splitlines():
@@ -159,7 +159,7 @@ def shipped_recipes():
 
 def test_shipped_recipes_still_parse():
     recipes = shipped_recipes()
-    shipped = {f"pretrained/{p.name}" for p in (Path(__file__).resolve().parents[1] / "pretrained").iterdir() if p.is_dir()}
+    shipped = {f"pretrained/{p.name}" for p in (Path(__file__).resolve().parents[2] / "pretrained").iterdir() if p.is_dir()}
     assert set(recipes) == shipped  # every shipped model has its recipe
     # the IAF model and its twin: the same command but for --iaf-steps (and --out)
     iaf, twin = recipes["pretrained/conv-iaf-mnist5k"], recipes["pretrained/conv-iaf0-mnist5k"]

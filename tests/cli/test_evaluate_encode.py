@@ -1,4 +1,4 @@
-"""`python -m explorer.evaluate --encode-only`: stream a split (or both) into the cache's resumable shards."""
+"""`python -m explorer.cli.evaluate --encode-only`: stream a split (or both) into the cache's resumable shards."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from explorer.analysis.encode_dataset import load_encoded
 from explorer.cache import model_cache_dir, weights_digest
 from explorer.checkpoint import save_pretrained
 from explorer.data import load_dataset
-from explorer.evaluate import main
+from explorer.cli.evaluate import main
 from explorer.models.registry import build_model
 
 

@@ -10,7 +10,7 @@ from explorer.checkpoint import from_pretrained, save_pretrained
 from explorer.distributions import DiagonalGaussian, standard_normal_log_prob
 from explorer.losses import regularised_kl
 from explorer.models.base import posterior_kl
-from explorer.models.iaf import IAF, MADE, IAFPosterior
+from explorer.distributions.iaf import IAF, MADE, IAFPosterior
 from explorer.models.registry import build_model
 
 

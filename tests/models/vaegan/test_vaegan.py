@@ -16,7 +16,7 @@ from explorer.models import build_model
 from explorer.models.base import StepObjective
 from explorer.models.vaegan import VAEGAN
 
-SHIPPED = Path(__file__).resolve().parents[2] / "pretrained" / "vaegan-mnist5k"
+SHIPPED = Path(__file__).resolve().parents[3] / "pretrained" / "vaegan-mnist5k"
 GROUPS = ("encoder", "decoder", "discriminator")
 
 

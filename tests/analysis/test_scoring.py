@@ -13,7 +13,7 @@ from explorer.data.embedded import load_mnist5k
 
 @pytest.mark.parametrize("name", ["tiny-conv-mnist5k", "tiny-conv-patches", "tiny-captioner", "tiny-pu"])
 def test_pixel_map_sums_to_the_reconstruction_term_of_the_same_decode(models, name):
-    from ui.scoring import pixel_nll, score_image
+    from explorer.analysis.scoring import pixel_nll, score_image
 
     if name not in models:
         pytest.skip(f"{name} was not built here")

@@ -1,6 +1,6 @@
 """Evaluate any loadable model on any compatible data set, writing what train.py's export writes.
 
-    python -m explorer.evaluate MODEL --dataset NAME [--data-root DIR] [--split test] [--iwae-k 1000]
+    python -m explorer.cli.evaluate MODEL --dataset NAME [--data-root DIR] [--split test] [--iwae-k 1000]
         [--maps pca,umap,tsne] [--limit N] [--device auto] [--cache-dir D] [--trust-code FILE] [--image-size N]
 
 MODEL is anything `explorer.checkpoint.from_pretrained` loads (a native checkpoint folder, or a foreign model:
@@ -164,7 +164,7 @@ def run(argv: list[str]) -> Path:
     from explorer.card import render_evaluation_card
     from explorer.checkpoint import resolve_device
     from explorer.denormals import flush_denormals
-    from explorer.export import evaluate_and_map, write_evaluation
+    from explorer.run_folder import evaluate_and_map, write_evaluation
     from explorer.files import atomic_folder_swap
 
     flush_denormals()  # weights decayed to denormals make scoring many times slower (explorer/denormals.py)
@@ -199,7 +199,7 @@ def run(argv: list[str]) -> Path:
         family = model.family or type(model).__name__
         meta = {"name": data.name, "description": data.description, "options": options,
                 "image_shape": list(data.image_shape), "classes": data.classes, "likelihood": data.likelihood}
-        command = "python -m explorer.evaluate " + shlex.join(argv)
+        command = "python -m explorer.cli.evaluate " + shlex.join(argv)
         metrics.update({"model": str(model_path), "family": family, "weights_digest": digest, "dataset": meta,
                         "split": args.split, "device": str(device), "command": command,
                         "explorer_version": explorer.__version__, "torch_version": torch.__version__})

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import onnx_export
+from explorer.onnx import export as onnx_export
 from explorer.checkpoint import from_pretrained
 from explorer.models import build_model
-from explorer.onnx_export import (
+from explorer.onnx.export import (
     DEFAULT_OPSET,
     CachedExport,
     ExportFailure,
@@ -24,7 +24,7 @@ from explorer.onnx_export import (
     exported_encoder,
 )
 
-PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained"
+PRETRAINED = Path(__file__).resolve().parents[2] / "pretrained"
 SHIPPED = sorted(p.name for p in PRETRAINED.iterdir() if (p / "config.json").is_file()) if PRETRAINED.is_dir() else []
 
 
@@ -249,7 +249,7 @@ def test_corrupt_cached_file_is_reexported(tmp_path, damage):
         (path.parent / "decoder.json").write_text("{ not json")
     again = exported_decoder(model, digest, tmp_path, exporters=FAST)
     assert again.status == "exported" and again.reason.startswith("corrupt"), again.reason
-    if damage == "truncate":  # the damaged file was opened in a child process only (explorer.onnx_trust)
+    if damage == "truncate":  # the damaged file was opened in a child process only (explorer.onnx.trust)
         assert "(checker: is not a valid ONNX model" in again.reason, again.reason
     decoder_parity(model, again.path)
 
@@ -293,7 +293,7 @@ def test_bad_digest_is_refused(tmp_path):
 def test_shipped_models_match_torch(tmp_path, name):
     model = from_pretrained(PRETRAINED / name)
     if model.capabilities().condition_classes:  # the page exports a conditional model under the sidebar's class
-        from explorer.models.conditioning import with_default_condition
+        from explorer.models.blocks.conditioning import with_default_condition
 
         model = with_default_condition(model, 3)
     dec = export_decoder(model, tmp_path / "decoder.onnx")

@@ -1,4 +1,4 @@
-"""The convolutional VAE of seeds 002 and 003: strided conv encoder, transposed-conv decoder.
+"""The convolutional VAE: strided conv encoder, transposed-conv decoder.
 
 Spatial sizes come from the data: the decoder retraces the encoder's sizes exactly (output_padding is chosen
 per layer), so 28x28, 32x32 and 64x64 inputs, or any other, round-trip without cropping.
@@ -7,45 +7,14 @@ per layer), so 28x28, 32x32 and 64x64 inputs, or any other, round-trip without c
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 from torch import Tensor, nn
 
-from explorer.models.base import VAE, VAEConfig
-from explorer.models.iaf import IAF_HELP, IAFMixin, check_iaf_fields, stats_width
-from explorer.models.layers import ACTIVATIONS, activation
+from explorer.distributions.iaf import IAFMixin, stats_width
+from explorer.models.base import VAE
+from explorer.models.blocks.layers import activation
+from explorer.models.conv.config import ConvConfig, conv_sizes
 from explorer.models.registry import register_model
-
-
-@dataclass
-class ConvConfig(VAEConfig):
-    channels: tuple[int, ...] = field(default=(32, 64, 128), metadata={
-        "help": "conv widths, e.g. 32,64,128; each layer halves the spatial size"})
-    hidden_dim: int = field(default=256, metadata={
-        "help": "width of the fully connected layer between the conv features and the code (0: none)"})
-    batch_norm: bool = field(default=False, metadata={"help": "batch norm after each conv (not after the output layer)"})
-    activation: str = field(default="relu", metadata={
-        "help": "nonlinearity after each layer", "choices": tuple(sorted(ACTIVATIONS))})
-    iaf_steps: int = field(default=0, metadata={"help": IAF_HELP["iaf_steps"]})
-    iaf_hidden: int = field(default=128, metadata={"help": IAF_HELP["iaf_hidden"]})
-    context_dim: int = field(default=32, metadata={"help": IAF_HELP["context_dim"]})
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_iaf_fields(self)
-        self.channels = tuple(int(c) for c in self.channels)
-        if not self.channels:
-            raise ValueError("channels must name at least one conv layer")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
-
-
-def conv_sizes(size: int, layers: int) -> list[int]:
-    """Spatial sizes after each stride-2, kernel-3, padding-1 conv, starting with the input size."""
-    sizes = [size]
-    for _ in range(layers):
-        sizes.append((sizes[-1] - 1) // 2 + 1)
-    return sizes
 
 
 def _block(conv: nn.Module, width: int, config: ConvConfig) -> list[nn.Module]:
@@ -97,4 +66,3 @@ class ConvVAE(IAFMixin, VAE):
     def decode(self, z: Tensor):
         h = self.dec_fc(z).view(-1, *self.feature_shape)  # (B, C_last, h, w)
         return self.make_likelihood(self.decoder(h))  # (B, C, H, W)
-

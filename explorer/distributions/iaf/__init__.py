@@ -11,9 +11,9 @@ from __future__ import annotations
 from torch import Tensor
 
 from explorer.distributions import DiagonalGaussian
-from explorer.models.iaf.flow import IAF, IAFStep
-from explorer.models.iaf.made import MADE, MaskedLinear
-from explorer.models.iaf.posterior import IAFPosterior
+from explorer.distributions.iaf.flow import IAF, IAFStep
+from explorer.distributions.iaf.made import MADE, MaskedLinear
+from explorer.distributions.iaf.posterior import IAFPosterior
 
 __all__ = ["IAF", "IAFStep", "MADE", "MaskedLinear", "IAFPosterior", "IAFMixin", "IAF_HELP", "check_iaf_fields",
            "stats_width"]

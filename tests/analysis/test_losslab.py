@@ -1,4 +1,4 @@
-"""explorer.losslab against independent computations: torch's BCE, plain NumPy loops, skimage."""
+"""explorer.analysis.losslab against independent computations: torch's BCE, plain NumPy loops, skimage."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explorer import losslab
+from explorer.analysis import losslab
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Building blocks several families share: layer helpers (layers.py) and class conditioning (conditioning.py)."""
