@@ -1,4 +1,4 @@
-"""VAE Latent Explorer: the Streamlit dashboard of a checkout (the code is in ui/dashboard.py).
+"""VAE Latent Explorer: the Streamlit dashboard of a checkout (the code is in ui/main.py).
 
     streamlit run app.py
     streamlit run app.py -- --models runs/ --cache-dir /tmp/vae-cache
@@ -6,6 +6,6 @@
 Streamlit reads .streamlit/config.toml next to this file. Installed, the same app is the `vae-explorer` command.
 """
 
-from ui.dashboard import main
+from ui.main import main
 
 main()

@@ -2,8 +2,8 @@
 
 Code: every package under explorer/ and ui/. Data: the dashboard's page scripts and main script, and two folders of
 the checkout's top level mapped into the ui package, so that an installed app finds them next to its code:
-    pretrained/             -> ui/pretrained/         the shipped checkpoints (ui.config.PRETRAINED)
-    .streamlit/config.toml  -> ui/streamlit_config/   the Streamlit settings (ui.launch applies them)
+    pretrained/             -> ui/pretrained/         the shipped checkpoints (ui.app.config.PRETRAINED)
+    .streamlit/config.toml  -> ui/streamlit_config/   the Streamlit settings (ui.app.launch applies them)
 In a checkout (plain or editable install) the code reads them from the top level instead.
 
 ui/live/assets/ is not in this wheel: it is its own distribution, vae-live-latent (the live-latent component's
@@ -18,6 +18,6 @@ MODEL_FILES = ["*/config.json", "*/model.safetensors", "*/analysis.safetensors",
 setup(
     packages=find_packages(include=["explorer", "explorer.*", "ui", "ui.*"], exclude=["ui.live.assets"]) + ["ui.pretrained", "ui.streamlit_config"],
     package_dir={"ui.pretrained": "pretrained", "ui.streamlit_config": ".streamlit"},
-    package_data={"ui": ["pages/*.py", "entry/*.py"], "ui.pretrained": MODEL_FILES, "ui.streamlit_config": ["config.toml"]},
+    package_data={"ui": ["entry/*.py"], "ui.pretrained": MODEL_FILES, "ui.streamlit_config": ["config.toml"]},
     include_package_data=False,
 )

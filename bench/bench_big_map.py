@@ -2,7 +2,7 @@
 
     python bench/bench_big_map.py [--sizes 200000 1000000] [--json out.json] [--trace]
 
-Runs tests/browser/bigmap_demo_app.py (this checkout's component files, see ui.live.devserver) with a 1000x700
+Runs tests/browser/bigmap_demo_app.py (this checkout's component files, see ui.components.devserver) with a 1000x700
 canvas. Figures, on the page's clock (performance.now / event.timeStamp):
   first_paint_cold_ms  navigation start -> the first raster painted (the points + decoder cross the websocket)
   first_paint_warm_ms  in-app navigation (the demo's "elsewhere" -> "map"): click -> the map shown with its raster
@@ -34,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ui.bigmap.component import data_bounds, quantize
-from ui.live.devserver import ROOT, install_assets, start_script
+from ui.components.bigmap import data_bounds, quantize
+from ui.components.devserver import ROOT, install_assets, start_script
 
 DEMO = ROOT / "tests" / "browser" / "bigmap_demo_app.py"
 SERVE = ROOT / "tests" / "browser" / "bigmap_demo_serve.py"  # the demo inside st.App with the item route

@@ -2,7 +2,7 @@
 
     python -m bench.bench_draw [--seconds 2] [--strokes 3] [--json out.json]
 
-Runs tests/browser/live_draw_app.py (conv-mnist5k, this checkout's component files, see ui.live.devserver). Per
+Runs tests/browser/live_draw_app.py (conv-mnist5k, this checkout's component files, see ui.components.devserver). Per
 stroke: mouse down on the canvas, Playwright page.mouse moves at 60 Hz for --seconds along a digit-like path,
 mouse up. Every stroke event is prepared (the page's twin of prepare_digit), encoded and decoded in the page
 (onnxruntime-web, wasm, one thread), with the latest event winning. Figures, on the page's clock
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ui.live.devserver import ROOT, install_assets, start_script
+from ui.components.devserver import ROOT, install_assets, start_script
 
 TARGET_P95_MS = 33.0
 READY = "() => Object.values(window.__liveLatent?.status ?? {}).some(s => s.path === 'wasm' && s.sessionReady)"

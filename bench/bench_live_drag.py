@@ -2,7 +2,7 @@
 
     python bench/bench_live_drag.py [--models conv-mnist5k mlp-mnist5k-2d conv-patches] [--seconds 2] [--json out.json]
 
-Runs tests/browser/live_demo_app.py (this checkout's component files, see ui.live.devserver). Per model: a first
+Runs tests/browser/live_demo_app.py (this checkout's component files, see ui.components.devserver). Per model: a first
 visit (exports the decoder on the server if needed), then mouse down on the first slider, pointer moves at 60 Hz
 for --seconds, mouse up; then a second visit in the same browser context (HTTP cache warm). Figures, all on the
 page's clock (performance.now / event.timeStamp):
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ui.live.devserver import ROOT, install_assets, start_script
+from ui.components.devserver import ROOT, install_assets, start_script
 
 MODELS = ("conv-mnist5k", "mlp-mnist5k-2d", "conv-patches")
 TARGET_P95 = {"conv-mnist5k": 16.0, "mlp-mnist5k-2d": 16.0, "conv-patches": 33.0}

@@ -2,7 +2,7 @@
 
     python -m bench.bench_load [--sessions 4 8 16] [--paths live server] [--rounds 3] [--drag-seconds 2] [--json out.json]
 
-The server (`streamlit run app.py`, this checkout's live-component files via ui.live.devserver) is pinned to
+The server (`streamlit run app.py`, this checkout's live-component files via ui.components.devserver) is pinned to
 core 0 and the browser with this driver to core 1 (sched_setaffinity, as `taskset -c`), for each decoding path:
 `live` (VAE_EXPLORER_LIVE=on: a drag decodes in the page, a release reruns the server) and `server`
 (VAE_EXPLORER_LIVE=off: every slider change is a server rerun, today's path). Per N, every session at once:
@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ui.live.devserver import ROOT, install_assets, start_script
+from ui.components.devserver import ROOT, install_assets, start_script
 
 LIVE_NOTE = "Decoding in your browser (onnxruntime-web, wasm)"
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"

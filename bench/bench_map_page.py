@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ui.live.devserver import ROOT, install_assets, start_script
+from ui.components.devserver import ROOT, install_assets, start_script
 
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.bench_load import ARGS, FIRST_FRAME, Session, cpu_seconds, open_walk, rss_mb, upload
-from ui.live.devserver import ROOT, install_assets, start_script
+from ui.components.devserver import ROOT, install_assets, start_script
 
 UI = ROOT / "ui"
 

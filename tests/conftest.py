@@ -27,8 +27,8 @@ def tiny_split() -> DataSplit:
 
 @pytest.fixture
 def map_workers(monkeypatch) -> list[subprocess.Popen]:
-    """Every process ui.mapjobs starts during the test (its map workers), in order: for the tests that kill one."""
-    from ui import mapjobs
+    """Every process ui.services.mapjobs starts during the test (its map workers), in order: for the tests that kill one."""
+    from ui.services import mapjobs
 
     started: list[subprocess.Popen] = []
     real_popen = subprocess.Popen

@@ -332,7 +332,7 @@ def mutate_weights(data: bytes, kind: str, rnd: random.Random) -> bytes:
 
 # -- running one case --------------------------------------------------------------------------------------------
 def check_upload(data: bytes) -> str:
-    """Run one upload through the app's function (explorer.images.load_image, as ui/widgets.py calls it) for a grey
+    """Run one upload through the app's function (explorer.images.load_image, as ui/shared/widgets.py calls it) for a grey
     and an RGB model: "image", or the name of the check that refused it. Any other exception escapes."""
     from explorer.images import CHECKS, ImageInputError, load_image
 

@@ -5,7 +5,7 @@ import pytest
 
 # Prints, for each place a computation can run, how many of 2^20 denormal floats (1e-40) survive `x * 1`:
 # the calling thread, torch's intra-op workers (2 threads, one parallel multiply), a Python thread started
-# afterwards, and the app's inference thread (ui/inference.py), which flushes on its own.
+# afterwards, and the app's inference thread (ui/services/inference.py), which flushes on its own.
 PROBE = """
 import sys, threading, torch
 if sys.argv[1] == "flush":
@@ -20,7 +20,7 @@ def survivors():
 found = {"caller": survivors()}
 worker = threading.Thread(target=lambda: found.update(thread=survivors()))
 worker.start(); worker.join()
-from ui import inference
+from ui.services import inference
 found["inference"] = inference.run(survivors)
 print(applied, found["caller"], found["thread"], found["inference"])
 """

@@ -94,7 +94,7 @@ def test_full_disk_while_saving_keeps_the_previous_checkpoint(tmp_path, monkeypa
 
 
 def test_killed_map_worker_is_reported_and_leaves_no_cache_file(tmp_path, map_workers):
-    import ui.mapjobs as mapjobs
+    import ui.services.mapjobs as mapjobs
 
     started = map_workers
     means = np.random.default_rng(0).normal(size=(3000, 8)).astype(np.float32)
@@ -150,7 +150,7 @@ def test_caches_of_a_read_only_model_go_to_the_cache_folder(read_only_model, tmp
     from explorer.files import is_writable_folder
     from explorer.cache import write_entry
     from explorer.onnx.export import exported_decoder
-    from ui.mapjobs import cache_path, map_key
+    from ui.services.mapjobs import cache_path, map_key
 
     model_folder, cache = read_only_model, tmp_path / "cache"
     with pytest.raises(OSError):
@@ -162,7 +162,7 @@ def test_caches_of_a_read_only_model_go_to_the_cache_folder(read_only_model, tmp
                      "--iwae-k", "2", "--maps", "pca", "--limit", "40"]) == 0  # an evaluation
     model = from_pretrained(model_folder)
     folder = model_cache_dir(digest, cache)
-    onnx = exported_decoder(model, folder.name, folder.parent, exporters=("torchscript",))  # as ui/walkpanel.py
+    onnx = exported_decoder(model, folder.name, folder.parent, exporters=("torchscript",))  # as ui/pages/walk/panel.py
     means = np.random.default_rng(0).normal(size=(50, 2)).astype(np.float32)
     key = map_key(str(model_folder), "digits", "pca", {}, 0, means)  # a map entry, as the map jobs file them
     write_entry(cache_path(cache, key), {"coords": compute_map(means, "pca").astype(np.float32)}, {})

@@ -47,14 +47,14 @@ def test_requirements_txt_holds_every_dependency_and_extra():
 
 def test_console_scripts():
     scripts = PYPROJECT["project"]["scripts"]
-    assert scripts["vae-explorer"] == "ui.launch:main"
+    assert scripts["vae-explorer"] == "ui.app.launch:main"
     assert scripts["vae-train"] == "explorer.cli.train:main"
     assert scripts["vae-evaluate"] == "explorer.cli.evaluate:main"
     assert set(PYPROJECT["project"]["optional-dependencies"]) >= {"diffusers", "onnx"}
 
 
 def test_launcher_applies_the_project_settings_on_loopback():
-    from ui.launch import MAIN_SCRIPT, SERVE_SCRIPT, config_flags, streamlit_argv, streamlit_config_file
+    from ui.app.launch import MAIN_SCRIPT, SERVE_SCRIPT, config_flags, streamlit_argv, streamlit_config_file
 
     assert streamlit_config_file() == ROOT / ".streamlit" / "config.toml"
     settings = config_flags(streamlit_config_file())
@@ -71,7 +71,7 @@ def test_launcher_applies_the_project_settings_on_loopback():
 
 @pytest.mark.parametrize("given", [["--server.address", "0.0.0.0"], ["--server.address=0.0.0.0"]])
 def test_launcher_keeps_the_users_own_settings(given):
-    from ui.launch import streamlit_argv
+    from ui.app.launch import streamlit_argv
 
     argv = streamlit_argv([*given, "--server.maxUploadSize=50"], env={})
     assert not any(a.startswith("--server.address=127") for a in argv)
@@ -82,7 +82,7 @@ def test_launcher_keeps_the_users_own_settings(given):
 
 
 def test_pretrained_resolves_in_the_checkout():
-    from ui.config import PRETRAINED
+    from ui.app.config import PRETRAINED
 
     assert PRETRAINED == ROOT / "pretrained" and (PRETRAINED / "conv-mnist5k" / "config.json").is_file()
 
@@ -193,9 +193,9 @@ def serve_and_check(script: Path, cwd: Path, log: Path, *app_args: str) -> None:
 APP_CHECK = """
 import json
 from streamlit.testing.v1 import AppTest
-import ui.config, ui.launch
-at = AppTest.from_file(str(ui.launch.MAIN_SCRIPT), default_timeout=180).run()
-print(json.dumps({"pretrained": str(ui.config.PRETRAINED), "settings": str(ui.launch.streamlit_config_file()),
+import ui.app.config, ui.app.launch
+at = AppTest.from_file(str(ui.app.launch.MAIN_SCRIPT), default_timeout=180).run()
+print(json.dumps({"pretrained": str(ui.app.config.PRETRAINED), "settings": str(ui.app.launch.streamlit_config_file()),
                   "exceptions": [e.value for e in at.exception],
                   "chosen": str(at.selectbox(key="model_folder").value),
                   "labels": [str(o) for o in at.selectbox(key="model_folder").options]}))
@@ -212,8 +212,8 @@ def test_editable_install_serves_the_shipped_models(tmp_path):
     out = subprocess.run([str(bin_dir / "vae-explorer"), "--help"], cwd=str(tmp_path), capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "--models" in out.stdout and "127.0.0.1" in out.stdout, out.stderr
     assert (bin_dir / "vae-evaluate").is_file()
-    found = json.loads(in_venv(python, "import json, ui.config, ui.launch, explorer; print(json.dumps("
-                                       "[str(ui.config.PRETRAINED), str(ui.launch.streamlit_config_file()), explorer.__file__]))", tmp_path))
+    found = json.loads(in_venv(python, "import json, ui.app.config, ui.app.launch, explorer; print(json.dumps("
+                                       "[str(ui.app.config.PRETRAINED), str(ui.app.launch.streamlit_config_file()), explorer.__file__]))", tmp_path))
     assert found[:2] == [str(ROOT / "pretrained"), str(ROOT / ".streamlit" / "config.toml")]
     assert Path(found[2]).resolve().is_relative_to(ROOT)
     serve_and_check(bin_dir / "vae-explorer", tmp_path, tmp_path / "app.log", "--cache-dir", str(tmp_path / "cache"))

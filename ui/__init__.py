@@ -1,5 +1,4 @@
-"""The Streamlit front end of the VAE Latent Explorer: shared state, widgets and one module per page.
-
-`app.py` only builds the sidebar and the navigation; the pages in `ui/pages/` lay out widgets and call
-`explorer` functions. Nothing here writes into a model: models are shared between sessions, read-only.
+"""The Streamlit front end of the VAE Latent Explorer, in wings with one direction of import:
+main (navigation) -> pages -> shared -> app -> services / components -> explorer (docs/architecture.md).
+Nothing here writes into a model: models are shared between sessions, read-only.
 """

@@ -5,7 +5,7 @@ Gaussian blur) and score each against the original with MSE, binary cross-entrop
 (when given) the distance between posterior means, and (when given) a learned similarity: the distance between
 the variants' features in a VAE/GAN's discriminator, Dis_l (Larsen et al. 2016), the space that model scores
 its reconstructions in. Pure NumPy functions: the app draws what they return (features come from the model's
-`similarity_features`, which the app calls through ui/inference.py).
+`similarity_features`, which the app calls through ui/services/inference.py).
 
 A perceptual metric with pretrained weights (LPIPS, Zhang et al. 2018) is not offered: its weights (and the
 ImageNet networks under them) cannot be had offline here, and nothing is downloaded at run time.

@@ -30,6 +30,15 @@ class Media:
         return np.asarray(Image.open(io.BytesIO(self.get(url))))
 
 
+def switch_page(at, url_path: str):
+    """Open the page registered under `url_path` (e.g. 'walk'); AppTest's own switch_page finds file pages only,
+    and ui/main.py registers callables. A page's script hash is Streamlit's hash of its URL path (st.Page)."""
+    from streamlit.util import calc_hash
+
+    at._page_hash = calc_hash(url_path)
+    return at
+
+
 def open_app(folder: Path | None = None, page: str | None = None):
     """AppTest of app.py with `folder` chosen in the sidebar and `page` (e.g. 'walk') open."""
     from streamlit.testing.v1 import AppTest
@@ -40,7 +49,7 @@ def open_app(folder: Path | None = None, page: str | None = None):
         at.selectbox(key="model_folder").set_value(str(folder))
         at.run()
     if page is not None:
-        at.switch_page(f"ui/pages/{page}.py")
+        switch_page(at, page)
         at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at

@@ -63,7 +63,7 @@ def threads(monkeypatch) -> list[str]:
     import streamlit as st
 
     import explorer.checkpoint
-    from ui.catalogue import _load_model
+    from ui.app.catalogue import _load_model
 
     seen: list[str] = []
     real = explorer.checkpoint.from_pretrained

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from apptest_helpers import errors, open_app
+from apptest_helpers import errors, open_app, switch_page
 
 
 def _captions(at) -> tuple[str, str, list[str]]:
@@ -27,7 +27,7 @@ def _vocabulary(folder) -> set[str]:
 def test_captions_page_only_for_captioning_models(app_env):
     at = open_app(app_env["tiny-conv-mnist5k"])
     with pytest.raises(ValueError):
-        at.switch_page("ui/pages/captions.py")
+        switch_page(at, "captions")
     at = open_app(app_env["tiny-captioner"], "captions")
     assert any(t.value == "Captions" for t in at.title)
 
@@ -71,11 +71,11 @@ def test_captions_from_an_upload_and_map_colour_by_word(app_env):
     folder = app_env["tiny-captioner"]
     at = open_app(folder)
     at.file_uploader(key="rec_files").set_value(("ring.png", encode(Image.fromarray(digit_like(28))), "image/png")).run()
-    at.switch_page("ui/pages/captions.py").run()
+    switch_page(at, "captions").run()
     at.radio(key="walk_start").set_value("uploaded image").run()
     assert not errors(at)
     assert set(_captions(at)[0].split()) <= _vocabulary(folder)
-    at.switch_page("ui/pages/map.py").run()
+    switch_page(at, "map").run()
     words = at.selectbox(key="map_word").options
     assert "circle" in words
     at.selectbox(key="map_word").set_value("circle").run()

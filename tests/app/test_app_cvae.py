@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import checkpoints
-from apptest_helpers import errors, image_by_caption, open_app
+from apptest_helpers import errors, image_by_caption, open_app, switch_page
 from bad_files import digit_like, encode
 
 
@@ -34,7 +34,7 @@ def cvae_env(cvae_dir, cache_dir, monkeypatch) -> Path:
 def _every_page(at) -> None:
     assert not at.exception and not errors(at), [e.value for e in at.exception] + errors(at)
     for page in ("walk", "map", "losslab"):
-        at.switch_page(f"ui/pages/{page}.py").run()
+        switch_page(at, page).run()
         assert not at.exception and not errors(at), (page, [e.value for e in at.exception] + errors(at))
         assert at.main.children, page
 
@@ -151,7 +151,7 @@ def test_draw_for_a_cvae_encodes_under_the_picked_class(cvae_env, cache_dir):
     import torch
 
     from explorer.checkpoint import from_pretrained
-    from ui.live.draw import CLASS_KEY
+    from ui.pages.reconstruct.draw import CLASS_KEY
 
     at = open_app(cvae_env)
     assert "Draw" in at.radio(key="rec_source").options

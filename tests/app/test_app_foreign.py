@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from apptest_helpers import errors, image_by_caption, open_app
+from apptest_helpers import errors, image_by_caption, open_app, switch_page
 from bad_files import digit_like, encode
 
 pytest.importorskip("diffusers")
@@ -73,17 +73,17 @@ def test_every_page_works_for_a_model_trained_elsewhere(foreign_env, media, name
     at.radio(key="rec_source").set_value("Upload images").run()
     at.file_uploader(key="rec_files").set_value(("ring.png", encode(Image.fromarray(digit_like(28))), "image/png")).run()
     _clean(at, "reconstruct upload")
-    at.switch_page("ui/pages/walk.py").run()
+    switch_page(at, "walk").run()
     _clean(at, "walk")
     image_by_caption(at, "decoded mean")
-    at.switch_page("ui/pages/map.py").run()
+    switch_page(at, "map").run()
     _clean(at, "map")
     assert any("test items of" in c.value for c in at.caption)
-    at.switch_page("ui/pages/losslab.py").run()
+    switch_page(at, "losslab").run()
     _clean(at, "loss lab")
     assert len(at.dataframe) == 1
     with pytest.raises(ValueError):  # no caption decoder: no Captions page
-        at.switch_page("ui/pages/captions.py")
+        switch_page(at, "captions")
 
 
 def test_refused_files_are_listed_with_the_reason_and_the_app_keeps_serving(foreign_env):
@@ -122,7 +122,7 @@ def test_the_evaluate_command_feeds_the_map_and_the_percentile(foreign_env, tmp_
     at.radio(key="rec_source").set_value("Pick from the data set").run()
     _clean(at, "reconstruct")
     assert any(m.value.startswith("**Where it falls:**") and "mnist5k" in m.value for m in at.markdown)
-    at.switch_page("ui/pages/map.py").run()
+    switch_page(at, "map").run()
     at.radio(key="map_method").set_value("t-SNE").run()
     _clean(at, "map")
     assert any("precomputed by the evaluate command" in c.value for c in at.caption), [c.value for c in at.caption]

@@ -1,4 +1,4 @@
-"""Every model call the pages make runs on the inference thread (ui/inference.py), and only there.
+"""Every model call the pages make runs on the inference thread (ui/services/inference.py), and only there.
 
 The loaded models are wrapped: a forward pre-hook on every submodule records the thread of each call. Each page
 is then driven in AppTest (Reconstruct with an upload and a test item, the walk with its grid and interpolation,
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from apptest_helpers import errors, open_app
+from apptest_helpers import errors, open_app, switch_page
 from bad_files import digit_like, encode
 
 UI = Path(__file__).resolve().parents[2] / "ui"
@@ -31,7 +31,7 @@ def calls(monkeypatch) -> list[tuple[str, str]]:
     import streamlit as st
 
     import explorer.checkpoint
-    from ui.catalogue import _load_model
+    from ui.app.catalogue import _load_model
 
     seen: list[tuple[str, str]] = []
     real = explorer.checkpoint.from_pretrained
@@ -64,16 +64,16 @@ def test_every_page_calls_the_model_on_the_inference_thread(app_env, calls):
     at.file_uploader(key="rec_files").set_value(("ring.png", png, "image/png")).run()
     assert not errors(at) and any(m.label == "ELBO" for m in at.metric)
     at.radio(key="rec_source").set_value("Pick from the data set").run()
-    at.switch_page("ui/pages/walk.py").run()
+    switch_page(at, "walk").run()
     at.toggle(key="walk_grid").set_value(True).run()
     next(s for s in at.slider if s.key.startswith("walk:")).set_value(1.5).run()
     at.radio(key="walk_start").set_value("uploaded image").run()
-    at.switch_page("ui/pages/map.py").run()
+    switch_page(at, "map").run()
     key = next(k for k in at.session_state if str(k).startswith("map:"))
     at.session_state[key] = {"selection": {"points": [{"curve_number": 0, "point_index": 0}], "point_indices": [0],
                                            "box": [], "lasso": []}}
     at.run()
-    at.switch_page("ui/pages/losslab.py").run()
+    switch_page(at, "losslab").run()
     assert not at.exception and not errors(at), [e.value for e in at.exception] + errors(at)
     assert len(calls) > 20, calls  # the pages did call the model
     assert not _off_thread(calls), sorted(set(_off_thread(calls)))
@@ -83,7 +83,7 @@ def test_captions_and_caption_colours_run_on_the_inference_thread(app_env, calls
     at = open_app(app_env["tiny-captioner"], "captions")
     assert any(m.value.startswith("**Greedy:**") for m in at.markdown)
     next(s for s in at.slider if s.key.startswith("walk:")).set_value(2.0).run()
-    at.switch_page("ui/pages/map.py").run()
+    switch_page(at, "map").run()
     at.selectbox(key="map_word").set_value("circle").run()
     assert not at.exception and not errors(at), [e.value for e in at.exception] + errors(at)
     assert {"Linear"} <= {c[1] for c in calls}
@@ -99,4 +99,4 @@ def test_no_ui_module_but_inference_calls_a_model():
             code = line.split("#", 1)[0]
             if MODEL_CALLS.search(code) or RUNNERS.search(code):
                 found.append(f"{path.relative_to(UI.parent)}:{n}: {line.strip()}")
-    assert not found, "model calls outside ui/inference.py:\n" + "\n".join(found)
+    assert not found, "model calls outside ui/services/inference.py:\n" + "\n".join(found)

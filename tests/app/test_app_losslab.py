@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from apptest_helpers import errors, open_app
+from apptest_helpers import errors, open_app, switch_page
 
 EPS = 1e-4
 
@@ -91,7 +91,7 @@ def test_rgb_model_and_upload_source(app_env):
 
     at = open_app(app_env["tiny-conv-patches"])
     at.file_uploader(key="rec_files").set_value(("ring.png", encode(Image.fromarray(digit_like(32))), "image/png")).run()
-    at.switch_page("ui/pages/losslab.py").run()
+    switch_page(at, "losslab").run()
     at.radio(key="lab_source").set_value("upload").run()
     assert not errors(at) and not at.exception
     assert len(_table(at)) == 4

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from bad_files import digit_like, encode
-from apptest_helpers import errors, image_by_caption, open_app
+from apptest_helpers import errors, image_by_caption, open_app, switch_page
 
 
 def _arr(value) -> np.ndarray:
@@ -43,7 +43,7 @@ def test_pca_map_from_the_checkpoint(conv_model):
 def test_uploads_are_placed_on_the_map(conv_model):
     at = open_app(conv_model)
     at.file_uploader(key="rec_files").set_value(("ring.png", encode(Image.fromarray(digit_like(28))), "image/png")).run()
-    at.switch_page("ui/pages/map.py").run()
+    switch_page(at, "map").run()
     traces = _chart(at)["data"]
     stars = [t for t in traces if t["name"] == "uploads"]
     assert stars and stars[0]["text"] == ["ring.png"] and len(_arr(stars[0]["x"])) == 1
@@ -73,7 +73,7 @@ def test_other_data_set_is_converted_and_encoded(app_env):
 
 @pytest.mark.slow
 def test_tsne_computed_in_the_background_then_cached_on_disk(app_env, cache_dir):
-    from ui import mapjobs
+    from ui.services import mapjobs
 
     at = open_app(app_env["tiny-conv-mnist5k"], "map")
     at.radio(key="map_method").set_value("t-SNE").run()
@@ -81,7 +81,7 @@ def test_tsne_computed_in_the_background_then_cached_on_disk(app_env, cache_dir)
     progress = at.get("progress")
     assert progress, "a progress indicator while t-SNE computes"
     assert any("PCA 1" == _chart(at)["layout"]["xaxis"]["title"]["text"] for _ in [0])  # PCA shown meanwhile
-    at.switch_page("ui/pages/walk.py").run()  # other pages stay usable meanwhile
+    switch_page(at, "walk").run()  # other pages stay usable meanwhile
     assert not at.exception
     deadline = time.time() + 240
     seen = []  # (fraction, stage) as the page would show them
@@ -92,7 +92,7 @@ def test_tsne_computed_in_the_background_then_cached_on_disk(app_env, cache_dir)
     assert fractions == sorted(fractions), "progress never goes back"
     assert any(0 < f < 1 and "iteration" in stage for f, stage in seen), seen[-5:]  # the worker's own reports
     assert all(j.done and j.error is None for j in mapjobs._JOBS.values()), [j.error for j in mapjobs._JOBS.values()]
-    at.switch_page("ui/pages/map.py").run()
+    switch_page(at, "map").run()
     assert _chart(at)["layout"]["xaxis"]["title"]["text"] == "TSNE 1"
     assert any("cached" in c.value for c in at.caption)
     files = list(cache_dir.glob("models/*/maps/tsne-*.safetensors"))  # explorer.cache: keyed by the weights digest
@@ -129,7 +129,7 @@ def test_box_selection_shows_gallery_and_a_point_goes_to_the_walk(conv_model, me
     at.button(key="map_send").click().run()
     assert not at.exception
     assert at.session_state["walk_from_map"]["index"] == item
-    at.switch_page("ui/pages/walk.py").run()
+    switch_page(at, "walk").run()
     assert at.radio(key="walk_start").value == "map point"
     assert any(f"map point {item} of mnist5k" in c.value for c in at.caption)
 
@@ -137,7 +137,7 @@ def test_box_selection_shows_gallery_and_a_point_goes_to_the_walk(conv_model, me
 def test_selection_and_csv_helpers():
     from types import SimpleNamespace
 
-    from ui.mapview import csv_bytes, selected_items
+    from ui.pages.map.page import csv_bytes, selected_items
 
     index = [np.array([4, 7]), np.array([1]), np.array([-1])]  # last trace: uploads
     event = {"selection": {"points": [
@@ -151,7 +151,7 @@ def test_selection_and_csv_helpers():
 
 
 def test_job_reads_the_workers_progress_lines():
-    from ui.mapjobs import Job
+    from ui.services.mapjobs import Job
 
     job = Job("k", "umap", 10)
     job.report("progress 0.4200 optimising the layout, epoch 100 of 500\n")
@@ -168,7 +168,7 @@ def test_a_killed_map_worker_is_reported_with_a_restart_button(app_env, tmp_path
     which starts a new worker; nothing half-written is left in the cache."""
     import signal
 
-    from ui import mapjobs
+    from ui.services import mapjobs
 
     monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))  # nothing cached: the worker must run
     started = map_workers

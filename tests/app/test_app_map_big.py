@@ -45,7 +45,7 @@ def _page_coords(folder):
     """The PCA coords and quantized positions the page draws (the same functions, computed here)."""
     from explorer.analysis.encode_dataset import load_encoded
     from explorer.pca import fit_pca
-    from ui.bigmap.component import data_bounds, quantize
+    from ui.components.bigmap import data_bounds, quantize
 
     enc = load_encoded(folder)
     coords = fit_pca(enc.means).coords.astype(np.float32)
@@ -87,7 +87,7 @@ def test_a_map_beyond_memory_is_refused_with_the_size_it_needs(app_env, encoding
 
 
 def test_box_and_lasso_selections_give_counts_and_the_gallery(app_env, encodings):
-    from ui.bigmap import select_box, select_lasso
+    from ui.components.bigmap import select_box, select_lasso
 
     enc, q = _page_coords(encodings["spread"])
     at = _open_points(open_app(app_env["tiny-conv-mnist5k"], "map"), f"spread{N}")
@@ -121,7 +121,7 @@ def test_search_by_index_and_label_and_send_to_walk(app_env, encodings, media):
     assert sent["index"] == 1234 and np.allclose(sent["code"], enc.means[1234])
     assert at.radio(key="walk_start").value == "map point"
     assert any(f"map point 1234 of spread{N} test" in c.value for c in at.caption)
-    from ui.bigmapview import _search
+    from ui.pages.map.big import _search
 
     names = [str(k) for k in range(10)] + ["unlabelled"]
     index, members, message = _search("unlab", names, np.array([10, 3, 10, 1]))
@@ -132,7 +132,7 @@ def test_search_by_index_and_label_and_send_to_walk(app_env, encodings, media):
 
 def test_colour_by_label_value_or_attribute(app_env, encodings):
     from explorer.analysis.encode_dataset import load_encoded
-    from ui.bigmapview import colour_values
+    from ui.pages.map.big import colour_values
 
     at = _open_points(open_app(app_env["tiny-conv-mnist5k"], "map"), f"spread{N}")
     box = at.selectbox(key="bigmap_colour")
@@ -170,7 +170,7 @@ def test_served_with_the_item_route_the_page_registers_the_items_originals(app_e
 
     from checkpoints import load
     from explorer.images import to_uint8
-    from ui import itemserver
+    from ui.services import itemserver
 
     monkeypatch.setattr(itemserver, "_mounted", True)
     monkeypatch.setattr(itemserver, "_by_token", itemserver.OrderedDict())
@@ -187,7 +187,7 @@ def test_served_with_the_item_route_the_page_registers_the_items_originals(app_e
 
 def test_a_direction_between_groups_as_the_horizontal_axis(app_env, encodings):
     from explorer.latent import attribute_axes
-    from ui.bigmapview import direction_choices, direction_plane
+    from ui.pages.map.big import direction_choices, direction_plane
 
     enc, _ = _page_coords(encodings["spread"])
     names = [str(k) for k in range(10)]
@@ -235,7 +235,7 @@ def test_the_whole_test_split_is_encoded_here_then_offered(app_env, tmp_path, mo
     import time
 
     from explorer.analysis.encode_dataset import load_encoded
-    from ui import mapjobs
+    from ui.services import mapjobs
 
     monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
     at = open_app(app_env["tiny-conv-mnist5k"], "map")
@@ -269,7 +269,7 @@ def test_the_whole_test_split_is_encoded_here_then_offered(app_env, tmp_path, mo
 def test_a_captioning_models_encoding_colours_by_caption_word():
     """A Pu model's stored encoding holds which words each item's sampled caption has: one colour per word."""
     from explorer.analysis.encode_dataset import EncodedSplit
-    from ui.bigmapview import colour_options, colour_values
+    from ui.pages.map.big import colour_options, colour_values
 
     n = 6
     words = np.array([[1, 0], [0, 1], [1, 1], [0, 0], [1, 0], [0, 1]], np.uint8)

@@ -7,7 +7,7 @@ import os
 import pytest
 from PIL import Image
 
-from apptest_helpers import errors, image_by_caption, open_app
+from apptest_helpers import errors, image_by_caption, open_app, switch_page
 from bad_files import digit_like, encode
 from minimal_family import MinimalVAE
 
@@ -45,10 +45,10 @@ def test_a_family_with_only_encode_and_decode_on_every_page(app_env, minimal_run
     at.file_uploader(key="rec_files").set_value(("ring.png", encode(Image.fromarray(digit_like(28))), "image/png")).run()
     _clean(at, "reconstruct upload")
     for page in ("walk", "map", "losslab"):
-        at.switch_page(f"ui/pages/{page}.py").run()
+        switch_page(at, page).run()
         _clean(at, page)
     # the evaluated data set is offered, and its stored scores stand in for the run's own
     at.selectbox(key=f"dataset@{minimal_run.name}").set_value("digits").run()
     _clean(at, "digits (evaluated)")
     with pytest.raises(ValueError):
-        at.switch_page("ui/pages/captions.py")
+        switch_page(at, "captions")

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 import checkpoints
-from apptest_helpers import errors, image_by_caption, open_app
+from apptest_helpers import errors, image_by_caption, open_app, switch_page
 from bad_files import digit_like, encode
 
 
@@ -52,7 +52,7 @@ def test_every_page_works_without_the_models_own_data(bare_env, media, name):
     _clean(at, "reconstruct upload")
     assert any(m.label == "ELBO" for m in at.metric)
 
-    at.switch_page("ui/pages/walk.py").run()
+    switch_page(at, "walk").run()
     _clean(at, "walk")
     image_by_caption(at, "decoded mean")
     assert any("stores no KL per dimension" in c.value for c in at.caption)
@@ -63,14 +63,14 @@ def test_every_page_works_without_the_models_own_data(bare_env, media, name):
     at.radio(key="walk_axes").set_value("principal directions").run()
     _clean(at, "walk principal directions")
 
-    at.switch_page("ui/pages/map.py").run()
+    switch_page(at, "map").run()
     _clean(at, "map")
     assert any("test items of mnist5k" in c.value for c in at.caption)
-    at.switch_page("ui/pages/losslab.py").run()
+    switch_page(at, "losslab").run()
     _clean(at, "loss lab")
     assert len(at.dataframe) == 1 and any(s.value.startswith("Ranking") for s in at.subheader)
     if name != "tiny-conv-mnist5k":  # both spatial-code stand-ins caption
-        at.switch_page("ui/pages/captions.py").run()
+        switch_page(at, "captions").run()
         _clean(at, "captions")
         assert any(m.value.startswith("**Greedy:**") for m in at.markdown)
 
@@ -84,7 +84,7 @@ def test_pu_without_a_caption_head_gets_no_captions_page(app_env, tmp_path, monk
     assert not errors(at), errors(at)
     assert any(t.value == "Reconstruct" for t in at.title)
     with pytest.raises(ValueError):
-        at.switch_page("ui/pages/captions.py")
+        switch_page(at, "captions")
     if "tiny-pu" in app_env:  # the same family with a vocabulary does get it
         at = open_app(app_env["tiny-pu"], "captions")
         assert any(t.value == "Captions" for t in at.title)

@@ -18,7 +18,7 @@ from PIL import Image
 
 from apptest_helpers import open_app
 from bad_files import digit_like, encode
-from ui.live.devserver import wait_healthy
+from ui.components.devserver import wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 from test_packaging import _listening_addresses, free_port  # noqa: E402  (tests/ is on pytest's pythonpath)
@@ -51,7 +51,7 @@ def test_upload_named_with_dot_dots_writes_nothing_outside_the_cache(conv_model,
 def test_project_settings_serve_on_loopback_with_xsrf_on():
     settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]
     assert settings["address"] == "127.0.0.1" and settings["enableXsrfProtection"] is True
-    from ui.launch import streamlit_argv
+    from ui.app.launch import streamlit_argv
 
     argv = streamlit_argv([], env={})
     assert "--server.address=127.0.0.1" in argv and "--server.enableXsrfProtection=true" in argv
@@ -93,11 +93,11 @@ def _serve(cmd: list[str], log: Path, item_route: bool = False) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", ["streamlit run app.py", "python -m ui.launch"])
+@pytest.mark.parametrize("command", ["streamlit run app.py", "python -m ui.app.launch"])
 def test_start_commands_listen_on_loopback_only_with_xsrf(command, tmp_path):
     port_args: list[str] = []
     if command == "streamlit run app.py":  # reads .streamlit/config.toml from the checkout
         cmd = [sys.executable, "-m", "streamlit", "run", "app.py"]
     else:  # what the vae-explorer console script and scripts/app.sh (without ADDRESS) run
-        cmd = [sys.executable, "-m", "ui.launch"]
+        cmd = [sys.executable, "-m", "ui.app.launch"]
     _serve(cmd + port_args, tmp_path / "log.txt", item_route=command != "streamlit run app.py")

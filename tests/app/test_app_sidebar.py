@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from apptest_helpers import errors, open_app
+from apptest_helpers import errors, open_app, switch_page
 
 
 def _labels(at) -> dict[str, str]:
@@ -33,7 +33,7 @@ def test_broken_folders_are_reported_and_other_models_stay_usable(app_env):
     assert any("bad-weights could not be loaded" in e and "safetensors" in e for e in errors(at))
     at.selectbox(key="model_folder").set_value(str(app_env["tiny-conv-mnist5k"])).run()
     assert not errors(at) and not at.exception
-    at.switch_page("ui/pages/walk.py").run()
+    switch_page(at, "walk").run()
     assert not errors(at) and at.slider
 
 
@@ -50,7 +50,7 @@ def test_data_set_picker_defaults_to_the_models_own(app_env):
     at = open_app(app_env["tiny-conv-patches"])
     box = at.selectbox(key="dataset@tiny-conv-patches")
     assert box.value == "patches" and set(box.options) >= {"patches (the model's own)", "mnist5k", "digits"}
-    at.switch_page("ui/pages/reconstruct.py").run()
+    switch_page(at, "reconstruct").run()
     at.radio(key="rec_source").set_value("Pick from the data set").run()
     assert any("(0 to 449)" in n.label for n in at.number_input)
     box = at.selectbox(key="dataset@tiny-conv-patches")
@@ -76,7 +76,7 @@ def test_models_argument_adds_a_folder(app_env, monkeypatch, tmp_path):
 
 def test_no_checkpoint_at_all(monkeypatch, tmp_path):
     monkeypatch.setenv("VAE_EXPLORER_MODELS", str(tmp_path))
-    monkeypatch.setattr("ui.config.PRETRAINED", tmp_path / "none")
+    monkeypatch.setattr("ui.app.config.PRETRAINED", tmp_path / "none")
     at = open_app()
     assert any("No checkpoint folders found" in w.value for w in at.sidebar.warning)
     assert any("Choose a model" in i.value for i in at.info)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import checkpoints
-from apptest_helpers import errors, image_by_caption, open_app
+from apptest_helpers import errors, image_by_caption, open_app, switch_page
 
 
 @pytest.fixture(scope="module")
@@ -50,14 +50,14 @@ def test_every_page_works_for_a_vaegan(vaegan_env, cache_dir, media):
     assert "ELBO (feature space)" in labels and "ELBO bits/dim" not in labels, labels
     assert any("no pixel likelihood" in c.value for c in at.caption)
 
-    at.switch_page("ui/pages/walk.py").run()
+    switch_page(at, "walk").run()
     _clean(at, "walk")
     assert sorted((cache_dir / "models").glob("*/decoder.onnx")), "the walk did not export the VAE/GAN's decoder"
-    at.switch_page("ui/pages/map.py").run()
+    switch_page(at, "map").run()
     _clean(at, "map")
     assert at.main.children
 
-    at.switch_page("ui/pages/losslab.py").run()
+    switch_page(at, "losslab").run()
     _clean(at, "losslab")
     ranking = [m.value for m in at.markdown if m.value.startswith("Learned similarity")]
     assert ranking and "one-pixel shift comes out" in ranking[0], [m.value for m in at.markdown]
@@ -110,6 +110,6 @@ def test_every_page_works_for_the_shipped_vaegan(cache_dir, monkeypatch):
     _clean(at, "reconstruct")
     assert "ELBO (feature space)" in [m.label for m in at.metric]
     for page in ("walk", "map", "losslab"):
-        at.switch_page(f"ui/pages/{page}.py").run()
+        switch_page(at, page).run()
         _clean(at, page)
     assert any(m.value.startswith("Learned similarity") for m in at.markdown)

@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from bad_files import digit_like, encode
-from apptest_helpers import errors, image_by_caption, open_app
+from apptest_helpers import errors, image_by_caption, open_app, switch_page
 
 
 def _walk_image(at, media) -> bytes:
@@ -69,7 +69,7 @@ def test_random_start_is_reproducible_by_seed_and_example_start(conv_model, medi
 def test_uploaded_image_as_start(conv_model, media):
     at = open_app(conv_model)
     at.file_uploader(key="rec_files").set_value(("ring.png", encode(Image.fromarray(digit_like(28))), "image/png")).run()
-    at.switch_page("ui/pages/walk.py").run()
+    switch_page(at, "walk").run()
     at.radio(key="walk_start").set_value("uploaded image").run()
     assert not errors(at) and any("upload ring.png" in c.value for c in at.caption)
 

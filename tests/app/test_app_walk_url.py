@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from apptest_helpers import APP, errors, image_by_caption, open_app
+from apptest_helpers import APP, errors, image_by_caption, open_app, switch_page
 
 
 def _open_link(params: dict[str, str]) -> AppTest:
@@ -13,7 +13,7 @@ def _open_link(params: dict[str, str]) -> AppTest:
     for k, v in params.items():
         at.query_params[k] = v
     at.run()
-    at.switch_page("ui/pages/walk.py")
+    switch_page(at, "walk")
     for k, v in params.items():  # page switches keep the link's query (as the browser's address does)
         at.query_params[k] = v
     at.run()

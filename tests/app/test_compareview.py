@@ -1,4 +1,4 @@
-"""The Compare page's pure helpers (ui/compareview.py): the image-shape check, the metrics table, where the loss
+"""The Compare page's pure helpers (ui/pages/compare/view.py): the image-shape check, the metrics table, where the loss
 lab ranks a reconstruction (checked against explorer.analysis.losslab's own ranking), and aligned maps."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from explorer.analysis import losslab
-from ui.compareview import ModelMetrics, aligned_maps, metrics_table, reconstruction_ranking, shape_refusals
+from ui.pages.compare.view import ModelMetrics, aligned_maps, metrics_table, reconstruction_ranking, shape_refusals
 
 
 def test_models_of_another_image_shape_are_refused_naming_both_shapes():

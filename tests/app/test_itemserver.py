@@ -1,4 +1,4 @@
-"""ui/itemserver.py: tokens per (session, what), bounded; the route answers an integer index of a registered token
+"""ui/services/itemserver.py: tokens per (session, what), bounded; the route answers an integer index of a registered token
 with that item's PNG and nothing else (unknown token, out of range, not an integer, a failing image)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from starlette.requests import Request
 
-from ui import itemserver
+from ui.services import itemserver
 
 
 @pytest.fixture(autouse=True)

@@ -26,9 +26,9 @@ from explorer.images import to_png
 from explorer.latent import decode
 from explorer.files import file_sha256
 from explorer.onnx.export import CachedExport, exported_decoder
-from ui.bigmap import big_map, select_box, select_lasso
-from ui.bigmap.component import quantize
-from ui.itemserver import item_url, session_key
+from ui.components.bigmap import big_map, select_box, select_lasso
+from ui.components.bigmap import quantize
+from ui.services.itemserver import item_url, session_key
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "conv-mnist5k"

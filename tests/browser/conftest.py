@@ -110,9 +110,9 @@ def stop_app(proc: subprocess.Popen) -> None:
 
 @contextmanager
 def served_script(script: Path, tmp: Path, env: dict[str, str]) -> Iterator[str]:
-    """URL of `streamlit run script` serving this checkout's live-component assets (ui/live/devserver.py), with
+    """URL of `streamlit run script` serving this checkout's live-component assets (ui/components/devserver.py), with
     `env` added to the environment; stopped on exit."""
-    from ui.live.devserver import install_assets, start_script
+    from ui.components.devserver import install_assets, start_script
 
     target = install_assets(tmp / "assets")
     port = free_port()

@@ -21,7 +21,7 @@ from explorer.images import to_png
 from explorer.latent import Axes, decode, dimension_axes, walk_code
 from explorer.files import file_sha256
 from explorer.onnx.export import CachedExport, exported_decoder
-from ui.live import live_latent
+from ui.components.live import live_latent
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ("conv-mnist5k", "mlp-mnist5k-2d", "conv-patches")

@@ -20,8 +20,8 @@ from safetensors.numpy import load_file
 from explorer.checkpoint import from_pretrained
 from explorer.files import file_sha256
 from explorer.onnx.export import CachedExport, exported_decoder
-from ui.live import live_latent
-from ui.live.pad import pad_extent
+from ui.components.live import live_latent
+from ui.pages.map.pad import pad_extent
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANES = {"latent": "mlp-mnist5k-2d", "pca": "conv-mnist5k"}

@@ -18,7 +18,7 @@ import pytest
 from bigmap_demo_app import clustered
 from conftest import served_script
 from driver import wait_idle
-from ui.bigmap.component import data_bounds, quantize, select_box
+from ui.components.bigmap import data_bounds, quantize, select_box
 
 
 pytestmark = pytest.mark.browser

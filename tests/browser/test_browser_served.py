@@ -1,4 +1,4 @@
-"""The README's start command as users run it: `vae-explorer` (here `python -m ui.launch`, what the console script
+"""The README's start command as users run it: `vae-explorer` (here `python -m ui.app.launch`, what the console script
 and scripts/app.sh run), which serves the dashboard inside st.App (ui/entry/serve.py) rather than a plain
 `streamlit run`. An upload is reconstructed, the walk decodes in the page, and the item route is there."""
 
@@ -16,7 +16,7 @@ from PIL import Image
 from bad_files import digit_like, encode
 from conftest import free_port, stop_app
 from driver import go, image_src, open_app, upload
-from ui.live.devserver import wait_healthy
+from ui.components.devserver import wait_healthy
 
 pytestmark = pytest.mark.browser
 
@@ -28,7 +28,7 @@ def served_url(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
     env.update(VAE_EXPLORER_CACHE=str(tmp / "cache"), VAE_EXPLORER_LIVE="on")
     log = tmp / "log.txt"
-    proc = subprocess.Popen([sys.executable, "-m", "ui.launch", "--server.port", str(port), "--server.headless", "true",
+    proc = subprocess.Popen([sys.executable, "-m", "ui.app.launch", "--server.port", str(port), "--server.headless", "true",
                              "--browser.gatherUsageStats", "false"], cwd=str(tmp), env=env, stdout=log.open("w"),
                             stderr=subprocess.STDOUT, start_new_session=True)
     wait_healthy(proc, port, log, timeout=150)

@@ -21,7 +21,7 @@ from driver import LIVE_FIRST_FRAME, wait_idle
 from explorer.checkpoint import from_pretrained
 from explorer.images import to_uint8
 from explorer.latent import decode
-from ui.live.devserver import ROOT
+from ui.components.devserver import ROOT
 
 pytestmark = pytest.mark.browser
 

@@ -24,7 +24,7 @@ from driver import seven, stroke, wait_idle
 from explorer.checkpoint import from_pretrained
 from explorer.images import prepare_digit, to_uint8
 from explorer.latent import decode
-from ui.live.devserver import ROOT
+from ui.components.devserver import ROOT
 
 pytestmark = pytest.mark.browser
 

@@ -19,8 +19,8 @@ from driver import LIVE_FIRST_FRAME, wait_idle
 from explorer.checkpoint import from_pretrained
 from explorer.images import to_uint8
 from explorer.latent import decode
-from ui.live.devserver import ROOT
-from ui.live.pad import pad_extent
+from ui.components.devserver import ROOT
+from ui.pages.map.pad import pad_extent
 
 pytestmark = pytest.mark.browser
 

@@ -1,6 +1,6 @@
 """The app's Latent walk decodes in the browser (ui/live) and keeps its state in the URL, in headless Chromium.
 
-The app runs with this checkout's component files (ui.live.devserver: a pip --target install of ui/live/assets
+The app runs with this checkout's component files (ui.components.devserver: a pip --target install of ui/live/assets
 added with site.addsitedir), and the shipped conv-mnist5k, whose decoder the page exports on first use.
 """
 
@@ -13,7 +13,7 @@ import pytest
 
 from conftest import served_script
 from driver import LIVE_FIRST_FRAME, go, seven, stroke, wait_idle
-from ui.live.devserver import ROOT
+from ui.components.devserver import ROOT
 
 pytestmark = pytest.mark.browser
 

@@ -1,6 +1,6 @@
 """The real app's Latent map page with a 200,000-point stored encoding, drawn by the big map, in headless Chromium.
 
-The app runs this checkout's component files (ui.live.devserver) with the tiny conv test model, whose cache holds
+The app runs this checkout's component files (ui.components.devserver) with the tiny conv test model, whose cache holds
 a 200,000-item encoding (tests/app/stored_encodings.py: the layout encode_dataset writes) and a real encoding
 of mnist5k's test split. Hover shows the page's decode at once and the server's image after; a box dragged with
 the mouse gives the count numpy's select_box finds on the same quantized coords, in the page and in Python's
@@ -19,8 +19,8 @@ from conftest import served_script
 from driver import choose, go, wait_idle
 from explorer.analysis.encode_dataset import load_encoded
 from explorer.pca import fit_pca
-from ui.bigmap.component import data_bounds, quantize, select_box
-from ui.live.devserver import ROOT
+from ui.components.bigmap import data_bounds, quantize, select_box
+from ui.components.devserver import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -1,4 +1,4 @@
-"""Visits to a page and back keep nothing of the page left behind (ui/pagestyle.py): after a warm-up that creates
+"""Visits to a page and back keep nothing of the page left behind (ui/app/pagestyle.py): after a warm-up that creates
 every kind of element once, more rounds of upload -> Latent walk -> Reconstruct leave the page's live DOM node
 count where it was. Before the app's style sheet turned expander transitions off, each round kept the whole
 Reconstruct page (+150-210 nodes, measured with the same loop)."""

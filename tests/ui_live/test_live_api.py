@@ -8,8 +8,8 @@ import tomllib
 import numpy as np
 import pytest
 
-from ui.live import component
-from ui.live.devserver import ASSETS
+from ui.components import live as component
+from ui.components.devserver import ASSETS
 
 
 def test_asset_manifest_declares_the_component_and_its_files_are_built():

@@ -1,12 +1,12 @@
-"""ui/live/pad.py's helpers and live_latent's pad-mode checks (no browser)."""
+"""ui/pages/map/pad.py's helpers and live_latent's pad-mode checks (no browser)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ui.live import live_latent
-from ui.live.pad import pad_extent, plane_axes
+from ui.components.live import live_latent
+from ui.pages.map.pad import pad_extent, plane_axes
 
 
 def test_pad_extent_covers_the_dots_square():

@@ -1,8 +1,8 @@
-"""The main script Streamlit runs for the `vae-explorer` console script (ui/launch.py); app.py's twin in the package.
+"""The main script Streamlit runs for the `vae-explorer` console script (ui/app/launch.py); app.py's twin in the package.
 
 It sits alone in its folder because Streamlit puts the main script's folder on sys.path.
 """
 
-from ui.dashboard import main
+from ui.main import main
 
 main()

@@ -245,7 +245,7 @@ def test_capabilities_follow_the_heads(tmp_path):
     assert not (tmp_path / "plain" / "vocab.json").exists()
     saved = json.loads((tmp_path / "plain" / "config.json").read_text())
     assert saved["family"] == "pu" and saved["config"]["vocab_size"] == 0
-    # what the app reads from config.json alone (ui.context's Ctx.has_captions) before any weights are loaded
+    # what the app reads from config.json alone (ui.app.context's Ctx.has_captions) before any weights are loaded
     assert family_capabilities("pu", saved["config"]).captions is False
     loaded = from_pretrained(tmp_path / "plain")
     assert loaded.capabilities().captions is False and loaded.capabilities().labels is False

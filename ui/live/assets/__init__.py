@@ -1,5 +1,5 @@
 """The live-latent component's asset folder (this folder): the bundled page code `live_latent.js`, onnxruntime-web's
-wasm-only ES module and its .wasm. Nothing to import here; the Python API is `ui.live.component`."""
+wasm-only ES module and its .wasm. Nothing to import here; the Python API is `ui.components.live`."""
 
 from pathlib import Path
 

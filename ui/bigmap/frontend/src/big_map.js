@@ -15,7 +15,7 @@
 // the cells in view, and hover / box / lasso look only at the cells they touch. Zoomed out, where a pixel holds
 // many points, a frame adds pre-summed cells (levels of detail, `buildLevel`) instead of single points.
 //
-// Wire format (ui/bigmap/component.py `pack`): data is one Uint8Array:
+// Wire format (ui/components/bigmap.py `pack`): data is one Uint8Array:
 //   "BMAP" | u32 LE header length | header JSON | pad to 8 | blobs (each padded to 8)
 // header.blobs: name -> [offset, length, dtype]. Points (qx, qy uint16, label uint8/16, value uint8, codes
 // float16) come once per data_key, the decoder once per model_key; both are kept in window.__bigMap.
@@ -520,7 +520,7 @@ function selectWith(inst, kind, qbox, polygon) {
     for (let p = start[gy * GN + gx0]; p < to; p++) {
       const x = sx[p], y = sy[p];
       if (x < x0 || x > x1 || y < y0 || y > y1) continue;
-      if (poly) { // even-odd rule, the same arithmetic as ui/bigmap/component.py select_lasso
+      if (poly) { // even-odd rule, the same arithmetic as ui/components/bigmap.py select_lasso
         let inside = false;
         for (let i = 0, j = m - 1; i < m; j = i++) {
           const xi = poly[i][0], yi = poly[i][1], xj = poly[j][0], yj = poly[j][1];
@@ -706,7 +706,7 @@ function hover(inst, x, y, tEvent) {
   if (changed) {
     clearTimeout(inst.hoverTimer);
     const url = inst.itemRouteFailed ? null : inst.header.item_url;
-    // with the server's item route (ui/itemserver.py) the original comes by one GET after a short rest; without
+    // with the server's item route (ui/services/itemserver.py) the original comes by one GET after a short rest; without
     // it the hovered index goes to Python, whose next rerun sends the image (a rerun costs far more, so wait longer)
     inst.hoverTimer = setTimeout(() => {
       push(G.hoverSent, { index: inst.hoverIndex, t: performance.now(), how: url ? "fetch" : "rerun" });

@@ -1,0 +1,182 @@
+"""The session's context: the current choice of checkpoint, device and data set, as every page reads it."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from explorer.images import ImageLimits
+from ui.app.catalogue import Entry, _load_model, _weights_digest
+from ui.app.config import MAP_LIMIT
+from ui.app.dataviews import DataView, _background, _conformed, _encoded
+
+
+@dataclass
+class Ctx:
+    """Everything a page needs about the current choice of model, device and data set.
+
+    The model itself is loaded on first use (`ctx.model`): a fresh server paints its first page from the JSON
+    files alone while torch is imported in the background (ui/app/warmup.py).
+    """
+
+    entry: Entry
+    device: str
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    analysis: dict[str, np.ndarray]
+    stamp: tuple
+    dataset: str  # data set the map and examples draw from
+    dataset_options: str  # JSON of its loader options
+    limits: ImageLimits
+    key: str = ""  # short id of (checkpoint, device) for widget keys and cache keys
+    loaded: Any = None  # the explorer VAE once loaded (eval mode, shared by every session)
+    analysis_dataset: str = ""  # the data set whose test items `analysis` and `metrics` score (own or evaluated)
+    condition: int | None = None  # conditional models: the sidebar's class, the default of every model call
+
+    def __post_init__(self) -> None:
+        self._view = None
+
+    @property
+    def model(self):
+        """The shared model; a load failure is shown on the page, which then stops. A conditional model comes
+        as a view under the sidebar's class (`condition`): pages that pass no class get that one, and an
+        explicit `condition=` still wins (explorer.models.blocks.conditioning)."""
+        base = self.base_model
+        if self.condition is None or not base.capabilities().condition_classes:
+            return base
+        if self._view is None:
+            from explorer.models.blocks.conditioning import with_default_condition
+
+            self._view = with_default_condition(base, self.condition)
+        return self._view
+
+    @property
+    def condition_classes(self) -> int:
+        """How many classes the model is conditioned on (0: not conditional), known without the weights."""
+        from explorer.models.registry import family_capabilities
+
+        try:
+            return family_capabilities(self.config.get("family", ""), self.model_config).condition_classes
+        except (TypeError, ValueError):
+            return 0
+
+    @property
+    def base_model(self):
+        """The loaded model itself (for a conditional model: no default class)."""
+        if self.loaded is None:
+            try:
+                self.loaded = _load_model(self.entry.folder, self.device, self.stamp)
+            except Exception as exc:  # noqa: BLE001  (a broken checkpoint must not take the app down)
+                st.error(f"{self.entry.name} could not be loaded: {exc}")
+                st.stop()
+        return self.loaded
+
+    @property
+    def model_config(self) -> dict[str, Any]:
+        return self.config.get("config") or {}
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        shape = self.model_config.get("input_shape")
+        return tuple(int(s) for s in (shape if shape else self.model.config.input_shape))
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in self.model.latent_shape)
+
+    @property
+    def latent_size(self) -> int:
+        return int(math.prod(self.latent_shape))
+
+    @property
+    def own_dataset(self) -> str:
+        return (self.config.get("dataset") or {}).get("name", "")
+
+    @property
+    def likelihood(self) -> str:
+        return str(self.model_config.get("likelihood") or self.model.config.likelihood)
+
+    @property
+    def has_captions(self) -> bool:
+        """Whether the family can caption codes: decided from the class, without loading the weights."""
+        from explorer.models.registry import family_capabilities
+
+        try:
+            return family_capabilities(self.config.get("family", ""), self.model_config).captions
+        except (TypeError, ValueError):
+            return False
+
+    @property
+    def class_names(self) -> list[str] | None:
+        names = self.model_config.get("class_names")
+        return list(names) if names else (self.config.get("dataset") or {}).get("classes")
+
+    def weights_digest(self) -> str:
+        return _weights_digest(self.entry.folder, self.stamp)
+
+    def has_kl_per_dim(self) -> bool:
+        """Whether the checkpoint stores its mean KL per code dimension (a model trained elsewhere may not)."""
+        kl = self.metrics.get("kl_per_dim")
+        return "kl_per_dim" in self.analysis or bool(kl and len(kl) == self.latent_size)
+
+    def kl_per_dim(self) -> np.ndarray:
+        """Mean KL per code dimension (D,) from the analysis file or metrics.json; ones when neither has it."""
+        if "kl_per_dim" in self.analysis:
+            return np.asarray(self.analysis["kl_per_dim"], dtype=np.float64).reshape(-1)
+        kl = self.metrics.get("kl_per_dim")
+        if kl and len(kl) == self.latent_size:
+            return np.asarray(kl, dtype=np.float64)
+        return np.ones(self.latent_size)
+
+    def background(self) -> np.ndarray:
+        """The colour the model's images sit on (per channel), from its own data set or its decoded prior mean."""
+        return np.asarray(_background(self.model, self.key, self.own_dataset, self._own_options()), dtype=np.float32)
+
+    def _own_options(self) -> str:
+        opts = (self.config.get("dataset") or {}).get("options") or {}
+        return json.dumps(opts, sort_keys=True)
+
+    def data(self) -> DataView:
+        """Test items of the chosen data set (at most MAP_LIMIT), with their posterior means."""
+        bg = tuple(float(v) for v in self.background())
+        means = self.analysis.get("test_means")
+        try:
+            images, labels, classes = _conformed(self.dataset, self.dataset_options, self.shape, bg, MAP_LIMIT)
+        except Exception as exc:  # noqa: BLE001  (data not on this machine: the stored means still make a map)
+            if self.dataset != self.analysis_dataset or means is None:
+                raise
+            labels = np.asarray(self.analysis.get("test_labels", np.full(len(means), -1)), dtype=np.int64)
+            empty = np.zeros((0, *self.shape), dtype=np.float32)
+            return DataView(self.dataset, empty, labels, self.class_names, np.asarray(means, dtype=np.float32), True,
+                            f"images of {self.dataset} are not available here ({exc}); the map uses the stored means")
+        if self.dataset == self.analysis_dataset and means is not None and len(means) == len(images):
+            return DataView(self.dataset, images, labels, classes, np.asarray(means, dtype=np.float32), True)
+        means = _encoded(self.model, self.key, self.dataset, self.dataset_options, self.shape, bg, MAP_LIMIT)
+        note = "" if self.dataset in (self.own_dataset, self.analysis_dataset) else f"{self.dataset} images converted to the model's {self.shape} input"
+        return DataView(self.dataset, images, labels, classes, means, False, note)
+
+
+def get_ctx() -> Ctx | None:
+    """The context the sidebar built for this run (None when no model could be loaded)."""
+    return st.session_state.get("_ctx")
+
+
+def require_ctx() -> Ctx:
+    ctx = get_ctx()
+    if ctx is None:
+        st.info("Choose a model in the sidebar. A checkpoint folder goes in `pretrained/` or in a folder given "
+                "with `streamlit run app.py -- --models DIR`.")
+        st.stop()
+    return ctx
+
+
+def session_rng() -> np.random.Generator:
+    """This session's own random generator (new seeds for prior draws; never the global one)."""
+    if "_rng" not in st.session_state:
+        st.session_state["_rng"] = np.random.default_rng()
+    return st.session_state["_rng"]

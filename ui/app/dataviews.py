@@ -1,0 +1,181 @@
+"""Data sets as pages see them: cached test items, conformed to a model's input, with the codes it gives them.
+
+Encoding runs on the inference thread (ui/services/inference.py); arrays are cached with `st.cache_data`, keyed by the
+model's short key (the model itself is not hashed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from ui.app.config import MAP_LIMIT, app_config
+
+EMBEDDED_DATASETS = ("mnist5k", "digits", "patches", "shapes")
+
+
+def _load_split_uncached(name: str, options_json: str):
+    """A DataSplit by name (explorer.data imports each loader lazily, so embedded sets never pull in torchvision)."""
+    from explorer.data import load_dataset
+
+    return load_dataset(name, **json.loads(options_json))
+
+
+@st.cache_resource(show_spinner="Loading data set ...", max_entries=6)
+def _load_split(name: str, options_json: str):
+    from ui.app.perf import settle
+
+    split = _load_split_uncached(name, options_json)
+    settle(f"data {name} {options_json}")
+    return split
+
+
+def _items_path(name: str, options_json: str, limit: int) -> Path:
+    import explorer
+
+    spec = json.dumps([name, options_json, limit, explorer.__version__, "attributes"])  # files since the table
+    return app_config().cache_dir / "data" / f"{name}-{hashlib.sha256(spec.encode()).hexdigest()[:16]}.safetensors"
+
+
+@st.cache_data(show_spinner="Loading test items ...", max_entries=8)
+def test_items(name: str, options_json: str, limit: int = MAP_LIMIT) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
+    """The first `limit` test items of a data set: images (N, C, H, W) float32, labels (N,), class names.
+
+    Kept on disk (safetensors) after the first load: parsing some embedded sets takes seconds.
+    """
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file, safe_open
+
+    path = _items_path(name, options_json, limit)
+    if path.is_file():
+        try:
+            arrays = load_file(str(path))
+            with safe_open(str(path), "np") as fh:
+                classes = json.loads((fh.metadata() or {}).get("classes", "null"))
+            return arrays["images"], arrays["labels"], classes
+        except (SafetensorError, OSError, KeyError, ValueError):
+            pass  # torn or foreign file: load again
+    images_np, labels_np, classes, table = _items_from_split(name, options_json, limit)
+    try:
+        from explorer.files import atomic_save_safetensors
+
+        arrays = {"images": images_np, "labels": labels_np}
+        meta = {"classes": json.dumps(classes)}
+        if table is not None:  # CelebA's 40 attributes ride along (test_attributes reads them back)
+            arrays["attributes"], meta["attribute_names"] = table[0], json.dumps(table[1])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_save_safetensors(arrays, path, meta)
+    except OSError:
+        pass  # a read-only cache only costs time
+    return images_np, labels_np, classes
+
+
+def _items_from_split(name: str, options_json: str, limit: int):
+    """(images, labels, classes, (attributes (N, A) uint8, names) or None) of the first `limit` test items."""
+    from explorer.analysis.encode_dataset import attribute_table
+    from explorer.data.base import stack_images
+
+    split = _load_split(name, options_json)
+    images, labels = stack_images(split.test, limit)
+    images_np = np.ascontiguousarray(images.float().numpy(), dtype=np.float32)
+    labels_np = np.ascontiguousarray(labels.numpy(), dtype=np.int64)
+    classes = list(split.classes) if split.classes else None
+    table = attribute_table(split.test)
+    if table is not None:
+        table = (np.ascontiguousarray(table[0][: len(images_np)].numpy(), dtype=np.uint8), table[1])
+    return images_np, labels_np, classes, table
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def test_attributes(name: str, options_json: str, limit: int = MAP_LIMIT) -> tuple[np.ndarray, list[str]] | None:
+    """The attribute table of the first `limit` test items, as test_items has them: (attributes (N, A) uint8
+    0/1, names), e.g. CelebA's 40; None for a data set without one (every embedded set)."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import safe_open
+
+    test_items(name, options_json, limit)  # writes the items file on first use
+    path = _items_path(name, options_json, limit)
+    try:
+        with safe_open(str(path), "np") as fh:
+            names = json.loads((fh.metadata() or {}).get("attribute_names", "null"))
+            return (fh.get_tensor("attributes"), list(names)) if names else None
+    except (SafetensorError, OSError, ValueError):
+        return _items_from_split(name, options_json, limit)[3]  # no cache file (read-only cache folder)
+
+
+@dataclass
+class DataView:
+    """Test items of one data set, conformed to the current model's input shape."""
+
+    name: str
+    images: np.ndarray  # (N, C, H, W) float32 in [0, 1]
+    labels: np.ndarray  # (N,) int64, -1 for unlabelled
+    classes: list[str] | None
+    means: np.ndarray  # (N, D) posterior means under the current model
+    from_analysis: bool  # means (and maybe maps) come from the checkpoint's analysis file
+    note: str = ""
+
+    @property
+    def has_images(self) -> bool:
+        return len(self.images) > 0
+
+    def image(self, index: int):
+        import torch
+
+        return torch.from_numpy(np.array(self.images[index], dtype=np.float32))
+
+    def label_name(self, index: int) -> str:
+        lab = int(self.labels[index])
+        if lab < 0:
+            return "unlabelled"
+        return self.classes[lab] if self.classes and lab < len(self.classes) else str(lab)
+
+
+@st.cache_data(show_spinner="Preparing data set images ...", max_entries=12)
+def _conformed(name: str, options_json: str, shape: tuple[int, int, int], background: tuple[float, ...], limit: int):
+    import torch
+
+    from explorer.images import conform_batch
+
+    images, labels, classes = test_items(name, options_json, limit)
+    x = conform_batch(torch.from_numpy(images), shape, np.asarray(background))
+    return np.ascontiguousarray(x.numpy(), dtype=np.float32), labels, classes
+
+
+@st.cache_data(show_spinner="Encoding data set ...", max_entries=12)
+def _encoded(_model, model_key: str, name: str, options_json: str, shape: tuple, background: tuple, limit: int) -> np.ndarray:
+    from ui.services import inference
+
+    images, _, _ = _conformed(name, options_json, shape, background, limit)
+    return inference.encode_codes(_model, images)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _background(_model, model_key: str, dataset: str, options_json: str) -> list[float]:
+    from explorer.images import estimate_background
+
+    try:
+        images, _, _ = test_items(dataset, options_json)
+        return [float(v) for v in estimate_background(images[:200])]
+    except Exception:  # noqa: BLE001  (no data here: fall back on what the model draws)
+        from ui.services import inference
+
+        zero = np.zeros((1, int(math.prod(_model.latent_shape))))
+        return [float(v) for v in estimate_background(inference.decode_codes(_model, zero))]
+
+
+def dataset_available(name: str, options_json: str = "{}") -> str | None:
+    """None when the data set loads here, else the reason."""
+    try:
+        test_items(name, options_json)
+        return None
+    except Exception as exc:  # noqa: BLE001  (any loader failure is reported, never fatal)
+        return f"{type(exc).__name__}: {exc}"
+
+

@@ -1,0 +1,64 @@
+"""Run a Streamlit script that uses the live-latent component from this checkout, for tests and benchmarks.
+
+Streamlit serves the component's files only from an installed distribution (ui/live/assets/, `vae-live-latent`).
+`install_assets(target)` installs this checkout's copy into a plain folder (pip --target, no venv touched), and
+`start_script` runs `streamlit run` from the checkout's top folder (so `ui` and `explorer` are this checkout's)
+in a process that first adds that folder as a site directory (`site.addsitedir`): its copy is then the one
+Python imports and Streamlit serves, even where another checkout's copy is installed editable (an editable
+install's finder comes after the path-based one).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]  # the checkout (ui/components/ -> ui/ -> .)
+ASSETS = ROOT / "ui" / "live" / "assets"
+# `python -c LAUNCH run SCRIPT ...` in the checkout: the cwd comes first on the import path for -c
+LAUNCH = """import site, sys
+site.addsitedir({site!r})
+from streamlit.web import cli
+sys.argv = ["streamlit", *sys.argv[1:]]
+sys.exit(cli.main())
+"""
+
+
+def install_assets(target: str | Path) -> Path:
+    """pip-install ui/live/assets (no dependencies, no build isolation) into the folder `target`; returns it."""
+    target = Path(target)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target",
+                    str(target), str(ASSETS)], check=True, cwd=str(ROOT))
+    return target
+
+
+def start_script(script: str | Path, port: int, assets_target: Path, log: Path, env: dict[str, str] | None = None,
+                 timeout: float = 180.0) -> subprocess.Popen:
+    """`streamlit run script` on 127.0.0.1:port, healthy when this returns; raises RuntimeError with the log."""
+    env = dict(os.environ if env is None else env)
+    cmd = [sys.executable, "-c", LAUNCH.format(site=str(assets_target)), "run", str(script), "--server.port", str(port), "--server.address",
+           "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    return wait_healthy(proc, port, log, timeout)
+
+
+def wait_healthy(proc: subprocess.Popen, port: int, log: Path, timeout: float = 180.0) -> subprocess.Popen:
+    """Wait until the Streamlit server `proc` answers /_stcore/health on 127.0.0.1:port; raises RuntimeError with
+    the log's tail if it exits or is not healthy within `timeout` s (and is then killed)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"streamlit did not become healthy on port {port}:\n{log.read_text()[-3000:]}")

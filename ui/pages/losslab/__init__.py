@@ -1,0 +1,1 @@
+"""Loss lab: copies of an image scored by several losses (page.py)."""

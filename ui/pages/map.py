@@ -1,5 +1,0 @@
-"""Latent map page (see ui/mapview.py)."""
-
-from ui.mapview import page
-
-page()

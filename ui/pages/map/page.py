@@ -1,0 +1,293 @@
+"""The Latent map page: the encoded means in 2-D (PCA, UMAP, t-SNE, or the raw plane of a 2-D code), with selection.
+
+Kept apart from `ui/pages/map.py` (which only calls `page()`), so its helpers can be imported by tests."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from explorer.analysis.maps import place_by_neighbours
+from explorer.pca import fit_pca, project_pca
+from explorer.images import display_scale, make_grid, to_uint8
+from explorer.latent import plane_grid
+from ui.services import inference
+from ui.app.config import MAP_LIMIT, app_config
+from ui.app.context import Ctx, require_ctx
+from ui.app.dataviews import DataView
+from ui.services.mapjobs import METHOD_PARAMS, Job, map_key, peek, request_map, restart
+from ui.app.perf import settle
+from ui.shared.widgets import encode_one, image_ui, usable_uploads
+
+METHODS = {"PCA": "pca", "UMAP": "umap", "t-SNE": "tsne", "latent plane": "plane"}
+MAX_GALLERY = 60
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _pca(_means: np.ndarray, model_key: str, dataset: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    p = fit_pca(_means)
+    return p.coords.astype(np.float32), p.components, p.mean
+
+
+def pca_map(ctx: Ctx, view: DataView) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(coords, components, mean): the checkpoint's stored PCA for its own test items, else fitted here."""
+    a = ctx.analysis
+    if view.from_analysis and all(k in a for k in ("pca_coords", "pca_components", "pca_mean")):
+        return a["pca_coords"], a["pca_components"], a["pca_mean"]
+    return _pca(view.means, ctx.key, view.name)
+
+
+@st.fragment(run_every=1.0)
+def progress_ui(key: str, label: str) -> None:
+    """Polls the background job; when it is done, the whole page reruns to show the new map."""
+    job = peek(key)
+    if job is None:
+        return
+    if job.done:
+        st.rerun()
+    st.progress(job.progress(), text=f"Computing {label} of {job.n} points in the background ({job.stage}, "
+                                     f"{job.elapsed:.0f} s). The PCA map is shown meanwhile; everything else stays usable.")
+
+
+@st.fragment(run_every=1.0)
+def encode_progress_ui(key: str, dataset: str) -> None:
+    """Polls the background encoding; when it is done, the whole page reruns and offers the stored encoding."""
+    job = peek(key)
+    if job is None:
+        return
+    if job.done:
+        st.rerun()
+    st.progress(job.progress(), text=f"Encoding the whole test split of {dataset} in the background ({job.stage}, "
+                                     f"{job.elapsed:.0f} s). It is offered under Points when done.")
+
+
+def encode_ui(ctx: Ctx, stored: list) -> None:
+    """A button that encodes the whole test split of the sidebar's data set in the background (as `vae-evaluate
+    ... --encode-only` does), its progress, and its failure with a restart; nothing once it is stored."""
+    from ui.services.mapjobs import encoding_key, request_encoding
+
+    if any(e.dataset == ctx.dataset and e.split == "test" for e in stored):
+        return
+    key = encoding_key(ctx.entry.folder, ctx.dataset, "test", ctx.dataset_options)
+    job = peek(key)
+    if job is None:
+        if st.button(f"Encode the whole test split of {ctx.dataset} here", key="map_encode",
+                     help="Streams every test item through the model into the cache, in a background process; "
+                          "then the big map draws all of them"):
+            request_encoding(ctx.entry.folder, ctx.dataset, "test", ctx.dataset_options, 0, app_config().cache_dir,
+                             app_config().trusted_code)
+            st.rerun()
+    elif not job.done:
+        encode_progress_ui(key, ctx.dataset)
+    elif job.error:
+        failed_job_ui(job, f"the encoding of {ctx.dataset}", key="map_encode_restart")
+    else:
+        st.warning(f"The encoding of {ctx.dataset} finished but is not among this model's stored encodings "
+                   f"(in {app_config().cache_dir}).")
+
+
+def failed_job_ui(job: Job, label: str, key: str = "map_restart") -> None:
+    """A background map that failed: why (a killed worker is named as such) and a button that starts it again."""
+    import signal
+
+    if job.killed_by is not None:
+        try:
+            name = signal.Signals(job.killed_by).name
+        except ValueError:
+            name = f"signal {job.killed_by}"
+        worker = "encoding" if job.method == "encode" else "map"
+        points = f" of {job.n:,} points" if job.n else ""
+        meanwhile = "" if job.method == "encode" else "; the PCA map is shown meanwhile"
+        st.error(f"The {worker} worker was killed ({name}) while computing {label}{points}, after "
+                 f"{job.elapsed:.0f} s. Nothing was cached{meanwhile}.")
+    else:
+        st.error(f"{'T' + label[1:] if label.startswith('the ') else label} could not be computed: {job.error}")
+    if st.button(f"Restart {label}", key=key, help="Start the background worker again"):
+        restart(job.key)
+        st.rerun()
+
+
+def map_coords(ctx: Ctx, view: DataView, method: str) -> tuple[np.ndarray, str, str]:
+    """(coords (N, 2), method actually shown, note)."""
+    if method == "pca":
+        return pca_map(ctx, view)[0], "pca", ""
+    if method == "plane":
+        return view.means[:, :2], "plane", "raw latent coordinates (z0, z1)"
+    stored = ctx.analysis.get(f"{method}_coords")
+    if view.from_analysis and stored is not None and len(stored) == len(view.means):
+        by = "with the checkpoint" if ctx.analysis_dataset == ctx.own_dataset else "by the evaluate command"
+        return stored, method, f"precomputed {by}"
+    params = METHOD_PARAMS[method]
+    key = map_key(ctx.weights_digest(), view.name, method, params, 0, view.means)
+    job = request_map(app_config().cache_dir, key, method, view.means, params, seed=0, retry_failed=False)
+    label = "UMAP" if method == "umap" else "t-SNE"
+    if job.done and job.coords is not None:
+        return job.coords, method, f"computed here and cached in {app_config().cache_dir}"
+    if job.done:
+        failed_job_ui(job, label)
+    else:
+        progress_ui(key, label)
+    return pca_map(ctx, view)[0], "pca", f"{label} not ready: showing PCA"
+
+
+def place_uploads(ctx: Ctx, view: DataView, method: str, coords: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Uploads on the current map: exact PCA projection, raw plane, or nearest-neighbour placement."""
+    ups = usable_uploads(ctx)
+    if not ups:
+        return [], np.zeros((0, 2))
+    means = np.stack([encode_one(ctx, u.tensor) for u in ups])
+    if method == "pca":
+        _, comps, mean = pca_map(ctx, view)
+        pos = project_pca(means, comps, mean)
+    elif method == "plane":
+        pos = means[:, :2]
+    else:
+        pos = place_by_neighbours(means, view.means, coords)
+    return [u.name for u in ups], pos
+
+
+def figure(view: DataView, coords: np.ndarray, colour: np.ndarray | None, colour_name: str,
+           upload_names: list[str], upload_pos: np.ndarray, axis_titles: tuple[str, str]):
+    """WebGL scatter, one trace per label (or per caption-word group); returns (figure, index per trace)."""
+    import plotly.graph_objects as go
+
+    groups = colour if colour is not None else view.labels
+    scatter = go.Scatter if app_config().map_renderer == "svg" else go.Scattergl  # WebGL unless asked otherwise
+    traces, index = [], []
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        name = (colour_name.format(bool(g)) if colour is not None else
+                (view.label_name(int(idx[0])) if g >= 0 else "unlabelled"))
+        traces.append(scatter(x=coords[idx, 0], y=coords[idx, 1], mode="markers", name=name, customdata=idx,
+                                   marker={"size": 5, "opacity": 0.8}, hovertemplate="item %{customdata}<extra>" + name + "</extra>"))
+        index.append(idx)
+    if len(upload_names):
+        traces.append(scatter(x=upload_pos[:, 0], y=upload_pos[:, 1], mode="markers+text", name="uploads",
+                                   text=upload_names, textposition="top center",
+                                   marker={"size": 14, "symbol": "star", "color": "black", "line": {"width": 1, "color": "white"}}))
+        index.append(np.full(len(upload_names), -1))
+    fig = go.Figure(traces)
+    settle("plotly")
+    fig.update_layout(height=520, margin={"l": 10, "r": 10, "t": 30, "b": 10}, dragmode="select",
+                      xaxis_title=axis_titles[0], yaxis_title=axis_titles[1], legend={"itemsizing": "constant"})
+    return fig, index
+
+
+def selected_items(event: Mapping[str, Any] | None, index: list[np.ndarray]) -> list[int]:
+    """Item indices of the selected points (uploads excluded), in selection order, without repeats.
+
+    event: what `st.plotly_chart(on_select="rerun")` returns (a PlotlyState, which is a dict), or None.
+    """
+    points = (event or {}).get("selection", {}).get("points", [])
+    out: list[int] = []
+    for p in points or []:
+        curve, i = p.get("curve_number"), p.get("point_index", p.get("point_number"))
+        if curve is None or i is None or curve >= len(index) or i >= len(index[curve]):
+            continue
+        item = int(index[curve][i])
+        if item >= 0 and item not in out:
+            out.append(item)
+    return out
+
+
+def csv_bytes(view: DataView, coords: np.ndarray, method: str) -> bytes:
+    buf = io.StringIO()
+    buf.write(f"index,label,class,{method}_x,{method}_y\n")
+    for i, (x, y) in enumerate(coords):
+        buf.write(f"{i},{int(view.labels[i])},{view.label_name(i)},{x:.6g},{y:.6g}\n")
+    return buf.getvalue().encode()
+
+
+def point_ui(ctx: Ctx, view: DataView, item: int) -> None:
+    """One picked point: its image, reconstruction, and a button that starts the latent walk there."""
+    st.subheader(f"Item {item} ({view.label_name(item)})")
+    c = st.columns([1, 1, 2])
+    if view.has_images:
+        image_ui(c[0], view.image(item), "original")
+    image_ui(c[1], inference.decode_codes(ctx.model, view.means[item])[0], f"decoded {ctx.model.code_name}")
+    if c[2].button("Send to latent walk", key="map_send", type="primary"):
+        st.session_state["walk_from_map"] = {"model_key": ctx.key, "dataset": view.name, "index": item,
+                                             "code": view.means[item].astype(np.float64).tolist()}
+        st.session_state["walk_start"] = "map point"
+        st.switch_page("ui/pages/walk/page.py")
+
+
+def plane_grid_ui(ctx: Ctx, coords: np.ndarray) -> None:
+    n = int(st.slider("Grid size", 5, 20, 12, key="map_grid_n"))
+    lo = np.minimum(coords.min(0), -3.0)
+    hi = np.maximum(coords.max(0), 3.0)
+    pics = inference.decode_codes(ctx.model, plane_grid((lo[0], lo[1]), (hi[0], hi[1]), n))
+    tile = make_grid(pics, nrow=n, pad=0)
+    st.image(to_uint8(tile, display_scale(*tile.shape[-2:], 520)), output_format="PNG",
+             caption=f"Decoded images on a {n} x {n} grid over z0 in [{lo[0]:.1f}, {hi[0]:.1f}] (left to right) "
+                     f"and z1 in [{lo[1]:.1f}, {hi[1]:.1f}] (top to bottom: high to low).")
+
+
+def page() -> None:
+    ctx = require_ctx()
+    st.title("Latent map")
+    from ui.pages.map.big import big_page, encodings_of
+
+    stored = encodings_of(ctx)
+    test_items = f"test items of {ctx.dataset} (the first {MAP_LIMIT:,})"
+    sources = [test_items] + [e.label for e in stored]
+    source = st.selectbox("Points", sources, key="map_points",
+                          help="A whole data set encoded by `vae-evaluate MODEL --dataset NAME --encode-only` is "
+                               "offered here once stored (any size: drawn by the big map).")
+    if source == test_items:
+        encode_ui(ctx, stored)
+    if len(sources) == 1:
+        st.caption("To map a whole data set (any size), encode it once: the button above, or "
+                   f"`vae-evaluate {ctx.entry.folder} --dataset NAME --split both --encode-only`.")
+    names = [m for m in METHODS if METHODS[m] != "plane" or ctx.latent_size == 2]
+    c = st.columns([3, 2])
+    choice = c[0].radio("Map", names, horizontal=True, key="map_method", persist_state="session")
+    if source != test_items and source in sources:
+        big_page(ctx, stored[sources.index(source) - 1], choice)
+        return
+    view = ctx.data()
+    colour, colour_name = None, ""
+    if ctx.has_captions:
+        from ui.shared.captioning import word_colour_ui
+
+        colour, colour_name = word_colour_ui(ctx, view, c[1])
+    coords, shown, note = map_coords(ctx, view, METHODS[choice])
+    up_names, up_pos = place_uploads(ctx, view, shown, coords)
+    titles = ("z0", "z1") if shown == "plane" else (f"{shown.upper()} 1", f"{shown.upper()} 2")
+    fig, index = figure(view, coords, colour, colour_name, up_names, up_pos, titles)
+    event = st.plotly_chart(fig, key=f"map:{ctx.key}:{view.name}:{shown}", on_select="rerun",
+                            selection_mode=("points", "box", "lasso"), config={"displaylogo": False})
+    parts = [f"{len(coords)} test items of {view.name}, each point its {ctx.model.code_name}", note, view.note]
+    if up_names:
+        parts.append(f"{len(up_names)} upload(s) as stars" + (" (placed by nearest neighbours)" if shown in ("umap", "tsne") else ""))
+    st.caption("; ".join(p for p in parts if p) + ". Click a point, or draw a box or lasso, to see the items.")
+    st.download_button("Coordinates (CSV)", data=lambda: csv_bytes(view, coords, shown), file_name=f"map-{view.name}-{shown}.csv",
+                       mime="text/csv", on_click="ignore", key="map_csv")
+    if shown in ("pca", "plane"):  # hover/drag over the map's plane, decoded in the browser (none without an export)
+        from ui.pages.map.pad import map_pad
+
+        _, comps, mean = pca_map(ctx, view) if shown == "pca" else (None, None, None)
+        map_pad(ctx, view, shown, coords, comps, mean)
+    items = selected_items(event, index)
+    if len(items) == 1:
+        point_ui(ctx, view, items[0])
+    elif items:
+        st.subheader(f"{len(items)} selected")
+        if view.has_images:
+            shown_items = items[:MAX_GALLERY]
+            s = display_scale(*ctx.shape[-2:], 56)
+            st.image([to_uint8(view.image(i), s) for i in shown_items], output_format="PNG",
+                     caption=[f"{i}: {view.label_name(i)}" for i in shown_items])
+            if len(items) > MAX_GALLERY:
+                st.caption(f"First {MAX_GALLERY} of {len(items)} shown.")
+        else:
+            st.info("The images of this data set are not available here.")
+        pick = st.selectbox("Look closer at", items, key="map_pick", format_func=lambda i: f"item {i} ({view.label_name(i)})")
+        point_ui(ctx, view, int(pick))
+    if shown == "plane":
+        st.subheader("Decoded latent plane")
+        plane_grid_ui(ctx, coords)

@@ -1,0 +1,47 @@
+"""Compute one 2-D map in a separate, niced process and write it as safetensors (run by ui.services.mapjobs).
+
+    python -m ui.services.map_worker MEANS.npy OUT.safetensors umap '{"n_neighbors": 15}' SEED
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+PROGRESS_PREFIX = "progress"
+
+
+def lower_priority() -> None:
+    """nice 10: the app's interactive work comes first."""
+    try:
+        os.nice(10)
+    except OSError:
+        pass
+
+
+def report(fraction: float, stage: str) -> None:
+    """One progress line on stdout, read by ui.services.mapjobs."""
+    print(f"{PROGRESS_PREFIX} {fraction:.4f} {stage}", flush=True)
+
+
+def main(argv: list[str]) -> int:
+    src, out, method, params, seed = argv
+    lower_priority()
+    import numpy as np
+
+    from explorer.analysis.maps import compute_map
+    from explorer.cache import write_entry
+
+    report(0.0, f"computing {method.upper()}")
+    means = np.load(src, allow_pickle=False)
+    coords = compute_map(means, method, seed=int(seed), progress=report, **json.loads(params))
+    report(1.0, "saving")
+    write_entry(out, {"coords": np.ascontiguousarray(coords, dtype=np.float32)},
+                {"method": method, "params": params, "seed": str(seed), "items": str(len(means))})
+    report(1.0, "done")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

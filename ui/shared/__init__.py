@@ -1,0 +1,1 @@
+"""Panels that several pages use: upload and encode widgets, class conditioning, caption panels."""
