@@ -82,12 +82,12 @@ def infer_layout(shapes: dict[str, tuple[int, ...]], path: str | Path) -> LdmLay
     path = Path(path)
     prefix = vae_prefix(set(shapes))
     vae = {k[len(prefix):]: s for k, s in shapes.items() if k.startswith(prefix)}
+    if any(k.startswith(("encoder.down_blocks.", "decoder.up_blocks.")) for k in vae):
+        raise ForeignModelError(f"{path}: its keys are in diffusers' layout (encoder.down_blocks.*), not the original "
+                                "one (encoder.down.*): give the folder with the config.json that save_pretrained wrote")
     missing = [k for k in CORE_KEYS if k not in vae]
     if missing:
-        hint = ""
-        if any(k.startswith(("encoder.down_blocks.", "decoder.up_blocks.")) for k in vae):
-            hint = " (its keys are in diffusers' layout: give the folder with config.json that save_pretrained wrote)"
-        raise ForeignModelError(str(_missing(path, prefix, missing, len(vae))) + hint)
+        raise _missing(path, prefix, missing, len(vae))
     blocks = sorted({int(m.group(1)) for k in vae if (m := re.match(r"encoder\.down\.(\d+)\.", k))})
     if not blocks or blocks != list(range(len(blocks))):
         raise ForeignModelError(f"{path}: encoder.down.N blocks {blocks} are not numbered 0 to N-1")
@@ -102,8 +102,10 @@ def infer_layout(shapes: dict[str, tuple[int, ...]], path: str | Path) -> LdmLay
     return LdmLayout(prefix=prefix, in_channels=vae["encoder.conv_in.weight"][1],
                      out_channels=vae["decoder.conv_out.weight"][0], latent_channels=conv_out[0] // 2,
                      block_out_channels=tuple(vae[k][0] for k in first), layers_per_block=layers,
-                     use_quant_conv="quant_conv.weight" in vae, use_post_quant_conv="post_quant_conv.weight" in vae,
-                     mid_block_add_attention="encoder.mid.attn_1.q.weight" in vae)
+                     # any one tensor of a part says it is there; check_keys then names what it lacks
+                     use_quant_conv=any(k.startswith("quant_conv.") for k in vae),
+                     use_post_quant_conv=any(k.startswith("post_quant_conv.") for k in vae),
+                     mid_block_add_attention=any(k.startswith("encoder.mid.attn_1.") for k in vae))
 
 
 def _resnet(name: str) -> str:
