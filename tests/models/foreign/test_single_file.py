@@ -178,3 +178,10 @@ def test_picker_describes_a_single_file_without_loading_it(sd_pair, flux_pair):
     assert entry["summary"] == ("original-layout AutoencoderKL, 4 latent channels with quant_conv, blocks 32-64; "
                                 "SD 1.x scaling by default")
     assert "16 latent channels without quant_conv" in describe_model_path(flux_pair[1])["summary"]
+
+
+def test_checkpoint_from_pretrained_passes_the_preset(sd_pair):
+    from explorer.checkpoint import from_pretrained
+
+    model = from_pretrained(sd_pair[1], "cpu", image_size=32, preset="sdxl")
+    assert model.config.preset == "sdxl" and model.config.scaling_factor == 0.13025
