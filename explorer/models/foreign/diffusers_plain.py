@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from explorer.distributions import GaussianLikelihood
+from explorer.distributions import GaussianLikelihood, randn_like
 from explorer.models.base import Capabilities, VAEConfig
 from explorer.models.foreign.common import ForeignConfig, ForeignVAE
 from explorer.models.foreign.detect import CONFIG_NAME, DIFFUSERS_WEIGHTS, detect_format, read_small_json
@@ -205,6 +205,13 @@ class PlainLatentVAE(ForeignVAE):
 
     def latent_from_code(self, code: Tensor) -> Tensor:
         return self.config.scaling.latent_from_code(code)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> Tensor:
+        """n images (n, C, H, W) in [0, 1] decoded from codes ~ N(0, temperature^2 I) in the scaled code space
+        (these models have no prior of their own; the pipeline's scaled latent is about unit variance)."""
+        code = randn_like(torch.empty(n, *self.latent_shape, device=self.device), generator) * temperature
+        return self.decode(self.latent_from_code(code)).mean
 
     def likelihood_description(self) -> str:
         return super().likelihood_description() + f" (the {self.config.diffusers_class} decoder's sample)"

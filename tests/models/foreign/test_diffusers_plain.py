@@ -50,6 +50,9 @@ def test_encode_decode_and_codes_equal_diffusers(pair):
         assert torch.allclose(model.encode_code(x), (z - shift) * scale)
         assert torch.allclose(model.decode(z).mean, ((reference.decode(z).sample + 1) / 2).clamp(0, 1), atol=1e-6)
         assert model.reconstruct(x).shape == x.shape
+        drawn = model.sample(2, torch.Generator().manual_seed(3))
+        code = torch.randn(2, *model.latent_shape, generator=torch.Generator().manual_seed(3))
+        assert torch.equal(drawn, model.decode_code(code))
 
 
 def test_no_posterior_is_declared_and_the_bounds_refuse(pair):
