@@ -199,16 +199,19 @@ def load_weights(path: Path, device: torch.device | str = "cpu") -> dict[str, to
 
 
 def from_pretrained(folder_or_file: str | Path, device: str | torch.device | None = "cpu", *,
-                    trusted_code: Collection[str | Path] = (), image_size: int | tuple[int, int] | None = None) -> VAE:
+                    trusted_code: Collection[str | Path] = (), image_size: int | tuple[int, int] | None = None,
+                    preset: str | None = None) -> VAE:
     """Rebuild a model from a checkpoint folder onto `device` ('auto', 'cpu', 'cuda', 'mps'), in eval mode.
 
     A diffusers AutoencoderKL folder, an ONNX pair folder or an adapter .py listed in `trusted_code` loads
-    through explorer.models.foreign (image_size: diffusers only); pickles are refused, naming what is accepted.
+    through explorer.models.foreign (image_size: diffusers only), and so does an original-layout single-file
+    AutoencoderKL .safetensors (preset: "sd1", "sdxl", "sd3" or "flux", the scaling the weights cannot tell; see
+    `load_foreign`); pickles are refused, naming what is accepted.
     """
     folder = Path(folder_or_file)
     try:
         if detect_format(folder) != "native":
-            return load_foreign(folder, resolve_device(device), trusted_code, image_size)
+            return load_foreign(folder, resolve_device(device), trusted_code, image_size, preset)
     except ForeignModelError as exc:
         raise CheckpointError(str(exc)) from None
     payload = read_config(folder)

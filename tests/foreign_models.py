@@ -99,3 +99,33 @@ def onnx_reference(folder: Path, latent_dim: int = 4) -> TinyVAE:
     net = TinyVAE(latent_dim)
     net.load_state_dict(load_file(str(Path(folder) / "torch_reference.safetensors")))
     return net.eval()
+
+
+def make_kl(folder: Path | None, seed: int = 0, **config) -> "torch.nn.Module":
+    """A random diffusers AutoencoderKL of this config (seeded), saved with save_pretrained into folder if given."""
+    from diffusers import AutoencoderKL
+
+    blocks = len(config.get("block_out_channels", (64,)))
+    config = {"down_block_types": ("DownEncoderBlock2D",) * blocks, "up_block_types": ("UpDecoderBlock2D",) * blocks,
+              **config}
+    torch.manual_seed(seed)
+    vae = AutoencoderKL(**config).eval()
+    if folder is not None:
+        vae.save_pretrained(str(folder), safe_serialization=True)
+    return vae
+
+
+def write_ldm_file(vae: nn.Module, path: Path, prefix: str = "", extra: dict[str, Tensor] | None = None) -> Path:
+    """vae's weights as one safetensors file in the original (CompVis / ldm) layout, as A1111 and ComfyUI keep them:
+    names from `explorer.models.foreign.ldm_layout.ldm_key` (the inverse of diffusers' single-file conversion),
+    attention projections as 1x1 convs, each key prefixed (e.g. "first_stage_model." in a full checkpoint), plus
+    `extra` tensors (a full checkpoint's other parts) written as they are."""
+    from safetensors.torch import save_file
+
+    from explorer.models.foreign.ldm_layout import ldm_key, ldm_shape
+
+    blocks = len(vae.config.block_out_channels)
+    state = {prefix + ldm_key(k, blocks): v.detach().reshape(ldm_shape(k, tuple(v.shape))).contiguous()
+             for k, v in vae.state_dict().items()}
+    save_file({**state, **(extra or {})}, str(path))
+    return Path(path)

@@ -128,6 +128,10 @@ class Capabilities:
     pixel_likelihood: bool = True
     # `similarity_features(x)` gives the features a learned similarity compares (the VAE/GAN's Dis_l)
     learned_similarity: bool = False
+    # False: `encode` gives a plain latent, not q(z | x) (diffusers' AutoencoderTiny / TAESD and AutoencoderDC): its
+    # `.mean` is the latent, and there is no ELBO, IWAE bound, KL or posterior sample; `loss_terms`, `elbo_terms`
+    # and `iwae_log_weights` refuse with a message saying so, and pages show why they show none
+    posterior: bool = True
 
 
 @dataclass
@@ -327,6 +331,12 @@ class VAE(nn.Module):
     def _decode(self, z: Tensor, condition: Condition) -> Likelihood:
         return self.decode(z, condition=condition) if self.capabilities().condition_classes else self.decode(z)
 
+    def require_posterior(self, what: str) -> None:
+        """ValueError naming `what` (e.g. "the ELBO") when the model declares no posterior (`capabilities().posterior`)."""
+        if not self.capabilities().posterior:
+            raise ValueError(f"{what} needs a posterior q(z | x), and the {self.family!r} model has none: it encodes to "
+                             "a plain latent (capabilities().posterior is False)")
+
     # -- shared behaviour -----------------------------------------------------------------------
     @property
     def latent_shape(self) -> tuple[int, ...]:
@@ -354,6 +364,7 @@ class VAE(nn.Module):
         `batch` is what the data loader yields; families with labels or captions read more of it. A conditional
         model reads its condition from the batch's labels (batch[1]).
         """
+        self.require_posterior("training's loss (its KL term)")
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         condition = None
         if self.capabilities().condition_classes:
@@ -379,6 +390,7 @@ class VAE(nn.Module):
         and no label or caption term enters: this is the bound on log p(x) that evaluation reports (on
         log p(x | y) for a conditional model given condition= y).
         """
+        self.require_posterior("the ELBO")
         posterior = self._encode(x, condition)
         z = posterior.rsample(generator)
         return {"nll": -self._decode(z, condition).log_prob(x).flatten(1).sum(1), "kl_dims": posterior_kl(posterior, z)}
@@ -387,6 +399,7 @@ class VAE(nn.Module):
                          condition: Condition = None) -> Tensor:
         """log p(x, z_i) - log q(z_i | x) for k posterior draws per image, shape (B, k) (given y for a
         conditional model: condition (B,) or one int)."""
+        self.require_posterior("the IWAE bound")
         posterior = self._encode(x, condition)
         batch = x.shape[0]
         draws = posterior.expand_draws(k)

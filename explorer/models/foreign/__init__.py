@@ -1,6 +1,8 @@
 """VAEs trained elsewhere, loaded as ordinary explorer models (`explorer.models.base.VAE`).
 
-Three ways in, each a module: `diffusers_kl` (a diffusers AutoencoderKL folder with safetensors weights),
+The ways in, each a module: `diffusers_kl` (a diffusers AutoencoderKL folder with safetensors weights),
+`single_file` (an original-layout AutoencoderKL .safetensors, as A1111 / ComfyUI keep them, with a shipped config
+from `configs/`), `diffusers_plain` (AutoencoderTiny / AutoencoderDC folders: a plain latent, no posterior),
 `onnx_pair` (encoder.onnx + decoder.onnx + onnx_vae.json, run by onnxruntime) and `adapter` (a Python file
 defining `load_vae(device)`, loaded only when trusted). `detect` tells them apart from file names and small
 JSON files without importing torch; pickled files (.pt, .pth, .pkl, .ckpt, .bin, .pt2, pythae folders) are
@@ -26,11 +28,12 @@ if TYPE_CHECKING:
 
 
 def load_foreign(path: str | Path, device: "torch.device | str" = "cpu", trusted_code: Collection[str | Path] = (),
-                 image_size: int | tuple[int, int] | None = None) -> "VAE":
+                 image_size: int | tuple[int, int] | None = None, preset: str | None = None,
+                 dtype: "torch.dtype | str | None" = None) -> "VAE":
     """See `explorer.models.foreign.loader.load_foreign` (imported here on first call)."""
     from explorer.models.foreign.loader import load_foreign as load
 
-    return load(path, device, trusted_code, image_size)
+    return load(path, device, trusted_code, image_size, preset, dtype)
 
 
 __all__ = ["ACCEPTED_FORMATS", "FORMATS", "ForeignModelError", "describe_model_path", "detect_format", "load_foreign"]

@@ -16,12 +16,14 @@ from explorer.models.foreign.errors import ACCEPTED_FORMATS, PICKLE_SUFFIXES, Fo
 CONFIG_NAME = "config.json"  # native and diffusers folders
 NATIVE_WEIGHTS = "model.safetensors"
 DIFFUSERS_CLASS = "AutoencoderKL"
+# diffusers autoencoders the explorer loads from a folder (AutoencoderTiny and AutoencoderDC have no posterior)
+DIFFUSERS_CLASSES = ("AutoencoderKL", "AutoencoderTiny", "AutoencoderDC")
 DIFFUSERS_WEIGHTS = "diffusion_pytorch_model.safetensors"
 DIFFUSERS_BIN = "diffusion_pytorch_model.bin"
 ONNX_SPEC = "onnx_vae.json"
 ONNX_ENCODER = "encoder.onnx"
 ONNX_DECODER = "decoder.onnx"
-FORMATS = ("native", "diffusers", "onnx", "adapter")
+FORMATS = ("native", "diffusers", "onnx", "adapter", "single_file")
 
 
 def read_small_json(path: Path, limit: int = 1 << 20) -> Any:
@@ -45,17 +47,18 @@ def _detect_file(path: Path) -> str:
             f"{path}: a single ONNX file is not a VAE; give the folder holding {ONNX_ENCODER}, {ONNX_DECODER} "
             f"and {ONNX_SPEC}. {ACCEPTED_FORMATS}")
     if suffix == ".safetensors":
-        raise ForeignModelError(
-            f"{path}: bare safetensors weights carry no architecture; give the folder with its config.json. "
-            f"{ACCEPTED_FORMATS}")
+        if path.name in (NATIVE_WEIGHTS, DIFFUSERS_WEIGHTS) and (path.parent / CONFIG_NAME).is_file():
+            raise ForeignModelError(f"{path} is the weights of the folder {path.parent}: give the folder, whose "
+                                    f"{CONFIG_NAME} says what they are")
+        return "single_file"  # an original-layout (A1111 / ComfyUI) VAE; its header is checked when it loads
     raise refusal(path, f"files of type {suffix or '(no suffix)'!r} are not models")
 
 
 def _detect_diffusers(folder: Path, config: dict[str, Any]) -> str:
     name = config.get("_class_name")
-    if name != DIFFUSERS_CLASS:
-        raise ForeignModelError(
-            f"{folder / CONFIG_NAME} describes a diffusers {name!r}; only {DIFFUSERS_CLASS} folders are supported")
+    if name not in DIFFUSERS_CLASSES:
+        raise ForeignModelError(f"{folder / CONFIG_NAME} describes a diffusers {name!r}; only "
+                                f"{', '.join(DIFFUSERS_CLASSES)} folders are supported")
     if (folder / DIFFUSERS_WEIGHTS).is_file():
         return "diffusers"
     if (folder / DIFFUSERS_BIN).is_file():
@@ -64,7 +67,7 @@ def _detect_diffusers(folder: Path, config: dict[str, Any]) -> str:
     others = sorted(p.name for p in folder.glob("*.safetensors"))
     found = f" (found {others}; variants such as fp16 are not loaded)" if others else ""
     raise ForeignModelError(
-        f"{folder} is a diffusers {DIFFUSERS_CLASS} folder without weights: {DIFFUSERS_WEIGHTS} is missing{found}")
+        f"{folder} is a diffusers {name} folder without weights: {DIFFUSERS_WEIGHTS} is missing{found}")
 
 
 def _detect_folder(folder: Path) -> str:
@@ -95,7 +98,8 @@ def _detect_folder(folder: Path) -> str:
 
 
 def detect_format(path: str | Path) -> str:
-    """"native", "diffusers", "onnx" or "adapter" for a model path; ForeignModelError (naming the path, the
+    """"native", "diffusers" (AutoencoderKL, AutoencoderTiny or AutoencoderDC folders), "onnx", "adapter" or
+    "single_file" (an original-layout .safetensors VAE) for a model path; ForeignModelError (naming the path, the
     problem and the accepted formats) for anything else, pickles included. Reads file names and small JSON only."""
     path = Path(path)
     if path.is_dir():
@@ -110,6 +114,10 @@ def _shape_text(shape: Any) -> str:
 
 
 def _diffusers_summary(config: dict[str, Any]) -> str:
+    name = config.get("_class_name", DIFFUSERS_CLASS)
+    if name != DIFFUSERS_CLASS:
+        channels = config.get("latent_channels", "?")
+        return f"diffusers {name}, {channels} latent channels, no posterior (a plain latent)"
     factor = 2 ** (len(config.get("block_out_channels", (64,))) - 1)
     size = config.get("sample_size", 32)
     height, width = (size, size) if isinstance(size, int) else size
@@ -153,6 +161,10 @@ def describe_model_path(path: str | Path) -> dict[str, Any]:
             entry["summary"] = _diffusers_summary(read_small_json(path / CONFIG_NAME))
         elif kind == "onnx":
             entry["summary"] = _onnx_summary(read_small_json(path / ONNX_SPEC))
+        elif kind == "single_file":
+            from explorer.models.foreign.presets import describe_single_file  # lazy: needs safetensors
+
+            entry["summary"] = describe_single_file(path)
         else:
             entry["summary"] = "Python adapter (runs its own code: loads only with --trust-code)"
     except (ForeignModelError, OSError, TypeError, ValueError) as exc:

@@ -3,8 +3,11 @@
 Ranges and spaces:
 - encode: images [0, 1] -> [-1, 1] -> `latent_dist`; the posterior is over the UNSCALED latent (B, C_lat, h, w),
   so KL and ELBO are those of the VAE as trained.
-- codes (sliders, prior draws, maps) live in the scaled space diffusers' pipelines use:
-  code = (z - shift_factor) * scaling_factor, z = code / scaling_factor + shift_factor.
+- codes (sliders, prior draws, maps) live in the scaled space diffusers' pipelines use (`LatentScaling`):
+  code = (z - shift_factor) * scaling_factor, or per channel (z - latents_mean) * scaling_factor / latents_std
+  where the config has latents_mean / latents_std.
+- precision: float32 unless a dtype is asked for; float16 is refused in favour of float32 when the config says
+  `force_upcast` (SDXL's VAE overflows in float16), and the config records the dtype used.
 - decode: p(x | z) is Gaussian on [0, 1] with mean (decoder sample + 1) / 2 and a fixed, stated sigma.
 
 diffusers is optional and imported only when a folder is loaded. Only local folders with safetensors weights
@@ -26,6 +29,9 @@ from explorer.models.base import VAEConfig
 from explorer.models.foreign.common import ForeignConfig, ForeignVAE
 from explorer.models.foreign.detect import CONFIG_NAME, DIFFUSERS_WEIGHTS, detect_format, read_small_json
 from explorer.models.foreign.errors import ForeignModelError
+from explorer.models.foreign.latent_scaling import LatentScaling, channel_stats
+from explorer.models.foreign.presets import ALTERNATIVE, PRESET_NAMES
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 @dataclass
@@ -36,13 +42,43 @@ class DiffusersKLConfig(ForeignConfig):
     value_range: tuple[float, float] = (-1.0, 1.0)
     scaling_factor: float = 1.0  # diffusers' config.scaling_factor
     shift_factor: float = 0.0  # diffusers' config.shift_factor (None there means 0)
+    latents_mean: tuple[float, ...] = ()  # diffusers' per-channel latents_mean; () when the config has none
+    latents_std: tuple[float, ...] = ()  # diffusers' per-channel latents_std; () when the config has none
+    force_upcast: bool = True  # diffusers' config.force_upcast: float16 overflows, run in float32 instead
+    dtype: str = "float32"  # the dtype the autoencoder runs in ("float32", "float16", "bfloat16")
+    # the shipped config (explorer/models/foreign/configs/<preset>) a single-file checkpoint was loaded with:
+    # "sd1", "sdxl", "sd3" or "flux"; "" for a diffusers folder, whose own config.json says everything
+    preset: str = ""
+    preset_by_default: bool = False  # the preset was not chosen by the user (the weights cannot tell SD 1.x / SDXL)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.likelihood != "gaussian" or self.value_range != (-1.0, 1.0):
             raise ValueError("an AutoencoderKL is scored with a Gaussian on images it sees in [-1, 1]")
-        if self.scaling_factor == 0:
-            raise ValueError("scaling_factor must not be 0")
+        self.latents_mean = tuple(float(v) for v in self.latents_mean)
+        self.latents_std = tuple(float(v) for v in self.latents_std)
+        if self.latents_mean and len(self.latents_mean) != self.latent_shape[0]:
+            raise ValueError(f"latents_mean has {len(self.latents_mean)} values for {self.latent_shape[0]} channels")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
+        if self.preset and self.preset not in PRESET_NAMES:
+            raise ValueError(f"preset must be one of {sorted(PRESET_NAMES)}, got {self.preset!r}")
+        _ = self.scaling  # validates scaling_factor and the statistics
+
+    @property
+    def scaling(self) -> LatentScaling:
+        """How codes are made from latents (see `LatentScaling`)."""
+        return LatentScaling(self.scaling_factor, self.shift_factor, self.latents_mean, self.latents_std)
+
+    def scaling_note(self) -> str:
+        """One line for the page beside the image: which scaling is used and where it came from, e.g.
+        "SD 1.x scaling 0.18215 (default: the weights cannot tell SD 1.x from SDXL, 0.13025)"."""
+        text = self.scaling.describe()
+        if not self.preset:
+            return f"{text} (from config.json)"
+        name = PRESET_NAMES[self.preset]
+        how = "chosen" if not self.preset_by_default else "by default"
+        return f"{name} preset, {how}: {text}; the weights cannot tell it from {ALTERNATIVE[self.preset]}"
 
 
 def _import_autoencoder_kl() -> Any:
@@ -144,26 +180,54 @@ def _image_hw(config: dict[str, Any], image_size: int | tuple[int, int] | None, 
     return height, width
 
 
-def diffusers_config(folder: Path, image_size: int | tuple[int, int] | None = None, sigma: float = 0.1) -> DiffusersKLConfig:
-    """The explorer config of a diffusers folder, from its config.json alone (no torch weights read)."""
-    raw = read_small_json(folder / CONFIG_NAME)
-    check_diffusers_config(raw, folder / CONFIG_NAME)
+def run_dtype(dtype: torch.dtype | str | None, force_upcast: bool) -> torch.dtype:
+    """The dtype to run in: float32 by default, and float32 for float16 when force_upcast (as diffusers'
+    pipelines upcast such a VAE before decoding); bfloat16 keeps float32's range and is kept."""
+    if dtype is None:
+        return torch.float32
+    if isinstance(dtype, str):
+        if dtype not in DTYPES:
+            raise ForeignModelError(f"dtype {dtype!r} is not one of {sorted(DTYPES)}")
+        dtype = DTYPES[dtype]
+    if dtype not in DTYPES.values():
+        raise ForeignModelError(f"dtype {dtype} is not one of {sorted(DTYPES)}")
+    return torch.float32 if dtype == torch.float16 and force_upcast else dtype
+
+
+def kl_config_from_raw(raw: Any, where: Path, source: str, image_size: int | tuple[int, int] | None = None,
+                       sigma: float = 0.1, dtype: torch.dtype | str | None = None, preset: str = "",
+                       preset_by_default: bool = False) -> DiffusersKLConfig:
+    """The explorer config of an AutoencoderKL config dict (`where` names it in messages; `source` is the folder or
+    file the weights come from). ForeignModelError for values out of bounds or inconsistent."""
+    check_diffusers_config(raw, where)
     factor = 2 ** (len(raw.get("block_out_channels", (64,))) - 1)
-    height, width = _image_hw(raw, image_size, factor, folder / CONFIG_NAME)
+    height, width = _image_hw(raw, image_size, factor, where)
     channels = int(raw.get("in_channels", 3))
     if int(raw.get("out_channels", 3)) != channels:
-        raise ForeignModelError(f"{folder / CONFIG_NAME}: in_channels {channels} and out_channels "
+        raise ForeignModelError(f"{where}: in_channels {channels} and out_channels "
                                 f"{raw.get('out_channels')} differ; the explorer needs an autoencoder of images")
     shift = raw.get("shift_factor")
+    latent_channels = int(raw.get("latent_channels", 4))
+    force_upcast = bool(raw.get("force_upcast", True))
     try:
+        mean, std = channel_stats(raw, latent_channels, str(where))
         return DiffusersKLConfig(
             input_shape=(channels, height, width),
-            latent_shape=(int(raw.get("latent_channels", 4)), height // factor, width // factor),
+            latent_shape=(latent_channels, height // factor, width // factor),
             scaling_factor=float(raw.get("scaling_factor", 0.18215)),
             shift_factor=float(shift) if shift is not None else 0.0,
-            sigma=sigma, source=str(folder))
+            latents_mean=mean, latents_std=std, force_upcast=force_upcast,
+            dtype=str(run_dtype(dtype, force_upcast)).removeprefix("torch."),
+            preset=preset, preset_by_default=preset_by_default, sigma=sigma, source=source)
     except (TypeError, ValueError) as exc:
-        raise ForeignModelError(f"{folder / CONFIG_NAME}: {exc}") from None
+        raise ForeignModelError(f"{where}: {exc}") from None
+
+
+def diffusers_config(folder: Path, image_size: int | tuple[int, int] | None = None, sigma: float = 0.1,
+                     dtype: torch.dtype | str | None = None) -> DiffusersKLConfig:
+    """The explorer config of a diffusers folder, from its config.json alone (no torch weights read)."""
+    raw = read_small_json(folder / CONFIG_NAME)
+    return kl_config_from_raw(raw, folder / CONFIG_NAME, str(folder), image_size, sigma, dtype)
 
 
 class DiffusersKLVAE(ForeignVAE):
@@ -184,23 +248,31 @@ class DiffusersKLVAE(ForeignVAE):
         if not isinstance(config, DiffusersKLConfig):
             raise TypeError(f"{type(config).__name__} is not a DiffusersKLConfig")
         folder = Path(folder or config.source)
-        return cls(config, load_autoencoder_kl(folder))
+        if config.preset:  # a single-file checkpoint, rebuilt with the same preset
+            from explorer.models.foreign.single_file import load_single_file  # lazy: single_file imports this module
+
+            return load_single_file(folder, preset=None if config.preset_by_default else config.preset,
+                                    image_size=config.input_shape[1:],
+                                    sigma=config.sigma, dtype=config.dtype)
+        vae = load_autoencoder_kl(folder)
+        return cls(config, vae if config.dtype == "float32" else vae.to(DTYPES[config.dtype]))
 
     def encode(self, x: Tensor) -> DiagonalGaussian:
-        """Images (B, C, H, W) in [0, 1] -> q(z | x) over unscaled latents (B, C_lat, h, w)."""
-        dist = self.vae.encode(self.to_model_range(x)).latent_dist
-        return DiagonalGaussian(dist.mean, dist.logvar)
+        """Images (B, C, H, W) in [0, 1] -> q(z | x) over unscaled latents (B, C_lat, h, w), in float32."""
+        dist = self.vae.encode(self.to_model_range(x).to(DTYPES[self.config.dtype])).latent_dist
+        return DiagonalGaussian(dist.mean.float(), dist.logvar.float())
 
     def decode(self, z: Tensor) -> GaussianLikelihood:
-        """Unscaled latents (B, C_lat, h, w) -> Gaussian over images (B, C, H, W) in [0, 1]."""
-        sample = self.vae.decode(z).sample  # (B, C, H, W) in about [-1, 1]
+        """Unscaled latents (B, C_lat, h, w) -> Gaussian over images (B, C, H, W) in [0, 1], in float32."""
+        sample = self.vae.decode(z.to(DTYPES[self.config.dtype])).sample.float()  # (B, C, H, W) in about [-1, 1]
         return GaussianLikelihood(self.from_model_range(sample), self.log_scale)
 
     def code_from_latent(self, z: Tensor) -> Tensor:
-        return (z - self.config.shift_factor) * self.config.scaling_factor
+        """Unscaled latents -> the pipeline's scaled latent (see `LatentScaling`, `config.scaling_note()`)."""
+        return self.config.scaling.code_from_latent(z)
 
     def latent_from_code(self, code: Tensor) -> Tensor:
-        return code / self.config.scaling_factor + self.config.shift_factor
+        return self.config.scaling.latent_from_code(code)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> Tensor:
@@ -236,16 +308,18 @@ def load_autoencoder_kl(folder: Path) -> torch.nn.Module:
 
 
 def load_diffusers_kl(folder: str | Path, device: torch.device | str = "cpu", image_size: int | tuple[int, int] | None = None,
-                      sigma: float = 0.1) -> DiffusersKLVAE:
+                      sigma: float = 0.1, dtype: torch.dtype | str | None = None) -> DiffusersKLVAE:
     """A diffusers AutoencoderKL folder as a `DiffusersKLVAE` on device, in eval mode.
 
     image_size overrides the config's sample_size (an int or (H, W), multiples of the downsampling factor);
-    sigma is the fixed standard deviation of p(x | z) on [0, 1] images.
+    sigma is the fixed standard deviation of p(x | z) on [0, 1] images; dtype (default float32) is the one the
+    autoencoder runs in, float16 becoming float32 where the config says force_upcast (`config.dtype` says which).
     """
     folder = Path(folder)
-    config = diffusers_config(folder, image_size, sigma)
+    config = diffusers_config(folder, image_size, sigma, dtype)
     model = DiffusersKLVAE.from_config(config, folder)
     return model.to(torch.device(device)).eval()
 
 
-__all__ = ["DiffusersKLConfig", "DiffusersKLVAE", "diffusers_config", "load_autoencoder_kl", "load_diffusers_kl"]
+__all__ = ["DTYPES", "DiffusersKLConfig", "DiffusersKLVAE", "diffusers_config", "kl_config_from_raw",
+           "load_autoencoder_kl", "load_diffusers_kl", "run_dtype"]

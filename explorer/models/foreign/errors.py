@@ -14,7 +14,9 @@ class ForeignModelError(ValueError):
 
 ACCEPTED_FORMATS = (
     "Accepted formats: a native explorer folder (config.json + model.safetensors); "
-    "a diffusers AutoencoderKL folder (config.json + diffusion_pytorch_model.safetensors); "
+    "a diffusers AutoencoderKL folder (config.json + diffusion_pytorch_model.safetensors), "
+    "or an AutoencoderTiny or AutoencoderDC one; "
+    "an original-layout (A1111 / ComfyUI) AutoencoderKL .safetensors file; "
     "an ONNX pair folder (encoder.onnx + decoder.onnx + onnx_vae.json); "
     "or an adapter .py file, loaded only when passed with --trust-code FILE."
 )

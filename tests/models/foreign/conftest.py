@@ -25,3 +25,32 @@ def onnx_folder(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def adapter_file() -> Path:
     return EXAMPLE_ADAPTER
+
+
+SD1_CONFIG = dict(block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4, scaling_factor=0.18215,
+                  sample_size=256)
+FLUX_LIKE_CONFIG = dict(block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=16,
+                        use_quant_conv=False, use_post_quant_conv=False, scaling_factor=0.3611, shift_factor=0.1159,
+                        sample_size=256)
+
+
+@pytest.fixture(scope="session")
+def sd_sized(tmp_path_factory) -> dict[str, Path]:
+    """The SD 1.x and FLUX-like configs at full size (83.7M parameters each, random seeded weights), built once:
+    save_pretrained folders, the same weights as original-layout single files, and a first_stage_model. full
+    checkpoint. Used only by slow tests."""
+    pytest.importorskip("diffusers")
+    import torch
+
+    from foreign_models import make_kl, write_ldm_file
+
+    root = tmp_path_factory.mktemp("sd_sized")
+    paths: dict[str, Path] = {}
+    sd = make_kl(root / "sd1", seed=0, **SD1_CONFIG)
+    paths["sd1"], paths["sd1_file"] = root / "sd1", write_ldm_file(sd, root / "sd1.safetensors")
+    paths["sd1_full"] = write_ldm_file(sd, root / "sd1_full.safetensors", prefix="first_stage_model.",
+                                       extra={"model.diffusion_model.out.2.bias": torch.zeros(4)})
+    del sd
+    flux = make_kl(root / "flux", seed=1, **FLUX_LIKE_CONFIG)
+    paths["flux"], paths["flux_file"] = root / "flux", write_ldm_file(flux, root / "flux.safetensors")
+    return paths

@@ -92,8 +92,9 @@ def test_other_diffusers_class_is_refused(kl_folder, tmp_path):
     folder = tmp_path / "tiny_ae"
     shutil.copytree(kl_folder, folder)
     config = json.loads((folder / "config.json").read_text())
-    (folder / "config.json").write_text(json.dumps({**config, "_class_name": "AutoencoderTiny"}))
-    with pytest.raises(ForeignModelError, match="'AutoencoderTiny'; only AutoencoderKL"):
+    (folder / "config.json").write_text(json.dumps({**config, "_class_name": "AutoencoderKLTemporalDecoder"}))
+    with pytest.raises(ForeignModelError, match="'AutoencoderKLTemporalDecoder'; only AutoencoderKL, AutoencoderTiny, "
+                                                "AutoencoderDC folders are supported"):
         load_foreign(folder)
 
 

@@ -1,0 +1,248 @@
+"""diffusers autoencoders with no posterior: `AutoencoderTiny` (TAESD) and `AutoencoderDC` (DC-AE) folders.
+
+Their encoders give a plain latent, not a distribution, so the model declares `Capabilities(posterior=False)`:
+`encode` returns a `PlainLatent` whose `.mean` is the latent, which reconstruction, walks, maps and previews use;
+the ELBO, IWAE bound and KL refuse (see `VAE.require_posterior`). Images are read and written in [-1, 1] (TAESD
+maps to its own [0, 1] inside diffusers' wrapper).
+
+Codes are the pipeline's scaled latent, `(z - shift_factor) * scaling_factor` (`LatentScaling`). TAESD's own
+latent is already in SD's scaled space (its config says scaling_factor 1.0), so a TAESD code is its latent as is.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from explorer.distributions import GaussianLikelihood, randn_like
+from explorer.models.base import Capabilities, VAEConfig
+from explorer.models.foreign.common import ForeignConfig, ForeignVAE
+from explorer.models.foreign.detect import CONFIG_NAME, DIFFUSERS_WEIGHTS, detect_format, read_small_json
+from explorer.models.foreign.errors import ForeignModelError
+from explorer.models.foreign.latent_scaling import LatentScaling
+
+PLAIN_CLASSES = ("AutoencoderTiny", "AutoencoderDC")
+DEFAULT_IMAGE_SIDE = 512  # neither config has a sample_size; TAESD and DC-AE are used at 512 px and up
+MAX_PARAMETERS = 2_000_000_000  # DC-AE f32c32 is about 320 million; 8 GB of float32 is refused before allocation
+MAX_IMAGE_SIDE = 4096
+
+
+class PlainLatent:
+    """A deterministic encoder's output, posing as a posterior for the code paths that only read `.mean`.
+
+    Every draw is the latent itself; `log_prob`, `kl` and `kl_at` raise, since q(z | x) does not exist."""
+
+    has_analytic_kl = False
+
+    def __init__(self, latent: Tensor):
+        self.mean = latent  # (B, *latent_shape)
+
+    def mode(self) -> Tensor:
+        return self.mean
+
+    def rsample(self, generator: Any = None) -> Tensor:
+        return self.mean
+
+    def sample(self, generator: Any = None) -> Tensor:
+        return self.mean
+
+    def expand_draws(self, k: int) -> "PlainLatent":
+        return PlainLatent(self.mean.unsqueeze(1).expand(-1, k, *self.mean.shape[1:]))
+
+    def _none(self, what: str) -> ValueError:
+        return ValueError(f"{what} is undefined: this encoder gives a plain latent, not a posterior q(z | x)")
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        raise self._none("log q(z | x)")
+
+    def kl(self) -> Tensor:
+        raise self._none("KL(q || p)")
+
+    def kl_at(self, z: Tensor) -> Tensor:
+        raise self._none("KL(q || p)")
+
+
+@dataclass
+class PlainLatentConfig(ForeignConfig):
+    """An AutoencoderTiny or AutoencoderDC as the explorer sees it; value_range is always [-1, 1]."""
+
+    likelihood: str = "gaussian"
+    value_range: tuple[float, float] = (-1.0, 1.0)
+    diffusers_class: str = "AutoencoderTiny"  # one of PLAIN_CLASSES
+    scaling_factor: float = 1.0  # diffusers' config.scaling_factor
+    shift_factor: float = 0.0  # diffusers' config.shift_factor (AutoencoderTiny has one; AutoencoderDC none)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.diffusers_class not in PLAIN_CLASSES:
+            raise ValueError(f"diffusers_class must be one of {PLAIN_CLASSES}, got {self.diffusers_class!r}")
+        if self.likelihood != "gaussian" or self.value_range != (-1.0, 1.0):
+            raise ValueError(f"an {self.diffusers_class} is scored with a Gaussian on images it sees in [-1, 1]")
+        _ = self.scaling  # validates scaling_factor
+
+    @property
+    def scaling(self) -> LatentScaling:
+        return LatentScaling(self.scaling_factor, self.shift_factor)
+
+
+def _import_class(name: str) -> Any:
+    try:
+        import diffusers
+    except ImportError as exc:
+        raise ForeignModelError(f"loading a diffusers {name} needs diffusers: pip install diffusers ({exc})") from None
+    return getattr(diffusers, name)
+
+
+def _downsampling(raw: dict[str, Any], name: str, where: Path) -> int:
+    """The image side / latent side of the config (both classes downsample by 2 per block after the first)."""
+    blocks = raw.get("encoder_block_out_channels", (64, 64, 64, 64) if name == "AutoencoderTiny"
+                     else (128, 256, 512, 512, 1024, 1024))
+    if not isinstance(blocks, (list, tuple)) or not blocks:
+        raise ForeignModelError(f"{where}: 'encoder_block_out_channels' must be a non-empty list, got {blocks!r}")
+    factor = 2 ** (len(blocks) - 1)
+    if name == "AutoencoderTiny":
+        up = raw.get("upsampling_scaling_factor", 2)
+        decoder = raw.get("decoder_block_out_channels", blocks)
+        if not isinstance(up, int) or not isinstance(decoder, (list, tuple)) or up ** (len(decoder) - 1) != factor:
+            raise ForeignModelError(f"{where}: the decoder (upsampling_scaling_factor {up!r}, "
+                                    f"{len(decoder) if isinstance(decoder, (list, tuple)) else '?'} blocks) does not "
+                                    f"undo the encoder's downsampling by {factor}; the explorer needs an autoencoder")
+    return factor
+
+
+def _build_skeleton(cls: Any, raw: dict[str, Any], where: Path) -> int:
+    """Build the model on the meta device (no memory) to check that diffusers accepts the config; its parameter
+    count. ForeignModelError naming the config when diffusers refuses it or the model is too big."""
+    try:
+        with torch.device("meta"):
+            skeleton = cls.from_config(raw)
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, RuntimeError, AssertionError) as exc:
+        raise ForeignModelError(f"{where}: diffusers cannot build a {cls.__name__} from this config "
+                                f"({type(exc).__name__}: {exc})") from None
+    count = sum(p.numel() for p in skeleton.parameters())
+    if count > MAX_PARAMETERS:
+        raise ForeignModelError(f"{where}: this config makes a model of {count:,} parameters, over the "
+                                f"{MAX_PARAMETERS:,} the explorer loads")
+    return count
+
+
+def plain_config(folder: Path, image_size: int | tuple[int, int] | None = None, sigma: float = 0.1) -> PlainLatentConfig:
+    """The explorer config of an AutoencoderTiny / AutoencoderDC folder from its config.json (checked by building the
+    model on the meta device, which allocates nothing)."""
+    where = folder / CONFIG_NAME
+    raw = read_small_json(where)
+    name = raw.get("_class_name") if isinstance(raw, dict) else None
+    if name not in PLAIN_CLASSES:
+        raise ForeignModelError(f"{where} describes a diffusers {name!r}, not one of {PLAIN_CLASSES}")
+    _build_skeleton(_import_class(name), raw, where)
+    factor = _downsampling(raw, name, where)
+    size = image_size if image_size is not None else DEFAULT_IMAGE_SIDE
+    height, width = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    if not 0 < height <= MAX_IMAGE_SIDE or not 0 < width <= MAX_IMAGE_SIDE or height % factor or width % factor:
+        raise ForeignModelError(f"{where}: image size {height}x{width} must be from {factor} to {MAX_IMAGE_SIDE} "
+                                f"pixels a side and a multiple of the downsampling factor {factor}")
+    channels = int(raw.get("in_channels", 3))
+    if name == "AutoencoderTiny" and int(raw.get("out_channels", 3)) != channels:
+        raise ForeignModelError(f"{where}: in_channels {channels} and out_channels {raw.get('out_channels')} differ; "
+                                "the explorer needs an autoencoder of images")
+    latent_channels = raw.get("latent_channels", 4 if name == "AutoencoderTiny" else 32)
+    scaling, shift = raw.get("scaling_factor", 1.0), raw.get("shift_factor", 0.0)
+    for key, value in (("scaling_factor", scaling), ("shift_factor", shift)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ForeignModelError(f"{where}: {key!r} must be a finite number, got {value!r}")
+    try:
+        return PlainLatentConfig(input_shape=(channels, height, width),
+                                 latent_shape=(int(latent_channels), height // factor, width // factor),
+                                 diffusers_class=name, scaling_factor=float(scaling), shift_factor=float(shift or 0.0),
+                                 sigma=sigma, source=str(folder))
+    except (TypeError, ValueError) as exc:
+        raise ForeignModelError(f"{where}: {exc}") from None
+
+
+class PlainLatentVAE(ForeignVAE):
+    """A wrapped `diffusers.AutoencoderTiny` or `AutoencoderDC` (held as `self.vae`)."""
+
+    family = "diffusers_plain"
+    config_class = PlainLatentConfig
+    code_name = "scaled latent"
+    posterior_name = "none (a deterministic encoder)"
+    config: PlainLatentConfig
+
+    def __init__(self, config: PlainLatentConfig, vae: torch.nn.Module):
+        super().__init__(config)
+        self.vae = vae
+
+    @classmethod
+    def config_capabilities(cls, config: VAEConfig) -> Capabilities:
+        spatial = isinstance(config, ForeignConfig) and len(config.latent_shape) == 3
+        return Capabilities(trainable=False, spatial_code=spatial, posterior=False)
+
+    @classmethod
+    def from_config(cls, config: VAEConfig, folder: Path | None = None) -> "PlainLatentVAE":
+        """Load the folder's weights (folder defaults to config.source)."""
+        if not isinstance(config, PlainLatentConfig):
+            raise TypeError(f"{type(config).__name__} is not a PlainLatentConfig")
+        return cls(config, load_plain_module(Path(folder or config.source), config.diffusers_class))
+
+    def encode(self, x: Tensor) -> PlainLatent:
+        """Images (B, C, H, W) in [0, 1] -> the encoder's latent (B, C_lat, h, w) as a `PlainLatent`."""
+        out = self.vae.encode(self.to_model_range(x))
+        return PlainLatent(out.latents if self.config.diffusers_class == "AutoencoderTiny" else out.latent)
+
+    def decode(self, z: Tensor) -> GaussianLikelihood:
+        """Latents (B, C_lat, h, w) -> Gaussian over images (B, C, H, W) in [0, 1] with the stated sigma."""
+        sample = self.vae.decode(z).sample  # (B, C, H, W) in about [-1, 1]
+        return GaussianLikelihood(self.from_model_range(sample), self.log_scale)
+
+    def code_from_latent(self, z: Tensor) -> Tensor:
+        """The latent -> the pipeline's scaled latent, (z - shift_factor) * scaling_factor."""
+        return self.config.scaling.code_from_latent(z)
+
+    def latent_from_code(self, code: Tensor) -> Tensor:
+        return self.config.scaling.latent_from_code(code)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> Tensor:
+        """n images (n, C, H, W) in [0, 1] decoded from codes ~ N(0, temperature^2 I) in the scaled code space
+        (these models have no prior of their own; the pipeline's scaled latent is about unit variance)."""
+        code = randn_like(torch.empty(n, *self.latent_shape, device=self.device), generator) * temperature
+        return self.decode(self.latent_from_code(code)).mean
+
+    def likelihood_description(self) -> str:
+        return super().likelihood_description() + f" (the {self.config.diffusers_class} decoder's sample)"
+
+
+def load_plain_module(folder: Path, name: str) -> torch.nn.Module:
+    """diffusers' own `<name>.from_pretrained(folder, use_safetensors=True)`, local files only, float32, eval;
+    ForeignModelError naming missing or unexpected weights (diffusers would only warn)."""
+    if detect_format(folder) != "diffusers":
+        raise ForeignModelError(f"{folder} is not a diffusers {name} folder")
+    try:
+        vae, info = _import_class(name).from_pretrained(str(folder), use_safetensors=True, local_files_only=True,
+                                                        low_cpu_mem_usage=False, output_loading_info=True)
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError, AttributeError) as exc:
+        raise ForeignModelError(f"{folder}: diffusers could not load this {name} ({DIFFUSERS_WEIGHTS}): {exc}") from None
+    for what in ("missing_keys", "unexpected_keys", "mismatched_keys"):
+        names = list(info.get(what) or [])
+        if names:
+            raise ForeignModelError(f"{folder / DIFFUSERS_WEIGHTS} does not match {CONFIG_NAME}: "
+                                    f"{what.replace('_', ' ')} {names[:4]}{' ...' if len(names) > 4 else ''}")
+    return vae.float().eval()
+
+
+def load_plain(folder: str | Path, device: torch.device | str = "cpu", image_size: int | tuple[int, int] | None = None,
+               sigma: float = 0.1) -> PlainLatentVAE:
+    """An AutoencoderTiny or AutoencoderDC folder as a `PlainLatentVAE` on device, in eval mode (image_size: an int or
+    (H, W), default 512, multiples of the downsampling factor; sigma: the fixed std of p(x | z) on [0, 1] images)."""
+    folder = Path(folder)
+    config = plain_config(folder, image_size, sigma)
+    return PlainLatentVAE.from_config(config, folder).to(torch.device(device)).eval()
+
+
+__all__ = ["PLAIN_CLASSES", "PlainLatent", "PlainLatentConfig", "PlainLatentVAE", "load_plain", "load_plain_module",
+           "plain_config"]
