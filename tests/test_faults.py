@@ -162,7 +162,7 @@ def test_caches_of_a_read_only_model_go_to_the_cache_folder(read_only_model, tmp
                      "--iwae-k", "2", "--maps", "pca", "--limit", "40"]) == 0  # an evaluation
     model = from_pretrained(model_folder)
     folder = model_cache_dir(digest, cache)
-    onnx = exported_decoder(model, folder.name, folder.parent, exporters=("torchscript",))  # as ui/pages/walk/panel.py
+    onnx = exported_decoder(model, folder.name, folder.parent, exporters=("torchscript",))  # as ui/shared/walk_panel.py
     means = np.random.default_rng(0).normal(size=(50, 2)).astype(np.float32)
     key = map_key(str(model_folder), "digits", "pca", {}, 0, means)  # a map entry, as the map jobs file them
     write_entry(cache_path(cache, key), {"coords": compute_map(means, "pca").astype(np.float32)}, {})

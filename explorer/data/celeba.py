@@ -21,7 +21,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from explorer.data.base import UNLABELLED, DataSplit
-from explorer.data.folders import _construct, _dataset_root, _not_found, _require_root
+from explorer.data.folders import construct, dataset_root, not_found, require_root
 
 SUBFOLDER = "celeba"
 IMAGES = "img_align_celeba"
@@ -65,11 +65,11 @@ def load_celeba(root: str | None = None, download: bool = False, image_size: int
     from torchvision.datasets import CelebA
 
     layout = f"<root>/{SUBFOLDER}/{IMAGES}/*.jpg and the five list files"
-    base = _dataset_root(_require_root(root, "CelebA", layout), SUBFOLDER)
+    base = dataset_root(require_root(root, "CelebA", layout), SUBFOLDER)
     folder = base / SUBFOLDER
 
     def error(detail: str = "", missing: tuple[str, ...] | list[str] = ()) -> Exception:
-        return _not_found("CelebA", folder, FILES, missing, detail)
+        return not_found("CelebA", folder, FILES, missing, detail)
 
     if not download:
         missing = [f for f in TEXT_FILES if not (folder / f).is_file()]
@@ -80,9 +80,9 @@ def load_celeba(root: str | None = None, download: bool = False, image_size: int
             raise error(missing=missing)
     size = image_size or DEFAULT_SIZE
     transform = celeba_transform(size)
-    train = _construct(lambda: CelebA(str(base), split="train", target_type=[], transform=transform,
+    train = construct(lambda: CelebA(str(base), split="train", target_type=[], transform=transform,
                                       download=download), error)
-    test = _construct(lambda: CelebA(str(base), split="test", target_type=[], transform=transform), error)
+    test = construct(lambda: CelebA(str(base), split="test", target_type=[], transform=transform), error)
     train_items, test_items = CelebAItems(train), CelebAItems(test)
     return DataSplit(
         name="celeba", train=train_items, test=test_items, image_shape=(3, size, size), likelihood="gaussian",

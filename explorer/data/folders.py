@@ -158,7 +158,7 @@ def _image_transform(image_size: int | None) -> Callable[[Image.Image], Tensor]:
 # ---------------------------------------------------------------------------------------------- errors
 
 
-def _not_found(title: str, folder: Path | str, files: Sequence[str], missing: Sequence[str] = (),
+def not_found(title: str, folder: Path | str, files: Sequence[str], missing: Sequence[str] = (),
                detail: str = "", downloadable: bool = True) -> DatasetNotFoundError:
     """The error for a data set whose files should be in `folder`."""
     msg = f"{title} data set not found: its files belong in {folder}/ ({', '.join(files)})"
@@ -173,7 +173,7 @@ def _not_found(title: str, folder: Path | str, files: Sequence[str], missing: Se
     return DatasetNotFoundError(msg)
 
 
-def _require_root(root: str | Path | None, title: str, layout: str, downloadable: bool = True) -> Path:
+def require_root(root: str | Path | None, title: str, layout: str, downloadable: bool = True) -> Path:
     """`root` as an absolute path; DatasetNotFoundError when none is given."""
     if root is None or str(root) == "":
         hint = " Pass --download with a data folder to fetch it when online." if downloadable else ""
@@ -181,14 +181,14 @@ def _require_root(root: str | Path | None, title: str, layout: str, downloadable
     return Path(root).expanduser().resolve()
 
 
-def _dataset_root(root: Path, subfolder: str) -> Path:
+def dataset_root(root: Path, subfolder: str) -> Path:
     """The folder that holds `subfolder`: `root` itself, or its parent when `root` is that subfolder."""
     if not (root / subfolder).exists() and root.name == subfolder:
         return root.parent
     return root
 
 
-def _construct(make: Callable[[], Dataset], error: Callable[[str], DatasetNotFoundError]) -> Dataset:
+def construct(make: Callable[[], Dataset], error: Callable[[str], DatasetNotFoundError]) -> Dataset:
     """Build a torchvision data set, turning its "not found / corrupted / download failed" errors into ours."""
     try:
         return make()
@@ -218,12 +218,12 @@ def _load_mnist_family(cls_name: str, name: str, title: str, root: str | None, d
     import torchvision.datasets as tvd
 
     cls = getattr(tvd, cls_name)
-    base = _dataset_root(_require_root(root, title, f"<root>/{cls_name}/raw/{MNIST_FILES[0]} etc."), cls_name)
+    base = dataset_root(require_root(root, title, f"<root>/{cls_name}/raw/{MNIST_FILES[0]} etc."), cls_name)
     raw = base / cls_name / "raw"
     files = MNIST_FILES
 
     def error(detail: str = "", missing: Sequence[str] = ()) -> DatasetNotFoundError:
-        return _not_found(title, raw, files, missing, detail)
+        return not_found(title, raw, files, missing, detail)
 
     legacy = all((base / cls_name / "processed" / f).is_file() for f in ("training.pt", "test.pt"))
     if not download and not legacy:
@@ -235,8 +235,8 @@ def _load_mnist_family(cls_name: str, name: str, title: str, root: str | None, d
         if missing:
             raise error(missing=missing)
     transform = _image_transform(image_size if image_size and image_size != 28 else None)
-    train = _construct(lambda: cls(str(base), train=True, transform=transform, download=download), error)
-    test = _construct(lambda: cls(str(base), train=False, transform=transform, download=False), error)
+    train = construct(lambda: cls(str(base), train=True, transform=transform, download=download), error)
+    test = construct(lambda: cls(str(base), train=False, transform=transform, download=False), error)
     size = image_size or 28
     return DataSplit(
         name=name,
@@ -267,19 +267,19 @@ def load_cifar10(root: str | None = None, download: bool = False, image_size: in
     from torchvision.datasets import CIFAR10
 
     sub = CIFAR10.base_folder  # "cifar-10-batches-py"
-    base = _dataset_root(_require_root(root, "CIFAR-10", f"<root>/{sub}/data_batch_1 etc."), sub)
+    base = dataset_root(require_root(root, "CIFAR-10", f"<root>/{sub}/data_batch_1 etc."), sub)
     folder = base / sub
 
     def error(detail: str = "", missing: Sequence[str] = ()) -> DatasetNotFoundError:
-        return _not_found("CIFAR-10", folder, CIFAR10_FILES, missing, detail)
+        return not_found("CIFAR-10", folder, CIFAR10_FILES, missing, detail)
 
     if not download:
         missing = [f for f in CIFAR10_FILES if not (folder / f).is_file()]
         if missing:
             raise error(missing=missing)
     transform = _image_transform(image_size if image_size and image_size != 32 else None)
-    train = _construct(lambda: CIFAR10(str(base), train=True, transform=transform, download=download), error)
-    test = _construct(lambda: CIFAR10(str(base), train=False, transform=transform, download=False), error)
+    train = construct(lambda: CIFAR10(str(base), train=True, transform=transform, download=download), error)
+    test = construct(lambda: CIFAR10(str(base), train=False, transform=transform, download=False), error)
     size = image_size or 32
     return DataSplit(
         name="cifar10",
@@ -298,11 +298,11 @@ def load_flowers102(root: str | None = None, download: bool = False, image_size:
     from torchvision.datasets import Flowers102
 
     sub = "flowers-102"
-    base = _dataset_root(_require_root(root, "Flowers102", f"<root>/{sub}/jpg/, imagelabels.mat, setid.mat"), sub)
+    base = dataset_root(require_root(root, "Flowers102", f"<root>/{sub}/jpg/, imagelabels.mat, setid.mat"), sub)
     folder = base / sub
 
     def error(detail: str = "", missing: Sequence[str] = ()) -> DatasetNotFoundError:
-        return _not_found("Flowers102", folder, FLOWERS_FILES, missing, detail)
+        return not_found("Flowers102", folder, FLOWERS_FILES, missing, detail)
 
     if not download:
         missing = [f for f in ("imagelabels.mat", "setid.mat") if not (folder / f).is_file()]
@@ -313,8 +313,8 @@ def load_flowers102(root: str | None = None, download: bool = False, image_size:
             raise error(missing=missing)
     size = image_size or DEFAULT_FOLDER_SIZE
     transform = _image_transform(size)
-    train = _construct(lambda: Flowers102(str(base), split="train", transform=transform, download=download), error)
-    test = _construct(lambda: Flowers102(str(base), split="test", transform=transform, download=False), error)
+    train = construct(lambda: Flowers102(str(base), split="train", transform=transform, download=download), error)
+    test = construct(lambda: Flowers102(str(base), split="test", transform=transform, download=False), error)
     classes = list(getattr(Flowers102, "classes", None) or [str(i) for i in range(102)])
     return DataSplit(
         name="flowers102",
@@ -373,7 +373,7 @@ def load_folder(root: str | None = None, download: bool = False, image_size: int
                 grayscale: bool = False, **ignored: Any) -> DataSplit:
     """Images in `root`: labelled by class subfolder if it has any, else unlabelled; seeded 90/10 split."""
     layout = "<root>/<class>/<image> (labelled) or <root>/<image> (unlabelled)"
-    folder = _require_root(root, "Image folder", layout, downloadable=False)
+    folder = require_root(root, "Image folder", layout, downloadable=False)
     if not folder.is_dir():
         raise DatasetNotFoundError(f"Image folder data set not found: {folder}/ does not exist; it expects {layout}")
     size = image_size or DEFAULT_FOLDER_SIZE

@@ -63,7 +63,7 @@ def threads(monkeypatch) -> list[str]:
     import streamlit as st
 
     import explorer.checkpoint
-    from ui.app.catalogue import _load_model
+    from ui.app.catalogue import load_model
 
     seen: list[str] = []
     real = explorer.checkpoint.from_pretrained
@@ -75,8 +75,8 @@ def threads(monkeypatch) -> list[str]:
         return model
 
     monkeypatch.setattr(explorer.checkpoint, "from_pretrained", guarded)
-    _load_model.clear()
+    load_model.clear()
     st.cache_data.clear()
     yield seen
-    _load_model.clear()
+    load_model.clear()
     st.cache_data.clear()

@@ -31,7 +31,7 @@ def calls(monkeypatch) -> list[tuple[str, str]]:
     import streamlit as st
 
     import explorer.checkpoint
-    from ui.app.catalogue import _load_model
+    from ui.app.catalogue import load_model
 
     seen: list[tuple[str, str]] = []
     real = explorer.checkpoint.from_pretrained
@@ -46,10 +46,10 @@ def calls(monkeypatch) -> list[tuple[str, str]]:
         return model
 
     monkeypatch.setattr(explorer.checkpoint, "from_pretrained", guarded)
-    _load_model.clear()  # models and arrays computed before this test would hide calls
+    load_model.clear()  # models and arrays computed before this test would hide calls
     st.cache_data.clear()
     yield seen
-    _load_model.clear()
+    load_model.clear()
     st.cache_data.clear()
 
 

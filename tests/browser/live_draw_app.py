@@ -21,7 +21,7 @@ from explorer.images import ImageInputError, prepare_drawing
 from explorer.files import file_sha256
 from explorer.onnx.export import CachedExport, exported_decoder, exported_encoder
 from ui.components.live import live_draw
-from ui.pages.map.pad import pad_extent
+from ui.shared.pad import pad_extent
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "conv-mnist5k"

@@ -21,7 +21,7 @@ from explorer.checkpoint import from_pretrained
 from explorer.files import file_sha256
 from explorer.onnx.export import CachedExport, exported_decoder
 from ui.components.live import live_latent
-from ui.pages.map.pad import pad_extent
+from ui.shared.pad import pad_extent
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANES = {"latent": "mlp-mnist5k-2d", "pca": "conv-mnist5k"}

@@ -20,7 +20,7 @@ from explorer.checkpoint import from_pretrained
 from explorer.images import to_uint8
 from explorer.latent import decode
 from ui.components.devserver import ROOT
-from ui.pages.map.pad import pad_extent
+from ui.shared.pad import pad_extent
 
 pytestmark = pytest.mark.browser
 

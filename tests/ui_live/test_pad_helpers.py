@@ -1,4 +1,4 @@
-"""ui/pages/map/pad.py's helpers and live_latent's pad-mode checks (no browser)."""
+"""ui/shared/pad.py's helpers and live_latent's pad-mode checks (no browser)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ui.components.live import live_latent
-from ui.pages.map.pad import pad_extent, plane_axes
+from ui.shared.pad import pad_extent, plane_axes
 
 
 def test_pad_extent_covers_the_dots_square():

@@ -3,7 +3,7 @@
 Besides this project's checkpoint folders the picker offers models trained elsewhere (a diffusers
 AutoencoderKL folder, an ONNX pair folder, and the adapter files trusted with `--trust-code`), and lists
 pickled or foreign files with the reason they are refused (explorer.models.foreign.detect, torch-free).
-Everything here but `_load_model` reads JSON (and safetensors arrays) only, so a fresh server can paint the
+Everything here but `load_model` reads JSON (and safetensors arrays) only, so a fresh server can paint the
 picker without importing torch. Models are cached once per process (`st.cache_resource`) and shared by every
 session, so they are only ever used for inference; arrays go through `st.cache_data`.
 """
@@ -43,7 +43,7 @@ class Entry:
 OFFERED_FILE_SUFFIXES = (".py", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".pt2", ".onnx")
 
 
-def _stamp(folder: Path) -> tuple:
+def folder_stamp(folder: Path) -> tuple:
     """Cheap fingerprint of a model's files (a folder's top-level files, or the file itself, and its
     evaluations): a changed checkpoint gets a fresh cache entry."""
     out = []
@@ -165,11 +165,11 @@ def _evaluation_metrics(path: Path) -> tuple[tuple[str, Any], ...]:
 
 def list_models() -> list[Entry]:
     check = torch_loaded()
-    return [_describe(str(f), _stamp(f), check) for f in candidate_folders()]
+    return [_describe(str(f), folder_stamp(f), check) for f in candidate_folders()]
 
 
 @st.cache_resource(show_spinner="Loading model ...", max_entries=8)
-def _load_model(folder: str, device: str, stamp: tuple):
+def load_model(folder: str, device: str, stamp: tuple):
     from explorer.checkpoint import from_pretrained
 
     from ui.app.perf import settle
@@ -183,14 +183,14 @@ def _load_model(folder: str, device: str, stamp: tuple):
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _read_analysis(folder: str, stamp: tuple) -> dict[str, np.ndarray]:
+def read_analysis(folder: str, stamp: tuple) -> dict[str, np.ndarray]:
     from explorer.analysis.store import load_analysis
 
     return load_analysis(folder)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _read_config(folder: str, stamp: tuple) -> dict[str, Any]:
+def read_config(folder: str, stamp: tuple) -> dict[str, Any]:
     """config.json and metrics.json of a native checkpoint; for a model trained elsewhere a stand-in config
     naming its kind (its own files are read when it loads)."""
     from explorer.models.foreign import detect_format
@@ -223,10 +223,27 @@ def read_evaluation(eval_folder: str, stamp: tuple) -> tuple[dict[str, Any], dic
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _weights_digest(folder: str, stamp: tuple) -> str:
+def weights_digest(folder: str, stamp: tuple) -> str:
     """The weights' digest (explorer.cache, shortened as its cache folders are), for any kind of model."""
     from explorer.cache import DIGEST_CHARS, weights_digest
 
     return weights_digest(Path(folder))[:DIGEST_CHARS]
 
 
+def condition_classes(config: dict[str, Any]) -> int:
+    """Classes a checkpoint's model is conditioned on, from its config.json alone (0: not conditional).
+    A config without n_classes has none, which spares a fresh server the model imports on its first run."""
+    if not torch_loaded() and not (config.get("config") or {}).get("n_classes"):
+        return 0
+    from explorer.models.registry import family_capabilities  # lazy: torch is loaded by now (checked above)
+
+    try:
+        return family_capabilities(config.get("family", ""), config.get("config") or {}).condition_classes
+    except (TypeError, ValueError):
+        return 0
+
+
+def class_label(names: list[str] | tuple[str, ...] | None, c: int) -> str:
+    """'7' or '3: cat' style label of class index c."""
+    name = names[c] if names and 0 <= c < len(names) else ""
+    return name if name == str(c) else (f"{c}: {name}" if name else str(c))

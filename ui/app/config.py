@@ -26,14 +26,14 @@ UI_DIR = Path(__file__).resolve().parents[1]  # ui/
 ROOT = UI_DIR.parent  # the checkout in a repository or editable install; site-packages when installed
 
 
-def _shipped(name: str) -> Path:
+def shipped(name: str) -> Path:
     """A folder shipped with the app: inside the package when installed from a wheel (setup.py maps the checkout's
     top-level folder there), else at the top of the checkout (plain or editable)."""
     packaged = UI_DIR / name
     return packaged if packaged.is_dir() else ROOT / name
 
 
-PRETRAINED = _shipped("pretrained")
+PRETRAINED = shipped("pretrained")
 MAP_LIMIT = 2000  # test items encoded and mapped per data set
 
 
@@ -50,7 +50,7 @@ class AppConfig:
     live: bool = True  # the walk decodes in the browser (ui/live) where the model's decoder exports to ONNX
 
 
-def _parser() -> argparse.ArgumentParser:
+def app_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="app.py", add_help=False)
     p.add_argument("--models", action="append", default=[], help="another folder of checkpoints (repeatable)")
     p.add_argument("--cache-dir", help="where computed maps are cached (default ~/.cache/vae-explorer)")
@@ -68,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
 
 @functools.lru_cache(maxsize=8)
 def _load(argv: tuple[str, ...], env_key: tuple[tuple[str, str], ...]) -> AppConfig:
-    args, _ = _parser().parse_known_args(list(argv))
+    args, _ = app_parser().parse_known_args(list(argv))
     env = dict(env_key)
     dirs = [PRETRAINED]
     dirs += [Path(p).expanduser() for p in env.get("VAE_EXPLORER_MODELS", "").split(os.pathsep) if p]

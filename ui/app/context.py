@@ -11,9 +11,9 @@ import numpy as np
 import streamlit as st
 
 from explorer.images import ImageLimits
-from ui.app.catalogue import Entry, _load_model, _weights_digest
+from ui.app.catalogue import Entry, load_model, weights_digest
 from ui.app.config import MAP_LIMIT
-from ui.app.dataviews import DataView, _background, _conformed, _encoded
+from ui.app.dataviews import DataView, background, conformed, encoded
 
 
 @dataclass
@@ -70,7 +70,7 @@ class Ctx:
         """The loaded model itself (for a conditional model: no default class)."""
         if self.loaded is None:
             try:
-                self.loaded = _load_model(self.entry.folder, self.device, self.stamp)
+                self.loaded = load_model(self.entry.folder, self.device, self.stamp)
             except Exception as exc:  # noqa: BLE001  (a broken checkpoint must not take the app down)
                 st.error(f"{self.entry.name} could not be loaded: {exc}")
                 st.stop()
@@ -117,7 +117,7 @@ class Ctx:
         return list(names) if names else (self.config.get("dataset") or {}).get("classes")
 
     def weights_digest(self) -> str:
-        return _weights_digest(self.entry.folder, self.stamp)
+        return weights_digest(self.entry.folder, self.stamp)
 
     def has_kl_per_dim(self) -> bool:
         """Whether the checkpoint stores its mean KL per code dimension (a model trained elsewhere may not)."""
@@ -135,7 +135,7 @@ class Ctx:
 
     def background(self) -> np.ndarray:
         """The colour the model's images sit on (per channel), from its own data set or its decoded prior mean."""
-        return np.asarray(_background(self.model, self.key, self.own_dataset, self._own_options()), dtype=np.float32)
+        return np.asarray(background(self.model, self.key, self.own_dataset, self._own_options()), dtype=np.float32)
 
     def _own_options(self) -> str:
         opts = (self.config.get("dataset") or {}).get("options") or {}
@@ -146,7 +146,7 @@ class Ctx:
         bg = tuple(float(v) for v in self.background())
         means = self.analysis.get("test_means")
         try:
-            images, labels, classes = _conformed(self.dataset, self.dataset_options, self.shape, bg, MAP_LIMIT)
+            images, labels, classes = conformed(self.dataset, self.dataset_options, self.shape, bg, MAP_LIMIT)
         except Exception as exc:  # noqa: BLE001  (data not on this machine: the stored means still make a map)
             if self.dataset != self.analysis_dataset or means is None:
                 raise
@@ -156,7 +156,7 @@ class Ctx:
                             f"images of {self.dataset} are not available here ({exc}); the map uses the stored means")
         if self.dataset == self.analysis_dataset and means is not None and len(means) == len(images):
             return DataView(self.dataset, images, labels, classes, np.asarray(means, dtype=np.float32), True)
-        means = _encoded(self.model, self.key, self.dataset, self.dataset_options, self.shape, bg, MAP_LIMIT)
+        means = encoded(self.model, self.key, self.dataset, self.dataset_options, self.shape, bg, MAP_LIMIT)
         note = "" if self.dataset in (self.own_dataset, self.analysis_dataset) else f"{self.dataset} images converted to the model's {self.shape} input"
         return DataView(self.dataset, images, labels, classes, means, False, note)
 

@@ -28,7 +28,7 @@ def _load_split_uncached(name: str, options_json: str):
 
 
 @st.cache_resource(show_spinner="Loading data set ...", max_entries=6)
-def _load_split(name: str, options_json: str):
+def load_split(name: str, options_json: str):
     from ui.app.perf import settle
 
     split = _load_split_uncached(name, options_json)
@@ -81,7 +81,7 @@ def _items_from_split(name: str, options_json: str, limit: int):
     from explorer.analysis.encode_dataset import attribute_table
     from explorer.data.base import stack_images
 
-    split = _load_split(name, options_json)
+    split = load_split(name, options_json)
     images, labels = stack_images(split.test, limit)
     images_np = np.ascontiguousarray(images.float().numpy(), dtype=np.float32)
     labels_np = np.ascontiguousarray(labels.numpy(), dtype=np.int64)
@@ -138,7 +138,7 @@ class DataView:
 
 
 @st.cache_data(show_spinner="Preparing data set images ...", max_entries=12)
-def _conformed(name: str, options_json: str, shape: tuple[int, int, int], background: tuple[float, ...], limit: int):
+def conformed(name: str, options_json: str, shape: tuple[int, int, int], background: tuple[float, ...], limit: int):
     import torch
 
     from explorer.images import conform_batch
@@ -149,15 +149,15 @@ def _conformed(name: str, options_json: str, shape: tuple[int, int, int], backgr
 
 
 @st.cache_data(show_spinner="Encoding data set ...", max_entries=12)
-def _encoded(_model, model_key: str, name: str, options_json: str, shape: tuple, background: tuple, limit: int) -> np.ndarray:
+def encoded(_model, model_key: str, name: str, options_json: str, shape: tuple, background: tuple, limit: int) -> np.ndarray:
     from ui.services import inference
 
-    images, _, _ = _conformed(name, options_json, shape, background, limit)
+    images, _, _ = conformed(name, options_json, shape, background, limit)
     return inference.encode_codes(_model, images)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _background(_model, model_key: str, dataset: str, options_json: str) -> list[float]:
+def background(_model, model_key: str, dataset: str, options_json: str) -> list[float]:
     from explorer.images import estimate_background
 
     try:

@@ -17,7 +17,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from ui.app.config import UI_DIR, _parser, _shipped
+from ui.app.config import UI_DIR, app_parser, shipped
 
 MAIN_SCRIPT = UI_DIR / "entry" / "streamlit_app.py"
 SERVE_SCRIPT = UI_DIR / "entry" / "serve.py"  # MAIN_SCRIPT inside st.App, with the item-image route (ui/services/itemserver.py)
@@ -26,7 +26,7 @@ DEFAULT_ADDRESS = "127.0.0.1"
 
 def streamlit_config_file() -> Path:
     """The project's Streamlit settings: .streamlit/config.toml of the checkout, or its copy in the package."""
-    packaged = _shipped("streamlit_config") / "config.toml"
+    packaged = shipped("streamlit_config") / "config.toml"
     return packaged if packaged.is_file() else UI_DIR.parent / ".streamlit" / "config.toml"
 
 
@@ -76,7 +76,7 @@ def streamlit_argv(argv: list[str], env: dict[str, str] | None = None) -> list[s
 
 
 def _help() -> str:
-    parser = _parser()
+    parser = app_parser()
     parser.prog = "vae-explorer [STREAMLIT OPTIONS] --"
     app_help = parser.format_help().strip()
     return (f"{__doc__.strip()}\n\nSettings applied from {streamlit_config_file()}.\n\n"

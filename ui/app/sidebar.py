@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.app.catalogue import (Entry, _load_model, _read_analysis, _read_config, _stamp, evaluations, list_models,
+from ui.app.catalogue import (Entry, load_model, read_analysis, read_config, folder_stamp, evaluations, list_models,
                           read_evaluation, torch_loaded)
 from ui.app.config import app_config
 from ui.app.context import Ctx
@@ -67,7 +67,7 @@ def sidebar_ui() -> Ctx | None:
         counts: dict[str, int] = {}
         for e in entries:
             counts[e.name] = counts.get(e.name, 0) + 1
-        from ui.pages.walk.url import wanted_model
+        from ui.app.links import wanted_model
 
         linked = wanted_model()  # a shared walk link names its model
         if linked:
@@ -106,12 +106,12 @@ def sidebar_ui() -> Ctx | None:
             st.session_state["device"] = "auto"
         device = st.selectbox("Device", present, key="device", persist_state="session",
                               help="Only devices present on this machine are listed.")
-        stamp = _stamp(Path(folder))
+        stamp = folder_stamp(Path(folder))
         try:
-            meta = _read_config(folder, stamp)
+            meta = read_config(folder, stamp)
             # once torch is loaded the model is loaded here, so that a broken one is reported in the sidebar;
             # on a fresh server's first run it is loaded when a page first needs it
-            model = _load_model(folder, device, stamp) if torch_loaded() else None
+            model = load_model(folder, device, stamp) if torch_loaded() else None
         except Exception as exc:  # noqa: BLE001  (a broken checkpoint must not take the app down)
             st.error(f"{entry.name} could not be loaded: {exc}")
             return None
@@ -132,7 +132,7 @@ def sidebar_ui() -> Ctx | None:
                  + ("" if own else " This checkpoint names no training data set of its own."),
         )
         options = own_options if dataset == own else "{}"
-        analysis, analysis_dataset = (_read_analysis(folder, stamp), own) if own else ({}, "")
+        analysis, analysis_dataset = (read_analysis(folder, stamp), own) if own else ({}, "")
         if dataset != own and dataset in evaluated:
             # the evaluate command's scores and maps stand in for the training run's own
             metrics, analysis = read_evaluation(evaluated[dataset], stamp)
@@ -160,7 +160,7 @@ def sidebar_ui() -> Ctx | None:
 def condition_ui(entry: Entry, config: dict) -> int | None:
     """For a conditional model, the class every page decodes and encodes under unless it picks its own; None
     for any other model."""
-    from ui.shared.conditioning import class_label, condition_classes
+    from ui.app.catalogue import class_label, condition_classes
 
     k = condition_classes(config)
     if not k:

@@ -12,30 +12,11 @@ import numpy as np
 import streamlit as st
 
 from ui.services import inference
-from ui.app.catalogue import torch_loaded
+from ui.app.catalogue import class_label
 from ui.app.context import Ctx
 
 if TYPE_CHECKING:
     from explorer.analysis.scoring import ImageScore
-
-
-def condition_classes(config: dict[str, Any]) -> int:
-    """Classes a checkpoint's model is conditioned on, from its config.json alone (0: not conditional).
-    A config without n_classes has none, which spares a fresh server the model imports on its first run."""
-    if not torch_loaded() and not (config.get("config") or {}).get("n_classes"):
-        return 0
-    from explorer.models.registry import family_capabilities
-
-    try:
-        return family_capabilities(config.get("family", ""), config.get("config") or {}).condition_classes
-    except (TypeError, ValueError):
-        return 0
-
-
-def class_label(names: list[str] | tuple[str, ...] | None, c: int) -> str:
-    """'7' or '3: cat' style label of class index c."""
-    name = names[c] if names and 0 <= c < len(names) else ""
-    return name if name == str(c) else (f"{c}: {name}" if name else str(c))
 
 
 def class_picker_ui(ctx: Ctx, label: str, key: str, default: int = 0, where: Any = st, help: str | None = None) -> int:

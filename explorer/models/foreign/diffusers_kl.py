@@ -30,7 +30,8 @@ from explorer.models.foreign.common import ForeignConfig, ForeignVAE
 from explorer.models.foreign.detect import CONFIG_NAME, DIFFUSERS_WEIGHTS, detect_format, read_small_json
 from explorer.models.foreign.errors import ForeignModelError
 from explorer.models.foreign.latent_scaling import LatentScaling, channel_stats
-from explorer.models.foreign.presets import ALTERNATIVE, PRESET_NAMES
+from explorer.models.foreign.presets import ALTERNATIVE, CONFIGS, PRESET_NAMES
+from explorer.models.foreign.single_file import read_single_file
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
@@ -249,8 +250,6 @@ class DiffusersKLVAE(ForeignVAE):
             raise TypeError(f"{type(config).__name__} is not a DiffusersKLConfig")
         folder = Path(folder or config.source)
         if config.preset:  # a single-file checkpoint, rebuilt with the same preset
-            from explorer.models.foreign.single_file import load_single_file  # lazy: single_file imports this module
-
             return load_single_file(folder, preset=None if config.preset_by_default else config.preset,
                                     image_size=config.input_shape[1:],
                                     sigma=config.sigma, dtype=config.dtype)
@@ -321,5 +320,25 @@ def load_diffusers_kl(folder: str | Path, device: torch.device | str = "cpu", im
     return model.to(torch.device(device)).eval()
 
 
+def load_single_file(path: str | Path, device: torch.device | str = "cpu", preset: str | None = None,
+                     image_size: int | tuple[int, int] | None = None, sigma: float = 0.1,
+                     dtype: torch.dtype | str | None = None) -> DiffusersKLVAE:
+    """An original-layout AutoencoderKL safetensors file (explorer.models.foreign.single_file) as a
+    `DiffusersKLVAE` on device, in eval mode.
+
+    preset: "sd1" | "sdxl" | "sd3" | "flux" | None (sd1 for 4 latent channels, flux for 16); image_size: an int
+    or (H, W) overriding the preset's sample_size; sigma: the fixed std of p(x | z) on [0, 1] images; dtype:
+    as in `load_diffusers_kl` (float16 runs in float32 where the preset says force_upcast).
+    ForeignModelError for pickles, non-safetensors files, missing keys, shapes that do not fit, a preset that
+    does not fit.
+    """
+    raw, name, by_default, vae = read_single_file(path, _import_autoencoder_kl(), preset)
+    config = kl_config_from_raw(raw, CONFIGS / name / CONFIG_NAME, str(path), image_size, sigma, dtype,
+                                preset=name, preset_by_default=by_default)
+    if config.dtype != "float32":  # diffusers warns on every .to(dtype), even a no-op one
+        vae = vae.to(DTYPES[config.dtype])
+    return DiffusersKLVAE(config, vae).to(torch.device(device)).eval()
+
+
 __all__ = ["DTYPES", "DiffusersKLConfig", "DiffusersKLVAE", "diffusers_config", "kl_config_from_raw",
-           "load_autoencoder_kl", "load_diffusers_kl", "run_dtype"]
+           "load_autoencoder_kl", "load_diffusers_kl", "load_single_file", "run_dtype"]

@@ -40,7 +40,7 @@ def load_foreign(path: str | Path, device: torch.device | str = "cpu", trusted_c
 
         return load_diffusers_kl(path, device, image_size=image_size, dtype=dtype)
     if kind == "single_file":
-        from explorer.models.foreign.single_file import load_single_file
+        from explorer.models.foreign.diffusers_kl import load_single_file
 
         return load_single_file(path, device, preset=preset, image_size=image_size, dtype=dtype)
     if kind == "onnx":

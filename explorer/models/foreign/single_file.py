@@ -25,7 +25,6 @@ from typing import Any
 import torch
 
 from explorer.models.foreign.detect import CONFIG_NAME, read_small_json
-from explorer.models.foreign.diffusers_kl import DTYPES, DiffusersKLVAE, _import_autoencoder_kl, kl_config_from_raw
 from explorer.models.foreign.errors import PICKLE_SUFFIXES, ForeignModelError, refusal
 from explorer.models.foreign.ldm_layout import LdmLayout, check_keys, infer_layout, read_header
 from explorer.models.foreign.presets import CONFIGS, choose_preset
@@ -61,17 +60,12 @@ def _vae_tensors(path: Path, layout: LdmLayout) -> dict[str, torch.Tensor]:
         return {k: f.get_tensor(k) for k in f.keys() if k.startswith(layout.prefix)}
 
 
-def load_single_file(path: str | Path, device: torch.device | str = "cpu", preset: str | None = None,
-                     image_size: int | tuple[int, int] | None = None, sigma: float = 0.1,
-                     dtype: torch.dtype | str | None = None) -> DiffusersKLVAE:
-    """An original-layout AutoencoderKL safetensors file as a `DiffusersKLVAE` on device, in eval mode.
-
-    preset: "sd1" | "sdxl" | "sd3" | "flux" | None (sd1 for 4 latent channels, flux for 16); image_size: an int
-    or (H, W) overriding the preset's sample_size; sigma: the fixed std of p(x | z) on [0, 1] images; dtype:
-    as in `load_diffusers_kl` (float16 runs in float32 where the preset says force_upcast).
-    ForeignModelError for pickles, non-safetensors files, missing keys, shapes that do not fit, a preset that
-    does not fit.
-    """
+def read_single_file(path: str | Path, autoencoder_kl: Any, preset: str | None = None
+                     ) -> tuple[dict[str, Any], str, bool, torch.nn.Module]:
+    """(raw config, preset name, whether the preset was the default, the converted AutoencoderKL on the CPU) of
+    an original-layout safetensors file; `autoencoder_kl` is diffusers' class. preset: "sd1" | "sdxl" | "sd3" |
+    "flux" | None (sd1 for 4 latent channels, flux for 16). ForeignModelError for pickles, non-safetensors files,
+    missing keys, shapes that do not fit, a preset that does not fit."""
     path = Path(path)
     if path.suffix.lower() in PICKLE_SUFFIXES:
         raise refusal(path, f"this is {PICKLE_SUFFIXES[path.suffix.lower()]}")
@@ -81,9 +75,6 @@ def load_single_file(path: str | Path, device: torch.device | str = "cpu", prese
     layout = infer_layout(shapes, path)
     name, by_default = choose_preset(layout, preset, path)
     raw = single_file_raw_config(layout, name, path)
-    config = kl_config_from_raw(raw, CONFIGS / name / CONFIG_NAME, str(path), image_size, sigma, dtype,
-                                preset=name, preset_by_default=by_default)
-    autoencoder_kl = _import_autoencoder_kl()
     with torch.device("meta"):  # the architecture's key -> shape, with no memory allocated
         expected = {k: tuple(v.shape) for k, v in autoencoder_kl.from_config(raw).state_dict().items()}
     check_keys(shapes, expected, layout, path)
@@ -94,9 +85,4 @@ def load_single_file(path: str | Path, device: torch.device | str = "cpu", prese
     except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
         raise ForeignModelError(f"{path}: diffusers could not convert this original-layout checkpoint "
                                 f"({type(exc).__name__}: {exc})") from None
-    if config.dtype != "float32":  # diffusers warns on every .to(dtype), even a no-op one
-        vae = vae.to(DTYPES[config.dtype])
-    return DiffusersKLVAE(config, vae).to(torch.device(device)).eval()
-
-
-__all__ = ["load_single_file", "single_file_raw_config", "structure"]
+    return raw, name, by_default, vae

@@ -158,7 +158,7 @@ def test_diffusers_layout_file_and_other_files_are_refused(kl_folder, tmp_path):
 
 @pytest.mark.parametrize("name", ["vae-ft-mse-840000-ema-pruned.ckpt", "ae.pt"])
 def test_pickles_are_refused(tmp_path, name):
-    from explorer.models.foreign.single_file import load_single_file
+    from explorer.models.foreign.diffusers_kl import load_single_file
 
     path = tmp_path / name
     path.write_bytes(b"\x80\x04K\x01.")

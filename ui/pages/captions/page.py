@@ -7,7 +7,7 @@ import streamlit as st
 
 from ui.shared.captioning import captions, label_probs, vocabulary
 from ui.app.context import Ctx, require_ctx
-from ui.pages.walk.panel import KEEP, axes_ui, start_ui, walk_panel
+from ui.shared.walk_panel import KEEP, axes_ui, start_ui, walk_panel
 
 
 def page() -> None:

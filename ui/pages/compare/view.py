@@ -19,7 +19,7 @@ import streamlit as st
 from explorer.analysis.align import Alignment, procrustes_align
 from explorer.pca import fit_pca
 from ui.services import inference
-from ui.app.catalogue import Entry, _load_model, _read_analysis, _read_config, _stamp, evaluations, read_evaluation
+from ui.app.catalogue import Entry, load_model, read_analysis, read_config, folder_stamp, evaluations, read_evaluation
 from ui.app.config import app_config
 from ui.app.context import Ctx
 
@@ -46,16 +46,16 @@ def model_ctx(entry: Entry, device: str, dataset: str) -> Ctx:
     Raises whatever loading the model raises."""
     cfg = app_config()
     folder = entry.folder
-    stamp = _stamp(Path(folder))
-    meta = _read_config(folder, stamp)
-    model = _load_model(folder, device, stamp)
+    stamp = folder_stamp(Path(folder))
+    meta = read_config(folder, stamp)
+    model = load_model(folder, device, stamp)
     config, metrics = meta["config"], meta["metrics"]
     own = (config.get("dataset") or {}).get("name") or entry.dataset
     options = json.dumps((config.get("dataset") or {}).get("options") or {}, sort_keys=True) if dataset == own else "{}"
     analysis: dict[str, np.ndarray] = {}
     analysis_dataset = ""
     if own and dataset == own:
-        analysis, analysis_dataset = _read_analysis(folder, stamp), own
+        analysis, analysis_dataset = read_analysis(folder, stamp), own
     else:
         evaluated = evaluations(folder, stamp)
         if dataset in evaluated:
@@ -74,7 +74,7 @@ def own_options(entries: list[Entry], dataset: str) -> str:
     """JSON of the loader options of `dataset` as the first of `entries` trained on it saved them ("{}" if none)."""
     for entry in entries:
         if entry.dataset == dataset:
-            config = _read_config(entry.folder, _stamp(Path(entry.folder)))["config"]
+            config = read_config(entry.folder, folder_stamp(Path(entry.folder)))["config"]
             return json.dumps((config.get("dataset") or {}).get("options") or {}, sort_keys=True)
     return "{}"
 
@@ -118,9 +118,9 @@ def stored_metrics(ctx: Ctx) -> ModelMetrics | None:
 @st.cache_data(show_spinner="Scoring test items ...", max_entries=32)
 def _scored(_model, model_key: str, dataset: str, options: str, shape: tuple, background: tuple, n_items: int,
             iwae_k: int) -> tuple[dict[str, Any], str]:
-    from ui.app.dataviews import _conformed
+    from ui.app.dataviews import conformed
 
-    images, labels, _ = _conformed(dataset, options, shape, background, n_items)
+    images, labels, _ = conformed(dataset, options, shape, background, n_items)
     try:
         metrics, _ = inference.evaluate_items(_model, images, labels, iwae_k)
     except ValueError as exc:  # a conditional model and unlabelled items

@@ -47,7 +47,7 @@ def similarity_source(ctx: Ctx):
     discriminator, else a VAE/GAN in the model folders for the same image shape (vaegan-mnist5k first);
     (None, why) when there is none."""
     from explorer.models.registry import family_capabilities
-    from ui.app.catalogue import _load_model, _read_config, _stamp, list_models
+    from ui.app.catalogue import load_model, read_config, folder_stamp, list_models
 
     try:
         own = family_capabilities(ctx.config.get("family", ""), ctx.model_config).learned_similarity
@@ -60,7 +60,7 @@ def similarity_source(ctx: Ctx):
         if entry.error or entry.family != "vaegan":
             continue
         try:
-            config = _read_config(entry.folder, _stamp(Path(entry.folder)))["config"]
+            config = read_config(entry.folder, folder_stamp(Path(entry.folder)))["config"]
             shape = tuple(int(s) for s in config["config"]["input_shape"])
             usable = family_capabilities(entry.family, config["config"]).learned_similarity
         except (OSError, KeyError, TypeError, ValueError):
@@ -73,7 +73,7 @@ def similarity_source(ctx: Ctx):
                       f"{SHIPPED_DISCRIMINATOR} takes 1x28x28)")
     entry = sorted(candidates, key=lambda e: e.name != SHIPPED_DISCRIMINATOR)[0]
     try:
-        return _load_model(entry.folder, ctx.device, _stamp(Path(entry.folder))), entry.name
+        return load_model(entry.folder, ctx.device, folder_stamp(Path(entry.folder))), entry.name
     except Exception as exc:  # noqa: BLE001  (a broken checkpoint must not take the page down)
         return None, f"{entry.name} could not be loaded: {exc}"
 

@@ -27,6 +27,7 @@ from explorer.images import display_scale, to_png, to_uint8
 from ui.services import inference
 from ui.app.config import app_config
 from ui.app.context import Ctx
+from ui.pages.map.jobs_ui import failed_job_ui, progress_ui
 
 BIG_MAP_KEY = "bigmap"
 FIT_SIZE = 20_000  # UMAP / t-SNE of a big encoding: fitted on this many points, the rest placed by `transform`
@@ -164,12 +165,12 @@ def _direction(_enc: EncodedSplit, _labels: np.ndarray, names: tuple[str, ...], 
 # -- the items' own images --------------------------------------------------------------------------------------
 def item_source(enc: StoredEncoding):
     """(the split's Dataset, None) where the encoded data set loads here, else (None, why not)."""
-    from ui.app.dataviews import _load_split
+    from ui.app.dataviews import load_split
 
     if not enc.dataset:
         return None, "the encoding does not say which data set it holds"
     try:
-        split = _load_split(enc.dataset, json.dumps(enc.options, sort_keys=True))
+        split = load_split(enc.dataset, json.dumps(enc.options, sort_keys=True))
     except Exception as exc:  # noqa: BLE001  (data not on this machine: the map still works)
         return None, f"{enc.dataset} does not load here: {str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__}"
     part = split.test if enc.split != "train" else split.train
@@ -200,7 +201,6 @@ def item_png(ctx: Ctx, enc: EncodedSplit, source, index: int) -> bytes:
 def _coords(ctx: Ctx, stored: StoredEncoding, enc: EncodedSplit, method: str) -> tuple[np.ndarray, str, str]:
     """(coords (N, 2), method shown, note); UMAP / t-SNE run in the background, PCA stands in meanwhile."""
     from ui.services.mapjobs import METHOD_PARAMS, request_map
-    from ui.pages.map.page import failed_job_ui, progress_ui
 
     stamp = _stamp(stored)
     if method == "plane":
@@ -319,7 +319,7 @@ def big_page(ctx: Ctx, stored: StoredEncoding, choice: str) -> None:
     values, value_name = colour_values(enc, colour)
     export = None
     if app_config().live:
-        from ui.pages.walk.panel import live_decoder
+        from ui.shared.decoders import live_decoder
 
         export, _ = live_decoder(ctx)
     comps = mean = None

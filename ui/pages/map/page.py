@@ -12,103 +12,22 @@ import numpy as np
 import streamlit as st
 
 from explorer.analysis.maps import place_by_neighbours
-from explorer.pca import fit_pca, project_pca
+from explorer.pca import project_pca
 from explorer.images import display_scale, make_grid, to_uint8
 from explorer.latent import plane_grid
 from ui.services import inference
 from ui.app.config import MAP_LIMIT, app_config
 from ui.app.context import Ctx, require_ctx
 from ui.app.dataviews import DataView
-from ui.services.mapjobs import METHOD_PARAMS, Job, map_key, peek, request_map, restart
 from ui.app.perf import settle
+from ui.pages.map.big import big_page, encodings_of
+from ui.pages.map.jobs_ui import encode_ui, failed_job_ui, progress_ui
+from ui.services.mapjobs import METHOD_PARAMS, map_key, request_map
+from ui.shared.pca_map import pca_map
 from ui.shared.widgets import encode_one, image_ui, usable_uploads
 
 METHODS = {"PCA": "pca", "UMAP": "umap", "t-SNE": "tsne", "latent plane": "plane"}
 MAX_GALLERY = 60
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _pca(_means: np.ndarray, model_key: str, dataset: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    p = fit_pca(_means)
-    return p.coords.astype(np.float32), p.components, p.mean
-
-
-def pca_map(ctx: Ctx, view: DataView) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(coords, components, mean): the checkpoint's stored PCA for its own test items, else fitted here."""
-    a = ctx.analysis
-    if view.from_analysis and all(k in a for k in ("pca_coords", "pca_components", "pca_mean")):
-        return a["pca_coords"], a["pca_components"], a["pca_mean"]
-    return _pca(view.means, ctx.key, view.name)
-
-
-@st.fragment(run_every=1.0)
-def progress_ui(key: str, label: str) -> None:
-    """Polls the background job; when it is done, the whole page reruns to show the new map."""
-    job = peek(key)
-    if job is None:
-        return
-    if job.done:
-        st.rerun()
-    st.progress(job.progress(), text=f"Computing {label} of {job.n} points in the background ({job.stage}, "
-                                     f"{job.elapsed:.0f} s). The PCA map is shown meanwhile; everything else stays usable.")
-
-
-@st.fragment(run_every=1.0)
-def encode_progress_ui(key: str, dataset: str) -> None:
-    """Polls the background encoding; when it is done, the whole page reruns and offers the stored encoding."""
-    job = peek(key)
-    if job is None:
-        return
-    if job.done:
-        st.rerun()
-    st.progress(job.progress(), text=f"Encoding the whole test split of {dataset} in the background ({job.stage}, "
-                                     f"{job.elapsed:.0f} s). It is offered under Points when done.")
-
-
-def encode_ui(ctx: Ctx, stored: list) -> None:
-    """A button that encodes the whole test split of the sidebar's data set in the background (as `vae-evaluate
-    ... --encode-only` does), its progress, and its failure with a restart; nothing once it is stored."""
-    from ui.services.mapjobs import encoding_key, request_encoding
-
-    if any(e.dataset == ctx.dataset and e.split == "test" for e in stored):
-        return
-    key = encoding_key(ctx.entry.folder, ctx.dataset, "test", ctx.dataset_options)
-    job = peek(key)
-    if job is None:
-        if st.button(f"Encode the whole test split of {ctx.dataset} here", key="map_encode",
-                     help="Streams every test item through the model into the cache, in a background process; "
-                          "then the big map draws all of them"):
-            request_encoding(ctx.entry.folder, ctx.dataset, "test", ctx.dataset_options, 0, app_config().cache_dir,
-                             app_config().trusted_code)
-            st.rerun()
-    elif not job.done:
-        encode_progress_ui(key, ctx.dataset)
-    elif job.error:
-        failed_job_ui(job, f"the encoding of {ctx.dataset}", key="map_encode_restart")
-    else:
-        st.warning(f"The encoding of {ctx.dataset} finished but is not among this model's stored encodings "
-                   f"(in {app_config().cache_dir}).")
-
-
-def failed_job_ui(job: Job, label: str, key: str = "map_restart") -> None:
-    """A background map that failed: why (a killed worker is named as such) and a button that starts it again."""
-    import signal
-
-    if job.killed_by is not None:
-        try:
-            name = signal.Signals(job.killed_by).name
-        except ValueError:
-            name = f"signal {job.killed_by}"
-        worker = "encoding" if job.method == "encode" else "map"
-        points = f" of {job.n:,} points" if job.n else ""
-        meanwhile = "" if job.method == "encode" else "; the PCA map is shown meanwhile"
-        st.error(f"The {worker} worker was killed ({name}) while computing {label}{points}, after "
-                 f"{job.elapsed:.0f} s. Nothing was cached{meanwhile}.")
-    else:
-        st.error(f"{'T' + label[1:] if label.startswith('the ') else label} could not be computed: {job.error}")
-    if st.button(f"Restart {label}", key=key, help="Start the background worker again"):
-        restart(job.key)
-        st.rerun()
 
 
 def map_coords(ctx: Ctx, view: DataView, method: str) -> tuple[np.ndarray, str, str]:
@@ -230,7 +149,6 @@ def plane_grid_ui(ctx: Ctx, coords: np.ndarray) -> None:
 def page() -> None:
     ctx = require_ctx()
     st.title("Latent map")
-    from ui.pages.map.big import big_page, encodings_of
 
     stored = encodings_of(ctx)
     test_items = f"test items of {ctx.dataset} (the first {MAP_LIMIT:,})"
@@ -268,7 +186,7 @@ def page() -> None:
     st.download_button("Coordinates (CSV)", data=lambda: csv_bytes(view, coords, shown), file_name=f"map-{view.name}-{shown}.csv",
                        mime="text/csv", on_click="ignore", key="map_csv")
     if shown in ("pca", "plane"):  # hover/drag over the map's plane, decoded in the browser (none without an export)
-        from ui.pages.map.pad import map_pad
+        from ui.shared.pad import map_pad
 
         _, comps, mean = pca_map(ctx, view) if shown == "pca" else (None, None, None)
         map_pad(ctx, view, shown, coords, comps, mean)

@@ -38,35 +38,10 @@ def drawing_class(ctx: Ctx) -> int | None:
     return int(c) if c in range(ctx.condition_classes) else 0
 
 
-def live_encoder(ctx: Ctx, condition: int | None = None):
-    """(CachedExport or None, message): the model's encoder as ONNX (CACHE/models/<digest>/encoder.onnx),
-    exported on first use on the inference thread, like ui.pages.walk.panel.live_decoder's decoder; a conditional
-    model's under class `condition` (CACHE/models/<digest>-class<c>/encoder.onnx)."""
-    from explorer.cache import model_cache_dir
-    from explorer.onnx.export import CachedExport
-    from ui.services import inference
-    from ui.app.config import app_config
-
-    folder = model_cache_dir(ctx.weights_digest(), app_config().cache_dir)
-    model, name = ctx.model, folder.name
-    if ctx.condition_classes and condition is not None:
-        from explorer.models.blocks.conditioning import with_default_condition
-
-        model = with_default_condition(ctx.base_model, int(condition))  # a view: no weights of its own
-        name = f"{folder.name}-class{int(condition)}"
-    try:
-        got = inference.exported_part(model, "encoder", name, folder.parent)
-    except Exception as exc:  # noqa: BLE001  (an exporter crash must not take the page down)
-        return None, f"{type(exc).__name__}: {exc}"
-    if not isinstance(got, CachedExport):
-        return None, got.message
-    return got, ""
-
-
 def _map_of_test_codes(ctx: Ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(coords (N, 2), components (2, D), mean (D,)): the PCA map of the test codes (ui.pages.map.page.pca_map); with
     fewer than three test codes, the plane of the first two code dimensions and no dots."""
-    from ui.pages.map.page import pca_map
+    from ui.shared.pca_map import pca_map
 
     view = ctx.data()
     if len(view.means) >= 3:
@@ -83,8 +58,8 @@ def drawing_ui(ctx: Ctx):
 
     from ui.app.config import app_config
     from ui.components.live import live_draw
-    from ui.pages.map.pad import pad_extent
-    from ui.pages.walk.panel import live_decoder
+    from ui.shared.pad import pad_extent
+    from ui.shared.decoders import live_decoder, live_encoder
 
     if not can_draw(ctx):
         st.info("Drawing is for grey-scale digit models (MNIST-like data, light ink on a dark background); "
@@ -131,7 +106,7 @@ def drawing_ui(ctx: Ctx):
 
 def walk_start_ui(ctx: Ctx, image) -> None:
     """A button that starts the latent walk at the drawing's code (the walk's "map point" start)."""
-    from ui.pages.walk.panel import encode_under_class
+    from ui.shared.walk_panel import encode_under_class
     from ui.shared.widgets import encode_one
 
     if st.button("Use as walk start", key="rec_draw_walk", help="Start the latent walk at this drawing's code."):
@@ -144,4 +119,4 @@ def walk_start_ui(ctx: Ctx, image) -> None:
         st.switch_page("ui/pages/walk/page.py")
 
 
-__all__ = ["CLASS_KEY", "DRAW_KEY", "can_draw", "drawing_class", "drawing_ui", "live_encoder", "walk_start_ui"]
+__all__ = ["CLASS_KEY", "DRAW_KEY", "can_draw", "drawing_class", "drawing_ui", "walk_start_ui"]

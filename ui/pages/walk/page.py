@@ -14,8 +14,8 @@ from explorer.latent import interpolation
 from ui.services import inference
 from ui.app.context import Ctx, require_ctx
 from ui.shared.conditioning import class_label, class_picker_ui, class_samples_ui, style_class_ui
-from ui.pages.walk.panel import KEEP, SLIDER_RANGE, axes_ui, axis_name, reset_sliders, start_ui, walk_panel
-from ui.pages.walk.url import apply_url, start_token
+from ui.shared.walk_panel import KEEP, SLIDER_RANGE, axes_ui, axis_name, reset_sliders, start_ui, walk_panel
+from ui.shared.walk_url import apply_url, start_token
 from ui.shared.widgets import encode_one, usable_uploads
 
 

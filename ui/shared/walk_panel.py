@@ -26,6 +26,7 @@ from explorer.latent import (Axes, attribute_axes, dimension_axes, principal_axe
 from ui.services import inference
 from ui.app.config import MAP_LIMIT, app_config
 from ui.app.context import Ctx, session_rng
+from ui.shared.decoders import live_decoder
 from ui.shared.widgets import encode_one, example_ui, usable_uploads
 
 SLIDER_RANGE = 4.0
@@ -264,36 +265,6 @@ LIVE_NOTE = {"wasm": "Decoding in your browser (onnxruntime-web, wasm)", "fallba
              "pending": "Decoding on the server (the in-browser decoder is loading)"}
 
 
-def live_decoder(ctx: Ctx, condition: int | None = None):
-    """(CachedExport or None, message): the model's decoder as ONNX for the live component, exported on first
-    use on the inference thread and kept as CACHE/models/<digest>/decoder.onnx. None with the exporter's error
-    when it cannot be exported; the message also says when a damaged cached file was just exported again.
-    A conditional model's decoder is exported under class `condition` (default: the sidebar's), one file per
-    class: the class is baked into the graph."""
-    from explorer.cache import model_cache_dir
-    from explorer.onnx.export import CachedExport
-
-    digest = ctx.weights_digest()
-    folder = model_cache_dir(digest, app_config().cache_dir)
-    model = ctx.model
-    c = (ctx.condition if condition is None else int(condition)) if ctx.condition_classes else None
-    if c is not None and c != ctx.condition:
-        from explorer.models.blocks.conditioning import with_default_condition
-
-        model = with_default_condition(ctx.base_model, c)  # a view: no weights of its own
-    name = folder.name if c is None else f"{folder.name}-class{int(c)}"
-    try:
-        got = inference.exported_part(model, "decoder", name, folder.parent)
-    except Exception as exc:  # noqa: BLE001  (an exporter crash must not take the page down)
-        return None, f"{type(exc).__name__}: {exc}"
-    if not isinstance(got, CachedExport):
-        return None, got.message
-    note = ""
-    if got.status == "exported" and got.reason.startswith(("corrupt", "stale")):
-        note = f"The cached in-browser decoder could not be used ({got.reason}); it was exported again."
-    return got, note
-
-
 def _apply_release(released, keys: list[str], prefix: str) -> bool:
     """Write a new release (values (K,)) into the slider keys; an old one, seen again, must not undo a reset."""
     if released is None or len(released) != len(keys):
@@ -346,9 +317,9 @@ def walk_panel(ctx: Ctx, start: np.ndarray, axes: Axes, prefix: str = "walk", gr
                gif_axis: int = 0, extra: Callable[[Ctx, np.ndarray], None] | None = None, share: bool = False,
                condition: int | None = None) -> None:
     """Image first (it is what a slider move must repaint), then the sliders; `extra(ctx, code)` adds output;
-    share: keep the walk's state in the page URL (ui/pages/walk/url.py); condition: a conditional model's class to
+    share: keep the walk's state in the page URL (ui/shared/walk_url.py); condition: a conditional model's class to
     decode under (default: the sidebar's), in the page too (the live decoder exported under that class)."""
-    from ui.pages.walk import url as walkurl
+    from ui.shared import walk_url as walkurl
 
     keys = slider_keys(ctx, axes, prefix)
     walkurl.pending_values(keys)

@@ -21,29 +21,17 @@ import math
 import numpy as np
 import streamlit as st
 
+from ui.app.links import APPLIED, link_query
+
 AXES = {"dims": "latent dimensions (by KL)", "pca": "principal directions", "attr": "attribute directions"}
 KIND_TOKEN = {"dims": "dims", "pca": "pca", "attribute": "attr"}  # explorer.latent.Axes.kind -> link token
-APPLIED = "_walk_url_applied"  # the link (query string) this session has applied
 PENDING = "_walk_url_values"  # slider values from the link, set once the axes are known
-
-
-def _query() -> dict[str, str]:
-    return {k: st.query_params.get(k) for k in ("model", "start", "axes", "n", "v", "dirs", "class")
-            if st.query_params.get(k)}
-
-
-def wanted_model() -> str | None:
-    """The model a link names, the first time this session sees that link (for the sidebar's picker)."""
-    q = _query()
-    if not q.get("model") or st.session_state.get(APPLIED) == q:
-        return None
-    return q["model"]
 
 
 def apply_url(limit: float, max_count: int, n_items: int) -> list[str]:
     """Before the walk's widgets: set their state from a link not applied yet; returns messages for the page.
     limit: the sliders' range (-limit, limit); max_count: the most sliders; n_items: test items of the data set."""
-    q = _query()
+    q = link_query()
     if not q or st.session_state.get(APPLIED) == q:
         return []
     st.session_state[APPLIED] = q
@@ -173,4 +161,4 @@ def write_url(model_name: str, axes_kind: str, values: np.ndarray, condition: in
     for k, v in want.items():
         if st.query_params.get(k) != v:
             st.query_params[k] = v
-    st.session_state[APPLIED] = _query()  # our own writes are not a link to apply
+    st.session_state[APPLIED] = link_query()  # our own writes are not a link to apply

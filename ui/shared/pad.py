@@ -45,7 +45,7 @@ def map_pad(ctx, view, shown: str, coords: np.ndarray, components=None, mean=Non
     None (not shown: another map, no export, the live component off, or nothing released yet)."""
     from ui.app.config import app_config
     from ui.components.live import live_latent
-    from ui.pages.walk.panel import live_decoder
+    from ui.shared.decoders import live_decoder
 
     plane = plane_axes(shown, components, mean, ctx.latent_size)
     if plane is None or not app_config().live:
