@@ -35,7 +35,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from explorer.cache import entry_path, read_entry, write_entry
 from explorer.data.base import UNLABELLED, DataSplit
+from explorer.files import atomic_write_json
 from explorer.models.base import VAE, posterior_kl
 from explorer.text import tokenize
 
@@ -203,8 +205,6 @@ def encode_options_key(dataset_name: str, split: str, options: dict[str, Any]) -
 def encode_folder(digest: str, dataset_name: str, split: str, options: dict[str, Any],
                   cache_dir: str | Path | None = None) -> Path:
     """CACHE/models/<digest>/encoded/<dataset>-<split>-<options digest> (explorer.cache; not created)."""
-    from explorer.cache import entry_path
-
     return entry_path(digest, ENCODE_KIND, encode_options_key(dataset_name, split, options), cache_dir)
 
 
@@ -214,8 +214,6 @@ def _shard_name(i: int) -> str:
 
 def _read_manifest(folder: Path, expected: dict[str, Any]) -> list[str]:
     """Names of the complete shards of a previous run with the same options (checked readable), else []."""
-    from explorer.cache import read_entry
-
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
     except (OSError, ValueError):
@@ -262,9 +260,6 @@ def encode_dataset(
     total) after every shard is written; a tqdm bar on stderr unless show_progress is False. info: what the
     items are (data set name, split, loader options, class names), kept in the manifest for readers such as
     the map page (`stored_encodings`); it is not part of the resume check."""
-    from explorer.cache import write_entry
-    from explorer.files import atomic_write_json
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     bound_heap_growth()
@@ -324,8 +319,6 @@ def encode_dataset(
 def load_encoded(folder: str | Path) -> EncodedSplit:
     """The arrays of a complete encoding folder, shards concatenated in item order (preallocated, so the
     peak is the result plus one shard)."""
-    from explorer.cache import read_entry
-
     folder = Path(folder)
     manifest = json.loads((folder / MANIFEST).read_text())
     if not manifest.get("complete"):

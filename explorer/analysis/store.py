@@ -20,7 +20,7 @@ import numpy as np
 from safetensors.numpy import load_file
 
 from explorer.analysis.encode_dataset import ENCODE_KIND, MANIFEST
-from explorer.cache import model_cache_dir
+from explorer.cache import model_cache_dir, weights_digest
 from explorer.files import atomic_save_safetensors
 
 ANALYSIS_NAME = "analysis.safetensors"
@@ -59,8 +59,6 @@ def find_evaluations(model_folder: str | Path, cache_dir: str | Path | None = No
     holding their analysis.safetensors + metrics.json: those in MODEL/eval/ and those in the cache under the
     model's weights digest (explorer.cache). Where both hold one, MODEL/eval/ wins. A model whose weights
     cannot be found simply has no cached evaluations."""
-    from explorer.cache import model_cache_dir, weights_digest
-
     model_folder = Path(model_folder)
     found: dict[str, Path] = {}
     try:

@@ -24,7 +24,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import explorer
+from explorer.analysis.encode_dataset import encode_splits
+from explorer.analysis.maps import parse_map_methods
 from explorer.analysis.store import EVAL_DIR, EVAL_KIND
+from explorer.cache import entry_path, weights_digest
+from explorer.card import render_evaluation_card
+from explorer.checkpoint import CheckpointError, from_pretrained, resolve_device
+from explorer.data import available_datasets, load_dataset
+from explorer.denormals import flush_denormals
+from explorer.files import atomic_folder_swap, fresh_folder_beside, is_writable_folder
+from explorer.run_folder import evaluate_and_map, write_evaluation
 
 SPLITS = ("test", "train")
 ENCODE_SPLITS = (*SPLITS, "both")  # --encode-only may stream both splits
@@ -62,8 +72,6 @@ def build_parser() -> argparse.ArgumentParser:
 def load_model(path: Path, device: str, trusted_code: list[str], image_size: int | None):
     """from_pretrained(path, device), passing trusted_code / image_size only when given (and only where the
     installed from_pretrained takes them: foreign-model support adds them)."""
-    from explorer.checkpoint import from_pretrained
-
     if not path.exists():
         raise EvaluateError(f"{path} does not exist: give a model folder (config.json + model.safetensors) or file")
     extra: dict[str, Any] = {}
@@ -75,8 +83,6 @@ def load_model(path: Path, device: str, trusted_code: list[str], image_size: int
 
 
 def load_data(name: str, root: str | None, image_size: int | None):
-    from explorer.data import available_datasets, load_dataset
-
     if name not in available_datasets():
         raise EvaluateError(f"unknown data set {name!r}; known: {', '.join(available_datasets())}")
     if root is not None and not Path(root).is_dir():
@@ -92,9 +98,6 @@ def _shape_text(shape) -> str:
 def output_target(model_path: Path, key: str, digest: str, cache_dir: str | Path | None) -> tuple[Path, Path]:
     """(final folder, fresh temporary folder beside it) for an evaluation: MODEL/eval/<key> when that can be
     written, else the cache entry of the weights digest."""
-    from explorer.cache import entry_path
-    from explorer.files import fresh_folder_beside, is_writable_folder
-
     if model_path.is_dir():
         target = model_path / EVAL_DIR / key
         if is_writable_folder(target):
@@ -146,7 +149,6 @@ class _Bars:
 def run(argv: list[str]) -> Path:
     """Evaluate as the command line says; returns the folder written."""
     args = build_parser().parse_args(argv)
-    from explorer.analysis.maps import parse_map_methods
 
     maps = parse_map_methods(args.maps)
     if args.iwae_k < 0:
@@ -158,14 +160,6 @@ def run(argv: list[str]) -> Path:
     if args.image_size is not None and args.image_size < 1:
         raise EvaluateError(f"--image-size must be positive, got {args.image_size}")
     import torch
-
-    import explorer
-    from explorer.cache import weights_digest
-    from explorer.card import render_evaluation_card
-    from explorer.checkpoint import resolve_device
-    from explorer.denormals import flush_denormals
-    from explorer.run_folder import evaluate_and_map, write_evaluation
-    from explorer.files import atomic_folder_swap
 
     flush_denormals()  # weights decayed to denormals make scoring many times slower (explorer/denormals.py)
 
@@ -217,9 +211,6 @@ def run(argv: list[str]) -> Path:
 
 def _encode_only(args: argparse.Namespace, model, data, options: dict[str, Any], model_path: Path) -> Path:
     """--encode-only: `explorer.analysis.encode_dataset.encode_splits` into the cache; returns the last folder."""
-    from explorer.analysis.encode_dataset import encode_splits
-    from explorer.cache import weights_digest
-
     splits = ["test", "train"] if args.split == "both" else [args.split]
     out = encode_splits(model, data, splits, weights_digest(model_path), data_options=options, cache_dir=args.cache_dir,
                         batch_size=args.batch_size, limit=args.limit, show_progress=not args.no_progress)
@@ -230,8 +221,6 @@ def _encode_only(args: argparse.Namespace, model, data, options: dict[str, Any],
 
 def main(argv: list[str] | None = None) -> int:
     """The `vae-evaluate` console script: 0 on success, 2 (with one line `error: ...`) on bad input."""
-    from explorer.checkpoint import CheckpointError
-
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         target = run(argv)

@@ -21,11 +21,18 @@ from dataclasses import MISSING, Field, asdict, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from explorer.analysis.maps import parse_map_methods
+from explorer.checkpoint import read_config, resolve_device
+from explorer.data import available_datasets, load_dataset
+from explorer.denormals import flush_denormals
+from explorer.distributed import Distributed
+from explorer.heap import retain_freed_memory
+from explorer.models import available_families, get_model_class
+from explorer.run_folder import export_model
+from explorer.training import STATE_DIR, TrainConfig, Trainer, lock_run
+
 if TYPE_CHECKING:  # typing only: the CLI imports torch once the options are checked
     import torch
-
-    from explorer.distributed import Distributed
-    from explorer.training import TrainConfig
 
 # Options are generated from the config dataclasses: one --kebab-case option per field of TrainConfig and of every
 # registered family's config class, with the help in the field's metadata. These model fields come from the data
@@ -132,8 +139,6 @@ def add_model_options(group: argparse._ArgumentGroup, classes: dict[str, type], 
 
 def add_train_options(group: argparse._ArgumentGroup, taken: set[str]) -> None:
     """One option per TrainConfig field, defaulting to the field's default."""
-    from explorer.training import TrainConfig
-
     for f, annotation in config_fields(TrainConfig):
         kwargs = option_kwargs(annotation) or {"type": parse_value, "metavar": "JSON"}
         if f.metadata.get("choices") and kwargs.get("type") is str:
@@ -151,9 +156,6 @@ def add_train_options(group: argparse._ArgumentGroup, taken: set[str]) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from explorer.data import available_datasets
-    from explorer.models import available_families, get_model_class
-
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("model", "one option per field of each family's config dataclass; the family's "
                              "default where not given")
@@ -233,8 +235,6 @@ def model_values(args: argparse.Namespace, cls: type, data: Any) -> dict[str, An
 
 
 def train_config(args: argparse.Namespace):
-    from explorer.training import TrainConfig
-
     return TrainConfig(**{k.removeprefix("train."): v for k, v in vars(args).items() if k.startswith("train.")})
 
 
@@ -250,7 +250,6 @@ def check_run_options(args: argparse.Namespace) -> None:
         value = getattr(args, name)
         if value is not None and not 0.0 <= value <= 1.0:  # NaN fails too
             raise ValueError(f"--{name.replace('_', '-')} must be between 0 and 1, got {value}")
-    from explorer.analysis.maps import parse_map_methods
 
     parse_map_methods(args.maps)
     out = Path(args.out)
@@ -260,7 +259,6 @@ def check_run_options(args: argparse.Namespace) -> None:
 
 def run(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    from explorer.models import get_model_class
 
     cls = get_model_class(args.model)
     explicit = explicit_model_values(args, cls)  # refuse a wrong option before any data is loaded
@@ -269,9 +267,6 @@ def run(argv: list[str]) -> int:
     if args.dry_run:
         print(json.dumps({"model": args.model, "model_options": explicit, "training": asdict(train_cfg)}, default=list))
         return 0
-    from explorer.checkpoint import resolve_device
-    from explorer.distributed import Distributed
-
     # under torchrun: join the process group (gloo on CPU, NCCL on CUDA); otherwise one process, rank 0 of 1
     context, device = Distributed.from_environment(resolve_device(args.device))
     try:
@@ -284,15 +279,6 @@ def train(args: argparse.Namespace, train_cfg: "TrainConfig", explicit: dict[str
           device: "torch.device", argv: list[str]) -> int:
     """The run itself, in every process of a torchrun job; rank 0 alone locks --out, reports and exports."""
     import torch
-
-    from explorer.analysis.maps import parse_map_methods
-    from explorer.checkpoint import read_config
-    from explorer.data import load_dataset
-    from explorer.denormals import flush_denormals
-    from explorer.run_folder import export_model
-    from explorer.heap import retain_freed_memory
-    from explorer.models import get_model_class
-    from explorer.training import STATE_DIR, Trainer, lock_run
 
     cls = get_model_class(args.model)
     flush_denormals()  # before torch's worker threads start, so that they inherit it (explorer/denormals.py)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import explorer.models
 from explorer.models.base import VAE, Capabilities, VAEConfig
 
 MODEL_REGISTRY: dict[str, type[VAE]] = {}
@@ -18,8 +19,6 @@ def register_model(cls: type[VAE]) -> type[VAE]:
 
 
 def get_model_class(family: str) -> type[VAE]:
-    import explorer.models  # noqa: F401  (registers the built-in families)
-
     try:
         return MODEL_REGISTRY[family]
     except KeyError:
@@ -39,8 +38,6 @@ def family_capabilities(family: str, config: dict[str, Any]) -> Capabilities:
 
 
 def available_families() -> list[str]:
-    import explorer.models  # noqa: F401
-
     return sorted(MODEL_REGISTRY)
 
 

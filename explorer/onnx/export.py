@@ -35,6 +35,7 @@ from torch import Tensor, nn
 
 from explorer.files import atomic_write_bytes, atomic_write_with, file_sha256
 from explorer.models.base import VAE
+from explorer.onnx.trust import vet_onnx_file
 
 DEFAULT_OPSET = 18  # the torch.export exporter's native opset; onnxruntime(-web) runs it from 1.14 on
 EXPORTERS = ("dynamo", "torchscript")  # tried in this order
@@ -329,7 +330,6 @@ def _verify_cached(onnx_path: Path, info_path: Path, digest: str, opset: int, wi
         reason = "corrupt: the file does not match its recorded sha256"
         # Say what a runtime makes of it, for the report: in a child process, since a damaged file may crash
         # onnxruntime in native code (explorer.onnx.trust); not kept, the file is exported again now.
-        from explorer.onnx.trust import vet_onnx_file
 
         verdict = vet_onnx_file(onnx_path, keep=False)
         if not verdict.ok:

@@ -30,6 +30,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from explorer.cache import file_digest, trust_verdict_path
+from explorer.files import atomic_write_bytes
+
 VERDICT_VERSION = 1
 DEFAULT_TIMEOUT_S = 60.0  # per file, child start included (imports take ~1 s on a quiet machine)
 DEFAULT_MEMORY_BYTES = 4 << 30  # the child's address space: a graph wanting more is refused, not run
@@ -264,8 +267,6 @@ class OnnxVetter:
 
 
 def _sha256(path: str | Path) -> str:
-    from explorer.cache import file_digest
-
     return file_digest(path)
 
 
@@ -284,8 +285,6 @@ def _runtime_version() -> str:
 
 def known_verdict(sha256: str, cache_dir: str | Path | None = None) -> OnnxVerdict | None:
     """The kept verdict on a file's digest for this onnxruntime version, or None."""
-    from explorer.cache import trust_verdict_path
-
     runtime = _runtime_version()
     verdict = _KNOWN.get(sha256)
     if verdict is None:
@@ -304,9 +303,6 @@ def vet_onnx_file(path: str | Path, hint: list[int] | tuple[int, ...] | None = N
     """The verdict on one file: kept (by sha256, for this onnxruntime version) or made now in a child process
     (vetter's, else a fresh one). keep: store the new verdict, except a timeout. A kept verdict is not
     re-made when only the hint differs."""
-    from explorer.cache import file_digest, trust_verdict_path
-    from explorer.files import atomic_write_bytes
-
     sha256 = file_digest(path)
     verdict = known_verdict(sha256, cache_dir)
     if verdict is not None:

@@ -18,7 +18,10 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from explorer.cache import DIGEST_CHARS, weights_digest
 from ui.app.config import app_config
+from ui.app.perf import settle
+from ui.services.lazy import torch_side
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ def _looks_like_model(path: Path) -> bool:
 def candidate_folders() -> list[Path]:
     """Every model offered: the children of each model directory (or the directory itself if it is a model),
     then the adapter files trusted on the command line."""
-    from explorer.models.foreign import describe_model_path
+    describe_model_path = torch_side().describe_model_path
 
     found: list[Path] = []
     for root in app_config().model_dirs:
@@ -113,7 +116,7 @@ def _describe(folder: str, stamp: tuple, check_family: bool) -> Entry:
     """What the picker shows about a folder, read without torch (the family is checked once torch is loaded)."""
     path = Path(folder)
     name = path.name
-    from explorer.models.foreign import describe_model_path
+    describe_model_path = torch_side().describe_model_path
 
     described = describe_model_path(path)
     if described["kind"] != "native":
@@ -135,7 +138,7 @@ def _describe(folder: str, stamp: tuple, check_family: bool) -> Entry:
         if not (path / "model.safetensors").is_file():
             raise ValueError(f"{folder} is not a checkpoint: model.safetensors is missing")
         if check_family:
-            from explorer.models.registry import get_model_class
+            get_model_class = torch_side().get_model_class
 
             get_model_class(payload["family"])
     except (ValueError, OSError) as exc:
@@ -170,9 +173,8 @@ def list_models() -> list[Entry]:
 
 @st.cache_resource(show_spinner="Loading model ...", max_entries=8)
 def load_model(folder: str, device: str, stamp: tuple):
-    from explorer.checkpoint import from_pretrained
+    from_pretrained = torch_side().from_pretrained
 
-    from ui.app.perf import settle
 
     cfg = app_config()
     trusted = [Path(folder)] if is_trusted(Path(folder)) else []  # only ever the file itself, and only if trusted
@@ -184,7 +186,7 @@ def load_model(folder: str, device: str, stamp: tuple):
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def read_analysis(folder: str, stamp: tuple) -> dict[str, np.ndarray]:
-    from explorer.analysis.store import load_analysis
+    load_analysis = torch_side().load_analysis
 
     return load_analysis(folder)
 
@@ -193,7 +195,7 @@ def read_analysis(folder: str, stamp: tuple) -> dict[str, np.ndarray]:
 def read_config(folder: str, stamp: tuple) -> dict[str, Any]:
     """config.json and metrics.json of a native checkpoint; for a model trained elsewhere a stand-in config
     naming its kind (its own files are read when it loads)."""
-    from explorer.models.foreign import detect_format
+    detect_format = torch_side().detect_format
 
     path = Path(folder)
     kind = detect_format(path)
@@ -206,7 +208,7 @@ def read_config(folder: str, stamp: tuple) -> dict[str, Any]:
 @st.cache_data(show_spinner=False, max_entries=32)
 def evaluations(folder: str, stamp: tuple) -> dict[str, str]:
     """The evaluate command's results for this model: data set name -> folder (MODEL/eval/ or the cache)."""
-    from explorer.analysis.store import find_evaluations
+    find_evaluations = torch_side().find_evaluations
 
     try:
         return {name: str(p) for name, p in find_evaluations(folder, app_config().cache_dir).items()}
@@ -217,16 +219,14 @@ def evaluations(folder: str, stamp: tuple) -> dict[str, str]:
 @st.cache_data(show_spinner=False, max_entries=16)
 def read_evaluation(eval_folder: str, stamp: tuple) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """(metrics, analysis arrays) of one evaluation folder."""
-    from explorer.analysis.store import load_evaluation
+    load_evaluation = torch_side().load_evaluation
 
     return load_evaluation(eval_folder)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def weights_digest(folder: str, stamp: tuple) -> str:
+def folder_digest(folder: str, stamp: tuple) -> str:
     """The weights' digest (explorer.cache, shortened as its cache folders are), for any kind of model."""
-    from explorer.cache import DIGEST_CHARS, weights_digest
-
     return weights_digest(Path(folder))[:DIGEST_CHARS]
 
 

@@ -11,9 +11,10 @@ import numpy as np
 import streamlit as st
 
 from explorer.images import ImageLimits
-from ui.app.catalogue import Entry, load_model, weights_digest
+from ui.app.catalogue import Entry, folder_digest, load_model
 from ui.app.config import MAP_LIMIT
 from ui.app.dataviews import DataView, background, conformed, encoded
+from ui.services.lazy import torch_side
 
 
 @dataclass
@@ -50,7 +51,7 @@ class Ctx:
         if self.condition is None or not base.capabilities().condition_classes:
             return base
         if self._view is None:
-            from explorer.models.blocks.conditioning import with_default_condition
+            with_default_condition = torch_side().with_default_condition
 
             self._view = with_default_condition(base, self.condition)
         return self._view
@@ -58,7 +59,7 @@ class Ctx:
     @property
     def condition_classes(self) -> int:
         """How many classes the model is conditioned on (0: not conditional), known without the weights."""
-        from explorer.models.registry import family_capabilities
+        family_capabilities = torch_side().family_capabilities
 
         try:
             return family_capabilities(self.config.get("family", ""), self.model_config).condition_classes
@@ -104,7 +105,7 @@ class Ctx:
     @property
     def has_captions(self) -> bool:
         """Whether the family can caption codes: decided from the class, without loading the weights."""
-        from explorer.models.registry import family_capabilities
+        family_capabilities = torch_side().family_capabilities
 
         try:
             return family_capabilities(self.config.get("family", ""), self.model_config).captions
@@ -117,7 +118,7 @@ class Ctx:
         return list(names) if names else (self.config.get("dataset") or {}).get("classes")
 
     def weights_digest(self) -> str:
-        return weights_digest(self.entry.folder, self.stamp)
+        return folder_digest(self.entry.folder, self.stamp)
 
     def has_kl_per_dim(self) -> bool:
         """Whether the checkpoint stores its mean KL per code dimension (a model trained elsewhere may not)."""

@@ -15,30 +15,32 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+import explorer
+from explorer.files import atomic_save_safetensors
+from explorer.images import conform_batch, estimate_background
 from ui.app.config import MAP_LIMIT, app_config
+from ui.app.perf import settle
+from ui.services import inference
+from ui.services.lazy import torch_side
 
 EMBEDDED_DATASETS = ("mnist5k", "digits", "patches", "shapes")
 
 
 def _load_split_uncached(name: str, options_json: str):
     """A DataSplit by name (explorer.data imports each loader lazily, so embedded sets never pull in torchvision)."""
-    from explorer.data import load_dataset
+    load_dataset = torch_side().load_dataset
 
     return load_dataset(name, **json.loads(options_json))
 
 
 @st.cache_resource(show_spinner="Loading data set ...", max_entries=6)
 def load_split(name: str, options_json: str):
-    from ui.app.perf import settle
-
     split = _load_split_uncached(name, options_json)
     settle(f"data {name} {options_json}")
     return split
 
 
 def _items_path(name: str, options_json: str, limit: int) -> Path:
-    import explorer
-
     spec = json.dumps([name, options_json, limit, explorer.__version__, "attributes"])  # files since the table
     return app_config().cache_dir / "data" / f"{name}-{hashlib.sha256(spec.encode()).hexdigest()[:16]}.safetensors"
 
@@ -63,8 +65,6 @@ def test_items(name: str, options_json: str, limit: int = MAP_LIMIT) -> tuple[np
             pass  # torn or foreign file: load again
     images_np, labels_np, classes, table = _items_from_split(name, options_json, limit)
     try:
-        from explorer.files import atomic_save_safetensors
-
         arrays = {"images": images_np, "labels": labels_np}
         meta = {"classes": json.dumps(classes)}
         if table is not None:  # CelebA's 40 attributes ride along (test_attributes reads them back)
@@ -78,8 +78,8 @@ def test_items(name: str, options_json: str, limit: int = MAP_LIMIT) -> tuple[np
 
 def _items_from_split(name: str, options_json: str, limit: int):
     """(images, labels, classes, (attributes (N, A) uint8, names) or None) of the first `limit` test items."""
-    from explorer.analysis.encode_dataset import attribute_table
-    from explorer.data.base import stack_images
+    attribute_table = torch_side().attribute_table
+    stack_images = torch_side().stack_images
 
     split = load_split(name, options_json)
     images, labels = stack_images(split.test, limit)
@@ -141,7 +141,6 @@ class DataView:
 def conformed(name: str, options_json: str, shape: tuple[int, int, int], background: tuple[float, ...], limit: int):
     import torch
 
-    from explorer.images import conform_batch
 
     images, labels, classes = test_items(name, options_json, limit)
     x = conform_batch(torch.from_numpy(images), shape, np.asarray(background))
@@ -150,21 +149,16 @@ def conformed(name: str, options_json: str, shape: tuple[int, int, int], backgro
 
 @st.cache_data(show_spinner="Encoding data set ...", max_entries=12)
 def encoded(_model, model_key: str, name: str, options_json: str, shape: tuple, background: tuple, limit: int) -> np.ndarray:
-    from ui.services import inference
-
     images, _, _ = conformed(name, options_json, shape, background, limit)
     return inference.encode_codes(_model, images)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def background(_model, model_key: str, dataset: str, options_json: str) -> list[float]:
-    from explorer.images import estimate_background
-
     try:
         images, _, _ = test_items(dataset, options_json)
         return [float(v) for v in estimate_background(images[:200])]
     except Exception:  # noqa: BLE001  (no data here: fall back on what the model draws)
-        from ui.services import inference
 
         zero = np.zeros((1, int(math.prod(_model.latent_shape))))
         return [float(v) for v in estimate_background(inference.decode_codes(_model, zero))]

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from ui.app.config import UI_DIR, app_parser, shipped
 

@@ -8,18 +8,31 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.app.catalogue import (Entry, load_model, read_analysis, read_config, folder_stamp, evaluations, list_models,
-                          read_evaluation, torch_loaded)
+from ui.app.catalogue import (
+    Entry,
+    class_label,
+    condition_classes,
+    evaluations,
+    folder_stamp,
+    list_models,
+    load_model,
+    read_analysis,
+    read_config,
+    read_evaluation,
+    torch_loaded,
+)
 from ui.app.config import app_config
 from ui.app.context import Ctx
-from ui.app.dataviews import EMBEDDED_DATASETS
+from ui.app.dataviews import EMBEDDED_DATASETS, dataset_available
+from ui.app.links import wanted_model
+from ui.services.lazy import torch_side
 
 
 def devices() -> list[str]:
     """Devices present here ('auto' first); before torch is loaded only 'auto' and 'cpu' are offered."""
     if not torch_loaded():
         return ["auto", "cpu"]
-    from explorer.checkpoint import available_devices
+    available_devices = torch_side().available_devices
 
     return available_devices()
 
@@ -67,7 +80,6 @@ def sidebar_ui() -> Ctx | None:
         counts: dict[str, int] = {}
         for e in entries:
             counts[e.name] = counts.get(e.name, 0) + 1
-        from ui.app.links import wanted_model
 
         linked = wanted_model()  # a shared walk link names its model
         if linked:
@@ -139,8 +151,6 @@ def sidebar_ui() -> Ctx | None:
             analysis_dataset = dataset
             options = json.dumps((metrics.get("dataset") or {}).get("options") or {}, sort_keys=True)
         elif dataset != own:
-            from ui.app.dataviews import dataset_available
-
             problem = dataset_available(dataset, options)
             if problem and own:
                 st.warning(f"{dataset} is not available here ({problem}); using {own}.")
@@ -160,8 +170,6 @@ def sidebar_ui() -> Ctx | None:
 def condition_ui(entry: Entry, config: dict) -> int | None:
     """For a conditional model, the class every page decodes and encodes under unless it picks its own; None
     for any other model."""
-    from ui.app.catalogue import class_label, condition_classes
-
     k = condition_classes(config)
     if not k:
         return None

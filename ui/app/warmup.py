@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import threading
 
+from ui.app.perf import settle
+from ui.services import inference
+from ui.services.lazy import torch_side
+
 _STARTED = threading.Event()
 DONE = threading.Event()
 
@@ -20,18 +24,12 @@ def _work(threads: int) -> None:
 
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
-        import explorer.analysis.evaluation  # noqa: F401
-        import explorer.checkpoint  # noqa: F401
-        import explorer.latent  # noqa: F401
-        import explorer.models  # noqa: F401
         import plotly.graph_objects  # noqa: F401
 
-        from ui.services import inference
+        torch_side()  # explorer's torch side: evaluation, checkpoints, latents, the model families
 
         inference.run(lambda: torch.zeros(1).add_(1))  # the inference thread exists and has run an operator
     finally:
-        from ui.app.perf import settle
-
         settle("imports")
         DONE.set()
 

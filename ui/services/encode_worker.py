@@ -12,6 +12,10 @@ from __future__ import annotations
 import json
 import sys
 
+from explorer.analysis.encode_dataset import encode_splits
+from explorer.cache import weights_digest
+from explorer.cli.evaluate import load_model
+from explorer.data import load_dataset
 from ui.services.map_worker import lower_priority, report
 
 BATCH_SIZE = 50  # explorer.cli.evaluate's --batch-size default: the cache entry's name depends on it
@@ -21,11 +25,6 @@ def main(argv: list[str]) -> int:
     model_path, dataset, split, cache_dir, options_json, *trusted = argv
     lower_priority()
     from pathlib import Path
-
-    from explorer.analysis.encode_dataset import encode_splits
-    from explorer.cache import weights_digest
-    from explorer.data import load_dataset
-    from explorer.cli.evaluate import load_model
 
     report(0.0, "loading the model and the data set")
     options = json.loads(options_json)

@@ -9,6 +9,9 @@ import json
 import os
 import sys
 
+from explorer.analysis.maps import compute_map
+from explorer.cache import write_entry
+
 PROGRESS_PREFIX = "progress"
 
 
@@ -29,9 +32,6 @@ def main(argv: list[str]) -> int:
     src, out, method, params, seed = argv
     lower_priority()
     import numpy as np
-
-    from explorer.analysis.maps import compute_map
-    from explorer.cache import write_entry
 
     report(0.0, f"computing {method.upper()}")
     means = np.load(src, allow_pickle=False)

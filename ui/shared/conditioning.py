@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import streamlit as st
 
-from ui.services import inference
+from explorer.images import display_scale, make_grid, to_uint8
 from ui.app.catalogue import class_label
 from ui.app.context import Ctx
+from ui.services import inference
+from ui.services.lazy import torch_side
 
 if TYPE_CHECKING:
     from explorer.analysis.scoring import ImageScore
@@ -37,8 +39,6 @@ def score_under(_model, model_key: str, image: np.ndarray, iwae_k: int, seed: in
 
 
 def _px(image: np.ndarray, size: int = 84) -> np.ndarray:
-    from explorer.images import display_scale, to_uint8
-
     return to_uint8(image, display_scale(*image.shape[-2:], size))
 
 
@@ -61,8 +61,7 @@ def written_as_ui(ctx: Ctx, code: np.ndarray, source: int, key: str) -> None:
 def style_class_ui(ctx: Ctx, code: np.ndarray, prefix: str = "walk") -> None:
     """Style x class: `code` (D,) and a few seeded prior draws (the rows: styles), each decoded under every
     class (the columns), by ui/inference.style_class_grid."""
-    from explorer.images import display_scale, make_grid, to_uint8
-    from explorer.latent import prior_draw
+    prior_draw = torch_side().prior_draw
 
     k = ctx.condition_classes
     st.markdown("**Style × class**")

@@ -12,6 +12,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from explorer.images import display_scale
+from ui.app.config import app_config
+from ui.components.live import live_latent
+from ui.shared.decoders import live_decoder
+
 PAD_KEY = "map_pad"
 
 
@@ -43,10 +48,6 @@ def plane_axes(shown: str, components: np.ndarray | None, mean: np.ndarray | Non
 def map_pad(ctx, view, shown: str, coords: np.ndarray, components=None, mean=None) -> np.ndarray | None:
     """The pad below the map for the PCA map (or a 2-D model's latent plane): returns the released code, or
     None (not shown: another map, no export, the live component off, or nothing released yet)."""
-    from ui.app.config import app_config
-    from ui.components.live import live_latent
-    from ui.shared.decoders import live_decoder
-
     plane = plane_axes(shown, components, mean, ctx.latent_size)
     if plane is None or not app_config().live:
         return None
@@ -65,7 +66,6 @@ def map_pad(ctx, view, shown: str, coords: np.ndarray, components=None, mean=Non
     st.caption("Hover or drag over the plane of the map: your browser decodes the code under the pointer "
                f"({' + '.join(['mean', 'x·c1', 'y·c2']) if shown == 'pca' else 'z = (x, y)'}). Release to keep a point.")
     h, w = ctx.shape[-2:]
-    from explorer.images import display_scale
 
     result = live_latent(PAD_KEY, export.path, model_key, start, vectors, np.ones(2), labels, point, tuple(ctx.shape),
                          ranges=pad_extent(dots, floor=3.0 if shown == "plane" else 0.0),

@@ -21,11 +21,13 @@ import numpy as np
 import streamlit as st
 
 from explorer.images import display_scale, make_grid, to_gif, to_png, to_uint8
-from explorer.latent import (Axes, attribute_axes, dimension_axes, principal_axes, prior_draw, traversal_codes,
-                            walk_code)
-from ui.services import inference
+from explorer.latent import Axes, attribute_axes, dimension_axes, principal_axes, prior_draw, traversal_codes, walk_code
 from ui.app.config import MAP_LIMIT, app_config
 from ui.app.context import Ctx, session_rng
+from ui.app.dataviews import test_attributes
+from ui.components.live import live_latent
+from ui.services import inference
+from ui.shared import walk_url as walkurl
 from ui.shared.decoders import live_decoder
 from ui.shared.widgets import encode_one, example_ui, usable_uploads
 
@@ -112,8 +114,6 @@ def _direction_axes(_means: np.ndarray, _groups: np.ndarray, model_key: str, dat
 def direction_sources(ctx: Ctx) -> dict[str, object]:
     """What attribute directions the chosen data set allows: {"classes": (classes present, names)} when two or
     more classes are labelled, {"attributes": (table (N, A) 0/1, names)} when it carries an attribute table."""
-    from ui.app.dataviews import test_attributes
-
     view = ctx.data()
     out: dict[str, object] = {}
     present = np.unique(view.labels[view.labels >= 0]) if len(view.labels) else np.zeros(0, np.int64)
@@ -297,8 +297,6 @@ def _live_values(ctx: Ctx, start: np.ndarray, axes: Axes, keys: list[str], prefi
                  export) -> tuple[np.ndarray, str, str]:
     """Render the live component on the slider keys' values; a new release is written back to those keys.
     Returns (values, path, the page's reason for a fallback)."""
-    from ui.components.live import live_latent
-
     key = f"{prefix}_live"
     model_key = f"{ctx.weights_digest()}:{export.info.sha256[:12]}"  # a re-exported file is new bytes
     _apply_release(_peek_release(key, model_key), keys, prefix)
@@ -319,8 +317,6 @@ def walk_panel(ctx: Ctx, start: np.ndarray, axes: Axes, prefix: str = "walk", gr
     """Image first (it is what a slider move must repaint), then the sliders; `extra(ctx, code)` adds output;
     share: keep the walk's state in the page URL (ui/shared/walk_url.py); condition: a conditional model's class to
     decode under (default: the sidebar's), in the page too (the live decoder exported under that class)."""
-    from ui.shared import walk_url as walkurl
-
     keys = slider_keys(ctx, axes, prefix)
     walkurl.pending_values(keys)
     for k in keys:

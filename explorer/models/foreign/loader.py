@@ -8,8 +8,12 @@ from pathlib import Path
 import torch
 
 from explorer.models.base import VAE
+from explorer.models.foreign.adapter import load_adapter
 from explorer.models.foreign.detect import CONFIG_NAME, detect_format, read_small_json
+from explorer.models.foreign.diffusers_kl import load_diffusers_kl, load_single_file
+from explorer.models.foreign.diffusers_plain import load_plain
 from explorer.models.foreign.errors import ForeignModelError
+from explorer.models.foreign.onnx_pair import load_onnx_pair
 
 
 def load_foreign(path: str | Path, device: torch.device | str = "cpu", trusted_code: Collection[str | Path] = (),
@@ -33,22 +37,13 @@ def load_foreign(path: str | Path, device: torch.device | str = "cpu", trusted_c
                                 f"{CONFIG_NAME} gives its own scaling")
     if kind == "diffusers":
         if read_small_json(path / CONFIG_NAME).get("_class_name") != "AutoencoderKL":
-            from explorer.models.foreign.diffusers_plain import load_plain
-
             return load_plain(path, device, image_size=image_size)
-        from explorer.models.foreign.diffusers_kl import load_diffusers_kl
 
         return load_diffusers_kl(path, device, image_size=image_size, dtype=dtype)
     if kind == "single_file":
-        from explorer.models.foreign.diffusers_kl import load_single_file
-
         return load_single_file(path, device, preset=preset, image_size=image_size, dtype=dtype)
     if kind == "onnx":
-        from explorer.models.foreign.onnx_pair import load_onnx_pair
-
         return load_onnx_pair(path, device)
     if kind == "adapter":
-        from explorer.models.foreign.adapter import load_adapter
-
         return load_adapter(path, device, trusted_code)
     raise ForeignModelError(f"{path} is a native explorer checkpoint: load it with explorer.checkpoint.from_pretrained")

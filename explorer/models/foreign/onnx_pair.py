@@ -40,6 +40,7 @@ from explorer.models.base import VAEConfig
 from explorer.models.foreign.common import ForeignConfig, ForeignVAE
 from explorer.models.foreign.detect import ONNX_DECODER, ONNX_ENCODER, ONNX_SPEC, read_small_json
 from explorer.models.foreign.errors import ForeignModelError
+from explorer.onnx.trust import OnnxVetter, UntrustedOnnxError, require_trusted_onnx
 
 SPEC_KEYS = {"input_shape", "likelihood", "value_range", "sigma", "latent_shape", "class_names", "name"}
 
@@ -89,8 +90,6 @@ def read_onnx_spec(folder: str | Path) -> dict[str, Any]:
 def _check_graph(path: Path, hint: tuple[int, ...] | None, vetter: Any) -> Any:
     """The file exists and was vetted in a child process (onnx.checker, an onnxruntime session, one run on
     zeros of shape hint) before this process opens it; returns the verdict (its trial run's output shapes)."""
-    from explorer.onnx.trust import UntrustedOnnxError, require_trusted_onnx
-
     if not path.is_file():
         raise ForeignModelError(f"{path} is missing: an ONNX pair folder needs {ONNX_ENCODER} and {ONNX_DECODER} "
                                 f"beside {ONNX_SPEC}")
@@ -211,7 +210,6 @@ def load_onnx_pair(folder: str | Path, device: torch.device | str = "cpu") -> On
     folder = Path(folder)
     spec = read_onnx_spec(folder)
     enc_path, dec_path = folder / ONNX_ENCODER, folder / ONNX_DECODER
-    from explorer.onnx.trust import OnnxVetter
 
     # Vet both graphs in one child process before this one opens them; the decoder's trial code has the
     # latent shape the encoder's trial run gave (or onnx_vae.json's).

@@ -14,15 +14,29 @@ import numpy as np
 import streamlit as st
 
 from explorer.analysis import losslab
-from explorer.images import UPLOAD_TYPES
-from ui.services import inference
+from explorer.images import UPLOAD_TYPES, display_scale, to_uint8
 from ui.app.catalogue import list_models
-from ui.pages.compare.view import (MAX_MODELS, METRIC_COLUMNS, aligned_maps, kl_figure, map_figure, metrics_table,
-                            model_ctx, own_options, pca_coords, reconstruction_ranking, scored_metrics,
-                            shape_refusals, shape_text, shared_ranges, stored_metrics)
-from ui.shared.conditioning import class_label, class_picker_ui, score_under
 from ui.app.context import Ctx, get_ctx
 from ui.app.dataviews import EMBEDDED_DATASETS, dataset_available
+from ui.pages.compare.view import (
+    MAX_MODELS,
+    METRIC_COLUMNS,
+    aligned_maps,
+    kl_figure,
+    map_figure,
+    metrics_table,
+    model_ctx,
+    own_options,
+    pca_coords,
+    reconstruction_ranking,
+    scored_metrics,
+    shape_refusals,
+    shape_text,
+    shared_ranges,
+    stored_metrics,
+)
+from ui.services import inference
+from ui.shared.conditioning import class_label, class_picker_ui, score_under
 from ui.shared.widgets import convert_upload, image_ui, remember_uploads, score_image
 
 IWAE_CHOICES = [0, 10, 50, 100]
@@ -171,8 +185,6 @@ def prior_ui(ctxs: list[Ctx]) -> None:
 
 
 def _px(image) -> np.ndarray:
-    from explorer.images import display_scale, to_uint8
-
     return to_uint8(image, display_scale(*image.shape[-2:], 72))
 
 

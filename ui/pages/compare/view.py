@@ -16,12 +16,14 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from explorer.analysis import losslab
 from explorer.analysis.align import Alignment, procrustes_align
 from explorer.pca import fit_pca
-from ui.services import inference
-from ui.app.catalogue import Entry, load_model, read_analysis, read_config, folder_stamp, evaluations, read_evaluation
+from ui.app.catalogue import Entry, evaluations, folder_stamp, load_model, read_analysis, read_config, read_evaluation
 from ui.app.config import app_config
 from ui.app.context import Ctx
+from ui.app.dataviews import conformed
+from ui.services import inference
 
 MAX_MODELS = 4
 METRIC_COLUMNS = {  # metrics.json key -> column title
@@ -118,8 +120,6 @@ def stored_metrics(ctx: Ctx) -> ModelMetrics | None:
 @st.cache_data(show_spinner="Scoring test items ...", max_entries=32)
 def _scored(_model, model_key: str, dataset: str, options: str, shape: tuple, background: tuple, n_items: int,
             iwae_k: int) -> tuple[dict[str, Any], str]:
-    from ui.app.dataviews import conformed
-
     images, labels, _ = conformed(dataset, options, shape, background, n_items)
     try:
         metrics, _ = inference.evaluate_items(_model, images, labels, iwae_k)
@@ -211,8 +211,6 @@ RANKED = {"mse": "rank by MSE", "bce_variant_predicts": "rank by BCE", "ssim": "
 def reconstruction_ranking(result) -> dict[str, Any]:
     """Where the loss lab (explorer.analysis.losslab) ranks a model's reconstruction among the variants (1 = most similar
     to the original), its MSE and SSIM, and the whole order by MSE."""
-    from explorer.analysis import losslab
-
     rows = losslab.ranking_table(result)
     recon = next(r for r in rows if r["variant"] == "reconstruction")
     out: dict[str, Any] = {"MSE of the reconstruction": float(recon["mse"]), "SSIM": float(recon["ssim"])}

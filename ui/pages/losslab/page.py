@@ -10,8 +10,10 @@ import streamlit as st
 import torch
 
 from explorer.analysis import losslab
-from ui.services import inference
+from explorer.models.registry import family_capabilities
+from ui.app.catalogue import folder_stamp, list_models, load_model, read_config
 from ui.app.context import Ctx, require_ctx
+from ui.services import inference
 from ui.shared.widgets import encode_one, example_ui, heat_rgb, image_ui, reconstruct_one, usable_uploads
 
 DIRECTIONS = {"up": (-1, 0), "down": (1, 0), "left": (0, -1), "right": (0, 1)}
@@ -46,9 +48,6 @@ def similarity_source(ctx: Ctx):
     """(model, name) whose `similarity_features` give the learned similarity: the chosen model when it has a
     discriminator, else a VAE/GAN in the model folders for the same image shape (vaegan-mnist5k first);
     (None, why) when there is none."""
-    from explorer.models.registry import family_capabilities
-    from ui.app.catalogue import load_model, read_config, folder_stamp, list_models
-
     try:
         own = family_capabilities(ctx.config.get("family", ""), ctx.model_config).learned_similarity
     except (TypeError, ValueError):  # a model trained elsewhere (ONNX pair, diffusers) has no family config

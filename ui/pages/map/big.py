@@ -21,13 +21,21 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from explorer.analysis import maps
 from explorer.analysis.encode_dataset import EncodedSplit, load_encoded
 from explorer.analysis.store import StoredEncoding, stored_encodings
 from explorer.images import display_scale, to_png, to_uint8
-from ui.services import inference
+from explorer.latent import attribute_axes
+from explorer.pca import attribute_direction_map, fit_pca
 from ui.app.config import app_config
 from ui.app.context import Ctx
+from ui.app.dataviews import load_split
+from ui.components.bigmap import assets_installed, big_map, quantize, select_box, select_lasso
 from ui.pages.map.jobs_ui import failed_job_ui, progress_ui
+from ui.services import inference
+from ui.services.itemserver import item_url, session_key
+from ui.services.mapjobs import METHOD_PARAMS, map_key, request_map
+from ui.shared.decoders import live_decoder
 
 BIG_MAP_KEY = "bigmap"
 FIT_SIZE = 20_000  # UMAP / t-SNE of a big encoding: fitted on this many points, the rest placed by `transform`
@@ -59,24 +67,18 @@ def _load(folder: str, stamp: float) -> EncodedSplit:
 
 @st.cache_data(show_spinner="PCA of the codes ...", max_entries=4)
 def _pca(_means: np.ndarray, folder: str, stamp: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from explorer.pca import fit_pca
-
     p = fit_pca(_means)
     return p.coords.astype(np.float32), p.components, p.mean
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _map_key(_means: np.ndarray, digest: str, folder: str, stamp: float, method: str, params_json: str) -> str:
-    from ui.services.mapjobs import map_key
-
     return map_key(digest, Path(folder).name, method, json.loads(params_json), 0, _means)
 
 
 def memory_refusal(enc: StoredEncoding, method: str, loaded: bool) -> str | None:
     """None when the encoding (unless already `loaded`) and its map fit in the memory available, else a message
     with the size it would need (explorer.analysis.maps.check_map_memory, less what loading takes)."""
-    from explorer.analysis import maps
-
     load = 0 if loaded else enc.load_bytes()
     fit = FIT_SIZE if method in ("umap", "tsne") else None
     try:
@@ -144,9 +146,6 @@ def direction_plane(enc: EncodedSplit, names: list[str], labels: np.ndarray,
     whose y axis is the first principal direction of what that direction leaves
     (`explorer.pca.attribute_direction_map`); both in code units from the codes' mean, so the page's inverse of a spot
     (mean + x*u + y*v) is exact, as on the PCA map."""
-    from explorer.pca import attribute_direction_map
-    from explorer.latent import attribute_axes
-
     if choice.startswith("attribute: "):
         axes = attribute_axes(enc.means, enc.attributes, [choice.removeprefix("attribute: ")], enc.attribute_names)
     else:
@@ -165,8 +164,6 @@ def _direction(_enc: EncodedSplit, _labels: np.ndarray, names: tuple[str, ...], 
 # -- the items' own images --------------------------------------------------------------------------------------
 def item_source(enc: StoredEncoding):
     """(the split's Dataset, None) where the encoded data set loads here, else (None, why not)."""
-    from ui.app.dataviews import load_split
-
     if not enc.dataset:
         return None, "the encoding does not say which data set it holds"
     try:
@@ -200,8 +197,6 @@ def item_png(ctx: Ctx, enc: EncodedSplit, source, index: int) -> bytes:
 # -- the page -----------------------------------------------------------------------------------------------------
 def _coords(ctx: Ctx, stored: StoredEncoding, enc: EncodedSplit, method: str) -> tuple[np.ndarray, str, str]:
     """(coords (N, 2), method shown, note); UMAP / t-SNE run in the background, PCA stands in meanwhile."""
-    from ui.services.mapjobs import METHOD_PARAMS, request_map
-
     stamp = _stamp(stored)
     if method == "plane":
         return enc.means[:, :2], "plane", "raw latent coordinates (z0, z1)"
@@ -283,10 +278,6 @@ def _search(text: str, names: list[str], labels: np.ndarray) -> tuple[int | None
 
 def big_page(ctx: Ctx, stored: StoredEncoding, choice: str) -> None:
     """The map of one stored encoding (see the module docstring). `choice` is the map method's name."""
-    from ui.components.bigmap import big_map, select_box, select_lasso
-    from ui.components.bigmap import assets_installed, quantize
-    from ui.services.itemserver import item_url, session_key
-
     method = METHODS[choice]
     loaded_key = (str(stored.folder), _stamp(stored))
     refusal = memory_refusal(stored, method, loaded=st.session_state.get("_bigmap_loaded") == loaded_key)
@@ -319,8 +310,6 @@ def big_page(ctx: Ctx, stored: StoredEncoding, choice: str) -> None:
     values, value_name = colour_values(enc, colour)
     export = None
     if app_config().live:
-        from ui.shared.decoders import live_decoder
-
         export, _ = live_decoder(ctx)
     comps = mean = None
     if shown == "pca":

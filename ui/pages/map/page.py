@@ -12,17 +12,19 @@ import numpy as np
 import streamlit as st
 
 from explorer.analysis.maps import place_by_neighbours
-from explorer.pca import project_pca
 from explorer.images import display_scale, make_grid, to_uint8
 from explorer.latent import plane_grid
-from ui.services import inference
+from explorer.pca import project_pca
 from ui.app.config import MAP_LIMIT, app_config
 from ui.app.context import Ctx, require_ctx
 from ui.app.dataviews import DataView
 from ui.app.perf import settle
 from ui.pages.map.big import big_page, encodings_of
 from ui.pages.map.jobs_ui import encode_ui, failed_job_ui, progress_ui
+from ui.services import inference
 from ui.services.mapjobs import METHOD_PARAMS, map_key, request_map
+from ui.shared.captioning import word_colour_ui
+from ui.shared.pad import map_pad
 from ui.shared.pca_map import pca_map
 from ui.shared.widgets import encode_one, image_ui, usable_uploads
 
@@ -170,8 +172,6 @@ def page() -> None:
     view = ctx.data()
     colour, colour_name = None, ""
     if ctx.has_captions:
-        from ui.shared.captioning import word_colour_ui
-
         colour, colour_name = word_colour_ui(ctx, view, c[1])
     coords, shown, note = map_coords(ctx, view, METHODS[choice])
     up_names, up_pos = place_uploads(ctx, view, shown, coords)
@@ -186,7 +186,6 @@ def page() -> None:
     st.download_button("Coordinates (CSV)", data=lambda: csv_bytes(view, coords, shown), file_name=f"map-{view.name}-{shown}.csv",
                        mime="text/csv", on_click="ignore", key="map_csv")
     if shown in ("pca", "plane"):  # hover/drag over the map's plane, decoded in the browser (none without an export)
-        from ui.shared.pad import map_pad
 
         _, comps, mean = pca_map(ctx, view) if shown == "pca" else (None, None, None)
         map_pad(ctx, view, shown, coords, comps, mean)

@@ -16,7 +16,12 @@ import numpy as np
 import streamlit as st
 
 from explorer.images import ImageInputError, prepare_drawing
+from ui.app.config import app_config
 from ui.app.context import Ctx
+from ui.components.live import live_draw
+from ui.shared.conditioning import class_picker_ui
+from ui.shared.pca_map import pca_map
+from ui.shared.widgets import digit_model, encode_one
 
 DRAW_KEY = "rec_draw"
 CLASS_KEY = "draw_class"  # a conditional model's class for the drawing (session state)
@@ -25,8 +30,6 @@ CLASS_KEY = "draw_class"  # a conditional model's class for the drawing (session
 def can_draw(ctx: Ctx) -> bool:
     """Whether the model takes drawings: grey-scale, MNIST-like digits on a dark background (the uploads that get
     `prepare_digit`); a conditional one draws under a class (`drawing_class`)."""
-    from ui.shared.widgets import digit_model
-
     return digit_model(ctx)
 
 
@@ -41,8 +44,6 @@ def drawing_class(ctx: Ctx) -> int | None:
 def _map_of_test_codes(ctx: Ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(coords (N, 2), components (2, D), mean (D,)): the PCA map of the test codes (ui.pages.map.page.pca_map); with
     fewer than three test codes, the plane of the first two code dimensions and no dots."""
-    from ui.shared.pca_map import pca_map
-
     view = ctx.data()
     if len(view.means) >= 3:
         coords, comps, mean = pca_map(ctx, view)
@@ -56,10 +57,11 @@ def drawing_ui(ctx: Ctx):
     yet, a blank drawing, or drawing not available here: the page says which)."""
     import torch
 
-    from ui.app.config import app_config
-    from ui.components.live import live_draw
-    from ui.shared.pad import pad_extent
-    from ui.shared.decoders import live_decoder, live_encoder
+    from ui.shared.decoders import (  # lazy: loads torch, which the first paint must not wait for
+        live_decoder,
+        live_encoder,
+    )
+    from ui.shared.pad import pad_extent  # lazy: loads torch, which the first paint must not wait for
 
     if not can_draw(ctx):
         st.info("Drawing is for grey-scale digit models (MNIST-like data, light ink on a dark background); "
@@ -71,8 +73,6 @@ def drawing_ui(ctx: Ctx):
         return None
     condition = None
     if ctx.condition_classes:
-        from ui.shared.conditioning import class_picker_ui
-
         condition = class_picker_ui(ctx, "Draw as class", CLASS_KEY, default=drawing_class(ctx) or 0,
                                     help="A conditional model encodes and reconstructs the drawing given this class.")
     decoder, note = live_decoder(ctx, condition)
@@ -106,8 +106,7 @@ def drawing_ui(ctx: Ctx):
 
 def walk_start_ui(ctx: Ctx, image) -> None:
     """A button that starts the latent walk at the drawing's code (the walk's "map point" start)."""
-    from ui.shared.walk_panel import encode_under_class
-    from ui.shared.widgets import encode_one
+    from ui.shared.walk_panel import encode_under_class  # lazy: loads torch, which the first paint must not wait for
 
     if st.button("Use as walk start", key="rec_draw_walk", help="Start the latent walk at this drawing's code."):
         c = drawing_class(ctx)

@@ -11,10 +11,21 @@ import math
 import numpy as np
 import streamlit as st
 
-from explorer.images import UPLOAD_TYPES
-from ui.shared.conditioning import class_label, class_picker_ui, class_samples_ui, score_under, written_as_ui
+from explorer.images import UPLOAD_TYPES, display_scale, to_uint8
 from ui.app.context import Ctx, require_ctx
-from ui.shared.widgets import INVERT_MODES, Upload, convert_upload, example_ui, heat_rgb, image_ui, remember_uploads, score_image
+from ui.pages.reconstruct.draw import can_draw, drawing_class, drawing_ui, walk_start_ui
+from ui.services.lazy import torch_side
+from ui.shared.conditioning import class_label, class_picker_ui, class_samples_ui, score_under, written_as_ui
+from ui.shared.widgets import (
+    INVERT_MODES,
+    Upload,
+    convert_upload,
+    example_ui,
+    heat_rgb,
+    image_ui,
+    remember_uploads,
+    score_image,
+)
 
 ERROR_VIEWS = ("−log p(x | z)", "squared error")  # the model's own per-pixel loss first, squared error second
 
@@ -25,7 +36,7 @@ def scores_ui(ctx: Ctx, image, title: str, iwae_k: int, seed: int, n_samples: in
     A conditional model reads it as a class (`label` when known, else the picker's default, class 0)."""
     import torch
 
-    from explorer.analysis.evaluation import percentile_of
+    percentile_of = torch_side().percentile_of
 
     model = ctx.model
     condition = None
@@ -71,7 +82,7 @@ def scores_ui(ctx: Ctx, image, title: str, iwae_k: int, seed: int, n_samples: in
     if not math.isnan(r.iwae):
         m[3].metric(f"IWAE log p(x), k={iwae_k}{space}", f"{r.iwae:.2f} nats")
     if ctx.likelihood == "gaussian" and pixels:
-        from explorer.losses import bits_per_dim
+        bits_per_dim = torch_side().bits_per_dim
 
         bpd = float(bits_per_dim(torch.tensor(-r.elbo), r.dims))
         m[4].metric("ELBO bits/dim", f"{bpd:.3f}")
@@ -90,8 +101,6 @@ def scores_ui(ctx: Ctx, image, title: str, iwae_k: int, seed: int, n_samples: in
 
 
 def _px(image) -> np.ndarray:
-    from explorer.images import display_scale, to_uint8
-
     return to_uint8(image, display_scale(*image.shape[-2:], 84))
 
 
@@ -110,7 +119,6 @@ def page() -> None:
     if ctx.condition_classes:
         class_samples_ui(ctx)
 
-    from ui.pages.reconstruct.draw import can_draw, drawing_class, drawing_ui, walk_start_ui
 
     sources = ["Upload images", "Pick from the data set"] + (["Draw"] if can_draw(ctx) else [])
     if st.session_state.get("rec_source") not in sources:  # e.g. "Draw", kept from a model that takes drawings
