@@ -35,7 +35,12 @@ def switch_page(at, url_path: str):
     and ui/main.py registers callables. A page's script hash is Streamlit's hash of its URL path (st.Page)."""
     from streamlit.util import calc_hash
 
-    at._page_hash = calc_hash(url_path)
+    page_hash = calc_hash(url_path)
+    registered = getattr(at, "_registered_pages", {})
+    if registered and page_hash not in registered:
+        known = sorted(str(info.get("url_pathname")) for info in registered.values())
+        raise ValueError(f"no page registered under {url_path!r}; registered: {known}")
+    at._page_hash = page_hash
     return at
 
 
