@@ -1,8 +1,11 @@
 """Screenshots of today's app for README.md and docs/, taken in headless Chromium against `streamlit run app.py`.
 It makes documentation and tests nothing.
 
-    PYTHONPATH=. .venv/bin/python scripts/make_screenshots.py                      # the shipped models in pretrained/
-    PYTHONPATH=. .venv/bin/python scripts/make_screenshots.py --only walk,compare  # some pages only
+    .venv/bin/python -m scripts.make_screenshots                      # the shipped models in pretrained/
+    .venv/bin/python -m scripts.make_screenshots --only walk,compare  # some pages only
+
+(from the repository root, which `python -m` puts on sys.path: scripts/, bench/ and tests/ import as namespace
+packages)
 
 Chromium comes from $CHROMIUM, else `bash scripts/ensure-chromium.sh` (which installs Debian's when missing).
 Writes docs/screenshots/{reconstruct,draw,walk,map,map-plane,losslab,compare,captions}.png, each a 256-colour PNG
@@ -19,11 +22,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as a file: bench/ and tests/ import from the repository root
+from bench.app_latency import ARGS, free_port, serve, stop
+from tests.browser.driver import choose, go, image_src, open_app, seven, stroke, upload, wait_idle
 
-from bench.app_latency import ARGS, free_port, serve, stop  # noqa: E402
-from tests.browser.driver import choose, go, image_src, open_app, seven, stroke, upload, wait_idle  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SHOTS = ("reconstruct", "draw", "walk", "map", "map-plane", "losslab", "compare", "captions")
 VIEWPORT = {"width": 1280, "height": 1100}
