@@ -7,6 +7,7 @@ Loader modules are imported only when their data set is asked for: the folder lo
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 from explorer.data.base import UNLABELLED, DataSplit, TensorImageDataset, stack_images
@@ -38,8 +39,26 @@ def load_dataset(name: str, root: str | None = None, download: bool = False, **o
     """Load a data set by name. Folder-based sets read `root` (and may `download` when online)."""
     if name not in _LOADERS:
         raise ValueError(f"unknown data set {name!r}; known: {available_datasets()}")
+    loader = _loader(name)
+    check_options(name, options)
+    return loader(root=root, download=download, **options)
+
+
+def _loader(name: str) -> Any:
     module, function = _LOADERS[name]
-    return getattr(importlib.import_module(module), function)(root=root, download=download, **options)
+    return getattr(importlib.import_module(module), function)
+
+
+def check_options(name: str, options: dict[str, Any]) -> None:
+    """Refuse loader options that data set `name` does not take, naming them and the ones it does take (a typo in
+    --set or in a loader option must not vanish silently)."""
+    if name not in _LOADERS:
+        raise ValueError(f"unknown data set {name!r}; known: {available_datasets()}")
+    accepted = [p for p in inspect.signature(_loader(name)).parameters if p not in ("root", "download")]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        takes = ", ".join(accepted) if accepted else "no options"
+        raise ValueError(f"data set {name!r} has no option {', '.join(map(repr, unknown))}; it takes: {takes}")
 
 
 __all__ = [
@@ -48,6 +67,7 @@ __all__ = [
     "TensorImageDataset",
     "available_datasets",
     "binarize",
+    "check_options",
     "dequantize",
     "fixed_binarization",
     "load_dataset",

@@ -13,7 +13,6 @@ in [0, 1], UNLABELLED): there is no single class; the attributes are the labels 
 
 from __future__ import annotations
 
-from typing import Any
 
 import torch
 from PIL import Image
@@ -59,8 +58,7 @@ class CelebAItems(Dataset):
         return image.float(), UNLABELLED
 
 
-def load_celeba(root: str | None = None, download: bool = False, image_size: int | None = None,
-                **ignored: Any) -> DataSplit:
+def load_celeba(root: str | None = None, download: bool = False, image_size: int | None = None) -> DataSplit:
     """CelebA from `<root>/celeba/` (see the module docstring), resized to image_size (64) square."""
     from torchvision.datasets import CelebA
 

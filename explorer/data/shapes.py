@@ -230,8 +230,7 @@ def load_shapes_stream(n_images: int, seed: int = 0) -> DataSplit:
 
 
 def load_shapes(root: str | None = None, download: bool = False, n_images: int = 10000, seed: int = 0,
-                labeled_fraction: float = 1.0, captioned_fraction: float = 1.0, lazy: bool = False,
-                **ignored: Any) -> DataSplit:
+                labeled_fraction: float = 1.0, captioned_fraction: float = 1.0, lazy: bool = False) -> DataSplit:
     """The embedded captioned data set: n_images generated from `seed`, 10% held out by a fixed split.
     lazy=True: the same images drawn on demand, without captions (`load_shapes_stream`), for any count."""
     if lazy:
