@@ -16,12 +16,14 @@ from collections.abc import Callable
 import streamlit as st
 
 from ui.app import warmup
+from ui.app.catalogue import torch_loaded
 from ui.app.config import app_config
+from ui.app.context import Ctx
+from ui.app.navigation import register_pages
 from ui.app.pagestyle import page_style_ui
 from ui.app.perf import preload_chart_module
 from ui.app.sidebar import sidebar_ui
-from ui.app.catalogue import torch_loaded
-from ui.app.context import Ctx
+
 
 # Pages load on first visit: four of them import torch, which must not hold up the first paint (warmup.start loads it
 # in the background once the first page is out).
@@ -94,6 +96,7 @@ def main() -> None:
     entries = PAGES + ([CAPTIONS] if wants_captions(ctx) else [])
     pages = [st.Page(fn, title=title, icon=icon, url_path=url, default=i == 0)
              for i, (fn, title, icon, url) in enumerate(entries)]
+    register_pages({url: page for (_, _, _, url), page in zip(entries, pages)})
     st.navigation(pages).run()
     preload_chart_module()
     warmup.start(threads)  # once per process, after the first page is out: torch & co. load in the background

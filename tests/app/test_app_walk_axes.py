@@ -71,16 +71,16 @@ def test_a_link_with_unknown_directions_says_so(conv_model, media):
 
 
 def test_the_live_component_gets_the_direction_vectors(conv_model, monkeypatch):
-    import ui.live
+    import ui.shared.walk_panel as walk_panel
 
     seen = []
-    real = ui.live.live_latent
+    real = walk_panel.live_latent
 
     def spy(key, decoder, model_key, start, vectors, scales, labels, values, *args, **kwargs):
         seen.append((np.asarray(vectors), np.asarray(scales), list(labels)))
         return real(key, decoder, model_key, start, vectors, scales, labels, values, *args, **kwargs)
 
-    monkeypatch.setattr(ui.live, "live_latent", spy)
+    monkeypatch.setattr(walk_panel, "live_latent", spy)  # where the walk panel finds it
     at = _pick_classes(open_app(conv_model, "walk"), 3, [8])
     assert seen, "the walk did not render the live component"
     vectors, scales, labels = seen[-1]

@@ -75,7 +75,7 @@ def _looks_like_model(path: Path) -> bool:
 def candidate_folders() -> list[Path]:
     """Every model offered: the children of each model directory (or the directory itself if it is a model),
     then the adapter files trusted on the command line."""
-    describe_model_path = torch_side().describe_model_path
+    describe_model_path = torch_side().foreign.describe_model_path
 
     found: list[Path] = []
     for root in app_config().model_dirs:
@@ -116,7 +116,7 @@ def _describe(folder: str, stamp: tuple, check_family: bool) -> Entry:
     """What the picker shows about a folder, read without torch (the family is checked once torch is loaded)."""
     path = Path(folder)
     name = path.name
-    describe_model_path = torch_side().describe_model_path
+    describe_model_path = torch_side().foreign.describe_model_path
 
     described = describe_model_path(path)
     if described["kind"] != "native":
@@ -138,7 +138,7 @@ def _describe(folder: str, stamp: tuple, check_family: bool) -> Entry:
         if not (path / "model.safetensors").is_file():
             raise ValueError(f"{folder} is not a checkpoint: model.safetensors is missing")
         if check_family:
-            get_model_class = torch_side().get_model_class
+            get_model_class = torch_side().registry.get_model_class
 
             get_model_class(payload["family"])
     except (ValueError, OSError) as exc:
@@ -173,7 +173,7 @@ def list_models() -> list[Entry]:
 
 @st.cache_resource(show_spinner="Loading model ...", max_entries=8)
 def load_model(folder: str, device: str, stamp: tuple):
-    from_pretrained = torch_side().from_pretrained
+    from_pretrained = torch_side().checkpoint.from_pretrained
 
 
     cfg = app_config()
@@ -186,7 +186,7 @@ def load_model(folder: str, device: str, stamp: tuple):
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def read_analysis(folder: str, stamp: tuple) -> dict[str, np.ndarray]:
-    load_analysis = torch_side().load_analysis
+    load_analysis = torch_side().store.load_analysis
 
     return load_analysis(folder)
 
@@ -195,7 +195,7 @@ def read_analysis(folder: str, stamp: tuple) -> dict[str, np.ndarray]:
 def read_config(folder: str, stamp: tuple) -> dict[str, Any]:
     """config.json and metrics.json of a native checkpoint; for a model trained elsewhere a stand-in config
     naming its kind (its own files are read when it loads)."""
-    detect_format = torch_side().detect_format
+    detect_format = torch_side().foreign.detect_format
 
     path = Path(folder)
     kind = detect_format(path)
@@ -208,7 +208,7 @@ def read_config(folder: str, stamp: tuple) -> dict[str, Any]:
 @st.cache_data(show_spinner=False, max_entries=32)
 def evaluations(folder: str, stamp: tuple) -> dict[str, str]:
     """The evaluate command's results for this model: data set name -> folder (MODEL/eval/ or the cache)."""
-    find_evaluations = torch_side().find_evaluations
+    find_evaluations = torch_side().store.find_evaluations
 
     try:
         return {name: str(p) for name, p in find_evaluations(folder, app_config().cache_dir).items()}
@@ -219,7 +219,7 @@ def evaluations(folder: str, stamp: tuple) -> dict[str, str]:
 @st.cache_data(show_spinner=False, max_entries=16)
 def read_evaluation(eval_folder: str, stamp: tuple) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """(metrics, analysis arrays) of one evaluation folder."""
-    load_evaluation = torch_side().load_evaluation
+    load_evaluation = torch_side().store.load_evaluation
 
     return load_evaluation(eval_folder)
 

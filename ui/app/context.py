@@ -51,7 +51,7 @@ class Ctx:
         if self.condition is None or not base.capabilities().condition_classes:
             return base
         if self._view is None:
-            with_default_condition = torch_side().with_default_condition
+            with_default_condition = torch_side().conditioning.with_default_condition
 
             self._view = with_default_condition(base, self.condition)
         return self._view
@@ -59,7 +59,7 @@ class Ctx:
     @property
     def condition_classes(self) -> int:
         """How many classes the model is conditioned on (0: not conditional), known without the weights."""
-        family_capabilities = torch_side().family_capabilities
+        family_capabilities = torch_side().registry.family_capabilities
 
         try:
             return family_capabilities(self.config.get("family", ""), self.model_config).condition_classes
@@ -105,7 +105,7 @@ class Ctx:
     @property
     def has_captions(self) -> bool:
         """Whether the family can caption codes: decided from the class, without loading the weights."""
-        family_capabilities = torch_side().family_capabilities
+        family_capabilities = torch_side().registry.family_capabilities
 
         try:
             return family_capabilities(self.config.get("family", ""), self.model_config).captions

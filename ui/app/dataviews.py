@@ -28,7 +28,7 @@ EMBEDDED_DATASETS = ("mnist5k", "digits", "patches", "shapes")
 
 def _load_split_uncached(name: str, options_json: str):
     """A DataSplit by name (explorer.data imports each loader lazily, so embedded sets never pull in torchvision)."""
-    load_dataset = torch_side().load_dataset
+    load_dataset = torch_side().data.load_dataset
 
     return load_dataset(name, **json.loads(options_json))
 
@@ -78,8 +78,8 @@ def test_items(name: str, options_json: str, limit: int = MAP_LIMIT) -> tuple[np
 
 def _items_from_split(name: str, options_json: str, limit: int):
     """(images, labels, classes, (attributes (N, A) uint8, names) or None) of the first `limit` test items."""
-    attribute_table = torch_side().attribute_table
-    stack_images = torch_side().stack_images
+    attribute_table = torch_side().encode_dataset.attribute_table
+    stack_images = torch_side().data_base.stack_images
 
     split = load_split(name, options_json)
     images, labels = stack_images(split.test, limit)

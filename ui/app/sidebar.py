@@ -32,7 +32,7 @@ def devices() -> list[str]:
     """Devices present here ('auto' first); before torch is loaded only 'auto' and 'cpu' are offered."""
     if not torch_loaded():
         return ["auto", "cpu"]
-    available_devices = torch_side().available_devices
+    available_devices = torch_side().checkpoint.available_devices
 
     return available_devices()
 

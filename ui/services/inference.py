@@ -73,7 +73,7 @@ def _given(model: VAE, condition: int | None) -> dict[str, int]:
 def decode_codes(model: VAE, codes: np.ndarray | torch.Tensor, seed: int = 0, condition: int | None = None) -> torch.Tensor:
     """Flat codes (B, D) or (D,) -> displayed images (B, C, H, W) on the CPU (`model.decode_code`); the same
     codes and seed give the same images. A conditional model decodes them under class `condition`."""
-    decode = torch_side().decode
+    decode = torch_side().latent.decode
 
     return run(decode, model, codes, seed, **_given(model, condition))
 
@@ -83,7 +83,7 @@ def encode_codes(model: VAE, images: np.ndarray | torch.Tensor, condition: int |
     class `condition` for a conditional model)."""
     import torch
 
-    encode_means = torch_side().encode_means
+    encode_means = torch_side().latent.encode_means
 
     x = torch.as_tensor(np.asarray(images, dtype=np.float32)) if isinstance(images, np.ndarray) else images.float()
     return run(encode_means, model, x, **_given(model, condition))
@@ -121,10 +121,10 @@ def score_image(model: VAE, image: np.ndarray, iwae_k: int, seed: int, n_samples
                 condition: int | None = None) -> ImageScore:
     """Reconstruction, posterior samples, per-pixel maps and ELBO / IWAE terms of one (C, H, W) image
     (see explorer/analysis/scoring.py); for a conditional model given class `condition` (scores of log p(x | class))."""
-    score = torch_side().score_image
+    score = torch_side().scoring.score_image
 
     if _given(model, condition):
-        with_default_condition = torch_side().with_default_condition
+        with_default_condition = torch_side().conditioning.with_default_condition
 
         model = with_default_condition(model, int(condition))  # explorer/analysis/scoring.py then scores under that class
     return run(score, model, image, iwae_k, seed, n_samples)
@@ -137,8 +137,8 @@ def evaluate_items(model: VAE, images: np.ndarray, labels: np.ndarray | None, iw
     scored given each item's label and refuses unlabelled items (ValueError)."""
     import torch
 
-    evaluate = torch_side().evaluate
-    TensorImageDataset = torch_side().TensorImageDataset
+    evaluate = torch_side().evaluation.evaluate
+    TensorImageDataset = torch_side().data_base.TensorImageDataset
 
     def work() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
@@ -155,8 +155,8 @@ def exported_part(model: VAE, part: str, digest: str, cache_dir: str | Path,
     exported_encoder, `<cache_dir>/<digest>/<part>.onnx`): CachedExport, or ExportFailure when no exporter works.
     The export traces the model, so it runs here like every other model call. TorchScript first: it takes about a
     second on a small CPU where torch.export takes many."""
-    exported_decoder = torch_side().exported_decoder
-    exported_encoder = torch_side().exported_encoder
+    exported_decoder = torch_side().onnx_export.exported_decoder
+    exported_encoder = torch_side().onnx_export.exported_encoder
 
     fn = {"decoder": exported_decoder, "encoder": exported_encoder}[part]
     return run(fn, model, digest, cache_dir, exporters=tuple(exporters))
@@ -180,7 +180,7 @@ def sample_images(model: VAE, n: int, seed: int, temperature: float = 1.0, condi
 def style_class_grid(model: VAE, codes: np.ndarray, classes: list[int], seed: int = 0) -> torch.Tensor:
     """Every flat code (N, D) decoded under every class of a conditional model: (N * len(classes), C, H, W),
     row = code, column = class (explorer.latent.style_class_grid)."""
-    grid = torch_side().style_class_grid
+    grid = torch_side().latent.style_class_grid
 
     return run(grid, model, codes, list(classes), seed)
 

@@ -61,7 +61,7 @@ def written_as_ui(ctx: Ctx, code: np.ndarray, source: int, key: str) -> None:
 def style_class_ui(ctx: Ctx, code: np.ndarray, prefix: str = "walk") -> None:
     """Style x class: `code` (D,) and a few seeded prior draws (the rows: styles), each decoded under every
     class (the columns), by ui/inference.style_class_grid."""
-    prior_draw = torch_side().prior_draw
+    prior_draw = torch_side().latent.prior_draw
 
     k = ctx.condition_classes
     st.markdown("**Style × class**")

@@ -14,6 +14,7 @@ import streamlit as st
 
 from explorer.images import display_scale
 from ui.app.config import app_config
+from ui.app.navigation import switch_to
 from ui.components.live import live_latent
 from ui.shared.decoders import live_decoder
 
@@ -84,7 +85,7 @@ def map_pad(ctx, view, shown: str, coords: np.ndarray, components=None, mean=Non
                                              "code": code.astype(np.float64).tolist(),
                                              "label": f"pad point ({point[0]:+.2f}, {point[1]:+.2f})"}
         st.session_state["walk_start"] = "map point"
-        st.switch_page("ui/pages/walk/page.py")
+        switch_to("walk")
     return code
 
 

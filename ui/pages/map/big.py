@@ -30,6 +30,7 @@ from explorer.pca import attribute_direction_map, fit_pca
 from ui.app.config import app_config
 from ui.app.context import Ctx
 from ui.app.dataviews import load_split
+from ui.app.navigation import switch_to
 from ui.components.bigmap import assets_installed, big_map, quantize, select_box, select_lasso
 from ui.pages.map.jobs_ui import failed_job_ui, progress_ui
 from ui.services import inference
@@ -257,7 +258,7 @@ def send_to_walk(ctx: Ctx, stored: StoredEncoding, enc: EncodedSplit, index: int
         "code": enc.means[index].astype(np.float64).tolist(),
         "label": f"map point {index} of {stored.dataset} {stored.split} ({label})"}
     st.session_state["walk_start"] = "map point"
-    st.switch_page("ui/pages/walk/page.py")
+    switch_to("walk")
 
 
 def _search(text: str, names: list[str], labels: np.ndarray) -> tuple[int | None, np.ndarray | None, str]:

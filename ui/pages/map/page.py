@@ -18,6 +18,7 @@ from explorer.pca import project_pca
 from ui.app.config import MAP_LIMIT, app_config
 from ui.app.context import Ctx, require_ctx
 from ui.app.dataviews import DataView
+from ui.app.navigation import switch_to
 from ui.app.perf import settle
 from ui.pages.map.big import big_page, encodings_of
 from ui.pages.map.jobs_ui import encode_ui, failed_job_ui, progress_ui
@@ -134,7 +135,7 @@ def point_ui(ctx: Ctx, view: DataView, item: int) -> None:
         st.session_state["walk_from_map"] = {"model_key": ctx.key, "dataset": view.name, "index": item,
                                              "code": view.means[item].astype(np.float64).tolist()}
         st.session_state["walk_start"] = "map point"
-        st.switch_page("ui/pages/walk/page.py")
+        switch_to("walk")
 
 
 def plane_grid_ui(ctx: Ctx, coords: np.ndarray) -> None:

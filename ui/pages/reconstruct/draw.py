@@ -18,6 +18,7 @@ import streamlit as st
 from explorer.images import ImageInputError, prepare_drawing
 from ui.app.config import app_config
 from ui.app.context import Ctx
+from ui.app.navigation import switch_to
 from ui.components.live import live_draw
 from ui.shared.conditioning import class_picker_ui
 from ui.shared.pca_map import pca_map
@@ -115,7 +116,7 @@ def walk_start_ui(ctx: Ctx, image) -> None:
         st.session_state["walk_from_map"] = {"model_key": ctx.key, "dataset": ctx.data().name, "index": -1,
                                              "code": code.tolist(), "label": f"your drawing ({ctx.model.code_name})"}
         st.session_state["walk_start"] = "map point"
-        st.switch_page("ui/pages/walk/page.py")
+        switch_to("walk")
 
 
 __all__ = ["CLASS_KEY", "DRAW_KEY", "can_draw", "drawing_class", "drawing_ui", "walk_start_ui"]

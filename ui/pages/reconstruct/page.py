@@ -36,7 +36,7 @@ def scores_ui(ctx: Ctx, image, title: str, iwae_k: int, seed: int, n_samples: in
     A conditional model reads it as a class (`label` when known, else the picker's default, class 0)."""
     import torch
 
-    percentile_of = torch_side().percentile_of
+    percentile_of = torch_side().evaluation.percentile_of
 
     model = ctx.model
     condition = None
@@ -82,7 +82,7 @@ def scores_ui(ctx: Ctx, image, title: str, iwae_k: int, seed: int, n_samples: in
     if not math.isnan(r.iwae):
         m[3].metric(f"IWAE log p(x), k={iwae_k}{space}", f"{r.iwae:.2f} nats")
     if ctx.likelihood == "gaussian" and pixels:
-        bits_per_dim = torch_side().bits_per_dim
+        bits_per_dim = torch_side().losses.bits_per_dim
 
         bpd = float(bits_per_dim(torch.tensor(-r.elbo), r.dims))
         m[4].metric("ELBO bits/dim", f"{bpd:.3f}")
