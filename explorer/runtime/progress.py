@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
@@ -127,12 +127,17 @@ def diffusers_tile_count(vae: nn.Module, shape: Sequence[int], part: str = "deco
     return tiles * (batch if vae.use_slicing and batch > 1 else 1)
 
 
+# blocks that a finished call with this key ran (e.g. a model's decode at one shape): the next call's total
+_LEARNED_TOTALS: dict[Hashable, int] = {}
+
+
 class _Run:
     """The state of one watched call: counts, timing and the callback (used from the owner thread only)."""
 
-    def __init__(self, blocks: int, calls: int, on_progress: ProgressCallback | None, token: CancelToken | None):
+    def __init__(self, blocks: int, calls: int, on_progress: ProgressCallback | None, token: CancelToken | None,
+                 total: int | None = None):
         self.per_call = blocks
-        self.total = blocks * max(1, calls)
+        self.total = total if total is not None else blocks * max(1, calls)
         self.done = 0
         self.start = time.perf_counter()
         self.on_progress = on_progress
@@ -163,19 +168,24 @@ class _Run:
 
 @contextmanager
 def watch(root: nn.Module, on_progress: ProgressCallback | None = None, token: CancelToken | None = None,
-          blocks: Sequence[tuple[str, nn.Module]] | None = None, calls: int = 1) -> Iterator[None]:
+          blocks: Sequence[tuple[str, nn.Module]] | None = None, calls: int = 1,
+          key: Hashable | None = None) -> Iterator[None]:
     """Report progress and honour cancellation for model calls made inside the `with` block by this thread.
 
     root: the module whose blocks are hooked (e.g. a diffusers `vae.decoder` for a decode); blocks: the
     (name, module) steps, default `find_blocks(root)`; calls: how many times the call runs those blocks (the
     tiles of a tiled decode, `diffusers_tile_count`). on_progress gets a `Progress` at the start (0 done) and
-    after every block; token, when cancelled, makes the next block boundary raise `Cancelled`. All hooks are
-    removed on exit, whether the call returned or raised.
+    after every block, and a last one with done == total when the call returns; token, when cancelled, makes
+    the next block boundary raise `Cancelled`. All hooks are removed on exit, whether the call returned or raised.
+
+    key: names the call (e.g. ("decode", id(model), shape)); a call that returned records how many blocks it
+    ran under its key, and the next call with that key takes it as its total (where root holds blocks the call
+    does not run, such as a whole VAE's encoder blocks during a decode).
     """
     if calls < 1:
         raise ValueError(f"calls must be at least 1, got {calls}")
     steps = list(blocks) if blocks is not None else find_blocks(root)
-    run = _Run(len(steps), calls, on_progress, token)
+    run = _Run(len(steps), calls, on_progress, token, _LEARNED_TOTALS.get(key) if key is not None else None)
     handles = []
     try:
         for name, module in steps:
@@ -184,6 +194,11 @@ def watch(root: nn.Module, on_progress: ProgressCallback | None = None, token: C
         run.before()
         run.report("")
         yield
+        if key is not None and run.done:
+            _LEARNED_TOTALS[key] = run.done
+        if 0 < run.done != run.total:  # fewer blocks ran than expected: the call is complete all the same
+            run.total = run.done
+            run.report("")
     finally:
         for handle in handles:
             handle.remove()
@@ -191,9 +206,9 @@ def watch(root: nn.Module, on_progress: ProgressCallback | None = None, token: C
 
 def run_watched(call: Callable[[], T], root: nn.Module, on_progress: ProgressCallback | None = None,
                 token: CancelToken | None = None, blocks: Sequence[tuple[str, nn.Module]] | None = None,
-                calls: int = 1) -> T:
+                calls: int = 1, key: Hashable | None = None) -> T:
     """call() inside `watch(root, ...)`: its result, or `Cancelled` once token is cancelled (see `watch`)."""
-    with watch(root, on_progress, token, blocks, calls):
+    with watch(root, on_progress, token, blocks, calls, key):
         return call()
 
 

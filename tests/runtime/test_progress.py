@@ -90,9 +90,9 @@ def test_tiled_decode_progresses_per_tile():
     vae = diffusers.AutoencoderKL(block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=4, sample_size=16,
                                   down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2)
     vae.enable_tiling()
-    z = torch.randn(1, 4, 24, 24)  # tiles of 8 latent cells with stride 6: 4 x 4 tiles
+    z = torch.randn(1, 4, 16, 16)  # tiles of 8 latent cells with stride 6: 3 x 3 tiles
     calls = diffusers_tile_count(vae, z.shape)
-    assert calls == 16
+    assert calls == 9
     seen: list[Progress] = []
     with torch.no_grad(), watch(vae.decoder, seen.append, calls=calls):
         vae.decode(z)
@@ -185,3 +185,34 @@ def test_calls_must_be_positive():
     with pytest.raises(ValueError, match="calls"):
         with watch(StandInDecoder([]), calls=0):
             pass
+
+
+def test_a_finished_call_completes_the_bar_and_teaches_the_next_its_total():
+    from support.slow_model import SlowConfig, SlowVAE
+
+    from explorer.runtime.calls import watched_decode, watched_encode
+
+    torch.manual_seed(0)
+    model = SlowVAE(SlowConfig(seconds_per_block=0.0, blocks=3))
+    model.enc_blocks = nn.ModuleList([nn.Linear(2, 2), nn.Linear(2, 2)])  # blocks a decode never runs
+    first: list[Progress] = []
+    watched_decode(model, torch.zeros(1, 8), first.append)
+    assert first[0].total == 5 and (first[-1].done, first[-1].total) == (3, 3)  # the bar completes
+    second: list[Progress] = []
+    watched_decode(model, torch.zeros(1, 8), second.append)
+    assert [p.total for p in second] == [3] * 4  # learned from the first call at this shape
+    assert watched_encode(model, torch.zeros(1, 3, 32, 32)).shape == (1, 8)
+
+
+def test_watched_decode_of_a_diffusers_model_counts_decoder_blocks(tmp_path):
+    pytest.importorskip("diffusers")
+    from foreign_models import make_autoencoder_kl
+
+    from explorer.models.foreign.diffusers_kl import load_diffusers_kl
+    from explorer.runtime.calls import watched_decode
+
+    model = load_diffusers_kl(make_autoencoder_kl(tmp_path / "kl"))
+    seen: list[Progress] = []
+    image = watched_decode(model, torch.zeros(1, 3, 8, 8), seen.append)
+    assert image.shape == (1, 3, 16, 16)
+    assert seen[0].total == len(find_blocks(model.vae.decoder)) == seen[-1].done
