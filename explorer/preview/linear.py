@@ -50,6 +50,7 @@ class LinearPreview:
     fit_psnr: float  # dB of the preview against the decoded cell means it was fitted on
     samples: int  # code cells the fit used
     seconds: float  # wall time of the whole fit (encode, decode, solve)
+    solve_seconds: float = 0.0  # of which the least-squares solve
 
     @property
     def channels(self) -> int:
@@ -83,12 +84,14 @@ class LinearPreview:
 
     def to_entry(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
         return ({"weights": self.weights, "bias": self.bias},
-                {"factor": self.factor, "fit_psnr": self.fit_psnr, "samples": self.samples, "seconds": self.seconds})
+                {"factor": self.factor, "fit_psnr": self.fit_psnr, "samples": self.samples, "seconds": self.seconds,
+                 "solve_seconds": self.solve_seconds})
 
     @classmethod
     def from_entry(cls, arrays: dict[str, np.ndarray], meta: dict[str, str]) -> "LinearPreview":
         return cls(torch.from_numpy(arrays["weights"]).float(), torch.from_numpy(arrays["bias"]).float(),
-                   int(meta["factor"]), float(meta["fit_psnr"]), int(meta["samples"]), float(meta["seconds"]))
+                   int(meta["factor"]), float(meta["fit_psnr"]), int(meta["samples"]), float(meta["seconds"]),
+                   float(meta.get("solve_seconds", 0.0)))
 
 
 def psnr(a: Tensor, b: Tensor) -> float:
@@ -197,14 +200,16 @@ def fit_linear_preview(model: VAE, tiles: int = 64, tile_cells: int = 8, border:
         inputs.append(chunk[:, :, inner[0], inner[1]].permute(0, 2, 3, 1).reshape(-1, channels))
         targets.append(cells[:, :, inner[0], inner[1]].permute(0, 2, 3, 1).reshape(-1, cells.shape[1]))
         step("decode")
+    solve_start = time.perf_counter()
     x = torch.cat(inputs).double()  # (N, C)
     y = torch.cat(targets).double()  # (N, out)
     design = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)  # (N, C + 1): the bias column
     solution = torch.linalg.lstsq(design, y, driver="gelsd").solution  # (C + 1, out)
     weights, bias = solution[:-1].float(), solution[-1].float()
     fitted = (design @ solution).clamp(0, 1)
-    return LinearPreview(weights.contiguous(), bias.contiguous(), factor, psnr(fitted, y), len(x),
-                         time.perf_counter() - start)
+    now = time.perf_counter()
+    return LinearPreview(weights.contiguous(), bias.contiguous(), factor, psnr(fitted, y), len(x), now - start,
+                         now - solve_start)
 
 
 def cached_linear_preview(model: VAE, digest: str, cache_dir: str | Path | None = None,
