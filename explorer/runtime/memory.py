@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -203,7 +204,8 @@ def estimate_peak(model: nn.Module, part: str, batch: int, image_hw: Sequence[in
     for cls in type(model).__mro__:
         if cls in _ESTIMATORS:
             return _ESTIMATORS[cls](model, part, batch, tuple(image_hw))
-    if type(model).__name__ == "AutoencoderKL" and type(model).__module__.startswith("diffusers"):
+    diffusers = sys.modules.get("diffusers")  # an AutoencoderKL exists only once diffusers is imported
+    if diffusers is not None and isinstance(model, diffusers.AutoencoderKL):
         return autoencoder_kl_peak(model, part, batch, image_hw)
     if not isinstance(model, VAE):
         raise ValueError(f"no memory estimate for a {type(model).__name__}; register one with register_peak_estimator")
