@@ -1,9 +1,9 @@
 """Fit time of the linear latent -> RGB preview (explorer.preview.linear) for 4, 16 and 64 code channels, and its
 PSNR against the full decode. Target: each fit at most 30 s.
 
-    PYTHONPATH=$PWD .venv/bin/python bench/bench_linear_fit.py              # 4, 16, 64 channels, small f8 configs
-    PYTHONPATH=$PWD .venv/bin/python bench/bench_linear_fit.py --sd         # also the SD 1.x config at 256 px
-    PYTHONPATH=$PWD .venv/bin/python bench/bench_linear_fit.py --smoke      # one tiny config, 8 tiles
+    .venv/bin/python bench/bench_linear_fit.py              # 4, 16, 64 channels, small f8 configs
+    .venv/bin/python bench/bench_linear_fit.py --sd         # also the SD 1.x config at 256 px
+    .venv/bin/python bench/bench_linear_fit.py --smoke      # one tiny config, 8 tiles
 
 Each model is a random-weight diffusers AutoencoderKL saved with save_pretrained and loaded through the
 explorer's loader (so the code space is the scaled one the pages show). "job s" is the whole fit: encoding the

@@ -1,9 +1,9 @@
 """The up-front peak-memory estimate (explorer.runtime.memory) against the measured peak, for random-weight
 diffusers AutoencoderKL configs: the SD 1.x config at 256 and 512 px and a small config. Target: within 30%.
 
-    PYTHONPATH=$PWD .venv/bin/python bench/bench_memory_estimate.py            # SD at 256 and 512, small config
-    PYTHONPATH=$PWD .venv/bin/python bench/bench_memory_estimate.py --smoke    # the small config at 64 px only
-    PYTHONPATH=$PWD .venv/bin/python bench/bench_memory_estimate.py --tiling   # tiled decodes at 512 px
+    .venv/bin/python bench/bench_memory_estimate.py            # SD at 256 and 512, small config
+    .venv/bin/python bench/bench_memory_estimate.py --smoke    # the small config at 64 px only
+    .venv/bin/python bench/bench_memory_estimate.py --tiling   # tiled decodes at 512 px
 
 Each measurement runs in a fresh child process (1 torch thread): it builds the model, resets the kernel's
 peak-RSS mark (writing 5 to /proc/self/clear_refs) and runs one encode or decode under no_grad; the measured
@@ -22,7 +22,9 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
 SD = {"block_out_channels": [128, 256, 512, 512], "layers_per_block": 2, "latent_channels": 4,
       "down_block_types": ["DownEncoderBlock2D"] * 4, "up_block_types": ["UpDecoderBlock2D"] * 4}
 SMALL = {"block_out_channels": [32, 64, 64], "layers_per_block": 1, "latent_channels": 4, "norm_num_groups": 8,
@@ -84,8 +86,10 @@ def child(config: str, part: str, size: int, batch: int, tile: int = 0) -> dict:
 def measure(config: str, part: str, size: int, batch: int = 1, tile: int = 0) -> dict:
     """One measurement in a fresh child process (see the module docstring)."""
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
-    out = subprocess.run([sys.executable, __file__, "--child", json.dumps([config, part, size, batch, tile])],
-                         capture_output=True, text=True, env=env, check=True)
+    # run as a module from the checkout's root, so that the child imports this checkout's explorer
+    out = subprocess.run([sys.executable, "-m", "bench.bench_memory_estimate", "--child",
+                          json.dumps([config, part, size, batch, tile])],
+                         capture_output=True, text=True, env=env, check=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

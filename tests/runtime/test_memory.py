@@ -106,11 +106,7 @@ def test_largest_batch_and_available_memory():
 
 @pytest.mark.slow
 def test_estimate_within_30_percent_of_the_measured_peak():
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-    from bench_memory_estimate import measure
+    from bench.bench_memory_estimate import measure
 
     r = measure("small", "decode", 128)
     assert abs(r["estimated"] / r["measured"] - 1) <= 0.30, r
