@@ -127,18 +127,21 @@ def diffusers_tile_count(vae: nn.Module, shape: Sequence[int], part: str = "deco
     return tiles * (batch if vae.use_slicing and batch > 1 else 1)
 
 
-# blocks that a finished call with this key ran (e.g. a model's decode at one shape): the next call's total
-_LEARNED_TOTALS: dict[Hashable, int] = {}
+# the elapsed seconds after each block of the last finished call with this key (e.g. a model's decode at one
+# shape): the next call's total, and the share of the time each block takes, for its ETA
+_LEARNED: dict[Hashable, list[float]] = {}
 
 
 class _Run:
     """The state of one watched call: counts, timing and the callback (used from the owner thread only)."""
 
     def __init__(self, blocks: int, calls: int, on_progress: ProgressCallback | None, token: CancelToken | None,
-                 total: int | None = None):
+                 learned: list[float] | None = None):
         self.per_call = blocks
-        self.total = total if total is not None else blocks * max(1, calls)
+        self.learned = learned  # elapsed after each block in the last call like this one
+        self.total = len(learned) if learned else blocks * max(1, calls)
         self.done = 0
+        self.times: list[float] = []
         self.start = time.perf_counter()
         self.on_progress = on_progress
         self.token = token
@@ -148,7 +151,12 @@ class _Run:
         if self.on_progress is None:
             return
         elapsed = time.perf_counter() - self.start
-        eta = elapsed / self.done * (self.total - self.done) if self.done else None
+        eta = None
+        if self.done and self.learned and len(self.learned) == self.total and self.learned[self.done - 1] > 0:
+            # blocks differ in cost (full-resolution ones dominate): scale the last call's remaining time
+            eta = elapsed * (self.learned[-1] / self.learned[self.done - 1] - 1)
+        elif self.done:
+            eta = elapsed / self.done * (self.total - self.done)
         self.on_progress(Progress(self.done, self.total, elapsed, eta, block))
 
     def before(self) -> None:
@@ -159,6 +167,7 @@ class _Run:
         if threading.get_ident() != self.owner:
             return  # another thread's call through the same shared model
         self.done += 1
+        self.times.append(time.perf_counter() - self.start)
         if self.done > self.total:  # more calls than expected (e.g. tiling not declared): one more call's worth
             self.total += self.per_call
         self.report(name)
@@ -180,12 +189,13 @@ def watch(root: nn.Module, on_progress: ProgressCallback | None = None, token: C
 
     key: names the call (e.g. ("decode", id(model), shape)); a call that returned records how many blocks it
     ran under its key, and the next call with that key takes it as its total (where root holds blocks the call
-    does not run, such as a whole VAE's encoder blocks during a decode).
+    does not run, such as a whole VAE's encoder blocks during a decode), and its ETA from the time each block
+    took then (the full-resolution blocks at the end of a decoder take most of it).
     """
     if calls < 1:
         raise ValueError(f"calls must be at least 1, got {calls}")
     steps = list(blocks) if blocks is not None else find_blocks(root)
-    run = _Run(len(steps), calls, on_progress, token, _LEARNED_TOTALS.get(key) if key is not None else None)
+    run = _Run(len(steps), calls, on_progress, token, _LEARNED.get(key) if key is not None else None)
     handles = []
     try:
         for name, module in steps:
@@ -195,7 +205,7 @@ def watch(root: nn.Module, on_progress: ProgressCallback | None = None, token: C
         run.report("")
         yield
         if key is not None and run.done:
-            _LEARNED_TOTALS[key] = run.done
+            _LEARNED[key] = run.times
         if 0 < run.done != run.total:  # fewer blocks ran than expected: the call is complete all the same
             run.total = run.done
             run.report("")

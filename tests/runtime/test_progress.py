@@ -216,3 +216,17 @@ def test_watched_decode_of_a_diffusers_model_counts_decoder_blocks(tmp_path):
     image = watched_decode(model, torch.zeros(1, 3, 8, 8), seen.append)
     assert image.shape == (1, 3, 16, 16)
     assert seen[0].total == len(find_blocks(model.vae.decoder)) == seen[-1].done
+
+
+def test_eta_follows_the_block_costs_of_the_last_call_with_the_same_key():
+    log: list = []
+    decoder = StandInDecoder(log, ups=1)  # 4 blocks; the last one made 4x slower below
+    slow = decoder.up_blocks[0].resnets[1]
+    original = slow.forward
+    slow.forward = lambda x: (time.sleep(3 * SLEEP), original(x))[1]
+    with torch.no_grad():
+        run_watched(lambda: decoder(torch.zeros(1, 4, 2, 2)), decoder, key="k")  # learns: 0.2, 0.2, 0.2, 0.8 s
+        seen: list[Progress] = []
+        run_watched(lambda: decoder(torch.zeros(1, 4, 2, 2)), decoder, seen.append, key="k")
+    after_three = seen[3]
+    assert after_three.done == 3 and after_three.eta_s == pytest.approx(4 * SLEEP, rel=0.3)  # not 1/3 of 0.6 s
