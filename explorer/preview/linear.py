@@ -104,12 +104,16 @@ def photo_crops(n: int, shape: tuple[int, int, int], generator: torch.Generator)
     """n crops (n, C, H, W) in [0, 1] of the bundled photographs, round-robin over them, each at a random
     position and at full or half scale (so that crops see both detail and larger shapes)."""
     channels, height, width = shape
-    photos = bundled_photographs()
+    photos = [image for _name, image in bundled_photographs()]  # (3, H0, W0) each
+    halves: dict[int, Tensor] = {}  # half-scale photographs, made when first drawn
     crops = []
     for i in range(n):
-        image = photos[i % len(photos)][1]  # (3, H0, W0)
+        index = i % len(photos)
+        image = photos[index]
         if torch.rand((), generator=generator) < 0.5 and min(image.shape[1:]) // 2 >= max(height, width):
-            image = F.avg_pool2d(image.unsqueeze(0), 2)[0]
+            if index not in halves:
+                halves[index] = F.avg_pool2d(image.unsqueeze(0), 2)[0]
+            image = halves[index]
         if image.shape[1] < height or image.shape[2] < width:
             scale = max(height / image.shape[1], width / image.shape[2])
             image = F.interpolate(image.unsqueeze(0), scale_factor=scale, mode="bilinear", antialias=True,

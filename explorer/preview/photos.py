@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 # skimage.data photographs stored inside the scikit-image wheel (others need pooch and a download)
-SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field")
+SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry")
 
 
 @lru_cache(maxsize=1)
@@ -24,5 +24,5 @@ def _photos() -> tuple[tuple[str, np.ndarray], ...]:
 
 
 def bundled_photographs() -> list[tuple[str, Tensor]]:
-    """(name, image (3, H, W) float32 in [0, 1]) for each bundled colour photograph (8 of 300 to 1000 px)."""
+    """(name, image (3, H, W) float32 in [0, 1]) for each bundled colour photograph (7, of 300 to 640 px)."""
     return [(name, torch.from_numpy(image).permute(2, 0, 1).float() / 255.0) for name, image in _photos()]
