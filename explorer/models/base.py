@@ -115,6 +115,7 @@ class Capabilities:
     condition_classes: int = 0  # > 0: encode and decode take `condition=` (B,) class indices (conditional VAE)
     trainable: bool = True  # train.py can train it (models trained elsewhere are evaluated, not trained)
     spatial_code: bool = False  # the code is a (C, H, W) map rather than a vector
+    discrete_code: bool = False  # the code is a grid of codebook indices (VQ-VAE, FSQ)
     # posterior draws whose label and caption predictions evaluation averages (1: the mean); a model declaring
     # more takes codes (B, M, *latent_shape) in `captions` and `label_probabilities` and averages over the M
     prediction_draws: int = 1
@@ -132,6 +133,13 @@ class Capabilities:
     # `.mean` is the latent, and there is no ELBO, IWAE bound, KL or posterior sample; `loss_terms`, `elbo_terms`
     # and `iwae_log_weights` refuse with a message saying so, and pages show why they show none
     posterior: bool = True
+
+
+    @property
+    def code_kind(self) -> str:
+        """"vector", "spatial" (a C x H x W map) or "discrete" (a grid of code indices): the walk page picks its
+        panel by it."""
+        return "discrete" if self.discrete_code else "spatial" if self.spatial_code else "vector"
 
 
 @dataclass

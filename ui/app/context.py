@@ -78,6 +78,11 @@ class Ctx:
         return self.loaded
 
     @property
+    def code_kind(self) -> str:
+        """The kind of code the model declares: "vector", "spatial" or "discrete" (Capabilities.code_kind)."""
+        return self.model.capabilities().code_kind
+
+    @property
     def model_config(self) -> dict[str, Any]:
         return self.config.get("config") or {}
 

@@ -1,1 +1,4 @@
-"""Latent walk: sliders and axes (panel.py), the walk's state in the URL (url.py), the page (page.py)."""
+"""Latent walk: the page (page.py) picks a panel by the kind of code the model declares (registry.py); each
+panel module registers itself when imported here."""
+
+from ui.pages.walk import vector  # noqa: F401  (registers the "vector" panel)
