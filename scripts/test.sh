@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 CHROMIUM=$(bash scripts/ensure-chromium.sh) || { echo "browser tests need Chromium: failing" >&2; exit 1; }
 export CHROMIUM
-exec .venv/bin/python -m pytest "$@"
+exec .venv/bin/python -m pytest --durations=30 "$@"  # the 30 slowest tests, to keep the suite inside its time budget

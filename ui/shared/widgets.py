@@ -42,12 +42,6 @@ def heat_rgb(values: np.ndarray, vmax: float | None = None, cmap: str = "magma",
     return np.round(rgb * 255).astype(np.uint8).repeat(s, 0).repeat(s, 1)
 
 
-def array_key(x: np.ndarray) -> str:
-    """Short digest of an image's values (a NumPy array): a cache key for everything computed from it."""
-    arr = np.ascontiguousarray(x, dtype=np.float32)
-    return hashlib.sha1(arr.tobytes()).hexdigest()[:16]
-
-
 # -- uploads ---------------------------------------------------------------------------------------
 @dataclass
 class Upload:
