@@ -37,6 +37,8 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from explorer.cache import entry_path, read_entry, write_entry
 from explorer.data.base import UNLABELLED, DataSplit
+from explorer.data.transforms import prepare_batch
+from explorer.distributions import ItemNoise, randn_like
 from explorer.files import atomic_write_json
 from explorer.models.base import VAE, posterior_kl
 from explorer.text import tokenize
@@ -44,8 +46,8 @@ from explorer.text import tokenize
 ENCODE_KIND = "encoded"
 MANIFEST = "manifest.json"
 SHARD_SIZE = 65_536
-FORMAT = 1
-NOISE_STREAM, INPUT_STREAM = 0x9E3779B97F4A7C15, 0xD1B54A32D192ED03  # keep the draw and the input noise apart
+FORMAT = 2  # 2: item-keyed noise from explorer.distributions.ItemNoise, round(255 x) dequantisation
+SCORING_STREAM = 0xD1B54A32D192ED03  # ItemNoise's "epoch" for scoring: apart from every training epoch's noise
 
 # progress(items done, items in all) after every batch; on_shard(shards done, shards in all) after each shard
 Progress = Callable[[int, int], None]
@@ -70,59 +72,10 @@ class EncodedSplit:
         return len(self.elbo)
 
 
-# -- counter-based per-item randomness -----------------------------------------------------------------
-_GAMMA, _M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-
-
-def _splitmix64(x: np.ndarray) -> np.ndarray:
-    """SplitMix64's output function on uint64 (arithmetic modulo 2**64)."""
-    x = (x ^ (x >> np.uint64(30))) * _M1
-    x = (x ^ (x >> np.uint64(27))) * _M2
-    return x ^ (x >> np.uint64(31))
-
-
-def _fmix32(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 32-bit finaliser on uint32 (arithmetic modulo 2**32)."""
-    h ^= h >> np.uint32(16)
-    h *= np.uint32(0x85EBCA6B)
-    h ^= h >> np.uint32(13)
-    h *= np.uint32(0xC2B2AE35)
-    h ^= h >> np.uint32(16)
-    return h
-
-
-def item_uniforms(seed: int, index: Tensor, count: int, stream: int = NOISE_STREAM) -> Tensor:
-    """(B, count) float32 uniforms in (0, 1), 24 bits each, for items `index` (B,): a function of (seed,
-    stream, item, column) alone, so any batching of the same items gives the same numbers, on any device.
-    Each item's 64-bit key is SplitMix64 of (seed, stream, item); its columns hash the key with the column."""
-    with np.errstate(over="ignore"):
-        base = _splitmix64(np.array([(seed * 0x632BE59BD9B4E019 + stream) & ((1 << 64) - 1)], dtype=np.uint64))
-        keys = _splitmix64(base + index.cpu().numpy().astype(np.uint64) * _GAMMA)  # (B,)
-        lo = (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)[:, None]
-        hi = (keys >> np.uint64(32)).astype(np.uint32)[:, None]
-        h = _fmix32((lo + np.arange(count, dtype=np.uint32) * np.uint32(0x9E3779B9)) ^ hi)
-        h = _fmix32(h ^ hi)
-    u = ((h >> np.uint32(8)).astype(np.float32) + np.float32(0.5)) * np.float32(1.0 / (1 << 24))
-    return torch.from_numpy(u).to(index.device)
-
-
-def item_normals(seed: int, index: Tensor, count: int, stream: int = NOISE_STREAM) -> Tensor:
-    """(B, count) float32 standard normals for items `index` (Box-Muller on `item_uniforms`)."""
-    half = (count + 1) // 2
-    u = item_uniforms(seed, index, 2 * half, stream).double().view(-1, half, 2)
-    radius = torch.sqrt(-2.0 * torch.log(u[..., 0]))
-    angle = 2.0 * math.pi * u[..., 1]
-    z = torch.stack([radius * torch.cos(angle), radius * torch.sin(angle)], -1).reshape(len(index), -1)
-    return z[:, :count].float()
-
-
-def scoring_form(x: Tensor, likelihood: str, seed: int, index: Tensor) -> Tensor:
-    """Images as evaluation scores them, with per-item noise: a fixed binarisation (Bernoulli) or the fixed
-    dequantisation (255 x + u) / 256 (Gaussian)."""
-    u = item_uniforms(seed, index.cpu(), int(math.prod(x.shape[1:])), INPUT_STREAM).view(x.shape).to(x.device)
-    if likelihood == "bernoulli":
-        return (u < x).to(x.dtype)
-    return (255.0 * x + u) / 256.0
+def scoring_form(x: Tensor, likelihood: str, noise: ItemNoise) -> Tensor:
+    """Images as evaluation scores them, from item-keyed noise (the first draw of `noise`): a fixed binarisation
+    (Bernoulli) or the dequantisation (round(255 x) + u) / 256 (Gaussian): explorer.data.transforms.prepare_batch."""
+    return prepare_batch(x, likelihood, noise)
 
 
 # -- one batch -------------------------------------------------------------------------------------------
@@ -130,22 +83,25 @@ def scoring_form(x: Tensor, likelihood: str, seed: int, index: Tensor) -> Tensor
 def encode_batch(model: VAE, x: Tensor, index: Tensor, seed: int = 0) -> dict[str, Tensor]:
     """Per-item means (B, D), logvars (B, D), elbo (B,), kl (B,) for images x (B, C, H, W) in [0, 1] on the
     model's device, items `index` (B,). Everything is of the images' scoring form (`scoring_form`), as
-    evaluation's test_means are; the ELBO's draw is z = mean + std * eps with eps keyed by (seed, item).
-    A posterior without `logvar` (a flow) draws with its own rsample from a per-item generator instead."""
-    xs = scoring_form(x, model.config.likelihood, seed, index)
+    evaluation's test_means are; the ELBO's draw is z = mean + std * eps with eps keyed by (seed, item): draw 0
+    of ItemNoise(seed, SCORING_STREAM, items) is the input noise, draw 1 the ELBO's. A posterior without `logvar`
+    (a flow) draws with its own rsample from a per-item generator instead."""
+    noise = ItemNoise(seed, SCORING_STREAM, index)
+    xs = scoring_form(x, model.config.likelihood, noise)
     post = model.encode(xs)
     means = model.code_from_latent(post.mean).flatten(1)
     logvar = getattr(post, "logvar", None)
     logvars = logvar.flatten(1) if logvar is not None else torch.full_like(means, math.nan)
     if getattr(post, "logvar", None) is not None:
-        eps = item_normals(seed, index.cpu(), int(math.prod(post.mean.shape[1:]))).to(x.device).view_as(post.mean)
+        eps = randn_like(post.mean, noise)
         z = post.mean + torch.exp(0.5 * post.logvar) * eps
         nll = -model.decode(z).log_prob(xs).flatten(1).sum(1)
         kl = posterior_kl(post, z).sum(1)
     else:
         parts = []
         for row, i in enumerate(index.tolist()):
-            gen = torch.Generator(device=x.device).manual_seed(int(item_uniforms(seed, torch.tensor([i]), 1)[0, 0] * 2**24))
+            item_seed = int(ItemNoise(seed, SCORING_STREAM, [i]).rand((1, 1))[0, 0] * 2**24)
+            gen = torch.Generator(device=x.device).manual_seed(item_seed)
             terms = model.elbo_terms(xs[row : row + 1], gen)
             parts.append((terms["nll"], terms["kl_dims"].sum(1)))
         nll, kl = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])

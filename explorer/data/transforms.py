@@ -2,7 +2,7 @@
 
 Bernoulli models train on dynamically binarised images (a fresh draw each time an image is seen) and are
 scored on one fixed, seeded binarisation of the test split. Gaussian models see uniformly dequantised 8-bit
-data: (255 x + u) / 256 with u ~ U(0, 1).
+data: (round(255 x) + u) / 256 with u ~ U(0, 1), the one scoring form (training, evaluation and stored encodings).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def fixed_binarization(x: Tensor, seed: int = 0) -> Tensor:
 
 
 def dequantize(x: Tensor, generator: Noise = None) -> Tensor:
-    """Uniform dequantisation of 8-bit data given in [0, 1]: (255 x + u) / 256, u ~ U(0, 1)."""
+    """Uniform dequantisation of 8-bit data given in [0, 1]: (round(255 x) + u) / 256, u ~ U(0, 1)."""
     u = rand_like(x, generator)
     return (torch.round(x * 255.0) + u) / 256.0
 

@@ -14,9 +14,10 @@ import pytest
 import torch
 
 from explorer.analysis.encode_dataset import (
-    MANIFEST, encode_dataset, encode_splits, item_normals, item_uniforms, load_encoded,
+    MANIFEST, SCORING_STREAM, encode_dataset, encode_splits, load_encoded, scoring_form,
 )
 from explorer.data.base import TensorImageDataset
+from explorer.distributions import ItemNoise
 from explorer.models.registry import build_model
 from tinydata import make_split
 
@@ -28,13 +29,19 @@ def _model(likelihood: str = "bernoulli"):
     return build_model("mlp", input_shape=(1, 8, 8), latent_dim=3, hidden_sizes=(16,), likelihood=likelihood)
 
 
-def test_item_noise_depends_on_the_item_not_the_batch() -> None:
-    a = item_uniforms(5, torch.arange(0, 40), 11)
-    b = torch.cat([item_uniforms(5, torch.arange(s, min(s + 7, 40)), 11) for s in range(0, 40, 7)])
-    assert torch.equal(a, b) and (a > 0).all() and (a < 1).all()
-    assert not torch.equal(item_uniforms(6, torch.arange(0, 40), 11), a)
-    z = item_normals(0, torch.arange(5000), 8)
-    assert abs(float(z.mean())) < 0.05 and abs(float(z.std()) - 1) < 0.05
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_the_scoring_form_depends_on_the_item_not_the_batch(likelihood: str) -> None:
+    x = torch.rand(40, 1, 4, 4)
+    whole = scoring_form(x, likelihood, ItemNoise(5, SCORING_STREAM, torch.arange(40)))
+    parts = torch.cat([scoring_form(x[s : s + 7], likelihood, ItemNoise(5, SCORING_STREAM, torch.arange(s, min(s + 7, 40))))
+                       for s in range(0, 40, 7)])
+    assert torch.equal(whole, parts)
+    assert not torch.equal(scoring_form(x, likelihood, ItemNoise(6, SCORING_STREAM, torch.arange(40))), whole)
+    if likelihood == "gaussian":  # (round(255 x) + u) / 256: the 8-bit level plus one uniform, never past it
+        level = torch.round(x * 255.0)
+        assert torch.all(whole * 256.0 >= level) and torch.all(whole * 256.0 < level + 1)
+    else:
+        assert set(whole.unique().tolist()) <= {0.0, 1.0}
 
 
 @pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
