@@ -6,7 +6,7 @@ the checkout's top level mapped into the ui package, so that an installed app fi
     .streamlit/config.toml  -> ui/streamlit_config/   the Streamlit settings (ui.app.launch applies them)
 In a checkout (plain or editable install) the code reads them from the top level instead.
 
-ui/live/assets/ is not in this wheel: it is its own distribution, vae-live-latent (the live-latent component's
+frontend/assets/ is not in this wheel: it is its own distribution, vae-explorer-frontend (the browser components'
 served files; Streamlit serves them only for an installed distribution that declares them, see its pyproject.toml).
 """
 
@@ -16,7 +16,7 @@ MODEL_FILES = ["*/config.json", "*/model.safetensors", "*/analysis.safetensors",
                "*/*.png", "*/vocab.json"]  # each model folder's own files, not the training state in checkpoint/ or logs/
 
 setup(
-    packages=find_packages(include=["explorer", "explorer.*", "ui", "ui.*"], exclude=["ui.live.assets"]) + ["ui.pretrained", "ui.streamlit_config"],
+    packages=find_packages(include=["explorer", "explorer.*", "ui", "ui.*"]) + ["ui.pretrained", "ui.streamlit_config"],
     package_dir={"ui.pretrained": "pretrained", "ui.streamlit_config": ".streamlit"},
     package_data={"ui": ["entry/*.py"], "ui.pretrained": MODEL_FILES, "ui.streamlit_config": ["config.toml"],
                   "explorer.models.foreign": ["configs/*/config.json"]},  # single-file presets (no weights)

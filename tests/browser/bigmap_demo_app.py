@@ -1,6 +1,6 @@
 """Demo page of the big-map component, for tests/browser/test_big_map.py and bench/bench_big_map.py.
 
-`streamlit run tests/browser/bigmap_demo_app.py` (ui/live/assets installed: scripts/setup.sh, or the tests'
+`streamlit run tests/browser/bigmap_demo_app.py` (frontend/assets installed: scripts/setup.sh, or the tests'
 fixture). Query parameters: n (points, default 200000), codes=1 (send per-point codes, so hover decodes the
 ITEM's code; default: the PCA inverse of the pointer's position). The points are N clustered random 2-D points
 with 10 labels; the decoder is pretrained/conv-mnist5k's, exported with explorer.onnx.export (BIGMAP_DEMO_CACHE

@@ -1,6 +1,6 @@
 """Demo page of the live-latent component, for the browser tests and bench/bench_live_drag.py.
 
-`streamlit run tests/browser/live_demo_app.py` (with ui/live/assets installed: scripts/setup.sh, or the tests'
+`streamlit run tests/browser/live_demo_app.py` (with frontend/assets installed: scripts/setup.sh, or the tests'
 fixture). Query parameter `model` picks a shipped checkpoint (default conv-mnist5k); LIVE_DEMO_CACHE is where
 the exported decoders are kept (default: a folder under the system's temp dir). The page shows which path
 decodes: in the page (onnxruntime-web) or, on the component's fallback, the server (plain sliders + st.image).

@@ -1,6 +1,6 @@
-"""The app's Latent walk decodes in the browser (ui/live) and keeps its state in the URL, in headless Chromium.
+"""The app's Latent walk decodes in the browser (frontend/src/live_latent) and keeps its state in the URL, in headless Chromium.
 
-The app runs with this checkout's component files (ui.components.devserver: a pip --target install of ui/live/assets
+The app runs with this checkout's component files (ui.components.devserver: a pip --target install of frontend/assets
 added with site.addsitedir), and the shipped conv-mnist5k, whose decoder the page exports on first use.
 """
 

@@ -1,4 +1,4 @@
-"""ui/live without a browser: the asset distribution's manifest and files, and the API's argument handling."""
+"""The live component without a browser: the asset distribution's manifest and files, and the API's argument handling."""
 
 from __future__ import annotations
 
@@ -8,19 +8,24 @@ import tomllib
 import numpy as np
 import pytest
 
+from ui.components import bigmap
 from ui.components import live as component
 from ui.components.devserver import ASSETS
 
 
-def test_asset_manifest_declares_the_component_and_its_files_are_built():
+@pytest.mark.parametrize(("module", "bundle"), [(component, "live_latent"), (bigmap, "big_map")])
+def test_asset_manifest_declares_the_component_and_its_files_are_built(module, bundle):
     meta = tomllib.loads((ASSETS / "pyproject.toml").read_text())
-    entry = meta["tool"]["streamlit"]["component"]["components"][0]
-    assert f'{meta["project"]["name"]}.{entry["name"]}' == component.COMPONENT_NAME
+    entries = {f'{meta["project"]["name"]}.{e["name"]}': e for e in meta["tool"]["streamlit"]["component"]["components"]}
+    entry = entries[module.COMPONENT_NAME]
     root = ASSETS / entry["asset_dir"]
-    for name in ("live_latent.js", "live_latent.css", "ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm"):
-        assert (root / name).is_file(), f"{name} missing: run scripts/build-live-component.sh"
+    assert root.resolve() == ASSETS.resolve()  # one served folder for every component
+    for name in (f"{bundle}.js", f"{bundle}.css", "ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm"):
+        assert (root / name).is_file(), f"{name} missing: run node frontend/build.mjs"
     assert (root / "ort-wasm-simd-threaded.wasm").read_bytes()[:4] == b"\0asm"
-    assert 'import("./ort.wasm.bundle.min.mjs")' in (root / "live_latent.js").read_text()
+    page = (root / f"{bundle}.js").read_text()
+    assert 'import("./ort.wasm.bundle.min.mjs")' in page  # onnxruntime from beside the bundle
+    assert "bidi-components" not in page and "../" not in page  # no other component's URL
 
 
 def test_decoder_payload_bytes_path_or_url(tmp_path):

@@ -47,7 +47,7 @@ class AppConfig:
     map_renderer: str = "webgl"  # "webgl" (Scattergl) or "svg" (Scatter: faster to mount without a GPU, < ~5k points)
     trusted_code: tuple[Path, ...] = ()  # adapter files the user trusted on the command line (also offered in the picker)
     image_size: int | None = None  # image size for models trained elsewhere whose config gives none (diffusers)
-    live: bool = True  # the walk decodes in the browser (ui/live) where the model's decoder exports to ONNX
+    live: bool = True  # the walk decodes in the browser (frontend/src/live_latent) where the model's decoder exports to ONNX
 
 
 def app_parser() -> argparse.ArgumentParser:

@@ -41,7 +41,11 @@ from typing import Callable, Sequence
 import numpy as np
 import streamlit as st
 
-COMPONENT_NAME = "vae-live-latent.big_map"  # "<project name>.<component name>" of ui/live/assets/pyproject.toml
+from ui.components.assets import NOT_INSTALLED as ASSETS_HINT
+from ui.components.assets import assets_installed as installed
+from ui.components.assets import component_name
+
+COMPONENT_NAME = component_name("big_map")
 MAGIC = b"BMAP"
 Q = 65535  # quantized coordinate range
 MAX_CODE_VALUES = 4_000_000  # codes (N, D) go to the page as float16 when N*D is at most this (8 MB)
@@ -87,12 +91,8 @@ def _renderer():
 
 
 def assets_installed() -> bool:
-    import importlib.util
-
-    spec = importlib.util.find_spec("vae_live_latent")
-    if spec is None or not spec.submodule_search_locations:
-        return False
-    return any((Path(p) / "bigmap" / "big_map.js").is_file() for p in spec.submodule_search_locations)
+    """Whether the component's files are installed (frontend/assets/, ui.components.assets)."""
+    return installed("big_map.js")
 
 
 # -- wire format ------------------------------------------------------------------------------------------------
@@ -271,7 +271,7 @@ def big_map(
         raise ValueError(f"{n} points need {n} values")
     if not assets_installed():
         return BigMapEvent(status={"path": "fallback", "reason": "the big-map component's files are not installed "
-                                   "(ui/live/assets/bigmap: scripts/setup.sh, or pip install -e ui/live/assets)"})
+                                   f"({ASSETS_HINT})"})
 
     slot = f"_big_map:{key}"
     mem: dict = st.session_state.setdefault(slot, {"data": set(), "models": set(), "need": None, "hover": None})

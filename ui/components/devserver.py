@@ -1,6 +1,6 @@
-"""Run a Streamlit script that uses the live-latent component from this checkout, for tests and benchmarks.
+"""Run a Streamlit script that uses the browser components from this checkout, for tests and benchmarks.
 
-Streamlit serves the component's files only from an installed distribution (ui/live/assets/, `vae-live-latent`).
+Streamlit serves the component's files only from an installed distribution (frontend/assets/, `vae-explorer-frontend`).
 `install_assets(target)` installs this checkout's copy into a plain folder (pip --target, no venv touched), and
 `start_script` runs `streamlit run` from the checkout's top folder (so `ui` and `explorer` are this checkout's)
 in a process that first adds that folder as a site directory (`site.addsitedir`): its copy is then the one
@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout (ui/components/ -> ui/ -> .)
-ASSETS = ROOT / "ui" / "live" / "assets"
+ASSETS = ROOT / "frontend" / "assets"
 # `python -c LAUNCH run SCRIPT ...` in the checkout: the cwd comes first on the import path for -c
 LAUNCH = """import site, sys
 site.addsitedir({site!r})
@@ -29,7 +29,7 @@ sys.exit(cli.main())
 
 
 def install_assets(target: str | Path) -> Path:
-    """pip-install ui/live/assets (no dependencies, no build isolation) into the folder `target`; returns it."""
+    """pip-install frontend/assets (no dependencies, no build isolation) into the folder `target`; returns it."""
     target = Path(target)
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target",
                     str(target), str(ASSETS)], check=True, cwd=str(ROOT))

@@ -11,10 +11,9 @@ The decoder's bytes go to the page once per model and session: with the first re
 their session, for later reruns. When the page has no WebAssembly or cannot open the decoder, the result's
 `path` is "fallback" with a `reason`, and the caller decodes on the server instead (the slider panel).
 
-Assets: the page code, onnxruntime-web's module and its .wasm live in ui/live/assets/, which is its own tiny
-distribution `vae-live-latent` (Streamlit serves a v2 component's files only for an installed distribution
-that declares them in its pyproject.toml); scripts/setup.sh installs it, scripts/build-live-component.sh
-rebuilds the files.
+Assets: the page code (frontend/src/live_latent/), onnxruntime-web's module and its .wasm are served from
+frontend/assets/, the components' one asset distribution `vae-explorer-frontend` (ui.components.assets);
+scripts/setup.sh installs it, frontend/build.mjs rebuilds the files.
 
 Pad mode (`mode="pad"`, exactly two axes): a square canvas over the plane of the two axes replaces the sliders
 (ranges are the plane's (x, y) extent). Hovering or dragging over it decodes the spot in the page; the point
@@ -22,7 +21,7 @@ Pad mode (`mode="pad"`, exactly two axes): a square canvas over the plane of the
 coordinates), sent as base64 of a float32 array once per `dots_key` and session, like the decoder.
 
 Draw mode (`live_draw(...)`, grey-scale models): a drawing canvas (mouse, pen or touch). While drawing, the page
-prepares the strokes as explorer.images.prepare_digit does (its JS twin, ui/live/frontend/src/prepare_digit.js),
+prepares the strokes as explorer.images.prepare_digit does (its JS twin, frontend/src/live_latent/prepare_digit.js),
 encodes them with the exported encoder (the posterior mean), decodes that code and paints the reconstruction, and
 marks the code on a small PCA map of the test codes ((code - mean) . components, computed in the page). On
 release the raw raster comes back (`LiveDrawResult.raster`), for the server to prepare the same way and score.
@@ -38,7 +37,11 @@ from typing import Sequence
 import numpy as np
 import streamlit as st
 
-COMPONENT_NAME = "vae-live-latent.live_latent"  # "<project name>.<component name>" of ui/live/assets/pyproject.toml
+from ui.components.assets import NOT_INSTALLED as ASSETS_HINT
+from ui.components.assets import assets_installed as installed
+from ui.components.assets import component_name
+
+COMPONENT_NAME = component_name("live_latent")
 PATHS = ("pending", "wasm", "fallback")
 MODES = ("sliders", "pad", "draw")  # PATHS: where the image is decoded: not known yet, in the page, on the server
 
@@ -65,10 +68,8 @@ def _renderer():
 
 
 def assets_installed() -> bool:
-    """Whether the component's files are installed (the `vae-live-latent` distribution, ui/live/assets/)."""
-    import importlib.util
-
-    return importlib.util.find_spec("vae_live_latent") is not None
+    """Whether the component's files are installed (frontend/assets/, ui.components.assets)."""
+    return installed("live_latent.js")
 
 
 def _noop() -> None:
@@ -98,7 +99,7 @@ def _ranges(ranges: Sequence[float] | Sequence[Sequence[float]] | np.ndarray, k:
 
 
 NOT_INSTALLED = ("the live-latent component's files are not installed "
-                 "(ui/live/assets: scripts/setup.sh, or pip install -e ui/live/assets)")
+                 f"({ASSETS_HINT})")
 
 
 def _sent_state(key: str) -> dict:

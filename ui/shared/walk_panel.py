@@ -6,7 +6,7 @@ Slider values are offsets from the start code, in units of each axis (prior sigm
 encoded means along a principal direction), so the same values always give the same image.
 
 Where the model's decoder exports to ONNX (explorer.onnx.export, cached under the app's cache folder by the
-weights' digest), the sliders are the live component's (ui/live): the page decodes while a slider is dragged,
+weights' digest), the sliders are the live component's (frontend/src/live_latent): the page decodes while a slider is dragged,
 and this panel hears of the values on release, so the downloads, the traversal grid and the `extra` output
 (captions, label probabilities) follow the released values. The server-side sliders remain the fallback:
 when the export fails, when the page has no WebAssembly, and while the page has not said yet (AppTest,

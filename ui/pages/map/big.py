@@ -3,7 +3,7 @@
 Used whenever the points are a stored encoding (`vae-evaluate MODEL --dataset NAME --encode-only`, kept in the
 cache by explorer.analysis.encode_dataset); the first MAP_LIMIT test items stay on the Plotly map (ui/pages/map/page.py).
 What happens where:
-- the page (ui/bigmap): the density raster, pan / zoom, hover, click, box and lasso selection, search by index or
+- the page (frontend/src/big_map): the density raster, pan / zoom, hover, click, box and lasso selection, search by index or
   label, and the hover decode with the model's exported decoder (the walk's own ONNX export, `live_decoder`);
 - here: loading the encoding (refused up front, with the size it needs, when it would not fit in memory), the
   map's coordinates (PCA at once; UMAP / t-SNE in the background worker, fitted on a sample of FIT_SIZE and the
@@ -287,7 +287,7 @@ def big_page(ctx: Ctx, stored: StoredEncoding, choice: str) -> None:
         return
     if not assets_installed():
         st.error("The big-map component's files are not installed, so a stored encoding cannot be drawn: run "
-                 "scripts/setup.sh (or pip install -e ui/live/assets). The test items' map stays available.")
+                 "scripts/setup.sh (or pip install -e frontend/assets). The test items' map stays available.")
         return
     try:
         enc = _load(*loaded_key)

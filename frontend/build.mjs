@@ -1,0 +1,43 @@
+// Build the browser components into assets/, the one served folder (committed, so a fresh clone needs no npm):
+//   live_latent.js, big_map.js   one esbuild call, an entry point per component (src/<component>/index.js)
+//   live_latent.css, big_map.css their styles
+//   ort.wasm.bundle.min.mjs      onnxruntime-web's wasm-only ES module (the Emscripten glue inside), loaded by
+//   ort-wasm-simd-threaded.wasm  src/common/ort.js from beside the bundle, with its WebAssembly binary
+//   build-stamp.json             sha256 of every file under src/, the lockfile and this script
+//                                (tests/frontend/test_frontend_build.py fails when they change without a rebuild)
+// Versions are pinned by package-lock.json: `npm ci && node build.mjs` (or `npm run build`).
+import { createHash } from "node:crypto";
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const ROOT = dirname(fileURLToPath(import.meta.url));
+const OUT = join(ROOT, "assets");
+const COMPONENTS = ["live_latent", "big_map"];
+const ORT = ["ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm"];
+
+await build({
+  entryPoints: Object.fromEntries(COMPONENTS.map((name) => [name, join(ROOT, "src", name, "index.js")])),
+  outdir: OUT,
+  bundle: true,
+  format: "esm",
+  target: "es2022",
+  minify: true,
+  legalComments: "none",
+  external: ["./ort.wasm.bundle.min.mjs"], // beside the bundle at run time (src/common/ort.js)
+  logLevel: "info",
+});
+for (const name of COMPONENTS) copyFileSync(join(ROOT, "src", name, `${name}.css`), join(OUT, `${name}.css`));
+for (const name of ORT) copyFileSync(join(ROOT, "node_modules", "onnxruntime-web", "dist", name), join(OUT, name));
+
+// the stamp: the same list and hashes as tests/frontend/test_frontend_build.py computes
+const files = (dir) => readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+  e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]);
+const inputs = [...files(join(ROOT, "src")), join(ROOT, "package-lock.json"), join(ROOT, "build.mjs")]
+  .map((path) => relative(ROOT, path).split("\\").join("/")).sort();
+const sha = (path) => createHash("sha256").update(readFileSync(join(ROOT, path))).digest("hex");
+const stamp = { inputs: Object.fromEntries(inputs.map((path) => [path, sha(path)])),
+  outputs: Object.fromEntries(readdirSync(OUT).filter((n) => /\.(js|css|mjs|wasm)$/.test(n)).sort()
+    .map((n) => [n, sha(join("assets", n))])) };
+writeFileSync(join(OUT, "build-stamp.json"), JSON.stringify(stamp, null, 2) + "\n");

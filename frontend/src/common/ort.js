@@ -1,0 +1,59 @@
+// onnxruntime-web for every component: loaded once per page from beside the bundle, sessions cached per key.
+//
+// The module and its .wasm are served from the same folder as the bundle that imports this (build.mjs copies
+// them there), so no component reaches into another's files. One thread: no SharedArrayBuffer without the
+// COOP/COEP headers the app does not send. The promise is shared on window, so two components on one page load
+// onnxruntime once.
+
+const ASSETS = new URL("./", import.meta.url).href; // the bundle's folder (this file is bundled into it)
+
+/** Resolve to the onnxruntime-web module (wasm backend, one thread); rejects where WebAssembly is missing. */
+export function loadOrt() {
+  window.__vaeOrt ??= (async () => {
+    if (typeof WebAssembly !== "object" || WebAssembly === null || typeof WebAssembly.instantiate !== "function") {
+      throw new Error("WebAssembly is not available in this browser");
+    }
+    const ort = await import("./ort.wasm.bundle.min.mjs"); // external: resolved beside the bundle
+    ort.env.wasm.numThreads = 1;
+    ort.env.wasm.proxy = false;
+    // Only the .wasm is named: a string prefix would make ort fetch its Emscripten glue as a separate .mjs too,
+    // which the bundled module already holds.
+    ort.env.wasm.wasmPaths = { wasm: new URL("./ort-wasm-simd-threaded.wasm", ASSETS).href };
+    ort.env.logLevel = "error";
+    return ort;
+  })();
+  return window.__vaeOrt;
+}
+
+/** The web version of a loaded onnxruntime module (null when unknown). */
+export function ortVersion(ort) {
+  return ort?.env?.versions?.web ?? null;
+}
+
+/** Promise<InferenceSession> for `key` (ONNX `bytes`, Uint8Array), made once and kept in `sessions` (a Map). */
+export function sessionFor(sessions, ort, key, bytes) {
+  if (!sessions.has(key)) {
+    const made = ort.InferenceSession.create(bytes, {
+      executionProviders: ["wasm"],
+      graphOptimizationLevel: "all",
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+    });
+    made.catch(() => sessions.delete(key)); // a failed session may be retried on a later render
+    sessions.set(key, made);
+  }
+  return sessions.get(key);
+}
+
+/** Fetch `url` (same origin) as a Uint8Array; throws with the status on a failed answer. */
+export async function fetchBytes(url, what = url) {
+  const response = await fetch(url, { credentials: "same-origin" });
+  if (!response.ok) throw new Error(`${what} answered ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/** Run a decoder `session` on one flat code (D,) float32; returns its first output tensor (dispose it after). */
+export async function decode(ort, session, code) {
+  const feeds = { [session.inputNames[0]]: new ort.Tensor("float32", code, [1, code.length]) };
+  return (await session.run(feeds))[session.outputNames[0]];
+}
