@@ -214,6 +214,30 @@ def _shape(value_info) -> list[int | str]:
     return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
 
 
+def frame_seconds(path: Path, info: ExportInfo, repeats: int = 2) -> float:
+    """Seconds one item takes through an exported part on one CPU thread (the best of `repeats` runs after a warm-up
+    run; the first run alone when it is already slow): what decides whether the page can decode it per frame."""
+    import time
+
+    import numpy as np
+
+    session = _session(path, threads=1)
+    name = info.input_names[0]
+    shape = [1 if d == "batch" or not isinstance(d, int) else d for d in info.input_shapes[name]]
+    feed = {name: np.zeros(shape, dtype=np.float32)}
+    start = time.perf_counter()
+    session.run(None, feed)  # warm-up (allocations); it is also the answer for a part too slow to time twice
+    first = time.perf_counter() - start
+    if first > 1.0:
+        return first
+    best = first
+    for _ in range(repeats):
+        start = time.perf_counter()
+        session.run(None, feed)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def check_file(path: Path) -> Any:
     """onnx.checker on the file, then an onnxruntime session on it (CPU, one thread); returns the session.
     Raises whatever either of them raises for a broken file."""
@@ -397,5 +421,5 @@ def exported_encoder(model: VAE, digest: str, cache_dir: str | Path, opset: int 
 
 __all__ = [
     "CachedExport", "DEFAULT_OPSET", "EXPORTERS", "ExportFailure", "ExportInfo", "OnnxExportError",
-    "check_file", "export_decoder", "export_encoder", "exported_decoder", "exported_encoder",
+    "check_file", "export_decoder", "frame_seconds", "export_encoder", "exported_decoder", "exported_encoder",
 ]

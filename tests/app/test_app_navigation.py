@@ -20,7 +20,7 @@ def test_a_walk_link_from_before_opens_the_same_image(conv_model, media):
     switch_page(at, "walk").run()
     assert not at.exception and not errors(at)
     first = media.array(image_by_caption(at, "decoded mean"))
-    assert at.query_params["v"] == ["0.5,-1"]  # the link's values are the walk's
+    assert at.query_params["v"] == "0.5,-1"  # the link's values are the walk's
     moved = open_app(conv_model)
     moved.query_params.update({"model": conv_model.name, "start": "item:3", "axes": "dims", "n": "2", "v": "1.5,-1"})
     switch_page(moved, "walk").run()

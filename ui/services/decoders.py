@@ -9,16 +9,43 @@ from pathlib import Path
 from explorer.cache import model_cache_dir
 from explorer.models.base import VAE
 from explorer.models.blocks.conditioning import with_default_condition
-from explorer.onnx.export import CachedExport
+from explorer.onnx.export import CachedExport, frame_seconds
 from ui.services import inference
+
+# A decoder goes to the page only when the page can use it: its bytes cross the websocket base64-encoded (4/3 of
+# the file) in one message under Streamlit's server.maxMessageSize, and onnxruntime-web's single-threaded wasm
+# must decode a frame within FRAME_BUDGET_S. The speed is measured here with native onnxruntime on one thread;
+# WASM_SLOWDOWN is an assumed ratio of onnxruntime-web's wasm (SIMD, one thread) to that, not measured here.
+FRAME_BUDGET_S = 0.100
+WASM_SLOWDOWN = 2.0
+_VERDICTS: dict[str, str] = {}  # sha256 of an exported file -> "" (fits the page) or why it does not
+
+
+def page_verdict(got: CachedExport, message_limit_bytes: int) -> str:
+    """"" when the exported part fits the page (size and speed), else the reason, naming the figures."""
+    if got.info.sha256 in _VERDICTS:
+        return _VERDICTS[got.info.sha256]
+    size = got.info.size_bytes
+    reason = ""
+    if size * 4 / 3 > message_limit_bytes:
+        reason = (f"its ONNX file is {size / 2**20:.0f} MB ({size * 4 / 3 / 2**20:.0f} MB as sent), over the page's "
+                  f"message limit of {message_limit_bytes / 2**20:.0f} MB")
+    else:
+        seconds = frame_seconds(got.path, got.info) * WASM_SLOWDOWN
+        if seconds > FRAME_BUDGET_S:
+            reason = (f"a frame would take about {seconds * 1000:.0f} ms in the page (over {FRAME_BUDGET_S * 1000:.0f} "
+                      "ms): the page shows the preview tiers and decodes on the server on release instead")
+    _VERDICTS[got.info.sha256] = reason
+    return reason
 
 
 def browser_export(model: VAE, part: str, digest: str, cache_dir: str | Path | None,
-                   condition: int | None = None) -> tuple[CachedExport | None, str]:
+                   condition: int | None = None, message_limit_bytes: int | None = None) -> tuple[CachedExport | None, str]:
     """(CachedExport or None, message) for `part` ("decoder" or "encoder") of `model`. A conditional model's part
     is exported under class `condition`, one file per class (the class is baked into the graph). None with the
     exporter's error when it cannot be exported; the message also says when a damaged cached file was just
-    exported again."""
+    exported again. With `message_limit_bytes`, a part too large for one page message or too slow for a frame
+    (page_verdict) is not offered: None with the reason."""
     folder = model_cache_dir(digest, cache_dir)
     name = folder.name
     if condition is not None:
@@ -30,10 +57,12 @@ def browser_export(model: VAE, part: str, digest: str, cache_dir: str | Path | N
         return None, f"{type(exc).__name__}: {exc}"
     if not isinstance(got, CachedExport):
         return None, got.message
+    if message_limit_bytes is not None and (why := page_verdict(got, message_limit_bytes)):
+        return None, f"The in-browser {part} is not used: {why}."
     note = ""
     if got.status == "exported" and got.reason.startswith(("corrupt", "stale")):
         note = f"The cached in-browser {part} could not be used ({got.reason}); it was exported again."
     return got, note
 
 
-__all__ = ["browser_export"]
+__all__ = ["FRAME_BUDGET_S", "WASM_SLOWDOWN", "browser_export", "page_verdict"]

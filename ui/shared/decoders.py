@@ -3,6 +3,8 @@ model, weights digest, cache folder and class)."""
 
 from __future__ import annotations
 
+import streamlit as st
+
 from explorer.onnx.export import CachedExport
 from ui.app.config import app_config
 from ui.app.context import Ctx
@@ -12,13 +14,15 @@ from ui.services.decoders import browser_export
 def live_decoder(ctx: Ctx, condition: int | None = None) -> tuple[CachedExport | None, str]:
     """The model's decoder for the page; a conditional model's under class `condition` (default: the sidebar's)."""
     c = (ctx.condition if condition is None else int(condition)) if ctx.condition_classes else None
-    return browser_export(ctx.base_model, "decoder", ctx.weights_digest(), app_config().cache_dir, c)
+    limit = int(st.get_option("server.maxMessageSize")) * 2**20
+    return browser_export(ctx.base_model, "decoder", ctx.weights_digest(), app_config().cache_dir, c, limit)
 
 
 def live_encoder(ctx: Ctx, condition: int | None = None) -> tuple[CachedExport | None, str]:
     """The model's encoder for the page; a conditional model's under class `condition` when given."""
     c = int(condition) if ctx.condition_classes and condition is not None else None
-    return browser_export(ctx.base_model, "encoder", ctx.weights_digest(), app_config().cache_dir, c)
+    limit = int(st.get_option("server.maxMessageSize")) * 2**20
+    return browser_export(ctx.base_model, "encoder", ctx.weights_digest(), app_config().cache_dir, c, limit)
 
 
 __all__ = ["live_decoder", "live_encoder"]
