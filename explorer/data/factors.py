@@ -18,7 +18,9 @@ them, naming those that have them.
 
 from __future__ import annotations
 
+import csv
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -161,13 +163,72 @@ class FactorTable(FactorData):
 
 
 def table_from_dataset(name: str, factor_names: tuple[str, ...], factors: np.ndarray, dataset: Dataset,
-                       image_shape: tuple[int, ...]) -> FactorTable:
-    """A FactorTable over a torch Dataset whose item i (image, ...) has factors[i]."""
+                       image_shape: tuple[int, ...], factor_sizes: tuple[int, ...] | None = None,
+                       items: np.ndarray | None = None) -> FactorTable:
+    """A FactorTable over a torch Dataset: row i of `factors` belongs to dataset item items[i] (item i when
+    `items` is None); images are the items' first elements."""
+    where = np.arange(len(factors)) if items is None else np.asarray(items, dtype=np.int64)
 
     def load(index: np.ndarray) -> Tensor:
-        return torch.stack([dataset[int(i)][0] for i in index]) if len(index) else torch.zeros((0, *image_shape))
+        if not len(index):
+            return torch.zeros((0, *image_shape))
+        return torch.stack([dataset[int(where[i])][0] for i in index])
 
-    return FactorTable(name, factor_names, factors, load, image_shape)
+    return FactorTable(name, factor_names, factors, load, image_shape, factor_sizes)
+
+
+FACTORS_CSV = "factors.csv"
+
+
+def read_factors_csv(path: str | Path) -> tuple[tuple[str, ...], dict[str, np.ndarray]]:
+    """A factors.csv: a header (file column, then one column per factor) and one row per image, the file name
+    relative to the folder, then integers >= 0. Returns (factor names, {file name: values (K,)}); a ValueError
+    naming the row and column of anything else."""
+    path = Path(path)
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.reader(f) if r and any(cell.strip() for cell in r)]
+    if len(rows) < 2 or len(rows[0]) < 2:
+        raise ValueError(f"{path}: expected a header (file, factor, ...) and at least one row")
+    names = tuple(c.strip() for c in rows[0][1:])
+    if len(set(names)) != len(names) or not all(names):
+        raise ValueError(f"{path}: factor column names must be distinct and non-empty, got {list(names)}")
+    table: dict[str, np.ndarray] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(names) + 1:
+            raise ValueError(f"{path} line {line}: {len(row)} columns, the header has {len(names) + 1}")
+        values = []
+        for name, cell in zip(names, row[1:]):
+            try:
+                value = int(cell.strip())
+            except ValueError:
+                raise ValueError(f"{path} line {line}: factor {name!r} must be an integer >= 0, got {cell!r}") from None
+            if value < 0:
+                raise ValueError(f"{path} line {line}: factor {name!r} must be an integer >= 0, got {value}")
+            values.append(value)
+        key = Path(row[0].strip()).as_posix()
+        if key in table:
+            raise ValueError(f"{path} line {line}: {key!r} is listed twice")
+        table[key] = np.array(values, dtype=np.int64)
+    return names, table
+
+
+def folder_factors(root: Path, paths: list[str], dataset: Dataset, image_shape: tuple[int, ...],
+                   name: str = "folder") -> FactorTable | None:
+    """The factors of an image folder from its factors.csv (None when it has none): dataset item i is the file
+    paths[i]; items the csv does not list are left out of the table; a csv name that is no image of the folder
+    is refused."""
+    csv_path = Path(root) / FACTORS_CSV
+    if not csv_path.is_file():
+        return None
+    names, table = read_factors_csv(csv_path)
+    relative = [Path(p).resolve().relative_to(Path(root).resolve()).as_posix() for p in paths]
+    unknown = sorted(set(table) - set(relative))
+    if unknown:
+        raise ValueError(f"{csv_path} lists {len(unknown)} file(s) that are no readable image of the folder, "
+                         f"e.g. {unknown[:3]}")
+    items = np.array([i for i, r in enumerate(relative) if r in table], dtype=np.int64)
+    factors = np.stack([table[relative[i]] for i in items])
+    return table_from_dataset(name, names, factors, dataset, image_shape, items=items)
 
 
 class GridItems(Dataset):
