@@ -15,14 +15,13 @@ import numpy as np
 from torch import Tensor
 
 from explorer.data.factors import FactorData, FactorGrid
+from explorer.latent import encode_means
 
 Encode = Callable[[Tensor], np.ndarray]  # images (n, C, H, W) -> posterior means (n, D)
 
 
 def model_encoder(model: Any, batch_size: int = 256) -> Encode:
     """The posterior-mean encoder of a VAE: images (n, C, H, W) -> means (n, D) float32 numpy."""
-    from explorer.latent import encode_means  # lazy: latent imports the model stack, which data-only callers skip
-
     return lambda images: encode_means(model, images, batch_size=batch_size)
 
 
