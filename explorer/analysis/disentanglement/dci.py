@@ -19,6 +19,7 @@ from explorer.analysis.disentanglement.sampling import CodeSource, Encode, Metri
 from explorer.data.factors import FactorData
 
 QUICK = {"num_train": 2_000, "num_test": 1_000, "n_estimators": 20}
+PUBLISHED = (10_000, 5_000, 100)  # num_train, num_test, n_estimators (sklearn's default)
 
 
 def _entropy_rows(p: np.ndarray, base: int) -> np.ndarray:
@@ -78,7 +79,8 @@ def dci(encode: Encode | np.ndarray | CodeSource, data: FactorData, seed: int = 
     return MetricResult(
         "dci", disentanglement(r),
         {"seed": seed, "num_train": num_train, "num_test": num_test, "n_estimators": n_estimators,
-         "preset": "quick" if quick else "published", "codes": "posterior means"},
+         "preset": "quick" if quick else ("published" if (num_train, num_test, n_estimators) == PUBLISHED else "custom"),
+         "codes": "posterior means"},
         {"disentanglement": disentanglement(r), "completeness": completeness(r),
          "informativeness_train": float(train_acc.mean()), "informativeness_test": float(test_acc.mean()),
          "importance": r.tolist(), "factor_names": list(data.factor_names)},
