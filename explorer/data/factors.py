@@ -132,8 +132,11 @@ class FactorTable(FactorData):
             raise ValueError(f"{name}: factor values must be integers >= 0")
         self.name, self.factor_names, self.image_shape = name, tuple(factor_names), tuple(image_shape)
         self.table = table.astype(np.int64)
-        sizes = factor_sizes or tuple(int(m) + 1 for m in self.table.max(axis=0))
-        self.factor_sizes = tuple(int(s) for s in sizes)
+        observed = tuple(int(m) + 1 for m in self.table.max(axis=0))
+        sizes = tuple(int(s) for s in (factor_sizes or observed))
+        if len(sizes) != len(observed) or any(s < o for s, o in zip(sizes, observed)):
+            raise ValueError(f"{name}: factor sizes {sizes} do not cover the values in the table (up to {observed})")
+        self.factor_sizes = sizes
         self.load_images = load_images
         # per factor, per value: the items holding it (for sample_matching)
         self._holders = [{int(v): np.flatnonzero(self.table[:, k] == v) for v in np.unique(self.table[:, k])}

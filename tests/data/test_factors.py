@@ -36,6 +36,8 @@ def test_table_draws_items_that_match_the_factor_item_by_item():
     assert table.factor_sizes == (3, 5)
     with pytest.raises(ValueError, match="no item has factor 'b' = 7"):
         table.sample_matching(np.array([7]), 1, rng)
+    with pytest.raises(ValueError, match=r"do not cover the values in the table \(up to \(3, 5\)\)"):
+        FactorTable("toy", ("a", "b"), factors, lambda idx: None, (1,), factor_sizes=(3, 4))
 
 
 def test_a_data_set_without_factors_gets_a_message_naming_those_with_them():
