@@ -49,6 +49,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from explorer.cache import file_digest
 from explorer.data.base import DataSplit, seeded_split
 from explorer.data.factors import FactorGrid, GridItems
 
@@ -185,6 +186,7 @@ class DSpritesFile(FactorGrid):
             raise ValueError(f"{path}: latents_classes must list each of the {n:,} combinations of the grid "
                              f"{sizes} once, in order (the last factor fastest)")
         self.path = path
+        self.cache_tag = f"file-{file_digest(path)[:16]}"
         self.packed = self._read_packed(path, n, chunk)  # (N, 64, 8) uint8
 
     @staticmethod

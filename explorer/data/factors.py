@@ -67,6 +67,9 @@ class FactorGrid(FactorData):
     last factor varies fastest, as in dSprites' file). Subclasses implement `images(factors)`."""
 
     is_grid = True
+    # names where the images come from, in cache keys of encoded grids: a renderer's version (bump it when the
+    # geometry changes) or a file's digest
+    cache_tag: str = "render-v1"
 
     def __init__(self, name: str, factor_names: tuple[str, ...], factor_sizes: tuple[int, ...],
                  image_shape: tuple[int, ...]):
