@@ -12,20 +12,13 @@ from explorer.analysis.disentanglement.dci import completeness, dci, disentangle
 from explorer.analysis.disentanglement.factor_vae import factor_vae_score
 from explorer.analysis.disentanglement.mig import mig, mig_from_codes
 from explorer.analysis.disentanglement.modularity import modularity_explicitness, modularity_score
+from explorer.analysis.disentanglement.report import METRICS, QUICK, disentanglement_metrics, metrics_json_entries
 from explorer.analysis.disentanglement.sap import sap
 from explorer.analysis.disentanglement.sampling import CodeSource, Encode, MetricResult, as_source, model_encoder
 
-METRICS = {
-    "beta_vae": beta_vae_score,
-    "factor_vae": factor_vae_score,
-    "mig": mig,
-    "sap": sap,
-    "dci": dci,
-    "modularity": modularity_explicitness,
-}
 
 __all__ = [
-    "METRICS", "CodeSource", "Encode", "MetricResult", "as_source", "beta_vae_score", "completeness", "dci",
+    "METRICS", "QUICK", "CodeSource", "disentanglement_metrics", "metrics_json_entries", "Encode", "MetricResult", "as_source", "beta_vae_score", "completeness", "dci",
     "disentanglement", "factor_vae_score", "mig", "mig_from_codes", "model_encoder", "modularity_explicitness",
     "modularity_score", "sap",
 ]

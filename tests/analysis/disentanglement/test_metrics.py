@@ -253,3 +253,18 @@ def test_a_model_is_scored_on_its_posterior_means():
     np.testing.assert_allclose(encode(images), model.encode(images).mean.detach().numpy(), rtol=1e-5, atol=1e-6)
     result = mig(encode, data, seed=0, num_train=256)
     assert np.array(result.details["mutual_information"]).shape == (4, 5) and 0.0 <= result.value <= 1.0
+
+
+def test_all_metrics_quick_preset_and_metrics_json_entries():
+    from explorer.analysis.disentanglement import QUICK, disentanglement_metrics, metrics_json_entries
+
+    data = IdentityGrid((10,) * 3)
+    seen = []
+    results = disentanglement_metrics(identity, data, seed=0, quick=True, progress=lambda n, s: seen.append(n))
+    assert seen == ["beta_vae", "factor_vae", "mig", "sap", "dci", "modularity"]
+    assert all(r.settings["preset"] == "quick" for r in results.values())
+    assert results["mig"].settings["num_train"] == QUICK["mig"]["num_train"] and results["mig"].value > 0.9
+    entries = metrics_json_entries(results, "identity")
+    assert entries["identity/dci_completeness"]["value"] > 0.9 and entries["identity/mig"]["description"]
+    with pytest.raises(ValueError, match=r"unknown metric\(s\) \['nope'\]"):
+        disentanglement_metrics(identity, data, names=["nope"])
