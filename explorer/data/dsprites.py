@@ -228,10 +228,14 @@ def find_file(root: str | Path) -> Path:
 
 
 def load_dsprites(root: str | None = None, download: bool = False, colour: bool = False,
-                  test_fraction: float = TEST_FRACTION, **ignored: Any) -> DataSplit:
+                  test_fraction: float = TEST_FRACTION, image_size: int | None = None, **ignored: Any) -> DataSplit:
     """dSprites (or `colour=True`: the colour variant) as a DataSplit of lazily rendered items (image, shape
     index), a seeded 90/10 split of the whole grid; the factors are `extras["factors"]`. `root`: the original
-    npz (see the module docstring); none renders the images here."""
+    npz (see the module docstring); none renders the images here. Nothing is ever downloaded."""
+    if image_size not in (None, SIZE):
+        raise ValueError(f"dsprites images are {SIZE}x{SIZE}; image_size (--image-size) {image_size} is not accepted")
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")
     if colour and root:
         raise ValueError("dsprites-colour is rendered here only; it takes no --data-root")
     grid: FactorGrid = ColourDSprites() if colour else (DSpritesFile(find_file(root)) if root else DSprites())

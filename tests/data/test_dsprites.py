@@ -227,3 +227,10 @@ def test_a_small_cnn_reads_the_shape_in_200_steps(dsprites):
     with torch.no_grad():
         predicted = net(_centred(held_out)).argmax(1).numpy()
     assert np.mean(predicted == held_out[:, 0]) >= 0.95, f"after {seconds:.0f} s"
+
+
+def test_options_dsprites_cannot_honour_are_refused():
+    with pytest.raises(ValueError, match="image_size .* 32 is not accepted"):
+        load_dataset("dsprites", image_size=32)
+    with pytest.raises(ValueError, match="dsprites-colour is rendered here only"):
+        load_dataset("dsprites-colour", root="/tmp")
