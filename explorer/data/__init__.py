@@ -19,6 +19,8 @@ _LOADERS: dict[str, tuple[str, str]] = {
     "digits": ("explorer.data.embedded", "load_digits"),
     "patches": ("explorer.data.embedded", "load_patches"),
     "shapes": ("explorer.data.shapes", "load_shapes"),
+    "dsprites": ("explorer.data.dsprites", "load_dsprites"),
+    "dsprites-colour": ("explorer.data.dsprites", "load_dsprites_colour"),
     "mnist": ("explorer.data.folders", "load_mnist"),
     "fashion-mnist": ("explorer.data.folders", "load_fashion_mnist"),
     "cifar10": ("explorer.data.folders", "load_cifar10"),

@@ -20,6 +20,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from explorer.data.base import UNLABELLED, DataSplit
+from explorer.data.factors import table_from_dataset
 from explorer.data.folders import construct, dataset_root, not_found, require_root
 
 SUBFOLDER = "celeba"
@@ -82,10 +83,13 @@ def load_celeba(root: str | None = None, download: bool = False, image_size: int
                                       download=download), error)
     test = construct(lambda: CelebA(str(base), split="test", target_type=[], transform=transform), error)
     train_items, test_items = CelebAItems(train), CelebAItems(test)
+    held = test_items if len(test_items) else train_items  # the metrics read held-out faces where there are any
+    factors = table_from_dataset("celeba", tuple(held.attribute_names), held.attributes.numpy(), held,
+                                 (3, size, size), factor_sizes=(2,) * len(held.attribute_names))
     return DataSplit(
         name="celeba", train=train_items, test=test_items, image_shape=(3, size, size), likelihood="gaussian",
         classes=None,
         description=(f"CelebA aligned faces from {folder} ({len(train_items):,} train / {len(test_items):,} test, "
                      f"centre-cropped to {size}x{size} RGB, 40 attributes)"),
-        extras={"attribute_names": train_items.attribute_names},
+        extras={"attribute_names": train_items.attribute_names, "factors": factors},
     )

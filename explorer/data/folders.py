@@ -31,6 +31,7 @@ from torch.utils.data import Dataset, Subset
 from torchvision.datasets import ImageFolder
 
 from explorer.data.base import UNLABELLED, DataSplit, seeded_split
+from explorer.data.factors import folder_factors
 from explorer.files import atomic_write_with
 
 SPLIT_SEED = 0
@@ -384,6 +385,8 @@ def load_folder(root: str | None = None, download: bool = False, image_size: int
         paths = [p for p in found if is_readable_image(p)]
         unreadable = [str(p) for p in found if p not in set(paths)]
         full = ImageFiles(paths, transform, grayscale)
+    paths = [p for p, _ in full.samples] if classes else [str(p) for p in full.paths]  # type: ignore[attr-defined]
+    factors = folder_factors(folder, paths, full, (1 if grayscale else 3, size, size))  # None without factors.csv
     n = len(full)  # type: ignore[arg-type]
     if n < 2:
         raise DatasetNotFoundError(
@@ -406,7 +409,7 @@ def load_folder(root: str | None = None, download: bool = False, image_size: int
             f"{size}x{size} {'grayscale' if grayscale else 'RGB'}"
             + (f"; {len(unreadable):,} unreadable file(s) skipped" if unreadable else "")
         ),
-        extras={"unreadable": unreadable, "dataset": full},
+        extras={"unreadable": unreadable, "dataset": full, **({"factors": factors} if factors is not None else {})},
     )
 
 

@@ -23,6 +23,11 @@ Grammar (three phrasings per image; every caption names the first object's size,
     {relation} = above (the first object is in a higher row) | to the left of (same row)
 
 `parse_caption` reads any of these back into attributes.
+
+`single=True`: one object per image, its colour, shape, size and cell drawn uniformly and independently (own
+random stream, so the default set is unchanged), with the same jitter; the four are the set's known factors
+(`extras["factors"]`, a FactorTable over all the items: colour 7 x shape 3 x size 2 x position 9), read by the
+disentanglement metrics. Streamed on demand, without captions.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from torch.utils.data import Subset
 
 from explorer.data.base import DataSplit, seeded_split
 from explorer.data.captions import make_captioned_split
+from explorer.data.factors import FactorTable
 
 SIZE = 32
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -154,6 +160,28 @@ def draw_shape_parameters(n_images: int, seed: int = 0) -> dict[str, np.ndarray]
             "size": size.astype(np.int8), "jitter": jitter.astype(np.float32)}
 
 
+def draw_single_parameters(n_images: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Like `draw_shape_parameters`, for images of one object each: cell, shape, colour and size uniform and
+    independent (the second slot is drawn but never shown)."""
+    rng = np.random.default_rng([seed, 1])  # a stream of its own: the two-object set's draws stay as they are
+    n = n_images
+    cell = np.stack([rng.integers(0, 9, n), np.zeros(n, dtype=np.int64)], 1)
+    return {"two": np.zeros(n, dtype=bool), "cell": cell.astype(np.int8),
+            "shape": rng.integers(0, len(SHAPES), (n, 2)).astype(np.int8),
+            "colour": rng.integers(0, len(COLOURS), (n, 2)).astype(np.int8),
+            "size": rng.integers(0, len(SIZES), (n, 2)).astype(np.int8),
+            "jitter": rng.uniform(-JITTER, JITTER, (n, 2, 2)).astype(np.float32)}
+
+
+SINGLE_FACTORS = ("colour", "shape", "size", "position")
+
+
+def single_factor_table(params: dict[str, np.ndarray]) -> np.ndarray:
+    """The factors (N, 4) int64 of single-object parameters: colour, shape, size, position (cell, row-major)."""
+    return np.stack([params["colour"][:, 0], params["shape"][:, 0], params["size"][:, 0], params["cell"][:, 0]],
+                    1).astype(np.int64)
+
+
 def render_shapes(params: dict[str, np.ndarray], index: np.ndarray | slice | None = None) -> np.ndarray:
     """Images uint8 (M, 3, 32, 32) in {0, 255} of the items `index` (all when None) of `draw_shape_parameters`."""
     p = {k: v if index is None else v[index] for k, v in params.items()}
@@ -196,8 +224,8 @@ class ShapesStream(TorchDataset):
     pixels, so any count streams through a DataLoader. Items are (image float32 (3, 32, 32) in {0, 1}, label:
     the first-named shape); `__getitems__` draws a whole batch at once. Image i equals generate_shapes' i-th."""
 
-    def __init__(self, n_images: int, seed: int = 0):
-        self.params = draw_shape_parameters(n_images, seed)
+    def __init__(self, n_images: int, seed: int = 0, single: bool = False):
+        self.params = (draw_single_parameters if single else draw_shape_parameters)(n_images, seed)
         self.labels = torch.from_numpy(self.params["shape"][:, 0].astype(np.int64))
 
     def __len__(self) -> int:
@@ -230,9 +258,13 @@ def load_shapes_stream(n_images: int, seed: int = 0) -> DataSplit:
 
 
 def load_shapes(root: str | None = None, download: bool = False, n_images: int = 10000, seed: int = 0,
-                labeled_fraction: float = 1.0, captioned_fraction: float = 1.0, lazy: bool = False) -> DataSplit:
+                labeled_fraction: float = 1.0, captioned_fraction: float = 1.0, lazy: bool = False,
+                single: bool = False) -> DataSplit:
     """The embedded captioned data set: n_images generated from `seed`, 10% held out by a fixed split.
-    lazy=True: the same images drawn on demand, without captions (`load_shapes_stream`), for any count."""
+    lazy=True: the same images drawn on demand, without captions (`load_shapes_stream`), for any count.
+    single=True: one object per image, with its factors (`load_single_shapes`)."""
+    if single:
+        return load_single_shapes(n_images, seed)
     if lazy:
         return load_shapes_stream(n_images, seed)
     images, labels, objects = generate_shapes(n_images, seed)
@@ -247,4 +279,23 @@ def load_shapes(root: str | None = None, download: bool = False, n_images: int =
         description=(f"shapes: {n_images} generated 32x32 images (seed {seed}) of one or two coloured shapes with "
                      f"three caption phrasings each; {n_images - n_test} train / {n_test} test"),
         extras={"parse_caption": parse_caption, "captions_for": captions_for, "grammar": __doc__},
+    )
+
+
+def load_single_shapes(n_images: int = 10000, seed: int = 0) -> DataSplit:
+    """`shapes` with one object per image (see the module docstring), drawn on demand, the same 90/10 split;
+    its factors (colour, shape, size, position) of every item are `extras["factors"]`."""
+    full = ShapesStream(n_images, seed, single=True)
+    n_test = max(1, round(TEST_FRACTION * n_images))
+    train_idx, test_idx = seeded_split(n_images, n_test, SPLIT_SEED)
+    table = single_factor_table(full.params)
+    sizes = (len(COLOURS), len(SHAPES), len(SIZES), len(PLACES))
+    # over every item, as dSprites' grid is (the metrics judge the code, not generalisation); batched rendering
+    factors = FactorTable("shapes", SINGLE_FACTORS, table, full.images, (3, SIZE, SIZE), sizes)
+    return DataSplit(
+        "shapes", Subset(full, train_idx.tolist()), Subset(full, test_idx.tolist()), (3, SIZE, SIZE), "bernoulli",
+        classes=list(SHAPES),
+        description=(f"shapes (one object each): {n_images:,} generated 32x32 images (seed {seed}), drawn on demand; "
+                     f"{n_images - n_test:,} train / {n_test:,} test; factors colour x shape x size x position"),
+        extras={"factors": factors},
     )
