@@ -31,7 +31,7 @@ from explorer.analysis.store import EVAL_DIR, EVAL_KIND
 from explorer.cache import entry_path, weights_digest
 from explorer.card import render_evaluation_card
 from explorer.checkpoint import CheckpointError, from_pretrained, resolve_device
-from explorer.data import available_datasets, load_dataset
+from explorer.data import available_datasets, load_dataset, loader_options
 from explorer.denormals import flush_denormals
 from explorer.files import atomic_folder_swap, fresh_folder_beside, is_writable_folder
 from explorer.run_folder import evaluate_and_map, write_evaluation
@@ -87,7 +87,9 @@ def load_data(name: str, root: str | None, image_size: int | None):
         raise EvaluateError(f"unknown data set {name!r}; known: {', '.join(available_datasets())}")
     if root is not None and not Path(root).is_dir():
         raise EvaluateError(f"--data-root {root} is not a folder")
-    options = {"image_size": image_size} if image_size is not None else {}
+    # --image-size sizes a foreign model; the data follows it where its loader can resize (mnist5k is 28x28 as it is)
+    takes_size = "image_size" in loader_options(name)
+    options = {"image_size": image_size} if image_size is not None and takes_size else {}
     return load_dataset(name, root=root, **options), options
 
 

@@ -51,12 +51,17 @@ def _loader(name: str) -> Any:
     return getattr(importlib.import_module(module), function)
 
 
+def loader_options(name: str) -> list[str]:
+    """The options data set `name`'s loader takes (besides root and download)."""
+    if name not in _LOADERS:
+        raise ValueError(f"unknown data set {name!r}; known: {available_datasets()}")
+    return [p for p in inspect.signature(_loader(name)).parameters if p not in ("root", "download")]
+
+
 def check_options(name: str, options: dict[str, Any]) -> None:
     """Refuse loader options that data set `name` does not take, naming them and the ones it does take (a typo in
     --set or in a loader option must not vanish silently)."""
-    if name not in _LOADERS:
-        raise ValueError(f"unknown data set {name!r}; known: {available_datasets()}")
-    accepted = [p for p in inspect.signature(_loader(name)).parameters if p not in ("root", "download")]
+    accepted = loader_options(name)
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         takes = ", ".join(accepted) if accepted else "no options"
@@ -70,6 +75,7 @@ __all__ = [
     "available_datasets",
     "binarize",
     "check_options",
+    "loader_options",
     "dequantize",
     "fixed_binarization",
     "load_dataset",
