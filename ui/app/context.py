@@ -56,15 +56,19 @@ class Ctx:
             self._view = with_default_condition(base, self.condition)
         return self._view
 
+    def declared_capabilities(self):
+        """What the family declares for this config, from config.json alone without the weights (None when the
+        config cannot be read)."""
+        try:
+            return torch_side().registry.family_capabilities(self.config.get("family", ""), self.model_config)
+        except (TypeError, ValueError):
+            return None
+
     @property
     def condition_classes(self) -> int:
         """How many classes the model is conditioned on (0: not conditional), known without the weights."""
-        family_capabilities = torch_side().registry.family_capabilities
-
-        try:
-            return family_capabilities(self.config.get("family", ""), self.model_config).condition_classes
-        except (TypeError, ValueError):
-            return 0
+        declared = self.declared_capabilities()
+        return declared.condition_classes if declared else 0
 
     @property
     def base_model(self):
@@ -110,12 +114,8 @@ class Ctx:
     @property
     def has_captions(self) -> bool:
         """Whether the family can caption codes: decided from the class, without loading the weights."""
-        family_capabilities = torch_side().registry.family_capabilities
-
-        try:
-            return family_capabilities(self.config.get("family", ""), self.model_config).captions
-        except (TypeError, ValueError):
-            return False
+        declared = self.declared_capabilities()
+        return bool(declared and declared.captions)
 
     @property
     def class_names(self) -> list[str] | None:

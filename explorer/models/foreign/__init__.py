@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 
 from explorer.models.foreign.detect import FORMATS, describe_model_path, detect_format
 from explorer.models.foreign.errors import ACCEPTED_FORMATS, ForeignModelError
-from explorer.models.foreign.loader import load_foreign as load
 
 if TYPE_CHECKING:
     import torch
@@ -32,6 +31,8 @@ def load_foreign(path: str | Path, device: "torch.device | str" = "cpu", trusted
                  image_size: int | tuple[int, int] | None = None, preset: str | None = None,
                  dtype: "torch.dtype | str | None" = None) -> "VAE":
     """See `explorer.models.foreign.loader.load_foreign` (imported here on first call)."""
+    from explorer.models.foreign.loader import load_foreign as load  # lazy: the loaders import torch, the picker must not
+
     return load(path, device, trusted_code, image_size, preset, dtype)
 
 

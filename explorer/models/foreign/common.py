@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from explorer.distributions import BernoulliLikelihood, GaussianLikelihood, Likelihood
+from explorer.distributions import BernoulliLikelihood, GaussianLikelihood, Likelihood, randn_like
 from explorer.models.base import VAE, Capabilities, VAEConfig
 
 VALUE_RANGES = ((0.0, 1.0), (-1.0, 1.0))
@@ -90,3 +90,21 @@ class ForeignVAE(VAE):
         if self.config.likelihood == "bernoulli":
             return BernoulliLikelihood(out)
         return GaussianLikelihood(self.from_model_range(out), self.log_scale)
+
+class ScaledLatentVAE(ForeignVAE):
+    """A diffusers autoencoder whose code is the pipeline's scaled latent (`config.scaling`, a LatentScaling):
+    the code <-> latent maps and prior samples in the scaled space, shared by the KL and the plain-latent ones."""
+
+    def code_from_latent(self, z: Tensor) -> Tensor:
+        """Unscaled latents -> the pipeline's scaled latent (`LatentScaling`, `config.scaling_note()`)."""
+        return self.config.scaling.code_from_latent(z)
+
+    def latent_from_code(self, code: Tensor) -> Tensor:
+        return self.config.scaling.latent_from_code(code)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> Tensor:
+        """n images (n, C, H, W) in [0, 1] decoded from codes ~ N(0, temperature^2 I) in the scaled code space (in
+        which the scaling makes the latents about unit variance; these models have no prior of their own)."""
+        code = randn_like(torch.empty(n, *self.latent_shape, device=self.device), generator) * temperature
+        return self.decode(self.latent_from_code(code)).mean

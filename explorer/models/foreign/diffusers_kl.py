@@ -24,9 +24,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from explorer.distributions import DiagonalGaussian, GaussianLikelihood, randn_like
+from explorer.distributions import DiagonalGaussian, GaussianLikelihood
 from explorer.models.base import VAEConfig
-from explorer.models.foreign.common import ForeignConfig, ForeignVAE
+from explorer.models.foreign.common import ForeignConfig, ScaledLatentVAE
 from explorer.models.foreign.detect import CONFIG_NAME, DIFFUSERS_WEIGHTS, detect_format, read_small_json
 from explorer.models.foreign.errors import ForeignModelError
 from explorer.models.foreign.latent_scaling import LatentScaling, channel_stats
@@ -231,7 +231,7 @@ def diffusers_config(folder: Path, image_size: int | tuple[int, int] | None = No
     return kl_config_from_raw(raw, folder / CONFIG_NAME, str(folder), image_size, sigma, dtype)
 
 
-class DiffusersKLVAE(ForeignVAE):
+class DiffusersKLVAE(ScaledLatentVAE):
     """A wrapped `diffusers.AutoencoderKL` (held as `self.vae`)."""
 
     family = "diffusers_kl"
@@ -266,19 +266,6 @@ class DiffusersKLVAE(ForeignVAE):
         sample = self.vae.decode(z.to(DTYPES[self.config.dtype])).sample.float()  # (B, C, H, W) in about [-1, 1]
         return GaussianLikelihood(self.from_model_range(sample), self.log_scale)
 
-    def code_from_latent(self, z: Tensor) -> Tensor:
-        """Unscaled latents -> the pipeline's scaled latent (see `LatentScaling`, `config.scaling_note()`)."""
-        return self.config.scaling.code_from_latent(z)
-
-    def latent_from_code(self, code: Tensor) -> Tensor:
-        return self.config.scaling.latent_from_code(code)
-
-    @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> Tensor:
-        """n images (n, C, H, W) in [0, 1] decoded from codes ~ N(0, temperature^2 I) in the scaled code space
-        (the space in which diffusers' scaling_factor makes the latents about unit variance)."""
-        code = randn_like(torch.empty(n, *self.latent_shape, device=self.device), generator) * temperature
-        return self.decode(self.latent_from_code(code)).mean
 
     def likelihood_description(self) -> str:
         return super().likelihood_description() + " (the diffusers decoder's sample)"

@@ -19,9 +19,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from explorer.distributions import GaussianLikelihood, randn_like
+from explorer.distributions import GaussianLikelihood
 from explorer.models.base import Capabilities, VAEConfig
-from explorer.models.foreign.common import ForeignConfig, ForeignVAE
+from explorer.models.foreign.common import ForeignConfig, ScaledLatentVAE
 from explorer.models.foreign.detect import CONFIG_NAME, DIFFUSERS_WEIGHTS, detect_format, read_small_json
 from explorer.models.foreign.errors import ForeignModelError
 from explorer.models.foreign.latent_scaling import LatentScaling
@@ -164,7 +164,7 @@ def plain_config(folder: Path, image_size: int | tuple[int, int] | None = None, 
         raise ForeignModelError(f"{where}: {exc}") from None
 
 
-class PlainLatentVAE(ForeignVAE):
+class PlainLatentVAE(ScaledLatentVAE):
     """A wrapped `diffusers.AutoencoderTiny` or `AutoencoderDC` (held as `self.vae`)."""
 
     family = "diffusers_plain"
@@ -199,19 +199,6 @@ class PlainLatentVAE(ForeignVAE):
         sample = self.vae.decode(z).sample  # (B, C, H, W) in about [-1, 1]
         return GaussianLikelihood(self.from_model_range(sample), self.log_scale)
 
-    def code_from_latent(self, z: Tensor) -> Tensor:
-        """The latent -> the pipeline's scaled latent, (z - shift_factor) * scaling_factor."""
-        return self.config.scaling.code_from_latent(z)
-
-    def latent_from_code(self, code: Tensor) -> Tensor:
-        return self.config.scaling.latent_from_code(code)
-
-    @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> Tensor:
-        """n images (n, C, H, W) in [0, 1] decoded from codes ~ N(0, temperature^2 I) in the scaled code space
-        (these models have no prior of their own; the pipeline's scaled latent is about unit variance)."""
-        code = randn_like(torch.empty(n, *self.latent_shape, device=self.device), generator) * temperature
-        return self.decode(self.latent_from_code(code)).mean
 
     def likelihood_description(self) -> str:
         return super().likelihood_description() + f" (the {self.config.diffusers_class} decoder's sample)"
