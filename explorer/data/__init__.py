@@ -18,6 +18,7 @@ _LOADERS: dict[str, tuple[str, str]] = {
     "digits": ("explorer.data.embedded", "load_digits"),
     "patches": ("explorer.data.embedded", "load_patches"),
     "shapes": ("explorer.data.shapes", "load_shapes"),
+    "photos": ("explorer.data.photos", "load_photos"),
     "mnist": ("explorer.data.folders", "load_mnist"),
     "fashion-mnist": ("explorer.data.folders", "load_fashion_mnist"),
     "cifar10": ("explorer.data.folders", "load_cifar10"),
