@@ -44,7 +44,7 @@ case "${1:-all}" in
   # save_pretrained into pretrained/kl-f4-photos with its card and PSNR on the held-out photographs. Run niced in the
   # background: nohup nice -n 10 scripts/train-pretrained.sh kl-f4-photos > runs/kl-f4-photos.log 2>&1 &
   kl-f4-photos|all) run runs/kl-f4-photos --model autoencoder_kl --dataset photos --set 'block_out_channels=[32,64,64]' \
-      --epochs 5 --batch-size 16 --lr 1e-3 --beta 0.01 --kl-schedule constant --iwae-k 0 --maps none
+      --epochs 5 --batch-size 4 --lr 1e-3 --beta 0.01 --kl-schedule constant --iwae-k 0 --maps none
     "$PY" scripts/export_teacher.py runs/kl-f4-photos pretrained/kl-f4-photos ;;&
   # softmax against Bayesian SVM label heads at 10% labels (smaller models in runs/), recorded in pu-shapes' card
   pu-label-heads|all) "$PY" scripts/pu_label_heads.py ;;

@@ -32,7 +32,7 @@ HELD_OUT = ("chelsea", "coffee", "flower")
 PHOTOS = TRAIN_PHOTOS + HELD_OUT
 SCALES = (1, 2)  # training crops come from the photo at full size and halved
 DEFAULT_CROP = 64
-DEFAULT_ITEMS = 4096
+DEFAULT_ITEMS = 1024
 
 
 def _read_photo(name: str) -> np.ndarray:
@@ -115,14 +115,15 @@ def tiles(photo: Tensor, size: int) -> Tensor:
 
 
 def load_photos(root: str | None = None, download: bool = False, image_size: int | None = None,
-                n_items: int = DEFAULT_ITEMS, seed: int = 0, **unknown: Any) -> DataSplit:
+                n_items: int | None = None, seed: int = 0, **unknown: Any) -> DataSplit:
     """The photos data set: `n_items` training crops of `image_size` px (default 64) from TRAIN_PHOTOS and the
-    tiles of the held-out HELD_OUT photographs as the test split. root and download are not used (the photographs
+    tiles of the held-out HELD_OUT photographs as the test split (n_items None: DEFAULT_ITEMS). root and download are not used (the photographs
     come with scikit-image and scikit-learn)."""
     if unknown:
         raise ValueError(f"the photos data set takes no option {sorted(unknown)}; its options: image_size (crop "
                          f"size, default {DEFAULT_CROP}), n_items (training crops per epoch), seed")
     crop = DEFAULT_CROP if image_size is None else image_size
+    n_items = DEFAULT_ITEMS if n_items is None else n_items
     if isinstance(crop, bool) or not isinstance(crop, int) or not 8 <= crop <= 256:
         raise ValueError(f"photos: image_size (the crop size) must be an integer from 8 to 256, got {crop!r}")
     if isinstance(n_items, bool) or not isinstance(n_items, int) or n_items < 1:

@@ -102,10 +102,12 @@ def export_teacher(run: str | Path, out: str | Path, data: DataSplit, recipe: st
         # the trainer drops the last incomplete batch of each epoch
         "steps": training["epochs"] * (len(data.train) // training["batch_size"]) if training else None,
         "test_elbo_nats": metrics.get("elbo_nats"),
-        "learned_sigma": [round(float(s), 5) for s in model.log_scale.exp().flatten()],
+        "learned_sigma": [round(float(s), 5) for s in model.log_scale.detach().exp().flatten()],
         "held_out": list(photos),
         "train_photos": list(data.extras.get("train_photos", ())),
         "recipe": recipe,
+        "batch_size": training.get("batch_size"), "lr": training.get("lr"), "beta": training.get("beta"),
+        "epochs": training.get("epochs"),
     })
     (out / SCORES_NAME).write_text(json.dumps(scores, indent=2) + "\n")
     (out / CARD_NAME).write_text(render_teacher_card(out.name, model, data, scores))
@@ -145,10 +147,11 @@ Training photographs: {', '.join(scores['train_photos'])}. Held out whole (never
 
 ## Objective
 
-Per image: -log p(x | z) + beta KL(q(z | x) || N(0, I)), beta = 0.01 (a small KL weight, as Stable Diffusion's VAE has),
+Per image: -log p(x | z) + beta KL(q(z | x) || N(0, I)), beta = {scores['beta']} (a small KL weight, as Stable Diffusion's VAE has),
 with p(x | z) a Gaussian on 8-bit-dequantised [0, 1] images whose mean is (decoder sample + 1) / 2 and whose
 per-channel sigma is learned (ended at {', '.join(f'{s:.4f}' for s in scores['learned_sigma'])}; not saved in the diffusers folder, whose loader
-states its own sigma). No perceptual or adversarial loss. Adam, cosine decay, batch 16.
+states its own sigma). No perceptual or adversarial loss. Adam at lr {scores['lr']} with a cosine decay, batch {scores['batch_size']},
+{scores['epochs']} epochs of {len(data.train):,} crops.
 
 ## How it was made
 
