@@ -26,7 +26,7 @@ def main(argv: list[str]) -> int:
 
     torch.set_num_threads(1)
     run, out = Path(argv[0]), Path(argv[1])
-    payload = read_config(run)
+    payload = read_config(run / "checkpoint")  # written at every epoch, so a run stopped early has it too
     dataset = payload.get("dataset") or {}
     if dataset.get("name") != "photos":
         print(f"{run} was trained on {dataset.get('name')!r}; the teacher's card describes the photos data set",

@@ -79,10 +79,12 @@ def export_teacher(run: str | Path, out: str | Path, data: DataSplit, recipe: st
     """Write the diffusers folder `out` (weights, config.json with the fitted scaling_factor, teacher.json and
     the card) from the autoencoder_kl run folder `run` trained on `data`; returns the scores the card states.
     `recipe` is the command that made the run, for the card."""
-    from explorer.checkpoint import from_pretrained, read_config, read_metrics
+    from explorer.checkpoint import from_pretrained, read_config
 
     run, out = Path(run), Path(out)
-    model = from_pretrained(run, device)
+    state = run_state(run)
+    # a finished run has its final weights at the top; a run stopped early has its last epoch's in checkpoint/
+    model = from_pretrained(run if (run / "model.safetensors").is_file() else run / "checkpoint", device)
     if model.family != "autoencoder_kl":
         raise ValueError(f"{run} holds a {model.family!r} model; the teacher is an autoencoder_kl run")
     train_x, _ = stack_images(data.train, limit=scaling_items)
@@ -92,16 +94,15 @@ def export_teacher(run: str | Path, out: str | Path, data: DataSplit, recipe: st
     reloaded = from_pretrained(out, device)  # the same path a Stable Diffusion VAE folder takes
     photos = data.extras["held_out_photos"]
     scores = photo_scores(reloaded, photos)
-    metrics = read_metrics(run)
-    payload = read_config(run)
-    training = payload.get("training") or {}
+    payload = read_config(run / "checkpoint")
+    training = payload.get("training") or state["train_config"]
     scores.update({
         "scaling_factor": scaling,
         "parameters": sum(p.numel() for p in model.vae.parameters()),
-        "train_seconds": metrics.get("train_seconds"),
-        # the trainer drops the last incomplete batch of each epoch
-        "steps": training["epochs"] * (len(data.train) // training["batch_size"]) if training else None,
-        "test_elbo_nats": metrics.get("elbo_nats"),
+        "train_seconds": state["seconds"],
+        "steps": state["step"],
+        "epochs_trained": state["epoch"],
+        "test_elbo_nats": state["test_elbo"],
         "learned_sigma": [round(float(s), 5) for s in model.log_scale.detach().exp().flatten()],
         "held_out": list(photos),
         "train_photos": list(data.extras.get("train_photos", ())),
@@ -112,6 +113,16 @@ def export_teacher(run: str | Path, out: str | Path, data: DataSplit, recipe: st
     (out / SCORES_NAME).write_text(json.dumps(scores, indent=2) + "\n")
     (out / CARD_NAME).write_text(render_teacher_card(out.name, model, data, scores))
     return scores
+
+
+def run_state(run: Path) -> dict[str, Any]:
+    """Where a train.py run stands, from its last checkpoint (the trainer's own state file, read with
+    weights_only): epoch, step, training seconds over every session, the last test ELBO, the train config."""
+    state = torch.load(Path(run) / "checkpoint" / "train_state.pt", map_location="cpu", weights_only=True)
+    history = state["history"]
+    return {"epoch": int(state["epoch"]), "step": int(state["step"]), "train_config": state["train_config"],
+            "seconds": sum(r["seconds"] + r.get("eval_seconds", 0.0) for r in history),
+            "test_elbo": history[-1]["test_elbo"] if history else None}
 
 
 def render_teacher_card(name: str, model: VAE, data: DataSplit, scores: dict[str, Any]) -> str:
@@ -151,7 +162,7 @@ Per image: -log p(x | z) + beta KL(q(z | x) || N(0, I)), beta = {scores['beta']}
 with p(x | z) a Gaussian on 8-bit-dequantised [0, 1] images whose mean is (decoder sample + 1) / 2 and whose
 per-channel sigma is learned (ended at {', '.join(f'{s:.4f}' for s in scores['learned_sigma'])}; not saved in the diffusers folder, whose loader
 states its own sigma). No perceptual or adversarial loss. Adam at lr {scores['lr']} with a cosine decay, batch {scores['batch_size']},
-{scores['epochs']} epochs of {len(data.train):,} crops.
+{scores['epochs_trained']} epochs (of the {scores['epochs']} the command asks for) of {len(data.train):,} crops.
 
 ## How it was made
 
