@@ -1,9 +1,9 @@
 """Turn the autoencoder_kl run into the shipped teacher: a diffusers folder with its card and PSNR on the
-held-out photographs (explorer/models/autoencoder_kl/teacher.py does the work).
+held-out photographs (explorer/teacher.py does the work).
 
     python scripts/export_teacher.py runs/kl-f4-photos pretrained/kl-f4-photos
 
-The run comes from scripts/train-pretrained.sh kl-f4-photos; tests/models/autoencoder_kl/test_teacher.py reads
+The run comes from scripts/train-pretrained.sh kl-f4-photos; tests/test_teacher.py reads
 the folder this writes.
 """
 
@@ -22,7 +22,7 @@ def main(argv: list[str]) -> int:
 
     from explorer.checkpoint import read_config
     from explorer.data import load_dataset
-    from explorer.models.autoencoder_kl.teacher import export_teacher
+    from explorer.teacher import export_teacher
 
     torch.set_num_threads(1)
     run, out = Path(argv[0]), Path(argv[1])

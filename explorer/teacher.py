@@ -190,7 +190,7 @@ loaded by explorer.checkpoint.from_pretrained.
 | whole photo, decoded at its size cut to multiples of 8 ({sizes}) | **{scores['mean_psnr_whole_db']:.2f}** | {whole} |
 | 64 px tiles, each on its own | {scores['mean_psnr_tiles_db']:.2f} | {tiled} |
 
-The headline is the whole-photo figure; tests/models/autoencoder_kl/test_teacher.py re-measures it from this folder.
+The headline is the whole-photo figure; tests/test_teacher.py re-measures it from this folder.
 {verdict}
 """
 

@@ -8,10 +8,10 @@ import torch
 
 from explorer.checkpoint import from_pretrained
 from explorer.data.photos import HELD_OUT, TRAIN_PHOTOS, load_photo
-from explorer.models.autoencoder_kl.teacher import PSNR_FLOOR_DB, whole_photo_psnr
+from explorer.teacher import PSNR_FLOOR_DB, whole_photo_psnr
 from explorer.models.foreign.detect import describe_model_path
 
-TEACHER = Path(__file__).resolve().parents[3] / "pretrained" / "kl-f4-photos"
+TEACHER = Path(__file__).resolve().parents[1] / "pretrained" / "kl-f4-photos"
 
 
 def test_the_shipped_folder_is_a_small_diffusers_f4_vae():
