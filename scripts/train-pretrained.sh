@@ -39,6 +39,13 @@ case "${1:-all}" in
       --set 'reader_channels=[32,32]' --set 'reader_strides=[1,2]' --set label_hidden=128 --set label_weight=10 \
       --set caption_weight=10 --lr 5e-3 --batch-size 64 --kl-schedule linear --warmup-epochs 5 --epochs 22 \
       --iwae-k 100 --maps pca,umap --threads 2 ;;&
+  # this project's own diffusers AutoencoderKL (f4, 4 latent channels) on the photographs skimage and sklearn ship; trained
+  # into runs/ (its checkpoint every epoch, ~8 min apart on 1 thread; resume with --resume), then exported with diffusers'
+  # save_pretrained into pretrained/kl-f4-photos with its card and PSNR on the held-out photographs. Run niced in the
+  # background: nohup nice -n 10 scripts/train-pretrained.sh kl-f4-photos > runs/kl-f4-photos.log 2>&1 &
+  kl-f4-photos|all) run runs/kl-f4-photos --model autoencoder_kl --dataset photos --set 'block_out_channels=[32,64,64]' \
+      --epochs 5 --batch-size 4 --lr 1e-3 --beta 0.01 --kl-schedule constant --iwae-k 0 --maps none
+    "$PY" scripts/export_teacher.py runs/kl-f4-photos pretrained/kl-f4-photos ;;&
   # softmax against Bayesian SVM label heads at 10% labels (smaller models in runs/), recorded in pu-shapes' card
   pu-label-heads|all) "$PY" scripts/pu_label_heads.py ;;
 esac

@@ -21,6 +21,7 @@ _LOADERS: dict[str, tuple[str, str]] = {
     "shapes": ("explorer.data.shapes", "load_shapes"),
     "dsprites": ("explorer.data.dsprites", "load_dsprites"),
     "dsprites-colour": ("explorer.data.dsprites", "load_dsprites_colour"),
+    "photos": ("explorer.data.photos", "load_photos"),
     "mnist": ("explorer.data.folders", "load_mnist"),
     "fashion-mnist": ("explorer.data.folders", "load_fashion_mnist"),
     "cifar10": ("explorer.data.folders", "load_cifar10"),

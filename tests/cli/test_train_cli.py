@@ -154,6 +154,9 @@ def shipped_recipes():
         if match:
             out, rest, _ = match.groups()
             recipes[out] = ["--threads", "1", *shlex.split(rest), "--out", out, "--no-progress"]
+    # a run trained into runs/ and exported into pretrained/ by a script (the diffusers teacher) ships as the export
+    for run_dir, shipped in re.findall(r"scripts/export_\w+\.py\s+(\S+)\s+(pretrained/\S+)", text):
+        recipes[shipped] = recipes.pop(run_dir)
     return recipes
 
 
