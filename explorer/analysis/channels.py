@@ -46,10 +46,12 @@ def channel_stats(codes: np.ndarray) -> ChannelStats:
     return ChannelStats(v.mean(0), v.std(0), v.min(0), v.max(0), len(v))
 
 
-def channel_histograms(codes: np.ndarray, bins: int = 30) -> tuple[np.ndarray, np.ndarray]:
-    """(counts (C, bins), edges (C, bins + 1)) of each channel's values, each over its own range."""
+def channel_histograms(codes: np.ndarray, bins: int = 30,
+                       value_range: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(counts (C, bins), edges (C, bins + 1)) of each channel's values, each over its own range or all over
+    value_range (lo, hi)."""
     v = channel_vectors(codes)
-    counts, edges = zip(*(np.histogram(v[:, c], bins=bins) for c in range(v.shape[1])))
+    counts, edges = zip(*(np.histogram(v[:, c], bins=bins, range=value_range) for c in range(v.shape[1])))
     return np.stack(counts), np.stack(edges)
 
 
