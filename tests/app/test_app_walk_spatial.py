@@ -3,6 +3,8 @@ grid, the PCA image, a full decode and the first-k-channel decode, and a region 
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from apptest_helpers import errors, image_by_caption, open_app
@@ -34,3 +36,21 @@ def test_the_walk_on_a_spatial_model_opens_the_studio(app_env):
     at.slider(key="spatial_keep_k").set_value(1).run()
     _clean(at, "first channel only")
     image_by_caption(at, "full decode with the first 1 of ")
+
+
+def test_the_studio_on_a_diffusers_autoencoder_kl(app_env, tmp_path, monkeypatch):
+    pytest.importorskip("diffusers")
+    from foreign_models import make_kl
+
+    make_kl(tmp_path / "kl", seed=1, block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=4,
+            latent_channels=4, sample_size=16, scaling_factor=0.18215)
+    monkeypatch.setenv("VAE_EXPLORER_MODELS", os.pathsep.join([str(app_env["tiny-conv-mnist5k"].parent), str(tmp_path)]))
+    at = open_app(tmp_path / "kl", "walk")
+    _clean(at, "open")
+    image_by_caption(at, "channel 3: mean ")
+    image_by_caption(at, "PCA of the channel vectors as RGB")
+    image_by_caption(at, "linear preview")
+    before = image_by_caption(at, "full decode")
+    at.slider(key="spatial_axis_1").set_value(-1.5).run()
+    _clean(at, "walk a direction")
+    assert image_by_caption(at, "full decode") != before

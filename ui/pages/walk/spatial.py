@@ -48,14 +48,17 @@ def _sample_codes(_model, model_key: str, dataset: str, _images: np.ndarray, n: 
     return flat.reshape(len(flat), *_model.latent_shape)
 
 
-def _posterior_kl(model, images: np.ndarray) -> np.ndarray:
-    """KL(q(z | x) || p(z)) per latent element (N, C, H, W) of images (N, C, H, W) (a posterior with a closed form)."""
+def _posterior_kl(model, images: np.ndarray) -> np.ndarray | None:
+    """KL(q(z | x) || p(z)) per latent element (N, C, H, W) of images (N, C, H, W), or None where the posterior
+    has no closed-form KL (an IAF posterior's is a one-draw estimate, not a per-channel statistic)."""
     import torch
 
-    def work() -> np.ndarray:
+    def work() -> np.ndarray | None:
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).to(model.device)
             q = model.encode(x)
+            if not q.has_analytic_kl:
+                return None
             return q.kl().float().cpu().numpy().reshape(len(x), *model.latent_shape)
 
     return inference.run(work)
@@ -65,7 +68,7 @@ def _posterior_kl(model, images: np.ndarray) -> np.ndarray:
 def _channel_kl(_model, model_key: str, images: np.ndarray) -> np.ndarray | None:
     """KL per channel (C,) averaged over images (N, C, H, W), or None where the posterior has no closed form."""
     kl = _posterior_kl(_model, images)
-    return kl.sum(axis=(2, 3)).mean(0)
+    return None if kl is None else kl.sum(axis=(2, 3)).mean(0)
 
 
 def _full_decode(ctx: Ctx, code: np.ndarray, slot: str) -> np.ndarray | None:
