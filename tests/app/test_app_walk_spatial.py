@@ -33,6 +33,9 @@ def test_the_walk_on_a_spatial_model_opens_the_studio(app_env):
     at.slider(key="spatial_axis_0").set_value(2.0).run()
     _clean(at, "region edit")
     assert image_by_caption(at, "full decode") != before
+    at.number_input(key="spatial_sample_n").set_value(10).run()  # not a multiple of the encode batch
+    _clean(at, "a 10-item sample")
+    image_by_caption(at, "PCA of the channel vectors as RGB (components 1-3 over 10 items of ")
     at.slider(key="spatial_keep_k").set_value(1).run()
     _clean(at, "first channel only")
     image_by_caption(at, "full decode with the first 1 of ")
