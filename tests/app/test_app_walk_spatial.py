@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from apptest_helpers import errors, image_by_caption, open_app
 
 

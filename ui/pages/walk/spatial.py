@@ -25,7 +25,6 @@ import streamlit as st
 from explorer.analysis import channels as ch
 from explorer.preview.linear import cached_linear_preview
 from explorer.runtime.calls import watched_decode
-from explorer.runtime.memory import MemoryRefused
 from explorer.runtime.progress import Cancelled, CancelToken
 from ui.app.config import app_config
 from ui.app.context import Ctx
