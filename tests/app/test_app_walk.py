@@ -96,7 +96,10 @@ def test_two_dimensional_model(app_env, media):
     assert _walk_image(at, media) != before
 
 
-def test_tensor_shaped_codes(app_env, media):
+def test_tensor_shaped_codes(app_env, media, monkeypatch):
+    from ui.pages.walk import registry
+
+    monkeypatch.delitem(registry.PANELS, "spatial")  # the vector fallback's sliders over z[c,h,w] (the studio: test_app_walk_spatial.py)
     at = open_app(app_env["tiny-captioner"], "walk")
     labels = [s.label for s in at.slider if s.key.startswith("walk:")]
     assert labels and all(label.startswith("z[") for label in labels)  # z[c,h,w]

@@ -1,0 +1,259 @@
+"""The spatial walk panel: a studio for codes that are C x H x W maps (diffusers AutoencoderKL, `pu`, spatial conv
+families).
+
+- a channel grid: each channel of the start code as a heat map, with its mean, std and KL (where the model has a
+  posterior), and the channels' histograms, over the image and over a small data set sample;
+- PCA of the code's channel vectors (its H x W cells, each a C-vector) shown as RGB;
+- decoding with only the first k channels kept, the rest at their (data set) mean;
+- walk axes that mean something: the principal directions of channel space, applied at every cell or only inside
+  a rectangular region chosen with sliders (a painted brush waits for the rebuilt browser component);
+- the linear preview (explorer.preview.linear) of the walked code beside its full decode, each labelled;
+- the data set's per-channel mean and std as diffusers' `latents_mean` / `latents_std` JSON.
+
+The maths is explorer.analysis.channels; every model call goes through ui.services.inference (the full decode
+through explorer.runtime's watched_decode, whose CancelToken a newer request cancels).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from explorer.analysis import channels as ch
+from explorer.preview.linear import cached_linear_preview
+from explorer.runtime.calls import watched_decode
+from explorer.runtime.progress import Cancelled, CancelToken
+from ui.app.config import app_config
+from ui.app.context import Ctx
+from ui.pages.walk.registry import register_walk_panel
+from ui.services import inference
+from ui.shared.walk_panel import KEEP, start_ui
+from ui.shared.widgets import heat_rgb, image_ui
+
+SAMPLE_DEFAULT, SAMPLE_MAX = 16, 256  # data set items encoded for the channel statistics (a budget the user raises)
+AXES_SHOWN = 4  # principal directions offered as sliders
+SLIDER_RANGE = 3.0  # in units of each direction's spread over the cells
+BATCH = 8  # images a model call encodes at once (a 256 px SD-sized encode is about 0.5 GB an image)
+GRID_TARGET = 110  # display size of one channel's heat map, px
+
+
+# -- model calls (inference thread), cached per model, image and settings ------------------------------
+@st.cache_data(show_spinner="Encoding a data set sample ...", max_entries=8)
+def _sample_codes(_model, model_key: str, dataset: str, _images: np.ndarray, n: int) -> np.ndarray:
+    """Codes (n, C, H, W) of the first n data set images, encoded BATCH at a time (memory stays one batch's)."""
+    flat = np.concatenate([inference.encode_codes(_model, _images[i : min(i + BATCH, n)]) for i in range(0, n, BATCH)])
+    return flat.reshape(len(flat), *_model.latent_shape)
+
+
+def _posterior_kl(model, images: np.ndarray) -> np.ndarray | None:
+    """KL(q(z | x) || p(z)) per latent element (N, C, H, W) of images (N, C, H, W), or None where the posterior
+    has no closed-form KL (an IAF posterior's is a one-draw estimate, not a per-channel statistic)."""
+    import torch
+
+    def work() -> np.ndarray | None:
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).to(model.device)
+            q = model.encode(x)
+            if not q.has_analytic_kl:
+                return None
+            return q.kl().float().cpu().numpy().reshape(len(x), *model.latent_shape)
+
+    return inference.run(work)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _channel_kl(_model, model_key: str, images: np.ndarray) -> np.ndarray | None:
+    """KL per channel (C,) averaged over images (N, C, H, W), or None where the posterior has no closed form."""
+    parts = [_posterior_kl(_model, images[i : i + BATCH]) for i in range(0, len(images), BATCH)]
+    if any(p is None for p in parts):
+        return None
+    return np.concatenate(parts).sum(axis=(2, 3)).mean(0)
+
+
+def _full_decode(ctx: Ctx, code: np.ndarray, slot: str) -> np.ndarray | None:
+    """One code (C, H, W) fully decoded (C', H', W') through watched_decode on the inference thread; a newer
+    request in the same slot cancels this one (the older decode stops at its next block)."""
+    import torch
+
+    tokens: dict[str, CancelToken] = st.session_state.setdefault("spatial_tokens", {})
+    if slot in tokens:
+        tokens[slot].cancel("superseded by a newer request")
+    token = tokens[slot] = CancelToken()
+    model = ctx.model
+
+    def work() -> np.ndarray:
+        z = torch.from_numpy(np.asarray(code, dtype=np.float32)[None]).to(model.device)
+        return watched_decode(model, z, token=token)[0].float().cpu().numpy()
+
+    try:
+        return _decoded(work, ctx.key, code)
+    except Cancelled:
+        return None
+
+
+@st.cache_data(show_spinner="Full decode ...", max_entries=64)
+def _decoded(_work, model_key: str, code: np.ndarray) -> np.ndarray:
+    return inference.run(_work)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _linear_preview(_model, digest: str, cache_dir: str) -> Any:
+    """The model's linear latent -> RGB preview (fitted once, cached on disk by the weights digest)."""
+    return inference.run(cached_linear_preview, _model, digest, cache_dir)
+
+
+# -- layout ------------------------------------------------------------------------------------------
+def _start(ctx: Ctx) -> tuple[np.ndarray, str, np.ndarray | None]:
+    """(start code (C, H, W), description, the start image (C, H, W) when it came from an image)."""
+    flat, described = start_ui(ctx, prefix="spatial")
+    image = None
+    kind = st.session_state.get("spatial_start")
+    view = ctx.data()
+    if kind == "data set example" and view.has_images:
+        image = view.images[int(st.session_state.get("spatial_example", 0))]
+    return np.asarray(flat, dtype=np.float64).reshape(ctx.latent_shape), described, image
+
+
+def _sample_ui(ctx: Ctx) -> tuple[np.ndarray | None, str]:
+    """The data set sample's codes (N, C, H, W) and its name, or None without images."""
+    view = ctx.data()
+    if not view.has_images:
+        return None, ""
+    top = min(SAMPLE_MAX, len(view.images))
+    st.session_state.setdefault("spatial_sample_n", min(SAMPLE_DEFAULT, top))
+    n = int(st.number_input(f"Data set items for the channel statistics (budget; at most {top})", 1, top,
+                            key="spatial_sample_n", **KEEP))
+    return _sample_codes(ctx.model, ctx.key, view.name, view.images, n), f"{n} items of {view.name}"
+
+
+def channel_grid_ui(ctx: Ctx, code: np.ndarray, image: np.ndarray | None, sample: np.ndarray | None,
+                    sample_name: str) -> None:
+    """Each channel of the code as a heat map with its statistics; a table and histograms beside."""
+    st.subheader("Channels")
+    c = code.shape[0]
+    here = ch.channel_stats(code)
+    posterior = ctx.model.capabilities().posterior
+    kl_image = kl_sample = None
+    if posterior:
+        try:
+            if image is not None:
+                kl_image = _channel_kl(ctx.model, ctx.key, np.asarray(image, dtype=np.float32)[None])
+            if sample is not None:
+                view = ctx.data()
+                kl_sample = _channel_kl(ctx.model, ctx.key, view.images[: len(sample)])
+        except (NotImplementedError, ValueError) as err:
+            st.caption(f"No KL per channel: {err}")
+    else:
+        st.caption("This model encodes to a plain latent with no posterior q(z | x), so there is no KL per channel.")
+    cols = st.columns(min(c, 8))
+    for i in range(c):
+        m = float(np.abs(code[i]).max()) or 1.0
+        kl = "" if kl_image is None else f", KL {kl_image[i]:.2f} nats"
+        cols[i % len(cols)].image(heat_rgb(code[i], vmax=m, vmin=-m, cmap="RdBu_r", target=GRID_TARGET),
+                                  caption=f"channel {i}: mean {here.mean[i]:.2f}, std {here.std[i]:.2f}{kl}")
+    st.caption("Heat maps: blue negative, red positive, each on its own ±max scale.")
+    table = {"channel": list(range(c)), "mean (image)": here.mean, "std (image)": here.std}
+    if kl_image is not None:
+        table["KL (image, nats)"] = kl_image
+    both = code[None] if sample is None else np.concatenate([code[None], sample])
+    lo, hi = float(both.min()), float(both.max())
+    if sample is not None:
+        pooled = ch.channel_stats(sample)
+        table[f"mean ({sample_name})"] = pooled.mean
+        table[f"std ({sample_name})"] = pooled.std
+        if kl_sample is not None:
+            table[f"KL ({sample_name}, nats)"] = kl_sample
+    st.dataframe(pd.DataFrame(table), hide_index=True)
+    counts, edges = ch.channel_histograms(sample if sample is not None else code, bins=30, value_range=(lo, hi))
+    centres = (edges[0][:-1] + edges[0][1:]) / 2
+    st.caption(f"Histogram of each channel's values over {sample_name or 'the image'}")
+    st.line_chart(pd.DataFrame(counts.T, index=np.round(centres, 3), columns=[f"ch {i}" for i in range(c)]))
+
+
+def latents_json_ui(ctx: Ctx, sample: np.ndarray | None, sample_name: str) -> None:
+    if sample is None:
+        return
+    stats = ch.channel_stats(sample)
+    st.download_button("Per-channel mean and std (latents_mean / latents_std JSON)",
+                       data=ch.latents_stats_json(stats, sample_name, ctx.entry.name),
+                       file_name="latents_stats.json", mime="application/json", key="spatial_latents_json",
+                       on_click="ignore")
+    st.caption(f"Over {stats.cells} code cells of {sample_name}, in the form of a diffusers AutoencoderKL config. "
+               "These are the statistics of the codes this page shows (after the model's own scaling).")
+
+
+def _show(container, image: np.ndarray, caption: str) -> None:
+    image_ui(container, np.clip(image, 0.0, 1.0), caption=caption, target=220)
+
+
+def _linear(ctx: Ctx):
+    try:
+        return _linear_preview(ctx.model, ctx.weights_digest(), str(app_config().cache_dir))
+    except (ValueError, RuntimeError) as err:
+        st.caption(f"No linear preview for this model: {err}")
+        return None
+
+
+@register_walk_panel("spatial")
+def spatial_walk(ctx: Ctx) -> None:
+    """The studio for C x H x W codes (see the module docstring)."""
+    code, described, image = _start(ctx)
+    c, h, w = code.shape
+    st.caption(f"Start: {described}. The code is {c} channels x {h} x {w} cells.")
+    sample, sample_name = _sample_ui(ctx)
+    pca = ch.channel_pca(sample if sample is not None else code)
+    mean = ch.channel_stats(sample if sample is not None else code).mean
+    basis = sample_name or "this image's cells"
+
+    top = st.columns(3)
+    if image is not None:
+        _show(top[0], image, "start image")
+    start_img = _full_decode(ctx, code, "start")
+    if start_img is not None:
+        _show(top[1], start_img, "start code (full decode)")
+    _show(top[2], ch.pca_rgb(code, pca),
+          f"PCA of the channel vectors as RGB (components 1-3 over {basis})")
+
+    channel_grid_ui(ctx, code, image, sample, sample_name)
+    latents_json_ui(ctx, sample, sample_name)
+
+    st.subheader("Walk the principal directions of channel space")
+    st.caption(f"Each direction is a {c}-vector over channels (fitted on {basis}); sliders move every cell, or only "
+               "the cells of the region, by that many spreads. The region is a rectangle of code cells chosen "
+               "with sliders; a painted brush comes with the rebuilt browser component.")
+    n_axes = min(AXES_SHOWN, c)
+    moved = code.copy()
+    cols = st.columns(n_axes)
+    region = st.toggle("Only inside a region", key="spatial_region_on", **KEEP)
+    mask = None
+    if region:
+        rc = st.columns(2)
+        rows = rc[0].slider("Region rows (cells)", 0, h, (h // 4, max(h // 4 + 1, 3 * h // 4)), key="spatial_rows", **KEEP)
+        colr = rc[1].slider("Region columns (cells)", 0, w, (w // 4, max(w // 4 + 1, 3 * w // 4)), key="spatial_cols", **KEEP)
+        try:
+            mask = ch.rect_mask((h, w), rows[0], colr[0], rows[1], colr[1])
+        except ValueError as err:
+            st.warning(f"Region: {err}")
+    for i in range(n_axes):
+        st.session_state.setdefault(f"spatial_axis_{i}", 0.0)
+        amount = cols[i].slider(f"direction {i + 1} ({100 * pca.explained[i]:.0f}% of variance)", -SLIDER_RANGE,
+                                SLIDER_RANGE, step=0.1, key=f"spatial_axis_{i}", **KEEP)
+        if amount:
+            moved = ch.move_along(moved, pca.components[i], amount * float(pca.std[i] or 1.0), mask)
+    out = st.columns(2)
+    preview = _linear(ctx)
+    if preview is not None:
+        rgb = preview.apply_numpy(moved)
+        _show(out[0], np.kron(rgb, np.ones((1, preview.factor, preview.factor))), "linear preview")
+    full = _full_decode(ctx, moved, "walk")
+    if full is not None:
+        _show(out[1], full, "full decode")
+
+    st.subheader("The first k channels")
+    k = int(st.slider("Keep channels 0 .. k-1; the rest at their mean", 0, c, value=c, key="spatial_keep_k", **KEEP))
+    kept = _full_decode(ctx, ch.keep_first_channels(code, k, mean), "keep")
+    if kept is not None:
+        _show(st, kept, f"full decode with the first {k} of {c} channels (the rest at their mean over {basis})")
