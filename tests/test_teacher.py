@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from explorer.checkpoint import from_pretrained
 from explorer.data.photos import HELD_OUT, TRAIN_PHOTOS, load_photo
