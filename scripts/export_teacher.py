@@ -1,5 +1,5 @@
 """Turn the autoencoder_kl run into the shipped teacher: a diffusers folder with its card and PSNR on the
-held-out photographs (explorer/teacher.py does the work).
+held-out photographs (explorer/analysis/teacher.py does the work).
 
     python scripts/export_teacher.py runs/kl-f4-photos pretrained/kl-f4-photos
 
@@ -22,7 +22,7 @@ def main(argv: list[str]) -> int:
 
     from explorer.checkpoint import read_config
     from explorer.data import load_dataset
-    from explorer.teacher import export_teacher
+    from explorer.analysis.teacher import export_teacher
 
     torch.set_num_threads(1)
     run, out = Path(argv[0]), Path(argv[1])

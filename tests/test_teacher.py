@@ -7,7 +7,7 @@ import pytest
 
 from explorer.checkpoint import from_pretrained
 from explorer.data.photos import HELD_OUT, TRAIN_PHOTOS, load_photo
-from explorer.teacher import whole_photo_psnr
+from explorer.analysis.teacher import whole_photo_psnr
 from explorer.models.foreign.detect import describe_model_path
 
 TEACHER = Path(__file__).resolve().parents[1] / "pretrained" / "kl-f4-photos"

@@ -138,7 +138,7 @@ def test_teacher_export_writes_a_diffusers_folder_with_its_card(tmp_path, monkey
 
     from explorer.cli.train import main
     from explorer.data import load_dataset
-    from explorer.teacher import export_teacher, whole_photo_psnr
+    from explorer.analysis.teacher import export_teacher, whole_photo_psnr
 
     monkeypatch.setattr(photos, "DEFAULT_ITEMS", 16)
     run = tmp_path / "run"

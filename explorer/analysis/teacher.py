@@ -18,7 +18,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from explorer.checkpoint import from_pretrained, read_config
 from explorer.data.base import DataSplit, stack_images
+from explorer.data.photos import tiles
 from explorer.models.base import VAE
 
 PSNR_FLOOR_DB = 22.0  # what the card promises on the held-out photographs
@@ -50,8 +52,6 @@ def whole_photo_psnr(model: VAE, photo: Tensor, multiple: int = 8) -> float:
 @torch.no_grad()
 def tiled_photo_psnr(model: VAE, photo: Tensor, size: int = 64, batch: int = 32) -> float:
     """PSNR of a photo (3, H, W) over its non-overlapping size x size tiles, each reconstructed on its own."""
-    from explorer.data.photos import tiles
-
     x = tiles(photo.float() / 255.0 if photo.dtype == torch.uint8 else photo.float(), size)
     recon = torch.cat([model.reconstruct(x[i:i + batch].to(model.device)).cpu() for i in range(0, len(x), batch)])
     return psnr(x, recon)
@@ -79,8 +79,6 @@ def export_teacher(run: str | Path, out: str | Path, data: DataSplit, recipe: st
     """Write the diffusers folder `out` (weights, config.json with the fitted scaling_factor, teacher.json and
     the card) from the autoencoder_kl run folder `run` trained on `data`; returns the scores the card states.
     `recipe` is the command that made the run, for the card."""
-    from explorer.checkpoint import from_pretrained, read_config
-
     run, out = Path(run), Path(out)
     state = run_state(run)
     # a finished run has its final weights at the top; a run stopped early has its last epoch's in checkpoint/
