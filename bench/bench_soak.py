@@ -253,7 +253,8 @@ async def soak(url: str, pid: int, cache: Path, args) -> dict:
         await open_walk(session, url, live=True)
         names = await model_names(session)
         live_models = []
-        for name in names[:args.warmup_models or None]:  # warm-up: every model once
+        pair_first = sorted(names, key=lambda n: n not in ("conv-mnist5k", "mlp-mnist5k-2d"))  # the switch pair
+        for name in pair_first[:args.warmup_models] if args.warmup_models else names:  # warm-up: each model once
             await choose_model(session, name)
             if await session.page.locator("input[type=range]").count():
                 live_models.append(name)

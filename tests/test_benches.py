@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,11 +34,12 @@ def test_every_benchmark_takes_smoke():
     assert len(benchmarks()) >= 15
 
 
-def _smoke(name: str, tmp: Path) -> tuple[str, int, float, str]:
+def _smoke(name: str) -> tuple[str, int, float, str]:
     """(name, exit status, seconds, output) of `python -m bench.NAME --smoke` in the checkout's top folder."""
-    own = tmp / name
-    own.mkdir()
-    env = dict(os.environ, TMPDIR=str(own), OMP_NUM_THREADS="1")  # leftovers land in pytest's tmp folder
+    # its own temporary folder, removed after: the benchmarks leave theirs (a short path: Chromium's socket
+    # path under it must stay under 108 characters, which pytest's tmp_path can exceed)
+    own = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+    env = dict(os.environ, TMPDIR=str(own), OMP_NUM_THREADS="1")
     t0 = time.perf_counter()
     try:
         proc = subprocess.run([sys.executable, "-m", f"bench.{name}", "--smoke"], cwd=str(ROOT), env=env,
@@ -44,13 +47,15 @@ def _smoke(name: str, tmp: Path) -> tuple[str, int, float, str]:
         code, out = proc.returncode, proc.stdout + proc.stderr
     except subprocess.TimeoutExpired as exc:
         code, out = -1, f"timed out after {TIMEOUT_S} s\n{exc.stdout or ''}{exc.stderr or ''}"
+    finally:
+        shutil.rmtree(own, ignore_errors=True)
     return name, code, time.perf_counter() - t0, out
 
 
 @pytest.mark.slow
-def test_every_benchmark_runs_in_smoke_mode(tmp_path):
+def test_every_benchmark_runs_in_smoke_mode():
     with ThreadPoolExecutor(PARALLEL) as pool:
-        results = list(pool.map(lambda name: _smoke(name, tmp_path), benchmarks()))
+        results = list(pool.map(_smoke, benchmarks()))
     for name, code, seconds, out in results:
         print(f"bench.{name} --smoke: exit {code}, {seconds:.1f} s")
     failed = {name: out[-3000:] for name, code, _, out in results if code != 0}
