@@ -1,7 +1,7 @@
 """Latency of the dashboard in real headless Chromium, against the bare Streamlit page, in the same run.
 
-    python bench/app_latency.py                 # starts both servers, shipped conv-mnist5k model, 60 moves
-    python bench/app_latency.py --n 100 --model conv-mnist5k --models-dir pretrained
+    python -m bench.app_latency                 # starts both servers, shipped conv-mnist5k model, 60 moves
+    python -m bench.app_latency --n 100 --model conv-mnist5k --models-dir pretrained
 
 Measured (page clock, the method of /work/shared/bench/slider_latency_probe.py: key press on a focused slider ->
 the first image's new source loaded, decoded and on the next animation frame):
@@ -18,20 +18,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+
+from bench.smoke import add_smoke_option, apply_smoke
+from tests.support.ports import free_port
+from tests.support.serve import CHROMIUM_ARGS as ARGS
+from tests.support.serve import start, stop, streamlit_command
 
 ROOT = Path(__file__).resolve().parent.parent
 BARE_CANDIDATES = [Path("/work/shared/bench/bare_streamlit_page.py"), ROOT / "bench" / "bare_streamlit_page.py"]
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 IMG = "[data-testid='stImage'] img"
 PRESS = """([key, sel]) => new Promise((resolve, reject) => {
@@ -67,36 +67,12 @@ NAV_TO_MAP = """(title) => new Promise((resolve, reject) => {
 })"""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def serve(script: Path, port: int, extra: list[str], env: dict[str, str], log: Path, cwd: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port), "--server.address",
-           "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false", "--", *extra]
-    proc = subprocess.Popen(cmd, cwd=str(cwd), env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{script.name} exited:\n{log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"{script.name} did not start on port {port}")
-
-
-def stop(proc: subprocess.Popen | None) -> None:
-    if proc is not None and proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+    """`streamlit run script -- extra` on 127.0.0.1:port from `cwd`, healthy when this returns."""
+    try:
+        return start(streamlit_command(script, port, extra), port, log, cwd, env, timeout=120)
+    except RuntimeError as exc:
+        raise SystemExit(f"{script.name}: {exc}") from None
 
 
 def p95(values: list[float]) -> float:
@@ -183,7 +159,9 @@ def main() -> int:
     ap.add_argument("--map-repeats", type=int, default=5)
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     ap.add_argument("--map-renderer", choices=["webgl", "svg"], default="webgl", help="passed to the app")
-    a = ap.parse_args()
+    ap.add_argument("--warm-loads", type=int, default=3, help="first loads on the warm server")
+    add_smoke_option(ap)
+    a = apply_smoke(ap.parse_args(), n=4, map_repeats=1, warm_loads=1)
     from playwright.sync_api import sync_playwright
 
     bare_script = next((p for p in BARE_CANDIDATES if p.is_file()), None)
@@ -191,7 +169,9 @@ def main() -> int:
         raise SystemExit("bare_streamlit_page.py not found (looked in /work/shared/bench and bench/)")
     tmp = Path(tempfile.mkdtemp(prefix="app-latency-"))
     env = dict(os.environ, VAE_EXPLORER_CACHE=str(tmp / "cache"), VAE_EXPLORER_DEFAULT_MODEL=a.model)
-    extra = (["--models", a.models_dir] if a.models_dir else []) + ["--map-renderer", a.map_renderer]
+    # --live off: the walk's sliders rerun the server, as the bare page does (the in-page decoding path has its own
+    # benchmark, bench_live_drag); with it on, a key press changes no st.image
+    extra = (["--models", a.models_dir] if a.models_dir else []) + ["--map-renderer", a.map_renderer, "--live", "off"]
     bare_port, app_port = free_port(), free_port()
     bare = app = None
     results: dict[str, object] = {}
@@ -203,7 +183,7 @@ def main() -> int:
             browser = p.chromium.launch(executable_path=a.chromium, headless=True, args=ARGS)
             # 1. first load: the fresh server's first session, then a new tab on the warm server
             cold = first_load(browser, app_url)
-            warm = [first_load(browser, app_url) for _ in range(3)]
+            warm = [first_load(browser, app_url) for _ in range(a.warm_loads)]
             results["first_load"] = (cold, warm)
             print(f"first load (fresh server, imports + model): {cold:6.0f} ms")
             print(f"first load (new tab, warm server):          {statistics.median(warm):6.0f} ms median of {len(warm)}")

@@ -1,6 +1,6 @@
 """Time the big-map component in headless Chromium at 200,000 and 1,000,000 points.
 
-    python bench/bench_big_map.py [--sizes 200000 1000000] [--json out.json] [--trace]
+    python -m bench.bench_big_map [--sizes 200000 1000000] [--json out.json] [--trace]
 
 Runs tests/browser/bigmap_demo_app.py (this checkout's component files, see ui.components.devserver) with a 1000x700
 canvas. Figures, on the page's clock (performance.now / event.timeStamp):
@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import tempfile
 import time
 from collections import Counter
@@ -34,12 +33,15 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.smoke import add_smoke_option, apply_smoke
+from tests.support.ports import free_port
+from tests.support.serve import CHROMIUM_ARGS as ARGS
+from tests.support.bigmap_points import clustered
 from ui.components.bigmap import data_bounds, quantize
 from ui.components.devserver import ROOT, install_assets, start_script
 
-DEMO = ROOT / "tests" / "browser" / "bigmap_demo_app.py"
+DEMO = ROOT / "tests" / "browser" / "bigmap_demo_app.py"  # a Streamlit script, run, not imported
 SERVE = ROOT / "tests" / "browser" / "bigmap_demo_serve.py"  # the demo inside st.App with the item route
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 READY = "() => !!window.__bigMap?.current()?.firstFrame && !!window.__bigMap.current().session"
 
@@ -64,22 +66,6 @@ def wheel(page, steps: int) -> list:
         page.wait_for_timeout(60)
     page.wait_for_timeout(300)
     return frames_since(page, n0)
-
-
-def _clustered(n: int):
-    """The demo's points (tests/browser/bigmap_demo_app.py's clustered(), loaded from its file)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("bigmap_demo_app", DEMO)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # main() runs only as __main__
-    return module.clustered(n)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def measure(page, url: str, n: int, trace: bool) -> dict:
@@ -189,7 +175,7 @@ def measure(page, url: str, n: int, trace: bool) -> dict:
             trip.append(s["t"] - before[-1])
     row["hover_trigger_to_image_ms"] = [round(pct(trip, 50), 1), round(pct(trip, 95), 1), len(trip)]
     # a box of ~100,000 points: the leftmost 100k by x, full height
-    coords, _, _ = _clustered(n)
+    coords, _, _ = clustered(n)
     q = quantize(coords, data_bounds(coords))
     qx_cut = int(np.sort(q[:, 0])[min(n, 100_000) - 1])
     idle(page)
@@ -211,7 +197,8 @@ def main() -> None:
     parser.add_argument("--trace", action="store_true")
     parser.add_argument("--no-item-route", action="store_true",
                         help="plain `streamlit run` of the demo: the hovered item's image comes through a rerun")
-    args = parser.parse_args()
+    add_smoke_option(parser)
+    args = apply_smoke(parser.parse_args(), sizes=[2_000])
     from playwright.sync_api import sync_playwright
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-bigmap-"))

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import torch
 
+from bench.smoke import add_smoke_option, apply_smoke
+
 
 def train_run(processes: int, out: Path, args: argparse.Namespace) -> list[float]:
     """Seconds of each epoch's training loop of one torchrun job."""
@@ -42,7 +44,8 @@ def main() -> None:
     ap.add_argument("--dataset", default="mnist5k")
     ap.add_argument("--epochs", type=int, default=3, help="epochs per run; the first is dropped as warm-up when >1")
     ap.add_argument("--batch-size", type=int, default=128, help="the global batch of every run")
-    a = ap.parse_args()
+    add_smoke_option(ap)
+    a = apply_smoke(ap.parse_args(), processes="1", dataset="digits", epochs=1)
     from explorer.data import load_dataset
 
     n_train = len(load_dataset(a.dataset).train)

@@ -22,25 +22,20 @@ import json
 import math
 import os
 import shutil
-import socket
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from bench.smoke import add_smoke_option, apply_smoke
+from tests.support.ports import free_port
+from tests.support.serve import CHROMIUM_ARGS as ARGS
 from ui.components.devserver import ROOT, install_assets, start_script
 
 TARGET_P95_MS = 33.0
 READY = "() => Object.values(window.__liveLatent?.status ?? {}).some(s => s.path === 'wasm' && s.sessionReady)"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 BOARD = "[data-testid='live-latent-draw']"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _path(t: float) -> tuple[float, float]:
@@ -91,12 +86,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--strokes", type=int, default=3)
     parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+    add_smoke_option(parser)
+    args = apply_smoke(parser.parse_args(), seconds=0.5, strokes=1)
 
     from playwright.sync_api import sync_playwright
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-draw-"))
-    port = _free_port()
+    port = free_port()
     target = install_assets(tmp / "assets")
     env = dict(os.environ, LIVE_DEMO_CACHE=str(tmp / "cache"))
     proc = start_script(ROOT / "tests" / "browser" / "live_draw_app.py", port, target, tmp / "streamlit.log", env)

@@ -1,6 +1,6 @@
 """Encoding throughput of a shipped model over its test split: warm-up, then the median of N timed passes.
 
-    .venv/bin/python bench/bench_encode.py pretrained/conv-mnist5k --passes 20 --batch-size 500
+    .venv/bin/python -m bench.bench_encode pretrained/conv-mnist5k --passes 20 --batch-size 500
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import time
 
 import torch
 
-from cpu_options import add_cpu_options, apply_cpu_options  # bench/, the script's folder, is on sys.path
+from bench.cpu_options import add_cpu_options, apply_cpu_options
+from bench.smoke import add_smoke_option, apply_smoke
 
 from explorer.checkpoint import from_pretrained, read_config
 from explorer.data import load_dataset, stack_images
@@ -24,7 +25,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=500)
     ap.add_argument("--device", default="cpu")
     add_cpu_options(ap)
-    a = ap.parse_args()
+    add_smoke_option(ap)
+    a = apply_smoke(ap.parse_args(), passes=1, batch_size=100)
     apply_cpu_options(a)
     model = from_pretrained(a.checkpoint, device=a.device)
     meta = read_config(a.checkpoint)["dataset"]
@@ -42,7 +44,7 @@ def main() -> None:
             torch.cuda.synchronize()
         return time.perf_counter() - t0
 
-    for _ in range(3):
+    for _ in range(0 if a.smoke else 3):
         one_pass()
     times = [one_pass() for _ in range(a.passes)]
     med = statistics.median(times)

@@ -1,10 +1,9 @@
 """The long fuzz run: mutated uploads, checkpoint folders and train.py command lines, in parallel worker processes.
 
-    python bench/bench_fuzz.py --cases 100000 --workers 2          # ~15 min on 2 cores
-    python bench/bench_fuzz.py --cases 2000                        # a quick look
-    python -m bench.bench_fuzz --cases 2000                        # the same, importing this checkout's explorer
+    python -m bench.bench_fuzz --cases 100000 --workers 2          # ~15 min on 2 cores
+    python -m bench.bench_fuzz --cases 2000                        # a quick look
 
-Cases are the ones the test suite draws (tests/fuzz_inputs.py), here by plain seeds 0, 1, 2, ... so any failure
+Cases are the ones the test suite draws (tests/support/fuzz_inputs.py), here by plain seeds 0, 1, 2, ... so any failure
 is reproduced from its printed (kind, base, seed). Each worker process runs under a memory bound
 (RLIMIT_AS: its size after imports + --memory-mb) and a per-case watchdog (SIGALRM, 10 s); a worker that dies
 (a native crash, the memory bound) counts its chunk's cases as failures. Prints, per input kind: cases tried,
@@ -28,21 +27,11 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from bench.smoke import add_smoke_option, apply_smoke
+from tests.support import fuzz_inputs as F
+
 ROOT = Path(__file__).resolve().parent.parent
 
-
-def _load_fuzz_inputs():
-    """tests/fuzz_inputs.py as the module `fuzz_inputs` (the cases the test suite draws), without editing sys.path."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("fuzz_inputs", ROOT / "tests" / "fuzz_inputs.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["fuzz_inputs"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-_load_fuzz_inputs()
 
 CHUNK = 250
 SHARES = {"upload": 0.8, "checkpoint": 0.15, "cli": 0.05}
@@ -113,8 +102,6 @@ def _cli_case(seed: int, tmp: Path) -> str:
 
 def run_chunk(kind: str, start: int, count: int) -> dict:
     """Run cases start..start+count-1 of `kind`; returns counts, failures and times."""
-    import fuzz_inputs as F
-
     outcomes: collections.Counter = collections.Counter()
     failures, times = [], []
     tmp = Path(tempfile.mkdtemp(prefix="fuzz-"))
@@ -168,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cases", type=int, default=100_000, help="cases in all (80%% uploads, 15%% checkpoints, 5%% CLI)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     p.add_argument("--memory-mb", type=int, default=1536, help="memory a worker may add to its size after imports")
-    args = p.parse_args(argv)
+    add_smoke_option(p)
+    args = apply_smoke(p.parse_args(argv), cases=40, workers=1)
     plan = []
     for kind, share in SHARES.items():
         total = int(args.cases * share)
@@ -203,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     for kind in SHARES:
         ts = sorted(times[kind]) or [0.0]
         pct = lambda q: ts[min(len(ts) - 1, int(q * len(ts)))]  # noqa: E731
-        fails = sum(1 for f in failures if f[0] in (kind,) or (kind == "upload" and f[0] in __import__("fuzz_inputs").KINDS)
+        fails = sum(1 for f in failures if f[0] in (kind,) or (kind == "upload" and f[0] in F.KINDS)
                     or (kind == "checkpoint" and f[1] == "mlp"))
         print(f"{kind:11s} tried {tried[kind]:7,}  failures {fails}  time per case p50 {pct(0.5) * 1000:6.1f} ms  "
               f"p99 {pct(0.99) * 1000:6.1f} ms  max {ts[-1] * 1000:7.1f} ms")

@@ -1,6 +1,6 @@
 """Drag a live-latent slider in headless Chromium and time the in-page decode, per shipped model.
 
-    python bench/bench_live_drag.py [--models conv-mnist5k mlp-mnist5k-2d conv-patches] [--seconds 2] [--json out.json]
+    python -m bench.bench_live_drag [--models conv-mnist5k mlp-mnist5k-2d conv-patches] [--seconds 2] [--json out.json]
 
 Runs tests/browser/live_demo_app.py (this checkout's component files, see ui.components.devserver). Per model: a first
 visit (exports the decoder on the server if needed), then mouse down on the first slider, pointer moves at 60 Hz
@@ -23,25 +23,20 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from bench.smoke import add_smoke_option, apply_smoke
+from tests.support.ports import free_port
+from tests.support.serve import CHROMIUM_ARGS as ARGS
 from ui.components.devserver import ROOT, install_assets, start_script
 
 MODELS = ("conv-mnist5k", "mlp-mnist5k-2d", "conv-patches")
 TARGET_P95 = {"conv-mnist5k": 16.0, "mlp-mnist5k-2d": 16.0, "conv-patches": 33.0}
 READY = "() => Object.values(window.__liveLatent?.status ?? {}).some(s => s.firstFrame)"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _visit(page, url: str) -> dict:
@@ -86,12 +81,13 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+    add_smoke_option(parser)
+    args = apply_smoke(parser.parse_args(), models=["conv-mnist5k"], seconds=0.5)
 
     from playwright.sync_api import sync_playwright
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-live-"))
-    port = _free_port()
+    port = free_port()
     target = install_assets(tmp / "assets")
     env = dict(os.environ, LIVE_DEMO_CACHE=str(tmp / "cache"))
     proc = start_script(ROOT / "tests" / "browser" / "live_demo_app.py", port, target, tmp / "streamlit.log", env)

@@ -39,13 +39,16 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.smoke import add_smoke_option, apply_smoke
+from tests.support.ports import free_port
+from tests.support.serve import CHROMIUM_ARGS
 from ui.components.devserver import ROOT, install_assets, start_script
 
 LIVE_NOTE = "Decoding in your browser (onnxruntime-web, wasm)"
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 FIRST_FRAME = "() => Object.values(window.__liveLatent?.status ?? {}).some(s => s.firstFrame)"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic", "--disable-renderer-backgrounding",
+# many contexts at once, most of them in the background: keep their timers and renderers running
+ARGS = [*CHROMIUM_ARGS, "--disable-renderer-backgrounding",
         "--disable-background-timer-throttling", "--disable-backgrounding-occluded-windows"]
 CLIENT_BOUND = 0.85
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -238,7 +241,7 @@ async def upload(session: Session, seed: int, in_page: bool = False) -> float:
     if in_page:
         import base64
 
-        from bench.bench_map_page import driver
+        from tests.browser import driver
 
         await inp.wait_for(state="attached", timeout=180_000)
         await page.evaluate(driver.UPLOAD_IN_PAGE_JS, [f"digit-{seed}.png", "image/png",
@@ -306,12 +309,11 @@ async def run_sessions(browser, url: str, server_pid: int, n: int, live: bool, r
     return row
 
 
-async def run_path(live: bool, counts: list[int], rounds: int, drag_seconds: float, tmp: Path, assets: Path) -> list[dict]:
+async def run_path(live: bool, counts: list[int], rounds: int, drag_seconds: float, tmp: Path, assets: Path,
+                   settle: float = 5.0) -> list[dict]:
     from playwright.async_api import async_playwright
 
-    from bench.bench_live_drag import _free_port
-
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, VAE_EXPLORER_CACHE=str(tmp / "cache"), VAE_EXPLORER_LIVE="on" if live else "off")
     os.sched_setaffinity(0, {0})  # the server inherits core 0 (taskset -c 0) ...
     try:
@@ -329,14 +331,14 @@ async def run_path(live: bool, counts: list[int], rounds: int, drag_seconds: flo
             await warm.go("Latent map")
             await warm.go("Reconstruct")
             await warm.page.context.close()
-            await asyncio.sleep(3)
+            await asyncio.sleep(0.6 * settle)
             idle_rss = rss_mb(proc.pid)
             for n in counts:
                 row = await run_sessions(browser, url, proc.pid, n, live, rounds, drag_seconds, idle_rss)
                 row["idle_rss_mb"] = idle_rss
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-                await asyncio.sleep(5)  # closed sessions are dropped by the server
+                await asyncio.sleep(settle)  # closed sessions are dropped by the server
             await browser.close()
     finally:
         proc.terminate()
@@ -363,14 +365,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="drag + release rounds per N")
     parser.add_argument("--drag-seconds", type=float, default=2.0)
     parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+    add_smoke_option(parser)
+    args = apply_smoke(parser.parse_args(), sessions=[1], paths=["live"], rounds=1, drag_seconds=0.5)
     if len(os.sched_getaffinity(0)) < 2 or not {0, 1} <= os.sched_getaffinity(0):
         raise SystemExit("needs cores 0 and 1 (server on 0, browser on 1)")
     tmp = Path(tempfile.mkdtemp(prefix="bench-load-"))
     assets = install_assets(tmp / "assets")
     rows = []
     for path in args.paths:
-        rows += asyncio.run(run_path(path == "live", args.sessions, args.rounds, args.drag_seconds, tmp, assets))
+        rows += asyncio.run(run_path(path == "live", args.sessions, args.rounds, args.drag_seconds, tmp, assets,
+                                     settle=0.5 if args.smoke else 5.0))
     print()
     print(table(rows))
     if args.json:

@@ -3,7 +3,7 @@
     python -m bench.bench_map_page [--items 1000000] [--json out.json]
 
 The app is served as `vae-explorer` serves it (ui/entry/serve.py: st.App with the item route) on the shipped
-conv-mnist5k, with a stored encoding of N items built fast by tests/app/stored_encodings.py (N codes made from
+conv-mnist5k, with a stored encoding of N items built fast by tests/support/stored_encodings.py (N codes made from
 the 500 test items' real codes plus noise). Figures, on the page's clock:
   cold_ms   "Points" set to the encoding (the first time: the codes load, PCA runs, the points cross the
             websocket) -> the big map's first raster painted
@@ -17,7 +17,6 @@ Target (the issue): first paint after in-app navigation <= 2 s (warm), frames as
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import shutil
@@ -26,20 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.smoke import add_smoke_option, apply_smoke
+from tests.browser import driver
+from tests.support.ports import free_port
+from tests.support.serve import CHROMIUM_ARGS as ARGS
+from tests.support.stored_encodings import spread_encoding
 from ui.components.devserver import ROOT, install_assets, start_script
 
-
-
-def _test_module(path: Path):
-    """A helper module of the tests, loaded from its file (the tests' folders are not on the import path here)."""
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-driver = _test_module(ROOT / "tests" / "browser" / "driver.py")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 PAINTED = "n => Object.values(window.__bigMap?.instances ?? {}).some(i => i.ds?.n === n && i.root.isConnected && i.firstFrame)"
 
 
@@ -48,7 +40,7 @@ def pct(values, q) -> float:
 
 
 def build_encoding(cache: Path, n: int) -> str:
-    """The real encoding of mnist5k's 500 test items, then n items spread from it (tests/app/stored_encodings.py)."""
+    """The real encoding of mnist5k's 500 test items, then n items spread from it (tests/support/stored_encodings.py)."""
     from explorer.analysis.encode_dataset import encode_splits
     from explorer.cache import weights_digest
     from explorer.checkpoint import from_pretrained
@@ -57,7 +49,7 @@ def build_encoding(cache: Path, n: int) -> str:
     folder = ROOT / "pretrained" / "conv-mnist5k"
     real = encode_splits(from_pretrained(folder), embedded.load_mnist5k(), ["test"], weights_digest(folder),
                          cache_dir=cache, show_progress=False, batch_size=250)["test"].folder
-    _test_module(ROOT / "tests" / "app" / "stored_encodings.py").spread_encoding(folder, cache, n, real)
+    spread_encoding(folder, cache, n, real)
     return f"spread{n} test split"
 
 
@@ -76,7 +68,8 @@ def choose_points(page, label: str, n: int) -> float:
     return ms
 
 
-def measure(page, url: str, label: str, n: int) -> dict:
+def measure(page, url: str, label: str, n: int, visits: int = 3, wheels: int = 30, moves: int = 20) -> dict:
+    """First paint cold and after `visits` in-app navigations, `wheels` zoom steps, `moves` pointer moves."""
     go = driver.go
     row: dict = {"items": n}
     page.goto(url)
@@ -84,7 +77,7 @@ def measure(page, url: str, label: str, n: int) -> dict:
     go(page, "Latent map")
     row["cold_ms"] = round(choose_points(page, label, n), 1)
     warm = []
-    for _ in range(3):
+    for _ in range(visits):
         go(page, "Latent walk")
         go(page, "Latent map")
         warm.append(round(choose_points(page, label, n), 1))
@@ -92,7 +85,7 @@ def measure(page, url: str, label: str, n: int) -> dict:
     box = page.get_by_test_id("big-map-overlay").bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     n0 = page.evaluate("window.__bigMap.frames.length")
-    for i in range(30):
+    for i in range(wheels):
         page.mouse.wheel(0, -120 if i % 2 == 0 else 120)
         page.wait_for_timeout(60)
     frames = page.evaluate(f"window.__bigMap.frames.slice({n0})")
@@ -102,7 +95,7 @@ def measure(page, url: str, label: str, n: int) -> dict:
     rng = np.random.default_rng(0)
     h0 = page.evaluate("window.__bigMap.hovers.length")
     originals = []
-    for i in range(20):
+    for i in range(moves):
         t0 = page.evaluate("performance.now()")
         page.mouse.move(box["x"] + box["width"] * rng.uniform(0.3, 0.7), box["y"] + box["height"] * rng.uniform(0.3, 0.7))
         idx = page.evaluate("window.__bigMap.current().hoverIndex")
@@ -122,10 +115,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+    add_smoke_option(parser)
+    args = apply_smoke(parser.parse_args(), items=2_000)
     from playwright.sync_api import sync_playwright
-
-    from bench.bench_live_drag import _free_port as free_port
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-map-page-"))
     label = build_encoding(tmp / "cache", args.items)
@@ -140,7 +132,8 @@ def main() -> None:
                                         args=ARGS)
             page = browser.new_context(viewport={"width": 1500, "height": 1300}).new_page()
             page.set_default_timeout(300_000)
-            row = measure(page, f"http://127.0.0.1:{port}", label, args.items)
+            row = measure(page, f"http://127.0.0.1:{port}", label, args.items,
+                          *((1, 6, 4) if args.smoke else (3, 30, 20)))
             browser.close()
     finally:
         proc.terminate()

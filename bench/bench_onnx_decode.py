@@ -2,7 +2,7 @@
 `decode_code`, median and p95 over N calls after warm-up, with the size of each model's ONNX decoder and
 encoder. The page will run the same files in onnxruntime-web (wasm, one thread); this is the native baseline.
 
-    .venv/bin/python bench/bench_onnx_decode.py pretrained/* --calls 200
+    .venv/bin/python -m bench.bench_onnx_decode pretrained/* --calls 200
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.smoke import add_smoke_option, apply_smoke
 from explorer.checkpoint import from_pretrained
 from explorer.onnx.export import OnnxExportError, check_file, export_decoder, export_encoder
 
@@ -38,11 +39,16 @@ def kib(n: int) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("folders", nargs="+", help="checkpoint folders (pretrained/*)")
+    ap.add_argument("folders", nargs="*", help="checkpoint folders (pretrained/*; --smoke: conv-mnist5k)")
     ap.add_argument("--calls", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--torch-threads", type=int, default=1, help="torch CPU threads for the torch column (default 1, as ORT)")
-    a = ap.parse_args()
+    add_smoke_option(ap)
+    a = apply_smoke(ap.parse_args(), calls=3, warmup=1)
+    if a.smoke and not a.folders:
+        a.folders = ["pretrained/conv-mnist5k"]
+    if not a.folders:
+        ap.error("give at least one checkpoint folder (e.g. pretrained/*)")
     torch.set_num_threads(a.torch_threads)
     print(f"torch {torch.__version__} ({a.torch_threads} thread(s)), onnxruntime one intra-op thread; "
           f"batch 1, {a.calls} calls after {a.warmup} warm-up; times in ms")
@@ -59,8 +65,8 @@ def main() -> None:
             except OnnxExportError as exc:
                 print(f"{folder.name:<16} {model.family:<6} {d:>5} decoder export failed: {exc}")
                 continue
-            try:
-                enc_size = kib(export_encoder(model, enc_path).size_bytes)
+            try:  # the encoder's size only; --smoke leaves it out (an export takes seconds)
+                enc_size = "skipped" if a.smoke else kib(export_encoder(model, enc_path).size_bytes)
             except OnnxExportError:
                 enc_size = "failed"
             session = check_file(dec_path)

@@ -1,8 +1,8 @@
 """Images per second for one training step of the Pu et al. (2016) model: batched vs seed 000's loops.
 
-    python bench/bench_pu.py --logits activation             # 2 threads, batch 128, the figures for the README
-    python bench/bench_pu.py --logits activation --compile   # the same with train.py --compile's fused pooling
-    python bench/bench_pu.py --threads 1 --loop-images 4 --repeats 3   # a quick look
+    python -m bench.bench_pu --logits activation             # 2 threads, batch 128, the figures for the README
+    python -m bench.bench_pu --logits activation --compile   # the same with train.py --compile's fused pooling
+    python -m bench.bench_pu --threads 1 --loop-images 4 --repeats 3   # a quick look
 
 Configuration (seed 000's): 3x32x32 input, 4 and 6 feature maps, 3x3 kernels, 3x3 pooling, a linear encoder
 and seed 000's per-block MLP for the location probabilities; for (b) a label head over 3 classes and a GRU
@@ -45,7 +45,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cpu_options import add_cpu_options, apply_cpu_options  # bench/, the script's folder, is on sys.path
+from bench.cpu_options import add_cpu_options, apply_cpu_options
+from bench.smoke import add_smoke_option, apply_smoke
 from explorer.data.captions import collate_captioned
 from explorer.data.shapes import load_shapes
 from explorer.models import build_model
@@ -181,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--logits", choices=["mlp", "activation"], default="mlp",
                     help="batched model's location logits: seed 000's per-block MLP, or the family default")
     ap.set_defaults(threads=2)
-    args = ap.parse_args(argv)
+    add_smoke_option(ap)
+    args = apply_smoke(ap.parse_args(argv), batch_size=8, repeats=1, loop_images=1)
     apply_cpu_options(args)
     torch.manual_seed(0)
 

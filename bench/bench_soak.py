@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.bench_load import ARGS, FIRST_FRAME, Session, cpu_seconds, open_walk, rss_mb, upload
+from bench.smoke import add_smoke_option, apply_smoke
+from tests.support.ports import free_port
 from ui.components.devserver import ROOT, install_assets, start_script
 
 UI = ROOT / "ui"
@@ -251,7 +253,8 @@ async def soak(url: str, pid: int, cache: Path, args) -> dict:
         await open_walk(session, url, live=True)
         names = await model_names(session)
         live_models = []
-        for name in names:  # warm-up: every model once
+        pair_first = sorted(names, key=lambda n: n not in ("conv-mnist5k", "mlp-mnist5k-2d"))  # the switch pair
+        for name in pair_first[:args.warmup_models] if args.warmup_models else names:  # warm-up: each model once
             await choose_model(session, name)
             if await session.page.locator("input[type=range]").count():
                 live_models.append(name)
@@ -259,7 +262,7 @@ async def soak(url: str, pid: int, cache: Path, args) -> dict:
         switch_between = [n for n in live_models if n in ("conv-mnist5k", "mlp-mnist5k-2d")] or live_models[:2]
         await choose_model(session, switch_between[0])
         await session.page.wait_for_function(FIRST_FRAME, timeout=300_000)
-        for i in range(100):
+        for i in range(args.warmup_releases):
             await release(session, 30 if i % 2 == 0 else -30)
         report["warmup_s"] = time.perf_counter() - t0
         report["after_warmup"] = {"rss_mb": rss_mb(pid), "js_heap": await js_heap(session.page),
@@ -337,12 +340,15 @@ def main() -> None:
     parser.add_argument("--attribute", type=int, default=0, metavar="ROUNDS",
                         help="instead of the soak: ROUNDS rounds of each kind of action alone after the warm-up, "
                              "with the DOM nodes and JS heap after each (which action the page's growth follows)")
-    args = parser.parse_args()
-    from bench.bench_live_drag import _free_port
+    parser.add_argument("--warmup-releases", type=int, default=100, help="slider releases in the warm-up")
+    parser.add_argument("--warmup-models", type=int, default=0, help="models chosen once in the warm-up (0: all)")
+    add_smoke_option(parser)
+    args = apply_smoke(parser.parse_args(), releases=2, frames=10, uploads=1, switches=1, scale=1.0,
+                       warmup_releases=2, warmup_models=2)
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-soak-"))
     assets = install_assets(tmp / "assets")
-    port, cache = _free_port(), tmp / "cache"
+    port, cache = free_port(), tmp / "cache"
     env = dict(os.environ, VAE_EXPLORER_CACHE=str(cache), VAE_EXPLORER_LIVE="on")
     os.sched_setaffinity(0, {0})  # the server on core 0 (taskset -c 0), this driver and Chromium on core 1
     try:

@@ -5,20 +5,23 @@ conv VAE; runs are interleaved (plain, trainer, plain, ...) so machine drift hit
 median ratio of inner-loop throughput (trainer / plain), and the trainer's per-epoch extras (quick evaluation,
 TensorBoard images, atomic checkpoint) separately.
 
-    .venv/bin/python bench/bench_trainer.py --runs 5
+    .venv/bin/python -m bench.bench_trainer --runs 5
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from torch.utils.data import Subset
 
-from cpu_options import add_cpu_options, apply_cpu_options  # bench/, the script's folder, is on sys.path
+from bench.cpu_options import add_cpu_options, apply_cpu_options
+from bench.smoke import add_smoke_option, apply_smoke
 
 from explorer.data import load_dataset
 from explorer.models import build_model
@@ -66,12 +69,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--dataset", default="mnist5k")
+    ap.add_argument("--items", type=int, default=0, help="train on the first ITEMS images and test on as many (0: all)")
     add_cpu_options(ap)
-    a = ap.parse_args()
+    add_smoke_option(ap)
+    a = apply_smoke(ap.parse_args(), runs=1, dataset="digits", items=256, batch_size=64)
     apply_cpu_options(a)
-    data = load_dataset("mnist5k")
+    data = load_dataset(a.dataset)
+    if a.items:
+        data = dataclasses.replace(data, train=Subset(data.train, range(min(a.items, len(data.train)))),
+                                   test=Subset(data.test, range(min(a.items, len(data.test)))))
     plain, ours, extras = [], [], []
-    plain_epoch(data, a.batch_size, 99)  # warm-up
+    if not a.smoke:
+        plain_epoch(data, a.batch_size, 99)  # warm-up
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(a.runs):
             plain.append(plain_epoch(data, a.batch_size, i))

@@ -30,9 +30,12 @@ import threading
 import time
 from pathlib import Path
 
-from bench.app_latency import (ARGS, ROOT, focus_walk_slider, free_port, open_walk, p95, serve, slider_turns, stop,
-                               summary)
+from bench.app_latency import ROOT, focus_walk_slider, open_walk, p95, serve, slider_turns, summary
 from bench.bench_scale import codes
+from bench.smoke import add_smoke_option, apply_smoke
+from tests.support.ports import free_port
+from tests.support.serve import CHROMIUM_ARGS as ARGS
+from tests.support.serve import stop
 
 
 def load_average() -> str:
@@ -138,7 +141,8 @@ def main() -> int:
     ap.add_argument("--job-timeout", type=float, default=1800, help="stop a job still running after this (s)")
     ap.add_argument("--model", default="conv-mnist5k")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
-    a = ap.parse_args()
+    add_smoke_option(ap)
+    a = apply_smoke(ap.parse_args(), items=300, n=4, jobs=1, max_blocks=1, job_timeout=20)
     from playwright.sync_api import sync_playwright
 
     tmp = Path(tempfile.mkdtemp(prefix="umap-walk-"))
@@ -152,7 +156,7 @@ def main() -> int:
             browser = p.chromium.launch(executable_path=a.chromium, headless=True, args=ARGS)
             walk = open_walk(browser, f"http://127.0.0.1:{port}", a.model)
             focus_walk_slider(walk)
-            slider_turns([walk], 6)  # warm-up presses, not counted
+            slider_turns([walk], 2 if a.smoke else 6)  # warm-up presses, not counted
             idle = slider_turns([walk], a.n)[0]
             print(summary("idle walk slider (server path)", idle), flush=True)
             for block in range(a.idle_blocks):  # the same presses with nothing in the background

@@ -1,6 +1,6 @@
 """The CPU options every training / inference benchmark takes: thread count, flushing of denormal floats, and
-whether freed memory stays in the heap (as train.py keeps it on the CPU). The benchmark scripts (run as
-`python bench/NAME.py`, with the project installed: scripts/setup.sh) import it from their own folder."""
+whether freed memory stays in the heap (as train.py keeps it on the CPU). The benchmarks run as modules from the
+checkout's top folder (`python -m bench.NAME`) and import it as `bench.cpu_options`."""
 
 from __future__ import annotations
 

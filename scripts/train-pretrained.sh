@@ -26,14 +26,14 @@ case "${1:-all}" in
     # the plain conv model with the same command, for the comparison recorded in pretrained/cvae-mnist5k/comparison.json
     run runs/conv-mnist5k-150 --model conv --dataset mnist5k --latent-dim 16 --epochs 150 --batch-size 64 \
       --kl-schedule linear --warmup-epochs 10 --maps none
-    "$PY" scripts/cvae_comparison.py pretrained/cvae-mnist5k runs/conv-mnist5k-150 ;;&
+    "$PY" references/cvae_comparison.py pretrained/cvae-mnist5k runs/conv-mnist5k-150 ;;&
   # the VAE/GAN (Larsen et al. 2016): continuous (dequantised) images so the discriminator cannot tell reals by their
   # binary pixels; the equilibrium rule keeps either player from winning outright; then its pictures beside the
   # plain VAE's in its card
   vaegan-mnist5k|all) run pretrained/vaegan-mnist5k --model vaegan --dataset mnist5k --likelihood gaussian --latent-dim 16 \
       --channels 32,32 --hidden-dim 128 --dis-channels 32,64 --dis-hidden 32 --feature-layer 1 --gamma 100 --beta 1 --equilibrium 0.68 --epochs 20 --batch-size 64 --lr 1e-3 \
       --iwae-k 0 --maps pca,umap --threads 2
-    "$PY" scripts/vaegan_comparison.py pretrained/vaegan-mnist5k pretrained/conv-mnist5k ;;&
+    "$PY" references/vaegan_comparison.py pretrained/vaegan-mnist5k pretrained/conv-mnist5k ;;&
   pu-shapes|all) run pretrained/pu-shapes --model pu --dataset shapes --channels 32,48 --set 'kernel_sizes=[7,5]' \
       --set 'dec_kernel_sizes=[5,3]' --set latent_channels=8 --set code_kernel=3 --set location_scale_init=0.1 \
       --set 'reader_channels=[32,32]' --set 'reader_strides=[1,2]' --set label_hidden=128 --set label_weight=10 \
@@ -47,5 +47,5 @@ case "${1:-all}" in
       --epochs 5 --batch-size 4 --lr 1e-3 --beta 0.01 --kl-schedule constant --iwae-k 0 --maps none
     "$PY" scripts/export_teacher.py runs/kl-f4-photos pretrained/kl-f4-photos ;;&
   # softmax against Bayesian SVM label heads at 10% labels (smaller models in runs/), recorded in pu-shapes' card
-  pu-label-heads|all) "$PY" scripts/pu_label_heads.py ;;
+  pu-label-heads|all) "$PY" references/pu_label_heads.py ;;
 esac

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from explorer.data.base import DataSplit
-from tinydata import make_split
+from tests.support.tinydata import make_split
 
-import checkpoints
+from tests.support import checkpoints
 
 
 @pytest.fixture(autouse=True)
@@ -45,6 +45,6 @@ def map_workers(monkeypatch) -> list[subprocess.Popen]:
 @pytest.fixture(scope="session")
 def models() -> dict[str, Path]:
     """name -> folder of every test checkpoint (tiny ones built here, broken ones included)."""
-    import fake_captioner  # noqa: F401  (registers the test-only captioning family in this process)
+    from tests.support import fake_captioner  # noqa: F401  (registers the test-only captioning family in this process)
 
     return checkpoints.test_models()

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-import fuzz_inputs as F
+from tests.support import fuzz_inputs as F
 from explorer.checkpoint import from_pretrained, save_pretrained
 from explorer.training import LOCK_NAME, RunLockedError, lock_run
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
-import fuzz_inputs as F
+from tests.support import fuzz_inputs as F
 from explorer.checkpoint import CheckpointError, from_pretrained
 from explorer.images import ImageInputError, load_image
 
@@ -342,7 +342,7 @@ ONNX_HINTS = {"encoder": [1, 1, 28, 28], "decoder": [1, 4]}
 def onnx_pair_folder(tmp_path_factory) -> Path:
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    from foreign_models import make_onnx_pair
+    from tests.support.foreign_models import make_onnx_pair
 
     return make_onnx_pair(tmp_path_factory.mktemp("onnx") / "pair")
 
@@ -553,7 +553,7 @@ def test_graph_mutations_meet_the_checker(onnx_pair_folder, onnx_vetter, tmp_pat
 @pytest.fixture(scope="module")
 def kl_base(tmp_path_factory) -> Path:
     pytest.importorskip("diffusers")
-    from foreign_models import make_autoencoder_kl
+    from tests.support.foreign_models import make_autoencoder_kl
 
     return make_autoencoder_kl(tmp_path_factory.mktemp("kl") / "kl")
 

@@ -13,7 +13,7 @@ from explorer.images import (
     ImageInputError, ImageLimits, conform_batch, convert_image, estimate_background, load_image, make_grid,
     prepare_digit, prepare_drawing, to_gif, to_png, to_uint8,
 )
-from tests.app.bad_files import CASES, digit_like, encode
+from tests.support.bad_files import CASES, digit_like, encode
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")

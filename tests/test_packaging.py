@@ -11,17 +11,18 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
 import sysconfig
-import time
 import tomllib
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.support.ports import free_port, listening_addresses
+from tests.support.serve import start, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -122,27 +123,6 @@ def in_venv(python: Path, code: str, cwd: Path) -> str:
     return proc.stdout
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _listening_addresses(port: int) -> set[str]:
-    """Local addresses with a listening TCP socket on `port`, from /proc/net (Linux); empty elsewhere."""
-    found = set()
-    for name in ("tcp", "tcp6"):
-        table = Path("/proc/net") / name
-        if not table.is_file():
-            continue
-        for line in table.read_text().splitlines()[1:]:
-            cols = line.split()
-            address, _, hexport = cols[1].partition(":")
-            if cols[3] == "0A" and int(hexport, 16) == port:  # 0A: LISTEN
-                found.add(address)
-    return found
-
-
 def _other_address() -> str | None:
     """A non-loopback address of this machine, when it has one (a UDP connect sends nothing)."""
     try:
@@ -159,21 +139,11 @@ def serve_and_check(script: Path, cwd: Path, log: Path, *app_args: str) -> None:
     only, and stop it."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
-    proc = subprocess.Popen([str(script), "--server.port", str(port), "--", *app_args], cwd=str(cwd), env=env,
-                            stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    proc = start([str(script), "--server.port", str(port), "--", *app_args], port, log, cwd, env, timeout=120)
     try:
-        deadline, healthy = time.time() + 120, False
-        while time.time() < deadline and not healthy:
-            assert proc.poll() is None, f"vae-explorer exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                    healthy = r.status == 200 and r.read().strip() == b"ok"
-            except OSError:
-                time.sleep(0.3)
-        assert healthy, f"not healthy within 120 s:\n{log.read_text()[-3000:]}"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as r:
             assert r.status == 200 and b"<html" in r.read().lower()
-        listening = _listening_addresses(port)
+        listening = listening_addresses(port)
         if listening:
             assert listening == {"0100007F"}, listening  # 127.0.0.1 only, no 0.0.0.0 or ::
         other = _other_address()
@@ -181,13 +151,7 @@ def serve_and_check(script: Path, cwd: Path, log: Path, *app_args: str) -> None:
             with pytest.raises(OSError), socket.create_connection((other, port), timeout=2):
                 pass
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=15)
+        stop(proc)
 
 
 APP_CHECK = """

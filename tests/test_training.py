@@ -6,7 +6,7 @@ import torch
 from explorer.models import build_model
 from explorer.training import STATE_DIR, Trainer, TrainConfig
 
-from tinydata import make_split
+from tests.support.tinydata import make_split
 
 
 def run(tmp_path, epochs, resume=False, stop_after=None, **cfg):

@@ -18,7 +18,7 @@ from explorer.distributions import DiagonalGaussian
 from explorer.models import build_model, get_model_class
 from explorer.models.base import VAE, Capabilities, VAEConfig
 from explorer.text import bleu_scores, most_frequent_caption
-from tinydata import make_split
+from tests.support.tinydata import make_split
 
 PRETRAINED = Path(__file__).resolve().parents[2] / "pretrained" / "pu-shapes"
 CAPTION = "a small red circle in the center"

@@ -19,7 +19,7 @@ from explorer.analysis.encode_dataset import (
 from explorer.data.base import TensorImageDataset
 from explorer.distributions import ItemNoise
 from explorer.models.registry import build_model
-from tinydata import make_split
+from tests.support.tinydata import make_split
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,7 +96,7 @@ def test_a_killed_run_resumes_from_its_last_shard_bit_identical(tmp_path: Path) 
 def test_a_captioning_model_stores_the_words_of_a_caption_sampled_per_item_and_resumes_them(tmp_path: Path) -> None:
     from explorer.analysis.encode_dataset import caption_words
     from explorer.text import tokenize
-    from tinypu import tiny_model
+    from tests.support.tinypu import tiny_model
 
     torch.manual_seed(0)
     model = tiny_model().eval()

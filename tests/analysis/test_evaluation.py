@@ -5,7 +5,7 @@ import torch
 from explorer.analysis.evaluation import active_units, evaluate, iwae_bound, percentile_of, scoring_inputs
 from explorer.models import build_model
 
-from tinydata import make_split
+from tests.support.tinydata import make_split
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-import checkpoints
-from apptest_helpers import Media
+from tests.support import checkpoints
+from tests.support.apptest_helpers import Media
 
 
 @pytest.fixture(scope="session")

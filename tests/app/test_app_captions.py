@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from apptest_helpers import errors, open_app, switch_page
+from tests.support.apptest_helpers import errors, open_app, switch_page
 
 
 def _captions(at) -> tuple[str, str, list[str]]:
@@ -66,7 +66,7 @@ def test_captions_use_only_vocabulary_words_and_follow_the_sliders(captioners):
 def test_captions_from_an_upload_and_map_colour_by_word(app_env):
     from PIL import Image
 
-    from bad_files import digit_like, encode
+    from tests.support.bad_files import digit_like, encode
 
     folder = app_env["tiny-captioner"]
     at = open_app(folder)

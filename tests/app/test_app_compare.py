@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import checkpoints
-from apptest_helpers import errors, image_by_caption, open_app
-from bad_files import digit_like, encode
+from tests.support import checkpoints
+from tests.support.apptest_helpers import errors, image_by_caption, open_app
+from tests.support.bad_files import digit_like, encode
 
 pytest.importorskip("onnxruntime")
 
-from compare_models import onnx_models_folder  # noqa: E402  (the ONNX pair of tests/foreign_models.py)
+from tests.support.compare_models import onnx_models_folder  # noqa: E402  (the ONNX pair of tests/support/foreign_models.py)
 
 SHIPPED = ("conv-mnist5k", "mlp-mnist5k-2d", "cvae-mnist5k", "conv-iaf-mnist5k")
 

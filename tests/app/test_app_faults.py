@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from apptest_helpers import errors, open_app
+from tests.support.apptest_helpers import errors, open_app
 
 
 @pytest.mark.slow

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from apptest_helpers import errors, image_by_caption, open_app, switch_page
-from bad_files import digit_like, encode
+from tests.support.apptest_helpers import errors, image_by_caption, open_app, switch_page
+from tests.support.bad_files import digit_like, encode
 
 pytest.importorskip("diffusers")
 pytest.importorskip("onnxruntime")
 
-import foreign_models  # noqa: E402  (tests/foreign_models.py: builders shared with the model tests)
+from tests.support import foreign_models  # noqa: E402  (tests/support/foreign_models.py: builders shared with the model tests)
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from apptest_helpers import errors, open_app, switch_page
-from bad_files import digit_like, encode
+from tests.support.apptest_helpers import errors, open_app, switch_page
+from tests.support.bad_files import digit_like, encode
 
 UI = Path(__file__).resolve().parents[2] / "ui"
 MODEL_CALLS = re.compile(r"(?<!inference)\.(forward|encode|decode|encode_code|decode_code|encode_full|elbo_terms|loss_terms|"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from apptest_helpers import errors, open_app, switch_page
+from tests.support.apptest_helpers import errors, open_app, switch_page
 
 EPS = 1e-4
 
@@ -87,7 +87,7 @@ def test_epsilon_and_blur_are_used(conv_model):
 def test_rgb_model_and_upload_source(app_env):
     from PIL import Image
 
-    from bad_files import digit_like, encode
+    from tests.support.bad_files import digit_like, encode
 
     at = open_app(app_env["tiny-conv-patches"])
     at.file_uploader(key="rec_files").set_value(("ring.png", encode(Image.fromarray(digit_like(32))), "image/png")).run()

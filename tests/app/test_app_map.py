@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bad_files import digit_like, encode
-from apptest_helpers import errors, image_by_caption, open_app, switch_page
+from tests.support.bad_files import digit_like, encode
+from tests.support.apptest_helpers import errors, image_by_caption, open_app, switch_page
 
 
 def _arr(value) -> np.ndarray:

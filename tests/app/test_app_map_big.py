@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from apptest_helpers import errors, image_by_caption, open_app
-from stored_encodings import real_encoding, spread_encoding
+from tests.support.apptest_helpers import errors, image_by_caption, open_app
+from tests.support.stored_encodings import real_encoding, spread_encoding
 
 N = 20_000
 
@@ -151,7 +151,7 @@ def test_colour_by_label_value_or_attribute(app_env, encodings):
 
 
 def test_a_real_encoding_shows_the_items_originals(app_env, encodings, media):
-    from checkpoints import load
+    from tests.support.checkpoints import load
     from explorer.images import to_uint8
 
     at = _open_points(open_app(app_env["tiny-conv-mnist5k"], "map"), "mnist5k test split")
@@ -168,7 +168,7 @@ def test_served_with_the_item_route_the_page_registers_the_items_originals(app_e
 
     from PIL import Image
 
-    from checkpoints import load
+    from tests.support.checkpoints import load
     from explorer.images import to_uint8
     from ui.services import itemserver
 

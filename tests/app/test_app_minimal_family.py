@@ -7,9 +7,9 @@ import os
 import pytest
 from PIL import Image
 
-from apptest_helpers import errors, image_by_caption, open_app, switch_page
-from bad_files import digit_like, encode
-from minimal_family import MinimalVAE
+from tests.support.apptest_helpers import errors, image_by_caption, open_app, switch_page
+from tests.support.bad_files import digit_like, encode
+from tests.support.minimal_family import MinimalVAE
 
 
 @pytest.fixture(scope="module")

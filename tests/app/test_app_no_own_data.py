@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import checkpoints
-from apptest_helpers import errors, image_by_caption, open_app, switch_page
-from bad_files import digit_like, encode
+from tests.support import checkpoints
+from tests.support.apptest_helpers import errors, image_by_caption, open_app, switch_page
+from tests.support.bad_files import digit_like, encode
 
 
 @pytest.fixture(scope="module")

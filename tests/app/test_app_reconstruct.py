@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bad_files import CASES, digit_like, encode
-from apptest_helpers import errors, image_by_caption, open_app
+from tests.support.bad_files import CASES, digit_like, encode
+from tests.support.apptest_helpers import errors, image_by_caption, open_app
 from explorer.images import display_scale
 
 

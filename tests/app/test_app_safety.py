@@ -4,8 +4,6 @@ name never becomes a path on the server."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import tomllib
 import urllib.error
@@ -16,12 +14,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apptest_helpers import open_app
-from bad_files import digit_like, encode
-from ui.components.devserver import wait_healthy
+from tests.support.apptest_helpers import open_app
+from tests.support.bad_files import digit_like, encode
 
 ROOT = Path(__file__).resolve().parents[2]
-from test_packaging import _listening_addresses, free_port  # noqa: E402  (tests/ is on pytest's pythonpath)
+from tests.support.ports import free_port, listening_addresses  # noqa: E402
+from tests.support.serve import start, stop  # noqa: E402
 
 
 def _files(*folders: Path) -> set[Path]:
@@ -64,11 +62,8 @@ def _serve(cmd: list[str], log: Path, item_route: bool = False) -> None:
     whether ui/itemserver's route is served (it answers an unknown token with its own 404)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
-    proc = subprocess.Popen([*cmd[:1], *cmd[1:], "--server.port", str(port)] if "--" not in cmd else cmd,
-                            cwd=str(ROOT), env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = start([*cmd, "--server.port", str(port)], port, log, ROOT, env, timeout=150)
     try:
-        wait_healthy(proc, port, log, timeout=150)
         # XSRF protection on: an upload without the XSRF cookie and token is refused (403) before any handler runs
         put = urllib.request.Request(f"http://127.0.0.1:{port}/_stcore/upload_file/s/f", data=b"x", method="PUT")
         with pytest.raises(urllib.error.HTTPError) as info:
@@ -80,16 +75,10 @@ def _serve(cmd: list[str], log: Path, item_route: bool = False) -> None:
         except urllib.error.HTTPError as exc:
             code, body = exc.code, exc.read()
         assert (code == 404 and body == b"unknown or expired item token") == item_route, (code, body[:200])
-        listening = _listening_addresses(port)
+        listening = listening_addresses(port)
         assert listening == {"0100007F"}, listening  # 127.0.0.1 only, no 0.0.0.0 or ::
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=15)
+        stop(proc)
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from apptest_helpers import errors, open_app, switch_page
+from tests.support.apptest_helpers import errors, open_app, switch_page
 
 
 def _labels(at) -> dict[str, str]:

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-import checkpoints
-from apptest_helpers import errors, image_by_caption, open_app, switch_page
+from tests.support import checkpoints
+from tests.support.apptest_helpers import errors, image_by_caption, open_app, switch_page
 
 
 @pytest.fixture(scope="module")

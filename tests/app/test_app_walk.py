@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from bad_files import digit_like, encode
-from apptest_helpers import errors, image_by_caption, open_app, switch_page
+from tests.support.bad_files import digit_like, encode
+from tests.support.apptest_helpers import errors, image_by_caption, open_app, switch_page
 
 
 def _walk_image(at, media) -> bytes:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from apptest_helpers import errors, image_by_caption, open_app
+from tests.support.apptest_helpers import errors, image_by_caption, open_app
 from test_app_walk_url import _open_link
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from apptest_helpers import errors, image_by_caption, open_app
+from tests.support.apptest_helpers import errors, image_by_caption, open_app
 
 
 def _decoder_files(cache_dir: Path) -> list[Path]:

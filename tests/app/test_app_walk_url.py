@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from apptest_helpers import APP, errors, image_by_caption, open_app, switch_page
+from tests.support.apptest_helpers import APP, errors, image_by_caption, open_app, switch_page
 
 
 def _open_link(params: dict[str, str]) -> AppTest:

@@ -1,12 +1,13 @@
 """Demo page of the big-map component, for tests/browser/test_big_map.py and bench/bench_big_map.py.
 
-`streamlit run tests/browser/bigmap_demo_app.py` (frontend/assets installed: scripts/setup.sh, or the tests'
-fixture). Query parameters: n (points, default 200000), codes=1 (send per-point codes, so hover decodes the
-ITEM's code; default: the PCA inverse of the pointer's position). The points are N clustered random 2-D points
-with 10 labels; the decoder is pretrained/conv-mnist5k's, exported with explorer.onnx.export (BIGMAP_DEMO_CACHE
-is where it is kept); the "PCA" is a fixed random orthonormal pair of directions in its 16-D latent space, so
-the PCA inverse of a point and the item's code agree. The item's own image (the server's) is the server decode
-of the item's code: by a rerun here, by a GET of the item route when served through bigmap_demo_serve.py.
+`python -m streamlit run tests/browser/bigmap_demo_app.py` from the checkout (-m puts it on the path, for
+tests.support; frontend/assets installed: scripts/setup.sh, or the tests' fixture). Query parameters: n (points,
+default 200000), codes=1 (send per-point codes, so hover decodes the ITEM's code; default: the PCA inverse of the
+pointer's position). The points are N clustered random 2-D points with 10 labels; the decoder is
+pretrained/conv-mnist5k's, exported with explorer.onnx.export (BIGMAP_DEMO_CACHE is where it is kept); the "PCA" is a fixed random
+orthonormal pair of directions in its 16-D latent space, so the PCA inverse of a point and the item's code agree.
+The item's own image (the server's) is the server decode of the item's code: by a rerun here, by a GET of the item
+route when served through bigmap_demo_serve.py.
 """
 
 from __future__ import annotations
@@ -28,23 +29,12 @@ from explorer.files import file_sha256
 from explorer.onnx.export import CachedExport, exported_decoder
 from ui.components.bigmap import big_map, select_box, select_lasso
 from ui.components.bigmap import quantize
+from tests.support.bigmap_points import clustered
 from ui.services.itemserver import item_url, session_key
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "conv-mnist5k"
 CLASSES = [f"class {k}" for k in range(10)]
-
-
-def clustered(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(coords (n, 2) float32, labels (n,) int64, values (n,) float32): 10 Gaussian clusters of uneven size."""
-    rng = np.random.default_rng(seed)
-    centres = rng.uniform(-3.0, 3.0, size=(10, 2))
-    spread = rng.uniform(0.15, 0.6, size=10)
-    weights = rng.dirichlet(np.ones(10) * 3)
-    labels = rng.choice(10, size=n, p=weights)
-    coords = (centres[labels] + rng.standard_normal((n, 2)) * spread[labels, None]).astype(np.float32)
-    values = -np.linalg.norm(coords - centres[labels], axis=1).astype(np.float32) * 40 - 90  # an "ELBO"-like value
-    return coords, labels, values
 
 
 @st.cache_resource(show_spinner=False)
@@ -125,5 +115,5 @@ def main() -> None:
         col.image(item_png(n, int(i)), caption=f"item {i}")
 
 
-if __name__ == "__main__":  # streamlit runs the script as __main__; the tests import clustered() from it
+if __name__ == "__main__":  # streamlit runs the script as __main__
     main()

@@ -8,33 +8,26 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-import checkpoints  # tests/app is on sys.path through pytest.ini's pythonpath
+from tests.support import checkpoints
+from tests.support.ports import free_port
+from tests.support.serve import CHROMIUM_ARGS, start, stop
+from ui.components.devserver import install_assets, start_script
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_TESTS = ROOT / "tests" / "app"
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
 # `python -c LAUNCH run app.py ...`: `streamlit run` in a process that first registers the test-only captioning
-# family (used where no 'pu' checkpoint exists), loaded from its file
-LAUNCH = '''import importlib.util, sys
+# family (used where no 'pu' checkpoint exists); -c puts the checkout (the working folder) first on the path
+LAUNCH = '''import sys
 try:
-    spec = importlib.util.spec_from_file_location("fake_captioner", {path!r})
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["fake_captioner"] = module
-    spec.loader.exec_module(module)
+    import tests.support.fake_captioner  # noqa: F401
 except Exception as exc:  # pragma: no cover
     print("fake captioner not registered:", exc, file=sys.stderr)
 from streamlit.web import cli
@@ -70,57 +63,29 @@ def find_chromium() -> str:
                 "or Playwright's (python -m playwright install chromium). These tests are never skipped.")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_app(port: int, env: dict[str, str], log: Path, app_args: list[str] | None = None) -> subprocess.Popen:
     """`streamlit run app.py` on 127.0.0.1:port; app_args go to the app after `--` (e.g. --trust-code FILE)."""
-    launch = LAUNCH.format(path=str(APP_TESTS / "fake_captioner.py"))
-    cmd = [sys.executable, "-c", launch, "run", str(ROOT / "app.py"), "--server.port", str(port),
+    cmd = [sys.executable, "-c", LAUNCH, "run", str(ROOT / "app.py"), "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     if app_args:
         cmd += ["--", *app_args]
-    proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.3)
-    stop_app(proc)
-    pytest.fail(f"streamlit did not become healthy on port {port}:\n{log.read_text()[-3000:]}")
-
-
-def stop_app(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+    try:
+        return start(cmd, port, log, ROOT, env, timeout=120)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @contextmanager
 def served_script(script: Path, tmp: Path, env: dict[str, str]) -> Iterator[str]:
     """URL of `streamlit run script` serving this checkout's live-component assets (ui/components/devserver.py), with
     `env` added to the environment; stopped on exit."""
-    from ui.components.devserver import install_assets, start_script
-
     target = install_assets(tmp / "assets")
     port = free_port()
     proc = start_script(script, port, target, tmp / "streamlit.log", dict(os.environ, **env))
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        stop_app(proc)
+        stop(proc)
 
 
 @pytest.fixture(scope="session")
@@ -139,7 +104,7 @@ def app_url(browser_models, tmp_path_factory) -> str:
     port = free_port()
     proc = start_app(port, env, tmp / "streamlit.log")
     yield f"http://127.0.0.1:{port}"
-    stop_app(proc)
+    stop(proc)
 
 
 @pytest.fixture(scope="session")
@@ -148,7 +113,7 @@ def browser():
 
     path = find_chromium()
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, headless=True, args=ARGS)
+        b = p.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
         yield b
         b.close()
 

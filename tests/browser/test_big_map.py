@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 
-from bigmap_demo_app import clustered
+from tests.support.bigmap_points import clustered
 from conftest import served_script
 from driver import wait_idle
 from ui.components.bigmap import data_bounds, quantize, select_box

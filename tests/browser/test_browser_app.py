@@ -7,7 +7,7 @@ import re
 import pytest
 from PIL import Image
 
-from bad_files import CASES, digit_like, encode
+from tests.support.bad_files import CASES, digit_like, encode
 from driver import choose, choose_model, go, image_src, open_app, shot, upload, wait_idle
 
 pytestmark = pytest.mark.browser

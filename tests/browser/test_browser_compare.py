@@ -10,13 +10,15 @@ import re
 
 import pytest
 
-from conftest import free_port, start_app, stop_app
+from conftest import start_app
 from driver import go, image_src, open_app, shot, wait_idle
+from tests.support.ports import free_port
+from tests.support.serve import stop
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 pytest.importorskip("onnxruntime")
 
-from compare_models import onnx_models_folder  # noqa: E402  (shared with the AppTest)
+from tests.support.compare_models import onnx_models_folder  # noqa: E402  (shared with the AppTest)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +30,7 @@ def compare_url(tmp_path_factory):
     port = free_port()
     proc = start_app(port, env, root / "streamlit.log")
     yield f"http://127.0.0.1:{port}"
-    stop_app(proc)
+    stop(proc)
 
 
 def _add_model(pg, name: str) -> None:

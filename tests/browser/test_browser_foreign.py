@@ -10,14 +10,16 @@ import shutil
 
 import pytest
 
-from conftest import free_port, start_app, stop_app
+from conftest import start_app
 from driver import choose_model, go, image_src, open_app, shot, wait_idle, walk_image_shown
+from tests.support.ports import free_port
+from tests.support.serve import stop
 
 pytestmark = pytest.mark.browser
 pytest.importorskip("diffusers")
 pytest.importorskip("onnxruntime")
 
-import foreign_models  # noqa: E402
+from tests.support import foreign_models  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +35,7 @@ def foreign_url(browser_models, tmp_path_factory):
     port = free_port()
     proc = start_app(port, env, root / "streamlit.log", ["--trust-code", str(adapter)])
     yield f"http://127.0.0.1:{port}"
-    stop_app(proc)
+    stop(proc)
 
 
 def _no_errors(pg, where: str) -> None:

@@ -5,7 +5,6 @@ and scripts/app.sh run), which serves the dashboard inside st.App (ui/entry/serv
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -13,10 +12,10 @@ import urllib.request
 import pytest
 from PIL import Image
 
-from bad_files import digit_like, encode
-from conftest import free_port, stop_app
+from tests.support.bad_files import digit_like, encode
 from driver import go, image_src, open_app, upload
-from ui.components.devserver import wait_healthy
+from tests.support.ports import free_port
+from tests.support.serve import start, stop
 
 pytestmark = pytest.mark.browser
 
@@ -28,14 +27,12 @@ def served_url(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
     env.update(VAE_EXPLORER_CACHE=str(tmp / "cache"), VAE_EXPLORER_LIVE="on")
     log = tmp / "log.txt"
-    proc = subprocess.Popen([sys.executable, "-m", "ui.app.launch", "--server.port", str(port), "--server.headless", "true",
-                             "--browser.gatherUsageStats", "false"], cwd=str(tmp), env=env, stdout=log.open("w"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    wait_healthy(proc, port, log, timeout=150)
+    proc = start([sys.executable, "-m", "ui.app.launch", "--server.port", str(port), "--server.headless", "true",
+                  "--browser.gatherUsageStats", "false"], port, log, tmp, env, timeout=150)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        stop_app(proc)
+        stop(proc)
 
 
 def test_the_served_app_reconstructs_an_upload_and_decodes_the_walk_in_the_page(page, served_url):

@@ -1,7 +1,7 @@
 """The real app's Latent map page with a 200,000-point stored encoding, drawn by the big map, in headless Chromium.
 
 The app runs this checkout's component files (ui.components.devserver) with the tiny conv test model, whose cache holds
-a 200,000-item encoding (tests/app/stored_encodings.py: the layout encode_dataset writes) and a real encoding
+a 200,000-item encoding (tests/support/stored_encodings.py: the layout encode_dataset writes) and a real encoding
 of mnist5k's test split. Hover shows the page's decode at once and the server's image after; a box dragged with
 the mouse gives the count numpy's select_box finds on the same quantized coords, in the page and in Python's
 counts; a clicked point sent to the walk starts the walk there; on the PCA map an empty spot decodes to the
@@ -30,7 +30,7 @@ READY = "() => Object.values(window.__bigMap?.firstPaint ?? {}).some(f => f.tDra
 
 @pytest.fixture(scope="module")
 def big_app(browser_models, tmp_path_factory):
-    from stored_encodings import real_encoding, spread_encoding
+    from tests.support.stored_encodings import real_encoding, spread_encoding
 
     tmp = tmp_path_factory.mktemp("map-big")
     model = browser_models["tiny-conv-mnist5k"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from bad_files import digit_like, encode
+from tests.support.bad_files import digit_like, encode
 from driver import dom_nodes, go, open_app, upload_in_page
 
 pytestmark = pytest.mark.browser

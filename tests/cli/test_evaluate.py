@@ -15,7 +15,7 @@ from explorer.cache import model_cache_dir, weights_digest
 from explorer.checkpoint import save_pretrained
 from explorer.cli.evaluate import main
 from explorer.models.registry import build_model
-from minimal_family import MinimalConfig, MinimalVAE  # defines only encode and decode
+from tests.support.minimal_family import MinimalConfig, MinimalVAE  # defines only encode and decode
 
 FAST = ["--iwae-k", "4", "--maps", "pca", "--limit", "40", "--device", "cpu", "--no-progress"]
 

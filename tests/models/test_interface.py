@@ -13,8 +13,8 @@ from explorer.distributions import DiagonalGaussian
 from explorer.models.base import Capabilities, StepObjective, posterior_kl
 from explorer.models.registry import family_capabilities
 from explorer.training import TrainConfig, Trainer
-from minimal_family import MinimalConfig, MinimalVAE
-from tinydata import make_split
+from tests.support.minimal_family import MinimalConfig, MinimalVAE
+from tests.support.tinydata import make_split
 
 
 class SampledKLGaussian(DiagonalGaussian):

@@ -14,7 +14,7 @@ from explorer.models import build_model
 from explorer.models.blocks.conditioning import with_default_condition
 from explorer.models.cvae import CVAE, CVAEConfig
 from explorer.training import TrainConfig, Trainer
-from tinydata import make_split
+from tests.support.tinydata import make_split
 
 
 def tiny(body: str = "conv", **extra) -> CVAE:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from foreign_models import EXAMPLE_ADAPTER, make_autoencoder_kl, make_onnx_pair
+from tests.support.foreign_models import EXAMPLE_ADAPTER, make_autoencoder_kl, make_onnx_pair
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +42,7 @@ def sd_sized(tmp_path_factory) -> dict[str, Path]:
     pytest.importorskip("diffusers")
     import torch
 
-    from foreign_models import make_kl, write_ldm_file
+    from tests.support.foreign_models import make_kl, write_ldm_file
 
     root = tmp_path_factory.mktemp("sd_sized")
     paths: dict[str, Path] = {}

@@ -11,7 +11,7 @@ import zipfile
 import pytest
 
 from explorer.models.foreign import ForeignModelError, describe_model_path, detect_format
-from foreign_models import REPO
+from tests.support.foreign_models import REPO
 
 ACCEPTED = r"Accepted formats: a native explorer folder.*diffusers AutoencoderKL folder.*ONNX pair folder.*--trust-code FILE"
 

@@ -12,7 +12,7 @@ import torch
 from explorer.distributions import GaussianLikelihood
 from explorer.models.foreign import ForeignModelError, load_foreign
 from explorer.models.foreign.diffusers_kl import DiffusersKLVAE, load_diffusers_kl
-from foreign_models import KL_SCALING, KL_SHIFT
+from tests.support.foreign_models import KL_SCALING, KL_SHIFT
 
 AutoencoderKL = pytest.importorskip("diffusers").AutoencoderKL  # diffusers is optional
 

@@ -12,7 +12,7 @@ from torch import nn
 from explorer.distributions import BernoulliLikelihood
 from explorer.models.foreign import ForeignModelError, load_foreign
 from explorer.models.foreign.onnx_pair import OnnxPairVAE
-from foreign_models import ONNX_OPSET, _Half, onnx_reference
+from tests.support.foreign_models import ONNX_OPSET, _Half, onnx_reference
 
 
 @pytest.fixture(scope="module")

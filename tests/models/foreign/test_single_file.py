@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from explorer.models.foreign import ForeignModelError, describe_model_path, load_foreign
-from foreign_models import make_kl, write_ldm_file
+from tests.support.foreign_models import make_kl, write_ldm_file
 
 pytest.importorskip("diffusers")
 

@@ -12,7 +12,7 @@ from scipy import integrate, stats
 from explorer.checkpoint import from_pretrained, save_pretrained
 from explorer.models.pu import bsvm
 from explorer.models.pu.config import PuConfig
-from tinypu import tiny_batch, tiny_model
+from tests.support.tinypu import tiny_batch, tiny_model
 
 MARGINS = [-2.5, -0.3, 0.4, 0.95, 1.7, 3.0]  # u = y f(s): wrong side, inside the margin, outside it
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from explorer.text import EOS_ID, PAD_ID
-from tinypu import tiny_model
+from tests.support.tinypu import tiny_model
 
 
 # -- captions ------------------------------------------------------------------------------------------

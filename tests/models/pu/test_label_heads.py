@@ -1,4 +1,4 @@
-"""pretrained/pu-shapes/label_heads.json (scripts/pu_label_heads.py): in each group the label heads (softmax,
+"""pretrained/pu-shapes/label_heads.json (references/pu_label_heads.py): in each group the label heads (softmax,
 Bayesian SVM one-vs-rest, Bayesian SVM Crammer-Singer) were trained by the same command but the head options at
 10% labels, and the card shows every test accuracy."""
 

@@ -14,7 +14,7 @@ from explorer.models import build_model, get_model_class
 from explorer.models.registry import family_capabilities
 from explorer.models.pu.pooling import unpool
 from explorer.text import Vocab
-from tinypu import WORDS, tiny_batch, tiny_model
+from tests.support.tinypu import WORDS, tiny_batch, tiny_model
 
 
 # -- the model ------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ SHARD = 65_536
 
 def real_encoding(model_folder: Path, cache_dir: Path) -> Path:
     """encode_splits of the model over mnist5k's test split (500 items) into the cache; returns the folder."""
-    from checkpoints import load
+    from tests.support.checkpoints import load
     from explorer.checkpoint import from_pretrained
 
     model = from_pretrained(model_folder)

@@ -58,7 +58,7 @@ def build(out: Path, family: str, dataset: str, n_train: int = 256, **config) ->
 
 def build_fake_captioner(out: Path) -> Path:
     """The test-only 'tinycap' family (untrained) on mnist5k, exported like any checkpoint."""
-    import fake_captioner  # noqa: F401  (registers the family)
+    from tests.support import fake_captioner  # noqa: F401  (registers the family)
     from explorer.run_folder import export_model
     from explorer.models import get_model_class
 

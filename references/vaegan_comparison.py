@@ -1,13 +1,14 @@
 """Put the VAE/GAN's pictures beside the plain VAE's in the VAE/GAN's card: the same test items reconstructed
 by each, and the same prior draws (one seed, each model's own N(0, I)) decoded by each.
 
-    python scripts/vaegan_comparison.py pretrained/vaegan-mnist5k pretrained/conv-mnist5k
+    python references/vaegan_comparison.py pretrained/vaegan-mnist5k pretrained/conv-mnist5k
 
 Writes beside_plain_vae.png into the VAE/GAN's folder and (re)writes its card's "Beside the plain VAE" section.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -17,12 +18,16 @@ SECTION = "\n## Beside the plain VAE"
 
 
 @torch.no_grad()
-def main(vaegan: str, plain: str) -> int:
+def main(argv: list[str] | None = None) -> int:
     from explorer.checkpoint import from_pretrained, read_metrics
     from explorer.data import load_dataset
     from explorer.run_folder import save_png
 
-    gan_dir, plain_dir = Path(vaegan), Path(plain)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("vaegan", help="the VAE/GAN's folder (gets beside_plain_vae.png and its card's section)")
+    p.add_argument("plain", help="the plain VAE's folder (same image shape and code size)")
+    args = p.parse_args(argv)
+    gan_dir, plain_dir = Path(args.vaegan), Path(args.plain)
     gan, vae = from_pretrained(gan_dir, "cpu").eval(), from_pretrained(plain_dir, "cpu").eval()
     if tuple(gan.config.input_shape) != tuple(vae.config.input_shape) or gan.latent_shape != vae.latent_shape:
         raise SystemExit("the two models need the same image shape and code size")
@@ -47,7 +52,7 @@ def main(vaegan: str, plain: str) -> int:
         f"{m_vae['active_units']}, VAE/GAN {m_gan['active_units']} of {m_gan['latent_dims']}.",
         "",
         "```",
-        f"python scripts/vaegan_comparison.py {gan_dir} {plain_dir}",
+        f"python references/vaegan_comparison.py {gan_dir} {plain_dir}",
         "```", ""])
     card = gan_dir / "README.md"
     text = card.read_text().split(SECTION)[0].rstrip("\n") + "\n"
@@ -57,4 +62,4 @@ def main(vaegan: str, plain: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:3]))
+    sys.exit(main())

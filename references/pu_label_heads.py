@@ -2,9 +2,9 @@
 on `shapes` with 10% of the training labels, and record the test label accuracies in pretrained/pu-shapes
 (label_heads.json and a card section).
 
-    python scripts/pu_label_heads.py                  # train every run of RUNS with train.py, then record
-    python scripts/pu_label_heads.py --only pu-label-heads-w100 --variant bsvm-cs   # one run, then record
-    python scripts/pu_label_heads.py --record-only    # record the runs already in runs/
+    python references/pu_label_heads.py                  # train every run of RUNS with train.py, then record
+    python references/pu_label_heads.py --only pu-label-heads-w100 --variant bsvm-cs   # one run, then record
+    python references/pu_label_heads.py --record-only    # record the runs already in runs/
 
 The recipe is a smaller, shorter version of pu-shapes' own (16/32 maps instead of 32/48, 5x5 kernels, 8 or 12
 epochs, no caption head) so that each run takes minutes on a 2-core CPU; within a group every run gets exactly
@@ -95,7 +95,7 @@ def record(runs: Path, card_dir: Path) -> dict:
         "the others have no label term, `--labeled-fraction`, the same seeded mask for every run) and no caption "
         "head. Within a group the runs have the same `train.py` command but the head (`--label-head`, and "
         "`--bsvm-multiclass crammer-singer` for bsvm-cs; bsvm alone is one-vs-rest); the groups differ in the "
-        "label weight (w) and the number of epochs (`label_heads.json`; `scripts/pu_label_heads.py` reruns them). Test split: "
+        "label weight (w) and the number of epochs (`label_heads.json`; `references/pu_label_heads.py` reruns them). Test split: "
         "the same 1,000 images as above, every label kept.",
         "", *rows, "",
         "The Bayesian SVM head (Pu et al.) replaces -log p(y | s) by a one-vs-rest hinge pseudo-likelihood, "

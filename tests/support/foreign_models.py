@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_ADAPTER = REPO / "examples" / "plain_pytorch_adapter.py"
 ONNX_OPSET = 18  # torch 2.14's dynamo exporter targets opset 18 by default; stated explicitly here
 

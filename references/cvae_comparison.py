@@ -1,6 +1,6 @@
 """Record the cvae-against-plain-conv comparison in the cvae's folder (comparison.json and a card section).
 
-    python scripts/cvae_comparison.py pretrained/cvae-mnist5k runs/conv-mnist5k-150
+    python references/cvae_comparison.py pretrained/cvae-mnist5k runs/conv-mnist5k-150
 
 Both folders come from train.py with the same command but --model; tests/models/cvae/test_pretrained.py reads
 comparison.json.
@@ -8,6 +8,7 @@ comparison.json.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -48,8 +49,12 @@ def class_transfer(cvae_dir: Path) -> dict:
     return out
 
 
-def main(cvae: str, conv: str) -> int:
-    cvae_dir, conv_dir = Path(cvae), Path(conv)
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("cvae", help="the cvae's folder (its card gets the comparison)")
+    p.add_argument("conv", help="the plain conv model's folder, trained with the same command but --model")
+    args = p.parse_args(argv)
+    cvae_dir, conv_dir = Path(args.cvae), Path(args.conv)
     record = {"cvae": summary(cvae_dir), "conv": summary(conv_dir),
               "note": "test ELBO of the cvae bounds log p(x | label); the conv's bounds log p(x); same command but --model",
               "class_transfer": class_transfer(cvae_dir)}
@@ -80,4 +85,4 @@ def main(cvae: str, conv: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:3]))
+    sys.exit(main())

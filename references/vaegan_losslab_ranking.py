@@ -1,7 +1,7 @@
 """Appendix A's question over a whole test split: where do MSE, BCE and the VAE/GAN's learned similarity put the
 one-pixel shift against the blur and the blank? (The loss lab answers it for one image at a time.)
 
-    python scripts/vaegan_losslab_ranking.py pretrained/vaegan-mnist5k [--limit 500]
+    python references/vaegan_losslab_ranking.py pretrained/vaegan-mnist5k [--limit 500]
 
 Each test item's variants are made and scored as the loss lab makes them (explorer.analysis.losslab; up by one pixel,
 blur sigma 1, black background, the VAE/GAN's own reconstruction); prints, per measure, the share of items whose
@@ -19,7 +19,7 @@ import torch
 
 
 @torch.no_grad()
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
     from explorer.analysis import losslab
     from explorer.checkpoint import from_pretrained
     from explorer.data import load_dataset
@@ -53,4 +53,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""`--smoke`, which every benchmark takes: tiny sizes and one repetition, so that a run takes seconds, still goes
+through the real code path and prints its figures (which then mean nothing). tests/test_benches.py runs them all."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_smoke_option(ap: argparse.ArgumentParser) -> None:
+    """Adds --smoke to a benchmark's parser."""
+    ap.add_argument("--smoke", action="store_true",
+                    help="tiny sizes, one repetition (seconds): checks that the benchmark runs; its figures mean nothing")
+
+
+def apply_smoke(args: argparse.Namespace, **sizes: object) -> argparse.Namespace:
+    """With --smoke, sets each of `sizes` (argument name -> smoke value) on `args` and says so; returns `args`."""
+    if args.smoke:
+        for name, value in sizes.items():
+            setattr(args, name, value)
+        print("smoke run:", ", ".join(f"{k}={v}" for k, v in sizes.items()), flush=True)
+    return args

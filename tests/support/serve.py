@@ -1,0 +1,64 @@
+"""Start a Streamlit server (a script, or any command that serves Streamlit) and wait until it answers; stop it.
+
+Waiting reuses ui.components.devserver.wait_healthy, the app's own dev tool, so there is one health loop.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.support.ports import free_port
+from ui.components.devserver import wait_healthy
+
+# Chromium's flags for headless runs in a container: no sandbox (root), no GPU, nothing fetched in the background
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def streamlit_command(script: str | Path, port: int, app_args: Sequence[str] = ()) -> list[str]:
+    """`python -m streamlit run script` on 127.0.0.1:port, headless; app_args go to the script after `--`."""
+    return [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port), "--server.address",
+            "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false", "--", *app_args]
+
+
+def start(cmd: Sequence[str], port: int, log: Path, cwd: str | Path, env: dict[str, str] | None = None,
+          timeout: float = 180.0) -> subprocess.Popen:
+    """Run `cmd` (output to `log`, in its own process group) and return it once 127.0.0.1:port/_stcore/health
+    answers; raises RuntimeError with the log's tail if it exits or is not healthy within `timeout` s."""
+    proc = subprocess.Popen(list(cmd), cwd=str(cwd), env=dict(os.environ if env is None else env),
+                            stdout=Path(log).open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        return wait_healthy(proc, port, Path(log), timeout)
+    except BaseException:
+        stop(proc)
+        raise
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    """SIGTERM the server's process group, SIGKILL it after 15 s; nothing when it has already exited."""
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=15)
+
+
+@contextmanager
+def served(script: str | Path, log: Path, cwd: str | Path, env: dict[str, str] | None = None,
+           app_args: Sequence[str] = (), timeout: float = 180.0) -> Iterator[str]:
+    """`streamlit run script` on a free port; yields its URL (http://127.0.0.1:PORT) and stops it on exit."""
+    port = free_port()
+    proc = start(streamlit_command(script, port, app_args), port, log, cwd, env, timeout)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(proc)

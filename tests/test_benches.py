@@ -1,0 +1,67 @@
+"""Every benchmark in bench/ runs: `python -m bench.NAME --smoke` (tiny sizes, one repetition, the real code path)
+exits 0 and prints its figures. The runs are subprocesses from the checkout's top folder, two at a time."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+# modules of bench/ that are not benchmarks: shared options, and the reference page app_latency serves
+HELPERS = {"cpu_options", "smoke", "bare_streamlit_page"}
+PARALLEL = 2  # this project's CI machine has 2 cores; the browser benchmarks pin a server and a browser to one each
+TIMEOUT_S = 600
+
+
+def benchmarks() -> list[str]:
+    """Module names of the benchmarks in bench/ (every .py there but the helpers)."""
+    return sorted(p.stem for p in BENCH.glob("*.py") if p.stem not in HELPERS)
+
+
+def test_every_benchmark_takes_smoke():
+    missing = [name for name in benchmarks() if "add_smoke_option(" not in (BENCH / f"{name}.py").read_text()]
+    assert not missing, f"benchmarks without --smoke (bench/smoke.py's add_smoke_option): {missing}"
+    assert len(benchmarks()) >= 15
+
+
+def _smoke(name: str) -> tuple[str, int, float, str]:
+    """(name, exit status, seconds, output) of `python -m bench.NAME --smoke` in the checkout's top folder."""
+    # its own temporary folder, removed after: the benchmarks leave theirs (a short path: Chromium's socket
+    # path under it must stay under 108 characters, which pytest's tmp_path can exceed)
+    own = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+    env = dict(os.environ, TMPDIR=str(own), OMP_NUM_THREADS="1")
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run([sys.executable, "-m", f"bench.{name}", "--smoke"], cwd=str(ROOT), env=env,
+                              capture_output=True, text=True, timeout=TIMEOUT_S)
+        code, out = proc.returncode, proc.stdout + proc.stderr
+    except subprocess.TimeoutExpired as exc:
+        code, out = -1, f"timed out after {TIMEOUT_S} s\n{exc.stdout or ''}{exc.stderr or ''}"
+    finally:
+        shutil.rmtree(own, ignore_errors=True)
+    return name, code, time.perf_counter() - t0, out
+
+
+@pytest.mark.slow
+def test_every_benchmark_runs_in_smoke_mode():
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        results = list(pool.map(_smoke, benchmarks()))
+    for name, code, seconds, out in results:
+        print(f"bench.{name} --smoke: exit {code}, {seconds:.1f} s")
+    failed = {name: out[-3000:] for name, code, _, out in results if code != 0}
+    assert not failed, "\n\n".join(f"bench.{name}:\n{out}" for name, out in failed.items())
+    for name, _, _, out in results:
+        said = out.split("smoke run:", 1)
+        assert len(said) == 2, f"bench.{name} did not announce its smoke sizes:\n{out[-2000:]}"
+        figures = [ln for ln in said[1].splitlines()[1:] if re.search(r"\d", ln)]
+        assert figures, f"bench.{name} printed no figures after its smoke sizes:\n{out[-2000:]}"
