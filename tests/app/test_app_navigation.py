@@ -3,7 +3,7 @@ recorded before pages became functions (a walk link, say) opens the same page an
 
 from __future__ import annotations
 
-from apptest_helpers import errors, image_by_caption, open_app, switch_page
+from tests.support.apptest_helpers import errors, image_by_caption, open_app, switch_page
 from ui import main
 
 OLD_SCRIPT_NAMES = ["reconstruct", "walk", "map", "losslab", "compare"]  # + captions for captioning models

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import streamlit as st
 
-from apptest_helpers import errors, open_app
+from tests.support.apptest_helpers import errors, open_app
 from ui.pages.walk import registry
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from apptest_helpers import errors, image_by_caption, open_app
+from tests.support.apptest_helpers import errors, image_by_caption, open_app
 
 
 def _clean(at, where: str) -> None:
@@ -42,7 +42,7 @@ def test_the_walk_on_a_spatial_model_opens_the_studio(app_env):
 
 def test_the_studio_on_a_diffusers_autoencoder_kl(app_env, tmp_path, monkeypatch):
     pytest.importorskip("diffusers")
-    from foreign_models import make_kl
+    from tests.support.foreign_models import make_kl
 
     make_kl(tmp_path / "kl", seed=1, block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=4,
             latent_channels=4, sample_size=16, scaling_factor=0.18215)

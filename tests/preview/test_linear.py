@@ -152,7 +152,7 @@ def test_plain_lists_and_comfy_factors_give_the_same_image():
 
 
 def test_bad_inputs_name_the_problem():
-    import minimal_family  # noqa: F401  (a vector-code family)
+    import tests.support.minimal_family  # noqa: F401  (a vector-code family)
     from explorer.models.registry import build_model
 
     with pytest.raises(ValueError, match="needs a spatial"):

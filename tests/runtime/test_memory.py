@@ -52,7 +52,7 @@ def test_tiling_bounds_a_large_decode_by_one_tile():
 
 
 def test_diffusers_kl_vae_is_estimated_through_its_autoencoder(tmp_path):
-    from foreign_models import make_autoencoder_kl
+    from tests.support.foreign_models import make_autoencoder_kl
 
     from explorer.models.foreign.diffusers_kl import load_diffusers_kl
 
@@ -63,7 +63,7 @@ def test_diffusers_kl_vae_is_estimated_through_its_autoencoder(tmp_path):
 
 
 def test_a_family_without_an_estimator_is_probed_and_scales_with_batch():
-    import minimal_family  # noqa: F401  (registers "minimal-test")
+    import tests.support.minimal_family  # noqa: F401  (registers "minimal-test")
 
     model = build_model("minimal-test", input_shape=(1, 8, 8), latent_dim=4)
     one = estimate_peak(model, "decode", 1)

@@ -206,7 +206,7 @@ def test_a_finished_call_completes_the_bar_and_teaches_the_next_its_total():
 
 def test_watched_decode_of_a_diffusers_model_counts_decoder_blocks(tmp_path):
     pytest.importorskip("diffusers")
-    from foreign_models import make_autoencoder_kl
+    from tests.support.foreign_models import make_autoencoder_kl
 
     from explorer.models.foreign.diffusers_kl import load_diffusers_kl
     from explorer.runtime.calls import watched_decode
