@@ -10,7 +10,7 @@ from scipy.ndimage import binary_dilation
 
 from explorer.analysis import channels as ch
 from explorer.models.foreign.diffusers_kl import load_diffusers_kl
-from tests.foreign_models import make_kl
+from tests.support.foreign_models import make_kl
 
 TINY_KL = {"block_out_channels": (32, 64), "layers_per_block": 1, "norm_num_groups": 32, "sample_size": 64,
            "latent_channels": 4, "scaling_factor": 0.18215}
