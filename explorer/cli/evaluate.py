@@ -32,7 +32,7 @@ from explorer.analysis.store import EVAL_DIR, EVAL_KIND
 from explorer.cache import entry_path, weights_digest
 from explorer.card import render_evaluation_card
 from explorer.checkpoint import CheckpointError, from_pretrained, resolve_device
-from explorer.cli.errors import USER_ERRORS, CliParser, run_main
+from explorer.cli.errors import USER_ERRORS, CliParser, parse_option, run_main
 from explorer.cli.progress import Bars
 from explorer.cli.report import collapse_warning, score_lines
 from explorer.data import available_datasets, load_dataset
@@ -117,7 +117,7 @@ def run(argv: list[str]) -> Path:
     """Evaluate as the command line says; returns the folder written."""
     args = build_parser().parse_args(argv)
 
-    maps = parse_map_methods(args.maps)
+    maps = parse_option("--maps", args.maps, parse_map_methods)
     if args.iwae_k < 0:
         raise EvaluateError(f"--iwae-k must be 0 or more, got {args.iwae_k}")
     if args.limit is not None and args.limit < 1:

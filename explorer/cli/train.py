@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from explorer.analysis.maps import parse_map_methods
 from explorer.checkpoint import read_config, resolve_device
-from explorer.cli.errors import CliParser, run_main
+from explorer.cli.errors import CliParser, parse_option, run_main
 from explorer.cli.progress import Bars
 from explorer.cli.report import collapse_warning, score_lines
 from explorer.cli.threads import current_load, default_threads
@@ -313,7 +313,7 @@ def check_run_options(args: argparse.Namespace) -> None:
         if value is not None and not 0.0 <= value <= 1.0:  # NaN fails too
             raise ValueError(f"--{name.replace('_', '-')} must be between 0 and 1, got {value}")
 
-    parse_map_methods(args.maps)
+    parse_option("--maps", args.maps, parse_map_methods)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a folder")
@@ -351,7 +351,7 @@ def train(args: argparse.Namespace, train_cfg: "TrainConfig", explicit: dict[str
         torch.set_num_threads(threads)
         if note and context.is_main:
             print(note, file=sys.stderr, flush=True)
-    maps = parse_map_methods(args.maps)
+    maps = parse_option("--maps", args.maps, parse_map_methods)
     if device.type == "cpu":
         retain_freed_memory()  # no page faults on each step's fresh activations (explorer/heap.py)
     options = {k: getattr(args, k) for k in ("image_size", "labeled_fraction", "captioned_fraction") if getattr(args, k) is not None}
