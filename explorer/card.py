@@ -17,11 +17,11 @@ def _fmt(value: Any) -> str:
 
 
 # how a family reads in a sentence, where "<family> VAE" would repeat itself ("cvae VAE") or say nothing ("pu VAE")
-FAMILY_TITLES = {"cvae": "conditional VAE (cvae)", "vaegan": "VAE/GAN (vaegan)", "pu": "Pu et al. VAE (pu)"}
+FAMILY_TITLES = {"cvae": "conditional VAE", "vaegan": "GAN-trained VAE", "pu": "Pu et al. (2016) VAE"}
 
 
 def family_title(family: str) -> str:
-    """The family as a sentence names it: "conv VAE", "conditional VAE (cvae)"."""
+    """The family as a sentence names it: "conv VAE", "conditional VAE"."""
     return FAMILY_TITLES.get(family, f"{family} VAE")
 
 
