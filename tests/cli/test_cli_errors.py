@@ -25,6 +25,7 @@ BAD_INPUTS = [
     ("vae-train", [*TRAIN, "--set", "channels=abc", "--out", "o"], ["--set channels", "abc", "comma-separated integers"]),
     ("vae-train", [*TRAIN, "--set", "batch_norm=maybe", "--out", "o"], ["--set batch_norm", "maybe", "true or false"]),
     ("vae-train", [*TRAIN, "--set", "nosuchkey=3", "--out", "o"], ["--set nosuchkey", "latent_dim"]),
+    ("vae-train", [*TRAIN, "--set", "activation=123", "--out", "o"], ["--set activation", "123", "relu"]),
     ("vae-train", [*TRAIN, "--set", "latent_dim", "--out", "o"], ["--set", "latent_dim", "KEY=VALUE"]),
     ("vae-train", [*TRAIN, "--latent-dim", "abc", "--out", "o"], ["--latent-dim", "abc", "int"]),
     ("vae-train", [*TRAIN, "--lr", "abc", "--out", "o"], ["--lr", "abc", "float"]),
