@@ -31,14 +31,14 @@ from explorer.analysis.maps import parse_map_methods
 from explorer.analysis.store import EVAL_DIR, EVAL_KIND
 from explorer.cache import entry_path, weights_digest
 from explorer.card import render_evaluation_card
-from explorer.checkpoint import CheckpointError, from_pretrained, resolve_device
+from explorer import checkpoint, run_folder  # looked up per call: the loaders and writers may be replaced
+from explorer.checkpoint import CheckpointError, resolve_device
 from explorer.cli.errors import USER_ERRORS, CliParser, parse_option, run_main
 from explorer.cli.progress import Bars
 from explorer.cli.report import collapse_warning, score_lines
-from explorer.data import available_datasets, load_dataset
+from explorer.data import available_datasets, check_options, load_dataset
 from explorer.denormals import flush_denormals
 from explorer.files import atomic_folder_swap, fresh_folder_beside, is_writable_folder
-from explorer.run_folder import evaluate_and_map, write_evaluation
 
 SPLITS = ("test", "train")
 ENCODE_SPLITS = (*SPLITS, "both")  # --encode-only may stream both splits
@@ -83,7 +83,7 @@ def load_model(path: Path, device: str, trusted_code: list[str], image_size: int
         extra["trusted_code"] = tuple(trusted_code)
     if image_size is not None and not (path / "model.safetensors").is_file():
         extra["image_size"] = image_size  # a native checkpoint's size is in its config: only foreign models take it
-    return from_pretrained(path, device, **extra)
+    return checkpoint.from_pretrained(path, device, **extra)
 
 
 def load_data(name: str, root: str | None, image_size: int | None):
@@ -92,6 +92,10 @@ def load_data(name: str, root: str | None, image_size: int | None):
     if root is not None and not Path(root).is_dir():
         raise EvaluateError(f"--data-root {root} is not a folder")
     options = {"image_size": image_size} if image_size is not None else {}
+    try:
+        check_options(name, options)
+    except ValueError:  # --image-size is for the model alone (a foreign one) when the loader takes no size
+        options = {}
     return load_dataset(name, root=root, **options), options
 
 
@@ -153,7 +157,7 @@ def run(argv: list[str]) -> Path:
     bars = Bars(not args.no_progress)
     try:
         bars.start_items(n_items, f"scoring {args.dataset} ({args.split})")
-        metrics, arrays = evaluate_and_map(model, split, iwae_k=args.iwae_k, maps=maps, seed=args.seed,
+        metrics, arrays = run_folder.evaluate_and_map(model, split, iwae_k=args.iwae_k, maps=maps, seed=args.seed,
                                            limit=args.limit, batch_size=args.batch_size, on_batch=bars.scored,
                                            map_progress=bars.map_progress)
         bars.close()
@@ -167,7 +171,7 @@ def run(argv: list[str]) -> Path:
         model_config = model.config.to_dict()
         name = model_path.stem if model_path.is_file() else model_path.resolve().name
         card = render_evaluation_card(name, family, meta, model_config, metrics, command)
-        write_evaluation(tmp, metrics, arrays, card)
+        run_folder.write_evaluation(tmp, metrics, arrays, card)
         atomic_folder_swap(tmp, target)
     except BaseException:
         bars.close()
