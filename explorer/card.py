@@ -16,6 +16,15 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+# how a family reads in a sentence, where "<family> VAE" would repeat itself ("cvae VAE") or say nothing ("pu VAE")
+FAMILY_TITLES = {"cvae": "conditional VAE", "vaegan": "GAN-trained VAE", "pu": "Pu et al. (2016) VAE"}
+
+
+def family_title(family: str) -> str:
+    """The family as a sentence names it: "conv VAE", "conditional VAE"."""
+    return FAMILY_TITLES.get(family, f"{family} VAE")
+
+
 def summary_line(family: str, dataset: str, metrics: dict[str, Any]) -> str:
     """One line for pickers: family, data, and the headline score."""
     if metrics.get("likelihood_space") == "features":  # no pixel likelihood (VAE/GAN): a feature-space bound
@@ -26,7 +35,7 @@ def summary_line(family: str, dataset: str, metrics: dict[str, Any]) -> str:
         score = f"{metrics['iwae_nll_nats']:.2f} nats NLL (IWAE-{metrics['iwae_k']})"
     else:
         score = f"ELBO {metrics.get('elbo_nats', float('nan')):.2f} nats"
-    return f"{family} VAE on {dataset}, {metrics.get('latent_dims', '?')}-D code, {score}"
+    return f"{family_title(family)} on {dataset}, {metrics.get('latent_dims', '?')}-D code, {score}"
 
 
 def metrics_lines(metrics: dict[str, Any]) -> list[str]:

@@ -119,14 +119,17 @@ def export_model(
     model: VAE, data: DataSplit, out_dir: str | Path, train_config: dict[str, Any], command: str, *,
     iwae_k: int = 1000, maps: list[str] | None = None, train_seconds: float = float("nan"), device: str = "cpu",
     dataset_meta: dict[str, Any] | None = None, seed: int = 0, notes: list[str] | None = None,
+    on_batch: Callable[[int], None] | None = None, map_progress: MapProgress | None = None,
 ) -> dict[str, Any]:
-    """Write config.json, model.safetensors, metrics.json, analysis.safetensors, pictures and README.md."""
+    """Write config.json, model.safetensors, metrics.json, analysis.safetensors, pictures and README.md.
+    on_batch(items) follows the scoring of the test split and map_progress the maps, e.g. for progress bars."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.eval()
     meta = dataset_meta or {"name": data.name}
     save_pretrained(model, out, {"dataset": meta, "summary": "", "command": command})
-    metrics, arrays = evaluate_and_map(model, data.test, iwae_k=iwae_k, maps=maps, seed=seed)
+    metrics, arrays = evaluate_and_map(model, data.test, iwae_k=iwae_k, maps=maps, seed=seed, on_batch=on_batch,
+                                       map_progress=map_progress)
     metrics.update({"train_seconds": train_seconds, "device": device})
     capabilities = model.capabilities()
     if capabilities.captions or capabilities.labels:

@@ -139,7 +139,8 @@ def compute_umap(means: np.ndarray, seed: int = 0, n_neighbors: int = 15, min_di
             import umap
 
             scaled(0.02, "finding nearest neighbours")
-            reducer = umap.UMAP(n_components=2, n_neighbors=neighbours, min_dist=min_dist, random_state=seed,
+            # n_jobs=1 as the seed makes it anyway: left at its default (-1), UMAP warns that it overrides it
+            reducer = umap.UMAP(n_components=2, n_neighbors=neighbours, min_dist=min_dist, random_state=seed, n_jobs=1,
                                 tqdm_kwds={"disable": False, "file": _EpochReader(scaled), "bar_format": "{n}/{total}",
                                            "mininterval": 0.25})
         return np.asarray(reducer.fit_transform(points), dtype=np.float32), reducer

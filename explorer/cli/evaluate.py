@@ -18,6 +18,7 @@ previous evaluation (or none) and nothing half-written. Bad input prints one lin
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import shutil
 import sys
@@ -30,11 +31,14 @@ from explorer.analysis.maps import parse_map_methods
 from explorer.analysis.store import EVAL_DIR, EVAL_KIND
 from explorer.cache import entry_path, weights_digest
 from explorer.card import render_evaluation_card
-from explorer.checkpoint import CheckpointError, from_pretrained, resolve_device
+from explorer import checkpoint, run_folder  # looked up per call: the loaders and writers may be replaced
+from explorer.checkpoint import CheckpointError, resolve_device
+from explorer.cli.errors import USER_ERRORS, CliParser, parse_option, run_main
+from explorer.cli.progress import Bars
+from explorer.cli.report import collapse_warning, score_lines
 from explorer.data import available_datasets, load_dataset, loader_options
 from explorer.denormals import flush_denormals
 from explorer.files import atomic_folder_swap, fresh_folder_beside, is_writable_folder
-from explorer.run_folder import evaluate_and_map, write_evaluation
 
 SPLITS = ("test", "train")
 ENCODE_SPLITS = (*SPLITS, "both")  # --encode-only may stream both splits
@@ -45,7 +49,7 @@ class EvaluateError(ValueError):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vae-evaluate", description=__doc__.split("\n\n")[0])
+    p = CliParser(prog="vae-evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("model", metavar="MODEL", help="model folder or file (anything from_pretrained loads)")
     p.add_argument("--dataset", required=True, help="data set name (explorer.data.available_datasets())")
     p.add_argument("--data-root", default=None, help="folder of a folder-based data set")
@@ -79,7 +83,7 @@ def load_model(path: Path, device: str, trusted_code: list[str], image_size: int
         extra["trusted_code"] = tuple(trusted_code)
     if image_size is not None and not (path / "model.safetensors").is_file():
         extra["image_size"] = image_size  # a native checkpoint's size is in its config: only foreign models take it
-    return from_pretrained(path, device, **extra)
+    return checkpoint.from_pretrained(path, device, **extra)
 
 
 def load_data(name: str, root: str | None, image_size: int | None):
@@ -111,48 +115,11 @@ def output_target(model_path: Path, key: str, digest: str, cache_dir: str | Path
     return target, fresh_folder_beside(target)
 
 
-class _Bars:
-    """tqdm bars: one over the scored items, one per map."""
-
-    def __init__(self, enabled: bool):
-        self.enabled, self.item_bar, self.map_bar, self.map_name = enabled, None, None, None
-
-    def start_items(self, total: int, desc: str) -> None:
-        from tqdm.auto import tqdm
-
-        self.item_bar = tqdm(total=total, desc=desc, unit="item", disable=not self.enabled, file=sys.stderr)
-
-    def scored(self, items: int) -> None:
-        self.item_bar.update(items)
-        if self.item_bar.n >= self.item_bar.total:  # scoring is over: the map bars follow on their own lines
-            self.item_bar.close()
-
-    def map_progress(self, method: str, fraction: float, stage: str) -> None:
-        if not self.enabled:
-            return
-        from tqdm.auto import tqdm
-
-        if method != self.map_name:
-            self.close()
-            self.map_name = method
-            self.map_bar = tqdm(total=100, desc=f"{method.upper()} map", unit="%", file=sys.stderr,
-                                bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
-        self.map_bar.n = int(round(100 * min(max(fraction, 0.0), 1.0)))
-        self.map_bar.set_postfix_str(stage[:60], refresh=True)
-
-    def close(self) -> None:
-        if self.item_bar is not None:
-            self.item_bar.close()
-        if self.map_bar is not None:
-            self.map_bar.close()
-            self.map_bar = None
-
-
 def run(argv: list[str]) -> Path:
     """Evaluate as the command line says; returns the folder written."""
     args = build_parser().parse_args(argv)
 
-    maps = parse_map_methods(args.maps)
+    maps = parse_option("--maps", args.maps, parse_map_methods)
     if args.iwae_k < 0:
         raise EvaluateError(f"--iwae-k must be 0 or more, got {args.iwae_k}")
     if args.limit is not None and args.limit < 1:
@@ -185,10 +152,10 @@ def run(argv: list[str]) -> Path:
     digest = weights_digest(model_path)
     key = args.dataset if args.split == "test" else f"{args.dataset}-{args.split}"
     target, tmp = output_target(model_path, key, digest, args.cache_dir)
-    bars = _Bars(not args.no_progress)
+    bars = Bars(not args.no_progress)
     try:
         bars.start_items(n_items, f"scoring {args.dataset} ({args.split})")
-        metrics, arrays = evaluate_and_map(model, split, iwae_k=args.iwae_k, maps=maps, seed=args.seed,
+        metrics, arrays = run_folder.evaluate_and_map(model, split, iwae_k=args.iwae_k, maps=maps, seed=args.seed,
                                            limit=args.limit, batch_size=args.batch_size, on_batch=bars.scored,
                                            map_progress=bars.map_progress)
         bars.close()
@@ -202,7 +169,7 @@ def run(argv: list[str]) -> Path:
         model_config = model.config.to_dict()
         name = model_path.stem if model_path.is_file() else model_path.resolve().name
         card = render_evaluation_card(name, family, meta, model_config, metrics, command)
-        write_evaluation(tmp, metrics, arrays, card)
+        run_folder.write_evaluation(tmp, metrics, arrays, card)
         atomic_folder_swap(tmp, target)
     except BaseException:
         bars.close()
@@ -221,21 +188,24 @@ def _encode_only(args: argparse.Namespace, model, data, options: dict[str, Any],
     return out[splits[-1]].folder
 
 
-def main(argv: list[str] | None = None) -> int:
-    """The `vae-evaluate` console script: 0 on success, 2 (with one line `error: ...`) on bad input."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    try:
-        target = run(argv)
-    except SystemExit as exc:  # argparse has printed its usage message
-        return exc.code if isinstance(exc.code, int) else 2
-    except (EvaluateError, CheckpointError, ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as exc:
-        print(f"error: {exc}".splitlines()[0] if str(exc) else f"error: {type(exc).__name__}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted: nothing was written", file=sys.stderr)
-        return 130
+def _body(argv: list[str]) -> int:
+    target = run(argv)
+    metrics_file = target / "metrics.json"
+    if metrics_file.is_file():  # --encode-only writes shards, not scores
+        metrics = json.loads(metrics_file.read_text())
+        for line in score_lines(metrics):
+            print(line)
+        warning = collapse_warning(metrics)
+        if warning:
+            print(warning, file=sys.stderr)
     print(f"wrote {target}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The `vae-evaluate` console script: 0 on success, 2 (with one line `error: ...`) on bad input."""
+    return run_main(_body, argv, errors=(EvaluateError, CheckpointError, *USER_ERRORS),
+                    interrupted="interrupted: nothing was written")
 
 
 if __name__ == "__main__":

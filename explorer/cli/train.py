@@ -23,6 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 from explorer.analysis.maps import parse_map_methods
 from explorer.checkpoint import read_config, resolve_device
+from explorer.cli.errors import CliParser, parse_option, run_main
+from explorer.cli.progress import Bars
+from explorer.cli.report import collapse_warning, score_lines
+from explorer.cli.threads import current_load, default_threads
 from explorer.data import available_datasets, load_dataset
 from explorer.denormals import flush_denormals
 from explorer.distributed import Distributed
@@ -39,11 +43,9 @@ if TYPE_CHECKING:  # typing only: the CLI imports torch once the options are che
 # set instead (no option; --set still reaches them) or take their default from it:
 DATA_FIELDS = ("input_shape",)
 DATA_DEFAULTS = {"likelihood": "the data set's"}
-NO_ACTIVE_UNITS = (
-    "warning: no active unit: the posterior mean of every latent dimension is (nearly) the same for every test image, "
-    "so the code carries no information (posterior collapse). Remedies: a KL warm-up (--kl-schedule linear "
-    "--warmup-epochs N), free bits (--free-bits 0.1), a lower --beta, more --epochs, or a smaller --lr."
-)
+THREADS_HELP = ("CPU threads for torch (default: one per core, fewer when the load average says other processes keep "
+                "cores busy: a 1-epoch conv run on mnist5k on a shared 2-core machine at load 10 took 24 s on 1 "
+                "thread, the default there, and 116 s on 2; docs/training.md, Threads)")
 
 
 def int_list(text: str) -> tuple[int, ...]:
@@ -82,6 +84,7 @@ def option_kwargs(annotation: Any) -> dict[str, Any] | None:
 def config_fields(config_class: type) -> list[tuple[Field, Any]]:
     """(field, resolved type) of each field of a config dataclass."""
     hints = typing.get_type_hints(config_class)
+    by_name = {f.name: f for f in fields(config_class)}
     return [(f, hints[f.name]) for f in fields(config_class)]
 
 
@@ -127,6 +130,8 @@ def add_model_options(group: argparse._ArgumentGroup, classes: dict[str, type], 
             shown = (next(iter(defaults.values())) if len(set(defaults.values())) == 1
                      else ", ".join(f"{fam} {d}" for fam, d in defaults.items()))
             prefix = "" if len(per_family) == len(classes) and len(texts) == 1 else ", ".join(families) + ": "
+            if text.startswith(prefix):  # the help names its family already ("cvae: ...")
+                prefix = ""
             parts.append(f"{prefix}{text} (default: {shown or 'none'})")
         if kwargs.get("action"):
             kwargs.pop("metavar", None)
@@ -156,7 +161,7 @@ def add_train_options(group: argparse._ArgumentGroup, taken: set[str]) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = CliParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("model", "one option per field of each family's config dataclass; the family's "
                              "default where not given")
     g.add_argument("--model", required=True, choices=available_families(), help="model family")
@@ -171,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--captioned-fraction", type=float, help="share of training images that keep their captions")
     t = p.add_argument_group("training", "one option per field of explorer.training.TrainConfig")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    t.add_argument("--threads", type=int, help="CPU threads for torch")
+    t.add_argument("--threads", type=int, help=THREADS_HELP)
     t.add_argument("--compile", action="store_true",
                    help="compile the family's training kernels with torch.compile where it has any (pu: the relaxed "
                         "stochastic pooling; some seconds once, needs a C++ compiler on the CPU)")
@@ -202,6 +207,8 @@ def explicit_model_values(args: argparse.Namespace, cls: type) -> dict[str, Any]
     known = {f.name for f in fields(config_class)}
     ignored = set(config_class.ignored_fields)
     usable = model_option_fields(args.model, config_class)
+    hints = typing.get_type_hints(config_class)
+    by_name = {f.name: f for f in fields(config_class)}
 
     def why_not(name: str) -> str:
         if name in ignored:
@@ -216,15 +223,78 @@ def explicit_model_values(args: argparse.Namespace, cls: type) -> dict[str, Any]
         name = dest.removeprefix("model.")
         if name not in usable:
             raise ValueError(f"{flag(name)} does not apply to the {args.model!r} family: {why_not(name)}")
-        values[name] = value
+        values[name] = coerce_value(flag(name), value, usable[name][1])
     for item in args.set:
         key, sep, raw = item.partition("=")
         if not sep:
             raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
         if key not in known or key in ignored:
             raise ValueError(f"--set {key}: {why_not(key)}")
-        values[key] = parse_value(raw)
+        values[key] = coerce_value(f"--set {key}", raw, hints[key])
+        choices = tuple(by_name[key].metadata.get("choices", ()))
+        if choices and values[key] not in choices:
+            raise ValueError(f"--set {key}={raw}: choose from {', '.join(map(str, choices))}")
     return values
+
+
+def conforms(value: Any, annotation: Any) -> bool:
+    """Whether a parsed value (JSON or an option's) has the config field's type."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(conforms(value, a) for a in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is str:
+        return isinstance(value, str)
+    if typing.get_origin(annotation) is tuple:
+        items = typing.get_args(annotation)
+        if not isinstance(value, (list, tuple)):
+            return False
+        if Ellipsis in items:
+            return all(conforms(v, items[0]) for v in value)
+        return len(value) == len(items) and all(conforms(v, a) for v, a in zip(value, items))
+    return True  # a type the options do not describe: the config class checks it
+
+
+def expected_form(annotation: Any) -> str:
+    """What a value of this field type looks like on the command line, for error messages."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return " or ".join(expected_form(a) for a in typing.get_args(annotation))
+    if typing.get_origin(annotation) is tuple:
+        items = typing.get_args(annotation)
+        plural = "integers" if items[0] is int else "names"
+        if Ellipsis in items:
+            return f"comma-separated {plural}, e.g. {'32,64' if items[0] is int else 'a,b'}"
+        return f"{len(items)} comma-separated {plural}"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "text",
+            type(None): "null"}.get(annotation, str(annotation))
+
+
+def coerce_value(option: str, raw: Any, annotation: Any) -> Any:
+    """raw (a --set string, or an option's parsed value) as the field's type; ValueError naming option, value and
+    the accepted form otherwise."""
+    value = parse_value(raw) if isinstance(raw, str) else raw
+    if annotation is str and isinstance(raw, str) and not isinstance(value, str):
+        value = raw  # text that happens to read as JSON ("123") is still text
+    if conforms(value, annotation):
+        return value
+    convert = (option_kwargs(annotation) or {}).get("type")
+    if isinstance(raw, str) and convert is not None:
+        try:
+            value = convert(raw)
+            if conforms(value, annotation):
+                return value
+        except (ValueError, argparse.ArgumentTypeError):
+            pass
+    if annotation is bool and isinstance(raw, str) and raw.lower() in ("true", "false", "yes", "no", "1", "0"):
+        return raw.lower() in ("true", "yes", "1")
+    shown = raw if isinstance(raw, str) else show(raw)
+    raise ValueError(f"{option}={shown}: expected {expected_form(annotation)}")
 
 
 def model_values(args: argparse.Namespace, cls: type, data: Any) -> dict[str, Any]:
@@ -251,7 +321,7 @@ def check_run_options(args: argparse.Namespace) -> None:
         if value is not None and not 0.0 <= value <= 1.0:  # NaN fails too
             raise ValueError(f"--{name.replace('_', '-')} must be between 0 and 1, got {value}")
 
-    parse_map_methods(args.maps)
+    parse_option("--maps", args.maps, parse_map_methods)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a folder")
@@ -284,7 +354,12 @@ def train(args: argparse.Namespace, train_cfg: "TrainConfig", explicit: dict[str
     flush_denormals()  # before torch's worker threads start, so that they inherit it (explorer/denormals.py)
     if args.threads:
         torch.set_num_threads(args.threads)
-    maps = parse_map_methods(args.maps)
+    elif device.type == "cpu":  # beside other busy processes, extra threads only wait on each other
+        threads, note = default_threads(torch.get_num_threads(), load=current_load())
+        torch.set_num_threads(threads)
+        if note and context.is_main:
+            print(note, file=sys.stderr, flush=True)
+    maps = parse_option("--maps", args.maps, parse_map_methods)
     if device.type == "cpu":
         retain_freed_memory()  # no page faults on each step's fresh activations (explorer/heap.py)
     options = {k: getattr(args, k) for k in ("image_size", "labeled_fraction", "captioned_fraction") if getattr(args, k) is not None}
@@ -331,26 +406,27 @@ def train(args: argparse.Namespace, train_cfg: "TrainConfig", explicit: dict[str
     # training time over every session of the run (a resumed run includes the epochs before the interruption)
     train_seconds = sum(r.seconds + r.eval_seconds for r in history)
     recorded = asdict(replace(train_cfg, warmup_epochs=train_cfg.effective_warmup_epochs))  # the warm-up it had
-    metrics = export_model(model, data, out, recorded, command, iwae_k=args.iwae_k, maps=maps,
-                           train_seconds=train_seconds, device=str(device), dataset_meta=meta, seed=train_cfg.seed)
-    headline = {k: metrics[k] for k in ("iwae_nll_nats", "iwae_bits_per_dim", "elbo_nats", "active_units") if metrics.get(k) is not None}
-    print(f"wrote {out}: " + ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in headline.items()))
-    if metrics.get("active_units") == 0:
-        print(NO_ACTIVE_UNITS, file=sys.stderr, flush=True)
+    # the scores (IWAE-k over the test split) and the maps take minutes after the last epoch: show their bars
+    bars = Bars(train_cfg.progress)
+    bars.start_items(len(data.test), f"scoring {args.dataset} (test, IWAE-{args.iwae_k})")
+    try:
+        metrics = export_model(model, data, out, recorded, command, iwae_k=args.iwae_k, maps=maps,
+                               train_seconds=train_seconds, device=str(device), dataset_meta=meta, seed=train_cfg.seed,
+                               on_batch=bars.scored, map_progress=bars.map_progress)
+    finally:
+        bars.close()
+    lines = score_lines(metrics)
+    print(f"wrote {out}: {lines[0]}", *lines[1:], sep="\n")
+    warning = collapse_warning(metrics)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     context.barrier()
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    try:
-        return run(argv)
-    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted: the last finished epoch is saved; continue with --resume", file=sys.stderr)
-        return 130
+    """The `vae-train` console script (and train.py): 0 on success, 2 with one or two lines on bad input."""
+    return run_main(run, argv, interrupted="interrupted: the last finished epoch is saved; continue with --resume")
 
 
 if __name__ == "__main__":

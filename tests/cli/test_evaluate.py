@@ -98,7 +98,7 @@ def test_a_model_file_goes_to_the_cache(model_dir, tmp_path, monkeypatch):
         calls.append((path, kw))
         return real(model_dir, device)
 
-    monkeypatch.setattr(explorer.cli.evaluate, "from_pretrained", from_file)
+    monkeypatch.setattr(explorer.checkpoint, "from_pretrained", from_file)
     weights = model_dir / "model.safetensors"
     assert main([str(weights), "--dataset", "mnist5k", "--cache-dir", str(tmp_path / "c"), *FAST]) == 0
     assert calls and calls[0][1] == {}  # no keyword the user did not give
@@ -156,7 +156,7 @@ def test_a_failure_midway_leaves_the_previous_evaluation(model_dir, monkeypatch)
         explorer.run_folder.save_analysis(folder, arrays)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(explorer.cli.evaluate, "write_evaluation", fail_after_the_arrays)
+    monkeypatch.setattr(explorer.run_folder, "write_evaluation", fail_after_the_arrays)
     assert main([str(model_dir), "--dataset", "mnist5k", *FAST]) == 130
     assert _snapshot(model_dir / "eval" / "mnist5k") == before
     assert sorted(p.name for p in (model_dir / "eval").iterdir()) == ["mnist5k"]
@@ -176,7 +176,7 @@ def test_foreign_options_reach_from_pretrained_and_an_untrusted_adapter_is_refus
         seen.update(trusted_code=trusted_code, image_size=image_size)
         return real(model_dir, device)
 
-    monkeypatch.setattr(explorer.cli.evaluate, "from_pretrained", foreign_aware)
+    monkeypatch.setattr(explorer.checkpoint, "from_pretrained", foreign_aware)
     assert main([str(adapter), "--trust-code", str(adapter), "--image-size", "28", "--dataset", "mnist5k",
                  "--cache-dir", str(tmp_path / "c"), *FAST]) == 0
     assert seen == {"trusted_code": (str(adapter),), "image_size": 28}

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import tomllib
 
+from explorer.cli.errors import run_click_checked
 from ui.app.config import UI_DIR, app_parser, shipped
 
 MAIN_SCRIPT = UI_DIR / "entry" / "streamlit_app.py"
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     from streamlit.web import cli as stcli
 
     sys.argv = ["streamlit", *streamlit_argv(argv)]
-    return stcli.main(prog_name="vae-explorer")
+    return run_click_checked(stcli.main, sys.argv[1:], "vae-explorer", app_parser())
 
 
 if __name__ == "__main__":
