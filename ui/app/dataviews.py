@@ -30,7 +30,8 @@ def _load_split_uncached(name: str, options_json: str):
     """A DataSplit by name (explorer.data imports each loader lazily, so embedded sets never pull in torchvision)."""
     load_dataset = torch_side().data.load_dataset
 
-    return load_dataset(name, **json.loads(options_json))
+    root = app_config().data_root  # --data-root: where folder-based sets keep their images
+    return load_dataset(name, root=None if root is None else str(root), **json.loads(options_json))
 
 
 @st.cache_resource(show_spinner="Loading data set ...", max_entries=6)
@@ -41,7 +42,9 @@ def load_split(name: str, options_json: str):
 
 
 def _items_path(name: str, options_json: str, limit: int) -> Path:
-    spec = json.dumps([name, options_json, limit, explorer.__version__, "attributes"])  # files since the table
+    root = app_config().data_root
+    spec = json.dumps([name, options_json, limit, explorer.__version__, "attributes"]  # files since the table
+                      + ([str(root.resolve())] if root is not None else []))
     return app_config().cache_dir / "data" / f"{name}-{hashlib.sha256(spec.encode()).hexdigest()[:16]}.safetensors"
 
 
