@@ -173,7 +173,7 @@ def page() -> None:
                 st.session_state["_uploads"] = []
                 st.rerun()
         for i, (name, data) in enumerate(stored):
-            up: Upload = convert_upload(ctx, name, data)
+            up: Upload = convert_upload(ctx, name, data, own_size=True)
             st.subheader(name)
             if not up.ok:
                 st.error(f"{name}: {up.error}")
