@@ -135,3 +135,26 @@ def test_a_second_request_supersedes_the_first_within_one_block():
     assert watched.current("two-requests") is second  # one call per session: the newest
     assert second.future.result(timeout=30).plan.k == 1
     assert threading.current_thread().name != "vae-inference"
+
+
+class _SlowLinear(torch.nn.Linear):
+    """The slow model's encoder layer, taking 50 ms a call: a stand-in for a big encoder."""
+
+    def forward(self, x):
+        time.sleep(0.05)
+        return super().forward(x)
+
+
+def test_a_data_set_is_encoded_only_as_far_as_the_time_budget_goes(app_env):
+    from ui.app.dataviews import encode_plan
+
+    model = _model(0.0)
+    slow = _SlowLinear(model.enc.in_features, model.enc.out_features)
+    slow.load_state_dict(model.enc.state_dict())
+    model.enc = slow
+    items, batch, note = encode_plan(model, "slow-enc", "mnist5k", "{}", (3, 32, 32), (0.0, 0.0, 0.0), 2000, 1.0)
+    assert 1 <= items < 100 and 1 <= batch <= items  # about 20 of 2000 at 50 ms an item (a loaded machine: fewer)
+    assert note.startswith("items cut from 2000 to") and "1 s budget" in note
+    fast = _model(0.0)
+    fast_items, _, fast_note = encode_plan(fast, "fast-enc", "mnist5k", "{}", (3, 32, 32), (0.0, 0.0, 0.0), 2000, 20.0)
+    assert fast_items == 2000 and not fast_note  # a small encoder: every item, nothing to say

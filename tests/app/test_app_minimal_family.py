@@ -53,7 +53,7 @@ def test_a_family_with_only_encode_and_decode_on_every_page(app_env, minimal_run
     # Compare offers the evaluated data set too, and reads the stored scores from it
     switch_page(at, "compare").run()
     at.multiselect(key="cmp_models").set_value([str(minimal_run), str(app_env["tiny-conv-mnist5k"])]).run()
-    assert "digits" in at.selectbox(key="cmp_dataset").options
+    assert "digits (evaluated)" in at.selectbox(key="cmp_dataset").options
     at.selectbox(key="cmp_dataset").set_value("digits").run()
     _clean(at, "compare on digits (evaluated)")
     with pytest.raises(ValueError):

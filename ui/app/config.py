@@ -35,6 +35,7 @@ def shipped(name: str) -> Path:
 
 PRETRAINED = shipped("pretrained")
 MAP_LIMIT = 2000  # test items encoded and mapped per data set
+DATA_BUDGET_S = 20.0  # seconds a page may spend encoding its data set (the sidebar raises it); items are cut to fit
 
 
 @dataclass(frozen=True)

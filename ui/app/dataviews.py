@@ -151,9 +151,28 @@ def conformed(name: str, options_json: str, shape: tuple[int, int, int], backgro
 
 
 @st.cache_data(show_spinner="Encoding data set ...", max_entries=12)
-def encoded(_model, model_key: str, name: str, options_json: str, shape: tuple, background: tuple, limit: int) -> np.ndarray:
+def encoded(_model, model_key: str, name: str, options_json: str, shape: tuple, background: tuple, limit: int,
+            batch_size: int = 256) -> np.ndarray:
     images, _, _ = conformed(name, options_json, shape, background, limit)
-    return inference.encode_codes(_model, images)
+    return inference.encode_codes(_model, images, batch_size=batch_size)
+
+
+@st.cache_data(show_spinner="Timing one encode to size the data set to the budget ...", max_entries=16)
+def encode_plan(_model, model_key: str, name: str, options_json: str, shape: tuple, background: tuple, limit: int,
+                seconds: float) -> tuple[int, int, str]:
+    """(items, batch, note) of a data set's encoding under a time budget of `seconds` and the memory free now
+    (explorer.runtime.budget.plan_encode, from one timed encode): a Stable-Diffusion-sized encoder gets a few
+    items, a small model all `limit`. The note says what was cut, for the page."""
+    import time
+
+    images, _, _ = conformed(name, options_json, shape, background, 1)
+    start = time.perf_counter()
+    inference.encode_codes(_model, images)
+    per_item = time.perf_counter() - start
+    side = torch_side()
+    plan = inference.run(side.budget.plan_encode, _model, limit, per_item, side.budget.Budget(seconds=float(seconds)),
+                         tuple(shape[1:]), str(_model.device))
+    return plan.items, plan.batch, "; ".join(plan.notes)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

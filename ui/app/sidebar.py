@@ -21,7 +21,7 @@ from ui.app.catalogue import (
     read_evaluation,
     torch_loaded,
 )
-from ui.app.config import app_config
+from ui.app.config import DATA_BUDGET_S, app_config
 from ui.app.context import Ctx
 from ui.app.dataviews import EMBEDDED_DATASETS, dataset_available
 from ui.app.links import wanted_model
@@ -143,6 +143,9 @@ def sidebar_ui() -> Ctx | None:
                  "other data sets are converted to the model's input shape."
                  + ("" if own else " This checkpoint names no training data set of its own."),
         )
+        st.number_input("Data budget (s)", 1.0, 3600.0, value=DATA_BUDGET_S, step=10.0, key="data_budget_s", persist_state="session",
+                        help="Time a page may spend encoding the data set's test items; a big model encodes only the "
+                             "items that fit (the page says how many). Raise it for more.")
         options = own_options if dataset == own else "{}"
         analysis, analysis_dataset = (read_analysis(folder, stamp), own) if own else ({}, "")
         if dataset != own and dataset in evaluated:

@@ -89,15 +89,16 @@ def decode_codes(model: VAE, codes: np.ndarray | torch.Tensor, seed: int = 0, co
     return run(decode, model, codes, seed, **_given(model, condition))
 
 
-def encode_codes(model: VAE, images: np.ndarray | torch.Tensor, condition: int | None = None) -> np.ndarray:
+def encode_codes(model: VAE, images: np.ndarray | torch.Tensor, condition: int | None = None,
+                 batch_size: int = 256) -> np.ndarray:
     """Images (N, C, H, W) in [0, 1] -> the codes pages show (`model.encode_code`), flat (N, D) float32 (under
-    class `condition` for a conditional model)."""
+    class `condition` for a conditional model), batch_size at a time."""
     import torch
 
     encode_means = torch_side().latent.encode_means
 
     x = torch.as_tensor(np.asarray(images, dtype=np.float32)) if isinstance(images, np.ndarray) else images.float()
-    return run(encode_means, model, x, **_given(model, condition))
+    return run(encode_means, model, x, batch_size=int(batch_size), **_given(model, condition))
 
 
 def reconstruct(model: VAE, image: np.ndarray, condition: int | None = None) -> np.ndarray:
@@ -168,9 +169,11 @@ def score_watched(model: VAE, model_key: str, image: np.ndarray, iwae_k: int, se
     score_image, watch, watch_target, plan_iwae = (side.scoring.score_image, side.progress.watch,
                                                    side.calls.watch_target, side.budget.plan_iwae)
     begin = time.perf_counter()
-    x = torch.from_numpy(np.asarray(image, dtype=np.float32)).unsqueeze(0).to(model.device)
-    with torch.inference_mode():
-        code_shape = tuple(model.encode_code(x).shape)  # (1, *latent) at this image's size
+    factor = model.capabilities().size_multiple
+    latent = tuple(model.latent_shape)
+    if factor and len(latent) == 3:  # a model that takes any multiple of factor: its code at this image's size
+        latent = (latent[0], image.shape[-2] // factor, image.shape[-1] // factor)
+    code_shape = (1, *latent)
     root, tiles, key = watch_target(model, "decode", code_shape)
     timing_key = (model_key, code_shape)
     plan = None
