@@ -15,7 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
-from apptest_helpers import errors, open_app
+from apptest_helpers import errors, open_app, switch_page
 from bad_files import encode
 from explorer.checkpoint import save_pretrained
 from explorer.models.registry import build_model
@@ -158,3 +158,22 @@ def test_a_data_set_is_encoded_only_as_far_as_the_time_budget_goes(app_env):
     fast = _model(0.0)
     fast_items, _, fast_note = encode_plan(fast, "fast-enc", "mnist5k", "{}", (3, 32, 32), (0.0, 0.0, 0.0), 2000, 20.0)
     assert fast_items == 2000 and not fast_note  # a small encoder: every item, nothing to say
+
+
+def test_a_model_without_a_posterior_says_why_it_shows_no_scores(app_env, tmp_path, monkeypatch):
+    diffusers = pytest.importorskip("diffusers")
+    tiny = dict(encoder_block_out_channels=(8, 8), decoder_block_out_channels=(8, 8), num_encoder_blocks=(1, 1),
+                num_decoder_blocks=(1, 1), latent_channels=4)  # a TAESD of a few thousand weights
+    folder = tmp_path / "plain" / "taesd-tiny"
+    torch.manual_seed(0)
+    diffusers.AutoencoderTiny(**tiny).eval().save_pretrained(str(folder), safe_serialization=True)
+    monkeypatch.setenv("VAE_EXPLORER_MODELS", os.pathsep.join([str(app_env["tiny-conv-mnist5k"].parent),
+                                                               str(folder.parent)]))
+    monkeypatch.setattr("sys.argv", ["app.py", "--image-size", "32"])
+    at = open_app(folder)
+    _reconstruct_upload(at)
+    assert not errors(at) and not at.metric
+    assert any("no posterior" in i.value and "ELBO" in i.value for i in at.info)
+    switch_page(at, "losslab").run()
+    assert not at.exception and not errors(at)
+    assert any("no posterior" in i.value for i in at.info)
