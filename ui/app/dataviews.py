@@ -24,6 +24,22 @@ from ui.services import inference
 from ui.services.lazy import torch_side
 
 EMBEDDED_DATASETS = ("mnist5k", "digits", "patches", "shapes")
+# their images' (C, H, W) with default options (explorer/data/embedded.py, shapes.py): which fit a model as they are
+EMBEDDED_SHAPES = {"mnist5k": (1, 28, 28), "digits": (1, 8, 8), "patches": (3, 32, 32), "shapes": (3, 32, 32)}
+
+
+def fitting_first(names: list[str], shape: tuple[int, ...]) -> list[str]:
+    """The embedded data sets `names`, those whose images have the model's input shape (C, H, W) first, then those
+    with its channels, then the rest (the order kept within each): the sidebar offers the ones that fit by default."""
+    shape = tuple(int(v) for v in shape)
+
+    def rank(name: str) -> int:
+        own = EMBEDDED_SHAPES.get(name)
+        if not shape or own is None:
+            return 0  # the shape is unknown: keep the usual order
+        return 0 if own == shape else 1 if own[0] == shape[0] else 2
+
+    return sorted(names, key=rank)
 TIMED_ITEMS = 2  # items encoded (after one untimed) to size a data set's encoding to the time budget
 
 

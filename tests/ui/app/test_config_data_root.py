@@ -23,3 +23,11 @@ def test_data_root_option_is_parsed_and_folder_sets_load_from_it(tmp_path, monke
     monkeypatch.setattr(sys, "argv", ["app.py"])
     monkeypatch.setenv("VAE_EXPLORER_DATA_ROOT", str(tmp_path / "elsewhere"))
     assert app_config().data_root == tmp_path / "elsewhere"
+
+
+def test_a_model_trained_elsewhere_is_offered_a_data_set_that_fits_it_first():
+    names = list(dataviews.EMBEDDED_DATASETS)
+    assert dataviews.fitting_first(names, (3, 32, 32))[:2] == ["patches", "shapes"]
+    assert dataviews.fitting_first(names, (1, 28, 28))[0] == "mnist5k"
+    assert dataviews.fitting_first(names, (3, 256, 256))[:2] == ["patches", "shapes"]  # at least the channels
+    assert dataviews.fitting_first(names, ())[0] == "mnist5k"  # shape unknown: the usual order
