@@ -341,13 +341,26 @@ def _convert_digit(img, size: tuple[int, int], background, invert: bool | None,
     return torch.from_numpy(out[None]).contiguous(), do_invert, notes
 
 
+def native_shape(width: int, height: int, shape: tuple[int, int, int], size_multiple: int = 0) -> tuple[int, int, int]:
+    """The (C, H, W) an image of width x height is conformed to: its own size when the model takes any size that is a
+    multiple of size_multiple (> 0; Capabilities.size_multiple) and both sides are, else the model's shape."""
+    if size_multiple > 0 and width % size_multiple == 0 and height % size_multiple == 0:
+        return (shape[0], int(height), int(width))
+    return tuple(shape)
+
+
 def load_image(
     data: bytes, shape: tuple[int, int, int], background: float | Sequence[float] | np.ndarray = 0.0,
-    invert: bool | None = False, limits: ImageLimits = ImageLimits(), digit: bool = False,
+    invert: bool | None = False, limits: ImageLimits = ImageLimits(), digit: bool = False, size_multiple: int = 0,
 ) -> ConvertedImage:
     """Bytes of an image file -> the model's input (C, H, W). Raises ImageInputError for unusable files.
-    digit: MNIST-like preparation (see convert_image)."""
+    digit: MNIST-like preparation (see convert_image). size_multiple > 0: a model that takes any multiple of it
+    (Capabilities.size_multiple) gets an image whose sides are multiples at the image's own size (`native_shape`)."""
     img, fmt, mode, notes = open_image(data, limits)
+    own = native_shape(img.size[0], img.size[1], shape, 0 if digit else size_multiple)
+    if own != tuple(shape):
+        notes = notes + [f"encoded at its own size {own[2]} x {own[1]} (the model takes any multiple of {size_multiple})"]
+        shape = own
     try:
         tensor, inverted, more = convert_image(img, shape, background, invert, digit)
     except MemoryError:

@@ -45,13 +45,23 @@ def dim_label(index: int, latent_shape: tuple[int, ...]) -> str:
     return "z[" + ",".join(str(i) for i in np.unravel_index(index, latent_shape)) + "]"
 
 
-def dimension_axes(kl_per_dim: np.ndarray, latent_shape: tuple[int, ...], threshold: float = COLLAPSE_THRESHOLD) -> Axes:
-    """Raw latent dimensions sorted by mean KL (most informative first), in units of the prior's sigma (1)."""
+def dimension_axes(kl_per_dim: np.ndarray, latent_shape: tuple[int, ...], threshold: float = COLLAPSE_THRESHOLD,
+                   max_axes: int | None = None, include_collapsed: bool = True) -> Axes:
+    """Raw latent dimensions sorted by mean KL (most informative first), in units of the prior's sigma (1).
+
+    max_axes keeps the first that many (vectors (K, D), not a D x D identity: a 4x64x64 code has 16,384
+    dimensions, whose identity would take 2 GB); include_collapsed False drops the dimensions under threshold
+    (unless every one is, when all are kept)."""
     kl = np.asarray(kl_per_dim, dtype=np.float64).reshape(-1)
     order = np.argsort(-kl, kind="stable")
-    vectors = np.eye(len(kl), dtype=np.float64)[order]
+    if not include_collapsed and (kl >= threshold).any():
+        order = order[kl[order] >= threshold]
+    if max_axes is not None:
+        order = order[: max(0, int(max_axes))]
+    vectors = np.zeros((len(order), len(kl)), dtype=np.float64)  # (K, D): one-hot rows
+    vectors[np.arange(len(order)), order] = 1.0
     labels = [f"{dim_label(int(i), latent_shape)} (KL {kl[i]:.2f})" for i in order]
-    return Axes(vectors, np.ones(len(kl)), labels, kl[order] < threshold, "dims")
+    return Axes(vectors, np.ones(len(order)), labels, kl[order] < threshold, "dims")
 
 
 def principal_axes(means: np.ndarray, k: int = 8) -> Axes:

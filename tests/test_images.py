@@ -139,3 +139,20 @@ def test_blank_drawing_has_a_clear_message():
     with pytest.raises(ImageInputError) as bad:
         prepare_drawing(np.zeros((4, 4, 3), np.uint8))
     assert bad.value.check == "cannot convert"
+
+
+def test_uploads_keep_their_own_size_where_the_model_takes_any_multiple():
+    from io import BytesIO
+
+    from PIL import Image
+
+    from explorer.images import load_image, native_shape
+
+    assert native_shape(48, 24, (3, 16, 16), 8) == (3, 24, 48)
+    assert native_shape(50, 24, (3, 16, 16), 8) == (3, 16, 16)  # 50 is no multiple of 8: the model's size
+    assert native_shape(48, 24, (3, 16, 16), 0) == (3, 16, 16)  # a fixed-size model
+    buf = BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (24, 48, 3), dtype=np.uint8)).save(buf, "PNG")
+    converted = load_image(buf.getvalue(), (3, 16, 16), size_multiple=8)
+    assert converted.tensor.shape == (3, 24, 48) and any("own size 48 x 24" in n for n in converted.notes)
+    assert load_image(buf.getvalue(), (3, 16, 16)).tensor.shape == (3, 16, 16)

@@ -65,3 +65,15 @@ def test_decode_and_encode_shapes(app_env):
     with torch.inference_mode():
         assert np.allclose(means, model.encode(images).mean.flatten(1).numpy(), atol=1e-6)
     assert np.allclose(latent.plane_grid((-1, -2), (1, 2), 3)[0], [-1, 2])
+
+
+def test_dimension_axes_of_a_big_code_hold_only_the_kept_rows():
+    # a 4x64x64 code: 16,384 dimensions, whose dense identity would be 2 GB in float64
+    kl = np.random.default_rng(0).random(4 * 64 * 64)
+    kl[:100] = 0.0
+    axes = latent.dimension_axes(kl, (4, 64, 64), max_axes=8, include_collapsed=False)
+    assert axes.vectors.shape == (8, kl.size)
+    assert [int(np.argmax(v)) for v in axes.vectors] == np.argsort(-kl, kind="stable")[:8].tolist()
+    assert not axes.collapsed.any() and np.all(axes.vectors.sum(1) == 1)
+    collapsed_only = latent.dimension_axes(np.zeros(5), (5,), include_collapsed=False)
+    assert len(collapsed_only) == 5 and collapsed_only.collapsed.all()  # all collapsed: all kept

@@ -53,8 +53,10 @@ def scoring_description(likelihood: str) -> str:
     return "its fixed binarisation" if likelihood == "bernoulli" else "its fixed dequantisation"
 
 
-def score_image(model: VAE, image: np.ndarray, iwae_k: int, seed: int, n_samples: int) -> ImageScore:
-    """Everything the Reconstruct page shows about one (C, H, W) image in [0, 1]."""
+def score_image(model: VAE, image: np.ndarray, iwae_k: int, seed: int, n_samples: int,
+                iwae_chunk: int = 500) -> ImageScore:
+    """Everything the Reconstruct page shows about one (C, H, W) image in [0, 1]; the IWAE samples are decoded
+    iwae_chunk at a time (explorer.runtime.budget.plan_iwae sizes it to memory)."""
     x = torch.from_numpy(np.asarray(image, dtype=np.float32)).unsqueeze(0).to(model.device)
     gen = torch.Generator(device=model.device).manual_seed(int(seed))
     with torch.inference_mode():
@@ -68,7 +70,7 @@ def score_image(model: VAE, image: np.ndarray, iwae_k: int, seed: int, n_samples
         terms = model.elbo_terms(xs, gen)  # the family's own ELBO terms, as the test items were scored
         nll = float(terms.pop("nll").sum())
         kl = float(terms.pop("kl_dims").sum()) + sum(float(v.sum()) for v in terms.values())
-        iwae = float(iwae_bound(model, xs, iwae_k, gen)[0]) if iwae_k > 0 else math.nan
+        iwae = float(iwae_bound(model, xs, iwae_k, gen, chunk=max(1, int(iwae_chunk)))[0]) if iwae_k > 0 else math.nan
         code = model.encode_code(x)[0].flatten()
     return ImageScore(
         recon=recon[0].float().cpu().numpy(), samples=samples.float().cpu().numpy(), scored=xs[0].float().cpu().numpy(),

@@ -133,6 +133,10 @@ class Capabilities:
     # `.mean` is the latent, and there is no ELBO, IWAE bound, KL or posterior sample; `loss_terms`, `elbo_terms`
     # and `iwae_log_weights` refuse with a message saying so, and pages show why they show none
     posterior: bool = True
+    # > 0: encode and decode take images of any height and width that are multiples of this (a convolutional
+    # autoencoder such as diffusers' AutoencoderKL, factor 8), so an upload is encoded at its own size; 0: only
+    # config.input_shape
+    size_multiple: int = 0
 
 
     @property

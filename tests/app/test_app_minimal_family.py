@@ -50,5 +50,11 @@ def test_a_family_with_only_encode_and_decode_on_every_page(app_env, minimal_run
     # the evaluated data set is offered, and its stored scores stand in for the run's own
     at.selectbox(key=f"dataset@{minimal_run.name}").set_value("digits").run()
     _clean(at, "digits (evaluated)")
+    # Compare offers the evaluated data set too, and reads the stored scores from it
+    switch_page(at, "compare").run()
+    at.multiselect(key="cmp_models").set_value([str(minimal_run), str(app_env["tiny-conv-mnist5k"])]).run()
+    assert "digits (evaluated)" in at.selectbox(key="cmp_dataset").options
+    at.selectbox(key="cmp_dataset").set_value("digits").run()
+    _clean(at, "compare on digits (evaluated)")
     with pytest.raises(ValueError):
         switch_page(at, "captions")

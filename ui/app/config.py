@@ -35,6 +35,7 @@ def shipped(name: str) -> Path:
 
 PRETRAINED = shipped("pretrained")
 MAP_LIMIT = 2000  # test items encoded and mapped per data set
+DATA_BUDGET_S = 20.0  # seconds a page may spend encoding its data set (the sidebar raises it); items are cut to fit
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class AppConfig:
     trusted_code: tuple[Path, ...] = ()  # adapter files the user trusted on the command line (also offered in the picker)
     image_size: int | None = None  # image size for models trained elsewhere whose config gives none (diffusers)
     live: bool = True  # the walk decodes in the browser (frontend/src/live_latent) where the model's decoder exports to ONNX
+    data_root: Path | None = None  # folder of folder-based data sets (folder, captions, torchvision sets), as train.py's
 
 
 def app_parser() -> argparse.ArgumentParser:
@@ -63,6 +65,8 @@ def app_parser() -> argparse.ArgumentParser:
                    help="run this adapter file (Python) to load a model trained elsewhere (repeatable)")
     p.add_argument("--image-size", type=int, help="image size for foreign models whose config gives none")
     p.add_argument("--live", choices=["on", "off"], help="decode the walk's sliders in the browser (default on)")
+    p.add_argument("--data-root", metavar="DIR",
+                   help="folder of folder-based data sets (as train.py's --data-root), so their images show")
     return p
 
 
@@ -87,12 +91,15 @@ def _load(argv: tuple[str, ...], env_key: tuple[tuple[str, str], ...]) -> AppCon
     renderer = args.map_renderer or env.get("VAE_EXPLORER_MAP_RENDERER") or "webgl"
     trusted = tuple(Path(p).expanduser().resolve() for p in args.trust_code)
     live = (args.live or env.get("VAE_EXPLORER_LIVE") or "on").lower() not in ("off", "0", "no", "false")
+    data_root = args.data_root or env.get("VAE_EXPLORER_DATA_ROOT") or None
     return AppConfig(tuple(unique), Path(cache).expanduser(), ImageLimits(int(mb * 1024 * 1024), pixels), threads, default,
-                     renderer if renderer in ("webgl", "svg") else "webgl", trusted, args.image_size, live)
+                     renderer if renderer in ("webgl", "svg") else "webgl", trusted, args.image_size, live,
+                     Path(data_root).expanduser() if data_root else None)
 
 
 def app_config() -> AppConfig:
     """The current settings (re-read when the command line or the environment changes, e.g. in tests)."""
     keys = ("VAE_EXPLORER_MODELS", "VAE_EXPLORER_CACHE", "VAE_EXPLORER_MAX_UPLOAD_MB", "VAE_EXPLORER_MAX_PIXELS",
-            "VAE_EXPLORER_THREADS", "VAE_EXPLORER_DEFAULT_MODEL", "VAE_EXPLORER_MAP_RENDERER", "VAE_EXPLORER_LIVE")
+            "VAE_EXPLORER_THREADS", "VAE_EXPLORER_DEFAULT_MODEL", "VAE_EXPLORER_MAP_RENDERER", "VAE_EXPLORER_LIVE",
+            "VAE_EXPLORER_DATA_ROOT")
     return _load(tuple(sys.argv[1:]), tuple((k, os.environ.get(k, "")) for k in keys))

@@ -12,8 +12,8 @@ import streamlit as st
 
 from explorer.images import ImageLimits
 from ui.app.catalogue import Entry, folder_digest, load_model
-from ui.app.config import MAP_LIMIT
-from ui.app.dataviews import DataView, background, conformed, encoded
+from ui.app.config import DATA_BUDGET_S, MAP_LIMIT
+from ui.app.dataviews import DataView, background, conformed, encode_plan, encoded
 from ui.services.lazy import torch_side
 
 
@@ -151,8 +151,14 @@ class Ctx:
         """Test items of the chosen data set (at most MAP_LIMIT), with their posterior means."""
         bg = tuple(float(v) for v in self.background())
         means = self.analysis.get("test_means")
+        stored = self.dataset == self.analysis_dataset and means is not None
+        items, batch, cut = MAP_LIMIT, 256, ""
         try:
-            images, labels, classes = conformed(self.dataset, self.dataset_options, self.shape, bg, MAP_LIMIT)
+            if not stored:  # sized to a time budget: a Stable-Diffusion-sized encoder must not encode 2000 items first
+                seconds = float(st.session_state.get("data_budget_s", DATA_BUDGET_S))
+                items, batch, cut = encode_plan(self.model, self.key, self.dataset, self.dataset_options, self.shape,
+                                                bg, MAP_LIMIT, seconds)
+            images, labels, classes = conformed(self.dataset, self.dataset_options, self.shape, bg, items)
         except Exception as exc:  # noqa: BLE001  (data not on this machine: the stored means still make a map)
             if self.dataset != self.analysis_dataset or means is None:
                 raise
@@ -162,9 +168,11 @@ class Ctx:
                             f"images of {self.dataset} are not available here ({exc}); the map uses the stored means")
         if self.dataset == self.analysis_dataset and means is not None and len(means) == len(images):
             return DataView(self.dataset, images, labels, classes, np.asarray(means, dtype=np.float32), True)
-        means = encoded(self.model, self.key, self.dataset, self.dataset_options, self.shape, bg, MAP_LIMIT)
-        note = "" if self.dataset in (self.own_dataset, self.analysis_dataset) else f"{self.dataset} images converted to the model's {self.shape} input"
-        return DataView(self.dataset, images, labels, classes, means, False, note)
+        means = encoded(self.model, self.key, self.dataset, self.dataset_options, self.shape, bg, items, batch)
+        notes = [] if self.dataset in (self.own_dataset, self.analysis_dataset) else [f"{self.dataset} images converted to the model's {self.shape} input"]
+        if cut:
+            notes.append(f"{cut} (the sidebar's data budget raises it)")
+        return DataView(self.dataset, images, labels, classes, means, False, "; ".join(notes))
 
 
 def get_ctx() -> Ctx | None:

@@ -24,13 +24,34 @@ from ui.services import inference
 from ui.services.lazy import torch_side
 
 EMBEDDED_DATASETS = ("mnist5k", "digits", "patches", "shapes")
+# their images' (C, H, W) with default options (explorer/data/embedded.py, shapes.py): which fit a model as they are
+EMBEDDED_SHAPES = {"mnist5k": (1, 28, 28), "digits": (1, 8, 8), "patches": (3, 32, 32), "shapes": (3, 32, 32)}
+
+
+def fitting_first(names: list[str], shape: tuple[int, ...]) -> list[str]:
+    """The embedded data sets `names`, those whose images have the model's input shape (C, H, W) first, then those
+    with its channels, then the rest (the order kept within each): the sidebar offers the ones that fit by default."""
+    shape = tuple(int(v) for v in shape)
+
+    def rank(name: str) -> int:
+        own = EMBEDDED_SHAPES.get(name)
+        if not shape or own is None:
+            return 0  # the shape is unknown: keep the usual order
+        return 0 if own == shape else 1 if own[0] == shape[0] else 2
+
+    return sorted(names, key=rank)
+TIMED_ITEMS = 2  # items encoded (after one untimed) to size a data set's encoding to the time budget
 
 
 def _load_split_uncached(name: str, options_json: str):
     """A DataSplit by name (explorer.data imports each loader lazily, so embedded sets never pull in torchvision)."""
     load_dataset = torch_side().data.load_dataset
 
-    return load_dataset(name, **json.loads(options_json))
+    options = json.loads(options_json)
+    root = app_config().data_root  # --data-root: where folder-based sets keep their images, unless the options say
+    if root is not None and options.get("root") is None:
+        options["root"] = str(root)
+    return load_dataset(name, **options)
 
 
 @st.cache_resource(show_spinner="Loading data set ...", max_entries=6)
@@ -41,7 +62,9 @@ def load_split(name: str, options_json: str):
 
 
 def _items_path(name: str, options_json: str, limit: int) -> Path:
-    spec = json.dumps([name, options_json, limit, explorer.__version__, "attributes"])  # files since the table
+    root = app_config().data_root
+    spec = json.dumps([name, options_json, limit, explorer.__version__, "attributes"]  # files since the table
+                      + ([str(root.resolve())] if root is not None else []))
     return app_config().cache_dir / "data" / f"{name}-{hashlib.sha256(spec.encode()).hexdigest()[:16]}.safetensors"
 
 
@@ -148,9 +171,29 @@ def conformed(name: str, options_json: str, shape: tuple[int, int, int], backgro
 
 
 @st.cache_data(show_spinner="Encoding data set ...", max_entries=12)
-def encoded(_model, model_key: str, name: str, options_json: str, shape: tuple, background: tuple, limit: int) -> np.ndarray:
+def encoded(_model, model_key: str, name: str, options_json: str, shape: tuple, background: tuple, limit: int,
+            batch_size: int = 256) -> np.ndarray:
     images, _, _ = conformed(name, options_json, shape, background, limit)
-    return inference.encode_codes(_model, images)
+    return inference.encode_codes(_model, images, batch_size=batch_size)
+
+
+@st.cache_data(show_spinner="Timing one encode to size the data set to the budget ...", max_entries=16)
+def encode_plan(_model, model_key: str, name: str, options_json: str, shape: tuple, background: tuple, limit: int,
+                seconds: float) -> tuple[int, int, str]:
+    """(items, batch, note) of a data set's encoding under a time budget of `seconds` and the memory free now
+    (explorer.runtime.budget.plan_encode, from one timed encode): a Stable-Diffusion-sized encoder gets a few
+    items, a small model all `limit`. The note says what was cut, for the page."""
+    import time
+
+    images, _, _ = conformed(name, options_json, shape, background, TIMED_ITEMS)
+    inference.encode_codes(_model, images[:1])  # first call at this shape: allocator and kernel set-up, not timed
+    start = time.perf_counter()
+    inference.encode_codes(_model, images)
+    per_item = (time.perf_counter() - start) / len(images)
+    side = torch_side()
+    plan = inference.run(side.budget.plan_encode, _model, limit, per_item, side.budget.Budget(seconds=float(seconds)),
+                         tuple(shape[1:]), str(_model.device))
+    return plan.items, plan.batch, "; ".join(plan.notes)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -21,9 +21,9 @@ from ui.app.catalogue import (
     read_evaluation,
     torch_loaded,
 )
-from ui.app.config import app_config
+from ui.app.config import DATA_BUDGET_S, app_config
 from ui.app.context import Ctx
-from ui.app.dataviews import EMBEDDED_DATASETS, dataset_available
+from ui.app.dataviews import EMBEDDED_DATASETS, dataset_available, fitting_first
 from ui.app.links import wanted_model
 from ui.services.lazy import torch_side
 
@@ -131,8 +131,10 @@ def sidebar_ui() -> Ctx | None:
         own = (config.get("dataset") or {}).get("name") or entry.dataset  # "" for a model trained elsewhere
         own_options = json.dumps((config.get("dataset") or {}).get("options") or {}, sort_keys=True)
         evaluated = evaluations(folder, stamp)  # python -m explorer.cli.evaluate MODEL --dataset NAME
-        choices = ([own] if own else []) + [d for d in evaluated if d != own] + [
-            d for d in EMBEDDED_DATASETS if d != own and d not in evaluated]
+        embedded = [d for d in EMBEDDED_DATASETS if d != own and d not in evaluated]
+        if not own and not evaluated:  # a model trained elsewhere: offer first a set whose images fit it as they are
+            embedded = fitting_first(embedded, _input_shape(config, model))
+        choices = ([own] if own else []) + [d for d in evaluated if d != own] + embedded
         key = f"dataset@{entry.name}"
         if st.session_state.get(key) not in choices:
             st.session_state[key] = choices[0]
@@ -143,6 +145,9 @@ def sidebar_ui() -> Ctx | None:
                  "other data sets are converted to the model's input shape."
                  + ("" if own else " This checkpoint names no training data set of its own."),
         )
+        st.number_input("Data budget (s)", 1.0, 3600.0, value=DATA_BUDGET_S, step=10.0, key="data_budget_s", persist_state="session",
+                        help="Time a page may spend encoding the data set's test items; a big model encodes only the "
+                             "items that fit (the page says how many). Raise it for more.")
         options = own_options if dataset == own else "{}"
         analysis, analysis_dataset = (read_analysis(folder, stamp), own) if own else ({}, "")
         if dataset != own and dataset in evaluated:
@@ -165,6 +170,14 @@ def sidebar_ui() -> Ctx | None:
         ctx_key = hashlib.sha1(f"{folder}|{stamp}|{device}{tail}".encode()).hexdigest()[:10]
         return Ctx(entry, device, config, metrics, analysis, stamp, dataset, options, cfg.limits, ctx_key, model,
                    analysis_dataset, condition)
+
+
+def _input_shape(config: dict, model) -> tuple[int, ...]:
+    """The model's input (C, H, W): from its config, else from the loaded model; () when neither says."""
+    shape = (config.get("config") or {}).get("input_shape")
+    if not shape and model is not None:
+        shape = model.config.input_shape
+    return tuple(int(v) for v in shape or ())
 
 
 def condition_ui(entry: Entry, config: dict) -> int | None:

@@ -17,8 +17,12 @@ the model's own default (the app hands pages a view under the sidebar's class, e
 
 from __future__ import annotations
 
+import math
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
+from collections.abc import Hashable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -32,6 +36,8 @@ if TYPE_CHECKING:
 
     from explorer.analysis.scoring import ImageScore
     from explorer.models.base import VAE
+    from explorer.runtime.budget import Budget, IwaePlan
+    from explorer.runtime.progress import CancelToken, ProgressCallback
 
 THREAD_PREFIX = "vae-inference"
 _EXECUTOR: ThreadPoolExecutor | None = None
@@ -64,6 +70,11 @@ def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return _executor().submit(fn, *args, **kwargs).result()
 
 
+def submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
+    """fn(*args, **kwargs) queued on the inference thread; the Future, for callers that show progress while waiting."""
+    return _executor().submit(fn, *args, **kwargs)
+
+
 # -- codes and images ------------------------------------------------------------------------------
 def _given(model: VAE, condition: int | None) -> dict[str, int]:
     """{"condition": c} for a conditional model given a class, else {} (other models never see it)."""
@@ -78,15 +89,16 @@ def decode_codes(model: VAE, codes: np.ndarray | torch.Tensor, seed: int = 0, co
     return run(decode, model, codes, seed, **_given(model, condition))
 
 
-def encode_codes(model: VAE, images: np.ndarray | torch.Tensor, condition: int | None = None) -> np.ndarray:
+def encode_codes(model: VAE, images: np.ndarray | torch.Tensor, condition: int | None = None,
+                 batch_size: int = 256) -> np.ndarray:
     """Images (N, C, H, W) in [0, 1] -> the codes pages show (`model.encode_code`), flat (N, D) float32 (under
-    class `condition` for a conditional model)."""
+    class `condition` for a conditional model), batch_size at a time."""
     import torch
 
     encode_means = torch_side().latent.encode_means
 
     x = torch.as_tensor(np.asarray(images, dtype=np.float32)) if isinstance(images, np.ndarray) else images.float()
-    return run(encode_means, model, x, **_given(model, condition))
+    return run(encode_means, model, x, batch_size=int(batch_size), **_given(model, condition))
 
 
 def reconstruct(model: VAE, image: np.ndarray, condition: int | None = None) -> np.ndarray:
@@ -128,6 +140,59 @@ def score_image(model: VAE, image: np.ndarray, iwae_k: int, seed: int, n_samples
 
         model = with_default_condition(model, int(condition))  # explorer/analysis/scoring.py then scores under that class
     return run(score, model, image, iwae_k, seed, n_samples)
+
+
+# the decodes score_image makes besides the IWAE chunks: reconstruction, posterior samples, NLL map, ELBO terms
+SCORE_DECODES = 4
+
+
+@dataclass(frozen=True)
+class WatchedScore:
+    """score_image's result with the IWAE plan it ran under (None: no IWAE asked for)."""
+
+    score: ImageScore
+    plan: IwaePlan | None
+    seconds: float
+
+
+_DECODE_SECONDS: dict[Hashable, float] = {}  # measured seconds per decode, per (model key, latent shape)
+
+
+def score_watched(model: VAE, model_key: str, image: np.ndarray, iwae_k: int, seed: int, n_samples: int,
+                  budget: Budget, on_progress: ProgressCallback, token: CancelToken, job: Any = None) -> WatchedScore:
+    """score_image of one (C, H, W) image, to run on the inference thread (ui.services.watched.start), watched
+    per decoder block (job.stage, when given, names the stage). The first call
+    for a model times one decode (shown as its own stage); the IWAE samples then follow plan_iwae under budget."""
+    import torch
+
+    side = torch_side()
+    score_image, watch, watch_target, plan_iwae = (side.scoring.score_image, side.progress.watch,
+                                                   side.calls.watch_target, side.budget.plan_iwae)
+    begin = time.perf_counter()
+    factor = model.capabilities().size_multiple
+    latent = tuple(model.latent_shape)
+    if factor and len(latent) == 3:  # a model that takes any multiple of factor: its code at this image's size
+        latent = (latent[0], image.shape[-2] // factor, image.shape[-1] // factor)
+    code_shape = (1, *latent)
+    root, tiles, key = watch_target(model, "decode", code_shape)
+    timing_key = (model_key, code_shape)
+    plan = None
+    if iwae_k > 0:
+        if timing_key not in _DECODE_SECONDS:
+            if job is not None:
+                job.stage = "timing one decode to size the IWAE samples"
+            t0 = time.perf_counter()
+            with watch(root, on_progress, token, calls=tiles, key=key), torch.inference_mode():
+                model.decode_code(torch.zeros(code_shape, device=model.device))
+            _DECODE_SECONDS[timing_key] = time.perf_counter() - t0
+        plan = plan_iwae(model, iwae_k, _DECODE_SECONDS[timing_key], budget, image_hw=tuple(image.shape[-2:]),
+                         device=str(model.device))
+    if job is not None:
+        job.stage = "scoring"
+    calls = tiles * (SCORE_DECODES + (math.ceil(plan.k / plan.chunk) if plan else 0))
+    with watch(root, on_progress, token, calls=calls):
+        score = score_image(model, image, plan.k if plan else 0, seed, n_samples, iwae_chunk=plan.chunk if plan else 500)
+    return WatchedScore(score, plan, time.perf_counter() - begin)
 
 
 def evaluate_items(model: VAE, images: np.ndarray, labels: np.ndarray | None, iwae_k: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -9,5 +9,6 @@ from explorer.data import base as data_base
 from explorer.models import foreign, registry
 from explorer.models.blocks import conditioning
 from explorer.onnx import export as onnx_export
+from explorer.runtime import budget, calls, memory, progress
 
-__all__ = ['checkpoint', 'conditioning', 'data', 'data_base', 'encode_dataset', 'evaluation', 'foreign', 'latent', 'losses', 'onnx_export', 'registry', 'scoring', 'store']
+__all__ = ['budget', 'calls', 'checkpoint', 'conditioning', 'data', 'data_base', 'encode_dataset', 'evaluation', 'foreign', 'latent', 'losses', 'memory', 'onnx_export', 'progress', 'registry', 'scoring', 'store']

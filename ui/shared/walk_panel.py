@@ -21,7 +21,7 @@ import numpy as np
 import streamlit as st
 
 from explorer.images import display_scale, make_grid, to_gif, to_png, to_uint8
-from explorer.latent import Axes, attribute_axes, dimension_axes, principal_axes, prior_draw, traversal_codes, walk_code
+from explorer.latent import COLLAPSE_THRESHOLD, Axes, attribute_axes, dimension_axes, principal_axes, prior_draw, traversal_codes, walk_code
 from ui.app.config import MAP_LIMIT, app_config
 from ui.app.context import Ctx, session_rng
 from ui.app.dataviews import test_attributes
@@ -212,21 +212,20 @@ def axes_ui(ctx: Ctx, prefix: str = "walk") -> Axes:
     limit = min(32, ctx.latent_size)
     count = int(c[1].number_input("Sliders", 1, limit, value=min(8, limit), key=f"{prefix}_count", **KEEP))
     if kind.startswith("latent"):
-        axes = dimension_axes(ctx.kl_per_dim(), ctx.latent_shape)
+        kl = np.asarray(ctx.kl_per_dim(), dtype=np.float64).reshape(-1)
+        show = c[2].checkbox("Show collapsed", key=f"{prefix}_collapsed", value=False, **KEEP,
+                             help="Dimensions whose mean KL is below 0.01 nats carry almost no information.")
+        # only the sliders shown get a vector: a one-hot row per axis, never an identity over the whole code
+        axes = dimension_axes(kl, ctx.latent_shape, max_axes=count, include_collapsed=show)
         if not ctx.has_kl_per_dim():  # no stored KL: every dimension counts as informative, in the code's order
             axes.labels = [label.split(" (KL")[0] for label in axes.labels]
             st.caption("This checkpoint stores no KL per dimension, so the sliders follow the code's own order.")
-        show = c[2].checkbox("Show collapsed", key=f"{prefix}_collapsed", value=False, **KEEP,
-                             help="Dimensions whose mean KL is below 0.01 nats carry almost no information.")
-        n_collapsed = int(axes.collapsed.sum())
-        keep = np.arange(len(axes)) if show else np.flatnonzero(~axes.collapsed)
+        n_collapsed = int((kl < COLLAPSE_THRESHOLD).sum())
         if n_collapsed:
-            st.caption(f"{n_collapsed} of {len(axes)} dimensions are collapsed (KL < 0.01 nats)"
+            st.caption(f"{n_collapsed} of {len(kl)} dimensions are collapsed (KL < 0.01 nats)"
                        + ("; they are marked ∅." if show else "; they are hidden."))
-        if len(keep) == 0:
+        if n_collapsed == len(kl):
             st.info("Every dimension is collapsed: showing them anyway.")
-            keep = np.arange(len(axes))
-        axes = axes.subset(keep[:count])
         axes.labels = [lab + (" ∅" if col else "") for lab, col in zip(axes.labels, axes.collapsed)]
         st.caption("One slider unit is one standard deviation of the prior.")
         return axes

@@ -54,9 +54,9 @@ class Upload:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _convert(data: bytes, shape: tuple, background: tuple, invert: bool | None, limits: ImageLimits,
-             digit: bool = False) -> dict:
+             digit: bool = False, size_multiple: int = 0) -> dict:
     try:
-        c = load_image(data, shape, np.asarray(background), invert, limits, digit)
+        c = load_image(data, shape, np.asarray(background), invert, limits, digit, size_multiple)
     except ImageInputError as exc:
         return {"ok": False, "error": str(exc)}
     except Exception as exc:  # noqa: BLE001  (a decoder bug must not take the session down)
@@ -75,11 +75,14 @@ def digit_model(ctx: Ctx) -> bool:
     return ctx.shape[0] == 1 and "mnist" in (ctx.own_dataset or "").lower() and float(np.mean(ctx.background())) < 0.2
 
 
-def convert_upload(ctx: Ctx, name: str, data: bytes) -> Upload:
+def convert_upload(ctx: Ctx, name: str, data: bytes, own_size: bool = False) -> Upload:
+    """An uploaded file as the model's input; own_size: at the image's own size where the model takes it
+    (Capabilities.size_multiple; Reconstruct), else at the model's input shape."""
     import torch
 
     bg = tuple(float(v) for v in ctx.background())
-    r = _convert(data, ctx.shape, bg, invert_setting(), ctx.limits, digit_model(ctx))
+    multiple = ctx.model.capabilities().size_multiple if own_size else 0
+    r = _convert(data, ctx.shape, bg, invert_setting(), ctx.limits, digit_model(ctx), multiple)
     if not r["ok"]:
         return Upload(name, False, error=r["error"])
     return Upload(name, True, torch.from_numpy(r["tensor"]), r["notes"], info=r["info"])

@@ -17,7 +17,7 @@ are read (never a hub name, never a pickled .bin).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from explorer.distributions import DiagonalGaussian, GaussianLikelihood
-from explorer.models.base import VAEConfig
+from explorer.models.base import Capabilities, VAEConfig
 from explorer.models.foreign.common import ForeignConfig, ScaledLatentVAE
 from explorer.models.foreign.detect import CONFIG_NAME, DIFFUSERS_WEIGHTS, detect_format, read_small_json
 from explorer.models.foreign.errors import ForeignModelError
@@ -242,6 +242,13 @@ class DiffusersKLVAE(ScaledLatentVAE):
     def __init__(self, config: DiffusersKLConfig, vae: torch.nn.Module):
         super().__init__(config)
         self.vae = vae
+
+    @classmethod
+    def config_capabilities(cls, config: VAEConfig) -> Capabilities:
+        """A foreign spatial model that, being convolutional, takes any multiple of its downsampling factor."""
+        base = super().config_capabilities(config)
+        factor = config.input_shape[1] // config.latent_shape[1] if isinstance(config, DiffusersKLConfig) else 0
+        return replace(base, size_multiple=int(factor))
 
     @classmethod
     def from_config(cls, config: VAEConfig, folder: Path | None = None) -> "DiffusersKLVAE":

@@ -112,3 +112,13 @@ def test_from_config_reloads_from_source(pair):
     code = torch.randn(1, 3, 8, 8)
     with torch.no_grad():
         assert torch.equal(again.decode_code(code), model.decode_code(code))
+
+
+def test_takes_any_multiple_of_its_factor_at_its_own_size(pair):
+    model, reference = pair
+    assert model.capabilities().size_multiple == 2  # 16 px in, an 8x8 latent
+    x = torch.rand(1, 3, 12, 20)  # not the config's 16 x 16: encoded and decoded at its own size
+    with torch.no_grad():
+        code = model.encode_code(x)
+        assert code.shape == (1, 3, 6, 10)
+        assert model.decode_code(code).shape == (1, 3, 12, 20)

@@ -22,6 +22,7 @@ from ui.pages.compare.view import (
     MAX_MODELS,
     METRIC_COLUMNS,
     aligned_maps,
+    evaluated_datasets,
     kl_figure,
     map_figure,
     metrics_table,
@@ -64,10 +65,12 @@ def pick_models_ui() -> list[Ctx]:
         return []
     device = current.device if current is not None else "auto"
     own = [d for d in ((e.dataset or "") for e in picked) if d]
-    choices = list(dict.fromkeys(own + list(EMBEDDED_DATASETS)))
+    evaluated = evaluated_datasets(picked)  # the evaluate command's sets, as the sidebar offers them
+    choices = list(dict.fromkeys(own + list(evaluated) + list(EMBEDDED_DATASETS)))
     if st.session_state.get("cmp_dataset") not in choices:
         st.session_state["cmp_dataset"] = choices[0]
     dataset = st.selectbox("Test items from", choices, key="cmp_dataset",
+                           format_func=lambda d: d if d in own or d not in evaluated else f"{d} (evaluated)",
                            help="Every model reconstructs, scores and maps the same test items of this data set "
                                 "(converted to the shared image shape).")
     problem = dataset_available(dataset, own_options(picked, dataset))

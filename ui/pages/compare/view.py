@@ -72,13 +72,27 @@ def model_ctx(entry: Entry, device: str, dataset: str) -> Ctx:
                analysis_dataset, condition)
 
 
+def evaluated_datasets(entries: list[Entry]) -> dict[str, str]:
+    """The data sets any of `entries` was evaluated on (the evaluate command): name -> the loader options JSON
+    that evaluation used, first entry first."""
+    found: dict[str, str] = {}
+    for entry in entries:
+        stamp = folder_stamp(Path(entry.folder))
+        for name, folder in evaluations(entry.folder, stamp).items():
+            if name not in found:
+                metrics, _ = read_evaluation(folder, stamp)
+                found[name] = json.dumps((metrics.get("dataset") or {}).get("options") or {}, sort_keys=True)
+    return found
+
+
 def own_options(entries: list[Entry], dataset: str) -> str:
-    """JSON of the loader options of `dataset` as the first of `entries` trained on it saved them ("{}" if none)."""
+    """JSON of the loader options of `dataset` as the first of `entries` trained on it saved them, else as it was
+    evaluated ("{}" if neither)."""
     for entry in entries:
         if entry.dataset == dataset:
             config = read_config(entry.folder, folder_stamp(Path(entry.folder)))["config"]
             return json.dumps((config.get("dataset") or {}).get("options") or {}, sort_keys=True)
-    return "{}"
+    return evaluated_datasets(entries).get(dataset, "{}")
 
 
 def shape_refusals(shapes: list[tuple[int, int, int]], names: list[str]) -> tuple[list[int], list[str]]:

@@ -103,6 +103,11 @@ def page() -> None:
     st.title("Loss lab")
     st.caption("Seed 001, appendix A: is a one-pixel shift closer to the original than a blurred or blank image? "
                "Every number below is computed for the image at hand.")
+    if not ctx.model.capabilities().posterior:
+        st.info(f"{ctx.entry.name} encodes to a plain latent with no posterior (an AutoencoderTiny or DC-AE: "
+                "Capabilities.posterior is False), so there is no ELBO, KL or IWAE bound for the loss lab to compare. "
+                "Reconstruct shows what it makes of an image.")
+        return
     chosen = choose_image(ctx)
     if chosen is None:
         return

@@ -14,8 +14,21 @@ import streamlit as st
 from explorer.images import UPLOAD_TYPES, display_scale, to_uint8
 from ui.app.context import Ctx, require_ctx
 from ui.pages.reconstruct.draw import can_draw, drawing_class, drawing_ui, walk_start_ui
+from ui.pages.reconstruct.watched_ui import (
+    CallBudget,
+    budget_ui,
+    code_description,
+    no_posterior_ui,
+    watched_score_ui,
+)
 from ui.services.lazy import torch_side
-from ui.shared.conditioning import class_label, class_picker_ui, class_samples_ui, score_under, written_as_ui
+from ui.shared.conditioning import (
+    class_label,
+    class_picker_ui,
+    class_samples_ui,
+    score_under,
+    written_as_ui,
+)
 from ui.shared.widgets import (
     INVERT_MODES,
     Upload,
@@ -24,16 +37,17 @@ from ui.shared.widgets import (
     heat_rgb,
     image_ui,
     remember_uploads,
-    score_image,
 )
 
 ERROR_VIEWS = ("−log p(x | z)", "squared error")  # the model's own per-pixel loss first, squared error second
 
 
 def scores_ui(ctx: Ctx, image, title: str, iwae_k: int, seed: int, n_samples: int, key: str,
-              label: int | None = None) -> None:
+              label: int | None = None, budget: CallBudget | None = None) -> None:
     """One image: as the model sees it, reconstruction, posterior samples, error map, ELBO terms, percentile.
-    A conditional model reads it as a class (`label` when known, else the picker's default, class 0)."""
+    A conditional model reads it as a class (`label` when known, else the picker's default, class 0). Other models
+    are scored as a watched call (ui/pages/reconstruct/watched_ui.py): a progress bar, Cancel, and IWAE samples
+    sized to `budget`."""
     import torch
 
     percentile_of = torch_side().evaluation.percentile_of
@@ -47,7 +61,13 @@ def scores_ui(ctx: Ctx, image, title: str, iwae_k: int, seed: int, n_samples: in
                                          "class: " + ("its own label by default." if own else "class 0 by default."))
         r = score_under(model, ctx.key, image.numpy(), iwae_k, seed, n_samples, condition)
     else:
-        r = score_image(model, ctx.key, image.numpy(), iwae_k, seed, n_samples)
+        if not model.capabilities().posterior:
+            no_posterior_ui(ctx, image)
+            return
+        scored = watched_score_ui(ctx, image.numpy(), iwae_k, seed, n_samples, budget, key)
+        if scored is None:
+            return
+        r, iwae_k = scored  # iwae_k: the samples the budget allowed
     given = "" if condition is None else f", class {class_label(ctx.class_names, condition)}"
     cols = st.columns([1, 1, 1, 2])
     image_ui(cols[0], image, "as the model sees it")
@@ -108,7 +128,7 @@ def page() -> None:
     ctx = require_ctx()
     st.title("Reconstruct")
     st.caption(f"{ctx.entry.name}: input {ctx.shape[0]} x {ctx.shape[1]} x {ctx.shape[2]}, "
-               f"{ctx.likelihood} likelihood, {ctx.model_config.get('latent_dim', '?')}-dimensional code.")
+               f"{ctx.likelihood} likelihood, {code_description(ctx.latent_shape)}.")
     with st.expander("Settings", expanded=False):
         c = st.columns(4)
         c[0].radio("Invert colours", list(INVERT_MODES), key="invert_mode", horizontal=True,
@@ -116,6 +136,7 @@ def page() -> None:
         iwae_k = int(c[1].select_slider("IWAE samples k", [0, 10, 50, 100, 500, 1000], value=100, key="rec_iwae_k"))
         seed = int(c[2].number_input("Seed for posterior draws", 0, 2**31 - 1, value=0, key="rec_seed"))
         n_samples = int(c[3].slider("Posterior samples", 1, 8, 4, key="rec_samples"))
+        budget = budget_ui()
     if ctx.condition_classes:
         class_samples_ui(ctx)
 
@@ -130,7 +151,7 @@ def page() -> None:
             return
         st.subheader("Your drawing")
         walk_start_ui(ctx, drawn)
-        scores_ui(ctx, drawn, "drawing", iwae_k, seed, n_samples, key="draw", label=drawing_class(ctx))
+        scores_ui(ctx, drawn, "drawing", iwae_k, seed, n_samples, key="draw", label=drawing_class(ctx), budget=budget)
     elif source == "Upload images":
         limit_mb = ctx.limits.max_bytes / (1024 * 1024)
         files = st.file_uploader(
@@ -152,13 +173,13 @@ def page() -> None:
                 st.session_state["_uploads"] = []
                 st.rerun()
         for i, (name, data) in enumerate(stored):
-            up: Upload = convert_upload(ctx, name, data)
+            up: Upload = convert_upload(ctx, name, data, own_size=True)
             st.subheader(name)
             if not up.ok:
                 st.error(f"{name}: {up.error}")
                 continue
             st.caption(up.info + ("; " + "; ".join(up.notes) if up.notes else ""))
-            scores_ui(ctx, up.tensor, name, iwae_k, seed, n_samples, key=f"up{i}")
+            scores_ui(ctx, up.tensor, name, iwae_k, seed, n_samples, key=f"up{i}", budget=budget)
     else:
         picked = example_ui(ctx, "rec_example")
         if picked is None:
@@ -169,4 +190,4 @@ def page() -> None:
         label = int(view.labels[index]) if view.labels is not None and len(view.labels) > index else None
         same_classes = view.classes is not None and list(view.classes) == list(ctx.class_names or [])
         scores_ui(ctx, image, f"item {index}", iwae_k, seed, n_samples, key=f"ex{index}",
-                  label=label if same_classes else None)
+                  label=label if same_classes else None, budget=budget)
