@@ -54,10 +54,10 @@ def test_interpolation_and_prior_draw():
     assert np.allclose(a, torch.randn(6, generator=g).numpy())
 
 
-def test_decode_and_encode_shapes(app_env):
+def test_decode_and_encode_shapes(models):
     from explorer.checkpoint import from_pretrained
 
-    model = from_pretrained(app_env["tiny-captioner"])  # tensor-shaped codes (2, 3, 3)
+    model = from_pretrained(models["tiny-captioner"])  # tensor-shaped codes (2, 3, 3)
     images = latent.decode(model, np.zeros((4, 18)))
     assert images.shape == (4, 1, 28, 28)
     means = latent.encode_means(model, images, batch_size=3)
