@@ -4,8 +4,8 @@ whole dSprites grid (737,280 x D), so that only the metrics are timed, not the e
 The means are a synthetic code: each of the first 5 dimensions is one factor plus Gaussian noise, the rest are
 noise (`--noise`), so the figures are meaningful as well as the times.
 
-    .venv/bin/python bench/bench_disentanglement.py --threads 1            # published counts, DCI included
-    .venv/bin/python bench/bench_disentanglement.py --smoke                # small counts, seconds
+    .venv/bin/python -m bench.bench_disentanglement --threads 1            # published counts, DCI included
+    .venv/bin/python -m bench.bench_disentanglement --smoke                # small counts, seconds
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import time
 
 import numpy as np
 
-from cpu_options import add_cpu_options, apply_cpu_options  # bench/, the script's folder, is on sys.path
+from bench.cpu_options import add_cpu_options, apply_cpu_options
 
 from explorer.analysis.disentanglement import METRICS
 from explorer.data.dsprites import DSprites
+from bench.smoke import add_smoke_option
 
 SMOKE = {"beta_vae": {"num_train": 200, "num_eval": 100}, "factor_vae": {"num_variance_estimate": 1000,
          "num_train": 200, "num_eval": 100}, "mig": {"num_train": 1000}, "sap": {"num_train": 500, "num_test": 250},
@@ -42,7 +43,7 @@ def main() -> None:
     ap.add_argument("--noise", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--metrics", default=",".join(METRICS), help=f"comma-separated, from {list(METRICS)}")
-    ap.add_argument("--smoke", action="store_true", help="small sample counts: checks the script runs")
+    add_smoke_option(ap)
     add_cpu_options(ap)
     a = ap.parse_args()
     apply_cpu_options(a)

@@ -1,9 +1,9 @@
 """Fit time of the linear latent -> RGB preview (explorer.preview.linear) for 4, 16 and 64 code channels, and its
 PSNR against the full decode. Target: each fit at most 30 s.
 
-    .venv/bin/python bench/bench_linear_fit.py              # 4, 16, 64 channels, small f8 configs
-    .venv/bin/python bench/bench_linear_fit.py --sd         # also the SD 1.x config at 256 px
-    .venv/bin/python bench/bench_linear_fit.py --smoke      # one tiny config, 8 tiles
+    .venv/bin/python -m bench.bench_linear_fit              # 4, 16, 64 channels, small f8 configs
+    .venv/bin/python -m bench.bench_linear_fit --sd         # also the SD 1.x config at 256 px
+    .venv/bin/python -m bench.bench_linear_fit --smoke      # one tiny config, 8 tiles
 
 Each model is a random-weight diffusers AutoencoderKL saved with save_pretrained and loaded through the
 explorer's loader (so the code space is the scaled one the pages show). "job s" is the whole fit: encoding the
@@ -25,6 +25,7 @@ from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn.functional as F
+from bench.smoke import add_smoke_option
 
 SMALL = {"block_out_channels": (32, 64, 64, 64), "layers_per_block": 1, "norm_num_groups": 8, "sample_size": 128}
 SD = {"block_out_channels": (128, 256, 512, 512), "layers_per_block": 2, "sample_size": 256, "scaling_factor": 0.18215}
@@ -67,7 +68,7 @@ def run(name: str, config: dict, channels: int, tiles: int, held_out: int) -> No
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--smoke", action="store_true", help="one tiny 4-channel config, 8 tiles (a few seconds)")
+    add_smoke_option(ap)
     ap.add_argument("--sd", action="store_true", help="also the SD 1.x config (84M parameters) at 256 px")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     args = ap.parse_args()

@@ -1,9 +1,9 @@
 """The up-front peak-memory estimate (explorer.runtime.memory) against the measured peak, for random-weight
 diffusers AutoencoderKL configs: the SD 1.x config at 256 and 512 px and a small config. Target: within 30%.
 
-    .venv/bin/python bench/bench_memory_estimate.py            # SD at 256 and 512, small config
-    .venv/bin/python bench/bench_memory_estimate.py --smoke    # the small config at 64 px only
-    .venv/bin/python bench/bench_memory_estimate.py --tiling   # tiled decodes at 512 px
+    .venv/bin/python -m bench.bench_memory_estimate            # SD at 256 and 512, small config
+    .venv/bin/python -m bench.bench_memory_estimate --smoke    # the small config at 64 px only
+    .venv/bin/python -m bench.bench_memory_estimate --tiling   # tiled decodes at 512 px
 
 Each measurement runs in a fresh child process (1 torch thread): it builds the model, resets the kernel's
 peak-RSS mark (writing 5 to /proc/self/clear_refs) and runs one encode or decode under no_grad; the measured
@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from bench.smoke import add_smoke_option
 
 ROOT = Path(__file__).resolve().parents[1]
 SD = {"block_out_channels": [128, 256, 512, 512], "layers_per_block": 2, "latent_channels": 4,
@@ -95,7 +96,7 @@ def measure(config: str, part: str, size: int, batch: int = 1, tile: int = 0) ->
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--smoke", action="store_true", help="one small-config decode at 64 px (a few seconds)")
+    add_smoke_option(ap)
     ap.add_argument("--tiling", action="store_true",
                     help="tiled decodes at 512 px instead (small config, tiles of 128 px; SD, tiles of 256 px), with "
                          "their PSNR and time against the untiled decode")

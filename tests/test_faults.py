@@ -164,7 +164,7 @@ def test_caches_of_a_read_only_model_go_to_the_cache_folder(read_only_model, tmp
     folder = model_cache_dir(digest, cache)
     onnx = exported_decoder(model, folder.name, folder.parent, exporters=("torchscript",))  # as ui/shared/walk_panel.py
     means = np.random.default_rng(0).normal(size=(50, 2)).astype(np.float32)
-    key = map_key(str(model_folder), "digits", "pca", {}, 0, means)  # a map entry, as the map jobs file them
+    key = map_key(digest, "digits", "pca", {}, 0, means)  # a map entry, filed as the map jobs file them
     write_entry(cache_path(cache, key), {"coords": compute_map(means, "pca").astype(np.float32)}, {})
     assert sorted(p.relative_to(model_folder) for p in model_folder.rglob("*")) == before  # nothing written there
     assert (folder / "eval" / "digits" / "metrics.json").is_file(), sorted(cache.rglob("*"))

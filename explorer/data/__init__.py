@@ -56,7 +56,8 @@ def loader_options(name: str) -> list[str]:
     """The options data set `name`'s loader takes (besides root and download)."""
     if name not in _LOADERS:
         raise ValueError(f"unknown data set {name!r}; known: {available_datasets()}")
-    return [p for p in inspect.signature(_loader(name)).parameters if p not in ("root", "download")]
+    params = inspect.signature(_loader(name)).parameters.values()
+    return [p.name for p in params if p.name not in ("root", "download") and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
 
 
 def check_options(name: str, options: dict[str, Any]) -> None:

@@ -18,7 +18,6 @@ Items are (image float32 (3, crop, crop) in [0, 1], UNLABELLED). The likelihood 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 import torch
@@ -115,13 +114,10 @@ def tiles(photo: Tensor, size: int) -> Tensor:
 
 
 def load_photos(root: str | None = None, download: bool = False, image_size: int | None = None,
-                n_items: int | None = None, seed: int = 0, **unknown: Any) -> DataSplit:
+                n_items: int | None = None, seed: int = 0) -> DataSplit:
     """The photos data set: `n_items` training crops of `image_size` px (default 64) from TRAIN_PHOTOS and the
     tiles of the held-out HELD_OUT photographs as the test split (n_items None: DEFAULT_ITEMS). root and download are not used (the photographs
     come with scikit-image and scikit-learn)."""
-    if unknown:
-        raise ValueError(f"the photos data set takes no option {sorted(unknown)}; its options: image_size (crop "
-                         f"size, default {DEFAULT_CROP}), n_items (training crops per epoch), seed")
     crop = DEFAULT_CROP if image_size is None else image_size
     n_items = DEFAULT_ITEMS if n_items is None else n_items
     if isinstance(crop, bool) or not isinstance(crop, int) or not 8 <= crop <= 256:

@@ -299,3 +299,19 @@ def label_probabilities(model: VAE, code: np.ndarray, seed: int = 0, n_draws: in
         return probs.float().reshape(-1).cpu().numpy()
 
     return run(work)
+
+
+def posterior_kl_elements(model: VAE, images: np.ndarray) -> np.ndarray | None:
+    """KL(q(z | x) || p(z)) per latent element (N, *latent_shape) of images (N, C, H, W), or None where the posterior
+    has no closed-form KL (an IAF posterior's is a one-draw estimate, not a per-element statistic)."""
+    import torch
+
+    def work() -> np.ndarray | None:
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).to(model.device)
+            q = model.encode(x)
+            if not q.has_analytic_kl:
+                return None
+            return q.kl().float().cpu().numpy().reshape(len(x), *model.latent_shape)
+
+    return run(work)

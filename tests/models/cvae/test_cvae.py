@@ -173,13 +173,12 @@ def test_train_cli_trains_a_cvae_and_refuses_unlabelled_data(tmp_path):
 
 
 def test_train_cli_refuses_unlabelled_data(tmp_path, capsys, monkeypatch):
-    import explorer.data
     from explorer.cli import train
 
     def unlabelled(name, **kwargs):
         data = make_split()
         return DataSplit("blank", data.train, data.test, data.image_shape, "bernoulli", classes=None)
 
-    monkeypatch.setattr(explorer.data, "load_dataset", unlabelled)
+    monkeypatch.setattr(train, "load_dataset", unlabelled)  # where the train command finds it
     assert train.main(["--model", "cvae", "--dataset", "digits", "--epochs", "1", "--out", str(tmp_path / "o")]) == 2
     assert "unlabelled" in capsys.readouterr().err

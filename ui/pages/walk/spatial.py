@@ -48,26 +48,10 @@ def _sample_codes(_model, model_key: str, dataset: str, _images: np.ndarray, n: 
     return flat.reshape(len(flat), *_model.latent_shape)
 
 
-def _posterior_kl(model, images: np.ndarray) -> np.ndarray | None:
-    """KL(q(z | x) || p(z)) per latent element (N, C, H, W) of images (N, C, H, W), or None where the posterior
-    has no closed-form KL (an IAF posterior's is a one-draw estimate, not a per-channel statistic)."""
-    import torch
-
-    def work() -> np.ndarray | None:
-        with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).to(model.device)
-            q = model.encode(x)
-            if not q.has_analytic_kl:
-                return None
-            return q.kl().float().cpu().numpy().reshape(len(x), *model.latent_shape)
-
-    return inference.run(work)
-
-
 @st.cache_data(show_spinner=False, max_entries=32)
 def _channel_kl(_model, model_key: str, images: np.ndarray) -> np.ndarray | None:
     """KL per channel (C,) averaged over images (N, C, H, W), or None where the posterior has no closed form."""
-    parts = [_posterior_kl(_model, images[i : i + BATCH]) for i in range(0, len(images), BATCH)]
+    parts = [inference.posterior_kl_elements(_model, images[i : i + BATCH]) for i in range(0, len(images), BATCH)]
     if any(p is None for p in parts):
         return None
     return np.concatenate(parts).sum(axis=(2, 3)).mean(0)
