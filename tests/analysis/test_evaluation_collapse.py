@@ -12,7 +12,7 @@ from explorer.analysis.evaluation import COLLAPSE_TOTAL_KL_NATS, collapse_verdic
 from explorer.checkpoint import read_config
 from explorer.models import build_model, get_model_class
 
-from tinydata import make_split
+from tests.support.tinydata import make_split
 
 PRETRAINED = sorted(p.parent for p in (Path(__file__).resolve().parents[2] / "pretrained").glob("*/metrics.json"))
 

@@ -15,13 +15,13 @@ import pytest
 import torch
 from PIL import Image
 
-from apptest_helpers import errors, open_app, switch_page
-from bad_files import encode
 from explorer.checkpoint import save_pretrained
 from explorer.models.registry import build_model
 from explorer.runtime.budget import Budget
 from explorer.runtime.progress import Cancelled
-from support.slow_model import GB
+from tests.support.apptest_helpers import errors, open_app, switch_page
+from tests.support.bad_files import encode
+from tests.support.slow_model import GB
 from ui.services import inference, watched
 
 BLOCK_S = 0.15  # seconds per decoder block here (the model's default is 2 s; the tests keep the suite short)

@@ -8,7 +8,7 @@ import torch
 from explorer.models.registry import build_model
 from explorer.runtime.budget import Budget, plan_encode, plan_iwae, time_per_item
 from explorer.runtime.memory import MemoryRefused, estimate_peak
-from support.slow_model import GB
+from tests.support.slow_model import GB
 
 
 def _slow(**kw):

@@ -9,7 +9,7 @@ from explorer.models.registry import build_model
 from explorer.runtime.memory import (
     MemoryEstimate, MemoryRefused, autoencoder_kl_activation_bytes, available_bytes, bytes_from_gb, check_fits,
     estimate_peak, format_bytes, largest_batch)
-from support.slow_model import GB
+from tests.support.slow_model import GB
 
 SD = {"block_out_channels": [128, 256, 512, 512], "latent_channels": 4, "in_channels": 3}
 

@@ -188,7 +188,7 @@ def test_calls_must_be_positive():
 
 
 def test_a_finished_call_completes_the_bar_and_teaches_the_next_its_total():
-    from support.slow_model import SlowConfig, SlowVAE
+    from tests.support.slow_model import SlowConfig, SlowVAE
 
     from explorer.runtime.calls import watched_decode, watched_encode
 

@@ -12,7 +12,7 @@ from explorer.checkpoint import from_pretrained, save_pretrained
 from explorer.models.registry import build_model
 from explorer.runtime.memory import MemoryRefused, check_fits, estimate_peak
 from explorer.runtime.progress import Cancelled, CancelToken, find_blocks, run_watched
-from support.slow_model import GB
+from tests.support.slow_model import GB
 
 
 def _model(seconds: float = 0.05, blocks: int = 4):
