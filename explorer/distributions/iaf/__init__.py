@@ -8,6 +8,8 @@ same DiagonalGaussian as before (so checkpoints whose config.json predates these
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from torch import Tensor
 
 from explorer.distributions import DiagonalGaussian
@@ -15,7 +17,7 @@ from explorer.distributions.iaf.flow import IAF, IAFStep
 from explorer.distributions.iaf.made import MADE, MaskedLinear
 from explorer.distributions.iaf.posterior import IAFPosterior
 
-__all__ = ["IAF", "IAFStep", "MADE", "MaskedLinear", "IAFPosterior", "IAFMixin", "IAF_HELP", "check_iaf_fields",
+__all__ = ["IAF", "IAFStep", "MADE", "MaskedLinear", "IAFPosterior", "IAFFields", "IAFMixin", "IAF_HELP", "check_iaf_fields",
            "stats_width"]
 
 FLOW_CODE_NAME = "flow at ε = 0"
@@ -25,6 +27,15 @@ IAF_HELP = {
     "iaf_hidden": "width of each IAF step's two MADE hidden layers (iaf_steps > 0)",
     "context_dim": "size of the context vector h the encoder emits for the IAF steps (iaf_steps > 0)",
 }
+
+
+@dataclass
+class IAFFields:
+    """The three config fields a vector-code family takes to grow an IAF posterior (conv and mlp mix them in)."""
+
+    iaf_steps: int = field(default=0, metadata={"help": IAF_HELP["iaf_steps"]})
+    iaf_hidden: int = field(default=128, metadata={"help": IAF_HELP["iaf_hidden"]})
+    context_dim: int = field(default=32, metadata={"help": IAF_HELP["context_dim"]})
 
 
 def check_iaf_fields(config) -> None:

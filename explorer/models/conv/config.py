@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from explorer.distributions.iaf import IAF_HELP, check_iaf_fields
+from explorer.distributions.iaf import IAFFields, check_iaf_fields
 from explorer.models.base import VAEConfig
 from explorer.models.blocks.layers import ACTIVATIONS
 
 
 @dataclass
-class ConvConfig(VAEConfig):
+class ConvConfig(IAFFields, VAEConfig):  # VAEConfig's fields, then the IAF ones, then these
     channels: tuple[int, ...] = field(default=(32, 64, 128), metadata={
         "help": "conv widths, e.g. 32,64,128; each layer halves the spatial size"})
     hidden_dim: int = field(default=256, metadata={
@@ -18,9 +18,6 @@ class ConvConfig(VAEConfig):
     batch_norm: bool = field(default=False, metadata={"help": "batch norm after each conv (not after the output layer)"})
     activation: str = field(default="relu", metadata={
         "help": "nonlinearity after each layer", "choices": tuple(sorted(ACTIVATIONS))})
-    iaf_steps: int = field(default=0, metadata={"help": IAF_HELP["iaf_steps"]})
-    iaf_hidden: int = field(default=128, metadata={"help": IAF_HELP["iaf_hidden"]})
-    context_dim: int = field(default=32, metadata={"help": IAF_HELP["context_dim"]})
 
     def __post_init__(self) -> None:
         super().__post_init__()

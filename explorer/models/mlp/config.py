@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from explorer.distributions.iaf import IAF_HELP, check_iaf_fields
+from explorer.distributions.iaf import IAFFields, check_iaf_fields
 from explorer.models.base import VAEConfig
 from explorer.models.blocks.layers import ACTIVATIONS
 
 
 @dataclass
-class MLPConfig(VAEConfig):
+class MLPConfig(IAFFields, VAEConfig):  # VAEConfig's fields, then the IAF ones, then these
     hidden_sizes: tuple[int, ...] = field(default=(512, 256), metadata={
         "help": "widths of the encoder's hidden layers, e.g. 512,256; the decoder mirrors them"})
     activation: str = field(default="relu", metadata={
         "help": "relu, or selu (self-normalising, Klambauer et al. 2017), also elu, leaky_relu", "choices": tuple(sorted(ACTIVATIONS))})
     weight_norm: bool = field(default=False, metadata={"help": "weight-normalised linear layers (Salimans & Kingma 2016)"})
-    iaf_steps: int = field(default=0, metadata={"help": IAF_HELP["iaf_steps"]})
-    iaf_hidden: int = field(default=128, metadata={"help": IAF_HELP["iaf_hidden"]})
-    context_dim: int = field(default=32, metadata={"help": IAF_HELP["context_dim"]})
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -13,27 +13,27 @@ from ui.services.mapjobs import Job, encoding_key, peek, request_encoding, resta
 
 
 @st.fragment(run_every=1.0)
+def _job_progress_ui(key: str, what: str, meanwhile: str) -> None:
+    """Polls a background job; when it is done, the whole page reruns to show what it made."""
+    job = peek(key)
+    if job is None:
+        return
+    if job.done:
+        st.rerun()
+    st.progress(job.progress(), text=f"{what} in the background ({job.stage}, {job.elapsed:.0f} s). {meanwhile}")
+
+
 def progress_ui(key: str, label: str) -> None:
-    """Polls the background job; when it is done, the whole page reruns to show the new map."""
+    """A background map's progress; the page reruns with the new map when it is done."""
     job = peek(key)
-    if job is None:
-        return
-    if job.done:
-        st.rerun()
-    st.progress(job.progress(), text=f"Computing {label} of {job.n} points in the background ({job.stage}, "
-                                     f"{job.elapsed:.0f} s). The PCA map is shown meanwhile; everything else stays usable.")
+    points = job.n if job is not None else 0
+    _job_progress_ui(key, f"Computing {label} of {points} points",
+                     "The PCA map is shown meanwhile; everything else stays usable.")
 
 
-@st.fragment(run_every=1.0)
 def encode_progress_ui(key: str, dataset: str) -> None:
-    """Polls the background encoding; when it is done, the whole page reruns and offers the stored encoding."""
-    job = peek(key)
-    if job is None:
-        return
-    if job.done:
-        st.rerun()
-    st.progress(job.progress(), text=f"Encoding the whole test split of {dataset} in the background ({job.stage}, "
-                                     f"{job.elapsed:.0f} s). It is offered under Points when done.")
+    """A background encoding's progress; the page reruns and offers the stored encoding when it is done."""
+    _job_progress_ui(key, f"Encoding the whole test split of {dataset}", "It is offered under Points when done.")
 
 
 def encode_ui(ctx: Ctx, stored: list) -> None:
