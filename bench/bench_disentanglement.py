@@ -20,7 +20,7 @@ from bench.cpu_options import add_cpu_options, apply_cpu_options
 
 from explorer.analysis.disentanglement import METRICS
 from explorer.data.dsprites import DSprites
-from bench.smoke import add_smoke_option
+from bench.smoke import add_smoke_option, announce_smoke
 
 SMOKE = {"beta_vae": {"num_train": 200, "num_eval": 100}, "factor_vae": {"num_variance_estimate": 1000,
          "num_train": 200, "num_eval": 100}, "mig": {"num_train": 1000}, "sap": {"num_train": 500, "num_test": 250},
@@ -46,6 +46,7 @@ def main() -> None:
     add_smoke_option(ap)
     add_cpu_options(ap)
     a = ap.parse_args()
+    announce_smoke(a, counts="SMOKE (small sample counts per metric)")
     apply_cpu_options(a)
     grid = DSprites()
     t0 = time.perf_counter()

@@ -25,7 +25,7 @@ from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn.functional as F
-from bench.smoke import add_smoke_option
+from bench.smoke import add_smoke_option, announce_smoke
 
 SMALL = {"block_out_channels": (32, 64, 64, 64), "layers_per_block": 1, "norm_num_groups": 8, "sample_size": 128}
 SD = {"block_out_channels": (128, 256, 512, 512), "layers_per_block": 2, "sample_size": 256, "scaling_factor": 0.18215}
@@ -72,6 +72,7 @@ def main() -> None:
     ap.add_argument("--sd", action="store_true", help="also the SD 1.x config (84M parameters) at 256 px")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     args = ap.parse_args()
+    announce_smoke(args, configs="one tiny 4-channel config", tiles=8)
     torch.set_num_threads(args.threads)
     print(f"{'config':6} {'C':>4} {'px':>5} {'tiles':>5} {'job s':>7} {'solve s':>7} {'PSNR full':>11} {'PSNR cells':>11} {'fit PSNR':>8}")
     if args.smoke:

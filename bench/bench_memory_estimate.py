@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from bench.smoke import add_smoke_option
+from bench.smoke import add_smoke_option, announce_smoke
 
 ROOT = Path(__file__).resolve().parents[1]
 SD = {"block_out_channels": [128, 256, 512, 512], "layers_per_block": 2, "latent_channels": 4,
@@ -102,6 +102,7 @@ def main() -> None:
                          "their PSNR and time against the untiled decode")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    announce_smoke(args, configs="the small config", px=64)
     if args.child:
         print(json.dumps(child(*json.loads(args.child))))
         return

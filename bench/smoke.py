@@ -19,3 +19,9 @@ def apply_smoke(args: argparse.Namespace, **sizes: object) -> argparse.Namespace
             setattr(args, name, value)
         print("smoke run:", ", ".join(f"{k}={v}" for k, v in sizes.items()), flush=True)
     return args
+
+
+def announce_smoke(args: argparse.Namespace, **sizes: object) -> None:
+    """With --smoke, says which sizes the benchmark's own smoke mode uses (for a benchmark that sets them itself)."""
+    if args.smoke:
+        print("smoke run:", ", ".join(f"{k}={v}" for k, v in sizes.items()), flush=True)
