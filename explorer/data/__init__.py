@@ -31,7 +31,7 @@ _LOADERS: dict[str, tuple[str, str]] = {
     "captions-csv": ("explorer.data.captions", "load_captions_csv"),
     "captions-coco": ("explorer.data.captions", "load_captions_coco"),
 }
-EMBEDDED = ("mnist5k", "digits", "patches", "shapes")
+EMBEDDED = ("mnist5k", "digits", "patches", "shapes", "photos")  # ui/app/dataviews.py keeps a torch-free copy
 
 
 def available_datasets() -> list[str]:

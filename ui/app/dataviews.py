@@ -23,9 +23,10 @@ from ui.app.perf import settle
 from ui.services import inference
 from ui.services.lazy import torch_side
 
-EMBEDDED_DATASETS = ("mnist5k", "digits", "patches", "shapes")
+EMBEDDED_DATASETS = ("mnist5k", "digits", "patches", "shapes", "photos")  # explorer.data.EMBEDDED (which imports torch)
 # their images' (C, H, W) with default options (explorer/data/embedded.py, shapes.py): which fit a model as they are
-EMBEDDED_SHAPES = {"mnist5k": (1, 28, 28), "digits": (1, 8, 8), "patches": (3, 32, 32), "shapes": (3, 32, 32)}
+EMBEDDED_SHAPES = {"mnist5k": (1, 28, 28), "digits": (1, 8, 8), "patches": (3, 32, 32), "shapes": (3, 32, 32),
+                   "photos": (3, 64, 64)}
 
 
 def fitting_first(names: list[str], shape: tuple[int, ...]) -> list[str]:

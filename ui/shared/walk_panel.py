@@ -52,13 +52,14 @@ def encode_under_class(_model, model_key: str, image: np.ndarray, label: int) ->
     return inference.encode_codes(_model, image[None], condition=label)[0]
 
 
-def start_ui(ctx: Ctx, prefix: str = "walk") -> tuple[np.ndarray, str]:
-    """Choose where the walk starts; returns (flat start code, description)."""
+def start_ui(ctx: Ctx, prefix: str = "walk", prefer_data: bool = False) -> tuple[np.ndarray, str]:
+    """Choose where the walk starts; returns (flat start code, description). prefer_data: start on a data set
+    item when there is one (a spatial code's zero is rarely an image)."""
     from_map = st.session_state.get("walk_from_map")
     kinds = START_KINDS if from_map and from_map.get("model_key") == ctx.key else START_KINDS[:-1]
     if st.session_state.get(f"{prefix}_start") not in kinds:
         # a captioning model's prior mean decodes to an empty picture with an arbitrary caption: start on a real image
-        default = "data set example" if ctx.has_captions and ctx.data().has_images else kinds[0]
+        default = "data set example" if (prefer_data or ctx.has_captions) and ctx.data().has_images else kinds[0]
         st.session_state[f"{prefix}_start"] = kinds[-1] if from_map and from_map.get("model_key") == ctx.key else default
     kind = st.radio("Start from", kinds, key=f"{prefix}_start", horizontal=True, **KEEP)
     if kind == "random prior draw":

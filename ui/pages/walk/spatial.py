@@ -92,7 +92,7 @@ def _linear_preview(_model, digest: str, cache_dir: str) -> Any:
 # -- layout ------------------------------------------------------------------------------------------
 def _start(ctx: Ctx) -> tuple[np.ndarray, str, np.ndarray | None]:
     """(start code (C, H, W), description, the start image (C, H, W) when it came from an image)."""
-    flat, described = start_ui(ctx, prefix="spatial")
+    flat, described = start_ui(ctx, prefix="spatial", prefer_data=True)
     image = None
     kind = st.session_state.get("spatial_start")
     view = ctx.data()
