@@ -18,7 +18,7 @@ MODEL_FILES = ["*/config.json", "*/model.safetensors", "*/analysis.safetensors",
 setup(
     packages=find_packages(include=["explorer", "explorer.*", "ui", "ui.*"]) + ["ui.pretrained", "ui.streamlit_config"],
     package_dir={"ui.pretrained": "pretrained", "ui.streamlit_config": ".streamlit"},
-    package_data={"ui": ["entry/*.py"], "ui.pretrained": MODEL_FILES, "ui.streamlit_config": ["config.toml"],
+    package_data={"ui": ["entry/*.py", "app/icon.png"], "ui.pretrained": MODEL_FILES, "ui.streamlit_config": ["config.toml"],
                   "explorer.models.foreign": ["configs/*/config.json"]},  # single-file presets (no weights)
     include_package_data=False,
 )

@@ -12,6 +12,7 @@ a checkout, ui/entry/streamlit_app.py for the console script.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import streamlit as st
 
@@ -23,6 +24,9 @@ from ui.app.navigation import register_pages
 from ui.app.pagestyle import page_style_ui
 from ui.app.perf import preload_chart_module
 from ui.app.sidebar import sidebar_ui
+
+
+TAB_ICON = Path(__file__).resolve().parent / "app" / "icon.png"
 
 
 # Pages load on first visit: four of them import torch, which must not hold up the first paint (warmup.start loads it
@@ -85,7 +89,8 @@ def wants_captions(ctx: Ctx | None) -> bool:
 
 
 def main() -> None:
-    st.set_page_config(page_title="VAE Latent Explorer", page_icon=":material/blur_on:", layout="wide")
+    # the tab icon is a file shipped here: a Material icon name makes every page load fetch it from another host
+    st.set_page_config(page_title="VAE Latent Explorer", page_icon=str(TAB_ICON), layout="wide")
     page_style_ui()
     # One intra-op thread by default: each session runs in its own thread, and a batch-of-one decode on a
     # small shared CPU is 20-40x slower when two OpenMP threads contend with everything else (measured).
