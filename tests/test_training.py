@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from explorer.models import build_model
-from explorer.training import STATE_DIR, Trainer, TrainConfig
-
+from explorer.training import STATE_DIR, TrainConfig, Trainer
 from tests.support.tinydata import make_split
+from tests.support.training import fit_until
 
 
 def run(tmp_path, epochs, resume=False, stop_after=None, **cfg):
@@ -15,15 +15,7 @@ def run(tmp_path, epochs, resume=False, stop_after=None, **cfg):
     model = build_model("mlp", input_shape=data.image_shape, latent_dim=3, hidden_sizes=(16,))
     config = TrainConfig(**{"epochs": epochs, "batch_size": 16, "progress": False, "tensorboard": False, **cfg})
     trainer = Trainer(model, data, config, tmp_path, torch.device("cpu"))
-
-    def interrupt(record):
-        if stop_after is not None and record.epoch == stop_after:
-            raise KeyboardInterrupt
-
-    try:
-        return trainer, trainer.fit(resume=resume, on_epoch=interrupt)
-    except KeyboardInterrupt:
-        return trainer, None
+    return fit_until(trainer, resume, stop_after)
 
 
 def test_loss_goes_down_and_history_is_complete(tmp_path):

@@ -95,6 +95,10 @@ class ScaledLatentVAE(ForeignVAE):
     """A diffusers autoencoder whose code is the pipeline's scaled latent (`config.scaling`, a LatentScaling):
     the code <-> latent maps and prior samples in the scaled space, shared by the KL and the plain-latent ones."""
 
+    def __init__(self, config: ForeignConfig, vae: torch.nn.Module):
+        super().__init__(config)
+        self.vae = vae  # the diffusers autoencoder itself
+
     def code_from_latent(self, z: Tensor) -> Tensor:
         """Unscaled latents -> the pipeline's scaled latent (`LatentScaling`, `config.scaling_note()`)."""
         return self.config.scaling.code_from_latent(z)

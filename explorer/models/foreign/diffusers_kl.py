@@ -239,10 +239,6 @@ class DiffusersKLVAE(ScaledLatentVAE):
     code_name = "scaled posterior mean"
     config: DiffusersKLConfig
 
-    def __init__(self, config: DiffusersKLConfig, vae: torch.nn.Module):
-        super().__init__(config)
-        self.vae = vae
-
     @classmethod
     def config_capabilities(cls, config: VAEConfig) -> Capabilities:
         """A foreign spatial model that, being convolutional, takes any multiple of its downsampling factor."""

@@ -173,10 +173,6 @@ class PlainLatentVAE(ScaledLatentVAE):
     posterior_name = "none (a deterministic encoder)"
     config: PlainLatentConfig
 
-    def __init__(self, config: PlainLatentConfig, vae: torch.nn.Module):
-        super().__init__(config)
-        self.vae = vae
-
     @classmethod
     def config_capabilities(cls, config: VAEConfig) -> Capabilities:
         spatial = isinstance(config, ForeignConfig) and len(config.latent_shape) == 3

@@ -6,7 +6,8 @@ import torch
 from explorer.checkpoint import from_pretrained
 from explorer.models import build_model
 from explorer.models.foreign.detect import describe_model_path, detect_format
-from explorer.training import Trainer, TrainConfig
+from explorer.training import TrainConfig, Trainer
+from tests.support.training import fit_until
 
 TINY = {"input_shape": (3, 16, 16), "likelihood": "gaussian", "block_out_channels": (8, 16, 16),
         "norm_num_groups": 4, "layers_per_block": 1, "latent_channels": 4}
@@ -88,15 +89,7 @@ def _run(folder, epochs, resume=False, stop_after=None):
     config = TrainConfig(epochs=epochs, batch_size=8, lr=1e-3, beta=0.01, kl_schedule="constant", progress=False,
                          tensorboard=False)
     trainer = Trainer(model, data, config, folder, torch.device("cpu"))
-
-    def interrupt(record):
-        if stop_after is not None and record.epoch == stop_after:
-            raise KeyboardInterrupt
-
-    try:
-        return trainer, trainer.fit(resume=resume, on_epoch=interrupt)
-    except KeyboardInterrupt:
-        return trainer, None
+    return fit_until(trainer, resume, stop_after)
 
 
 @pytest.mark.slow
@@ -133,12 +126,12 @@ def test_trains_through_train_py(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_teacher_export_writes_a_diffusers_folder_with_its_card(tmp_path, monkeypatch):
-    import explorer.data.photos as photos
     from diffusers import AutoencoderKL
 
+    import explorer.data.photos as photos
+    from explorer.analysis.teacher import export_teacher, whole_photo_psnr
     from explorer.cli.train import main
     from explorer.data import load_dataset
-    from explorer.analysis.teacher import export_teacher, whole_photo_psnr
 
     monkeypatch.setattr(photos, "DEFAULT_ITEMS", 16)
     run = tmp_path / "run"
