@@ -127,7 +127,7 @@ def main() -> None:
               f"{r['estimated'] / 2**20:12.0f} {error:+7.0%} {r['seconds']:6.1f}{tiled}", flush=True)
     print(f"worst error {worst:.0%} (target within {TOLERANCE:.0%}); {time.perf_counter() - started:.1f} s in all, "
           "each child importing torch and diffusers")
-    if worst > TOLERANCE:
+    if worst > TOLERANCE and not args.smoke:  # a smoke run checks the code path; its tiny sizes say nothing of the target
         sys.exit(1)
 
 
