@@ -134,7 +134,6 @@ def export_model(
     capabilities = model.capabilities()
     if capabilities.captions or capabilities.labels:
         metrics.update(caption_metrics(model, data))
-    metrics.update(model.extra_metrics(data, model.device))
     write_evaluation(out, metrics, arrays)
     summary = summary_line(model.family, meta["name"], metrics)
     save_pretrained(model, out, {"dataset": meta, "summary": summary, "command": command, "training": train_config})

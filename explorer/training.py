@@ -29,6 +29,7 @@ from explorer.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_weights, save_pr
 from explorer.data.base import DataSplit, stack_images
 from explorer.files import atomic_folder_swap, atomic_write_with
 from explorer.data.transforms import prepare_batch
+from explorer.analysis.captions import epoch_summary
 from explorer.analysis.evaluation import scoring_inputs
 from explorer.distributed import Distributed, check_replicas, ddp_forward, wrap
 from explorer.distributions import ItemNoise
@@ -346,7 +347,7 @@ class Trainer:
         terms = self.model.loss_terms(batch, gen) if not self.data.collate_fn else None
         if terms is not None:
             record.test_elbo = float(-(terms["nll"] + terms["kl_dims"].sum(1)).mean())
-        summary = self.model.epoch_summary(self.data, self.device)
+        summary = epoch_summary(self.model, self.data, self.device)
         w = self.writer
         if w is not None:
             w.add_scalar("train/loss", record.loss, record.epoch)

@@ -109,3 +109,80 @@ def caption_metrics(model: VAE, data: DataSplit, batch_size: int = 250, seed: in
     if greedy:
         metrics.update(reference_metrics(greedy, data))
     return metrics
+
+
+def _seeded(generator: torch.Generator | None, device: torch.device) -> torch.Generator:
+    """The caller's generator, or a fresh one seeded 0: the same images always give the same predictions."""
+    return generator if generator is not None else torch.Generator(device=device).manual_seed(0)
+
+
+@torch.no_grad()
+def captions_for_images(model: VAE, x: Tensor, method: str = "greedy", draws: int | None = None, n: int = 1,
+                        temperature: float = 1.0, beam_size: int = 5, generator: torch.Generator | None = None,
+                        max_len: int | None = None) -> list[str]:
+    """Captions of images x (B, C, H, W) through their codes, next-word probabilities averaged over `draws`
+    draws from q(z | x) (default: the model's `prediction_draws`; 1: the posterior mean). Returns B strings for
+    "greedy", B * n for "sample" and "beam", grouped by image."""
+    draws = model.capabilities().prediction_draws if draws is None else draws
+    gen = _seeded(generator, model.device)
+    codes = prediction_codes(model, x.to(model.device), draws, gen)
+    return model.captions(codes, method=method, n=n, temperature=temperature, beam_size=beam_size, generator=gen,
+                          max_len=max_len)
+
+
+@torch.no_grad()
+def score_captions(model: VAE, x: Tensor, texts: list[str], draws: int | None = None,
+                   generator: torch.Generator | None = None) -> Tensor:
+    """log p(text_i | x_i) (B,): each caption's probability given its image, averaged over `draws` draws of the
+    code (default: the model's `prediction_draws`)."""
+    draws = model.capabilities().prediction_draws if draws is None else draws
+    codes = prediction_codes(model, x.to(model.device), draws, _seeded(generator, model.device))
+    return model.caption_log_prob(codes, texts)
+
+
+def _summary_batch(data: DataSplit, limit: int, device: torch.device | str):
+    """The first `limit` test items of a DataSplit, batched by its declared `collate_fn` (or stacked): images
+    (N, C, H, W) as loaded, labels (N,), and captions (N, R, T) with counts (N,) where the batches carry them."""
+    items = [data.test[i] for i in range(min(limit, len(data.test)))]
+    if data.collate_fn is not None:
+        x, labels, captions, counts = (list(data.collate_fn(items)) + [None] * 4)[:4]
+    else:
+        x, captions, counts = torch.stack([item[0] for item in items]), None, None
+        labels = torch.tensor([int(item[1]) for item in items])
+    move = lambda t: None if t is None else t.to(device)  # noqa: E731
+    return move(x), move(labels), move(captions), move(counts)
+
+
+@torch.no_grad()
+def epoch_summary(model: VAE, data: DataSplit, device: torch.device | str, limit: int = 256) -> dict[str, str | float]:
+    """What the trainer logs after each epoch for a model with a label or caption head, on the first `limit`
+    test items ({} for any other model): label accuracy, caption loss (nats per caption and per word) and 3
+    sampled captions beside their references. No BLEU: `caption_metrics` scores the export."""
+    caps = model.capabilities()
+    if not (caps.captions or caps.labels):
+        return {}
+    was_training = model.training
+    model.eval()
+    try:
+        x, labels, captions, counts = _summary_batch(data, limit, device)
+        codes = model.encode_code(x)  # (N, *latent_shape): the posterior means
+        out: dict[str, str | float] = {}
+        if caps.labels and labels is not None and bool((labels >= 0).any()):
+            pred = model.label_probabilities(codes).argmax(-1)
+            out["label_accuracy"] = float((pred == labels)[labels >= 0].float().mean())
+        if caps.captions and captions is not None and bool((counts > 0).any()):
+            has = counts > 0
+            tokens = captions[has, 0]  # (N', T): each captioned item's first reference, 0-padded
+            nll = -model.caption_log_prob(codes[has], tokens)
+            words = (tokens != 0).sum(1).clamp_min(1)
+            out["caption_nll"] = float(nll.mean())
+            out["caption_nll_per_word"] = float((nll / words).mean())
+            gen = torch.Generator(device=x.device).manual_seed(0)
+            texts = model.captions(codes[:3], method="sample", generator=gen)
+            test = data.test
+            refs = [test.references(i)[0] if isinstance(test, CaptionedImageDataset) and test.references(i) else "?"
+                    for i in range(len(texts))]
+            out["sampled_captions"] = " | ".join(f"{t}  [true: {r}]" for t, r in zip(texts, refs))
+        return out
+    finally:
+        model.train(was_training)

@@ -249,6 +249,11 @@ class VAE(nn.Module):
         Only where `capabilities().captions`."""
         raise NotImplementedError(f"the {self.family!r} family does not caption")
 
+    def caption_log_prob(self, code: Tensor, captions: list[str] | Tensor) -> Tensor:
+        """log p(caption_i | code_i) (B,) for codes (B, *latent_shape) (or (B, M, *latent_shape), averaged over
+        the M) and captions as texts or token ids (B, T). Only where `capabilities().captions`."""
+        raise NotImplementedError(f"the {self.family!r} family does not caption")
+
     def vocabulary(self) -> list[str]:
         """The caption words (special tokens excluded), where `capabilities().captions`."""
         return []
@@ -282,14 +287,6 @@ class VAE(nn.Module):
 
     def extra_files(self) -> dict[str, bytes]:
         """Files saved beside config.json and model.safetensors, by name."""
-        return {}
-
-    def extra_metrics(self, data: Any, device: torch.device | str) -> dict[str, Any]:
-        """Metrics of the family's own beyond the ELBO terms (caption scores, label accuracy)."""
-        return {}
-
-    def epoch_summary(self, data: Any, device: torch.device | str) -> dict[str, Any]:
-        """A few numbers or texts logged after each training epoch."""
         return {}
 
     def compile_training_kernels(self) -> list[str]:

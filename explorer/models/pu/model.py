@@ -471,56 +471,20 @@ class PuVAE(VAE):
         return self.predict_labels(z=code, n_draws=n_draws, generator=generator)
 
     @torch.no_grad()
-    def captions_for_images(self, x: Tensor, method: str = "greedy", n_draws: int | None = None, n: int = 1, temperature: float = 1.0,
-                 beam_size: int = 5, generator: torch.Generator | None = None, max_len: int | None = None) -> list[str]:
-        """Captions for images (B, C, H, W), word probabilities averaged over n_draws draws of s (1: the mean).
-
-        Returns B strings for "greedy", B * n for "sample" and "beam", grouped by image.
-        """
-        codes = self._codes(x, None, self.config.eval_draws if n_draws is None else n_draws, generator)
-        ids = self.caption_ids(codes, method, n, temperature, beam_size, generator, max_len)
-        return [self.vocab.decode(row) for row in ids.flatten(0, 1)]
-
-    @torch.no_grad()
-    def score_captions(self, x: Tensor, texts: list[str], n_draws: int | None = None,
-                       generator: torch.Generator | None = None) -> Tensor:
-        """log p(text_i | x_i) (B,), the caption probability averaged over n_draws draws of s."""
+    def caption_log_prob(self, code: Tensor, captions: list[str] | Tensor) -> Tensor:
+        """log p(caption_i | code_i) (B,): codes (B, *latent_shape), or (B, M, *latent_shape) to average the
+        caption's probability over M codes; captions as texts (encoded with this model's vocabulary) or token ids
+        (B, T) padded with 0."""
         cap = self._need_captioner()
-        codes = self._codes(x, None, self.config.eval_draws if n_draws is None else n_draws, generator)
-        ids = [self.vocab.encode(t, self.config.max_caption_len) for t in texts]
-        tokens = torch.zeros(len(ids), max(map(len, ids)), dtype=torch.long, device=codes.device)
-        for i, row in enumerate(ids):
-            tokens[i, : len(row)] = torch.tensor(row)
+        codes = self._codes(None, code, 1, None)  # (B, M, D)
+        if isinstance(captions, Tensor):
+            tokens = captions.to(codes.device)
+        else:
+            ids = [self.vocab.encode(t, self.config.max_caption_len) for t in captions]
+            tokens = torch.zeros(len(ids), max(map(len, ids)), dtype=torch.long, device=codes.device)
+            for i, row in enumerate(ids):
+                tokens[i, : len(row)] = torch.tensor(row)
         return cap.sequence_log_prob(self.reader(codes), tokens)
-
-    # -- the trainer's per-epoch summary ----------------------------------------------------------------
-    @torch.no_grad()
-    def epoch_summary(self, data: Any, device: torch.device | str, limit: int = 256) -> dict[str, str | float]:
-        """Quick per-epoch figures on the first `limit` test items of a DataSplit: label accuracy, caption loss
-        and 3 sampled captions beside their references (no BLEU: explorer.analysis.captions scores the export)."""
-        was_training = self.training
-        self.eval()
-        try:
-            x, labels, captions, counts = _summary_batch(data, limit, device)
-            codes = self._code_draws(x, 1, None)
-            feats = self.reader(codes[:, 0])
-            out: dict[str, str | float] = {}
-            if self.classifier is not None and bool((labels >= 0).any()):
-                pred = self.classifier(feats).argmax(-1)
-                out["label_accuracy"] = float((pred == labels)[labels >= 0].float().mean())
-            if self.captioner is not None and captions is not None and bool((counts > 0).any()):
-                has = counts > 0
-                nll = self.captioner.nll(feats[has], captions[has, 0])
-                words = (captions[has, 0] != 0).sum(1).clamp_min(1)
-                out["caption_nll"] = float(nll.mean())
-                out["caption_nll_per_word"] = float((nll / words).mean())
-                gen = torch.Generator(device=x.device).manual_seed(0)
-                texts = self.captions(codes[:3, 0], method="sample", generator=gen)
-                refs = [self.vocab.decode(captions[i, 0]) for i in range(min(3, len(texts)))]
-                out["sampled_captions"] = " | ".join(f"{t}  [true: {r}]" for t, r in zip(texts, refs))
-            return out
-        finally:
-            self.train(was_training)
 
 
 def _unpack(batch: Any) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor | None]:
@@ -528,19 +492,6 @@ def _unpack(batch: Any) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor | 
         return batch, None, None, None
     items = list(batch) + [None] * 4
     return items[0], items[1], items[2], items[3]
-
-
-def _summary_batch(data: Any, limit: int, device: torch.device | str):
-    """The first `limit` test items of a DataSplit, batched by its declared `collate_fn` (or stacked): images
-    (N, C, H, W) as loaded, labels (N,), and captions (N, R, T) with counts (N,) where the batches carry them."""
-    items = [data.test[i] for i in range(min(limit, len(data.test)))]
-    if data.collate_fn is not None:
-        x, labels, captions, counts = _unpack(data.collate_fn(items))
-    else:
-        x, captions, counts = torch.stack([item[0] for item in items]), None, None
-        labels = torch.tensor([int(item[1]) for item in items])
-    move = lambda t: None if t is None else t.to(device)  # noqa: E731
-    return move(x), move(labels), move(captions), move(counts)
 
 
 __all__ = ["Encoding", "PuConfig", "PuVAE"]

@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from explorer.analysis.captions import captions_for_images, epoch_summary, score_captions
 from explorer.checkpoint import CheckpointError, from_pretrained, save_pretrained
 from explorer.data.shapes import load_shapes
 from explorer.models import build_model, get_model_class
@@ -100,7 +101,7 @@ def test_mlp_location_logits_and_lstm_captions_work():
     sum(v.sum() for v in terms.values()).backward()
     assert bool(model.location_mlps[0][0].weight.grad.abs().sum() > 0)
     model.eval()
-    assert len(model.captions_for_images(tiny_batch()[0], method="beam", beam_size=3, generator=torch.Generator().manual_seed(0))) == 4
+    assert len(captions_for_images(model, tiny_batch()[0], method="beam", beam_size=3, generator=torch.Generator().manual_seed(0))) == 4
 
 
 def test_code_reader_feeds_both_heads(tmp_path):
@@ -114,7 +115,7 @@ def test_code_reader_feeds_both_heads(tmp_path):
     save_pretrained(model, tmp_path / "ck")
     loaded = from_pretrained(tmp_path / "ck")
     assert torch.equal(model.predict_labels(x), loaded.predict_labels(x))
-    assert model.captions_for_images(x, method="beam") == loaded.captions_for_images(x, method="beam")
+    assert captions_for_images(model, x, method="beam") == captions_for_images(loaded, x, method="beam")
 
 
 def test_iwae_weights_are_finite_and_deterministic_given_a_generator():
@@ -161,9 +162,12 @@ def test_public_prediction_methods():
     assert torch.allclose(model.predict_labels(z=z), model.predict_labels(x, n_draws=1))
     assert len(model.captions(z[0], method="sample", n=3, generator=gen)) == 3
     assert len(model.captions(z, method="beam", n=2, beam_size=3)) == 8
-    assert model.captions(z, method="greedy") == model.captions_for_images(x, n_draws=1)
+    assert model.captions(z, method="greedy") == captions_for_images(model, x, draws=1)
     assert model.vocab.words == WORDS
-    assert model.score_captions(x, ["a red circle"] * 4, n_draws=2, generator=gen).shape == (4,)
+    scores = score_captions(model, x, ["a red circle"] * 4, draws=2, generator=gen)
+    assert scores.shape == (4,) and bool((scores < 0).all())
+    one = score_captions(model, x, ["a red circle"] * 4, draws=1)  # the mean code: log p(text | mean) of the head
+    assert torch.allclose(one, model.caption_log_prob(z, ["a red circle"] * 4))
 
 
 def test_encoding_is_deterministic_in_eval_mode():
@@ -197,7 +201,7 @@ def test_save_and_load_give_identical_outputs(tmp_path):
     assert torch.equal(model.decode(z).mean, loaded.decode(z).mean)
     g = lambda: torch.Generator().manual_seed(1)  # noqa: E731
     assert model.captions(z, n=2, generator=g()) == loaded.captions(z, n=2, generator=g())
-    assert model.captions_for_images(batch[0], method="beam") == loaded.captions_for_images(batch[0], method="beam")
+    assert captions_for_images(model, batch[0], method="beam") == captions_for_images(loaded, batch[0], method="beam")
     (tmp_path / "ck" / "vocab.json").unlink()
     with pytest.raises(CheckpointError, match="vocab.json"):  # a CheckpointError names the folder and the file
         from_pretrained(tmp_path / "ck")
@@ -217,8 +221,7 @@ def test_config_follows_the_data_and_trains_with_the_shared_trainer(tmp_path):
     history = Trainer(model, data, cfg, tmp_path / "run", torch.device("cpu")).fit()
     extra = history[0].extra
     assert {"loc_kl", "label_nll", "caption_nll"} <= set(extra) and "epoch_label_accuracy" in extra
-    assert model.extra_metrics(data, torch.device("cpu")) == {}  # caption metrics: explorer.analysis.captions
-    summary = model.epoch_summary(data, torch.device("cpu"))
+    summary = epoch_summary(model, data, torch.device("cpu"))
     assert summary["sampled_captions"].count("[true:") == 3
     assert 0.0 <= summary["label_accuracy"] <= 1.0 and summary["caption_nll"] > 0
 
