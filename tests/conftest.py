@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from explorer.data.base import DataSplit
+from tests.support.foreign_models import make_onnx_pair
 from tests.support.tinydata import make_split
 
 from tests.support import checkpoints
@@ -48,3 +49,11 @@ def models() -> dict[str, Path]:
     from tests.support import fake_captioner  # noqa: F401  (registers the test-only captioning family in this process)
 
     return checkpoints.test_models()
+
+
+@pytest.fixture(scope="session")
+def onnx_folder(tmp_path_factory) -> Path:
+    """A tiny Bernoulli ONNX pair on 1x28x28 with a 4-D code (tests.support.foreign_models), built once."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")  # the dynamo exporter needs it
+    return make_onnx_pair(tmp_path_factory.mktemp("foreign") / "tiny_onnx")

@@ -146,6 +146,16 @@ class Capabilities:
         return "discrete" if self.discrete_code else "spatial" if self.spatial_code else "vector"
 
 
+@dataclass(frozen=True)
+class NativeOnnx:
+    """A part a model already runs as an ONNX file (an ONNX pair's decoder or encoder): the file, the per-item
+    input shape the graph itself takes, and the value range of its images."""
+
+    path: Path
+    input_shape: tuple[int, ...]
+    value_range: tuple[float, float]
+
+
 @dataclass
 class StepObjective:
     """How the trainer weighs a step's per-sample terms: the KL weight, free bits and gradient clipping."""
@@ -253,6 +263,11 @@ class VAE(nn.Module):
         """log p(caption_i | code_i) (B,) for codes (B, *latent_shape) (or (B, M, *latent_shape), averaged over
         the M) and captions as texts or token ids (B, T). Only where `capabilities().captions`."""
         raise NotImplementedError(f"the {self.family!r} family does not caption")
+
+    def native_onnx(self, part: str) -> NativeOnnx | None:
+        """The ONNX file this model itself runs for `part` ("decoder" or "encoder"), which the page is then sent
+        as it is (explorer.onnx.wrap); None (the default): the part is exported from torch."""
+        return None
 
     def vocabulary(self) -> list[str]:
         """The caption words (special tokens excluded), where `capabilities().captions`."""

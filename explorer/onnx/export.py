@@ -36,9 +36,11 @@ from torch import Tensor, nn
 from explorer.files import atomic_write_bytes, atomic_write_with, file_sha256
 from explorer.models.base import VAE
 from explorer.onnx.trust import vet_onnx_file
+from explorer.onnx.wrap import wrap_for_page
 
 DEFAULT_OPSET = 18  # the torch.export exporter's native opset; onnxruntime(-web) runs it from 1.14 on
 EXPORTERS = ("dynamo", "torchscript")  # tried in this order
+WRAPPED = "wrapped"  # not an exporter: a model's own ONNX graph, wrapped to the page's contract (explorer.onnx.wrap)
 PARTS = ("decoder", "encoder")
 PROBE_ATOL = 1e-4  # an export whose output differs more from torch on the probe batch is refused
 PROBE_BATCH = 2  # example batch for export: torch.export specialises sizes 0 and 1, which would fix the batch
@@ -52,7 +54,7 @@ class ExportInfo:
     part: str  # "decoder" or "encoder"
     file: str  # file name (beside the JSON)
     opset: int  # ai.onnx opset the file declares
-    exporter: str  # "dynamo" (torch.export) or "torchscript"
+    exporter: str  # "dynamo" (torch.export), "torchscript", or "wrapped" (the model's own ONNX graph)
     input_names: list[str]
     output_names: list[str]
     input_shapes: dict[str, list[int | str]]  # "batch" marks the dynamic axis
@@ -195,9 +197,23 @@ def _run_exporter(exporter: str, graph: nn.Module, example: Tensor, path: Path, 
             axes = {name: {0: "batch"} for name in (*input_names, *output_names)}
             torch.onnx.export(graph, (example,), str(path), input_names=input_names, output_names=output_names,
                               opset_version=opset, dynamo=False, dynamic_axes=axes)
+        elif exporter == WRAPPED:
+            _wrap_native(graph, path)
         else:
             raise ValueError(f"unknown exporter {exporter!r}; choose from {EXPORTERS}")
     return freeze.frozen
+
+
+def _wrap_native(graph: nn.Module, path: Path) -> None:
+    """The model's own ONNX file for the graph's part, wrapped to the page's contract (explorer.onnx.wrap)."""
+    model: VAE = graph.model
+    part = "decoder" if isinstance(graph, DecoderGraph) else "encoder"
+    native = model.native_onnx(part)
+    if native is None:
+        raise ValueError(f"the {model.family!r} family runs no ONNX {part} of its own")
+    wrap_for_page(native.path, path, part, latent_shape=tuple(model.latent_shape), graph_input_shape=native.input_shape,
+                  image_shape=tuple(model.config.input_shape), likelihood=model.config.likelihood,
+                  value_range=native.value_range, with_logvar=part == "encoder" and graph.with_logvar)
 
 
 def _session(path: Path, threads: int = 1):
@@ -260,6 +276,8 @@ def _export(model: VAE, part: str, path: str | Path, opset: int, exporters: tupl
     input_names, output_names = _names(part, with_logvar)
     device = model.device
     errors: dict[str, str] = {}
+    if model.native_onnx(part) is not None:  # its own graph, as it is: no re-export through torch
+        exporters = (WRAPPED, *(e for e in exporters if e != WRAPPED))
     try:
         if device.type != "cpu":
             model.cpu()
@@ -343,7 +361,7 @@ def _verify_cached(onnx_path: Path, info_path: Path, digest: str, opset: int, wi
         return None, f"corrupt: {info_path.name} is unreadable ({exc})"
     if info.digest != digest:
         return None, f"stale: exported for weights {info.digest[:12]}, not {digest[:12]}"
-    if info.opset != opset or info.torch_version != torch.__version__ or info.metadata_version != METADATA_VERSION:
+    if (info.opset != opset and info.exporter != WRAPPED) or info.torch_version != torch.__version__ or info.metadata_version != METADATA_VERSION:
         return None, f"stale: opset {info.opset} with torch {info.torch_version}, wanted opset {opset} with torch {torch.__version__}"
     if info.part == "encoder" and ("logvar" in info.output_names) != with_logvar:
         return None, "stale: logvar output " + ("missing" if with_logvar else "not wanted")

@@ -36,7 +36,7 @@ import torch
 from torch import Tensor
 
 from explorer.distributions import DiagonalGaussian, Likelihood
-from explorer.models.base import VAEConfig
+from explorer.models.base import NativeOnnx, VAEConfig
 from explorer.models.foreign.common import ForeignConfig, ForeignVAE
 from explorer.models.foreign.detect import ONNX_DECODER, ONNX_ENCODER, ONNX_SPEC, read_small_json
 from explorer.models.foreign.errors import ForeignModelError
@@ -176,6 +176,14 @@ class OnnxPairVAE(ForeignVAE):
         if not isinstance(config, ForeignConfig):
             raise TypeError(f"{type(config).__name__} is not a ForeignConfig")
         return load_onnx_pair(Path(folder or config.source))
+
+    def native_onnx(self, part: str) -> NativeOnnx | None:
+        """Its own encoder.onnx / decoder.onnx: the page gets these as they are (explorer.onnx.wrap)."""
+        if part == "decoder":
+            return NativeOnnx(self.decoder_graph.path, tuple(self.decoder_input), tuple(self.config.value_range))
+        if part == "encoder":
+            return NativeOnnx(self.encoder_graph.path, tuple(self.config.input_shape), tuple(self.config.value_range))
+        return None
 
     @torch.no_grad()
     def encode(self, x: Tensor) -> DiagonalGaussian:
