@@ -95,3 +95,18 @@ def test_bad_uploads_show_their_message_and_the_page_keeps_working(conv_model, m
     at.checkbox(key="walk_latent_force").check().run()  # load it anyway: the shapes agree
     assert not errors(at) and at.radio(key="walk_start").value == "latent file"
     assert any("forced" in i.value for i in at.info)
+
+
+@pytest.mark.slow  # 7 s: two app sessions on a spatial model
+def test_a_spatial_code_downloaded_and_uploaded_is_the_new_start(app_env, media, deferred):
+    if "tiny-pu" not in app_env:
+        pytest.skip("tiny-pu was not built here")
+    at = open_app(app_env["tiny-pu"], "walk")
+    at.slider(key="spatial_axis_0").set_value(2.0).run()
+    walked = media.get(image_by_caption(at, "full decode"))
+    data = _download(at, deferred, media, "Code (latent file)")
+    fresh = open_app(app_env["tiny-pu"], "walk")
+    fresh.file_uploader(key="spatial_latent_upload").set_value(("s.safetensors", data, "application/octet-stream")).run()
+    assert not fresh.exception and not errors(fresh), errors(fresh)
+    assert fresh.radio(key="spatial_start").value == "latent file"
+    assert media.get(image_by_caption(fresh, "start code (full decode)")) == walked  # the walked code, now the start
