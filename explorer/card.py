@@ -266,18 +266,22 @@ def render_evaluation_card(
     return hub_card(data, "\n".join(lines) + "\n")
 
 
+def teacher_card_data(name: str, scores: Mapping[str, Any]) -> ModelCardData:
+    """The metadata of the shipped teacher's card (a diffusers folder) from its scores (teacher.json)."""
+    photos = ", ".join(scores.get("train_photos", []))
+    dataset = {"name": "photos", "description": f"photos: 64 px crops of {photos}; held out whole: "
+                                                f"{', '.join(scores.get('held_out', []))}"}
+    return card_data(name, "autoencoder_kl", dataset, scores, split="held-out photographs", library_name="diffusers",
+                     tags=("autoencoder-kl", "diffusers"))
+
+
 def folder_card_data(folder: str | Path) -> ModelCardData:
     """The card metadata of a model folder from the files beside its weights, with no model loaded: a native
     checkpoint's config.json and metrics.json, or the teacher's (diffusers) config.json and teacher.json."""
     folder = Path(folder)
     config = json.loads((folder / "config.json").read_text())
     if (folder / "teacher.json").is_file():  # the shipped diffusers teacher (explorer.analysis.teacher)
-        scores = json.loads((folder / "teacher.json").read_text())
-        photos = ", ".join(scores.get("train_photos", []))
-        dataset = {"name": "photos", "description": f"photos: 64 px crops of {photos}; held out whole: "
-                                                    f"{', '.join(scores.get('held_out', []))}"}
-        return card_data(folder.name, "autoencoder_kl", dataset, scores, split="held-out photographs",
-                         library_name="diffusers", tags=("autoencoder-kl", "diffusers"))
+        return teacher_card_data(folder.name, json.loads((folder / "teacher.json").read_text()))
     metrics_path = folder / "metrics.json"
     if "family" not in config or not metrics_path.is_file():
         raise ValueError(f"{folder}: a card is rewritten from config.json (with 'family') and metrics.json, or "

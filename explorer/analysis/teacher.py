@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from explorer.card import card_data, hub_card
+from explorer.card import hub_card, teacher_card_data
 from explorer.checkpoint import from_pretrained, read_config
 from explorer.data.base import DataSplit, stack_images
 from explorer.data.photos import tiles
@@ -140,9 +140,7 @@ def render_teacher_card(name: str, model: VAE, data: DataSplit, scores: dict[str
                    "deadline; the loss was still falling. A longer run of the same command (more --epochs) is the "
                    "next step.")
     minutes = f"{seconds / 60:.0f} minutes ({seconds:.0f} s)" if isinstance(seconds, (int, float)) else "unknown"
-    data_card = card_data(name, "autoencoder_kl", {"name": data.name, "description": data.description}, scores,
-                          split="held-out photographs", library_name="diffusers", tags=("autoencoder-kl", "diffusers"))
-    return hub_card(data_card, f"""# {name}
+    return hub_card(teacher_card_data(name, scores), f"""# {name}
 
 This project's own diffusers `AutoencoderKL`, trained here on CPU: an f{config.downsampling} autoencoder with
 {config.latent_channels} latent channels, so a 64 px image has a {config.latent_channels}x{64 // config.downsampling}x{64 // config.downsampling} latent.
