@@ -40,6 +40,7 @@ from torch import Tensor, nn
 
 from explorer.files import atomic_write_bytes, atomic_write_with, file_sha256
 from explorer.models.base import VAE
+from explorer.models.blocks.conditioning import with_default_condition
 from explorer.onnx.trust import vet_onnx_file
 
 DEFAULT_OPSET = 18  # the torch.export exporter's native opset; onnxruntime(-web) runs it from 1.14 on
@@ -308,8 +309,13 @@ def _export(model: VAE, part: str, path: str | Path, opset: int, exporters: tupl
         if device.type != "cpu":
             model.cpu()
         example = _probe_inputs(model, part, layout=layout)
-        with torch.no_grad():
-            expected = graph(example)
+        try:
+            with torch.no_grad():
+                expected = graph(example)
+        except Exception as exc:  # noqa: BLE001  (a model torch cannot run this way: a failure of this part)
+            if layout != "optimum":
+                raise
+            raise OnnxExportError(ExportFailure(part, model.family, {"torch": f"{type(exc).__name__}: {exc}"})) from None
         expected = [t.numpy() for t in (expected if isinstance(expected, tuple) else (expected,))]
         for exporter in exporters:
             start = time.perf_counter()
@@ -525,15 +531,19 @@ def fp16_decoder(fp32_path: str | Path, out: str | Path, latents: np.ndarray) ->
 
 def export_optimum(model: VAE, folder: str | Path, digest: str, opset: int = DEFAULT_OPSET,
                    exporters: tuple[str, ...] = EXPORTERS, fp16: bool = True,
-                   check_codes: np.ndarray | None = None) -> OptimumExport:
+                   check_codes: np.ndarray | None = None, condition: int | None = None) -> OptimumExport:
     """Write Optimum's layout into folder: vae_encoder/model.onnx and vae_decoder/model.onnx (Optimum's inputs and
     outputs, see OptimumDecoderGraph / OptimumEncoderGraph; dynamic batch), each with `optimum_metadata` in its
     metadata_props, and with fp16 an fp16 decoder vae_decoder/model_fp16.onnx checked against the fp32 one on
     check_codes (N, *latent_shape) in the model's code space (default: 100 prior draws, seed 0). A part no exporter
     manages is an ExportFailure in `.parts`; an fp16 conversion that fails or differs by more than FP16_TOLERANCE
-    leaves no fp16 file and says why in `.fp16_problem`."""
+    leaves no fp16 file and says why in `.fp16_problem`. A conditional model is exported under class `condition`
+    (default 0), recorded in the metadata as `condition`: Optimum's graphs take no class."""
     folder = Path(folder)
     metadata = optimum_metadata(model, digest)
+    if model.capabilities().condition_classes:
+        metadata["condition"] = str(0 if condition is None else int(condition))
+        model = with_default_condition(model, int(metadata["condition"]))
     parts: dict[str, ExportInfo | ExportFailure] = {}
     for part, name in OPTIMUM_FILES.items():
         try:

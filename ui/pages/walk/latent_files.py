@@ -51,6 +51,10 @@ def upload_ui(ctx: Ctx, prefix: str = "walk") -> None:
     except LatentFileError as exc:
         st.error(str(exc))
         return
+    if tuple(got.code.shape) != tuple(ctx.latent_shape):  # a convolutional model's code of another size
+        st.error(f"{up.name}: its code has shape {tuple(got.code.shape)}; this page walks codes of the model's shape "
+                 f"{tuple(ctx.latent_shape)} (load it in a notebook to decode it at its own size)")
+        return
     st.session_state[f"{prefix}_latent_applied"] = token
     for note in got.notes:
         st.info(f"{up.name}: {note}.")
