@@ -42,16 +42,19 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     folders = args.models or sorted(p.parent for p in (ROOT / "pretrained").glob("*/config.json"))
-    print("| model | encoder | decoder | fp16 decoder: max difference from fp32 on 100 test codes ([0, 1]) | seconds |")
-    print("|---|---|---|---|---|")
+    print("| model | encoder | decoder | fp16 decoder: max difference from fp32 on 100 test codes ([0, 1]) | seconds "
+          "| command |")
+    print("|---|---|---|---|---|---|")
     for folder in folders:
         start = time.perf_counter()
         model = from_pretrained(folder)
         out = export_optimum(model, args.out / folder.name, weights_digest(folder), check_codes=_check_codes(folder))
-        parts = [f"{info.exporter}, {info.size_bytes / 1e6:.1f} MB" if isinstance(info, ExportInfo)
+        parts = [f"{info.exporter}, {info.size_bytes / 1e6:.2f} MB" if isinstance(info, ExportInfo)
                  else f"failed: {info.message[:200]}" for info in (out.parts["encoder"], out.parts["decoder"])]
         fp16 = f"{out.fp16_max_abs_diff:.5f} ({out.fp16_max_abs_diff * 255:.2f} / 255)" if out.fp16 else out.fp16_problem
-        print(f"| {folder.name} | {parts[0]} | {parts[1]} | {fp16} | {time.perf_counter() - start:.0f} |", flush=True)
+        command = f"`python scripts/export_optimum.py OUT pretrained/{folder.name}`"
+        print(f"| {folder.name} | {parts[0]} | {parts[1]} | {fp16} | {time.perf_counter() - start:.0f} | {command} |",
+              flush=True)
     return 0
 
 
