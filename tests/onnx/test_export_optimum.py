@@ -66,3 +66,14 @@ def test_the_fp16_decoder_is_within_2_of_255_of_fp32_on_100_test_codes(exported)
     b = (half.run(None, {"latent_sample": codes})[0] + 1) / 2
     assert len(codes) == 100 and float(np.abs(a - b).max()) <= FP16_TOLERANCE == 2 / 255
     assert out.fp16_max_abs_diff == pytest.approx(float(np.abs(a - b).max()), abs=1e-6)
+
+
+def test_an_fp16_decoder_over_the_tolerance_is_not_kept_and_says_why(exported, tmp_path, monkeypatch):
+    import explorer.onnx.export as export
+
+    model, codes, _ = exported
+    monkeypatch.setattr(export, "FP16_TOLERANCE", 0.0)  # any fp16 rounding is then too much
+    out = export.export_optimum(model, tmp_path, "d" * 64, exporters=("torchscript",), check_codes=codes[:10])
+    assert out.fp16 is None and not (tmp_path / OPTIMUM_FP16).exists()
+    assert "differs from fp32 by" in out.fp16_problem and out.fp16_max_abs_diff > 0
+    assert (tmp_path / OPTIMUM_FILES["decoder"]).is_file()  # the fp32 layout stays

@@ -90,9 +90,10 @@ def vector_walk(ctx: Ctx) -> None:
     under = "" if condition is None else f", decoded under class {class_label(ctx.class_names, condition)}"
     st.caption(f"Start: {described}{under}. Sliders are offsets from the start. The page's address holds the walk: copy it to "
                "share this image" + ("." if start_token() else " (this start is this session's own: the link starts at the prior mean)."))
-    def extra(c: Ctx, code) -> None:  # inside the walk's fragment: the released code
+    def extra(c: Ctx, code) -> None:  # in the walk's fragment, with the released code
         latent_files.code_download_ui(c, code, axes)
-        _ = style_class_ui(c, code) if condition is not None else None
+        if condition is not None:
+            style_class_ui(c, code)
     walk_panel(ctx, start, axes, grid=grid, gif_axis=gif_axis, share=True, condition=condition, extra=extra)
     if condition is not None:
         st.divider()
