@@ -1,5 +1,6 @@
 """Latent files on the walk page: the code downloaded there and uploaded in a fresh session shows the same image and
-the same URL; a code saved in the notebook starts the walk; bad files show their message and the page keeps working."""
+the same URL; a code saved in the notebook starts the walk, as does a spatial code; bad files show their message and
+the page keeps working."""
 
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ def test_a_downloaded_code_uploaded_in_a_fresh_session_shows_the_same_image_and_
     assert _link(fresh) == link and media.get(image_by_caption(fresh, "decoded mean")) == image
 
     # the same code saved in the notebook with no walk state: the walk starts at it, the sliders at zero
-    plain = _upload(open_app(conv_model, "walk"), "nb.safetensors", latents_bytes(saved.code, model, digest=digest))
+    plain = _upload(fresh, "nb.safetensors", latents_bytes(saved.code, model, digest=digest))
     assert plain.radio(key="walk_start").value == "latent file" and "start" not in plain.query_params
     assert np.allclose(plain.session_state["walk_code"], saved.code, atol=1e-6)
     assert media.get(image_by_caption(plain, "decoded mean")) == image
@@ -97,16 +98,14 @@ def test_bad_uploads_show_their_message_and_the_page_keeps_working(conv_model, m
     assert any("forced" in i.value for i in at.info)
 
 
-@pytest.mark.slow  # 7 s: two app sessions on a spatial model
-def test_a_spatial_code_downloaded_and_uploaded_is_the_new_start(app_env, media, deferred):
+def test_a_spatial_code_downloaded_and_uploaded_back_becomes_the_start(app_env, media, deferred):
     if "tiny-pu" not in app_env:
         pytest.skip("tiny-pu was not built here")
     at = open_app(app_env["tiny-pu"], "walk")
     at.slider(key="spatial_axis_0").set_value(2.0).run()
     walked = media.get(image_by_caption(at, "full decode"))
     data = _download(at, deferred, media, "Code (latent file)")
-    fresh = open_app(app_env["tiny-pu"], "walk")
-    fresh.file_uploader(key="spatial_latent_upload").set_value(("s.safetensors", data, "application/octet-stream")).run()
-    assert not fresh.exception and not errors(fresh), errors(fresh)
-    assert fresh.radio(key="spatial_start").value == "latent file"
-    assert media.get(image_by_caption(fresh, "start code (full decode)")) == walked  # the walked code, now the start
+    at.file_uploader(key="spatial_latent_upload").set_value(("s.safetensors", data, "application/octet-stream")).run()
+    assert not at.exception and not errors(at), errors(at)
+    assert at.radio(key="spatial_start").value == "latent file" and at.slider(key="spatial_axis_0").value == 0.0
+    assert media.get(image_by_caption(at, "start code (full decode)")) == walked  # the walked code, now the start
