@@ -82,7 +82,7 @@ def test_bad_uploads_show_their_message_and_the_page_keeps_working(conv_model, m
     at = open_app(conv_model, "walk")
     model = from_pretrained(conv_model)
     other = LatentSpace("f" * 64, tuple(model.latent_shape))
-    good = latents_bytes(np.zeros(model.latent_shape), other)
+    good = latents_bytes(np.zeros(model.latent_shape), other, walk={"start": "item:3", "axes": "dims", "n": "2", "v": "1,0"})
     for name, data, said in [("cut.safetensors", good[:-5], "not a complete safetensors file"),
                              ("obj.npy", _npy(np.array([{"a": 1}], dtype=object)), "pickles are never loaded"),
                              ("p.npy", pickle.dumps(np.zeros(3)), "pickle"),
@@ -94,8 +94,9 @@ def test_bad_uploads_show_their_message_and_the_page_keeps_working(conv_model, m
         assert media.get(image_by_caption(at, "decoded mean"))  # the walk is still there
     assert weights_digest(conv_model)[:16] in shown  # another model's file names both digests
     at.checkbox(key="walk_latent_force").check().run()  # load it anyway: the shapes agree
+    # its link would encode item 3 with this model, not give the file's code: the walk starts at the code itself
     assert not errors(at) and at.radio(key="walk_start").value == "latent file"
-    assert any("forced" in i.value for i in at.info)
+    assert any("forced" in i.value for i in at.info) and not np.asarray(at.session_state["walk_code"]).any()
 
 
 def test_a_spatial_code_downloaded_and_uploaded_back_becomes_the_start(app_env, media, deferred):

@@ -3,7 +3,8 @@ latent file (explorer.latent_files) to start the walk from it.
 
 A file saved on the walk page carries the walk's link state (ui/shared/walk_url.py): uploading it applies that state
 as the link would, so the page shows the same image and the same URL. A file without one (a code saved in a notebook,
-an imported .npy) becomes the walk's start ("latent file"), with the sliders at zero. A bad file shows its message and
+an imported .npy), or one loaded for another model or converted to another scaling (its link would encode its start
+with this model), becomes the walk's start ("latent file"), with the sliders at zero. A bad file shows its message and
 the page goes on as it was.
 """
 
@@ -60,7 +61,7 @@ def upload_ui(ctx: Ctx, prefix: str = "walk") -> None:
         st.info(f"{up.name}: {note}.")
     if len(got.codes) > 1:
         st.info(f"{up.name} holds {len(got.codes)} codes ({got.kind}); the walk starts at the first.")
-    if prefix == "walk" and got.walk:
+    if prefix == "walk" and got.walk and not got.notes:  # a forced or converted file's link would not give its code
         _apply_link(ctx, got.walk)
     else:
         _start_at(ctx, got, up.name, prefix)
