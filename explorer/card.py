@@ -86,8 +86,9 @@ def scores(metrics: Mapping[str, Any], prefix: str = "") -> list[tuple[str, floa
 
 
 def derived_bits_per_dim(metrics: Mapping[str, Any], input_shape: Iterable[int] | None, likelihood: str | None) -> dict[str, float]:
-    """Bits per dimension of a Bernoulli model (a discrete likelihood, so nats / (D ln 2)) where metrics lack them."""
-    if likelihood != "bernoulli" or not input_shape:
+    """Bits per dimension of a Bernoulli model (a discrete likelihood, so nats / (D ln 2)) where metrics lack them;
+    none for a bound in a feature space (VAE/GAN), which is no density over pixels."""
+    if likelihood != "bernoulli" or not input_shape or metrics.get("likelihood_space") == "features":
         return {}
     dims = math.prod(int(s) for s in input_shape) * math.log(2.0)
     out = {}
