@@ -1,9 +1,138 @@
-"""The model card (README.md) written beside each checkpoint."""
+"""The model card (README.md) written beside each checkpoint and each evaluation: a Hugging Face model card.
+
+One writer for every card (trained by train.py, evaluated by vae-evaluate, the shipped teacher, the shipped cards
+rewritten by scripts/write_cards.py): `hub_card(card_data(...), body)`. The YAML metadata is built with
+huggingface_hub's `ModelCardData` (library_name, tags, datasets) and a `model-index` of `EvalResult`s made from
+whatever the metrics hold (`eval_results`): every numeric score, nested ones flattened with dots, each named by its
+one-line description (`describe_metric`). `ModelCard.load(path).data.eval_results` reads them back, offline.
+`ModelCard.validate()` is never called: it posts the card to the Hub.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from explorer.files import atomic_write_bytes
+
+LIBRARY_NAME = "vae-latent-explorer"
+TASK_TYPE = "unconditional-image-generation"  # the Hub's task closest to a VAE's; task_name says what is scored
+TASK_NAME = "Variational autoencoding (likelihood bounds and latent statistics)"
+BASE_TAGS = ("vae", "variational-autoencoder", "latent-space", LIBRARY_NAME)
+
+# one line per score: what it is and which way is better (the EvalResult's metric name)
+METRIC_DESCRIPTIONS = {
+    "iwae_nll_nats": "IWAE bound on the negative log-likelihood, nats per image (lower is better)",
+    "iwae_bits_per_dim": "IWAE bound on the negative log-likelihood, bits per dimension (lower is better)",
+    "elbo_nats": "evidence lower bound (ELBO), nats per image (higher is better)",
+    "elbo_bits_per_dim": "negative ELBO, bits per dimension (lower is better)",
+    "recon_nll_nats": "reconstruction term -E_q[log p(x | z)], nats per image (lower is better)",
+    "kl_nats": "KL(q(z | x) || p(z)), nats per image",
+    "kl_code_nats": "KL of the code part of the latent, nats per image",
+    "location_kl_nats": "KL of the location part of the latent, nats per image",
+    "active_units": "active units: code dimensions whose posterior mean varies over the test set (Cov > 0.01)",
+    "label_accuracy": "accuracy of the label head on test codes (higher is better)",
+    "attribute_grammatical": "share of captions decoded from test codes that parse as the grammar's sentences",
+    "mean_psnr_whole_db": "PSNR of held-out whole photographs reconstructed from the posterior mean, dB (higher is better)",
+    "mean_psnr_tiles_db": "PSNR of held-out photographs' 64 px tiles, each reconstructed on its own, dB (higher is better)",
+    "test_elbo_nats": "ELBO on the test split at the end of training, nats per image (higher is better)",
+}
+METRIC_PATTERNS = (  # families of scores, described by their pattern
+    (re.compile(r"^bleu(\d)$"), "BLEU-{0} of captions decoded from test codes (higher is better)"),
+    (re.compile(r"^baseline_bleu(\d)$"), "BLEU-{0} of the one most common caption, the floor to beat"),
+    (re.compile(r"^attribute_acc_(\w+)$"), "accuracy of the {0} named in captions decoded from test codes"),
+    (re.compile(r"^psnr_whole_db\.(\w+)$"), "PSNR of the held-out photograph {0}, reconstructed whole, dB"),
+    (re.compile(r"^psnr_tiles_db\.(\w+)$"), "PSNR of the held-out photograph {0} over its 64 px tiles, dB"),
+)
+# numbers in metrics.json that describe the run, not the model's quality
+NOT_SCORES = {"iwae_k", "active_unit_threshold", "latent_dims", "test_items", "caption_test_items", "prediction_draws",
+              "steps", "epochs", "epochs_trained", "parameters", "tile", "seed", "scaling_factor", "batch_size", "lr",
+              "beta", "dataset", "options"}
+
+
+def describe_metric(key: str, metrics: Mapping[str, Any] | None = None) -> str:
+    """The one-line description of a score: metrics' own `metric_descriptions` entry, this module's, or its name."""
+    own = (metrics or {}).get("metric_descriptions") or {}
+    if key in own:
+        return str(own[key])
+    if key in METRIC_DESCRIPTIONS:
+        return METRIC_DESCRIPTIONS[key]
+    for pattern, text in METRIC_PATTERNS:
+        found = pattern.match(key)
+        if found:
+            return text.format(*found.groups())
+    return key.replace("_", " ").replace(".", ": ")
+
+
+def scores(metrics: Mapping[str, Any], prefix: str = "") -> list[tuple[str, float]]:
+    """Every numeric score in metrics (nested objects flattened as "outer.inner"), in order: numbers that describe
+    the run (NOT_SCORES, *_seconds), lists, texts, booleans and non-finite values left out."""
+    out: list[tuple[str, float]] = []
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if key in NOT_SCORES or key.endswith("_seconds") or key == "metric_descriptions":
+            continue
+        if isinstance(value, Mapping):
+            out += scores(value, f"{name}.")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            out.append((name, float(value) if isinstance(value, float) else int(value)))
+    return out
+
+
+def derived_bits_per_dim(metrics: Mapping[str, Any], input_shape: Iterable[int] | None, likelihood: str | None) -> dict[str, float]:
+    """Bits per dimension of a Bernoulli model (a discrete likelihood, so nats / (D ln 2)) where metrics lack them;
+    none for a bound in a feature space (VAE/GAN), which is no density over pixels."""
+    if likelihood != "bernoulli" or not input_shape or metrics.get("likelihood_space") == "features":
+        return {}
+    dims = math.prod(int(s) for s in input_shape) * math.log(2.0)
+    out = {}
+    if metrics.get("iwae_bits_per_dim") is None and isinstance(metrics.get("iwae_nll_nats"), (int, float)):
+        out["iwae_bits_per_dim"] = float(metrics["iwae_nll_nats"]) / dims
+    if metrics.get("elbo_bits_per_dim") is None and isinstance(metrics.get("elbo_nats"), (int, float)):
+        out["elbo_bits_per_dim"] = -float(metrics["elbo_nats"]) / dims
+    return out
+
+
+def eval_results(metrics: Mapping[str, Any], dataset: Mapping[str, Any], split: str = "test",
+                 input_shape: Iterable[int] | None = None, likelihood: str | None = None) -> list[EvalResult]:
+    """The model-index entries of metrics on a data set (its `name` and `description`): one EvalResult per score."""
+    values = {**dict(scores(metrics)), **derived_bits_per_dim(metrics, input_shape, likelihood)}
+    features = metrics.get("likelihood_space") == "features"
+
+    def space(key: str) -> str:
+        return " (feature space: no pixel likelihood)" if features and key in FEATURE_SPACE_KEYS else ""
+
+    name = str(dataset.get("name") or "?")
+    return [EvalResult(task_type=TASK_TYPE, task_name=TASK_NAME, dataset_type=name,
+                       dataset_name=str(dataset.get("description") or name), dataset_split=split,
+                       metric_type=key, metric_value=value, metric_name=describe_metric(key, metrics) + space(key))
+            for key, value in values.items()]
+
+
+def card_data(name: str, family: str, dataset: Mapping[str, Any], metrics: Mapping[str, Any], *, split: str = "test",
+              input_shape: Iterable[int] | None = None, likelihood: str | None = None,
+              library_name: str = LIBRARY_NAME, tags: Iterable[str] = ()) -> ModelCardData:
+    """The card's YAML metadata: library_name, tags, datasets and the model-index of `eval_results`."""
+    results = eval_results(metrics, dataset, split, input_shape, likelihood)
+    all_tags = list(dict.fromkeys([*BASE_TAGS, family, *tags]))
+    return ModelCardData(library_name=library_name, tags=all_tags, datasets=[str(dataset.get("name") or "?")],
+                         model_name=name, eval_results=results or None)
+
+
+def hub_card(data: ModelCardData, body: str) -> str:
+    """The card's text: YAML metadata between --- lines, then the Markdown body (a ModelCard round-trips it)."""
+    return str(ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body.lstrip()}"))
+
+
+def card_body(text: str) -> str:
+    """The Markdown of a card without its YAML metadata (the whole text of a card that has none)."""
+    return ModelCard(text).text if text.startswith("---") else text
 
 
 # the rows that bound a feature density, not a pixel one, for a model without a pixel likelihood (VAE/GAN)
@@ -57,7 +186,8 @@ def render_card(
     name: str, family: str, dataset: dict[str, Any], model_config: dict[str, Any], train_config: dict[str, Any],
     metrics: dict[str, Any], command: str, images: dict[str, str] | None = None, notes: list[str] | None = None,
 ) -> str:
-    """Markdown model card with the exact command that produced the checkpoint."""
+    """The Hugging Face model card (YAML metadata with the model-index, then Markdown) with the exact command that
+    produced the checkpoint."""
     lines = [
         f"# {name}",
         "",
@@ -89,15 +219,17 @@ def render_card(
     lines += [json.dumps(model_config, indent=2), "```", "", "Training:", "", "```json", json.dumps(train_config, indent=2), "```"]
     if notes:
         lines += ["", "## Notes", "", *[f"- {n}" for n in notes]]
-    return "\n".join(lines) + "\n"
+    data = card_data(name, family, dataset, metrics, input_shape=model_config.get("input_shape"),
+                     likelihood=model_config.get("likelihood"))
+    return hub_card(data, "\n".join(lines) + "\n")
 
 
 def render_evaluation_card(
     model_name: str, family: str, dataset: dict[str, Any], model_config: dict[str, Any], metrics: dict[str, Any],
     command: str,
 ) -> str:
-    """Markdown card of one evaluation (`python -m explorer.cli.evaluate`): the model, the data, the command and
-    the same evaluation table a training card has."""
+    """The Hugging Face card of one evaluation (`python -m explorer.cli.evaluate`): its model-index, then the model,
+    the data, the command and the same evaluation table a training card has."""
     lines = [
         f"# {model_name} evaluated on {dataset.get('name', '?')}",
         "",
@@ -129,4 +261,42 @@ def render_evaluation_card(
         json.dumps(model_config, indent=2),
         "```",
     ]
-    return "\n".join(lines) + "\n"
+    data = card_data(f"{model_name} on {dataset.get('name', '?')}", family, dataset, metrics,
+                     split=str(metrics.get("split", "test")), input_shape=model_config.get("input_shape"),
+                     likelihood=model_config.get("likelihood"), tags=("evaluation",))
+    return hub_card(data, "\n".join(lines) + "\n")
+
+
+def teacher_card_data(name: str, scores: Mapping[str, Any]) -> ModelCardData:
+    """The metadata of the shipped teacher's card (a diffusers folder) from its scores (teacher.json)."""
+    photos = ", ".join(scores.get("train_photos", []))
+    dataset = {"name": "photos", "description": f"photos: 64 px crops of {photos}; held out whole: "
+                                                f"{', '.join(scores.get('held_out', []))}"}
+    return card_data(name, "autoencoder_kl", dataset, scores, split="held-out photographs", library_name="diffusers",
+                     tags=("autoencoder-kl", "diffusers"))
+
+
+def folder_card_data(folder: str | Path) -> ModelCardData:
+    """The card metadata of a model folder from the files beside its weights, with no model loaded: a native
+    checkpoint's config.json and metrics.json, or the teacher's (diffusers) config.json and teacher.json."""
+    folder = Path(folder)
+    config = json.loads((folder / "config.json").read_text())
+    if (folder / "teacher.json").is_file():  # the shipped diffusers teacher (explorer.analysis.teacher)
+        return teacher_card_data(folder.name, json.loads((folder / "teacher.json").read_text()))
+    metrics_path = folder / "metrics.json"
+    if "family" not in config or not metrics_path.is_file():
+        raise ValueError(f"{folder}: a card is rewritten from config.json (with 'family') and metrics.json, or "
+                         "config.json and teacher.json")
+    model_config = config.get("config") or {}
+    return card_data(folder.name, config["family"], config.get("dataset") or {"name": "?"},
+                     json.loads(metrics_path.read_text()), input_shape=model_config.get("input_shape"),
+                     likelihood=model_config.get("likelihood"))
+
+
+def rewrite_card(folder: str | Path) -> Path:
+    """Rewrite a model folder's README.md as a Hugging Face card: fresh metadata from its files (`folder_card_data`)
+    above the Markdown the card already has (its prose kept as written). Returns the card's path."""
+    path = Path(folder) / "README.md"
+    body = card_body(path.read_text()) if path.is_file() else f"# {Path(folder).name}\n"
+    atomic_write_bytes(path, hub_card(folder_card_data(folder), body).encode())
+    return path

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from explorer.card import hub_card, teacher_card_data
 from explorer.checkpoint import from_pretrained, read_config
 from explorer.data.base import DataSplit, stack_images
 from explorer.data.photos import tiles
@@ -124,7 +125,8 @@ def run_state(run: Path) -> dict[str, Any]:
 
 
 def render_teacher_card(name: str, model: VAE, data: DataSplit, scores: dict[str, Any]) -> str:
-    """The card README.md of the shipped teacher folder."""
+    """The card README.md of the shipped teacher folder: a Hugging Face model card (explorer.card.hub_card) whose
+    model-index holds the PSNR scores and the test ELBO."""
     config = model.config
     whole = ", ".join(f"{k} {v:.2f}" for k, v in scores["psnr_whole_db"].items())
     tiled = ", ".join(f"{k} {v:.2f}" for k, v in scores["psnr_tiles_db"].items())
@@ -138,7 +140,7 @@ def render_teacher_card(name: str, model: VAE, data: DataSplit, scores: dict[str
                    "deadline; the loss was still falling. A longer run of the same command (more --epochs) is the "
                    "next step.")
     minutes = f"{seconds / 60:.0f} minutes ({seconds:.0f} s)" if isinstance(seconds, (int, float)) else "unknown"
-    return f"""# {name}
+    return hub_card(teacher_card_data(name, scores), f"""# {name}
 
 This project's own diffusers `AutoencoderKL`, trained here on CPU: an f{config.downsampling} autoencoder with
 {config.latent_channels} latent channels, so a 64 px image has a {config.latent_channels}x{64 // config.downsampling}x{64 // config.downsampling} latent.
@@ -190,7 +192,7 @@ loaded by explorer.checkpoint.from_pretrained.
 
 The headline is the whole-photo figure; tests/test_teacher.py re-measures it from this folder.
 {verdict}
-"""
+""")
 
 
 __all__ = ["export_teacher", "latent_scaling_factor", "photo_scores", "psnr", "render_teacher_card", "tiled_photo_psnr",

@@ -5,7 +5,7 @@
 
 MODEL is anything `explorer.checkpoint.from_pretrained` loads (a native checkpoint folder, or a foreign model:
 diffusers AutoencoderKL folder, ONNX pair, trusted adapter). The output is one folder holding
-analysis.safetensors (per-item scores, codes, maps), metrics.json and README.md (an evaluation card):
+analysis.safetensors (per-item scores, codes, maps), metrics.json and README.md (an evaluation card, a Hugging Face model card):
 
 - MODEL/eval/<dataset>/ (MODEL/eval/<dataset>-train/ for --split train) when MODEL is a folder it can write to;
   train.py's own files at the top of MODEL are never touched;

@@ -338,6 +338,11 @@ class VAE(nn.Module):
     def latent_from_code(self, code: Tensor) -> Tensor:
         return code
 
+    def code_scaling(self) -> tuple[float, float]:
+        """(scaling_factor, shift_factor) of code = (latent - shift_factor) * scaling_factor, as diffusers names
+        them; (1, 0) where the code is the latent. Latent files record it (explorer.latent_files)."""
+        return 1.0, 0.0
+
     def encode_code(self, x: Tensor, condition: Condition = None) -> Tensor:
         """The code pages show for images x: (B, *latent_shape), deterministic (see `code_name`)."""
         return self.code_from_latent(self._encode(x, condition).mean)

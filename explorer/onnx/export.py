@@ -6,6 +6,10 @@
   flattened (and `logvar` (B, D) when asked for).
 - `exported_decoder(model, digest, cache_dir)` / `exported_encoder(...)`: the same, made on first use and kept
   as `<cache_dir>/<digest>/decoder.onnx` + `decoder.json`; a missing, stale or corrupt file is re-made.
+- `export_optimum(model, folder, digest)`: Optimum's layout for diffusers VAEs, `vae_encoder/model.onnx` and
+  `vae_decoder/model.onnx` (+ `vae_decoder/model_fp16.onnx`, onnxruntime's float16 conversion), with Optimum's inputs
+  and outputs (unscaled `latent_sample` -> `sample` in [-1, 1]; `sample` -> `latent_parameters`, mean and log-variance
+  concatenated on axis 1) and `metadata_props` naming the latent shape, scaling, shift, ranges and weights digest.
 
 Every file holds its weights (no external data), states its opset, has a dynamic batch axis (batch 1 is the
 main case), passes `onnx.checker` and opens in onnxruntime, and agrees with torch on a probe batch before it
@@ -30,11 +34,13 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from explorer.files import atomic_write_bytes, atomic_write_with, file_sha256
 from explorer.models.base import VAE
+from explorer.models.blocks.conditioning import with_default_condition
 from explorer.onnx.trust import vet_onnx_file
 from explorer.onnx.wrap import wrap_for_page
 
@@ -45,6 +51,11 @@ PARTS = ("decoder", "encoder")
 PROBE_ATOL = 1e-4  # an export whose output differs more from torch on the probe batch is refused
 PROBE_BATCH = 2  # example batch for export: torch.export specialises sizes 0 and 1, which would fix the batch
 METADATA_VERSION = 1
+# Optimum's layout for a diffusers VAE (optimum-cli export onnx): one folder per part, model.onnx in each
+OPTIMUM_FILES = {"encoder": "vae_encoder/model.onnx", "decoder": "vae_decoder/model.onnx"}
+OPTIMUM_FP16 = "vae_decoder/model_fp16.onnx"
+OPTIMUM_NAMES = {"decoder": (["latent_sample"], ["sample"]), "encoder": (["sample"], ["latent_parameters"])}
+FP16_TOLERANCE = 2 / 255  # the fp16 decoder's images may differ from fp32's by at most this, in [0, 1]
 
 
 @dataclass(frozen=True)
@@ -148,6 +159,32 @@ class EncoderGraph(nn.Module):
         return self.model.code_from_latent(posterior.mean).flatten(1), posterior.logvar.flatten(1)
 
 
+class OptimumDecoderGraph(nn.Module):
+    """Optimum's vae_decoder: unscaled latents `latent_sample` (B, *latent_shape) -> `sample` (B, C, H, W) in [-1, 1]
+    (a pipeline scales its latents by 1 / scaling_factor (+ shift) first, and shows (sample + 1) / 2)."""
+
+    def __init__(self, model: VAE, seed: int = 0):
+        super().__init__()
+        self.model = model
+        self.seed = seed
+
+    def forward(self, latent_sample: Tensor) -> Tensor:
+        return self.model.decode_code(self.model.code_from_latent(latent_sample), seed=self.seed) * 2.0 - 1.0
+
+
+class OptimumEncoderGraph(nn.Module):
+    """Optimum's vae_encoder: `sample` (B, C, H, W) in [-1, 1] -> `latent_parameters` (B, 2 * C_latent, ...): the
+    posterior's mean and log-variance over unscaled latents, concatenated on axis 1."""
+
+    def __init__(self, model: VAE):
+        super().__init__()
+        self.model = model
+
+    def forward(self, sample: Tensor) -> Tensor:
+        posterior = self.model.encode((sample + 1.0) / 2.0)
+        return torch.cat([posterior.mean, posterior.logvar], dim=1)
+
+
 class _FreezeGeneratorDraws(torch.overrides.TorchFunctionMode):
     """During export, run calls that draw from an explicit torch.Generator on real tensors outside the trace,
     so that their result enters the graph as a constant (torch.export cannot trace the generator's state)."""
@@ -169,8 +206,12 @@ class _FreezeGeneratorDraws(torch.overrides.TorchFunctionMode):
 
 
 # -- export ----------------------------------------------------------------------------------------
-def _probe_inputs(model: VAE, part: str, batch: int = PROBE_BATCH, seed: int = 0) -> Tensor:
+def _probe_inputs(model: VAE, part: str, batch: int = PROBE_BATCH, seed: int = 0, layout: str = "page") -> Tensor:
     gen = torch.Generator().manual_seed(seed)
+    if layout == "optimum":  # unscaled latents of prior codes; images in [-1, 1]
+        if part == "decoder":
+            return model.latent_from_code(torch.randn(batch, *model.latent_shape, generator=gen)).detach()
+        return torch.rand(batch, *model.config.input_shape, generator=gen) * 2.0 - 1.0
     if part == "decoder":
         return torch.randn(batch, math.prod(model.latent_shape), generator=gen)  # codes drawn from the prior
     return torch.rand(batch, *model.config.input_shape, generator=gen)
@@ -264,7 +305,7 @@ def check_file(path: Path) -> Any:
 
 
 def _export(model: VAE, part: str, path: str | Path, opset: int, exporters: tuple[str, ...],
-            with_logvar: bool = False) -> ExportInfo:
+            with_logvar: bool = False, layout: str = "page", metadata: dict[str, str] | None = None) -> ExportInfo:
     import onnx
     import onnxruntime
 
@@ -272,8 +313,12 @@ def _export(model: VAE, part: str, path: str | Path, opset: int, exporters: tupl
     path.parent.mkdir(parents=True, exist_ok=True)
     was_training = model.training
     model.eval()
-    graph = DecoderGraph(model) if part == "decoder" else EncoderGraph(model, with_logvar)
-    input_names, output_names = _names(part, with_logvar)
+    if layout == "optimum":
+        graph = OptimumDecoderGraph(model) if part == "decoder" else OptimumEncoderGraph(model)
+        input_names, output_names = OPTIMUM_NAMES[part]
+    else:
+        graph = DecoderGraph(model) if part == "decoder" else EncoderGraph(model, with_logvar)
+        input_names, output_names = _names(part, with_logvar)
     device = model.device
     errors: dict[str, str] = {}
     if model.native_onnx(part) is not None:  # its own graph, as it is: no re-export through torch
@@ -281,9 +326,14 @@ def _export(model: VAE, part: str, path: str | Path, opset: int, exporters: tupl
     try:
         if device.type != "cpu":
             model.cpu()
-        example = _probe_inputs(model, part)
-        with torch.no_grad():
-            expected = graph(example)
+        example = _probe_inputs(model, part, layout=layout)
+        try:
+            with torch.no_grad():
+                expected = graph(example)
+        except Exception as exc:  # noqa: BLE001  (a model torch cannot run this way: a failure of this part)
+            if layout != "optimum":
+                raise
+            raise OnnxExportError(ExportFailure(part, model.family, {"torch": f"{type(exc).__name__}: {exc}"})) from None
         expected = [t.numpy() for t in (expected if isinstance(expected, tuple) else (expected,))]
         for exporter in exporters:
             start = time.perf_counter()
@@ -292,6 +342,8 @@ def _export(model: VAE, part: str, path: str | Path, opset: int, exporters: tupl
             def export_checked(tmp: Path) -> None:
                 """Export into tmp and check it there: explorer.files swaps it in only when this returns."""
                 checked["frozen"] = _run_exporter(exporter, graph, example, tmp, opset, input_names, output_names)
+                if metadata:
+                    _set_metadata(tmp, metadata)
                 session = check_file(tmp)
                 got = session.run(output_names, {input_names[0]: example.numpy()})
                 checked["diff"] = max(float(abs(g - e).max()) for g, e in zip(got, expected))
@@ -437,7 +489,109 @@ def exported_encoder(model: VAE, digest: str, cache_dir: str | Path, opset: int 
     return _exported(model, "encoder", digest, cache_dir, opset, tuple(exporters), with_logvar)
 
 
+# -- Optimum's layout ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OptimumExport:
+    """What `export_optimum` wrote into its folder."""
+
+    folder: Path
+    metadata: dict[str, str]  # the metadata_props of every file
+    parts: dict[str, ExportInfo | ExportFailure]  # "encoder", "decoder"
+    fp16: Path | None  # vae_decoder/model_fp16.onnx, or None (fp16_problem says why)
+    fp16_max_abs_diff: float | None  # fp16 vs fp32 decoder on the check codes, images in [0, 1]
+    fp16_problem: str = ""
+
+
+def _set_metadata(path: Path, metadata: dict[str, str]) -> None:
+    """Write metadata_props (string keys and values) into an ONNX file, in place."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    onnx.helper.set_model_props(proto, {str(k): str(v) for k, v in metadata.items()})
+    onnx.save(proto, str(path))
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The metadata_props of an ONNX file (the graph is not loaded into a session)."""
+    import onnx
+
+    return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+
+
+def optimum_metadata(model: VAE, digest: str) -> dict[str, str]:
+    """What every file of the Optimum layout records: latent shape, scaling and shift (latent = code / scaling_factor
+    + shift_factor), the images' range at both ends, the weights digest."""
+    scaling, shift = model.code_scaling()
+    return {"format": "vae-latent-explorer/optimum-vae", "latent_shape": json.dumps(list(model.latent_shape)),
+            "scaling_factor": repr(float(scaling)), "shift_factor": repr(float(shift)),
+            "input_range": "[-1, 1]", "output_range": "[-1, 1]", "image_shape": json.dumps(list(model.config.input_shape)),
+            "weights_digest": digest, "family": model.family}
+
+
+def fp16_decoder(fp32_path: str | Path, out: str | Path, latents: np.ndarray) -> float:
+    """onnxruntime's float16 conversion of a decoder (inputs and outputs kept float32, metadata kept) into `out`;
+    returns the largest difference from the fp32 decoder over `latents` (N, ...) float32, on [0, 1] images. Raises
+    whatever the conversion or onnxruntime raises for an op without fp16 support."""
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    half = convert_float_to_float16(onnx.load(str(fp32_path)), keep_io_types=True)
+    atomic_write_with(out, lambda tmp: onnx.save(half, str(tmp)))
+    full, reduced = _session(Path(fp32_path)), _session(Path(out))
+    name = full.get_inputs()[0].name
+    worst = 0.0
+    for i in range(0, len(latents), 25):
+        feed = {name: latents[i:i + 25].astype(np.float32)}
+        a, b = full.run(None, feed)[0], reduced.run(None, feed)[0]
+        worst = max(worst, float(np.abs(a.astype(np.float64) - b.astype(np.float64)).max()) / 2.0)  # [-1, 1] -> [0, 1]
+    return worst
+
+
+def export_optimum(model: VAE, folder: str | Path, digest: str, opset: int = DEFAULT_OPSET,
+                   exporters: tuple[str, ...] = EXPORTERS, fp16: bool = True,
+                   check_codes: np.ndarray | None = None, condition: int | None = None) -> OptimumExport:
+    """Write Optimum's layout into folder: vae_encoder/model.onnx and vae_decoder/model.onnx (Optimum's inputs and
+    outputs, see OptimumDecoderGraph / OptimumEncoderGraph; dynamic batch), each with `optimum_metadata` in its
+    metadata_props, and with fp16 an fp16 decoder vae_decoder/model_fp16.onnx checked against the fp32 one on
+    check_codes (N, *latent_shape) in the model's code space (default: 100 prior draws, seed 0). A part no exporter
+    manages is an ExportFailure in `.parts`; an fp16 conversion that fails or differs by more than FP16_TOLERANCE
+    leaves no fp16 file and says why in `.fp16_problem`. A conditional model is exported under class `condition`
+    (default 0), recorded in the metadata as `condition`: Optimum's graphs take no class."""
+    folder = Path(folder)
+    metadata = optimum_metadata(model, digest)
+    if model.capabilities().condition_classes:
+        metadata["condition"] = str(0 if condition is None else int(condition))
+        model = with_default_condition(model, int(metadata["condition"]))
+    parts: dict[str, ExportInfo | ExportFailure] = {}
+    for part, name in OPTIMUM_FILES.items():
+        try:
+            parts[part] = _export(model, part, folder / name, opset, tuple(exporters), layout="optimum",
+                                  metadata=metadata)
+        except OnnxExportError as exc:
+            parts[part] = exc.failure
+    if not fp16 or not isinstance(parts["decoder"], ExportInfo):
+        return OptimumExport(folder, metadata, parts, None, None, "" if not fp16 else "no fp32 decoder")
+    if check_codes is None:
+        check_codes = torch.randn(100, *model.latent_shape, generator=torch.Generator().manual_seed(0)).numpy()
+    with torch.no_grad():
+        codes = torch.as_tensor(np.asarray(check_codes, dtype=np.float32)).reshape(-1, *model.latent_shape)
+        latents = model.latent_from_code(codes).numpy()
+    target = folder / OPTIMUM_FP16
+    try:
+        diff = fp16_decoder(folder / OPTIMUM_FILES["decoder"], target, latents)
+    except Exception as exc:  # noqa: BLE001  (the op that blocks fp16 is reported, not raised)
+        target.unlink(missing_ok=True)
+        return OptimumExport(folder, metadata, parts, None, None, f"{type(exc).__name__}: {_first_lines(str(exc), 400)}")
+    if not diff <= FP16_TOLERANCE:
+        target.unlink(missing_ok=True)
+        return OptimumExport(folder, metadata, parts, None, diff,
+                             f"the fp16 decoder differs from fp32 by {diff:.4f} (over {FP16_TOLERANCE:.4f}) on [0, 1]")
+    return OptimumExport(folder, metadata, parts, target, diff)
+
+
 __all__ = [
-    "CachedExport", "DEFAULT_OPSET", "EXPORTERS", "ExportFailure", "ExportInfo", "OnnxExportError",
+    "CachedExport", "DEFAULT_OPSET", "EXPORTERS", "ExportFailure", "ExportInfo", "FP16_TOLERANCE", "OPTIMUM_FILES",
+    "OPTIMUM_FP16", "OnnxExportError", "OptimumExport", "export_optimum", "fp16_decoder", "optimum_metadata",
+    "read_metadata",
     "check_file", "export_decoder", "frame_seconds", "export_encoder", "exported_decoder", "exported_encoder",
 ]

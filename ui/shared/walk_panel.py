@@ -35,6 +35,7 @@ SLIDER_RANGE = 4.0
 SLIDER_STEP = 0.1
 TRAVERSAL_STEPS = np.linspace(-3.0, 3.0, 7)
 START_KINDS = ["prior mean", "random prior draw", "data set example", "uploaded image", "map point"]
+FROM_FILE = "latent file"  # a start kind offered once a latent file was loaded (ui/pages/walk/latent_files.py)
 KEEP = {"persist_state": "session"}  # keep choices when the user visits another page and comes back
 AXIS_KINDS = ["latent dimensions (by KL)", "principal directions", "attribute directions"]
 BETWEEN = {"classes": "two classes", "attributes": "with and without an attribute"}
@@ -57,10 +58,12 @@ def start_ui(ctx: Ctx, prefix: str = "walk", prefer_data: bool = False) -> tuple
     item when there is one (a spatial code's zero is rarely an image)."""
     from_map = st.session_state.get("walk_from_map")
     kinds = START_KINDS if from_map and from_map.get("model_key") == ctx.key else START_KINDS[:-1]
+    from_file = st.session_state.get(f"{prefix}_from_file")  # {"model_key", "code", "label"}
+    kinds = kinds + [FROM_FILE] if from_file and from_file.get("model_key") == ctx.key else kinds
     if st.session_state.get(f"{prefix}_start") not in kinds:
         # a captioning model's prior mean decodes to an empty picture with an arbitrary caption: start on a real image
         default = "data set example" if (prefer_data or ctx.has_captions) and ctx.data().has_images else kinds[0]
-        st.session_state[f"{prefix}_start"] = kinds[-1] if from_map and from_map.get("model_key") == ctx.key else default
+        st.session_state[f"{prefix}_start"] = "map point" if from_map and from_map.get("model_key") == ctx.key else default
     kind = st.radio("Start from", kinds, key=f"{prefix}_start", horizontal=True, **KEEP)
     if kind == "random prior draw":
         c = st.columns([2, 1, 3])
@@ -94,6 +97,8 @@ def start_ui(ctx: Ctx, prefix: str = "walk", prefer_data: bool = False) -> tuple
             name = st.selectbox("Upload", names, key=f"{prefix}_upload")
             up = uploads[names.index(name)] if name in names else uploads[0]
             return encode_one(ctx, up.tensor).astype(np.float64), f"{ctx.model.code_name} of upload {up.name}"
+    elif kind == FROM_FILE and from_file:
+        return np.asarray(from_file["code"], dtype=np.float64).reshape(-1), from_file["label"]
     elif kind == "map point" and from_map:
         view = ctx.data() if from_map.get("dataset") == ctx.dataset else None
         i = int(from_map["index"])

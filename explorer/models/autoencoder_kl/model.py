@@ -78,6 +78,9 @@ class AutoencoderKLVAE(VAE):
     def latent_from_code(self, code: Tensor) -> Tensor:
         return code / self.config.scaling_factor
 
+    def code_scaling(self) -> tuple[float, float]:
+        return float(self.config.scaling_factor), 0.0
+
     def likelihood_description(self) -> str:
         return super().likelihood_description() + " (the diffusers decoder's sample)"
 

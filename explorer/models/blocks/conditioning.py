@@ -51,6 +51,9 @@ class DefaultCondition(VAE):
     def latent_from_code(self, code: Tensor) -> Tensor:
         return self.inner.latent_from_code(code)
 
+    def code_scaling(self) -> tuple[float, float]:
+        return self.inner.code_scaling()
+
     def encode(self, x: Tensor, condition: Condition = None):
         return self.inner.encode(x, condition=self._given(condition))
 

@@ -106,6 +106,11 @@ class ScaledLatentVAE(ForeignVAE):
     def latent_from_code(self, code: Tensor) -> Tensor:
         return self.config.scaling.latent_from_code(code)
 
+    def code_scaling(self) -> tuple[float, float]:
+        """The scalar factors; with per-channel latents_mean / std the map is per channel, and a latent file
+        also records `config.scaling.describe()`."""
+        return float(self.config.scaling.scaling_factor), float(self.config.scaling.shift_factor)
+
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> Tensor:
         """n images (n, C, H, W) in [0, 1] decoded from codes ~ N(0, temperature^2 I) in the scaled code space (in

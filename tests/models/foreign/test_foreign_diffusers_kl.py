@@ -29,6 +29,7 @@ def test_config_shapes_and_capabilities(pair):
     assert model.config.input_shape == (3, 16, 16) and model.latent_shape == (3, 8, 8)
     assert model.config.latent_dim == 3 * 8 * 8 and model.config.likelihood == "gaussian"
     assert model.config.scaling_factor == KL_SCALING and model.config.shift_factor == KL_SHIFT
+    assert model.code_scaling() == (KL_SCALING, KL_SHIFT)  # what a latent file records
     caps = model.capabilities()
     assert not caps.trainable and caps.spatial_code
     assert model.code_name == "scaled posterior mean" and model.device.type == "cpu"

@@ -28,6 +28,7 @@ from explorer.runtime.calls import watched_decode
 from explorer.runtime.progress import Cancelled, CancelToken
 from ui.app.config import app_config
 from ui.app.context import Ctx
+from ui.pages.walk import latent_files
 from ui.pages.walk.registry import register_walk_panel
 from ui.services import inference
 from ui.shared.walk_panel import KEEP, start_ui
@@ -184,6 +185,7 @@ def _linear(ctx: Ctx):
 @register_walk_panel("spatial")
 def spatial_walk(ctx: Ctx) -> None:
     """The studio for C x H x W codes (see the module docstring)."""
+    latent_files.upload_ui(ctx, "spatial")
     code, described, image = _start(ctx)
     c, h, w = code.shape
     st.caption(f"Start: {described}. The code is {c} channels x {h} x {w} cells.")
@@ -235,6 +237,7 @@ def spatial_walk(ctx: Ctx) -> None:
     full = _full_decode(ctx, moved, "walk")
     if full is not None:
         _show(out[1], full, "full decode")
+    latent_files.code_download_ui(ctx, moved, prefix="spatial")
 
     st.subheader("The first k channels")
     k = int(st.slider("Keep channels 0 .. k-1; the rest at their mean", 0, c, value=c, key="spatial_keep_k", **KEEP))

@@ -11,6 +11,7 @@ import streamlit as st
 from explorer.images import display_scale, make_grid, to_gif, to_uint8
 from explorer.latent import interpolation
 from ui.app.context import Ctx
+from ui.pages.walk import latent_files
 from ui.pages.walk.registry import register_walk_panel
 from ui.services import inference
 from ui.shared.conditioning import class_label, class_picker_ui, class_samples_ui, style_class_ui
@@ -44,12 +45,14 @@ def interpolation_ui(ctx: Ctx, condition: int | None = None) -> None:
     steps = int(c[2].number_input("Steps", 3, 24, value=10, key="interp_steps", **KEEP))
     spherical = c[3].radio("Path", ["linear", "spherical"], key="interp_path", **KEEP) == "spherical"
     z0, z1 = encode_one(ctx, choices[a]), encode_one(ctx, choices[b])
-    frames = inference.decode_codes(ctx.model, interpolation(z0, z1, steps, spherical), condition=condition)
+    path = interpolation(z0, z1, steps, spherical)
+    frames = inference.decode_codes(ctx.model, path, condition=condition)
     strip = make_grid(frames, nrow=steps)
     st.image(to_uint8(strip, display_scale(*strip.shape[-2:], 900)), output_format="PNG",
              caption=f"{a} → {b}, {'spherical' if spherical else 'linear'} path between {ctx.model.code_name}s")
     st.download_button("Strip (GIF)", data=lambda: to_gif(frames, scale=display_scale(*frames.shape[-2:], 196)),
                        file_name="interpolation.gif", mime="image/gif", on_click="ignore", key="interp_gif")
+    latent_files.path_download_ui(ctx, path, "Interpolation", "interp_latents")
 
 
 def walk_class_ui(ctx: Ctx) -> int | None:
@@ -70,6 +73,7 @@ def walk_class_ui(ctx: Ctx) -> int | None:
 def vector_walk(ctx: Ctx) -> None:
     """Sliders over the code's dimensions, principal or attribute directions; grid, class picker, interpolation."""
     view = ctx.data()
+    latent_files.upload_ui(ctx)
     for note in apply_url(SLIDER_RANGE, min(32, ctx.latent_size), len(view.images) if view.has_images else 0):
         st.warning(note)
     start, described = start_ui(ctx)
@@ -86,7 +90,10 @@ def vector_walk(ctx: Ctx) -> None:
     under = "" if condition is None else f", decoded under class {class_label(ctx.class_names, condition)}"
     st.caption(f"Start: {described}{under}. Sliders are offsets from the start. The page's address holds the walk: copy it to "
                "share this image" + ("." if start_token() else " (this start is this session's own: the link starts at the prior mean)."))
-    extra = (lambda c, code: style_class_ui(c, code)) if condition is not None else None
+    def extra(c: Ctx, code) -> None:  # in the walk's fragment, with the released code
+        latent_files.code_download_ui(c, code, axes)
+        if condition is not None:
+            style_class_ui(c, code)
     walk_panel(ctx, start, axes, grid=grid, gif_axis=gif_axis, share=True, condition=condition, extra=extra)
     if condition is not None:
         st.divider()
