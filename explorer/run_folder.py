@@ -49,14 +49,14 @@ def compute_maps(means, methods: list[str], seed: int = 0, progress: MapProgress
 def evaluate_and_map(
     model: VAE, test: Dataset, *, iwae_k: int = 1000, maps: list[str] | None = None, seed: int = 0,
     limit: int | None = None, batch_size: int = 50, on_batch: Callable[[int], None] | None = None,
-    map_progress: MapProgress | None = None,
+    map_progress: MapProgress | None = None, pruning_objective: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Score a split's (first `limit`) items and map their codes: (metrics, analysis arrays), with the seconds
     each part took and the maps made. Shared by train.py's export and `python -m explorer.cli.evaluate`."""
     model.eval()
     t0 = time.perf_counter()
     metrics, arrays = evaluate(model, test, model.config.likelihood, iwae_k=iwae_k, batch_size=batch_size, limit=limit,
-                              on_batch=on_batch)
+                              on_batch=on_batch, pruning_objective=pruning_objective)
     metrics["eval_seconds"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     arrays.update(compute_maps(arrays["test_means"], maps or [], seed=seed, progress=map_progress))
@@ -115,6 +115,11 @@ def latent_plane_grid(model: VAE, n: int = 15, extent: float = 3.0) -> torch.Ten
     return model.decode(torch.from_numpy(codes).float().to(model.device)).mean
 
 
+def beta_prunes(train_config: dict[str, Any] | None) -> bool:
+    """Whether a run's KL weight over 1 (a beta-VAE) makes switched-off dimensions its intended result."""
+    return float((train_config or {}).get("beta", 1.0)) > 1.0
+
+
 def export_model(
     model: VAE, data: DataSplit, out_dir: str | Path, train_config: dict[str, Any], command: str, *,
     iwae_k: int = 1000, maps: list[str] | None = None, train_seconds: float = float("nan"), device: str = "cpu",
@@ -129,7 +134,7 @@ def export_model(
     meta = dataset_meta or {"name": data.name}
     save_pretrained(model, out, {"dataset": meta, "summary": "", "command": command})
     metrics, arrays = evaluate_and_map(model, data.test, iwae_k=iwae_k, maps=maps, seed=seed, on_batch=on_batch,
-                                       map_progress=map_progress)
+                                       map_progress=map_progress, pruning_objective=beta_prunes(train_config))
     metrics.update({"train_seconds": train_seconds, "device": device})
     capabilities = model.capabilities()
     if capabilities.captions or capabilities.labels:

@@ -97,6 +97,14 @@ def load_data(name: str, root: str | None, image_size: int | None):
     return load_dataset(name, root=root, **options), options
 
 
+def _training_config(folder: Path) -> dict[str, Any] | None:
+    """The training options a native checkpoint records (its KL weight among them); None for other folders."""
+    try:
+        return checkpoint.read_config(folder).get("training")
+    except CheckpointError:
+        return None
+
+
 def _shape_text(shape) -> str:
     return "x".join(str(int(s)) for s in shape)
 
@@ -157,7 +165,8 @@ def run(argv: list[str]) -> Path:
         bars.start_items(n_items, f"scoring {args.dataset} ({args.split})")
         metrics, arrays = run_folder.evaluate_and_map(model, split, iwae_k=args.iwae_k, maps=maps, seed=args.seed,
                                            limit=args.limit, batch_size=args.batch_size, on_batch=bars.scored,
-                                           map_progress=bars.map_progress)
+                                           map_progress=bars.map_progress,
+                                           pruning_objective=run_folder.beta_prunes(_training_config(model_path)))
         bars.close()
         family = model.family or type(model).__name__
         meta = {"name": data.name, "description": data.description, "options": options,

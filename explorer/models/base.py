@@ -137,6 +137,10 @@ class Capabilities:
     # autoencoder such as diffusers' AutoencoderKL, factor 8), so an upload is encoded at its own size; 0: only
     # config.input_shape
     size_multiple: int = 0
+    # True: the objective switches off the dimensions it does not need (beta-TCVAE with a TC weight over 1, FactorVAE),
+    # so fewer than half the dimensions in use is its intended result, not a collapse (the collapse rule's half test
+    # is skipped; its total-KL test still applies). A beta-VAE trained with --beta > 1 gets the same from its run.
+    pruning_objective: bool = False
 
 
     @property

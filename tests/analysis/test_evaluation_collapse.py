@@ -68,3 +68,21 @@ def test_evaluate_writes_the_verdict():
     assert v["latent_dims"] == 3 and v["active_units"] == metrics["active_units"]
     assert v["kl_nats"] == pytest.approx(sum(metrics["kl_per_dim"]), abs=1e-3)
     assert v["collapsed"] == (v["kl_nats"] < COLLAPSE_TOTAL_KL_NATS or bool(v["reasons"]))
+
+
+def test_an_objective_that_prunes_dimensions_keeps_only_the_total_kl_test():
+    """beta-TCVAE on dSprites keeps about 4 of 10 dimensions: that is what it is for, not a collapse."""
+    four_of_ten = [2.5, 2.4, 2.3, 2.4] + [0.01] * 6
+    assert collapse_verdict(9.6, four_of_ten, n_active=4)["collapsed"]
+    assert not collapse_verdict(9.6, four_of_ten, n_active=4, pruning_objective=True)["collapsed"]
+    assert collapse_verdict(1.5, [0.3] * 5 + [0.0] * 5, n_active=4, pruning_objective=True)["collapsed"]  # ln 10
+
+
+def test_pruning_objectives_are_declared_by_the_family_or_the_runs_beta():
+    from explorer.models.registry import family_capabilities
+    from explorer.run_folder import beta_prunes
+
+    assert family_capabilities("tcvae", {"input_shape": [1, 8, 8], "latent_dim": 2, "tc_weight": 6.0}).pruning_objective
+    assert not family_capabilities("tcvae", {"input_shape": [1, 8, 8], "latent_dim": 2, "tc_weight": 1.0}).pruning_objective
+    assert not family_capabilities("mlp", {"input_shape": [1, 8, 8], "latent_dim": 2}).pruning_objective
+    assert beta_prunes({"beta": 4.0}) and not beta_prunes({"beta": 1.0}) and not beta_prunes(None)

@@ -60,7 +60,8 @@ class FactorVAE(MLPVAE):
 
     @classmethod
     def config_capabilities(cls, config: FactorVAEConfig) -> Capabilities:
-        return Capabilities(item_keyed_noise=False)  # the permutations draw from a torch generator
+        # the permutations draw from a torch generator; its TC penalty prunes dimensions it does not need
+        return Capabilities(item_keyed_noise=False, pruning_objective=config.tc_weight > 0)
 
     def vae_parameters(self) -> list[nn.Parameter]:
         disc = {id(p) for p in self.discriminator.parameters()}

@@ -9,10 +9,11 @@ of a minibatch (each item's q(z) is estimated from the others), so its per-sampl
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from explorer.distributions import Noise
-from explorer.models.base import posterior_kl
+from explorer.models.base import Capabilities, posterior_kl
 from explorer.models.mlp import MLPVAE
 from explorer.models.registry import register_model
 from explorer.models.tcvae.config import TCVAEConfig
@@ -23,6 +24,11 @@ from explorer.models.tcvae.total_correlation import total_correlation
 class TCVAE(MLPVAE):
     family = "tcvae"
     config_class = TCVAEConfig
+
+    @classmethod
+    def config_capabilities(cls, config: TCVAEConfig) -> Capabilities:
+        """The MLP family's, and a TC weight over 1 prunes the dimensions the code does not need."""
+        return replace(super().config_capabilities(config), pruning_objective=config.tc_weight > 1.0)
 
     def loss_terms(self, batch: Any, generator: Noise = None) -> dict:
         """`nll` (B,), `kl_dims` (B, D) and `tc_penalty` (B,) = (tc_weight - 1) x the per-item TC estimate."""
