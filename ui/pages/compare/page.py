@@ -111,17 +111,24 @@ def pick_image_ui(ctxs: list[Ctx]) -> tuple[str, list[np.ndarray], int | None] |
         if not stored:
             st.info("Upload an image, or pick a test item instead.")
             return None
-        names = [n for n, _ in stored]
+        # every file is checked for every model up front (as Reconstruct does), so a file added later is named
+        # with its problem at once, not only when it is picked
+        usable: dict[str, list[np.ndarray]] = {}
+        for name, data in stored:
+            converted = [convert_upload(ctx, name, data) for ctx in ctxs]
+            bad = next((up for up in converted if not up.ok), None)
+            if bad is not None:
+                st.error(f"{name}: {bad.error}")
+            else:
+                usable[name] = [up.tensor.numpy() for up in converted]
+        if not usable:
+            st.info("None of the uploads can be compared: upload another image, or pick a test item instead.")
+            return None
+        names = list(usable)
+        if st.session_state.get("cmp_upload") not in names:
+            st.session_state["cmp_upload"] = names[0]
         name = st.selectbox("Upload", names, key="cmp_upload") if len(names) > 1 else names[0]
-        data = dict(stored)[name]
-        images = []
-        for ctx in ctxs:
-            up = convert_upload(ctx, name, data)
-            if not up.ok:
-                st.error(f"{name}: {up.error}")
-                return None
-            images.append(up.tensor.numpy())
-        return f"upload {name}", images, None
+        return f"upload {name}", usable[name], None
     views = [ctx.data() for ctx in ctxs]
     if not views[0].has_images:
         st.info(f"The images of {views[0].name} are not available here.")
