@@ -55,8 +55,8 @@ def _clean(at, where: str) -> None:
 
 
 def _table(at, column: str):
-    """The data frame with this column (the metrics table: 'figures from'; the loss lab's: 'order by MSE')."""
-    return next(d.value for d in at.dataframe if column in d.value.columns)
+    """The table with this column (the metrics table: 'figures from'; the loss lab's: 'order by MSE')."""
+    return next(d.value for d in at.table if column in d.value.columns)
 
 
 def _charts(at, prefix: str) -> list[dict]:
