@@ -27,6 +27,7 @@ from ui.app.context import Ctx, session_rng
 from ui.app.dataviews import test_attributes
 from ui.components.live import live_latent, peek_path
 from ui.services import inference
+from ui.services.itemserver import session_key
 from ui.shared import walk_url as walkurl
 from ui.shared.decoders import live_decoder
 from ui.shared.widgets import encode_one, example_ui, usable_uploads
@@ -340,13 +341,19 @@ def walk_panel(ctx: Ctx, start: np.ndarray, axes: Axes, prefix: str = "walk", gr
         _apply_release(_peek_release(f"{prefix}_live", _live_model_key(ctx, export)), keys, prefix)
     values = np.array([float(st.session_state[k]) for k in keys])
     code = walk_code(start, axes, values)
+    st.session_state[f"{prefix}_code"] = code
+    if share:  # before the decode: a rerun superseded while it waits has written its values already
+        walkurl.write_url(ctx.entry.name, axes.kind, values, condition)
     h, w = ctx.shape[-2:]
     scale = display_scale(h, w, 196)
     image = None
     if path == "wasm":
         st.empty()  # where the server's panel stood: emptied before the component shows itself
     else:
-        image = inference.decode_codes(ctx.model, code, condition=condition)[0]
+        try:  # one walk decode per session in the queue: a newer press's rerun drops this one's if not started
+            image = inference.decode_latest((session_key(), prefix), ctx.model, code, condition=condition)[0]
+        except inference.Superseded:
+            st.stop()  # this rerun is superseded by a newer one of the same session, which draws the image
         with st.container():
             if export is not None:
                 st.caption(LIVE_NOTE[path] + (f" ({reason})" if reason else "") + ".")
@@ -364,9 +371,9 @@ def walk_panel(ctx: Ctx, start: np.ndarray, axes: Axes, prefix: str = "walk", gr
         if path == "wasm":
             st.caption(LIVE_NOTE["wasm"] + ".")
         code = walk_code(start, axes, values)
-    st.session_state[f"{prefix}_code"] = code
-    if share:
-        walkurl.write_url(ctx.entry.name, axes.kind, values, condition)
+        st.session_state[f"{prefix}_code"] = code
+        if share:
+            walkurl.write_url(ctx.entry.name, axes.kind, values, condition)
     left, _ = st.columns([1, 2])
     with left:
         # in the page's path the image is decoded here only when its PNG is asked for
