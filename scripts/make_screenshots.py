@@ -81,7 +81,7 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     from explorer.data.embedded import load_mnist5k
-    from tests.app.bad_files import encode
+    from tests.support.bad_files import encode
 
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -15,19 +15,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from explorer.analysis.collapse import ACTIVE_UNIT_THRESHOLD, collapse_verdict
 from explorer.data.base import Dataset, stack_images
 from explorer.data.transforms import dequantize, fixed_binarization
 from explorer.losses import bits_per_dim, log_mean_exp
 from explorer.models.base import VAE
 
 EVAL_SEED = 1234
-ACTIVE_UNIT_THRESHOLD = 0.01
-# Posterior collapse: a code whose mean KL is under ln 10 nats can tell at most ten images apart (the KL bounds the
-# information the code carries about x), and a dimension under 0.1 nats carries next to nothing.
-COLLAPSE_TOTAL_KL_NATS = math.log(10.0)
-COLLAPSE_DIM_KL_NATS = 0.1
-COLLAPSE_REMEDIES = ("a KL warm-up (--kl-schedule linear --warmup-epochs N)", "free bits (--free-bits 0.1)",
-                     "a smaller --beta", "more --epochs")
+
 
 
 def scoring_inputs(x: Tensor, likelihood: str, seed: int = EVAL_SEED) -> Tensor:
@@ -123,36 +118,6 @@ def active_units(means: Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) -> tup
     """Burda et al.: unit u is active when Cov_x(E_q[z_u]) > threshold. means: (N, D) -> (count, (D,) variances)."""
     variances = means.double().var(0, unbiased=True) if len(means) > 1 else torch.zeros(means.shape[1])
     return int((variances > threshold).sum()), variances.float()
-
-
-def collapse_verdict(kl_total: float, kl_per_dim: list[float], n_active: int, spatial: bool = False,
-                     pruning_objective: bool = False) -> dict:
-    """Whether the code has collapsed, for metrics.json and the warnings: {"collapsed", "reasons", "kl_nats",
-    "informative_dims" (KL over 0.1 nats), "active_units", "latent_dims", "remedies"}.
-
-    It has when the mean total KL is under ln 10 nats, or no unit is active, or (a vector code only) fewer than half
-    the dimensions carry more than 0.1 nats or are active. A spatial code (C x H x W) is exempt from the half rule:
-    its empty positions are unused by design (pu-shapes keeps 190 of 968). So is a model whose objective prunes
-    dimensions (`pruning_objective`: beta > 1, beta-TCVAE, FactorVAE): on dSprites' 5 factors a 10-D code with 4 or 5
-    dimensions in use is what it is meant to learn."""
-    dims = len(kl_per_dim)
-    informative = sum(1 for v in kl_per_dim if v > COLLAPSE_DIM_KL_NATS)
-    reasons = []
-    if kl_total < COLLAPSE_TOTAL_KL_NATS:
-        reasons.append(f"the mean KL is {kl_total:.2f} nats in total, under ln 10 = {COLLAPSE_TOTAL_KL_NATS:.2f}: "
-                       "the code cannot tell ten images apart")
-    if dims and n_active == 0:
-        reasons.append(f"no unit is active (no dimension's posterior mean varies by over {ACTIVE_UNIT_THRESHOLD} "
-                       "across the test images)")
-    elif dims and not spatial and not pruning_objective:
-        if 2 * informative < dims:
-            reasons.append(f"only {informative} of {dims} dimensions carry over {COLLAPSE_DIM_KL_NATS} nats of KL")
-        if 2 * n_active < dims:
-            reasons.append(f"only {n_active} of {dims} units are active (variance of the mean over "
-                           f"{ACTIVE_UNIT_THRESHOLD})")
-    return {"collapsed": bool(reasons), "reasons": reasons, "kl_nats": float(kl_total),
-            "informative_dims": informative, "active_units": int(n_active), "latent_dims": dims,
-            "remedies": list(COLLAPSE_REMEDIES) if reasons else []}
 
 
 def protocol_text(likelihood: str) -> str:

@@ -1,9 +1,11 @@
 """What the command lines print after scoring a model: the headline scores, a word on negative log-likelihoods,
-and the collapse warning (from metrics["collapse"], `explorer.analysis.evaluation.collapse_verdict`)."""
+and the collapse warning (from metrics["collapse"], `explorer.analysis.collapse`)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from explorer.analysis.collapse import collapse_sentences
 
 HEADLINE = ("iwae_nll_nats", "iwae_bits_per_dim", "elbo_nats", "elbo_bits_per_dim", "kl_nats", "active_units")
 NEGATIVE_NLL = ("(a negative NLL is no error: these are continuous data, scored as a density on [0, 1]^D, and a "
@@ -38,7 +40,5 @@ def collapse_warning(metrics: dict[str, Any]) -> str | None:
     verdict = metrics.get("collapse") or {}
     if not verdict.get("collapsed"):
         return None
-    return ("warning: posterior collapse: " + "; ".join(verdict["reasons"]) + ".\n"
-            f"  The code carries {verdict['kl_nats']:.2f} nats; {verdict['informative_dims']} of "
-            f"{verdict['latent_dims']} dimensions carry over 0.1 nats and {verdict['active_units']} are active.\n"
-            "  Remedies: " + ", ".join(verdict["remedies"]) + ".")
+    why, figures, remedies = collapse_sentences(verdict)
+    return f"warning: posterior collapse: {why}.\n  {figures}.\n  {remedies}."

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from explorer.analysis.evaluation import COLLAPSE_TOTAL_KL_NATS, collapse_verdict, evaluate
+from explorer.analysis.collapse import COLLAPSE_TOTAL_KL_NATS, collapse_verdict
+from explorer.analysis.evaluation import evaluate
 from explorer.checkpoint import read_config
 from explorer.models import build_model, get_model_class
 

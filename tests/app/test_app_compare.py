@@ -55,8 +55,8 @@ def _clean(at, where: str) -> None:
 
 
 def _table(at, column: str):
-    """The data frame with this column (the metrics table: 'figures from'; the loss lab's: 'order by MSE')."""
-    return next(d.value for d in at.dataframe if column in d.value.columns)
+    """The table with this column (the metrics table: 'figures from'; the loss lab's: 'order by MSE')."""
+    return next(d.value for d in at.table if column in d.value.columns)
 
 
 def _charts(at, prefix: str) -> list[dict]:
@@ -157,3 +157,25 @@ def test_a_model_with_another_image_shape_is_refused_and_uploads_are_compared(sh
     image_by_caption(at, "reconstruction by conv-mnist5k")
     image_by_caption(at, "reconstruction by mlp-mnist5k-2d")
     assert list(_table(at, "order by MSE")["model"]) == ["conv-mnist5k", "mlp-mnist5k-2d"]
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_every_upload_is_named_with_its_problem_as_reconstruct_names_it(shipped_env):
+    """Bad files uploaded beside a good one are each named with their problem at once (the same check and
+    message as Reconstruct's, ui.shared.widgets.convert_upload), and the good one is compared."""
+    from tests.support.bad_files import CASES
+
+    cases = [CASES[k] for k in ("bomb", "empty", "truncated", "huge_under_limit", "one_by_one")]
+    at = open_app(None, "compare")
+    at.multiselect(key="cmp_models").set_value(["conv-mnist5k", "mlp-mnist5k-2d"]).run()
+    at.radio(key="cmp_source").set_value("Upload an image").run()
+    files = [("ring.png", encode(Image.fromarray(digit_like(28))), "image/png")]
+    files += [(filename, make(), mime) for filename, make, mime, _, _ in cases]
+    at.file_uploader(key="cmp_files").set_value(files).run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = errors(at)
+    assert len(shown) == len(cases), shown
+    for (filename, _, _, _, words), message in zip(cases, shown):
+        assert message.startswith(f"{filename}: ") and words.lower() in message.lower(), (filename, message)
+    assert any(s.value.startswith("The same image: upload ring.png") for s in at.subheader)
+    image_by_caption(at, "reconstruction by conv-mnist5k")

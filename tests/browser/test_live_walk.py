@@ -207,3 +207,45 @@ def test_issue_12_families_decode_in_the_browser_as_the_server_does(browser, liv
         assert np.abs(other - got).mean() > 10
     assert page.get_by_test_id("stException").count() == 0
     ctx.close()
+
+
+# Sampled on every animation frame from the first paint: how many of the walk's sliders each side shows (the
+# server's, matched by the component's own labels), whether the component shows a decoded image, and whether a
+# visible caption says the in-browser decoder is loading.
+SAMPLE_CONTROLS = """(() => {
+  window.__walkSamples = [];
+  const shown = (e) => !!e && e.isConnected && e.getClientRects().length > 0;
+  const tick = () => {
+    const G = window.__liveLatent;
+    const insts = [...(G?.mounted ?? [])].filter((i) => i.root.isConnected);
+    const labels = new Set(insts.flatMap((i) => [...i.root.querySelectorAll("input[type=range]")].map((r) => r.ariaLabel)));
+    const server = [...document.querySelectorAll("[data-testid='stSlider']")].filter((s) => shown(s) &&
+      labels.has(s.querySelector("[data-testid='stWidgetLabel']")?.textContent.trim())).length;
+    const page = insts.reduce((n, i) => n + [...i.root.querySelectorAll("input[type=range]")].filter(shown).length, 0);
+    const image = insts.some((i) => i.firstFrame !== null && shown(i.canvas) && !i.canvas.hidden);
+    const loading = [...document.querySelectorAll("[data-testid='stCaptionContainer']")].some((c) =>
+      shown(c) && c.textContent.includes("in-browser decoder is loading"));
+    window.__walkSamples.push({ t: performance.now(), server, page, image, loading });
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+})();"""
+
+
+def test_a_first_visit_shows_one_set_of_walk_controls_at_a_time(browser, live_app_url):
+    """From the first paint until the in-browser decoder has drawn and the page has settled, no sampled frame
+    shows the component's sliders beside the server's, nor the server's "decoder is loading" note beside the
+    component's image; the component's sliders end up the only ones."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    page.set_default_timeout(120_000)
+    page.add_init_script(SAMPLE_CONTROLS)
+    page.goto(f"{live_app_url}/walk")
+    _wait_live(page)
+    page.wait_for_timeout(1500)
+    samples = page.evaluate("window.__walkSamples")
+    ctx.close()
+    both = [s for s in samples if s["server"] and s["page"]]
+    stale_note = [s for s in samples if s["loading"] and s["image"]]
+    assert len(samples) > 30 and not both and not stale_note, (len(samples), both[:3], stale_note[:3])
+    assert samples[-1]["page"] > 0 and samples[-1]["server"] == 0 and samples[-1]["image"]

@@ -1,6 +1,6 @@
 """What the command lines print after scoring: the headline, the note on negative NLLs, the collapse warning."""
 
-from explorer.analysis.evaluation import collapse_verdict
+from explorer.analysis.collapse import collapse_verdict
 from explorer.cli.report import NEGATIVE_NLL, collapse_warning, score_lines
 
 

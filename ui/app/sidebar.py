@@ -8,6 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from explorer.analysis.collapse import collapse_sentences, stored_verdict
 from ui.app.catalogue import (
     Entry,
     class_label,
@@ -113,6 +114,7 @@ def sidebar_ui() -> Ctx | None:
         line = metrics_line(entry)
         if line:
             st.caption(line)
+        collapse_slot = st.empty()  # beside the model's figures; filled once its metrics.json is read
         present = devices()
         if st.session_state.get("device") not in present:
             st.session_state["device"] = "auto"
@@ -128,6 +130,7 @@ def sidebar_ui() -> Ctx | None:
             st.error(f"{entry.name} could not be loaded: {exc}")
             return None
         config, metrics = meta["config"], meta["metrics"]
+        collapse_ui(collapse_slot, metrics, model)
         own = (config.get("dataset") or {}).get("name") or entry.dataset  # "" for a model trained elsewhere
         own_options = json.dumps((config.get("dataset") or {}).get("options") or {}, sort_keys=True)
         evaluated = evaluations(folder, stamp)  # python -m explorer.cli.evaluate MODEL --dataset NAME
@@ -170,6 +173,24 @@ def sidebar_ui() -> Ctx | None:
         ctx_key = hashlib.sha1(f"{folder}|{stamp}|{device}{tail}".encode()).hexdigest()[:10]
         return Ctx(entry, device, config, metrics, analysis, stamp, dataset, options, cfg.limits, ctx_key, model,
                    analysis_dataset, condition)
+
+
+def collapse_ui(slot, metrics: dict, model) -> None:
+    """The posterior-collapse warning in `slot` when the model's own metrics say its code has collapsed (both
+    measures and the remedies, as the command lines print them); nothing otherwise."""
+    verdict = stored_verdict(metrics, spatial=_spatial(model))
+    if verdict is None or not verdict["collapsed"]:
+        return
+    why, figures, remedies = collapse_sentences(verdict)
+    slot.warning(f"**Posterior collapse**: {why}. {figures}: walks and samples will look alike. {remedies}.",
+                 icon=":material/warning:")
+
+
+def _spatial(model) -> bool:
+    """Whether the code is a C x H x W map, as the loaded model declares it (Capabilities.code_kind). On a fresh
+    server's first run the model is not loaded yet (None): True then, which judges by the total KL and active units
+    alone (the rules that hold for every kind of code), so a spatial code's unused positions never warn falsely."""
+    return True if model is None else model.capabilities().code_kind != "vector"
 
 
 def _input_shape(config: dict, model) -> tuple[int, ...]:

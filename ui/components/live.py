@@ -175,6 +175,7 @@ def live_latent(
     dots: np.ndarray | None = None,
     dots_key: str | None = None,
     pad_size: int = 280,
+    hidden: bool = False,
 ) -> LiveLatentResult:
     """Render the live sliders + canvas; returns what the page reported (see LiveLatentResult).
 
@@ -186,7 +187,8 @@ def live_latent(
     ones); image_shape (C, H, W) of the decoded image; ranges: (lo, hi) for every slider or (K, 2);
     display_size: the canvas width in CSS pixels; mode: "sliders" or "pad" (two axes: a 2-D pad, ranges its
     extent); dots (N, 2): points drawn on the pad, sent once per dots_key (default: a digest of them);
-    pad_size: the pad's side in CSS pixels."""
+    pad_size: the pad's side in CSS pixels; hidden: the element loads its decoder and reports its path but shows
+    nothing (while the caller's own server panel holds the controls: one set of controls at a time)."""
     start = np.asarray(start_code, dtype=np.float64).reshape(-1)
     vecs = np.asarray(vectors, dtype=np.float64).reshape(len(labels), -1)
     k, d = vecs.shape
@@ -222,7 +224,7 @@ def live_latent(
         "model_key": model_key, "start": start.tolist(), "vectors": vecs.tolist(), "scales": sc.tolist(),
         "labels": [str(s) for s in labels], "values": vals.tolist(), "ranges": _ranges(ranges, k),
         "image_shape": [int(s) for s in image_shape], "display_size": int(display_size), **payload,
-        "mode": mode, "pad_size": int(pad_size), **dots_payload,
+        "mode": mode, "pad_size": int(pad_size), "hidden": bool(hidden), **dots_payload,
     }
     result = _render(key, data)
     _answer_need(result, sent, model_key, dots_key, bool(payload), dots_payload, [model_key])
@@ -233,6 +235,18 @@ def live_latent(
         got = np.asarray(released.get("values") or [], dtype=np.float64)
         out_values = got if got.shape == (k,) else None
     return LiveLatentResult(out_values, path, reason, ort)
+
+
+def peek_path(key: str, model_key: str) -> tuple[str, str]:
+    """(path, reason) element `key` last reported for `model_key` (("pending", "") when none yet), read before it
+    renders, so that a caller can lay out its server panel (or none) ahead of the element."""
+    state = st.session_state.get(key)
+    try:
+        status = state.get("status") if hasattr(state, "get") else getattr(state, "status", None)
+    except Exception:  # noqa: BLE001  (the element's state before its first render)
+        return "pending", ""
+    path, reason, _ = _status({"status": status}, model_key)
+    return path, reason
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import math
 import threading
 import time
 from collections.abc import Hashable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -75,6 +75,38 @@ def submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
     return _executor().submit(fn, *args, **kwargs)
 
 
+class Superseded(Exception):
+    """A latest-wins call (`run_latest`) that a newer call for the same slot replaced before it started: its caller
+    is a rerun that a newer one has superseded, and stops."""
+
+
+# slot -> the one call of that slot waiting in the queue (or running); a newer call cancels a waiting one
+_LATEST: dict[Hashable, Future] = {}
+
+
+def run_latest(slot: Hashable, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """fn(*args, **kwargs) on the inference thread, the latest call per slot winning: a call still waiting when
+    a newer one for the same slot (e.g. one session's walk image) comes is dropped and raises Superseded. Without
+    it every key press of every session queued a decode first in, first out, and under 8 sessions' bursts a
+    press's image waited behind the decodes of presses that no page would show any more."""
+    if on_inference_thread():
+        return fn(*args, **kwargs)
+    future = _executor().submit(fn, *args, **kwargs)
+    with _LOCK:
+        older = _LATEST.get(slot)
+        _LATEST[slot] = future
+    if older is not None:
+        older.cancel()  # only a call that has not started yet is cancelled; a running one finishes
+    try:
+        return future.result()
+    except CancelledError:
+        raise Superseded(f"a newer call for {slot!r}") from None
+    finally:
+        with _LOCK:
+            if _LATEST.get(slot) is future:
+                del _LATEST[slot]
+
+
 # -- codes and images ------------------------------------------------------------------------------
 def _given(model: VAE, condition: int | None) -> dict[str, int]:
     """{"condition": c} for a conditional model given a class, else {} (other models never see it)."""
@@ -87,6 +119,15 @@ def decode_codes(model: VAE, codes: np.ndarray | torch.Tensor, seed: int = 0, co
     decode = torch_side().latent.decode
 
     return run(decode, model, codes, seed, **_given(model, condition))
+
+
+def decode_latest(slot: Hashable, model: VAE, codes: np.ndarray | torch.Tensor, seed: int = 0,
+                  condition: int | None = None) -> torch.Tensor:
+    """decode_codes, the latest call per slot winning (run_latest): a decode still queued when the same slot asks
+    again is dropped, and its caller gets Superseded."""
+    decode = torch_side().latent.decode
+
+    return run_latest(slot, decode, model, codes, seed, **_given(model, condition))
 
 
 def encode_codes(model: VAE, images: np.ndarray | torch.Tensor, condition: int | None = None,

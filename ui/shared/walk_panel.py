@@ -25,8 +25,9 @@ from explorer.latent import COLLAPSE_THRESHOLD, Axes, attribute_axes, dimension_
 from ui.app.config import MAP_LIMIT, app_config
 from ui.app.context import Ctx, session_rng
 from ui.app.dataviews import test_attributes
-from ui.components.live import live_latent
+from ui.components.live import live_latent, peek_path
 from ui.services import inference
+from ui.services.itemserver import session_key
 from ui.shared import walk_url as walkurl
 from ui.shared.decoders import live_decoder
 from ui.shared.widgets import encode_one, example_ui, usable_uploads
@@ -298,21 +299,24 @@ def _peek_release(key: str, model_key: str):
     return None
 
 
-def _live_values(ctx: Ctx, start: np.ndarray, axes: Axes, keys: list[str], prefix: str,
-                 export) -> tuple[np.ndarray, str, str]:
-    """Render the live component on the slider keys' values; a new release is written back to those keys.
-    Returns (values, path, the page's reason for a fallback)."""
+def _live_values(ctx: Ctx, start: np.ndarray, axes: Axes, keys: list[str], prefix: str, export,
+                 hidden: bool) -> tuple[np.ndarray, str, str]:
+    """Render the live component on the slider keys' values (hidden: it loads out of sight while the server panel
+    holds the controls); a new release is written back to those keys. Returns (values, path, the page's reason
+    for a fallback)."""
     key = f"{prefix}_live"
-    model_key = f"{ctx.weights_digest()}:{export.info.sha256[:12]}"  # a re-exported file is new bytes
-    _apply_release(_peek_release(key, model_key), keys, prefix)
     values = np.array([float(st.session_state[k]) for k in keys])
     h, w = ctx.shape[-2:]
-    result = live_latent(key, export.path, model_key, start, axes.vectors, axes.scales, axes.labels, values,
-                         tuple(ctx.shape), ranges=(-SLIDER_RANGE, SLIDER_RANGE),
-                         display_size=int(w * display_scale(h, w, 196)))
+    result = live_latent(key, export.path, _live_model_key(ctx, export), start, axes.vectors, axes.scales, axes.labels,
+                         values, tuple(ctx.shape), ranges=(-SLIDER_RANGE, SLIDER_RANGE),
+                         display_size=int(w * display_scale(h, w, 196)), hidden=hidden)
     if _apply_release(result.values, keys, prefix):
         values = np.array([float(st.session_state[k]) for k in keys])
     return values, result.path, result.reason
+
+
+def _live_model_key(ctx: Ctx, export) -> str:
+    return f"{ctx.weights_digest()}:{export.info.sha256[:12]}"  # a re-exported file is new bytes
 
 
 @st.fragment
@@ -327,35 +331,61 @@ def walk_panel(ctx: Ctx, start: np.ndarray, axes: Axes, prefix: str = "walk", gr
     for k in keys:
         if k not in st.session_state:
             st.session_state[k] = 0.0
-    values = np.array([float(st.session_state[k]) for k in keys])
-    path = "fallback"
     export, note = live_decoder(ctx, condition) if len(axes) and app_config().live else (None, "")
     if export is None and note:
         st.caption(f"Decoding on the server: {note}")
     elif note:
         st.info(note)
+    path, reason = "fallback", ""
     if export is not None:
-        values, path, reason = _live_values(ctx, start, axes, keys, prefix, export)
-        st.caption(LIVE_NOTE[path] + (f" ({reason})" if reason else "") + ".")
-    elif len(axes):
-        st.caption(LIVE_NOTE["fallback"] + ".")
+        # One set of controls at a time: the path the component last reported decides, before either is drawn,
+        # whether the server's panel (image and sliders) is shown; until the component has said "wasm" it loads
+        # hidden. The panel's slot comes first, so on the rerun that "wasm" starts the panel is gone before the
+        # component shows itself (in the other order both stood on the page until the run had decoded the image).
+        path, reason = peek_path(f"{prefix}_live", _live_model_key(ctx, export))
+        _apply_release(_peek_release(f"{prefix}_live", _live_model_key(ctx, export)), keys, prefix)
+    values = np.array([float(st.session_state[k]) for k in keys])
     code = walk_code(start, axes, values)
     st.session_state[f"{prefix}_code"] = code
-    if share:
+    if share:  # before the decode: a rerun superseded while it waits has written its values already
         walkurl.write_url(ctx.entry.name, axes.kind, values, condition)
-    image = inference.decode_codes(ctx.model, code, condition=condition)[0]
-    h, w = image.shape[-2:]
+    h, w = ctx.shape[-2:]
     scale = display_scale(h, w, 196)
-    left, right = st.columns([1, 2])
-    if path != "wasm":
-        left.image(to_uint8(image, scale), caption="decoded mean", output_format="PNG")
-        with right:
-            cols = st.columns(2)
-            for i, (k, label) in enumerate(zip(keys, axes.labels)):
-                cols[i % 2].slider(label, -SLIDER_RANGE, SLIDER_RANGE, step=SLIDER_STEP, key=k, format="%.1f", **KEEP)
+    image = None
+    if path == "wasm":
+        st.empty()  # where the server's panel stood: emptied before the component shows itself
+    else:
+        try:  # one walk decode per session in the queue: a newer press's rerun drops this one's if not started
+            image = inference.decode_latest((session_key(), prefix), ctx.model, code, condition=condition)[0]
+        except inference.Superseded:
+            st.stop()  # this rerun is superseded by a newer one of the same session, which draws the image
+        with st.container():
+            if export is not None:
+                st.caption(LIVE_NOTE[path] + (f" ({reason})" if reason else "") + ".")
+            elif len(axes):
+                st.caption(LIVE_NOTE["fallback"] + ".")
+            left, right = st.columns([1, 2])
+            left.image(to_uint8(image, scale), caption="decoded mean", output_format="PNG")
+            with right:
+                cols = st.columns(2)
+                for i, (k, label) in enumerate(zip(keys, axes.labels)):
+                    cols[i % 2].slider(label, -SLIDER_RANGE, SLIDER_RANGE, step=SLIDER_STEP, key=k, format="%.1f",
+                                       **KEEP)
+    if export is not None:
+        values, _, _ = _live_values(ctx, start, axes, keys, prefix, export, hidden=path != "wasm")
+        if path == "wasm":
+            st.caption(LIVE_NOTE["wasm"] + ".")
+        code = walk_code(start, axes, values)
+        st.session_state[f"{prefix}_code"] = code
+        if share:
+            walkurl.write_url(ctx.entry.name, axes.kind, values, condition)
+    left, _ = st.columns([1, 2])
     with left:
-        st.download_button("Image (PNG)", data=lambda: to_png(image, scale), file_name="latent-walk.png",
-                           mime="image/png", on_click="ignore", key=f"{prefix}_png")
+        # in the page's path the image is decoded here only when its PNG is asked for
+        st.download_button("Image (PNG)", file_name="latent-walk.png", mime="image/png", on_click="ignore",
+                           data=lambda: to_png(image if image is not None else
+                                               inference.decode_codes(ctx.model, code, condition=condition)[0], scale),
+                           key=f"{prefix}_png")
         if len(axes):
             g = min(gif_axis, len(axes) - 1)
             st.download_button(f"Walk along {axis_name(axes, g)} (GIF)", on_click="ignore",

@@ -156,6 +156,9 @@ function fallback(inst, key, reason) {
 function update(inst, data) {
   const old = inst.data;
   inst.data = data;
+  // data.hidden: the page's own server panel holds the controls (the decoder is loading, or cannot run here); the
+  // instance keeps loading out of sight, and shows itself when Python, told "wasm", has removed that panel
+  inst.root.style.display = data.hidden ? "none" : "";
   const [C, H, W] = data.image_shape;
   if (inst.canvas.width !== W || inst.canvas.height !== H) {
     inst.canvas.width = W;

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from explorer.analysis import losslab
@@ -111,17 +112,24 @@ def pick_image_ui(ctxs: list[Ctx]) -> tuple[str, list[np.ndarray], int | None] |
         if not stored:
             st.info("Upload an image, or pick a test item instead.")
             return None
-        names = [n for n, _ in stored]
+        # every file is checked for every model up front (as Reconstruct does), so a file added later is named
+        # with its problem at once, not only when it is picked
+        usable: dict[str, list[np.ndarray]] = {}
+        for name, data in stored:
+            converted = [convert_upload(ctx, name, data) for ctx in ctxs]
+            bad = next((up for up in converted if not up.ok), None)
+            if bad is not None:
+                st.error(f"{name}: {bad.error}")
+            else:
+                usable[name] = [up.tensor.numpy() for up in converted]
+        if not usable:
+            st.info("None of the uploads can be compared: upload another image, or pick a test item instead.")
+            return None
+        names = list(usable)
+        if st.session_state.get("cmp_upload") not in names:
+            st.session_state["cmp_upload"] = names[0]
         name = st.selectbox("Upload", names, key="cmp_upload") if len(names) > 1 else names[0]
-        data = dict(stored)[name]
-        images = []
-        for ctx in ctxs:
-            up = convert_upload(ctx, name, data)
-            if not up.ok:
-                st.error(f"{name}: {up.error}")
-                return None
-            images.append(up.tensor.numpy())
-        return f"upload {name}", images, None
+        return f"upload {name}", usable[name], None
     views = [ctx.data() for ctx in ctxs]
     if not views[0].has_images:
         st.info(f"The images of {views[0].name} are not available here.")
@@ -194,10 +202,11 @@ def _px(image) -> np.ndarray:
 # -- metrics ---------------------------------------------------------------------------------------
 def metrics_ui(ctxs: list[Ctx]) -> None:
     st.subheader("Metrics")
-    c = st.columns([2, 2, 2])
-    here = c[0].toggle("Score every model here on the same items", value=False, key="cmp_score_here",
-                       help="Off: each checkpoint's stored figures for this data set where it has them (metrics.json "
-                            "or the evaluate command's), else scored here.")
+    c = st.columns([3, 2, 2])
+    here = c[0].toggle("Score every model here", value=False, key="cmp_score_here",
+                       help="On: every model is scored here on the same test items. Off: each checkpoint's stored "
+                            "figures for this data set where it has them (metrics.json or the evaluate command's), "
+                            "else scored here.")
     n_items = int(c[1].select_slider("Test items scored here", [50, 100, 200, 500], value=100, key="cmp_score_n"))
     iwae_k = int(c[2].select_slider("IWAE samples k (scored here)", IWAE_CHOICES, value=10, key="cmp_score_k"))
     found = []
@@ -206,9 +215,10 @@ def metrics_ui(ctxs: list[Ctx]) -> None:
         found.append(stored if stored is not None else scored_metrics(ctx, n_items, iwae_k))
     table = metrics_table([c.entry.name for c in ctxs], [str(c.config.get("family", c.entry.family)) for c in ctxs],
                           [c.latent_size for c in ctxs], found)
-    formats = {title: st.column_config.NumberColumn(title, format="%d" if title == "active units" else "%.2f")
+    formats = {title: "{:.0f}" if title == "active units" else "{:.2f}"
                for title in table if title in METRIC_COLUMNS.values()}
-    st.dataframe(table, hide_index=True, width="stretch", key="cmp_metrics", column_config=formats)
+    # an HTML table, not a data grid: its cells wrap, so the "figures from" sentences are never cut at the column edge
+    st.table(pd.DataFrame(table).style.format(formats, na_rep="–"), hide_index=True)
     st.caption("Bernoulli models are scored in nats on one fixed binarisation of the test items, Gaussian ones on a "
                "fixed dequantisation (the evaluate command's protocol). Stored figures and figures scored here may "
                "use different items and k: the last column says which.")
@@ -261,7 +271,7 @@ def losslab_ui(ctxs: list[Ctx], recons: list[dict], described: str) -> None:
         rows["model"].append(ctx.entry.name)
         for k, v in reconstruction_ranking(result).items():
             rows.setdefault(k, []).append(v)
-    st.dataframe(rows, hide_index=True, width="stretch", key="cmp_lab")
+    st.table(pd.DataFrame(rows), hide_index=True)  # wraps its long orderings rather than cutting them
     st.caption(f"For {described}: each model's reconstruction ranked among the loss lab's variants (shifted up by one "
                "pixel, the reconstruction, a blank, a Gaussian blur of sigma 1) by how close each is to the original "
                "(1 = closest); the latent distance is measured in that model's own code space.")

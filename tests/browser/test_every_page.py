@@ -1,0 +1,119 @@
+"""Every page the navigation lists (ui/main.py's PAGES and CAPTIONS), visited in headless Chromium at 1280 and
+1400 px wide, before and after an upload on Reconstruct and Compare: no text is cut off or set under 12 px
+(tests/support/cutoff.py), and no request goes to any host but 127.0.0.1 (every other one is aborted and listed).
+
+One `streamlit run app.py` with the shipped models serves the whole module, and one tour per width serves both
+tests.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlparse
+
+import pytest
+from PIL import Image
+
+from tests.browser.conftest import start_app
+from tests.browser.driver import choose_model, go, open_app, upload, wait_idle
+from tests.support import checkpoints
+from tests.support.bad_files import digit_like, encode
+from tests.support.cutoff import cut_text
+from tests.support.ports import free_port
+from tests.support.serve import stop
+from ui.main import CAPTIONS, PAGES
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+WIDTHS = (1280, 1400)
+NAVIGATION = [(title, url) for _, title, _, url in [*PAGES, CAPTIONS]]
+UPLOADS = {"reconstruct": "Upload images", "compare": "Upload an image"}  # pages with an upload: their radio option
+CAPTIONER = "pu-shapes"  # a shipped model the Captions page is offered for
+
+
+@pytest.fixture(scope="module")
+def shipped_url(tmp_path_factory) -> str:
+    """`streamlit run app.py` with pretrained/ alone (the in-browser walk on, as a user gets it)."""
+    missing = [n for n in ("conv-mnist5k", "mlp-mnist5k-2d", CAPTIONER) if n not in checkpoints.shipped()]
+    if missing:
+        pytest.fail(f"shipped checkpoints missing from pretrained/: {missing}")
+    tmp = tmp_path_factory.mktemp("every-page")
+    env = dict(os.environ, VAE_EXPLORER_MODELS="", VAE_EXPLORER_CACHE=str(tmp / "cache"))
+    port = free_port()
+    proc = start_app(port, env, tmp / "streamlit.log")
+    yield f"http://127.0.0.1:{port}"
+    stop(proc)
+
+
+def _record_foreign(pg, seen: list[str]) -> None:
+    """Abort every request to a host other than 127.0.0.1, noting its URL in `seen`."""
+
+    def handle(route):
+        url = route.request.url
+        if url.startswith(("data:", "blob:")) or urlparse(url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            seen.append(url)
+            route.abort()
+
+    pg.route("**/*", handle)
+
+
+def _settle(pg) -> None:
+    wait_idle(pg, 600)
+    pg.wait_for_timeout(500)  # images and charts laid out
+
+
+def _visit(pg, url_path: str, title: str) -> None:
+    go(pg, title)
+    if url_path == "compare":  # two models, so that the page shows its tables, charts and upload
+        pg.get_by_role("combobox", name="Models to compare").click()
+        pg.get_by_role("option").filter(has_text="mlp-mnist5k-2d").first.click()
+        pg.keyboard.press("Escape")
+    _settle(pg)
+
+
+@pytest.fixture(scope="module")
+def tours(browser, shipped_url) -> dict:
+    """Per width: {"cut": {(page, moment): cut-off text}, "foreign": [URLs], "listed": [nav titles]}."""
+    ring = ("ring.png", encode(Image.fromarray(digit_like(28))), "image/png")
+    out = {}
+    for width in WIDTHS:
+        ctx = browser.new_context(viewport={"width": width, "height": 1000})
+        pg = ctx.new_page()
+        pg.set_default_timeout(120_000)
+        seen: list[str] = []
+        _record_foreign(pg, seen)
+        cut: dict[tuple[str, str], list[dict]] = {}
+        open_app(pg, shipped_url)
+        choose_model(pg, CAPTIONER)  # the navigation lists Captions for it
+        listed = pg.locator("[data-testid='stSidebarNav'] a").all_inner_texts()  # "icon\n\nTitle"
+        choose_model(pg, "conv-mnist5k")
+        for title, url_path in NAVIGATION:
+            if url_path == "captions":
+                choose_model(pg, CAPTIONER)
+            _visit(pg, url_path, title)
+            cut[(url_path, "first visit")] = cut_text(pg)
+            if url_path in UPLOADS:
+                pg.get_by_text(UPLOADS[url_path]).first.click()
+                wait_idle(pg, 300)
+                upload(pg, [ring])
+                _settle(pg)
+                cut[(url_path, "after an upload")] = cut_text(pg)
+        out[width] = {"cut": cut, "foreign": seen, "listed": listed}
+        ctx.close()
+    return out
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_no_text_is_cut_off_or_too_small_on_any_page(tours, width):
+    tour = tours[width]
+    assert [t.strip().splitlines()[-1] for t in tour["listed"]] == [title for title, _ in NAVIGATION]
+    assert len(tour["cut"]) == len(NAVIGATION) + len(UPLOADS)
+    bad = {f"{page} ({moment})": found for (page, moment), found in tour["cut"].items() if found}
+    assert not bad, bad
+
+
+def test_no_page_fetches_from_another_host(tours):
+    for width in WIDTHS:
+        assert tours[width]["foreign"] == [], tours[width]["foreign"]
