@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from explorer.analysis.captions import caption_metrics
+from explorer.analysis.codebook import codebook_metrics
 from explorer.analysis.evaluation import evaluate
 from explorer.analysis.maps import compute_tsne, compute_umap
 from explorer.analysis.store import save_analysis
@@ -134,6 +135,8 @@ def export_model(
     capabilities = model.capabilities()
     if capabilities.captions or capabilities.labels:
         metrics.update(caption_metrics(model, data))
+    if capabilities.discrete_code:
+        metrics.update(codebook_metrics(model, data.test, model.config.likelihood))
     metrics.update(model.extra_metrics(data, model.device))
     write_evaluation(out, metrics, arrays)
     summary = summary_line(model.family, meta["name"], metrics)
