@@ -55,6 +55,10 @@ class IndexDecoder(nn.Module):
 def _export_checked(graph: nn.Module, example: Tensor, path: Path, input_name: str, output_name: str) -> None:
     import onnxruntime as ort
 
+    # a fresh wrapper is in training mode, and the exporter restores that mode on the whole tree after tracing:
+    # set eval first, or the check below would run the quantiser's EMA update and move the codebook
+    graph.eval()
+
     def write(tmp: Path) -> None:
         with warnings.catch_warnings(), redirect_stdout(StringIO()), torch.no_grad():
             warnings.simplefilter("ignore")
