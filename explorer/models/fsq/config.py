@@ -13,6 +13,9 @@ from explorer.models.blocks.discrete import DiscreteConfig
 class FSQConfig(DiscreteConfig):
     levels: tuple[int, ...] = field(default=(8, 5, 5, 5), metadata={
         "help": "fsq: quantisation levels per code channel; K = their product (8,5,5,5: 1000 codes)"})
+    pre_norm: bool = field(default=True, metadata={
+        "help": "fsq: normalise each code channel before quantising (BatchNorm, no affine), so that the bounded code "
+                "spreads over the levels instead of saturating at the lattice's corners"})
 
     def __post_init__(self) -> None:
         super().__post_init__()

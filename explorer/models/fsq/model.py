@@ -31,6 +31,9 @@ class FSQVAE(DiscreteVAE):
         in_ch = config.input_shape[0]
         self.encoder, field = conv_encoder(in_ch, config.channels, config.res_blocks)
         self.to_code = nn.Conv2d(config.channels[-1], len(config.levels), 1)
+        # unit-variance channels before FSQ's tanh bound: without it the encoder pushed every channel to the bound
+        # (fsq-mnist5k, levels 8,8,8: 8 of 512 codes in use, the lattice's corners; docs/discrete.md)
+        self.norm = nn.BatchNorm2d(len(config.levels), affine=False) if config.pre_norm else nn.Identity()
         # dim = len(levels): no projection, so the code vectors are the lattice points themselves
         self.fsq = FSQ(levels=list(config.levels), dim=len(config.levels), channel_first=True)
         self.levels = (CodeLevel("code", config.grid, config.stride, field.size, field.offset, len(config.levels),
@@ -49,7 +52,7 @@ class FSQVAE(DiscreteVAE):
         return self.fsq.indices_to_codes(k).detach()  # (K, len(levels)): the lattice points
 
     def quantise(self, x: Tensor) -> Quantised:
-        z_e = self.to_code(self.encoder(x))  # (B, len(levels), h, w)
+        z_e = self.norm(self.to_code(self.encoder(x)))  # (B, len(levels), h, w)
         z_q, idx = self.fsq(z_e)  # lattice points (straight-through), indices (B, h, w)
         return Quantised(z_q, [idx], torch.zeros(x.shape[0], device=x.device))
 
