@@ -55,7 +55,8 @@ case "${1:-all}" in
   # 8,8,8: 512 implicit codes) on a 7x7 (mnist5k) or 8x8 (shapes, 32x32 colour) grid; the VQ twin without dead-code
   # replacement trains into runs/ for the VQ card's usage comparison. Each about 12 minutes on one busy thread.
   vq-mnist5k|discrete|all) run pretrained/vq-mnist5k $VQ --dataset mnist5k --dead-code-threshold 2 --epochs 15 ;;&
-  vq-mnist5k-nodead|discrete|all) run runs/vq-mnist5k-nodead $VQ --dataset mnist5k --epochs 15 ;;&
+  vq-mnist5k-nodead|discrete|all) run runs/vq-mnist5k-nodead $VQ --dataset mnist5k --epochs 15
+    "$PY" references/discrete_reconstruction.py pretrained/vq-mnist5k --without-replacement runs/vq-mnist5k-nodead ;;&
   fsq-mnist5k|discrete|all) run pretrained/fsq-mnist5k $FSQ --dataset mnist5k --epochs 8 ;;&
   vq-shapes|discrete|all) run pretrained/vq-shapes $VQ --dataset shapes --dead-code-threshold 2 --epochs 6 ;;&
   # shapes: 4 FSQ channels (8,5,5,5: 1000 codes) and lr 2e-3; with 8,8,8 at 1e-3 the NLL stalled near 490 nats

@@ -195,20 +195,29 @@ def sample_from_usage(model: VAE, usages: Sequence[UsageStats], n: int,
 
 
 @torch.no_grad()
+def reconstruction_metrics(model: VAE, images: Tensor, likelihood: str, batch_size: int = 256) -> dict[str, float]:
+    """Any model's reconstruction of images (N, C, H, W) in [0, 1]: {"nll_per_pixel_nats": -log p(x | z) per value on
+    the evaluation's fixed binarisation / dequantisation (one posterior draw, the mean for a discrete code),
+    "psnr_db": PSNR of `reconstruct(x)` against x}; so discrete and Gaussian codes compare on one footing."""
+    model.eval()
+    scored = scoring_inputs(images, likelihood)
+    gen = torch.Generator(device=model.device).manual_seed(0)
+    nll, recon = 0.0, []
+    for start in range(0, len(images), batch_size):
+        x = scored[start:start + batch_size].to(model.device)
+        nll += float(model.elbo_terms(x, gen)["nll"].sum())
+        recon.append(model.reconstruct(images[start:start + batch_size].to(model.device)).cpu())
+    return {"nll_per_pixel_nats": nll / images.numel(), "psnr_db": psnr(images, torch.cat(recon))}
+
+
+@torch.no_grad()
 def codebook_metrics(model: VAE, test: Dataset, likelihood: str, limit: int | None = None,
                      batch_size: int = 256) -> dict:
     """Reconstruction and data-set-level usage over a test split, for metrics.json: nll_per_pixel_nats, psnr_db, and
     per level (suffix _<level name> for a two-level model) codes_used, codes_used_share, dead_codes, perplexity,
     perplexity_over_k; with `metric_descriptions`, one line per key, that the card prints."""
-    model.eval()
     images, _ = stack_images(test, limit)
-    scored = scoring_inputs(images, likelihood)
-    nll, recon = 0.0, []
-    for start in range(0, len(images), batch_size):
-        x = scored[start:start + batch_size].to(model.device)
-        nll += float(model.elbo_terms(x)["nll"].sum())
-        recon.append(model.reconstruct(images[start:start + batch_size].to(model.device)).cpu())
-    metrics: dict = {"nll_per_pixel_nats": nll / images.numel(), "psnr_db": psnr(images, torch.cat(recon))}
+    metrics: dict = reconstruction_metrics(model, images, likelihood, batch_size)
     descriptions = {k: DESCRIPTIONS[k] for k in ("nll_per_pixel_nats", "psnr_db")}
     levels = model.code_levels()
     for level, indices in zip(levels, encode_indices_all(model, images, batch_size)):

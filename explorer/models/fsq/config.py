@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from explorer.models.blocks.discrete import DiscreteConfig
 
@@ -16,6 +17,11 @@ class FSQConfig(DiscreteConfig):
     pre_norm: bool = field(default=True, metadata={
         "help": "fsq: normalise each code channel before quantising (BatchNorm, no affine), so that the bounded code "
                 "spreads over the levels instead of saturating at the lattice's corners"})
+
+    @classmethod
+    def from_saved(cls, values: dict[str, Any]) -> "FSQConfig":
+        """Checkpoints saved before pre_norm existed were built without it."""
+        return cls.from_dict({"pre_norm": False, **values})
 
     def __post_init__(self) -> None:
         super().__post_init__()
