@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
-from vector_quantize_pytorch import FSQ
 
 from explorer.models.base import CodeLevel
 from explorer.models.blocks.discrete import DiscreteVAE, Quantised, conv_decoder, conv_encoder
@@ -27,6 +26,8 @@ class FSQVAE(DiscreteVAE):
     config: FSQConfig
 
     def __init__(self, config: FSQConfig):
+        from vector_quantize_pytorch import FSQ  # here, not at import: it loads torch._dynamo (as vqvae's)
+
         super().__init__(config)
         in_ch = config.input_shape[0]
         self.encoder, field = conv_encoder(in_ch, config.channels, config.res_blocks)

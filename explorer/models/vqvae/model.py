@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
-from vector_quantize_pytorch import VectorQuantize
 
 from explorer.models.base import CodeLevel
 from explorer.models.blocks.discrete import DiscreteVAE, Quantised, ResBlock, conv_decoder, conv_encoder, nearest_to
@@ -20,8 +19,12 @@ from explorer.models.registry import register_model
 from explorer.models.vqvae.config import VQVAEConfig
 
 
-def vector_quantizer(config: VQVAEConfig) -> VectorQuantize:
-    """The library's quantiser over (B, code_dim, h, w) maps; the commitment term is the model's own (per sample)."""
+def vector_quantizer(config: VQVAEConfig) -> nn.Module:
+    """The library's quantiser over (B, code_dim, h, w) maps; the commitment term is the model's own (per sample).
+    Imported here, when a model is built: importing vector_quantize_pytorch loads torch._dynamo, which importing
+    explorer.models must not (tests/models/test_imports.py)."""
+    from vector_quantize_pytorch import VectorQuantize
+
     return VectorQuantize(dim=config.code_dim, codebook_size=config.codebook_size, decay=config.ema_decay,
                           kmeans_init=config.kmeans_init, threshold_ema_dead_code=config.dead_code_threshold,
                           commitment_weight=0.0, accept_image_fmap=True)
