@@ -18,7 +18,8 @@ TINY_VQ = dict(in_channels=3, out_channels=3, down_block_types=("DownEncoderBloc
 TINY_MOVQ = dict(TINY_VQ, norm_type="spatial", block_out_channels=(32, 32), norm_num_groups=8)
 
 
-@pytest.fixture(scope="module", params=[TINY_VQ, TINY_MOVQ], ids=["vqgan", "movq"])
+# the MoVQ-style model (widths of 32) is the slower one: slow-marked, so the default suite runs the VQGAN-style one
+@pytest.fixture(scope="module", params=[TINY_VQ, pytest.param(TINY_MOVQ, marks=pytest.mark.slow)], ids=["vqgan", "movq"])
 def pair(request, tmp_path_factory):
     torch.manual_seed(0)
     module = diffusers.VQModel(**request.param).eval()
