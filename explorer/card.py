@@ -179,6 +179,9 @@ def metrics_lines(metrics: dict[str, Any]) -> list[str]:
     for key, value in metrics.items():
         if key.startswith(("bleu", "baseline", "attribute", "label_acc")):
             lines.append(f"| {key} | {_fmt(value)} |")
+    for key, text in metrics.get("metric_descriptions", {}).items():  # figures a family adds, each with its line
+        if metrics.get(key) is not None:
+            lines.append(f"| {key}: {text} | {_fmt(metrics[key])} |")
     return lines + ["", f"KL per latent dimension (nats): {', '.join(f'{v:.2f}' for v in metrics.get('kl_per_dim', [])[:64])}"]
 
 

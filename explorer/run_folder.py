@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from explorer.analysis.captions import caption_metrics
+from explorer.analysis.codebook import codebook_metrics
 from explorer.analysis.evaluation import evaluate
 from explorer.analysis.maps import compute_tsne, compute_umap
 from explorer.analysis.store import save_analysis
@@ -139,6 +140,8 @@ def export_model(
     capabilities = model.capabilities()
     if capabilities.captions or capabilities.labels:
         metrics.update(caption_metrics(model, data))
+    if capabilities.discrete_code:
+        metrics.update(codebook_metrics(model, data.test, model.config.likelihood))
     write_evaluation(out, metrics, arrays)
     summary = summary_line(model.family, meta["name"], metrics)
     save_pretrained(model, out, {"dataset": meta, "summary": summary, "command": command, "training": train_config})

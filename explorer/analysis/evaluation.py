@@ -149,6 +149,8 @@ def evaluate(
     trained to switch dimensions off (a beta > 1 run; see collapse_verdict), besides what its capabilities declare."""
     images, labels = stack_images(test, limit)
     x = scoring_inputs(images, likelihood)
+    if model.capabilities().discrete_code:
+        iwae_k = 0  # a one-hot posterior: every importance weight is equal, so the IWAE bound is the ELBO
     s = score_items(model, x, iwae_k=iwae_k, batch_size=batch_size, on_batch=on_batch, labels=labels)
     n_active, variances = active_units(s.means)
     dims = int(math.prod(images.shape[1:]))

@@ -7,6 +7,7 @@ from explorer.models import vaegan  # noqa: F401  (the package registers the VAE
 from explorer.models import tcvae  # noqa: F401  (the package registers the beta-TCVAE)
 from explorer.models import factorvae  # noqa: F401  (the package registers FactorVAE)
 from explorer.models import autoencoder_kl  # noqa: F401  (the package registers the diffusers AutoencoderKL)
+from explorer.models import fsq, vqvae  # noqa: F401  (the packages register the discrete families)
 from explorer.models.base import VAE, VAEConfig, VAEOutput, interpolate_codes
 from explorer.models.registry import MODEL_REGISTRY, available_families, build_model, get_model_class, register_model
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol
 
 import torch
@@ -160,6 +161,46 @@ class NativeOnnx:
     value_range: tuple[float, float]
 
 
+@dataclass(frozen=True)
+class CodeLevel:
+    """One grid of code indices of a discrete model (`capabilities().discrete_code`): what a cell is.
+
+    Cell (i, j) stands for the image's stride x stride footprint at (i * stride, j * stride); its code vector was
+    computed from the receptive_field x receptive_field box starting at (i * stride - offset, j * stride - offset)
+    (clipped to the image)."""
+
+    name: str  # "code" for a one-level model; "top" / "bottom" for a two-level one
+    grid: tuple[int, int]  # (h, w) cells at the model's input size
+    stride: int  # image pixels per cell side
+    receptive_field: int  # pixels per side of the image box one cell's code sees
+    offset: int  # where that box starts, left of / above the footprint (the encoder's padding)
+    code_size: int  # length of one code vector
+    codebook_size: int  # K: indices run 0..K-1
+    learned_codebook: bool = True  # False: an implicit lattice (FSQ), no learned vectors
+
+
+def check_code_indices(indices: Tensor | Sequence[Tensor], levels: Sequence[CodeLevel]) -> list[Tensor]:
+    """Indices of each level as a list of integer tensors (B, h, w) (a lone tensor for a one-level model); a
+    ValueError names the level, the value and the accepted range when an index is outside the codebook."""
+    parts = [indices] if isinstance(indices, Tensor) else list(indices)
+    if len(parts) != len(levels):
+        raise ValueError(f"expected indices for {len(levels)} level(s) ({', '.join(l.name for l in levels)}), "
+                         f"got {len(parts)}")
+    checked = []
+    for part, level in zip(parts, levels):
+        part = torch.as_tensor(part)
+        if part.is_floating_point() or part.is_complex() or part.dtype == torch.bool:
+            raise ValueError(f"code indices of level {level.name!r} must be integers, got {part.dtype}")
+        if part.dim() != 3:
+            raise ValueError(f"code indices of level {level.name!r} must have shape (B, h, w), got {tuple(part.shape)}")
+        if part.numel() and (int(part.min()) < 0 or int(part.max()) >= level.codebook_size):
+            bad = int(part.min()) if int(part.min()) < 0 else int(part.max())
+            raise ValueError(f"code index {bad} of level {level.name!r} is outside its codebook: indices run "
+                             f"0..{level.codebook_size - 1}")
+        checked.append(part.long())
+    return checked
+
+
 @dataclass
 class StepObjective:
     """How the trainer weighs a step's per-sample terms: the KL weight, free bits and gradient clipping."""
@@ -292,6 +333,24 @@ class VAE(nn.Module):
             return "Bernoulli per pixel (logits from the decoder)"
         learned = "learned" if self.config.learn_scale else "fixed"
         return f"Gaussian per pixel on [0, 1] with a {learned} per-channel scale"
+
+    # -- discrete codes (only where `capabilities().discrete_code`) --------------------------------
+    def code_levels(self) -> tuple[CodeLevel, ...]:
+        """The grids of code indices, coarsest last (one for a VQ-VAE or FSQ, top and bottom for a two-level one)."""
+        raise NotImplementedError(f"the {self.family!r} family has no discrete code")
+
+    def encode_indices(self, x: Tensor) -> list[Tensor]:
+        """Images (B, C, H, W) in [0, 1] -> code indices per level, each (B, h, w) int64."""
+        raise NotImplementedError(f"the {self.family!r} family has no discrete code")
+
+    def decode_indices(self, indices: Tensor | Sequence[Tensor], levels: Sequence[int] | None = None) -> Tensor:
+        """Code indices per level (a lone (B, h, w) tensor for one level) -> images (B, C, H, W) in [0, 1].
+        `levels` (positions in `code_levels()`) decodes only those, the others' code vectors set to zero."""
+        raise NotImplementedError(f"the {self.family!r} family has no discrete code")
+
+    def codebook(self, level: int = 0) -> Tensor:
+        """The code vectors (K, code_size) of one level, row k for index k (FSQ: its lattice points)."""
+        raise NotImplementedError(f"the {self.family!r} family has no discrete code")
 
     # -- checkpoint and training hooks ------------------------------------------------------------
     @classmethod

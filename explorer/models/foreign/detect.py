@@ -17,7 +17,7 @@ CONFIG_NAME = "config.json"  # native and diffusers folders
 NATIVE_WEIGHTS = "model.safetensors"
 DIFFUSERS_CLASS = "AutoencoderKL"
 # diffusers autoencoders the explorer loads from a folder (AutoencoderTiny and AutoencoderDC have no posterior)
-DIFFUSERS_CLASSES = ("AutoencoderKL", "AutoencoderTiny", "AutoencoderDC")
+DIFFUSERS_CLASSES = ("AutoencoderKL", "AutoencoderTiny", "AutoencoderDC", "VQModel")
 DIFFUSERS_WEIGHTS = "diffusion_pytorch_model.safetensors"
 DIFFUSERS_BIN = "diffusion_pytorch_model.bin"
 ONNX_SPEC = "onnx_vae.json"
@@ -115,6 +115,9 @@ def _shape_text(shape: Any) -> str:
 
 def _diffusers_summary(config: dict[str, Any]) -> str:
     name = config.get("_class_name", DIFFUSERS_CLASS)
+    if name == "VQModel":
+        return (f"diffusers VQModel, {config.get('num_vq_embeddings', 256)} codes, grid "
+                f"1/{2 ** (len(config.get('block_out_channels', (64,))) - 1)} of the image side")
     if name != DIFFUSERS_CLASS:
         channels = config.get("latent_channels", "?")
         return f"diffusers {name}, {channels} latent channels, no posterior (a plain latent)"

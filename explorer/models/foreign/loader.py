@@ -12,6 +12,7 @@ from explorer.models.foreign.adapter import load_adapter
 from explorer.models.foreign.detect import CONFIG_NAME, detect_format, read_small_json
 from explorer.models.foreign.diffusers_kl import load_diffusers_kl, load_single_file
 from explorer.models.foreign.diffusers_plain import load_plain
+from explorer.models.foreign.diffusers_vq import VQ_CLASS, load_vq
 from explorer.models.foreign.errors import ForeignModelError
 from explorer.models.foreign.onnx_pair import load_onnx_pair
 
@@ -19,7 +20,7 @@ from explorer.models.foreign.onnx_pair import load_onnx_pair
 def load_foreign(path: str | Path, device: torch.device | str = "cpu", trusted_code: Collection[str | Path] = (),
                  image_size: int | tuple[int, int] | None = None, preset: str | None = None,
                  dtype: torch.dtype | str | None = None) -> VAE:
-    """A diffusers AutoencoderKL / AutoencoderTiny / AutoencoderDC folder, an original-layout AutoencoderKL
+    """A diffusers AutoencoderKL / AutoencoderTiny / AutoencoderDC / VQModel folder, an original-layout AutoencoderKL
     .safetensors file, an ONNX pair folder or a trusted adapter .py as a `VAE` on device ('cpu', 'cuda', ...;
     resolve 'auto' first), in eval mode.
 
@@ -36,7 +37,10 @@ def load_foreign(path: str | Path, device: torch.device | str = "cpu", trusted_c
         raise ForeignModelError(f"{path}: preset={preset!r} only applies to single-file checkpoints; a folder's "
                                 f"{CONFIG_NAME} gives its own scaling")
     if kind == "diffusers":
-        if read_small_json(path / CONFIG_NAME).get("_class_name") != "AutoencoderKL":
+        name = read_small_json(path / CONFIG_NAME).get("_class_name")
+        if name == VQ_CLASS:
+            return load_vq(path, device, image_size=image_size)
+        if name != "AutoencoderKL":
             return load_plain(path, device, image_size=image_size)
 
         return load_diffusers_kl(path, device, image_size=image_size, dtype=dtype)

@@ -16,7 +16,12 @@ The folder holds three files:
         "latent_shape": [16],           optional: else read from encoder.onnx (or a trial run)
         "class_names": ["0", "1"],      optional: names of the data's classes
         "name": "my vae"                optional: shown in the model picker
+        "code": {"kind": "discrete", "codebook_size": 512, "grid": [7, 7], "stride": 4}
+                                        optional: a discrete code (see below)
       }
+
+A discrete pair (`code.kind` "discrete") has an encoder giving one output, the code indices (B, h, w) (integers),
+and a decoder taking integer indices (B, h, w); explorer.onnx.discrete writes such a pair for a vqvae or fsq model.
 
 Everything is checked on load (files present, `onnx.checker`, input and output counts, shapes by a one-item
 trial run), and each failure names the file and the problem. A file not yet trusted is first checked, opened
@@ -28,6 +33,7 @@ batch is run in padded chunks.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +42,15 @@ import torch
 from torch import Tensor
 
 from explorer.distributions import DiagonalGaussian, Likelihood
-from explorer.models.base import NativeOnnx, VAEConfig
+from explorer.models.base import Capabilities, CodeLevel, NativeOnnx, VAEConfig, check_code_indices
+from explorer.models.blocks.discrete import QuantisedCode
 from explorer.models.foreign.common import ForeignConfig, ForeignVAE
 from explorer.models.foreign.detect import ONNX_DECODER, ONNX_ENCODER, ONNX_SPEC, read_small_json
 from explorer.models.foreign.errors import ForeignModelError
 from explorer.onnx.trust import OnnxVetter, UntrustedOnnxError, require_trusted_onnx
 
-SPEC_KEYS = {"input_shape", "likelihood", "value_range", "sigma", "latent_shape", "class_names", "name"}
+SPEC_KEYS = {"input_shape", "likelihood", "value_range", "sigma", "latent_shape", "class_names", "name", "code"}
+INTEGER_TYPES = ("tensor(int64)", "tensor(int32)")
 
 
 def _int_list(value: Any, key: str, path: Path) -> tuple[int, ...]:
@@ -84,7 +92,28 @@ def read_onnx_spec(folder: str | Path) -> dict[str, Any]:
         raise ForeignModelError(f"{path}: 'class_names' must be a list of strings")
     out["class_names"] = tuple(names)
     out["name"] = str(spec.get("name", Path(folder).name))
+    if "code" in spec:
+        out["code"] = _code_spec(spec["code"], path)
     return out
+
+
+def _code_spec(code: Any, path: Path) -> dict[str, Any]:
+    """onnx_vae.json's "code" entry, checked: {"kind": "discrete", "codebook_size", "grid", "stride"}."""
+    if not isinstance(code, dict) or code.get("kind") != "discrete":
+        raise ForeignModelError(f"{path}: 'code' must be {{\"kind\": \"discrete\", \"codebook_size\": K, \"grid\": "
+                                f"[h, w], \"stride\": s}}, got {code!r}")
+    unknown = sorted(set(code) - {"kind", "codebook_size", "grid", "stride"})
+    if unknown:
+        raise ForeignModelError(f"{path}: unknown key(s) {unknown} in 'code'; known: codebook_size, grid, kind, stride")
+    size, stride = code.get("codebook_size"), code.get("stride", 1)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ForeignModelError(f"{path}: 'code.codebook_size' must be a positive integer, got {size!r}")
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+        raise ForeignModelError(f"{path}: 'code.stride' must be a positive integer, got {stride!r}")
+    grid = _int_list(code.get("grid"), "code.grid", path)
+    if len(grid) != 2:
+        raise ForeignModelError(f"{path}: 'code.grid' must be [h, w], got {list(grid)}")
+    return {"kind": "discrete", "codebook_size": size, "grid": grid, "stride": stride}
 
 
 def _check_graph(path: Path, hint: tuple[int, ...] | None, vetter: Any) -> Any:
@@ -127,7 +156,7 @@ def _static(dims: list[Any]) -> tuple[int, ...] | None:
 class _Graph:
     """One onnxruntime session with its input's dtype and fixed batch size (None when dynamic)."""
 
-    def __init__(self, path: Path, sha256: str):
+    def __init__(self, path: Path, sha256: str, integer_input: bool = False):
         import onnx
 
         self.path = path
@@ -135,6 +164,13 @@ class _Graph:
         node = self.session.get_inputs()[0]
         self.input_dims = list(node.shape)
         self.batch = node.shape[0] if isinstance(node.shape[0], int) and node.shape[0] > 0 else None
+        if integer_input:  # a discrete decoder reads code indices
+            if node.type not in INTEGER_TYPES:
+                raise ForeignModelError(f"{path}: {ONNX_SPEC} declares discrete codes, but this decoder's input "
+                                        f"{node.name!r} has type {node.type}: a discrete decoder takes integer code "
+                                        "indices (B, h, w), tensor(int64) or tensor(int32)")
+            self.dtype = np.int64 if node.type == "tensor(int64)" else np.int32
+            return
         proto_type = {"tensor(float)": onnx.TensorProto.FLOAT, "tensor(float16)": onnx.TensorProto.FLOAT16,
                       "tensor(double)": onnx.TensorProto.DOUBLE}.get(node.type)
         if proto_type is None:
@@ -147,7 +183,8 @@ class _Graph:
         array = array.astype(self.dtype, copy=False)
         try:
             if self.batch is None:
-                return [np.asarray(o, dtype=np.float32) for o in self.session.run(None, {name: array})]
+                return [np.asarray(o) if o.dtype.kind in "iu" else np.asarray(o, dtype=np.float32)
+                        for o in self.session.run(None, {name: array})]
             parts = []
             for start in range(0, array.shape[0], self.batch):
                 chunk = array[start:start + self.batch]
@@ -155,7 +192,8 @@ class _Graph:
                 if pad:
                     chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
                 parts.append([o[:self.batch - pad] for o in self.session.run(None, {name: chunk})])
-            return [np.concatenate(outs).astype(np.float32) for outs in zip(*parts)]
+            return [np.concatenate(outs) if outs[0].dtype.kind in "iu" else np.concatenate(outs).astype(np.float32)
+                    for outs in zip(*parts)]
         except Exception as exc:  # noqa: BLE001
             raise ForeignModelError(f"{self.path}: onnxruntime failed on input of shape {array.shape}: {exc}") from None
 
@@ -217,6 +255,8 @@ def load_onnx_pair(folder: str | Path, device: torch.device | str = "cpu") -> On
     """An ONNX pair folder as an `OnnxPairVAE` (its outputs land on device; the graphs always run on the CPU)."""
     folder = Path(folder)
     spec = read_onnx_spec(folder)
+    if "code" in spec:
+        return load_discrete_pair(folder, spec, device)
     enc_path, dec_path = folder / ONNX_ENCODER, folder / ONNX_DECODER
 
     # Vet both graphs in one child process before this one opens them; the decoder's trial code has the
@@ -256,3 +296,87 @@ def load_onnx_pair(folder: str | Path, device: torch.device | str = "cpu") -> On
                            source=str(folder))
     model = OnnxPairVAE(config, encoder, decoder, decoder_input)
     return model.to(torch.device(device)).eval()
+
+
+class OnnxDiscretePairVAE(ForeignVAE):
+    """An index encoder / decoder ONNX pair: a one-level grid of code indices. Its code (`encode(x).mean`) is the
+    index grid as floats (B, 1, h, w): the pair holds no code vectors, so `codebook()` refuses."""
+
+    family = "onnx_discrete_pair"
+    config_class = ForeignConfig
+    code_name = "code indices"
+    posterior_name = "one-hot (the encoder's index), uniform prior over the codes: KL = log K per cell"
+
+    def __init__(self, config: ForeignConfig, encoder: _Graph, decoder: _Graph, level: CodeLevel):
+        super().__init__(config)
+        self.encoder_graph, self.decoder_graph, self.level = encoder, decoder, level
+
+    @classmethod
+    def config_capabilities(cls, config: VAEConfig) -> Capabilities:
+        return Capabilities(trainable=False, spatial_code=True, discrete_code=True)
+
+    def code_levels(self) -> tuple[CodeLevel, ...]:
+        return (self.level,)
+
+    def codebook(self, level: int = 0) -> Tensor:
+        raise ValueError("an ONNX index pair holds no code vectors: its decoder reads indices only")
+
+    @torch.no_grad()
+    def encode_indices(self, x: Tensor) -> list[Tensor]:
+        array = self.to_model_range(x).detach().to("cpu", torch.float32).numpy()
+        indices = torch.from_numpy(self.encoder_graph.run(array)[0].astype(np.int64)).to(x.device)
+        return [indices.reshape(x.shape[0], *self.level.grid)]
+
+    def encode(self, x: Tensor) -> QuantisedCode:
+        kl = math.prod(self.level.grid) * math.log(self.level.codebook_size)
+        return QuantisedCode(self.encode_indices(x)[0].unsqueeze(1).float(), kl)
+
+    @torch.no_grad()
+    def decode(self, z: Tensor) -> Likelihood:
+        """Index grids as floats (B, 1, h, w) (rounded) -> p(x | z)."""
+        return self._decode_checked(check_code_indices(z.round().long().reshape(z.shape[0], *self.level.grid),
+                                                       (self.level,))[0])
+
+    def _decode_checked(self, indices: Tensor) -> Likelihood:
+        out = torch.from_numpy(self.decoder_graph.run(indices.cpu().numpy())[0]).to(indices.device)
+        return self.likelihood_from_output(out)
+
+    @torch.no_grad()
+    def decode_indices(self, indices: Tensor | Sequence[Tensor], levels: Sequence[int] | None = None) -> Tensor:
+        if levels is not None and list(levels) != [0]:
+            raise ValueError(f"levels {list(levels)} do not exist: an ONNX index pair has one level (0)")
+        return self._decode_checked(check_code_indices(indices, (self.level,))[0].to(self.device)).mean
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> Tensor:
+        idx = torch.randint(0, self.level.codebook_size, (n, *self.level.grid), generator=generator)
+        return self.decode_indices(idx)
+
+
+def load_discrete_pair(folder: Path, spec: dict[str, Any], device: torch.device | str = "cpu") -> OnnxDiscretePairVAE:
+    """A discrete ONNX pair (onnx_vae.json with "code"), checked like any pair: the encoder gives one integer output
+    (B, h, w) and the decoder takes integer indices; each mismatch is named."""
+    code = spec["code"]
+    enc_path, dec_path = folder / ONNX_ENCODER, folder / ONNX_DECODER
+    with OnnxVetter() as vetter:
+        enc_verdict = _check_graph(enc_path, (1, *spec["input_shape"]), vetter)
+        dec_verdict = _check_graph(dec_path, (1, *code["grid"]), vetter)
+    encoder = _Graph(enc_path, enc_verdict.sha256)
+    decoder = _Graph(dec_path, dec_verdict.sha256, integer_input=True)
+    indices = encoder.run(np.zeros((1, *spec["input_shape"]), np.float32))[0]
+    if indices.dtype.kind not in "iu" or indices.size != math.prod(code["grid"]):
+        raise ForeignModelError(f"{enc_path} gives {indices.dtype} outputs of shape {list(indices.shape)} per image, but "
+                                f"{ONNX_SPEC} declares a discrete code: integer indices on a {code['grid'][0]}x"
+                                f"{code['grid'][1]} grid")
+    image = decoder.run(np.zeros((1, *code["grid"]), decoder.dtype))[0]
+    if image.size != math.prod(spec["input_shape"]):
+        raise ForeignModelError(f"{dec_path} gives outputs of shape {list(image.shape)}, but {ONNX_SPEC} says "
+                                f"input_shape {list(spec['input_shape'])}")
+    grid = tuple(code["grid"])
+    config = ForeignConfig(input_shape=spec["input_shape"], likelihood=spec["likelihood"], latent_shape=(1, *grid),
+                           value_range=spec["value_range"], sigma=spec["sigma"], class_names=spec["class_names"],
+                           source=str(folder))
+    side = max(spec["input_shape"][1:])
+    # the receptive field of a foreign encoder is unknown: the whole image (see CodeLevel)
+    level = CodeLevel("code", grid, code["stride"], 2 * side, side, 1, code["codebook_size"], learned_codebook=False)
+    return OnnxDiscretePairVAE(config, encoder, decoder, level).to(torch.device(device)).eval()
