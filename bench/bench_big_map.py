@@ -38,7 +38,7 @@ from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS as ARGS
 from tests.support.bigmap_points import clustered
 from ui.components.bigmap import data_bounds, quantize
-from ui.components.devserver import ROOT, install_assets, start_script
+from ui.components.devserver import ROOT, cached_assets, start_script
 
 DEMO = ROOT / "tests" / "browser" / "bigmap_demo_app.py"  # a Streamlit script, run, not imported
 SERVE = ROOT / "tests" / "browser" / "bigmap_demo_serve.py"  # the demo inside st.App with the item route
@@ -202,7 +202,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-bigmap-"))
-    target = install_assets(tmp / "assets")
+    target = cached_assets()
     env = dict(os.environ, BIGMAP_DEMO_CACHE=str(tmp / "cache"))
     port = free_port()
     proc = start_script(DEMO if args.no_item_route else SERVE, port, target, tmp / "streamlit.log", env)

@@ -31,7 +31,7 @@ import numpy as np
 from bench.smoke import add_smoke_option, apply_smoke
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS as ARGS
-from ui.components.devserver import ROOT, install_assets, start_script
+from ui.components.devserver import ROOT, cached_assets, start_script
 
 TARGET_P95_MS = 33.0
 READY = "() => Object.values(window.__liveLatent?.status ?? {}).some(s => s.path === 'wasm' && s.sessionReady)"
@@ -93,7 +93,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-draw-"))
     port = free_port()
-    target = install_assets(tmp / "assets")
+    target = cached_assets()
     env = dict(os.environ, LIVE_DEMO_CACHE=str(tmp / "cache"))
     proc = start_script(ROOT / "tests" / "browser" / "live_draw_app.py", port, target, tmp / "streamlit.log", env)
     runs = []

@@ -32,7 +32,7 @@ import numpy as np
 from bench.smoke import add_smoke_option, apply_smoke
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS as ARGS
-from ui.components.devserver import ROOT, install_assets, start_script
+from ui.components.devserver import ROOT, cached_assets, start_script
 
 MODELS = ("conv-mnist5k", "mlp-mnist5k-2d", "conv-patches")
 TARGET_P95 = {"conv-mnist5k": 16.0, "mlp-mnist5k-2d": 16.0, "conv-patches": 33.0}
@@ -88,7 +88,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-live-"))
     port = free_port()
-    target = install_assets(tmp / "assets")
+    target = cached_assets()
     env = dict(os.environ, LIVE_DEMO_CACHE=str(tmp / "cache"))
     proc = start_script(ROOT / "tests" / "browser" / "live_demo_app.py", port, target, tmp / "streamlit.log", env)
     url = f"http://127.0.0.1:{port}"

@@ -42,7 +42,7 @@ import numpy as np
 from bench.smoke import add_smoke_option, apply_smoke
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS
-from ui.components.devserver import ROOT, install_assets, start_script
+from ui.components.devserver import ROOT, cached_assets, start_script
 
 LIVE_NOTE = "Decoding in your browser (onnxruntime-web, wasm)"
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
@@ -370,7 +370,7 @@ def main() -> None:
     if len(os.sched_getaffinity(0)) < 2 or not {0, 1} <= os.sched_getaffinity(0):
         raise SystemExit("needs cores 0 and 1 (server on 0, browser on 1)")
     tmp = Path(tempfile.mkdtemp(prefix="bench-load-"))
-    assets = install_assets(tmp / "assets")
+    assets = cached_assets()
     rows = []
     for path in args.paths:
         rows += asyncio.run(run_path(path == "live", args.sessions, args.rounds, args.drag_seconds, tmp, assets,

@@ -30,7 +30,7 @@ from tests.browser import driver
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS as ARGS
 from tests.support.stored_encodings import spread_encoding
-from ui.components.devserver import ROOT, install_assets, start_script
+from ui.components.devserver import ROOT, cached_assets, start_script
 
 PAINTED = "n => Object.values(window.__bigMap?.instances ?? {}).some(i => i.ds?.n === n && i.root.isConnected && i.firstFrame)"
 
@@ -121,7 +121,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-map-page-"))
     label = build_encoding(tmp / "cache", args.items)
-    target = install_assets(tmp / "assets")
+    target = cached_assets()
     env = dict(os.environ, VAE_EXPLORER_CACHE=str(tmp / "cache"), VAE_EXPLORER_LIVE="on",
                VAE_EXPLORER_DEFAULT_MODEL="conv-mnist5k")
     port = free_port()

@@ -36,7 +36,7 @@ import numpy as np
 from bench.bench_load import ARGS, FIRST_FRAME, Session, cpu_seconds, open_walk, rss_mb, upload
 from bench.smoke import add_smoke_option, apply_smoke
 from tests.support.ports import free_port
-from ui.components.devserver import ROOT, install_assets, start_script
+from ui.components.devserver import ROOT, cached_assets, start_script
 
 UI = ROOT / "ui"
 
@@ -347,7 +347,7 @@ def main() -> None:
                        warmup_releases=2, warmup_models=2)
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-soak-"))
-    assets = install_assets(tmp / "assets")
+    assets = cached_assets()
     port, cache = free_port(), tmp / "cache"
     env = dict(os.environ, VAE_EXPLORER_CACHE=str(cache), VAE_EXPLORER_LIVE="on")
     os.sched_setaffinity(0, {0})  # the server on core 0 (taskset -c 0), this driver and Chromium on core 1
