@@ -31,7 +31,7 @@ import numpy as np
 from bench.smoke import add_smoke_option, apply_smoke
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS as ARGS
-from ui.components.devserver import ROOT, cached_assets, start_script
+from ui.components.devserver import ROOT, cached_assets, spawn_script, wait_healthy
 
 TARGET_P95_MS = 33.0
 READY = "() => Object.values(window.__liveLatent?.status ?? {}).some(s => s.path === 'wasm' && s.sessionReady)"
@@ -95,12 +95,14 @@ def main() -> None:
     port = free_port()
     target = cached_assets()
     env = dict(os.environ, LIVE_DEMO_CACHE=str(tmp / "cache"))
-    proc = start_script(ROOT / "tests" / "browser" / "live_draw_app.py", port, target, tmp / "streamlit.log", env)
+    # the server starts while Chromium does; awaited once the browser is up
+    proc = spawn_script(ROOT / "tests" / "browser" / "live_draw_app.py", port, target, tmp / "streamlit.log", env)
     runs = []
     try:
         with sync_playwright() as p:
             chromium = shutil.which("chromium") or "/usr/bin/chromium"
             browser = p.chromium.launch(executable_path=chromium, headless=True, args=ARGS)
+            wait_healthy(proc, port, tmp / "streamlit.log")
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"http://127.0.0.1:{port}")
             page.wait_for_function(READY, timeout=300_000)

@@ -310,7 +310,10 @@ async def run_sessions(browser, url: str, server_pid: int, n: int, live: bool, r
 
 
 async def run_path(live: bool, counts: list[int], rounds: int, drag_seconds: float, tmp: Path, assets: Path,
-                   settle: float = 5.0) -> list[dict]:
+                   settle: float = 5.0, warm: bool = True) -> list[dict]:
+    """Serve the app with one decoding path and run every N of `counts`; warm: one session visits the walk, the
+    map and Reconstruct first (imports, model, export, data set), so that the measured sessions find a warm
+    server (--smoke leaves it out: its one session pays the cold start)."""
     from playwright.async_api import async_playwright
 
     port = free_port()
@@ -326,12 +329,13 @@ async def run_path(live: bool, counts: list[int], rounds: int, drag_seconds: flo
         async with async_playwright() as p:
             chromium = shutil.which("chromium") or "/usr/bin/chromium"
             browser = await p.chromium.launch(executable_path=chromium, headless=True, args=ARGS)
-            warm = Session(await (await browser.new_context()).new_page())
-            await open_walk(warm, url, live)  # one session first: imports, model, export, data set
-            await warm.go("Latent map")
-            await warm.go("Reconstruct")
-            await warm.page.context.close()
-            await asyncio.sleep(0.6 * settle)
+            if warm:
+                first = Session(await (await browser.new_context()).new_page())
+                await open_walk(first, url, live)  # one session first: imports, model, export, data set
+                await first.go("Latent map")
+                await first.go("Reconstruct")
+                await first.page.context.close()
+                await asyncio.sleep(0.6 * settle)
             idle_rss = rss_mb(proc.pid)
             for n in counts:
                 row = await run_sessions(browser, url, proc.pid, n, live, rounds, drag_seconds, idle_rss)
@@ -374,7 +378,7 @@ def main() -> None:
     rows = []
     for path in args.paths:
         rows += asyncio.run(run_path(path == "live", args.sessions, args.rounds, args.drag_seconds, tmp, assets,
-                                     settle=0.5 if args.smoke else 5.0))
+                                     settle=0.5 if args.smoke else 5.0, warm=not args.smoke))
     print()
     print(table(rows))
     if args.json:

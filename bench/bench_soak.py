@@ -240,6 +240,7 @@ async def soak(url: str, pid: int, cache: Path, args) -> dict:
     scale = args.scale
     counts = {k: max(1, round(getattr(args, k) * scale)) for k in ("releases", "frames", "uploads", "switches")}
     report: dict = {"counts": counts, "scale": scale, "errors": []}
+    print('T server up', flush=True)
     async with async_playwright() as p:
         import shutil
 
@@ -250,21 +251,26 @@ async def soak(url: str, pid: int, cache: Path, args) -> dict:
         session.watch()
         session.page.set_default_timeout(180_000)
         t0 = time.perf_counter()
+        print('T launched', flush=True)
         await open_walk(session, url, live=True)
+        print('T walk open', flush=True)
         names = await model_names(session)
         live_models = []
         pair_first = sorted(names, key=lambda n: n not in ("conv-mnist5k", "mlp-mnist5k-2d"))  # the switch pair
         for name in pair_first[:args.warmup_models] if args.warmup_models else names:  # warm-up: each model once
             await choose_model(session, name)
+            print('T chose', name, flush=True)
             if await session.page.locator("input[type=range]").count():
                 live_models.append(name)
         report["models"], report["live_models"] = names, live_models
         switch_between = [n for n in live_models if n in ("conv-mnist5k", "mlp-mnist5k-2d")] or live_models[:2]
         await choose_model(session, switch_between[0])
         await session.page.wait_for_function(FIRST_FRAME, timeout=300_000)
+        print('T chose first again', flush=True)
         for i in range(args.warmup_releases):
             await release(session, 30 if i % 2 == 0 else -30)
         report["warmup_s"] = time.perf_counter() - t0
+        print('T releases', flush=True)
         report["after_warmup"] = {"rss_mb": rss_mb(pid), "js_heap": await js_heap(session.page),
                                   "caches": cache_metrics(url), "disk_cache_mb": folder_mb(cache),
                                   "server_cpu_s": cpu_seconds(pid)}

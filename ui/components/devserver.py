@@ -69,15 +69,21 @@ def cached_assets(cache_dir: str | Path | None = None) -> Path:
     return final
 
 
-def start_script(script: str | Path, port: int, assets_target: Path, log: Path, env: dict[str, str] | None = None,
-                 timeout: float = 180.0) -> subprocess.Popen:
-    """`streamlit run script` on 127.0.0.1:port, healthy when this returns; raises RuntimeError with the log."""
+def spawn_script(script: str | Path, port: int, assets_target: Path, log: Path,
+                 env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`streamlit run script` on 127.0.0.1:port, returned at once (not yet healthy): the caller does other work
+    while the server starts (launches a browser, builds a data file), then calls `wait_healthy`."""
     env = dict(os.environ if env is None else env)
     cmd = [sys.executable, "-c", LAUNCH.format(site=str(assets_target)), "run", str(script), "--server.port", str(port), "--server.address",
            "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+    return subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
                             start_new_session=True)
-    return wait_healthy(proc, port, log, timeout)
+
+
+def start_script(script: str | Path, port: int, assets_target: Path, log: Path, env: dict[str, str] | None = None,
+                 timeout: float = 180.0) -> subprocess.Popen:
+    """`streamlit run script` on 127.0.0.1:port, healthy when this returns; raises RuntimeError with the log."""
+    return wait_healthy(spawn_script(script, port, assets_target, log, env), port, log, timeout)
 
 
 def wait_healthy(proc: subprocess.Popen, port: int, log: Path, timeout: float = 180.0) -> subprocess.Popen:
