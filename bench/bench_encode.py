@@ -26,8 +26,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     add_cpu_options(ap)
     add_smoke_option(ap)
-    # conv-digits: its data set (scikit-learn's digits) loads in 1 s of CPU, mnist5k's CSV parse takes 2.4 s
-    a = apply_smoke(ap.parse_args(), passes=1, batch_size=100, checkpoint="pretrained/conv-digits")
+    a = apply_smoke(ap.parse_args(), passes=1, batch_size=100)
     apply_cpu_options(a)
     model = from_pretrained(a.checkpoint, device=a.device)
     meta = read_config(a.checkpoint)["dataset"]

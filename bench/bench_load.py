@@ -42,7 +42,7 @@ import numpy as np
 from bench.smoke import add_smoke_option, apply_smoke
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS
-from ui.components.devserver import ROOT, cached_assets, start_script
+from ui.components.devserver import ROOT, cached_assets, spawn_script, wait_healthy
 
 LIVE_NOTE = "Decoding in your browser (onnxruntime-web, wasm)"
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
@@ -320,7 +320,8 @@ async def run_path(live: bool, counts: list[int], rounds: int, drag_seconds: flo
     env = dict(os.environ, VAE_EXPLORER_CACHE=str(tmp / "cache"), VAE_EXPLORER_LIVE="on" if live else "off")
     os.sched_setaffinity(0, {0})  # the server inherits core 0 (taskset -c 0) ...
     try:
-        proc = start_script(ROOT / "app.py", port, assets, tmp / f"streamlit-{'live' if live else 'server'}.log", env)
+        log = tmp / f"streamlit-{'live' if live else 'server'}.log"
+        proc = spawn_script(ROOT / "app.py", port, assets, log, env)  # awaited once Chromium is up
     finally:
         os.sched_setaffinity(0, {1})  # ... and this driver, Playwright and Chromium get core 1
     url = f"http://127.0.0.1:{port}"
@@ -329,6 +330,7 @@ async def run_path(live: bool, counts: list[int], rounds: int, drag_seconds: flo
         async with async_playwright() as p:
             chromium = shutil.which("chromium") or "/usr/bin/chromium"
             browser = await p.chromium.launch(executable_path=chromium, headless=True, args=ARGS)
+            wait_healthy(proc, port, log)
             if warm:
                 first = Session(await (await browser.new_context()).new_page())
                 await open_walk(first, url, live)  # one session first: imports, model, export, data set

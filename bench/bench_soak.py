@@ -36,7 +36,7 @@ import numpy as np
 from bench.bench_load import ARGS, FIRST_FRAME, Session, cpu_seconds, open_walk, rss_mb, upload
 from bench.smoke import add_smoke_option, apply_smoke
 from tests.support.ports import free_port
-from ui.components.devserver import ROOT, cached_assets, start_script
+from ui.components.devserver import ROOT, cached_assets, spawn_script, wait_healthy
 
 UI = ROOT / "ui"
 
@@ -234,43 +234,40 @@ async def _switch(session: Session, name: str) -> None:
     await session.page.wait_for_function(FIRST_FRAME, timeout=300_000)
 
 
-async def soak(url: str, pid: int, cache: Path, args) -> dict:
+async def soak(url: str, pid: int, cache: Path, args, ready=lambda: None) -> dict:
+    """The soak (or --attribute) against the server `pid` at `url`; ready() returns once the server answers (it
+    starts while Chromium does)."""
     from playwright.async_api import async_playwright
 
     scale = args.scale
     counts = {k: max(1, round(getattr(args, k) * scale)) for k in ("releases", "frames", "uploads", "switches")}
     report: dict = {"counts": counts, "scale": scale, "errors": []}
-    print('T server up', flush=True)
     async with async_playwright() as p:
         import shutil
 
         browser = await p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
                                           headless=True, args=ARGS)
+        ready()
         context = await browser.new_context(viewport={"width": 1300, "height": 950})
         session = Session(await context.new_page())
         session.watch()
         session.page.set_default_timeout(180_000)
         t0 = time.perf_counter()
-        print('T launched', flush=True)
         await open_walk(session, url, live=True)
-        print('T walk open', flush=True)
         names = await model_names(session)
         live_models = []
         pair_first = sorted(names, key=lambda n: n not in ("conv-mnist5k", "mlp-mnist5k-2d"))  # the switch pair
         for name in pair_first[:args.warmup_models] if args.warmup_models else names:  # warm-up: each model once
             await choose_model(session, name)
-            print('T chose', name, flush=True)
             if await session.page.locator("input[type=range]").count():
                 live_models.append(name)
         report["models"], report["live_models"] = names, live_models
         switch_between = [n for n in live_models if n in ("conv-mnist5k", "mlp-mnist5k-2d")] or live_models[:2]
         await choose_model(session, switch_between[0])
         await session.page.wait_for_function(FIRST_FRAME, timeout=300_000)
-        print('T chose first again', flush=True)
         for i in range(args.warmup_releases):
             await release(session, 30 if i % 2 == 0 else -30)
         report["warmup_s"] = time.perf_counter() - t0
-        print('T releases', flush=True)
         report["after_warmup"] = {"rss_mb": rss_mb(pid), "js_heap": await js_heap(session.page),
                                   "caches": cache_metrics(url), "disk_cache_mb": folder_mb(cache),
                                   "server_cpu_s": cpu_seconds(pid)}
@@ -349,8 +346,8 @@ def main() -> None:
     parser.add_argument("--warmup-releases", type=int, default=100, help="slider releases in the warm-up")
     parser.add_argument("--warmup-models", type=int, default=0, help="models chosen once in the warm-up (0: all)")
     add_smoke_option(parser)
-    args = apply_smoke(parser.parse_args(), releases=2, frames=10, uploads=1, switches=1, scale=1.0,
-                       warmup_releases=2, warmup_models=2)
+    args = apply_smoke(parser.parse_args(), releases=1, frames=10, uploads=1, switches=1, scale=1.0,
+                       warmup_releases=0, warmup_models=2)
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-soak-"))
     assets = cached_assets()
@@ -358,11 +355,12 @@ def main() -> None:
     env = dict(os.environ, VAE_EXPLORER_CACHE=str(cache), VAE_EXPLORER_LIVE="on")
     os.sched_setaffinity(0, {0})  # the server on core 0 (taskset -c 0), this driver and Chromium on core 1
     try:
-        proc = start_script(ROOT / "app.py", port, assets, tmp / "streamlit.log", env)
+        proc = spawn_script(ROOT / "app.py", port, assets, tmp / "streamlit.log", env)
     finally:
         os.sched_setaffinity(0, {1})
     try:
-        report = asyncio.run(soak(f"http://127.0.0.1:{port}", proc.pid, cache, args))
+        report = asyncio.run(soak(f"http://127.0.0.1:{port}", proc.pid, cache, args,
+                                  ready=lambda: wait_healthy(proc, port, tmp / "streamlit.log")))
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -30,12 +30,13 @@ import threading
 import time
 from pathlib import Path
 
-from bench.app_latency import ROOT, focus_walk_slider, open_walk, p95, serve, slider_turns, summary
+from bench.app_latency import ROOT, focus_walk_slider, open_walk, p95, slider_turns, summary
 from bench.bench_scale import codes
 from bench.smoke import add_smoke_option, apply_smoke
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS as ARGS
-from tests.support.serve import stop
+from tests.support.serve import spawn, stop, streamlit_command
+from ui.components.devserver import wait_healthy
 
 
 def load_average() -> str:
@@ -153,9 +154,14 @@ def main() -> int:
     print(f"load average before: {load_average()}", flush=True)
     app = None
     try:
-        app = serve(ROOT / "app.py", port, ["--live", "off"], env, tmp / "app.log", ROOT)
+        # the server starts while Chromium does
+        app = spawn(streamlit_command(ROOT / "app.py", port, ["--live", "off"]), tmp / "app.log", ROOT, env)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=a.chromium, headless=True, args=ARGS)
+            try:
+                wait_healthy(app, port, tmp / "app.log", timeout=120)
+            except RuntimeError as exc:
+                raise SystemExit(f"app.py: {exc}") from None
             walk = open_walk(browser, f"http://127.0.0.1:{port}", a.model)
             focus_walk_slider(walk)
             if not a.smoke:
