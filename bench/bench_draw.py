@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.smoke import add_smoke_option, apply_smoke
+from bench.smoke import add_smoke_option, apply_smoke, settle
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS as ARGS
 from ui.components.devserver import ROOT, cached_assets, spawn_script, wait_healthy
@@ -106,10 +106,11 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"http://127.0.0.1:{port}")
             page.wait_for_function(READY, timeout=300_000)
-            page.wait_for_timeout(1500)  # let the status rerun settle
+            # let the status rerun settle (--smoke: until the script is idle, then 0.3 s)
+            settle(page, 1500, args.smoke)
             for _ in range(args.strokes):
                 page.get_by_test_id("live-latent-clear").click()
-                page.wait_for_timeout(800)
+                settle(page, 800, args.smoke)
                 runs.append(stroke(page, args.seconds))
             browser.close()
     finally:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.smoke import add_smoke_option, apply_smoke
+from bench.smoke import add_smoke_option, apply_smoke, settle
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS as ARGS
 from ui.components.devserver import ROOT, cached_assets, spawn_script, wait_healthy
@@ -103,7 +103,7 @@ def main() -> None:
                 ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
                 page = ctx.new_page()
                 first = _visit(page, f"{url}/?model={name}")
-                page.wait_for_timeout(1000)  # let the status rerun settle
+                settle(page, 1000, args.smoke)  # let the status rerun settle
                 drag = _drag(page, args.seconds)
                 page.close()
                 second_page = ctx.new_page()

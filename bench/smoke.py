@@ -35,3 +35,15 @@ def announce_smoke(args: argparse.Namespace, **sizes: object) -> None:
     if args.smoke:
         _quick_exit()
         print("smoke run:", ", ".join(f"{k}={v}" for k, v in sizes.items()), flush=True)
+
+
+STREAMLIT_IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+
+def settle(page, ms: int, smoke: bool) -> None:
+    """Let a Playwright page settle: wait `ms`; with --smoke, wait until Streamlit's script is idle, then at most
+    0.3 s (a fixed wait sized for a loaded machine is most of a smoke run's time otherwise)."""
+    if smoke:
+        page.wait_for_selector(STREAMLIT_IDLE, state="attached")
+        ms = min(ms, 300)
+    page.wait_for_timeout(ms)
