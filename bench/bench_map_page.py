@@ -29,7 +29,6 @@ from bench.smoke import add_smoke_option, apply_smoke
 from tests.browser import driver
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS as ARGS
-from tests.support.stored_encodings import spread_encoding
 from ui.components.devserver import ROOT, cached_assets, spawn_script, wait_healthy
 
 PAINTED = "n => Object.values(window.__bigMap?.instances ?? {}).some(i => i.ds?.n === n && i.root.isConnected && i.firstFrame)"
@@ -45,6 +44,7 @@ def build_encoding(cache: Path, n: int) -> str:
     from explorer.cache import weights_digest
     from explorer.checkpoint import from_pretrained
     from explorer.data import embedded
+    from tests.support.stored_encodings import spread_encoding  # torch: imported while the server starts
 
     folder = ROOT / "pretrained" / "conv-mnist5k"
     real = encode_splits(from_pretrained(folder), embedded.load_mnist5k(), ["test"], weights_digest(folder),
