@@ -44,6 +44,6 @@ def settle(page, ms: int, smoke: bool) -> None:
     """Let a Playwright page settle: wait `ms`; with --smoke, wait until Streamlit's script is idle, then at most
     0.3 s (a fixed wait sized for a loaded machine is most of a smoke run's time otherwise)."""
     if smoke:
-        page.wait_for_selector(STREAMLIT_IDLE, state="attached")
+        page.wait_for_selector(STREAMLIT_IDLE, state="attached", timeout=180_000)
         ms = min(ms, 300)
     page.wait_for_timeout(ms)
