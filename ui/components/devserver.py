@@ -61,11 +61,13 @@ def cached_assets(cache_dir: str | Path | None = None) -> Path:
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     own = Path(tempfile.mkdtemp(prefix=".install-", dir=final.parent))
-    install_assets(own)
     try:
+        install_assets(own)
         os.rename(own, final)  # atomic: a folder at `final` is always a complete install
     except OSError:  # another process got there first
-        shutil.rmtree(own, ignore_errors=True)
+        pass
+    finally:
+        shutil.rmtree(own, ignore_errors=True)  # nothing left there once renamed
     return final
 
 
