@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +27,8 @@ from pathlib import Path
 from bench.smoke import add_smoke_option, apply_smoke
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS as ARGS
-from tests.support.serve import start, stop, streamlit_command
+from tests.support.serve import spawn, stop, streamlit_command
+from ui.components.devserver import wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 BARE_CANDIDATES = [Path("/work/shared/bench/bare_streamlit_page.py"), ROOT / "bench" / "bare_streamlit_page.py"]
@@ -65,14 +65,6 @@ NAV_TO_MAP = """(title) => new Promise((resolve, reject) => {
   link.click();
   requestAnimationFrame(check);
 })"""
-
-
-def serve(script: Path, port: int, extra: list[str], env: dict[str, str], log: Path, cwd: Path) -> subprocess.Popen:
-    """`streamlit run script -- extra` on 127.0.0.1:port from `cwd`, healthy when this returns."""
-    try:
-        return start(streamlit_command(script, port, extra), port, log, cwd, env, timeout=120)
-    except RuntimeError as exc:
-        raise SystemExit(f"{script.name}: {exc}") from None
 
 
 def p95(values: list[float]) -> float:
@@ -176,11 +168,18 @@ def main() -> int:
     bare = app = None
     results: dict[str, object] = {}
     try:
-        bare = serve(bare_script, bare_port, [], dict(os.environ), tmp / "bare.log", bare_script.parent)
-        app = serve(ROOT / "app.py", app_port, extra, env, tmp / "app.log", ROOT)
+        # both servers start side by side (each a Python process of its own) while Chromium starts, then each
+        # is awaited
+        bare = spawn(streamlit_command(bare_script, bare_port, []), tmp / "bare.log", bare_script.parent)
+        app = spawn(streamlit_command(ROOT / "app.py", app_port, extra), tmp / "app.log", ROOT, env)
         app_url, bare_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{bare_port}/"
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=a.chromium, headless=True, args=ARGS)
+            for proc, port, log in ((bare, bare_port, tmp / "bare.log"), (app, app_port, tmp / "app.log")):
+                try:
+                    wait_healthy(proc, port, log, timeout=120)
+                except RuntimeError as exc:
+                    raise SystemExit(f"{log.stem}: {exc}") from None
             # 1. first load: the fresh server's first session, then a new tab on the warm server
             cold = first_load(browser, app_url)
             warm = [first_load(browser, app_url) for _ in range(a.warm_loads)]

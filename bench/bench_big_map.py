@@ -38,7 +38,7 @@ from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS as ARGS
 from tests.support.bigmap_points import clustered
 from ui.components.bigmap import data_bounds, quantize
-from ui.components.devserver import ROOT, install_assets, start_script
+from ui.components.devserver import ROOT, cached_assets, spawn_script, wait_healthy
 
 DEMO = ROOT / "tests" / "browser" / "bigmap_demo_app.py"  # a Streamlit script, run, not imported
 SERVE = ROOT / "tests" / "browser" / "bigmap_demo_serve.py"  # the demo inside st.App with the item route
@@ -68,11 +68,16 @@ def wheel(page, steps: int) -> list:
     return frames_since(page, n0)
 
 
-def measure(page, url: str, n: int, trace: bool) -> dict:
+def measure(page, url: str, n: int, trace: bool, visits: int = 3, wheels: int = 40, pans: int = 40,
+            hovers: int = 60, prewarm: bool = True) -> dict:
+    """One size's figures (see the module docstring): `visits` in-app navigations, `wheels` zoom steps, `pans`
+    pan moves, `hovers` pointer positions; prewarm: a first page makes the server's side warm (decoder exported,
+    points generated), so that the cold figure is the page's own (--smoke leaves it out)."""
     row: dict = {"n": n}
-    page.goto(f"{url}/?n={n}")  # the server's side warm: decoder exported, points generated
-    page.wait_for_function(READY, timeout=300_000)
-    page = page.context.browser.new_context(viewport={"width": 1500, "height": 1250}).new_page()
+    if prewarm:
+        page.goto(f"{url}/?n={n}")
+        page.wait_for_function(READY, timeout=300_000)
+        page = page.context.browser.new_context(viewport={"width": 1500, "height": 1250}).new_page()
     page.set_default_timeout(120_000)
     page.goto(f"{url}/?n={n}")
     page.wait_for_function(READY, timeout=300_000)
@@ -85,7 +90,7 @@ def measure(page, url: str, n: int, trace: bool) -> dict:
     idle(page)
     # warm: in-app navigation away and back (the page keeps the points)
     warm = []
-    for _ in range(3):
+    for _ in range(visits):
         page.get_by_text("elsewhere").click()
         idle(page)
         page.evaluate("window.__t0 = performance.now()")
@@ -101,7 +106,7 @@ def measure(page, url: str, n: int, trace: bool) -> dict:
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     # zoom: wheel in / out around the overview
     page.mouse.move(cx, cy)
-    zoom = wheel(page, 40)
+    zoom = wheel(page, wheels)
     if trace:  # a second, traced pass (tracing slows the page: its frames are not the figures)
         cdp = page.context.new_cdp_session(page)
         events: list = []
@@ -123,7 +128,7 @@ def measure(page, url: str, n: int, trace: bool) -> dict:
     n0 = page.evaluate("window.__bigMap.frames.length")
     page.mouse.move(cx, cy)
     page.mouse.down()
-    for i in range(40):
+    for i in range(pans):
         page.mouse.move(cx - 80 + (i % 20) * 8, cy + (i % 10) * 5)
         page.wait_for_timeout(33)
     page.mouse.up()
@@ -142,7 +147,7 @@ def measure(page, url: str, n: int, trace: bool) -> dict:
     rng = np.random.default_rng(0)
     h0 = page.evaluate("window.__bigMap.hovers.length")
     server = []
-    for i in range(60):
+    for i in range(hovers):
         x = box["x"] + box["width"] * rng.uniform(0.3, 0.7)
         y = box["y"] + box["height"] * rng.uniform(0.3, 0.7)
         rest = i % 3 == 2  # every third move rests: time the server's image of the hovered item from the move
@@ -202,19 +207,22 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-bigmap-"))
-    target = install_assets(tmp / "assets")
+    target = cached_assets()
     env = dict(os.environ, BIGMAP_DEMO_CACHE=str(tmp / "cache"))
     port = free_port()
-    proc = start_script(DEMO if args.no_item_route else SERVE, port, target, tmp / "streamlit.log", env)
+    # the server starts while Chromium does; awaited once the browser is up
+    proc = spawn_script(DEMO if args.no_item_route else SERVE, port, target, tmp / "streamlit.log", env)
     rows = []
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", headless=True, args=ARGS)
+            wait_healthy(proc, port, tmp / "streamlit.log")
             for n in args.sizes:
                 ctx = browser.new_context(viewport={"width": 1500, "height": 1250})
                 page = ctx.new_page()
                 page.set_default_timeout(120_000)
-                row = measure(page, f"http://127.0.0.1:{port}", n, args.trace)
+                counts = dict(visits=1, wheels=6, pans=6, hovers=6, prewarm=False) if args.smoke else {}
+                row = measure(page, f"http://127.0.0.1:{port}", n, args.trace, **counts)
                 print(json.dumps(row), flush=True)
                 rows.append(row)
                 ctx.close()

@@ -24,8 +24,8 @@ import torch
 from bench.smoke import add_smoke_option, apply_smoke
 
 
-def train_run(processes: int, out: Path, args: argparse.Namespace) -> list[float]:
-    """Seconds of each epoch's training loop of one torchrun job."""
+def train_run(processes: int, out: Path, args: argparse.Namespace) -> tuple[list[float], int]:
+    """Seconds of each epoch's training loop of one torchrun job, and its optimiser steps per epoch."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
            "train.py", "--model", "conv", "--dataset", args.dataset, "--latent-dim", "16", "--channels", "16,32",
            "--hidden-dim", "128", "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
@@ -35,7 +35,8 @@ def train_run(processes: int, out: Path, args: argparse.Namespace) -> list[float
     if proc.returncode != 0:
         raise SystemExit(f"torchrun with {processes} process(es) failed:\n{proc.stderr[-3000:]}")
     state = torch.load(out / "checkpoint" / "train_state.pt", map_location="cpu", weights_only=True)
-    return [float(r["seconds"]) for r in state["history"]]
+    history = state["history"]
+    return [float(r["seconds"]) for r in history], int(history[0]["step"])  # step: the steps taken so far
 
 
 def main() -> None:
@@ -46,15 +47,16 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=128, help="the global batch of every run")
     add_smoke_option(ap)
     a = apply_smoke(ap.parse_args(), processes="1", dataset="digits", epochs=1)
-    from explorer.data import load_dataset
-
-    n_train = len(load_dataset(a.dataset).train)
-    images = (n_train // a.batch_size) * a.batch_size  # per epoch (the last partial batch is dropped)
     base = None
-    print(f"{a.dataset}: {images} images per epoch, global batch {a.batch_size}, conv VAE, gloo, 1 thread a process")
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(p) for p in a.processes.split(",")):
-            seconds = train_run(n, Path(tmp) / f"world{n}", a)
+            seconds, steps = train_run(n, Path(tmp) / f"world{n}", a)
+            # per epoch: every step is one global batch (the last partial batch is dropped), whatever the world size;
+            # read from the run, so that this process need not load the data set itself
+            images = steps * a.batch_size
+            if base is None:
+                print(f"{a.dataset}: {images} images per epoch, global batch {a.batch_size}, conv VAE, gloo, "
+                      "1 thread a process")
             median = statistics.median(seconds[1:] if len(seconds) > 1 else seconds)
             total = images / median
             base = base or total / n

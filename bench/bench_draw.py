@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.smoke import add_smoke_option, apply_smoke
+from bench.smoke import add_smoke_option, apply_smoke, settle
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS as ARGS
-from ui.components.devserver import ROOT, install_assets, start_script
+from ui.components.devserver import ROOT, cached_assets, spawn_script, wait_healthy
 
 TARGET_P95_MS = 33.0
 READY = "() => Object.values(window.__liveLatent?.status ?? {}).some(s => s.path === 'wasm' && s.sessionReady)"
@@ -93,21 +93,24 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-draw-"))
     port = free_port()
-    target = install_assets(tmp / "assets")
+    target = cached_assets()
     env = dict(os.environ, LIVE_DEMO_CACHE=str(tmp / "cache"))
-    proc = start_script(ROOT / "tests" / "browser" / "live_draw_app.py", port, target, tmp / "streamlit.log", env)
+    # the server starts while Chromium does; awaited once the browser is up
+    proc = spawn_script(ROOT / "tests" / "browser" / "live_draw_app.py", port, target, tmp / "streamlit.log", env)
     runs = []
     try:
         with sync_playwright() as p:
             chromium = shutil.which("chromium") or "/usr/bin/chromium"
             browser = p.chromium.launch(executable_path=chromium, headless=True, args=ARGS)
+            wait_healthy(proc, port, tmp / "streamlit.log")
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"http://127.0.0.1:{port}")
             page.wait_for_function(READY, timeout=300_000)
-            page.wait_for_timeout(1500)  # let the status rerun settle
+            # let the status rerun settle (--smoke: until the script is idle, then 0.3 s)
+            settle(page, 1500, args.smoke)
             for _ in range(args.strokes):
                 page.get_by_test_id("live-latent-clear").click()
-                page.wait_for_timeout(800)
+                settle(page, 800, args.smoke)
                 runs.append(stroke(page, args.seconds))
             browser.close()
     finally:

@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.smoke import add_smoke_option, apply_smoke
+from bench.smoke import add_smoke_option, apply_smoke, settle
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS as ARGS
-from ui.components.devserver import ROOT, install_assets, start_script
+from ui.components.devserver import ROOT, cached_assets, spawn_script, wait_healthy
 
 MODELS = ("conv-mnist5k", "mlp-mnist5k-2d", "conv-patches")
 TARGET_P95 = {"conv-mnist5k": 16.0, "mlp-mnist5k-2d": 16.0, "conv-patches": 33.0}
@@ -88,20 +88,22 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-live-"))
     port = free_port()
-    target = install_assets(tmp / "assets")
+    target = cached_assets()
     env = dict(os.environ, LIVE_DEMO_CACHE=str(tmp / "cache"))
-    proc = start_script(ROOT / "tests" / "browser" / "live_demo_app.py", port, target, tmp / "streamlit.log", env)
+    # the server starts while Chromium does; awaited once the browser is up
+    proc = spawn_script(ROOT / "tests" / "browser" / "live_demo_app.py", port, target, tmp / "streamlit.log", env)
     url = f"http://127.0.0.1:{port}"
     rows = []
     try:
         with sync_playwright() as p:
             chromium = shutil.which("chromium") or "/usr/bin/chromium"
             browser = p.chromium.launch(executable_path=chromium, headless=True, args=ARGS)
+            wait_healthy(proc, port, tmp / "streamlit.log")
             for name in args.models:
                 ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
                 page = ctx.new_page()
                 first = _visit(page, f"{url}/?model={name}")
-                page.wait_for_timeout(1000)  # let the status rerun settle
+                settle(page, 1000, args.smoke)  # let the status rerun settle
                 drag = _drag(page, args.seconds)
                 page.close()
                 second_page = ctx.new_page()

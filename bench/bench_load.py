@@ -42,7 +42,7 @@ import numpy as np
 from bench.smoke import add_smoke_option, apply_smoke
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS
-from ui.components.devserver import ROOT, install_assets, start_script
+from ui.components.devserver import ROOT, cached_assets, spawn_script, wait_healthy
 
 LIVE_NOTE = "Decoding in your browser (onnxruntime-web, wasm)"
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
@@ -310,14 +310,18 @@ async def run_sessions(browser, url: str, server_pid: int, n: int, live: bool, r
 
 
 async def run_path(live: bool, counts: list[int], rounds: int, drag_seconds: float, tmp: Path, assets: Path,
-                   settle: float = 5.0) -> list[dict]:
+                   settle: float = 5.0, warm: bool = True) -> list[dict]:
+    """Serve the app with one decoding path and run every N of `counts`; warm: one session visits the walk, the
+    map and Reconstruct first (imports, model, export, data set), so that the measured sessions find a warm
+    server (--smoke leaves it out: its one session pays the cold start)."""
     from playwright.async_api import async_playwright
 
     port = free_port()
     env = dict(os.environ, VAE_EXPLORER_CACHE=str(tmp / "cache"), VAE_EXPLORER_LIVE="on" if live else "off")
     os.sched_setaffinity(0, {0})  # the server inherits core 0 (taskset -c 0) ...
     try:
-        proc = start_script(ROOT / "app.py", port, assets, tmp / f"streamlit-{'live' if live else 'server'}.log", env)
+        log = tmp / f"streamlit-{'live' if live else 'server'}.log"
+        proc = spawn_script(ROOT / "app.py", port, assets, log, env)  # awaited once Chromium is up
     finally:
         os.sched_setaffinity(0, {1})  # ... and this driver, Playwright and Chromium get core 1
     url = f"http://127.0.0.1:{port}"
@@ -326,12 +330,14 @@ async def run_path(live: bool, counts: list[int], rounds: int, drag_seconds: flo
         async with async_playwright() as p:
             chromium = shutil.which("chromium") or "/usr/bin/chromium"
             browser = await p.chromium.launch(executable_path=chromium, headless=True, args=ARGS)
-            warm = Session(await (await browser.new_context()).new_page())
-            await open_walk(warm, url, live)  # one session first: imports, model, export, data set
-            await warm.go("Latent map")
-            await warm.go("Reconstruct")
-            await warm.page.context.close()
-            await asyncio.sleep(0.6 * settle)
+            wait_healthy(proc, port, log)
+            if warm:
+                first = Session(await (await browser.new_context()).new_page())
+                await open_walk(first, url, live)  # one session first: imports, model, export, data set
+                await first.go("Latent map")
+                await first.go("Reconstruct")
+                await first.page.context.close()
+                await asyncio.sleep(0.6 * settle)
             idle_rss = rss_mb(proc.pid)
             for n in counts:
                 row = await run_sessions(browser, url, proc.pid, n, live, rounds, drag_seconds, idle_rss)
@@ -370,11 +376,11 @@ def main() -> None:
     if len(os.sched_getaffinity(0)) < 2 or not {0, 1} <= os.sched_getaffinity(0):
         raise SystemExit("needs cores 0 and 1 (server on 0, browser on 1)")
     tmp = Path(tempfile.mkdtemp(prefix="bench-load-"))
-    assets = install_assets(tmp / "assets")
+    assets = cached_assets()
     rows = []
     for path in args.paths:
         rows += asyncio.run(run_path(path == "live", args.sessions, args.rounds, args.drag_seconds, tmp, assets,
-                                     settle=0.5 if args.smoke else 5.0))
+                                     settle=0.5 if args.smoke else 5.0, warm=not args.smoke))
     print()
     print(table(rows))
     if args.json:

@@ -29,8 +29,7 @@ from bench.smoke import add_smoke_option, apply_smoke
 from tests.browser import driver
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS as ARGS
-from tests.support.stored_encodings import spread_encoding
-from ui.components.devserver import ROOT, install_assets, start_script
+from ui.components.devserver import ROOT, cached_assets, spawn_script, wait_healthy
 
 PAINTED = "n => Object.values(window.__bigMap?.instances ?? {}).some(i => i.ds?.n === n && i.root.isConnected && i.firstFrame)"
 
@@ -45,6 +44,7 @@ def build_encoding(cache: Path, n: int) -> str:
     from explorer.cache import weights_digest
     from explorer.checkpoint import from_pretrained
     from explorer.data import embedded
+    from tests.support.stored_encodings import spread_encoding  # torch: imported while the server starts
 
     folder = ROOT / "pretrained" / "conv-mnist5k"
     real = encode_splits(from_pretrained(folder), embedded.load_mnist5k(), ["test"], weights_digest(folder),
@@ -120,16 +120,18 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-map-page-"))
-    label = build_encoding(tmp / "cache", args.items)
-    target = install_assets(tmp / "assets")
+    target = cached_assets()
     env = dict(os.environ, VAE_EXPLORER_CACHE=str(tmp / "cache"), VAE_EXPLORER_LIVE="on",
                VAE_EXPLORER_DEFAULT_MODEL="conv-mnist5k")
     port = free_port()
-    proc = start_script(ROOT / "ui" / "entry" / "serve.py", port, target, tmp / "streamlit.log", env)
+    # the server starts while the encoding is built and Chromium starts (it reads the cache only when a page asks)
+    proc = spawn_script(ROOT / "ui" / "entry" / "serve.py", port, target, tmp / "streamlit.log", env)
     try:
+        label = build_encoding(tmp / "cache", args.items)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", headless=True,
                                         args=ARGS)
+            wait_healthy(proc, port, tmp / "streamlit.log")
             page = browser.new_context(viewport={"width": 1500, "height": 1300}).new_page()
             page.set_default_timeout(300_000)
             row = measure(page, f"http://127.0.0.1:{port}", label, args.items,

@@ -179,11 +179,14 @@ def main(argv: list[str] | None = None) -> int:
     add_cpu_options(ap)
     ap.add_argument("--repeats", type=int, default=20, help="timed batched steps (median reported)")
     ap.add_argument("--loop-images", type=int, default=8, help="images timed one at a time for the loop version")
+    ap.add_argument("--loop-repeats", type=int, default=2, help="timed loop steps (median reported)")
+    ap.add_argument("--warmup", type=int, default=3, help="untimed batched steps first (the loop: at most 1)")
     ap.add_argument("--logits", choices=["mlp", "activation"], default="mlp",
                     help="batched model's location logits: seed 000's per-block MLP, or the family default")
     ap.set_defaults(threads=2)
     add_smoke_option(ap)
-    args = apply_smoke(ap.parse_args(argv), batch_size=8, repeats=1, loop_images=1)
+    args = apply_smoke(ap.parse_args(argv), batch_size=8, repeats=1, loop_images=1, loop_repeats=1, warmup=0,
+                       threads=1)
     apply_cpu_options(args)
     torch.manual_seed(0)
 
@@ -238,8 +241,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{'compiled: ' + ', '.join(compiled) if compiled else 'eager'}, commit {git_commit()}")
     rows = []
     for name, fast, slow in (("(a) VAE fwd+bwd", batched_vae, loop_vae), ("(b) whole step + heads + Adam", batched_step, loop_step)):
-        t_fast = statistics.median(timed(fast, args.repeats)) / args.batch_size
-        t_slow = statistics.median(timed(slow, 2, warmup=1)) / len(imgs)
+        t_fast = statistics.median(timed(fast, args.repeats, args.warmup)) / args.batch_size
+        t_slow = statistics.median(timed(slow, args.loop_repeats, warmup=min(1, args.warmup))) / len(imgs)
         rows.append((name, t_fast, t_slow))
         print(f"{name:32s} batched (B={args.batch_size}): {1e3 * t_fast:7.3f} ms/image {1 / t_fast:9.0f} img/s | "
               f"loop: {1e3 * t_slow:7.1f} ms/image {1 / t_slow:6.1f} img/s | speed-up {t_slow / t_fast:7.0f}x", flush=True)

@@ -36,7 +36,7 @@ import numpy as np
 from bench.bench_load import ARGS, FIRST_FRAME, Session, cpu_seconds, open_walk, rss_mb, upload
 from bench.smoke import add_smoke_option, apply_smoke
 from tests.support.ports import free_port
-from ui.components.devserver import ROOT, install_assets, start_script
+from ui.components.devserver import ROOT, cached_assets, spawn_script, wait_healthy
 
 UI = ROOT / "ui"
 
@@ -234,7 +234,9 @@ async def _switch(session: Session, name: str) -> None:
     await session.page.wait_for_function(FIRST_FRAME, timeout=300_000)
 
 
-async def soak(url: str, pid: int, cache: Path, args) -> dict:
+async def soak(url: str, pid: int, cache: Path, args, ready=lambda: None) -> dict:
+    """The soak (or --attribute) against the server `pid` at `url`; ready() returns once the server answers (it
+    starts while Chromium does)."""
     from playwright.async_api import async_playwright
 
     scale = args.scale
@@ -245,6 +247,7 @@ async def soak(url: str, pid: int, cache: Path, args) -> dict:
 
         browser = await p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
                                           headless=True, args=ARGS)
+        ready()
         context = await browser.new_context(viewport={"width": 1300, "height": 950})
         session = Session(await context.new_page())
         session.watch()
@@ -343,20 +346,21 @@ def main() -> None:
     parser.add_argument("--warmup-releases", type=int, default=100, help="slider releases in the warm-up")
     parser.add_argument("--warmup-models", type=int, default=0, help="models chosen once in the warm-up (0: all)")
     add_smoke_option(parser)
-    args = apply_smoke(parser.parse_args(), releases=2, frames=10, uploads=1, switches=1, scale=1.0,
-                       warmup_releases=2, warmup_models=2)
+    args = apply_smoke(parser.parse_args(), releases=1, frames=10, uploads=1, switches=1, scale=1.0,
+                       warmup_releases=0, warmup_models=2)
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-soak-"))
-    assets = install_assets(tmp / "assets")
+    assets = cached_assets()
     port, cache = free_port(), tmp / "cache"
     env = dict(os.environ, VAE_EXPLORER_CACHE=str(cache), VAE_EXPLORER_LIVE="on")
     os.sched_setaffinity(0, {0})  # the server on core 0 (taskset -c 0), this driver and Chromium on core 1
     try:
-        proc = start_script(ROOT / "app.py", port, assets, tmp / "streamlit.log", env)
+        proc = spawn_script(ROOT / "app.py", port, assets, tmp / "streamlit.log", env)
     finally:
         os.sched_setaffinity(0, {1})
     try:
-        report = asyncio.run(soak(f"http://127.0.0.1:{port}", proc.pid, cache, args))
+        report = asyncio.run(soak(f"http://127.0.0.1:{port}", proc.pid, cache, args,
+                                  ready=lambda: wait_healthy(proc, port, tmp / "streamlit.log")))
     finally:
         proc.terminate()
         proc.wait(timeout=30)

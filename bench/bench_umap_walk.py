@@ -30,12 +30,13 @@ import threading
 import time
 from pathlib import Path
 
-from bench.app_latency import ROOT, focus_walk_slider, open_walk, p95, serve, slider_turns, summary
+from bench.app_latency import ROOT, focus_walk_slider, open_walk, p95, slider_turns, summary
 from bench.bench_scale import codes
 from bench.smoke import add_smoke_option, apply_smoke
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS as ARGS
-from tests.support.serve import stop
+from tests.support.serve import spawn, stop, streamlit_command
+from ui.components.devserver import wait_healthy
 
 
 def load_average() -> str:
@@ -142,7 +143,9 @@ def main() -> int:
     ap.add_argument("--model", default="conv-mnist5k")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     add_smoke_option(ap)
-    a = apply_smoke(ap.parse_args(), items=300, n=4, jobs=1, max_blocks=1, job_timeout=20)
+    # job_timeout=0: the job is stopped after its one block of presses (umap-learn's import and numba's compilation
+    # alone take 20 s, which a smoke run need not wait for)
+    a = apply_smoke(ap.parse_args(), items=300, n=4, jobs=1, max_blocks=1, job_timeout=0)
     from playwright.sync_api import sync_playwright
 
     tmp = Path(tempfile.mkdtemp(prefix="umap-walk-"))
@@ -151,12 +154,18 @@ def main() -> int:
     print(f"load average before: {load_average()}", flush=True)
     app = None
     try:
-        app = serve(ROOT / "app.py", port, ["--live", "off"], env, tmp / "app.log", ROOT)
+        # the server starts while Chromium does
+        app = spawn(streamlit_command(ROOT / "app.py", port, ["--live", "off"]), tmp / "app.log", ROOT, env)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=a.chromium, headless=True, args=ARGS)
+            try:
+                wait_healthy(app, port, tmp / "app.log", timeout=120)
+            except RuntimeError as exc:
+                raise SystemExit(f"app.py: {exc}") from None
             walk = open_walk(browser, f"http://127.0.0.1:{port}", a.model)
             focus_walk_slider(walk)
-            slider_turns([walk], 2 if a.smoke else 6)  # warm-up presses, not counted
+            if not a.smoke:
+                slider_turns([walk], 6)  # warm-up presses, not counted
             idle = slider_turns([walk], a.n)[0]
             print(summary("idle walk slider (server path)", idle), flush=True)
             for block in range(a.idle_blocks):  # the same presses with nothing in the background

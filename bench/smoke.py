@@ -4,6 +4,8 @@ through the real code path and prints its figures (which then mean nothing). tes
 from __future__ import annotations
 
 import argparse
+import atexit
+import gc
 
 
 def add_smoke_option(ap: argparse.ArgumentParser) -> None:
@@ -12,11 +14,18 @@ def add_smoke_option(ap: argparse.ArgumentParser) -> None:
                     help="tiny sizes, one repetition (seconds): checks that the benchmark runs; its figures mean nothing")
 
 
+def _quick_exit() -> None:
+    """At exit, gc.freeze(): the interpreter's teardown then skips collecting the objects alive now (torch's
+    thousands of modules and functions), about 0.4 s of CPU at the end of a run that imported torch."""
+    atexit.register(gc.freeze)  # atexit runs before the modules are torn down
+
+
 def apply_smoke(args: argparse.Namespace, **sizes: object) -> argparse.Namespace:
     """With --smoke, sets each of `sizes` (argument name -> smoke value) on `args` and says so; returns `args`."""
     if args.smoke:
         for name, value in sizes.items():
             setattr(args, name, value)
+        _quick_exit()
         print("smoke run:", ", ".join(f"{k}={v}" for k, v in sizes.items()), flush=True)
     return args
 
@@ -24,4 +33,17 @@ def apply_smoke(args: argparse.Namespace, **sizes: object) -> argparse.Namespace
 def announce_smoke(args: argparse.Namespace, **sizes: object) -> None:
     """With --smoke, says which sizes the benchmark's own smoke mode uses (for a benchmark that sets them itself)."""
     if args.smoke:
+        _quick_exit()
         print("smoke run:", ", ".join(f"{k}={v}" for k, v in sizes.items()), flush=True)
+
+
+STREAMLIT_IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+
+def settle(page, ms: int, smoke: bool) -> None:
+    """Let a Playwright page settle: wait `ms`; with --smoke, wait until Streamlit's script is idle, then at most
+    0.3 s (a fixed wait sized for a loaded machine is most of a smoke run's time otherwise)."""
+    if smoke:
+        page.wait_for_selector(STREAMLIT_IDLE, state="attached", timeout=180_000)
+        ms = min(ms, 300)
+    page.wait_for_timeout(ms)

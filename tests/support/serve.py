@@ -27,12 +27,18 @@ def streamlit_command(script: str | Path, port: int, app_args: Sequence[str] = (
             "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false", "--", *app_args]
 
 
+def spawn(cmd: Sequence[str], log: Path, cwd: str | Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Run `cmd` (output to `log`, in its own process group) and return at once: for servers started side by
+    side, each then awaited with ui.components.devserver.wait_healthy (or use `start`)."""
+    return subprocess.Popen(list(cmd), cwd=str(cwd), env=dict(os.environ if env is None else env),
+                            stdout=Path(log).open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
 def start(cmd: Sequence[str], port: int, log: Path, cwd: str | Path, env: dict[str, str] | None = None,
           timeout: float = 180.0) -> subprocess.Popen:
     """Run `cmd` (output to `log`, in its own process group) and return it once 127.0.0.1:port/_stcore/health
     answers; raises RuntimeError with the log's tail if it exits or is not healthy within `timeout` s."""
-    proc = subprocess.Popen(list(cmd), cwd=str(cwd), env=dict(os.environ if env is None else env),
-                            stdout=Path(log).open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    proc = spawn(cmd, log, cwd, env)
     try:
         return wait_healthy(proc, port, Path(log), timeout)
     except BaseException:
