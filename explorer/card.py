@@ -87,6 +87,9 @@ def render_card(
             lines += [f"**{title}**", "", f"![{title}]({path})", ""]
     lines += ["", "## Configuration", "", "Model:", "", "```json"]
     lines += [json.dumps(model_config, indent=2), "```", "", "Training:", "", "```json", json.dumps(train_config, indent=2), "```"]
+    if metrics.get("disentanglement"):
+        lines += ["", DISENTANGLEMENT_HEADING, "",
+                  *disentanglement_lines(metrics["disentanglement"], metrics.get("disentanglement_info"))]
     if notes:
         lines += ["", "## Notes", "", *[f"- {n}" for n in notes]]
     return "\n".join(lines) + "\n"
@@ -129,4 +132,39 @@ def render_evaluation_card(
         json.dumps(model_config, indent=2),
         "```",
     ]
+    return "\n".join(lines) + "\n"
+
+
+DISENTANGLEMENT_HEADING = "## Disentanglement"
+
+
+def disentanglement_lines(entries: dict[str, dict[str, Any]], info: dict[str, Any] | None = None) -> list[str]:
+    """The card's disentanglement section (after its heading): one row per metrics.json entry of
+    `metrics["disentanglement"]` ("<dataset>/<metric>" -> value, spread over sampling seeds, description)."""
+    if not entries:
+        return []
+    lines = []
+    for dataset, about in sorted((info or {}).items()):
+        seeds = ", ".join(str(s) for s in about.get("seeds", []))
+        lines.append(f"On {dataset}, from the posterior means; preset {about.get('preset', '?')} "
+                     f"({about.get('preset_description', '')}); sampling seeds {seeds}: the ± is their standard "
+                     f"deviation. Command: `{about.get('command', '?')}`.")
+        lines.append("")
+    lines += ["| metric | value ± spread (sampling seeds) | what it measures |", "|---|---|---|"]
+    for key, e in sorted(entries.items()):
+        lines.append(f"| {key} | {_fmt(float(e['value']))} ± {_fmt(float(e.get('spread', 0.0)))} | {e.get('description', '')} |")
+    return lines
+
+
+def with_section(card: str, heading: str, body: list[str]) -> str:
+    """The card with the section under `heading` (a "## ..." line, up to the next "## " heading) replaced by
+    body, or appended when the card has none."""
+    lines = card.rstrip("\n").split("\n")
+    section = [heading, "", *body]
+    if heading in lines:
+        start = lines.index(heading)
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        lines = lines[:start] + section + ([""] + lines[end:] if end < len(lines) else [])
+    else:
+        lines += ["", *section]
     return "\n".join(lines) + "\n"
