@@ -38,6 +38,7 @@ from explorer.analysis.maps import parse_map_methods
 from explorer.analysis.store import EVAL_DIR, EVAL_KIND
 from explorer.cache import entry_path, weights_digest
 from explorer.analysis.disentanglement.measure import PRESETS, measure
+from explorer.analysis.disentanglement.report import METRICS
 from explorer.card import DISENTANGLEMENT_HEADING, disentanglement_lines, render_evaluation_card, with_section
 from explorer.checkpoint import CARD_NAME
 from explorer import checkpoint, run_folder  # looked up per call: the loaders and writers may be replaced
@@ -86,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "modularity on a data set with known factors")
     p.add_argument("--quick", action="store_true", help="--metrics disentanglement: DCI at its quick preset "
                    "(2,000 / 1,000 points, 20 stages; published DCI takes minutes per seed)")
+    p.add_argument("--metric-names", default=None, metavar="NAMES",
+                   help="--metrics disentanglement: a comma-separated subset of " + ",".join(METRICS) + " (default all)")
     p.add_argument("--metric-seeds", type=int, default=3,
                    help="--metrics disentanglement: sampling seeds 0..N-1 per metric (their spread is the error bar)")
     return p
@@ -149,7 +152,12 @@ def run(argv: list[str]) -> Path:
     if args.metric_seeds < 1:
         raise EvaluateError(f"--metric-seeds must be at least 1, got {args.metric_seeds}")
     if args.metrics == "disentanglement":
-        return _disentanglement(args, argv)
+        names = [n.strip() for n in (args.metric_names or ",".join(METRICS)).split(",") if n.strip()]
+        unknown = [n for n in names if n not in METRICS]
+        if unknown or not names:
+            raise EvaluateError(f"--metric-names {args.metric_names!r}: unknown {', '.join(unknown) or 'empty list'}; "
+                                f"accepted: {', '.join(METRICS)}")
+        return _disentanglement(args, argv, names)
     import torch
 
     flush_denormals()  # weights decayed to denormals make scoring many times slower (explorer/denormals.py)
@@ -212,7 +220,7 @@ def own_data_options(model_path: Path, dataset: str) -> dict[str, Any]:
     return dict(meta.get("options") or {}) if meta.get("name") == dataset else {}
 
 
-def _disentanglement(args: argparse.Namespace, argv: list[str]) -> Path:
+def _disentanglement(args: argparse.Namespace, argv: list[str], names: list[str]) -> Path:
     """--metrics disentanglement: the metrics of the model on the data set's factors, written into the model's
     metrics.json and card (or the cache when the folder cannot be written); returns the folder written."""
     model_path = Path(args.model)
@@ -243,7 +251,7 @@ def _disentanglement(args: argparse.Namespace, argv: list[str]) -> Path:
         print(f"[{100 * fraction:5.1f}%] {stage}", file=sys.stderr, flush=True)
 
     seeds = tuple(range(args.metric_seeds))
-    report = measure(model, model_path if model_path.is_dir() else None, factors, seeds, preset,
+    report = measure(model, model_path if model_path.is_dir() else None, factors, seeds, preset, names,
                      cache_dir=args.cache_dir, progress=progress)
     command = "vae-evaluate " + shlex.join(argv)
     info = {"seeds": list(seeds), "preset": preset, "preset_description": PRESETS[preset], "command": command,
@@ -266,8 +274,7 @@ def write_disentanglement(model_path: Path, entries: dict[str, Any], dataset: st
         folder.mkdir(parents=True, exist_ok=True)
     metrics_file, card_file = folder / "metrics.json", folder / CARD_NAME
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-    kept = {k: v for k, v in (metrics.get("disentanglement") or {}).items() if not k.startswith(f"{dataset}/")}
-    metrics["disentanglement"] = {**kept, **entries}
+    metrics["disentanglement"] = {**(metrics.get("disentanglement") or {}), **entries}  # a subset renews its own
     metrics["disentanglement_info"] = {**(metrics.get("disentanglement_info") or {}), dataset: info}
     atomic_write_json(metrics_file, metrics)
     card = card_file.read_text() if card_file.is_file() else f"# {model_path.resolve().name}\n"

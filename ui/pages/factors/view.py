@@ -21,7 +21,7 @@ def stored_report(metrics: dict[str, Any], dataset: str) -> FactorReport | None:
     ("disentanglement" entries and "disentanglement_info"), or None when it has none."""
     info = (metrics.get("disentanglement_info") or {}).get(dataset)
     entries = {k: v for k, v in (metrics.get("disentanglement") or {}).items() if k.startswith(f"{dataset}/")}
-    if not info or not entries or "mutual_information" not in info:
+    if not info or f"{dataset}/mig" not in entries or "mutual_information" not in info:  # MIG's run gives the MI
         return None
     return FactorReport(dataset, list(info["factor_names"]), str(info.get("preset", "?")), list(info.get("seeds", [])),
                         entries, np.asarray(info["mutual_information"], dtype=np.float64),
