@@ -10,6 +10,7 @@ models ship theirs); the slow one runs the page's own background job (ui/service
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from explorer.data import load_dataset
 from explorer.data.factors import factors_of
 from explorer.models import build_model
 from ui.pages.factors.view import carrier_of, stored_report
+from tests.support import checkpoints
 from tests.support.apptest_helpers import errors, open_app, switch_page
 
 SHAPES = {"name": "shapes", "options": {"single": True, "n_images": 200}}
@@ -105,6 +107,24 @@ def test_page_shows_metrics_heat_map_labels_and_traversals(env):
     values = [float(v) for v in at.query_params["v"].split(",")]
     assert values[[0, 1, 2].index(dim)] == 2.0 and sum(values) == 2.0  # KL 1.0, 0.5, 0.2: slot order = dims
     assert at.slider(key=f"walk:{_walk_key(at)}:dims:d{dim}").value == 2.0
+
+
+@pytest.mark.parametrize("name", ["tcvae-dsprites", "vae-dsprites", "betavae-dsprites"])
+def test_a_shipped_dsprites_model_shows_its_stored_figures(name, tmp_path, monkeypatch):
+    shipped = checkpoints.shipped()
+    if name not in shipped:
+        pytest.skip(f"pretrained/{name} is not shipped in this checkout yet")
+    monkeypatch.setenv("VAE_EXPLORER_MODELS", "")
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("VAE_EXPLORER_LIVE", "off")
+    at = open_app(shipped[name], "factors")
+    assert not errors(at), errors(at)
+    (spec,) = _heat_maps(at)
+    assert list(spec["data"][0]["x"]) == ["shape", "scale", "orientation", "posX", "posY"]
+    assert len(spec["data"][0]["y"]) == 10
+    captions = [c for im in at.get("image") for c in im.captions]
+    assert sum(re.match(r"z\d+:", c) is not None for c in captions) == 10
+    assert "stored in its metrics.json, preset quick-dci" in " ".join(c.value for c in at.caption)
 
 
 def test_a_data_set_without_factors_gets_a_message_naming_those_with_them(env):
