@@ -144,6 +144,9 @@ def disentanglement_lines(entries: dict[str, dict[str, Any]], info: dict[str, An
     if not entries:
         return []
     lines = []
+    objective = next((a.get("objective") for a in (info or {}).values() if a.get("objective")), None)
+    if objective:
+        lines += [objective, ""]
     for dataset, about in sorted((info or {}).items()):
         seeds = ", ".join(str(s) for s in about.get("seeds", []))
         lines.append(f"On {dataset}, from the posterior means; preset {about.get('preset', '?')} "
@@ -168,3 +171,26 @@ def with_section(card: str, heading: str, body: list[str]) -> str:
     else:
         lines += ["", *section]
     return "\n".join(lines) + "\n"
+
+
+def objective_text(config: dict[str, Any], metrics: dict[str, Any]) -> str:
+    """The objective a checkpoint was trained with and how long it took, from its config.json and metrics.json:
+    a plain VAE's ELBO, a beta-VAE's weighted KL, beta-TCVAE's and FactorVAE's total-correlation weight."""
+    family, model = config.get("family", "?"), config.get("config") or {}
+    training = config.get("training") or {}
+    beta = float(training.get("beta", 1.0))
+    kl = "KL" if beta == 1.0 else f"{beta:g} x KL"
+    if family == "tcvae":
+        what = (f"beta-TCVAE (Chen et al. 2018): reconstruction NLL + {kl} + ({float(model.get('tc_weight', 6)):g} - 1) x "
+                f"total correlation, estimated by {model.get('tc_estimator', 'mws').upper()} sampling")
+    elif family == "factorvae":
+        what = (f"FactorVAE (Kim & Mnih 2018): reconstruction NLL + {kl} + {float(model.get('tc_weight', 35)):g} x the "
+                "discriminator's total-correlation estimate")
+    elif beta == 1.0:
+        what = f"plain VAE ELBO ({family_title(family)}): reconstruction NLL + KL"
+    else:
+        what = f"beta-VAE (beta = {beta:g}, {family_title(family)}): reconstruction NLL + {beta:g} x KL"
+    seconds = metrics.get("train_seconds")
+    took = f"; trained in {float(seconds) / 60:.0f} min" if isinstance(seconds, (int, float)) else ""
+    epochs = f" ({training['epochs']} epochs, seed {training.get('seed', '?')})" if "epochs" in training else ""
+    return f"Objective: {what}{took}{epochs}."

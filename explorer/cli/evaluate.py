@@ -39,7 +39,8 @@ from explorer.analysis.store import EVAL_DIR, EVAL_KIND
 from explorer.cache import entry_path, weights_digest
 from explorer.analysis.disentanglement.measure import PRESETS, measure
 from explorer.analysis.disentanglement.report import METRICS
-from explorer.card import DISENTANGLEMENT_HEADING, disentanglement_lines, render_evaluation_card, with_section
+from explorer.card import (DISENTANGLEMENT_HEADING, disentanglement_lines, objective_text, render_evaluation_card,
+                          with_section)
 from explorer.checkpoint import CARD_NAME
 from explorer import checkpoint, run_folder  # looked up per call: the loaders and writers may be replaced
 from explorer.checkpoint import CheckpointError, resolve_device
@@ -258,6 +259,9 @@ def _disentanglement(args: argparse.Namespace, argv: list[str], names: list[str]
             "codes": "posterior means", "factor_names": report.factor_names, "options": options,
             "mutual_information": report.mutual_information.tolist(), "factor_entropy": report.factor_entropy.tolist(),
             "encoding": {k: v for k, v in report.encoding.items() if k != "path"}}
+    if (model_path / "config.json").is_file():  # the card then states what the model was trained for
+        own_metrics = json.loads((model_path / "metrics.json").read_text()) if (model_path / "metrics.json").is_file() else {}
+        info["objective"] = objective_text(json.loads((model_path / "config.json").read_text()), own_metrics)
     for key, entry in sorted(report.entries.items()):
         print(f"{key}: {entry['value']:.4f} ± {entry['spread']:.4f}")
     return write_disentanglement(model_path, report.entries, report.dataset, info, args.cache_dir)

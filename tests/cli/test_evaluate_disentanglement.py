@@ -66,3 +66,14 @@ def test_a_data_root_without_the_npz_writes_nothing(model_folder, tmp_path, caps
     assert status == 2 and "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz" in err and "Traceback" not in err
     assert {p.name: p.read_bytes() for p in model_folder.iterdir()} == before
     assert not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("family,model,beta,says", [
+    ("mlp", {}, 1.0, "plain VAE ELBO"), ("mlp", {}, 4.0, "beta-VAE (beta = 4"),
+    ("tcvae", {"tc_weight": 6.0, "tc_estimator": "mws"}, 1.0, "(6 - 1) x total correlation, estimated by MWS")])
+def test_the_card_states_the_objective(family, model, beta, says):
+    from explorer.card import objective_text
+
+    text = objective_text({"family": family, "config": model, "training": {"beta": beta, "epochs": 2, "seed": 0}},
+                          {"train_seconds": 3000.0})
+    assert says in text and "trained in 50 min (2 epochs, seed 0)" in text
