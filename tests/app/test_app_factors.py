@@ -109,6 +109,22 @@ def test_page_shows_metrics_heat_map_labels_and_traversals(env):
     assert at.slider(key=f"walk:{_walk_key(at)}:dims:d{dim}").value == 2.0
 
 
+@pytest.mark.slow
+def test_the_shipped_shapes_model_shows_its_stored_figures(tmp_path, monkeypatch):
+    shipped = checkpoints.shipped()
+    assert "conv-shapes-single" in shipped
+    monkeypatch.setenv("VAE_EXPLORER_MODELS", "")
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("VAE_EXPLORER_LIVE", "off")
+    at = open_app(shipped["conv-shapes-single"], "factors")
+    assert not errors(at), errors(at)
+    (spec,) = _heat_maps(at)
+    assert list(spec["data"][0]["x"]) == ["colour", "shape", "size", "position"] and len(spec["data"][0]["y"]) == 10
+    captions = [c for im in at.get("image") for c in im.captions]
+    assert sum(re.match(r"z\d+:", c) is not None for c in captions) == 10
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["tcvae-dsprites", "vae-dsprites", "betavae-dsprites"])
 def test_a_shipped_dsprites_model_shows_its_stored_figures(name, tmp_path, monkeypatch):
     shipped = checkpoints.shipped()

@@ -1,5 +1,5 @@
-"""The Factors page in headless Chromium on a shipped dSprites model (its metrics stored by `vae-evaluate
---metrics disentanglement`): the metric table, the mutual-information heat map (a Plotly chart), the dimension labels
+"""The Factors page in headless Chromium on the shipped single-object shapes model (its metrics stored by
+`vae-evaluate --metrics disentanglement`): the metric table, the mutual-information heat map (a Plotly chart), the dimension labels
 and a traversal row per dimension appear with no error, and "walk along this factor" opens the Latent walk with the
 link state of that dimension."""
 
@@ -13,7 +13,7 @@ from driver import choose_model, go, image_src, open_app, shot, wait_idle
 from tests.support import checkpoints
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-MODEL = "tcvae-dsprites"
+MODEL = "conv-shapes-single"
 
 
 def test_factors_page_shows_heat_map_labels_and_traversals(page, app_url, shots):
