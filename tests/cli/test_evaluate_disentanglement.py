@@ -29,13 +29,13 @@ def model_folder(tmp_path) -> Path:
 
 
 def test_entries_with_spread_go_into_metrics_json_and_the_card(model_folder, tmp_path, capsys):
-    argv = [str(model_folder), "--dataset", "shapes", "--metrics", "disentanglement", "--metric-names", "mig,sap",
+    argv = [str(model_folder), "--dataset", "shapes", "--metrics", "disentanglement", "--metric-names", "mig,factor_vae",
             "--metric-seeds", "3", "--no-progress", "--cache-dir", str(tmp_path / "cache")]
     assert main(argv) == 0
     metrics = json.loads((model_folder / "metrics.json").read_text())
     assert metrics["elbo_nats"] == -1.5  # train.py's figures stay
     entries = metrics["disentanglement"]
-    assert set(entries) == {"shapes/mig", "shapes/sap"}
+    assert set(entries) == {"shapes/mig", "shapes/factor_vae"}
     for e in entries.values():
         assert len(e["seed_values"]) == 3 and e["seeds"] == [0, 1, 2] and e["description"]
         assert e["value"] == pytest.approx(sum(e["seed_values"]) / 3)
@@ -50,9 +50,9 @@ def test_entries_with_spread_go_into_metrics_json_and_the_card(model_folder, tmp
     assert "shapes/mig:" in capsys.readouterr().out
 
     # a second run renews its own rows and section, and keeps the others
-    assert main([a if a != "mig,sap" else "mig" for a in argv]) == 0
+    assert main([a if a != "mig,factor_vae" else "mig" for a in argv]) == 0
     again = json.loads((model_folder / "metrics.json").read_text())["disentanglement"]
-    assert set(again) == {"shapes/mig", "shapes/sap"}
+    assert set(again) == {"shapes/mig", "shapes/factor_vae"}
     assert (model_folder / "README.md").read_text().count("## Disentanglement") == 1
 
 
