@@ -220,6 +220,9 @@ def render_card(
             lines += [f"**{title}**", "", f"![{title}]({path})", ""]
     lines += ["", "## Configuration", "", "Model:", "", "```json"]
     lines += [json.dumps(model_config, indent=2), "```", "", "Training:", "", "```json", json.dumps(train_config, indent=2), "```"]
+    if metrics.get("disentanglement"):
+        lines += ["", DISENTANGLEMENT_HEADING, "",
+                  *disentanglement_lines(metrics["disentanglement"], metrics.get("disentanglement_info"))]
     if notes:
         lines += ["", "## Notes", "", *[f"- {n}" for n in notes]]
     data = card_data(name, family, dataset, metrics, input_shape=model_config.get("input_shape"),
@@ -303,3 +306,64 @@ def rewrite_card(folder: str | Path) -> Path:
     body = card_body(path.read_text()) if path.is_file() else f"# {Path(folder).name}\n"
     atomic_write_bytes(path, hub_card(folder_card_data(folder), body).encode())
     return path
+
+
+DISENTANGLEMENT_HEADING = "## Disentanglement"
+
+
+def disentanglement_lines(entries: dict[str, dict[str, Any]], info: dict[str, Any] | None = None) -> list[str]:
+    """The card's disentanglement section (after its heading): one row per metrics.json entry of
+    `metrics["disentanglement"]` ("<dataset>/<metric>" -> value, spread over sampling seeds, description)."""
+    if not entries:
+        return []
+    lines = []
+    objective = next((a.get("objective") for a in (info or {}).values() if a.get("objective")), None)
+    if objective:
+        lines += [objective, ""]
+    for dataset, about in sorted((info or {}).items()):
+        seeds = ", ".join(str(s) for s in about.get("seeds", []))
+        lines.append(f"On {dataset}, from the posterior means; preset {about.get('preset', '?')} "
+                     f"({about.get('preset_description', '')}); sampling seeds {seeds}: the ± is their standard "
+                     f"deviation. Command: `{about.get('command', '?')}`.")
+        lines.append("")
+    lines += ["| metric | value ± spread (sampling seeds) | what it measures |", "|---|---|---|"]
+    for key, e in sorted(entries.items()):
+        lines.append(f"| {key} | {_fmt(float(e['value']))} ± {_fmt(float(e.get('spread', 0.0)))} | {e.get('description', '')} |")
+    return lines
+
+
+def with_section(card: str, heading: str, body: list[str]) -> str:
+    """The card with the section under `heading` (a "## ..." line, up to the next "## " heading) replaced by
+    body, or appended when the card has none."""
+    lines = card.rstrip("\n").split("\n")
+    section = [heading, "", *body]
+    if heading in lines:
+        start = lines.index(heading)
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        lines = lines[:start] + section + ([""] + lines[end:] if end < len(lines) else [])
+    else:
+        lines += ["", *section]
+    return "\n".join(lines) + "\n"
+
+
+def objective_text(config: dict[str, Any], metrics: dict[str, Any]) -> str:
+    """The objective a checkpoint was trained with and how long it took, from its config.json and metrics.json:
+    a plain VAE's ELBO, a beta-VAE's weighted KL, beta-TCVAE's and FactorVAE's total-correlation weight."""
+    family, model = config.get("family", "?"), config.get("config") or {}
+    training = config.get("training") or {}
+    beta = float(training.get("beta", 1.0))
+    kl = "KL" if beta == 1.0 else f"{beta:g} x KL"
+    if family == "tcvae":
+        what = (f"beta-TCVAE (Chen et al. 2018): reconstruction NLL + {kl} + ({float(model.get('tc_weight', 6)):g} - 1) x "
+                f"total correlation, estimated by {model.get('tc_estimator', 'mws').upper()} sampling")
+    elif family == "factorvae":
+        what = (f"FactorVAE (Kim & Mnih 2018): reconstruction NLL + {kl} + {float(model.get('tc_weight', 35)):g} x the "
+                "discriminator's total-correlation estimate")
+    elif beta == 1.0:
+        what = f"plain VAE ELBO ({family_title(family)}): reconstruction NLL + KL"
+    else:
+        what = f"beta-VAE (beta = {beta:g}, {family_title(family)}): reconstruction NLL + {beta:g} x KL"
+    seconds = metrics.get("train_seconds")
+    took = f"; trained in {float(seconds) / 60:.0f} min" if isinstance(seconds, (int, float)) else ""
+    epochs = f" ({training['epochs']} epochs, seed {training.get('seed', '?')})" if "epochs" in training else ""
+    return f"Objective: {what}{took}{epochs}."

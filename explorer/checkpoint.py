@@ -132,7 +132,8 @@ def check_config_values(config_class: type, values: Any) -> None:
         problem = _type_problem(f.name, hints.get(f.name), value)
         if problem:
             raise ValueError(problem)
-        if f.name == "input_shape" or "seed" in f.name or isinstance(value, (bool, str, float)) or value is None:
+        if (f.name == "input_shape" or "seed" in f.name or f.metadata.get("not_a_size")
+                or isinstance(value, (bool, str, float)) or value is None):
             continue
         for i, item in enumerate(value if isinstance(value, (list, tuple)) else [value]):
             if isinstance(item, int) and not isinstance(item, bool):

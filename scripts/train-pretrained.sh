@@ -70,6 +70,9 @@ case "${1:-all}" in
       --dataset dsprites --latent-dim 10 --hidden-sizes 1200,1200 --beta 4 --seed "$s" $DSPRITES; done ;;&
   tcvae-dsprites|dsprites|all) for s in ${SEEDS:-0}; do run "$(seed_dir tcvae-dsprites "$s")" --model tcvae \
       --dataset dsprites --latent-dim 10 --hidden-sizes 1200,1200 --tc-weight 6 --seed "$s" $DSPRITES; done ;;&
+  # single-object shapes with its factors (colour, shape, size, position), a 10-D conv VAE for the Factors page
+  conv-shapes-single|all) run pretrained/conv-shapes-single --model conv --dataset shapes --single-object --latent-dim 10 \
+      --epochs 8 --batch-size 64 --kl-schedule constant --iwae-k 100 --maps pca ;;&
   # softmax against Bayesian SVM label heads at 10% labels (smaller models in runs/), recorded in pu-shapes' card
   pu-label-heads|all) "$PY" references/pu_label_heads.py ;;
 esac

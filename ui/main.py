@@ -61,6 +61,12 @@ def compare_page() -> None:
     page()
 
 
+def factors_page() -> None:
+    from ui.pages.factors.page import page  # lazy: a page loads on its first visit (it imports torch)
+
+    page()
+
+
 def captions_page() -> None:
     from ui.pages.captions.page import page  # lazy: a page loads on its first visit (it imports torch)
 
@@ -74,6 +80,7 @@ PAGES: list[tuple[Callable[[], None], str, str, str]] = [
     (map_page, "Latent map", ":material/scatter_plot:", "map"),
     (losslab_page, "Loss lab", ":material/science:", "losslab"),
     (compare_page, "Compare", ":material/compare:", "compare"),
+    (factors_page, "Factors", ":material/grid_view:", "factors"),
 ]
 CAPTIONS = (captions_page, "Captions", ":material/chat:", "captions")
 

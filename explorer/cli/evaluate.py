@@ -13,6 +13,13 @@ analysis.safetensors (per-item scores, codes, maps), metrics.json and README.md 
 
 The folder is filled under a temporary name and swapped in whole, so a failed or interrupted run leaves the
 previous evaluation (or none) and nothing half-written. Bad input prints one line `error: ...` and exits 2.
+
+`--metrics disentanglement` (a data set with known factors, e.g. dsprites) computes the disentanglement metrics
+on posterior means instead (explorer.analysis.disentanglement.measure: a full grid encoded once per model and
+cached by weights digest; `--metric-seeds` sampling seeds give each figure its spread; `--quick` runs DCI at its
+quick preset). Their entries, each with a one-line description, are merged into MODEL/metrics.json under
+"disentanglement" and the card (MODEL/README.md) gains or renews its Disentanglement section; a model folder that
+cannot be written gets them in CACHE/models/<weights digest>/eval/<dataset>-factors/.
 """
 
 from __future__ import annotations
@@ -30,7 +37,11 @@ from explorer.analysis.encode_dataset import encode_splits
 from explorer.analysis.maps import parse_map_methods
 from explorer.analysis.store import EVAL_DIR, EVAL_KIND
 from explorer.cache import entry_path, weights_digest
-from explorer.card import render_evaluation_card
+from explorer.analysis.disentanglement.measure import PRESETS, measure
+from explorer.analysis.disentanglement.report import METRICS
+from explorer.card import (DISENTANGLEMENT_HEADING, disentanglement_lines, objective_text, render_evaluation_card,
+                          rewrite_card, with_section)
+from explorer.checkpoint import CARD_NAME
 from explorer import checkpoint, run_folder  # looked up per call: the loaders and writers may be replaced
 from explorer.checkpoint import CheckpointError, resolve_device
 from explorer.cli.errors import USER_ERRORS, CliParser, parse_option, run_main
@@ -38,9 +49,11 @@ from explorer.cli.progress import Bars
 from explorer.cli.report import collapse_warning, score_lines
 from explorer.data import available_datasets, load_dataset, loader_options
 from explorer.denormals import flush_denormals
-from explorer.files import atomic_folder_swap, fresh_folder_beside, is_writable_folder
+from explorer.data.factors import factors_of
+from explorer.files import atomic_folder_swap, atomic_write_bytes, atomic_write_json, fresh_folder_beside, is_writable_folder
 
 SPLITS = ("test", "train")
+METRIC_KINDS = ("scores", "disentanglement")
 ENCODE_SPLITS = (*SPLITS, "both")  # --encode-only may stream both splits
 
 
@@ -70,6 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="image size for the model (foreign models that take one) and the data set (loaders that take one)")
     p.add_argument("--seed", type=int, default=0, help="seed of the UMAP / t-SNE layouts")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--metrics", default="scores", choices=METRIC_KINDS,
+                   help="scores: likelihood, maps (default); disentanglement: BetaVAE, FactorVAE, MIG, SAP, DCI, "
+                        "modularity on a data set with known factors")
+    p.add_argument("--quick", action="store_true", help="--metrics disentanglement: DCI at its quick preset "
+                   "(2,000 / 1,000 points, 20 stages; published DCI takes minutes per seed)")
+    p.add_argument("--metric-names", default=None, metavar="NAMES",
+                   help="--metrics disentanglement: a comma-separated subset of " + ",".join(METRICS) + " (default all)")
+    p.add_argument("--metric-seeds", type=int, default=3,
+                   help="--metrics disentanglement: sampling seeds 0..N-1 per metric (their spread is the error bar)")
     return p
 
 
@@ -136,6 +158,15 @@ def run(argv: list[str]) -> Path:
         raise EvaluateError(f"--batch-size must be positive, got {args.batch_size}")
     if args.image_size is not None and args.image_size < 1:
         raise EvaluateError(f"--image-size must be positive, got {args.image_size}")
+    if args.metric_seeds < 1:
+        raise EvaluateError(f"--metric-seeds must be at least 1, got {args.metric_seeds}")
+    if args.metrics == "disentanglement":
+        names = [n.strip() for n in (args.metric_names or ",".join(METRICS)).split(",") if n.strip()]
+        unknown = [n for n in names if n not in METRICS]
+        if unknown or not names:
+            raise EvaluateError(f"--metric-names {args.metric_names!r}: unknown {', '.join(unknown) or 'empty list'}; "
+                                f"accepted: {', '.join(METRICS)}")
+        return _disentanglement(args, argv, names)
     import torch
 
     flush_denormals()  # weights decayed to denormals make scoring many times slower (explorer/denormals.py)
@@ -185,6 +216,89 @@ def run(argv: list[str]) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def own_data_options(model_path: Path, dataset: str) -> dict[str, Any]:
+    """The loader options the model was trained with (config.json), when `dataset` is its own data set."""
+    config = model_path / "config.json"
+    if not config.is_file():
+        return {}
+    try:
+        meta = json.loads(config.read_text()).get("dataset") or {}
+    except (OSError, ValueError):
+        return {}
+    return dict(meta.get("options") or {}) if meta.get("name") == dataset else {}
+
+
+def _disentanglement(args: argparse.Namespace, argv: list[str], names: list[str]) -> Path:
+    """--metrics disentanglement: the metrics of the model on the data set's factors, written into the model's
+    metrics.json and card (or the cache when the folder cannot be written); returns the folder written."""
+    model_path = Path(args.model)
+    own = own_data_options(model_path, args.dataset) if model_path.is_dir() else {}
+    data, options = load_data(args.dataset, args.data_root, args.image_size)
+    if own and not options:
+        options = own
+        data = load_dataset(args.dataset, root=args.data_root, **own)
+    try:
+        factors = factors_of(data)
+    except ValueError as exc:
+        raise EvaluateError(f"--metrics disentanglement needs a data set with known factors: {exc}") from None
+    flush_denormals()
+    device = resolve_device(args.device)
+    model = load_model(model_path, str(device), args.trust_code, args.image_size)
+    model_shape = tuple(int(s) for s in model.config.input_shape)
+    if tuple(int(s) for s in factors.image_shape) != model_shape:
+        raise EvaluateError(f"{args.dataset} images are {_shape_text(factors.image_shape)} (C x H x W) but the model "
+                            f"takes {_shape_text(model_shape)}")
+    preset = "quick-dci" if args.quick else "published"
+    shown = [-1.0]
+
+    def progress(fraction: float, stage: str) -> None:
+        # one line per metric; the grid encoding every 5% of the whole
+        if args.no_progress or (stage.startswith("encoding") and fraction - shown[0] < 0.05 and fraction < 0.5):
+            return
+        shown[0] = fraction
+        print(f"[{100 * fraction:5.1f}%] {stage}", file=sys.stderr, flush=True)
+
+    seeds = tuple(range(args.metric_seeds))
+    report = measure(model, model_path if model_path.is_dir() else None, factors, seeds, preset, names,
+                     cache_dir=args.cache_dir, progress=progress)
+    command = "vae-evaluate " + shlex.join(argv)
+    info = {"seeds": list(seeds), "preset": preset, "preset_description": PRESETS[preset], "command": command,
+            "codes": "posterior means", "factor_names": report.factor_names, "options": options,
+            "mutual_information": report.mutual_information.tolist(), "factor_entropy": report.factor_entropy.tolist(),
+            "encoding": {k: v for k, v in report.encoding.items() if k != "path"}}
+    if (model_path / "config.json").is_file():  # the card then states what the model was trained for
+        own_metrics = json.loads((model_path / "metrics.json").read_text()) if (model_path / "metrics.json").is_file() else {}
+        info["objective"] = objective_text(json.loads((model_path / "config.json").read_text()), own_metrics)
+    for key, entry in sorted(report.entries.items()):
+        print(f"{key}: {entry['value']:.4f} ± {entry['spread']:.4f}")
+    return write_disentanglement(model_path, report.entries, report.dataset, info, args.cache_dir)
+
+
+def write_disentanglement(model_path: Path, entries: dict[str, Any], dataset: str, info: dict[str, Any],
+                          cache_dir: str | Path | None) -> Path:
+    """Merge the entries into MODEL/metrics.json ("disentanglement", and "disentanglement_info" per data set)
+    and renew the card's Disentanglement section, when MODEL is a folder that can be written; else write
+    metrics.json and README.md into the cache's eval/<dataset>-factors. Returns the folder written."""
+    folder = model_path if model_path.is_dir() and is_writable_folder(model_path) else None
+    if folder is None:
+        folder = entry_path(weights_digest(model_path), EVAL_KIND, f"{dataset}-factors", cache_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+    metrics_file, card_file = folder / "metrics.json", folder / CARD_NAME
+    metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+    metrics["disentanglement"] = {**(metrics.get("disentanglement") or {}), **entries}  # a subset renews its own
+    metrics["disentanglement_info"] = {**(metrics.get("disentanglement_info") or {}), dataset: info}
+    atomic_write_json(metrics_file, metrics)
+    card = card_file.read_text() if card_file.is_file() else f"# {model_path.resolve().name}\n"
+    body = disentanglement_lines(metrics["disentanglement"], metrics["disentanglement_info"])
+    atomic_write_bytes(card_file, with_section(card, DISENTANGLEMENT_HEADING, body).encode())
+    if folder == model_path and (folder / "config.json").is_file():
+        try:
+            rewrite_card(folder)  # the card's model-index from the renewed metrics.json
+        except ValueError:
+            pass  # not a native checkpoint (a diffusers folder): its card has no metadata of ours to renew
+    return folder
 
 
 def _encode_only(args: argparse.Namespace, model, data, options: dict[str, Any], model_path: Path) -> Path:

@@ -174,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--image-size", type=int, help="resize images to this size (digits: up-sample; folders: resize)")
     d.add_argument("--labeled-fraction", type=float, help="share of training images that keep their label")
     d.add_argument("--captioned-fraction", type=float, help="share of training images that keep their captions")
+    d.add_argument("--single-object", dest="single", action="store_const", const=True, default=None,
+                   help="shapes: one object per image, with its known factors (colour, shape, size, position)")
     t = p.add_argument_group("training", "one option per field of explorer.training.TrainConfig")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     t.add_argument("--threads", type=int, help=THREADS_HELP)
@@ -362,7 +364,7 @@ def train(args: argparse.Namespace, train_cfg: "TrainConfig", explicit: dict[str
     maps = parse_option("--maps", args.maps, parse_map_methods)
     if device.type == "cpu":
         retain_freed_memory()  # no page faults on each step's fresh activations (explorer/heap.py)
-    options = {k: getattr(args, k) for k in ("image_size", "labeled_fraction", "captioned_fraction") if getattr(args, k) is not None}
+    options = {k: getattr(args, k) for k in ("image_size", "labeled_fraction", "captioned_fraction", "single") if getattr(args, k) is not None}
     if args.download and not context.is_main:
         context.barrier()  # rank 0 downloads first; the others then read its files
     data = load_dataset(args.dataset, root=args.data_root, download=args.download, **options)

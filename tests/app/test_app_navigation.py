@@ -10,7 +10,8 @@ OLD_SCRIPT_NAMES = ["reconstruct", "walk", "map", "losslab", "compare"]  # + cap
 
 
 def test_the_url_paths_are_the_old_script_names():
-    assert [url for *_, url in main.PAGES] == OLD_SCRIPT_NAMES
+    assert [url for *_, url in main.PAGES][: len(OLD_SCRIPT_NAMES)] == OLD_SCRIPT_NAMES
+    assert [url for *_, url in main.PAGES][len(OLD_SCRIPT_NAMES):] == ["factors"]  # a new page, never a script
     assert main.CAPTIONS[-1] == "captions"
 
 

@@ -13,9 +13,10 @@ def register_pages(pages: dict[str, st.Page]) -> None:
     _REGISTERED.update(pages)
 
 
-def switch_to(url_path: str) -> None:
-    """Open the page registered under `url_path` (e.g. "walk"); st.switch_page stops this run."""
-    st.switch_page(_REGISTERED[url_path])
+def switch_to(url_path: str, query_params: dict[str, str] | None = None) -> None:
+    """Open the page registered under `url_path` (e.g. "walk"), with `query_params` in its URL (a link's state,
+    e.g. ui/shared/walk_url.dimension_link); st.switch_page stops this run."""
+    st.switch_page(_REGISTERED[url_path], query_params=query_params)
 
 
 __all__ = ["register_pages", "switch_to"]

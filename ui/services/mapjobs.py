@@ -110,7 +110,7 @@ _JOBS: dict[str, Job] = {}
 _LOCK = threading.Lock()
 
 
-def _run_worker(job: Job, cmd: list[str], tmp: Path) -> None:
+def run_worker(job: Job, cmd: list[str], tmp: Path) -> None:
     """Run a worker (one numba / BLAS thread) to its end, feeding its progress lines to the job; RuntimeError with
     the last line of its stderr when it fails (job.returncode says how it ended)."""
     env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -133,7 +133,7 @@ def _run(job: Job, means: np.ndarray, params: dict, seed: int, cache_dir: Path) 
             src = Path(tmp) / "means.npy"
             np.save(src, np.ascontiguousarray(means, dtype=np.float32), allow_pickle=False)
             cmd = [sys.executable, "-m", "ui.services.map_worker", str(src), str(out), job.method, json.dumps(params), str(seed)]
-            _run_worker(job, cmd, Path(tmp))
+            run_worker(job, cmd, Path(tmp))
         job.coords = load_cached(cache_dir, job.key)
         if job.coords is None:
             raise RuntimeError("the worker finished but wrote no coordinates")
@@ -167,7 +167,7 @@ def request_map(cache_dir: Path, key: str, method: str, means: np.ndarray, param
 def _run_encoding(job: Job, args: list[str]) -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="vae-encode-") as tmp:
-            _run_worker(job, [sys.executable, "-m", "ui.services.encode_worker", *args], Path(tmp))
+            run_worker(job, [sys.executable, "-m", "ui.services.encode_worker", *args], Path(tmp))
     except Exception as exc:  # noqa: BLE001  (reported on the page; the app keeps working)
         job.error = f"{type(exc).__name__}: {exc}"
     finally:

@@ -21,6 +21,7 @@ import math
 import numpy as np
 import streamlit as st
 
+from explorer.latent import COLLAPSE_THRESHOLD, dimension_axes
 from ui.app.links import APPLIED, link_query
 
 AXES = {"dims": "latent dimensions (by KL)", "pca": "principal directions", "attr": "attribute directions"}
@@ -162,3 +163,20 @@ def write_url(model_name: str, axes_kind: str, values: np.ndarray, condition: in
         if st.query_params.get(k) != v:
             st.query_params[k] = v
     st.session_state[APPLIED] = link_query()  # our own writes are not a link to apply
+
+
+def dimension_link(model_name: str, kl_per_dim: np.ndarray, latent_shape: tuple[int, ...], dim: int,
+                   value: float = 2.0, max_count: int = 32) -> dict[str, str]:
+    """The walk link (query parameters) that opens `model_name`'s walk on latent dimension `dim` set to `value`
+    (the others at 0), starting on test item 0: the sliders in the walk's own order (explorer.latent
+    .dimension_axes by KL, collapsed ones hidden unless `dim` is one of them)."""
+    kl = np.asarray(kl_per_dim, dtype=np.float64).reshape(-1)
+    collapsed = kl[dim] < COLLAPSE_THRESHOLD
+    axes = dimension_axes(kl, latent_shape, include_collapsed=bool(collapsed))
+    order = [int(np.argmax(v)) for v in axes.vectors]
+    slot = order.index(int(dim))
+    n = min(max_count, max(slot + 1, min(8, len(order))))
+    values = np.zeros(n)
+    values[slot] = value
+    return {"model": model_name, "start": "item:0", "axes": "dims", "n": str(n),
+            "v": ",".join(f"{x:g}" for x in values)}

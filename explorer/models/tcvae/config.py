@@ -16,7 +16,8 @@ class TCVAEConfig(MLPConfig):
     tc_weight: float = field(default=6.0, metadata={
         "help": "beta on the total correlation of the aggregate posterior (Chen et al.: 6 on dSprites); 1 is a VAE"})
     dataset_size: int = field(default=663_552, metadata={
-        "help": "N in the minibatch estimate of q(z): the training set's size (default: dSprites' train split)"})
+        "help": "N in the minibatch estimate of q(z): the training set's size (default: dSprites' train split)",
+        "not_a_size": True})  # a count of items, no layer width: the loader's parameter estimate skips it
     tc_estimator: str = field(default="mws", metadata={
         "help": "mws (minibatch-weighted, as published) or mss (minibatch-stratified)", "choices": ESTIMATORS})
 

@@ -56,3 +56,14 @@ def test_save_load_gives_identical_outputs(tmp_path):
 def test_bad_options_are_refused(option, message):
     with pytest.raises(ValueError, match=message):
         tiny(**option)
+
+
+def test_the_shipped_dsprites_config_loads(tmp_path):
+    """dataset_size (663,552 items) is a count, not a layer width: the loader's size check must not refuse it."""
+    from explorer.checkpoint import from_pretrained, save_pretrained
+    from explorer.models import build_model
+
+    model = build_model("tcvae", input_shape=(1, 64, 64), latent_dim=10, hidden_sizes=(16, 16))
+    assert model.config.dataset_size == 663_552
+    save_pretrained(model, tmp_path / "m")
+    assert from_pretrained(tmp_path / "m", "cpu").config.dataset_size == 663_552

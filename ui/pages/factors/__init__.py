@@ -1,0 +1,1 @@
+"""Factors: which latent dimension carries which generative factor (page.py) and what it draws (view.py)."""
