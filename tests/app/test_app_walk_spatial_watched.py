@@ -1,5 +1,5 @@
 """Never freeze on the spatial walk, with the slow stand-in model given a spatial code (tests/support/slow_model.py,
-spatial=2: a 2 x 8 x 8 code, each decoder block sleeping): the studio's server decodes (ui/pages/walk/spatial_decode.py,
+spatial=2: a 2 x 8 x 8 code, each decoder block sleeping): the studio's server decodes (ui/shared/watched_decode.py,
 the page's own work function on ui.services.watched) report a determinate bar within a second that advances per
 block; a newer release of the session supersedes the running decode, which runs at most one more block (counted
 from the model's block log, not from the results shown); a session has one decode running or waiting, and sessions
@@ -21,7 +21,7 @@ from explorer.models.registry import build_model
 from explorer.runtime.progress import Cancelled
 from tests.support.apptest_helpers import errors, image_by_caption, open_app
 from tests.support.slow_model import SlowVAE
-from ui.pages.walk.spatial_decode import decode_work
+from ui.shared.watched_decode import decode_work
 from ui.services import watched
 
 BLOCK_S = 0.15

@@ -29,9 +29,9 @@ from ui.app.config import app_config
 from ui.app.context import Ctx
 from ui.components import spatial_live
 from ui.pages.walk.registry import register_walk_panel
-from ui.pages.walk.spatial_decode import code_digest, decode_ui
 from ui.services import inference
 from ui.shared.walk_panel import KEEP, start_ui
+from ui.shared.watched_decode import code_digest, decode_ui
 from ui.shared.widgets import heat_rgb, image_ui
 
 SAMPLE_DEFAULT, SAMPLE_MAX = 16, 256  # data set items encoded for the channel statistics (a budget the user raises)
