@@ -44,19 +44,11 @@ export function paintLinear(base, shift, mask, H, W, rgba) {
     const r = base[p] + m * sr;
     const g = base[plane + p] + m * sg;
     const b = base[2 * plane + p] + m * sb;
-    rgba[4 * p] = Math.round(Math.min(1, Math.max(0, r)) * 255);
-    rgba[4 * p + 1] = Math.round(Math.min(1, Math.max(0, g)) * 255);
-    rgba[4 * p + 2] = Math.round(Math.min(1, Math.max(0, b)) * 255);
+    rgba[4 * p] = unitByte(r);
+    rgba[4 * p + 1] = unitByte(g);
+    rgba[4 * p + 2] = unitByte(b);
     rgba[4 * p + 3] = 255;
   }
-}
-
-/** Float32Array of the little-endian float32 bytes in base64 `b64`. */
-export function float32FromBase64(b64) {
-  const raw = atob(b64);
-  const bytes = new Uint8Array(raw.length);
-  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
-  return new Float32Array(bytes.buffer);
 }
 
 /** Uint8Array of base64 `b64`. */
@@ -65,4 +57,9 @@ export function bytesFromBase64(b64) {
   const bytes = new Uint8Array(raw.length);
   for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
   return bytes;
+}
+
+/** Float32Array of the little-endian float32 bytes in base64 `b64`. */
+export function float32FromBase64(b64) {
+  return new Float32Array(bytesFromBase64(b64).buffer);
 }

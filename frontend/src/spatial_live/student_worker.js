@@ -4,6 +4,7 @@
 // convention), answered as uint8 RGB planes.
 
 import { decode, loadOrt, sessionFor } from "../common/ort.js";
+import { unitByte } from "../common/paint.js";
 
 const sessions = new Map();
 const bytes = new Map();
@@ -22,7 +23,7 @@ self.onmessage = async (msg) => {
     const image = new Uint8Array(3 * H * W);
     for (let i = 0; i < image.length; i++) {
       const v = out.data[(C >= 3 ? i : i % (H * W))];
-      image[i] = Math.round(Math.min(1, Math.max(0, (v + 1) / 2)) * 255);
+      image[i] = unitByte((v + 1) / 2);
     }
     out.dispose?.();
     self.postMessage({ seq, tEvent, image, shape: [3, H, W] }, [image.buffer]);
