@@ -289,7 +289,8 @@ def live_walk_ui(ctx: Ctx, code: np.ndarray, pca: ch.ChannelPCA, cells: np.ndarr
     lists = preview.as_lists()
     spatial_live.spatial_live(LIVE_KEY, code, code_key, lists["weights"], lists["bias"], directions, scales, labels,
                               [(-SLIDER_RANGE, SLIDER_RANGE)] * k, values, mask, payload, display_size=256,
-                              **_student(ctx))
+                              note="" if full is not None else "No full decode for this release: it was cancelled "
+                              "or refused (the message above says which); the preview stays.", **_student(ctx))
     st.caption(f"Directions 1-{min(AXES_SHOWN, code.shape[0])} are principal directions of channel space (over "
                f"{basis}); channels move one channel; each in units of its spread. While you drag or paint, the image "
                "is the linear preview (a fitted latent -> RGB map, painted in the page); on release the server decodes "
