@@ -12,8 +12,9 @@ Parts (each on its own; --parts picks):
           <= 1.05); then the same decode with diffusers' tiling on and off, each in a fresh child process: seconds
           and peak RSS (VmHWM) of the child.
   pages   per config and size, the whole app (`streamlit run app.py`, this checkout's assets) with that folder alone,
-          each page opened in headless Chromium: seconds from navigation to its first content (an image with a
-          source, a canvas, a chart, a table or a metric in the main area; target <= 20 s at 256 px), and the app
+          each page opened in headless Chromium: seconds from navigation to its first content (its title and two
+          more elements of its own: a caption, a widget, a bar; target <= 20 s at 256 px) and to its first picture
+          (an image with a source, a canvas, a chart, a table or a metric), a screenshot of each page, and the app
           process's peak RSS (VmHWM) after all pages.
   paint   the spatial walk's linear tier (tests/browser/spatial_live_demo_app.py, a 4 x 64 x 64 code: a 512 px SD
           latent): a slider dragged with page.mouse at 60 Hz; per painted frame, the input event's timestamp -> the
@@ -49,6 +50,12 @@ TINY = {"block_out_channels": (8, 16), "layers_per_block": 1, "norm_num_groups":
         "scaling_factor": 0.18215}
 CONFIGS = {"sd": SD, "flux": FLUX, "tiny": TINY}
 PAGES = {"reconstruct": "", "walk": "walk", "map": "map", "losslab": "losslab", "compare": "compare"}
+# first content: the page's title and something of its own under it (a caption, a widget, a progress bar)
+FIRST_ELEMENT = """() => {
+  const main = document.querySelector("[data-testid='stMain']");
+  return Boolean(main && main.querySelector("h1")) && main.querySelectorAll("[data-testid='stElementContainer']").length >= 3;
+}"""
+# first picture: an image with a source, a canvas, a chart, a table or a metric
 FIRST_CONTENT = """() => {
   const main = document.querySelector("[data-testid='stMain']") ?? document;
   const img = [...main.querySelectorAll("[data-testid='stImage'] img, [data-testid='stImageContainer'] img")]
@@ -169,16 +176,20 @@ def pages_part(folder: Path, pages: list[str], timeout_s: float, tmp: Path) -> d
             for name in pages:
                 t0 = time.perf_counter()
                 page.goto(f"{url}/{PAGES[name]}?model={folder.name}")
-                try:
-                    page.wait_for_function(FIRST_CONTENT, timeout=timeout_s * 1000, polling=100)
-                    seconds = time.perf_counter() - t0
-                except Exception:  # noqa: BLE001  (a page that shows nothing in time is a result, not a crash)
-                    seconds = None
+                got = {}
+                for what, check in (("first_content_s", FIRST_ELEMENT), ("first_picture_s", FIRST_CONTENT)):
+                    left = timeout_s - (time.perf_counter() - t0)
+                    try:
+                        page.wait_for_function(check, timeout=max(left, 0.1) * 1000, polling=100)
+                        got[what] = time.perf_counter() - t0
+                    except Exception:  # noqa: BLE001  (a page that shows nothing in time is a result, not a crash)
+                        got[what] = None
+                page.screenshot(path=str(tmp / f"{folder.name}-{name}.png"), full_page=True)
                 errors = page.locator("[data-testid='stException']").count()
-                result["pages"][name] = {"first_content_s": seconds, "exceptions": errors}
-                print(f"  {folder.name} {name}: first content "
-                      + (f"{seconds:.1f} s" if seconds is not None else f"not within {timeout_s:.0f} s")
-                      + (f", {errors} exception(s)" if errors else ""), flush=True)
+                result["pages"][name] = {**got, "exceptions": errors}
+                said = ", ".join(f"{k[:-2].replace('_', ' ')} " + (f"{v:.1f} s" if v is not None else
+                                 f"not within {timeout_s:.0f} s") for k, v in got.items())
+                print(f"  {folder.name} {name}: {said}" + (f", {errors} exception(s)" if errors else ""), flush=True)
             browser.close()
         result["app_peak_rss_mb"] = _vmhwm_mb(proc.pid)
     finally:

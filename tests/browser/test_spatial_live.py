@@ -1,6 +1,7 @@
 """The spatial studio's walk in the page, on the shipped teacher (pretrained/kl-f4-photos) in headless Chromium: a
-drag of a channel-space direction paints linear-tier frames before the release, the full decode replaces them after
-it, and the page's label names each; a painted region is what the release sends, and its full decode follows.
+drag of a channel-space direction paints linear-tier frames before the release, a stand-in student decoder's frames
+(tier b, in a Web Worker) replace them while dragging, the full decode replaces them after the release, and the
+page's label names each; a painted region is what the release sends, and its full decode follows.
 
 The app runs this checkout's built assets (ui.components.devserver.install_assets: pip --target into a temporary
 folder, put first on the path), not the editable install of another checkout.
@@ -34,12 +35,27 @@ def teacher_url(tmp_path_factory):
     models = tmp / "models"
     models.mkdir()
     (models / TEACHER.name).symlink_to(TEACHER, target_is_directory=True)
+    _student_decoder(models / f"{TEACHER.name}-student" / "decoder.onnx")
     env = dict(os.environ, VAE_EXPLORER_MODELS=str(models), VAE_EXPLORER_CACHE=str(tmp / "cache"),
                VAE_EXPLORER_LIVE="on")
     port = free_port()
     proc = start_script(ROOT / "app.py", port, install_assets(tmp / "assets"), tmp / "streamlit.log", env)
     yield f"http://127.0.0.1:{port}"
     stop(proc)
+
+
+def _student_decoder(path: Path) -> None:
+    """A stand-in student decoder as ONNX (explorer.preview.tiers' contract: the page's code (1, 4, h, w) in, an
+    image (1, 3, 4h, 4w) in [-1, 1] out), random weights: the test checks the tier, not the picture."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(4, 8, 3, padding=1), nn.Upsample(scale_factor=4), nn.Conv2d(8, 3, 3, padding=1),
+                        nn.Tanh()).eval()
+    path.parent.mkdir(parents=True)
+    torch.onnx.export(net, (torch.zeros(1, 4, 16, 16),), str(path), input_names=["code"], output_names=["image"],
+                      dynamo=False)
 
 
 def _open_walk(page, url: str) -> None:
@@ -69,12 +85,15 @@ def test_a_drag_shows_linear_frames_then_the_full_decode(page, teacher_url, shot
     assert page.locator("[data-testid='stException']").count() == 0
     before = page.evaluate(f"({FRAMES}).length")
     _slider_drag(page, 0, 0.9)
-    assert page.locator(TIER).inner_text().startswith("linear preview")
+    page.wait_for_timeout(500)  # the Web Worker's last frame (tier b) lands
+    assert page.locator(TIER).inner_text().startswith(("linear preview", "distilled preview"))
     dragged = page.evaluate(f"({FRAMES}).slice({before})")
     linear = [f for f in dragged if f["tier"] == "linear" and f["why"] == "slider"]
     assert len(linear) >= 10, f"{len(linear)} linear frames for 20 pointer moves"
     assert all(f["dragging"] for f in linear)
     assert not [f for f in dragged if f["tier"] == "full"], "a full decode arrived before the release"
+    student = [f for f in dragged if f["tier"] == "student"]  # the stand-in student decodes in a Web Worker
+    assert student and student[-1]["tDrawn"] > linear[0]["tDrawn"], "no distilled frame replaced the linear ones"
     shot(page, shots / "dragging.png")
     page.mouse.up()
     page.locator(TIER).filter(has_text=re.compile("^full decode")).wait_for(timeout=120_000)
