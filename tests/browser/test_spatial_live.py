@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 pytest.importorskip("diffusers")
 
 TEACHER = ROOT / "pretrained" / "kl-f4-photos"
+COPY = "kl-f4-photos-copy"
 TIER = "[data-testid='spatial-live-tier']"
 FRAMES = "window.__spatialLive ? window.__spatialLive.frames : []"
 
@@ -34,8 +36,9 @@ def teacher_url(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("spatial-live")
     models = tmp / "models"
     models.mkdir()
-    (models / TEACHER.name).symlink_to(TEACHER, target_is_directory=True)
-    _student_decoder(models / f"{TEACHER.name}-student" / "decoder.onnx")
+    # a copy under its own name (the app also lists pretrained/, whose teacher has no student), the student beside it
+    shutil.copytree(TEACHER, models / COPY)
+    _student_decoder(models / f"{COPY}-student" / "decoder.onnx")
     env = dict(os.environ, VAE_EXPLORER_MODELS=str(models), VAE_EXPLORER_CACHE=str(tmp / "cache"),
                VAE_EXPLORER_LIVE="on")
     port = free_port()
@@ -59,7 +62,7 @@ def _student_decoder(path: Path) -> None:
 
 
 def _open_walk(page, url: str) -> None:
-    page.goto(f"{url}/walk?model={TEACHER.name}")
+    page.goto(f"{url}/walk?model={COPY}")
     page.wait_for_selector(IDLE, state="attached", timeout=180_000)
     page.locator(TIER).filter(has_text=re.compile("^full decode")).wait_for(timeout=180_000)
     page.wait_for_selector(IDLE, state="attached", timeout=180_000)  # the rerun the element's first status asks for
@@ -85,7 +88,8 @@ def test_a_drag_shows_linear_frames_then_the_full_decode(page, teacher_url, shot
     assert page.locator("[data-testid='stException']").count() == 0
     before = page.evaluate(f"({FRAMES}).length")
     _slider_drag(page, 0, 0.9)
-    page.wait_for_timeout(500)  # the Web Worker's last frame (tier b) lands
+    # the Web Worker's frame (tier b) lands: its first one waits for onnxruntime-web to load in the worker
+    page.wait_for_function(f"({FRAMES}).slice({before}).some(f => f.tier === 'student')", timeout=60_000)
     assert page.locator(TIER).inner_text().startswith(("linear preview", "distilled preview"))
     dragged = page.evaluate(f"({FRAMES}).slice({before})")
     linear = [f for f in dragged if f["tier"] == "linear" and f["why"] == "slider"]

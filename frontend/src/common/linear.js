@@ -5,6 +5,8 @@
 // and the map is linear, so code' paints as base[o, p] + m[p] * (d . weights[:, o]): the start code's map
 // `base` is computed once per code, and every pointer event costs 3 * H * W multiply-adds, whatever C is.
 
+import { unitByte } from "./paint.js";
+
 /**
  * The start code's map before clamping: code (C*H*W float32, channel-major), weights (C x [r, g, b]), bias ([r, g, b])
  * -> Float32Array(3 * H * W), plane o at [o * H * W, (o + 1) * H * W).

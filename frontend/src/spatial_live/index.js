@@ -187,9 +187,11 @@ function applyData(inst, d) {
   }
   if (d.student_key && d.student_b64 && !G.students.has(d.student_key)) G.students.set(d.student_key, bytesFromBase64(d.student_b64));
   const studentBytes = d.student_key ? G.students.get(d.student_key) : null;
-  if (studentBytes && inst.student?.key !== d.student_key) inst.student = { key: d.student_key, bytes: studentBytes };
+  if (studentBytes && !inst.studentError && inst.student?.key !== d.student_key) {
+    inst.student = { key: d.student_key, bytes: studentBytes };
+  }
   if (!studentBytes) inst.student = null;
-  inst.note.textContent = d.note ?? "";
+  inst.note.textContent = [d.note ?? "", inst.studentError ?? ""].filter(Boolean).join(" ");
   paintFull(inst, d.full);
   G.status[inst.id] = { codeKey: inst.codeKey, tier: inst.root.dataset.tier, student: Boolean(inst.student) };
   const status = { path: "live", code_key: inst.codeKey };

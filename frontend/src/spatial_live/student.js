@@ -8,6 +8,12 @@ function workerFor(inst, onFrame) {
   const s = inst.student;
   if (s.worker) return s.worker;
   s.worker = new Worker(WORKER_URL, { type: "module" });
+  s.worker.onerror = (ev) => {
+    inst.studentError = `The distilled preview's worker failed to start (${ev.message ?? "no message"}).`;
+    inst.note.textContent = inst.studentError;
+    console.warn(inst.studentError);
+    inst.student = null;
+  };
   s.worker.postMessage({ load: { key: s.key, bytes: s.bytes } });
   s.busy = false;
   s.pending = null;
@@ -15,7 +21,9 @@ function workerFor(inst, onFrame) {
     const m = msg.data;
     s.busy = false;
     if (m.error) {
-      inst.note.textContent = `The distilled preview failed (${m.error}); the linear preview stands in.`;
+      inst.studentError = `The distilled preview failed (${m.error}); the linear preview stands in.`;
+      inst.note.textContent = inst.studentError;
+      console.warn(inst.studentError);
       inst.student = null;
       return;
     }
