@@ -1,6 +1,7 @@
 // Build the browser components into assets/, the one served folder (committed, so a fresh clone needs no npm):
-//   live_latent.js, big_map.js   one esbuild call, an entry point per component (src/<component>/index.js)
-//   live_latent.css, big_map.css their styles
+//   live_latent.js, big_map.js, spatial_live.js   one esbuild call, an entry point per component
+//                                (src/<component>/index.js), and spatial_student_worker.js (tier b's Web Worker)
+//   <component>.css              their styles
 //   ort.wasm.bundle.min.mjs      onnxruntime-web's wasm-only ES module (the Emscripten glue inside), loaded by
 //   ort-wasm-simd-threaded.wasm  src/common/ort.js from beside the bundle, with its WebAssembly binary
 //   build-stamp.json             sha256 of every file under src/, the lockfile and this script
@@ -14,11 +15,14 @@ import { build } from "esbuild";
 
 const ROOT = dirname(fileURLToPath(import.meta.url));
 const OUT = join(ROOT, "assets");
-const COMPONENTS = ["live_latent", "big_map"];
+const COMPONENTS = ["live_latent", "big_map", "spatial_live"];
+// Web Workers, built beside the bundles: name -> source (a component makes them with new URL(name, import.meta.url))
+const WORKERS = { spatial_student_worker: "spatial_live/student_worker.js" };
 const ORT = ["ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm"];
 
 await build({
-  entryPoints: Object.fromEntries(COMPONENTS.map((name) => [name, join(ROOT, "src", name, "index.js")])),
+  entryPoints: { ...Object.fromEntries(COMPONENTS.map((name) => [name, join(ROOT, "src", name, "index.js")])),
+    ...Object.fromEntries(Object.entries(WORKERS).map(([name, src]) => [name, join(ROOT, "src", src)])) },
   outdir: OUT,
   bundle: true,
   format: "esm",

@@ -1,6 +1,7 @@
 """Watched encodes and decodes of explorer VAEs: `watch` with the right blocks, tile count and key chosen.
 
     images = watched_decode(model, code, on_progress=bar.update, token=token)   # in a worker thread
+    images = watched_decode_array(model, codes, ...)     # numpy in and out, codes flat or shaped
     code = watched_encode(model, images, on_progress=..., token=...)
 
 A diffusers AutoencoderKL (DiffusersKLVAE) is watched on its decoder's (or encoder's) blocks, once per tile when
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -47,3 +49,11 @@ def watched_encode(model: VAE, images: Tensor, on_progress: ProgressCallback | N
     root, calls, key = watch_target(model, "encode", tuple(images.shape))
     with watch(root, on_progress, token, calls=calls, key=key):
         return model.encode_code(images)
+
+
+def watched_decode_array(model: VAE, codes: np.ndarray, on_progress: ProgressCallback | None = None,
+                         token: CancelToken | None = None, seed: int = 0) -> np.ndarray:
+    """watched_decode for pages that hold numpy: codes (B, *latent_shape), (B, D) or one code (latent_shape or
+    (D,)) -> images (B, C, H, W) float32 on the CPU."""
+    z = torch.from_numpy(np.asarray(codes, dtype=np.float32)).reshape(-1, *model.latent_shape).to(model.device)
+    return watched_decode(model, z, on_progress, token, seed).float().cpu().numpy()

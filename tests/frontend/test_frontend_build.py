@@ -66,7 +66,7 @@ def test_the_stamp_notices_a_changed_source(tmp_path):
 
 SHARED = {  # each defined once, in this module under frontend/src/
     "loadOrt": "common/ort.js", "sessionFor": "common/ort.js", "el": "common/dom.js", "report": "common/telemetry.js",
-    "paintCHW": "common/paint.js",
+    "paintCHW": "common/paint.js", "unitByte": "common/paint.js", "linearBase": "common/linear.js",
 }
 
 
@@ -83,10 +83,10 @@ def test_shared_functions_are_defined_once_under_common(name):
 
 
 def test_the_chw_to_rgba_loop_is_written_once():
-    # the painter's clamp-and-scale: a second copy of the loop would repeat it
+    # the painters' clamp-and-scale, common/paint.js's unitByte: a second copy of the loop would repeat it
     clamp = re.compile(r"Math\.round\(Math\.min\(1, Math\.max\(0, ")
     where = {path: len(clamp.findall(text)) for path, text in _sources().items() if clamp.search(text)}
-    assert where == {"common/paint.js": 3}, where
+    assert where == {"common/paint.js": 1}, where
 
 
 def test_only_the_host_adapter_touches_the_streamlit_api():

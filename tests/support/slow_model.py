@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from explorer.distributions import DiagonalGaussian
-from explorer.models.base import VAE, VAEConfig
+from explorer.models.base import VAE, Capabilities, VAEConfig
 from explorer.models.registry import MODEL_REGISTRY, register_model
 from explorer.runtime.memory import MemoryEstimate, parameter_bytes, register_peak_estimator
 
@@ -36,9 +36,12 @@ class SlowConfig(VAEConfig):
     seconds_per_block: float = field(default=2.0, metadata={"help": "how long each decoder block sleeps"})
     peak_gb: float = field(default=6.0, metadata={"help": "declared peak memory of one image's decode, GB"})
     hidden: int = 4
+    spatial: int = field(default=0, metadata={"help": "> 0: a spatial code (spatial, H/4, W/4), as an f4 VAE's; 0: a vector of latent_dim"})
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.spatial < 0 or self.spatial and (self.input_shape[1] % 4 or self.input_shape[2] % 4):
+            raise ValueError("spatial >= 0, and a spatial code needs image sides that are multiples of 4")
         if self.blocks < 1 or self.seconds_per_block < 0 or not self.peak_gb > 0:
             raise ValueError("blocks >= 1, seconds_per_block >= 0 and peak_gb > 0 are required")
 
@@ -79,19 +82,29 @@ class SlowVAE(VAE):
     def __init__(self, config: SlowConfig):
         super().__init__(config)
         c, h, w = config.input_shape
-        self.enc = nn.Linear(c * h * w, 2 * config.latent_dim)
-        self.project = nn.Linear(config.latent_dim, config.hidden * h * w)
+        dim = math.prod(self.latent_shape)
+        self.enc = nn.Linear(c * h * w, 2 * dim)
+        self.project = nn.Linear(dim, config.hidden * h * w)
         self.block_log: list[BlockRun] = []  # every decoder block that ran, in order (list.append is atomic)
         self.blocks = nn.ModuleList(SlowBlock(i, config.hidden, config, self.block_log) for i in range(config.blocks))
         self.to_image = nn.Conv2d(config.hidden, c, 1)
 
+    @classmethod
+    def config_capabilities(cls, config: SlowConfig) -> Capabilities:
+        return Capabilities(spatial_code=config.spatial > 0)
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        _c, h, w = self.config.input_shape
+        return (self.config.spatial, h // 4, w // 4) if self.config.spatial else (self.config.latent_dim,)
+
     def encode(self, x: Tensor) -> DiagonalGaussian:
         mean, logvar = self.enc(x.flatten(1)).chunk(2, dim=1)
-        return DiagonalGaussian(mean, logvar)
+        return DiagonalGaussian(mean.view(-1, *self.latent_shape), logvar.view(-1, *self.latent_shape))
 
     def decode(self, z: Tensor):
         _c, h, w = self.config.input_shape
-        x = self.project(z).view(-1, self.config.hidden, h, w)
+        x = self.project(z.flatten(1)).view(-1, self.config.hidden, h, w)
         for block in self.blocks:
             x = block(x)
         return self.make_likelihood(self.to_image(x))
@@ -109,7 +122,7 @@ def slow_peak(model: SlowVAE, part: str, batch: int, image_hw: tuple[int, int]) 
     if part == "decode":
         activations = model.config.peak_gb * GB * batch * image_hw[0] * image_hw[1] / (h * w)
     else:
-        activations = batch * 4 * (math.prod(model.config.input_shape) + 2 * model.config.latent_dim)
+        activations = batch * 4 * (math.prod(model.config.input_shape) + 2 * math.prod(model.latent_shape))
     return MemoryEstimate(part, batch, tuple(image_hw), parameter_bytes(model), int(activations))
 
 

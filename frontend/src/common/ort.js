@@ -2,14 +2,14 @@
 //
 // The module and its .wasm are served from the same folder as the bundle that imports this (build.mjs copies
 // them there), so no component reaches into another's files. One thread: no SharedArrayBuffer without the
-// COOP/COEP headers the app does not send. The promise is shared on window, so two components on one page load
-// onnxruntime once.
+// COOP/COEP headers the app does not send. The promise is shared on globalThis (the window, or a Web Worker's own
+// scope), so two components on one page load onnxruntime once.
 
 const ASSETS = new URL("./", import.meta.url).href; // the bundle's folder (this file is bundled into it)
 
 /** Resolve to the onnxruntime-web module (wasm backend, one thread); rejects where WebAssembly is missing. */
 export function loadOrt() {
-  window.__vaeOrt ??= (async () => {
+  globalThis.__vaeOrt ??= (async () => {
     if (typeof WebAssembly !== "object" || WebAssembly === null || typeof WebAssembly.instantiate !== "function") {
       throw new Error("WebAssembly is not available in this browser");
     }
@@ -22,7 +22,7 @@ export function loadOrt() {
     ort.env.logLevel = "error";
     return ort;
   })();
-  return window.__vaeOrt;
+  return globalThis.__vaeOrt;
 }
 
 /** The web version of a loaded onnxruntime module (null when unknown). */
@@ -52,8 +52,9 @@ export async function fetchBytes(url, what = url) {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-/** Run a decoder `session` on one flat code (D,) float32; returns its first output tensor (dispose it after). */
-export async function decode(ort, session, code) {
-  const feeds = { [session.inputNames[0]]: new ort.Tensor("float32", code, [1, code.length]) };
+/** Run a decoder `session` on one code float32 of shape `dims` (default (1, D)); returns its first output tensor
+ * (dispose it after). */
+export async function decode(ort, session, code, dims = [1, code.length]) {
+  const feeds = { [session.inputNames[0]]: new ort.Tensor("float32", code, dims) };
   return (await session.run(feeds))[session.outputNames[0]];
 }

@@ -1,5 +1,10 @@
 // The decoders' output to canvas pixels.
 
+/** A value in [0, 1] (clamped) as a byte: round(v * 255). The one clamp-and-scale of the components. */
+export function unitByte(v) {
+  return Math.round(Math.min(1, Math.max(0, v)) * 255);
+}
+
 /**
  * Write a (C, H, W) float32 image in [0, 1] (C = 1: grey, C >= 3: the first three planes as RGB) into `rgba`,
  * an ImageData's H*W*4 bytes: each value clamped to [0, 1], times 255, rounded; alpha 255.
@@ -10,9 +15,9 @@ export function paintCHW(image, C, H, W, rgba) {
     const r = image[p];
     const g = C >= 3 ? image[plane + p] : r;
     const b = C >= 3 ? image[2 * plane + p] : r;
-    rgba[4 * p] = Math.round(Math.min(1, Math.max(0, r)) * 255);
-    rgba[4 * p + 1] = Math.round(Math.min(1, Math.max(0, g)) * 255);
-    rgba[4 * p + 2] = Math.round(Math.min(1, Math.max(0, b)) * 255);
+    rgba[4 * p] = unitByte(r);
+    rgba[4 * p + 1] = unitByte(g);
+    rgba[4 * p + 2] = unitByte(b);
     rgba[4 * p + 3] = 255;
   }
 }

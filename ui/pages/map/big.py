@@ -37,6 +37,7 @@ from ui.services import inference
 from ui.services.itemserver import item_url, session_key
 from ui.services.mapjobs import METHOD_PARAMS, map_key, request_map
 from ui.shared.decoders import live_decoder
+from ui.shared.watched_decode import decode_ui
 
 BIG_MAP_KEY = "bigmap"
 FIT_SIZE = 20_000  # UMAP / t-SNE of a big encoding: fitted on this many points, the rest placed by `transform`
@@ -242,11 +243,12 @@ def point_ui(ctx: Ctx, stored: StoredEncoding, enc: EncodedSplit, names: list[st
     """One item: its original, the server's decode of its code, and a button that starts the walk there."""
     st.subheader(f"Item {index} ({names[labels[index]]})")
     c = st.columns([1, 1, 2])
-    decoded = inference.decode_codes(ctx.model, enc.means[index])[0]
-    s = display_scale(*decoded.shape[-2:], 112)
+    decoded = decode_ui(ctx.model, ctx.key, enc.means[index], "item decode", c[1].empty())  # bar, Cancel
+    s = display_scale(*ctx.model.config.input_shape[-2:], 112)
     if source is not None:
         c[0].image(to_uint8(original_image(source, index), s), caption="original", output_format="PNG")
-    c[1].image(to_uint8(decoded, s), caption=f"decoded {ctx.model.code_name}", output_format="PNG")
+    if decoded is not None:
+        c[1].image(to_uint8(decoded, s), caption=f"decoded {ctx.model.code_name}", output_format="PNG")
     if c[2].button("Send to latent walk", key="bigmap_send", type="primary"):
         send_to_walk(ctx, stored, enc, index, names[labels[index]])
 

@@ -27,6 +27,7 @@ from ui.services.mapjobs import METHOD_PARAMS, map_key, request_map
 from ui.shared.captioning import word_colour_ui
 from ui.shared.pad import map_pad
 from ui.shared.pca_map import pca_map
+from ui.shared.watched_decode import decode_ui
 from ui.shared.widgets import encode_one, image_ui, usable_uploads
 
 METHODS = {"PCA": "pca", "UMAP": "umap", "t-SNE": "tsne", "latent plane": "plane"}
@@ -130,7 +131,9 @@ def point_ui(ctx: Ctx, view: DataView, item: int) -> None:
     c = st.columns([1, 1, 2])
     if view.has_images:
         image_ui(c[0], view.image(item), "original")
-    image_ui(c[1], inference.decode_codes(ctx.model, view.means[item])[0], f"decoded {ctx.model.code_name}")
+    decoded = decode_ui(ctx.model, ctx.key, view.means[item], "item decode", c[1].empty())  # bar, Cancel
+    if decoded is not None:
+        image_ui(c[1], decoded, f"decoded {ctx.model.code_name}")
     if c[2].button("Send to latent walk", key="map_send", type="primary"):
         st.session_state["walk_from_map"] = {"model_key": ctx.key, "dataset": view.name, "index": item,
                                              "code": view.means[item].astype(np.float64).tolist()}

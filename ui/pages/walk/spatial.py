@@ -24,18 +24,21 @@ import streamlit as st
 
 from explorer.analysis import channels as ch
 from explorer.preview.linear import cached_linear_preview
-from explorer.runtime.calls import watched_decode
-from explorer.runtime.progress import Cancelled, CancelToken
+from explorer.preview.tiers import student_onnx_path
 from ui.app.config import app_config
 from ui.app.context import Ctx
+from ui.components import spatial_live
 from ui.pages.walk import latent_files
 from ui.pages.walk.registry import register_walk_panel
 from ui.services import inference
 from ui.shared.walk_panel import KEEP, start_ui
+from ui.shared.watched_decode import code_digest, decode_ui
 from ui.shared.widgets import heat_rgb, image_ui
 
 SAMPLE_DEFAULT, SAMPLE_MAX = 16, 256  # data set items encoded for the channel statistics (a budget the user raises)
 AXES_SHOWN = 4  # principal directions offered as sliders
+CHANNELS_SHOWN = 4  # single channels offered as sliders in the live walk (the first ones)
+LIVE_KEY = "spatial_live"  # the live walk's element
 SLIDER_RANGE = 3.0  # in units of each direction's spread over the cells
 BATCH = 8  # images a model call encodes at once (a 256 px SD-sized encode is about 0.5 GB an image)
 GRID_TARGET = 110  # display size of one channel's heat map, px
@@ -56,32 +59,6 @@ def _channel_kl(_model, model_key: str, images: np.ndarray) -> np.ndarray | None
     if any(p is None for p in parts):
         return None
     return np.concatenate(parts).sum(axis=(2, 3)).mean(0)
-
-
-def _full_decode(ctx: Ctx, code: np.ndarray, slot: str) -> np.ndarray | None:
-    """One code (C, H, W) fully decoded (C', H', W') through watched_decode on the inference thread; a newer
-    request in the same slot cancels this one (the older decode stops at its next block)."""
-    import torch
-
-    tokens: dict[str, CancelToken] = st.session_state.setdefault("spatial_tokens", {})
-    if slot in tokens:
-        tokens[slot].cancel("superseded by a newer request")
-    token = tokens[slot] = CancelToken()
-    model = ctx.model
-
-    def work() -> np.ndarray:
-        z = torch.from_numpy(np.asarray(code, dtype=np.float32)[None]).to(model.device)
-        return watched_decode(model, z, token=token)[0].float().cpu().numpy()
-
-    try:
-        return _decoded(work, ctx.key, code)
-    except Cancelled:
-        return None
-
-
-@st.cache_data(show_spinner="Full decode ...", max_entries=64)
-def _decoded(_work, model_key: str, code: np.ndarray) -> np.ndarray:
-    return inference.run(_work)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -197,7 +174,7 @@ def spatial_walk(ctx: Ctx) -> None:
     top = st.columns(3)
     if image is not None:
         _show(top[0], image, "start image")
-    start_img = _full_decode(ctx, code, "start")
+    start_img = decode_ui(ctx.model, ctx.key, code, "start", st.empty())
     if start_img is not None:
         _show(top[1], start_img, "start code (full decode)")
     _show(top[2], ch.pca_rgb(code, pca),
@@ -207,9 +184,29 @@ def spatial_walk(ctx: Ctx) -> None:
     latents_json_ui(ctx, sample, sample_name)
 
     st.subheader("Walk the principal directions of channel space")
+    preview = _linear(ctx)
+    live = preview is not None and app_config().live and spatial_live.assets_installed()
+    if live:
+        live_walk_ui(ctx, code, pca, sample if sample is not None else code[None], preview, basis)
+    if not live or spatial_live.page_status(LIVE_KEY) == "pending":
+        server_walk_ui(ctx, code, pca, preview, basis, live)
+
+    st.subheader("The first k channels")
+    k = int(st.slider("Keep channels 0 .. k-1; the rest at their mean", 0, c, value=c, key="spatial_keep_k", **KEEP))
+    kept = decode_ui(ctx.model, ctx.key, ch.keep_first_channels(code, k, mean), "first-k", st.empty())
+    if kept is not None:
+        _show(st, kept, f"full decode with the first {k} of {c} channels (the rest at their mean over {basis})")
+
+
+def server_walk_ui(ctx: Ctx, code: np.ndarray, pca: ch.ChannelPCA, preview, basis: str, live: bool) -> None:
+    """The walk with server sliders: where the page cannot preview (no linear preview, live decoding off, or the
+    component not drawn yet), each slider release decodes on the server; the region is a rectangle of cells."""
+    c, h, w = code.shape
+    why = ("while the in-page preview loads" if live else
+           "the in-page preview needs the linear preview and live decoding (VAE_EXPLORER_LIVE)")
     st.caption(f"Each direction is a {c}-vector over channels (fitted on {basis}); sliders move every cell, or only "
-               "the cells of the region, by that many spreads. The region is a rectangle of code cells chosen "
-               "with sliders; a painted brush comes with the rebuilt browser component.")
+               f"the cells of the region, by that many spreads. Server sliders {why}; the region is a rectangle of "
+               "code cells chosen with sliders.")
     n_axes = min(AXES_SHOWN, c)
     moved = code.copy()
     cols = st.columns(n_axes)
@@ -230,17 +227,76 @@ def spatial_walk(ctx: Ctx) -> None:
         if amount:
             moved = ch.move_along(moved, pca.components[i], amount * float(pca.std[i] or 1.0), mask)
     out = st.columns(2)
-    preview = _linear(ctx)
     if preview is not None:
         rgb = preview.apply_numpy(moved)
         _show(out[0], np.kron(rgb, np.ones((1, preview.factor, preview.factor))), "linear preview")
-    full = _full_decode(ctx, moved, "walk")
+    full = decode_ui(ctx.model, ctx.key, moved, "walk", out[1].empty())
     if full is not None:
         _show(out[1], full, "full decode")
     latent_files.code_download_ui(ctx, moved, prefix="spatial")
 
-    st.subheader("The first k channels")
-    k = int(st.slider("Keep channels 0 .. k-1; the rest at their mean", 0, c, value=c, key="spatial_keep_k", **KEEP))
-    kept = _full_decode(ctx, ch.keep_first_channels(code, k, mean), "keep")
-    if kept is not None:
-        _show(st, kept, f"full decode with the first {k} of {c} channels (the rest at their mean over {basis})")
+
+def live_axes(code: np.ndarray, pca: ch.ChannelPCA, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The live walk's directions (K, C): the first principal directions of channel space, then the first single
+    channels; their scales (K,): each one's spread over `cells` (codes (N, C, H, W)); and their labels."""
+    c = code.shape[0]
+    n_axes, n_ch = min(AXES_SHOWN, c), min(CHANNELS_SHOWN, c)
+    spread = ch.channel_stats(cells).std[:n_ch]
+    directions = np.concatenate([pca.components[:n_axes], np.eye(c)[:n_ch]])
+    scales = np.concatenate([np.where(pca.std[:n_axes] > 0, pca.std[:n_axes], 1.0), np.where(spread > 0, spread, 1.0)])
+    labels = [f"direction {i + 1} ({100 * pca.explained[i]:.0f}%)" for i in range(n_axes)]
+    labels += [f"channel {i}" for i in range(n_ch)]
+    return directions, scales, labels
+
+
+def walked(code: np.ndarray, directions: np.ndarray, scales: np.ndarray, values: np.ndarray,
+           mask: np.ndarray | None) -> np.ndarray:
+    """code + mask * sum_k values_k * scales_k * directions_k (the page's walk, done again on the server)."""
+    move = (np.asarray(values, dtype=np.float64) * np.asarray(scales, dtype=np.float64)) @ directions  # (C,)
+    return ch.move_along(code, move, 1.0, mask)
+
+
+def _student(ctx: Ctx) -> dict:
+    """The student decoder's bytes for tier b (once per session and model), or nothing without a student or where
+    its file is over the page's message limit."""
+    path = student_onnx_path(ctx.entry.folder)
+    if path is None:
+        return {}
+    size = path.stat().st_size
+    if size * 4 / 3 > int(st.get_option("server.maxMessageSize")) * 2**20:
+        st.caption(f"The distilled preview ({path.name}, {size / 2**20:.0f} MB) is over the page's message limit; "
+                   "the linear preview stands in.")
+        return {}
+    key = f"{ctx.key}:{size}:{path.stat().st_mtime_ns}"
+    sent: set = st.session_state.setdefault("_spatial_student_sent", set())
+    state = st.session_state.get(LIVE_KEY)
+    status = state.get("status") if state is not None and hasattr(state, "get") else None
+    if key in sent and not (isinstance(status, dict) and status.get("student_missing") == key):
+        return {"student_key": key}
+    sent.add(key)
+    return {"student_key": key, "student_b64": spatial_live.b64(path.read_bytes())}
+
+
+def live_walk_ui(ctx: Ctx, code: np.ndarray, pca: ch.ChannelPCA, cells: np.ndarray, preview, basis: str) -> None:
+    """The walk in the page (ui.components.spatial_live): tier a on every pointer event, tier b where a student
+    decoder exists, tier c (the server's full decode, a watched call with progress and Cancel) on release."""
+    directions, scales, labels = live_axes(code, pca, cells)
+    k = len(labels)
+    code_key = code_digest(np.concatenate([code.ravel(), directions.ravel(), scales]))
+    release = spatial_live.released_state(LIVE_KEY, code_key, code.shape, k)
+    values = np.zeros(k) if release is None else release.values
+    mask = None if release is None else release.mask
+    slot = st.empty()  # the full decode's bar and Cancel, above the element (which stays drawn meanwhile)
+    moved = walked(code, directions, scales, values, mask)
+    full = decode_ui(ctx.model, ctx.key, moved, "walk", slot)
+    payload = None if full is None else spatial_live.image_payload(full, 0 if release is None else release.nonce)
+    lists = preview.as_lists()
+    spatial_live.spatial_live(LIVE_KEY, code, code_key, lists["weights"], lists["bias"], directions, scales, labels,
+                              [(-SLIDER_RANGE, SLIDER_RANGE)] * k, values, mask, payload, display_size=256,
+                              note="" if full is not None else "No full decode for this release: it was cancelled "
+                              "or refused (the message above says which); the preview stays.", **_student(ctx))
+    st.caption(f"Directions 1-{min(AXES_SHOWN, code.shape[0])} are principal directions of channel space (over "
+               f"{basis}); channels move one channel; each in units of its spread. While you drag or paint, the image "
+               "is the linear preview (a fitted latent -> RGB map, painted in the page); on release the server decodes "
+               "the code fully and that replaces it. The label under the image says which one you see.")
+    latent_files.code_download_ui(ctx, moved, prefix="spatial")

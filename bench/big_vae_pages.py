@@ -1,0 +1,302 @@
+"""Big VAEs in the app: every page with SD- and FLUX-config folders, the release -> full image against a plain
+diffusers decode, tiling, and the linear tier's paint time while dragging.
+
+    python -m bench.big_vae_pages [--configs sd flux] [--sizes 256 512] [--parts decode pages paint]
+                                  [--pages reconstruct walk map losslab compare] [--page-timeout 180] [--json out.json]
+    nice -n 10 python -m bench.big_vae_pages --sizes 256 --page-timeout 120 --json big.json   (the docs' run)
+
+Parts (each on its own; --parts picks):
+  decode  per config and size, in one process with 1 thread: a plain diffusers `AutoencoderKL.decode` of one latent
+          against the app's release path (ui.shared.watched_decode.decode_work: explorer.runtime's watched decode,
+          progress hooks and cancel checks included), alternating, best of --repeats: the ratio app / plain (target
+          <= 1.05); then the same decode with diffusers' tiling on and off, each in a fresh child process: seconds
+          and peak RSS (VmHWM) of the child.
+  pages   per config and size, the whole app (`streamlit run app.py`, this checkout's assets) with that folder alone,
+          each page opened in headless Chromium: seconds from navigation to its first content (its title and two
+          more elements of its own: a caption, a widget, a bar; target <= 20 s at 256 px) and to its first picture
+          (an image with a source, a canvas, a chart, a table or a metric), a screenshot of each page, and the app
+          process's peak RSS (VmHWM) after all pages.
+  paint   the spatial walk's linear tier (tests/browser/spatial_live_demo_app.py, a 4 x 64 x 64 code: a 512 px SD
+          latent): a slider dragged with page.mouse at 60 Hz; per painted frame, the input event's timestamp -> the
+          canvas written, on the page's clock (target p95 <= 16 ms), and frames / events.
+
+The random-weight folders are tests/support/foreign_models.make_kl with the SD 1.x config (83.7M parameters,
+4 latent channels) and a FLUX-like one (16 channels, no quant convs, a shift factor). --smoke: a tiny config at 32 px,
+the in-process decode part only (no child processes, no browser; its figures mean nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.smoke import add_smoke_option, announce_smoke
+
+SD = {"block_out_channels": (128, 256, 512, 512), "layers_per_block": 2, "latent_channels": 4,
+      "scaling_factor": 0.18215}
+FLUX = {**SD, "latent_channels": 16, "use_quant_conv": False, "use_post_quant_conv": False,
+        "scaling_factor": 0.3611, "shift_factor": 0.1159}
+TINY = {"block_out_channels": (8, 16), "layers_per_block": 1, "norm_num_groups": 4, "latent_channels": 4,
+        "scaling_factor": 0.18215}
+CONFIGS = {"sd": SD, "flux": FLUX, "tiny": TINY}
+PAGES = {"reconstruct": "", "walk": "walk", "map": "map", "losslab": "losslab", "compare": "compare"}
+# first content: the page's title and something of its own under it (a caption, a widget, a progress bar)
+FIRST_ELEMENT = """() => {
+  const main = document.querySelector("[data-testid='stMain']");
+  return Boolean(main && main.querySelector("h1")) && main.querySelectorAll("[data-testid='stElementContainer']").length >= 3;
+}"""
+# first picture: an image with a source, a canvas, a chart, a table or a metric
+FIRST_CONTENT = """() => {
+  const main = document.querySelector("[data-testid='stMain']") ?? document;
+  const img = [...main.querySelectorAll("[data-testid='stImage'] img, [data-testid='stImageContainer'] img")]
+    .some(i => i.getAttribute("src"));
+  const other = main.querySelector("canvas, [data-testid='stPlotlyChart'], [data-testid='stDataFrame'], "
+    + "[data-testid='stMetric'], [data-testid='stVegaLiteChart'], [data-testid='stArrowVegaLiteChart']");
+  return img || Boolean(other);
+}"""
+
+
+def _folder(root: Path, name: str, size: int) -> Path:
+    from tests.support.foreign_models import make_kl
+
+    folder = root / f"{name}-{size}px"
+    if not (folder / "config.json").is_file():
+        make_kl(folder, seed=0, sample_size=size, **CONFIGS[name])
+    return folder
+
+
+def _vmhwm_mb(pid: int) -> float:
+    """Peak resident memory (VmHWM) of process pid in MB."""
+    text = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", text).group(1)) / 1024
+
+
+# -- decode: the app's release path against a plain diffusers decode -------------------------------------
+def decode_part(folder: Path, repeats: int) -> dict:
+    import torch
+    from diffusers import AutoencoderKL
+
+    from explorer.checkpoint import from_pretrained
+    from ui.shared.watched_decode import decode_work
+
+    torch.set_num_threads(1)
+    plain = AutoencoderKL.from_pretrained(str(folder)).eval()
+    model = from_pretrained(folder, "cpu")
+    code = np.random.default_rng(0).standard_normal(model.latent_shape).astype(np.float32)
+    work = decode_work(model, code)
+
+    class Job:  # what ui.services.watched hands the work function
+        stage = ""
+
+    def app() -> float:
+        t0 = time.perf_counter()
+        work(lambda p: None, None, Job())
+        return time.perf_counter() - t0
+
+    def diffusers_plain() -> float:
+        z = torch.from_numpy(code[None])
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            plain.decode(z / plain.config.scaling_factor + (plain.config.shift_factor or 0.0)).sample
+        return time.perf_counter() - t0
+
+    app(), diffusers_plain()  # warm both (first-call allocations, hooks' block count)
+    a, p = [], []
+    for _ in range(repeats):
+        a.append(app())
+        p.append(diffusers_plain())
+    return {"app_s": min(a), "plain_s": min(p), "ratio": min(a) / min(p)}
+
+
+def _child_decode(folder: str, tiled: bool) -> None:
+    """In a fresh process: one plain diffusers decode, tiled or not; prints seconds and VmHWM."""
+    import torch
+    from diffusers import AutoencoderKL
+
+    torch.set_num_threads(1)
+    vae = AutoencoderKL.from_pretrained(folder).eval()
+    if tiled:
+        vae.enable_tiling()
+    size = int(vae.config.sample_size)
+    factor = 2 ** (len(vae.config.block_out_channels) - 1)
+    z = torch.randn(1, vae.config.latent_channels, size // factor, size // factor, generator=torch.Generator().manual_seed(0))
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        vae.decode(z).sample
+    print(json.dumps({"seconds": time.perf_counter() - t0, "peak_mb": _vmhwm_mb(os.getpid())}))
+
+
+def tiling_part(folder: Path) -> dict:
+    out = {}
+    for tiled in (False, True):
+        proc = subprocess.run([sys.executable, "-m", "bench.big_vae_pages", "--child-decode", str(folder)]
+                              + (["--tiled"] if tiled else []), capture_output=True, text=True, check=True,
+                              env=dict(os.environ, OMP_NUM_THREADS="1"))
+        got = json.loads(proc.stdout.strip().splitlines()[-1])
+        out["tiled" if tiled else "untiled"] = got
+    return out
+
+
+# -- pages: every page in Chromium ---------------------------------------------------------------------
+def pages_part(folder: Path, pages: list[str], timeout_s: float, tmp: Path) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.conftest import find_chromium
+    from tests.support.ports import free_port
+    from tests.support.serve import CHROMIUM_ARGS, stop
+    from ui.components.devserver import ROOT, install_assets, start_script
+
+    models = tmp / f"models-{folder.name}"
+    models.mkdir(exist_ok=True)
+    link = models / folder.name
+    if not link.exists():
+        link.symlink_to(folder, target_is_directory=True)
+    env = dict(os.environ, VAE_EXPLORER_MODELS=str(models), VAE_EXPLORER_CACHE=str(tmp / f"cache-{folder.name}"))
+    port = free_port()
+    assets = tmp / "assets"
+    if not assets.is_dir():
+        install_assets(assets)
+    proc = start_script(ROOT / "app.py", port, assets, tmp / f"streamlit-{folder.name}.log", env)
+    url = f"http://127.0.0.1:{port}"
+    result: dict = {"pages": {}}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=find_chromium(), headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            for name in pages:
+                t0 = time.perf_counter()
+                page.goto(f"{url}/{PAGES[name]}?model={folder.name}")
+                got = {}
+                for what, check in (("first_content_s", FIRST_ELEMENT), ("first_picture_s", FIRST_CONTENT)):
+                    left = timeout_s - (time.perf_counter() - t0)
+                    try:
+                        page.wait_for_function(check, timeout=max(left, 0.1) * 1000, polling=100)
+                        got[what] = time.perf_counter() - t0
+                    except Exception:  # noqa: BLE001  (a page that shows nothing in time is a result, not a crash)
+                        got[what] = None
+                page.screenshot(path=str(tmp / f"{folder.name}-{name}.png"), full_page=True)
+                errors = page.locator("[data-testid='stException']").count()
+                result["pages"][name] = {**got, "exceptions": errors}
+                said = ", ".join(f"{k[:-2].replace('_', ' ')} " + (f"{v:.1f} s" if v is not None else
+                                 f"not within {timeout_s:.0f} s") for k, v in got.items())
+                print(f"  {folder.name} {name}: {said}" + (f", {errors} exception(s)" if errors else ""), flush=True)
+            browser.close()
+        result["app_peak_rss_mb"] = _vmhwm_mb(proc.pid)
+    finally:
+        stop(proc)
+    return result
+
+
+# -- paint: the linear tier while dragging -------------------------------------------------------------
+def paint_part(tmp: Path, seconds: float, shape: str = "4,64,64") -> dict:
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.conftest import find_chromium
+    from tests.support.ports import free_port
+    from tests.support.serve import CHROMIUM_ARGS, stop
+    from ui.components.devserver import ROOT, install_assets, start_script
+
+    assets = tmp / "assets"
+    if not assets.is_dir():
+        install_assets(assets)
+    port = free_port()
+    proc = start_script(ROOT / "tests" / "browser" / "spatial_live_demo_app.py", port, assets, tmp / "demo.log",
+                        dict(os.environ, SPATIAL_DEMO_SHAPE=shape))
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=find_chromium(), headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            page.goto(f"http://127.0.0.1:{port}")
+            page.locator("[data-testid='spatial-live-tier']").wait_for(timeout=120_000)
+            slider = page.locator("input[data-axis='0']").first
+            slider.scroll_into_view_if_needed()
+            box = slider.bounding_box()
+            x0, y, span = box["x"] + 0.1 * box["width"], box["y"] + box["height"] / 2, 0.8 * box["width"]
+            n = int(seconds * 60)
+            page.mouse.move(x0, y)
+            f0, e0 = page.evaluate("[window.__spatialLive.frames.length, window.__spatialLive.events]")
+            page.mouse.down()
+            t0 = time.perf_counter()
+            for i in range(1, n + 1):
+                page.mouse.move(x0 + span * i / n, y)
+                wait = t0 + i / 60 - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+            frames = page.evaluate(f"window.__spatialLive.frames.slice({f0})")
+            events = page.evaluate("window.__spatialLive.events") - e0
+            page.mouse.up()
+            browser.close()
+    finally:
+        stop(proc)
+    work = np.array([f["tDrawn"] - f["tEvent"] for f in frames if f["tier"] == "linear" and f["why"] == "slider"])
+    return {"shape": shape, "events": int(events), "frames": int(work.size), "p50_ms": float(np.percentile(work, 50)),
+            "p95_ms": float(np.percentile(work, 95)), "max_ms": float(work.max())}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--configs", nargs="+", default=["sd", "flux"], choices=sorted(CONFIGS))
+    ap.add_argument("--sizes", nargs="+", type=int, default=[256, 512])
+    ap.add_argument("--parts", nargs="+", default=["decode", "pages", "paint"], choices=["decode", "pages", "paint"])
+    ap.add_argument("--pages", nargs="+", default=list(PAGES), choices=list(PAGES))
+    ap.add_argument("--page-timeout", type=float, default=180.0, help="seconds a page may take to its first content")
+    ap.add_argument("--repeats", type=int, default=2, help="decodes per path (the best counts)")
+    ap.add_argument("--drag-seconds", type=float, default=3.0)
+    ap.add_argument("--no-tiling", action="store_true", help="skip the tiled / untiled child decodes")
+    ap.add_argument("--root", type=Path, default=None, help="where the random-weight folders are kept (reused)")
+    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--child-decode", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--tiled", action="store_true", help=argparse.SUPPRESS)
+    add_smoke_option(ap)
+    args = ap.parse_args(argv)
+    if args.child_decode:
+        _child_decode(args.child_decode, args.tiled)
+        return
+    if args.smoke:
+        args.configs, args.sizes, args.parts, args.repeats, args.no_tiling = ["tiny"], [32], ["decode"], 1, True
+    announce_smoke(args, configs="tiny", sizes=32, parts="decode", repeats=1, tiling="off")
+    tmp = Path(tempfile.mkdtemp(prefix="big-vae-pages-"))
+    root = args.root or tmp
+    root.mkdir(parents=True, exist_ok=True)
+    report: dict = {"runs": []}
+    if "paint" in args.parts:
+        report["paint"] = paint_part(tmp, args.drag_seconds)
+        q = report["paint"]
+        print(f"linear tier, code {q['shape']}: {q['frames']} frames for {q['events']} input events, paint p50 "
+              f"{q['p50_ms']:.2f} ms, p95 {q['p95_ms']:.2f} ms, max {q['max_ms']:.2f} ms (target p95 <= 16 ms)",
+              flush=True)
+    for name in args.configs:
+        for size in args.sizes:
+            folder = _folder(root, name, size)
+            run: dict = {"config": name, "px": size}
+            if "decode" in args.parts:
+                run["decode"] = decode_part(folder, args.repeats)
+                d = run["decode"]
+                print(f"{name} {size} px: release -> full image {d['app_s']:.2f} s, plain diffusers decode "
+                      f"{d['plain_s']:.2f} s, ratio {d['ratio']:.3f} (target <= 1.05)", flush=True)
+                if not args.no_tiling:
+                    run["tiling"] = tiling_part(folder)
+                    t = run["tiling"]
+                    print(f"{name} {size} px: untiled {t['untiled']['seconds']:.2f} s, {t['untiled']['peak_mb']:.0f} MB "
+                          f"peak; tiled {t['tiled']['seconds']:.2f} s, {t['tiled']['peak_mb']:.0f} MB peak", flush=True)
+            if "pages" in args.parts:
+                run.update(pages_part(folder, args.pages, args.page_timeout, tmp))
+                print(f"{name} {size} px: app peak RSS {run['app_peak_rss_mb']:.0f} MB", flush=True)
+            report["runs"].append(run)
+    report["self_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Server decodes for the pages (the spatial studio's, the map's picked item) as watched calls: a determinate bar
+per decoder block within a second, a
+Cancel button, latest wins (a newer request of the session cancels the older one, which stops at its next
+block), at most one call per session running or waiting, first in first out across sessions (ui.services.watched
+on the one inference thread), and a decode over the memory budget refused up front with the size it needs.
+
+    image = decode_ui(model, model_key, code, "walk", st.empty())   # (C', H', W') in [0, 1], or None (cancelled)
+
+Results are kept per model and code (a few dozen images), so a rerun that asks again gets them at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from ui.services import watched
+from ui.services.itemserver import session_key
+from ui.services.lazy import torch_side  # explorer.runtime imports torch, which the first paint must not wait for
+
+KEPT = 48  # decoded images kept (all sessions): a 512 px RGB float32 image is 3 MB
+_kept: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+_lock = threading.Lock()
+
+
+def code_digest(code: np.ndarray) -> str:
+    """A short digest of a code's float32 bytes and shape (the decode cache's key)."""
+    arr = np.ascontiguousarray(code, dtype=np.float32)
+    return hashlib.sha256(arr.tobytes() + str(arr.shape).encode()).hexdigest()[:20]
+
+
+def kept(model_key: str, code: np.ndarray) -> np.ndarray | None:
+    """The decode of `code` made earlier for this model, or None."""
+    with _lock:
+        got = _kept.get((model_key, code_digest(code)))
+        if got is not None:
+            _kept.move_to_end((model_key, code_digest(code)))
+        return got
+
+
+def _keep(model_key: str, code: np.ndarray, image: np.ndarray) -> None:
+    with _lock:
+        _kept[(model_key, code_digest(code))] = image
+        while len(_kept) > KEPT:
+            _kept.popitem(last=False)
+
+
+def _cancel_pressed(request: tuple) -> None:
+    st.session_state["_decode_cancelled"] = request
+    watched.cancel(session_key(), "Cancel pressed")
+
+
+def decode_work(model: Any, code: np.ndarray):
+    """work(on_progress, token, job) for ui.services.watched.start: one code (its model's latent_shape, or flat)
+    decoded through explorer.runtime's watched_decode, returned as a float32 (C', H', W') array."""
+    def work(on_progress, token, job) -> np.ndarray:
+        job.stage = "full decode"
+        return torch_side().calls.watched_decode_array(model, code, on_progress=on_progress, token=token)[0]
+    return work
+
+
+def decode_ui(model: Any, model_key: str, code: np.ndarray, label: str, slot: Any) -> np.ndarray | None:
+    """The full decode (C', H', W') of one code (the model's latent_shape, or flat) as a watched call that draws
+    its bar and Cancel in `slot` (an st.empty()); None when cancelled or refused (the slot says which). `label`
+    names the request (and keys its Cancel button)."""
+    got = kept(model_key, code)
+    if got is not None:
+        slot.empty()
+        return got
+    request = (model_key, code_digest(code), label)
+    box = slot.container()
+    if st.session_state.get("_decode_cancelled") == request:
+        box.warning(f"The {label} decode was cancelled.")
+        if not box.button("Decode again", key=f"decode_again:{label}"):
+            return None
+        st.session_state.pop("_decode_cancelled", None)
+    hw = tuple(int(s) for s in model.config.input_shape[-2:])
+    side = torch_side()
+    try:
+        watched.refuse_if_too_big(model, hw, side.budget.Budget())
+    except side.memory.MemoryRefused as e:
+        box.error(f"Not started: {e}")
+        return None
+    bar = box.empty()
+    bar.progress(0.0, text=f"{label}: starting")
+    box.button("Cancel", key=f"decode_cancel:{label}", on_click=_cancel_pressed, args=(request,))
+    job = watched.start(session_key(), request, decode_work(model, code))
+
+    def show(j: watched.Job) -> None:
+        p = j.progress
+        if p is None:
+            bar.progress(0.0, text=f"{label}: waiting for the model (another call is ahead of this one)")
+        else:
+            bar.progress(p.fraction, text=f"{label}: {side.progress.format_progress(p)}")
+
+    try:
+        image = watched.wait(job, show)
+    except side.progress.Cancelled as e:
+        slot.warning(f"The {label} decode stopped: {e}.")
+        return None
+    _keep(model_key, code, image)
+    slot.empty()
+    return image
