@@ -172,14 +172,20 @@ class LatentWalk(anywidget.AnyWidget):
         return Axes(np.asarray(self.data["vectors"]), np.asarray(self.data["scales"]), list(self.data["labels"]),
                     self.axes.collapsed, self.axes.kind)
 
+    @traitlets.validate("code")
+    def _valid_code(self, proposal: dict) -> np.ndarray:
+        """Any array of the latent shape's size, kept as float32 (*latent_shape); refused otherwise."""
+        code = np.asarray(proposal["value"], dtype=np.float32)
+        if code.size != int(np.prod(self.latent_shape)):
+            raise traitlets.TraitError(f".code must hold {int(np.prod(self.latent_shape))} numbers (the latent "
+                                       f"shape {self.latent_shape}), got {code.size}")
+        return code.reshape(self.latent_shape)
+
     def _code_set(self, change: dict) -> None:
         """A code set here: the sliders go to its least-squares values on the axes, the start takes the rest."""
         if self._releasing:
             return
         code = np.asarray(change["new"], dtype=np.float64).reshape(-1)
-        if code.size != int(np.prod(self.latent_shape)):
-            raise ValueError(f".code must hold {int(np.prod(self.latent_shape))} numbers (the latent shape "
-                             f"{self.latent_shape}), got {code.size}")
         start = np.asarray(self.data["start"], dtype=np.float64)
         a = np.asarray(self.data["vectors"]) * np.asarray(self.data["scales"])[:, None]  # (K, D) one unit each
         values = np.linalg.lstsq(a.T, code - start, rcond=None)[0]  # (K,)
