@@ -97,6 +97,7 @@ class LatentWalk(anywidget.AnyWidget):
         self.path, self.reason = "pending", ""
         self._decoder: bytes | None = None
         self._releasing = False
+        self.sent_parts: list[str] = []  # the part keys this widget sent to its page (a second widget sends none)
         first = self._torch_decode(start_code)  # (C, H, W): the shape the page paints
         super().__init__()
         self.data = {
@@ -134,6 +135,7 @@ class LatentWalk(anywidget.AnyWidget):
         kind = content.get("type")
         if kind == "need":
             keys = [str(k) for k in content.get("keys", [])]
+            self.sent_parts += keys
             self.send({"type": "parts", "keys": keys}, buffers=[self._part(k) for k in keys])
         elif kind == "set" and content.get("name") == "status":
             status = content.get("value") or {}

@@ -37,6 +37,7 @@ def lab(tmp_path_factory):
     write_notebook(root / NOTEBOOK, [
         "from explorer.notebook import LatentWalk\n"
         f"w = LatentWalk({str(MODEL)!r}, cache_dir={str(work / 'cache')!r})\nw",
+        f"w2 = LatentWalk({str(MODEL)!r}, cache_dir={str(work / 'cache')!r})\nw2",  # a second widget, same model
     ])
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     server = start_lab(root, work, env)
@@ -76,7 +77,8 @@ def test_latent_walk_in_jupyterlab(lab, browser, model, shots):
     page.wait_for_function("() => { const w = window.jupyterapp.shell.currentWidget;"
                            " return w?.sessionContext?.session?.kernel?.status === 'idle'; }", timeout=120_000)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_selector(".ll-root[data-path='wasm']", timeout=180_000)
+    page.wait_for_function("() => document.querySelectorAll(\".ll-root[data-path='wasm']\").length === 2",
+                           timeout=180_000)
     page.wait_for_function("() => (window.__liveLatent?.frames ?? []).length > 0")
     client = kernel_client(lab, NOTEBOOK)
 
@@ -89,11 +91,11 @@ def test_latent_walk_in_jupyterlab(lab, browser, model, shots):
     t0 = page.evaluate("performance.now()")
     start = time.monotonic()
     i = 0
-    # one sweep, every move a new slider value; steps=4: Playwright sends the in-between moves itself (a Python
+    # one sweep, every move a new slider value; steps=16: Playwright sends the in-between moves itself (a Python
     # round trip per move is the driver's limit on a busy machine, not the page's: ~12 moves/s measured)
     while (elapsed := time.monotonic() - start) < DRAG_S:
-        page.mouse.move(x0 + width * (0.5 + 0.45 * elapsed / DRAG_S), y, steps=4)
-        i += 4
+        page.mouse.move(x0 + width * (0.5 + 0.45 * elapsed / DRAG_S), y, steps=16)
+        i += 16
     t1 = page.evaluate("performance.now()")
     page.mouse.move(x0 + width * 0.8, y)
     page.mouse.up()
@@ -116,10 +118,11 @@ def test_latent_walk_in_jupyterlab(lab, browser, model, shots):
         assert diff <= 1, f"a frame differs from torch's decode by {diff}"
 
     # .code in the kernel: the released slider values
-    page_values = page.evaluate("() => Array.from(document.querySelectorAll('.ll-root input[type=range]'), (e) => Number(e.value))")
+    page_values = page.evaluate("() => Array.from(document.querySelector('.ll-root').querySelectorAll('input[type=range]'), (e) => Number(e.value))")
     page.wait_for_timeout(500)
     kernel = kernel_eval(client, "{'code': w.code.ravel().tolist(), 'values': w.values.tolist(), 'start': w.data['start'],"
-                                 " 'vectors': w.data['vectors'], 'scales': w.data['scales'], 'path': w.path}")
+                                 " 'vectors': w.data['vectors'], 'scales': w.data['scales'], 'path': w.path,"
+                                 " 'model_key': w.data['model_key']}")
     assert kernel["path"] == "wasm"
     np.testing.assert_allclose(kernel["values"], page_values, atol=1e-9)
     want_code = np.asarray(kernel["start"]) + (np.asarray(page_values) * np.asarray(kernel["scales"])) @ np.asarray(kernel["vectors"])
@@ -137,6 +140,12 @@ def test_latent_walk_in_jupyterlab(lab, browser, model, shots):
     want = torch_pixels(model, code).reshape(-1).astype(int)
     assert np.abs(np.asarray(last["pixels"]) - want).max() <= 1
     page.screenshot(path=str(shots / "jupyterlab_walk_set_code.png"))
+    page.locator(".jp-Cell").first.screenshot(path=str(shots / "notebook-walk.png"))  # docs/screenshots/
+
+    # the runtime and the decoder crossed once: the second widget's page had them already
+    sent = kernel_eval(client, "[w.sent_parts, w2.sent_parts]")
+    assert sorted(sent[0] + sent[1]) == sorted(["ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm",
+                                                kernel["model_key"]]), sent
     client.stop_channels()
     assert not [u for u in blocked if "127.0.0.1" in u]
     ctx.close()
