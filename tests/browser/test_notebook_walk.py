@@ -39,7 +39,7 @@ def lab(tmp_path_factory):
         f"w = LatentWalk({str(MODEL)!r}, cache_dir={str(work / 'cache')!r})\nw",
         f"w2 = LatentWalk({str(MODEL)!r}, cache_dir={str(work / 'cache')!r})\nw2",  # a second widget, same model
     ])
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # the kernel imports what the test process imports
     server = start_lab(root, work, env)
     yield server
     stop_lab(server)

@@ -15,7 +15,6 @@ EXAMPLE = ROOT / "docs" / "examples" / "latent_walk.ipynb"
 
 @pytest.mark.slow
 def test_example_notebook_runs(tmp_path, monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the kernel imports this checkout's explorer/
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     nb = nbformat.read(EXAMPLE, as_version=4)
     NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(EXAMPLE.parent)}}).execute()
