@@ -2,6 +2,9 @@
 //   live_latent.js, big_map.js, spatial_live.js   one esbuild call, an entry point per component
 //                                (src/<component>/index.js), and spatial_student_worker.js (tier b's Web Worker)
 //   <component>.css              their styles
+//   live_latent_widget.js        the notebook widgets (explorer.notebook): the same component code on the anywidget
+//                                host (src/hosts/anywidget.js), one self-contained ESM each (src/<component>/widget.js)
+//   metafile.json                what each bundle imports (esbuild's metafile: tests check both hosts share modules)
 //   ort.wasm.bundle.min.mjs      onnxruntime-web's wasm-only ES module (the Emscripten glue inside), loaded by
 //   ort-wasm-simd-threaded.wasm  src/common/ort.js from beside the bundle, with its WebAssembly binary
 //   build-stamp.json             sha256 of every file under src/, the lockfile and this script
@@ -18,11 +21,15 @@ const OUT = join(ROOT, "assets");
 const COMPONENTS = ["live_latent", "big_map", "spatial_live"];
 // Web Workers, built beside the bundles: name -> source (a component makes them with new URL(name, import.meta.url))
 const WORKERS = { spatial_student_worker: "spatial_live/student_worker.js" };
+const WIDGETS = ["live_latent"]; // components with a notebook widget entry (src/<name>/widget.js)
 const ORT = ["ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm"];
 
-await build({
-  entryPoints: { ...Object.fromEntries(COMPONENTS.map((name) => [name, join(ROOT, "src", name, "index.js")])),
-    ...Object.fromEntries(Object.entries(WORKERS).map(([name, src]) => [name, join(ROOT, "src", src)])) },
+const built = await build({
+  entryPoints: Object.fromEntries([
+    ...COMPONENTS.map((name) => [name, join(ROOT, "src", name, "index.js")]),
+    ...Object.entries(WORKERS).map(([name, src]) => [name, join(ROOT, "src", src)]),
+    ...WIDGETS.map((name) => [`${name}_widget`, join(ROOT, "src", name, "widget.js")]),
+  ]),
   outdir: OUT,
   bundle: true,
   format: "esm",
@@ -31,7 +38,14 @@ await build({
   legalComments: "none",
   external: ["./ort.wasm.bundle.min.mjs"], // beside the bundle at run time (src/common/ort.js)
   logLevel: "info",
+  metafile: true,
+  absWorkingDir: ROOT, // metafile paths relative to frontend/, wherever the build is run from
 });
+// the import graph, with paths relative to this folder and no byte counts (stable across machines)
+const graph = (entries) => Object.fromEntries(Object.entries(entries).sort().map(([path, item]) =>
+  [path, { imports: item.imports.map((i) => i.path).sort(), inputs: item.inputs ? Object.keys(item.inputs).sort() : undefined }]));
+writeFileSync(join(OUT, "metafile.json"), JSON.stringify({ inputs: graph(built.metafile.inputs),
+  outputs: graph(built.metafile.outputs) }, null, 2) + "\n");
 for (const name of COMPONENTS) copyFileSync(join(ROOT, "src", name, `${name}.css`), join(OUT, `${name}.css`));
 for (const name of ORT) copyFileSync(join(ROOT, "node_modules", "onnxruntime-web", "dist", name), join(OUT, name));
 

@@ -5,24 +5,38 @@
 // COOP/COEP headers the app does not send. The promise is shared on globalThis (the window, or a Web Worker's own
 // scope), so two components on one page load onnxruntime once.
 
-const ASSETS = new URL("./", import.meta.url).href; // the bundle's folder (this file is bundled into it)
-
 /** Resolve to the onnxruntime-web module (wasm backend, one thread); rejects where WebAssembly is missing. */
 export function loadOrt() {
-  globalThis.__vaeOrt ??= (async () => {
-    if (typeof WebAssembly !== "object" || WebAssembly === null || typeof WebAssembly.instantiate !== "function") {
-      throw new Error("WebAssembly is not available in this browser");
-    }
-    const ort = await import("./ort.wasm.bundle.min.mjs"); // external: resolved beside the bundle
-    ort.env.wasm.numThreads = 1;
-    ort.env.wasm.proxy = false;
-    // Only the .wasm is named: a string prefix would make ort fetch its Emscripten glue as a separate .mjs too,
-    // which the bundled module already holds.
-    ort.env.wasm.wasmPaths = { wasm: new URL("./ort-wasm-simd-threaded.wasm", ASSETS).href };
-    ort.env.logLevel = "error";
-    return ort;
-  })();
+  // the bundle's folder (this file is bundled into it); resolved here, not at load: a blob-URL module (a notebook
+  // widget) has no folder, and its host provides onnxruntime first (provideOrt)
+  globalThis.__vaeOrt ??= openOrt(() => import("./ort.wasm.bundle.min.mjs"), // external: resolved beside the bundle
+    { wasm: new URL("./ort-wasm-simd-threaded.wasm", import.meta.url).href });
   return globalThis.__vaeOrt;
+}
+
+/**
+ * For a host whose page cannot fetch files beside the bundle (a notebook widget, loaded from a blob URL):
+ * `importModule()` resolves to onnxruntime-web's wasm-only module, `wasmBinary` (ArrayBuffer) is its .wasm.
+ * The first call on a page wins, as loadOrt's: a second widget brings no second runtime.
+ */
+export function provideOrt(importModule, wasmBinary) {
+  globalThis.__vaeOrt ??= openOrt(importModule, { binary: wasmBinary });
+  return globalThis.__vaeOrt;
+}
+
+async function openOrt(importModule, wasm) {
+  if (typeof WebAssembly !== "object" || WebAssembly === null || typeof WebAssembly.instantiate !== "function") {
+    throw new Error("WebAssembly is not available in this browser");
+  }
+  const ort = await importModule();
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.proxy = false;
+  // Only the .wasm is named (or handed over): a string prefix would make ort fetch its Emscripten glue as a
+  // separate .mjs too, which the bundled module already holds.
+  if (wasm.binary) ort.env.wasm.wasmBinary = wasm.binary;
+  else ort.env.wasm.wasmPaths = { wasm: wasm.wasm };
+  ort.env.logLevel = "error";
+  return ort;
 }
 
 /** The web version of a loaded onnxruntime module (null when unknown). */

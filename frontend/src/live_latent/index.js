@@ -209,10 +209,13 @@ function update(inst, data) {
   }
 }
 
-export default streamlitComponent((host) => {
+/** The component on any host (hosts/: get / set / on): the Streamlit one below, the notebook's in widget.js. */
+export function setup(host) {
   host.on("data", (data) => {
     const inst = mount(host);
     inst.host = host;
     update(inst, data);
   });
-});
+}
+
+export default streamlitComponent(setup);

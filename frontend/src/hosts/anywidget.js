@@ -1,0 +1,91 @@
+// The notebook host (anywidget): the only module that touches the anywidget model API.
+//
+// It offers a component the same host object as hosts/streamlit.js (root, get, set, send, on), so the component's
+// code is the Streamlit one, unchanged:
+//   host.get()           the widget's synced `data` trait, with each of data.parts' fields ({field: part key})
+//                        filled in with a blob URL of that part's bytes
+//   host.set(name, v)    a custom message {type: "set", name, value} to the kernel (the widget's Python side)
+//   host.send(name, v)   the same with type "send"
+//   host.on("data", fn)  fn(data) once the parts are here, and on every later change of `data`
+// Bytes (onnxruntime-web's module and .wasm, the model's ONNX files) never sit in a synced trait, which a saved
+// notebook would keep: the page asks for the parts it lacks ({type: "need", keys}) and the kernel answers with
+// custom-message buffers ({type: "parts", keys}, one buffer per key). They are kept once per page
+// (window.__vaeWidgetParts), so a second widget of the same model, or any second widget's runtime, sends none.
+// The module is loaded from a blob URL, where onnxruntime cannot fetch its .wasm relative to itself: the host
+// hands the module and the binary over (common/ort.js provideOrt) before the component first asks for them.
+
+import { provideOrt } from "../common/ort.js";
+
+export const ORT_MODULE = "ort.wasm.bundle.min.mjs"; // the part keys of onnxruntime-web (the asset file names)
+export const ORT_WASM = "ort-wasm-simd-threaded.wasm";
+
+const PARTS = (window.__vaeWidgetParts ??= { bytes: new Map(), urls: new Map(), waiting: new Map() });
+
+function keep(key, buffer) {
+  const view = buffer instanceof DataView ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+    : new Uint8Array(buffer.buffer ?? buffer);
+  PARTS.bytes.set(key, view);
+  const type = key.endsWith(".mjs") ? "text/javascript" : "application/octet-stream";
+  PARTS.urls.set(key, URL.createObjectURL(new Blob([view], { type })));
+  for (const resolve of PARTS.waiting.get(key) ?? []) resolve();
+  PARTS.waiting.delete(key);
+}
+
+// resolves when every key is on the page, asking the kernel (through `model`) for those that are not
+function ensure(model, keys) {
+  const missing = keys.filter((key) => !PARTS.urls.has(key));
+  const asked = missing.filter((key) => !PARTS.waiting.has(key));
+  const arrived = missing.map((key) => new Promise((resolve) => {
+    if (!PARTS.waiting.has(key)) PARTS.waiting.set(key, []);
+    PARTS.waiting.get(key).push(resolve);
+  }));
+  if (asked.length) model.send({ type: "need", keys: asked });
+  return Promise.all(arrived);
+}
+
+function withParts(data) {
+  const out = { ...data };
+  for (const [field, key] of Object.entries(data.parts ?? {})) out[field] = PARTS.urls.get(key);
+  return out;
+}
+
+/** The module anywidget loads: `setup(host)` runs once per view, then every change of `data` emits "data". */
+export function anywidgetModule(setup) {
+  return {
+    render({ model, el }) {
+      const listeners = { data: [] };
+      let ready = false;
+      const host = {
+        root: el,
+        get: () => withParts(model.get("data")),
+        set: (name, value) => model.send({ type: "set", name, value }),
+        send: (name, value) => model.send({ type: "send", name, value }),
+        on(event, fn) {
+          if (!listeners[event]) throw new Error(`unknown host event ${event}: expected one of ${Object.keys(listeners)}`);
+          listeners[event].push(fn);
+        },
+      };
+      const emit = () => { for (const fn of listeners.data) fn(host.get()); };
+      const onMessage = (msg, buffers) => {
+        if (msg?.type === "parts") msg.keys.forEach((key, i) => { if (!PARTS.urls.has(key)) keep(key, buffers[i]); });
+      };
+      // every part the current data names is here before the component sees that data
+      const refresh = async () => {
+        const data = model.get("data");
+        const keys = [...(window.__vaeOrt ? [] : [ORT_MODULE, ORT_WASM]), ...Object.values(data.parts ?? {})];
+        await ensure(model, keys);
+        if (!window.__vaeOrt) provideOrt(() => import(PARTS.urls.get(ORT_MODULE)), PARTS.bytes.get(ORT_WASM).slice().buffer);
+        if (model.get("data") !== data) return; // a newer `data` came meanwhile: its own refresh emits it
+        if (!ready) { ready = true; setup(host); }
+        emit();
+      };
+      model.on("msg:custom", onMessage);
+      model.on("change:data", refresh);
+      refresh();
+      return () => {
+        model.off("msg:custom", onMessage);
+        model.off("change:data", refresh);
+      };
+    },
+  };
+}
