@@ -56,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frame-cells", type=int, default=d.frame_cells,
                    help=f"latent cells a side of the frames the teacher decodes whole (default {d.frame_cells})")
     p.add_argument("--bank-size", type=int, default=d.bank_size,
-                   help=f"teacher frames kept, one replaced per step (default {d.bank_size})")
+                   help=f"teacher frames kept (default {d.bank_size})")
+    p.add_argument("--refresh", type=int, default=d.refresh,
+                   help=f"frames replaced by new draws per step (default {d.refresh})")
     p.add_argument("--encoder-every", type=int, default=d.encoder_every,
                    help=f"train the encoder on one step in this many (default {d.encoder_every})")
     p.add_argument("--lr", type=float, default=d.lr, help=f"Adam's peak learning rate (default {d.lr:g})")
@@ -67,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-max-side", type=int, default=0,
                    help="centre-crop the full frames scored at the end to this many px a side (default 0: whole)")
     p.add_argument("--no-onnx-timing", action="store_true", help="skip timing the ONNX decoder at 32x32 and 64x64 latents")
+    p.add_argument("--no-linear", action="store_true", help="skip fitting the linear tier to give its PSNR beside the student's")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of the crops and the student's weights")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch (default: the idle cores)")
@@ -78,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
 def run(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     config = DistillConfig(crop_cells=args.crop_cells, border=args.border, batch_size=args.batch_size, lr=args.lr,
-                           frame_cells=args.frame_cells, bank_size=args.bank_size, encoder_every=args.encoder_every,
+                           frame_cells=args.frame_cells, bank_size=args.bank_size, refresh=args.refresh,
+                           encoder_every=args.encoder_every,
                            minutes=args.minutes, max_steps=args.steps, checkpoint_minutes=args.checkpoint_minutes,
                            edge_weight=args.edge_weight, seed=args.seed)
     if not 4 <= args.width <= 256:
@@ -114,6 +118,7 @@ def run(argv: list[str]) -> int:
         result = distill_teacher(args.model, args.data, out=args.out, config=config, width=args.width,
                                  resume=args.resume, data_root=args.data_root, cache_dir=args.cache_dir, device=device,
                                  eval_max_side=args.eval_max_side, time_onnx=not args.no_onnx_timing,
+                                 score_linear=not args.no_linear,
                                  command="vae-distill " + shlex.join(argv), on_progress=progress, log=log)
     finally:
         bars.close()

@@ -3,8 +3,10 @@
 The teacher encodes and decodes frames (`teacher_batch`); crops of `crop` latent cells are cut from a frame's code,
 with the matching crop * factor pixels of its image and of its decode (`cut_crops`). The student decodes a crop on its
 own, so near the crop's edge it lacks the context the teacher had (and a crop's decode differs there): every target
-drops a border of `border` cells (border * factor pixels) on each side, and only the interior, (crop - 2 * border)
-cells a side, enters the losses.
+drops a border of `border` cells (border * factor pixels) at each side of the crop, and only the rest enters the
+losses (`keep`, a cell mask). The one exception is a side where the crop ends with its frame: there the teacher had no
+context beyond the edge either (its decode of the frame stops there, as a full-frame decode stops at the image's
+edge), so that side's border is kept and the student learns how a frame's edge decodes.
 
 Losses are kept per sample (`reduction="none"` style), as every loss of the project is:
 - decoder: MSE of the student's decode against the teacher's, in [0, 1] pixels, plus `edge_weight` times the L1 of
@@ -38,6 +40,7 @@ class TeacherBatch:
     images: Tensor  # (B, C, crop * factor, crop * factor) in [0, 1]
     codes: Tensor  # (B, C_lat, crop, crop): the teacher's scaled latent, (z - shift) * scale
     decodes: Tensor  # (B, C, crop * factor, crop * factor) in [0, 1]: the teacher's decode of `codes`
+    keep: Tensor | None = None  # (B, 1, crop, crop) 1 where a latent cell's targets enter the losses, else 0
 
 
 @torch.no_grad()
@@ -49,9 +52,29 @@ def teacher_batch(teacher: VAE, images: Tensor) -> TeacherBatch:
     return TeacherBatch(images.to(device).float(), codes, decodes)
 
 
-def cut_crops(frames: TeacherBatch, picks: list[tuple[int, int, int]], crop: int, factor: int) -> TeacherBatch:
+def keep_mask(picks: list[tuple[int, int, int]], crop: int, frame_cells: int, border: int) -> Tensor:
+    """(B, 1, crop, crop) cell mask of crops at picks (frame, top, left) in frames of frame_cells: 0 on the border
+    cells of every side that is not also the frame's edge, 1 elsewhere."""
+    keep = torch.ones(len(picks), 1, crop, crop)
+    for i, (_, top, left) in enumerate(picks):
+        if top > 0:
+            keep[i, :, :border] = 0
+        if top + crop < frame_cells:
+            keep[i, :, crop - border:] = 0
+        if left > 0:
+            keep[i, :, :, :border] = 0
+        if left + crop < frame_cells:
+            keep[i, :, :, crop - border:] = 0
+    return keep
+
+
+def cut_crops(frames: TeacherBatch, picks: list[tuple[int, int, int]], crop: int, factor: int,
+              border: int) -> TeacherBatch:
     """Crops of crop x crop latent cells from frames: picks are (frame, top cell, left cell); the images and decodes
-    are cut at the same place, crop * factor pixels a side. Returns a TeacherBatch of len(picks) crops."""
+    are cut at the same place, crop * factor pixels a side, and `keep` drops `border` cells at each side that is not
+    the frame's edge (`keep_mask`). Returns a TeacherBatch of len(picks) crops."""
+    if border < 0 or 2 * border >= crop:
+        raise ValueError(f"a border of {border} cells leaves nothing of a crop of {crop}")
     images, codes, decodes = [], [], []
     px = crop * factor
     for frame, top, left in picks:
@@ -59,7 +82,13 @@ def cut_crops(frames: TeacherBatch, picks: list[tuple[int, int, int]], crop: int
         y, x = top * factor, left * factor
         images.append(frames.images[frame, :, y:y + px, x:x + px])
         decodes.append(frames.decodes[frame, :, y:y + px, x:x + px])
-    return TeacherBatch(torch.stack(images), torch.stack(codes), torch.stack(decodes))
+    keep = keep_mask(picks, crop, frames.codes.shape[-1], border).to(frames.codes.device)
+    return TeacherBatch(torch.stack(images), torch.stack(codes), torch.stack(decodes), keep)
+
+
+def masked_mean(values: Tensor, weight: Tensor) -> Tensor:
+    """Per-sample mean (B,) of values (B, C, H, W) over the places where weight (B, 1, H, W) is 1."""
+    return (values * weight).flatten(1).sum(1) / (weight.flatten(1).sum(1) * values.shape[1]).clamp_min(1)
 
 
 def image_gradients(x: Tensor) -> tuple[Tensor, Tensor]:
@@ -77,21 +106,28 @@ def student_encode(student: nn.Module, images: Tensor) -> Tensor:
     return student.encoder(images * 2 - 1)  # EncoderTiny reads [-1, 1]
 
 
-def decoder_losses(student: nn.Module, batch: TeacherBatch, border: int, factor: int,
-                   edge_weight: float = 0.0) -> dict[str, Tensor]:
-    """Per-sample decoder terms (B,) on the interior: "mse", "edge" (gradient L1) and "loss" = mse + edge_weight * edge."""
-    out = interior(student_decode(student, batch.codes), border * factor)  # (B, C, h', w')
-    target = interior(batch.decodes, border * factor)
-    mse = (out - target).pow(2).flatten(1).mean(1)
-    edge = sum((a - b).abs().flatten(1).mean(1) for a, b in zip(image_gradients(out), image_gradients(target)))
+def _keep(batch: TeacherBatch) -> Tensor:
+    if batch.keep is None:
+        raise ValueError("the crops have no keep mask: cut them with cut_crops")
+    return batch.keep
+
+
+def decoder_losses(student: nn.Module, batch: TeacherBatch, factor: int, edge_weight: float = 0.0) -> dict[str, Tensor]:
+    """Per-sample decoder terms (B,) on the kept cells' pixels: "mse", "edge" (L1 of the image gradients, where both
+    pixels are kept) and "loss" = mse + edge_weight * edge."""
+    out = student_decode(student, batch.codes)  # (B, C, H, W)
+    keep = _keep(batch).repeat_interleave(factor, 2).repeat_interleave(factor, 3)  # (B, 1, H, W)
+    mse = masked_mean((out - batch.decodes).pow(2), keep)
+    (oy, ox), (ty, tx) = image_gradients(out), image_gradients(batch.decodes)
+    ky, kx = keep[..., 1:, :] * keep[..., :-1, :], keep[..., :, 1:] * keep[..., :, :-1]
+    edge = masked_mean((oy - ty).abs(), ky) + masked_mean((ox - tx).abs(), kx)
     return {"mse": mse, "edge": edge, "loss": mse + edge_weight * edge}
 
 
-def encoder_losses(student: nn.Module, batch: TeacherBatch, border: int) -> dict[str, Tensor]:
-    """Per-sample encoder term (B,): "latent_mse" of the student's latent against the teacher's, on the interior."""
-    out = interior(student_encode(student, batch.images), border)
-    return {"latent_mse": (out - interior(batch.codes, border)).pow(2).flatten(1).mean(1)}
+def encoder_losses(student: nn.Module, batch: TeacherBatch) -> dict[str, Tensor]:
+    """Per-sample encoder term (B,): "latent_mse" of the student's latent against the teacher's, on the kept cells."""
+    return {"latent_mse": masked_mean((student_encode(student, batch.images) - batch.codes).pow(2), _keep(batch))}
 
 
-__all__ = ["MIN_BORDER", "TeacherBatch", "cut_crops", "decoder_losses", "encoder_losses", "image_gradients", "interior",
+__all__ = ["MIN_BORDER", "TeacherBatch", "cut_crops", "keep_mask", "masked_mean", "decoder_losses", "encoder_losses", "image_gradients", "interior",
            "student_decode", "student_encode", "teacher_batch"]

@@ -37,6 +37,9 @@ SCORES_NAME = "student.json"
 ONNX_DIR = "onnx"
 CHECKPOINT_DIR = "checkpoint"
 SHIPPED_SUFFIX = "-student"
+# plain convs, ReLU and nearest upsampling: the TorchScript exporter writes them in about a second where torch.export
+# takes tens of seconds on this machine; both are checked against torch on a probe batch (explorer.onnx.export)
+STUDENT_EXPORTERS = ("torchscript", "dynamo")
 
 
 @dataclass(frozen=True)
@@ -88,10 +91,10 @@ def find_student(teacher: str | Path, cache_dir: str | Path | None = None) -> St
 
 
 def write_student(folder: str | Path, student: nn.Module, info: dict[str, Any], card: str,
-                  image_size: int | tuple[int, int]) -> StudentFiles:
+                  image_size: int | tuple[int, int], exporters: tuple[str, ...] = STUDENT_EXPORTERS) -> StudentFiles:
     """Save the student into folder: `save_pretrained` (safetensors), its ONNX decoder and encoder for images of
     image_size (the teacher's sample size), `info` as student.json (last, so a folder without it is unfinished) and
-    the card. Returns the files. Older files of the folder are replaced, checkpoint/ is left as it is."""
+    the card. exporters: explorer.onnx.export's, in the order tried. Returns the files. Older files of the folder are replaced, checkpoint/ is left as it is."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / SCORES_NAME).unlink(missing_ok=True)  # unfinished until the end
@@ -99,7 +102,7 @@ def write_student(folder: str | Path, student: nn.Module, info: dict[str, Any], 
     model = load_plain(folder, image_size=image_size)  # the explorer's view of the folder: codes in, [0, 1] out
     exported = {}
     for part, export in (("decoder", export_decoder), ("encoder", export_encoder)):
-        made = export(model, folder / ONNX_DIR / f"{part}.onnx")
+        made = export(model, folder / ONNX_DIR / f"{part}.onnx", exporters=exporters)
         atomic_write_json(folder / ONNX_DIR / f"{part}.json", made.to_dict())
         exported[part] = {"file": f"{ONNX_DIR}/{made.file}", "bytes": made.size_bytes, "exporter": made.exporter,
                           "probe_max_abs_diff": made.probe_max_abs_diff,
@@ -111,5 +114,5 @@ def write_student(folder: str | Path, student: nn.Module, info: dict[str, Any], 
     return found
 
 
-__all__ = ["CACHE_KIND", "CACHE_NAME", "CHECKPOINT_DIR", "SCORES_NAME", "StudentFiles", "cache_folder", "find_student",
-           "read_student", "write_student"]
+__all__ = ["CACHE_KIND", "CACHE_NAME", "CHECKPOINT_DIR", "SCORES_NAME", "STUDENT_EXPORTERS", "StudentFiles",
+           "cache_folder", "find_student", "read_student", "write_student"]

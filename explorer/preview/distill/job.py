@@ -28,7 +28,8 @@ from explorer.data import available_datasets, load_dataset, loader_options
 from explorer.data.base import DataSplit
 from explorer.models.base import VAE
 from explorer.models.foreign.diffusers_kl import DiffusersKLVAE
-from explorer.preview.distill.folder import StudentFiles, cache_folder, read_student, write_student
+from explorer.preview.distill.folder import (STUDENT_EXPORTERS, StudentFiles, cache_folder, read_student,
+                                             write_student)
 from explorer.preview.distill.scores import (FrameRefs, evaluation_frames, frame_refs, linear_scores, onnx_frame_ms,
                                              student_scores)
 from explorer.preview.distill.student import StudentSpec, parameter_count
@@ -148,11 +149,13 @@ def distill_teacher(teacher_path: str | Path, data: str = "photos", out: str | P
                     config: DistillConfig | None = None, width: int = 32, resume: bool = False,
                     data_root: str | None = None, cache_dir: str | Path | None = None,
                     device: str | torch.device = "cpu", eval_max_side: int = 0, time_onnx: bool = True,
+                    score_linear: bool = True, exporters: tuple[str, ...] = STUDENT_EXPORTERS,
                     command: str = "", on_progress: Callable[[Progress], None] | None = None,
                     token: CancelToken | None = None, log: Callable[[str], None] | None = None) -> DistillResult:
     """The student of the teacher at teacher_path: read from `out` (default: the cache entry of the teacher's
     weights digest) when a finished one for these weights is there and resume is False, else trained (config, width)
-    on `data` crops, scored on full frames (eval_max_side: centre-crop them, 0 whole), written with its ONNX files.
+    on `data` crops, scored on full frames (eval_max_side: centre-crop them, 0 whole; score_linear: the linear tier
+    beside it), timed in onnxruntime (time_onnx) and written with its ONNX files (exporters: explorer.onnx.export's).
 
     Raises ValueError / FileNotFoundError for bad input (naming the option), `Cancelled` when token is cancelled
     (after a checkpoint: resume=True goes on)."""
@@ -176,7 +179,8 @@ def distill_teacher(teacher_path: str | Path, data: str = "photos", out: str | P
     student, state = train_student(teacher, digest, split.train, spec, config, out, resume=resume,
                                    on_progress=on_progress, token=token, log=log)
     scores = student_scores(teacher, student, refs)
-    scores.update(linear_scores(cached_linear_preview(teacher, digest, cache_dir), refs))
+    if score_linear:
+        scores.update(linear_scores(cached_linear_preview(teacher, digest, cache_dir), refs))
     info: dict[str, Any] = {
         "teacher": str(teacher_path), "teacher_digest": digest, "data": data, "spec": spec.to_dict(),
         "config": asdict(config), "latent_shape": list(teacher.latent_shape),
@@ -195,7 +199,8 @@ def distill_teacher(teacher_path: str | Path, data: str = "photos", out: str | P
             info["onnx_ms_per_frame"] = onnx_frame_ms(tmp, spec.factor)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    files = write_student(out, student, info, render_card(out.name, info), tuple(teacher.config.input_shape[1:]))
+    files = write_student(out, student, info, render_card(out.name, info), tuple(teacher.config.input_shape[1:]),
+                          exporters)
     return DistillResult(files, "trained")
 
 

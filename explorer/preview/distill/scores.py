@@ -23,6 +23,7 @@ from explorer.models.base import VAE
 from explorer.models.foreign.diffusers_plain import load_plain
 from explorer.onnx.export import export_decoder, frame_seconds
 from explorer.preview.distill.crops import student_decode, student_encode
+from explorer.preview.distill.folder import STUDENT_EXPORTERS
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def onnx_frame_ms(folder: str | Path, factor: int, latent_sides: tuple[int, ...]
         for side in latent_sides:
             model = load_plain(Path(folder), image_size=side * factor)
             path = Path(tmp) / f"decoder-{side}.onnx"
-            info = export_decoder(model, path)
+            info = export_decoder(model, path, exporters=STUDENT_EXPORTERS)
             found["x".join(map(str, model.config.latent_shape))] = 1000 * frame_seconds(path, info, repeats=3)
     return found
 

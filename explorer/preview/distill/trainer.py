@@ -1,10 +1,12 @@
 """Distillation proper: the student's training loop on latent crops, with checkpoints every few minutes and resume.
 
 The teacher's work is shared between steps through a rolling bank of `bank_size` frames of `frame_cells` latent cells
-(`FrameBank`): each frame is a training image cut to frame_cells * factor pixels, with the teacher's scaled latent
-and its decode of the whole frame. Each step replaces one frame (the oldest) with a new draw, then cuts `batch_size`
+(`FrameBank`): each frame is a training image cut to frame_cells * factor pixels (turned, and with its colours
+permuted half the time), with the teacher's scaled latent and its decode of the whole frame. Each step replaces the
+`refresh` oldest frames with new draws, then cuts `batch_size`
 crops of `crop_cells` from random frames at random places (`crops.cut_crops`) and takes one Adam step on the
-student's decoder loss on the crops' interiors (`crops.decoder_losses`), and every `encoder_every` steps its encoder
+student's decoder loss on the crops' kept cells (`crops.decoder_losses`: the border of 4 cells is dropped at every
+side of a crop that is not its frame's edge), and every `encoder_every` steps its encoder
 loss too (`crops.encoder_losses`; the page needs the decoder, the encoder is TAESD's other half). Draw d and step s
 take their randomness from generators seeded by (seed, d) and (seed, s), and the bank at step s is a function of s,
 so a resumed run goes on exactly as the uninterrupted one would.
@@ -48,12 +50,13 @@ LOG_EVERY = 25  # steps between history records
 class DistillConfig:
     """How a student is trained (every field is a command-line option of vae-distill)."""
 
-    crop_cells: int = 20  # latent cells a side of a training crop (80 px for an f4 teacher)
+    crop_cells: int = 32  # latent cells a side of a training crop (128 px for an f4 teacher)
     border: int = MIN_BORDER  # cells dropped at each side of a crop's targets (at least 4)
     batch_size: int = 8  # crops per step
-    frame_cells: int = 32  # latent cells a side of the frames the teacher encodes and decodes (128 px for f4)
-    bank_size: int = 64  # frames kept; one is replaced per step
-    encoder_every: int = 2  # train the encoder on one step in this many
+    frame_cells: int = 48  # latent cells a side of the frames the teacher encodes and decodes (192 px for f4)
+    bank_size: int = 32  # frames kept
+    refresh: int = 2  # frames replaced by new draws per step
+    encoder_every: int = 4  # train the encoder on one step in this many
     lr: float = 2e-3  # Adam's peak learning rate
     minutes: float = 30.0  # training time budget, over every session of a resumed run
     max_steps: int = 0  # stop after this many steps as well (0: the time budget alone)
@@ -73,6 +76,8 @@ class DistillConfig:
                              "cells) a side")
         if self.bank_size < 1:
             raise ValueError(f"--bank-size {self.bank_size}: must be at least 1")
+        if not 1 <= self.refresh <= self.bank_size:
+            raise ValueError(f"--refresh {self.refresh}: must be from 1 to --bank-size ({self.bank_size})")
         if self.encoder_every < 1:
             raise ValueError(f"--encoder-every {self.encoder_every}: must be at least 1")
         if self.batch_size < 1:
@@ -110,7 +115,9 @@ class TrainState:
 
 def draw_image(train_items: Any, draw: int, size: int, seed: int) -> torch.Tensor:
     """Draw number `draw` of a run: a random item of a data set of (image (C, H, W) in [0, 1], label) items, cut to
-    (C, size, size) at a random place; the randomness comes from (seed, draw) alone."""
+    (C, size, size) at a random place, turned by a random multiple of 90 degrees and, half the time, with its colour
+    channels permuted (a handful of photographs then cover more of the colours and orientations the teacher is asked
+    to decode); the randomness comes from (seed, draw) alone."""
     generator = torch.Generator().manual_seed(seed * 1_000_003 + draw)
     image = train_items[int(torch.randint(0, len(train_items), (), generator=generator))][0]
     _, height, width = image.shape
@@ -119,29 +126,36 @@ def draw_image(train_items: Any, draw: int, size: int, seed: int) -> torch.Tenso
                          "times the teacher's factor); lower --frame-cells")
     top = int(torch.randint(0, height - size + 1, (), generator=generator))
     left = int(torch.randint(0, width - size + 1, (), generator=generator))
-    return image[:, top:top + size, left:left + size].float()
+    image = image[:, top:top + size, left:left + size].float()
+    image = torch.rot90(image, int(torch.randint(0, 4, (), generator=generator)), dims=(1, 2))
+    if image.shape[0] > 1 and torch.rand((), generator=generator) < 0.5:
+        image = image[torch.randperm(image.shape[0], generator=generator)]
+    return image.contiguous()
 
 
 class FrameBank:
     """`size` frames with the teacher's codes and decodes; slot k holds the newest draw d = k (mod size) made so far
-    (draws 0 .. size - 1 fill it, step s replaces slot s mod size with draw size + s)."""
+    (draws 0 .. size - 1 fill it, step s replaces slots (s * per_step + j) mod size, j < per_step, with draws
+    size + s * per_step + j)."""
 
     def __init__(self, teacher: VAE, train_items: Any, frame_px: int, size: int, seed: int, step: int = 0,
-                 chunk: int = 8):
+                 per_step: int = 1, chunk: int = 8):
         self.teacher, self.items, self.frame_px, self.size, self.seed = teacher, train_items, frame_px, size, seed
-        # draws held at `step`: for slot k the largest d < size + step with d = k (mod size)
-        top = size + step - 1
+        self.per_step = per_step
+        # draws held at `step`: for slot k the largest d < size + step * per_step with d = k (mod size)
+        top = size + step * per_step - 1
         draws = [top - ((top - k) % size) for k in range(size)]
         parts = [teacher_batch(teacher, torch.stack([draw_image(train_items, d, frame_px, seed) for d in group]))
                  for group in (draws[i:i + chunk] for i in range(0, size, chunk))]
         self.frames = TeacherBatch(*(torch.cat([getattr(p, f) for p in parts]) for f in ("images", "codes", "decodes")))
 
     def refresh(self, step: int) -> None:
-        """Replace slot step mod size with draw size + step (before step `step` trains)."""
-        new = teacher_batch(self.teacher, draw_image(self.items, self.size + step, self.frame_px, self.seed)[None])
-        slot = step % self.size
-        for field in ("images", "codes", "decodes"):
-            getattr(self.frames, field)[slot] = getattr(new, field)[0]
+        """Replace the per_step oldest frames with new draws (before step `step` trains)."""
+        draws = [self.size + step * self.per_step + j for j in range(self.per_step)]
+        new = teacher_batch(self.teacher, torch.stack([draw_image(self.items, d, self.frame_px, self.seed) for d in draws]))
+        for j, draw in enumerate(draws):
+            for field in ("images", "codes", "decodes"):
+                getattr(self.frames, field)[draw % self.size] = getattr(new, field)[j]
 
 
 def pick_crops(step: int, config: "DistillConfig", bank_size: int) -> list[tuple[int, int, int]]:
@@ -219,7 +233,8 @@ def train_student(teacher: VAE, teacher_digest: str, train_items: Any, spec: Stu
         state = TrainState(int(payload["step"]), float(payload["seconds"]), list(payload.get("history") or []))
         if log:
             log(f"resumed from {out / CHECKPOINT_DIR} at step {state.step} ({state.seconds / 60:.1f} min trained)")
-    bank = FrameBank(teacher, train_items, config.frame_cells * spec.factor, config.bank_size, config.seed, state.step)
+    bank = FrameBank(teacher, train_items, config.frame_cells * spec.factor, config.bank_size, config.seed, state.step,
+                     config.refresh)
     session_start = time.perf_counter()
     seconds_at_start = state.seconds
     last_checkpoint = time.perf_counter()
@@ -240,14 +255,15 @@ def train_student(teacher: VAE, teacher_digest: str, train_items: Any, spec: Stu
             student.eval()
             token.raise_if_cancelled()
         bank.refresh(state.step)
-        batch = cut_crops(bank.frames, pick_crops(state.step, config, config.bank_size), config.crop_cells, spec.factor)
+        batch = cut_crops(bank.frames, pick_crops(state.step, config, config.bank_size), config.crop_cells, spec.factor,
+                          config.border)
         for group in optimizer.param_groups:
             group["lr"] = config.lr_at(state.step, state.seconds)
-        dec = decoder_losses(student, batch, config.border, spec.factor, config.edge_weight)
+        dec = decoder_losses(student, batch, spec.factor, config.edge_weight)
         loss = dec["loss"].mean()
         terms = {"mse": dec["mse"], "edge": dec["edge"]}
         if state.step % config.encoder_every == 0:
-            terms["latent_mse"] = encoder_losses(student, batch, config.border)["latent_mse"]
+            terms["latent_mse"] = encoder_losses(student, batch)["latent_mse"]
             loss = loss + terms["latent_mse"].mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
