@@ -97,7 +97,8 @@ def sd_run(args: argparse.Namespace, frame_cells: int, crop_cells: int, batch: i
     from tests.support.foreign_models import make_kl
 
     config = json.loads((CONFIGS / "sd1" / "config.json").read_text())
-    recipe = replace(DistillConfig(), frame_cells=frame_cells, crop_cells=crop_cells, batch_size=batch, bank_size=1)
+    recipe = replace(DistillConfig(), frame_cells=frame_cells, crop_cells=crop_cells, batch_size=batch, bank_size=1,
+                     refresh=1)
     with tempfile.TemporaryDirectory() as tmp:
         make_kl(Path(tmp) / "sd", **{k: config[k] for k in SD_KEYS}, sample_size=256)
         teacher = teacher_model(Path(tmp) / "sd")
