@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"latent cells dropped at each side of a crop's targets, at least 4 (default {d.border})")
     p.add_argument("--width", type=int, default=32, help="student channels of every conv (default 32; TAESD: 64)")
     p.add_argument("--frame-cells", type=int, default=d.frame_cells,
-                   help=f"latent cells a side of the frames the teacher decodes whole (default {d.frame_cells})")
+                   help=f"latent cells a side of the frames the teacher decodes whole (default {d.frame_cells}: 192 px "
+                        "at f4; photos cuts at most 256 px, so at f8 use --frame-cells 32 --crop-cells 24)")
     p.add_argument("--bank-size", type=int, default=d.bank_size,
                    help=f"teacher frames kept (default {d.bank_size})")
     p.add_argument("--refresh", type=int, default=d.refresh,

@@ -87,7 +87,9 @@ def training_data(name: str, crop_px: int, data_root: str | None = None) -> Data
     try:
         return load_dataset(name, root=data_root, **options)
     except (ValueError, FileNotFoundError, OSError) as exc:
-        raise ValueError(f"--data {name}: {exc}") from None
+        hint = (f" (training frames are --frame-cells times the teacher's factor, {crop_px} px here: lower "
+                "--frame-cells and --crop-cells)" if "image_size" in options else "")
+        raise ValueError(f"--data {name}: {exc}{hint}") from None
 
 
 def check_data(data: DataSplit, teacher: VAE, crop_px: int) -> None:
