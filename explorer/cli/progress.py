@@ -35,6 +35,20 @@ class Bars:
         self.map_bar.n = int(round(100 * min(max(fraction, 0.0), 1.0)))
         self.map_bar.set_postfix_str(stage[:60], refresh=True)
 
+    def fraction(self, desc: str, fraction: float, note: str = "") -> None:
+        """One percentage bar named desc (a long run: a distillation), moved to fraction (0 to 1) with a note."""
+        if not self.enabled:
+            return
+        from tqdm.auto import tqdm
+
+        if self.map_bar is None or self.map_name != desc:
+            self.close()
+            self.map_name = desc
+            self.map_bar = tqdm(total=100, desc=desc, unit="%", file=sys.stderr,
+                                bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}")
+        self.map_bar.n = int(round(100 * min(max(fraction, 0.0), 1.0)))
+        self.map_bar.set_postfix_str(note[:60], refresh=True)
+
     def close(self) -> None:
         if self.item_bar is not None:
             self.item_bar.close()

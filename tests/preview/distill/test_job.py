@@ -1,0 +1,79 @@
+"""Distillation end to end (explorer.preview.distill.job, .folder): the student is kept per teacher weights digest (the
+same teacher is a cache hit, changed weights a miss), reloads with AutoencoderTiny.from_pretrained, and its ONNX
+decoder and encoder agree with torch within 1e-5."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from explorer.cache import weights_digest
+from explorer.models.foreign.diffusers_plain import load_plain
+from explorer.preview.distill.folder import cache_folder, find_student, read_student
+from explorer.preview.distill.job import distill_teacher
+from tests.support.distill import TINY_RECIPE, TINY_WIDTH, make_teacher
+
+# the linear tier and onnxruntime timings are the bench's
+OPTIONS = {"config": TINY_RECIPE, "width": TINY_WIDTH, "eval_max_side": 32, "time_onnx": False, "score_linear": False}
+
+
+@pytest.fixture(scope="module")
+def distilled(tmp_path_factory):
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("distill")
+    teacher = make_teacher(root / "kl")
+    result = distill_teacher(teacher, "photos", cache_dir=root / "cache", **OPTIONS)
+    return root, teacher, result
+
+
+def test_the_student_is_cached_by_the_teachers_weights(distilled):
+    root, teacher, first = distilled
+    digest = weights_digest(teacher)
+    assert first.status == "trained" and first.files.folder == cache_folder(digest, root / "cache")
+    assert first.files.teacher_digest == digest and first.files.info["steps"] == TINY_RECIPE.max_steps
+    assert find_student(teacher, root / "cache").folder == first.files.folder
+    again = distill_teacher(teacher, "photos", cache_dir=root / "cache", **OPTIONS)
+    assert again.status == "cached" and again.files.folder == first.files.folder  # a hit: nothing trained
+
+    make_teacher(teacher, seed=1)  # the teacher's weights change
+    assert find_student(teacher, root / "cache") is None
+    changed = distill_teacher(teacher, "photos", cache_dir=root / "cache", **OPTIONS)
+    assert changed.status == "trained" and changed.files.folder != first.files.folder  # a miss: a new student
+    assert changed.files.teacher_digest == weights_digest(teacher) != digest
+    assert read_student(first.files.folder, weights_digest(teacher)) is None
+
+
+def test_a_shipped_student_beside_its_teacher_is_found(distilled, tmp_path):
+    root, _, result = distilled
+    teacher = make_teacher(tmp_path / "kl")
+    shipped = tmp_path / "kl-student"
+    made = distill_teacher(teacher, "photos", out=shipped, cache_dir=root / "cache", **OPTIONS)
+    assert find_student(teacher, tmp_path / "empty-cache").folder == shipped == made.files.folder
+    card = (shipped / "README.md").read_text()
+    assert f"distill_teacher({teacher}, 'photos')" in card  # the call that made it
+    assert f"{made.scores['mean_decoder_psnr_db']:.2f}" in card
+
+
+def test_reloads_with_from_pretrained_and_onnx_matches_torch(distilled):
+    from diffusers import AutoencoderTiny
+
+    _, _, result = distilled
+    folder = result.files.folder
+    student = AutoencoderTiny.from_pretrained(str(folder), local_files_only=True).eval()
+    model = load_plain(folder, image_size=16)  # the teacher's sample size: 16 px, a 4x8x8 code
+    code = torch.randn(3, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    image = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = model.decode_code(code)
+        assert torch.allclose(expected, ((student.decode(code).sample + 1) / 2).clamp(0, 1))
+        expected_code = model.encode_code(image)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    decoder = ort.InferenceSession(str(result.files.decoder_onnx), options, providers=["CPUExecutionProvider"])
+    encoder = ort.InferenceSession(str(result.files.encoder_onnx), options, providers=["CPUExecutionProvider"])
+    decoded = decoder.run(None, {"code": code.flatten(1).numpy()})[0]
+    encoded = encoder.run(None, {"image": image.numpy()})[0]
+    assert np.abs(decoded - expected.numpy()).max() <= 1e-5
+    assert np.abs(encoded - expected_code.flatten(1).numpy()).max() <= 1e-5
