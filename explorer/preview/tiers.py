@@ -3,6 +3,8 @@
 `vae-distill` saves a teacher's student beside it as `<teacher folder>-student/` (e.g. pretrained/kl-f4-photos
 -> pretrained/kl-f4-photos-student/): a diffusers AutoencoderTiny folder plus its decoder exported to ONNX.
 `student_onnx_path` finds that ONNX decoder for a model folder, so the pages can hand it to the in-page Web Worker.
+Its contract is the page's decoder contract (explorer.onnx.export): the flat code (B, C*H*W) in, images (B, 3, H', W')
+in [0, 1] out.
 """
 
 from __future__ import annotations

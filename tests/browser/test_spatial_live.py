@@ -48,16 +48,17 @@ def teacher_url(tmp_path_factory):
 
 
 def _student_decoder(path: Path) -> None:
-    """A stand-in student decoder as ONNX (explorer.preview.tiers' contract: the page's code (1, 4, h, w) in, an
-    image (1, 3, 4h, 4w) in [-1, 1] out), random weights: the test checks the tier, not the picture."""
+    """A stand-in student decoder as ONNX (the page's decoder contract, as vae-distill exports its student: the flat
+    code (1, 4 * h * w) in, an image (1, 3, 4h, 4w) in [0, 1] out), random weights: the test checks the tier, not the
+    picture."""
     import torch
     from torch import nn
 
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(4, 8, 3, padding=1), nn.Upsample(scale_factor=4), nn.Conv2d(8, 3, 3, padding=1),
-                        nn.Tanh()).eval()
+    net = nn.Sequential(nn.Unflatten(1, (4, 16, 16)), nn.Conv2d(4, 8, 3, padding=1), nn.Upsample(scale_factor=4),
+                        nn.Conv2d(8, 3, 3, padding=1), nn.Sigmoid()).eval()
     path.parent.mkdir(parents=True)
-    torch.onnx.export(net, (torch.zeros(1, 4, 16, 16),), str(path), input_names=["code"], output_names=["image"],
+    torch.onnx.export(net, (torch.zeros(1, 4 * 16 * 16),), str(path), input_names=["code"], output_names=["image"],
                       dynamo=False)
 
 

@@ -52,6 +52,6 @@ export function askStudent(inst, move, mask, tEvent, onFrame) {
   }
   workerFor(inst, onFrame);
   s.seq = (s.seq ?? 0) + 1;
-  s.pending = { key: s.key, code, dims: [1, C, H, W], seq: s.seq, tEvent };
+  s.pending = { key: s.key, code, dims: [1, C * H * W], seq: s.seq, tEvent };
   if (!s.busy) post(s);
 }
