@@ -181,8 +181,9 @@ def main() -> int:
     if not has_disent():
         if Path(a.disent_python).is_file() and not os.environ.get("DISENT_PARITY_CHILD"):
             root = Path(__file__).resolve().parents[1]
-            env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
-                       DISENT_PARITY_CHILD="1")  # a venv Python is a link to the same binary: mark the child instead
+            # `-m` from the checkout's top folder finds bench/ and explorer/; a venv Python is a link to the same
+            # binary, so the child is marked rather than recognised
+            env = dict(os.environ, DISENT_PARITY_CHILD="1")
             return subprocess.call([a.disent_python, "-m", "bench.bench_disent_parity", *sys.argv[1:]], cwd=root, env=env)
         print(f"disent is not importable under {sys.executable}, and {a.disent_python} is not a Python that has it: "
               "install it in its own venv (see the module docstring); nothing compared.")

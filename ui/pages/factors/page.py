@@ -136,7 +136,7 @@ def report_ui(p: Picked) -> FactorReport | None:
 def traversal(_model, model_key: str, _factors: FactorData, dataset: str) -> tuple[np.ndarray, np.ndarray]:
     """(start factors (K,), images (D, len(STEPS), C, H, W)): one item drawn with seed 0, its posterior mean,
     and each latent dimension moved alone through STEPS."""
-    f, image = _factors.sample(1, np.random.default_rng(0))
+    f, image = inference.run(_factors.sample, 1, np.random.default_rng(0))  # rendered as a torch tensor: that thread
     start = inference.encode_codes(_model, image)[0].astype(np.float64)  # (D,)
     d = len(start)
     codes = np.repeat(start[None, None, :], len(STEPS), axis=1).repeat(d, axis=0)  # (D, S, D)

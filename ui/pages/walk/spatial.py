@@ -299,4 +299,4 @@ def live_walk_ui(ctx: Ctx, code: np.ndarray, pca: ch.ChannelPCA, cells: np.ndarr
                f"{basis}); channels move one channel; each in units of its spread. While you drag or paint, the image "
                "is the linear preview (a fitted latent -> RGB map, painted in the page); on release the server decodes "
                "the code fully and that replaces it. The label under the image says which one you see.")
-    latent_files.code_download_ui(ctx, moved, prefix="spatial")
+    latent_files.code_download_ui(ctx, moved, prefix="spatial_live")  # beside the server walk's own while the page loads
