@@ -24,10 +24,10 @@ from PIL import Image, ImageDraw
 from explorer.analysis import codebook as cb
 from explorer.images import display_scale, make_grid, to_uint8
 from explorer.models.base import CodeLevel, check_code_indices
-from ui.app.config import app_config
 from ui.app.context import Ctx
 from ui.pages.walk.registry import register_walk_panel
-from ui.services import codebook_jobs, inference
+from ui.services import inference
+from ui.shared.codebook_usage import dataset_indices
 from ui.shared.walk_panel import KEEP
 
 GALLERY = 8  # items shown for a code
@@ -121,36 +121,6 @@ def grid_text(grid: np.ndarray) -> str:
 
 
 # -- usage -------------------------------------------------------------------------------------------------
-@st.fragment(run_every=1.0)
-def _usage_progress_ui(key: str, what: str) -> None:
-    """Polls the background count; the whole page reruns when it is done."""
-    job = codebook_jobs.peek(key)
-    if job is None or job.done:
-        st.rerun()
-    st.progress(job.fraction, text=f"{what}: {job.items_done} of {job.n} items encoded ({job.elapsed:.0f} s). "
-                                   "The rest of the page is usable meanwhile.")
-
-
-def dataset_indices(ctx: Ctx, images: np.ndarray, name: str) -> list[np.ndarray] | None:
-    """Every item's indices per level [(N, h, w)], from the cache or a background job (None while it runs)."""
-    cache = app_config().cache_dir
-    key = codebook_jobs.usage_key(ctx.weights_digest(), name, len(images), images)
-    found = codebook_jobs.load_cached(cache, key)
-    if found is not None:
-        return found
-    job = codebook_jobs.request_indices(cache, key, ctx.model, images)
-    if job.done and job.error:
-        st.error(f"Counting the codes of {name} failed: {job.error}")
-        if st.button("Count again", key="codebook_recount"):
-            codebook_jobs.forget(key)
-            st.rerun()
-        return None
-    if job.done:  # written just now (or the cache folder is not writable: the job's own result)
-        return codebook_jobs.load_cached(cache, key) or job.future.result()
-    _usage_progress_ui(key, f"Counting the codes of {len(images)} items of {name}")
-    return None
-
-
 def usage_ui(stats: cb.UsageStats, level: CodeLevel, name: str) -> None:
     st.subheader("Codebook usage")
     m = st.columns(3)
@@ -326,7 +296,7 @@ def codebook_panel(ctx: Ctx) -> None:
         return
     images = view.images
     name = f"{view.name} ({len(images)} test items)"
-    all_indices = dataset_indices(ctx, images, name)
+    all_indices = dataset_indices(ctx, images, name, "codebook")
     if all_indices is None:
         return
     index = 0
