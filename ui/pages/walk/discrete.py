@@ -90,7 +90,7 @@ def grid_over(image: np.ndarray, grid: np.ndarray, level: CodeLevel, mark: tuple
         draw.line([j * s, 0, j * s, h * s], fill=(80, 160, 255), width=1)
     for i in range(h):
         for j in range(w):
-            draw.text((j * s + 2, i * s + 1), str(int(grid[i, j])), fill=(255, 255, 0))
+            draw.text((j * s + 2, i * s + 1), str(int(grid[i, j])), fill=(255, 255, 0), stroke_width=1, stroke_fill=(0, 0, 0))
     if mark is not None:
         r, c = mark
         draw.rectangle([c * s, r * s, (c + 1) * s - 1, (r + 1) * s - 1], outline=FOOTPRINT, width=3)
