@@ -69,3 +69,18 @@ def test_parse_grid_reads_a_grid_and_names_each_problem():
         parse_grid("0,1,2;3,4", LEVEL)
     with pytest.raises(ValueError, match="whole numbers"):
         parse_grid("0,1,x;3,4,5", LEVEL)
+
+
+def test_a_link_with_an_index_outside_the_codebook_gets_a_message(shipped_env):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.support.apptest_helpers import APP, switch_page
+
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params["codes"] = ";".join([",".join(["3"] * 7)] * 6 + ["3,3,3,3,3,3,-1"])
+    at.run()
+    at.selectbox(key="model_folder").set_value(str(_vq_mnist5k(shipped_env))).run()
+    switch_page(at, "walk")
+    _counted(at.run())
+    assert not at.exception
+    assert any("-1" in e and "outside" in e for e in errors(at)), errors(at)
