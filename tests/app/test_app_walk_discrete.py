@@ -4,6 +4,7 @@ index outside the codebook."""
 
 from __future__ import annotations
 
+import io
 import time
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 
 from explorer.models.base import CodeLevel
 from tests.support.apptest_helpers import errors, image_by_caption, open_app
-from ui.pages.walk.discrete import grid_text, parse_grid
+from ui.pages.walk.discrete import grid_bytes, grid_from_upload, grid_text, parse_grid
 
 
 def _vq_mnist5k(shipped: dict):
@@ -84,3 +85,23 @@ def test_a_link_with_an_index_outside_the_codebook_gets_a_message(shipped_env):
     _counted(at.run())
     assert not at.exception
     assert any("-1" in e and "outside" in e for e in errors(at)), errors(at)
+
+
+def test_grid_from_upload_reads_npy_and_text_and_names_each_problem():
+    grid = np.array([[0, 1, 2], [15, 4, 5]])
+    assert np.array_equal(grid_from_upload("g.npy", grid_bytes(grid), LEVEL), grid)
+    assert np.array_equal(grid_from_upload("g.txt", b"0,1,2;15,4,5", LEVEL), grid)
+    with pytest.raises(ValueError, match="code index 16 .* outside"):
+        grid_from_upload("g.npy", grid_bytes(grid + 1), LEVEL)
+    with pytest.raises(ValueError, match="float32 values; code indices are integers"):
+        grid_from_upload("g.npy", _npy(grid.astype(np.float32)), LEVEL)
+    with pytest.raises(ValueError, match=r"holds an array of shape \(3, 2\)"):
+        grid_from_upload("g.npy", grid_bytes(grid.T), LEVEL)
+    with pytest.raises(ValueError, match="not a readable .npy"):
+        grid_from_upload("g.npy", b"not numpy", LEVEL)
+
+
+def _npy(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    return buf.getvalue()

@@ -15,6 +15,8 @@ The maths is explorer.analysis.codebook; every model call runs on the inference 
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -114,6 +116,36 @@ def parse_grid(text: str, level: CodeLevel) -> np.ndarray:
                          f"got {got}")
     check_code_indices(torch.from_numpy(grid[None]), [level])  # names the index outside 0..K-1
     return grid
+
+
+def grid_from_upload(name: str, data: bytes, level: CodeLevel) -> np.ndarray:
+    """A code grid (h, w) int64 from an uploaded file: a .npy array of integers (h, w) or (1, h, w), read without
+    pickles, or a text file as `parse_grid` reads it. A ValueError names the problem."""
+    if not name.lower().endswith(".npy"):
+        try:
+            return parse_grid(data.decode("utf-8"), level)
+        except UnicodeDecodeError:
+            raise ValueError(f"{name} is neither a .npy array nor UTF-8 text") from None
+    try:
+        arr = np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise ValueError(f"{name} is not a readable .npy array of integers ({err})") from None
+    if arr.ndim == 3 and arr.shape[0] == 1:
+        arr = arr[0]
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{name} holds {arr.dtype} values; code indices are integers")
+    if arr.shape != level.grid:
+        raise ValueError(f"the code grid of level {level.name!r} is {level.grid[0]} x {level.grid[1]} cells; "
+                         f"{name} holds an array of shape {arr.shape}")
+    check_code_indices(torch.from_numpy(arr.astype(np.int64)[None]), [level])  # names the index outside 0..K-1
+    return arr.astype(np.int64)
+
+
+def grid_bytes(grid: np.ndarray) -> bytes:
+    """A code grid (h, w) as .npy bytes (int64), the form the upload reads back."""
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(grid, dtype=np.int64), allow_pickle=False)
+    return buf.getvalue()
 
 
 def grid_text(grid: np.ndarray) -> str:
@@ -226,6 +258,14 @@ def editor_ui(ctx: Ctx, images: np.ndarray, all_indices: list[np.ndarray], level
             source = "the pasted code grid"
         except ValueError as err:
             st.error(f"Pasted code grid: {err}. The page shows item {item}'s own grid instead.")
+    upload = st.file_uploader("Or upload a code grid (.npy of integers, or text as above)", type=["npy", "txt", "csv"],
+                              key="codebook_upload")
+    if upload is not None:
+        try:
+            grid = grid_from_upload(upload.name, upload.getvalue(), level)
+            source = f"the uploaded code grid {upload.name}"
+        except ValueError as err:
+            st.error(f"Uploaded code grid: {err}. The page shows {source} instead.")
     h, w = level.grid
     c = st.columns(3)
     row = int(c[0].number_input(f"Row (0 to {h - 1})", 0, h - 1, value=h // 2, key="codebook_row", **KEEP))
@@ -245,6 +285,13 @@ def editor_ui(ctx: Ctx, images: np.ndarray, all_indices: list[np.ndarray], level
     out[1].image(outlined(before, []), caption=f"decode of {source}")
     out[2].image(outlined(after, [(cb.cell_boxes(level, row, col, images.shape[-2:])[0], FOOTPRINT)]),
                  caption=f"decode with cell ({row}, {col}) set to code {new}")
+    if len(parts) > 1:  # a two-level model: each level decoded alone, the other's code vectors at zero
+        alone = st.columns(len(parts))
+        for i, lv in enumerate(ctx.model.code_levels()):
+            alone[i].image(outlined(decode(ctx, [p[None] for p in parts], levels=[i])[0], []),
+                           caption=f"the edited code decoded with level {lv.name} alone")
+    st.download_button("This code grid (.npy)", data=grid_bytes(edited), file_name="code_grid.npy",
+                       mime="application/octet-stream", on_click="ignore", key="codebook_grid_npy")
     moved = float(np.abs(after - before).mean())
     st.caption(f"Decoded on the server from the indices (decode_indices). Mean change over the image: {moved:.4f}. "
                f"Link to this grid: `?{URL_PARAM}={grid_text(edited)}`")
