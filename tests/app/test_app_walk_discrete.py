@@ -12,7 +12,7 @@ import pytest
 
 from explorer.models.base import CodeLevel
 from tests.support.apptest_helpers import errors, image_by_caption, open_app
-from ui.pages.walk.discrete import grid_bytes, grid_from_upload, grid_text, parse_grid
+from ui.pages.walk.discrete import clicked_cell, grid_bytes, grid_from_upload, grid_text, parse_grid
 
 
 def _vq_mnist5k(shipped: dict):
@@ -40,7 +40,7 @@ def test_the_codebook_panel_counts_usage_edits_a_cell_and_names_a_bad_index(ship
     assert any("data set-level perplexity" in c and "(500 items)" in c for c in captions), captions
     assert any(c.startswith("Dead codes") for c in captions), captions
     assert [m.label for m in at.metric][:3] == ["codes in use", "share in use", "data-set-level perplexity"]
-    assert len(at.get("plotly_chart")) == 2  # the usage histogram and the codebook's PCA map
+    assert len(at.get("plotly_chart")) == 3  # the usage histogram, the codebook's PCA map, the clickable grid
     image_by_caption(at, "item ")  # the gallery: items that use the most used code, boxes drawn
 
     before = media.array(image_by_caption(at, "decode with cell (3, 3) set to code"))
@@ -105,3 +105,11 @@ def _npy(arr: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.save(buf, arr)
     return buf.getvalue()
+
+
+def test_a_click_on_the_grid_chart_names_its_cell():
+    event = {"selection": {"points": [{"curve_number": 1, "point_index": 4, "x": 1.0, "y": 2.0}]}}
+    assert clicked_cell(event, (2, 3)) == (1, 1)  # markers run row by row
+    assert clicked_cell({"selection": {"points": [{"curve_number": 0, "point_index": 4}]}}, (2, 3)) is None  # the image
+    assert clicked_cell({"selection": {"points": [{"curve_number": 1, "point_index": 6}]}}, (2, 3)) is None
+    assert clicked_cell(None, (2, 3)) is None and clicked_cell({"selection": {"points": []}}, (2, 3)) is None

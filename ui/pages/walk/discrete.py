@@ -36,6 +36,7 @@ GALLERY = 8  # items shown for a code
 SAMPLES = 8  # images drawn from the code frequencies
 DEAD_SHOWN = 200  # dead codes listed by index before "and N more"
 FOOTPRINT, FIELD = (230, 40, 40), (250, 200, 0)  # outline colours: the cell's footprint, its receptive field
+CELL_CHART = "codebook_cells"  # the clickable grid chart
 URL_PARAM = "codes"  # a link's code grid: rows separated by ";", codes by ","
 
 
@@ -97,6 +98,32 @@ def grid_over(image: np.ndarray, grid: np.ndarray, level: CodeLevel, mark: tuple
         r, c = mark
         draw.rectangle([c * s, r * s, (c + 1) * s - 1, (r + 1) * s - 1], outline=FOOTPRINT, width=3)
     return np.asarray(pic)
+
+
+def clicked_cell(event, grid: tuple[int, int]) -> tuple[int, int] | None:
+    """The (row, col) of the cell clicked in the grid chart (`st.plotly_chart(on_select="rerun")` state, whose
+    points index the cell markers row by row), or None."""
+    h, w = grid
+    for p in (event or {}).get("selection", {}).get("points", []) or []:
+        i = p.get("point_index", p.get("point_number"))
+        if p.get("curve_number") == 1 and i is not None and 0 <= int(i) < h * w:
+            return divmod(int(i), w)
+    return None
+
+
+def cells_chart_ui(picture: np.ndarray, grid: np.ndarray, level: CodeLevel) -> None:
+    """The grid drawn over the image (H', W', 3) as a Plotly chart with one clickable marker per cell."""
+    h, w = grid.shape
+    s = picture.shape[0] / (h * level.stride) * level.stride  # display pixels per cell
+    rows, cols = np.divmod(np.arange(h * w), w)
+    fig = go.Figure([go.Image(z=picture, hoverinfo="skip"),
+                     go.Scatter(x=(cols + 0.5) * s, y=(rows + 0.5) * s, mode="markers",
+                                marker=dict(size=max(6, s * 0.6), opacity=0.05, color="white", symbol="square"),
+                                text=[f"cell ({r}, {c}): code {int(grid[r, c])}" for r, c in zip(rows, cols)],
+                                hoverinfo="text")])
+    fig.update_layout(height=picture.shape[0] + 20, width=picture.shape[1] + 20, margin=dict(l=0, r=0, t=0, b=0),
+                      xaxis=dict(visible=False), yaxis=dict(visible=False), dragmode=False, showlegend=False)
+    st.plotly_chart(fig, key=CELL_CHART, on_select="rerun", selection_mode="points", config={"displaylogo": False})
 
 
 # -- code grids from text (a pasted grid or a link) -----------------------------------------------------------
@@ -268,8 +295,14 @@ def editor_ui(ctx: Ctx, images: np.ndarray, all_indices: list[np.ndarray], level
             st.error(f"Uploaded code grid: {err}. The page shows {source} instead.")
     h, w = level.grid
     c = st.columns(3)
-    row = int(c[0].number_input(f"Row (0 to {h - 1})", 0, h - 1, value=h // 2, key="codebook_row", **KEEP))
-    col = int(c[1].number_input(f"Column (0 to {w - 1})", 0, w - 1, value=w // 2, key="codebook_col", **KEEP))
+    clicked = clicked_cell(st.session_state.get(CELL_CHART), level.grid)
+    if clicked is not None and clicked != st.session_state.get("_codebook_clicked"):  # a new click picks the cell
+        st.session_state["_codebook_clicked"] = clicked
+        st.session_state["codebook_row"], st.session_state["codebook_col"] = clicked
+    st.session_state.setdefault("codebook_row", h // 2)
+    st.session_state.setdefault("codebook_col", w // 2)
+    row = int(c[0].number_input(f"Row (0 to {h - 1})", 0, h - 1, key="codebook_row", **KEEP))
+    col = int(c[1].number_input(f"Column (0 to {w - 1})", 0, w - 1, key="codebook_col", **KEEP))
     new = int(c[2].number_input(f"New code for that cell (0 to {level.codebook_size - 1})", 0,
                                 level.codebook_size - 1, value=int(grid[row, col]), key="codebook_new", **KEEP))
     edited = grid.copy()
@@ -280,8 +313,9 @@ def editor_ui(ctx: Ctx, images: np.ndarray, all_indices: list[np.ndarray], level
     parts[index] = edited
     after = decode(ctx, [p[None] for p in parts])[0]
     out = st.columns(3)
-    out[0].image(grid_over(images[item], own[index], level, (row, col)),
-                 caption=f"item {item} with its code grid (level {level.name})")
+    with out[0]:
+        cells_chart_ui(grid_over(images[item], grid, level, (row, col)), grid, level)
+        st.caption(f"item {item} with {source} (level {level.name}): click a cell to pick it")
     out[1].image(outlined(before, []), caption=f"decode of {source}")
     out[2].image(outlined(after, [(cb.cell_boxes(level, row, col, images.shape[-2:])[0], FOOTPRINT)]),
                  caption=f"decode with cell ({row}, {col}) set to code {new}")
