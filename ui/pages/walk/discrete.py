@@ -303,8 +303,11 @@ def editor_ui(ctx: Ctx, images: np.ndarray, all_indices: list[np.ndarray], level
     st.session_state.setdefault("codebook_col", w // 2)
     row = int(c[0].number_input(f"Row (0 to {h - 1})", 0, h - 1, key="codebook_row", **KEEP))
     col = int(c[1].number_input(f"Column (0 to {w - 1})", 0, w - 1, key="codebook_col", **KEEP))
+    if st.session_state.get("_codebook_cell") != (item, row, col, source):  # another cell: start from its own code
+        st.session_state["_codebook_cell"] = (item, row, col, source)
+        st.session_state["codebook_new"] = int(grid[row, col])
     new = int(c[2].number_input(f"New code for that cell (0 to {level.codebook_size - 1})", 0,
-                                level.codebook_size - 1, value=int(grid[row, col]), key="codebook_new", **KEEP))
+                                level.codebook_size - 1, key="codebook_new", **KEEP))
     edited = grid.copy()
     edited[row, col] = new
     parts = list(own)
