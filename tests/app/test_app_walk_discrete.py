@@ -12,7 +12,13 @@ import pytest
 
 from explorer.models.base import CodeLevel
 from tests.support.apptest_helpers import errors, image_by_caption, open_app
-from ui.pages.walk.discrete import clicked_cell, grid_bytes, grid_from_upload, grid_text, parse_grid
+from ui.pages.walk.discrete import (
+    clicked_cell,
+    grid_bytes,
+    grid_from_upload,
+    grid_text,
+    parse_grid,
+)
 
 
 def _vq_mnist5k(shipped: dict):

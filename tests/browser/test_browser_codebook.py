@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from conftest import start_app
 from driver import choose_model, go, image_src, open_app, shot, wait_idle
+
 from tests.support import checkpoints
 from tests.support.ports import free_port
 from tests.support.serve import stop

@@ -41,6 +41,6 @@ def test_a_failed_job_keeps_its_reason(vq, tmp_path):
     images = np.zeros((3, 3, 16, 16), dtype=np.float32)  # three channels for a one-channel model
     key = codebook_jobs.usage_key("cd" * 32, "wrong shape", 3, images)
     job = codebook_jobs.request_indices(tmp_path, key, vq, images)
-    with pytest.raises(Exception):
+    with pytest.raises(RuntimeError):  # the conv refuses three channels
         job.future.result(timeout=60)
     assert job.done and job.error and codebook_jobs.load_cached(tmp_path, key) is None

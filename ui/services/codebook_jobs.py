@@ -104,7 +104,7 @@ def request_indices(cache_dir: str | Path, key: str, model: VAE, images: np.ndar
             try:
                 indices = encode_indices_all(model, torch.from_numpy(np.asarray(images, dtype=np.float32)),
                                              BATCH, on_batch)
-            except Exception as exc:  # noqa: BLE001  (the page shows why, and offers a restart)
+            except Exception as exc:  # the page shows why, and offers a restart
                 job.error = f"{type(exc).__name__}: {exc}"
                 raise
             write_entry(cache_path(cache_dir, key), {f"level{i}": a for i, a in enumerate(indices)},

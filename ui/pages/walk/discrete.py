@@ -118,11 +118,11 @@ def cells_chart_ui(picture: np.ndarray, grid: np.ndarray, level: CodeLevel) -> N
     rows, cols = np.divmod(np.arange(h * w), w)
     fig = go.Figure([go.Image(z=picture, hoverinfo="skip"),
                      go.Scatter(x=(cols + 0.5) * s, y=(rows + 0.5) * s, mode="markers",
-                                marker=dict(size=max(6, s * 0.6), opacity=0.05, color="white", symbol="square"),
+                                marker={"size": max(6, s * 0.6), "opacity": 0.05, "color": "white", "symbol": "square"},
                                 text=[f"cell ({r}, {c}): code {int(grid[r, c])}" for r, c in zip(rows, cols)],
                                 hoverinfo="text")])
-    fig.update_layout(height=picture.shape[0] + 20, width=picture.shape[1] + 20, margin=dict(l=0, r=0, t=0, b=0),
-                      xaxis=dict(visible=False), yaxis=dict(visible=False), dragmode=False, showlegend=False)
+    fig.update_layout(height=picture.shape[0] + 20, width=picture.shape[1] + 20, margin={"l": 0, "r": 0, "t": 0, "b": 0},
+                      xaxis={"visible": False}, yaxis={"visible": False}, dragmode=False, showlegend=False)
     st.plotly_chart(fig, key=CELL_CHART, on_select="rerun", selection_mode="points", config={"displaylogo": False})
 
 
@@ -189,7 +189,7 @@ def usage_ui(stats: cb.UsageStats, level: CodeLevel, name: str) -> None:
                 help="exp(entropy of the usage over every item), 1 to K; one batch's perplexity understates it")
     st.caption(f"{stats.label()} of {name}. Counted over every cell of every item, never one batch.")
     fig = go.Figure(go.Bar(x=np.arange(stats.codebook_size), y=stats.counts, marker_line_width=0))
-    fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), bargap=0,
+    fig.update_layout(height=260, margin={"l": 10, "r": 10, "t": 30, "b": 10}, bargap=0,
                       title=f"cells per code over {stats.items} items (level {level.name})",
                       xaxis_title="code index", yaxis_title="cells")
     st.plotly_chart(fig, key="codebook_usage_hist")
@@ -225,12 +225,12 @@ def codebook_map_ui(ctx: Ctx, stats: cb.UsageStats, level: CodeLevel, index: int
         from_pca = inference.run(cb.codebook_pca, ctx.model, stats, index)  # (K, 2) coords, usage beside
         size = 4 + 26 * np.sqrt(stats.counts / max(stats.counts.max(), 1))
         fig = go.Figure(go.Scatter(x=from_pca.coords[:, 0], y=from_pca.coords[:, 1], mode="markers",
-                                   marker=dict(size=size, color=np.log1p(stats.counts), colorscale="Viridis",
-                                               colorbar=dict(title="log(1+cells)")),
+                                   marker={"size": size, "color": np.log1p(stats.counts), "colorscale": "Viridis",
+                                               "colorbar": {"title": "log(1+cells)"}},
                                    text=[f"code {k}: {c} cells" for k, c in enumerate(stats.counts)],
                                    hoverinfo="text"))
         ratio = from_pca.explained_variance_ratio
-        fig.update_layout(height=420, margin=dict(l=10, r=10, t=30, b=10),
+        fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                           xaxis_title=f"PC 1 ({100 * ratio[0]:.0f}%)", yaxis_title=f"PC 2 ({100 * ratio[1]:.0f}%)")
         st.plotly_chart(fig, key="codebook_map")
         st.caption(f"PCA of the {stats.codebook_size} code vectors ({level.code_size}-D), each sized by its usage; "
