@@ -256,3 +256,13 @@ def lattice_positions(vectors: np.ndarray) -> np.ndarray:
     dimension's distinct values (rounded to 5 decimals; FSQ's levels: 0..L_d - 1), whatever order the indices
     enumerate them in."""
     return np.stack([np.unique(np.round(vectors[:, d], 5), return_inverse=True)[1].reshape(-1) for d in range(vectors.shape[1])], 1)
+
+
+def nearest_codes(vectors: np.ndarray, code: int, k: int) -> np.ndarray:
+    """The k codes (k,) whose vectors (of vectors (K, D)) lie nearest to `code`'s, nearest first, `code` itself
+    excluded (ties: the lower index first): the steps of a walk along a code's neighbours."""
+    if not 0 <= code < len(vectors):
+        raise ValueError(f"code {code} is outside the codebook: codes run 0..{len(vectors) - 1}")
+    d = np.linalg.norm(vectors.astype(np.float64) - vectors[code].astype(np.float64), axis=1)
+    d[code] = np.inf
+    return np.lexsort((np.arange(len(d)), d))[: min(k, len(d) - 1)]

@@ -12,7 +12,7 @@ import torch
 
 from explorer.analysis.codebook import (
     cell_boxes, cellwise_path, code_patches, codebook_metrics, codebook_pca, count_codes, lattice_positions,
-    pooled_histograms, sample_from_usage, usage_stats,
+    nearest_codes, pooled_histograms, sample_from_usage, usage_stats,
 )
 from explorer.data.base import TensorImageDataset
 from explorer.models import build_model
@@ -108,3 +108,13 @@ def test_lattice_positions_recover_the_levels_of_a_lattice():
     points = np.array([[i, j, k] for k in range(4) for j in range(2) for i in range(3)], dtype=np.float32)
     scaled = points / (np.array(levels) - 1) * 2 - 1 + 1e-7  # values in [-1, 1] with float noise, as FSQ's are
     assert np.array_equal(lattice_positions(scaled), points.astype(int))
+
+
+def test_nearest_codes_against_a_loop():
+    vectors = np.random.default_rng(3).normal(size=(12, 4)).astype(np.float32)
+    near = nearest_codes(vectors, 5, 4)
+    by_loop = sorted((k for k in range(12) if k != 5), key=lambda k: float(((vectors[k] - vectors[5]) ** 2).sum()))
+    assert list(near) == by_loop[:4]
+    assert len(nearest_codes(vectors, 0, 50)) == 11
+    with pytest.raises(ValueError, match="code 12 is outside the codebook"):
+        nearest_codes(vectors, 12, 3)

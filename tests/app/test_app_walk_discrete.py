@@ -48,6 +48,7 @@ def test_the_codebook_panel_counts_usage_edits_a_cell_and_names_a_bad_index(ship
     assert [m.label for m in at.metric][:3] == ["codes in use", "share in use", "data-set-level perplexity"]
     assert len(at.get("plotly_chart")) == 3  # the usage histogram, the codebook's PCA map, the clickable grid
     image_by_caption(at, "item ")  # the gallery: items that use the most used code, boxes drawn
+    image_by_caption(at, "Along code ")  # the walk along the edited cell's code's neighbours
 
     before = media.array(image_by_caption(at, "decode with cell (3, 3) set to code"))
     old = at.number_input(key="codebook_new").value

@@ -34,6 +34,7 @@ from ui.shared.walk_panel import KEEP
 
 GALLERY = 8  # items shown for a code
 SAMPLES = 8  # images drawn from the code frequencies
+NEIGHBOURS = 8  # codes in the walk along a code's neighbours
 DEAD_SHOWN = 200  # dead codes listed by index before "and N more"
 FOOTPRINT, FIELD = (230, 40, 40), (250, 200, 0)  # outline colours: the cell's footprint, its receptive field
 CELL_CHART = "codebook_cells"  # the clickable grid chart
@@ -327,11 +328,27 @@ def editor_ui(ctx: Ctx, images: np.ndarray, all_indices: list[np.ndarray], level
         for i, lv in enumerate(ctx.model.code_levels()):
             alone[i].image(outlined(decode(ctx, [p[None] for p in parts], levels=[i])[0], []),
                            caption=f"the edited code decoded with level {lv.name} alone")
+    neighbours_ui(ctx, parts, index, (row, col), new)
     st.download_button("This code grid (.npy)", data=grid_bytes(edited), file_name="code_grid.npy",
                        mime="application/octet-stream", on_click="ignore", key="codebook_grid_npy")
     moved = float(np.abs(after - before).mean())
     st.caption(f"Decoded on the server from the indices (decode_indices). Mean change over the image: {moved:.4f}. "
                f"Link to this grid: `?{URL_PARAM}={grid_text(edited)}`")
+
+
+def neighbours_ui(ctx: Ctx, parts: list[np.ndarray], index: int, cell: tuple[int, int], code: int) -> None:
+    """A walk along the code's neighbours: the edited cell set to each of the NEIGHBOURS codes whose vectors lie
+    nearest to its code's (FSQ: the nearest lattice points), decoded in one batch."""
+    near = cb.nearest_codes(_codebook(ctx.model, ctx.key, index), code, NEIGHBOURS)
+    grids = np.repeat(parts[index][None], len(near), axis=0)  # (k, h, w)
+    grids[:, cell[0], cell[1]] = near
+    others = [np.repeat(p[None], len(near), axis=0) for p in parts]
+    others[index] = grids
+    frames = decode(ctx, others)
+    strip = make_grid(torch.from_numpy(frames), nrow=len(near))
+    st.image(to_uint8(strip, display_scale(*strip.shape[-2:], 900)), output_format="PNG",
+             caption=f"Along code {code}'s neighbours: cell {cell} set to each of the codes "
+                     f"{', '.join(map(str, near))}, nearest code vector first")
 
 
 def interpolation_ui(ctx: Ctx, images: np.ndarray, all_indices: list[np.ndarray]) -> None:
