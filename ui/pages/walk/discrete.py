@@ -58,6 +58,15 @@ def _codebook(_model, model_key: str, level: int) -> np.ndarray:
     return inference.run(lambda: _model.codebook(level).float().cpu().numpy())
 
 
+def code_vectors(ctx: Ctx, level: int) -> np.ndarray | None:
+    """A level's code vectors (K, D), or None for a model that holds none (an ONNX index pair: its decoder reads
+    indices only)."""
+    try:
+        return _codebook(ctx.model, ctx.key, level)
+    except (ValueError, NotImplementedError):
+        return None
+
+
 def decode(ctx: Ctx, indices: list[np.ndarray], levels: list[int] | None = None) -> np.ndarray:
     return _decode(ctx.model, ctx.key, tuple(np.asarray(i, dtype=np.int64) for i in indices),
                    None if levels is None else tuple(levels))
@@ -242,14 +251,20 @@ def codebook_map_ui(ctx: Ctx, stats: cb.UsageStats, level: CodeLevel, index: int
 
 def _lattice_ui(ctx: Ctx, stats: cb.UsageStats, level: CodeLevel, index: int) -> None:
     """FSQ: no learned vectors; each code decoded alone (every cell set to it), on the lattice of its levels."""
-    place = cb.lattice_positions(_codebook(ctx.model, ctx.key, index))  # (K, D)
+    vectors = code_vectors(ctx, index)
+    if vectors is None:  # no vectors at all: the first codes by index, each decoded alone
+        k = min(level.codebook_size, 64)
+        place = np.stack([np.arange(k) % 8, np.arange(k) // 8], 1)
+    else:
+        place = cb.lattice_positions(vectors)  # (K, D)
     sizes = place.max(0) + 1
-    fixed = {}
-    if len(sizes) > 2:
-        cols = st.columns(len(sizes) - 2)
-        for d in range(2, len(sizes)):
-            fixed[d] = int(cols[d - 2].slider(f"Level of dimension {d}", 0, int(sizes[d] - 1), int(sizes[d] // 2),
-                                              key=f"codebook_lattice_{d}", **KEEP))
+    fixed = {d: 0 for d in range(2, len(sizes)) if sizes[d] == 1}  # a dimension of one level has no slider
+    sliders = [d for d in range(2, len(sizes)) if sizes[d] > 1]
+    if sliders:
+        cols = st.columns(len(sliders))
+        for col, d in zip(cols, sliders):
+            fixed[d] = int(col.slider(f"Level of dimension {d}", 0, int(sizes[d] - 1), int(sizes[d] // 2),
+                                      key=f"codebook_lattice_{d}", **KEEP))
     chosen = np.all([place[:, d] == v for d, v in fixed.items()], axis=0) if fixed else np.ones(len(place), bool)
     codes = np.flatnonzero(chosen)
     codes = codes[np.lexsort((place[codes, 0], place[codes, 1]))]  # rows: dimension 1, columns: dimension 0
@@ -258,11 +273,16 @@ def _lattice_ui(ctx: Ctx, stats: cb.UsageStats, level: CodeLevel, index: int) ->
     others[index] = grids
     thumbs = decode(ctx, others, levels=None)
     sheet = make_grid(torch.from_numpy(thumbs), nrow=int(sizes[0]))
+    where = (f"codes 0 to {len(codes) - 1}, eight a row" if vectors is None else
+             f"on its lattice: columns are dimension 0's {sizes[0]} levels, rows dimension 1's {sizes[1]}"
+             + (f", the other dimensions at {fixed}" if fixed else ""))
     st.image(to_uint8(sheet, display_scale(*sheet.shape[-2:], 640)), output_format="PNG",
-             caption=f"Each code decoded with every cell set to it, on its lattice: columns are dimension 0's "
-                     f"{sizes[0]} levels, rows dimension 1's {sizes[1]}"
-                     + (f", the other dimensions at {fixed}" if fixed else ""))
+             caption=f"Each code decoded with every cell set to it, {where}")
     used = stats.counts[codes]
+    if vectors is None:
+        st.caption(f"This model holds no code vectors (its decoder reads indices), so there is nothing to map: the "
+                   f"first {len(codes)} codes by index are shown decoded alone, {int((used > 0).sum())} of them in use.")
+        return
     st.caption(f"FSQ has no learned code vectors (its codes are the points of a fixed lattice), so the map shows what "
                f"each point decodes to. Of the {len(codes)} codes shown, {int((used > 0).sum())} are in use.")
 
@@ -339,7 +359,11 @@ def editor_ui(ctx: Ctx, images: np.ndarray, all_indices: list[np.ndarray], level
 def neighbours_ui(ctx: Ctx, parts: list[np.ndarray], index: int, cell: tuple[int, int], code: int) -> None:
     """A walk along the code's neighbours: the edited cell set to each of the NEIGHBOURS codes whose vectors lie
     nearest to its code's (FSQ: the nearest lattice points), decoded in one batch."""
-    near = cb.nearest_codes(_codebook(ctx.model, ctx.key, index), code, NEIGHBOURS)
+    vectors = code_vectors(ctx, index)
+    if vectors is None:
+        st.caption("No walk along a code's neighbours: this model holds no code vectors to measure nearness by.")
+        return
+    near = cb.nearest_codes(vectors, code, NEIGHBOURS)
     grids = np.repeat(parts[index][None], len(near), axis=0)  # (k, h, w)
     grids[:, cell[0], cell[1]] = near
     others = [np.repeat(p[None], len(near), axis=0) for p in parts]
