@@ -120,3 +120,17 @@ def test_a_click_on_the_grid_chart_names_its_cell():
     assert clicked_cell({"selection": {"points": [{"curve_number": 0, "point_index": 4}]}}, (2, 3)) is None  # the image
     assert clicked_cell({"selection": {"points": [{"curve_number": 1, "point_index": 6}]}}, (2, 3)) is None
     assert clicked_cell(None, (2, 3)) is None and clicked_cell({"selection": {"points": []}}, (2, 3)) is None
+
+
+def test_the_panel_on_an_onnx_index_pair_with_no_code_vectors(shipped_env, tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    from explorer.checkpoint import from_pretrained
+    from explorer.onnx.discrete import export_discrete_pair
+
+    folder = export_discrete_pair(from_pretrained(_vq_mnist5k(shipped_env)), tmp_path / "models" / "vq-onnx")
+    monkeypatch.setenv("VAE_EXPLORER_MODELS", str(folder.parent))
+    at = _counted(open_app(folder, "walk"))
+    assert not at.exception and not errors(at), errors(at)
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("This model holds no code vectors") for c in captions), captions
+    assert any(c.startswith("No walk along a code's neighbours") for c in captions), captions
