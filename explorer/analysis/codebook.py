@@ -232,3 +232,37 @@ def codebook_metrics(model: VAE, test: Dataset, likelihood: str, limit: int | No
         metrics["codebook_size" + suffix] = level.codebook_size
     metrics["metric_descriptions"] = descriptions
     return metrics
+
+
+def cellwise_path(start: np.ndarray, end: np.ndarray, steps: int, seed: int = 0) -> np.ndarray:
+    """Grids (steps, h, w) going from index grid `start` (h, w) to `end` cell by cell: step t has the first
+    round(t / (steps - 1) * m) of the m differing cells (in a seeded random order) switched to `end`'s code. Codes
+    have no order between them, so there is no halfway code to blend; the path swaps whole cells."""
+    if start.shape != end.shape:
+        raise ValueError(f"the two code grids differ in shape: {start.shape} and {end.shape}")
+    if steps < 2:
+        raise ValueError(f"steps must be at least 2, got {steps}")
+    differ = np.flatnonzero(start.reshape(-1) != end.reshape(-1))
+    order = np.random.default_rng(seed).permutation(differ)
+    path = np.repeat(start.reshape(1, -1), steps, axis=0)  # (steps, h * w)
+    for t in range(steps):
+        switched = order[: round(t / (steps - 1) * len(order))]
+        path[t, switched] = end.reshape(-1)[switched]
+    return path.reshape(steps, *start.shape)
+
+
+def lattice_positions(vectors: np.ndarray) -> np.ndarray:
+    """Each code vector's place (K, D) int on its lattice: per dimension, the rank of its value among that
+    dimension's distinct values (rounded to 5 decimals; FSQ's levels: 0..L_d - 1), whatever order the indices
+    enumerate them in."""
+    return np.stack([np.unique(np.round(vectors[:, d], 5), return_inverse=True)[1].reshape(-1) for d in range(vectors.shape[1])], 1)
+
+
+def nearest_codes(vectors: np.ndarray, code: int, k: int) -> np.ndarray:
+    """The k codes (k,) whose vectors (of vectors (K, D)) lie nearest to `code`'s, nearest first, `code` itself
+    excluded (ties: the lower index first): the steps of a walk along a code's neighbours."""
+    if not 0 <= code < len(vectors):
+        raise ValueError(f"code {code} is outside the codebook: codes run 0..{len(vectors) - 1}")
+    d = np.linalg.norm(vectors.astype(np.float64) - vectors[code].astype(np.float64), axis=1)
+    d[code] = np.inf
+    return np.lexsort((np.arange(len(d)), d))[: min(k, len(d) - 1)]

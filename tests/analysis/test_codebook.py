@@ -11,8 +11,8 @@ import scipy.stats
 import torch
 
 from explorer.analysis.codebook import (
-    cell_boxes, code_patches, codebook_metrics, codebook_pca, count_codes, pooled_histograms, sample_from_usage,
-    usage_stats,
+    cell_boxes, cellwise_path, code_patches, codebook_metrics, codebook_pca, count_codes, lattice_positions,
+    nearest_codes, pooled_histograms, sample_from_usage, usage_stats,
 )
 from explorer.data.base import TensorImageDataset
 from explorer.models import build_model
@@ -85,3 +85,36 @@ def test_metrics_for_the_card(tiny):
     mse = float(((x - model.reconstruct(x)) ** 2).mean())
     assert metrics["psnr_db"] == pytest.approx(10 * math.log10(1 / mse), rel=1e-4)
     assert set(metrics["metric_descriptions"]) == {k for k in metrics if k not in ("metric_descriptions", "codebook_size")}
+
+
+def test_cellwise_path_swaps_whole_cells_from_one_grid_to_the_other():
+    rng = np.random.default_rng(2)
+    a, b = rng.integers(0, 16, size=(4, 4)), rng.integers(0, 16, size=(4, 4))
+    b[0, 0] = a[0, 0]  # one cell the same in both
+    path = cellwise_path(a, b, 5, seed=0)
+    assert path.shape == (5, 4, 4) and np.array_equal(path[0], a) and np.array_equal(path[-1], b)
+    differ = int((a != b).sum())
+    switched = [int((p != a).sum()) for p in path]
+    assert switched == [round(t / 4 * differ) for t in range(5)]  # a growing share of the differing cells
+    for p in path:  # every cell holds one grid's code or the other's, never a third
+        assert np.all((p == a) | (p == b))
+        assert np.all((p != a) <= (path[-1] != a))
+    with pytest.raises(ValueError, match="differ in shape"):
+        cellwise_path(a, b[:2], 3)
+
+
+def test_lattice_positions_recover_the_levels_of_a_lattice():
+    levels = [3, 2, 4]
+    points = np.array([[i, j, k] for k in range(4) for j in range(2) for i in range(3)], dtype=np.float32)
+    scaled = points / (np.array(levels) - 1) * 2 - 1 + 1e-7  # values in [-1, 1] with float noise, as FSQ's are
+    assert np.array_equal(lattice_positions(scaled), points.astype(int))
+
+
+def test_nearest_codes_against_a_loop():
+    vectors = np.random.default_rng(3).normal(size=(12, 4)).astype(np.float32)
+    near = nearest_codes(vectors, 5, 4)
+    by_loop = sorted((k for k in range(12) if k != 5), key=lambda k: float(((vectors[k] - vectors[5]) ** 2).sum()))
+    assert list(near) == by_loop[:4]
+    assert len(nearest_codes(vectors, 0, 50)) == 11
+    with pytest.raises(ValueError, match="code 12 is outside the codebook"):
+        nearest_codes(vectors, 12, 3)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from explorer.analysis.collapse import COLLAPSE_TOTAL_KL_NATS, collapse_verdict
+from explorer.run_folder import beta_prunes
 from explorer.analysis.evaluation import evaluate
 from explorer.checkpoint import read_config
 from explorer.models import build_model, get_model_class
@@ -53,9 +54,11 @@ def test_every_shipped_model_is_silent(folder):
     metrics = json.loads((folder / "metrics.json").read_text())
     saved = read_config(folder)
     cls = get_model_class(saved["family"])
-    spatial = cls(cls.config_class.from_dict(saved["config"])).capabilities().code_kind != "vector"
+    caps = cls(cls.config_class.from_dict(saved["config"])).capabilities()
     kl = metrics.get("kl_code_nats", metrics["kl_nats"])  # the code's KL, without the pu's location terms
-    verdict = collapse_verdict(kl, metrics["kl_per_dim"], metrics["active_units"], spatial=spatial)
+    pruning = caps.pruning_objective or beta_prunes(saved.get("training"))  # beta-TCVAE switches dimensions off
+    verdict = collapse_verdict(kl, metrics["kl_per_dim"], metrics["active_units"], spatial=caps.code_kind != "vector",
+                               pruning_objective=pruning)
     assert not verdict["collapsed"], verdict["reasons"]
     if "collapse" in metrics:  # written by evaluations after this verdict existed
         assert not metrics["collapse"]["collapsed"]

@@ -80,3 +80,14 @@ def threads(monkeypatch) -> list[str]:
     yield seen
     load_model.clear()
     st.cache_data.clear()
+
+
+@pytest.fixture
+def shipped_env(cache_dir, monkeypatch) -> dict[str, Path]:
+    """The app on the shipped checkpoints alone (no tiny ones built): name -> folder of each in pretrained/."""
+    shipped = checkpoints.shipped()
+    if not shipped:
+        pytest.skip("no shipped checkpoints here")
+    monkeypatch.setenv("VAE_EXPLORER_MODELS", str(checkpoints.PRETRAINED))
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(cache_dir))
+    return shipped

@@ -14,7 +14,9 @@ def page() -> None:
     ctx = require_ctx()
     st.title("Captions")
     if not ctx.has_captions:
-        st.info(f"{ctx.entry.name} has no caption decoder; choose a captioning checkpoint (family 'pu').")
+        why = (" Captions do not apply to a discrete code (a grid of codebook indices): no caption decoder reads one."
+               if ctx.code_kind == "discrete" else "")
+        st.info(f"{ctx.entry.name} has no caption decoder; choose a captioning checkpoint (family 'pu').{why}")
         return
     start, described = start_ui(ctx)
     axes = axes_ui(ctx)

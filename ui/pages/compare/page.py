@@ -192,7 +192,10 @@ def prior_ui(ctxs: list[Ctx]) -> None:
     sizes = ", ".join(f"{ctx.entry.name}: {ctx.latent_size}" for ctx in ctxs)
     st.caption(f"Each row: z ~ N(0, I) of that model's own code size ({sizes}), "
                f"drawn with one generator seeded {seed}, decoded by the model"
-               + (f"; conditional models under class {label}." if label is not None else "."))
+               + (f"; conditional models under class {label}." if label is not None else ".")
+               + "".join(f" {ctx.entry.name} has a discrete code: its row draws every cell's index uniformly from "
+                         "its codebook (it has no learned prior), so it does not look like the data."
+                         for ctx in ctxs if ctx.code_kind == "discrete"))
 
 
 def _px(image) -> np.ndarray:

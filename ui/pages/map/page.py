@@ -20,6 +20,7 @@ from ui.app.context import Ctx, require_ctx
 from ui.app.dataviews import DataView
 from ui.app.navigation import switch_to
 from ui.app.perf import settle
+from ui.pages.map import discrete
 from ui.pages.map.big import big_page, encodings_of
 from ui.pages.map.jobs_ui import encode_ui, failed_job_ui, progress_ui
 from ui.services import inference
@@ -28,7 +29,7 @@ from ui.shared.captioning import word_colour_ui
 from ui.shared.pad import map_pad
 from ui.shared.pca_map import pca_map
 from ui.shared.watched_decode import decode_ui
-from ui.shared.widgets import encode_one, image_ui, usable_uploads
+from ui.shared.widgets import encode_one, image_ui, reconstruct_one, usable_uploads
 
 METHODS = {"PCA": "pca", "UMAP": "umap", "t-SNE": "tsne", "latent plane": "plane"}
 MAX_GALLERY = 60
@@ -60,7 +61,7 @@ def map_coords(ctx: Ctx, view: DataView, method: str) -> tuple[np.ndarray, str, 
 def place_uploads(ctx: Ctx, view: DataView, method: str, coords: np.ndarray) -> tuple[list[str], np.ndarray]:
     """Uploads on the current map: exact PCA projection, raw plane, or nearest-neighbour placement."""
     ups = usable_uploads(ctx)
-    if not ups:
+    if not ups or ctx.code_kind == "discrete":  # a discrete model's points are histograms, not codes
         return [], np.zeros((0, 2))
     means = np.stack([encode_one(ctx, u.tensor) for u in ups])
     if method == "pca":
@@ -131,6 +132,9 @@ def point_ui(ctx: Ctx, view: DataView, item: int) -> None:
     c = st.columns([1, 1, 2])
     if view.has_images:
         image_ui(c[0], view.image(item), "original")
+    if ctx.code_kind == "discrete":  # its point is a code histogram, which does not decode
+        image_ui(c[1], reconstruct_one(ctx, view.image(item)), "reconstruction")
+        return
     decoded = decode_ui(ctx.model, ctx.key, view.means[item], "item decode", c[1].empty())  # bar, Cancel
     if decoded is not None:
         image_ui(c[1], decoded, f"decoded {ctx.model.code_name}")
@@ -174,6 +178,10 @@ def page() -> None:
         big_page(ctx, stored[sources.index(source) - 1], choice)
         return
     view = ctx.data()
+    if ctx.code_kind == "discrete":
+        view = discrete.histogram_view(ctx, view)
+        if view is None:
+            return
     colour, colour_name = None, ""
     if ctx.has_captions:
         colour, colour_name = word_colour_ui(ctx, view, c[1])
@@ -183,13 +191,14 @@ def page() -> None:
     fig, index = figure(view, coords, colour, colour_name, up_names, up_pos, titles)
     event = st.plotly_chart(fig, key=f"map:{ctx.key}:{view.name}:{shown}", on_select="rerun",
                             selection_mode=("points", "box", "lasso"), config={"displaylogo": False})
-    parts = [f"{len(coords)} test items of {view.name}, each point its {ctx.model.code_name}", note, view.note]
+    what = discrete.NOTE if ctx.code_kind == "discrete" else f"each point its {ctx.model.code_name}"
+    parts = [f"{len(coords)} test items of {view.name}, {what}", note, view.note]
     if up_names:
         parts.append(f"{len(up_names)} upload(s) as stars" + (" (placed by nearest neighbours)" if shown in ("umap", "tsne") else ""))
     st.caption("; ".join(p for p in parts if p) + ". Click a point, or draw a box or lasso, to see the items.")
     st.download_button("Coordinates (CSV)", data=lambda: csv_bytes(view, coords, shown), file_name=f"map-{view.name}-{shown}.csv",
                        mime="text/csv", on_click="ignore", key="map_csv")
-    if shown in ("pca", "plane"):  # hover/drag over the map's plane, decoded in the browser (none without an export)
+    if shown in ("pca", "plane") and ctx.code_kind != "discrete":  # hover/drag over the map's plane, decoded in the browser (none without an export)
 
         _, comps, mean = pca_map(ctx, view) if shown == "pca" else (None, None, None)
         map_pad(ctx, view, shown, coords, comps, mean)

@@ -13,6 +13,7 @@ import streamlit as st
 
 from explorer.images import UPLOAD_TYPES, display_scale, to_uint8
 from ui.app.context import Ctx, require_ctx
+from ui.pages.reconstruct.discrete_ui import discrete_scores_ui, grid_description
 from ui.pages.reconstruct.draw import can_draw, drawing_class, drawing_ui, walk_start_ui
 from ui.pages.reconstruct.watched_ui import (
     CallBudget,
@@ -63,6 +64,9 @@ def scores_ui(ctx: Ctx, image, title: str, iwae_k: int, seed: int, n_samples: in
     else:
         if not model.capabilities().posterior:
             no_posterior_ui(ctx, image)
+            return
+        if ctx.code_kind == "discrete":
+            discrete_scores_ui(ctx, image, seed, budget, key)
             return
         scored = watched_score_ui(ctx, image.numpy(), iwae_k, seed, n_samples, budget, key)
         if scored is None:
@@ -127,8 +131,11 @@ def _px(image) -> np.ndarray:
 def page() -> None:
     ctx = require_ctx()
     st.title("Reconstruct")
+    declared = ctx.declared_capabilities()  # from config.json: a vector model's first paint loads no weights
+    discrete = bool(declared and declared.discrete_code)
     st.caption(f"{ctx.entry.name}: input {ctx.shape[0]} x {ctx.shape[1]} x {ctx.shape[2]}, "
-               f"{ctx.likelihood} likelihood, {code_description(ctx.latent_shape)}.")
+               f"{ctx.likelihood} likelihood, "
+               f"{grid_description(ctx) if discrete else code_description(ctx.latent_shape)}.")
     with st.expander("Settings", expanded=False):
         c = st.columns(4)
         c[0].radio("Invert colours", list(INVERT_MODES), key="invert_mode", horizontal=True,

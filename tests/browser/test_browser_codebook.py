@@ -1,0 +1,53 @@
+"""The codebook panel in headless Chromium on the shipped vq-mnist5k: a click on a cell of the code grid chart
+picks that cell (the Row and Column inputs follow), and a new code for it changes the server's decode."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from conftest import start_app
+from driver import choose_model, go, image_src, open_app, shot, wait_idle
+
+from tests.support import checkpoints
+from tests.support.ports import free_port
+from tests.support.serve import stop
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def shipped_url(tmp_path_factory):
+    if "vq-mnist5k" not in checkpoints.shipped():
+        pytest.skip("pretrained/vq-mnist5k is not here")
+    root = tmp_path_factory.mktemp("codebook-browser")
+    env = dict(os.environ, VAE_EXPLORER_MODELS=str(checkpoints.PRETRAINED), VAE_EXPLORER_CACHE=str(root / "cache"),
+               VAE_EXPLORER_LIVE="off")
+    port = free_port()
+    proc = start_app(port, env, root / "streamlit.log")
+    yield f"http://127.0.0.1:{port}"
+    stop(proc)
+
+
+def test_a_click_on_a_cell_picks_it_and_a_new_code_changes_the_decode(page, shipped_url, shots):
+    open_app(page, shipped_url)
+    choose_model(page, "vq-mnist5k")
+    go(page, "Latent walk")
+    page.get_by_role("heading", name="Edit an image's code grid").wait_for(timeout=180_000)
+    wait_idle(page, 800)
+    chart = page.locator("[data-testid='stPlotlyChart']").nth(2)  # the histogram, the codebook map, the grid
+    chart.scroll_into_view_if_needed()
+    box = chart.locator(".nsewdrag").first.bounding_box()
+    # the 7 x 7 grid fills the plot area: click the centre of cell (1, 5)
+    page.mouse.click(box["x"] + box["width"] * 5.5 / 7, box["y"] + box["height"] * 1.5 / 7)
+    wait_idle(page, 800)
+    row = page.get_by_role("spinbutton", name="Row (0 to 6)")
+    col = page.get_by_role("spinbutton", name="Column (0 to 6)")
+    shot(page, shots / "clicked.png")
+    assert (row.input_value(), col.input_value()) == ("1", "5")
+    before = image_src(page, "decode with cell (1, 5) set to code")
+    code = page.get_by_role("spinbutton", name="New code for that cell (0 to 511)")
+    code.fill(str((int(code.input_value()) + 256) % 512))
+    code.press("Enter")
+    wait_idle(page, 800)
+    assert image_src(page, "decode with cell (1, 5) set to code") != before
