@@ -28,6 +28,7 @@ def choose(pg, label: str, option_text: str) -> None:
     """Pick the option whose text starts with option_text in the selectbox labelled `label`."""
     box = pg.get_by_role("combobox", name=label)
     box.click()
+    pg.keyboard.type(option_text)  # the list is virtualised: with many entries, only the first few are drawn
     pg.get_by_role("option").filter(has_text=re.compile("^" + re.escape(option_text))).first.click()
     wait_idle(pg)
 

@@ -37,6 +37,7 @@ def _add_model(pg, name: str) -> None:
     """Pick one more model in the page's multiselect."""
     box = pg.get_by_role("combobox", name=re.compile("^Models to compare"))
     box.click()
+    pg.keyboard.type(name)  # the list is virtualised: with many models, only the first few options are drawn
     pg.get_by_role("option").filter(has_text=re.compile("^" + re.escape(name) + "$")).first.click()
     pg.keyboard.press("Escape")
     # a pick made while the previous pick's rerun is still running can be lost: wait until it shows as chosen

@@ -68,6 +68,7 @@ def _visit(pg, url_path: str, title: str) -> None:
     go(pg, title)
     if url_path == "compare":  # two models, so that the page shows its tables, charts and upload
         pg.get_by_role("combobox", name="Models to compare").click()
+        pg.keyboard.type("mlp-mnist5k-2d")  # the list is virtualised: only the first few options are drawn
         pg.get_by_role("option").filter(has_text="mlp-mnist5k-2d").first.click()
         pg.keyboard.press("Escape")
     _settle(pg)
