@@ -53,7 +53,7 @@ METRIC_PATTERNS = (  # families of scores, described by their pattern
 # numbers in metrics.json that describe the run, not the model's quality
 NOT_SCORES = {"iwae_k", "active_unit_threshold", "latent_dims", "test_items", "caption_test_items", "prediction_draws",
               "steps", "epochs", "epochs_trained", "parameters", "tile", "seed", "scaling_factor", "batch_size", "lr",
-              "beta", "dataset", "options"}
+              "beta", "dataset", "options", "disentanglement_info"}
 
 
 def describe_metric(key: str, metrics: Mapping[str, Any] | None = None) -> str:
@@ -63,6 +63,11 @@ def describe_metric(key: str, metrics: Mapping[str, Any] | None = None) -> str:
         return str(own[key])
     if key in METRIC_DESCRIPTIONS:
         return METRIC_DESCRIPTIONS[key]
+    outer, _, inner = key.partition(".")
+    entry = ((metrics or {}).get(outer) or {}).get(inner) if inner else None
+    if isinstance(entry, Mapping) and entry.get("description"):  # a disentanglement entry describes itself
+        spread = f" (± {float(entry['spread']):.3g} over its sampling seeds)" if _number(entry.get("spread")) else ""
+        return f"{entry['description']}{spread}"
     for pattern, text in METRIC_PATTERNS:
         found = pattern.match(key)
         if found:
@@ -70,15 +75,22 @@ def describe_metric(key: str, metrics: Mapping[str, Any] | None = None) -> str:
     return key.replace("_", " ").replace(".", ": ")
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def scores(metrics: Mapping[str, Any], prefix: str = "") -> list[tuple[str, float]]:
     """Every numeric score in metrics (nested objects flattened as "outer.inner"), in order: numbers that describe
-    the run (NOT_SCORES, *_seconds), lists, texts, booleans and non-finite values left out."""
+    the run (NOT_SCORES, *_seconds), lists, texts, booleans and non-finite values left out. An object with a numeric
+    "value" is one score (a disentanglement entry: its value, with its spread and settings beside it)."""
     out: list[tuple[str, float]] = []
     for key, value in metrics.items():
         name = f"{prefix}{key}"
         if key in NOT_SCORES or key.endswith("_seconds") or key == "metric_descriptions":
             continue
-        if isinstance(value, Mapping):
+        if isinstance(value, Mapping) and _number(value.get("value")):
+            out.append((name, float(value["value"])))
+        elif isinstance(value, Mapping):
             out += scores(value, f"{name}.")
         elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             out.append((name, float(value) if isinstance(value, float) else int(value)))
@@ -282,6 +294,15 @@ def teacher_card_data(name: str, scores: Mapping[str, Any]) -> ModelCardData:
                      tags=("autoencoder-kl", "diffusers"))
 
 
+def student_card_data(name: str, info: Mapping[str, Any]) -> ModelCardData:
+    """The metadata of a distilled student's card (an AutoencoderTiny folder) from its student.json: its PSNR scores
+    against the teacher on held-out photographs."""
+    dataset = {"name": str(info.get("data", "?")),
+               "description": f"held-out photographs, decoded by the teacher {info.get('teacher', '?')}"}
+    return card_data(name, "autoencoder_tiny", dataset, info.get("scores") or {}, split="held-out photographs",
+                     library_name="diffusers", tags=("autoencoder-tiny", "distilled-preview"))
+
+
 def folder_card_data(folder: str | Path) -> ModelCardData:
     """The card metadata of a model folder from the files beside its weights, with no model loaded: a native
     checkpoint's config.json and metrics.json, or the teacher's (diffusers) config.json and teacher.json."""
@@ -289,6 +310,8 @@ def folder_card_data(folder: str | Path) -> ModelCardData:
     config = json.loads((folder / "config.json").read_text())
     if (folder / "teacher.json").is_file():  # the shipped diffusers teacher (explorer.analysis.teacher)
         return teacher_card_data(folder.name, json.loads((folder / "teacher.json").read_text()))
+    if (folder / "student.json").is_file():  # a distilled student (explorer.preview.distill)
+        return student_card_data(folder.name, json.loads((folder / "student.json").read_text()))
     metrics_path = folder / "metrics.json"
     if "family" not in config or not metrics_path.is_file():
         raise ValueError(f"{folder}: a card is rewritten from config.json (with 'family') and metrics.json, or "

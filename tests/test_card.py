@@ -33,18 +33,21 @@ def test_every_shipped_card_parses_with_a_model_index_and_is_current(folder):
 def test_the_model_index_holds_every_score_of_the_metrics_with_its_description():
     metrics = {"iwae_nll_nats": 91.5, "elbo_nats": -98.0, "active_units": 14, "iwae_k": 1000, "train_seconds": 3.0,
                "kl_per_dim": [1.0, 2.0], "protocol": "text", "codebook_perplexity": 41.0,
-               "disentanglement": {"mig": 0.21, "dci": {"disentanglement": 0.5}}, "iwae_bits_per_dim": None,
+               "disentanglement": {"dsprites/mig": {"value": 0.21, "spread": 0.01, "description": "MIG on dSprites"}},
+               "disentanglement_info": {"dsprites": {"seeds": [0, 1, 2]}}, "iwae_bits_per_dim": None,
                "metric_descriptions": {"codebook_perplexity": "codebook perplexity: codes in use (higher is better)"}}
     text = render_card("m", "conv", {"name": "mnist5k", "description": "MNIST"}, {"input_shape": [1, 28, 28],
                        "likelihood": "bernoulli"}, {}, metrics, "python train.py")
     card = ModelCard(text)
     got = {r.metric_type: r for r in card.data.eval_results}
-    assert set(got) == {"iwae_nll_nats", "elbo_nats", "active_units", "codebook_perplexity", "disentanglement.mig",
-                        "disentanglement.dci.disentanglement", "iwae_bits_per_dim", "elbo_bits_per_dim"}
+    assert set(got) == {"iwae_nll_nats", "elbo_nats", "active_units", "codebook_perplexity",
+                        "disentanglement.dsprites/mig", "iwae_bits_per_dim", "elbo_bits_per_dim"}
+    assert got["disentanglement.dsprites/mig"].metric_value == 0.21  # one result: the value, its spread in its name
+    assert got["disentanglement.dsprites/mig"].metric_name == "MIG on dSprites (± 0.01 over its sampling seeds)"
     assert got["iwae_nll_nats"].metric_value == 91.5 and got["iwae_nll_nats"].dataset_type == "mnist5k"
     assert got["iwae_bits_per_dim"].metric_value == pytest.approx(91.5 / (784 * 0.6931471805599453))
     assert got["codebook_perplexity"].metric_name.startswith("codebook perplexity: codes in use")
-    assert "negative log-likelihood" in got["iwae_nll_nats"].metric_name and got["disentanglement.mig"].metric_name
+    assert "negative log-likelihood" in got["iwae_nll_nats"].metric_name
     assert card.text.lstrip().startswith("# m\n") and "python train.py" in card.text  # the Markdown follows the metadata
 
 

@@ -23,6 +23,7 @@ import torch
 
 import explorer
 from explorer.cache import weights_digest
+from explorer.card import hub_card, student_card_data
 from explorer.checkpoint import from_pretrained
 from explorer.data import available_datasets, load_dataset, loader_options
 from explorer.data.base import DataSplit
@@ -103,7 +104,13 @@ def check_data(data: DataSplit, teacher: VAE, crop_px: int) -> None:
 
 
 def render_card(name: str, info: dict[str, Any]) -> str:
-    """The card README.md of a student folder."""
+    """The card README.md of a student folder: a Hugging Face model card (explorer.card) whose model-index holds its
+    PSNR scores against the teacher, over the Markdown of `card_markdown`."""
+    return hub_card(student_card_data(name, info), card_markdown(name, info))
+
+
+def card_markdown(name: str, info: dict[str, Any]) -> str:
+    """The Markdown of a student's card: what it is, how it was trained, its scores."""
     spec, config, scores = info["spec"], info["config"], info["scores"]
     per = ", ".join(f"{k} {v:.2f}" for k, v in scores["decoder_psnr_db"].items())
     linear = scores.get("mean_linear_psnr_db")
