@@ -37,7 +37,7 @@ def test_distills_an_sd1_config_autoencoder(tmp_path, capsys):
     keep = ("block_out_channels", "layers_per_block", "latent_channels", "scaling_factor", "norm_num_groups")
     make_kl(tmp_path / "sd", **{k: config[k] for k in keep}, sample_size=64)
     out = tmp_path / "student"
-    args = ["--crop-cells", "9", "--frame-cells", "9", "--bank-size", "1", "--batch-size", "1", "--steps", "1",
+    args = ["--crop-cells", "9", "--frame-cells", "9", "--bank-size", "1", "--refresh", "1", "--batch-size", "1", "--steps", "1",
             "--eval-max-side", "72", "--no-onnx-timing", "--no-linear", "--threads", "1", "--no-progress"]
     assert main([str(tmp_path / "sd"), "--data", "photos", "--out", str(out), *args]) == 0
     info = json.loads((out / "student.json").read_text())
