@@ -95,7 +95,7 @@ def test_other_diffusers_class_is_refused(kl_folder, tmp_path):
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "_class_name": "AutoencoderKLTemporalDecoder"}))
     with pytest.raises(ForeignModelError, match="'AutoencoderKLTemporalDecoder'; only AutoencoderKL, AutoencoderTiny, "
-                                                "AutoencoderDC folders are supported"):
+                                                "AutoencoderDC, VQModel folders are supported"):
         load_foreign(folder)
 
 
