@@ -37,8 +37,8 @@ def upload_ui(ctx: Ctx, prefix: str = "walk") -> None:
                               help="A code saved on this page or with explorer.latent_files.save_latents, or a plain "
                                    "array of this model's code shape made elsewhere.")
         c = st.columns(3)
-        force = c[0].checkbox("Load anyway if made for another model", key=f"{prefix}_latent_force",
-                              help="Where the code shapes agree.")
+        force = c[0].checkbox("Load for another model", key=f"{prefix}_latent_force",
+                              help="Load a file made for another model anyway, where the code shapes agree.")
         policy = c[1].radio("Another scaling", ["refuse", "convert"], key=f"{prefix}_latent_scaling", horizontal=True)
         holds = c[2].selectbox("A plain array holds", list(IMPORTED), key=f"{prefix}_latent_holds")
     if up is None:
