@@ -3,9 +3,6 @@ never re-exported through torch, and equal to the model's own decode and encode.
 
 from __future__ import annotations
 
-import json
-import shutil
-
 import numpy as np
 import onnx
 import pytest
@@ -13,16 +10,7 @@ import torch
 
 from explorer.models.foreign import load_foreign
 from explorer.onnx.export import WRAPPED, ExportFailure, _session, exported_decoder, exported_encoder
-from tests.support.foreign_models import ONNX_OPSET, _Half, onnx_reference
-
-
-def pair_with(onnx_folder, tmp_path, **spec):
-    folder = tmp_path / "pair"
-    shutil.copytree(onnx_folder, folder)
-    payload = json.loads((folder / "onnx_vae.json").read_text())
-    payload.update(spec)
-    (folder / "onnx_vae.json").write_text(json.dumps(payload))
-    return folder
+from tests.support.foreign_models import ONNX_OPSET, _Half, copy_pair, onnx_reference
 
 
 def op_types(path) -> list[str]:
@@ -32,7 +20,7 @@ def op_types(path) -> list[str]:
 @pytest.mark.parametrize("spec", [{}, {"likelihood": "gaussian", "value_range": [-1, 1], "sigma": 0.2}],
                          ids=["bernoulli", "gaussian-minus-one-one"])
 def test_the_pairs_own_graphs_are_sent_wrapped_and_decode_as_the_model_does(onnx_folder, tmp_path, spec):
-    model = load_foreign(pair_with(onnx_folder, tmp_path, **spec))
+    model = load_foreign(copy_pair(onnx_folder, tmp_path, **spec))
     got = exported_decoder(model, "pair-digest", tmp_path / "cache")
     assert got.info.exporter == WRAPPED and got.info.input_names == ["code"] and got.info.output_names == ["image"]
     own = op_types(onnx_folder / "decoder.onnx")
@@ -56,7 +44,7 @@ def test_the_pairs_own_graphs_are_sent_wrapped_and_decode_as_the_model_does(onnx
 
 
 def test_a_fixed_batch_graph_is_not_wrapped_and_the_reason_is_one_line(onnx_folder, tmp_path):
-    folder = pair_with(onnx_folder, tmp_path)
+    folder = copy_pair(onnx_folder, tmp_path)
     net = onnx_reference(onnx_folder)
     torch.onnx.export(_Half(net.decode).eval(), (torch.randn(2, 4),), str(folder / "decoder.onnx"),
                       opset_version=ONNX_OPSET, external_data=False, verbose=False)

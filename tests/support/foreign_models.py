@@ -129,3 +129,16 @@ def write_ldm_file(vae: nn.Module, path: Path, prefix: str = "", extra: dict[str
              for k, v in vae.state_dict().items()}
     save_file({**state, **(extra or {})}, str(path))
     return Path(path)
+
+
+def copy_pair(onnx_folder: Path, tmp_path: Path, **spec) -> Path:
+    """A copy of an ONNX pair folder in tmp_path/pair, its onnx_vae.json updated with `spec`."""
+    import json
+    import shutil
+
+    folder = tmp_path / "pair"
+    shutil.copytree(onnx_folder, folder)
+    payload = json.loads((folder / "onnx_vae.json").read_text())
+    payload.update(spec)
+    (folder / "onnx_vae.json").write_text(json.dumps(payload))
+    return folder

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 import torch
@@ -12,21 +11,12 @@ from torch import nn
 from explorer.distributions import BernoulliLikelihood
 from explorer.models.foreign import ForeignModelError, load_foreign
 from explorer.models.foreign.onnx_pair import OnnxPairVAE
-from tests.support.foreign_models import ONNX_OPSET, _Half, onnx_reference
+from tests.support.foreign_models import ONNX_OPSET, _Half, copy_pair, onnx_reference
 
 
 @pytest.fixture(scope="module")
 def model(onnx_folder):
     return load_foreign(onnx_folder)
-
-
-def copy_pair(onnx_folder, tmp_path, **spec):
-    folder = tmp_path / "pair"
-    shutil.copytree(onnx_folder, folder)
-    payload = json.loads((folder / "onnx_vae.json").read_text())
-    payload.update(spec)
-    (folder / "onnx_vae.json").write_text(json.dumps(payload))
-    return folder
 
 
 def test_loads_with_shapes_from_graph(model):
