@@ -145,15 +145,22 @@ def model_means(folder: str, cache_dir: str | None) -> np.ndarray:
     return means
 
 
-def compare(name: str, means: np.ndarray, seeds: list[int], counts: dict) -> list[dict]:
+def compare(name: str, means: np.ndarray, seeds: list[int], counts: dict, with_disent: bool) -> list[dict]:
+    """Rows of this project's figures beside disent's (when `with_disent`; else this project's alone, no verdict)."""
     rows = []
     t0 = time.perf_counter()
     ours = our_figures(means, seeds, counts)
     t1 = time.perf_counter()
-    theirs = disent_figures(means, seeds, counts)
+    theirs = disent_figures(means, seeds, counts) if with_disent else None
     t2 = time.perf_counter()
     for metric in [m for m in ours if ours[m]]:
-        a, b = np.array(ours[metric]), np.array(theirs[metric])
+        a = np.array(ours[metric])
+        if theirs is None:
+            print(f"{name:24s} {metric:11s} ours {a.mean():.4f} ± {a.std():.4f}   disent: not installed", flush=True)
+            rows.append({"model": name, "metric": metric, "ours": round(float(a.mean()), 4),
+                         "ours_spread": round(float(a.std()), 4)})
+            continue
+        b = np.array(theirs[metric])
         spread = max(a.std(ddof=1) if len(a) > 1 else 0.0, b.std(ddof=1) if len(b) > 1 else 0.0)
         tolerance = max(0.02, 2 * spread)
         row = {"model": name, "metric": metric, "ours": round(float(a.mean()), 4), "ours_spread": round(float(a.std()), 4),
@@ -164,7 +171,7 @@ def compare(name: str, means: np.ndarray, seeds: list[int], counts: dict) -> lis
         print(f"{name:24s} {metric:11s} ours {a.mean():.4f} ± {a.std():.4f}   disent {b.mean():.4f} ± {b.std():.4f}"
               f"   diff {a.mean() - b.mean():+.4f} (tolerance {tolerance:.3f}) {'agree' if row['agree'] else 'DIFFER'}",
               flush=True)
-    print(f"{name}: ours {t1 - t0:.1f} s, disent {t2 - t1:.1f} s", flush=True)
+    print(f"{name}: ours {t1 - t0:.1f} s" + (f", disent {t2 - t1:.1f} s" if with_disent else ""), flush=True)
     return rows
 
 
@@ -178,7 +185,8 @@ def main() -> int:
                     help="the venv's Python that has disent (used when this one has not)")
     add_smoke_option(ap)
     a = ap.parse_args()
-    if not has_disent():
+    with_disent = has_disent()
+    if not with_disent:
         if Path(a.disent_python).is_file() and not os.environ.get("DISENT_PARITY_CHILD"):
             root = Path(__file__).resolve().parents[1]
             # `-m` from the checkout's top folder finds bench/ and explorer/; a venv Python is a link to the same
@@ -186,21 +194,23 @@ def main() -> int:
             env = dict(os.environ, DISENT_PARITY_CHILD="1")
             return subprocess.call([a.disent_python, "-m", "bench.bench_disent_parity", *sys.argv[1:]], cwd=root, env=env)
         print(f"disent is not importable under {sys.executable}, and {a.disent_python} is not a Python that has it: "
-              "install it in its own venv (see the module docstring); nothing compared.")
-        return 0
-    import importlib.metadata
-
+              "install it in its own venv (see the module docstring); only this project's figures follow.", flush=True)
     announce_smoke(a, counts=f"SMOKE_COUNTS {SMOKE_COUNTS}, a synthetic 10-D code, one seed")
-    print(f"disent {importlib.metadata.version('disent')} under Python {sys.version.split()[0]}", flush=True)
+    if with_disent:
+        import importlib.metadata
+
+        print(f"disent {importlib.metadata.version('disent')} under Python {sys.version.split()[0]}", flush=True)
     if a.smoke:
         from bench.bench_disentanglement import synthetic_means
         from explorer.data.dsprites import DSprites
 
-        compare("synthetic", synthetic_means(DSprites(), 10, 0.05, 0), [0], SMOKE_COUNTS)
+        compare("synthetic", synthetic_means(DSprites(), 10, 0.05, 0), [0], SMOKE_COUNTS, with_disent)
         return 0
+    if not with_disent:
+        return 2  # a parity run with one side only compares nothing
     rows = []
     for folder in a.models:
-        rows += compare(Path(folder).name, model_means(folder, a.cache_dir), list(range(a.seeds)), FULL_COUNTS)
+        rows += compare(Path(folder).name, model_means(folder, a.cache_dir), list(range(a.seeds)), FULL_COUNTS, True)
     if a.json:
         Path(a.json).write_text(json.dumps(rows, indent=1))
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -13,6 +14,11 @@ from tests.support.foreign_models import make_onnx_pair
 from tests.support.tinydata import make_split
 
 from tests.support import checkpoints
+
+# under pytest-xdist (scripts/test.sh: -n 2) each worker gets one core's worth of torch threads, so two workers
+# do not fight over the machine's cores
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
 
 
 @pytest.fixture(autouse=True)
