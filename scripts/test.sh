@@ -5,4 +5,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 CHROMIUM=$(bash scripts/ensure-chromium.sh) || { echo "browser tests need Chromium: failing" >&2; exit 1; }
 export CHROMIUM
-exec .venv/bin/python -m pytest --durations=30 "$@"  # the 30 slowest tests, to keep the suite inside its time budget
+# one pytest-xdist worker a core, at most 4 (each starts its own app servers and browser); worksteal evens out the
+# long tests. WORKERS=0 runs in this process alone (for -s and pdb).
+WORKERS=${WORKERS:-$(n=$(nproc 2>/dev/null || echo 1); [ "$n" -gt 4 ] && n=4; [ "$n" -lt 2 ] && n=0; echo "$n")}
+exec .venv/bin/python -m pytest -n "$WORKERS" --dist worksteal --durations=30 "$@"  # the 30 slowest tests, to keep the suite inside its time budget

@@ -21,6 +21,17 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(max(1, (os.cpu_count() or 2) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
 
 
+# the longest single tests, started first: under pytest-xdist's worksteal each worker then ends at about the same
+# time (the bench smoke runs alone take a few minutes, two at a time)
+LONGEST_FIRST = ("tests/test_benches.py::test_every_benchmark_runs_in_smoke_mode",
+                 "tests/test_distributed.py::test_two_processes_train_like_one_and_resume")
+
+
+def pytest_collection_modifyitems(config, items):
+    first = [item for name in LONGEST_FIRST for item in items if item.nodeid == name]
+    items[:] = first + [item for item in items if item not in first]
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

@@ -35,23 +35,16 @@ from ui.shared.walk_panel import KEEP, start_ui
 from ui.shared.watched_decode import code_digest, decode_ui
 from ui.shared.widgets import heat_rgb, image_ui
 
-SAMPLE_DEFAULT, SAMPLE_MAX = 16, 256  # data set items encoded for the channel statistics (a budget the user raises)
+SAMPLE_DEFAULT, SAMPLE_MAX = 16, 256  # data view items whose codes make the channel statistics (the user raises it)
 AXES_SHOWN = 4  # principal directions offered as sliders
 CHANNELS_SHOWN = 4  # single channels offered as sliders in the live walk (the first ones)
 LIVE_KEY = "spatial_live"  # the live walk's element
 SLIDER_RANGE = 3.0  # in units of each direction's spread over the cells
-BATCH = 8  # images a model call encodes at once (a 256 px SD-sized encode is about 0.5 GB an image)
+BATCH = 8  # images a model call encodes at once for the KL per channel (a 256 px SD-sized encode is about 0.5 GB an image)
 GRID_TARGET = 110  # display size of one channel's heat map, px
 
 
 # -- model calls (inference thread), cached per model, image and settings ------------------------------
-@st.cache_data(show_spinner="Encoding a data set sample ...", max_entries=8)
-def _sample_codes(_model, model_key: str, dataset: str, _images: np.ndarray, n: int) -> np.ndarray:
-    """Codes (n, C, H, W) of the first n data set images, encoded BATCH at a time (memory stays one batch's)."""
-    flat = np.concatenate([inference.encode_codes(_model, _images[i : min(i + BATCH, n)]) for i in range(0, n, BATCH)])
-    return flat.reshape(len(flat), *_model.latent_shape)
-
-
 @st.cache_data(show_spinner=False, max_entries=32)
 def _channel_kl(_model, model_key: str, images: np.ndarray) -> np.ndarray | None:
     """KL per channel (C,) averaged over images (N, C, H, W), or None where the posterior has no closed form."""
@@ -88,7 +81,9 @@ def _sample_ui(ctx: Ctx) -> tuple[np.ndarray | None, str]:
     st.session_state.setdefault("spatial_sample_n", min(SAMPLE_DEFAULT, top))
     n = int(st.number_input(f"Data set items for the channel statistics (budget; at most {top})", 1, top,
                             key="spatial_sample_n", **KEEP))
-    return _sample_codes(ctx.model, ctx.key, view.name, view.images, n), f"{n} items of {view.name}"
+    # the data view's posterior means are these items' codes already (encoded once, under the sidebar's data
+    # budget): encoding them again cost an SD-sized encoder seconds an item before the page drew its first picture
+    return view.means[:n].reshape(n, *ctx.latent_shape), f"{n} items of {view.name}"
 
 
 def channel_grid_ui(ctx: Ctx, code: np.ndarray, image: np.ndarray | None, sample: np.ndarray | None,
