@@ -55,6 +55,21 @@ FIRST_ELEMENT = """() => {
   const main = document.querySelector("[data-testid='stMain']");
   return Boolean(main && main.querySelector("h1")) && main.querySelectorAll("[data-testid='stElementContainer']").length >= 3;
 }"""
+# progress: a spinner, a progress bar or Streamlit's running indicator; WATCH records on the page's clock when the
+# app first painted (its root element), when progress was first shown and when the first content was
+# (window.__seen.app / .progress / .content, ms)
+PROGRESS = ("[data-testid='stSpinner'], [data-testid='stProgress'], [data-testid='stStatusWidget'], "
+            "[data-testid='stProgressBar']")
+WATCH = """
+window.__seen = {};
+const firstContent = %s;
+new MutationObserver(() => {
+  const now = performance.now();
+  if (window.__seen.content === undefined && firstContent()) window.__seen.content = now;
+  if (window.__seen.app === undefined && document.querySelector("[data-testid='stApp']")) window.__seen.app = now;
+  if (window.__seen.progress === undefined && document.querySelector(%r)) window.__seen.progress = now;
+}).observe(document, {subtree: true, childList: true, attributes: true});
+""" % (FIRST_ELEMENT, PROGRESS)
 # first picture: an image with a source, a canvas, a chart, a table or a metric
 FIRST_CONTENT = """() => {
   const main = document.querySelector("[data-testid='stMain']") ?? document;
@@ -172,11 +187,19 @@ def pages_part(folder: Path, pages: list[str], timeout_s: float, tmp: Path) -> d
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=find_chromium(), headless=True, args=CHROMIUM_ARGS)
-            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context.add_init_script(WATCH)
+            page = context.new_page()
             for name in pages:
                 t0 = time.perf_counter()
                 page.goto(f"{url}/{PAGES[name]}?model={folder.name}")
                 got = {}
+                try:  # seconds from the app's first paint to the first progress shown (target <= 1 s)
+                    page.wait_for_function("() => window.__seen.progress !== undefined", timeout=timeout_s * 1000)
+                    seen = page.evaluate("window.__seen")
+                    got["progress_after_paint_s"] = (seen["progress"] - seen["app"]) / 1000
+                except Exception:  # noqa: BLE001
+                    got["progress_after_paint_s"] = None
                 for what, check in (("first_content_s", FIRST_ELEMENT), ("first_picture_s", FIRST_CONTENT)):
                     left = timeout_s - (time.perf_counter() - t0)
                     try:

@@ -19,6 +19,15 @@ ONNX_OPSET = 18  # torch 2.14's dynamo exporter targets opset 18 by default; sta
 KL_SCALING, KL_SHIFT = 0.5, 0.1
 
 
+# the SD 1.x VAE config (83.7M parameters, a 4 x 32 x 32 latent at 256 px) and a FLUX-like one (16 channels, no quant
+# convs, scaling and shift), at full size: for the slow tests, with random seeded weights (make_kl)
+SD1_CONFIG = dict(block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4, scaling_factor=0.18215,
+                  sample_size=256)
+FLUX_LIKE_CONFIG = dict(block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=16,
+                        use_quant_conv=False, use_post_quant_conv=False, scaling_factor=0.3611, shift_factor=0.1159,
+                        sample_size=256)
+
+
 def make_autoencoder_kl(folder: Path, sample_size: int = 16, seed: int = 0) -> Path:
     """A tiny random diffusers AutoencoderKL (3x16x16 images, latent 3x8x8, scaling 0.5, shift 0.1), saved with
     `save_pretrained(safe_serialization=True)` into folder."""

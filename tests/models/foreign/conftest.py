@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.foreign_models import EXAMPLE_ADAPTER, make_autoencoder_kl
+from tests.support.foreign_models import EXAMPLE_ADAPTER, FLUX_LIKE_CONFIG, SD1_CONFIG, make_autoencoder_kl
 
 
 @pytest.fixture(scope="session")
@@ -20,11 +20,6 @@ def adapter_file() -> Path:
     return EXAMPLE_ADAPTER
 
 
-SD1_CONFIG = dict(block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4, scaling_factor=0.18215,
-                  sample_size=256)
-FLUX_LIKE_CONFIG = dict(block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=16,
-                        use_quant_conv=False, use_post_quant_conv=False, scaling_factor=0.3611, shift_factor=0.1159,
-                        sample_size=256)
 
 
 @pytest.fixture(scope="session")
