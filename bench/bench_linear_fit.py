@@ -47,7 +47,8 @@ def build(folder: Path, config: dict, channels: int):
 
 
 def run(name: str, config: dict, channels: int, tiles: int, held_out: int) -> None:
-    from explorer.preview.linear import fit_linear_preview, photo_crops, psnr
+    from explorer.analysis.teacher import psnr
+    from explorer.preview.linear import fit_linear_preview, photo_crops
 
     with tempfile.TemporaryDirectory() as tmp:
         model = build(Path(tmp) / "vae", config, channels)
@@ -61,8 +62,8 @@ def run(name: str, config: dict, channels: int, tiles: int, held_out: int) -> No
         shown = F.interpolate(preview.apply(code), scale_factor=preview.factor, mode="nearest")
         cells = F.avg_pool2d(full, preview.factor)
         side = model.config.input_shape[1]
-        print(f"{name:6} {channels:4} {side:5} {tiles:5} {seconds:7.1f} {preview.solve_seconds:7.3f} {psnr(shown, full):11.1f} "
-              f"{psnr(preview.apply(code), cells):11.1f} {preview.fit_psnr:8.1f}  "
+        print(f"{name:6} {channels:4} {side:5} {tiles:5} {seconds:7.1f} {preview.solve_seconds:7.3f} {psnr(full, shown):11.1f} "
+              f"{psnr(cells, preview.apply(code)):11.1f} {preview.fit_psnr:8.1f}  "
               f"{'ok' if preview.solve_seconds <= TARGET_S and seconds <= 180 else 'OVER'}", flush=True)
 
 

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from explorer.analysis.teacher import psnr
 from explorer.cache import entry_path, read_entry, write_entry
 from explorer.models.base import VAE
 from explorer.models.foreign.diffusers_kl import DiffusersKLVAE
@@ -92,12 +93,6 @@ class LinearPreview:
         return cls(torch.from_numpy(arrays["weights"]).float(), torch.from_numpy(arrays["bias"]).float(),
                    int(meta["factor"]), float(meta["fit_psnr"]), int(meta["samples"]), float(meta["seconds"]),
                    float(meta.get("solve_seconds", 0.0)))
-
-
-def psnr(a: Tensor, b: Tensor) -> float:
-    """Peak signal-to-noise ratio in dB of images in [0, 1]."""
-    mse = float(F.mse_loss(a.detach().float(), b.detach().float()))
-    return math.inf if mse == 0 else 10 * math.log10(1.0 / mse)
 
 
 def photo_crops(n: int, shape: tuple[int, int, int], generator: torch.Generator) -> Tensor:
@@ -212,7 +207,7 @@ def fit_linear_preview(model: VAE, tiles: int = 64, tile_cells: int = 8, border:
     weights, bias = solution[:-1].float(), solution[-1].float()
     fitted = (design @ solution).clamp(0, 1)
     now = time.perf_counter()
-    return LinearPreview(weights.contiguous(), bias.contiguous(), factor, psnr(fitted, y), len(x), now - start,
+    return LinearPreview(weights.contiguous(), bias.contiguous(), factor, psnr(y, fitted), len(x), now - start,
                          now - solve_start)
 
 
