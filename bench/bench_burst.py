@@ -1,7 +1,7 @@
 """No lost input under load: N sessions press keys on the Latent walk's first slider at once, in bursts.
 
     python -m bench.bench_burst                              # 8 sessions x 100 presses in 20 bursts
-    python -m bench.bench_burst --sessions 3 --presses 30    # the suite's size (tests/browser/test_burst.py)
+    python -m bench.bench_burst --sessions 3 --presses 30    # a short run
     python -m bench.bench_burst --busy 2                     # beside two busy loops (python -c "while 1: pass")
 
 One headless Chromium, one page per session, against `streamlit run app.py` with the shipped conv-mnist5k and the
@@ -10,11 +10,16 @@ Each page runs its own bursts in the page (so the sessions press at once, not in
 --presses / --bursts ArrowRight (or ArrowLeft, alternating) key presses on the focused slider, --gap-ms apart;
 3 s after a burst's last press the page's URL is read against the slider.
 
-Figures, over every press of every session:
-  lost     presses after which no new image was painted within 15 s (target 0)
-  stale    bursts after which, 3 s on, the URL's first value is not the slider's (a copied link would show another
-           image; target 0)
-  p99      press -> the next new image painted (its source changed, decoded, one animation frame on), ms
+Figures:
+  lost       sessions whose final value is not the one their key presses lead to (target 0). The driver works out
+             each session's value from its own presses (the slider's start, one step per ArrowRight / ArrowLeft,
+             clamped to the slider's range); after the last burst has settled, the page must hold that value in
+             the slider and in the URL, and show that value's image: the image a fresh page opened at the
+             session's URL shows (Streamlit names an image by its bytes, so equal images have equal sources)
+  stale      bursts after which, 3 s on, the URL's first value is not the slider's (a copied link would show another
+             image; target 0)
+  unpainted  presses after which no new image was painted within 15 s
+  p99        press -> the next new image painted (its source changed, decoded, one animation frame on), ms
 """
 
 from __future__ import annotations
@@ -39,11 +44,14 @@ ROOT = Path(__file__).resolve().parents[1]
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 LOST_MS = 15_000
 SETTLE_MS = 3_000
+TOLERANCE = 1e-3  # between two slider values (the URL writes 4 significant digits; the slider's step is 0.1)
 
 # In the page: arm() before each (trusted) key press notes the walk image's source and the time, and waits in the
 # background for the next new source painted (decoded, one animation frame on), or gives up after lostMs;
-# settled() reads the URL's first value against the slider's. Results in window.__burst.
+# settled() reads the URL's first value against the slider's; slider() the slider's value and range; final() what the
+# page holds and shows at the end (slider, URL, the walk image's source). Results in window.__burst.
 WATCH_JS = """(lostMs) => {
+  const TOLERANCE = %g;
   const out = window.__burst = {presses: [], waiting: 0};
   const image = () => [...document.querySelectorAll("[data-testid='stImageContainer']")].find((c) =>
     (c.querySelector("[data-testid='stImageCaption']")?.textContent ?? "").startsWith("decoded mean"))?.querySelector("img");
@@ -61,29 +69,69 @@ WATCH_JS = """(lostMs) => {
     };
     setTimeout(check, 0);
   };
+  const range = () => document.querySelector("[data-testid='stSlider'] input[type=range]");
   window.__settled = () => {
     const v = new URL(location.href).searchParams.get("v");
-    const slider = Number(document.querySelector("[data-testid='stSlider'] input[type=range]")?.value);
+    const slider = Number(range()?.value);
     const url = v === null ? null : Number(v.split(",")[0]);
-    return {slider, url, stale: url === null || Math.abs(url - slider) > 1e-3};
+    return {slider, url, stale: url === null || !(Math.abs(url - slider) <= TOLERANCE)};
   };
-}"""
+  window.__slider = () => ({value: Number(range().value), min: Number(range().min), max: Number(range().max),
+                            step: Number(range().step)});
+  window.__final = () => ({...window.__settled(), href: location.href, image: image()?.src ?? null});
+}""" % TOLERANCE
+
+
+def pressed_value(start: float, keys: list[str], low: float, high: float, step: float) -> float:
+    """The slider value that key presses lead to from `start`: one step up per ArrowRight, down per ArrowLeft,
+    clamped to [low, high] (a range input's keyboard steps, on the grid low + k * step)."""
+    k, top = round((start - low) / step), round((high - low) / step)
+    for key in keys:
+        k = min(top, max(0, k + (1 if key == "ArrowRight" else -1)))
+    return low + k * step
+
+
+@dataclass
+class SessionEnd:
+    """One session after its last burst: the value its presses lead to, and what the page holds and shows."""
+
+    expected: float  # worked out by the driver from its own key presses (pressed_value)
+    slider: float | None  # the slider's value in the page
+    url: float | None  # the URL's first value (what a copied link holds)
+    href: str
+    image: str | None  # the walk image's source
+    reference: str | None = None  # the image a fresh page at the session's URL shows (None: not opened)
+
+    def problems(self) -> list[str]:
+        """What differs from the expected value; [] when the session ended where its presses led."""
+        out = [f"{what} {got}" for what, got in (("slider", self.slider), ("URL", self.url))
+               if got is None or not abs(got - self.expected) <= TOLERANCE]
+        if self.image is None or self.image != self.reference:
+            out.append(f"image {self.image} (at the URL: {self.reference})")
+        return out
 
 
 @dataclass
 class BurstResult:
-    """Every session's presses (ms to the next painted image, None: lost) and bursts ({slider, url, stale})."""
+    """Every session's presses (ms to the next painted image, None: none in 15 s), bursts ({slider, url, stale})
+    and end (SessionEnd)."""
 
     presses: list[float | None]
     bursts: list[dict]
+    ends: list[SessionEnd]
 
     @property
     def lost(self) -> int:
-        return sum(1 for p in self.presses if p is None)
+        """Sessions whose final value (slider, URL or image) is not the one their presses lead to."""
+        return sum(1 for end in self.ends if end.problems())
 
     @property
     def stale(self) -> int:
         return sum(1 for b in self.bursts if b["stale"])
+
+    @property
+    def unpainted(self) -> int:
+        return sum(1 for p in self.presses if p is None)
 
     def p99(self) -> float:
         done = [p for p in self.presses if p is not None]
@@ -103,11 +151,12 @@ def serve_app(tmp: Path, models: str | None = None) -> tuple[subprocess.Popen, s
     return start(cmd, port, tmp / "app.log", ROOT, env, timeout=180), f"http://127.0.0.1:{port}"
 
 
-async def open_walk(browser, url: str):
-    """A new session on the Latent walk, its first slider focused and the watcher installed."""
+async def open_walk(browser, address: str):
+    """A new session on the Latent walk (`address`: the app's URL, or a walk link), its first slider focused and
+    the watcher installed."""
     pg = await (await browser.new_context(viewport={"width": 1280, "height": 1000})).new_page()
     pg.set_default_timeout(180_000)
-    await pg.goto(f"{url}/walk")
+    await pg.goto(address if "/walk" in address else f"{address}/walk")
     await pg.wait_for_selector(IDLE, state="attached")
     await pg.locator("[data-testid='stImageCaption']").filter(has_text="decoded mean").first.wait_for()
     await pg.wait_for_timeout(500)
@@ -117,21 +166,46 @@ async def open_walk(browser, url: str):
     return pg
 
 
-async def session_bursts(pg, presses: int, bursts: int, gap_ms: int) -> tuple[list[float | None], list[dict]]:
-    """One session's bursts of trusted key presses on its focused slider; (press -> paint ms or None, bursts)."""
+async def settled_page(pg) -> None:
+    """Wait until the page has settled: SETTLE_MS on, with Streamlit's script idle."""
+    await asyncio.sleep(SETTLE_MS / 1000)
+    await pg.wait_for_selector(IDLE, state="attached")
+
+
+async def session_bursts(pg, presses: int, bursts: int, gap_ms: int) -> tuple[list[float | None], list[dict],
+                                                                              SessionEnd]:
+    """One session's bursts of trusted key presses on its focused slider; (press -> paint ms or None, bursts,
+    its end: the value its presses lead to against what the page then holds and shows)."""
+    slider = await pg.evaluate("window.__slider()")
     per = presses // bursts
-    settled = []
+    settled, keys = [], []
     for b in range(bursts):
         key = "ArrowLeft" if b % 2 else "ArrowRight"
         for _ in range(per if b < bursts - 1 else presses - per * (bursts - 1)):
             await pg.evaluate("window.__arm()")
             await pg.keyboard.press(key)
+            keys.append(key)
             await asyncio.sleep(gap_ms / 1000)
         await asyncio.sleep(SETTLE_MS / 1000)
         settled.append(await pg.evaluate("window.__settled()"))
     while await pg.evaluate("window.__burst.waiting") > 0:
         await asyncio.sleep(0.5)
-    return await pg.evaluate("window.__burst.presses"), settled
+    await settled_page(pg)
+    final = await pg.evaluate("window.__final()")
+    expected = pressed_value(slider["value"], keys, slider["min"], slider["max"], slider["step"])
+    end = SessionEnd(expected, final["slider"], final["url"], final["href"], final["image"])
+    return await pg.evaluate("window.__burst.presses"), settled, end
+
+
+async def reference_images(browser, hrefs: set[str]) -> dict[str, str | None]:
+    """The walk image's source on a fresh page at each link, opened one at a time after the bursts."""
+    out = {}
+    for href in sorted(hrefs):
+        pg = await open_walk(browser, href)
+        await settled_page(pg)
+        out[href] = (await pg.evaluate("window.__final()"))["image"]
+        await pg.context.close()
+    return out
 
 
 async def run_bursts_async(chromium: str, url: str, sessions: int, presses: int, bursts: int,
@@ -142,11 +216,14 @@ async def run_bursts_async(chromium: str, url: str, sessions: int, presses: int,
         browser = await p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         pages = [await open_walk(browser, url) for _ in range(sessions)]
         done = await asyncio.gather(*(session_bursts(pg, presses, bursts, gap_ms) for pg in pages))
+        references = await reference_images(browser, {end.href for _, _, end in done})
         await browser.close()
-    result = BurstResult([], [])
-    for got, settled in done:
+    result = BurstResult([], [], [])
+    for got, settled, end in done:
+        end.reference = references[end.href]
         result.presses += got
         result.bursts += settled
+        result.ends.append(end)
     return result
 
 
@@ -183,8 +260,12 @@ def main(argv: list[str] | None = None) -> int:
         stop(proc)
     print(f"{a.sessions} sessions x {a.presses} presses in {a.bursts} bursts ({a.gap_ms} ms apart), "
           f"{a.busy} busy loops, load average {os.getloadavg()[0]:.1f}: {seconds:.0f} s")
-    print(f"lost presses {r.lost} of {len(r.presses)}; stale URLs {r.stale} of {len(r.bursts)} bursts; "
+    print(f"lost sessions {r.lost} of {len(r.ends)} (final value not the one their presses lead to); "
+          f"stale URLs {r.stale} of {len(r.bursts)} bursts; unpainted presses {r.unpainted} of {len(r.presses)}; "
           f"press -> paint p50 {r.p50():.0f} ms, p99 {r.p99():.0f} ms")
+    for i, end in enumerate(r.ends):
+        if end.problems():
+            print(f"  session {i}: pressed to {end.expected:g}, but " + "; ".join(end.problems()))
     return 0
 
 

@@ -197,6 +197,18 @@ def metrics_lines(metrics: dict[str, Any]) -> list[str]:
     return lines + ["", f"KL per latent dimension (nats): {', '.join(f'{v:.2f}' for v in metrics.get('kl_per_dim', [])[:64])}"]
 
 
+def _made_by(title: str, family: str, dataset: dict[str, Any], metrics: dict[str, Any], command: str) -> list[str]:
+    """A card's head, the same for a training and an evaluation card: title, summary line, the exact command."""
+    return [f"# {title}", "", summary_line(family, dataset.get("name", "?"), metrics), "",
+            "## How it was made", "", "```", command, "```", ""]
+
+
+def _evaluation(metrics: dict[str, Any]) -> list[str]:
+    """A card's evaluation section: the protocol, then the table of metrics."""
+    return ["## Evaluation", "", metrics.get("protocol", ""), "", "| metric | value |", "|---|---|",
+            *metrics_lines(metrics)]
+
+
 def render_card(
     name: str, family: str, dataset: dict[str, Any], model_config: dict[str, Any], train_config: dict[str, Any],
     metrics: dict[str, Any], command: str, images: dict[str, str] | None = None, notes: list[str] | None = None,
@@ -204,28 +216,13 @@ def render_card(
     """The Hugging Face model card (YAML metadata with the model-index, then Markdown) with the exact command that
     produced the checkpoint."""
     lines = [
-        f"# {name}",
-        "",
-        summary_line(family, dataset.get("name", "?"), metrics),
-        "",
-        "## How it was made",
-        "",
-        "```",
-        command,
-        "```",
-        "",
+        *_made_by(name, family, dataset, metrics, command),
         f"Data: {dataset.get('description') or dataset.get('name')}.",
         f"Trained on {metrics.get('device', '?')} in {metrics.get('train_seconds', float('nan')):.0f} s.",
         *([f"Posterior q(z | x): {metrics['posterior']}."] if metrics.get("posterior") else []),
         "",
-        "## Evaluation",
-        "",
-        metrics.get("protocol", ""),
-        "",
-        "| metric | value |",
-        "|---|---|",
+        *_evaluation(metrics),
     ]
-    lines += metrics_lines(metrics)
     if images:
         lines += ["", "## Pictures", ""]
         for title, path in images.items():
@@ -249,29 +246,14 @@ def render_evaluation_card(
     """The Hugging Face card of one evaluation (`python -m explorer.cli.evaluate`): its model-index, then the model,
     the data, the command and the same evaluation table a training card has."""
     lines = [
-        f"# {model_name} evaluated on {dataset.get('name', '?')}",
-        "",
-        summary_line(family, dataset.get("name", "?"), metrics),
-        "",
-        "## How it was made",
-        "",
-        "```",
-        command,
-        "```",
-        "",
+        *_made_by(f"{model_name} evaluated on {dataset.get('name', '?')}", family, dataset, metrics, command),
         f"Model: {metrics.get('model', model_name)} (weights sha256 {metrics.get('weights_digest', '?')}).",
         f"Data: {dataset.get('description') or dataset.get('name')}, {metrics.get('split', 'test')} split.",
         f"Code: {metrics.get('code_name', 'posterior mean')}; likelihood: {metrics.get('likelihood_description', '?')}.",
         f"Evaluated on {metrics.get('device', '?')} in {metrics.get('eval_seconds', float('nan')):.0f} s "
         f"(maps: {', '.join(metrics.get('maps', [])) or 'none'}).",
         "",
-        "## Evaluation",
-        "",
-        metrics.get("protocol", ""),
-        "",
-        "| metric | value |",
-        "|---|---|",
-        *metrics_lines(metrics),
+        *_evaluation(metrics),
         "",
         "## Model configuration",
         "",

@@ -45,8 +45,9 @@ def tiny_split() -> DataSplit:
 
 @pytest.fixture
 def map_workers(monkeypatch) -> list[subprocess.Popen]:
-    """Every process ui.services.mapjobs starts during the test (its map workers), in order: for the tests that kill one."""
-    from ui.services import mapjobs
+    """Every worker process ui.services.workers starts during the test (map workers and the like), in order: for the
+    tests that kill one."""
+    from ui.services import workers
 
     started: list[subprocess.Popen] = []
     real_popen = subprocess.Popen
@@ -56,7 +57,7 @@ def map_workers(monkeypatch) -> list[subprocess.Popen]:
         started.append(proc)
         return proc
 
-    monkeypatch.setattr(mapjobs.subprocess, "Popen", popen)
+    monkeypatch.setattr(workers.subprocess, "Popen", popen)
     return started
 
 

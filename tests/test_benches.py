@@ -88,3 +88,19 @@ def test_every_benchmark_runs_in_smoke_mode():
         assert len(said) == 2, f"bench.{name} did not announce its smoke sizes:\n{out[-2000:]}"
         figures = [ln for ln in said[1].splitlines()[1:] if re.search(r"\d", ln)]
         assert figures, f"bench.{name} printed no figures after its smoke sizes:\n{out[-2000:]}"
+
+
+def test_burst_counts_a_session_lost_by_its_final_value():
+    """bench_burst's lost: a session whose slider, URL or image ends elsewhere than its own key presses lead."""
+    from bench.bench_burst import BurstResult, SessionEnd, pressed_value
+
+    keys = ["ArrowRight"] * 5 + ["ArrowLeft"] * 2
+    assert pressed_value(0.0, keys, -4.0, 4.0, 0.1) == pytest.approx(0.3)
+    assert pressed_value(3.9, keys, -4.0, 4.0, 0.1) == pytest.approx(3.8)  # clamped at 4, then two steps down
+    good = SessionEnd(0.3, 0.3, 0.3, "h", "/media/a.png", "/media/a.png")
+    stale_link = SessionEnd(0.3, 0.3, 0.2, "h", "/media/a.png", "/media/a.png")
+    old_image = SessionEnd(0.3, 0.3, 0.3, "h", "/media/b.png", "/media/a.png")
+    assert good.problems() == [] and stale_link.problems() == ["URL 0.2"]
+    assert old_image.problems() == ["image /media/b.png (at the URL: /media/a.png)"]
+    result = BurstResult([12.0, None], [{"stale": True}, {"stale": False}], [good, stale_link, old_image])
+    assert (result.lost, result.stale, result.unpainted) == (2, 1, 1)

@@ -565,13 +565,13 @@ def kl_base(tmp_path_factory) -> Path:
 def test_diffusers_config_loads_or_is_refused_naming_the_file(kind, seed, kl_base, tmp_path, monkeypatch):
     import torch
 
-    from explorer.models.foreign import ForeignModelError, diffusers_kl, load_foreign
+    from explorer.models.foreign import ForeignModelError, diffusers_loading, load_foreign
 
     folder = _case_folder(kl_base, tmp_path)
     payload = F.mutate_diffusers_config(json.loads((kl_base / "config.json").read_text()), kind, random.Random(seed))
     (folder / "config.json").write_text(json.dumps(payload))
     if kind == "absurd_size":  # refused before diffusers builds anything
-        monkeypatch.setattr(diffusers_kl, "_import_autoencoder_kl", lambda: pytest.fail(f"built from {payload}"))
+        monkeypatch.setattr(diffusers_loading, "diffusers_class", lambda name: pytest.fail(f"built from {payload}"))
     with watchdog():
         try:
             model = load_foreign(folder)

@@ -23,7 +23,7 @@ from torch import Tensor
 from explorer.analysis.evaluation import scoring_inputs
 from explorer.data.base import DataSplit, stack_images
 from explorer.data.captions import CaptionedImageDataset
-from explorer.models.base import VAE
+from explorer.models.base import VAE, eval_mode
 from explorer.text import bleu_scores, most_frequent_caption
 
 ATTRIBUTES = ("colour", "shape", "size", "position")
@@ -85,9 +85,7 @@ def caption_metrics(model: VAE, data: DataSplit, batch_size: int = 250, seed: in
     caps = model.capabilities()
     if not (caps.captions or caps.labels):
         return {}
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         images, labels = stack_images(data.test)
         x_all = scoring_inputs(images, model.config.likelihood)
         device = model.device
@@ -100,8 +98,6 @@ def caption_metrics(model: VAE, data: DataSplit, batch_size: int = 250, seed: in
                 probs.append(model.label_probabilities(codes).cpu())  # (B, n_classes), averaged over any M codes
             if caps.captions:
                 greedy += model.captions(codes, method="greedy")
-    finally:
-        model.train(was_training)
     metrics: dict[str, Any] = {"prediction_draws": caps.prediction_draws}
     if probs and bool((labels >= 0).any()):
         pred = torch.cat(probs).argmax(-1)
@@ -161,9 +157,7 @@ def epoch_summary(model: VAE, data: DataSplit, device: torch.device | str, limit
     caps = model.capabilities()
     if not (caps.captions or caps.labels):
         return {}
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         x, labels, captions, counts = _summary_batch(data, limit, device)
         codes = model.encode_code(x)  # (N, *latent_shape): the posterior means
         out: dict[str, str | float] = {}
@@ -184,5 +178,3 @@ def epoch_summary(model: VAE, data: DataSplit, device: torch.device | str, limit
                     for i in range(len(texts))]
             out["sampled_captions"] = " | ".join(f"{t}  [true: {r}]" for t, r in zip(texts, refs))
         return out
-    finally:
-        model.train(was_training)

@@ -16,9 +16,10 @@ it), so callers pass it only to models that declare the capability.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar, Protocol
 
 import torch
@@ -530,6 +531,18 @@ class VAE(nn.Module):
         x = torch.stack([x0.reshape(self.config.input_shape), x1.reshape(self.config.input_shape)])
         z0, z1 = self._encode(x.to(self.device), condition).mean
         return self._decode(interpolate_codes(z0, z1, steps, spherical), condition).mean
+
+
+@contextmanager
+def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
+    """The module in eval mode for the `with` block, then back in the mode it had (also when the block raised):
+    scoring and export run a model as inference does, without changing how its owner left it."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)
 
 
 def interpolate_codes(z0: Tensor, z1: Tensor, steps: int, spherical: bool = False) -> Tensor:

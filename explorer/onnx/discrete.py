@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from explorer.files import atomic_write_bytes, atomic_write_with
-from explorer.models.base import VAE
+from explorer.models.base import VAE, eval_mode
 
 OPSET = 18
 SPEC_NAME, ENCODER_NAME, DECODER_NAME = "onnx_vae.json", "encoder.onnx", "decoder.onnx"
@@ -86,14 +86,15 @@ def export_discrete_pair(model: VAE, folder: str | Path, seed: int = 0) -> Path:
                          f"({', '.join(level.name for level in levels)})")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    device, was_training = model.device, model.training
-    model.cpu().eval()
-    try:
-        x = torch.rand(2, *model.config.input_shape, generator=torch.Generator().manual_seed(seed))
-        _export_checked(IndexEncoder(model), x, folder / ENCODER_NAME, "image", "indices")
-        _export_checked(IndexDecoder(model), model.encode_indices(x)[0], folder / DECODER_NAME, "indices", "image")
-    finally:
-        model.to(device).train(was_training)
+    device = model.device
+    with eval_mode(model):
+        try:
+            model.cpu()
+            x = torch.rand(2, *model.config.input_shape, generator=torch.Generator().manual_seed(seed))
+            _export_checked(IndexEncoder(model), x, folder / ENCODER_NAME, "image", "indices")
+            _export_checked(IndexDecoder(model), model.encode_indices(x)[0], folder / DECODER_NAME, "indices", "image")
+        finally:
+            model.to(device)
     level = levels[0]
     spec = {"input_shape": list(model.config.input_shape), "likelihood": model.config.likelihood,
             "value_range": [0, 1], "name": f"{model.family} index pair",

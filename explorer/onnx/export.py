@@ -39,7 +39,7 @@ import torch
 from torch import Tensor, nn
 
 from explorer.files import atomic_write_bytes, atomic_write_with, file_sha256
-from explorer.models.base import VAE
+from explorer.models.base import VAE, eval_mode
 from explorer.models.blocks.conditioning import with_default_condition
 from explorer.onnx.trust import vet_onnx_file
 from explorer.onnx.wrap import wrap_for_page
@@ -311,8 +311,6 @@ def _export(model: VAE, part: str, path: str | Path, opset: int, exporters: tupl
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    was_training = model.training
-    model.eval()
     if layout == "optimum":
         graph = OptimumDecoderGraph(model) if part == "decoder" else OptimumEncoderGraph(model)
         input_names, output_names = OPTIMUM_NAMES[part]
@@ -323,56 +321,56 @@ def _export(model: VAE, part: str, path: str | Path, opset: int, exporters: tupl
     errors: dict[str, str] = {}
     if model.native_onnx(part) is not None:  # its own graph, as it is: no re-export through torch
         exporters = (WRAPPED, *(e for e in exporters if e != WRAPPED))
-    try:
-        if device.type != "cpu":
-            model.cpu()
-        example = _probe_inputs(model, part, layout=layout)
+    with eval_mode(model):
         try:
-            with torch.no_grad():
-                expected = graph(example)
-        except Exception as exc:  # noqa: BLE001  (a model torch cannot run this way: a failure of this part)
-            if layout != "optimum":
-                raise
-            raise OnnxExportError(ExportFailure(part, model.family, {"torch": f"{type(exc).__name__}: {exc}"})) from None
-        expected = [t.numpy() for t in (expected if isinstance(expected, tuple) else (expected,))]
-        for exporter in exporters:
-            start = time.perf_counter()
-            checked: dict[str, Any] = {}
-
-            def export_checked(tmp: Path) -> None:
-                """Export into tmp and check it there: explorer.files swaps it in only when this returns."""
-                checked["frozen"] = _run_exporter(exporter, graph, example, tmp, opset, input_names, output_names)
-                if metadata:
-                    _set_metadata(tmp, metadata)
-                session = check_file(tmp)
-                got = session.run(output_names, {input_names[0]: example.numpy()})
-                checked["diff"] = max(float(abs(g - e).max()) for g, e in zip(got, expected))
-                if not checked["diff"] <= PROBE_ATOL:  # also refuses NaN
-                    raise ValueError(f"onnxruntime differs from torch by {checked['diff']:.3g} on the probe batch "
-                                     "(a draw from torch's global generator, or an operator exported wrongly)")
-                checked["proto"] = onnx.load(str(tmp), load_external_data=False)
-
+            if device.type != "cpu":
+                model.cpu()
+            example = _probe_inputs(model, part, layout=layout)
             try:
-                atomic_write_with(path, export_checked)
-            except Exception as exc:  # noqa: BLE001  (every exporter failure is reported, not raised)
-                errors[exporter] = f"{type(exc).__name__}: {_first_lines(str(exc))}"
-                continue
-            frozen, diff, proto = checked["frozen"], checked["diff"], checked["proto"]
-            declared = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
-            return ExportInfo(
-                part=part, file=path.name, opset=int(declared), exporter=exporter,
-                input_names=input_names, output_names=output_names,
-                input_shapes={i.name: _shape(i) for i in proto.graph.input},
-                output_shapes={o.name: _shape(o) for o in proto.graph.output},
-                latent_shape=list(model.latent_shape), family=model.family,
-                torch_version=torch.__version__, onnx_version=onnx.__version__,
-                onnxruntime_version=onnxruntime.__version__, sha256=file_sha256(path),
-                size_bytes=path.stat().st_size, probe_max_abs_diff=diff, frozen_draws=frozen,
-                export_seconds=round(time.perf_counter() - start, 3), errors=dict(errors),
-            )
-    finally:
-        model.to(device)
-        model.train(was_training)
+                with torch.no_grad():
+                    expected = graph(example)
+            except Exception as exc:  # noqa: BLE001  (a model torch cannot run this way: a failure of this part)
+                if layout != "optimum":
+                    raise
+                raise OnnxExportError(ExportFailure(part, model.family, {"torch": f"{type(exc).__name__}: {exc}"})) from None
+            expected = [t.numpy() for t in (expected if isinstance(expected, tuple) else (expected,))]
+            for exporter in exporters:
+                start = time.perf_counter()
+                checked: dict[str, Any] = {}
+
+                def export_checked(tmp: Path) -> None:
+                    """Export into tmp and check it there: explorer.files swaps it in only when this returns."""
+                    checked["frozen"] = _run_exporter(exporter, graph, example, tmp, opset, input_names, output_names)
+                    if metadata:
+                        _set_metadata(tmp, metadata)
+                    session = check_file(tmp)
+                    got = session.run(output_names, {input_names[0]: example.numpy()})
+                    checked["diff"] = max(float(abs(g - e).max()) for g, e in zip(got, expected))
+                    if not checked["diff"] <= PROBE_ATOL:  # also refuses NaN
+                        raise ValueError(f"onnxruntime differs from torch by {checked['diff']:.3g} on the probe batch "
+                                         "(a draw from torch's global generator, or an operator exported wrongly)")
+                    checked["proto"] = onnx.load(str(tmp), load_external_data=False)
+
+                try:
+                    atomic_write_with(path, export_checked)
+                except Exception as exc:  # noqa: BLE001  (every exporter failure is reported, not raised)
+                    errors[exporter] = f"{type(exc).__name__}: {_first_lines(str(exc))}"
+                    continue
+                frozen, diff, proto = checked["frozen"], checked["diff"], checked["proto"]
+                declared = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+                return ExportInfo(
+                    part=part, file=path.name, opset=int(declared), exporter=exporter,
+                    input_names=input_names, output_names=output_names,
+                    input_shapes={i.name: _shape(i) for i in proto.graph.input},
+                    output_shapes={o.name: _shape(o) for o in proto.graph.output},
+                    latent_shape=list(model.latent_shape), family=model.family,
+                    torch_version=torch.__version__, onnx_version=onnx.__version__,
+                    onnxruntime_version=onnxruntime.__version__, sha256=file_sha256(path),
+                    size_bytes=path.stat().st_size, probe_max_abs_diff=diff, frozen_draws=frozen,
+                    export_seconds=round(time.perf_counter() - start, 3), errors=dict(errors),
+                )
+        finally:
+            model.to(device)
     raise OnnxExportError(ExportFailure(part, model.family, errors))
 
 

@@ -85,13 +85,13 @@ def test_tsne_computed_in_the_background_then_cached_on_disk(app_env, cache_dir)
     assert not at.exception
     deadline = time.time() + 240
     seen = []  # (fraction, stage) as the page would show them
-    while time.time() < deadline and not all(j.done for j in mapjobs._JOBS.values()):
-        seen += [(j.progress(), j.stage) for j in mapjobs._JOBS.values() if not j.done]
+    while time.time() < deadline and not all(j.done for j in mapjobs.JOBS.jobs.values()):
+        seen += [(j.progress(), j.stage) for j in mapjobs.JOBS.jobs.values() if not j.done]
         time.sleep(0.05)
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions), "progress never goes back"
     assert any(0 < f < 1 and "iteration" in stage for f, stage in seen), seen[-5:]  # the worker's own reports
-    assert all(j.done and j.error is None for j in mapjobs._JOBS.values()), [j.error for j in mapjobs._JOBS.values()]
+    assert all(j.done and j.error is None for j in mapjobs.JOBS.jobs.values()), [j.error for j in mapjobs.JOBS.jobs.values()]
     switch_page(at, "map").run()
     assert _chart(at)["layout"]["xaxis"]["title"]["text"] == "TSNE 1"
     assert any("cached" in c.value for c in at.caption)
@@ -100,7 +100,7 @@ def test_tsne_computed_in_the_background_then_cached_on_disk(app_env, cache_dir)
     from safetensors.numpy import load_file
 
     assert load_file(str(files[0]))["coords"].shape == (500, 2)
-    mapjobs._JOBS.clear()  # a fresh process: the map now comes from disk at once
+    mapjobs.JOBS.jobs.clear()  # a fresh process: the map now comes from disk at once
     at.run()
     assert _chart(at)["layout"]["xaxis"]["title"]["text"] == "TSNE 1" and not at.get("progress")
 
@@ -150,19 +150,6 @@ def test_selection_and_csv_helpers():
     assert text.splitlines() == ["index,label,class,pca_x,pca_y", "0,3,three,0.5,1", "1,5,five,2,-1.25"]
 
 
-def test_job_reads_the_workers_progress_lines():
-    from ui.services.mapjobs import Job
-
-    job = Job("k", "umap", 10)
-    job.report("progress 0.4200 optimising the layout, epoch 100 of 500\n")
-    assert job.progress() == pytest.approx(0.42) and job.stage == "optimising the layout, epoch 100 of 500"
-    job.report("a stray line from a library")  # ignored
-    job.report("progress not-a-number x")
-    assert job.progress() == pytest.approx(0.42)
-    job.finished = job.started
-    assert job.progress() == 1.0
-
-
 def test_a_killed_map_worker_is_reported_with_a_restart_button(app_env, tmp_path, monkeypatch, map_workers):
     """issue 13: the background map worker killed with SIGKILL mid-job: the page says so and offers a restart,
     which starts a new worker; nothing half-written is left in the cache."""
@@ -172,9 +159,9 @@ def test_a_killed_map_worker_is_reported_with_a_restart_button(app_env, tmp_path
 
     monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))  # nothing cached: the worker must run
     started = map_workers
-    jobs = lambda: [j for j in mapjobs._JOBS.values() if j.method == "tsne" and j.n == 500]  # noqa: E731
+    jobs = lambda: [j for j in mapjobs.JOBS.jobs.values() if j.method == "tsne" and j.n == 500]  # noqa: E731
     for j in jobs():  # a t-SNE of the same points finished earlier in this process would be reused
-        mapjobs._JOBS.pop(j.key, None)
+        mapjobs.JOBS.jobs.pop(j.key, None)
     at = open_app(app_env["tiny-conv-mnist5k"], "map")
     at.radio(key="map_method").set_value("t-SNE").run()
     deadline = time.time() + 60
@@ -208,4 +195,4 @@ def test_a_killed_map_worker_is_reported_with_a_restart_button(app_env, tmp_path
             if proc.poll() is None:
                 proc.kill()
         for j in jobs():
-            mapjobs._JOBS.pop(j.key, None)
+            mapjobs.JOBS.jobs.pop(j.key, None)

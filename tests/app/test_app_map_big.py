@@ -242,7 +242,7 @@ def test_the_whole_test_split_is_encoded_here_then_offered(app_env, tmp_path, mo
     assert len(at.selectbox(key="map_points").options) == 1
     at.button(key="map_encode").click().run()
     assert not at.exception and not errors(at)
-    jobs = [j for j in mapjobs._JOBS.values() if j.method == "encode" and str(app_env["tiny-conv-mnist5k"]) in j.key]
+    jobs = [j for j in mapjobs.JOBS.jobs.values() if j.method == "encode" and str(app_env["tiny-conv-mnist5k"]) in j.key]
     assert len(jobs) == 1
     deadline = time.time() + 180
     while not jobs[0].done and time.time() < deadline:
@@ -263,7 +263,7 @@ def test_the_whole_test_split_is_encoded_here_then_offered(app_env, tmp_path, mo
                                {"batch_size": 50, "limit": None}, tmp_path / "cache")
         assert len(load_encoded(folder)) == 500
     finally:
-        mapjobs._JOBS.pop(jobs[0].key, None)
+        mapjobs.JOBS.jobs.pop(jobs[0].key, None)
 
 
 def test_a_captioning_models_encoding_colours_by_caption_word():

@@ -14,25 +14,20 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-from explorer.checkpoint import from_pretrained
 from explorer.images import to_png
 from explorer.latent import decode
-from explorer.files import file_sha256
 from explorer.onnx.export import CachedExport, exported_decoder
 from ui.components.bigmap import big_map, select_box, select_lasso
 from ui.components.bigmap import quantize
 from tests.support.bigmap_points import clustered
 from ui.services.itemserver import item_url, session_key
+from tests.support.demo_models import EXPORTERS, export_cache, shipped_model
 
-ROOT = Path(__file__).resolve().parents[2]
 MODEL = "conv-mnist5k"
 CLASSES = [f"class {k}" for k in range(10)]
 
@@ -45,11 +40,8 @@ def data(n: int):
 
 @st.cache_resource(show_spinner=False)
 def model_and_decoder():
-    folder = ROOT / "pretrained" / MODEL
-    model = from_pretrained(folder)
-    digest = file_sha256(folder / "model.safetensors")[:16]
-    cache = Path(os.environ.get("BIGMAP_DEMO_CACHE") or Path(tempfile.gettempdir()) / "bigmap-demo-cache")
-    export = exported_decoder(model, digest, cache, exporters=("torchscript", "dynamo"))
+    model, digest, _ = shipped_model(MODEL)
+    export = exported_decoder(model, digest, export_cache("BIGMAP_DEMO_CACHE", "bigmap-demo-cache"), exporters=EXPORTERS)
     d = int(np.prod(model.latent_shape))
     q, _ = np.linalg.qr(np.random.default_rng(1).standard_normal((d, 2)))
     components = (q.T * 0.8).astype(np.float32)  # (2, D): code = mean + x c0 + y c1

@@ -9,21 +9,16 @@ decodes: in the page (onnxruntime-web) or, on the component's fallback, the serv
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-from explorer.checkpoint import from_pretrained
 from explorer.images import to_png
 from explorer.latent import Axes, decode, dimension_axes, walk_code
-from explorer.files import file_sha256
 from explorer.onnx.export import CachedExport, exported_decoder
 from ui.components.live import live_latent
+from tests.support.demo_models import EXPORTERS, ROOT, export_cache, shipped_model
 
-ROOT = Path(__file__).resolve().parents[2]
 MODELS = ("conv-mnist5k", "mlp-mnist5k-2d", "conv-patches")
 MAX_AXES = 6
 DISPLAY = 224
@@ -32,11 +27,8 @@ DISPLAY = 224
 @st.cache_resource(show_spinner=False)
 def load(name: str):
     """(model, weights digest, the decoder export) of a shipped checkpoint."""
-    folder = ROOT / "pretrained" / name
-    model = from_pretrained(folder)
-    digest = file_sha256(folder / "model.safetensors")[:16]
-    cache = Path(os.environ.get("LIVE_DEMO_CACHE") or Path(tempfile.gettempdir()) / "live-demo-cache")
-    export = exported_decoder(model, digest, cache, exporters=("torchscript", "dynamo"))
+    model, digest, _ = shipped_model(name)
+    export = exported_decoder(model, digest, export_cache("LIVE_DEMO_CACHE", "live-demo-cache"), exporters=EXPORTERS)
     return model, digest, export
 
 

@@ -8,33 +8,26 @@ prepare_drawing) as text: its ink total and its first nonzero pixel, or the blan
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
 from safetensors.numpy import load_file
 
-from explorer.checkpoint import from_pretrained
 from explorer.images import ImageInputError, prepare_drawing
-from explorer.files import file_sha256
 from explorer.onnx.export import CachedExport, exported_decoder, exported_encoder
 from ui.components.live import live_draw
 from ui.shared.pad import pad_extent
+from tests.support.demo_models import EXPORTERS, export_cache, shipped_model
 
-ROOT = Path(__file__).resolve().parents[2]
 NAME = "conv-mnist5k"
 
 
 @st.cache_resource(show_spinner=False)
 def load():
-    folder = ROOT / "pretrained" / NAME
-    model = from_pretrained(folder)
-    digest = file_sha256(folder / "model.safetensors")[:16]
-    cache = Path(os.environ.get("LIVE_DEMO_CACHE") or Path(tempfile.gettempdir()) / "live-demo-cache")
-    dec = exported_decoder(model, digest, cache, exporters=("torchscript", "dynamo"))
-    enc = exported_encoder(model, digest, cache, exporters=("torchscript", "dynamo"))
+    model, digest, folder = shipped_model(NAME)
+    cache = export_cache("LIVE_DEMO_CACHE", "live-demo-cache")
+    dec = exported_decoder(model, digest, cache, exporters=EXPORTERS)
+    enc = exported_encoder(model, digest, cache, exporters=EXPORTERS)
     return model, digest, dec, enc, load_file(str(folder / "analysis.safetensors"))
 
 

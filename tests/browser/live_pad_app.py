@@ -9,31 +9,23 @@ ui.live.live_latent(mode="pad"); the released point is shown as text.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
 from safetensors.numpy import load_file
 
-from explorer.checkpoint import from_pretrained
-from explorer.files import file_sha256
 from explorer.onnx.export import CachedExport, exported_decoder
 from ui.components.live import live_latent
 from ui.shared.pad import pad_extent
+from tests.support.demo_models import EXPORTERS, export_cache, shipped_model
 
-ROOT = Path(__file__).resolve().parents[2]
 PLANES = {"latent": "mlp-mnist5k-2d", "pca": "conv-mnist5k"}
 
 
 @st.cache_resource(show_spinner=False)
 def load(name: str):
-    folder = ROOT / "pretrained" / name
-    model = from_pretrained(folder)
-    digest = file_sha256(folder / "model.safetensors")[:16]
-    cache = Path(os.environ.get("LIVE_DEMO_CACHE") or Path(tempfile.gettempdir()) / "live-demo-cache")
-    export = exported_decoder(model, digest, cache, exporters=("torchscript", "dynamo"))
+    model, digest, folder = shipped_model(name)
+    export = exported_decoder(model, digest, export_cache("LIVE_DEMO_CACHE", "live-demo-cache"), exporters=EXPORTERS)
     return model, digest, export, load_file(str(folder / "analysis.safetensors"))
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from tests.support.bigmap_points import clustered
+from tests.support.offline import LOCAL_HOSTS, block_foreign
 from conftest import served_script
 from driver import wait_idle
 from ui.components.bigmap import data_bounds, quantize, select_box
@@ -25,7 +26,6 @@ pytestmark = pytest.mark.browser
 
 DEMO = Path(__file__).with_name("bigmap_demo_app.py")
 N = 200_000
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 READY = "() => Object.values(window.__bigMap?.firstPaint ?? {}).some(f => f.tDrawn) && !!window.__bigMap.current()?.session"
 
 
@@ -60,20 +60,6 @@ def tall(browser):
     ctx.close()
 
 
-def _block_foreign(page) -> list[str]:
-    blocked: list[str] = []
-
-    def handle(route):
-        if urlparse(route.request.url).hostname in LOCAL_HOSTS or route.request.url.startswith(("data:", "blob:")):
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", handle)
-    return blocked
-
-
 def _open(page, url: str) -> None:
     page.goto(f"{url}/?n={N}")
     page.wait_for_function(READY, timeout=240_000)
@@ -97,7 +83,7 @@ def _dense_index(q: np.ndarray, labels: np.ndarray, label: int) -> int:
 
 def test_hover_shows_the_page_decode_then_the_server_image(tall, demo_url, points):
     page = tall
-    blocked = _block_foreign(page)
+    blocked = block_foreign(page)
     _open(page, demo_url)
     assert page.get_by_text("path=wasm").count() == 1
     coords, labels, bounds, q = points
@@ -224,7 +210,7 @@ def test_points_cross_the_websocket_once_in_compact_form(tall, demo_url):
 
 def test_with_the_item_route_the_server_image_comes_by_one_get_without_a_rerun(tall, routed_url, points):
     page = tall
-    blocked = _block_foreign(page)
+    blocked = block_foreign(page)
     gets: list[str] = []
     page.on("request", lambda r: gets.append(r.url) if "/api/vae/item/" in r.url else None)
     _open(page, routed_url)

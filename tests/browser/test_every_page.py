@@ -9,7 +9,6 @@ tests.
 from __future__ import annotations
 
 import os
-from urllib.parse import urlparse
 
 import pytest
 from PIL import Image
@@ -19,6 +18,7 @@ from tests.browser.driver import choose_model, go, open_app, upload, wait_idle
 from tests.support import checkpoints
 from tests.support.bad_files import digit_like, encode
 from tests.support.cutoff import cut_text
+from tests.support.offline import block_foreign
 from tests.support.ports import free_port
 from tests.support.serve import stop
 from ui.main import CAPTIONS, PAGES
@@ -43,20 +43,6 @@ def shipped_url(tmp_path_factory) -> str:
     proc = start_app(port, env, tmp / "streamlit.log")
     yield f"http://127.0.0.1:{port}"
     stop(proc)
-
-
-def _record_foreign(pg, seen: list[str]) -> None:
-    """Abort every request to a host other than 127.0.0.1, noting its URL in `seen`."""
-
-    def handle(route):
-        url = route.request.url
-        if url.startswith(("data:", "blob:")) or urlparse(url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            seen.append(url)
-            route.abort()
-
-    pg.route("**/*", handle)
 
 
 def _settle(pg) -> None:
@@ -84,7 +70,7 @@ def tours(browser, shipped_url) -> dict:
         pg = ctx.new_page()
         pg.set_default_timeout(120_000)
         seen: list[str] = []
-        _record_foreign(pg, seen)
+        block_foreign(pg, {"127.0.0.1"}, seen)
         cut: dict[tuple[str, str], list[dict]] = {}
         open_app(pg, shipped_url)
         choose_model(pg, CAPTIONER)  # the navigation lists Captions for it

@@ -21,12 +21,12 @@ from driver import LIVE_FIRST_FRAME, wait_idle
 from explorer.checkpoint import from_pretrained
 from explorer.images import to_uint8
 from explorer.latent import decode
+from tests.support.offline import LOCAL_HOSTS, block_foreign
 from ui.components.devserver import ROOT
 
 pytestmark = pytest.mark.browser
 
 DEMO = Path(__file__).with_name("live_demo_app.py")
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
 @pytest.fixture(scope="module")
@@ -39,21 +39,6 @@ def demo_url(tmp_path_factory) -> str:
 @pytest.fixture(scope="module")
 def mnist_model():
     return from_pretrained(ROOT / "pretrained" / "conv-mnist5k")
-
-
-def _block_foreign(page) -> list[str]:
-    """Abort every request to a host other than this machine; returns the list the aborted URLs go to."""
-    blocked: list[str] = []
-
-    def handle(route):
-        if urlparse(route.request.url).hostname in LOCAL_HOSTS or route.request.url.startswith(("data:", "blob:")):
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", handle)
-    return blocked
 
 
 def _open(page, url: str) -> None:
@@ -85,7 +70,7 @@ def _frames(page) -> list[dict]:
 
 
 def test_drag_decodes_in_page_like_the_server(page, demo_url, mnist_model):
-    blocked = _block_foreign(page)
+    blocked = block_foreign(page)
     _open(page, demo_url)
     assert page.get_by_text("path=wasm").count() == 1
     start = page.evaluate("window.__liveLatent.frames.length")

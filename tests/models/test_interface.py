@@ -11,7 +11,7 @@ from torch import Tensor
 from explorer.analysis.captions import epoch_summary
 from explorer.checkpoint import from_pretrained, save_pretrained
 from explorer.distributions import DiagonalGaussian
-from explorer.models.base import Capabilities, StepObjective, posterior_kl
+from explorer.models.base import Capabilities, StepObjective, eval_mode, posterior_kl
 from explorer.models.registry import family_capabilities
 from explorer.training import TrainConfig, Trainer
 from tests.support.minimal_family import MinimalConfig, MinimalVAE
@@ -140,3 +140,14 @@ def test_base_losses_use_the_sampled_kl_for_a_posterior_without_closed_form():
         elbo = torch.stack([-(t["nll"] + t["kl_dims"].sum(1)) for t in draws]).mean(0)
         iwae = torch.logsumexp(model.iwae_log_weights(x, 200, gen), 1) - math.log(200)
     assert bool((elbo <= iwae + 1e-3).all())
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_eval_mode_restores_the_mode_the_model_had_also_after_a_raise(training):
+    model = tiny().train(training)
+    with eval_mode(model) as inside:
+        assert inside is model and not model.training and not model.dec.training
+    assert model.training is training and model.dec.training is training
+    with pytest.raises(RuntimeError), eval_mode(model):
+        raise RuntimeError("a failed scoring")
+    assert model.training is training

@@ -1,7 +1,7 @@
 """A model's disentanglement metrics for the Factors page, computed in the background and cached on disk as JSON.
 
 One job per (weights digest, data set, options) per process, whichever sessions ask: a daemon thread runs
-`python -m ui.services.factor_worker` (niced, one BLAS thread; ui.services.mapjobs.run_worker) and the page
+`python -m ui.services.factor_worker` (niced, one BLAS thread: ui.services.workers) and the page
 polls its progress. The result lands in the shared model cache (explorer.cache:
 CACHE/models/<digest>/factors/<dataset>-<options digest>-quick.json), so a later session reads it at once.
 """
@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
-import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from explorer.cache import entry_path
 from ui.services.factor_worker import PAGE_PRESET
-from ui.services.mapjobs import Job, run_worker
+from ui.services.workers import Job, JobTable, start_worker
 
 FACTORS_KIND = "factors"
-_JOBS: dict[str, Job] = {}
+JOBS = JobTable()
+peek = JOBS.peek
+restart = JOBS.restart
 _RESULTS: dict[str, dict[str, Any]] = {}
-_LOCK = threading.Lock()
 
 
 def result_path(cache_dir: Path, digest: str, dataset: str, options_json: str) -> Path:
@@ -41,26 +38,14 @@ def load_result(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def _run(job: Job, args: list[str], out: Path) -> None:
-    try:
-        with tempfile.TemporaryDirectory(prefix="vae-factors-") as tmp:
-            run_worker(job, [sys.executable, "-m", "ui.services.factor_worker", *args], Path(tmp))
-        if load_result(out) is None:
-            raise RuntimeError("the worker finished but wrote no report")
-    except Exception as exc:  # noqa: BLE001  (reported on the page; the app keeps working)
-        job.error = f"{type(exc).__name__}: {exc}"
-    finally:
-        job.finished = time.monotonic()
-
-
 def request_factors(model_folder: str | Path, digest: str, dataset: str, options_json: str, cache_dir: Path,
                     trusted: tuple[Path, ...] = ()) -> tuple[Job, dict[str, Any] | None]:
     """(job, report): the report at once when cached, else the running job (started now if none is); a failed
     job stays failed until `restart`."""
     out = result_path(Path(cache_dir), digest, dataset, options_json)
     key = str(out)
-    with _LOCK:
-        job = _JOBS.get(key)
+    with JOBS.lock:
+        job = JOBS.jobs.get(key)
         if job is not None and not job.done:
             return job, None
         found = _RESULTS.get(key) or load_result(out)
@@ -71,26 +56,16 @@ def request_factors(model_folder: str | Path, digest: str, dataset: str, options
             return done, found
         if job is not None:  # done with an error
             return job, None
-        job = _JOBS[key] = Job(key, "factors", 0)
+        job = JOBS.jobs[key] = Job(key, "factors", 0)
     out.parent.mkdir(parents=True, exist_ok=True)
     args = [str(model_folder), dataset, options_json, str(out), str(cache_dir), *[str(t) for t in trusted]]
-    threading.Thread(target=_run, args=(job, args, out), daemon=True, name=f"factors-{dataset}").start()
+
+    def collect() -> None:
+        if load_result(out) is None:
+            raise RuntimeError("the worker finished but wrote no report")
+
+    start_worker(job, "ui.services.factor_worker", args, collect=collect, name=f"factors-{dataset}")
     return job, None
-
-
-def restart(key: str) -> bool:
-    """Forget a failed job so that the next request starts it again; False when the key has no failed job."""
-    with _LOCK:
-        job = _JOBS.get(key)
-        if job is None or not (job.done and job.error):
-            return False
-        del _JOBS[key]
-        return True
-
-
-def peek(key: str) -> Job | None:
-    with _LOCK:
-        return _JOBS.get(key)
 
 
 __all__ = ["FACTORS_KIND", "load_result", "peek", "request_factors", "restart", "result_path"]

@@ -6,26 +6,11 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 from explorer.analysis.maps import compute_map
 from explorer.cache import write_entry
-
-PROGRESS_PREFIX = "progress"
-
-
-def lower_priority() -> None:
-    """nice 10: the app's interactive work comes first."""
-    try:
-        os.nice(10)
-    except OSError:
-        pass
-
-
-def report(fraction: float, stage: str) -> None:
-    """One progress line on stdout, read by ui.services.mapjobs."""
-    print(f"{PROGRESS_PREFIX} {fraction:.4f} {stage}", flush=True)
+from ui.services.workers import lower_priority, report
 
 
 def main(argv: list[str]) -> int:

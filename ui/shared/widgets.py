@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
 
-from explorer.images import ImageInputError, ImageLimits, display_scale, load_image, to_uint8
+from explorer.images import UPLOAD_TYPES, ImageInputError, ImageLimits, display_scale, load_image, to_uint8
 from ui.services import inference
 from ui.app.context import Ctx
 
@@ -102,6 +103,21 @@ def remember_uploads(files: list) -> list[str]:
         warnings.append(f"only the first {MAX_FILES} of {len(files)} files are used")
     st.session_state["_uploads"] = kept
     return warnings
+
+
+def upload_images_ui(limits: ImageLimits, key: str, pixels: bool = False) -> list:
+    """The image uploader of Reconstruct and Compare: the accepted formats and the byte limit (and the pixel limit
+    with `pixels`) in its label, the browser refusing bigger files before sending them; its files are kept for the
+    other pages (remember_uploads, whose warnings it shows). Returns the uploader's files ([] when none)."""
+    limit_mb = limits.max_bytes / (1024 * 1024)
+    files = st.file_uploader(
+        f"PNG, JPEG, WebP, BMP or GIF (first frame), up to {limit_mb:.0f} MB"
+        + (f" and {limits.max_pixels:,} pixels" if pixels else ""),
+        type=list(UPLOAD_TYPES), accept_multiple_files=True, key=key, max_upload_size=max(1, math.ceil(limit_mb)))
+    if files:
+        for w in remember_uploads(files):
+            st.warning(w)
+    return files or []
 
 
 def session_uploads(ctx: Ctx) -> list[Upload]:

@@ -3,6 +3,7 @@
 The ways in, each a module: `diffusers_kl` (a diffusers AutoencoderKL folder with safetensors weights),
 `single_file` (an original-layout AutoencoderKL .safetensors, as A1111 / ComfyUI keep them, with a shipped config
 from `configs/`), `diffusers_plain` (AutoencoderTiny / AutoencoderDC folders: a plain latent, no posterior),
+`diffusers_vq` (VQModel folders: a grid of codebook indices; the three diffusers ways share `diffusers_loading`),
 `onnx_pair` (encoder.onnx + decoder.onnx + onnx_vae.json, run by onnxruntime) and `adapter` (a Python file
 defining `load_vae(device)`, loaded only when trusted). `detect` tells them apart from file names and small
 JSON files without importing torch; pickled files (.pt, .pth, .pkl, .ckpt, .bin, .pt2, pythae folders) are

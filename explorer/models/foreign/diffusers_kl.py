@@ -27,7 +27,9 @@ from torch import Tensor
 from explorer.distributions import DiagonalGaussian, GaussianLikelihood
 from explorer.models.base import Capabilities, VAEConfig
 from explorer.models.foreign.common import ForeignConfig, ScaledLatentVAE
-from explorer.models.foreign.detect import CONFIG_NAME, DIFFUSERS_WEIGHTS, detect_format, read_small_json
+from explorer.models.foreign.detect import CONFIG_NAME, read_small_json
+from explorer.models.foreign.diffusers_loading import (
+    MAX_IMAGE_SIDE, diffusers_class, image_channels, image_hw, load_diffusers_module)
 from explorer.models.foreign.errors import ForeignModelError
 from explorer.models.foreign.latent_scaling import LatentScaling, channel_stats
 from explorer.models.foreign.presets import ALTERNATIVE, CONFIGS, PRESET_NAMES
@@ -82,21 +84,12 @@ class DiffusersKLConfig(ForeignConfig):
         return f"{name} preset, {how}: {text}; the weights cannot tell it from {ALTERNATIVE[self.preset]}"
 
 
-def _import_autoencoder_kl() -> Any:
-    try:
-        from diffusers import AutoencoderKL
-    except ImportError as exc:
-        raise ForeignModelError(f"loading a diffusers AutoencoderKL needs diffusers: pip install diffusers ({exc})") from None
-    return AutoencoderKL
-
-
 # What config.json may ask for before anything is built: each size is checked against a bound, and the
 # parameter count the config implies against MAX_PARAMETERS, so an absurd size is refused before allocation.
 REQUIRED_KEYS = ("in_channels", "out_channels", "latent_channels", "block_out_channels", "layers_per_block")
 MAX_CHANNELS = 4096  # any channel count (SD's VAE: 512)
 MAX_BLOCKS = 8  # len(block_out_channels) (SD's VAE: 4)
 MAX_LAYERS = 16  # layers_per_block (SD's VAE: 2)
-MAX_IMAGE_SIDE = 4096  # sample_size or image_size
 MAX_PARAMETERS = 1_000_000_000  # 4 GB of float32 (SD's VAE: 84 million)
 BLOCK_TYPES = {"down_block_types": "DownEncoderBlock2D", "up_block_types": "UpDecoderBlock2D"}
 
@@ -170,17 +163,6 @@ def check_diffusers_config(raw: Any, path: Path) -> None:
                                 f"{MAX_PARAMETERS:,} the explorer loads")
 
 
-def _image_hw(config: dict[str, Any], image_size: int | tuple[int, int] | None, factor: int, path: Path) -> tuple[int, int]:
-    size = image_size if image_size is not None else config.get("sample_size", 32)
-    height, width = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
-    if not 0 < height <= MAX_IMAGE_SIDE or not 0 < width <= MAX_IMAGE_SIDE:
-        raise ForeignModelError(f"{path}: image size {height}x{width} is outside 1 to {MAX_IMAGE_SIDE} pixels a side")
-    if height % factor or width % factor or height < factor or width < factor:
-        raise ForeignModelError(f"{path}: image size {height}x{width} is not a multiple of the downsampling "
-                                f"factor {factor} (2 ** (len(block_out_channels) - 1)); pass another image_size")
-    return height, width
-
-
 def run_dtype(dtype: torch.dtype | str | None, force_upcast: bool) -> torch.dtype:
     """The dtype to run in: float32 by default, and float32 for float16 when force_upcast (as diffusers'
     pipelines upcast such a VAE before decoding); bfloat16 keeps float32's range and is kept."""
@@ -202,11 +184,8 @@ def kl_config_from_raw(raw: Any, where: Path, source: str, image_size: int | tup
     file the weights come from). ForeignModelError for values out of bounds or inconsistent."""
     check_diffusers_config(raw, where)
     factor = 2 ** (len(raw.get("block_out_channels", (64,))) - 1)
-    height, width = _image_hw(raw, image_size, factor, where)
-    channels = int(raw.get("in_channels", 3))
-    if int(raw.get("out_channels", 3)) != channels:
-        raise ForeignModelError(f"{where}: in_channels {channels} and out_channels "
-                                f"{raw.get('out_channels')} differ; the explorer needs an autoencoder of images")
+    height, width = image_hw(image_size if image_size is not None else raw.get("sample_size", 32), factor, where)
+    channels = image_channels(raw, where)
     shift = raw.get("shift_factor")
     latent_channels = int(raw.get("latent_channels", 4))
     force_upcast = bool(raw.get("force_upcast", True))
@@ -256,7 +235,7 @@ class DiffusersKLVAE(ScaledLatentVAE):
             return load_single_file(folder, preset=None if config.preset_by_default else config.preset,
                                     image_size=config.input_shape[1:],
                                     sigma=config.sigma, dtype=config.dtype)
-        vae = load_autoencoder_kl(folder)
+        vae = load_diffusers_module(folder, "AutoencoderKL")
         return cls(config, vae if config.dtype == "float32" else vae.to(DTYPES[config.dtype]))
 
     def encode(self, x: Tensor) -> DiagonalGaussian:
@@ -272,28 +251,6 @@ class DiffusersKLVAE(ScaledLatentVAE):
 
     def likelihood_description(self) -> str:
         return super().likelihood_description() + " (the diffusers decoder's sample)"
-
-
-def load_autoencoder_kl(folder: Path) -> torch.nn.Module:
-    """diffusers' own `AutoencoderKL.from_pretrained(folder, use_safetensors=True)`, local files only, float32, eval."""
-    folder = Path(folder)
-    if detect_format(folder) != "diffusers":  # refuses .bin-only and weightless folders with their own message
-        raise ForeignModelError(f"{folder} is not a diffusers AutoencoderKL folder")
-    autoencoder_kl = _import_autoencoder_kl()
-    try:
-        vae, info = autoencoder_kl.from_pretrained(str(folder), use_safetensors=True, local_files_only=True,
-                                                    low_cpu_mem_usage=False,  # no accelerate needed
-                                                    output_loading_info=True)
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError, AttributeError) as exc:
-        raise ForeignModelError(f"{folder}: diffusers could not load this AutoencoderKL "
-                                f"({DIFFUSERS_WEIGHTS}): {exc}") from None
-    # diffusers only warns about weights the config needs but the file lacks (left random) or vice versa
-    for what in ("missing_keys", "unexpected_keys", "mismatched_keys"):
-        names = list(info.get(what) or [])
-        if names:
-            raise ForeignModelError(f"{folder / DIFFUSERS_WEIGHTS} does not match {CONFIG_NAME}: "
-                                    f"{what.replace('_', ' ')} {names[:4]}{' ...' if len(names) > 4 else ''}")
-    return vae.float().eval()
 
 
 def load_diffusers_kl(folder: str | Path, device: torch.device | str = "cpu", image_size: int | tuple[int, int] | None = None,
@@ -322,7 +279,7 @@ def load_single_file(path: str | Path, device: torch.device | str = "cpu", prese
     ForeignModelError for pickles, non-safetensors files, missing keys, shapes that do not fit, a preset that
     does not fit.
     """
-    raw, name, by_default, vae = read_single_file(path, _import_autoencoder_kl(), preset)
+    raw, name, by_default, vae = read_single_file(path, diffusers_class("AutoencoderKL"), preset)
     config = kl_config_from_raw(raw, CONFIGS / name / CONFIG_NAME, str(path), image_size, sigma, dtype,
                                 preset=name, preset_by_default=by_default)
     if config.dtype != "float32":  # diffusers warns on every .to(dtype), even a no-op one
@@ -331,4 +288,4 @@ def load_single_file(path: str | Path, device: torch.device | str = "cpu", prese
 
 
 __all__ = ["DTYPES", "DiffusersKLConfig", "DiffusersKLVAE", "diffusers_config", "kl_config_from_raw",
-           "load_autoencoder_kl", "load_diffusers_kl", "load_single_file", "run_dtype"]
+           "load_diffusers_kl", "load_single_file", "run_dtype"]

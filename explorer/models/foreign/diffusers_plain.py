@@ -22,14 +22,15 @@ from torch import Tensor
 from explorer.distributions import GaussianLikelihood
 from explorer.models.base import Capabilities, VAEConfig
 from explorer.models.foreign.common import ForeignConfig, ScaledLatentVAE
-from explorer.models.foreign.detect import CONFIG_NAME, DIFFUSERS_WEIGHTS, detect_format, read_small_json
+from explorer.models.foreign.detect import CONFIG_NAME, read_small_json
+from explorer.models.foreign.diffusers_loading import (
+    diffusers_class, image_channels, image_hw, load_diffusers_module)
 from explorer.models.foreign.errors import ForeignModelError
 from explorer.models.foreign.latent_scaling import LatentScaling
 
 PLAIN_CLASSES = ("AutoencoderTiny", "AutoencoderDC")
 DEFAULT_IMAGE_SIDE = 512  # neither config has a sample_size; TAESD and DC-AE are used at 512 px and up
 MAX_PARAMETERS = 2_000_000_000  # DC-AE f32c32 is about 320 million; 8 GB of float32 is refused before allocation
-MAX_IMAGE_SIDE = 4096
 
 
 class PlainLatent:
@@ -90,14 +91,6 @@ class PlainLatentConfig(ForeignConfig):
         return LatentScaling(self.scaling_factor, self.shift_factor)
 
 
-def _import_class(name: str) -> Any:
-    try:
-        import diffusers
-    except ImportError as exc:
-        raise ForeignModelError(f"loading a diffusers {name} needs diffusers: pip install diffusers ({exc})") from None
-    return getattr(diffusers, name)
-
-
 def _downsampling(raw: dict[str, Any], name: str, where: Path) -> int:
     """The image side / latent side of the config (both classes downsample by 2 per block after the first)."""
     blocks = raw.get("encoder_block_out_channels", (64, 64, 64, 64) if name == "AutoencoderTiny"
@@ -139,17 +132,11 @@ def plain_config(folder: Path, image_size: int | tuple[int, int] | None = None, 
     name = raw.get("_class_name") if isinstance(raw, dict) else None
     if name not in PLAIN_CLASSES:
         raise ForeignModelError(f"{where} describes a diffusers {name!r}, not one of {PLAIN_CLASSES}")
-    _build_skeleton(_import_class(name), raw, where)
+    _build_skeleton(diffusers_class(name), raw, where)
     factor = _downsampling(raw, name, where)
-    size = image_size if image_size is not None else DEFAULT_IMAGE_SIDE
-    height, width = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
-    if not 0 < height <= MAX_IMAGE_SIDE or not 0 < width <= MAX_IMAGE_SIDE or height % factor or width % factor:
-        raise ForeignModelError(f"{where}: image size {height}x{width} must be from {factor} to {MAX_IMAGE_SIDE} "
-                                f"pixels a side and a multiple of the downsampling factor {factor}")
-    channels = int(raw.get("in_channels", 3))
-    if name == "AutoencoderTiny" and int(raw.get("out_channels", 3)) != channels:
-        raise ForeignModelError(f"{where}: in_channels {channels} and out_channels {raw.get('out_channels')} differ; "
-                                "the explorer needs an autoencoder of images")
+    height, width = image_hw(image_size if image_size is not None else DEFAULT_IMAGE_SIDE, factor, where)
+    # a DC-AE config names no out_channels (its decoder writes in_channels)
+    channels = image_channels(raw, where) if name == "AutoencoderTiny" else int(raw.get("in_channels", 3))
     latent_channels = raw.get("latent_channels", 4 if name == "AutoencoderTiny" else 32)
     scaling, shift = raw.get("scaling_factor", 1.0), raw.get("shift_factor", 0.0)
     for key, value in (("scaling_factor", scaling), ("shift_factor", shift)):
@@ -183,7 +170,7 @@ class PlainLatentVAE(ScaledLatentVAE):
         """Load the folder's weights (folder defaults to config.source)."""
         if not isinstance(config, PlainLatentConfig):
             raise TypeError(f"{type(config).__name__} is not a PlainLatentConfig")
-        return cls(config, load_plain_module(Path(folder or config.source), config.diffusers_class))
+        return cls(config, load_diffusers_module(Path(folder or config.source), config.diffusers_class))
 
     def encode(self, x: Tensor) -> PlainLatent:
         """Images (B, C, H, W) in [0, 1] -> the encoder's latent (B, C_lat, h, w) as a `PlainLatent`."""
@@ -200,24 +187,6 @@ class PlainLatentVAE(ScaledLatentVAE):
         return super().likelihood_description() + f" (the {self.config.diffusers_class} decoder's sample)"
 
 
-def load_plain_module(folder: Path, name: str) -> torch.nn.Module:
-    """diffusers' own `<name>.from_pretrained(folder, use_safetensors=True)`, local files only, float32, eval;
-    ForeignModelError naming missing or unexpected weights (diffusers would only warn)."""
-    if detect_format(folder) != "diffusers":
-        raise ForeignModelError(f"{folder} is not a diffusers {name} folder")
-    try:
-        vae, info = _import_class(name).from_pretrained(str(folder), use_safetensors=True, local_files_only=True,
-                                                        low_cpu_mem_usage=False, output_loading_info=True)
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError, AttributeError) as exc:
-        raise ForeignModelError(f"{folder}: diffusers could not load this {name} ({DIFFUSERS_WEIGHTS}): {exc}") from None
-    for what in ("missing_keys", "unexpected_keys", "mismatched_keys"):
-        names = list(info.get(what) or [])
-        if names:
-            raise ForeignModelError(f"{folder / DIFFUSERS_WEIGHTS} does not match {CONFIG_NAME}: "
-                                    f"{what.replace('_', ' ')} {names[:4]}{' ...' if len(names) > 4 else ''}")
-    return vae.float().eval()
-
-
 def load_plain(folder: str | Path, device: torch.device | str = "cpu", image_size: int | tuple[int, int] | None = None,
                sigma: float = 0.1) -> PlainLatentVAE:
     """An AutoencoderTiny or AutoencoderDC folder as a `PlainLatentVAE` on device, in eval mode (image_size: an int or
@@ -227,5 +196,4 @@ def load_plain(folder: str | Path, device: torch.device | str = "cpu", image_siz
     return PlainLatentVAE.from_config(config, folder).to(torch.device(device)).eval()
 
 
-__all__ = ["PLAIN_CLASSES", "PlainLatent", "PlainLatentConfig", "PlainLatentVAE", "load_plain", "load_plain_module",
-           "plain_config"]
+__all__ = ["PLAIN_CLASSES", "PlainLatent", "PlainLatentConfig", "PlainLatentVAE", "load_plain", "plain_config"]

@@ -28,11 +28,10 @@ from explorer.models.base import Capabilities, CodeLevel, VAEConfig, check_code_
 from explorer.models.blocks.discrete import QuantisedCode
 from explorer.models.foreign.common import ForeignConfig, ForeignVAE
 from explorer.models.foreign.detect import CONFIG_NAME, read_small_json
-from explorer.models.foreign.diffusers_plain import load_plain_module
+from explorer.models.foreign.diffusers_loading import image_channels, image_hw, load_diffusers_module
 from explorer.models.foreign.errors import ForeignModelError
 
 VQ_CLASS = "VQModel"
-MAX_IMAGE_SIDE = 4096
 
 
 @dataclass
@@ -63,15 +62,8 @@ def vq_config(folder: Path, image_size: int | tuple[int, int] | None = None, sig
     if not isinstance(blocks, (list, tuple)) or not blocks:
         raise ForeignModelError(f"{where}: 'block_out_channels' must be a non-empty list, got {blocks!r}")
     factor = 2 ** (len(blocks) - 1)
-    size = image_size if image_size is not None else raw.get("sample_size", 32)
-    height, width = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
-    if not 0 < height <= MAX_IMAGE_SIDE or not 0 < width <= MAX_IMAGE_SIDE or height % factor or width % factor:
-        raise ForeignModelError(f"{where}: image size {height}x{width} must be from {factor} to {MAX_IMAGE_SIDE} "
-                                f"pixels a side and a multiple of the downsampling factor {factor}")
-    channels = int(raw.get("in_channels", 3))
-    if int(raw.get("out_channels", 3)) != channels:
-        raise ForeignModelError(f"{where}: in_channels {channels} and out_channels {raw.get('out_channels')} differ; "
-                                "the explorer needs an autoencoder of images")
+    height, width = image_hw(image_size if image_size is not None else raw.get("sample_size", 32), factor, where)
+    channels = image_channels(raw, where)
     embed_dim = raw.get("vq_embed_dim") or raw.get("latent_channels", 3)
     try:
         return VQModelConfig(input_shape=(channels, height, width),
@@ -110,7 +102,7 @@ class DiffusersVQVAE(ForeignVAE):
     def from_config(cls, config: VAEConfig, folder: Path | None = None) -> "DiffusersVQVAE":
         if not isinstance(config, VQModelConfig):
             raise TypeError(f"{type(config).__name__} is not a VQModelConfig")
-        return cls(config, load_plain_module(Path(folder or config.source), VQ_CLASS))
+        return cls(config, load_diffusers_module(Path(folder or config.source), VQ_CLASS))
 
     def code_levels(self) -> tuple[CodeLevel, ...]:
         return self.levels

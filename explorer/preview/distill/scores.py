@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from explorer.analysis.teacher import cut_to_multiple, psnr
 from explorer.data.base import DataSplit
-from explorer.models.base import VAE
+from explorer.models.base import VAE, eval_mode
 from explorer.models.foreign.diffusers_plain import load_plain
 from explorer.onnx.export import export_decoder, frame_seconds
 from explorer.preview.distill.crops import student_decode, student_encode
@@ -71,13 +71,11 @@ def frame_refs(teacher: VAE, frames: dict[str, Tensor]) -> FrameRefs:
 def student_scores(teacher: VAE, student: nn.Module, refs: FrameRefs) -> dict[str, Any]:
     """PSNR (dB) against the teacher on each full frame: "decoder" (the student's decode of the teacher's code),
     "encoder" (the teacher's decode of the student's code) and their means over the frames."""
-    was_training = student.training
-    student.eval()
     decoder, encoder = {}, {}
-    for name, x, code, ref in zip(refs.names, refs.images, refs.codes, refs.decodes):
-        decoder[name] = psnr(ref, student_decode(student, code))
-        encoder[name] = psnr(ref, teacher.decode_code(student_encode(student, x)).float())
-    student.train(was_training)
+    with eval_mode(student):
+        for name, x, code, ref in zip(refs.names, refs.images, refs.codes, refs.decodes):
+            decoder[name] = psnr(ref, student_decode(student, code))
+            encoder[name] = psnr(ref, teacher.decode_code(student_encode(student, x)).float())
     return {"decoder_psnr_db": decoder, "encoder_psnr_db": encoder,
             "mean_decoder_psnr_db": sum(decoder.values()) / len(decoder),
             "mean_encoder_psnr_db": sum(encoder.values()) / len(encoder)}

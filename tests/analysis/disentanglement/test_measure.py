@@ -3,40 +3,15 @@ deviation as its error bar; a factor table is encoded once per item; dimension l
 
 import numpy as np
 import pytest
-import torch
 
 from explorer.analysis.disentanglement import mig
 from explorer.analysis.disentanglement.measure import combine_seeds, dimension_factors, measure, recipe_key
-from explorer.checkpoint import save_pretrained
-from explorer.data.factors import FactorGrid, FactorTable
-from explorer.models import build_model
+from explorer.data.factors import FactorTable
 
 
-class Bars(FactorGrid):
-    """A 4 x 6 grid of 8x8 images: a bar at row 2a, of length b + 1."""
-
-    def __init__(self):
-        super().__init__("bars", ("row", "length"), (4, 6), (1, 8, 8))
-
-    def images(self, factors):
-        f = self.check_factors(factors)
-        out = torch.zeros(len(f), 1, 8, 8)
-        for i, (a, b) in enumerate(f):
-            out[i, 0, 2 * a, : b + 1] = 1.0
-        return out
-
-
-@pytest.fixture
-def tiny(tmp_path):
-    torch.manual_seed(0)
-    model = build_model("mlp", input_shape=(1, 8, 8), latent_dim=3, hidden_sizes=(16,)).eval()
-    save_pretrained(model, tmp_path / "m")
-    return model, tmp_path / "m"
-
-
-def test_each_seed_is_a_metric_run_and_the_spread_is_their_std(tiny, tmp_path):
+def test_each_seed_is_a_metric_run_and_the_spread_is_their_std(tiny, bars, tmp_path):
     model, folder = tiny
-    grid = Bars()
+    grid = bars
     report = measure(model, folder, grid, seeds=(0, 1, 2), preset="quick", names=["mig"], cache_dir=tmp_path / "c")
     entry = report.entries["bars/mig"]
     from explorer.analysis.disentanglement.grid_cache import cached_grid_means
@@ -51,9 +26,9 @@ def test_each_seed_is_a_metric_run_and_the_spread_is_their_std(tiny, tmp_path):
     assert report.mutual_information.shape == (3, 2)
 
 
-def test_a_table_is_encoded_once_per_item(tiny):
+def test_a_table_is_encoded_once_per_item(tiny, bars):
     model, _ = tiny
-    grid = Bars()
+    grid = bars
     table = grid.factors_of(np.arange(len(grid)))
     loads = []
 

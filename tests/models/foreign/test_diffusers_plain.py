@@ -75,7 +75,7 @@ def test_picker_summary(pair):
 
 
 def test_image_size_must_fit_the_downsampling(pair):
-    with pytest.raises(ForeignModelError, match="image size 17x17 must be .* a multiple of the downsampling factor 2"):
+    with pytest.raises(ForeignModelError, match="image size 17x17 is not a multiple of the downsampling factor 2"):
         load_foreign(pair[1], image_size=17)
 
 

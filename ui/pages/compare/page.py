@@ -8,14 +8,12 @@ A conditional model (cvae) reads the image under a class (a test item's own labe
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from explorer.analysis import losslab
-from explorer.images import UPLOAD_TYPES, display_scale, to_uint8
+from explorer.images import display_scale, to_uint8
 from ui.app.catalogue import list_models
 from ui.app.context import Ctx, get_ctx
 from ui.app.dataviews import EMBEDDED_DATASETS, dataset_available
@@ -39,7 +37,7 @@ from ui.pages.compare.view import (
 )
 from ui.services import inference
 from ui.shared.conditioning import class_label, class_picker_ui, score_under
-from ui.shared.widgets import convert_upload, image_ui, remember_uploads, score_image
+from ui.shared.widgets import convert_upload, image_ui, score_image, upload_images_ui
 
 IWAE_CHOICES = [0, 10, 50, 100]
 
@@ -101,13 +99,7 @@ def pick_image_ui(ctxs: list[Ctx]) -> tuple[str, list[np.ndarray], int | None] |
     Uploads go through each model's own preparation (explorer.images via ui/widgets.convert_upload)."""
     source = st.radio("Image", ["Pick from the data set", "Upload an image"], horizontal=True, key="cmp_source")
     if source == "Upload an image":
-        limit_mb = ctxs[0].limits.max_bytes / (1024 * 1024)
-        files = st.file_uploader(
-            f"PNG, JPEG, WebP, BMP or GIF (first frame), up to {limit_mb:.0f} MB", type=list(UPLOAD_TYPES),
-            accept_multiple_files=True, key="cmp_files", max_upload_size=max(1, math.ceil(limit_mb)))
-        if files:
-            for w in remember_uploads(files):
-                st.warning(w)
+        upload_images_ui(ctxs[0].limits, "cmp_files")
         stored = st.session_state.get("_uploads", [])
         if not stored:
             st.info("Upload an image, or pick a test item instead.")

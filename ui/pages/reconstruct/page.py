@@ -11,7 +11,7 @@ import math
 import numpy as np
 import streamlit as st
 
-from explorer.images import UPLOAD_TYPES, display_scale, to_uint8
+from explorer.images import display_scale, to_uint8
 from ui.app.context import Ctx, require_ctx
 from ui.pages.reconstruct.discrete_ui import discrete_scores_ui, grid_description
 from ui.pages.reconstruct.draw import can_draw, drawing_class, drawing_ui, walk_start_ui
@@ -37,7 +37,7 @@ from ui.shared.widgets import (
     example_ui,
     heat_rgb,
     image_ui,
-    remember_uploads,
+    upload_images_ui,
 )
 
 ERROR_VIEWS = ("−log p(x | z)", "squared error")  # the model's own per-pixel loss first, squared error second
@@ -160,15 +160,7 @@ def page() -> None:
         walk_start_ui(ctx, drawn)
         scores_ui(ctx, drawn, "drawing", iwae_k, seed, n_samples, key="draw", label=drawing_class(ctx), budget=budget)
     elif source == "Upload images":
-        limit_mb = ctx.limits.max_bytes / (1024 * 1024)
-        files = st.file_uploader(
-            f"PNG, JPEG, WebP, BMP or GIF (first frame), up to {limit_mb:.0f} MB and {ctx.limits.max_pixels:,} pixels",
-            type=list(UPLOAD_TYPES), accept_multiple_files=True, key="rec_files",
-            max_upload_size=max(1, math.ceil(limit_mb)),  # the browser refuses bigger files before sending them
-        )
-        if files:
-            for w in remember_uploads(files):
-                st.warning(w)
+        files = upload_images_ui(ctx.limits, "rec_files", pixels=True)
         stored = st.session_state.get("_uploads", [])
         if not stored:
             st.info("Upload one or more images, or pick a test item instead.")
