@@ -8,7 +8,7 @@ One headless Chromium, one page per session, against `streamlit run app.py` with
 walk decoded on the server (--live off: every press is a rerun, and its image comes through the inference queue).
 Each page runs its own bursts in the page (so the sessions press at once, not in the driver's turn): a burst is
 --presses / --bursts ArrowRight (or ArrowLeft, alternating) key presses on the focused slider, --gap-ms apart;
-3 s after a burst's last press the page's URL is read against the slider.
+3 s after a burst's last press, once the app's script is idle, the page's URL is read against the slider.
 
 Figures:
   lost       sessions whose final value is not the one their key presses lead to (target 0). The driver works out
@@ -16,8 +16,8 @@ Figures:
              clamped to the slider's range); after the last burst has settled, the page must hold that value in
              the slider and in the URL, and show that value's image: the image a fresh page opened at the
              session's URL shows (Streamlit names an image by its bytes, so equal images have equal sources)
-  stale      bursts after which, 3 s on, the URL's first value is not the slider's (a copied link would show another
-             image; target 0)
+  stale      bursts after which, 3 s on and with the script idle, the URL's first value is not the slider's (a copied
+             link would show another image; target 0)
   unpainted  presses after which no new image was painted within 15 s
   p99        press -> the next new image painted (its source changed, decoded, one animation frame on), ms
 """
@@ -186,7 +186,7 @@ async def session_bursts(pg, presses: int, bursts: int, gap_ms: int) -> tuple[li
             await pg.keyboard.press(key)
             keys.append(key)
             await asyncio.sleep(gap_ms / 1000)
-        await asyncio.sleep(SETTLE_MS / 1000)
+        await settled_page(pg)  # SETTLE_MS on and the script idle: a URL still behind then is one a link would keep
         settled.append(await pg.evaluate("window.__settled()"))
     while await pg.evaluate("window.__burst.waiting") > 0:
         await asyncio.sleep(0.5)
