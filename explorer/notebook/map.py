@@ -40,7 +40,8 @@ from explorer.map_wire import (
     select_lasso,
 )
 from explorer.models.base import VAE
-from explorer.notebook.models import decoder_bytes, resolve_model
+from explorer.notebook.models import decoder_file, resolve_model
+from explorer.onnx.export import OnnxExportError
 from explorer.notebook.parts import PartsWidget
 from explorer.pca import fit_pca
 
@@ -172,11 +173,16 @@ class LatentMap(PartsWidget):
         if self.images is not None:
             header["item_url"] = ITEM_ROUTE
         if self.model is not None and (self.codes is not None or self.pca is not None):
-            key = self.digest[:16]  # the decoder's part key: LatentWalk's too, so the page holds it once
-            image_shape = decode(self.model, np.zeros(d)).shape[1:]  # (C, H, W)
-            header.update(model_key=key, image_shape=[int(s) for s in image_shape])
-            self.parts[key] = lambda: decoder_bytes(self.model, self.digest, self.cache_dir)
-            parts["decoder_url"] = key
+            try:  # exported now, so that the page's first paint, which waits for every part, never waits for it
+                onnx = decoder_file(self.model, self.digest, self.cache_dir)
+            except OnnxExportError as exc:
+                self.path, self.reason = "none", f"the decoder could not be exported for the page: {exc}"
+            else:
+                key = self.digest[:16]  # the decoder's part key: LatentWalk's too, so the page holds it once
+                image_shape = decode(self.model, np.zeros(d)).shape[1:]  # (C, H, W)
+                header.update(model_key=key, image_shape=[int(s) for s in image_shape])
+                self.parts[key] = onnx.read_bytes
+                parts["decoder_url"] = key
         self.data = {"header": header, "parts": parts}
         self._set_points()
         self.selection = np.zeros(0, np.int64)
@@ -189,7 +195,8 @@ class LatentMap(PartsWidget):
     def _set_points(self) -> None:
         """Name the points part (a BMAP payload: the points' blobs and the header fields that describe them) in
         data; its key follows the points, so a map of the same points elsewhere on the page shares them."""
-        sends_codes = self.codes is not None and self.codes.size <= self.max_code_values and "model_key" in self.data["header"]
+        decodes = "model_key" in self.data["header"]
+        sends_codes = decodes and self.codes is not None and self.codes.size <= self.max_code_values
         data_key = "map:" + _sha(self.q, self.labels, *(() if self.values is None else (self.values,)),
                                  *((self.codes,) if sends_codes else ()))
         header = {**self.data["header"], "data_key": data_key, "n": int(len(self.q)), "bounds": list(self.bounds),

@@ -36,13 +36,18 @@ def resolve_model(model: VAE | str | Path, device: str = "cpu") -> tuple[VAE, st
                     f"got {type(model).__name__}")
 
 
-def decoder_bytes(model: VAE, digest: str, cache_dir: str | Path) -> bytes:
+def decoder_file(model: VAE, digest: str, cache_dir: str | Path) -> Path:
     """The model's ONNX decoder (code (B, D) -> image (B, C, H, W)), exported on first use into cache_dir;
     OnnxExportError with the exporter's message when it cannot be exported."""
     made = exported_decoder(model, digest, cache_dir, exporters=PAGE_EXPORTERS)
     if isinstance(made, ExportFailure):
         raise OnnxExportError(made.message)
-    return Path(made.path).read_bytes()
+    return Path(made.path)
+
+
+def decoder_bytes(model: VAE, digest: str, cache_dir: str | Path) -> bytes:
+    """The bytes of decoder_file."""
+    return decoder_file(model, digest, cache_dir).read_bytes()
 
 
 def encoder_bytes(model: VAE, digest: str, cache_dir: str | Path) -> bytes:

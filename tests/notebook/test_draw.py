@@ -31,8 +31,8 @@ def a_one(side: int = 280) -> np.ndarray:
 
 def test_release_encodes_the_drawing_to_the_posterior_mean(pad):
     raster = a_one()
-    pad._message(pad, {"type": "set", "name": "released", "value": {
-        "model_key": pad.data["model_key"], "side": 280, "raster_b64": base64.b64encode(raster.tobytes()).decode()}}, [])
+    released = {"model_key": pad.data["model_key"], "side": 280, "raster_b64": base64.b64encode(raster.tobytes()).decode()}
+    pad._message(pad, {"type": "set", "name": "released", "value": released}, [])
     prepared = prepare_digit(raster.astype(np.float32) / 255, 28, 28)
     np.testing.assert_allclose(pad.prepared, prepared)
     with torch.inference_mode():

@@ -23,6 +23,7 @@ export const ORT_MODULE = "ort.wasm.bundle.min.mjs"; // the part keys of onnxrun
 export const ORT_WASM = "ort-wasm-simd-threaded.wasm";
 
 const PARTS = (window.__vaeWidgetParts ??= { bytes: new Map(), urls: new Map(), waiting: new Map() });
+PARTS.log ??= []; // {what: "need" | "parts" | "setup", t, keys, bytes}: when the parts crossed (for the tests)
 
 function keep(key, buffer) {
   const bytes = view(buffer);
@@ -41,7 +42,10 @@ function ensure(model, keys) {
     if (!PARTS.waiting.has(key)) PARTS.waiting.set(key, []);
     PARTS.waiting.get(key).push(resolve);
   }));
-  if (asked.length) model.send({ type: "need", keys: asked });
+  if (asked.length) {
+    PARTS.log.push({ what: "need", t: performance.now(), keys: asked });
+    model.send({ type: "need", keys: asked });
+  }
   return Promise.all(arrived);
 }
 
@@ -85,7 +89,10 @@ export function anywidgetModule(setup) {
       };
       const emit = () => { for (const fn of listeners.data) fn(host.get()); };
       const onMessage = (msg, buffers) => {
-        if (msg?.type === "parts") msg.keys.forEach((key, i) => { if (!PARTS.urls.has(key)) keep(key, buffers[i]); });
+        if (msg?.type === "parts") {
+          PARTS.log.push({ what: "parts", t: performance.now(), keys: msg.keys, bytes: buffers.map((b) => b.byteLength) });
+          msg.keys.forEach((key, i) => { if (!PARTS.urls.has(key)) keep(key, buffers[i]); });
+        }
         if (msg?.type === "response" && asked.has(msg.id)) {
           const { resolve, reject } = asked.get(msg.id);
           asked.delete(msg.id);
@@ -93,14 +100,19 @@ export function anywidgetModule(setup) {
           else reject(new Error(msg.error ?? "the kernel could not answer"));
         }
       };
-      // every part the current data names is here before the component sees that data
+      // every part the current data names is here before the component sees that data; the runtime is asked for
+      // after them and not waited for (the component's loadOrt waits): a map paints its points meanwhile
       const refresh = async () => {
         const data = model.get("data");
-        const keys = [...(window.__vaeOrt ? [] : [ORT_MODULE, ORT_WASM]), ...Object.values(data.parts ?? {})];
-        await ensure(model, keys);
-        if (!window.__vaeOrt) provideOrt(() => import(PARTS.urls.get(ORT_MODULE)), PARTS.bytes.get(ORT_WASM).slice().buffer);
+        const parts = ensure(model, Object.values(data.parts ?? {}));
+        if (!globalThis.__vaeOrt) {
+          const ort = ensure(model, [ORT_MODULE, ORT_WASM]);
+          provideOrt(() => ort.then(() => import(PARTS.urls.get(ORT_MODULE))),
+            ort.then(() => PARTS.bytes.get(ORT_WASM).slice().buffer));
+        }
+        await parts;
         if (model.get("data") !== data) return; // a newer `data` came meanwhile: its own refresh emits it
-        if (!ready) { ready = true; setup(host); }
+        if (!ready) { ready = true; PARTS.log.push({ what: "setup", t: performance.now() }); setup(host); }
         emit();
       };
       model.on("msg:custom", onMessage);
