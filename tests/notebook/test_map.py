@@ -14,6 +14,7 @@ import traitlets
 from matplotlib.path import Path as Polygon
 from PIL import Image
 
+from explorer.checkpoint import from_pretrained
 from explorer.map_wire import Q, unpack
 from explorer.notebook import LatentMap
 
@@ -31,10 +32,15 @@ def images():
     return np.random.default_rng(1).integers(0, 256, (N, 28, 28), dtype=np.uint8)
 
 
-@pytest.fixture()
-def bigmap(codes, images, tmp_path_factory):
+@pytest.fixture(scope="module")
+def model():
+    return from_pretrained(MODEL)
+
+
+@pytest.fixture(scope="module")
+def bigmap(codes, images, model, tmp_path_factory):  # one map: each test sets the state it reads
     labels = np.random.default_rng(2).integers(0, 10, N)
-    return LatentMap(codes, images=images, labels=labels, model=MODEL, values=codes[:, 0],
+    return LatentMap(codes, images=images, labels=labels, model=model, values=codes[:, 0],
                      cache_dir=tmp_path_factory.getbasetemp() / "onnx")
 
 
@@ -152,3 +158,17 @@ def test_two_d_coordinates_and_string_labels(tmp_path):
         LatentMap(np.zeros(5))
     with pytest.raises(traitlets.TraitError, match="needs values"):
         m.colour_by = "value"
+
+
+def test_an_encoding_brings_its_labels_and_elbo(codes, tmp_path):
+    from explorer.analysis.encode_dataset import EncodedSplit
+
+    labels = np.where(np.arange(N) % 7 == 0, -1, np.arange(N) % 3)  # -1: UNLABELLED
+    elbo = -np.linspace(80, 120, N).astype(np.float32)
+    enc = EncodedSplit(means=codes, logvars=np.full_like(codes, np.nan), elbo=elbo, kl=np.zeros(N, np.float32),
+                       labels=labels, attributes=None, attribute_names=None, folder=tmp_path)
+    m = LatentMap(enc, colour_by="value")
+    assert m.class_names == ["0", "1", "2", "unlabelled"] and (m.labels[labels < 0] == 3).all()
+    np.testing.assert_array_equal(m.values, elbo)
+    assert m.value_name == "ELBO (nats)" and m.data["header"]["colour"] == "value"
+    assert m.pca is not None and m.coords.shape == (N, 2)
