@@ -249,6 +249,20 @@ def test_latent_map_and_draw_pad_in_jupyterlab(lab, browser, model, shots):
     assert kernel["strict"] <= kernel["n"] <= kernel["loose"]
     page.locator(".jp-Cell:visible").first.screenshot(path=str(shots / "notebook-map.png"))  # docs/screenshots/
 
+    # search: an index pins that item (the kernel hears of it as a click), a label highlights its points
+    page.get_by_test_id("big-map-search").fill("123456")
+    page.get_by_test_id("big-map-search").press("Enter")
+    page.wait_for_function("() => document.querySelector('[data-testid=big-map-pinned]').dataset.index === '123456'")
+    page.get_by_test_id("big-map-search").fill("7")  # a digit is an index: labels are searched by name
+    page.get_by_test_id("big-map-search").press("Enter")
+    clicked = None
+    for _ in range(20):
+        clicked = kernel_eval(client, "m.clicked")
+        if clicked == 7:
+            break
+        time.sleep(0.25)
+    assert clicked == 7
+
     # the draw pad: a stroke, released, reaches .code (the model's encoding of the drawing)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-cell-and-select-next')")
     pad = page.locator("[data-testid=live-latent-draw]")
