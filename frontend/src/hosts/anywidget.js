@@ -100,20 +100,26 @@ export function anywidgetModule(setup) {
           else reject(new Error(msg.error ?? "the kernel could not answer"));
         }
       };
-      // every part the current data names is here before the component sees that data; the runtime is asked for
-      // after them and not waited for (the component's loadOrt waits): a map paints its points meanwhile
+      // every part the current data names is here before the component sees that data. The runtime is provided at
+      // once but asked for only once that data is handed over, and not waited for (the component's loadOrt waits):
+      // its 14 MB then cross after the map's first frame, not while the page indexes and paints the points
       const refresh = async () => {
         const data = model.get("data");
         const parts = ensure(model, Object.values(data.parts ?? {}));
+        let askOrt = () => {};
         if (!globalThis.__vaeOrt) {
-          const ort = ensure(model, [ORT_MODULE, ORT_WASM]);
+          const ort = new Promise((resolve) => { askOrt = resolve; }).then(() => ensure(model, [ORT_MODULE, ORT_WASM]));
           provideOrt(() => ort.then(() => import(PARTS.urls.get(ORT_MODULE))),
             ort.then(() => PARTS.bytes.get(ORT_WASM).slice().buffer));
         }
-        await parts;
-        if (model.get("data") !== data) return; // a newer `data` came meanwhile: its own refresh emits it
-        if (!ready) { ready = true; PARTS.log.push({ what: "setup", t: performance.now() }); setup(host); }
-        emit();
+        try {
+          await parts;
+          if (model.get("data") !== data) return; // a newer `data` came meanwhile: its own refresh emits it
+          if (!ready) { ready = true; PARTS.log.push({ what: "setup", t: performance.now() }); setup(host); }
+          emit();
+        } finally {
+          askOrt();
+        }
       };
       model.on("msg:custom", onMessage);
       model.on("change:data", refresh);
