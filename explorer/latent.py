@@ -178,6 +178,21 @@ def encode_means(model: VAE, images: Tensor, batch_size: int = 256,
     return np.concatenate(parts)
 
 
+def pad_extent(dots: np.ndarray | None, floor: float = 0.0, margin: float = 0.08) -> list[list[float]]:
+    """[[xlo, xhi], [ylo, yhi]]: the dots' bounding box with a margin, the same span on both axes (so the pad
+    is not stretched), covering at least [-floor, floor]."""
+    if dots is None or len(dots) == 0:
+        lo, hi = np.array([-max(floor, 1.0)] * 2), np.array([max(floor, 1.0)] * 2)
+    else:
+        pts = np.asarray(dots, dtype=np.float64).reshape(-1, 2)
+        pts = pts[np.isfinite(pts).all(1)]
+        lo, hi = pts.min(0), pts.max(0)
+        lo, hi = np.minimum(lo, -floor), np.maximum(hi, floor)
+    centre, half = (lo + hi) / 2, float(np.max(hi - lo)) / 2 * (1 + margin)
+    half = max(half, 1e-3)
+    return [[float(c - half), float(c + half)] for c in centre]
+
+
 def plane_grid(lo: tuple[float, float], hi: tuple[float, float], n: int) -> np.ndarray:
     """Codes (n * n, 2) on a regular grid over a 2-D latent plane, top row = highest y (as a plot shows it)."""
     xs = np.linspace(lo[0], hi[0], n)

@@ -2,8 +2,9 @@
 //   live_latent.js, big_map.js, spatial_live.js   one esbuild call, an entry point per component
 //                                (src/<component>/index.js), and spatial_student_worker.js (tier b's Web Worker)
 //   <component>.css              their styles
-//   live_latent_widget.js        the notebook widgets (explorer.notebook): the same component code on the anywidget
-//                                host (src/hosts/anywidget.js), one self-contained ESM each (src/<component>/widget.js)
+//   live_latent_widget.js        the notebook widgets (explorer.notebook: LatentWalk and DrawPad, LatentMap): the
+//   big_map_widget.js            same component code on the anywidget host (src/hosts/anywidget.js), one
+//                                self-contained ESM each (src/<component>/widget.js)
 //   metafile.json                what each bundle imports (esbuild's metafile: tests check both hosts share modules)
 //   ort.wasm.bundle.min.mjs      onnxruntime-web's wasm-only ES module (the Emscripten glue inside), loaded by
 //   ort-wasm-simd-threaded.wasm  src/common/ort.js from beside the bundle, with its WebAssembly binary
@@ -21,7 +22,7 @@ const OUT = join(ROOT, "assets");
 const COMPONENTS = ["live_latent", "big_map", "spatial_live"];
 // Web Workers, built beside the bundles: name -> source (a component makes them with new URL(name, import.meta.url))
 const WORKERS = { spatial_student_worker: "spatial_live/student_worker.js" };
-const WIDGETS = ["live_latent"]; // components with a notebook widget entry (src/<name>/widget.js)
+const WIDGETS = ["live_latent", "big_map"]; // components with a notebook widget entry (src/<name>/widget.js)
 const ORT = ["ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm"];
 
 const built = await build({

@@ -4,7 +4,8 @@ The page code is the Streamlit component's (frontend/src/live_latent/) on the no
 (frontend/src/hosts/anywidget.js), built by frontend/build.mjs into one ESM, live_latent_widget.js. The synced
 `data` trait holds what the component draws (start, axes, values: small); the bytes the page needs (onnxruntime-web's
 module and .wasm, the model's ONNX decoder from explorer.onnx.export) go as custom-message buffers when the page
-asks for them, so a saved notebook keeps none of them and a second widget on the page asks for no second runtime.
+asks for them (explorer.notebook.parts), so a saved notebook keeps none of them and a second widget on the page asks
+for no second runtime.
 
 Python hears of the values on release: `.code` (a numpy array of the model's latent shape) follows them, and
 `.on_change(fn)` (or traitlets' `observe(fn, names="code")`) runs then. Setting `.code` moves the sliders to it
@@ -17,22 +18,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import anywidget
 import numpy as np
 import torch
 import traitlets
 
 from explorer.cache import default_cache_dir
-from explorer.frontend_assets import asset_bytes
 from explorer.images import to_uint8
 from explorer.latent import Axes, dim_label, walk_code
 from explorer.models.base import VAE
-from explorer.notebook.models import resolve_model
-from explorer.onnx.export import ExportFailure, OnnxExportError, exported_decoder
+from explorer.notebook.models import decoder_bytes, resolve_model
+from explorer.notebook.parts import ORT_PARTS, PartsWidget
 
 ESM = "live_latent_widget.js"
 CSS = "live_latent.css"
-ORT_PARTS = ("ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm")  # the host's part keys (hosts/anywidget.js)
 DEFAULT_AXES = 8  # without axes: the first this many latent dimensions
 
 
@@ -62,7 +60,7 @@ def as_axes(axes: Axes | np.ndarray | None, latent_shape: Sequence[int]) -> Axes
     return Axes(vectors, np.ones(k), [f"axis {i + 1}" for i in range(k)], np.zeros(k, bool), "given")
 
 
-class LatentWalk(anywidget.AnyWidget):
+class LatentWalk(PartsWidget):
     """Latent sliders decoded in the page: `LatentWalk(model, start=None, axes=None)`.
 
     model: a VAE object or a folder/file explorer.checkpoint.from_pretrained loads; start: a code of the model's
@@ -72,16 +70,11 @@ class LatentWalk(anywidget.AnyWidget):
     `.code` follows the sliders on release; `.image` is the kernel's torch decode of `.code`, (H, W) or (H, W, 3)
     uint8 as the page paints it; `.path` says where the page decodes ("pending", "wasm", "fallback")."""
 
-    data = traitlets.Dict().tag(sync=True)  # what the component draws: small, no bytes (hosts/anywidget.js)
     code = traitlets.Any()  # numpy (*latent_shape) float32, the code at the last release (or as set here)
 
     def __init__(self, model: VAE | str | Path, start: np.ndarray | None = None,
                  axes: Axes | np.ndarray | None = None, *, ranges: tuple[float, float] = (-4.0, 4.0),
                  display_size: int = 224, cache_dir: str | Path | None = None) -> None:
-        # the ESM as instance attributes before anywidget's __init__ makes them traits: a class attribute would
-        # read the file when this module is imported
-        self._esm = asset_bytes(ESM).decode("utf-8")
-        self._css = asset_bytes(CSS).decode("utf-8")
         self.model, self.digest = resolve_model(model)
         self.latent_shape = tuple(int(s) for s in self.model.latent_shape)
         d = int(np.prod(self.latent_shape))
@@ -95,11 +88,10 @@ class LatentWalk(anywidget.AnyWidget):
             raise ValueError(f"ranges must be (lo, hi) with lo < hi, got {ranges}")
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "onnx"
         self.path, self.reason = "pending", ""
-        self._decoder: bytes | None = None
         self._releasing = False
-        self.sent_parts: list[str] = []  # the part keys this widget sent to its page (a second widget sends none)
         first = self._torch_decode(start_code)  # (C, H, W): the shape the page paints
-        super().__init__()
+        super().__init__(ESM, CSS)
+        self.parts[self.digest[:16]] = lambda: decoder_bytes(self.model, self.digest, self.cache_dir)
         self.data = {
             "model_key": self.digest[:16], "start": start_code.tolist(), "vectors": self.axes.vectors.tolist(),
             "scales": np.asarray(self.axes.scales, dtype=np.float64).tolist(), "labels": list(self.axes.labels),
@@ -109,7 +101,6 @@ class LatentWalk(anywidget.AnyWidget):
         }
         self.code = start_code.reshape(self.latent_shape).astype(np.float32)
         self.observe(self._code_set, names="code")
-        self.on_msg(self._message)
 
     # -- what Python reads ------------------------------------------------------------------------
     @property
@@ -130,18 +121,13 @@ class LatentWalk(anywidget.AnyWidget):
         self.observe(handler, names="code")
         return handler
 
-    # -- the page's messages ------------------------------------------------------------------------
-    def _message(self, _widget: Any, content: dict, _buffers: list) -> None:
-        kind = content.get("type")
-        if kind == "need":
-            keys = [str(k) for k in content.get("keys", [])]
-            self.sent_parts += keys
-            self.send({"type": "parts", "keys": keys}, buffers=[self._part(k) for k in keys])
-        elif kind == "set" and content.get("name") == "status":
-            status = content.get("value") or {}
+    # -- the page's reports --------------------------------------------------------------------------
+    def _on_set(self, name: str, value: Any) -> None:
+        if name == "status":
+            status = value or {}
             self.path, self.reason = str(status.get("path", "pending")), str(status.get("reason") or "")
-        elif kind == "set" and content.get("name") == "released":
-            released = content.get("value") or {}
+        elif name == "released":
+            released = value or {}
             values = np.asarray(released.get("values") or [], dtype=np.float64)
             if released.get("model_key") == self.data["model_key"] and values.shape == (len(self.axes),):
                 self._releasing = True
@@ -151,23 +137,6 @@ class LatentWalk(anywidget.AnyWidget):
                         self.latent_shape).astype(np.float32)
                 finally:
                     self._releasing = False
-        elif kind == "set" and content.get("name") == "need":
-            self.send({"type": "parts", "keys": [self.data["model_key"]]}, buffers=[self._part(self.data["model_key"])])
-
-    def _part(self, key: str) -> bytes:
-        if key in ORT_PARTS:
-            return asset_bytes(key)
-        if key == self.data["model_key"]:
-            return self._decoder_bytes()
-        raise ValueError(f"the page asked for an unknown part {key!r}")
-
-    def _decoder_bytes(self) -> bytes:
-        if self._decoder is None:
-            made = exported_decoder(self.model, self.digest, self.cache_dir, exporters=("torchscript", "dynamo"))
-            if isinstance(made, ExportFailure):
-                raise OnnxExportError(made.message)
-            self._decoder = Path(made.path).read_bytes()
-        return self._decoder
 
     # -- setting .code from Python ------------------------------------------------------------------
     def _axes_now(self) -> Axes:

@@ -1,5 +1,5 @@
-"""One frontend for two hosts: the notebook widget's bundle (live_latent_widget.js) and the Streamlit component's
-(live_latent.js) come from one esbuild call over the same sources; they differ only by the host adapter and the
+"""One frontend for two hosts: each notebook widget's bundle (<component>_widget.js) and its Streamlit component's
+(<component>.js) come from one esbuild call over the same sources; they differ only by the host adapter and the
 widget's entry. Read from esbuild's metafile (frontend/assets/metafile.json, written by frontend/build.mjs)."""
 
 from __future__ import annotations
@@ -7,24 +7,29 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 ASSETS = Path(__file__).resolve().parents[2] / "frontend" / "assets"
+WIDGETS = ("live_latent", "big_map")  # the components with a notebook widget (explorer.notebook)
 
 
 def _outputs() -> dict:
     return json.loads((ASSETS / "metafile.json").read_text())["outputs"]
 
 
-def test_widget_and_component_bundle_the_same_modules():
+@pytest.mark.parametrize("name", WIDGETS)
+def test_widget_and_component_bundle_the_same_modules(name):
     out = _outputs()
-    component = set(out["assets/live_latent.js"]["inputs"])
-    widget = set(out["assets/live_latent_widget.js"]["inputs"])
+    component = set(out[f"assets/{name}.js"]["inputs"])
+    widget = set(out[f"assets/{name}_widget.js"]["inputs"])
     assert component <= widget, f"the widget lacks {sorted(component - widget)}"
-    assert widget - component == {"src/hosts/anywidget.js", "src/live_latent/widget.js"}
+    assert widget - component == {"src/hosts/anywidget.js", f"src/{name}/widget.js"}
     assert {p for p in component if p.startswith("src/common/")} >= {"src/common/ort.js", "src/common/paint.js"}
 
 
-def test_widget_bundle_is_one_self_contained_module():
+@pytest.mark.parametrize("name", WIDGETS)
+def test_widget_bundle_is_one_self_contained_module(name):
     # anywidget loads one module from a blob URL: its only import is onnxruntime's, which the host hands over
-    widget = _outputs()["assets/live_latent_widget.js"]
+    widget = _outputs()[f"assets/{name}_widget.js"]
     assert widget["imports"] == ["./ort.wasm.bundle.min.mjs"]
     assert not [p for p in _outputs() if p.endswith(".js") and "chunk" in p]

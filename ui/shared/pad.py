@@ -13,27 +13,13 @@ import numpy as np
 import streamlit as st
 
 from explorer.images import display_scale
+from explorer.latent import pad_extent  # the pad's extent, shared with explorer.notebook.DrawPad
 from ui.app.config import app_config
 from ui.app.navigation import switch_to
 from ui.components.live import live_latent
 from ui.shared.decoders import live_decoder
 
 PAD_KEY = "map_pad"
-
-
-def pad_extent(dots: np.ndarray | None, floor: float = 0.0, margin: float = 0.08) -> list[list[float]]:
-    """[[xlo, xhi], [ylo, yhi]]: the dots' bounding box with a margin, the same span on both axes (so the pad
-    is not stretched), covering at least [-floor, floor]."""
-    if dots is None or len(dots) == 0:
-        lo, hi = np.array([-max(floor, 1.0)] * 2), np.array([max(floor, 1.0)] * 2)
-    else:
-        pts = np.asarray(dots, dtype=np.float64).reshape(-1, 2)
-        pts = pts[np.isfinite(pts).all(1)]
-        lo, hi = pts.min(0), pts.max(0)
-        lo, hi = np.minimum(lo, -floor), np.maximum(hi, floor)
-    centre, half = (lo + hi) / 2, float(np.max(hi - lo)) / 2 * (1 + margin)
-    half = max(half, 1e-3)
-    return [[float(c - half), float(c + half)] for c in centre]
 
 
 def plane_axes(shown: str, components: np.ndarray | None, mean: np.ndarray | None, latent_size: int):

@@ -1,7 +1,10 @@
-// The page side of the big-map component. Its host (hosts/streamlit.js: Streamlit components v2, no iframe) gives
-// it the element to draw into and each new `data`; selections, clicks and status go back by host.set, the hover
-// and "Send to walk" by host.send. This file mounts the instance and applies `data`; the rest is split by concern:
-// wire.js (the wire format), view.js, raster.js, select.js, input.js, decode.js, items.js, state.js.
+// The page side of the big-map component. Its host (hosts/streamlit.js: Streamlit components v2, no iframe; or
+// hosts/anywidget.js through widget.js, the notebook's LatentMap) gives it the element to draw into and each new
+// `data`; selections, clicks, the colouring and status go back by host.set, the hover and "Send to walk" by
+// host.send. A header's `colour` applies whenever it changes, and a `selected` blob (uint32 indices, under a new
+// header.selection_key) is a selection set by the host. This file mounts the instance and applies `data`; the
+// rest is split by concern: wire.js (the wire format), view.js, raster.js, select.js, input.js, decode.js,
+// items.js, state.js.
 //
 // A hand-written density raster, not a WebGL library. Measured on the project's machine (headless Chromium,
 // software WebGL / SwiftShader, 1000x700): Plotly scattergl 200k points first paint 3.7 s, zoom 0.72-0.83 s
@@ -32,7 +35,7 @@ import { prepareDecoder } from "./decode.js";
 import { bindPointer } from "./input.js";
 import { showServerImage } from "./items.js";
 import { schedule } from "./raster.js";
-import { clearSelection, search, selectWith } from "./select.js";
+import { clearSelection, search, selectIndices, selectWith, showSelection } from "./select.js";
 import { G, PALETTE, VIRIDIS, log } from "./state.js";
 import { fit, size, toPx } from "./view.js";
 import { buildDataset, parse } from "./wire.js";
@@ -66,6 +69,7 @@ function mount(host) {
   inst.colourButton = button("Colour: label", "big-map-colour", () => {
     if (!inst.ds?.sv) return;
     inst.colour = inst.colour === "label" ? "value" : "label";
+    inst.host?.set("colour", inst.colour);
     refreshLegend(inst);
     schedule(inst, performance.now());
   });
@@ -134,8 +138,9 @@ function update(inst, data) {
   const { header: h, blobs, bytes } = parse(data);
   log(G.received, { what: "data", key: h.data_key, bytes, points: !!h.points });
   const first = !inst.header;
+  const recoloured = first || h.colour !== inst.header.colour;
   inst.header = h;
-  if (first) inst.colour = h.colour === "value" ? "value" : "label";
+  if (recoloured) inst.colour = h.colour === "value" ? "value" : "label";
   let ds = G.datasets.get(h.data_key);
   if (h.points && (!ds || ds.n !== h.n)) {
     ds = buildDataset(h, blobs);
@@ -153,11 +158,16 @@ function update(inst, data) {
   if (newData) {
     inst.ds = ds;
     inst.selMask = null; inst.selection = null; inst.pinned = null; inst.hoverIndex = null; inst.highlight = -1;
-    if (!ds.sv) inst.colour = "label";
     fit(inst);
     inst.status.textContent = `${ds.n.toLocaleString("en")} points · drag to pan, wheel to zoom, Shift+drag box, Alt+drag lasso, click to pin`;
   }
-  if (newData || first) refreshLegend(inst);
+  if (!ds.sv) inst.colour = "label";
+  if (newData || recoloured) refreshLegend(inst);
+  if ((h.selection_key ?? null) !== (inst.selectionKey ?? null) || (newData && blobs.selected)) {
+    inst.selectionKey = h.selection_key ?? null;
+    if (blobs.selected) selectIndices(inst, blobs.selected);
+    else if (h.selection_key !== undefined) { inst.selMask = null; inst.selection = null; showSelection(inst); }
+  }
   // every render paints (Streamlit may keep the element across an in-app navigation away and back: the frame
   // after the render is then its "first paint"; one raster per rerun is cheap)
   schedule(inst, tData);
@@ -186,7 +196,9 @@ G.selectBox = (qbox) => { const inst = G.current(); return inst ? selectWith(ins
 
 G.current = () => Object.values(G.instances).find((i) => i.ds && i.root.isConnected) ?? null;
 
-export default streamlitComponent((host) => {
+/** The component on any host (hosts/: get / set / send / on / request): Streamlit's below, the notebook's in
+ * widget.js. */
+export function setup(host) {
   host.on("data", (data) => {
     const inst = mount(host);
     inst.host = host;
@@ -196,4 +208,6 @@ export default streamlitComponent((host) => {
       inst.status.textContent = `the map could not be drawn: ${err?.message ?? err}`;
     }
   });
-});
+}
+
+export default streamlitComponent(setup);

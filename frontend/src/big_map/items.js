@@ -1,15 +1,14 @@
 // The hovered item's original image from the server: the item route (one GET), or a rerun.
 import { G, log } from "./state.js";
 
-// The hovered item's original from the item route; a newer hover aborts an older request. A failed request
-// (a proxy without the route, an expired token) falls back to the rerun path for this instance.
+// The hovered item's original from the item route (host.request: an HTTP GET on Streamlit, a kernel message in a
+// notebook); a newer hover aborts an older request. A failed request (a proxy without the route, an expired
+// token) falls back to the rerun path for this instance.
 export async function fetchItem(inst, url, index) {
   inst.itemAbort?.abort();
   const ctl = (inst.itemAbort = new AbortController());
   try {
-    const res = await fetch(url + index, { signal: ctl.signal, credentials: "same-origin" });
-    if (!res.ok) throw new Error(`${res.status} ${(await res.text()).slice(0, 120)}`);
-    const blob = await res.blob();
+    const blob = await inst.host.request(url + index, { signal: ctl.signal });
     if (ctl.signal.aborted) return;
     URL.revokeObjectURL(inst.itemObjectUrl ?? "");
     inst.itemObjectUrl = URL.createObjectURL(blob);

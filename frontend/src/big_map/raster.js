@@ -58,13 +58,17 @@ export function buildLevel(ds, k, col, L, mask, hl) {
 }
 
 // The coarsest level whose cell is at most one pixel at scale s (px per quantized unit), built on first use for
-// the current colouring (data set, colour mode, selection mask, searched label); null: draw the points.
+// the current colouring (data set, colour mode, selection mask, searched label), except for the map's first frame;
+// null: draw the points.
 export function levelFor(inst, s, L, col) {
   const lod = inst.lod;
   if (!lod || lod.ds !== inst.ds || lod.col !== col || lod.mask !== inst.selMask || lod.hl !== inst.highlight)
     inst.lod = { ds: inst.ds, col, mask: inst.selMask, hl: inst.highlight, levels: {} };
   for (const k of LOD_BITS) {
     if ((1 << k) * s > 1) continue;
+    // the first frame draws the points themselves (one pass, as a level's build is): the levels are built on
+    // idle after it (prebuildLevels), so the map is seen before they exist
+    if (inst.firstFrame === null && !(k in inst.lod.levels)) return null;
     const level = ensureLevel(inst, k, L, false);
     if (level) return level;
   }

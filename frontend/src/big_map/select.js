@@ -139,3 +139,26 @@ export function pin(inst, index) {
   inst.host?.set("clicked", { index, t: Date.now() });
   drawOverlay(inst);
 }
+
+// A selection set from the host (explorer.notebook.LatentMap's `.selection = indices`): its points marked as a box
+// or lasso marks them, the first FIRST of them listed. Not reported back: the host set it.
+export function selectIndices(inst, indices) {
+  const t0 = performance.now();
+  const ds = inst.ds;
+  const counts = new Array(inst.header.class_names.length).fill(0);
+  const mask = new Uint8Array(ds.n);
+  let total = 0;
+  for (const i of indices) {
+    if (i >= ds.n) continue;
+    const p = ds.rank[i];
+    if (mask[p]) continue;
+    mask[p] = 1;
+    counts[ds.sl[p]]++;
+    total++;
+  }
+  const first = Array.from(indices.slice(0, inst.header.first ?? 200)).sort((a, b) => a - b);
+  inst.selMask = total > 0 ? mask : null;
+  inst.selection = total > 0 ? { kind: "given", total, counts, first, ms: performance.now() - t0, data_key: ds.key } : null;
+  showSelection(inst);
+  schedule(inst, t0);
+}

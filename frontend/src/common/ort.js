@@ -16,7 +16,8 @@ export function loadOrt() {
 
 /**
  * For a host whose page cannot fetch files beside the bundle (a notebook widget, loaded from a blob URL):
- * `importModule()` resolves to onnxruntime-web's wasm-only module, `wasmBinary` (ArrayBuffer) is its .wasm.
+ * `importModule()` resolves to onnxruntime-web's wasm-only module, `wasmBinary` (an ArrayBuffer, or a promise of
+ * one: a host may paint before the runtime's bytes are here) is its .wasm.
  * The first call on a page wins, as loadOrt's: a second widget brings no second runtime.
  */
 export function provideOrt(importModule, wasmBinary) {
@@ -33,7 +34,7 @@ async function openOrt(importModule, wasm) {
   ort.env.wasm.proxy = false;
   // Only the .wasm is named (or handed over): a string prefix would make ort fetch its Emscripten glue as a
   // separate .mjs too, which the bundled module already holds.
-  if (wasm.binary) ort.env.wasm.wasmBinary = wasm.binary;
+  if (wasm.binary) ort.env.wasm.wasmBinary = await wasm.binary;
   else ort.env.wasm.wasmPaths = { wasm: wasm.wasm };
   ort.env.logLevel = "error";
   return ort;

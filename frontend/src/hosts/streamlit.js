@@ -7,7 +7,8 @@
 //   host.set(name, v)    a state value back to Python (kept across reruns)
 //   host.send(name, v)   a trigger value back to Python (seen by one rerun)
 //   host.on("data", fn)  fn(data) on this call and on every later one with new data
-// A component's code reaches its host only through this object, so a notebook host can offer the same four.
+//   host.request(url, {signal})  a Blob from one of the server's HTTP routes (the item route), or an Error
+// A component's code reaches its host only through this object, so a notebook host can offer the same five.
 
 const HOSTS = new WeakMap(); // parentElement -> host
 
@@ -19,6 +20,11 @@ function makeHost(root) {
     get: () => host.args.data,
     set: (name, value) => host.args.setStateValue(name, value),
     send: (name, value) => host.args.setTriggerValue(name, value),
+    request: async (url, { signal } = {}) => {
+      const res = await fetch(url, { signal, credentials: "same-origin" });
+      if (!res.ok) throw new Error(`${res.status} ${(await res.text()).slice(0, 120)}`);
+      return res.blob();
+    },
     on(event, fn) {
       if (!listeners[event]) throw new Error(`unknown host event ${event}: expected one of ${Object.keys(listeners)}`);
       listeners[event].push(fn);
