@@ -65,7 +65,7 @@ def measure(name: str, folder: Path, images: torch.Tensor, repeats: int) -> list
     cast = load_foreign(folder, image_size=images.shape[-1], dtype="bfloat16")
     paths = {"float32": (full, nullcontext), "bf16 weights": (cast, nullcontext),
              "bf16 autocast": (full, lambda: torch.autocast("cpu", dtype=torch.bfloat16))}
-    rows, reference = [], {}
+    rows = []
     for path, (model, context) in paths.items():
         def encode(model=model, context=context):
             with context():
@@ -76,14 +76,15 @@ def measure(name: str, folder: Path, images: torch.Tensor, repeats: int) -> list
                 return model.decode(latents).mean.float()
 
         enc_s, latents = best_seconds(encode, repeats)
+        if path == "float32":  # the first path: its latents and images are every path's reference
+            reference_latents = latents
+        dec_s, decoded = best_seconds(lambda: decode(reference_latents), repeats)
         if path == "float32":
-            reference = {"latents": latents}
-        dec_s, decoded = best_seconds(lambda: decode(reference["latents"]), repeats)
-        if path == "float32":
-            reference["decoded"] = decoded
-        round_trip = full.decode(latents).mean.float()  # float32's decode of this path's latents
-        for part, seconds, db in (("encode", enc_s, psnr(reference["decoded"], round_trip)),
-                                  ("decode", dec_s, psnr(reference["decoded"], decoded))):
+            reference_images = decoded
+        # float32's decode of this path's latents (for float32 itself, the decode just timed: not a second one)
+        round_trip = decoded if path == "float32" else full.decode(latents).mean.float()
+        for part, seconds, db in (("encode", enc_s, psnr(reference_images, round_trip)),
+                                  ("decode", dec_s, psnr(reference_images, decoded))):
             base = next((r["seconds"] for r in rows if r["path"] == "float32" and r["part"] == part), seconds)
             row = {"model": name, "path": path, "part": part, "side": int(images.shape[-1]), "batch": len(images),
                    "seconds": round(seconds, 3), "speedup": round(base / seconds, 3),
