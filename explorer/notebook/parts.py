@@ -5,7 +5,8 @@ traits, so a saved notebook keeps none of them.
 The page side is frontend/src/hosts/anywidget.js: it asks {type: "need", keys} for the parts it lacks and gets
 {type: "parts", keys} with one buffer per key; it asks {type: "request", id, url} where the Streamlit host would
 GET one of the server's routes, and gets {type: "response", id, ok, mime, error} with the body as its buffer; and
-the component's host.set / host.send arrive as {type: "set" | "send", name, value} (`_on_set`).
+the component's host.set / host.send arrive as {type: "set" | "send", name, value} (`_on_set`). After each
+host.set the page also sets the small synced trait `reported`, so that marimo reruns the cells reading the widget.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ class PartsWidget(anywidget.AnyWidget):
     `_answer(url)` and the component's reports by overriding `_on_set(name, value)`."""
 
     data = traitlets.Dict().tag(sync=True)  # what the component draws: small, no bytes (hosts/anywidget.js)
+    # the page's last host.set ({name, n, t}), set from the page after its custom message: nothing here reads it;
+    # it is the change a reactive notebook reruns on (marimo: the cells that read mo.ui.anywidget(widget).value)
+    reported = traitlets.Dict().tag(sync=True)
 
     def __init__(self, esm: str, css: str, **kwargs: Any) -> None:
         # the ESM as instance attributes before anywidget's __init__ makes them traits: a class attribute would

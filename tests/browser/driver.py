@@ -1,15 +1,23 @@
-"""Small Playwright helpers for driving the Streamlit app like a person does."""
+"""Small Playwright helpers for driving the Streamlit app like a person does, and for reading the live component's
+frames wherever it runs (the app, JupyterLab, marimo)."""
 
 from __future__ import annotations
 
 import re
 
 import numpy as np
+import torch
+
+from explorer.images import to_uint8
 
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 BOARD = "[data-testid='live-latent-draw']"  # the live component's drawing canvas
 # true once a live component on the page has drawn its first decoded frame
 LIVE_FIRST_FRAME = "() => Object.values(window.__liveLatent?.status ?? {}).some(s => s.firstFrame)"
+# every frame the live component painted on the page: its code, its pixels (one channel, row-major), when it was
+# drawn and whether a drag was on
+FRAMES_JS = """() => (window.__liveLatent?.frames ?? []).map((f) => ({
+  code: Array.from(f.code), pixels: Array.from(f.pixels), tDrawn: f.tDrawn, dragging: f.dragging }))"""
 
 
 def wait_idle(pg, settle_ms: int = 400) -> None:
@@ -133,3 +141,10 @@ def seven(n: int = 30) -> list[tuple[float, float]]:
     bar = [(0.25 + 0.5 * t, 0.2) for t in np.linspace(0, 1, n // 2)]
     leg = [(0.75 - 0.3 * t, 0.2 + 0.65 * t) for t in np.linspace(0, 1, n - n // 2)[1:]]
     return bar + leg
+
+
+def torch_pixels(model, code) -> np.ndarray:
+    """The model's torch decode of one code, as the page paints it: (H, W) uint8."""
+    z = torch.as_tensor(np.asarray(code, dtype=np.float32).reshape(1, *model.latent_shape))
+    with torch.inference_mode():
+        return to_uint8(model.decode_code(z)[0])

@@ -14,10 +14,9 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-import torch
 
 from explorer.checkpoint import from_pretrained
-from explorer.images import to_uint8
+from tests.browser.driver import FRAMES_JS, torch_pixels
 from tests.support.jupyter import kernel_client, kernel_eval, start_lab, stop_lab, write_notebook
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -33,9 +32,6 @@ FRAMES_TARGET = 30  # distinct frames in DRAG_S: the issue's target (printed)
 # the asserted bounds leave room for the suite's other pytest-xdist worker: a timed bound that flakes under load
 # means nothing, and the printed figures say how far from the targets each run was
 SLACK = 2.0
-
-FRAMES_JS = """() => (window.__liveLatent?.frames ?? []).map((f) => ({
-  code: Array.from(f.code), pixels: Array.from(f.pixels), tDrawn: f.tDrawn, dragging: f.dragging }))"""
 
 
 @pytest.fixture(scope="module")
@@ -65,13 +61,6 @@ def lab(tmp_path_factory):
 @pytest.fixture(scope="module")
 def model():
     return from_pretrained(MODEL)
-
-
-def torch_pixels(model, code) -> np.ndarray:
-    """The kernel's decode, as the page paints it: (H, W) uint8."""
-    z = torch.as_tensor(np.asarray(code, dtype=np.float32).reshape(1, *model.latent_shape))
-    with torch.inference_mode():
-        return to_uint8(model.decode_code(z)[0])
 
 
 def open_notebook(browser, lab, notebook: str):

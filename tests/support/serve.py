@@ -1,4 +1,5 @@
-"""Start a Streamlit server (a script, or any command that serves Streamlit) and wait until it answers; stop it.
+"""Start a Streamlit server (a script, or any command that serves Streamlit) or another server with a health
+route (marimo's /health) and wait until it answers; stop it.
 
 Waiting reuses ui.components.devserver.wait_healthy, the app's own dev tool, so there is one health loop.
 """
@@ -35,12 +36,13 @@ def spawn(cmd: Sequence[str], log: Path, cwd: str | Path, env: dict[str, str] | 
 
 
 def start(cmd: Sequence[str], port: int, log: Path, cwd: str | Path, env: dict[str, str] | None = None,
-          timeout: float = 180.0) -> subprocess.Popen:
-    """Run `cmd` (output to `log`, in its own process group) and return it once 127.0.0.1:port/_stcore/health
-    answers; raises RuntimeError with the log's tail if it exits or is not healthy within `timeout` s."""
+          timeout: float = 180.0, *, health: str = "/_stcore/health") -> subprocess.Popen:
+    """Run `cmd` (output to `log`, in its own process group) and return it once 127.0.0.1:port`health` answers
+    (Streamlit's health route by default); raises RuntimeError with the log's tail if it exits or is not healthy
+    within `timeout` s."""
     proc = spawn(cmd, log, cwd, env)
     try:
-        return wait_healthy(proc, port, Path(log), timeout)
+        return wait_healthy(proc, port, Path(log), timeout, health=health)
     except BaseException:
         stop(proc)
         raise

@@ -88,18 +88,20 @@ def start_script(script: str | Path, port: int, assets_target: Path, log: Path, 
     return wait_healthy(spawn_script(script, port, assets_target, log, env), port, log, timeout)
 
 
-def wait_healthy(proc: subprocess.Popen, port: int, log: Path, timeout: float = 180.0) -> subprocess.Popen:
-    """Wait until the Streamlit server `proc` answers /_stcore/health on 127.0.0.1:port; raises RuntimeError with
-    the log's tail if it exits or is not healthy within `timeout` s (and is then killed)."""
+def wait_healthy(proc: subprocess.Popen, port: int, log: Path, timeout: float = 180.0, *,
+                 health: str = "/_stcore/health") -> subprocess.Popen:
+    """Wait until the server `proc` answers `health` (Streamlit's by default; marimo's is /health) on
+    127.0.0.1:port; raises RuntimeError with the log's tail if it exits or is not healthy within `timeout` s (and
+    is then killed)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            raise RuntimeError(f"the server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{health}", timeout=2) as r:
                 if r.status == 200:
                     return proc
         except OSError:
             time.sleep(0.3)
     proc.kill()
-    raise RuntimeError(f"streamlit did not become healthy on port {port}:\n{log.read_text()[-3000:]}")
+    raise RuntimeError(f"the server did not answer {health} on port {port}:\n{log.read_text()[-3000:]}")

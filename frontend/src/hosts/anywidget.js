@@ -4,8 +4,12 @@
 // component's code is the Streamlit one, unchanged:
 //   host.get()           the widget's synced `data` trait, with each of data.parts' fields ({field: part key})
 //                        filled in with a blob URL of that part's bytes
-//   host.set(name, v)    a custom message {type: "set", name, value} to the kernel (the widget's Python side)
-//   host.send(name, v)   the same with type "send"
+//   host.set(name, v)    a custom message {type: "set", name, value} to the kernel (the widget's Python side),
+//                        then the synced trait `reported` ({name, n, t}) set from the page: a reactive notebook
+//                        (marimo's mo.ui.anywidget) reruns the cells that read the widget on a change the page
+//                        makes to its state, as Streamlit reruns on setStateValue. The report itself stays a
+//                        custom message (a drawing's raster is no state a saved notebook should keep)
+//   host.send(name, v)   the custom message alone, with type "send" (hover and other passing events: no rerun)
 //   host.on("data", fn)  fn(data) once the parts are here, and on every later change of `data`
 //   host.request(url, {signal})  what the Streamlit host's HTTP routes answer, asked of the kernel instead: a custom
 //                        message {type: "request", id, url}, answered by {type: "response", id, ok, mime, error}
@@ -24,6 +28,7 @@ export const ORT_WASM = "ort-wasm-simd-threaded.wasm";
 
 const PARTS = (window.__vaeWidgetParts ??= { bytes: new Map(), urls: new Map(), waiting: new Map() });
 PARTS.log ??= []; // {what: "need" | "parts" | "setup", t, keys, bytes}: when the parts crossed (for the tests)
+PARTS.reports ??= 0; // host.set calls on this page: `reported` differs on every one
 
 function keep(key, buffer) {
   const bytes = view(buffer);
@@ -74,7 +79,12 @@ export function anywidgetModule(setup) {
       const host = {
         root: el,
         get: () => withParts(model.get("data")),
-        set: (name, value) => model.send({ type: "set", name, value }),
+        // the trait follows the message once it is sent (marimo's send is a promise; Jupyter's comm keeps order),
+        // so the kernel has the report when a cell that reads the widget reruns
+        set: (name, value) => Promise.resolve(model.send({ type: "set", name, value })).then(() => {
+          model.set("reported", { name, n: ++PARTS.reports, t: Date.now() });
+          model.save_changes();
+        }),
         send: (name, value) => model.send({ type: "send", name, value }),
         request: (url, { signal } = {}) => new Promise((resolve, reject) => {
           const id = ++seq;

@@ -1,0 +1,186 @@
+"""LatentWalk in marimo (`mo.ui.anywidget(LatentWalk(...))`), served by `marimo run` on 127.0.0.1 and opened in
+headless Chromium with every request to another host blocked. The walk paints the kernel's torch decode of its start
+code; a slider dragged with page.mouse repaints the image, and after the release a downstream cell that reads
+`walk.value` shows the released values (the page's report reaches marimo as a change of the widget's synced
+`reported` trait: frontend/src/hosts/anywidget.js); a button whose on_click sets `walk.code` in the kernel repaints
+the page to the kernel's decode of that code. One marimo server for the module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import marimo
+import numpy as np
+import pytest
+
+from explorer.checkpoint import from_pretrained
+from tests.browser.driver import FRAMES_JS, torch_pixels
+from tests.support.offline import block_foreign
+from tests.support.ports import free_port
+from tests.support.serve import start, stop
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "pretrained" / "conv-mnist5k"
+START_SEED, SET_SEED = 0, 3  # the start code's generator, and the code the button sets
+
+# the app: a model loaded as the JupyterLab tests load it, the walk, a cell that reads walk.value, and a button
+# that sets walk.code from Python (its on_click runs in the kernel)
+APP = '''import marimo
+
+__generated_with = "{version}"
+app = marimo.App()
+
+
+@app.cell
+def _():
+    import json
+
+    import marimo as mo
+    import numpy as np
+
+    from explorer.checkpoint import from_pretrained
+    from explorer.notebook import LatentWalk
+    return LatentWalk, from_pretrained, json, mo, np
+
+
+@app.cell
+def _(LatentWalk, from_pretrained, mo, np):
+    model = from_pretrained({model!r})
+    start = np.random.default_rng({start_seed}).standard_normal(model.latent_shape).astype(np.float32)
+    walk = mo.ui.anywidget(LatentWalk(model, start=start, cache_dir={cache!r}))
+    walk
+    return (walk,)
+
+
+@app.cell
+def _(json, mo, np, walk):
+    shown = {{"values": np.round(walk.value["data"]["values"], 4).tolist(),
+              "code": np.round(walk.code.ravel().astype(float), 4).tolist()}}
+    mo.Html(f"<pre id='walk-value' style='white-space: pre-wrap; max-width: 720px'>{{json.dumps(shown)}}</pre>")
+    return
+
+
+@app.cell
+def _(mo, np, walk):
+    def set_code(_):
+        walk.code = np.random.default_rng({set_seed}).standard_normal(walk.latent_shape).astype(np.float32)
+        return 1
+
+    set_button = mo.ui.button(label="Set a code from Python", on_click=set_code)
+    set_button
+    return (set_button,)
+
+
+if __name__ == "__main__":
+    app.run()
+'''
+
+
+@pytest.fixture(scope="module")
+def marimo_url(tmp_path_factory):
+    work = tmp_path_factory.mktemp("marimo")
+    app = work / "walk_app.py"
+    app.write_text(APP.format(version=marimo.__version__, model=str(MODEL), cache=str(work / "cache"),
+                              start_seed=START_SEED, set_seed=SET_SEED))
+    port = free_port()
+    # no update check (it asks PyPI) and a config folder of the run's own; the kernel imports what the test does
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MARIMO_SKIP_UPDATE_CHECK": "1",
+           "XDG_CONFIG_HOME": str(work / "config")}
+    # `python -m` from the checkout: the checkout is first on the kernel's path
+    cmd = [sys.executable, "-m", "marimo", "-q", "run", str(app), "--headless", "--no-token", "--no-sandbox",
+           "--host", "127.0.0.1", "-p", str(port)]
+    proc = start(cmd, port, work / "marimo.log", ROOT, env, timeout=120, health="/health")
+    yield f"http://127.0.0.1:{port}"
+    stop(proc)
+
+
+def painted_like_torch(model, frame) -> int:
+    """The largest difference (uint8) between a painted frame and the torch decode of that frame's code."""
+    want = torch_pixels(model, frame["code"]).reshape(-1).astype(int)
+    return int(np.abs(np.asarray(frame["pixels"]) - want).max())
+
+
+def test_latent_walk_in_marimo(marimo_url, browser, shots):
+    model = from_pretrained(MODEL)
+    start_code = np.random.default_rng(START_SEED).standard_normal(model.latent_shape).astype(np.float32).ravel()
+    ctx = browser.new_context(viewport={"width": 1300, "height": 900})
+    blocked = block_foreign(ctx)
+    page = ctx.new_page()
+    page.set_default_timeout(120_000)
+    t_open = time.monotonic()
+    page.goto(marimo_url)
+    # Playwright's CSS locators reach into marimo's shadow roots, where the widget draws
+    page.locator(".ll-root[data-path='wasm']").wait_for()
+    page.wait_for_function("() => (window.__liveLatent?.frames ?? []).length > 0")
+    ready_s = time.monotonic() - t_open
+    # when the parts crossed, in s since the page's navigation: the page's first ask (the widget's cell has run),
+    # the decoder's arrival, onnxruntime-web's (14 MB) arrival
+    log = page.evaluate("() => window.__vaeWidgetParts.log")
+    crossed = [e["t"] / 1000 for e in log if e["what"] in ("need", "parts")]
+    shown = page.locator("#walk-value")
+
+    # (a) the first frame: the kernel's torch decode of the start code
+    first = page.evaluate(FRAMES_JS)[-1]
+    np.testing.assert_allclose(first["code"], start_code, atol=1e-5)
+    assert painted_like_torch(model, first) <= 1
+    assert json.loads(shown.text_content())["values"] == [0.0] * 8
+
+    # (b) a drag of the first slider repaints the image while the mouse is down; after the release the cell that
+    # reads walk.value shows the released values (and walk.code the code they make)
+    slider = page.locator(".ll-root input[type=range]").first
+    box = slider.bounding_box()
+    y, x0, width = box["y"] + box["height"] / 2, box["x"], box["width"]
+    n_before = len(page.evaluate(FRAMES_JS))
+    page.mouse.move(x0 + width / 2, y)
+    page.mouse.down()
+    for k in range(1, 11):
+        page.mouse.move(x0 + width * (0.5 + 0.035 * k), y, steps=4)
+    page.mouse.up()
+    t_release = time.monotonic()
+    released = slider.evaluate("(e) => Array.from(e.closest('.ll-root').querySelectorAll('input[type=range]'),"
+                               " (s) => Number(s.value))")
+    dragged = page.evaluate(FRAMES_JS)[n_before:]
+    distinct = {bytes(f["pixels"]) for f in dragged} - {bytes(first["pixels"])}
+    assert len(distinct) >= 5, f"only {len(distinct)} new frames painted over the drag"
+    assert max(painted_like_torch(model, f) for f in dragged[:: max(1, len(dragged) // 4)]) <= 1
+    assert released[0] > 0.5 and released[1:] == [0.0] * 7
+    deadline = time.monotonic() + 60
+    while (cell := json.loads(shown.text_content()))["values"] == [0.0] * 8 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    cell_s = time.monotonic() - t_release
+    np.testing.assert_allclose(cell["values"], released, atol=1e-4)
+    want_code = start_code.astype(np.float64).copy()
+    want_code[:8] += released  # the default axes: the first 8 dimensions, one unit each
+    np.testing.assert_allclose(cell["code"], want_code, atol=2e-4)
+    # docs/screenshots/notebook-marimo.png: the walk and the cell that read its value after the release
+    top, bottom = page.locator(".ll-root").first.bounding_box(), shown.bounding_box()
+    page.screenshot(path=str(shots / "notebook-marimo.png"), clip={
+        "x": top["x"] - 8, "y": top["y"] - 8, "width": 740, "height": bottom["y"] + bottom["height"] - top["y"] + 16})
+
+    # (c) setting walk.code from Python (the button's on_click, in the kernel) repaints the page to its decode
+    set_code = np.random.default_rng(SET_SEED).standard_normal(model.latent_shape).astype(np.float32).ravel()
+    page.get_by_role("button", name="Set a code from Python").click()
+    page.wait_for_function("([first, last]) => { const f = window.__liveLatent.frames.at(-1);"
+                           " return Math.abs(f.code[0] - first) < 1e-4 && Math.abs(f.code.at(-1) - last) < 1e-4; }",
+                           arg=[float(set_code[0]), float(set_code[-1])])
+    last = page.evaluate(FRAMES_JS)[-1]
+    np.testing.assert_allclose(last["code"], set_code, atol=1e-5)
+    assert painted_like_torch(model, last) <= 1
+    page.screenshot(path=str(shots / "marimo_walk_set_code.png"))
+
+    figures = (f"marimo {marimo.__version__} LatentWalk: first frame {ready_s:.1f} s after the page was opened (the "
+               f"kernel's imports, model and ONNX export included; parts asked and received at "
+               f"{', '.join(f'{t:.1f}' for t in crossed)} s); {len(dragged)} frames ({len(distinct)} new) over "
+               f"the drag; the downstream cell showed the released values {cell_s:.2f} s after the release; blocked "
+               f"requests: {len(blocked)}")
+    print(figures)
+    (shots / "figures.txt").write_text(figures + "\n")
+    assert not blocked, blocked
+    ctx.close()
