@@ -15,7 +15,7 @@ Parts (each on its own; --parts picks):
           each page opened in headless Chromium: seconds from navigation to its first content (its title and two
           more elements of its own: a caption, a widget, a bar; target <= 20 s at 256 px) and to its first picture
           (an image with a source, a canvas, a chart, a table or a metric), a screenshot of each page, and the app
-          process's peak RSS (VmHWM) after all pages.
+          process's resident memory as each page is left, and its peak RSS (VmHWM) once it is idle after all pages.
   paint   the spatial walk's linear tier (tests/browser/spatial_live_demo_app.py, a 4 x 64 x 64 code: a 512 px SD
           latent): a slider dragged with page.mouse at 60 Hz; per painted frame, the input event's timestamp -> the
           canvas written, on the page's clock (target p95 <= 16 ms), and frames / events.
@@ -90,10 +90,37 @@ def _folder(root: Path, name: str, size: int) -> Path:
     return folder
 
 
+def _status_mb(pid: int, field: str) -> float:
+    """A memory field of /proc/pid/status (VmHWM: peak resident, VmRSS: resident now) in MB."""
+    text = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(field + r":\s+(\d+) kB", text).group(1)) / 1024
+
+
 def _vmhwm_mb(pid: int) -> float:
     """Peak resident memory (VmHWM) of process pid in MB."""
-    text = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmHWM:\s+(\d+) kB", text).group(1)) / 1024
+    return _status_mb(pid, "VmHWM")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process pid so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _settle(pid: int, quiet_s: float = 5.0, limit_s: float = 180.0) -> float:
+    """Wait until process pid has used under 5% of a core for quiet_s seconds (the work pages left running is done),
+    at most limit_s; returns the seconds waited."""
+    t0 = time.perf_counter()
+    last, quiet_since = _cpu_seconds(pid), time.perf_counter()
+    while time.perf_counter() - t0 < limit_s:
+        time.sleep(1.0)
+        now = _cpu_seconds(pid)
+        if now - last > 0.05:
+            quiet_since = time.perf_counter()
+        last = now
+        if time.perf_counter() - quiet_since >= quiet_s:
+            break
+    return time.perf_counter() - t0
 
 
 # -- decode: the app's release path against a plain diffusers decode -------------------------------------
@@ -209,12 +236,18 @@ def pages_part(folder: Path, pages: list[str], timeout_s: float, tmp: Path) -> d
                         got[what] = None
                 page.screenshot(path=str(tmp / f"{folder.name}-{name}.png"), full_page=True)
                 errors = page.locator("[data-testid='stException']").count()
-                result["pages"][name] = {**got, "exceptions": errors}
+                # the app's memory as this page is left: resident now, and its peak so far
+                got_mb = {"rss_mb": _status_mb(proc.pid, "VmRSS"), "peak_so_far_mb": _vmhwm_mb(proc.pid)}
+                result["pages"][name] = {**got, **got_mb, "exceptions": errors}
                 said = ", ".join(f"{k[:-2].replace('_', ' ')} " + (f"{v:.1f} s" if v is not None else
                                  f"not within {timeout_s:.0f} s") for k, v in got.items())
-                print(f"  {folder.name} {name}: {said}" + (f", {errors} exception(s)" if errors else ""), flush=True)
+                print(f"  {folder.name} {name}: {said}; app {got_mb['rss_mb']:.0f} MB resident, peak so far "
+                      f"{got_mb['peak_so_far_mb']:.0f} MB" + (f", {errors} exception(s)" if errors else ""), flush=True)
+            # work the pages started (fits, encodes) may still run: the peak counts once the app is idle
+            result["settle_s"] = _settle(proc.pid)
             browser.close()
         result["app_peak_rss_mb"] = _vmhwm_mb(proc.pid)
+        result["app_rss_after_mb"] = _status_mb(proc.pid, "VmRSS")
     finally:
         stop(proc)
     return result
@@ -314,7 +347,9 @@ def main(argv: list[str] | None = None) -> None:
                           f"peak; tiled {t['tiled']['seconds']:.2f} s, {t['tiled']['peak_mb']:.0f} MB peak", flush=True)
             if "pages" in args.parts:
                 run.update(pages_part(folder, args.pages, args.page_timeout, tmp))
-                print(f"{name} {size} px: app peak RSS {run['app_peak_rss_mb']:.0f} MB", flush=True)
+                print(f"{name} {size} px: app peak RSS {run['app_peak_rss_mb']:.0f} MB (after the app was idle for 5 s, "
+                      f"{run['settle_s']:.0f} s after the last page; resident then {run['app_rss_after_mb']:.0f} MB)",
+                      flush=True)
             report["runs"].append(run)
     report["self_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if args.json:

@@ -32,6 +32,8 @@ from explorer.cache import entry_path, read_entry, write_entry
 from explorer.models.base import VAE
 from explorer.models.foreign.diffusers_kl import DiffusersKLVAE
 from explorer.preview.photos import bundled_photographs
+from explorer.runtime.budget import BATCH_BYTES, Budget
+from explorer.runtime.memory import estimate_peak
 from explorer.runtime.progress import CancelToken, Progress
 
 CACHE_KIND = "preview"
@@ -145,11 +147,13 @@ def _tiles(codes: Tensor, size: int) -> Tensor:
 @torch.no_grad()
 def fit_linear_preview(model: VAE, tiles: int = 64, tile_cells: int = 8, border: int = 1, seed: int = 0,
                        batch: int = 8, on_progress: Callable[[Progress], None] | None = None,
-                       token: CancelToken | None = None) -> LinearPreview:
+                       token: CancelToken | None = None, batch_bytes: int = BATCH_BYTES) -> LinearPreview:
     """Fit the (C + 1) x out linear map from code cells to decoded pixel means (see the module docstring).
 
     tiles: how many tile_cells x tile_cells code tiles to decode; border: cells dropped at each tile edge (the
-    decode of a cut-out tile differs near its edge); batch: tiles decoded at once. on_progress gets a Progress
+    decode of a cut-out tile differs near its edge); batch: tiles decoded at once, and codes encoded at once, at
+    most (each batch also keeps its estimated activations under batch_bytes, at least one item: four SD-sized
+    encodes at 256 px would take 2 GB). on_progress gets a Progress
     after each encode and decode batch (steps, not blocks); token cancels between them (Cancelled)."""
     start = time.perf_counter()
     channels, h, w, factor = _check_model(model)
@@ -165,8 +169,12 @@ def fit_linear_preview(model: VAE, tiles: int = 64, tile_cells: int = 8, border:
     n_codes = math.ceil(tiles / per_code)
     generator = torch.Generator().manual_seed(seed)
     crops = photo_crops(n_codes, tuple(model.config.input_shape), generator)
-    encode_steps = math.ceil(n_codes / batch)
-    decode_steps = math.ceil(tiles / batch)
+    budget = Budget(batch_bytes=batch_bytes)
+    tile_hw = (tile_cells * factor, tile_cells * factor)
+    encode_batch = max(1, budget.batch(lambda n: estimate_peak(model, "encode", n), min(batch, n_codes))[0])
+    decode_batch = max(1, budget.batch(lambda n: estimate_peak(model, "decode", n, tile_hw), min(batch, tiles))[0])
+    encode_steps = math.ceil(n_codes / encode_batch)
+    decode_steps = math.ceil(tiles / decode_batch)
     total, done = encode_steps + decode_steps, 0
 
     def step(name: str) -> None:
@@ -180,7 +188,7 @@ def fit_linear_preview(model: VAE, tiles: int = 64, tile_cells: int = 8, border:
 
     device = model.device
     codes = []
-    for chunk in crops.split(batch):
+    for chunk in crops.split(encode_batch):
         step("")
         codes.append(model.encode_code(chunk.to(device)).float().cpu())
         step("encode")
@@ -191,7 +199,7 @@ def fit_linear_preview(model: VAE, tiles: int = 64, tile_cells: int = 8, border:
     else:
         cut = code[:tiles]
     inputs, targets = [], []
-    for chunk in cut.split(batch):
+    for chunk in cut.split(decode_batch):
         step("")
         image = model.decode_code(chunk.to(device)).float().cpu()  # (b, out, t * factor, t * factor)
         cells = F.avg_pool2d(image, factor)  # (b, out, t, t): the mean of the pixels each cell covers

@@ -22,22 +22,39 @@ from explorer.runtime.memory import (
     MemoryEstimate, MemoryRefused, available_bytes, estimate_peak, format_bytes, largest_batch)
 
 
+# activations a batch may take when work is batched only for speed (a data set's encode, IWAE chunks, the linear
+# fit's tiles): batching past this saves little time and would grow the app by gigabytes for a big VAE (four
+# Stable-Diffusion encodes at 256 px at once take 2 GB); one item above it still runs when it fits `memory`
+BATCH_BYTES = 2**30
+
+
 @dataclass(frozen=True)
 class Budget:
     """What one call may spend: seconds of wall time and bytes of memory beyond the loaded weights (None:
-    the memory available now)."""
+    the memory available now), and at most batch_bytes for a batch of items batched only for speed."""
 
     seconds: float = 20.0
     memory_bytes: int | None = None
+    batch_bytes: int = BATCH_BYTES
 
     def __post_init__(self) -> None:
         if not self.seconds > 0 or not math.isfinite(self.seconds):
             raise ValueError(f"a time budget must be a positive number of seconds, got {self.seconds!r}")
         if self.memory_bytes is not None and self.memory_bytes <= 0:
             raise ValueError(f"a memory budget must be positive, got {self.memory_bytes!r}")
+        if self.batch_bytes <= 0:
+            raise ValueError(f"a batch memory budget must be positive, got {self.batch_bytes!r}")
 
     def memory(self, device: str = "cpu") -> int:
         return self.memory_bytes if self.memory_bytes is not None else available_bytes(device)
+
+    def batch(self, estimate: Callable[[int], MemoryEstimate], limit: int, device: str = "cpu") -> tuple[int, int]:
+        """(batch, memory): the largest batch from 1 to limit whose estimate fits both the memory budget and
+        batch_bytes (at least 1 when one item fits the memory budget; 0 when not even one does)."""
+        memory = self.memory(device)
+        if limit < 1 or estimate(1).activation_bytes > memory:
+            return 0, memory
+        return max(1, largest_batch(estimate, min(memory, self.batch_bytes), limit)), memory
 
 
 @dataclass(frozen=True)
@@ -85,15 +102,14 @@ def plan_iwae(model: nn.Module, k: int, seconds_per_decode: float, budget: Budge
     """The IWAE sample count and chunk size for one image under budget.
 
     k: the samples asked for; seconds_per_decode: measured time to decode one code (`time_per_item`). The
-    chunk is the largest batch of codes whose decode fits the memory budget (at most k); k is cut to the samples
+    chunk is the largest batch of codes whose decode fits the memory budget and its batch_bytes (at most k); k is cut to the samples
     that fit the time budget (at least 1). Raises MemoryRefused when not even one decode fits."""
     if k < 1:
         raise ValueError(f"k must be at least 1 (0 means no IWAE: skip the plan), got {k}")
     if not seconds_per_decode >= 0:
         raise ValueError(f"seconds_per_decode must be a non-negative number, got {seconds_per_decode!r}")
-    memory = budget.memory(device)
     peak = lambda n: estimate_peak(model, "decode", n, image_hw)  # noqa: E731
-    chunk = largest_batch(peak, memory, k)
+    chunk, memory = budget.batch(peak, k, device)
     if chunk == 0:
         raise _refuse(peak(1), memory)
     notes = []
@@ -104,21 +120,22 @@ def plan_iwae(model: nn.Module, k: int, seconds_per_decode: float, budget: Budge
         k = affordable
     chunk = min(chunk, k)
     if chunk < k:
-        notes.append(f"samples decoded {chunk} at a time: {format_bytes(peak(chunk).activation_bytes)} a chunk "
-                     f"within {format_bytes(memory)}")
+        cap, used = min(memory, budget.batch_bytes), peak(chunk).activation_bytes
+        notes.append(f"samples decoded {chunk} at a time: {format_bytes(used)} a chunk "
+                     + (f"within {format_bytes(cap)}" if used <= cap else f"(one alone is over the {format_bytes(cap)} "
+                        "a batch may take)"))
     return IwaePlan(k, chunk, k * seconds_per_decode, peak(chunk).activation_bytes, tuple(notes))
 
 
 def plan_encode(model: nn.Module, items: int, seconds_per_item: float, budget: Budget,
                 image_hw: Sequence[int] | None = None, device: str = "cpu", max_batch: int = 256) -> EncodePlan:
     """How many of `items` to encode, in which batch size, under budget: the batch is the largest (at most
-    max_batch and items) whose encode fits the memory budget; the items are cut to what fits the time budget
+    max_batch and items) whose encode fits the memory budget and its batch_bytes; the items are cut to what fits the time budget
     (at least 1). Raises MemoryRefused when not even one encode fits."""
     if items < 1:
         raise ValueError(f"items must be at least 1, got {items}")
-    memory = budget.memory(device)
     peak = lambda n: estimate_peak(model, "encode", n, image_hw)  # noqa: E731
-    batch = largest_batch(peak, memory, min(items, max_batch))
+    batch, memory = budget.batch(peak, min(items, max_batch), device)
     if batch == 0:
         raise _refuse(peak(1), memory)
     notes = []
@@ -127,5 +144,8 @@ def plan_encode(model: nn.Module, items: int, seconds_per_item: float, budget: B
         notes.append(f"items cut from {items} to {affordable}: {seconds_per_item:.2f} s an item and a "
                      f"{budget.seconds:.0f} s budget")
         items = affordable
+    if batch < min(items, max_batch):
+        notes.append(f"encoded {batch} at a time: {format_bytes(peak(batch).activation_bytes)} a batch within "
+                     f"{format_bytes(min(memory, budget.batch_bytes))}")
     batch = min(batch, items)
     return EncodePlan(items, batch, items * seconds_per_item, peak(batch).activation_bytes, tuple(notes))

@@ -177,3 +177,34 @@ def test_a_model_without_a_posterior_says_why_it_shows_no_scores(app_env, tmp_pa
     switch_page(at, "losslab").run()
     assert not at.exception and not errors(at)
     assert any("no posterior" in i.value for i in at.info)
+
+
+def test_the_loss_lab_runs_as_a_watched_call_that_a_newer_request_stops():
+    from ui.pages.losslab.page import variants_work
+
+    model = _model()
+    image = np.random.default_rng(0).random((3, 32, 32)).astype(np.float32)
+    stages: list[str] = []
+
+    def start(session: str):
+        work = variants_work(model, image, (1, 0), 1.0, np.zeros(3))
+        return watched.start(session, ("lab", session), lambda on_progress, token, job: work(
+            lambda p: (stages.append(job.stage), on_progress(p)), token, job))
+
+    job = start("lab")
+    variants, means = job.future.result(timeout=60)
+    assert set(variants) == set(means) == {"original", "shifted", "reconstruction", "blank", "blurred"}
+    assert "reconstruction: decode, 2 of 6" in stages and stages[-1].endswith("6 of 6")  # a named stage a call
+    recon = model.reconstruct(torch.from_numpy(image)[None])[0].numpy()
+    np.testing.assert_allclose(variants["reconstruction"], recon, atol=1e-6)  # the page's own reconstruction
+    # a newer request of the session stops the running decode within one block
+    first = start("lab2")
+    while first.progress is None or first.progress.done < 2:
+        time.sleep(0.01)
+    moment = time.monotonic()
+    ended: list[float] = []
+    first.future.add_done_callback(lambda _f: ended.append(time.monotonic()))
+    start("lab2")
+    with pytest.raises(Cancelled):
+        first.future.result(timeout=10)
+    assert _blocks_before(model, moment, ended[0]) <= 1

@@ -4,6 +4,7 @@ at least as good as a constant on a diffusers decoder, cached by digest, and usa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -107,6 +108,26 @@ def test_fits_diffusers_tiles_better_than_a_constant(tmp_path):
         cells = F.avg_pool2d(model.decode_code(tiles), 2)[:, :, 1:-1, 1:-1]
     constant = cells.mean(dim=(0, 2, 3), keepdim=True).expand_as(cells)
     assert psnr(preview.apply(tiles)[:, :, 1:-1, 1:-1], cells) > psnr(constant, cells)
+
+
+def test_batches_stay_under_the_batch_memory_budget(monkeypatch):
+    model = _cell_model(4)
+    encodes, decodes = [], []
+    encode, decode = model.encode_code, model.decode_code
+    model.encode_code = lambda x, *a, **k: encodes.append(len(x)) or encode(x, *a, **k)
+    model.decode_code = lambda z, *a, **k: decodes.append(len(z)) or decode(z, *a, **k)
+    per_item = {"encode": 10, "decode": 4}  # bytes an item, as the estimator says
+    monkeypatch.setattr(linear, "estimate_peak", lambda m, part, n, hw=None: SimpleNamespace(
+        activation_bytes=per_item[part] * n))
+    fit_linear_preview(model, tiles=8, batch=4, batch_bytes=12)
+    assert encodes == [1] * 8  # 10 bytes a crop: one a batch under 12
+    assert decodes == [3, 3, 2]  # 4 bytes a code: 3 a batch (4 asked)
+    encodes.clear()
+    fit_linear_preview(model, tiles=8, batch=4, batch_bytes=1)  # below one item: one at a time, never refused
+    assert encodes == [1] * 8
+    encodes.clear()
+    fit_linear_preview(model, tiles=8, batch=4)  # the default budget (1 GB): the batch asked for
+    assert encodes == [4, 4]
 
 
 def test_progress_and_cancel(tmp_path):

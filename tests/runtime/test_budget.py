@@ -18,15 +18,35 @@ def _slow(**kw):
 
 def test_iwae_samples_are_chunked_to_the_memory_budget():
     model = _slow()  # 6 GB a decoded code
-    plan = plan_iwae(model, k=100, seconds_per_decode=0.01, budget=Budget(seconds=60, memory_bytes=20 * GB))
+    plan = plan_iwae(model, k=100, seconds_per_decode=0.01,
+                     budget=Budget(seconds=60, memory_bytes=20 * GB, batch_bytes=20 * GB))
     assert plan.k == 100 and plan.chunk == 3  # 3 x 6 GB fit 20 GB, 4 do not
     assert plan.peak_bytes == 18 * GB
     assert any("3 at a time" in note for note in plan.notes)
 
 
+def test_batches_made_for_speed_stay_under_the_batch_budget_but_one_item_over_it_runs():
+    big = _slow()  # 6 GB a decoded code: over the default 1 GB batch budget, under 20 GB of memory
+    plan = plan_iwae(big, k=100, seconds_per_decode=0.01, budget=Budget(seconds=60, memory_bytes=20 * GB))
+    assert plan.chunk == 1 and plan.k == 100
+    assert any("1 at a time" in note and "1.0 GB" in note for note in plan.notes)
+    small = _slow(peak_gb=0.3)
+    plan = plan_iwae(small, k=100, seconds_per_decode=0.0, budget=Budget(memory_bytes=100 * GB))
+    assert plan.chunk == 3 and plan.peak_bytes <= GB  # the default batch budget, not the 100 GB free
+    plan = plan_iwae(small, k=100, seconds_per_decode=0.0, budget=Budget(memory_bytes=100 * GB, batch_bytes=4 * GB))
+    assert plan.chunk == 13  # a raised batch budget: bigger chunks
+    per_image = estimate_peak(small, "encode", 1).activation_bytes
+    plan = plan_encode(small, items=500, seconds_per_item=0.0, budget=Budget(memory_bytes=100 * GB,
+                                                                           batch_bytes=5 * per_image))
+    assert plan.batch == 5
+    with pytest.raises(ValueError, match="batch memory budget must be positive"):
+        Budget(batch_bytes=0)
+
+
 def test_iwae_samples_are_cut_to_the_time_budget():
     model = _slow()
-    plan = plan_iwae(model, k=100, seconds_per_decode=8.0, budget=Budget(seconds=20, memory_bytes=100 * GB))
+    plan = plan_iwae(model, k=100, seconds_per_decode=8.0,
+                     budget=Budget(seconds=20, memory_bytes=100 * GB, batch_bytes=100 * GB))
     assert plan.k == 2 and plan.chunk == 2 and plan.seconds == 16.0
     assert "cut from 100 to 2" in plan.notes[0]
 

@@ -12,7 +12,7 @@ import streamlit as st
 
 from explorer.images import ImageLimits
 from ui.app.catalogue import Entry, folder_digest, load_model
-from ui.app.config import DATA_BUDGET_S, MAP_LIMIT
+from ui.app.config import BATCH_MEMORY_GB, DATA_BUDGET_S, MAP_LIMIT
 from ui.app.dataviews import DataView, background, conformed, encode_plan, encoded
 from ui.services.lazy import torch_side
 
@@ -156,8 +156,9 @@ class Ctx:
         try:
             if not stored:  # sized to a time budget: a Stable-Diffusion-sized encoder must not encode 2000 items first
                 seconds = float(st.session_state.get("data_budget_s", DATA_BUDGET_S))
+                batch_gb = float(st.session_state.get("batch_memory_gb", BATCH_MEMORY_GB))
                 items, batch, cut = encode_plan(self.model, self.key, self.dataset, self.dataset_options, self.shape,
-                                                bg, MAP_LIMIT, seconds)
+                                                bg, MAP_LIMIT, seconds, batch_gb)
             images, labels, classes = conformed(self.dataset, self.dataset_options, self.shape, bg, items)
         except Exception as exc:  # noqa: BLE001  (data not on this machine: the stored means still make a map)
             if self.dataset != self.analysis_dataset or means is None:

@@ -180,8 +180,9 @@ def encoded(_model, model_key: str, name: str, options_json: str, shape: tuple, 
 
 @st.cache_data(show_spinner="Timing one encode to size the data set to the budget ...", max_entries=16)
 def encode_plan(_model, model_key: str, name: str, options_json: str, shape: tuple, background: tuple, limit: int,
-                seconds: float) -> tuple[int, int, str]:
-    """(items, batch, note) of a data set's encoding under a time budget of `seconds` and the memory free now
+                seconds: float, batch_gb: float = 1.0) -> tuple[int, int, str]:
+    """(items, batch, note) of a data set's encoding under a time budget of `seconds`, the memory free now and
+    batches of at most batch_gb GB
     (explorer.runtime.budget.plan_encode, from one timed encode): a Stable-Diffusion-sized encoder gets a few
     items, a small model all `limit`. The note says what was cut, for the page."""
     import time
@@ -197,8 +198,8 @@ def encode_plan(_model, model_key: str, name: str, options_json: str, shape: tup
     # else a big encoder: the first call's time (an over-estimate by its set-up) sizes the plan, and no second call
     # delays the page's first content (an SD-sized encode at 256 px takes seconds an image)
     side = torch_side()
-    plan = inference.run(side.budget.plan_encode, _model, limit, per_item, side.budget.Budget(seconds=float(seconds)),
-                         tuple(shape[1:]), str(_model.device))
+    budget = side.budget.Budget(seconds=float(seconds), batch_bytes=int(batch_gb * 2**30))
+    plan = inference.run(side.budget.plan_encode, _model, limit, per_item, budget, tuple(shape[1:]), str(_model.device))
     return plan.items, plan.batch, "; ".join(plan.notes)
 
 

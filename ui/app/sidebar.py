@@ -22,7 +22,7 @@ from ui.app.catalogue import (
     read_evaluation,
     torch_loaded,
 )
-from ui.app.config import DATA_BUDGET_S, app_config
+from ui.app.config import BATCH_MEMORY_GB, DATA_BUDGET_S, app_config
 from ui.app.context import Ctx
 from ui.app.dataviews import EMBEDDED_DATASETS, dataset_available, fitting_first
 from ui.app.links import wanted_model
@@ -151,6 +151,11 @@ def sidebar_ui() -> Ctx | None:
         st.number_input("Data budget (s)", 1.0, 3600.0, value=DATA_BUDGET_S, step=10.0, key="data_budget_s", persist_state="session",
                         help="Time a page may spend encoding the data set's test items; a big model encodes only the "
                              "items that fit (the page says how many). Raise it for more.")
+        st.number_input("Batch memory (GB)", 0.1, 1024.0, value=BATCH_MEMORY_GB, step=0.5, key="batch_memory_gb",
+                        persist_state="session",
+                        help="Memory a batch may take when items are batched only for speed (a data set's encode, "
+                             "IWAE samples): a big model encodes fewer at a time, and the app stays small. One item "
+                             "over it still runs when it fits the memory free.")
         options = own_options if dataset == own else "{}"
         analysis, analysis_dataset = (read_analysis(folder, stamp), own) if own else ({}, "")
         if dataset != own and dataset in evaluated:

@@ -64,6 +64,40 @@ def decode_work(model: Any, code: np.ndarray):
     return work
 
 
+def watched_ui(request: tuple, label: str, work: Any, slot: Any) -> Any | None:
+    """work(on_progress, token, job) as the session's watched call, with a determinate bar (the job's stage and
+    blocks, the time left) and a Cancel button drawn in `slot` (an st.empty()): its result, or None when it was
+    cancelled (the slot then says so and offers to run it again). `request` names the call (a newer request of
+    the session supersedes it); `label` names it on the page and keys its buttons."""
+    box = slot.container()
+    if st.session_state.get("_decode_cancelled") == request:
+        box.warning(f"The {label} call was cancelled.")
+        if not box.button("Run again", key=f"decode_again:{label}"):
+            return None
+        st.session_state.pop("_decode_cancelled", None)
+    side = torch_side()
+    bar = box.empty()
+    bar.progress(0.0, text=f"{label}: starting")
+    box.button("Cancel", key=f"decode_cancel:{label}", on_click=_cancel_pressed, args=(request,))
+    job = watched.start(session_key(), request, work)
+
+    def show(j: watched.Job) -> None:
+        p = j.progress
+        if p is None:
+            bar.progress(0.0, text=f"{label}: waiting for the model (another call is ahead of this one)")
+        else:
+            stage = f" ({j.stage})" if j.stage and j.stage != "full decode" else ""  # a decode is the label itself
+            bar.progress(p.fraction, text=f"{label}{stage}: {side.progress.format_progress(p)}")
+
+    try:
+        result = watched.wait(job, show)
+    except side.progress.Cancelled as e:
+        slot.warning(f"The {label} call stopped: {e}.")
+        return None
+    slot.empty()
+    return result
+
+
 def decode_ui(model: Any, model_key: str, code: np.ndarray, label: str, slot: Any) -> np.ndarray | None:
     """The full decode (C', H', W') of one code (the model's latent_shape, or flat) as a watched call that draws
     its bar and Cancel in `slot` (an st.empty()); None when cancelled or refused (the slot says which). `label`
@@ -72,37 +106,14 @@ def decode_ui(model: Any, model_key: str, code: np.ndarray, label: str, slot: An
     if got is not None:
         slot.empty()
         return got
-    request = (model_key, code_digest(code), label)
-    box = slot.container()
-    if st.session_state.get("_decode_cancelled") == request:
-        box.warning(f"The {label} decode was cancelled.")
-        if not box.button("Decode again", key=f"decode_again:{label}"):
-            return None
-        st.session_state.pop("_decode_cancelled", None)
     hw = tuple(int(s) for s in model.config.input_shape[-2:])
     side = torch_side()
     try:
         watched.refuse_if_too_big(model, hw, side.budget.Budget())
     except side.memory.MemoryRefused as e:
-        box.error(f"Not started: {e}")
+        slot.error(f"Not started: {e}")
         return None
-    bar = box.empty()
-    bar.progress(0.0, text=f"{label}: starting")
-    box.button("Cancel", key=f"decode_cancel:{label}", on_click=_cancel_pressed, args=(request,))
-    job = watched.start(session_key(), request, decode_work(model, code))
-
-    def show(j: watched.Job) -> None:
-        p = j.progress
-        if p is None:
-            bar.progress(0.0, text=f"{label}: waiting for the model (another call is ahead of this one)")
-        else:
-            bar.progress(p.fraction, text=f"{label}: {side.progress.format_progress(p)}")
-
-    try:
-        image = watched.wait(job, show)
-    except side.progress.Cancelled as e:
-        slot.warning(f"The {label} decode stopped: {e}.")
-        return None
-    _keep(model_key, code, image)
-    slot.empty()
+    image = watched_ui((model_key, code_digest(code), label), label, decode_work(model, code), slot)
+    if image is not None:
+        _keep(model_key, code, image)
     return image

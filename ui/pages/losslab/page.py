@@ -3,6 +3,8 @@ learned similarity (a VAE/GAN discriminator's features) answers the same questio
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +15,10 @@ from explorer.analysis import losslab
 from explorer.models.registry import family_capabilities
 from ui.app.catalogue import folder_stamp, list_models, load_model, read_config
 from ui.app.context import Ctx, require_ctx
-from ui.services import inference
-from ui.shared.widgets import encode_one, example_ui, heat_rgb, image_ui, reconstruct_one, usable_uploads
+from ui.services import inference, watched
+from ui.services.lazy import torch_side
+from ui.shared.watched_decode import code_digest, watched_ui
+from ui.shared.widgets import example_ui, heat_rgb, image_ui, usable_uploads
 
 DIRECTIONS = {"up": (-1, 0), "down": (1, 0), "left": (0, -1), "right": (0, 1)}
 EPS_CHOICES = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2]
@@ -82,15 +86,75 @@ def _features(_model, model_key: str, images: np.ndarray) -> np.ndarray:
     return inference.similarity_features(_model, images)
 
 
-def compute(ctx: Ctx, image: torch.Tensor, shift: tuple[int, int], sigma: float, eps: float, similarity=None,
-            similarity_key: str = "") -> tuple[dict[str, np.ndarray], losslab.LossLabResult]:
-    """Variants of the image and their scores; posterior means of every variant for the latent distance, and
-    the `similarity` model's features of every variant for the learned similarity (when given)."""
-    x = image.numpy().astype(np.float64)
-    recon = reconstruct_one(ctx, image)
+KEPT = 16  # finished variant sets kept (all sessions): a 512 px set is 5 images and 5 codes
+_kept: OrderedDict[tuple, tuple[dict[str, np.ndarray], dict[str, np.ndarray]]] = OrderedDict()
+_kept_lock = threading.Lock()
+
+
+def variants_work(model, image: np.ndarray, shift: tuple[int, int], sigma: float, background: np.ndarray):
+    """work(on_progress, token, job) for ui.services.watched: the reconstruction of image (C, H, W) (a watched
+    encode, then decode), the variants made from it, and their posterior means (a watched encode each; the
+    original's is the reconstruction's). Returns (variants, means); each model call reports its blocks and
+    stops at the next one when the session's token is cancelled."""
+    def work(on_progress, token, job):
+        calls = torch_side().calls
+        device = model.device
+        steps = 2 + len(losslab.VARIANTS)  # the reconstruction's encode and decode, then one encode a variant
+
+        def encode(x: np.ndarray, stage: str) -> torch.Tensor:
+            job.stage = stage
+            batch = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None].to(device)
+            return calls.watched_encode(model, batch, on_progress, token)  # (1, *latent_shape)
+
+        with torch.inference_mode():
+            code = encode(image, f"reconstruction: encode, 1 of {steps}")
+            job.stage = f"reconstruction: decode, 2 of {steps}"
+            recon = calls.watched_decode(model, code, on_progress, token)[0].float().cpu().numpy()
+            variants = losslab.make_variants(image.astype(np.float64), recon, shift, sigma, background)
+            means = {"original": code.flatten(1)[0].float().cpu().numpy()}
+            for i, name in enumerate(n for n in variants if n != "original"):
+                means[name] = encode(variants[name], f"encoding the {TITLES[name]} image, {3 + i} of {steps}"
+                                     ).flatten(1)[0].float().cpu().numpy()
+        return variants, means
+    return work
+
+
+def watched_variants(ctx: Ctx, image: torch.Tensor, shift: tuple[int, int],
+                     sigma: float) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None:
+    """(variants, posterior means) of one image as a watched call with a bar and Cancel (a Stable-Diffusion-sized
+    model takes seconds a call); kept per model, image and settings. None when cancelled or refused (the page
+    says which)."""
+    x = image.numpy()
+    request = (ctx.key, code_digest(x), shift, float(sigma))
+    with _kept_lock:
+        if request in _kept:
+            _kept.move_to_end(request)
+            return _kept[request]
+    side = torch_side()
+    try:
+        watched.refuse_if_too_big(ctx.model, tuple(x.shape[-2:]), side.budget.Budget())
+    except side.memory.MemoryRefused as e:
+        st.error(f"Not started: {e}")
+        return None
     background = ctx.background().astype(np.float64)
-    variants = losslab.make_variants(x, recon, shift, sigma, background)
-    means = {name: encode_one(ctx, torch.from_numpy(v.astype(np.float32))) for name, v in variants.items()}
+    got = watched_ui(request, "loss lab", variants_work(ctx.model, x, shift, sigma, background), st.empty())
+    if got is not None:
+        with _kept_lock:
+            _kept[request] = got
+            while len(_kept) > KEPT:
+                _kept.popitem(last=False)
+    return got
+
+
+def compute(ctx: Ctx, image: torch.Tensor, shift: tuple[int, int], sigma: float, eps: float, similarity=None,
+            similarity_key: str = "") -> tuple[dict[str, np.ndarray], losslab.LossLabResult] | None:
+    """Variants of the image and their scores; posterior means of every variant for the latent distance, and
+    the `similarity` model's features of every variant for the learned similarity (when given). None when the
+    model calls were cancelled or refused."""
+    got = watched_variants(ctx, image, shift, sigma)
+    if got is None:
+        return None
+    variants, means = got
     features = None
     if similarity is not None:
         stacked = np.stack([v.astype(np.float32) for v in variants.values()])  # (5, C, H, W)
@@ -120,7 +184,10 @@ def page() -> None:
                                    format_func=lambda e: f"{e:.0e}"))
     dy, dx = DIRECTIONS[direction]
     similarity, source = similarity_source(ctx)
-    variants, result = compute(ctx, image, (dy * amount, dx * amount), sigma, eps, similarity, source)
+    computed = compute(ctx, image, (dy * amount, dx * amount), sigma, eps, similarity, source)
+    if computed is None:
+        return
+    variants, result = computed
 
     st.subheader(f"Variants of {described}")
     cols = st.columns(len(variants))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from ui.app.config import BATCH_MEMORY_GB
 from ui.app.context import Ctx
 from ui.services import inference, watched
 from ui.services.itemserver import session_key
@@ -32,12 +33,13 @@ class CallBudget:
 
     seconds: float = DEFAULT_SECONDS
     memory_gb: float | None = None
+    batch_gb: float = BATCH_MEMORY_GB  # the sidebar's batch memory: IWAE samples decoded at once stay under it
 
     def budget(self):
         """The explorer.runtime.budget.Budget of this page's settings."""
         budget = torch_side().budget
         memory = None if self.memory_gb is None else int(self.memory_gb * 2**30)
-        return budget.Budget(seconds=float(self.seconds), memory_bytes=memory)
+        return budget.Budget(seconds=float(self.seconds), memory_bytes=memory, batch_bytes=int(self.batch_gb * 2**30))
 
 
 def code_description(latent_shape: tuple[int, ...]) -> str:
@@ -57,7 +59,7 @@ def budget_ui() -> CallBudget:
     gb = float(c[1].number_input("Memory budget (GB, 0: what is free now)", 0.0, 1024.0, value=0.0, step=1.0,
                                  key="rec_budget_gb",
                                  help="A call whose estimated peak is above this is refused before it starts."))
-    return CallBudget(seconds, gb if gb > 0 else None)
+    return CallBudget(seconds, gb if gb > 0 else None, float(st.session_state.get("batch_memory_gb", BATCH_MEMORY_GB)))
 
 
 def no_posterior_ui(ctx: Ctx, image) -> None:
