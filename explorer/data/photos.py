@@ -31,6 +31,9 @@ HELD_OUT = ("chelsea", "coffee", "flower")
 PHOTOS = TRAIN_PHOTOS + HELD_OUT
 SCALES = (1, 2)  # training crops come from the photo at full size and halved
 DEFAULT_CROP = 64
+# the largest crop: every training photo is at least 427 px a side at full size (and its halved copy is used only
+# where it is at least the crop); a distilled student's frames reach 384 px (explorer.preview.distill)
+MAX_CROP = 427
 DEFAULT_ITEMS = 1024
 
 
@@ -120,8 +123,8 @@ def load_photos(root: str | None = None, download: bool = False, image_size: int
     come with scikit-image and scikit-learn)."""
     crop = DEFAULT_CROP if image_size is None else image_size
     n_items = DEFAULT_ITEMS if n_items is None else n_items
-    if isinstance(crop, bool) or not isinstance(crop, int) or not 8 <= crop <= 256:
-        raise ValueError(f"photos: image_size (the crop size) must be an integer from 8 to 256, got {crop!r}")
+    if isinstance(crop, bool) or not isinstance(crop, int) or not 8 <= crop <= MAX_CROP:
+        raise ValueError(f"photos: image_size (the crop size) must be an integer from 8 to {MAX_CROP}, got {crop!r}")
     if isinstance(n_items, bool) or not isinstance(n_items, int) or n_items < 1:
         raise ValueError(f"photos: n_items must be a positive integer, got {n_items!r}")
     held_out = {name: load_photo(name) for name in HELD_OUT}

@@ -70,7 +70,7 @@ def test_crop_size_option():
 
 @pytest.mark.parametrize("options, message", [
     ({"labeled_fraction": 0.5}, r"'photos' has no option 'labeled_fraction'; it takes: image_size, n_items, seed"),
-    ({"image_size": 4}, "image_size .* from 8 to 256, got 4"),
+    ({"image_size": 4}, "image_size .* from 8 to 427, got 4"),
     ({"n_items": 0}, "n_items must be a positive integer, got 0"),
 ])
 def test_bad_options_are_refused_by_name(options, message):
