@@ -25,7 +25,7 @@ from explorer.runtime.memory import (
 # activations a batch may take when work is batched only for speed (a data set's encode, IWAE chunks, the linear
 # fit's tiles): batching past this saves little time and would grow the app by gigabytes for a big VAE (four
 # Stable-Diffusion encodes at 256 px at once take 2 GB); one item above it still runs when it fits `memory`
-BATCH_BYTES = 2**30
+BATCH_BYTES = 2**29
 
 
 @dataclass(frozen=True)

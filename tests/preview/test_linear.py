@@ -126,7 +126,7 @@ def test_batches_stay_under_the_batch_memory_budget(monkeypatch):
     fit_linear_preview(model, tiles=8, batch=4, batch_bytes=1)  # below one item: one at a time, never refused
     assert encodes == [1] * 8
     encodes.clear()
-    fit_linear_preview(model, tiles=8, batch=4)  # the default budget (1 GB): the batch asked for
+    fit_linear_preview(model, tiles=8, batch=4)  # the default budget (512 MB): the batch asked for
     assert encodes == [4, 4]
 
 

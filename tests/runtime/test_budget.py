@@ -26,15 +26,15 @@ def test_iwae_samples_are_chunked_to_the_memory_budget():
 
 
 def test_batches_made_for_speed_stay_under_the_batch_budget_but_one_item_over_it_runs():
-    big = _slow()  # 6 GB a decoded code: over the default 1 GB batch budget, under 20 GB of memory
+    big = _slow()  # 6 GB a decoded code: over the default 512 MB batch budget, under 20 GB of memory
     plan = plan_iwae(big, k=100, seconds_per_decode=0.01, budget=Budget(seconds=60, memory_bytes=20 * GB))
     assert plan.chunk == 1 and plan.k == 100
-    assert any("1 at a time" in note and "1.0 GB" in note for note in plan.notes)
-    small = _slow(peak_gb=0.3)
+    assert any("1 at a time" in note and "512 MB" in note for note in plan.notes)
+    small = _slow(peak_gb=0.1)
     plan = plan_iwae(small, k=100, seconds_per_decode=0.0, budget=Budget(memory_bytes=100 * GB))
-    assert plan.chunk == 3 and plan.peak_bytes <= GB  # the default batch budget, not the 100 GB free
+    assert plan.chunk == 5 and plan.peak_bytes <= GB // 2  # the default batch budget, not the 100 GB free
     plan = plan_iwae(small, k=100, seconds_per_decode=0.0, budget=Budget(memory_bytes=100 * GB, batch_bytes=4 * GB))
-    assert plan.chunk == 13  # a raised batch budget: bigger chunks
+    assert plan.chunk == 40  # a raised batch budget: bigger chunks
     per_image = estimate_peak(small, "encode", 1).activation_bytes
     plan = plan_encode(small, items=500, seconds_per_item=0.0, budget=Budget(memory_bytes=100 * GB,
                                                                            batch_bytes=5 * per_image))

@@ -36,7 +36,7 @@ def shipped(name: str) -> Path:
 PRETRAINED = shipped("pretrained")
 MAP_LIMIT = 2000  # test items encoded and mapped per data set
 DATA_BUDGET_S = 20.0  # seconds a page may spend encoding its data set (the sidebar raises it); items are cut to fit
-BATCH_MEMORY_GB = 1.0  # GB of activations a batch made only for speed may take (the sidebar raises it)
+BATCH_MEMORY_GB = 0.5  # GB of activations a batch made only for speed may take (the sidebar raises it)
 
 
 @dataclass(frozen=True)

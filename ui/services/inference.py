@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from explorer.denormals import flush_denormals
+from explorer.heap import release_free_memory
 from ui.services.lazy import torch_side
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from explorer.runtime.progress import CancelToken, ProgressCallback
 
 THREAD_PREFIX = "vae-inference"
+TRIM_AFTER_S = 1.0  # a call this long (an SD-sized encode or decode) hands the heap's freed memory back after it
 _EXECUTOR: ThreadPoolExecutor | None = None
 _LOCK = threading.Lock()
 
@@ -63,16 +65,27 @@ def on_inference_thread() -> bool:
     return threading.current_thread().name.startswith(THREAD_PREFIX)
 
 
+def _then_trim(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """fn(*args, **kwargs), then, when it took TRIM_AFTER_S or more, the freed memory back to the system: glibc
+    keeps what a big call freed in its arenas, and the app's resident memory would grow with every page."""
+    start = time.perf_counter()
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        if time.perf_counter() - start >= TRIM_AFTER_S:
+            release_free_memory()
+
+
 def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """fn(*args, **kwargs) on the inference thread; exceptions are re-raised in the caller."""
     if on_inference_thread():
         return fn(*args, **kwargs)  # already there (nested call)
-    return _executor().submit(fn, *args, **kwargs).result()
+    return _executor().submit(_then_trim, fn, *args, **kwargs).result()
 
 
 def submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
     """fn(*args, **kwargs) queued on the inference thread; the Future, for callers that show progress while waiting."""
-    return _executor().submit(fn, *args, **kwargs)
+    return _executor().submit(_then_trim, fn, *args, **kwargs)
 
 
 class Superseded(Exception):
@@ -91,7 +104,7 @@ def run_latest(slot: Hashable, fn: Callable[..., Any], *args: Any, **kwargs: Any
     press's image waited behind the decodes of presses that no page would show any more."""
     if on_inference_thread():
         return fn(*args, **kwargs)
-    future = _executor().submit(fn, *args, **kwargs)
+    future = _executor().submit(_then_trim, fn, *args, **kwargs)
     with _LOCK:
         older = _LATEST.get(slot)
         _LATEST[slot] = future
