@@ -51,8 +51,8 @@ case "${1:-all}" in
   kl-f4-photos|all) run runs/kl-f4-photos --model autoencoder_kl --dataset photos --set 'block_out_channels=[32,64,64]' \
       --epochs 16 --batch-size 4 --lr 1e-3 --beta 0.01 --kl-schedule constant --iwae-k 0 --maps none
     "$PY" scripts/export_teacher.py runs/kl-f4-photos pretrained/kl-f4-photos ;;&
-  # its distilled AutoencoderTiny student (tier b of the live preview), 25 minutes of one thread; --resume goes on
-  kl-f4-photos-student|all) "$PY" -m explorer.cli.distill pretrained/kl-f4-photos --data photos --minutes 25 \
+  # its distilled AutoencoderTiny student (tier b of the live preview), 30 minutes of one thread; --resume goes on
+  kl-f4-photos-student|all) "$PY" -m explorer.cli.distill pretrained/kl-f4-photos --data photos --minutes 30 \
       --out pretrained/kl-f4-photos-student --threads 1 ;;&
   # discrete codes (issue 28): VQ-VAE (EMA codebook of 512, k-means init, dead-code replacement) and FSQ (levels
   # 8,8,8: 512 implicit codes) on a 7x7 (mnist5k) or 8x8 (shapes, 32x32 colour) grid; the VQ twin without dead-code
