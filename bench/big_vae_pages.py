@@ -1,7 +1,7 @@
 """Big VAEs in the app: every page with SD- and FLUX-config folders, the release -> full image against a plain
 diffusers decode, tiling, and the linear tier's paint time while dragging.
 
-    python -m bench.big_vae_pages [--configs sd flux] [--sizes 256 512] [--parts decode pages paint]
+    python -m bench.big_vae_pages [--configs sd flux] [--sizes 256 512] [--parts decode pages paint student]
                                   [--pages reconstruct walk map losslab compare] [--page-timeout 180] [--json out.json]
     nice -n 10 python -m bench.big_vae_pages --sizes 256 --page-timeout 120 --json big.json   (the docs' run)
 
@@ -16,6 +16,9 @@ Parts (each on its own; --parts picks):
           more elements of its own: a caption, a widget, a bar; target <= 20 s at 256 px) and to its first picture
           (an image with a source, a canvas, a chart, a table or a metric), a screenshot of each page, and the app
           process's resident memory as each page is left, and its peak RSS (VmHWM) once it is idle after all pages.
+  student the distilled tier (b) of the same page with an SD-class student decoder (vae-distill's spec for an f8,
+          4-channel teacher, random weights), for 4 x 32 x 32 and 4 x 64 x 64 codes (256 and 512 px): new student
+          frames a second while dragging (target >= 8 at 128 px or more), decoded in the page's Web Worker.
   paint   the spatial walk's linear tier (tests/browser/spatial_live_demo_app.py, a 4 x 64 x 64 code: a 512 px SD
           latent): a slider dragged with page.mouse at 60 Hz; per painted frame, the input event's timestamp -> the
           canvas written, on the page's clock (target p95 <= 16 ms), and frames / events.
@@ -254,7 +257,26 @@ def pages_part(folder: Path, pages: list[str], timeout_s: float, tmp: Path) -> d
 
 
 # -- paint: the linear tier while dragging -------------------------------------------------------------
-def paint_part(tmp: Path, seconds: float, shape: str = "4,64,64") -> dict:
+def sd_student_onnx(tmp: Path, side: int) -> Path:
+    """An SD-class student's decoder as the page gets it: `vae-distill`'s student spec for an f8, 4-channel teacher
+    (explorer.preview.distill.student, the default width and blocks) with seeded random weights, exported for a
+    4 x side x side code by the exporter vae-distill uses (its speed is what is measured, not its picture)."""
+    from explorer.models.foreign.diffusers_plain import load_plain
+    from explorer.onnx.export import export_decoder
+    from explorer.preview.distill.folder import STUDENT_EXPORTERS
+    from explorer.preview.distill.student import StudentSpec, build_student
+
+    folder = tmp / "sd-student"
+    if not (folder / "config.json").is_file():
+        build_student(StudentSpec(latent_channels=4, factor=8)).save_pretrained(str(folder), safe_serialization=True)
+    path = tmp / f"sd-student-4x{side}x{side}.onnx"
+    export_decoder(load_plain(folder, image_size=side * 8), path, exporters=STUDENT_EXPORTERS)
+    return path
+
+
+def paint_part(tmp: Path, seconds: float, shape: str = "4,64,64", student: Path | None = None) -> dict:
+    """The spatial walk while a slider is dragged at 60 Hz: the linear tier's paint time per event, and with
+    `student` (a decoder ONNX for `shape`) the distilled tier's new frames a second, decoded in the page's worker."""
     from playwright.sync_api import sync_playwright
 
     from tests.browser.conftest import find_chromium
@@ -266,14 +288,17 @@ def paint_part(tmp: Path, seconds: float, shape: str = "4,64,64") -> dict:
     if not assets.is_dir():
         install_assets(assets)
     port = free_port()
-    proc = start_script(ROOT / "tests" / "browser" / "spatial_live_demo_app.py", port, assets, tmp / "demo.log",
-                        dict(os.environ, SPATIAL_DEMO_SHAPE=shape))
+    env = dict(os.environ, SPATIAL_DEMO_SHAPE=shape, **({"SPATIAL_DEMO_STUDENT": str(student)} if student else {}))
+    proc = start_script(ROOT / "tests" / "browser" / "spatial_live_demo_app.py", port, assets, tmp / "demo.log", env)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=find_chromium(), headless=True, args=CHROMIUM_ARGS)
             page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
             page.goto(f"http://127.0.0.1:{port}")
             page.locator("[data-testid='spatial-live-tier']").wait_for(timeout=120_000)
+            if student:  # the worker has its session: the first student frame comes with the first move
+                page.wait_for_function("() => Object.values(window.__spatialLive.status || {}).some(s => s.student)",
+                                       timeout=120_000)
             slider = page.locator("input[data-axis='0']").first
             slider.scroll_into_view_if_needed()
             box = slider.bounding_box()
@@ -288,6 +313,7 @@ def paint_part(tmp: Path, seconds: float, shape: str = "4,64,64") -> dict:
                 wait = t0 + i / 60 - time.perf_counter()
                 if wait > 0:
                     time.sleep(wait)
+            drag_s = time.perf_counter() - t0
             frames = page.evaluate(f"window.__spatialLive.frames.slice({f0})")
             events = page.evaluate("window.__spatialLive.events") - e0
             page.mouse.up()
@@ -295,15 +321,25 @@ def paint_part(tmp: Path, seconds: float, shape: str = "4,64,64") -> dict:
     finally:
         stop(proc)
     work = np.array([f["tDrawn"] - f["tEvent"] for f in frames if f["tier"] == "linear" and f["why"] == "slider"])
-    return {"shape": shape, "events": int(events), "frames": int(work.size), "p50_ms": float(np.percentile(work, 50)),
-            "p95_ms": float(np.percentile(work, 95)), "max_ms": float(work.max())}
+    out = {"shape": shape, "events": int(events), "frames": int(work.size), "p50_ms": float(np.percentile(work, 50)),
+           "p95_ms": float(np.percentile(work, 95)), "max_ms": float(work.max()), "drag_s": drag_s}
+    if student:
+        taught = [f for f in frames if f["tier"] == "student"]
+        lag = np.array([f["tDrawn"] - f["tEvent"] for f in taught]) if taught else np.zeros(1)
+        c, h, w = (int(v) for v in shape.split(","))
+        out["student"] = {"frames": len(taught), "fps": len(taught) / drag_s, "px": h * 8,
+                          "event_to_frame_p50_ms": float(np.percentile(lag, 50))}
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--configs", nargs="+", default=["sd", "flux"], choices=sorted(CONFIGS))
     ap.add_argument("--sizes", nargs="+", type=int, default=[256, 512])
-    ap.add_argument("--parts", nargs="+", default=["decode", "pages", "paint"], choices=["decode", "pages", "paint"])
+    ap.add_argument("--parts", nargs="+", default=["decode", "pages", "paint", "student"],
+                    choices=["decode", "pages", "paint", "student"])
+    ap.add_argument("--student-sides", nargs="+", type=int, default=[32, 64],
+                    help="latent sides of the SD-class student's codes (32: a 256 px image, 64: 512 px)")
     ap.add_argument("--pages", nargs="+", default=list(PAGES), choices=list(PAGES))
     ap.add_argument("--page-timeout", type=float, default=180.0, help="seconds a page may take to its first content")
     ap.add_argument("--repeats", type=int, default=2, help="decodes per path (the best counts)")
@@ -331,6 +367,16 @@ def main(argv: list[str] | None = None) -> None:
         print(f"linear tier, code {q['shape']}: {q['frames']} frames for {q['events']} input events, paint p50 "
               f"{q['p50_ms']:.2f} ms, p95 {q['p95_ms']:.2f} ms, max {q['max_ms']:.2f} ms (target p95 <= 16 ms)",
               flush=True)
+    if "student" in args.parts:
+        report["student"] = []
+        for side in args.student_sides:
+            q = paint_part(tmp, args.drag_seconds, f"4,{side},{side}", sd_student_onnx(tmp, side))
+            report["student"].append(q)
+            t = q["student"]
+            print(f"distilled tier, SD-class student, code {q['shape']} ({t['px']} px): {t['frames']} new frames in "
+                  f"{q['drag_s']:.1f} s of dragging, {t['fps']:.1f} a second (target >= 8 at 128 px or more), event "
+                  f"-> frame p50 {t['event_to_frame_p50_ms']:.0f} ms; linear tier p95 {q['p95_ms']:.2f} ms beside it",
+                  flush=True)
     for name in args.configs:
         for size in args.sizes:
             folder = _folder(root, name, size)

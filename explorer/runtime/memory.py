@@ -91,6 +91,35 @@ def parameter_bytes(module: nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
 
 
+@torch.no_grad()
+def part_parameter_bytes(model: VAE, part: str) -> int:
+    """Bytes of the parameters and buffers that `part` ("encode" or "decode") of model uses: those of every module
+    that runs in one call at a small size (a model whose codes take any size, `Capabilities.size_multiple`, runs at
+    two latent cells a side; others at their own size). An exported part's file is about this big, so a page can
+    refuse a decoder too big to send before exporting it (an SD decoder: 198 MB, its export about a gigabyte)."""
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {PARTS}, got {part!r}")
+    multiple = model.capabilities().size_multiple
+    shape = tuple(model.config.input_shape) if part == "encode" else tuple(model.latent_shape)
+    if multiple and len(model.latent_shape) == 3:
+        side = 2 * multiple if part == "encode" else 2
+        shape = (*shape[:-2], side, side)
+    used: dict[int, torch.Tensor] = {}
+
+    def note(module: nn.Module, _args: object, _out: object) -> None:
+        for t in (*module.parameters(recurse=False), *module.buffers(recurse=False)):
+            used[id(t)] = t
+
+    handles = [m.register_forward_hook(note) for m in model.modules()]
+    try:
+        x = torch.zeros(1, *shape, device=model.device)
+        model.encode_code(x) if part == "encode" else model.decode_code(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return sum(t.numel() * t.element_size() for t in used.values())
+
+
 def _check_request(part: str, batch: int, image_hw: Sequence[int]) -> tuple[int, int]:
     if part not in PARTS:
         raise ValueError(f"part must be one of {PARTS}, got {part!r}")

@@ -3,11 +3,13 @@
 `streamlit run tests/browser/spatial_live_demo_app.py` with this checkout's assets (ui.components.devserver). The
 code is seeded noise of SPATIAL_DEMO_SHAPE ("C,H,W", default "4,64,64": a 512 px SD latent) and the linear preview's
 weights are seeded too; on release the "full decode" is that linear map upsampled 8x on the server, so that the
-release path runs end to end without a decoder.
+release path runs end to end without a decoder. SPATIAL_DEMO_STUDENT, when set, names a student decoder's ONNX file
+(the page's decoder contract: the flat code in, an image in [0, 1] out), sent to the page as tier b.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 
 import numpy as np
@@ -32,7 +34,10 @@ if release is not None:
     moved = code + move[:, None, None] * region[None]
     rgb = np.clip(np.einsum("chw,co->ohw", moved, weights) + bias[:, None, None], 0, 1)
     full = spatial_live.image_payload(np.kron(rgb, np.ones((1, 8, 8))), release.nonce)
+student_path = os.environ.get("SPATIAL_DEMO_STUDENT")
+student_b64 = base64.b64encode(open(student_path, "rb").read()).decode() if student_path else None
 st.title("spatial live demo")
 spatial_live.spatial_live(KEY, code, code_key, weights, bias, directions, scales, labels, [(-3, 3)] * len(labels),
                           np.zeros(len(labels)) if release is None else release.values,
-                          None if release is None else release.mask, full, display_size=512)
+                          None if release is None else release.mask, full, display_size=512,
+                          student_key="demo-student" if student_b64 else None, student_b64=student_b64)

@@ -110,3 +110,16 @@ def test_estimate_within_30_percent_of_the_measured_peak():
 
     r = measure("small", "decode", 128)
     assert abs(r["estimated"] / r["measured"] - 1) <= 0.30, r
+
+
+def test_a_part_weighs_the_weights_it_runs(tmp_path):
+    from explorer.models.foreign.diffusers_kl import load_diffusers_kl
+    from explorer.runtime.memory import part_parameter_bytes, parameter_bytes
+
+    _tiny_kl().save_pretrained(tmp_path / "kl")
+    model = load_diffusers_kl(tmp_path / "kl")
+    vae = model.vae
+    assert part_parameter_bytes(model, "decode") == parameter_bytes(vae.decoder) + parameter_bytes(vae.post_quant_conv)
+    assert part_parameter_bytes(model, "encode") == parameter_bytes(vae.encoder) + parameter_bytes(vae.quant_conv)
+    with pytest.raises(ValueError, match="part must be one of"):
+        part_parameter_bytes(model, "sample")

@@ -47,3 +47,21 @@ def test_the_verdict_is_kept_per_file(monkeypatch):
     export = _Export(Path("z.onnx"), _Info("d", 2**20))
     assert decoders.page_verdict(export, 2**30) == decoders.page_verdict(export, 2**30) == ""
     assert len(calls) == 1
+
+
+def test_a_decoder_whose_weights_exceed_the_message_limit_is_refused_before_any_export(monkeypatch, tmp_path):
+    import torch
+
+    from explorer.models.registry import build_model
+    from explorer.runtime.memory import part_parameter_bytes
+
+    monkeypatch.setattr(decoders, "_SIZES", {})
+    monkeypatch.setattr(decoders.inference, "exported_part", lambda *a, **k: pytest.fail("exported a decoder "
+                                                                                          "too big to send"))
+    torch.manual_seed(0)
+    model = build_model("conv", input_shape=(1, 28, 28), latent_dim=4).eval()
+    weights = part_parameter_bytes(model, "decode")
+    # the decoder's own weights, not the encoder's: less than the model's, more than nothing
+    assert 0 < weights < sum(p.numel() * p.element_size() for p in model.parameters())
+    got, why = decoders.browser_export(model, "decoder", "d" * 64, tmp_path, message_limit_bytes=weights)
+    assert got is None and f"{weights / 2**20:.0f} MB" in why and "preview tiers" in why

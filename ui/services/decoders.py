@@ -11,6 +11,7 @@ from explorer.models.base import VAE
 from explorer.models.blocks.conditioning import with_default_condition
 from explorer.onnx.export import CachedExport, frame_seconds
 from ui.services import inference
+from ui.services.lazy import torch_side
 
 # A decoder goes to the page only when the page can use it: its bytes cross the websocket base64-encoded (4/3 of
 # the file) in one message under Streamlit's server.maxMessageSize, and onnxruntime-web's single-threaded wasm
@@ -39,6 +40,25 @@ def page_verdict(got: CachedExport, message_limit_bytes: int) -> str:
     return reason
 
 
+_SIZES: dict[tuple[str, str], int] = {}  # (weights digest, part) -> bytes of the part's weights
+
+
+def size_verdict(model: VAE, part: str, digest: str, message_limit_bytes: int) -> str:
+    """"" when `part`'s weights may fit one page message, else the reason: decided from the weights the part uses
+    (explorer.runtime.memory.part_parameter_bytes), before any export, since exporting a decoder of SD's size to
+    learn that it is too big takes minutes and about a gigabyte."""
+    key = (digest, part)
+    if key not in _SIZES:
+        measure = torch_side().memory.part_parameter_bytes
+        _SIZES[key] = inference.run(measure, model, "decode" if part == "decoder" else "encode")
+    size = _SIZES[key]
+    if size * 4 / 3 <= message_limit_bytes:
+        return ""
+    return (f"its weights are {size / 2**20:.0f} MB ({size * 4 / 3 / 2**20:.0f} MB as sent), over the page's message "
+            f"limit of {message_limit_bytes / 2**20:.0f} MB: the page shows the preview tiers and decodes on the "
+            "server instead")
+
+
 def browser_export(model: VAE, part: str, digest: str, cache_dir: str | Path | None,
                    condition: int | None = None, message_limit_bytes: int | None = None) -> tuple[CachedExport | None, str]:
     """(CachedExport or None, message) for `part` ("decoder" or "encoder") of `model`. A conditional model's part
@@ -51,6 +71,8 @@ def browser_export(model: VAE, part: str, digest: str, cache_dir: str | Path | N
     if condition is not None:
         model = with_default_condition(model, int(condition))  # a view: no weights of its own
         name = f"{folder.name}-class{int(condition)}"
+    if message_limit_bytes is not None and (why := size_verdict(model, part, digest, message_limit_bytes)):
+        return None, f"The in-browser {part} is not used: {why}."
     try:
         got = inference.exported_part(model, part, name, folder.parent)
     except Exception as exc:  # noqa: BLE001  (an exporter crash must not take the page down)
@@ -65,4 +87,4 @@ def browser_export(model: VAE, part: str, digest: str, cache_dir: str | Path | N
     return got, note
 
 
-__all__ = ["FRAME_BUDGET_S", "WASM_SLOWDOWN", "browser_export", "page_verdict"]
+__all__ = ["FRAME_BUDGET_S", "WASM_SLOWDOWN", "browser_export", "page_verdict", "size_verdict"]
