@@ -35,7 +35,7 @@ def test_every_page_opens_on_a_discrete_model(shipped_env):
     _clean(at, "reconstruct")
     assert [m.label for m in at.metric] == ["reconstruction NLL", "NLL per pixel value", "PSNR"]
     assert any("No IWAE bound" in i.value for i in at.info)
-    assert any("a 7 x 7 grid of 512 codes" in c.value for c in at.caption)
+    assert any("a 7 x 7 grid of 240 codes" in c.value for c in at.caption)
 
     switch_page(at, "walk")
     at.run()
