@@ -193,12 +193,11 @@ def tiling_part(folder: Path) -> dict:
 
 
 # -- pages: every page in Chromium ---------------------------------------------------------------------
-def pages_part(folder: Path, pages: list[str], timeout_s: float, tmp: Path) -> dict:
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser.conftest import find_chromium
+def serve_folder(folder: Path, tmp: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """The whole app (`streamlit run app.py`, this checkout's assets) with `folder` alone in its models, a private
+    cache under tmp and `env` added to its environment; (the server process, its URL). Stop it with
+    tests.support.serve.stop."""
     from tests.support.ports import free_port
-    from tests.support.serve import CHROMIUM_ARGS, stop
     from ui.components.devserver import ROOT, install_assets, start_script
 
     models = tmp / f"models-{folder.name}"
@@ -206,13 +205,23 @@ def pages_part(folder: Path, pages: list[str], timeout_s: float, tmp: Path) -> d
     link = models / folder.name
     if not link.exists():
         link.symlink_to(folder, target_is_directory=True)
-    env = dict(os.environ, VAE_EXPLORER_MODELS=str(models), VAE_EXPLORER_CACHE=str(tmp / f"cache-{folder.name}"))
+    env = dict(os.environ, VAE_EXPLORER_MODELS=str(models), VAE_EXPLORER_CACHE=str(tmp / f"cache-{folder.name}"),
+               **(env or {}))
     port = free_port()
     assets = tmp / "assets"
     if not assets.is_dir():
         install_assets(assets)
     proc = start_script(ROOT / "app.py", port, assets, tmp / f"streamlit-{folder.name}.log", env)
-    url = f"http://127.0.0.1:{port}"
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def pages_part(folder: Path, pages: list[str], timeout_s: float, tmp: Path) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.conftest import find_chromium
+    from tests.support.serve import CHROMIUM_ARGS, stop
+
+    proc, url = serve_folder(folder, tmp)
     result: dict = {"pages": {}}
     try:
         with sync_playwright() as p:
