@@ -1,7 +1,7 @@
 """Every benchmark in bench/ runs: `python -m bench.NAME --smoke` (tiny sizes, one repetition, the real code path)
-exits 0 and prints its figures. The runs are subprocesses from the checkout's top folder, two at a time, the
-longest first so that both workers end together. Each run's time is printed (pytest -rP shows it), not asserted:
-on a loaded machine a bound that means anything would flake."""
+exits 0 and prints its figures. The runs are subprocesses from the checkout's top folder, one test each, the
+longest first, so that pytest-xdist spreads them over its workers and both end together. Each run's time is printed
+(pytest -rP shows it), not asserted: on a loaded machine a bound that means anything would flake."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 # modules of bench/ that are not benchmarks: shared options, and the reference page app_latency serves
 HELPERS = {"cpu_options", "smoke", "bare_streamlit_page"}
-PARALLEL = 2  # this project's CI machine has 2 cores; the browser benchmarks pin a server and a browser to one each
 TIMEOUT_S = 600
 # seconds of each smoke run in this test (2 at a time, niced, on a 2-core machine under load 20-40: 884 s in all):
 # only the order of the runs comes from these (longest first); a benchmark not listed counts as long if it drives
@@ -71,23 +69,25 @@ def _smoke(name: str) -> tuple[str, int, float, str]:
     return name, code, time.perf_counter() - t0, out
 
 
+@pytest.fixture(scope="session")
+def smoke_assets() -> Path:
+    """The browser benchmarks' served files, installed once per worker here rather than by two runs at once
+    (cached_assets: a second worker finds the first one's folder, or installs its own and the first rename wins)."""
+    return cached_assets()
+
+
 @pytest.mark.slow
-def test_every_benchmark_runs_in_smoke_mode():
-    cached_assets()  # the browser benchmarks' served files, installed once here rather than by two runs at once
-    t0 = time.perf_counter()
-    with ThreadPoolExecutor(PARALLEL) as pool:
-        results = list(pool.map(_smoke, longest_first(benchmarks())))
-    print(f"{len(results)} smoke runs, {PARALLEL} at a time: {time.perf_counter() - t0:.1f} s; load average "
+@pytest.mark.parametrize("name", longest_first(benchmarks()))
+def test_every_benchmark_runs_in_smoke_mode(name, smoke_assets):
+    """One test per benchmark, longest first, so that pytest-xdist spreads them over its workers."""
+    _, code, seconds, out = _smoke(name)
+    print(f"bench.{name} --smoke: exit {code}, {seconds:.1f} s; load average "
           f"{' '.join(open('/proc/loadavg').read().split()[:3])}")
-    for name, code, seconds, out in sorted(results, key=lambda r: -r[2]):
-        print(f"bench.{name} --smoke: exit {code}, {seconds:.1f} s")
-    failed = {name: out[-3000:] for name, code, _, out in results if code != 0}
-    assert not failed, "\n\n".join(f"bench.{name}:\n{out}" for name, out in failed.items())
-    for name, _, _, out in results:
-        said = out.split("smoke run:", 1)
-        assert len(said) == 2, f"bench.{name} did not announce its smoke sizes:\n{out[-2000:]}"
-        figures = [ln for ln in said[1].splitlines()[1:] if re.search(r"\d", ln)]
-        assert figures, f"bench.{name} printed no figures after its smoke sizes:\n{out[-2000:]}"
+    assert code == 0, f"bench.{name}:\n{out[-3000:]}"
+    said = out.split("smoke run:", 1)
+    assert len(said) == 2, f"bench.{name} did not announce its smoke sizes:\n{out[-2000:]}"
+    figures = [ln for ln in said[1].splitlines()[1:] if re.search(r"\d", ln)]
+    assert figures, f"bench.{name} printed no figures after its smoke sizes:\n{out[-2000:]}"
 
 
 def test_burst_counts_a_session_lost_by_its_final_value():
