@@ -23,13 +23,15 @@ BENCH = ROOT / "bench"
 # modules of bench/ that are not benchmarks: shared options, and the reference page app_latency serves
 HELPERS = {"cpu_options", "smoke", "bare_streamlit_page"}
 TIMEOUT_S = 600
-# seconds of each smoke run in this test (2 at a time, niced, on a 2-core machine under load 20-40: 884 s in all):
-# only the order of the runs comes from these (longest first); a benchmark not listed counts as long if it drives
-# a browser
-SMOKE_S = {"app_latency": 230, "bench_soak": 228, "bench_load": 201, "bench_map_page": 157, "bench_ddp": 111,
-           "bench_linear_fit": 101, "bench_live_drag": 97, "bench_umap_walk": 87, "bench_big_map": 85,
-           "bench_disentanglement": 79, "bench_draw": 78, "bench_pu": 66, "bench_memory_estimate": 66,
-           "bench_scale": 46, "bench_onnx_decode": 43, "bench_fuzz": 34, "bench_trainer": 33, "bench_encode": 24}
+# CPU seconds of each smoke run (children included), one at a time, niced, on the 2-core machine under load ~10
+# (176 s in all): only the order of the tests comes from these (longest first); a benchmark not listed counts as
+# long if it drives a browser
+SMOKE_S = {"app_latency": 16.3, "bench_map_page": 12.8, "bench_soak": 10.4, "bench_burst": 10.2,
+           "bench_live_drag": 10, "bench_ddp": 9.9, "bench_load": 9.7, "bench_big_map": 8.5, "bench_draw": 8.1,
+           "bench_umap_walk": 7.7, "bench_memory_estimate": 6.9, "bench_disent_parity": 6.8, "bench_precision": 6.8,
+           "bench_distill": 6.7, "bench_linear_fit": 6.7, "big_vae_pages": 6.3, "bench_codebook": 6.1,
+           "bench_disentanglement": 5.1, "bench_pu": 4.4, "bench_trainer": 4.2, "bench_scale": 4,
+           "bench_onnx_decode": 3.3, "bench_fuzz": 3.2, "bench_encode": 2.2}
 
 
 def benchmarks() -> list[str]:
@@ -38,10 +40,10 @@ def benchmarks() -> list[str]:
 
 
 def longest_first(names: list[str]) -> list[str]:
-    """`names` ordered by their expected smoke time, longest first (SMOKE_S; a browser benchmark not listed: 150 s,
-    any other: 60 s)."""
+    """`names` ordered by their expected smoke time, longest first (SMOKE_S; a browser benchmark not listed: 15 s,
+    any other: 6 s)."""
     def expected(name: str) -> float:
-        return SMOKE_S.get(name, 150 if "playwright" in (BENCH / f"{name}.py").read_text() else 60)
+        return SMOKE_S.get(name, 15 if "playwright" in (BENCH / f"{name}.py").read_text() else 6)
     return sorted(names, key=lambda name: (-expected(name), name))
 
 
