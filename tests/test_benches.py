@@ -1,7 +1,7 @@
 """Every benchmark in bench/ runs: `python -m bench.NAME --smoke` (tiny sizes, one repetition, the real code path)
-exits 0 and prints its figures. The runs are subprocesses from the checkout's top folder, two at a time, the
-longest first so that both workers end together. Each run's time is printed (pytest -rP shows it), not asserted:
-on a loaded machine a bound that means anything would flake."""
+exits 0 and prints its figures. The runs are subprocesses from the checkout's top folder, one test each, the
+longest first, so that pytest-xdist spreads them over its workers and both end together. Each run's time is printed
+(pytest -rP shows it), not asserted: on a loaded machine a bound that means anything would flake."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -23,15 +22,16 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 # modules of bench/ that are not benchmarks: shared options, and the reference page app_latency serves
 HELPERS = {"cpu_options", "smoke", "bare_streamlit_page"}
-PARALLEL = 2  # this project's CI machine has 2 cores; the browser benchmarks pin a server and a browser to one each
 TIMEOUT_S = 600
-# seconds of each smoke run in this test (2 at a time, niced, on a 2-core machine under load 20-40: 884 s in all):
-# only the order of the runs comes from these (longest first); a benchmark not listed counts as long if it drives
-# a browser
-SMOKE_S = {"app_latency": 230, "bench_soak": 228, "bench_load": 201, "bench_map_page": 157, "bench_ddp": 111,
-           "bench_linear_fit": 101, "bench_live_drag": 97, "bench_umap_walk": 87, "bench_big_map": 85,
-           "bench_disentanglement": 79, "bench_draw": 78, "bench_pu": 66, "bench_memory_estimate": 66,
-           "bench_scale": 46, "bench_onnx_decode": 43, "bench_fuzz": 34, "bench_trainer": 33, "bench_encode": 24}
+# CPU seconds of each smoke run (children included), one at a time, niced, on the 2-core machine under load ~10
+# (176 s in all): only the order of the tests comes from these (longest first); a benchmark not listed counts as
+# long if it drives a browser
+SMOKE_S = {"app_latency": 16.3, "bench_map_page": 12.8, "bench_soak": 10.4, "bench_burst": 10.2,
+           "bench_live_drag": 10, "bench_ddp": 9.9, "bench_load": 9.7, "bench_big_map": 8.5, "bench_draw": 8.1,
+           "bench_umap_walk": 7.7, "bench_memory_estimate": 6.9, "bench_disent_parity": 6.8, "bench_precision": 6.8,
+           "bench_distill": 6.7, "bench_linear_fit": 6.7, "big_vae_pages": 6.3, "bench_codebook": 6.1,
+           "bench_disentanglement": 5.1, "bench_pu": 4.4, "bench_trainer": 4.2, "bench_scale": 4,
+           "bench_onnx_decode": 3.3, "bench_fuzz": 3.2, "bench_encode": 2.2}
 
 
 def benchmarks() -> list[str]:
@@ -40,10 +40,10 @@ def benchmarks() -> list[str]:
 
 
 def longest_first(names: list[str]) -> list[str]:
-    """`names` ordered by their expected smoke time, longest first (SMOKE_S; a browser benchmark not listed: 150 s,
-    any other: 60 s)."""
+    """`names` ordered by their expected smoke time, longest first (SMOKE_S; a browser benchmark not listed: 15 s,
+    any other: 6 s)."""
     def expected(name: str) -> float:
-        return SMOKE_S.get(name, 150 if "playwright" in (BENCH / f"{name}.py").read_text() else 60)
+        return SMOKE_S.get(name, 15 if "playwright" in (BENCH / f"{name}.py").read_text() else 6)
     return sorted(names, key=lambda name: (-expected(name), name))
 
 
@@ -71,23 +71,25 @@ def _smoke(name: str) -> tuple[str, int, float, str]:
     return name, code, time.perf_counter() - t0, out
 
 
+@pytest.fixture(scope="session")
+def smoke_assets() -> Path:
+    """The browser benchmarks' served files, installed once per worker here rather than by two runs at once
+    (cached_assets: a second worker finds the first one's folder, or installs its own and the first rename wins)."""
+    return cached_assets()
+
+
 @pytest.mark.slow
-def test_every_benchmark_runs_in_smoke_mode():
-    cached_assets()  # the browser benchmarks' served files, installed once here rather than by two runs at once
-    t0 = time.perf_counter()
-    with ThreadPoolExecutor(PARALLEL) as pool:
-        results = list(pool.map(_smoke, longest_first(benchmarks())))
-    print(f"{len(results)} smoke runs, {PARALLEL} at a time: {time.perf_counter() - t0:.1f} s; load average "
+@pytest.mark.parametrize("name", longest_first(benchmarks()))
+def test_every_benchmark_runs_in_smoke_mode(name, smoke_assets):
+    """One test per benchmark, longest first, so that pytest-xdist spreads them over its workers."""
+    _, code, seconds, out = _smoke(name)
+    print(f"bench.{name} --smoke: exit {code}, {seconds:.1f} s; load average "
           f"{' '.join(open('/proc/loadavg').read().split()[:3])}")
-    for name, code, seconds, out in sorted(results, key=lambda r: -r[2]):
-        print(f"bench.{name} --smoke: exit {code}, {seconds:.1f} s")
-    failed = {name: out[-3000:] for name, code, _, out in results if code != 0}
-    assert not failed, "\n\n".join(f"bench.{name}:\n{out}" for name, out in failed.items())
-    for name, _, _, out in results:
-        said = out.split("smoke run:", 1)
-        assert len(said) == 2, f"bench.{name} did not announce its smoke sizes:\n{out[-2000:]}"
-        figures = [ln for ln in said[1].splitlines()[1:] if re.search(r"\d", ln)]
-        assert figures, f"bench.{name} printed no figures after its smoke sizes:\n{out[-2000:]}"
+    assert code == 0, f"bench.{name}:\n{out[-3000:]}"
+    said = out.split("smoke run:", 1)
+    assert len(said) == 2, f"bench.{name} did not announce its smoke sizes:\n{out[-2000:]}"
+    figures = [ln for ln in said[1].splitlines()[1:] if re.search(r"\d", ln)]
+    assert figures, f"bench.{name} printed no figures after its smoke sizes:\n{out[-2000:]}"
 
 
 def test_burst_counts_a_session_lost_by_its_final_value():

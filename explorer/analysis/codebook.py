@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.stats
 import torch
 from torch import Tensor
 
@@ -62,6 +61,10 @@ class UsageStats:
 
     @property
     def perplexity(self) -> float:
+        # imported here: scipy.stats takes ~1 s of CPU to import, which every process that imports this module
+        # (train.py, vae-evaluate, the app through explorer.checkpoint) paid at start, used or not
+        import scipy.stats
+
         return float(math.exp(scipy.stats.entropy(self.counts))) if self.counts.sum() else 0.0
 
     def label(self) -> str:

@@ -1,9 +1,9 @@
-"""Every page the navigation lists (ui/main.py's PAGES and CAPTIONS), visited in headless Chromium at 1280 and
-1400 px wide, before and after an upload on Reconstruct and Compare: no text is cut off or set under 12 px
+"""Every page the navigation lists (ui/main.py's PAGES and CAPTIONS), visited in headless Chromium at 1280 px wide
+and laid out at 1280 and 1400, before and after an upload on Reconstruct and Compare: no text is cut off or set under 12 px
 (tests/support/cutoff.py), and no request goes to any host but 127.0.0.1 (every other one is aborted and listed).
 
-One `streamlit run app.py` with the shipped models serves the whole module, and one tour per width serves both
-tests.
+One `streamlit run app.py` with the shipped models serves the whole module, and one tour, resized to each width on
+every page, serves both tests.
 """
 
 from __future__ import annotations
@@ -60,36 +60,56 @@ def _visit(pg, url_path: str, title: str) -> None:
     _settle(pg)
 
 
+def _resize(pg, width: int) -> None:
+    pg.set_viewport_size({"width": width, "height": 1000})
+    pg.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    pg.wait_for_timeout(300)  # charts and components follow the window's resize event
+
+
+def _at_widths(pg, cut: dict, key: tuple[str, str]) -> None:
+    """cut[width][key] = the text cut off at each of WIDTHS: the page as drawn at the first, then with the window
+    resized to each other width, and back (Streamlit lays a page out in CSS: a resize reruns no script)."""
+    cut[WIDTHS[0]][key] = cut_text(pg)
+    for width in WIDTHS[1:]:
+        _resize(pg, width)
+        cut[width][key] = cut_text(pg)
+    _resize(pg, WIDTHS[0])
+
+
 @pytest.fixture(scope="module")
 def tours(browser, shipped_url) -> dict:
-    """Per width: {"cut": {(page, moment): cut-off text}, "foreign": [URLs], "listed": [nav titles]}."""
+    """Per width: {"cut": {(page, moment): cut-off text}, "foreign": [URLs], "listed": [nav titles]}.
+
+    One tour (a page at a time, before and after its upload) checks each page at every width: the page is drawn at
+    the first width, as a user opening it at that width gets it, then the window is resized to the other (a
+    second tour would rerun every page's script for the same content)."""
     ring = ("ring.png", encode(Image.fromarray(digit_like(28))), "image/png")
-    out = {}
-    for width in WIDTHS:
-        ctx = browser.new_context(viewport={"width": width, "height": 1000})
-        pg = ctx.new_page()
-        pg.set_default_timeout(120_000)
-        seen: list[str] = []
-        block_foreign(pg, {"127.0.0.1"}, seen)
-        cut: dict[tuple[str, str], list[dict]] = {}
-        open_app(pg, shipped_url)
-        choose_model(pg, CAPTIONER)  # the navigation lists Captions for it
-        listed = pg.locator("[data-testid='stSidebarNav'] a").all_inner_texts()  # "icon\n\nTitle"
-        choose_model(pg, "conv-mnist5k")
-        for title, url_path in NAVIGATION:
-            if url_path == "captions":
-                choose_model(pg, CAPTIONER)
-            _visit(pg, url_path, title)
-            cut[(url_path, "first visit")] = cut_text(pg)
-            if url_path in UPLOADS:
-                pg.get_by_text(UPLOADS[url_path]).first.click()
-                wait_idle(pg, 300)
-                upload(pg, [ring])
-                _settle(pg)
-                cut[(url_path, "after an upload")] = cut_text(pg)
-        out[width] = {"cut": cut, "foreign": seen, "listed": listed}
-        ctx.close()
-    return out
+    ctx = browser.new_context(viewport={"width": WIDTHS[0], "height": 1000})
+    pg = ctx.new_page()
+    pg.set_default_timeout(120_000)
+    seen: list[str] = []
+    block_foreign(pg, {"127.0.0.1"}, seen)
+    cut: dict[int, dict[tuple[str, str], list[dict]]] = {width: {} for width in WIDTHS}
+    open_app(pg, shipped_url)
+    choose_model(pg, CAPTIONER)  # the navigation lists Captions for it
+    listed = {}
+    for width in (*WIDTHS[1:], WIDTHS[0]):
+        _resize(pg, width)
+        listed[width] = pg.locator("[data-testid='stSidebarNav'] a").all_inner_texts()  # "icon\n\nTitle"
+    choose_model(pg, "conv-mnist5k")
+    for title, url_path in NAVIGATION:
+        if url_path == "captions":
+            choose_model(pg, CAPTIONER)
+        _visit(pg, url_path, title)
+        _at_widths(pg, cut, (url_path, "first visit"))
+        if url_path in UPLOADS:
+            pg.get_by_text(UPLOADS[url_path]).first.click()
+            wait_idle(pg, 300)
+            upload(pg, [ring])
+            _settle(pg)
+            _at_widths(pg, cut, (url_path, "after an upload"))
+    ctx.close()
+    return {width: {"cut": cut[width], "foreign": seen, "listed": listed[width]} for width in WIDTHS}
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -20,7 +20,7 @@ from explorer.data.base import stack_images
 PRETRAINED = Path(__file__).resolve().parents[3] / "pretrained"
 IAF, TWIN = PRETRAINED / "conv-iaf-mnist5k", PRETRAINED / "conv-iaf0-mnist5k"
 FLOOR_NATS = 90.0
-SUBSET = 100
+SUBSET = 50  # images: recomputed against stored mean, 0.014 and 0.020 nat apart at 50 (0.031, 0.047 at 100); bound 0.3
 
 
 def stored_nll(folder: Path) -> float:
@@ -71,7 +71,7 @@ def test_iaf_model_beats_its_twin_by_a_nat():
 @pytest.mark.slow
 @pytest.mark.parametrize("folder", [IAF, TWIN], ids=["iaf", "iaf0"])
 def test_iwae_recomputed_from_the_weights(folder):
-    """IWAE-1000 of the first 100 test images, recomputed, against the same images' stored score_iwae (the draws
+    """IWAE-1000 of the first SUBSET test images, recomputed, against the same images' stored score_iwae (the draws
     differ from evaluation's, whose generator ran over the batches before; the estimate's noise is far below 0.3)."""
     torch.manual_seed(0)
     model = from_pretrained(folder, device="cpu").eval()
