@@ -313,6 +313,16 @@ def paint_part(tmp: Path, seconds: float, shape: str = "4,64,64", student: Path 
             box = slider.bounding_box()
             x0, y, span = box["x"] + 0.1 * box["width"], box["y"] + box["height"] / 2, 0.8 * box["width"]
             n = int(seconds * 60)
+            if student:  # a first drag until the worker's first frame (its wasm and session are made on first use)
+                page.mouse.move(x0 + span / 2, y)
+                page.mouse.down()
+                for i in range(30):
+                    page.mouse.move(x0 + span / 2 + span * 0.2 * i / 30, y)
+                    time.sleep(1 / 60)
+                page.wait_for_function("() => window.__spatialLive.frames.some(f => f.tier === 'student')",
+                                       timeout=120_000)
+                page.mouse.up()
+                time.sleep(1.0)
             page.mouse.move(x0, y)
             f0, e0 = page.evaluate("[window.__spatialLive.frames.length, window.__spatialLive.events]")
             page.mouse.down()

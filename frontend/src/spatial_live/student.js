@@ -1,5 +1,6 @@
 // Tier b on the main thread's side: hand the moved code to the student decoder's Web Worker (student_worker.js),
-// latest wins (while the worker decodes, only the newest code waits), and paint its answer through `onFrame`.
+// latest wins (while the worker decodes, only the newest code waits), and paint each answer newer than the last one
+// painted through `onFrame`.
 // The worker gets the ONNX bytes once (a copy: the page keeps its own for a later worker).
 
 const WORKER_URL = new URL("./spatial_student_worker.js", import.meta.url); // built beside the bundle (build.mjs)
@@ -27,7 +28,13 @@ function workerFor(inst, onFrame) {
       inst.student = null;
       return;
     }
-    if (m.seq === s.seq) onFrame(inst, m.image, m.shape, m.tEvent); // only the latest request's frame is shown
+    // a frame newer than the one shown is shown, even when a newer request already waits: while a slider moves at
+    // 60 Hz every request is superseded before its frame is back, and showing only the latest request's frame left
+    // the distilled tier blank for the whole drag
+    if (m.seq > (s.shown ?? 0)) {
+      s.shown = m.seq;
+      onFrame(inst, m.image, m.shape, m.tEvent);
+    }
     if (s.pending) post(s);
   };
   return s.worker;
