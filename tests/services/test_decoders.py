@@ -65,3 +65,13 @@ def test_a_decoder_whose_weights_exceed_the_message_limit_is_refused_before_any_
     assert 0 < weights < sum(p.numel() * p.element_size() for p in model.parameters())
     got, why = decoders.browser_export(model, "decoder", "d" * 64, tmp_path, message_limit_bytes=weights)
     assert got is None and f"{weights / 2**20:.0f} MB" in why and "preview tiers" in why
+
+
+def test_a_part_that_cannot_be_weighed_is_judged_by_its_exported_file(monkeypatch, tmp_path):
+    monkeypatch.setattr(decoders, "_SIZES", {})
+
+    def refuse(*a, **k):
+        raise RuntimeError("no decode at two latent cells")
+
+    monkeypatch.setattr(decoders.inference, "run", refuse)
+    assert decoders.size_verdict(object(), "decoder", "e" * 64, 200 * 2**20) == ""
