@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
@@ -23,9 +24,31 @@ from ui.services import watched
 from ui.services.itemserver import session_key
 from ui.services.lazy import torch_side  # explorer.runtime imports torch, which the first paint must not wait for
 
-KEPT = 48  # decoded images kept (all sessions): a 512 px RGB float32 image is 3 MB
-_kept: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-_lock = threading.Lock()
+class KeptResults:
+    """Finished results of watched calls, kept for every session by request key, the least recently used dropped
+    beyond `size`: a rerun that asks again gets its result at once."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any | None:
+        with self._lock:
+            got = self._items.get(key)
+            if got is not None:
+                self._items.move_to_end(key)
+            return got
+
+    def put(self, key: Hashable, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+_DECODES = KeptResults(48)  # decoded images (all sessions): a 512 px RGB float32 image is 3 MB
 
 
 def code_digest(code: np.ndarray) -> str:
@@ -34,20 +57,16 @@ def code_digest(code: np.ndarray) -> str:
     return hashlib.sha256(arr.tobytes() + str(arr.shape).encode()).hexdigest()[:20]
 
 
-def kept(model_key: str, code: np.ndarray) -> np.ndarray | None:
-    """The decode of `code` made earlier for this model, or None."""
-    with _lock:
-        got = _kept.get((model_key, code_digest(code)))
-        if got is not None:
-            _kept.move_to_end((model_key, code_digest(code)))
-        return got
-
-
-def _keep(model_key: str, code: np.ndarray, image: np.ndarray) -> None:
-    with _lock:
-        _kept[(model_key, code_digest(code))] = image
-        while len(_kept) > KEPT:
-            _kept.popitem(last=False)
+def refused_ui(model: Any, image_hw: tuple[int, int], slot: Any) -> bool:
+    """True, with the reason and the size needed in `slot` (an st.empty(), or st), when one decode at image_hw
+    would not fit the memory budget; else False and nothing drawn."""
+    side = torch_side()
+    try:
+        watched.refuse_if_too_big(model, tuple(image_hw), side.budget.Budget())
+    except side.memory.MemoryRefused as e:
+        slot.error(f"Not started: {e}")
+        return True
+    return False
 
 
 def _cancel_pressed(request: tuple) -> None:
@@ -59,7 +78,6 @@ def decode_work(model: Any, code: np.ndarray):
     """work(on_progress, token, job) for ui.services.watched.start: one code (its model's latent_shape, or flat)
     decoded through explorer.runtime's watched_decode, returned as a float32 (C', H', W') array."""
     def work(on_progress, token, job) -> np.ndarray:
-        job.stage = "full decode"
         return torch_side().calls.watched_decode_array(model, code, on_progress=on_progress, token=token)[0]
     return work
 
@@ -86,7 +104,7 @@ def watched_ui(request: tuple, label: str, work: Any, slot: Any) -> Any | None:
         if p is None:
             bar.progress(0.0, text=f"{label}: waiting for the model (another call is ahead of this one)")
         else:
-            stage = f" ({j.stage})" if j.stage and j.stage != "full decode" else ""  # a decode is the label itself
+            stage = f" ({j.stage})" if j.stage else ""
             bar.progress(p.fraction, text=f"{label}{stage}: {side.progress.format_progress(p)}")
 
     try:
@@ -102,18 +120,14 @@ def decode_ui(model: Any, model_key: str, code: np.ndarray, label: str, slot: An
     """The full decode (C', H', W') of one code (the model's latent_shape, or flat) as a watched call that draws
     its bar and Cancel in `slot` (an st.empty()); None when cancelled or refused (the slot says which). `label`
     names the request (and keys its Cancel button)."""
-    got = kept(model_key, code)
+    key = (model_key, code_digest(code))
+    got = _DECODES.get(key)
     if got is not None:
         slot.empty()
         return got
-    hw = tuple(int(s) for s in model.config.input_shape[-2:])
-    side = torch_side()
-    try:
-        watched.refuse_if_too_big(model, hw, side.budget.Budget())
-    except side.memory.MemoryRefused as e:
-        slot.error(f"Not started: {e}")
+    if refused_ui(model, tuple(int(s) for s in model.config.input_shape[-2:]), slot):
         return None
-    image = watched_ui((model_key, code_digest(code), label), label, decode_work(model, code), slot)
+    image = watched_ui((*key, label), label, decode_work(model, code), slot)
     if image is not None:
-        _keep(model_key, code, image)
+        _DECODES.put(key, image)
     return image

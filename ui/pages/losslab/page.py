@@ -3,8 +3,6 @@ learned similarity (a VAE/GAN discriminator's features) answers the same questio
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +13,9 @@ from explorer.analysis import losslab
 from explorer.models.registry import family_capabilities
 from ui.app.catalogue import folder_stamp, list_models, load_model, read_config
 from ui.app.context import Ctx, require_ctx
-from ui.services import inference, watched
+from ui.services import inference
 from ui.services.lazy import torch_side
-from ui.shared.watched_decode import code_digest, watched_ui
+from ui.shared.watched_decode import KeptResults, code_digest, refused_ui, watched_ui
 from ui.shared.widgets import example_ui, heat_rgb, image_ui, usable_uploads
 
 DIRECTIONS = {"up": (-1, 0), "down": (1, 0), "left": (0, -1), "right": (0, 1)}
@@ -86,9 +84,7 @@ def _features(_model, model_key: str, images: np.ndarray) -> np.ndarray:
     return inference.similarity_features(_model, images)
 
 
-KEPT = 16  # finished variant sets kept (all sessions): a 512 px set is 5 images and 5 codes
-_kept: OrderedDict[tuple, tuple[dict[str, np.ndarray], dict[str, np.ndarray]]] = OrderedDict()
-_kept_lock = threading.Lock()
+_VARIANTS = KeptResults(16)  # finished variant sets (all sessions): a 512 px set is 5 images and 5 codes
 
 
 def variants_work(model, image: np.ndarray, shift: tuple[int, int], sigma: float, background: np.ndarray):
@@ -126,23 +122,15 @@ def watched_variants(ctx: Ctx, image: torch.Tensor, shift: tuple[int, int],
     says which)."""
     x = image.numpy()
     request = (ctx.key, code_digest(x), shift, float(sigma))
-    with _kept_lock:
-        if request in _kept:
-            _kept.move_to_end(request)
-            return _kept[request]
-    side = torch_side()
-    try:
-        watched.refuse_if_too_big(ctx.model, tuple(x.shape[-2:]), side.budget.Budget())
-    except side.memory.MemoryRefused as e:
-        st.error(f"Not started: {e}")
+    got = _VARIANTS.get(request)
+    if got is not None:
+        return got
+    if refused_ui(ctx.model, tuple(x.shape[-2:]), st):
         return None
     background = ctx.background().astype(np.float64)
     got = watched_ui(request, "loss lab", variants_work(ctx.model, x, shift, sigma, background), st.empty())
     if got is not None:
-        with _kept_lock:
-            _kept[request] = got
-            while len(_kept) > KEPT:
-                _kept.popitem(last=False)
+        _VARIANTS.put(request, got)
     return got
 
 
