@@ -97,6 +97,13 @@ def _refuse(estimate: MemoryEstimate, budget: int) -> MemoryRefused:
                          estimate.activation_bytes, budget)
 
 
+def _batch_note(what: str, n: int, unit: str, used: int, cap: int) -> str:
+    """The plan's note on a batch cut to memory: "encoded 2 at a time: 1.0 GB a batch within 1.0 GB", or, when one
+    item alone is over the cap (it still runs), says that."""
+    within = f"within {format_bytes(cap)}" if used <= cap else f"(one alone is over the {format_bytes(cap)} a batch may take)"
+    return f"{what} {n} at a time: {format_bytes(used)} a {unit} {within}"
+
+
 def plan_iwae(model: nn.Module, k: int, seconds_per_decode: float, budget: Budget,
               image_hw: Sequence[int] | None = None, device: str = "cpu") -> IwaePlan:
     """The IWAE sample count and chunk size for one image under budget.
@@ -120,10 +127,8 @@ def plan_iwae(model: nn.Module, k: int, seconds_per_decode: float, budget: Budge
         k = affordable
     chunk = min(chunk, k)
     if chunk < k:
-        cap, used = min(memory, budget.batch_bytes), peak(chunk).activation_bytes
-        notes.append(f"samples decoded {chunk} at a time: {format_bytes(used)} a chunk "
-                     + (f"within {format_bytes(cap)}" if used <= cap else f"(one alone is over the {format_bytes(cap)} "
-                        "a batch may take)"))
+        notes.append(_batch_note("samples decoded", chunk, "chunk", peak(chunk).activation_bytes,
+                                 min(memory, budget.batch_bytes)))
     return IwaePlan(k, chunk, k * seconds_per_decode, peak(chunk).activation_bytes, tuple(notes))
 
 
@@ -145,7 +150,7 @@ def plan_encode(model: nn.Module, items: int, seconds_per_item: float, budget: B
                      f"{budget.seconds:.0f} s budget")
         items = affordable
     if batch < min(items, max_batch):
-        notes.append(f"encoded {batch} at a time: {format_bytes(peak(batch).activation_bytes)} a batch within "
-                     f"{format_bytes(min(memory, budget.batch_bytes))}")
+        notes.append(_batch_note("encoded", batch, "batch", peak(batch).activation_bytes,
+                                 min(memory, budget.batch_bytes)))
     batch = min(batch, items)
     return EncodePlan(items, batch, items * seconds_per_item, peak(batch).activation_bytes, tuple(notes))
