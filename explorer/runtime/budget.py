@@ -100,7 +100,8 @@ def _refuse(estimate: MemoryEstimate, budget: int) -> MemoryRefused:
 def _batch_note(what: str, n: int, unit: str, used: int, cap: int) -> str:
     """The plan's note on a batch cut to memory: "encoded 2 at a time: 1.0 GB a batch within 1.0 GB", or, when one
     item alone is over the cap (it still runs), says that."""
-    within = f"within {format_bytes(cap)}" if used <= cap else f"(one alone is over the {format_bytes(cap)} a batch may take)"
+    over = f"(one alone is over the {format_bytes(cap)} a batch may take)"
+    within = f"within {format_bytes(cap)}" if used <= cap else over
     return f"{what} {n} at a time: {format_bytes(used)} a {unit} {within}"
 
 
@@ -109,8 +110,8 @@ def plan_iwae(model: nn.Module, k: int, seconds_per_decode: float, budget: Budge
     """The IWAE sample count and chunk size for one image under budget.
 
     k: the samples asked for; seconds_per_decode: measured time to decode one code (`time_per_item`). The
-    chunk is the largest batch of codes whose decode fits the memory budget and its batch_bytes (at most k); k is cut to the samples
-    that fit the time budget (at least 1). Raises MemoryRefused when not even one decode fits."""
+    chunk is the largest batch of codes whose decode fits the memory budget and its batch_bytes (at most k); k is
+    cut to the samples that fit the time budget (at least 1). Raises MemoryRefused when not even one decode fits."""
     if k < 1:
         raise ValueError(f"k must be at least 1 (0 means no IWAE: skip the plan), got {k}")
     if not seconds_per_decode >= 0:
@@ -135,8 +136,8 @@ def plan_iwae(model: nn.Module, k: int, seconds_per_decode: float, budget: Budge
 def plan_encode(model: nn.Module, items: int, seconds_per_item: float, budget: Budget,
                 image_hw: Sequence[int] | None = None, device: str = "cpu", max_batch: int = 256) -> EncodePlan:
     """How many of `items` to encode, in which batch size, under budget: the batch is the largest (at most
-    max_batch and items) whose encode fits the memory budget and its batch_bytes; the items are cut to what fits the time budget
-    (at least 1). Raises MemoryRefused when not even one encode fits."""
+    max_batch and items) whose encode fits the memory budget and its batch_bytes; the items are cut to what fits
+    the time budget (at least 1). Raises MemoryRefused when not even one encode fits."""
     if items < 1:
         raise ValueError(f"items must be at least 1, got {items}")
     peak = lambda n: estimate_peak(model, "encode", n, image_hw)  # noqa: E731
