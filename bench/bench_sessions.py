@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.big_vae_pages import CONFIGS, _folder, _vmhwm_mb, serve_folder
+from bench.big_vae_pages import CONFIGS, random_weight_folder, serve_folder, vmhwm_mb
 from bench.smoke import STREAMLIT_IDLE, add_smoke_option, announce_smoke
 
 TIER = "[data-testid='spatial-live-tier']"
@@ -216,7 +216,7 @@ async def run_async(url: str, name: str, sessions: int, drags: int, drag_s: floa
             await alone.page.wait_for_selector(STREAMLIT_IDLE, state="attached")
         alone_ms = await release_times(alone.page)
         out["alone_ms"] = alone_ms
-        out["alone_peak_mb"] = _vmhwm_mb(pid)
+        out["alone_peak_mb"] = vmhwm_mb(pid)
         decode_s = float(np.median([m for m in alone_ms if m is not None])) / 1000
         # 2. together: the alone session and sessions - 1 more, opened at once
         first_release = len(alone_ms)
@@ -235,7 +235,7 @@ async def run_async(url: str, name: str, sessions: int, drags: int, drag_s: floa
             out["problems"] += s.problems + await s.error_elements()
         len_alone_problems = len(alone.problems)
         out["plans"] = plans
-        out["together_peak_mb"] = _vmhwm_mb(pid)
+        out["together_peak_mb"] = vmhwm_mb(pid)
         out["together_window"] = (together_t0, time.monotonic())
         # 3. alone again (the machine's load may have changed since 1.): the first session, after the others
         for s in together[1:]:
@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-sessions-"))
     root = a.root or tmp
     root.mkdir(parents=True, exist_ok=True)
-    folder = _folder(root, a.config, a.size)
+    folder = random_weight_folder(root, a.config, a.size)
     trace = tmp / "trace.jsonl"
     from tests.support.serve import stop
 

@@ -84,7 +84,7 @@ FIRST_CONTENT = """() => {
 }"""
 
 
-def _folder(root: Path, name: str, size: int) -> Path:
+def random_weight_folder(root: Path, name: str, size: int) -> Path:
     from tests.support.foreign_models import make_kl
 
     folder = root / f"{name}-{size}px"
@@ -99,7 +99,7 @@ def _status_mb(pid: int, field: str) -> float:
     return int(re.search(field + r":\s+(\d+) kB", text).group(1)) / 1024
 
 
-def _vmhwm_mb(pid: int) -> float:
+def vmhwm_mb(pid: int) -> float:
     """Peak resident memory (VmHWM) of process pid in MB."""
     return _status_mb(pid, "VmHWM")
 
@@ -178,7 +178,7 @@ def _child_decode(folder: str, tiled: bool) -> None:
     t0 = time.perf_counter()
     with torch.no_grad():
         vae.decode(z).sample
-    print(json.dumps({"seconds": time.perf_counter() - t0, "peak_mb": _vmhwm_mb(os.getpid())}))
+    print(json.dumps({"seconds": time.perf_counter() - t0, "peak_mb": vmhwm_mb(os.getpid())}))
 
 
 def tiling_part(folder: Path) -> dict:
@@ -249,7 +249,7 @@ def pages_part(folder: Path, pages: list[str], timeout_s: float, tmp: Path) -> d
                 page.screenshot(path=str(tmp / f"{folder.name}-{name}.png"), full_page=True)
                 errors = page.locator("[data-testid='stException']").count()
                 # the app's memory as this page is left: resident now, and its peak so far
-                got_mb = {"rss_mb": _status_mb(proc.pid, "VmRSS"), "peak_so_far_mb": _vmhwm_mb(proc.pid)}
+                got_mb = {"rss_mb": _status_mb(proc.pid, "VmRSS"), "peak_so_far_mb": vmhwm_mb(proc.pid)}
                 result["pages"][name] = {**got, **got_mb, "exceptions": errors}
                 said = ", ".join(f"{k[:-2].replace('_', ' ')} " + (f"{v:.1f} s" if v is not None else
                                  f"not within {timeout_s:.0f} s") for k, v in got.items())
@@ -258,7 +258,7 @@ def pages_part(folder: Path, pages: list[str], timeout_s: float, tmp: Path) -> d
             # work the pages started (fits, encodes) may still run: the peak counts once the app is idle
             result["settle_s"] = _settle(proc.pid)
             browser.close()
-        result["app_peak_rss_mb"] = _vmhwm_mb(proc.pid)
+        result["app_peak_rss_mb"] = vmhwm_mb(proc.pid)
         result["app_rss_after_mb"] = _status_mb(proc.pid, "VmRSS")
     finally:
         stop(proc)
@@ -398,7 +398,7 @@ def main(argv: list[str] | None = None) -> None:
                   flush=True)
     for name in args.configs:
         for size in args.sizes:
-            folder = _folder(root, name, size)
+            folder = random_weight_folder(root, name, size)
             run: dict = {"config": name, "px": size}
             if "decode" in args.parts:
                 run["decode"] = decode_part(folder, args.repeats)
