@@ -5,8 +5,10 @@ the same posterior means of the whole dSprites grid.
     python -m bench.bench_disent_parity --smoke      # a synthetic code, small counts: seconds
 
 disent is installed in its own venv, never the app's (`python -m venv --system-site-packages /work/disent-venv`,
-then `pip install disent latte-metrics`); run from the app's venv, this script re-runs itself under
-`--disent-python` (default /work/disent-venv/bin/python) when disent is not importable here.
+then `pip install disent`, and latte-metrics from its source tree: docs/disentanglement.md); run from the app's venv,
+this script re-runs itself under `--disent-python` (default /work/disent-venv/bin/python) when disent is not
+importable here. Where latte-metrics is importable too, modularity is compared against it (`compare_latte`;
+`--latte-only` skips disent's four).
 
 disent 0.9.x needs Python >= 3.12 (its code uses PEP 695 generics: `def groundtruth_only[**P, R](...)` is a
 SyntaxError on 3.11); this machine has Python 3.11.7 only, so the figures are disent 0.8.0's, the newest that
@@ -36,7 +38,8 @@ from bench.smoke import add_smoke_option, announce_smoke
 
 DISENT_PYTHON = "/work/disent-venv/bin/python"
 SMOKE_COUNTS = {"mig": 500, "sap": (200, 100), "factor_vae": (100, 50, 300), "dci": None}  # smoke: no DCI (100 stages)
-FULL_COUNTS = {"mig": 10_000, "sap": (10_000, 5_000), "factor_vae": (10_000, 5_000, 10_000), "dci": (1_000, 500)}
+FULL_COUNTS = {"mig": 10_000, "sap": (10_000, 5_000), "factor_vae": (10_000, 5_000, 10_000), "dci": (1_000, 500),
+               "modularity": 10_000}
 
 
 def has_disent() -> bool:
@@ -134,6 +137,68 @@ def our_figures(means: np.ndarray, seeds: list[int], counts: dict) -> dict[str, 
     return out
 
 
+def has_latte() -> bool:
+    try:
+        import latte.functional.disentanglement.modularity  # noqa: F401
+    except Exception:  # noqa: BLE001  (absent)
+        return False
+    return True
+
+
+def latte_modularity(means: np.ndarray, seeds: list[int], num_train: int) -> dict[str, list[float]]:
+    """Modularity of the same sampled points three ways, one figure per seed: this project's; latte-metrics'
+    formula over this project's histogram MI (latte's MI function replaced, so only the formula differs); and
+    latte's own end to end, whose MI is sklearn's k-nearest-neighbour estimate (`mutual_info_classif`) on the
+    continuous means rather than disentanglement_lib's 20-bin histograms. latte returns one value per code
+    dimension; both sides average them."""
+    from unittest import mock
+
+    import latte
+    from latte.functional.disentanglement import modularity as latte_module
+
+    from explorer.analysis.disentanglement.info import histogram_discretise, mutual_information, mutual_information_matrix
+    from explorer.analysis.disentanglement.modularity import modularity_score
+    from explorer.analysis.disentanglement.sampling import as_source
+    from explorer.data.dsprites import DSprites
+
+    grid = DSprites()
+    out: dict[str, list[float]] = {"ours": [], "latte_formula": [], "latte": []}
+    for seed in seeds:
+        factors, codes = as_source(means, grid).sample_chunked(num_train, np.random.default_rng(seed))
+        binned = histogram_discretise(codes)
+        out["ours"].append(modularity_score(mutual_information_matrix(binned, factors)))
+
+        def histogram_mi(_z: np.ndarray, a: np.ndarray, discrete: bool = False) -> np.ndarray:
+            return np.array([mutual_information(binned[:, d], a) for d in range(binned.shape[1])])  # (D,)
+
+        with mock.patch.object(latte_module, "_latent_attr_mutual_info", histogram_mi):
+            out["latte_formula"].append(float(latte_module.modularity(codes, factors, discrete=True).mean()))
+        latte.RANDOM_STATE = seed
+        out["latte"].append(float(latte_module.modularity(codes, factors, discrete=True).mean()))
+    return out
+
+
+def compare_latte(name: str, means: np.ndarray, seeds: list[int], num_train: int) -> list[dict]:
+    """latte-metrics' modularity beside this project's (see `latte_modularity`)."""
+    t0 = time.perf_counter()
+    figures = {k: np.array(v) for k, v in latte_modularity(means, seeds, num_train).items()}
+    ours, rows = figures["ours"], []
+    for side, label in (("latte_formula", "latte formula, our MI"), ("latte", "latte, its kNN MI")):
+        other = figures[side]
+        spread = max(ours.std(ddof=1) if len(ours) > 1 else 0.0, other.std(ddof=1) if len(other) > 1 else 0.0)
+        tolerance = 1e-9 if side == "latte_formula" else max(0.02, 2 * spread)
+        row = {"model": name, "metric": f"modularity ({label})", "ours": round(float(ours.mean()), 4),
+               "ours_spread": round(float(ours.std()), 4), "latte": round(float(other.mean()), 4),
+               "latte_spread": round(float(other.std()), 4), "difference": round(float(ours.mean() - other.mean()), 4),
+               "tolerance": tolerance, "agree": bool(abs(ours.mean() - other.mean()) <= tolerance)}
+        rows.append(row)
+        print(f"{name:24s} modularity ours {ours.mean():.4f} ± {ours.std():.4f}   {label} {other.mean():.4f} ± "
+              f"{other.std():.4f}   diff {ours.mean() - other.mean():+.4f} (tolerance {tolerance:.3g}) "
+              f"{'agree' if row['agree'] else 'DIFFER'}", flush=True)
+    print(f"{name}: modularity, three ways, {time.perf_counter() - t0:.1f} s", flush=True)
+    return rows
+
+
 def model_means(folder: str, cache_dir: str | None) -> np.ndarray:
     """The cached posterior means of the whole grid for a model folder (encoded now when not cached)."""
     from explorer.analysis.disentanglement import model_encoder
@@ -184,6 +249,7 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=3, help="sampling seeds 0..N-1 on each side")
     ap.add_argument("--cache-dir", default=None)
     ap.add_argument("--json", default=None, help="write the rows here")
+    ap.add_argument("--latte-only", action="store_true", help="compare latte-metrics' modularity alone")
     ap.add_argument("--disent-python", default=os.environ.get("DISENT_PYTHON", DISENT_PYTHON),
                     help="the venv's Python that has disent (used when this one has not)")
     add_smoke_option(ap)
@@ -207,13 +273,22 @@ def main() -> int:
         from bench.bench_disentanglement import synthetic_means
         from explorer.data.dsprites import DSprites
 
-        compare("synthetic", synthetic_means(DSprites(), 10, 0.05, 0), [0], SMOKE_COUNTS, with_disent)
+        synthetic = synthetic_means(DSprites(), 10, 0.05, 0)
+        compare("synthetic", synthetic, [0], SMOKE_COUNTS, with_disent)
+        if has_latte():
+            compare_latte("synthetic", synthetic, [0], SMOKE_COUNTS["mig"])
         return 0
     if not with_disent:
         return 2  # a parity run with one side only compares nothing
     rows = []
     for folder in a.models:
-        rows += compare(Path(folder).name, model_means(folder, a.cache_dir), list(range(a.seeds)), FULL_COUNTS, True)
+        means = model_means(folder, a.cache_dir)
+        if a.latte_only:
+            rows += compare_latte(Path(folder).name, means, list(range(a.seeds)), FULL_COUNTS["modularity"])
+            continue
+        rows += compare(Path(folder).name, means, list(range(a.seeds)), FULL_COUNTS, True)
+        if has_latte():
+            rows += compare_latte(Path(folder).name, means, list(range(a.seeds)), FULL_COUNTS["modularity"])
     if a.json:
         Path(a.json).write_text(json.dumps(rows, indent=1))
     return 0
