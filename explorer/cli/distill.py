@@ -59,7 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bank-size", type=int, default=d.bank_size,
                    help=f"teacher frames kept (default {d.bank_size})")
     p.add_argument("--refresh", type=int, default=d.refresh,
-                   help=f"frames replaced by new draws per step (default {d.refresh})")
+                   help=f"frames replaced by new draws per refresh (default {d.refresh})")
+    p.add_argument("--refresh-every", type=int, default=d.refresh_every,
+                   help=f"steps between refreshes (default {d.refresh_every}; large frames cost the teacher more "
+                        "than a student step)")
     p.add_argument("--encoder-every", type=int, default=d.encoder_every,
                    help=f"train the encoder on one step in this many (default {d.encoder_every})")
     p.add_argument("--lr", type=float, default=d.lr, help=f"Adam's peak learning rate (default {d.lr:g})")
@@ -83,6 +86,7 @@ def run(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     config = DistillConfig(crop_cells=args.crop_cells, border=args.border, batch_size=args.batch_size, lr=args.lr,
                            frame_cells=args.frame_cells, bank_size=args.bank_size, refresh=args.refresh,
+                           refresh_every=args.refresh_every,
                            encoder_every=args.encoder_every,
                            minutes=args.minutes, max_steps=args.steps, checkpoint_minutes=args.checkpoint_minutes,
                            edge_weight=args.edge_weight, seed=args.seed)

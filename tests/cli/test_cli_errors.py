@@ -57,6 +57,7 @@ BAD_INPUTS = [
     ("vae-distill", ["m", "--data", "photos", "--border", "3"], ["--border 3", "at least 4"]),
     ("vae-distill", ["m", "--data", "photos", "--crop-cells", "8"], ["--crop-cells 8", "more than twice the border"]),
     ("vae-distill", ["m", "--data", "photos", "--minutes", "0"], ["--minutes 0", "positive"]),
+    ("vae-distill", ["m", "--data", "photos", "--refresh-every", "0"], ["--refresh-every 0", "at least 1"]),
     ("vae-distill", ["m", "--data", "photos", "--width", "2"], ["--width 2", "4 to 256"]),
     ("vae-distill", ["m", "--data", "photos", "--batch-size", "x"], ["--batch-size", "x", "int"]),
     ("vae-distill", ["m", "--data", "photos", "--threads", "0"], ["--threads", "0", "at least 1"]),

@@ -55,7 +55,8 @@ class DistillConfig:
     batch_size: int = 8  # crops per step
     frame_cells: int = 48  # latent cells a side of the frames the teacher encodes and decodes (192 px for f4)
     bank_size: int = 32  # frames kept
-    refresh: int = 2  # frames replaced by new draws per step
+    refresh: int = 2  # frames replaced by new draws per refresh
+    refresh_every: int = 1  # steps between refreshes (large frames cost the teacher more than a student step)
     encoder_every: int = 4  # train the encoder on one step in this many
     lr: float = 2e-3  # Adam's peak learning rate
     minutes: float = 30.0  # training time budget, over every session of a resumed run
@@ -78,6 +79,8 @@ class DistillConfig:
             raise ValueError(f"--bank-size {self.bank_size}: must be at least 1")
         if not 1 <= self.refresh <= self.bank_size:
             raise ValueError(f"--refresh {self.refresh}: must be from 1 to --bank-size ({self.bank_size})")
+        if self.refresh_every < 1:
+            raise ValueError(f"--refresh-every {self.refresh_every}: must be at least 1 step")
         if self.encoder_every < 1:
             raise ValueError(f"--encoder-every {self.encoder_every}: must be at least 1")
         if self.batch_size < 1:
@@ -134,24 +137,28 @@ def draw_image(train_items: Any, draw: int, size: int, seed: int) -> torch.Tenso
 
 
 class FrameBank:
-    """`size` frames with the teacher's codes and decodes; slot k holds the newest draw d = k (mod size) made so far
-    (draws 0 .. size - 1 fill it, step s replaces slots (s * per_step + j) mod size, j < per_step, with draws
-    size + s * per_step + j)."""
+    """`size` frames with the teacher's codes and decodes; slot k holds the newest draw d = k (mod size) made so far.
+    Draws 0 .. size - 1 fill it; refresh number r (before step r * every) replaces slots (r * per_step + j) mod size,
+    j < per_step, with draws size + r * per_step + j. The frames held before a step depend on the step alone, so a
+    resumed run sees the frames an unbroken one would."""
 
     def __init__(self, teacher: VAE, train_items: Any, frame_px: int, size: int, seed: int, step: int = 0,
-                 per_step: int = 1, chunk: int = 8):
+                 per_step: int = 1, chunk: int = 8, every: int = 1):
         self.teacher, self.items, self.frame_px, self.size, self.seed = teacher, train_items, frame_px, size, seed
-        self.per_step = per_step
-        # draws held at `step`: for slot k the largest d < size + step * per_step with d = k (mod size)
-        top = size + step * per_step - 1
+        self.per_step, self.every = per_step, every
+        # draws held before `step` trains: refreshes 0 .. ceil(step / every) - 1 are done; for slot k the largest
+        # d < size + refreshes * per_step with d = k (mod size)
+        top = size + -(-step // every) * per_step - 1
         draws = [top - ((top - k) % size) for k in range(size)]
         parts = [teacher_batch(teacher, torch.stack([draw_image(train_items, d, frame_px, seed) for d in group]))
                  for group in (draws[i:i + chunk] for i in range(0, size, chunk))]
         self.frames = TeacherBatch(*(torch.cat([getattr(p, f) for p in parts]) for f in ("images", "codes", "decodes")))
 
     def refresh(self, step: int) -> None:
-        """Replace the per_step oldest frames with new draws (before step `step` trains)."""
-        draws = [self.size + step * self.per_step + j for j in range(self.per_step)]
+        """Replace the per_step oldest frames with new draws (before step `step` trains), on every `every`-th step."""
+        if step % self.every:
+            return
+        draws = [self.size + step // self.every * self.per_step + j for j in range(self.per_step)]
         new = teacher_batch(self.teacher, torch.stack([draw_image(self.items, d, self.frame_px, self.seed) for d in draws]))
         for j, draw in enumerate(draws):
             for field in ("images", "codes", "decodes"):
@@ -234,7 +241,7 @@ def train_student(teacher: VAE, teacher_digest: str, train_items: Any, spec: Stu
         if log:
             log(f"resumed from {out / CHECKPOINT_DIR} at step {state.step} ({state.seconds / 60:.1f} min trained)")
     bank = FrameBank(teacher, train_items, config.frame_cells * spec.factor, config.bank_size, config.seed, state.step,
-                     config.refresh)
+                     config.refresh, every=config.refresh_every)
     session_start = time.perf_counter()
     seconds_at_start = state.seconds
     last_checkpoint = time.perf_counter()

@@ -48,12 +48,15 @@ def test_resume_goes_on_from_the_checkpoint_as_the_whole_run_would(setup, tmp_pa
         assert torch.allclose(a, b, atol=1e-3), name
 
 
-def test_the_bank_at_a_step_is_the_same_built_afresh(setup):
+@pytest.mark.parametrize("every, steps", [(1, 4), (3, 5)])
+def test_the_bank_at_a_step_is_the_same_built_afresh(setup, every, steps):
     teacher, _, items, _ = setup
-    rolled = FrameBank(teacher, items, 20, 3, seed=0)
-    for step in range(4):
+    rolled = FrameBank(teacher, items, 20, 3, seed=0, every=every)
+    before = rolled.frames.images.clone()
+    for step in range(steps):
         rolled.refresh(step)
-    fresh = FrameBank(teacher, items, 20, 3, seed=0, step=4)
+    assert not torch.equal(before, rolled.frames.images)
+    fresh = FrameBank(teacher, items, 20, 3, seed=0, step=steps, every=every)
     assert torch.equal(rolled.frames.images, fresh.frames.images)
     assert torch.allclose(rolled.frames.codes, fresh.frames.codes, atol=1e-4)  # batched otherwise: last bits
     assert torch.allclose(rolled.frames.decodes, fresh.frames.decodes, atol=1e-4)
