@@ -18,7 +18,8 @@ Parts (each on its own; --parts picks):
           process's resident memory as each page is left, and its peak RSS (VmHWM) once it is idle after all pages.
   student the distilled tier (b) of the same page with an SD-class student decoder (vae-distill's spec for an f8,
           4-channel teacher, random weights), for 4 x 32 x 32 and 4 x 64 x 64 codes (256 and 512 px): new student
-          frames a second while dragging (target >= 8 at 128 px or more), decoded in the page's Web Worker.
+          frames a second while dragging (target >= 8 at 128 px or more), decoded in the page's Web Worker; each
+          with the full-size decoder and the half-size preview decoder (--decoder-factor 4: 128 and 256 px).
   paint   the spatial walk's linear tier (tests/browser/spatial_live_demo_app.py, a 4 x 64 x 64 code: a 512 px SD
           latent): a slider dragged with page.mouse at 60 Hz; per painted frame, the input event's timestamp -> the
           canvas written, on the page's clock (target p95 <= 16 ms), and frames / events.
@@ -266,24 +267,27 @@ def pages_part(folder: Path, pages: list[str], timeout_s: float, tmp: Path) -> d
 
 
 # -- paint: the linear tier while dragging -------------------------------------------------------------
-def sd_student_onnx(tmp: Path, side: int) -> Path:
+def sd_student_onnx(tmp: Path, side: int, decoder_factor: int = 8) -> Path:
     """An SD-class student's decoder as the page gets it: `vae-distill`'s student spec for an f8, 4-channel teacher
-    (explorer.preview.distill.student, the default width and blocks) with seeded random weights, exported for a
-    4 x side x side code by the exporter vae-distill uses (its speed is what is measured, not its picture)."""
+    (explorer.preview.distill.student, the default width and blocks; decoder_factor 4: the half-size preview decoder
+    of `--decoder-factor 4`) with seeded random weights, exported for a 4 x side x side code by the exporter
+    vae-distill uses (its speed is what is measured, not its picture)."""
     from explorer.models.foreign.diffusers_plain import load_plain
     from explorer.onnx.export import export_decoder
     from explorer.preview.distill.folder import STUDENT_EXPORTERS
     from explorer.preview.distill.student import StudentSpec, build_student
 
-    folder = tmp / "sd-student"
+    folder = tmp / f"sd-student-d{decoder_factor}"
     if not (folder / "config.json").is_file():
-        build_student(StudentSpec(latent_channels=4, factor=8)).save_pretrained(str(folder), safe_serialization=True)
-    path = tmp / f"sd-student-4x{side}x{side}.onnx"
-    export_decoder(load_plain(folder, image_size=side * 8), path, exporters=STUDENT_EXPORTERS)
+        spec = StudentSpec(latent_channels=4, factor=8, decoder_factor=decoder_factor)
+        build_student(spec).save_pretrained(str(folder), safe_serialization=True)
+    path = tmp / f"sd-student-d{decoder_factor}-4x{side}x{side}.onnx"
+    export_decoder(load_plain(folder, image_size=side * 8, preview_decoder=True), path, exporters=STUDENT_EXPORTERS)
     return path
 
 
-def paint_part(tmp: Path, seconds: float, shape: str = "4,64,64", student: Path | None = None) -> dict:
+def paint_part(tmp: Path, seconds: float, shape: str = "4,64,64", student: Path | None = None,
+               student_px_per_cell: int = 8) -> dict:
     """The spatial walk while a slider is dragged at 60 Hz: the linear tier's paint time per event, and with
     `student` (a decoder ONNX for `shape`) the distilled tier's new frames a second, decoded in the page's worker."""
     from playwright.sync_api import sync_playwright
@@ -346,7 +350,7 @@ def paint_part(tmp: Path, seconds: float, shape: str = "4,64,64", student: Path 
         taught = [f for f in frames if f["tier"] == "student"]
         lag = np.array([f["tDrawn"] - f["tEvent"] for f in taught]) if taught else np.zeros(1)
         c, h, w = (int(v) for v in shape.split(","))
-        out["student"] = {"frames": len(taught), "fps": len(taught) / drag_s, "px": h * 8,
+        out["student"] = {"frames": len(taught), "fps": len(taught) / drag_s, "px": h * student_px_per_cell,
                           "event_to_frame_p50_ms": float(np.percentile(lag, 50))}
     return out
 
@@ -359,6 +363,8 @@ def main(argv: list[str] | None = None) -> None:
                     choices=["decode", "pages", "paint", "student"])
     ap.add_argument("--student-sides", nargs="+", type=int, default=[32, 64],
                     help="latent sides of the SD-class student's codes (32: a 256 px image, 64: 512 px)")
+    ap.add_argument("--student-decoder-factors", nargs="+", type=int, default=[8, 4], choices=[8, 4],
+                    help="the students' decoders: 8 writes the teacher's size, 4 the half-size preview decoder")
     ap.add_argument("--pages", nargs="+", default=list(PAGES), choices=list(PAGES))
     ap.add_argument("--page-timeout", type=float, default=180.0, help="seconds a page may take to its first content")
     ap.add_argument("--repeats", type=int, default=2, help="decodes per path (the best counts)")
@@ -388,11 +394,14 @@ def main(argv: list[str] | None = None) -> None:
               flush=True)
     if "student" in args.parts:
         report["student"] = []
-        for side in args.student_sides:
-            q = paint_part(tmp, args.drag_seconds, f"4,{side},{side}", sd_student_onnx(tmp, side))
+        for side, decoder_factor in ((s, d) for s in args.student_sides for d in args.student_decoder_factors):
+            q = paint_part(tmp, args.drag_seconds, f"4,{side},{side}", sd_student_onnx(tmp, side, decoder_factor),
+                           decoder_factor)
+            q["decoder_factor"] = decoder_factor
             report["student"].append(q)
             t = q["student"]
-            print(f"distilled tier, SD-class student, code {q['shape']} ({t['px']} px): {t['frames']} new frames in "
+            kind = "full-size" if decoder_factor == 8 else "half-size preview"
+            print(f"distilled tier, SD-class {kind} student, code {q['shape']} ({t['px']} px): {t['frames']} new frames in "
                   f"{q['drag_s']:.1f} s of dragging, {t['fps']:.1f} a second (target >= 8 at 128 px or more), event "
                   f"-> frame p50 {t['event_to_frame_p50_ms']:.0f} ms; linear tier p95 {q['p95_ms']:.2f} ms beside it",
                   flush=True)

@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="training data set (explorer.data.available_datasets(); photos ships)")
     p.add_argument("--data-root", default=None, help="folder of a folder-based data set")
     p.add_argument("--out", default=None, help="student folder (default: the cache entry of the teacher's weights)")
-    p.add_argument("--resume", action="store_true", help="go on from OUT/checkpoint (same teacher, same --width)")
+    p.add_argument("--resume", action="store_true", help="go on from OUT/checkpoint (same teacher, --width and --decoder-factor)")
     p.add_argument("--minutes", type=float, default=d.minutes, help=f"training time budget (default {d.minutes:g})")
     p.add_argument("--steps", type=int, default=d.max_steps, help="also stop after this many steps (default 0: no limit)")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"crops per step (default {d.batch_size})")
@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--border", type=int, default=d.border,
                    help=f"latent cells dropped at each side of a crop's targets, at least 4 (default {d.border})")
     p.add_argument("--width", type=int, default=32, help="student channels of every conv (default 32; TAESD: 64)")
+    p.add_argument("--decoder-factor", type=int, default=0,
+                   help="pixels per latent cell the student's decoder writes (default: the teacher's factor; half of "
+                        "it makes a half-size preview decoder, about twice as fast: an SD code of 4x32x32 -> 128 px)")
     p.add_argument("--frame-cells", type=int, default=d.frame_cells,
                    help=f"latent cells a side of the frames the teacher decodes whole (default {d.frame_cells}: 192 px "
                         "at f4; photos cuts at most 256 px, so at f8 use --frame-cells 32 --crop-cells 24)")
@@ -121,6 +124,7 @@ def run(argv: list[str]) -> int:
 
     try:
         result = distill_teacher(args.model, args.data, out=args.out, config=config, width=args.width,
+                                 decoder_factor=args.decoder_factor,
                                  resume=args.resume, data_root=args.data_root, cache_dir=args.cache_dir, device=device,
                                  eval_max_side=args.eval_max_side, time_onnx=not args.no_onnx_timing,
                                  score_linear=not args.no_linear,

@@ -58,6 +58,8 @@ BAD_INPUTS = [
     ("vae-distill", ["m", "--data", "photos", "--crop-cells", "8"], ["--crop-cells 8", "more than twice the border"]),
     ("vae-distill", ["m", "--data", "photos", "--minutes", "0"], ["--minutes 0", "positive"]),
     ("vae-distill", ["m", "--data", "photos", "--refresh-every", "0"], ["--refresh-every 0", "at least 1"]),
+    ("vae-distill", [str(ROOT / "pretrained" / "kl-f4-photos"), "--data", "photos", "--decoder-factor", "3"],
+     ["--decoder-factor 3", "f4", "half-size"]),
     ("vae-distill", ["m", "--data", "photos", "--width", "2"], ["--width 2", "4 to 256"]),
     ("vae-distill", ["m", "--data", "photos", "--batch-size", "x"], ["--batch-size", "x", "int"]),
     ("vae-distill", ["m", "--data", "photos", "--threads", "0"], ["--threads", "0", "at least 1"]),

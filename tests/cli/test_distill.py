@@ -29,6 +29,32 @@ def test_distills_a_teacher_and_resumes(tmp_path, capsys):
     assert info["steps"] == 3 and info["command"].startswith("vae-distill ")
 
 
+def test_distills_a_half_size_preview_decoder(tmp_path, capsys):
+    """--decoder-factor 1 on the f2 teacher: a decoder with no upsampling, scored against the pooled decode; its ONNX
+    writes half the image's size, diffusers reloads it, and the explorer refuses it as a model, saying why."""
+    import numpy as np
+    import onnxruntime as ort
+    from diffusers import AutoencoderTiny
+
+    from explorer.checkpoint import CheckpointError, from_pretrained
+
+    teacher = make_teacher(tmp_path / "kl")
+    out = tmp_path / "half"
+    assert main([str(teacher), "--data", "photos", "--out", str(out), "--steps", "1", "--decoder-factor", "1", *TINY]) == 0
+    info = json.loads((out / "student.json").read_text())
+    assert info["spec"]["decoder_factor"] == 1 and info["spec"]["decoder_blocks"] == [3]
+    assert info["scores"]["mean_decoder_psnr_db"] > 0 and "half-size preview decoder" in (out / "README.md").read_text()
+    session = ort.InferenceSession(str(out / "onnx" / "decoder.onnx"), providers=["CPUExecutionProvider"])
+    image = session.run(None, {"code": np.zeros((1, 4 * 8 * 8), np.float32)})[0]
+    assert image.shape == (1, 3, 8, 8)  # the teacher's 16 px, halved
+    AutoencoderTiny.from_pretrained(str(out), local_files_only=True)
+    with pytest.raises(CheckpointError, match="half-size preview decoder"):
+        from_pretrained(out, "cpu")
+    capsys.readouterr()
+    assert main([str(teacher), "--data", "photos", "--out", str(out), "--steps", "1", *TINY]) == 2
+    assert "another size" in capsys.readouterr().err and info == json.loads((out / "student.json").read_text())
+
+
 @pytest.mark.slow
 def test_distills_an_sd1_config_autoencoder(tmp_path, capsys):
     """The SD 1.x config (83.7M parameters, f8) with random weights: one step on 72 px frames."""

@@ -91,8 +91,10 @@ class PlainLatentConfig(ForeignConfig):
         return LatentScaling(self.scaling_factor, self.shift_factor)
 
 
-def _downsampling(raw: dict[str, Any], name: str, where: Path) -> int:
-    """The image side / latent side of the config (both classes downsample by 2 per block after the first)."""
+def _downsampling(raw: dict[str, Any], name: str, where: Path, preview_decoder: bool = False) -> int:
+    """The image side / latent side of the config (both classes downsample by 2 per block after the first).
+    preview_decoder: also accept an AutoencoderTiny whose decoder stops one upsampling short (a half-size preview
+    decoder that vae-distill makes), to export it; the explorer never loads one as a model."""
     blocks = raw.get("encoder_block_out_channels", (64, 64, 64, 64) if name == "AutoencoderTiny"
                      else (128, 256, 512, 512, 1024, 1024))
     if not isinstance(blocks, (list, tuple)) or not blocks:
@@ -101,10 +103,15 @@ def _downsampling(raw: dict[str, Any], name: str, where: Path) -> int:
     if name == "AutoencoderTiny":
         up = raw.get("upsampling_scaling_factor", 2)
         decoder = raw.get("decoder_block_out_channels", blocks)
-        if not isinstance(up, int) or not isinstance(decoder, (list, tuple)) or up ** (len(decoder) - 1) != factor:
+        undoes = isinstance(up, int) and isinstance(decoder, (list, tuple)) and up ** (len(decoder) - 1) == factor
+        half = isinstance(up, int) and isinstance(decoder, (list, tuple)) and 2 * up ** (len(decoder) - 1) == factor
+        if not undoes and not (preview_decoder and half):
+            why = (" (a half-size preview decoder made by vae-distill --decoder-factor: the pages use it as the "
+                   "distilled preview of its teacher)") if half else ""
             raise ForeignModelError(f"{where}: the decoder (upsampling_scaling_factor {up!r}, "
                                     f"{len(decoder) if isinstance(decoder, (list, tuple)) else '?'} blocks) does not "
-                                    f"undo the encoder's downsampling by {factor}; the explorer needs an autoencoder")
+                                    f"undo the encoder's downsampling by {factor}{why}; the explorer needs an "
+                                    "autoencoder")
     return factor
 
 
@@ -124,16 +131,17 @@ def _build_skeleton(cls: Any, raw: dict[str, Any], where: Path) -> int:
     return count
 
 
-def plain_config(folder: Path, image_size: int | tuple[int, int] | None = None, sigma: float = 0.1) -> PlainLatentConfig:
+def plain_config(folder: Path, image_size: int | tuple[int, int] | None = None, sigma: float = 0.1,
+                 preview_decoder: bool = False) -> PlainLatentConfig:
     """The explorer config of an AutoencoderTiny / AutoencoderDC folder from its config.json (checked by building the
-    model on the meta device, which allocates nothing)."""
+    model on the meta device, which allocates nothing). preview_decoder: see `_downsampling`."""
     where = folder / CONFIG_NAME
     raw = read_small_json(where)
     name = raw.get("_class_name") if isinstance(raw, dict) else None
     if name not in PLAIN_CLASSES:
         raise ForeignModelError(f"{where} describes a diffusers {name!r}, not one of {PLAIN_CLASSES}")
     _build_skeleton(diffusers_class(name), raw, where)
-    factor = _downsampling(raw, name, where)
+    factor = _downsampling(raw, name, where, preview_decoder)
     height, width = image_hw(image_size if image_size is not None else DEFAULT_IMAGE_SIDE, factor, where)
     # a DC-AE config names no out_channels (its decoder writes in_channels)
     channels = image_channels(raw, where) if name == "AutoencoderTiny" else int(raw.get("in_channels", 3))
@@ -188,11 +196,12 @@ class PlainLatentVAE(ScaledLatentVAE):
 
 
 def load_plain(folder: str | Path, device: torch.device | str = "cpu", image_size: int | tuple[int, int] | None = None,
-               sigma: float = 0.1) -> PlainLatentVAE:
+               sigma: float = 0.1, preview_decoder: bool = False) -> PlainLatentVAE:
     """An AutoencoderTiny or AutoencoderDC folder as a `PlainLatentVAE` on device, in eval mode (image_size: an int or
-    (H, W), default 512, multiples of the downsampling factor; sigma: the fixed std of p(x | z) on [0, 1] images)."""
+    (H, W), default 512, multiples of the downsampling factor; sigma: the fixed std of p(x | z) on [0, 1] images).
+    preview_decoder: accept a half-size preview decoder, for export only (its decode is half the image's size)."""
     folder = Path(folder)
-    config = plain_config(folder, image_size, sigma)
+    config = plain_config(folder, image_size, sigma, preview_decoder)
     return PlainLatentVAE.from_config(config, folder).to(torch.device(device)).eval()
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from explorer.models.base import VAE
@@ -112,13 +113,24 @@ def _keep(batch: TeacherBatch) -> Tensor:
     return batch.keep
 
 
-def decoder_losses(student: nn.Module, batch: TeacherBatch, factor: int, edge_weight: float = 0.0) -> dict[str, Tensor]:
+def at_size(decodes: Tensor, side: int) -> Tensor:
+    """Teacher decodes (B, C, H, W) pooled to a preview decoder's size (..., side, W * side / H): the mean of each
+    pool x pool block (pool = H / side), the image that a half-size decoder is asked to write; as is when H == side."""
+    pool = decodes.shape[-2] // side
+    return F.avg_pool2d(decodes, pool) if pool > 1 else decodes
+
+
+def decoder_losses(student: nn.Module, batch: TeacherBatch, factor: int, edge_weight: float = 0.0,
+                   decoder_factor: int | None = None) -> dict[str, Tensor]:
     """Per-sample decoder terms (B,) on the kept cells' pixels: "mse", "edge" (L1 of the image gradients, where both
-    pixels are kept) and "loss" = mse + edge_weight * edge."""
-    out = student_decode(student, batch.codes)  # (B, C, H, W)
-    keep = _keep(batch).repeat_interleave(factor, 2).repeat_interleave(factor, 3)  # (B, 1, H, W)
-    mse = masked_mean((out - batch.decodes).pow(2), keep)
-    (oy, ox), (ty, tx) = image_gradients(out), image_gradients(batch.decodes)
+    pixels are kept) and "loss" = mse + edge_weight * edge. decoder_factor: pixels per cell the student's decoder
+    writes (default factor; half of it for a half-size preview decoder, scored against the pooled decode)."""
+    decoder_factor = decoder_factor or factor
+    out = student_decode(student, batch.codes)  # (B, C, h * decoder_factor, w * decoder_factor)
+    target = at_size(batch.decodes, out.shape[-2])
+    keep = _keep(batch).repeat_interleave(decoder_factor, 2).repeat_interleave(decoder_factor, 3)  # (B, 1, H', W')
+    mse = masked_mean((out - target).pow(2), keep)
+    (oy, ox), (ty, tx) = image_gradients(out), image_gradients(target)
     ky, kx = keep[..., 1:, :] * keep[..., :-1, :], keep[..., :, 1:] * keep[..., :, :-1]
     edge = masked_mean((oy - ty).abs(), ky) + masked_mean((ox - tx).abs(), kx)
     return {"mse": mse, "edge": edge, "loss": mse + edge_weight * edge}
@@ -129,5 +141,5 @@ def encoder_losses(student: nn.Module, batch: TeacherBatch) -> dict[str, Tensor]
     return {"latent_mse": masked_mean((student_encode(student, batch.images) - batch.codes).pow(2), _keep(batch))}
 
 
-__all__ = ["MIN_BORDER", "TeacherBatch", "cut_crops", "keep_mask", "masked_mean", "decoder_losses", "encoder_losses", "image_gradients", "interior",
+__all__ = ["MIN_BORDER", "TeacherBatch", "at_size", "cut_crops", "keep_mask", "masked_mean", "decoder_losses", "encoder_losses", "image_gradients", "interior",
            "student_decode", "student_encode", "teacher_batch"]

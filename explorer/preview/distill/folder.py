@@ -99,7 +99,8 @@ def write_student(folder: str | Path, student: nn.Module, info: dict[str, Any], 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / SCORES_NAME).unlink(missing_ok=True)  # unfinished until the end
     student.save_pretrained(str(folder), safe_serialization=True)
-    model = load_plain(folder, image_size=image_size)  # the explorer's view of the folder: codes in, [0, 1] out
+    # the explorer's view of the folder: codes in, [0, 1] out (a half-size preview decoder writes half the size)
+    model = load_plain(folder, image_size=image_size, preview_decoder=True)
     exported = {}
     for part, export in (("decoder", export_decoder), ("encoder", export_encoder)):
         made = export(model, folder / ONNX_DIR / f"{part}.onnx", exporters=exporters)

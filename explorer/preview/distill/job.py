@@ -67,11 +67,19 @@ def teacher_model(path: str | Path, device: str | torch.device = "cpu") -> VAE:
     return model.eval()
 
 
-def teacher_spec(teacher: VAE, width: int = 32) -> StudentSpec:
-    """The student's spec for a teacher: its latent and image channels and its downsampling factor."""
+def teacher_spec(teacher: VAE, width: int = 32, decoder_factor: int = 0) -> StudentSpec:
+    """The student's spec for a teacher: its latent and image channels and its downsampling factor (decoder_factor:
+    0 for a decoder at the teacher's size, or half the factor for a half-size preview decoder)."""
     channels, h, _ = teacher.latent_shape
-    return StudentSpec(latent_channels=int(channels), image_channels=int(teacher.config.input_shape[0]),
-                       factor=int(teacher.config.input_shape[1] // h), width=width)
+    factor = int(teacher.config.input_shape[1] // h)
+    try:
+        return StudentSpec(latent_channels=int(channels), image_channels=int(teacher.config.input_shape[0]),
+                           factor=factor, width=width, decoder_factor=decoder_factor)
+    except ValueError as exc:
+        if decoder_factor and "decoder factor" in str(exc):
+            raise ValueError(f"--decoder-factor {decoder_factor}: the teacher is f{factor}; give {factor} (a decoder "
+                             f"at its size) or {factor // 2} (a half-size preview decoder)") from None
+        raise
 
 
 def training_data(name: str, crop_px: int, data_root: str | None = None) -> DataSplit:
@@ -117,13 +125,18 @@ def card_markdown(name: str, info: dict[str, Any]) -> str:
     linear_row = (f"| linear tier (explorer.preview.linear), nearest-upsampled | {linear:.2f} | "
                   + ", ".join(f"{k} {v:.2f}" for k, v in scores["linear_psnr_db"].items()) + " |\n") if linear else ""
     ort = ", ".join(f"{k}: {v:.1f} ms" for k, v in info.get("onnx_ms_per_frame", {}).items()) or "not measured"
+    factor, decoder_factor = spec["factor"], spec.get("decoder_factor") or spec["factor"]
+    half = (f"\n\nIts decoder is a half-size preview decoder: it writes {decoder_factor} pixels per latent cell where the "
+            f"teacher writes {factor}, and is scored against the teacher's decode pooled {factor // decoder_factor}x"
+            f"{factor // decoder_factor}. The pages upscale its frames while a slider moves; the explorer does not load "
+            "it as a model.") if decoder_factor != factor else ""
     return f"""# {name}
 
 A distilled preview decoder (and encoder) for the teacher `{info['teacher']}` (weights digest
 `{info['teacher_digest'][:16]}`): a diffusers `AutoencoderTiny` (TAESD's architecture), {info['parameters']['decoder']:,}
 decoder and {info['parameters']['encoder']:,} encoder parameters (width {spec['width']}, blocks per stage: encoder
 {spec['encoder_blocks']}, decoder {spec['decoder_blocks']}). It reads and writes the teacher's latent as its pipeline
-scales it, `(z - shift) * scale`.
+scales it, `(z - shift) * scale`.{half}
 
 ```python
 from diffusers import AutoencoderTiny
@@ -155,7 +168,7 @@ MSE to the teacher's scaled latent (encoder). Adam at {config['lr']:g}, warm-up 
 
 
 def distill_teacher(teacher_path: str | Path, data: str = "photos", out: str | Path | None = None,
-                    config: DistillConfig | None = None, width: int = 32, resume: bool = False,
+                    config: DistillConfig | None = None, width: int = 32, decoder_factor: int = 0, resume: bool = False,
                     data_root: str | None = None, cache_dir: str | Path | None = None,
                     device: str | torch.device = "cpu", eval_max_side: int = 0, time_onnx: bool = True,
                     score_linear: bool = True, exporters: tuple[str, ...] = STUDENT_EXPORTERS,
@@ -163,7 +176,7 @@ def distill_teacher(teacher_path: str | Path, data: str = "photos", out: str | P
                     token: CancelToken | None = None, log: Callable[[str], None] | None = None) -> DistillResult:
     """The student of the teacher at teacher_path: read from `out` (default: the cache entry of the teacher's
     weights digest) when a finished one for these weights is there and resume is False, else trained (config, width)
-    on `data` crops, scored on full frames (eval_max_side: centre-crop them, 0 whole; score_linear: the linear tier
+    (decoder_factor: `teacher_spec`'s) on `data` crops, scored on full frames (eval_max_side: centre-crop them, 0 whole; score_linear: the linear tier
     beside it), timed in onnxruntime (time_onnx) and written with its ONNX files (exporters: explorer.onnx.export's).
 
     Raises ValueError / FileNotFoundError for bad input (naming the option), `Cancelled` when token is cancelled
@@ -173,11 +186,16 @@ def distill_teacher(teacher_path: str | Path, data: str = "photos", out: str | P
     teacher = teacher_model(teacher_path, device)
     digest = weights_digest(teacher_path)
     out = Path(out) if out is not None else cache_folder(digest, cache_dir)
+    spec = teacher_spec(teacher, width, decoder_factor)
     if not resume:
         found = read_student(out, digest)
         if found is not None:
+            held = StudentSpec.from_dict(found.info["spec"])
+            if held != spec:
+                raise ValueError(f"{out} holds a finished student of another size (width {held.width}, decoder "
+                                 f"factor {held.decoder_factor}; asked: width {spec.width}, decoder factor "
+                                 f"{spec.decoder_factor}): choose another --out")
             return DistillResult(found, "cached")
-    spec = teacher_spec(teacher, width)
     crop_px = config.frame_cells * spec.factor
     split = training_data(data, crop_px, data_root)
     check_data(split, teacher, crop_px)

@@ -22,7 +22,7 @@ from explorer.data.base import DataSplit
 from explorer.models.base import VAE, eval_mode
 from explorer.models.foreign.diffusers_plain import load_plain
 from explorer.onnx.export import export_decoder, frame_seconds
-from explorer.preview.distill.crops import student_decode, student_encode
+from explorer.preview.distill.crops import at_size, student_decode, student_encode
 from explorer.preview.distill.folder import STUDENT_EXPORTERS
 
 
@@ -69,12 +69,14 @@ def frame_refs(teacher: VAE, frames: dict[str, Tensor]) -> FrameRefs:
 
 @torch.no_grad()
 def student_scores(teacher: VAE, student: nn.Module, refs: FrameRefs) -> dict[str, Any]:
-    """PSNR (dB) against the teacher on each full frame: "decoder" (the student's decode of the teacher's code),
-    "encoder" (the teacher's decode of the student's code) and their means over the frames."""
+    """PSNR (dB) against the teacher on each full frame: "decoder" (the student's decode of the teacher's code; a
+    half-size preview decoder against the teacher's decode pooled to its size), "encoder" (the teacher's decode of
+    the student's code) and their means over the frames."""
     decoder, encoder = {}, {}
     with eval_mode(student):
         for name, x, code, ref in zip(refs.names, refs.images, refs.codes, refs.decodes):
-            decoder[name] = psnr(ref, student_decode(student, code))
+            shown = student_decode(student, code)
+            decoder[name] = psnr(at_size(ref, shown.shape[-2]), shown)
             encoder[name] = psnr(ref, teacher.decode_code(student_encode(student, x)).float())
     return {"decoder_psnr_db": decoder, "encoder_psnr_db": encoder,
             "mean_decoder_psnr_db": sum(decoder.values()) / len(decoder),
@@ -98,7 +100,7 @@ def onnx_frame_ms(folder: str | Path, factor: int, latent_sides: tuple[int, ...]
     found = {}
     with tempfile.TemporaryDirectory() as tmp:
         for side in latent_sides:
-            model = load_plain(Path(folder), image_size=side * factor)
+            model = load_plain(Path(folder), image_size=side * factor, preview_decoder=True)
             path = Path(tmp) / f"decoder-{side}.onnx"
             info = export_decoder(model, path, exporters=STUDENT_EXPORTERS)
             found["x".join(map(str, model.config.latent_shape))] = 1000 * frame_seconds(path, info, repeats=3)

@@ -202,9 +202,13 @@ def load_checkpoint(out: Path, spec: StudentSpec, teacher_digest: str) -> tuple[
         raise ValueError(f"--resume: the checkpoint in {out} was distilled from another teacher (weights "
                          f"{str(payload.get('teacher_digest'))[:12]}, this one {teacher_digest[:12]}); "
                          "leave out --resume to start afresh, or choose another --out")
-    if payload.get("spec") != spec.to_dict():
+    try:  # a spec written before a field existed reads with that field's default
+        same = StudentSpec.from_dict(payload.get("spec") or {}) == spec
+    except (TypeError, ValueError):
+        same = False
+    if not same:
         raise ValueError(f"--resume: the checkpoint in {out} is a student of another size ({payload.get('spec')}); "
-                         "resume it with the same --width, or choose another --out")
+                         "resume it with the same --width and --decoder-factor, or choose another --out")
     student = AutoencoderTiny.from_pretrained(str(folder), use_safetensors=True, local_files_only=True,
                                               low_cpu_mem_usage=False).float()
     return student, payload
@@ -266,7 +270,7 @@ def train_student(teacher: VAE, teacher_digest: str, train_items: Any, spec: Stu
                           config.border)
         for group in optimizer.param_groups:
             group["lr"] = config.lr_at(state.step, state.seconds)
-        dec = decoder_losses(student, batch, spec.factor, config.edge_weight)
+        dec = decoder_losses(student, batch, spec.factor, config.edge_weight, spec.decoder_factor)
         loss = dec["loss"].mean()
         terms = {"mse": dec["mse"], "edge": dec["edge"]}
         if state.step % config.encoder_every == 0:
