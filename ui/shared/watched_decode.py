@@ -57,12 +57,13 @@ def code_digest(code: np.ndarray) -> str:
     return hashlib.sha256(arr.tobytes() + str(arr.shape).encode()).hexdigest()[:20]
 
 
-def refused_ui(model: Any, image_hw: tuple[int, int], slot: Any) -> bool:
+def refused_ui(model: Any, image_hw: tuple[int, int], slot: Any, budget: Any = None) -> bool:
     """True, with the reason and the size needed in `slot` (an st.empty(), or st), when one decode at image_hw
-    would not fit the memory budget; else False and nothing drawn."""
+    would not fit the memory budget (an explorer.runtime.budget.Budget; default: the free memory); else False and
+    nothing drawn."""
     side = torch_side()
     try:
-        watched.refuse_if_too_big(model, tuple(image_hw), side.budget.Budget())
+        watched.refuse_if_too_big(model, tuple(image_hw), budget or side.budget.Budget())
     except side.memory.MemoryRefused as e:
         slot.error(f"Not started: {e}")
         return True
@@ -82,21 +83,24 @@ def decode_work(model: Any, code: np.ndarray):
     return work
 
 
-def watched_ui(request: tuple, label: str, work: Any, slot: Any) -> Any | None:
+def watched_ui(request: tuple, label: str, work: Any, slot: Any, key: str = "") -> Any | None:
     """work(on_progress, token, job) as the session's watched call, with a determinate bar (the job's stage and
     blocks, the time left) and a Cancel button drawn in `slot` (an st.empty()): its result, or None when it was
-    cancelled (the slot then says so and offers to run it again). `request` names the call (a newer request of
-    the session supersedes it); `label` names it on the page and keys its buttons."""
+    cancelled (the slot then says so and offers to run it again) or refused by its own memory plan (the slot says
+    what it needs). `request` names the call (a newer request of the session supersedes it); `label` names it on
+    the page and, with `key`, keys its buttons."""
     box = slot.container()
+    key = f"{label}:{key}"
     if st.session_state.get("_decode_cancelled") == request:
         box.warning(f"The {label} call was cancelled.")
-        if not box.button("Run again", key=f"decode_again:{label}"):
+        if not box.button("Run again", key=f"decode_again:{key}"):
             return None
         st.session_state.pop("_decode_cancelled", None)
     side = torch_side()
     bar = box.empty()
     bar.progress(0.0, text=f"{label}: starting")
-    box.button("Cancel", key=f"decode_cancel:{label}", on_click=_cancel_pressed, args=(request,))
+    box.button("Cancel", key=f"decode_cancel:{key}", on_click=_cancel_pressed, args=(request,),
+               help="A newer request (another image or code, a page switch) also stops this call within one block.")
     job = watched.start(session_key(), request, work)
 
     def show(j: watched.Job) -> None:
@@ -111,6 +115,9 @@ def watched_ui(request: tuple, label: str, work: Any, slot: Any) -> Any | None:
         result = watched.wait(job, show)
     except side.progress.Cancelled as e:
         slot.warning(f"The {label} call stopped: {e}.")
+        return None
+    except side.memory.MemoryRefused as e:
+        slot.error(f"Not started: {e}")
         return None
     slot.empty()
     return result

@@ -1,6 +1,7 @@
 """Reconstruct's watched scoring: a progress bar with the time left, Cancel, and the per-call budget it states.
 
-The scores run as one watched call (ui.services.watched.score_watched) on the inference thread: a newer
+The scores run as one watched call (ui.services.inference.score_watched, drawn by ui.shared.watched_decode's
+watched_ui) on the inference thread: a newer
 request of the session (another image, a page switch, Cancel) stops it within one decoder block. Before it
 starts, a decode that would not fit the memory budget is refused with the size it needs; the IWAE samples
 follow the time and memory budget (explorer.runtime.budget.plan_iwae), and the page says what was cut.
@@ -17,13 +18,13 @@ import streamlit as st
 
 from ui.app.config import BATCH_MEMORY_GB
 from ui.app.context import Ctx
-from ui.services import inference, watched
-from ui.services.itemserver import session_key
+from ui.services import inference
 from ui.services.lazy import torch_side
+from ui.shared.watched_decode import KeptResults, refused_ui, watched_ui
 from ui.shared.widgets import image_ui, reconstruct_one
 
 DEFAULT_SECONDS = 20.0  # per call; the user can raise it in Settings
-MAX_KEPT = 16  # finished scores kept per session
+_SCORES = KeptResults(64)  # finished scores (all sessions), by model, image digest and settings
 
 
 @dataclass(frozen=True)
@@ -76,65 +77,23 @@ def _request_key(ctx: Ctx, image: np.ndarray, iwae_k: int, seed: int, n_samples:
     return (ctx.key, digest, tuple(image.shape), iwae_k, seed, n_samples, budget)
 
 
-def _show(bar, note):
-    def show(job: watched.Job) -> None:
-        p = job.progress
-        if p is None:
-            bar.progress(0.0, text="waiting for the model (another call is ahead of this one)")
-            return
-        text = torch_side().progress.format_progress(p)
-        bar.progress(p.fraction, text=f"{job.stage or 'running'}: {text}")
-        note.caption("A newer request (another image, a page switch, Cancel) stops this call within one block.")
-    return show
-
-
 def watched_score_ui(ctx: Ctx, image: np.ndarray, iwae_k: int, seed: int, n_samples: int,
                      budget: CallBudget | None, key: str):
     """(ImageScore, the IWAE samples it used) of one (C, H, W) image, computed as a watched call with a progress
-    bar and Cancel; None when it was refused or cancelled (the page says which)."""
+    bar and Cancel (ui.shared.watched_decode.watched_ui); None when it was refused or cancelled (the page says
+    which)."""
     budget = budget or CallBudget()
     request = _request_key(ctx, image, iwae_k, seed, n_samples, budget)
-    kept: dict = st.session_state.setdefault("_rec_scores", {})
-    if request in kept:
-        result = kept[request]
-    else:
-        if st.session_state.get("_rec_cancelled") == request:
-            st.warning("Cancelled.")
-            if not st.button("Run again", key=f"rec_again:{key}"):
-                return None
-            st.session_state.pop("_rec_cancelled", None)
-        model = ctx.model
-        memory = torch_side().memory
-        try:
-            watched.refuse_if_too_big(model, tuple(image.shape[-2:]), budget.budget())
-        except memory.MemoryRefused as e:
-            st.error(f"Not started: {e}")
+    result = _SCORES.get(request)
+    if result is None:
+        model, explorer_budget = ctx.model, budget.budget()
+        if refused_ui(model, tuple(image.shape[-2:]), st, explorer_budget):
             return None
-        bar, note = st.empty(), st.empty()
-        if st.button("Cancel", key=f"rec_cancel:{key}"):
-            st.session_state["_rec_cancelled"] = request
-            watched.cancel(session_key(), "Cancel pressed")
-            st.rerun()
-        explorer_budget = budget.budget()
-        job = watched.start(session_key(), request,
-                            lambda on_progress, token, job: inference.score_watched(
-                                model, ctx.key, image, iwae_k, seed, n_samples, explorer_budget, on_progress, token, job))
-        bar.progress(0.0, text="starting")
-        try:
-            result = watched.wait(job, _show(bar, note))
-        except torch_side().progress.Cancelled as e:
-            bar.empty()
-            note.warning(f"Stopped: {e}.")
+        result = watched_ui(request, "scoring", lambda on_progress, token, job: inference.score_watched(
+            model, ctx.key, image, iwae_k, seed, n_samples, explorer_budget, on_progress, token, job), st.empty(), key)
+        if result is None:
             return None
-        except memory.MemoryRefused as e:
-            bar.empty()
-            st.error(f"Not started: {e}")
-            return None
-        bar.empty()
-        note.empty()
-        if len(kept) >= MAX_KEPT:
-            kept.pop(next(iter(kept)))
-        kept[request] = result
+        _SCORES.put(request, result)
     seconds = f"{result.seconds:.1f} s" if result.seconds >= 0.1 else "under 0.1 s"
     budget_line = (f"Budget per call: {budget.seconds:.0f} s and "
                    + ("the memory free now" if budget.memory_gb is None else f"{budget.memory_gb:g} GB")
