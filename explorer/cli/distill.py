@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"teacher frames kept (default {d.bank_size})")
     p.add_argument("--refresh", type=int, default=d.refresh,
                    help=f"frames replaced by new draws per refresh (default {d.refresh})")
+    p.add_argument("--colour-jitter", type=float, default=d.colour_jitter,
+                   help=f"random per-channel gain and gamma on each frame, from 1 - J to 1 + J (default "
+                        f"{d.colour_jitter:g}: none)")
     p.add_argument("--refresh-every", type=int, default=d.refresh_every,
                    help=f"steps between refreshes (default {d.refresh_every}; large frames cost the teacher more "
                         "than a student step)")
@@ -89,7 +92,7 @@ def run(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     config = DistillConfig(crop_cells=args.crop_cells, border=args.border, batch_size=args.batch_size, lr=args.lr,
                            frame_cells=args.frame_cells, bank_size=args.bank_size, refresh=args.refresh,
-                           refresh_every=args.refresh_every,
+                           refresh_every=args.refresh_every, colour_jitter=args.colour_jitter,
                            encoder_every=args.encoder_every,
                            minutes=args.minutes, max_steps=args.steps, checkpoint_minutes=args.checkpoint_minutes,
                            edge_weight=args.edge_weight, seed=args.seed)

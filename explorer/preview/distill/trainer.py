@@ -57,6 +57,7 @@ class DistillConfig:
     bank_size: int = 32  # frames kept
     refresh: int = 2  # frames replaced by new draws per refresh
     refresh_every: int = 1  # steps between refreshes (large frames cost the teacher more than a student step)
+    colour_jitter: float = 0.0  # strength of a random per-channel gain and gamma on each frame (0: none)
     encoder_every: int = 4  # train the encoder on one step in this many
     lr: float = 2e-3  # Adam's peak learning rate
     minutes: float = 30.0  # training time budget, over every session of a resumed run
@@ -79,6 +80,8 @@ class DistillConfig:
             raise ValueError(f"--bank-size {self.bank_size}: must be at least 1")
         if not 1 <= self.refresh <= self.bank_size:
             raise ValueError(f"--refresh {self.refresh}: must be from 1 to --bank-size ({self.bank_size})")
+        if not 0.0 <= self.colour_jitter <= 0.9:
+            raise ValueError(f"--colour-jitter {self.colour_jitter}: must be from 0 (none) to 0.9")
         if self.refresh_every < 1:
             raise ValueError(f"--refresh-every {self.refresh_every}: must be at least 1 step")
         if self.encoder_every < 1:
@@ -116,11 +119,12 @@ class TrainState:
     history: list[dict[str, float]] | None = None  # one record per LOG_EVERY steps
 
 
-def draw_image(train_items: Any, draw: int, size: int, seed: int) -> torch.Tensor:
+def draw_image(train_items: Any, draw: int, size: int, seed: int, colour_jitter: float = 0.0) -> torch.Tensor:
     """Draw number `draw` of a run: a random item of a data set of (image (C, H, W) in [0, 1], label) items, cut to
     (C, size, size) at a random place, turned by a random multiple of 90 degrees and, half the time, with its colour
     channels permuted (a handful of photographs then cover more of the colours and orientations the teacher is asked
-    to decode); the randomness comes from (seed, draw) alone."""
+    to decode); with colour_jitter j > 0, each channel c then becomes gain_c * x_c ** gamma_c, gain and gamma drawn
+    from [1 - j, 1 + j], clipped to [0, 1]. The randomness comes from (seed, draw) alone."""
     generator = torch.Generator().manual_seed(seed * 1_000_003 + draw)
     image = train_items[int(torch.randint(0, len(train_items), (), generator=generator))][0]
     _, height, width = image.shape
@@ -133,6 +137,9 @@ def draw_image(train_items: Any, draw: int, size: int, seed: int) -> torch.Tenso
     image = torch.rot90(image, int(torch.randint(0, 4, (), generator=generator)), dims=(1, 2))
     if image.shape[0] > 1 and torch.rand((), generator=generator) < 0.5:
         image = image[torch.randperm(image.shape[0], generator=generator)]
+    if colour_jitter > 0:  # drawn after the others, so a run without jitter draws what it always drew
+        gain, gamma = (1 + colour_jitter * (2 * torch.rand(2, image.shape[0], 1, 1, generator=generator) - 1)).unbind(0)
+        image = (gain * image.clamp_min(0) ** gamma).clamp(0, 1)
     return image.contiguous()
 
 
@@ -143,14 +150,15 @@ class FrameBank:
     resumed run sees the frames an unbroken one would."""
 
     def __init__(self, teacher: VAE, train_items: Any, frame_px: int, size: int, seed: int, step: int = 0,
-                 per_step: int = 1, chunk: int = 8, every: int = 1):
+                 per_step: int = 1, chunk: int = 8, every: int = 1, colour_jitter: float = 0.0):
         self.teacher, self.items, self.frame_px, self.size, self.seed = teacher, train_items, frame_px, size, seed
-        self.per_step, self.every = per_step, every
+        self.per_step, self.every, self.jitter = per_step, every, colour_jitter
         # draws held before `step` trains: refreshes 0 .. ceil(step / every) - 1 are done; for slot k the largest
         # d < size + refreshes * per_step with d = k (mod size)
         top = size + -(-step // every) * per_step - 1
         draws = [top - ((top - k) % size) for k in range(size)]
-        parts = [teacher_batch(teacher, torch.stack([draw_image(train_items, d, frame_px, seed) for d in group]))
+        parts = [teacher_batch(teacher, torch.stack([draw_image(train_items, d, frame_px, seed, colour_jitter)
+                                                     for d in group]))
                  for group in (draws[i:i + chunk] for i in range(0, size, chunk))]
         self.frames = TeacherBatch(*(torch.cat([getattr(p, f) for p in parts]) for f in ("images", "codes", "decodes")))
 
@@ -159,7 +167,8 @@ class FrameBank:
         if step % self.every:
             return
         draws = [self.size + step // self.every * self.per_step + j for j in range(self.per_step)]
-        new = teacher_batch(self.teacher, torch.stack([draw_image(self.items, d, self.frame_px, self.seed) for d in draws]))
+        new = teacher_batch(self.teacher, torch.stack([draw_image(self.items, d, self.frame_px, self.seed, self.jitter)
+                                                       for d in draws]))
         for j, draw in enumerate(draws):
             for field in ("images", "codes", "decodes"):
                 getattr(self.frames, field)[draw % self.size] = getattr(new, field)[j]
@@ -245,7 +254,7 @@ def train_student(teacher: VAE, teacher_digest: str, train_items: Any, spec: Stu
         if log:
             log(f"resumed from {out / CHECKPOINT_DIR} at step {state.step} ({state.seconds / 60:.1f} min trained)")
     bank = FrameBank(teacher, train_items, config.frame_cells * spec.factor, config.bank_size, config.seed, state.step,
-                     config.refresh, every=config.refresh_every)
+                     config.refresh, every=config.refresh_every, colour_jitter=config.colour_jitter)
     session_start = time.perf_counter()
     seconds_at_start = state.seconds
     last_checkpoint = time.perf_counter()

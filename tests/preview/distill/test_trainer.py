@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -87,3 +88,19 @@ def test_a_cancelled_run_checkpoints_then_raises(setup, tmp_path):
 def test_bad_recipes_name_the_option(kwargs, words):
     with pytest.raises(ValueError, match=words):
         DistillConfig(**kwargs)
+
+
+def test_colour_jitter_changes_a_draw_reproducibly_and_leaves_the_rest_as_it_was():
+    from explorer.preview.distill.trainer import draw_image
+
+    items = [(torch.rand(3, 40, 40, generator=torch.Generator().manual_seed(1)), 0)]
+    plain = draw_image(items, 5, 16, seed=0)
+    jittered = draw_image(items, 5, 16, seed=0, colour_jitter=0.3)
+    assert torch.equal(jittered, draw_image(items, 5, 16, seed=0, colour_jitter=0.3))
+    assert not torch.equal(plain, jittered) and 0 <= float(jittered.min()) and float(jittered.max()) <= 1
+    # the crop, turn and channel order are drawn first: the jitter is a per-channel gain and gamma of the same crop
+    gain_gamma = [np.polyfit(np.log(plain[c].flatten().clamp_min(1e-3).numpy()),
+                             np.log(jittered[c].flatten().clamp_min(1e-3).numpy()), 1) for c in range(3)]
+    assert all(0.69 <= g <= 1.31 for g, _ in gain_gamma)
+    with pytest.raises(ValueError, match="--colour-jitter"):
+        DistillConfig(colour_jitter=1.5)
