@@ -51,7 +51,7 @@ def size_verdict(model: VAE, part: str, digest: str, message_limit_bytes: int) -
     if key not in _SIZES:
         measure = torch_side().memory.part_parameter_bytes
         try:
-            _SIZES[key] = inference.run(measure, model, "decode" if part == "decoder" else "encode")
+            _SIZES[key] = inference.run(measure, model, "encode" if part == "encoder" else "decode")
         except Exception:  # noqa: BLE001  (a model that cannot run at the small size: the exported file is judged)
             _SIZES[key] = 0
     size = _SIZES[key]
@@ -64,7 +64,8 @@ def size_verdict(model: VAE, part: str, digest: str, message_limit_bytes: int) -
 
 def browser_export(model: VAE, part: str, digest: str, cache_dir: str | Path | None,
                    condition: int | None = None, message_limit_bytes: int | None = None) -> tuple[CachedExport | None, str]:
-    """(CachedExport or None, message) for `part` ("decoder" or "encoder") of `model`. A conditional model's part
+    """(CachedExport or None, message) for `part` ("decoder", "encoder" or "indices": a discrete model's decode from
+    code indices, explorer.onnx.discrete.IndexImageGraph) of `model`. A conditional model's part
     is exported under class `condition`, one file per class (the class is baked into the graph). None with the
     exporter's error when it cannot be exported; the message also says when a damaged cached file was just
     exported again. With `message_limit_bytes`, a part too large for one page message or too slow for a frame
