@@ -10,8 +10,9 @@
 //       levels [{name, grid: [h, w], stride, codebook_size}], active (the level edited), base (N ints: every level's
 //       grid flattened, levels in order), code (the code a click paints, from the panel), image_b64 and image_shape
 //       ([3, H, W] uint8 planes: the item itself, shown beside), display_size, caption, hidden (load out of sight).
-// window.__codeGrid is the test and benchmark hook: frames [{instance, seq, cell, code, tEvent, tDrawn, tPainted,
-// workerMs}], instances (id -> instance: its indices and canvases), status.
+// window.__codeGrid is the test and benchmark hook: frames [{instance, seq, cell, code, tEvent (the pointerdown's
+// timeStamp), tHandled (its handler ran), tDrawn, tPainted, workerMs}], instances (id -> instance: its indices and
+// canvases), status.
 
 import { el } from "../common/dom.js";
 import { bytesFromBase64 } from "../common/linear.js";
@@ -84,7 +85,7 @@ function click(inst, ev) {
   inst.indices[at] = BigInt(code);
   inst.changed.add(flat);
   drawOverlay(inst);
-  ask(inst, ev.timeStamp, { cell, code });
+  ask(inst, ev.timeStamp, { cell, code, tHandled: performance.now() });
   schedule(inst);
 }
 
@@ -132,7 +133,8 @@ function answer(inst, m) {
     paint(inst, m.image, m.shape);
     const tDrawn = performance.now();
     const frame = { instance: inst.id, seq: m.seq, cell: req?.cell ?? null, code: req?.code ?? null,
-                    tEvent: req?.tEvent ?? null, tDrawn, tPainted: null, workerMs: m.ms };
+                    tEvent: req?.tEvent ?? null, tHandled: req?.tHandled ?? null, tDrawn, tPainted: null,
+                    workerMs: m.ms };
     requestAnimationFrame(() => { frame.tPainted = performance.now(); }); // the frame the browser paints next
     push(G.frames, frame, MAX_FRAMES);
     if (inst.root.dataset.path !== "wasm") {
