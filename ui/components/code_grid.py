@@ -75,7 +75,10 @@ def parse_edited(state: dict | None, grid_key: str, levels: Sequence[CodeLevel])
         return None, None
     grids = []
     for values, level in zip(raw, levels):
-        arr = np.asarray(values if isinstance(values, list) else [], dtype=np.int64)
+        try:
+            arr = np.asarray(values if isinstance(values, list) else [], dtype=np.int64)
+        except (TypeError, ValueError, OverflowError):  # not whole numbers
+            return None, None
         if arr.size != level.grid[0] * level.grid[1] or arr.min() < 0 or arr.max() >= level.codebook_size:
             return None, None
         grids.append(arr.reshape(level.grid))
