@@ -57,9 +57,10 @@ def size_verdict(model: VAE, part: str, digest: str, message_limit_bytes: int) -
     size = _SIZES[key]
     if size * 4 / 3 <= message_limit_bytes:
         return ""
+    instead = ("the server decodes the edited grids instead" if part == "indices" else
+               "the page shows the preview tiers and decodes on the server instead")
     return (f"its weights are {size / 2**20:.0f} MB ({size * 4 / 3 / 2**20:.0f} MB as sent), over the page's message "
-            f"limit of {message_limit_bytes / 2**20:.0f} MB: the page shows the preview tiers and decodes on the "
-            "server instead")
+            f"limit of {message_limit_bytes / 2**20:.0f} MB: {instead}")
 
 
 def browser_export(model: VAE, part: str, digest: str, cache_dir: str | Path | None,
