@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from code_grid_demo_app import write_payload
 from conftest import ROOT, served_script
 from driver import IDLE, shot
 from explorer.images import to_uint8
@@ -34,8 +35,9 @@ def grid_url(tmp_path_factory):
     if MODEL not in checkpoints.shipped():
         pytest.skip(f"pretrained/{MODEL} is not here")
     tmp = tmp_path_factory.mktemp("code-grid")
+    write_payload(tmp / "payload.json", MODEL, 0, tmp / "cache")  # here: the page's process then imports no torch
     with served_script(ROOT / "tests" / "browser" / "code_grid_demo_app.py", tmp,
-                       {"CODE_GRID_MODEL": MODEL, "CODE_GRID_CACHE": str(tmp / "cache")}) as url:
+                       {"CODE_GRID_PAYLOAD": str(tmp / "payload.json")}) as url:
         yield url
 
 

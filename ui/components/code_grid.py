@@ -14,15 +14,17 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import streamlit as st
 
-from explorer.models.base import CodeLevel
 from ui.components.assets import NOT_INSTALLED as ASSETS_HINT
 from ui.components.assets import assets_installed as installed
 from ui.components.assets import component_name
+
+if TYPE_CHECKING:  # only its fields are read (name, grid, stride, codebook_size): a page of this element imports no torch
+    from explorer.models.base import CodeLevel
 
 COMPONENT_NAME = component_name("code_grid")
 NOT_INSTALLED = f"the code-grid component's files are not installed ({ASSETS_HINT})"
