@@ -1,13 +1,15 @@
 """Click cells of the code-grid editor in headless Chromium and time click -> painted frame, per shipped discrete model.
 
-    python -m bench.bench_code_grid [--models vq-mnist5k fsq-mnist5k] [--clicks 60] [--json out.json]
+    python -m bench.bench_code_grid [--models vq-mnist5k fsq-mnist5k] [--clicks 60] [--decode-in worker main]
+                                    [--json out.json]
 
 The page is the component's own bundle (frontend/assets/code_grid.js, this checkout's build) on a bare page that
 plays its host (the Streamlit host's {data, parentElement, setStateValue} call), served from a local HTTP server:
 what is timed is the page's work, with no Streamlit server in the loop (its rerun on the edited grid comes a quarter
 second after the last click, off the click's path). Per model: the decode from indices is exported (cached under
 the app's cache folder by weights digest), mnist5k's test item 0 encoded, and --clicks clicks made with page.mouse,
-each on another cell with another code, each waiting for its frame. Figures, on the page's clock:
+each on another cell with another code, each waiting for its frame; once per --decode-in (the component's
+data.decode_in: its Web Worker, or onnxruntime-web's async run on the page's thread), one after the other. Figures, on the page's clock:
   click_to_paint_ms p50/p95   pointerdown's event.timeStamp -> the next animation frame after the decoded image was
                               written to the canvas (requestAnimationFrame: the frame the browser paints)
   click_to_drawn_ms p50/p95   the same, to the canvas write
@@ -157,10 +159,12 @@ def _pixels_vs_ort(page, path: Path) -> int:
     return int(np.abs(shown - expected).max())
 
 
-def bench(models: list[str], clicks: int, browser) -> dict:
+def bench(models: list[str], clicks: int, browser, decode_in: list[str]) -> dict:
     out = {}
-    for name in models:
+    for name, where in [(m, w) for m in models for w in decode_in]:
         data, path = _payload(name)
+        data["decode_in"] = where
+        name = f"{name} ({where})"
         server, url = _serve(data)
         try:
             page = browser.new_page(viewport={"width": 1000, "height": 700})
@@ -196,6 +200,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", nargs="+", default=list(MODELS))
     ap.add_argument("--clicks", type=int, default=60, help="clicks per model (the issue asks for at least 50)")
+    ap.add_argument("--decode-in", nargs="+", default=["worker"], choices=["worker", "main"],
+                    help="where the page decodes (the component's data.decode_in)")
     ap.add_argument("--json", type=Path, default=None)
     add_smoke_option(ap)
     args = apply_smoke(ap.parse_args(argv), models=["vq-mnist5k"], clicks=5)
@@ -205,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
         chromium = shutil.which("chromium") or "/usr/bin/chromium"
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=ARGS)
         try:
-            result = bench(args.models, args.clicks, browser)
+            result = bench(args.models, args.clicks, browser, args.decode_in)
         finally:
             browser.close()
     if args.json:

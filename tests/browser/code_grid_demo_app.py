@@ -5,7 +5,7 @@ shows comes from the JSON file $CODE_GRID_PAYLOAD, written by `write_payload` (t
 process, so that this page imports no torch and starts in seconds): the exported decode from indices of
 pretrained/<model>, the code grid of mnist5k's test item <item> and the item itself. What the page reports back is
 written under the element: the edited grid as `?codes=` text, the cell, and the page's path, so that a test sees the
-server follow.
+server follow. `?decode_in=main` decodes on the page's thread instead of the Web Worker.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def page() -> None:
     st.title("code grid demo")
     result = code_grid.code_grid(KEY, shown["onnx"], shown["model_key"], levels, grids, 0, 7,
                                  np.asarray(shown["image"], dtype=np.float32), shown["grid_key"], display_size=280,
-                                 caption=shown["caption"])
+                                 caption=shown["caption"], decode_in=st.query_params.get("decode_in", "worker"))
     st.text(f"path: {result.path}")
     if result.grids is not None:
         st.text("edited: " + ";".join(",".join(str(int(v)) for v in row) for row in result.grids[0]))

@@ -1,6 +1,6 @@
 """The code-grid editor in headless Chromium on the shipped vq-mnist5k (tests/browser/code_grid_demo_app.py): a click
-on a cell swaps its code, the page decodes the edited grid itself (a Web Worker on the exported decode from
-indices) and the image changes; the painted pixels equal the server's decode of the same indices (torch's
+on a cell swaps its code, the page decodes the edited grid itself (onnxruntime-web on the exported decode from
+indices, in a Web Worker or async on the page's thread) and the image changes; the painted pixels equal the server's decode of the same indices (torch's
 `decode_indices`, uint8 +-1); and the edited grid comes back to Python.
 
 The app runs this checkout's built assets (ui.components.devserver.install_assets), not another checkout's."""
@@ -51,8 +51,9 @@ def _server_decode(indices: list[int]) -> np.ndarray:
     return to_uint8(model.decode_indices(grid)[0].numpy(), 1)
 
 
-def test_a_swapped_cell_is_decoded_in_the_page_as_the_server_decodes_it(page, grid_url, shots):
-    page.goto(grid_url)
+@pytest.mark.parametrize("decode_in", ["worker", "main"])
+def test_a_swapped_cell_is_decoded_in_the_page_as_the_server_decodes_it(page, grid_url, shots, decode_in):
+    page.goto(f"{grid_url}/?decode_in={decode_in}")
     page.wait_for_function(f"{HOOK} && {HOOK}.frames.length > 0", timeout=60_000)  # the start grid's decode
     start = page.evaluate(PIXELS)
     cells = page.get_by_test_id("code-grid-cells")
@@ -76,4 +77,6 @@ def test_a_swapped_cell_is_decoded_in_the_page_as_the_server_decodes_it(page, gr
     text = page.get_by_text("edited: ").inner_text()
     assert text.split("edited: ")[1].split(";")[3].split(",")[4] == "300"
     assert page.get_by_text("path: wasm").count() == 1
+    where = "in a Web Worker" if decode_in == "worker" else "async on the page's thread"
+    assert where in page.get_by_test_id("code-grid-status").inner_text()
     assert page.locator("[data-testid='stException']").count() == 0

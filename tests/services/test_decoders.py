@@ -25,6 +25,7 @@ class _Export:
 @pytest.fixture(autouse=True)
 def _fresh_verdicts(monkeypatch):
     monkeypatch.setattr(decoders, "_VERDICTS", {})
+    monkeypatch.setattr(decoders, "_FRAME_S", {})
 
 
 def test_a_decoder_over_the_message_limit_is_not_sent(monkeypatch):

@@ -3,7 +3,8 @@
 `code_grid(...)` sends the start grid (every level's, flattened), the level to edit, the code a click paints, the item
 itself, and (once per model and session) the model's decode from indices as ONNX (explorer.onnx.discrete's
 IndexImageGraph: flat int64 indices in, the image in [0, 1] out). A click on a cell sets it to the picked code; the
-page decodes the edited grid in a Web Worker (onnxruntime-web, wasm) and paints it (frontend/src/code_grid/). The
+page decodes the edited grid with onnxruntime-web (wasm; in a Web Worker, or for a decoder of a millisecond or two
+async on the page's thread, `decode_in`) and paints it (frontend/src/code_grid/). The
 edited grid comes back a quarter second after the last click, so that the server side (the link, the download, the
 walk along the code's neighbours) follows; `CodeGridResult.path` says whether the page decodes ("wasm"), cannot
 ("fallback": the caller decodes on the server) or has not said yet ("pending").
@@ -29,6 +30,7 @@ if TYPE_CHECKING:  # only its fields are read (name, grid, stride, codebook_size
 COMPONENT_NAME = component_name("code_grid")
 NOT_INSTALLED = f"the code-grid component's files are not installed ({ASSETS_HINT})"
 PATHS = ("pending", "wasm", "fallback")
+DECODE_IN = ("worker", "main")
 
 
 @dataclass(frozen=True)
@@ -118,13 +120,18 @@ def image_planes(image: np.ndarray) -> tuple[str, list[int]]:
 
 def code_grid(key: str, decoder: bytes | str | Path, model_key: str, levels: Sequence[CodeLevel],
               grids: Sequence[np.ndarray], active: int, code: int, image: np.ndarray, grid_key: str,
-              display_size: int = 280, caption: str = "", hidden: bool = False) -> CodeGridResult:
+              display_size: int = 280, caption: str = "", hidden: bool = False,
+              decode_in: str = "worker") -> CodeGridResult:
     """Draw the element; returns what the page reported. decoder: the decode from indices as ONNX (bytes or a
     file), its bytes sent once per model_key and session (the page keeps them; a page that lost them asks again);
     levels and grids: every level's CodeLevel and start grid (h, w); active: the level a click edits; code: the code
     a click paints (the panel's choice; the page's own picker starts there); image (C, H, W) in [0, 1]: the item,
     shown beside; grid_key: names the start grid (a new key resets the page's edits); hidden: load out of sight
-    (while the server's editor holds the page, until the page says it decodes)."""
+    (while the server's editor holds the page, until the page says it decodes); decode_in: "worker" (a Web Worker)
+    or "main" (onnxruntime-web's async run on the page's thread: no hop to a worker, for a decoder of a millisecond
+    or two)."""
+    if decode_in not in DECODE_IN:
+        raise ValueError(f"decode_in must be one of {DECODE_IN}, got {decode_in!r}")
     if len(grids) != len(levels):
         raise ValueError(f"{len(levels)} levels need {len(levels)} grids, got {len(grids)}")
     flat = []
@@ -147,7 +154,7 @@ def code_grid(key: str, decoder: bytes | str | Path, model_key: str, levels: Seq
         "levels": [{"name": lv.name, "grid": list(lv.grid), "stride": lv.stride, "codebook_size": lv.codebook_size}
                    for lv in levels],
         "image_b64": image_b64, "image_shape": shape, "display_size": int(display_size), "caption": caption,
-        "hidden": bool(hidden),
+        "hidden": bool(hidden), "decode_in": decode_in,
     }
     if model_key not in sent:
         data["decoder_b64"] = _b64(decoder if isinstance(decoder, bytes) else Path(decoder).read_bytes())

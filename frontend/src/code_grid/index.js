@@ -9,13 +9,16 @@
 //       model and session and kept in window.__codeGrid.decoders; a page without them asks with status.need),
 //       levels [{name, grid: [h, w], stride, codebook_size}], active (the level edited), base (N ints: every level's
 //       grid flattened, levels in order), code (the code a click paints, from the panel), image_b64 and image_shape
-//       ([3, H, W] uint8 planes: the item itself, shown beside), display_size, caption, hidden (load out of sight).
+//       ([3, H, W] uint8 planes: the item itself, shown beside), display_size, caption, hidden (load out of sight),
+//       decode_in ("worker", the default, or "main": onnxruntime-web's async run on the page's thread).
 // window.__codeGrid is the test and benchmark hook: frames [{instance, seq, cell, code, tEvent (the pointerdown's
 // timeStamp), tHandled (its handler ran), tDrawn, tPainted, workerMs}], instances (id -> instance: its indices and
 // canvases), status.
 
 import { el } from "../common/dom.js";
 import { bytesFromBase64 } from "../common/linear.js";
+import { decodeIndices, loadOrt, sessionFor } from "../common/ort.js";
+import { unitByte } from "../common/paint.js";
 import { push, report } from "../common/telemetry.js";
 import { streamlitComponent } from "../hosts/streamlit.js";
 import { cellAt, drawGrid, levelOffset } from "./grid.js";
@@ -23,7 +26,8 @@ import { cellAt, drawGrid, levelOffset } from "./grid.js";
 const MAX_FRAMES = 2000;
 const REPORT_DELAY_MS = 250; // clicks in a burst go back to Python once, after the last
 const WORKER_URL = new URL("./code_grid_worker.js", import.meta.url); // built beside the bundle (build.mjs)
-export const G = (window.__codeGrid ??= { frames: [], instances: {}, decoders: new Map(), seq: 0, status: {} });
+export const G = (window.__codeGrid ??= { frames: [], instances: {}, decoders: new Map(), sessions: new Map(), seq: 0,
+                                           status: {} });
 
 function mount(host) {
   let root = Array.from(host.root.children).find((node) => node.classList?.contains("cg-root"));
@@ -103,6 +107,7 @@ function workerFor(inst) {
 function ask(inst, tEvent, what) {
   const bytes = G.decoders.get(inst.modelKey);
   if (!bytes || inst.failed) return;
+  if (inst.data.decode_in === "main") { askMain(inst, tEvent, what, bytes); return; }
   const worker = workerFor(inst);
   if (!inst.loaded.has(inst.modelKey)) {
     worker.postMessage({ load: { key: inst.modelKey, bytes: bytes.slice() } }); // a copy: the page keeps its own
@@ -113,6 +118,37 @@ function ask(inst, tEvent, what) {
   if (!inst.busy) post(inst);
 }
 
+// data.decode_in === "main": onnxruntime-web's async run on this thread (as the live walk decodes), for decoders
+// whose run takes a millisecond or two: no hop to a worker and back, which a loaded machine makes wait for a core
+async function askMain(inst, tEvent, what, bytes) {
+  inst.askSeq += 1;
+  inst.pending = { key: inst.modelKey, indices: inst.indices.slice(), seq: inst.askSeq, tEvent, ...what };
+  if (inst.busy) return;
+  inst.busy = true;
+  try {
+    const ort = await loadOrt();
+    const session = await sessionFor(G.sessions, ort, inst.modelKey, bytes);
+    while (inst.pending) {
+      const req = inst.pending;
+      inst.pending = null;
+      const t0 = performance.now();
+      const out = await decodeIndices(ort, session, req.indices);
+      const ms = performance.now() - t0;
+      const [, C, H, W] = out.dims;
+      const plane = H * W;
+      const image = new Uint8Array(3 * plane);
+      for (let i = 0; i < image.length; i++) image[i] = unitByte(out.data[C >= 3 ? i : i % plane]);
+      out.dispose?.();
+      inst.inFlight = req;
+      answer(inst, { seq: req.seq, image, shape: [3, H, W], ms }, false);
+    }
+  } catch (err) {
+    fail(inst, `the in-page decode failed (${err?.message ?? err})`);
+  } finally {
+    inst.busy = false;
+  }
+}
+
 function post(inst) {
   const req = inst.pending;
   inst.pending = null;
@@ -121,9 +157,9 @@ function post(inst) {
   inst.worker.postMessage({ key: req.key, indices: req.indices, seq: req.seq }, [req.indices.buffer]);
 }
 
-function answer(inst, m) {
+function answer(inst, m, fromWorker = true) {
   const req = inst.inFlight;
-  inst.busy = false;
+  if (fromWorker) inst.busy = false;
   if (m.error) {
     fail(inst, `the in-page decode failed (${m.error})`);
     return;
@@ -138,11 +174,12 @@ function answer(inst, m) {
     requestAnimationFrame(() => { frame.tPainted = performance.now(); }); // the frame the browser paints next
     push(G.frames, frame, MAX_FRAMES);
     if (inst.root.dataset.path !== "wasm") {
-      inst.status.textContent = "Decoding in your browser (onnxruntime-web in a Web Worker)";
+      inst.status.textContent = "Decoding in your browser (onnxruntime-web, "
+        + (inst.data.decode_in === "main" ? "async on the page's thread)" : "in a Web Worker)");
       report(inst, { path: "wasm", model_key: inst.modelKey });
     }
   }
-  if (inst.pending) post(inst);
+  if (fromWorker && inst.pending) post(inst);
 }
 
 function paint(inst, planes, [, H, W]) {

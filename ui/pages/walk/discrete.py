@@ -35,6 +35,7 @@ from ui.components import code_grid
 from ui.pages.walk.registry import register_walk_panel
 from ui.services import inference
 from ui.shared.codebook_usage import dataset_indices
+from ui.services.decoders import page_frame_seconds
 from ui.shared.decoders import live_indices_decoder
 from ui.shared.walk_panel import KEEP
 
@@ -46,6 +47,10 @@ FOOTPRINT, FIELD = (230, 40, 40), (250, 200, 0)  # outline colours: the cell's f
 CELL_CHART = "codebook_cells"  # the clickable grid chart
 URL_PARAM = "codes"  # a link's code grid: rows separated by ";", codes by ","
 LIVE_KEY = "codebook_live_grid"  # the in-page editor (ui.components.code_grid)
+# a decode from indices estimated at most this long in the page runs on the page's thread (onnxruntime-web's async
+# run); a longer one in a Web Worker. On a loaded 2-core machine the hop to the worker and back cost more than a
+# 1 ms decode: click -> canvas write p50 74 ms in the worker, 15 ms on the page's thread (docs/discrete.md)
+MAIN_THREAD_S = 0.004
 
 
 # -- model calls (inference thread), cached per model and indices ------------------------------------------
@@ -331,7 +336,7 @@ def editor_ui(ctx: Ctx, images: np.ndarray, all_indices: list[np.ndarray], level
         model_key = f"{ctx.weights_digest()}:{export.info.sha256[:12]}"  # a re-exported file is new bytes
         grid_key = hashlib.sha256(f"{ctx.key}|{item}|{index}|{source}".encode()
                                   + b"".join(np.ascontiguousarray(p, dtype=np.int64).tobytes() for p in parts)).hexdigest()[:16]
-        live = (export, model_key, grid_key)
+        live = (export, model_key, grid_key, "main" if page_frame_seconds(export) <= MAIN_THREAD_S else "worker")
     path = code_grid.peek(LIVE_KEY, live[2], live[1], ctx.model.code_levels()).path if live else "fallback"
     if path == "wasm":
         edited, cell = _live_editor_ui(ctx, images[item], parts, level, index, item, source, live)
@@ -348,8 +353,8 @@ def editor_ui(ctx: Ctx, images: np.ndarray, all_indices: list[np.ndarray], level
     st.download_button("This code grid (.npy)", data=grid_bytes(edited[index]), file_name="code_grid.npy",
                        mime="application/octet-stream", on_click="ignore", key="codebook_grid_npy")
     moved = float(np.abs(decode(ctx, [p[None] for p in edited])[0] - decode(ctx, [p[None] for p in parts])[0]).mean())
-    where = ("Decoded in your browser from the indices (onnxruntime-web in a Web Worker, the exported decode from "
-             "indices); the server decodes the same indices for the figures below" if path == "wasm" else
+    where = ("Decoded in your browser from the indices (onnxruntime-web, the exported decode from indices); the "
+             "server decodes the same indices for the figures below" if path == "wasm" else
              "Decoded on the server from the indices (decode_indices)")
     st.caption(f"{where}. Mean change over the image: {moved:.4f}. Link to this grid: "
                f"`?{URL_PARAM}={grid_text(edited[index])}`")
@@ -395,14 +400,14 @@ def _live_editor_ui(ctx: Ctx, image: np.ndarray, parts: list[np.ndarray], level:
     """The editor in the page (ui.components.code_grid): a click sets a cell to the picked code and the page decodes
     the grid itself. Returns the grids the page reported (the start grids before its first edit) and the last
     edited cell; a new edit goes into the link (`codes`)."""
-    export, model_key, grid_key = live
+    export, model_key, grid_key, decode_in = live
     h, w = level.grid
     result = code_grid.code_grid(
         LIVE_KEY, export.path, model_key, ctx.model.code_levels(), parts, index,
         int(st.session_state.get("codebook_code", 0)), image, grid_key,
         display_size=int(image.shape[-1] * display_scale(*image.shape[-2:], 280)),
         caption=f"item {item} with {source} (level {level.name}), decoded in your browser: click a cell to set it "
-                "to the code on the right", hidden=hidden)
+                "to the code on the right", hidden=hidden, decode_in=decode_in)
     if hidden or result.grids is None:
         return list(parts), (h // 2, w // 2)
     text = grid_text(result.grids[index])
