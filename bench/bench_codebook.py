@@ -77,7 +77,9 @@ def main() -> None:
         onnx_s = time.perf_counter() - o0
     onnx_counts = count_codes(onnx_indices, level.codebook_size)
     differing = int((onnx_indices != indices).sum())
-    why = ": near-ties of the nearest-code search, torch's and onnxruntime's float32 kernels rounding differently"
+    why = (": near-ties of the nearest-code search: the two runtimes' float32 codes before quantisation differ in their "
+           "last bits, which flips ties in float32 whatever the formula; in float64 they agree "
+           "(references/vq_near_ties.py)")
     print(f"ONNX encoder ({onnx_s:.1f} s): histogram equal to torch's: {np.array_equal(onnx_counts, counts)} "
           f"({differing} of {indices.size:,} cells differ{why if differing else ''})")
 

@@ -1,6 +1,7 @@
 // Build the browser components into assets/, the one served folder (committed, so a fresh clone needs no npm):
-//   live_latent.js, big_map.js, spatial_live.js   one esbuild call, an entry point per component
-//                                (src/<component>/index.js), and spatial_student_worker.js (tier b's Web Worker)
+//   live_latent.js, big_map.js, spatial_live.js, code_grid.js   one esbuild call, an entry point per component
+//                                (src/<component>/index.js), and the Web Workers spatial_student_worker.js (tier b)
+//                                and code_grid_worker.js (the code-grid editor's decode from indices)
 //   <component>.css              their styles
 //   live_latent_widget.js        the notebook widgets (explorer.notebook: LatentWalk and DrawPad, LatentMap): the
 //   big_map_widget.js            same component code on the anywidget host (src/hosts/anywidget.js), one
@@ -19,9 +20,9 @@ import { build } from "esbuild";
 
 const ROOT = dirname(fileURLToPath(import.meta.url));
 const OUT = join(ROOT, "assets");
-const COMPONENTS = ["live_latent", "big_map", "spatial_live"];
+const COMPONENTS = ["live_latent", "big_map", "spatial_live", "code_grid"];
 // Web Workers, built beside the bundles: name -> source (a component makes them with new URL(name, import.meta.url))
-const WORKERS = { spatial_student_worker: "spatial_live/student_worker.js" };
+const WORKERS = { spatial_student_worker: "spatial_live/student_worker.js", code_grid_worker: "code_grid/decode_worker.js" };
 const WIDGETS = ["live_latent", "big_map"]; // components with a notebook widget entry (src/<name>/widget.js)
 const ORT = ["ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm"];
 

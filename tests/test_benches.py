@@ -31,7 +31,7 @@ SMOKE_S = {"bench_sessions": 22, "app_latency": 16.3, "bench_map_page": 12.8, "b
            "bench_umap_walk": 7.7, "bench_memory_estimate": 6.9, "bench_disent_parity": 6.8, "bench_precision": 6.8,
            "bench_distill": 6.7, "bench_linear_fit": 6.7, "big_vae_pages": 6.3, "bench_codebook": 6.1,
            "bench_disentanglement": 5.1, "bench_pu": 4.4, "bench_trainer": 4.2, "bench_scale": 4,
-           "bench_onnx_decode": 3.3, "bench_fuzz": 3.2, "bench_encode": 2.2}
+           "bench_onnx_decode": 3.3, "bench_fuzz": 3.2, "bench_code_grid": 2.5, "bench_encode": 2.2}
 
 
 def benchmarks() -> list[str]:

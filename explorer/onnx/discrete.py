@@ -6,6 +6,12 @@
 - `onnx_vae.json`: input_shape, likelihood, value_range [0, 1], and `code` = {"kind": "discrete",
   "codebook_size": K, "grid": [h, w], "stride": s}.
 
+`IndexImageGraph` is the page's form of "decode from indices" (explorer.onnx.export's part "indices", cached beside
+the model's decoder.onnx as indices.onnx): input `indices` (B, N) int64, every level's grid flattened row-major and
+concatenated (N = sum of h_l * w_l, finest level first, as `code_levels()` orders them), output the displayed image
+(B, C, H, W) in [0, 1], exactly `decode_indices`. The codebook lookup is inside the graph (a Gather), so the page
+sends indices only.
+
 The TorchScript exporter is used: torch.export cannot trace vector-quantize-pytorch's quantiser (its
 data-dependent `initted` branch). Each graph is checked against torch on a probe batch before it is kept.
 """
@@ -50,6 +56,35 @@ class IndexDecoder(nn.Module):
     def forward(self, indices: Tensor) -> Tensor:
         raw = self.model.decoder(self.model.vectors_from_indices([indices], [0]))
         return raw if self.model.config.likelihood == "bernoulli" else torch.sigmoid(raw)
+
+
+class IndexImageGraph(nn.Module):
+    """Flat indices (B, N) int64 of every level -> images (B, C, H, W) in [0, 1]: `decode_indices` as the page calls
+    it (the codebook lookup inside the graph)."""
+
+    def __init__(self, model: VAE):
+        super().__init__()
+        self.model = model
+        self.grids = [tuple(level.grid) for level in model.code_levels()]
+
+    def forward(self, indices: Tensor) -> Tensor:
+        parts, start = [], 0
+        for h, w in self.grids:  # (B, h * w) slice of each level -> (B, h, w)
+            parts.append(indices[:, start:start + h * w].reshape(-1, h, w))
+            start += h * w
+        return self.model.decode_indices(parts)
+
+
+def flat_indices(indices: list[Tensor] | list[np.ndarray]) -> np.ndarray:
+    """Index grids per level, each (B, h, w), as the page's one input (B, N) int64 (see IndexImageGraph)."""
+    return np.concatenate([np.asarray(i, dtype=np.int64).reshape(len(i), -1) for i in indices], axis=1)
+
+
+def probe_indices(model: VAE, batch: int, seed: int) -> Tensor:
+    """Random indices (batch, N) int64 in every level's codebook, flattened as IndexImageGraph reads them."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.cat([torch.randint(0, level.codebook_size, (batch, level.grid[0] * level.grid[1]), generator=gen)
+                      for level in model.code_levels()], dim=1)
 
 
 def _export_checked(graph: nn.Module, example: Tensor, path: Path, input_name: str, output_name: str) -> None:

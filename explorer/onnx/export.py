@@ -6,6 +6,8 @@
   flattened (and `logvar` (B, D) when asked for).
 - `exported_decoder(model, digest, cache_dir)` / `exported_encoder(...)`: the same, made on first use and kept
   as `<cache_dir>/<digest>/decoder.onnx` + `decoder.json`; a missing, stale or corrupt file is re-made.
+- `exported_indices_decoder(model, digest, cache_dir)`: a discrete model's decode from indices
+  (explorer.onnx.discrete.IndexImageGraph: `indices` (B, N) int64 in, `image` out), cached as `indices.onnx`.
 - `export_optimum(model, folder, digest)`: Optimum's layout for diffusers VAEs, `vae_encoder/model.onnx` and
   `vae_decoder/model.onnx` (+ `vae_decoder/model_fp16.onnx`, onnxruntime's float16 conversion), with Optimum's inputs
   and outputs (unscaled `latent_sample` -> `sample` in [-1, 1]; `sample` -> `latent_parameters`, mean and log-variance
@@ -41,13 +43,14 @@ from torch import Tensor, nn
 from explorer.files import atomic_write_bytes, atomic_write_with, file_sha256
 from explorer.models.base import VAE, eval_mode
 from explorer.models.blocks.conditioning import with_default_condition
+from explorer.onnx.discrete import IndexImageGraph, probe_indices
 from explorer.onnx.trust import vet_onnx_file
 from explorer.onnx.wrap import wrap_for_page
 
 DEFAULT_OPSET = 18  # the torch.export exporter's native opset; onnxruntime(-web) runs it from 1.14 on
 EXPORTERS = ("dynamo", "torchscript")  # tried in this order
 WRAPPED = "wrapped"  # not an exporter: a model's own ONNX graph, wrapped to the page's contract (explorer.onnx.wrap)
-PARTS = ("decoder", "encoder")
+PARTS = ("decoder", "encoder", "indices")  # "indices": a discrete model's decode from code indices
 PROBE_ATOL = 1e-4  # an export whose output differs more from torch on the probe batch is refused
 PROBE_BATCH = 2  # example batch for export: torch.export specialises sizes 0 and 1, which would fix the batch
 METADATA_VERSION = 1
@@ -207,6 +210,8 @@ class _FreezeGeneratorDraws(torch.overrides.TorchFunctionMode):
 
 # -- export ----------------------------------------------------------------------------------------
 def _probe_inputs(model: VAE, part: str, batch: int = PROBE_BATCH, seed: int = 0, layout: str = "page") -> Tensor:
+    if part == "indices":
+        return probe_indices(model, batch, seed)
     gen = torch.Generator().manual_seed(seed)
     if layout == "optimum":  # unscaled latents of prior codes; images in [-1, 1]
         if part == "decoder":
@@ -218,6 +223,8 @@ def _probe_inputs(model: VAE, part: str, batch: int = PROBE_BATCH, seed: int = 0
 
 
 def _names(part: str, with_logvar: bool) -> tuple[list[str], list[str]]:
+    if part == "indices":
+        return ["indices"], ["image"]
     if part == "decoder":
         return ["code"], ["image"]
     return ["image"], ["code", "logvar"] if with_logvar else ["code"]
@@ -248,7 +255,8 @@ def _run_exporter(exporter: str, graph: nn.Module, example: Tensor, path: Path, 
 def _wrap_native(graph: nn.Module, path: Path) -> None:
     """The model's own ONNX file for the graph's part, wrapped to the page's contract (explorer.onnx.wrap)."""
     model: VAE = graph.model
-    part = "decoder" if isinstance(graph, DecoderGraph) else "encoder"
+    part = ("decoder" if isinstance(graph, DecoderGraph) else "indices" if isinstance(graph, IndexImageGraph)
+            else "encoder")
     native = model.native_onnx(part)
     if native is None:
         raise ValueError(f"the {model.family!r} family runs no ONNX {part} of its own")
@@ -281,7 +289,8 @@ def frame_seconds(path: Path, info: ExportInfo, repeats: int = 2) -> float:
     session = _session(path, threads=1)
     name = info.input_names[0]
     shape = [1 if d == "batch" or not isinstance(d, int) else d for d in info.input_shapes[name]]
-    feed = {name: np.zeros(shape, dtype=np.float32)}
+    dtype = np.int64 if "int64" in session.get_inputs()[0].type else np.float32  # the indices part: code 0 everywhere
+    feed = {name: np.zeros(shape, dtype=dtype)}
     start = time.perf_counter()
     session.run(None, feed)  # warm-up (allocations); it is also the answer for a part too slow to time twice
     first = time.perf_counter() - start
@@ -314,6 +323,11 @@ def _export(model: VAE, part: str, path: str | Path, opset: int, exporters: tupl
     if layout == "optimum":
         graph = OptimumDecoderGraph(model) if part == "decoder" else OptimumEncoderGraph(model)
         input_names, output_names = OPTIMUM_NAMES[part]
+    elif part == "indices":
+        if not model.capabilities().discrete_code:
+            raise ValueError(f"the {model.family!r} model has no discrete code to decode from indices")
+        graph = IndexImageGraph(model)
+        input_names, output_names = _names(part, with_logvar)
     else:
         graph = DecoderGraph(model) if part == "decoder" else EncoderGraph(model, with_logvar)
         input_names, output_names = _names(part, with_logvar)
@@ -346,6 +360,12 @@ def _export(model: VAE, part: str, path: str | Path, opset: int, exporters: tupl
                     session = check_file(tmp)
                     got = session.run(output_names, {input_names[0]: example.numpy()})
                     checked["diff"] = max(float(abs(g - e).max()) for g, e in zip(got, expected))
+                    if part == "indices":  # and on indices it was not traced on: a graph that folded to a constant
+                        other = _probe_inputs(model, part, seed=1)
+                        with torch.no_grad():
+                            want = graph(other).numpy()
+                        got_other = session.run(output_names, {input_names[0]: other.numpy()})[0]
+                        checked["diff"] = max(checked["diff"], float(abs(got_other - want).max()))
                     if not checked["diff"] <= PROBE_ATOL:  # also refuses NaN
                         raise ValueError(f"onnxruntime differs from torch by {checked['diff']:.3g} on the probe batch "
                                          "(a draw from torch's global generator, or an operator exported wrongly)")
@@ -487,6 +507,14 @@ def exported_encoder(model: VAE, digest: str, cache_dir: str | Path, opset: int 
     return _exported(model, "encoder", digest, cache_dir, opset, tuple(exporters), with_logvar)
 
 
+def exported_indices_decoder(model: VAE, digest: str, cache_dir: str | Path, opset: int = DEFAULT_OPSET,
+                             exporters: tuple[str, ...] = ("torchscript", "dynamo")) -> CachedExport | ExportFailure:
+    """As `exported_decoder`, for a discrete model's decode from indices (`<cache_dir>/<digest>/indices.onnx`, the
+    page's contract in explorer.onnx.discrete.IndexImageGraph). TorchScript first: torch.export cannot trace
+    vector-quantize-pytorch's quantiser."""
+    return _exported(model, "indices", digest, cache_dir, opset, tuple(exporters))
+
+
 # -- Optimum's layout ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class OptimumExport:
@@ -592,4 +620,5 @@ __all__ = [
     "OPTIMUM_FP16", "OnnxExportError", "OptimumExport", "export_optimum", "fp16_decoder", "optimum_metadata",
     "read_metadata",
     "check_file", "export_decoder", "frame_seconds", "export_encoder", "exported_decoder", "exported_encoder",
+    "exported_indices_decoder",
 ]

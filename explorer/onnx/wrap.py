@@ -6,11 +6,14 @@ is, with a few standard operators around it so that it speaks the page's contrac
 - decoder: flat codes `code` (B, D) -> Reshape to the graph's own input shape -> the graph -> Reshape to (B, C, H, W)
   -> the likelihood's display mean: Sigmoid for Bernoulli logits, or the value range mapped to [0, 1] and clipped
   for a Gaussian's mean -> `image`;
+- indices (a discrete pair's decoder, which takes integer grids): flat indices `indices` (B, N) int64 -> Reshape to
+  the graph's own grid (and Cast to its integer type) -> the graph -> as the decoder from there on;
 - encoder: `image` (B, C, H, W) in [0, 1] -> mapped to the graph's value range -> the graph -> its first output (the
   posterior mean) flattened -> `code` (B, D) (and its second, the log-variance, flattened -> `logvar`).
 
 The graph's own nodes and weights are copied unchanged; its input and outputs are renamed so that no name of the
-wrapper collides with one of the graph's. Only float32 graphs with a dynamic batch axis are wrapped; anything else
+wrapper collides with one of the graph's. Only float32 graphs (integer input for indices) with a dynamic batch
+axis are wrapped; anything else
 raises ValueError with the reason, and the caller falls back to exporting through torch.
 """
 
@@ -47,11 +50,16 @@ def _graph_inputs(graph) -> list:
     return [i for i in graph.input if i.name not in weights]
 
 
-def _check_float_dynamic(value_info, role: str) -> None:
+INTEGER_TYPES = (6, 7, 12, 13)  # TensorProto INT32, INT64, UINT32, UINT64: what a discrete decoder may take
+
+
+def _check_float_dynamic(value_info, role: str, integer: bool = False) -> None:
     from onnx import TensorProto
 
     kind = value_info.type.tensor_type.elem_type
-    if kind != TensorProto.FLOAT:
+    if integer and kind not in INTEGER_TYPES:
+        raise ValueError(f"its {role} {value_info.name!r} is not integer code indices (ONNX type {kind})")
+    if not integer and kind != TensorProto.FLOAT:
         raise ValueError(f"its {role} {value_info.name!r} is not float32 (ONNX type {kind})")
     dims = value_info.type.tensor_type.shape.dim
     if dims and dims[0].HasField("dim_value") and dims[0].dim_value != 0:
@@ -73,8 +81,9 @@ def wrap_for_page(source: str | Path, destination: str | Path, part: str, *, lat
     inputs = _graph_inputs(graph)
     if len(inputs) != 1:
         raise ValueError(f"it takes {len(inputs)} inputs, not one")
-    _check_float_dynamic(inputs[0], "input")
-    wanted_outputs = 1 if part == "decoder" else (2 if with_logvar else 1)
+    _check_float_dynamic(inputs[0], "input", integer=part == "indices")
+    inner_type = inputs[0].type.tensor_type.elem_type
+    wanted_outputs = 1 if part in ("decoder", "indices") else (2 if with_logvar else 1)
     if len(graph.output) < wanted_outputs:
         raise ValueError(f"it gives {len(graph.output)} outputs, {wanted_outputs} needed")
     for out in graph.output[:wanted_outputs]:
@@ -97,11 +106,16 @@ def wrap_for_page(source: str | Path, destination: str | Path, part: str, *, lat
         return f"{WRAP_PREFIX}{name}"
 
     low, high = (float(v) for v in value_range)
-    if part == "decoder":
-        flat = math.prod(latent_shape)
-        new_inputs = [_float_tensor("code", ["batch", flat])]
-        nodes.append(helper.make_node("Reshape", ["code", const("in_shape", np.array([-1, *graph_input_shape], np.int64))],
-                                      [inner_in]))
+    if part in ("decoder", "indices"):
+        in_shape = const("in_shape", np.array([-1, *graph_input_shape], np.int64))
+        if part == "decoder":
+            new_inputs = [_float_tensor("code", ["batch", math.prod(latent_shape)])]
+            nodes.append(helper.make_node("Reshape", ["code", in_shape], [inner_in]))
+        else:  # (B, N) int64 -> (B, h, w) in the graph's own integer type
+            new_inputs = [helper.make_tensor_value_info("indices", onnx.TensorProto.INT64,
+                                                        ["batch", math.prod(graph_input_shape)])]
+            nodes += [helper.make_node("Reshape", ["indices", in_shape], [f"{WRAP_PREFIX}grid"]),
+                      helper.make_node("Cast", [f"{WRAP_PREFIX}grid"], [inner_in], to=inner_type)]
         nodes_after = [helper.make_node("Reshape", [inner_outs[0], const("image_shape", np.array([-1, *image_shape], np.int64))],
                                         [f"{WRAP_PREFIX}chw"])]
         if likelihood == "bernoulli":
@@ -126,7 +140,7 @@ def wrap_for_page(source: str | Path, destination: str | Path, part: str, *, lat
         nodes_after = [helper.make_node("Flatten", [inner], [name], axis=1) for inner, name in zip(inner_outs, names)]
         new_outputs = [_float_tensor(name, ["batch", math.prod(latent_shape)]) for name in names]
     else:
-        raise ValueError(f"part must be 'decoder' or 'encoder', got {part!r}")
+        raise ValueError(f"part must be 'decoder', 'indices' or 'encoder', got {part!r}")
 
     body = list(graph.node)
     del graph.node[:]

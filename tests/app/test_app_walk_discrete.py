@@ -134,3 +134,52 @@ def test_the_panel_on_an_onnx_index_pair_with_no_code_vectors(shipped_env, tmp_p
     captions = [c.value for c in at.caption]
     assert any(c.startswith("This model holds no code vectors") for c in captions), captions
     assert any(c.startswith("No walk along a code's neighbours") for c in captions), captions
+
+
+class _FakePage:
+    """Stands in for the code-grid element's page in AppTest (which runs no browser): records what Python sends,
+    and answers as the page does once it decodes (status "wasm") with cell (2, 5) set to code 100."""
+
+    def __init__(self):
+        self.sent: list[dict] = []
+
+    def __call__(self, key, data, default, **callbacks):
+        import streamlit as st
+
+        self.sent.append(data)
+        h, w = data["levels"][0]["grid"]
+        grid = list(data["base"])
+        grid[2 * w + 5] = 100
+        state = {"status": {"path": "wasm", "model_key": data["model_key"]},
+                 "edited": {"grid_key": data["grid_key"], "grids": [grid], "cell": [2, 5], "level": 0, "code": 100,
+                            "nonce": 1}}
+        st.session_state[key] = state
+        return state
+
+
+@pytest.mark.slow
+def test_the_editor_moves_to_the_page_once_the_page_decodes(shipped_env, monkeypatch):
+    """With the component installed, the panel exports the decode from indices and loads the element out of sight
+    beside the server's editor; once the element says it decodes, the server's editor is gone and the page's edit
+    drives the link and the walk along the code's neighbours."""
+    pytest.importorskip("onnxruntime")
+    from ui.components import code_grid
+
+    fake = _FakePage()
+    monkeypatch.setattr(code_grid, "assets_installed", lambda: True)
+    monkeypatch.setattr(code_grid, "_renderer", lambda: fake)
+    at = _counted(open_app(_vq_mnist5k(shipped_env), "walk"))
+    assert not at.exception and not errors(at), errors(at)
+    first = fake.sent[-1]
+    assert first["hidden"] and first["decoder_b64"] and len(first["base"]) == 49  # the server's editor holds the page
+    assert at.number_input(key="codebook_row") is not None
+    at.run()
+    assert not at.exception and not errors(at), errors(at)
+    assert not fake.sent[-1]["hidden"] and "decoder_b64" not in fake.sent[-1]  # the bytes went once
+    assert not [n for n in at.number_input if n.key in ("codebook_row", "codebook_col", "codebook_new")]
+    captions = [c.value for c in at.caption]
+    link = next(c for c in captions if c.startswith("Decoded in your browser"))
+    edited = link.split("?codes=")[1].rstrip("`").split(";")
+    assert edited[2].split(",")[5] == "100"
+    assert at.query_params["codes"] == link.split("?codes=")[1].rstrip("`")  # the link follows the page
+    image_by_caption(at, "Along code 100's neighbours: cell (2, 5)")  # the walk follows the page's edit

@@ -25,6 +25,7 @@ class _Export:
 @pytest.fixture(autouse=True)
 def _fresh_verdicts(monkeypatch):
     monkeypatch.setattr(decoders, "_VERDICTS", {})
+    monkeypatch.setattr(decoders, "_FRAME_S", {})
 
 
 def test_a_decoder_over_the_message_limit_is_not_sent(monkeypatch):
@@ -75,3 +76,25 @@ def test_a_part_that_cannot_be_weighed_is_judged_by_its_exported_file(monkeypatc
 
     monkeypatch.setattr(decoders.inference, "run", refuse)
     assert decoders.size_verdict(object(), "decoder", "e" * 64, 200 * 2**20) == ""
+
+
+def test_a_discrete_decode_from_indices_is_weighed_by_its_decoder_and_timed_on_indices(monkeypatch, tmp_path):
+    """The "indices" part (the code-grid editor's decoder) is weighed by the decoder's weights before any export
+    (the server's editor then stands in), and a small one is exported and timed on integer indices."""
+    import torch
+
+    from explorer.models.registry import build_model
+    from explorer.runtime.memory import part_parameter_bytes
+
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setattr(decoders, "_SIZES", {})
+    monkeypatch.setattr(decoders.inference, "run", lambda fn, *a, **k: fn(*a, **k))  # no inference thread here
+    torch.manual_seed(0)
+    model = build_model("vqvae", input_shape=(1, 16, 16), channels=(8, 16), res_blocks=1, codebook_size=16,
+                        code_dim=4).eval()
+    weights = part_parameter_bytes(model, "decode")
+    got, why = decoders.browser_export(model, "indices", "f" * 64, tmp_path, message_limit_bytes=weights)
+    assert got is None and "the server decodes the edited grids instead" in why
+    got, why = decoders.browser_export(model, "indices", "f" * 64, tmp_path, message_limit_bytes=2**30)
+    assert got is not None and got.path.name == "indices.onnx" and why == ""
+    assert 0 < decoders.frame_seconds(got.path, got.info) < 1.0  # fed int64 indices, as the page does

@@ -22,6 +22,17 @@ WASM_SLOWDOWN = 2.0
 _VERDICTS: dict[str, str] = {}  # sha256 of an exported file -> "" (fits the page) or why it does not
 
 
+_FRAME_S: dict[str, float] = {}  # sha256 of an exported file -> its estimated seconds per frame in the page
+
+
+def page_frame_seconds(got: CachedExport) -> float:
+    """Estimated seconds of one frame of the exported part in the page: native onnxruntime on one thread times
+    WASM_SLOWDOWN, measured once per file."""
+    if got.info.sha256 not in _FRAME_S:
+        _FRAME_S[got.info.sha256] = frame_seconds(got.path, got.info) * WASM_SLOWDOWN
+    return _FRAME_S[got.info.sha256]
+
+
 def page_verdict(got: CachedExport, message_limit_bytes: int) -> str:
     """"" when the exported part fits the page (size and speed), else the reason, naming the figures."""
     if got.info.sha256 in _VERDICTS:
@@ -32,7 +43,7 @@ def page_verdict(got: CachedExport, message_limit_bytes: int) -> str:
         reason = (f"its ONNX file is {size / 2**20:.0f} MB ({size * 4 / 3 / 2**20:.0f} MB as sent), over the page's "
                   f"message limit of {message_limit_bytes / 2**20:.0f} MB")
     else:
-        seconds = frame_seconds(got.path, got.info) * WASM_SLOWDOWN
+        seconds = page_frame_seconds(got)
         if seconds > FRAME_BUDGET_S:
             reason = (f"a frame would take about {seconds * 1000:.0f} ms in the page (over {FRAME_BUDGET_S * 1000:.0f} "
                       "ms): the page shows the preview tiers and decodes on the server on release instead")
@@ -51,20 +62,22 @@ def size_verdict(model: VAE, part: str, digest: str, message_limit_bytes: int) -
     if key not in _SIZES:
         measure = torch_side().memory.part_parameter_bytes
         try:
-            _SIZES[key] = inference.run(measure, model, "decode" if part == "decoder" else "encode")
+            _SIZES[key] = inference.run(measure, model, "encode" if part == "encoder" else "decode")
         except Exception:  # noqa: BLE001  (a model that cannot run at the small size: the exported file is judged)
             _SIZES[key] = 0
     size = _SIZES[key]
     if size * 4 / 3 <= message_limit_bytes:
         return ""
+    instead = ("the server decodes the edited grids instead" if part == "indices" else
+               "the page shows the preview tiers and decodes on the server instead")
     return (f"its weights are {size / 2**20:.0f} MB ({size * 4 / 3 / 2**20:.0f} MB as sent), over the page's message "
-            f"limit of {message_limit_bytes / 2**20:.0f} MB: the page shows the preview tiers and decodes on the "
-            "server instead")
+            f"limit of {message_limit_bytes / 2**20:.0f} MB: {instead}")
 
 
 def browser_export(model: VAE, part: str, digest: str, cache_dir: str | Path | None,
                    condition: int | None = None, message_limit_bytes: int | None = None) -> tuple[CachedExport | None, str]:
-    """(CachedExport or None, message) for `part` ("decoder" or "encoder") of `model`. A conditional model's part
+    """(CachedExport or None, message) for `part` ("decoder", "encoder" or "indices": a discrete model's decode from
+    code indices, explorer.onnx.discrete.IndexImageGraph) of `model`. A conditional model's part
     is exported under class `condition`, one file per class (the class is baked into the graph). None with the
     exporter's error when it cannot be exported; the message also says when a damaged cached file was just
     exported again. With `message_limit_bytes`, a part too large for one page message or too slow for a frame
@@ -90,4 +103,4 @@ def browser_export(model: VAE, part: str, digest: str, cache_dir: str | Path | N
     return got, note
 
 
-__all__ = ["FRAME_BUDGET_S", "WASM_SLOWDOWN", "browser_export", "page_verdict", "size_verdict"]
+__all__ = ["FRAME_BUDGET_S", "WASM_SLOWDOWN", "browser_export", "page_frame_seconds", "page_verdict", "size_verdict"]

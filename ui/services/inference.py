@@ -270,14 +270,15 @@ def evaluate_items(model: VAE, images: np.ndarray, labels: np.ndarray | None, iw
 
 def exported_part(model: VAE, part: str, digest: str, cache_dir: str | Path,
                   exporters: tuple[str, ...] = ("torchscript", "dynamo")) -> Any:
-    """The model's `part` ("decoder" or "encoder") as a cached ONNX file (explorer.onnx.export.exported_decoder /
+    """The model's `part` ("decoder", "encoder" or "indices") as a cached ONNX file (explorer.onnx.export.exported_decoder /
     exported_encoder, `<cache_dir>/<digest>/<part>.onnx`): CachedExport, or ExportFailure when no exporter works.
     The export traces the model, so it runs here like every other model call. TorchScript first: it takes about a
     second on a small CPU where torch.export takes many."""
     exported_decoder = torch_side().onnx_export.exported_decoder
     exported_encoder = torch_side().onnx_export.exported_encoder
+    exported_indices = torch_side().onnx_export.exported_indices_decoder  # a discrete model's decode from indices
 
-    fn = {"decoder": exported_decoder, "encoder": exported_encoder}[part]
+    fn = {"decoder": exported_decoder, "encoder": exported_encoder, "indices": exported_indices}[part]
     return run(fn, model, digest, cache_dir, exporters=tuple(exporters))
 
 

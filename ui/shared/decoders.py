@@ -25,4 +25,10 @@ def live_encoder(ctx: Ctx, condition: int | None = None) -> tuple[CachedExport |
     return browser_export(ctx.base_model, "encoder", ctx.weights_digest(), app_config().cache_dir, c, limit)
 
 
-__all__ = ["live_decoder", "live_encoder"]
+def live_indices_decoder(ctx: Ctx) -> tuple[CachedExport | None, str]:
+    """A discrete model's decode from code indices for the page (the codebook panel's grid editor)."""
+    limit = int(st.get_option("server.maxMessageSize")) * 2**20
+    return browser_export(ctx.base_model, "indices", ctx.weights_digest(), app_config().cache_dir, None, limit)
+
+
+__all__ = ["live_decoder", "live_encoder", "live_indices_decoder"]

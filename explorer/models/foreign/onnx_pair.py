@@ -321,6 +321,13 @@ class OnnxDiscretePairVAE(ForeignVAE):
     def codebook(self, level: int = 0) -> Tensor:
         raise ValueError("an ONNX index pair holds no code vectors: its decoder reads indices only")
 
+    def native_onnx(self, part: str) -> NativeOnnx | None:
+        """Its own decoder.onnx (integer grids (B, h, w) in) for the page's decode from indices (explorer.onnx.wrap,
+        part "indices"); nothing else is sent as it is."""
+        if part == "indices":
+            return NativeOnnx(self.decoder_graph.path, tuple(self.level.grid), tuple(self.config.value_range))
+        return None
+
     @torch.no_grad()
     def encode_indices(self, x: Tensor) -> list[Tensor]:
         array = self.to_model_range(x).detach().to("cpu", torch.float32).numpy()

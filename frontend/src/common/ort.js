@@ -73,3 +73,10 @@ export async function decode(ort, session, code, dims = [1, code.length]) {
   const feeds = { [session.inputNames[0]]: new ort.Tensor("float32", code, dims) };
   return (await session.run(feeds))[session.outputNames[0]];
 }
+
+/** Run a decoder from code indices (explorer.onnx.discrete.IndexImageGraph) on one grid: `indices` a BigInt64Array
+ * (N,) of every level's cells, flattened; returns its first output tensor (1, C, H, W) (dispose it after). */
+export async function decodeIndices(ort, session, indices) {
+  const feeds = { [session.inputNames[0]]: new ort.Tensor("int64", indices, [1, indices.length]) };
+  return (await session.run(feeds))[session.outputNames[0]];
+}

@@ -5,8 +5,10 @@ Sliders mean nothing on indices, so this panel shows what each code means instea
   histogram with the dead codes listed, the share in use and the data-set-level perplexity;
 - the code -> patch gallery: the items that use a code most, its cell's footprint and receptive field outlined;
 - the codebook as a map: PCA of the code vectors sized by usage (FSQ: decoded thumbnails on its lattice);
-- an image's code grid drawn over it, with one cell swapped to another code and decoded by the server; a pasted
-  grid (or the `codes` link parameter) is checked, and an index outside the codebook gets a message;
+- an image's code grid drawn over it: a click sets a cell to another code, decoded in the page (ui.components.code_grid:
+  a Web Worker on the exported decode from indices) where the decoder fits the page (ui.services.decoders), else by
+  the server; a pasted grid (or the `codes` link parameter) is checked, and an index outside the codebook gets a
+  message;
 - interpolation between two images' code grids, cell by cell;
 - a sample from the data's code frequencies, and why it does not look like the data.
 
@@ -15,6 +17,7 @@ The maths is explorer.analysis.codebook; every model call runs on the inference 
 
 from __future__ import annotations
 
+import hashlib
 import io
 
 import numpy as np
@@ -26,10 +29,14 @@ from PIL import Image, ImageDraw
 from explorer.analysis import codebook as cb
 from explorer.images import display_scale, make_grid, to_uint8
 from explorer.models.base import CodeLevel, check_code_indices
+from ui.app.config import app_config
 from ui.app.context import Ctx
+from ui.components import code_grid
 from ui.pages.walk.registry import register_walk_panel
 from ui.services import inference
 from ui.shared.codebook_usage import dataset_indices
+from ui.services.decoders import page_frame_seconds
+from ui.shared.decoders import live_indices_decoder
 from ui.shared.walk_panel import KEEP
 
 GALLERY = 8  # items shown for a code
@@ -39,6 +46,11 @@ DEAD_SHOWN = 200  # dead codes listed by index before "and N more"
 FOOTPRINT, FIELD = (230, 40, 40), (250, 200, 0)  # outline colours: the cell's footprint, its receptive field
 CELL_CHART = "codebook_cells"  # the clickable grid chart
 URL_PARAM = "codes"  # a link's code grid: rows separated by ";", codes by ","
+LIVE_KEY = "codebook_live_grid"  # the in-page editor (ui.components.code_grid)
+# a decode from indices estimated at most this long in the page runs on the page's thread (onnxruntime-web's async
+# run); a longer one in a Web Worker. On a loaded 2-core machine the hop to the worker and back cost more than a
+# 1 ms decode: click -> canvas write p50 74 ms in the worker, 15 ms on the page's thread (docs/discrete.md)
+MAIN_THREAD_S = 0.004
 
 
 # -- model calls (inference thread), cached per model and indices ------------------------------------------
@@ -314,6 +326,45 @@ def editor_ui(ctx: Ctx, images: np.ndarray, all_indices: list[np.ndarray], level
             source = f"the uploaded code grid {upload.name}"
         except ValueError as err:
             st.error(f"Uploaded code grid: {err}. The page shows {source} instead.")
+    parts = list(own)
+    parts[index] = grid
+    export, note = live_indices_decoder(ctx) if app_config().live and code_grid.assets_installed() else (None, "")
+    if export is None and note:
+        st.caption(f"Decoding on the server: {note}")
+    live = None
+    if export is not None:
+        model_key = f"{ctx.weights_digest()}:{export.info.sha256[:12]}"  # a re-exported file is new bytes
+        grid_key = hashlib.sha256(f"{ctx.key}|{item}|{index}|{source}".encode()
+                                  + b"".join(np.ascontiguousarray(p, dtype=np.int64).tobytes() for p in parts)).hexdigest()[:16]
+        live = (export, model_key, grid_key, "main" if page_frame_seconds(export) <= MAIN_THREAD_S else "worker")
+    path = code_grid.peek(LIVE_KEY, live[2], live[1], ctx.model.code_levels()).path if live else "fallback"
+    if path == "wasm":
+        edited, cell = _live_editor_ui(ctx, images[item], parts, level, index, item, source, live)
+    else:
+        edited, cell = _server_editor_ui(ctx, images[item], parts, level, index, item, source)
+        if live is not None:  # loads out of sight and says when it decodes; then it replaces the server's editor
+            _live_editor_ui(ctx, images[item], parts, level, index, item, source, live, hidden=True)
+    if len(parts) > 1:  # a two-level model: each level decoded alone, the other's code vectors at zero
+        alone = st.columns(len(parts))
+        for i, lv in enumerate(ctx.model.code_levels()):
+            alone[i].image(outlined(decode(ctx, [p[None] for p in edited], levels=[i])[0], []),
+                           caption=f"the edited code decoded with level {lv.name} alone")
+    neighbours_ui(ctx, edited, index, cell, int(edited[index][cell]))
+    st.download_button("This code grid (.npy)", data=grid_bytes(edited[index]), file_name="code_grid.npy",
+                       mime="application/octet-stream", on_click="ignore", key="codebook_grid_npy")
+    moved = float(np.abs(decode(ctx, [p[None] for p in edited])[0] - decode(ctx, [p[None] for p in parts])[0]).mean())
+    where = ("Decoded in your browser from the indices (onnxruntime-web, the exported decode from indices); the "
+             "server decodes the same indices for the figures below" if path == "wasm" else
+             "Decoded on the server from the indices (decode_indices)")
+    st.caption(f"{where}. Mean change over the image: {moved:.4f}. Link to this grid: "
+               f"`?{URL_PARAM}={grid_text(edited[index])}`")
+
+
+def _server_editor_ui(ctx: Ctx, image: np.ndarray, parts: list[np.ndarray], level: CodeLevel, index: int, item: int,
+                      source: str) -> tuple[list[np.ndarray], tuple[int, int]]:
+    """The server's editor: the grid as a clickable chart, row, column and code inputs, the decodes before and after
+    (decoded on the server). Returns the edited grids per level and the edited cell."""
+    grid = parts[index]
     h, w = level.grid
     c = st.columns(3)
     clicked = clicked_cell(st.session_state.get(CELL_CHART), level.grid)
@@ -329,31 +380,40 @@ def editor_ui(ctx: Ctx, images: np.ndarray, all_indices: list[np.ndarray], level
         st.session_state["codebook_new"] = int(grid[row, col])
     new = int(c[2].number_input(f"New code for that cell (0 to {level.codebook_size - 1})", 0,
                                 level.codebook_size - 1, key="codebook_new", **KEEP))
-    edited = grid.copy()
-    edited[row, col] = new
-    parts = list(own)
-    parts[index] = grid
+    edited = list(parts)
+    edited[index] = grid.copy()
+    edited[index][row, col] = new
     before = decode(ctx, [p[None] for p in parts])[0]
-    parts[index] = edited
-    after = decode(ctx, [p[None] for p in parts])[0]
+    after = decode(ctx, [p[None] for p in edited])[0]
     out = st.columns(3)
     with out[0]:
-        cells_chart_ui(grid_over(images[item], grid, level, (row, col)), grid, level)
+        cells_chart_ui(grid_over(image, grid, level, (row, col)), grid, level)
         st.caption(f"item {item} with {source} (level {level.name}): click a cell to pick it")
     out[1].image(outlined(before, []), caption=f"decode of {source}")
-    out[2].image(outlined(after, [(cb.cell_boxes(level, row, col, images.shape[-2:])[0], FOOTPRINT)]),
+    out[2].image(outlined(after, [(cb.cell_boxes(level, row, col, image.shape[-2:])[0], FOOTPRINT)]),
                  caption=f"decode with cell ({row}, {col}) set to code {new}")
-    if len(parts) > 1:  # a two-level model: each level decoded alone, the other's code vectors at zero
-        alone = st.columns(len(parts))
-        for i, lv in enumerate(ctx.model.code_levels()):
-            alone[i].image(outlined(decode(ctx, [p[None] for p in parts], levels=[i])[0], []),
-                           caption=f"the edited code decoded with level {lv.name} alone")
-    neighbours_ui(ctx, parts, index, (row, col), new)
-    st.download_button("This code grid (.npy)", data=grid_bytes(edited), file_name="code_grid.npy",
-                       mime="application/octet-stream", on_click="ignore", key="codebook_grid_npy")
-    moved = float(np.abs(after - before).mean())
-    st.caption(f"Decoded on the server from the indices (decode_indices). Mean change over the image: {moved:.4f}. "
-               f"Link to this grid: `?{URL_PARAM}={grid_text(edited)}`")
+    return edited, (row, col)
+
+
+def _live_editor_ui(ctx: Ctx, image: np.ndarray, parts: list[np.ndarray], level: CodeLevel, index: int, item: int,
+                    source: str, live: tuple, hidden: bool = False) -> tuple[list[np.ndarray], tuple[int, int]]:
+    """The editor in the page (ui.components.code_grid): a click sets a cell to the picked code and the page decodes
+    the grid itself. Returns the grids the page reported (the start grids before its first edit) and the last
+    edited cell; a new edit goes into the link (`codes`)."""
+    export, model_key, grid_key, decode_in = live
+    h, w = level.grid
+    result = code_grid.code_grid(
+        LIVE_KEY, export.path, model_key, ctx.model.code_levels(), parts, index,
+        int(st.session_state.get("codebook_code", 0)), image, grid_key,
+        display_size=int(image.shape[-1] * display_scale(*image.shape[-2:], 280)),
+        caption=f"item {item} with {source} (level {level.name}), decoded in your browser: click a cell to set it "
+                "to the code on the right", hidden=hidden, decode_in=decode_in)
+    if hidden or result.grids is None:
+        return list(parts), (h // 2, w // 2)
+    text = grid_text(result.grids[index])
+    if st.query_params.get(URL_PARAM) != text:
+        st.query_params[URL_PARAM] = text  # the link follows the page's edits
+    return result.grids, result.cell or (h // 2, w // 2)
 
 
 def neighbours_ui(ctx: Ctx, parts: list[np.ndarray], index: int, cell: tuple[int, int], code: int) -> None:
