@@ -45,9 +45,9 @@ def tiny_split() -> DataSplit:
 
 @pytest.fixture
 def map_workers(monkeypatch) -> list[subprocess.Popen]:
-    """Every worker process ui.services.workers starts during the test (map workers and the like), in order: for the
+    """Every worker process explorer.runtime.workers starts during the test (map workers and the like), in order: for the
     tests that kill one."""
-    from ui.services import workers
+    from explorer.runtime import workers
 
     started: list[subprocess.Popen] = []
     real_popen = subprocess.Popen
