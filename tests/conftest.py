@@ -70,6 +70,22 @@ def models() -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def optimum_folder(tmp_path_factory) -> Path:
+    """The shipped conv-mnist5k exported in Optimum's layout (vae_encoder/model.onnx + vae_decoder/model.onnx, with
+    explorer's metadata_props; no fp16 file), built once, in a folder of its own under a models root."""
+    pytest.importorskip("onnxruntime")
+    from explorer.cache import weights_digest
+    from explorer.checkpoint import from_pretrained
+    from explorer.onnx.export import export_optimum
+
+    shipped = Path(__file__).resolve().parents[1] / "pretrained" / "conv-mnist5k"
+    folder = tmp_path_factory.mktemp("optimum-models") / "conv-mnist5k-optimum"
+    # the TorchScript exporter: the faster one, and the layout is the same
+    export_optimum(from_pretrained(shipped), folder, weights_digest(shipped), exporters=("torchscript",), fp16=False)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def onnx_folder(tmp_path_factory) -> Path:
     """A tiny Bernoulli ONNX pair on 1x28x28 with a 4-D code (tests.support.foreign_models), built once."""
     pytest.importorskip("onnxruntime")

@@ -41,6 +41,7 @@ from torch import Tensor, nn
 from explorer.files import atomic_write_bytes, atomic_write_with, file_sha256
 from explorer.models.base import VAE, eval_mode
 from explorer.models.blocks.conditioning import with_default_condition
+from explorer.models.foreign.detect import OPTIMUM_DECODER, OPTIMUM_ENCODER
 from explorer.onnx.trust import vet_onnx_file
 from explorer.onnx.wrap import wrap_for_page
 
@@ -52,7 +53,8 @@ PROBE_ATOL = 1e-4  # an export whose output differs more from torch on the probe
 PROBE_BATCH = 2  # example batch for export: torch.export specialises sizes 0 and 1, which would fix the batch
 METADATA_VERSION = 1
 # Optimum's layout for a diffusers VAE (optimum-cli export onnx): one folder per part, model.onnx in each
-OPTIMUM_FILES = {"encoder": "vae_encoder/model.onnx", "decoder": "vae_decoder/model.onnx"}
+OPTIMUM_FILES = {"encoder": OPTIMUM_ENCODER, "decoder": OPTIMUM_DECODER}
+OPTIMUM_FORMAT = "vae-latent-explorer/optimum-vae"  # metadata_props["format"] of the files export_optimum writes
 OPTIMUM_FP16 = "vae_decoder/model_fp16.onnx"
 OPTIMUM_NAMES = {"decoder": (["latent_sample"], ["sample"]), "encoder": (["sample"], ["latent_parameters"])}
 FP16_TOLERANCE = 2 / 255  # the fp16 decoder's images may differ from fp32's by at most this, in [0, 1]
@@ -520,7 +522,7 @@ def optimum_metadata(model: VAE, digest: str) -> dict[str, str]:
     """What every file of the Optimum layout records: latent shape, scaling and shift (latent = code / scaling_factor
     + shift_factor), the images' range at both ends, the weights digest."""
     scaling, shift = model.code_scaling()
-    return {"format": "vae-latent-explorer/optimum-vae", "latent_shape": json.dumps(list(model.latent_shape)),
+    return {"format": OPTIMUM_FORMAT, "latent_shape": json.dumps(list(model.latent_shape)),
             "scaling_factor": repr(float(scaling)), "shift_factor": repr(float(shift)),
             "input_range": "[-1, 1]", "output_range": "[-1, 1]", "image_shape": json.dumps(list(model.config.input_shape)),
             "weights_digest": digest, "family": model.family}
@@ -589,7 +591,7 @@ def export_optimum(model: VAE, folder: str | Path, digest: str, opset: int = DEF
 
 __all__ = [
     "CachedExport", "DEFAULT_OPSET", "EXPORTERS", "ExportFailure", "ExportInfo", "FP16_TOLERANCE", "OPTIMUM_FILES",
-    "OPTIMUM_FP16", "OnnxExportError", "OptimumExport", "export_optimum", "fp16_decoder", "optimum_metadata",
+    "OPTIMUM_FORMAT", "OPTIMUM_FP16", "OnnxExportError", "OptimumExport", "export_optimum", "fp16_decoder", "optimum_metadata",
     "read_metadata",
     "check_file", "export_decoder", "frame_seconds", "export_encoder", "exported_decoder", "exported_encoder",
 ]
