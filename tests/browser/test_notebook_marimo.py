@@ -1,9 +1,11 @@
-"""LatentWalk in marimo (`mo.ui.anywidget(LatentWalk(...))`), served by `marimo run` on 127.0.0.1 and opened in
-headless Chromium with every request to another host blocked. The walk paints the kernel's torch decode of its start
-code; a slider dragged with page.mouse repaints the image, and after the release a downstream cell that reads
-`walk.value` shows the released values (the page's report reaches marimo as a change of the widget's synced
+"""The notebook widgets in marimo (`mo.ui.anywidget(...)`), served by `marimo run` on 127.0.0.1 and opened in
+headless Chromium with every request to another host blocked. LatentWalk: the walk paints the kernel's torch decode
+of its start code; a slider dragged with page.mouse repaints the image, and after the release a downstream cell that
+reads `walk.value` shows the released values (the page's report reaches marimo as a change of the widget's synced
 `reported` trait: frontend/src/hosts/anywidget.js); a button whose on_click sets `walk.code` in the kernel repaints
-the page to the kernel's decode of that code. One marimo server for the module.
+the page to the kernel's decode of that code. LatentMap: the points paint, hover paints the torch decode of the
+hovered item's code, and a box drawn with the mouse reaches a downstream cell that reads `.selection`. DrawPad: a
+stroke reaches a downstream cell that reads `.code`. One marimo app, one server for the module.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "pretrained" / "conv-mnist5k"
 START_SEED, SET_SEED = 0, 3  # the start code's generator, and the code the button sets
+MAP_SEED, MAP_N = 5, 3000  # the map's codes (16-D, in 10 clusters): few enough that their own codes travel
+# the walk's frames: the draw pad's encodes land in the same list (window.__liveLatent.frames), in draw mode
+WALK_FRAMES_JS = FRAMES_JS.replace("?? []).map(", "?? []).filter((f) => f.mode !== 'draw').map(")
 
 # the app: a model loaded as the JupyterLab tests load it, the walk, a cell that reads walk.value, and a button
 # that sets walk.code from Python (its on_click runs in the kernel)
@@ -45,9 +50,11 @@ def _():
     import marimo as mo
     import numpy as np
 
+    import torch
+
     from explorer.checkpoint import from_pretrained
-    from explorer.notebook import LatentWalk
-    return LatentWalk, from_pretrained, json, mo, np
+    from explorer.notebook import DrawPad, LatentMap, LatentWalk
+    return DrawPad, LatentMap, LatentWalk, from_pretrained, json, mo, np, torch
 
 
 @app.cell
@@ -56,7 +63,7 @@ def _(LatentWalk, from_pretrained, mo, np):
     start = np.random.default_rng({start_seed}).standard_normal(model.latent_shape).astype(np.float32)
     walk = mo.ui.anywidget(LatentWalk(model, start=start, cache_dir={cache!r}))
     walk
-    return (walk,)
+    return model, walk
 
 
 @app.cell
@@ -78,6 +85,38 @@ def _(mo, np, walk):
     return (set_button,)
 
 
+@app.cell
+def _(LatentMap, mo, model, np):
+    rng = np.random.default_rng({map_seed})
+    labels = rng.integers(0, 10, {map_n})
+    codes = (rng.standard_normal((10, 16))[labels] * 2 + 0.6 * rng.standard_normal(({map_n}, 16))).astype(np.float32)
+    bigmap = mo.ui.anywidget(LatentMap(codes, labels=labels, model=model, cache_dir={cache!r}, width=560, height=360))
+    bigmap
+    return (bigmap,)
+
+
+@app.cell
+def _(bigmap, json, mo):
+    picked = {{"n": int(bigmap.selection.size), "first": bigmap.selection[:200].tolist()}}
+    mo.Html(f"<pre id='map-value'>{{json.dumps(picked)}}</pre>")
+    return
+
+
+@app.cell
+def _(DrawPad, mo, model):
+    pad = mo.ui.anywidget(DrawPad(model, cache_dir={cache!r}))
+    pad
+    return (pad,)
+
+
+@app.cell
+def _(json, mo, pad, torch):
+    drawn = None if pad.code is None else {{"code": pad.code.ravel().tolist(), "want": pad.model.encode(
+        torch.from_numpy(pad.prepared)[None, None]).mean.ravel().tolist()}}
+    mo.Html(f"<pre id='pad-value' style='white-space: pre-wrap; max-width: 720px'>{{json.dumps(drawn)}}</pre>")
+    return
+
+
 if __name__ == "__main__":
     app.run()
 '''
@@ -88,7 +127,7 @@ def marimo_url(tmp_path_factory):
     work = tmp_path_factory.mktemp("marimo")
     app = work / "walk_app.py"
     app.write_text(APP.format(version=marimo.__version__, model=str(MODEL), cache=str(work / "cache"),
-                              start_seed=START_SEED, set_seed=SET_SEED))
+                              start_seed=START_SEED, set_seed=SET_SEED, map_seed=MAP_SEED, map_n=MAP_N))
     port = free_port()
     # no update check (it asks PyPI) and a config folder of the run's own; the kernel imports what the test does
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MARIMO_SKIP_UPDATE_CHECK": "1",
@@ -107,7 +146,7 @@ def painted_like_torch(model, frame) -> int:
     return int(np.abs(np.asarray(frame["pixels"]) - want).max())
 
 
-def test_latent_walk_in_marimo(marimo_url, browser, shots):
+def test_the_widgets_in_marimo(marimo_url, browser, shots):
     model = from_pretrained(MODEL)
     start_code = np.random.default_rng(START_SEED).standard_normal(model.latent_shape).astype(np.float32).ravel()
     ctx = browser.new_context(viewport={"width": 1300, "height": 900})
@@ -117,7 +156,7 @@ def test_latent_walk_in_marimo(marimo_url, browser, shots):
     t_open = time.monotonic()
     page.goto(marimo_url)
     # Playwright's CSS locators reach into marimo's shadow roots, where the widget draws
-    page.locator(".ll-root[data-path='wasm']").wait_for()
+    page.locator(".ll-root[data-path='wasm']").first.wait_for()
     page.wait_for_function("() => (window.__liveLatent?.frames ?? []).length > 0")
     ready_s = time.monotonic() - t_open
     # when the parts crossed, in s since the page's navigation: the page's first ask (the widget's cell has run),
@@ -127,7 +166,7 @@ def test_latent_walk_in_marimo(marimo_url, browser, shots):
     shown = page.locator("#walk-value")
 
     # (a) the first frame: the kernel's torch decode of the start code
-    first = page.evaluate(FRAMES_JS)[-1]
+    first = page.evaluate(WALK_FRAMES_JS)[-1]
     np.testing.assert_allclose(first["code"], start_code, atol=1e-5)
     assert painted_like_torch(model, first) <= 1
     assert json.loads(shown.text_content())["values"] == [0.0] * 8
@@ -137,7 +176,7 @@ def test_latent_walk_in_marimo(marimo_url, browser, shots):
     slider = page.locator(".ll-root input[type=range]").first
     box = slider.bounding_box()
     y, x0, width = box["y"] + box["height"] / 2, box["x"], box["width"]
-    n_before = len(page.evaluate(FRAMES_JS))
+    n_before = len(page.evaluate(WALK_FRAMES_JS))
     page.mouse.move(x0 + width / 2, y)
     page.mouse.down()
     for k in range(1, 11):
@@ -146,7 +185,7 @@ def test_latent_walk_in_marimo(marimo_url, browser, shots):
     t_release = time.monotonic()
     released = slider.evaluate("(e) => Array.from(e.closest('.ll-root').querySelectorAll('input[type=range]'),"
                                " (s) => Number(s.value))")
-    dragged = page.evaluate(FRAMES_JS)[n_before:]
+    dragged = page.evaluate(WALK_FRAMES_JS)[n_before:]
     distinct = {bytes(f["pixels"]) for f in dragged} - {bytes(first["pixels"])}
     assert len(distinct) >= 5, f"only {len(distinct)} new frames painted over the drag"
     assert max(painted_like_torch(model, f) for f in dragged[:: max(1, len(dragged) // 4)]) <= 1
@@ -167,20 +206,92 @@ def test_latent_walk_in_marimo(marimo_url, browser, shots):
     # (c) setting walk.code from Python (the button's on_click, in the kernel) repaints the page to its decode
     set_code = np.random.default_rng(SET_SEED).standard_normal(model.latent_shape).astype(np.float32).ravel()
     page.get_by_role("button", name="Set a code from Python").click()
-    page.wait_for_function("([first, last]) => { const f = window.__liveLatent.frames.at(-1);"
+    page.wait_for_function("([first, last]) => { const f = window.__liveLatent.frames.filter((f) => f.mode !== 'draw')"
+                           ".at(-1);"
                            " return Math.abs(f.code[0] - first) < 1e-4 && Math.abs(f.code.at(-1) - last) < 1e-4; }",
                            arg=[float(set_code[0]), float(set_code[-1])])
-    last = page.evaluate(FRAMES_JS)[-1]
+    last = page.evaluate(WALK_FRAMES_JS)[-1]
     np.testing.assert_allclose(last["code"], set_code, atol=1e-5)
     assert painted_like_torch(model, last) <= 1
     page.screenshot(path=str(shots / "marimo_walk_set_code.png"))
 
+    t_map = time.monotonic()
+    map_figures = map_in_marimo(page, model)
+    draw_in_marimo(page, shots)
+    widgets_s = time.monotonic() - t_map
+
     figures = (f"marimo {marimo.__version__} LatentWalk: first frame {ready_s:.1f} s after the page was opened (the "
                f"kernel's imports, model and ONNX export included; parts asked and received at "
                f"{', '.join(f'{t:.1f}' for t in crossed)} s); {len(dragged)} frames ({len(distinct)} new) over "
-               f"the drag; the downstream cell showed the released values {cell_s:.2f} s after the release; blocked "
-               f"requests: {len(blocked)}")
+               f"the drag; the downstream cell showed the released values {cell_s:.2f} s after the release; "
+               f"{map_figures}; the map and draw pad checks took {widgets_s:.1f} s; blocked requests: {len(blocked)}")
     print(figures)
     (shots / "figures.txt").write_text(figures + "\n")
     assert not blocked, blocked
     ctx.close()
+
+
+def map_in_marimo(page, model) -> str:
+    """LatentMap in marimo: painted, hover decodes the hovered item's own code (the codes travel: N*D is small), and a
+    Shift+drag box reaches the cell that reads `bigmap.selection`. Returns the figures it measured."""
+    rng = np.random.default_rng(MAP_SEED)
+    labels = rng.integers(0, 10, MAP_N)
+    codes = (rng.standard_normal((10, 16))[labels] * 2 + 0.6 * rng.standard_normal((MAP_N, 16))).astype(np.float32)
+    overlay = page.locator("[data-testid=big-map-overlay]")
+    overlay.scroll_into_view_if_needed()
+    page.wait_for_function(f"() => window.__bigMap?.current()?.ds?.n === {MAP_N} && window.__bigMap.current().session")
+    box = overlay.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    n_hovers = page.evaluate("() => window.__bigMap.hovers.length")
+    t_hover = time.monotonic()
+    page.mouse.move(cx + 10, cy - 8)
+    page.mouse.move(cx + 11, cy - 8)
+    page.wait_for_function(f"() => window.__bigMap.hovers.length > {n_hovers}")
+    hover_s = time.monotonic() - t_hover
+    hover = page.evaluate("() => window.__bigMap.hovers.at(-1)")
+    decoded = page.evaluate("""() => { const root = window.__bigMap.current().root;
+      const c = root.querySelector('[data-testid=big-map-decoded]');
+      return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0)); }""")
+    assert hover["how"] == "item" and hover["index"] is not None
+    want = torch_pixels(model, codes[hover["index"]]).reshape(-1).astype(int)
+    # the codes cross as float16: a pixel may round the other way
+    assert np.abs(np.asarray(decoded) - want).max() <= 2, "the hover's decode differs from the kernel's"
+
+    page.keyboard.down("Shift")
+    page.mouse.move(cx - 60, cy - 45)
+    page.mouse.down()
+    page.mouse.move(cx + 50, cy + 40, steps=6)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    t_release = time.monotonic()
+    sel = page.evaluate("() => window.__bigMap.current().selection")
+    assert sel["kind"] == "box" and sel["total"] > 0
+    shown = page.locator("#map-value")
+    deadline = time.monotonic() + 60
+    while (cell := json.loads(shown.text_content()))["n"] != sel["total"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert cell["n"] == sel["total"] and cell["first"] == sel["first"][:200], (cell["n"], sel["total"])
+    return (f"LatentMap of {MAP_N:,} points: hover decoded in {hover_s:.2f} s, a box of {sel['total']} points "
+            f"reached the cell reading .selection {time.monotonic() - t_release:.2f} s after the release")
+
+
+def draw_in_marimo(page, shots) -> None:
+    """DrawPad in marimo: a stroke, released, reaches the cell that reads `pad.code` (the model's encoding of the
+    drawing the kernel prepared), close to the page's own encoding of the same strokes."""
+    pad = page.locator("[data-testid=live-latent-draw]")
+    pad.scroll_into_view_if_needed()
+    page.locator(".ll-root[data-path='wasm']:has([data-testid=live-latent-draw])").wait_for()
+    b = pad.bounding_box()
+    page.mouse.move(b["x"] + b["width"] * 0.5, b["y"] + b["height"] * 0.2)
+    page.mouse.down()
+    page.mouse.move(b["x"] + b["width"] * 0.52, b["y"] + b["height"] * 0.8, steps=8)
+    page.mouse.up()
+    shown = page.locator("#pad-value")
+    deadline = time.monotonic() + 60
+    while (drawn := json.loads(shown.text_content())) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert drawn, "the drawing never reached the cell reading pad.code"
+    np.testing.assert_allclose(drawn["code"], drawn["want"], atol=1e-5)
+    page_code = page.evaluate("() => Array.from(window.__liveLatent.frames.filter((f) => f.mode === 'draw')"
+                              ".at(-1).code)")
+    np.testing.assert_allclose(page_code, drawn["code"], atol=0.05)  # the page's own encoding of the same strokes
