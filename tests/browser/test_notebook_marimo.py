@@ -4,7 +4,10 @@ of its start code; a slider dragged with page.mouse repaints the image, and afte
 reads `walk.value` shows the released values (the page's report reaches marimo as a change of the widget's synced
 `reported` trait: frontend/src/hosts/anywidget.js); a button whose on_click sets `walk.code` in the kernel repaints
 the page to the kernel's decode of that code. LatentMap: the points paint, hover paints the torch decode of the
-hovered item's code, and a box drawn with the mouse reaches a downstream cell that reads `.selection`. DrawPad: a
+hovered item's code, a box drawn with the mouse reaches a downstream cell that reads `.selection`, and a t-SNE layout
+asked for by a button shows its progress under the map, and the t-SNE one that supersedes it (found in the disk
+cache, as an earlier run leaves it) replaces the points from the kernel's watching thread, the selection kept.
+DrawPad: a
 stroke reaches a downstream cell that reads `.code`. One marimo app, one server for the module.
 """
 
@@ -21,6 +24,7 @@ import numpy as np
 import pytest
 
 from explorer.checkpoint import from_pretrained
+from explorer.map_wire import data_bounds
 from tests.browser.driver import FRAMES_JS, torch_pixels
 from tests.support.offline import block_foreign
 from tests.support.ports import free_port
@@ -103,6 +107,22 @@ def _(bigmap, json, mo):
 
 
 @app.cell
+def _(bigmap, mo):
+    def by_umap(_):
+        bigmap.layout = "umap"  # a background job in a worker process, watched from a kernel thread
+        return 1
+
+    def by_tsne(_):
+        bigmap.layout = "tsne"  # supersedes the UMAP (found in the cache here)
+        return 1
+
+    umap_button = mo.ui.button(label="Lay the map out by UMAP", on_click=by_umap)
+    tsne_button = mo.ui.button(label="Lay the map out by t-SNE", on_click=by_tsne)
+    mo.hstack([umap_button, tsne_button])
+    return umap_button, tsne_button
+
+
+@app.cell
 def _(DrawPad, mo, model):
     pad = mo.ui.anywidget(DrawPad(model, cache_dir={cache!r}))
     pad
@@ -122,9 +142,30 @@ if __name__ == "__main__":
 '''
 
 
+def map_codes() -> tuple[np.ndarray, np.ndarray]:
+    """The app's map: (codes (MAP_N, 16) float32, labels (MAP_N,)), as its cell makes them."""
+    rng = np.random.default_rng(MAP_SEED)
+    labels = rng.integers(0, 10, MAP_N)
+    return (rng.standard_normal((10, 16))[labels] * 2 + 0.6 * rng.standard_normal((MAP_N, 16))).astype(np.float32), labels
+
+
+def tsne_coords() -> np.ndarray:
+    """The t-SNE layout planted in the cache (MAP_N, 2): any coordinates the page can be checked against."""
+    return np.random.default_rng(9).uniform(-30, 30, (MAP_N, 2)).astype(np.float32)
+
+
 @pytest.fixture(scope="module")
 def marimo_url(tmp_path_factory):
     work = tmp_path_factory.mktemp("marimo")
+    # the map's t-SNE where an earlier run of explorer.analysis.map_jobs would have cached it: the layout check then
+    # costs no t-SNE (tests/notebook/test_map_layout.py runs the real one)
+    from explorer.analysis.map_jobs import cache_path, map_key
+    from explorer.cache import write_entry
+    from explorer.notebook.layouts import DATASET, layout_params
+    from explorer.notebook.models import object_digest
+
+    key = map_key(object_digest(from_pretrained(MODEL)), DATASET, "tsne", layout_params("tsne"), 0, map_codes()[0])
+    write_entry(cache_path(work / "cache", key), {"coords": tsne_coords()}, {"method": "tsne"})
     app = work / "walk_app.py"
     app.write_text(APP.format(version=marimo.__version__, model=str(MODEL), cache=str(work / "cache"),
                               start_seed=START_SEED, set_seed=SET_SEED, map_seed=MAP_SEED, map_n=MAP_N))
@@ -234,9 +275,7 @@ def test_the_widgets_in_marimo(marimo_url, browser, shots):
 def map_in_marimo(page, model) -> str:
     """LatentMap in marimo: painted, hover decodes the hovered item's own code (the codes travel: N*D is small), and a
     Shift+drag box reaches the cell that reads `bigmap.selection`. Returns the figures it measured."""
-    rng = np.random.default_rng(MAP_SEED)
-    labels = rng.integers(0, 10, MAP_N)
-    codes = (rng.standard_normal((10, 16))[labels] * 2 + 0.6 * rng.standard_normal((MAP_N, 16))).astype(np.float32)
+    codes, _ = map_codes()
     overlay = page.locator("[data-testid=big-map-overlay]")
     overlay.scroll_into_view_if_needed()
     page.wait_for_function(f"() => window.__bigMap?.current()?.ds?.n === {MAP_N} && window.__bigMap.current().session")
@@ -271,8 +310,29 @@ def map_in_marimo(page, model) -> str:
     while (cell := json.loads(shown.text_content()))["n"] != sel["total"] and time.monotonic() < deadline:
         time.sleep(0.1)
     assert cell["n"] == sel["total"] and cell["first"] == sel["first"][:200], (cell["n"], sel["total"])
+    selection_s = time.monotonic() - t_release
+
+    # layouts asked for from Python: a UMAP's progress shows under the map while the PCA points stay; the t-SNE that
+    # supersedes it arrives from the kernel's watching thread, the selection kept
+    job = page.locator("[data-testid=big-map-job]")
+    page.get_by_role("button", name="Lay the map out by UMAP").click()
+    page.locator("[data-testid=big-map-job][data-state=running][data-method=umap]").wait_for()
+    assert "UMAP of 3,000 points in the background" in job.inner_text() and "PCA layout is shown meanwhile" in \
+        job.inner_text()
+    assert page.evaluate("() => window.__bigMap.current().ds.key.endsWith(':pca')")
+    t_layout = time.monotonic()
+    page.get_by_role("button", name="Lay the map out by t-SNE").click()
+    page.wait_for_function("() => window.__bigMap.current()?.ds?.key.endsWith(':tsne')")
+    layout_s = time.monotonic() - t_layout
+    laid = page.evaluate("() => { const i = window.__bigMap.current(); return { bounds: i.ds.bounds, n: i.ds.n, "
+                         "selection: i.selection && { kind: i.selection.kind, total: i.selection.total } }; }")
+    np.testing.assert_allclose(laid["bounds"], data_bounds(tsne_coords()), rtol=1e-6)
+    assert laid["n"] == MAP_N and laid["selection"] == {"kind": "given", "total": sel["total"]}
+    assert job.get_attribute("data-state") == "done" and "t-SNE of 3,000 points: loaded from the cache" in job.inner_text()
+    assert json.loads(shown.text_content())["n"] == sel["total"]
     return (f"LatentMap of {MAP_N:,} points: hover decoded in {hover_s:.2f} s, a box of {sel['total']} points "
-            f"reached the cell reading .selection {time.monotonic() - t_release:.2f} s after the release")
+            f"reached the cell reading .selection {selection_s:.2f} s after the release, the t-SNE points painted "
+            f"{layout_s:.2f} s after the button")
 
 
 def draw_in_marimo(page, shots) -> None:
