@@ -205,6 +205,10 @@ class LatentMap(PartsWidget):
                 header.update(model_key=key, image_shape=[int(s) for s in image_shape])
                 self.parts[key] = onnx.read_bytes
                 parts["decoder_url"] = key
+        if self._runner is not None:  # the page offers the layouts in a selector (host.set("layout", name))
+            given = [{"value": GIVEN, "label": "as given"}] if self.shown_layout == GIVEN else []
+            header["layouts"] = given + [{"value": m, "label": LABELS[m]} for m in ("pca", *BACKGROUND)]
+            header["layout"] = self.shown_layout
         self.data = {"header": header, "parts": parts}
         self._set_points()
         self.selection = np.zeros(0, np.int64)
@@ -257,6 +261,11 @@ class LatentMap(PartsWidget):
             self.clicked = int(value["index"])
         elif name == "hover" and isinstance(value, dict):
             self.hovered = None if value.get("index") is None else int(value["index"])
+        elif name == "layout" and self._runner is not None:  # the page's layout selector
+            try:
+                self.layout = str(value)
+            except traitlets.TraitError:
+                pass  # not a layout this map offers: the page's selector goes back to .layout with the next data
         elif name == "colour" and value in COLOURS:
             self._from_page = True
             try:
@@ -388,6 +397,8 @@ class LatentMap(PartsWidget):
         else:
             raise ValueError(f"layout must be one of {('pca', *BACKGROUND)}, got {method!r}")
         self.set_trait("layout", method)
+        with self._lock:
+            self.data = {**self.data, "header": {**self.data["header"], "layout": method}}
         return request
 
     @property

@@ -4,11 +4,11 @@ of its start code; a slider dragged with page.mouse repaints the image, and afte
 reads `walk.value` shows the released values (the page's report reaches marimo as a change of the widget's synced
 `reported` trait: frontend/src/hosts/anywidget.js); a button whose on_click sets `walk.code` in the kernel repaints
 the page to the kernel's decode of that code. LatentMap: the points paint, hover paints the torch decode of the
-hovered item's code, a box drawn with the mouse reaches a downstream cell that reads `.selection`, and a t-SNE layout
-asked for by a button shows its progress under the map, and the t-SNE one that supersedes it (found in the disk
-cache, as an earlier run leaves it) replaces the points from the kernel's watching thread, the selection kept.
-DrawPad: a
-stroke reaches a downstream cell that reads `.code`. One marimo app, one server for the module.
+hovered item's code, a box drawn with the mouse reaches a downstream cell that reads `.selection`, a UMAP layout
+picked in the map's selector shows its progress under the map, and the t-SNE one a button asks for from Python
+(found in the disk cache, as an earlier run leaves it) supersedes it and replaces the points from the kernel's
+watching thread, the selection kept. DrawPad: a stroke reaches a downstream cell that reads `.code`. One marimo
+app, one server for the module.
 """
 
 from __future__ import annotations
@@ -108,18 +108,13 @@ def _(bigmap, json, mo):
 
 @app.cell
 def _(bigmap, mo):
-    def by_umap(_):
-        bigmap.layout = "umap"  # a background job in a worker process, watched from a kernel thread
+    def lay_out(_):
+        bigmap.layout = "tsne"  # a background job, watched from a kernel thread (found in the cache here)
         return 1
 
-    def by_tsne(_):
-        bigmap.layout = "tsne"  # supersedes the UMAP (found in the cache here)
-        return 1
-
-    umap_button = mo.ui.button(label="Lay the map out by UMAP", on_click=by_umap)
-    tsne_button = mo.ui.button(label="Lay the map out by t-SNE", on_click=by_tsne)
-    mo.hstack([umap_button, tsne_button])
-    return umap_button, tsne_button
+    layout_button = mo.ui.button(label="Lay the map out by t-SNE", on_click=lay_out)
+    layout_button
+    return (layout_button,)
 
 
 @app.cell
@@ -312,10 +307,10 @@ def map_in_marimo(page, model) -> str:
     assert cell["n"] == sel["total"] and cell["first"] == sel["first"][:200], (cell["n"], sel["total"])
     selection_s = time.monotonic() - t_release
 
-    # layouts asked for from Python: a UMAP's progress shows under the map while the PCA points stay; the t-SNE that
-    # supersedes it arrives from the kernel's watching thread, the selection kept
+    # layouts: a UMAP picked in the page's selector shows its progress under the map while the PCA points stay; the
+    # t-SNE asked for from Python supersedes it and arrives from the kernel's watching thread, the selection kept
     job = page.locator("[data-testid=big-map-job]")
-    page.get_by_role("button", name="Lay the map out by UMAP").click()
+    page.locator("[data-testid=big-map-layout]").select_option("umap")
     page.locator("[data-testid=big-map-job][data-state=running][data-method=umap]").wait_for()
     assert "UMAP of 3,000 points in the background" in job.inner_text() and "PCA layout is shown meanwhile" in \
         job.inner_text()

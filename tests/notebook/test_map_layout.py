@@ -126,3 +126,17 @@ def test_a_tsne_in_the_background_worker(tmp_path):
     again = LatentMap(codes, labels=labels, cache_dir=tmp_path, layout="tsne")
     assert again.wait_layout(10)
     np.testing.assert_array_equal(again.coords, m.coords)
+
+
+def test_the_pages_layout_selector_asks_the_kernel(tmp_path):
+    codes, labels = clustered(15)
+    planted = np.random.default_rng(2).uniform(-3, 3, (len(codes), 2))
+    plant(tmp_path, codes, "umap", planted)
+    m = LatentMap(codes, labels=labels, cache_dir=tmp_path)
+    header = m.data["header"]
+    assert [o["value"] for o in header["layouts"]] == ["pca", "umap", "tsne"] and header["layout"] == "pca"
+    m._message(m, {"type": "set", "name": "layout", "value": "umap"}, [])  # the page's selector
+    assert m.layout == "umap" and m.data["header"]["layout"] == "umap" and m.wait_layout(30)
+    np.testing.assert_allclose(m.coords, planted.astype(np.float32))
+    m._message(m, {"type": "set", "name": "layout", "value": "mds"}, [])  # not offered: nothing changes
+    assert m.layout == "umap" and m.shown_layout == "umap"

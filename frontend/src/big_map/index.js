@@ -2,8 +2,9 @@
 // hosts/anywidget.js through widget.js, the notebook's LatentMap) gives it the element to draw into and each new
 // `data`; selections, clicks, the colouring and status go back by host.set, the hover and "Send to walk" by
 // host.send. A header's `colour` applies whenever it changes, and a `selected` blob (uint32 indices, under a new
-// header.selection_key) is a selection set by the host; a `layout_job` is a layout the host computes meanwhile
-// (its progress is shown under the map). This file mounts the instance and applies `data`; the
+// header.selection_key) is a selection set by the host; `layouts` are the layouts the host computes on request
+// (a selector sends host.set("layout", name)) and a `layout_job` is one it computes meanwhile (its progress is shown
+// under the map). This file mounts the instance and applies `data`; the
 // rest is split by concern: wire.js (the wire format), view.js, raster.js, select.js, input.js, decode.js,
 // items.js, state.js.
 //
@@ -77,7 +78,11 @@ function mount(host) {
   inst.search = el("input", { type: "search", class: "bm-search", placeholder: "index or label", "data-testid": "big-map-search",
     "aria-label": "Search by index or label" });
   inst.search.addEventListener("keydown", (ev) => { if (ev.key === "Enter") search(inst, inst.search.value); });
-  tools.append(...Object.values(inst.modeButtons), inst.colourButton, inst.search,
+  // the layouts a host computes on request (header.layouts, the notebook's LatentMap); hidden where it offers none
+  inst.layoutSelect = el("select", { class: "bm-layout", "data-testid": "big-map-layout", "aria-label": "Layout" });
+  inst.layoutSelect.hidden = true;
+  inst.layoutSelect.addEventListener("change", () => inst.host?.set("layout", inst.layoutSelect.value));
+  tools.append(...Object.values(inst.modeButtons), inst.colourButton, inst.layoutSelect, inst.search,
     button("Reset view", "big-map-reset", () => { fit(inst); schedule(inst, performance.now()); }),
     button("Clear", "big-map-clear", () => clearSelection(inst)));
   inst.canvas = el("canvas", { class: "bm-canvas", "data-testid": "big-map-canvas" });
@@ -141,6 +146,17 @@ function refreshLegend(inst) {
 // A layout the host computes in the background (header.layout_job, the notebook's LatentMap: a UMAP or t-SNE of the
 // codes in a worker process): its progress under the map, which keeps showing the current points meanwhile; the new
 // points arrive as a new data set. Hidden when the header names no job.
+function showLayouts(inst, h) {
+  const offered = h.layouts ?? [];
+  inst.layoutSelect.hidden = !offered.length;
+  const names = offered.map((o) => o.value).join(",");
+  if (inst.layoutSelect.dataset.names !== names) {
+    inst.layoutSelect.dataset.names = names;
+    inst.layoutSelect.replaceChildren(...offered.map((o) => el("option", { value: o.value }, `Layout: ${o.label}`)));
+  }
+  if (h.layout && inst.layoutSelect.value !== h.layout) inst.layoutSelect.value = h.layout;
+}
+
 function showJob(inst, job) {
   inst.job.hidden = !job;
   if (!job) return;
@@ -182,6 +198,7 @@ function update(inst, data) {
     fit(inst);
     inst.status.textContent = `${ds.n.toLocaleString("en")} points · drag to pan, wheel to zoom, Shift+drag box, Alt+drag lasso, click to pin`;
   }
+  showLayouts(inst, h);
   showJob(inst, h.layout_job ?? null);
   if (!ds.sv) inst.colour = "label";
   if (newData || recoloured) refreshLegend(inst);
