@@ -7,7 +7,8 @@ the page to the kernel's decode of that code. LatentMap: the points paint, hover
 hovered item's code, a box drawn with the mouse reaches a downstream cell that reads `.selection`, a UMAP layout
 picked in the map's selector shows its progress under the map, and the t-SNE one a button asks for from Python
 (found in the disk cache, as an earlier run leaves it) supersedes it and replaces the points from the kernel's
-watching thread, the selection kept. DrawPad: a stroke reaches a downstream cell that reads `.code`. One marimo
+watching thread, the selection kept; search by name highlights a label and by index pins an item, which the
+kernel hears of. DrawPad: a stroke reaches a downstream cell that reads `.code`. One marimo
 app, one server for the module.
 """
 
@@ -36,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "pretrained" / "conv-mnist5k"
 START_SEED, SET_SEED = 0, 3  # the start code's generator, and the code the button sets
 MAP_SEED, MAP_N = 5, 3000  # the map's codes (16-D, in 10 clusters): few enough that their own codes travel
+NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]  # searched by name
 # the walk's frames: the draw pad's encodes land in the same list (window.__liveLatent.frames), in draw mode
 WALK_FRAMES_JS = FRAMES_JS.replace("?? []).map(", "?? []).filter((f) => f.mode !== 'draw').map(")
 
@@ -94,14 +96,15 @@ def _(LatentMap, mo, model, np):
     rng = np.random.default_rng({map_seed})
     labels = rng.integers(0, 10, {map_n})
     codes = (rng.standard_normal((10, 16))[labels] * 2 + 0.6 * rng.standard_normal(({map_n}, 16))).astype(np.float32)
-    bigmap = mo.ui.anywidget(LatentMap(codes, labels=labels, model=model, cache_dir={cache!r}, width=560, height=360))
+    bigmap = mo.ui.anywidget(LatentMap(codes, labels=labels, class_names={names!r}, model=model, cache_dir={cache!r},
+                                       width=560, height=360))
     bigmap
     return (bigmap,)
 
 
 @app.cell
 def _(bigmap, json, mo):
-    picked = {{"n": int(bigmap.selection.size), "first": bigmap.selection[:200].tolist()}}
+    picked = {{"n": int(bigmap.selection.size), "first": bigmap.selection[:200].tolist(), "clicked": bigmap.clicked}}
     mo.Html(f"<pre id='map-value'>{{json.dumps(picked)}}</pre>")
     return
 
@@ -163,7 +166,7 @@ def marimo_url(tmp_path_factory):
     write_entry(cache_path(work / "cache", key), {"coords": tsne_coords()}, {"method": "tsne"})
     app = work / "walk_app.py"
     app.write_text(APP.format(version=marimo.__version__, model=str(MODEL), cache=str(work / "cache"),
-                              start_seed=START_SEED, set_seed=SET_SEED, map_seed=MAP_SEED, map_n=MAP_N))
+                              start_seed=START_SEED, set_seed=SET_SEED, map_seed=MAP_SEED, map_n=MAP_N, names=NAMES))
     port = free_port()
     # no update check (it asks PyPI) and a config folder of the run's own; the kernel imports what the test does
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MARIMO_SKIP_UPDATE_CHECK": "1",
@@ -325,6 +328,21 @@ def map_in_marimo(page, model) -> str:
     assert laid["n"] == MAP_N and laid["selection"] == {"kind": "given", "total": sel["total"]}
     assert job.get_attribute("data-state") == "done" and "t-SNE of 3,000 points: loaded from the cache" in job.inner_text()
     assert json.loads(shown.text_content())["n"] == sel["total"]
+
+    # search, on the new points: a name highlights its label, an index pins its item (the kernel hears a click)
+    _, labels = map_codes()
+    search = page.locator("[data-testid=big-map-search]")
+    search.fill("seven")
+    search.press("Enter")
+    status = page.locator("[data-testid=big-map-status]")
+    assert status.inner_text() == f"label seven: {int((labels == 7).sum()):,} points"
+    search.fill("123")
+    search.press("Enter")
+    page.locator("[data-testid=big-map-pinned][data-index='123']").wait_for()
+    deadline = time.monotonic() + 60
+    while json.loads(shown.text_content())["clicked"] != 123 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert json.loads(shown.text_content())["clicked"] == 123
     return (f"LatentMap of {MAP_N:,} points: hover decoded in {hover_s:.2f} s, a box of {sel['total']} points "
             f"reached the cell reading .selection {selection_s:.2f} s after the release, the t-SNE points painted "
             f"{layout_s:.2f} s after the button")
