@@ -7,9 +7,9 @@ Starts the dashboard (app.py of this checkout, `--live off` so that the walk dec
 background job can slow down) and headless Chromium, then:
   1. idle: the Latent walk's first slider, n key presses, timed in the page's clock (the method of
      /work/shared/bench/slider_latency_probe.py, shared with bench/app_latency.py);
-  2. busy: a UMAP job of --items codes through explorer.analysis.map_jobs.request_map, the app's own mechanism (a daemon thread
-     runs `python -m explorer.analysis.map_worker`, which lowers its own priority with os.nice); the slider is timed in blocks
-     of n presses for as long as the job runs. The job's wall time and its stages (umap-learn import and
+  2. busy: a UMAP job of --items codes through explorer.analysis.map_jobs.request_map, the app's own mechanism (a
+     daemon thread runs `python -m explorer.analysis.map_worker`, which lowers its own priority with os.nice); the
+     slider is timed in blocks of n presses for as long as the job runs. The job's wall time and its stages (umap-learn import and
      numba compilation, the neighbour graph, the layout epochs) are logged;
   3. --jobs 2: a second job (another seed, so nothing is cached) in a fresh worker process; umap-learn's numba
      functions are then loaded from numba's on-disk cache where they are cached, so its time is the warm figure;
@@ -44,7 +44,8 @@ def load_average() -> str:
 
 
 def _workers(parent: int) -> list[tuple[int, int]]:
-    """(pid, niceness) of the running `explorer.analysis.map_worker` processes whose parent is `parent` (read from /proc)."""
+    """(pid, niceness) of the running `explorer.analysis.map_worker` processes whose parent is `parent` (read from
+    /proc)."""
     out = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():

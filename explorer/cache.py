@@ -94,7 +94,8 @@ def weights_digest(path_or_files: str | Path | Sequence[str | Path]) -> str:
     if len(files) == 1:
         return file_digest(files[0])
     # a folder's files by their path in it (Optimum's two parts are both model.onnx, each in a folder of its own)
-    folder = Path(path_or_files) if isinstance(path_or_files, (str, os.PathLike)) and Path(path_or_files).is_dir() else None
+    given_folder = isinstance(path_or_files, (str, os.PathLike)) and Path(path_or_files).is_dir()
+    folder = Path(path_or_files) if given_folder else None
     lines = sorted(f"{p.relative_to(folder).as_posix() if folder else p.name} {file_digest(p)}\n" for p in files)
     return hashlib.sha256("".join(lines).encode()).hexdigest()
 

@@ -45,8 +45,8 @@ def tiny_split() -> DataSplit:
 
 @pytest.fixture
 def map_workers(monkeypatch) -> list[subprocess.Popen]:
-    """Every worker process explorer.runtime.workers starts during the test (map workers and the like), in order: for the
-    tests that kill one."""
+    """Every worker process explorer.runtime.workers starts during the test (map workers and the like), in order: for
+    the tests that kill one."""
     from explorer.runtime import workers
 
     started: list[subprocess.Popen] = []

@@ -56,7 +56,7 @@ def load_cached(cache_dir: Path, key: str) -> np.ndarray | None:
     return None if found is None else found[0].get("coords")
 
 
-JOBS = JobTable()  # the background jobs of this process by key: maps here, and the app's encodings (ui.services.mapjobs)
+JOBS = JobTable()  # this process's background jobs by key: maps here, and the app's encodings (ui.services.mapjobs)
 
 
 def request_map(cache_dir: Path, key: str, method: str, means: np.ndarray, params: dict, seed: int = 0,

@@ -117,8 +117,8 @@ class LatentMap(PartsWidget):
 
     layout: "pca" (at once; the default for codes), or "umap" / "tsne" computed from the codes in the background
     (PCA shown meanwhile; `layout_params`, `fit_size` and `seed` as explorer.analysis.maps.compute_map takes them).
-    Setting `.layout`, or `compute_layout(method, **params)`, asks for another; `.shown_layout` is the one on the page, `.layout_job` the
-    background job (explorer.runtime.workers.Job: progress(), stage, error), `wait_layout()` blocks until it ends."""
+    Setting `.layout`, or `compute_layout(method, **params)`, asks for another; `.shown_layout` is the one on the
+    page, `.layout_job` the background job (explorer.runtime.workers.Job: progress(), stage, error), `wait_layout()` blocks until it ends."""
 
     selection = traitlets.Any()  # numpy int64 (M,) ascending: every index inside the page's box or lasso, or as set
     colour_by = traitlets.Any("label")  # "label" | "value"

@@ -328,14 +328,18 @@ def _export(model: VAE, part: str, path: str | Path, opset: int, exporters: tupl
             if device.type != "cpu":
                 model.cpu()
             example = _probe_inputs(model, part, layout=layout)
+            # a second probe the exporter never saw: a graph that traced the model's outputs as constants (a model
+            # whose forward leaves torch, such as one run by onnxruntime) agrees with torch on `example` only
+            fresh = _probe_inputs(model, part, seed=1, layout=layout)
             try:
                 with torch.no_grad():
-                    expected = graph(example)
+                    expected, expected_fresh = graph(example), graph(fresh)
             except Exception as exc:  # noqa: BLE001  (a model torch cannot run this way: a failure of this part)
                 if layout != "optimum":
                     raise
                 raise OnnxExportError(ExportFailure(part, model.family, {"torch": f"{type(exc).__name__}: {exc}"})) from None
-            expected = [t.numpy() for t in (expected if isinstance(expected, tuple) else (expected,))]
+            probes = [(x, [t.numpy() for t in (y if isinstance(y, tuple) else (y,))])
+                      for x, y in ((example, expected), (fresh, expected_fresh))]
             for exporter in exporters:
                 start = time.perf_counter()
                 checked: dict[str, Any] = {}
@@ -346,11 +350,12 @@ def _export(model: VAE, part: str, path: str | Path, opset: int, exporters: tupl
                     if metadata:
                         _set_metadata(tmp, metadata)
                     session = check_file(tmp)
-                    got = session.run(output_names, {input_names[0]: example.numpy()})
-                    checked["diff"] = max(float(abs(g - e).max()) for g, e in zip(got, expected))
+                    checked["diff"] = max(float(abs(g - e).max()) for x, want in probes
+                                          for g, e in zip(session.run(output_names, {input_names[0]: x.numpy()}), want))
                     if not checked["diff"] <= PROBE_ATOL:  # also refuses NaN
-                        raise ValueError(f"onnxruntime differs from torch by {checked['diff']:.3g} on the probe batch "
-                                         "(a draw from torch's global generator, or an operator exported wrongly)")
+                        raise ValueError(f"onnxruntime differs from torch by {checked['diff']:.3g} on the probe "
+                                         "batches (a draw from torch's global generator, an operator exported wrongly, or a "
+                                         "forward outside torch traced as constants)")
                     checked["proto"] = onnx.load(str(tmp), load_external_data=False)
 
                 try:
@@ -591,7 +596,7 @@ def export_optimum(model: VAE, folder: str | Path, digest: str, opset: int = DEF
 
 __all__ = [
     "CachedExport", "DEFAULT_OPSET", "EXPORTERS", "ExportFailure", "ExportInfo", "FP16_TOLERANCE", "OPTIMUM_FILES",
-    "OPTIMUM_FORMAT", "OPTIMUM_FP16", "OnnxExportError", "OptimumExport", "export_optimum", "fp16_decoder", "optimum_metadata",
-    "read_metadata",
+    "OPTIMUM_FORMAT", "OPTIMUM_FP16", "OnnxExportError", "OptimumExport", "export_optimum", "fp16_decoder",
+    "optimum_metadata", "read_metadata",
     "check_file", "export_decoder", "frame_seconds", "export_encoder", "exported_decoder", "exported_encoder",
 ]

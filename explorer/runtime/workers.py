@@ -180,4 +180,5 @@ def start_worker(job: Job, module: str, args: list[str] | Callable[[Path], list[
     return thread
 
 
-__all__ = ["Job", "JobCancelled", "JobTable", "PROGRESS_PREFIX", "ROOT", "lower_priority", "report", "run_worker", "start_worker"]
+__all__ = ["Job", "JobCancelled", "JobTable", "PROGRESS_PREFIX", "ROOT", "lower_priority", "report", "run_worker",
+           "start_worker"]

@@ -144,7 +144,8 @@ def map_codes() -> tuple[np.ndarray, np.ndarray]:
     """The app's map: (codes (MAP_N, 16) float32, labels (MAP_N,)), as its cell makes them."""
     rng = np.random.default_rng(MAP_SEED)
     labels = rng.integers(0, 10, MAP_N)
-    return (rng.standard_normal((10, 16))[labels] * 2 + 0.6 * rng.standard_normal((MAP_N, 16))).astype(np.float32), labels
+    codes = rng.standard_normal((10, 16))[labels] * 2 + 0.6 * rng.standard_normal((MAP_N, 16))
+    return codes.astype(np.float32), labels
 
 
 def tsne_coords() -> np.ndarray:
@@ -288,7 +289,8 @@ def map_in_marimo(page, model) -> str:
     hover = page.evaluate("() => window.__bigMap.hovers.at(-1)")
     decoded = page.evaluate("""() => { const root = window.__bigMap.current().root;
       const c = root.querySelector('[data-testid=big-map-decoded]');
-      return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0)); }""")
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      return Array.from(d.filter((_, i) => i % 4 === 0)); }""")
     assert hover["how"] == "item" and hover["index"] is not None
     want = torch_pixels(model, codes[hover["index"]]).reshape(-1).astype(int)
     # the codes cross as float16: a pixel may round the other way
@@ -326,7 +328,8 @@ def map_in_marimo(page, model) -> str:
                          "selection: i.selection && { kind: i.selection.kind, total: i.selection.total } }; }")
     np.testing.assert_allclose(laid["bounds"], data_bounds(tsne_coords()), rtol=1e-6)
     assert laid["n"] == MAP_N and laid["selection"] == {"kind": "given", "total": sel["total"]}
-    assert job.get_attribute("data-state") == "done" and "t-SNE of 3,000 points: loaded from the cache" in job.inner_text()
+    assert job.get_attribute("data-state") == "done"
+    assert "t-SNE of 3,000 points: loaded from the cache" in job.inner_text()
     assert json.loads(shown.text_content())["n"] == sel["total"]
 
     # search, on the new points: a name highlights its label, an index pins its item (the kernel hears a click)

@@ -5,7 +5,8 @@ ui.services.factorjobs).
 
 The page's preset (explorer.analysis.disentanglement.measure, preset "quick", sampling seeds 0, 1, 2) on
 posterior means; a full grid (dSprites) is encoded once per model into the cache, which `vae-evaluate ... --metrics
-disentanglement` shares. Progress goes out as "progress FRACTION STAGE" lines, as every worker's do (explorer.runtime.workers).
+disentanglement` shares. Progress goes out as "progress FRACTION STAGE" lines, as every worker's do
+(explorer.runtime.workers).
 """
 
 from __future__ import annotations

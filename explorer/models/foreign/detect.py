@@ -90,8 +90,8 @@ def _detect_folder(folder: Path) -> str:
     if (folder / OPTIMUM_DECODER).is_file() or (folder / OPTIMUM_ENCODER).is_file():
         have, lack = ((OPTIMUM_DECODER, OPTIMUM_ENCODER) if (folder / OPTIMUM_DECODER).is_file()
                       else (OPTIMUM_ENCODER, OPTIMUM_DECODER))
-        raise ForeignModelError(f"{folder} has Optimum's {have} but not {lack}: the explorer needs both parts of the VAE "
-                                "(optimum-cli export onnx writes both)")
+        raise ForeignModelError(f"{folder} has Optimum's {have} but not {lack}: the explorer needs both parts of "
+                                "the VAE (optimum-cli export onnx writes both)")
     names = {p.name for p in folder.iterdir()}
     if ONNX_ENCODER in names or ONNX_DECODER in names:
         raise ForeignModelError(f"{folder} has ONNX files but no {ONNX_SPEC}: write it beside them "

@@ -93,7 +93,8 @@ class OptimumOnnxVAE(ScaledLatentVAE):
 
     @torch.no_grad()
     def encode(self, x: Tensor) -> DiagonalGaussian:
-        """Images (B, C, H, W) in [0, 1] -> q(z | x) over the unscaled latent, mean and log-variance (B, *latent_shape)."""
+        """Images (B, C, H, W) in [0, 1] -> q(z | x) over the unscaled latent: mean and log-variance, each
+        (B, *latent_shape)."""
         array = self.to_model_range(x).detach().to("cpu", torch.float32).numpy()
         params = self.encoder_graph.run(array)[0]  # (B, 2 * C_latent, ...)
         mean, logvar = np.split(params, 2, axis=1)
@@ -153,7 +154,8 @@ def load_optimum(folder: str | Path, device: torch.device | str = "cpu") -> Opti
     enc_path, dec_path = folder / OPTIMUM_ENCODER, folder / OPTIMUM_DECODER
     for path in (enc_path, dec_path):
         if not path.is_file():
-            raise ForeignModelError(f"{path} is missing: Optimum's layout needs {OPTIMUM_ENCODER} and {OPTIMUM_DECODER}")
+            raise ForeignModelError(f"{path} is missing: Optimum's layout needs {OPTIMUM_ENCODER} and "
+                                    f"{OPTIMUM_DECODER}")
     try:
         meta = read_metadata(dec_path)
     except Exception as exc:  # noqa: BLE001  (onnx raises its own classes for a file that is not ONNX)
@@ -181,8 +183,9 @@ def load_optimum(folder: str | Path, device: torch.device | str = "cpu") -> Opti
     # a one-item trial run checks what the metadata says against what the graphs do
     params = encoder.run(np.zeros((1, *image), np.float32))[0]
     if params.size != 2 * math.prod(latent):
-        raise ForeignModelError(f"{enc_path} gives latent_parameters of shape {list(params.shape)} per image, but the "
-                                f"latent shape is {list(latent)}: mean and log-variance need {2 * math.prod(latent)} values")
+        raise ForeignModelError(f"{enc_path} gives latent_parameters of shape {list(params.shape)} per image, but "
+                                f"the latent shape is {list(latent)}: mean and log-variance need "
+                                f"{2 * math.prod(latent)} values")
     sample = decoder.run(np.zeros((1, *latent), np.float32))[0]
     if sample.size != math.prod(image):
         raise ForeignModelError(f"{dec_path} gives images of shape {list(sample.shape)}, but the image shape is "

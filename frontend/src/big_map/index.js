@@ -111,7 +111,8 @@ function mount(host) {
     el("div", { class: "bm-label" }, "In the page"), inst.decoded, inst.decodedCaption,
     el("div", { class: "bm-label" }, "From the server"), inst.serverImg, inst.serverCaption,
     inst.pinInfo, inst.walkButton, inst.selInfo);
-  root.append(tools, el("div", { class: "bm-body" }, el("div", { class: "bm-left" }, inst.stage, inst.job, inst.status, inst.legend), inst.panel));
+  const left = el("div", { class: "bm-left" }, inst.stage, inst.job, inst.status, inst.legend);
+  root.append(tools, el("div", { class: "bm-body" }, left, inst.panel));
   host.root.append(root);
   inst.ctx = inst.canvas.getContext("2d");
   inst.octx = inst.overlay.getContext("2d");
@@ -165,8 +166,9 @@ function showJob(inst, job) {
   inst.jobBar.hidden = job.state !== "running";
   inst.jobBar.value = job.fraction ?? 0;
   const what = `${job.label} of ${Number(job.n).toLocaleString("en")} points`;
-  inst.jobText.textContent = job.state === "running"
-    ? `${what} in the background: ${job.stage} (${job.elapsed.toFixed(0)} s); the ${job.showing} layout is shown meanwhile`
+  const running = `${what} in the background: ${job.stage} (${job.elapsed.toFixed(0)} s); the ${job.showing} layout `
+    + "is shown meanwhile";
+  inst.jobText.textContent = job.state === "running" ? running
     : job.state === "done" ? `${what}: ${job.stage}` : `${what} failed: ${job.error}`;
 }
 

@@ -19,7 +19,7 @@ from explorer.cache import weights_digest
 from explorer.checkpoint import from_pretrained
 from explorer.models.foreign import ForeignModelError, describe_model_path, detect_format
 from explorer.models.foreign.optimum_onnx import OptimumOnnxVAE, load_optimum
-from explorer.onnx.export import OPTIMUM_FILES
+from explorer.onnx.export import OPTIMUM_FILES, ExportFailure, exported_decoder, exported_encoder
 
 SHIPPED = Path(__file__).resolve().parents[3] / "pretrained" / "conv-mnist5k"
 
@@ -53,6 +53,17 @@ def test_the_folder_loads_as_a_model_and_decodes_as_torch_does(optimum_folder, s
     assert model.native_onnx("encoder") is None
 
 
+def test_the_page_gets_its_own_decoder_and_no_traced_encoder(optimum_folder, tmp_path):
+    """The page's decoder is the folder's own graph, wrapped; its encoder (mean and log-variance in one output) has no
+    page form, and a torch export of a forward that runs onnxruntime would trace the probe's outputs as constants:
+    the second probe refuses it, and the page then encodes on the server."""
+    model = from_pretrained(optimum_folder)
+    decoder = exported_decoder(model, "e" * 64, tmp_path)
+    assert not isinstance(decoder, ExportFailure) and decoder.info.exporter == "wrapped"
+    encoder = exported_encoder(model, "e" * 64, tmp_path, exporters=("torchscript",))
+    assert isinstance(encoder, ExportFailure) and "differs from torch" in encoder.message
+
+
 def _strip_metadata(path: Path) -> None:
     proto = onnx.load(str(path))
     del proto.metadata_props[:]
@@ -79,7 +90,8 @@ def test_the_scaling_comes_from_the_metadata_or_optimums_config(optimum_folder, 
     plain = shutil.copytree(optimum_folder, tmp_path / "plain")
     for part in OPTIMUM_FILES.values():
         _strip_metadata(plain / part)
-    with pytest.raises(ForeignModelError, match="no scaling_factor in its metadata_props and there is no .*config.json"):
+    with pytest.raises(ForeignModelError, match="no scaling_factor in its metadata_props and there is no "
+                                                ".*config.json"):
         load_optimum(plain)
     (plain / "vae_decoder" / "config.json").write_text(json.dumps({"_class_name": "AutoencoderKL",
                                                                    "scaling_factor": 2.0}))
