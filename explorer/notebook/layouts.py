@@ -86,7 +86,10 @@ class LayoutRunner:
         full = layout_params(method, fit_size, **params)
         key = map_key(self.digest, DATASET, method, full, int(seed), self.codes)
         with self.lock:
-            old, self.current = self.current, None
+            old = self.current
+            if old is not None and old.key == key and not old.job.cancelled and not old.finished.is_set():
+                return old  # the same layout, still on its way: no restart
+            self.current = None
         self._drop(old)
         job = request_map(self.cache_dir, key, method, self.codes, full, seed=int(seed))
         req = LayoutRequest(method, full, int(seed), key, job)
@@ -116,7 +119,10 @@ class LayoutRunner:
                 progress = (status["fraction"], status["stage"])
                 # a new stage or fraction at once; the elapsed time alone once a second (each one is a page update)
                 if status["state"] == "running" and (progress != shown or time.monotonic() - at >= ELAPSED_S):
-                    self.on_status(status)
+                    with self.lock:  # never after a newer request's own status
+                        if self.current is not req:
+                            break
+                        self.on_status(status)
                     shown, at = progress, time.monotonic()
                 if req.job.done and req.job.cancelled:  # cancelled by another widget's newer request: ask again
                     req.job = request_map(self.cache_dir, req.key, req.method, self.codes, req.params, seed=req.seed)

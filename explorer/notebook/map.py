@@ -160,8 +160,10 @@ class LatentMap(PartsWidget):
             self.codes = np.asarray(codes).reshape(n, -1)
         else:
             self.codes = flat
+        self._given: np.ndarray | None = None  # (N, 2) coordinates passed in: the layout "given", to come back to
         if flat.shape[1] == 2:
             self.coords, self.shown_layout = flat.astype(np.float64), GIVEN
+            self._given = self.coords
         else:
             self.pca = fit_pca(flat)
             self.coords, self.shown_layout = self.pca.coords, "pca"
@@ -365,8 +367,8 @@ class LatentMap(PartsWidget):
     @traitlets.validate("layout")
     def _valid_layout(self, proposal: dict) -> str:
         value = proposal["value"]
-        if value == GIVEN and self.pca is None and self.shown_layout == GIVEN:
-            return value
+        if value == GIVEN and self._given is not None:
+            return value  # the coordinates passed in
         if value not in ("pca", *BACKGROUND):
             raise traitlets.TraitError(f".layout must be one of {('pca', *BACKGROUND)}, got {value!r}")
         if self._runner is None:
@@ -375,22 +377,26 @@ class LatentMap(PartsWidget):
         return value
 
     def _layout_set(self, change: dict) -> None:
-        if change["new"] != getattr(self._runner.current, "method", self.shown_layout):
+        current = None if self._runner is None else self._runner.current
+        if self._runner is not None and change["new"] != (self.shown_layout if current is None else current.method):
             self.compute_layout(change["new"])
 
     def compute_layout(self, method: str, *, seed: int = 0, fit_size: int | None = None,
                        **params: float) -> LayoutRequest | None:
-        """Lay the points out by `method`: "pca" at once (a running job is cancelled), "umap" or "tsne" in the
-        background (explorer.notebook.layouts; params as explorer.analysis.maps.compute_umap / compute_tsne take
-        them, fit_size: fit on a seeded sample, place the rest). Returns the background request (None for PCA)."""
+        """Lay the points out by `method`: "pca" (or "given": the coordinates passed in) at once, a running job
+        cancelled; "umap" or "tsne" in the background (explorer.notebook.layouts; params as
+        explorer.analysis.maps.compute_umap / compute_tsne take them, fit_size: fit on a seeded sample, place the
+        rest). Returns the background request (None for one at once)."""
         if self._runner is None:
             raise ValueError("this map has no codes to lay out: LatentMap(codes (N, D), ...) or "
                              "LatentMap(coords, codes=...)")
-        if method == "pca":
+        if method == GIVEN and self._given is None:
+            raise ValueError("this map was given codes, not coordinates: its layouts are pca, umap and tsne")
+        if method in ("pca", GIVEN):
             self._runner.cancel()
-            if self.pca is None:
+            if method == "pca" and self.pca is None:
                 self.pca = fit_pca(self.codes)
-            self._use_coords(self.pca.coords, "pca", None)
+            self._use_coords(self.pca.coords if method == "pca" else self._given, method, None)
             request = None
         elif method in BACKGROUND:
             request = self._runner.request(method, seed=seed, fit_size=fit_size, **params)

@@ -64,6 +64,8 @@ def test_a_layout_replaces_the_points_and_keeps_the_selection(tmp_path):
     np.testing.assert_allclose(m.coords, m.pca.coords)
     with pytest.raises(traitlets.TraitError, match="must be one of"):
         m.layout = "mds"
+    with pytest.raises(traitlets.TraitError, match="must be one of"):
+        m.layout = "given"  # codes, not coordinates, were passed in
 
 
 def test_a_newer_request_cancels_the_one_it_supersedes(tmp_path):
@@ -76,6 +78,7 @@ def test_a_newer_request_cancels_the_one_it_supersedes(tmp_path):
     m.layout = "umap"  # starts the UMAP worker...
     umap = m.layout_job
     assert umap is not None and umap.method == "umap" and not umap.done
+    assert m.compute_layout("umap").job is umap  # the same layout again: the same job, not a restart
     m.compute_layout("tsne", perplexity=10.0)  # ...which this one supersedes
     assert m.wait_layout(30) and m.shown_layout == "tsne"
     deadline = time.monotonic() + 30
@@ -102,6 +105,9 @@ def test_map_coordinates_start_as_given(tmp_path):
     assert payload(m)[0]["pca_components"] == [[1.0, 0.0], [0.0, 1.0]]  # the pointer's position is the code
     m.layout = "pca"
     assert m.shown_layout == "pca" and "pca_mean" in payload(m)[0]
+    m.layout = "given"  # back to the coordinates passed in
+    np.testing.assert_array_equal(m.coords, coords)
+    assert m.shown_layout == "given" and payload(m)[0]["pca_components"] == [[1.0, 0.0], [0.0, 1.0]]
 
 
 @pytest.mark.slow
