@@ -51,8 +51,8 @@ from explorer.notebook.layouts import BACKGROUND, LABELS, LayoutRequest, LayoutR
 from explorer.notebook.models import decoder_file, resolve_model
 from explorer.notebook.parts import PartsWidget
 from explorer.onnx.export import OnnxExportError
-from explorer.runtime.workers import Job
 from explorer.pca import fit_pca
+from explorer.runtime.workers import Job
 
 ESM = "big_map_widget.js"
 CSS = "big_map.css"
@@ -118,7 +118,8 @@ class LatentMap(PartsWidget):
     layout: "pca" (at once; the default for codes), or "umap" / "tsne" computed from the codes in the background
     (PCA shown meanwhile; `layout_params`, `fit_size` and `seed` as explorer.analysis.maps.compute_map takes them).
     Setting `.layout`, or `compute_layout(method, **params)`, asks for another; `.shown_layout` is the one on the
-    page, `.layout_job` the background job (explorer.runtime.workers.Job: progress(), stage, error), `wait_layout()` blocks until it ends."""
+    page, `.layout_job` the background job (explorer.runtime.workers.Job: progress(), stage, error);
+    `wait_layout()` blocks until it ends."""
 
     selection = traitlets.Any()  # numpy int64 (M,) ascending: every index inside the page's box or lasso, or as set
     colour_by = traitlets.Any("label")  # "label" | "value"
@@ -226,7 +227,8 @@ class LatentMap(PartsWidget):
     # -- the points ---------------------------------------------------------------------------------------
     def _set_points(self) -> None:
         """Name the points part (a BMAP payload: the points' blobs and the header fields that describe them) in
-        data; its key follows the points, so a map of the same points elsewhere on the page shares them."""
+        data; its key follows the points, so a map of the same points elsewhere on the page shares them, and ends
+        with the layout's name (":pca", ":umap", ...)."""
         decodes = "model_key" in self.data["header"]
         sends_codes = decodes and self.codes is not None and self.codes.size <= self.max_code_values
         data_key = "map:" + _sha(self.q, self.labels, *(() if self.values is None else (self.values,)),
