@@ -1,8 +1,9 @@
 """LatentMap's layouts without a browser (explorer.notebook.layouts): a UMAP or t-SNE of the codes is the app's map
 job (explorer.analysis.map_jobs), watched from a kernel thread; its progress reaches the page's data, its points
 replace the PCA points when done (the selection kept), a newer request cancels the one it supersedes, a failure is
-shown, and PCA comes back at once. The fast tests plant the job's result in the disk cache (as an earlier run would
-have left it); one slow test runs the real t-SNE worker."""
+shown, and PCA comes back at once. The tests plant the job's result in the disk cache, as an earlier run leaves it; the
+workers they start are real (one fails, one is cancelled). A real UMAP / t-SNE run in the worker is the app's test
+(tests/app/test_app_map.py), on the same explorer.analysis.map_jobs."""
 
 from __future__ import annotations
 
@@ -92,7 +93,7 @@ def test_a_newer_request_cancels_the_one_it_supersedes(tmp_path):
 def test_a_failed_layout_is_shown_and_the_points_stay(tmp_path):
     codes, labels = clustered(13)
     m = LatentMap(codes, labels=labels, cache_dir=tmp_path, layout="tsne", layout_params={"learning_rte": 1.0})
-    assert m.wait_layout(60)
+    assert m.wait_layout(180)  # a niced worker on a busy machine may start late
     job = m.data["header"]["layout_job"]
     assert job["state"] == "failed" and "learning_rte" in job["error"] and job["showing"] == "PCA"
     assert m.shown_layout == "pca" and m.layout == "tsne"
@@ -108,41 +109,3 @@ def test_map_coordinates_start_as_given(tmp_path):
     m.layout = "given"  # back to the coordinates passed in
     np.testing.assert_array_equal(m.coords, coords)
     assert m.shown_layout == "given" and payload(m)[0]["pca_components"] == [[1.0, 0.0], [0.0, 1.0]]
-
-
-@pytest.mark.slow
-def test_a_tsne_in_the_background_worker(tmp_path):
-    """The real job: openTSNE in `python -m explorer.analysis.map_worker`; the page hears its iterations, and the
-    new layout keeps the clusters of the codes apart (each point's nearest neighbour on the map shares its label)."""
-    codes, labels = clustered(14, n=60)  # few points: the worker's time is mostly openTSNE's import
-    m = LatentMap(codes, labels=labels, cache_dir=tmp_path)
-    seen: list[dict] = []
-    m.observe(lambda change: seen.append(change["new"]["header"].get("layout_job")), names="data")
-    m.layout = "tsne"
-    assert m.shown_layout == "pca"  # the setter returned at once: the kernel is free while the worker runs
-    assert m.wait_layout(180), "the t-SNE did not finish in 180 s"
-    running = [s for s in seen if s and s["state"] == "running"]
-    assert any(0 < s["fraction"] < 1 and "iteration" in s["stage"] for s in running), running[-3:]
-    assert [s["fraction"] for s in running] == sorted(s["fraction"] for s in running)
-    assert seen[-1]["state"] == "done" and m.shown_layout == "tsne" and m.coords.shape == (60, 2)
-    d2 = ((m.coords[:, None] - m.coords[None]) ** 2).sum(-1)
-    np.fill_diagonal(d2, np.inf)
-    assert (labels[d2.argmin(1)] == labels).all()
-    assert list(tmp_path.glob("models/*/maps/tsne-notebook-*.safetensors"))  # cached: the next map gets it at once
-    again = LatentMap(codes, labels=labels, cache_dir=tmp_path, layout="tsne")
-    assert again.wait_layout(10)
-    np.testing.assert_array_equal(again.coords, m.coords)
-
-
-def test_the_pages_layout_selector_asks_the_kernel(tmp_path):
-    codes, labels = clustered(15)
-    planted = np.random.default_rng(2).uniform(-3, 3, (len(codes), 2))
-    plant(tmp_path, codes, "umap", planted)
-    m = LatentMap(codes, labels=labels, cache_dir=tmp_path)
-    header = m.data["header"]
-    assert [o["value"] for o in header["layouts"]] == ["pca", "umap", "tsne"] and header["layout"] == "pca"
-    m._message(m, {"type": "set", "name": "layout", "value": "umap"}, [])  # the page's selector
-    assert m.layout == "umap" and m.data["header"]["layout"] == "umap" and m.wait_layout(30)
-    np.testing.assert_allclose(m.coords, planted.astype(np.float32))
-    m._message(m, {"type": "set", "name": "layout", "value": "mds"}, [])  # not offered: nothing changes
-    assert m.layout == "umap" and m.shown_layout == "umap"
