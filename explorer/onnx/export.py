@@ -12,8 +12,9 @@
   concatenated on axis 1) and `metadata_props` naming the latent shape, scaling, shift, ranges and weights digest.
 
 Every file holds its weights (no external data), states its opset, has a dynamic batch axis (batch 1 is the
-main case), passes `onnx.checker` and opens in onnxruntime, and agrees with torch on a probe batch before it
-is accepted. The torch.export-based exporter (`dynamo`) is tried first, then the TorchScript one; the JSON
+main case), passes `onnx.checker` and opens in onnxruntime, and agrees with torch on two probe batches before it
+is accepted: the one it was exported with, and one the exporter never saw (a forward that leaves torch, such as a
+model run by onnxruntime, is traced as constants and agrees on the first only). The torch.export-based exporter (`dynamo`) is tried first, then the TorchScript one; the JSON
 beside the file says which one made it and why the first one failed, if it did.
 
 Randomness: a draw from an explicit `torch.Generator` made inside the exported call (pu's fixed-seed pooling
@@ -49,7 +50,7 @@ DEFAULT_OPSET = 18  # the torch.export exporter's native opset; onnxruntime(-web
 EXPORTERS = ("dynamo", "torchscript")  # tried in this order
 WRAPPED = "wrapped"  # not an exporter: a model's own ONNX graph, wrapped to the page's contract (explorer.onnx.wrap)
 PARTS = ("decoder", "encoder")
-PROBE_ATOL = 1e-4  # an export whose output differs more from torch on the probe batch is refused
+PROBE_ATOL = 1e-4  # an export whose output differs more from torch on a probe batch is refused
 PROBE_BATCH = 2  # example batch for export: torch.export specialises sizes 0 and 1, which would fix the batch
 METADATA_VERSION = 1
 # Optimum's layout for a diffusers VAE (optimum-cli export onnx): one folder per part, model.onnx in each
@@ -79,7 +80,7 @@ class ExportInfo:
     onnxruntime_version: str
     sha256: str  # of the .onnx file: a file that no longer matches is corrupt
     size_bytes: int
-    probe_max_abs_diff: float  # onnxruntime vs torch on the probe batch
+    probe_max_abs_diff: float  # onnxruntime vs torch on the probe batches
     frozen_draws: int  # generator draws stored as constants (see the module docstring)
     export_seconds: float
     digest: str = ""  # weights digest of the cached export ("" outside the cache)

@@ -1,8 +1,8 @@
 """The notebook widgets (explorer.notebook) in a real JupyterLab, in headless Chromium, with every request to another
 host blocked. LatentWalk: the page decodes while a slider is dragged (page.mouse), its frames equal the kernel's
 torch decode, `.code` follows the release, and setting `.code` from Python repaints the page. LatentMap: 1,000,000
-points paint within 3 s of the view's start, hover paints the kernel's decode of the code under the pointer, and a
-box drawn with the mouse reaches `.selection`, and a t-SNE layout set from Python (found in the disk cache) reaches
+points paint within 3 s of the view's start, hover paints the kernel's decode of the code under the pointer, a box
+drawn with the mouse reaches `.selection`, and a t-SNE layout set from Python (found in the disk cache) reaches
 the page from the kernel's watching thread, the selection kept; DrawPad: a stroke reaches `.code`. One server for
 every notebook test.
 """
