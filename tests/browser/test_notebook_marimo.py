@@ -26,7 +26,7 @@ import pytest
 
 from explorer.checkpoint import from_pretrained
 from explorer.map_wire import data_bounds
-from tests.browser.driver import FRAMES_JS, torch_pixels
+from tests.browser.driver import FRAMES_JS, check_draw_pad_code, draw_pad_stroke, torch_pixels
 from tests.support.offline import block_foreign
 from tests.support.ports import free_port
 from tests.support.serve import start, stop
@@ -357,17 +357,10 @@ def draw_in_marimo(page, shots) -> None:
     pad = page.locator("[data-testid=live-latent-draw]")
     pad.scroll_into_view_if_needed()
     page.locator(".ll-root[data-path='wasm']:has([data-testid=live-latent-draw])").wait_for()
-    b = pad.bounding_box()
-    page.mouse.move(b["x"] + b["width"] * 0.5, b["y"] + b["height"] * 0.2)
-    page.mouse.down()
-    page.mouse.move(b["x"] + b["width"] * 0.52, b["y"] + b["height"] * 0.8, steps=8)
-    page.mouse.up()
+    draw_pad_stroke(page, pad)
     shown = page.locator("#pad-value")
     deadline = time.monotonic() + 60
     while (drawn := json.loads(shown.text_content())) is None and time.monotonic() < deadline:
         time.sleep(0.1)
     assert drawn, "the drawing never reached the cell reading pad.code"
-    np.testing.assert_allclose(drawn["code"], drawn["want"], atol=1e-5)
-    page_code = page.evaluate("() => Array.from(window.__liveLatent.frames.filter((f) => f.mode === 'draw')"
-                              ".at(-1).code)")
-    np.testing.assert_allclose(page_code, drawn["code"], atol=0.05)  # the page's own encoding of the same strokes
+    check_draw_pad_code(page, drawn)

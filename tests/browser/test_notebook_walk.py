@@ -19,7 +19,7 @@ import pytest
 
 from explorer.checkpoint import from_pretrained
 from explorer.map_wire import data_bounds
-from tests.browser.driver import FRAMES_JS, torch_pixels
+from tests.browser.driver import FRAMES_JS, check_draw_pad_code, draw_pad_stroke, torch_pixels
 from tests.support.jupyter import kernel_client, kernel_eval, start_lab, stop_lab, write_notebook
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -307,11 +307,7 @@ def test_latent_map_and_draw_pad_in_jupyterlab(lab, browser, model, shots):
     pad.scroll_into_view_if_needed()
     page.wait_for_function("() => document.querySelector('[data-testid=live-latent-draw]')?.closest('.ll-root')"
                            "?.dataset.path === 'wasm'")
-    b = pad.bounding_box()
-    page.mouse.move(b["x"] + b["width"] * 0.5, b["y"] + b["height"] * 0.2)
-    page.mouse.down()
-    page.mouse.move(b["x"] + b["width"] * 0.52, b["y"] + b["height"] * 0.8, steps=8)
-    page.mouse.up()
+    draw_pad_stroke(page, pad)
     drawn = {}
     for _ in range(40):
         drawn = kernel_eval(client, "None if p.code is None else {'code': p.code.tolist(), 'want': "
@@ -321,10 +317,7 @@ def test_latent_map_and_draw_pad_in_jupyterlab(lab, browser, model, shots):
             break
         time.sleep(0.25)
     assert drawn, "the drawing never reached the kernel"
-    np.testing.assert_allclose(drawn["code"], drawn["want"], atol=1e-5)
-    page_code = page.evaluate("() => Array.from(window.__liveLatent.frames.filter((f) => f.mode === 'draw')"
-                              ".at(-1).code)")
-    np.testing.assert_allclose(page_code, drawn["code"], atol=0.05)  # the page's own encoding of the same strokes
+    check_draw_pad_code(page, drawn)
     page.locator(".jp-Cell:visible").nth(1).screenshot(path=str(shots / "notebook-draw.png"))
     client.stop_channels()
     assert not blocked, blocked
