@@ -7,9 +7,9 @@ Starts the dashboard (app.py of this checkout, `--live off` so that the walk dec
 background job can slow down) and headless Chromium, then:
   1. idle: the Latent walk's first slider, n key presses, timed in the page's clock (the method of
      /work/shared/bench/slider_latency_probe.py, shared with bench/app_latency.py);
-  2. busy: a UMAP job of --items codes through ui.services.mapjobs.request_map, the app's own mechanism (a daemon thread
-     runs `python -m ui.services.map_worker`, which lowers its own priority with os.nice); the slider is timed in blocks
-     of n presses for as long as the job runs. The job's wall time and its stages (umap-learn import and
+  2. busy: a UMAP job of --items codes through explorer.analysis.map_jobs.request_map, the app's own mechanism (a
+     daemon thread runs `python -m explorer.analysis.map_worker`, which lowers its own priority with os.nice); the
+     slider is timed in blocks of n presses for as long as the job runs. The job's wall time and its stages (umap-learn import and
      numba compilation, the neighbour graph, the layout epochs) are logged;
   3. --jobs 2: a second job (another seed, so nothing is cached) in a fresh worker process; umap-learn's numba
      functions are then loaded from numba's on-disk cache where they are cached, so its time is the warm figure;
@@ -44,7 +44,8 @@ def load_average() -> str:
 
 
 def _workers(parent: int) -> list[tuple[int, int]]:
-    """(pid, niceness) of the running `ui.services.map_worker` processes whose parent is `parent` (read from /proc)."""
+    """(pid, niceness) of the running `explorer.analysis.map_worker` processes whose parent is `parent` (read from
+    /proc)."""
     out = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -54,7 +55,7 @@ def _workers(parent: int) -> list[tuple[int, int]]:
             stat = (entry / "stat").read_text().rpartition(")")[2].split()
         except OSError:
             continue
-        if b"ui.services.map_worker" in cmd and int(stat[1]) == parent:
+        if b"explorer.analysis.map_worker" in cmd and int(stat[1]) == parent:
             out.append((int(entry.name), int(stat[16])))  # field 19 of /proc/PID/stat: nice
     return out
 
@@ -86,7 +87,7 @@ def run_job(walk, items: int, seed: int, cache_dir: Path, n: int, max_blocks: in
             job_timeout: float, idle_p95: float) -> tuple[float, list[float], list, bool]:
     """Start one UMAP job and time slider blocks of n presses while it runs; a job still running after
     job_timeout seconds is stopped (its worker process ended). Returns (wall s, latencies, stages, finished)."""
-    from ui.services import mapjobs
+    from explorer.analysis import map_jobs as mapjobs
 
     means = codes(items, 16, seed=seed)
     params = dict(mapjobs.METHOD_PARAMS["umap"])

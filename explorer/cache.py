@@ -32,6 +32,7 @@ FOLDER_WEIGHTS: tuple[tuple[str, ...], ...] = (
     ("model.safetensors",),  # native
     ("diffusion_pytorch_model.safetensors",),  # diffusers AutoencoderKL
     ("encoder.onnx", "decoder.onnx"),  # ONNX pair
+    ("vae_encoder/model.onnx", "vae_decoder/model.onnx"),  # ONNX in Optimum's layout (explorer.models.foreign.detect)
 )
 WEIGHT_SUFFIXES = (".safetensors", ".onnx")  # any other folder: every such file at its top level
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+=-]*$")
@@ -44,7 +45,8 @@ def default_cache_dir() -> Path:
 
 def weight_files(path: str | Path) -> list[Path]:
     """The files whose bytes define a model at path: a file is itself; a folder gives model.safetensors
-    (native), diffusion_pytorch_model.safetensors (diffusers), encoder.onnx + decoder.onnx (ONNX pair), else
+    (native), diffusion_pytorch_model.safetensors (diffusers), encoder.onnx + decoder.onnx (ONNX pair),
+    vae_encoder/model.onnx + vae_decoder/model.onnx (Optimum's layout), else
     every *.safetensors / *.onnx file in it. FileNotFoundError when there is none."""
     path = Path(path)
     if path.is_file():
@@ -91,7 +93,10 @@ def weights_digest(path_or_files: str | Path | Sequence[str | Path]) -> str:
                 raise FileNotFoundError(f"{p} is not a file")
     if len(files) == 1:
         return file_digest(files[0])
-    lines = sorted(f"{p.name} {file_digest(p)}\n" for p in files)
+    # a folder's files by their path in it (Optimum's two parts are both model.onnx, each in a folder of its own)
+    given_folder = isinstance(path_or_files, (str, os.PathLike)) and Path(path_or_files).is_dir()
+    folder = Path(path_or_files) if given_folder else None
+    lines = sorted(f"{p.relative_to(folder).as_posix() if folder else p.name} {file_digest(p)}\n" for p in files)
     return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 

@@ -45,9 +45,9 @@ def tiny_split() -> DataSplit:
 
 @pytest.fixture
 def map_workers(monkeypatch) -> list[subprocess.Popen]:
-    """Every worker process ui.services.workers starts during the test (map workers and the like), in order: for the
-    tests that kill one."""
-    from ui.services import workers
+    """Every worker process explorer.runtime.workers starts during the test (map workers and the like), in order: for
+    the tests that kill one."""
+    from explorer.runtime import workers
 
     started: list[subprocess.Popen] = []
     real_popen = subprocess.Popen
@@ -67,6 +67,22 @@ def models() -> dict[str, Path]:
     from tests.support import fake_captioner  # noqa: F401  (registers the test-only captioning family in this process)
 
     return checkpoints.test_models()
+
+
+@pytest.fixture(scope="session")
+def optimum_folder(tmp_path_factory) -> Path:
+    """The shipped conv-mnist5k exported in Optimum's layout (vae_encoder/model.onnx + vae_decoder/model.onnx, with
+    explorer's metadata_props; no fp16 file), built once, in a folder of its own under a models root."""
+    pytest.importorskip("onnxruntime")
+    from explorer.cache import weights_digest
+    from explorer.checkpoint import from_pretrained
+    from explorer.onnx.export import export_optimum
+
+    shipped = Path(__file__).resolve().parents[1] / "pretrained" / "conv-mnist5k"
+    folder = tmp_path_factory.mktemp("optimum-models") / "conv-mnist5k-optimum"
+    # the TorchScript exporter: the faster one, and the layout is the same
+    export_optimum(from_pretrained(shipped), folder, weights_digest(shipped), exporters=("torchscript",), fp16=False)
+    return folder
 
 
 @pytest.fixture(scope="session")

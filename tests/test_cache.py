@@ -73,7 +73,7 @@ def test_entries_round_trip_and_torn_files_read_as_missing(tmp_path):
 
 
 def test_map_jobs_file_their_maps_under_the_model_digest(tmp_path):
-    from ui.services import mapjobs
+    from explorer.analysis import map_jobs as mapjobs
 
     digest = "ef" * 8  # the app's 16-character digest of model.safetensors
     key = mapjobs.map_key(digest, "mnist 5k", "tsne", {"perplexity": 30.0}, 0, np.zeros((5, 3)))

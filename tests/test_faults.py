@@ -94,7 +94,7 @@ def test_full_disk_while_saving_keeps_the_previous_checkpoint(tmp_path, monkeypa
 
 
 def test_killed_map_worker_is_reported_and_leaves_no_cache_file(tmp_path, map_workers):
-    import ui.services.mapjobs as mapjobs
+    from explorer.analysis import map_jobs as mapjobs
 
     started = map_workers
     means = np.random.default_rng(0).normal(size=(3000, 8)).astype(np.float32)
@@ -152,7 +152,7 @@ def test_caches_of_a_read_only_model_go_to_the_cache_folder(read_only_model, tmp
     from explorer.files import is_writable_folder
     from explorer.cache import write_entry
     from explorer.onnx.export import exported_decoder
-    from ui.services.mapjobs import cache_path, map_key
+    from explorer.analysis.map_jobs import cache_path, map_key
 
     model_folder, cache = read_only_model, tmp_path / "cache"
     with pytest.raises(OSError):

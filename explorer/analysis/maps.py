@@ -3,7 +3,7 @@
 At scale: UMAP and t-SNE of more than `fit_size`
 points are fitted on a seeded sample and place the rest with the fitted model's `transform`; cuML's UMAP is
 used when it imports and a GPU is present (`umap_backend`); `check_map_memory` refuses up front a map that
-would not fit in memory (the app keeps results in explorer.cache, ui/services/mapjobs.py).
+would not fit in memory (the app and the notebook keep results in explorer.cache: explorer/analysis/map_jobs.py).
 
 UMAP and openTSNE are imported lazily: umap-learn compiles with numba on first use (tens of seconds), which
 must never happen at import time or on an interactive path that has precomputed coordinates.

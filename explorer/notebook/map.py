@@ -9,6 +9,12 @@ codes, the model's ONNX decoder and a selection set here go as custom-message bu
 so a saved notebook keeps none of them. The Streamlit host's item route becomes a kernel request: the page asks
 "item/<index>" and gets that item's PNG.
 
+The layout: the codes' PCA at once (explorer.pca), or a UMAP or t-SNE as the app computes it, in a worker process
+the kernel watches from a thread (explorer.notebook.layouts, on explorer.analysis.map_jobs: cached on disk, the
+latest request wins). Meanwhile the page shows the current points and the job's progress (header.layout_job); the
+new points replace them when it is done. Under a PCA layout the page decodes the PCA inverse of the pointer; under
+UMAP or t-SNE (no inverse) it decodes the hovered item's own code, when the codes travel (N*D <= max_code_values).
+
 Python hears of a box or lasso on release: `.selection` holds every index inside (the page sends the box or polygon
 in quantized units and Python selects with the same arithmetic, explorer.map_wire.select_box / select_lasso).
 Setting `.selection` or `.colour_by` here updates the page.
@@ -17,6 +23,7 @@ Setting `.selection` or `.colour_by` here updates the page.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,15 +47,18 @@ from explorer.map_wire import (
     select_lasso,
 )
 from explorer.models.base import VAE
+from explorer.notebook.layouts import BACKGROUND, LABELS, LayoutRequest, LayoutRunner
 from explorer.notebook.models import decoder_file, resolve_model
-from explorer.onnx.export import OnnxExportError
 from explorer.notebook.parts import PartsWidget
+from explorer.onnx.export import OnnxExportError
 from explorer.pca import fit_pca
+from explorer.runtime.workers import Job
 
 ESM = "big_map_widget.js"
 CSS = "big_map.css"
 ITEM_ROUTE = "item/"  # the page asks the kernel for "item/<index>" (src/big_map/items.js through host.request)
 COLOURS = ("label", "value")
+GIVEN = "given"  # the layout of map coordinates passed in (no code behind them to lay out again, or the user's own)
 
 
 def _sha(*arrays: np.ndarray) -> str:
@@ -103,17 +113,25 @@ class LatentMap(PartsWidget):
     (the item's own code when N*D <= max_code_values, else the PCA inverse of the pointer); codes: the items'
     codes when the first argument is map coordinates; values (N,): a continuous colour (default for an encoding:
     its ELBO), named value_name. `.selection`: the selected indices (int64, ascending); `.colour_by`: "label" or
-    "value" (or an (N,) array: new values, then "value"); `.path`: where the page decodes."""
+    "value" (or an (N,) array: new values, then "value"); `.path`: where the page decodes.
+
+    layout: "pca" (at once; the default for codes), or "umap" / "tsne" computed from the codes in the background
+    (PCA shown meanwhile; `layout_params`, `fit_size` and `seed` as explorer.analysis.maps.compute_map takes them).
+    Setting `.layout`, or `compute_layout(method, **params)`, asks for another; `.shown_layout` is the one on the
+    page, `.layout_job` the background job (explorer.runtime.workers.Job: progress(), stage, error);
+    `wait_layout()` blocks until it ends."""
 
     selection = traitlets.Any()  # numpy int64 (M,) ascending: every index inside the page's box or lasso, or as set
     colour_by = traitlets.Any("label")  # "label" | "value"
+    layout = traitlets.Unicode("pca")  # the layout asked for: "pca" | "umap" | "tsne" ("given": coordinates passed in)
 
     def __init__(self, encoding_or_codes: EncodedSplit | str | Path | np.ndarray | torch.Tensor,
                  images: Sequence | np.ndarray | torch.Tensor | Callable[[int], Any] | None = None,
                  labels: Sequence | np.ndarray | None = None, model: VAE | str | Path | None = None, *,
                  codes: np.ndarray | None = None, values: np.ndarray | None = None, value_name: str = "value",
                  class_names: Sequence[str] | None = None, colour_by: str = "label", height: int = 600,
-                 width: int | None = None, max_code_values: int = MAX_CODE_VALUES,
+                 width: int | None = None, max_code_values: int = MAX_CODE_VALUES, layout: str | None = None,
+                 layout_params: dict[str, float] | None = None, fit_size: int | None = None, seed: int = 0,
                  cache_dir: str | Path | None = None) -> None:
         if isinstance(encoding_or_codes, (str, Path)):
             encoding_or_codes = load_encoded(encoding_or_codes)
@@ -134,6 +152,7 @@ class LatentMap(PartsWidget):
         self.model, self.digest = resolve_model(model) if model is not None else (None, "")
         d = int(np.prod(self.model.latent_shape)) if self.model is not None else None
         self.pca = None
+        self._coords_are_codes = flat.shape[1] == 2 and codes is None and d in (None, 2)  # a 2-D latent space
         if flat.shape[1] == 2 and codes is None and d not in (None, 2):
             self.codes = None  # map coordinates of a model with more dimensions: no code under the pointer
         elif flat.shape[1] == 2 and codes is None:
@@ -142,11 +161,13 @@ class LatentMap(PartsWidget):
             self.codes = np.asarray(codes).reshape(n, -1)
         else:
             self.codes = flat
+        self._given: np.ndarray | None = None  # (N, 2) coordinates passed in: the layout "given", to come back to
         if flat.shape[1] == 2:
-            self.coords = flat.astype(np.float64)
+            self.coords, self.shown_layout = flat.astype(np.float64), GIVEN
+            self._given = self.coords
         else:
             self.pca = fit_pca(flat)
-            self.coords = self.pca.coords
+            self.coords, self.shown_layout = self.pca.coords, "pca"
         if self.codes is not None and d is not None and self.codes.shape[1] != d:
             raise ValueError(f"the codes have {self.codes.shape[1]} numbers each but the model's latent shape "
                              f"{tuple(self.model.latent_shape)} holds {d}")
@@ -160,6 +181,10 @@ class LatentMap(PartsWidget):
         self.bounds = data_bounds(self.coords)
         self.q = quantize(self.coords, self.bounds)  # (N, 2) uint16: what the page holds and selects on
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "onnx"
+        self._lock = threading.RLock()  # the points (coords, q, data) change in the layout's watching thread too
+        self._runner = None if self.codes is None else LayoutRunner(
+            self.codes, self.digest, cache_dir if cache_dir is not None else default_cache_dir(),
+            on_status=self._layout_status, on_coords=self._layout_done)
         self.path, self.reason = "pending", ""
         self.clicked: int | None = None
         self.hovered: int | None = None
@@ -183,6 +208,10 @@ class LatentMap(PartsWidget):
                 header.update(model_key=key, image_shape=[int(s) for s in image_shape])
                 self.parts[key] = onnx.read_bytes
                 parts["decoder_url"] = key
+        if self._runner is not None:  # the page offers the layouts in a selector (host.set("layout", name))
+            given = [{"value": GIVEN, "label": "as given"}] if self.shown_layout == GIVEN else []
+            header["layouts"] = given + [{"value": m, "label": LABELS[m]} for m in ("pca", *BACKGROUND)]
+            header["layout"] = self.shown_layout
         self.data = {"header": header, "parts": parts}
         self._set_points()
         self.selection = np.zeros(0, np.int64)
@@ -190,28 +219,35 @@ class LatentMap(PartsWidget):
         self.observe(self._selection_set, names="selection")
         self.observe(self._colour_set, names="colour_by")
         self._colour_set({"new": self.colour_by})
+        self.set_trait("layout", self.shown_layout)
+        self.observe(self._layout_set, names="layout")
+        if layout is not None and layout != self.shown_layout:
+            self.compute_layout(layout, seed=seed, fit_size=fit_size, **(layout_params or {}))
 
     # -- the points ---------------------------------------------------------------------------------------
     def _set_points(self) -> None:
         """Name the points part (a BMAP payload: the points' blobs and the header fields that describe them) in
-        data; its key follows the points, so a map of the same points elsewhere on the page shares them."""
+        data; its key follows the points, so a map of the same points elsewhere on the page shares them, and ends
+        with the layout's name (":pca", ":umap", ...)."""
         decodes = "model_key" in self.data["header"]
         sends_codes = decodes and self.codes is not None and self.codes.size <= self.max_code_values
         data_key = "map:" + _sha(self.q, self.labels, *(() if self.values is None else (self.values,)),
-                                 *((self.codes,) if sends_codes else ()))
+                                 *((self.codes,) if sends_codes else ())) + f":{self.shown_layout}"
         header = {**self.data["header"], "data_key": data_key, "n": int(len(self.q)), "bounds": list(self.bounds),
                   "has_codes": bool(sends_codes)}
 
-        def payload() -> bytes:
-            blobs, meta = point_blobs(self.coords, self.labels, self.values, self.bounds, len(self.class_names))
+        coords, values, bounds, shown = self.coords, self.values, self.bounds, self.shown_layout
+
+        def payload() -> bytes:  # made when the page asks: from these points, even if others replaced them since
+            blobs, meta = point_blobs(coords, self.labels, values, bounds, len(self.class_names))
             fields: dict[str, Any] = {"data_key": data_key, "points": True, **meta}
             if sends_codes:
                 blobs["codes"] = np.asarray(self.codes, dtype=np.float16)
                 fields["code_dim"] = int(self.codes.shape[1])
-            if self.pca is not None:  # the PCA inverse: the code under the pointer is mean + x c0 + y c1
+            if self.pca is not None and shown == "pca":  # the code under the pointer: mean + x c0 + y c1
                 fields["pca_mean"] = self.pca.mean.tolist()
                 fields["pca_components"] = self.pca.components.tolist()
-            elif self.codes is not None:  # the map is a 2-D latent space: the pointer's position is the code
+            elif self._coords_are_codes and shown == GIVEN:  # a 2-D latent space: the pointer is the code
                 fields["pca_mean"], fields["pca_components"] = [0.0, 0.0], [[1.0, 0.0], [0.0, 1.0]]
             return pack(fields, blobs)
 
@@ -229,6 +265,11 @@ class LatentMap(PartsWidget):
             self.clicked = int(value["index"])
         elif name == "hover" and isinstance(value, dict):
             self.hovered = None if value.get("index") is None else int(value["index"])
+        elif name == "layout" and self._runner is not None:  # the page's layout selector
+            try:
+                self.layout = str(value)
+            except traitlets.TraitError:
+                pass  # not a layout this map offers: the page's selector goes back to .layout with the next data
         elif name == "colour" and value in COLOURS:
             self._from_page = True
             try:
@@ -238,14 +279,15 @@ class LatentMap(PartsWidget):
 
     def _page_selected(self, sel: Any) -> None:
         """The page's box or lasso (quantized units) -> every index inside, by the page's own arithmetic."""
-        if isinstance(sel, dict) and sel.get("data_key") not in (None, self.data["header"]["data_key"]):
-            return  # a report about points this widget no longer shows
-        if isinstance(sel, dict) and sel.get("kind") == "box" and sel.get("qbox"):
-            inside = select_box(self.q, sel["qbox"])
-        elif isinstance(sel, dict) and sel.get("kind") == "lasso" and sel.get("qpolygon"):
-            inside = select_lasso(self.q, sel["qpolygon"])
-        else:
-            inside, sel = np.zeros(0, np.int64), None
+        with self._lock:
+            if isinstance(sel, dict) and sel.get("data_key") not in (None, self.data["header"]["data_key"]):
+                return  # a report about points this widget no longer shows
+            if isinstance(sel, dict) and sel.get("kind") == "box" and sel.get("qbox"):
+                inside = select_box(self.q, sel["qbox"])
+            elif isinstance(sel, dict) and sel.get("kind") == "lasso" and sel.get("qpolygon"):
+                inside = select_lasso(self.q, sel["qpolygon"])
+            else:
+                inside, sel = np.zeros(0, np.int64), None
         self.page_selection = sel
         self._from_page = True
         try:
@@ -280,21 +322,24 @@ class LatentMap(PartsWidget):
         return out
 
     def _selection_set(self, change: dict) -> None:
-        if self._from_page:
-            return
-        self._selections += 1
-        parts = {k: v for k, v in self.data["parts"].items() if k != "selected"}
-        for key in [k for k in self.parts if k.startswith("sel:")]:
-            del self.parts[key]
-        sel = np.asarray(change["new"])
-        if sel.size:
-            raw = sel.astype("<u4").tobytes()
-            key = f"sel:{hashlib.sha256(raw).hexdigest()[:16]}"
-            self.parts[key] = lambda: raw
-            parts["selected"] = key
-        self.page_selection = None
-        header = {**self.data["header"], "selection_key": f"{self._selections}:{parts.get('selected', 'none')}"}
-        self.data = {"header": header, "parts": parts}
+        if not self._from_page:
+            self._send_selection(np.asarray(change["new"]))
+
+    def _send_selection(self, sel: np.ndarray) -> None:
+        """The selection (M,) as the page's `selected` part under a new selection key (none when M is 0)."""
+        with self._lock:
+            self._selections += 1
+            parts = {k: v for k, v in self.data["parts"].items() if k != "selected"}
+            for key in [k for k in self.parts if k.startswith("sel:")]:
+                del self.parts[key]
+            if sel.size:
+                raw = sel.astype("<u4").tobytes()
+                key = f"sel:{hashlib.sha256(raw).hexdigest()[:16]}"
+                self.parts[key] = lambda: raw
+                parts["selected"] = key
+            self.page_selection = None
+            header = {**self.data["header"], "selection_key": f"{self._selections}:{parts.get('selected', 'none')}"}
+            self.data = {"header": header, "parts": parts}
 
     @traitlets.validate("colour_by")
     def _valid_colour(self, proposal: dict) -> str:
@@ -316,5 +361,85 @@ class LatentMap(PartsWidget):
         return value
 
     def _colour_set(self, change: dict) -> None:
-        if self.data["header"].get("colour") != change["new"]:
-            self.data = {**self.data, "header": {**self.data["header"], "colour": change["new"]}}
+        with self._lock:
+            if self.data["header"].get("colour") != change["new"]:
+                self.data = {**self.data, "header": {**self.data["header"], "colour": change["new"]}}
+
+    # -- the layout ---------------------------------------------------------------------------------------------
+    @traitlets.validate("layout")
+    def _valid_layout(self, proposal: dict) -> str:
+        value = proposal["value"]
+        if value == GIVEN and self._given is not None:
+            return value  # the coordinates passed in
+        if value not in ("pca", *BACKGROUND):
+            raise traitlets.TraitError(f".layout must be one of {('pca', *BACKGROUND)}, got {value!r}")
+        if self._runner is None:
+            raise traitlets.TraitError("this map has no codes to lay out: LatentMap(codes (N, D), ...) or "
+                                       "LatentMap(coords, codes=...)")
+        return value
+
+    def _layout_set(self, change: dict) -> None:
+        current = None if self._runner is None else self._runner.current
+        if self._runner is not None and change["new"] != (self.shown_layout if current is None else current.method):
+            self.compute_layout(change["new"])
+
+    def compute_layout(self, method: str, *, seed: int = 0, fit_size: int | None = None,
+                       **params: float) -> LayoutRequest | None:
+        """Lay the points out by `method`: "pca" (or "given": the coordinates passed in) at once, a running job
+        cancelled; "umap" or "tsne" in the background (explorer.notebook.layouts; params as
+        explorer.analysis.maps.compute_umap / compute_tsne take them, fit_size: fit on a seeded sample, place the
+        rest). Returns the background request (None for one at once)."""
+        if self._runner is None:
+            raise ValueError("this map has no codes to lay out: LatentMap(codes (N, D), ...) or "
+                             "LatentMap(coords, codes=...)")
+        if method == GIVEN and self._given is None:
+            raise ValueError("this map was given codes, not coordinates: its layouts are pca, umap and tsne")
+        if method in ("pca", GIVEN):
+            self._runner.cancel()
+            if method == "pca" and self.pca is None:
+                self.pca = fit_pca(self.codes)
+            self._use_coords(self.pca.coords if method == "pca" else self._given, method, None)
+            request = None
+        elif method in BACKGROUND:
+            request = self._runner.request(method, seed=seed, fit_size=fit_size, **params)
+        else:
+            raise ValueError(f"layout must be one of {('pca', *BACKGROUND)}, got {method!r}")
+        self.set_trait("layout", method)
+        with self._lock:
+            self.data = {**self.data, "header": {**self.data["header"], "layout": method}}
+        return request
+
+    @property
+    def layout_job(self) -> Job | None:
+        """The background job of the latest UMAP / t-SNE request (None before one, or after PCA was asked for)."""
+        current = None if self._runner is None else self._runner.current
+        return None if current is None else current.job
+
+    def wait_layout(self, timeout: float | None = None) -> bool:
+        """Block until the latest background layout ended (its points shown, or failed); False on timeout. Not in a
+        cell of the notebook that shows the map: a waiting cell holds the page's messages back."""
+        current = None if self._runner is None else self._runner.current
+        return True if current is None else current.finished.wait(timeout)
+
+    def _layout_status(self, status: dict) -> None:
+        """A background layout's progress or end, for the page (header.layout_job)."""
+        with self._lock:
+            shown = {**status, "showing": LABELS.get(self.shown_layout, "given")}
+            self.data = {**self.data, "header": {**self.data["header"], "layout_job": shown}}
+
+    def _layout_done(self, coords: np.ndarray, method: str) -> None:
+        self._use_coords(coords, method, self._runner.current)
+
+    def _use_coords(self, coords: np.ndarray, method: str, request: LayoutRequest | None) -> None:
+        """New points: the layout's (N, 2) coordinates, quantized in their own bounds; the selection is kept (it
+        goes to the page again, as one set here)."""
+        with self._lock:
+            self.coords = np.asarray(coords, dtype=np.float64)
+            self.bounds = data_bounds(self.coords)
+            self.q = quantize(self.coords, self.bounds)
+            self.shown_layout = method
+            if request is None:
+                self.data = {**self.data, "header": {k: v for k, v in self.data["header"].items() if k != "layout_job"}}
+            self._set_points()
+            self.page_selection = None
+            self._send_selection(np.asarray(self.selection))

@@ -14,8 +14,9 @@
   concatenated on axis 1) and `metadata_props` naming the latent shape, scaling, shift, ranges and weights digest.
 
 Every file holds its weights (no external data), states its opset, has a dynamic batch axis (batch 1 is the
-main case), passes `onnx.checker` and opens in onnxruntime, and agrees with torch on a probe batch before it
-is accepted. The torch.export-based exporter (`dynamo`) is tried first, then the TorchScript one; the JSON
+main case), passes `onnx.checker` and opens in onnxruntime, and agrees with torch on two probe batches before it
+is accepted: the one it was exported with, and one the exporter never saw (a forward that leaves torch, such as a
+model run by onnxruntime, is traced as constants and agrees on the first only). The torch.export-based exporter (`dynamo`) is tried first, then the TorchScript one; the JSON
 beside the file says which one made it and why the first one failed, if it did.
 
 Randomness: a draw from an explicit `torch.Generator` made inside the exported call (pu's fixed-seed pooling
@@ -43,6 +44,7 @@ from torch import Tensor, nn
 from explorer.files import atomic_write_bytes, atomic_write_with, file_sha256
 from explorer.models.base import VAE, eval_mode
 from explorer.models.blocks.conditioning import with_default_condition
+from explorer.models.foreign.detect import OPTIMUM_DECODER, OPTIMUM_ENCODER
 from explorer.onnx.discrete import IndexImageGraph, probe_indices
 from explorer.onnx.trust import vet_onnx_file
 from explorer.onnx.wrap import wrap_for_page
@@ -51,11 +53,12 @@ DEFAULT_OPSET = 18  # the torch.export exporter's native opset; onnxruntime(-web
 EXPORTERS = ("dynamo", "torchscript")  # tried in this order
 WRAPPED = "wrapped"  # not an exporter: a model's own ONNX graph, wrapped to the page's contract (explorer.onnx.wrap)
 PARTS = ("decoder", "encoder", "indices")  # "indices": a discrete model's decode from code indices
-PROBE_ATOL = 1e-4  # an export whose output differs more from torch on the probe batch is refused
+PROBE_ATOL = 1e-4  # an export whose output differs more from torch on a probe batch is refused
 PROBE_BATCH = 2  # example batch for export: torch.export specialises sizes 0 and 1, which would fix the batch
 METADATA_VERSION = 1
 # Optimum's layout for a diffusers VAE (optimum-cli export onnx): one folder per part, model.onnx in each
-OPTIMUM_FILES = {"encoder": "vae_encoder/model.onnx", "decoder": "vae_decoder/model.onnx"}
+OPTIMUM_FILES = {"encoder": OPTIMUM_ENCODER, "decoder": OPTIMUM_DECODER}
+OPTIMUM_FORMAT = "vae-latent-explorer/optimum-vae"  # metadata_props["format"] of the files export_optimum writes
 OPTIMUM_FP16 = "vae_decoder/model_fp16.onnx"
 OPTIMUM_NAMES = {"decoder": (["latent_sample"], ["sample"]), "encoder": (["sample"], ["latent_parameters"])}
 FP16_TOLERANCE = 2 / 255  # the fp16 decoder's images may differ from fp32's by at most this, in [0, 1]
@@ -80,7 +83,7 @@ class ExportInfo:
     onnxruntime_version: str
     sha256: str  # of the .onnx file: a file that no longer matches is corrupt
     size_bytes: int
-    probe_max_abs_diff: float  # onnxruntime vs torch on the probe batch
+    probe_max_abs_diff: float  # onnxruntime vs torch on the probe batches
     frozen_draws: int  # generator draws stored as constants (see the module docstring)
     export_seconds: float
     digest: str = ""  # weights digest of the cached export ("" outside the cache)
@@ -340,14 +343,18 @@ def _export(model: VAE, part: str, path: str | Path, opset: int, exporters: tupl
             if device.type != "cpu":
                 model.cpu()
             example = _probe_inputs(model, part, layout=layout)
+            # a second probe the exporter never saw: a graph that traced the model's outputs as constants (a model
+            # whose forward leaves torch, such as one run by onnxruntime) agrees with torch on `example` only
+            fresh = _probe_inputs(model, part, seed=1, layout=layout)
             try:
                 with torch.no_grad():
-                    expected = graph(example)
+                    expected, expected_fresh = graph(example), graph(fresh)
             except Exception as exc:  # noqa: BLE001  (a model torch cannot run this way: a failure of this part)
                 if layout != "optimum":
                     raise
                 raise OnnxExportError(ExportFailure(part, model.family, {"torch": f"{type(exc).__name__}: {exc}"})) from None
-            expected = [t.numpy() for t in (expected if isinstance(expected, tuple) else (expected,))]
+            probes = [(x, [t.numpy() for t in (y if isinstance(y, tuple) else (y,))])
+                      for x, y in ((example, expected), (fresh, expected_fresh))]
             for exporter in exporters:
                 start = time.perf_counter()
                 checked: dict[str, Any] = {}
@@ -358,17 +365,12 @@ def _export(model: VAE, part: str, path: str | Path, opset: int, exporters: tupl
                     if metadata:
                         _set_metadata(tmp, metadata)
                     session = check_file(tmp)
-                    got = session.run(output_names, {input_names[0]: example.numpy()})
-                    checked["diff"] = max(float(abs(g - e).max()) for g, e in zip(got, expected))
-                    if part == "indices":  # and on indices it was not traced on: a graph that folded to a constant
-                        other = _probe_inputs(model, part, seed=1)
-                        with torch.no_grad():
-                            want = graph(other).numpy()
-                        got_other = session.run(output_names, {input_names[0]: other.numpy()})[0]
-                        checked["diff"] = max(checked["diff"], float(abs(got_other - want).max()))
+                    checked["diff"] = max(float(abs(g - e).max()) for x, want in probes
+                                          for g, e in zip(session.run(output_names, {input_names[0]: x.numpy()}), want))
                     if not checked["diff"] <= PROBE_ATOL:  # also refuses NaN
-                        raise ValueError(f"onnxruntime differs from torch by {checked['diff']:.3g} on the probe batch "
-                                         "(a draw from torch's global generator, or an operator exported wrongly)")
+                        raise ValueError(f"onnxruntime differs from torch by {checked['diff']:.3g} on the probe "
+                                         "batches (a draw from torch's global generator, an operator exported wrongly, or a "
+                                         "forward outside torch traced as constants)")
                     checked["proto"] = onnx.load(str(tmp), load_external_data=False)
 
                 try:
@@ -548,7 +550,7 @@ def optimum_metadata(model: VAE, digest: str) -> dict[str, str]:
     """What every file of the Optimum layout records: latent shape, scaling and shift (latent = code / scaling_factor
     + shift_factor), the images' range at both ends, the weights digest."""
     scaling, shift = model.code_scaling()
-    return {"format": "vae-latent-explorer/optimum-vae", "latent_shape": json.dumps(list(model.latent_shape)),
+    return {"format": OPTIMUM_FORMAT, "latent_shape": json.dumps(list(model.latent_shape)),
             "scaling_factor": repr(float(scaling)), "shift_factor": repr(float(shift)),
             "input_range": "[-1, 1]", "output_range": "[-1, 1]", "image_shape": json.dumps(list(model.config.input_shape)),
             "weights_digest": digest, "family": model.family}
@@ -617,8 +619,8 @@ def export_optimum(model: VAE, folder: str | Path, digest: str, opset: int = DEF
 
 __all__ = [
     "CachedExport", "DEFAULT_OPSET", "EXPORTERS", "ExportFailure", "ExportInfo", "FP16_TOLERANCE", "OPTIMUM_FILES",
-    "OPTIMUM_FP16", "OnnxExportError", "OptimumExport", "export_optimum", "fp16_decoder", "optimum_metadata",
-    "read_metadata",
+    "OPTIMUM_FORMAT", "OPTIMUM_FP16", "OnnxExportError", "OptimumExport", "export_optimum", "fp16_decoder",
+    "optimum_metadata", "read_metadata",
     "check_file", "export_decoder", "frame_seconds", "export_encoder", "exported_decoder", "exported_encoder",
     "exported_indices_decoder",
 ]

@@ -73,7 +73,7 @@ def test_other_data_set_is_converted_and_encoded(app_env):
 
 @pytest.mark.slow
 def test_tsne_computed_in_the_background_then_cached_on_disk(app_env, cache_dir):
-    from ui.services import mapjobs
+    from explorer.analysis import map_jobs as mapjobs
 
     before = set(mapjobs.JOBS.jobs)  # jobs another test left in this process (a worker runs many test files)
     mine = lambda: [j for k, j in mapjobs.JOBS.jobs.items() if k not in before]  # noqa: E731
@@ -157,7 +157,7 @@ def test_a_killed_map_worker_is_reported_with_a_restart_button(app_env, tmp_path
     which starts a new worker; nothing half-written is left in the cache."""
     import signal
 
-    from ui.services import mapjobs
+    from explorer.analysis import map_jobs as mapjobs
 
     monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))  # nothing cached: the worker must run
     started = map_workers

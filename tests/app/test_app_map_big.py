@@ -235,7 +235,7 @@ def test_the_whole_test_split_is_encoded_here_then_offered(app_env, tmp_path, mo
     import time
 
     from explorer.analysis.encode_dataset import load_encoded
-    from ui.services import mapjobs
+    from explorer.analysis import map_jobs as mapjobs
 
     monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
     at = open_app(app_env["tiny-conv-mnist5k"], "map")

@@ -136,6 +136,24 @@ def stroke(page, points: list[tuple[float, float]], hz: float = 60.0) -> tuple[i
     return n0, before
 
 
+def draw_pad_stroke(page, pad) -> None:
+    """One stroke down the middle of a DrawPad's canvas (`pad`, a locator), drawn with page.mouse and released."""
+    b = pad.bounding_box()
+    page.mouse.move(b["x"] + b["width"] * 0.5, b["y"] + b["height"] * 0.2)
+    page.mouse.down()
+    page.mouse.move(b["x"] + b["width"] * 0.52, b["y"] + b["height"] * 0.8, steps=8)
+    page.mouse.up()
+
+
+def check_draw_pad_code(page, drawn: dict) -> None:
+    """A DrawPad's `.code` after a stroke (drawn["code"]) is the model's posterior mean of the drawing the kernel
+    prepared (drawn["want"]), and the page's own encoding of the same strokes agrees within 0.05."""
+    np.testing.assert_allclose(drawn["code"], drawn["want"], atol=1e-5)
+    page_code = page.evaluate("() => Array.from(window.__liveLatent.frames.filter((f) => f.mode === 'draw')"
+                              ".at(-1).code)")
+    np.testing.assert_allclose(page_code, drawn["code"], atol=0.05)
+
+
 def seven(n: int = 30) -> list[tuple[float, float]]:
     """A '7': a bar from the upper left to the upper right, then down to the lower middle."""
     bar = [(0.25 + 0.5 * t, 0.2) for t in np.linspace(0, 1, n // 2)]

@@ -1,8 +1,10 @@
 """The notebook widgets (explorer.notebook) in a real JupyterLab, in headless Chromium, with every request to another
 host blocked. LatentWalk: the page decodes while a slider is dragged (page.mouse), its frames equal the kernel's
 torch decode, `.code` follows the release, and setting `.code` from Python repaints the page. LatentMap: 1,000,000
-points paint within 3 s of the view's start, hover paints the kernel's decode of the code under the pointer, and a
-box drawn with the mouse reaches `.selection`; DrawPad: a stroke reaches `.code`. One server for every notebook test.
+points paint within 3 s of the view's start, hover paints the kernel's decode of the code under the pointer, a box
+drawn with the mouse reaches `.selection`, and a t-SNE layout set from Python (found in the disk cache) reaches
+the page from the kernel's watching thread, the selection kept; DrawPad: a stroke reaches `.code`. One server for
+every notebook test.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import numpy as np
 import pytest
 
 from explorer.checkpoint import from_pretrained
-from tests.browser.driver import FRAMES_JS, torch_pixels
+from explorer.map_wire import data_bounds
+from tests.browser.driver import FRAMES_JS, check_draw_pad_code, draw_pad_stroke, torch_pixels
 from tests.support.jupyter import kernel_client, kernel_eval, start_lab, stop_lab, write_notebook
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -52,10 +55,35 @@ def lab(tmp_path_factory):
         "height=480)\nm",
         f"p = DrawPad(m.model, cache_dir={str(work / 'cache')!r})\np",
     ])
+    plant_layout(work / "cache")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # the kernel imports what the test process imports
     server = start_lab(root, work, env)
     yield server
     stop_lab(server)
+
+
+def map_codes() -> np.ndarray:
+    """The map notebook's codes (MAP_N, 16) float32, as its cell makes them."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, MAP_N)
+    centres = rng.standard_normal((10, 16)) * 2
+    return (centres[labels] + 0.6 * rng.standard_normal((MAP_N, 16))).astype(np.float32)
+
+
+def layout_coords() -> np.ndarray:
+    """The map's "t-SNE", planted in the cache: two of the codes' own dimensions (MAP_N, 2)."""
+    return np.ascontiguousarray(map_codes()[:, 2:4])
+
+
+def plant_layout(cache_dir: Path) -> None:
+    """The map's t-SNE where explorer.analysis.map_jobs caches it, as an earlier run leaves it: the kernel's layout
+    check then costs no t-SNE of a million points (tests/notebook/test_map_layout.py runs a real one)."""
+    from explorer.analysis.map_jobs import cache_path, map_key
+    from explorer.cache import weights_digest, write_entry
+    from explorer.notebook.layouts import DATASET, layout_params
+
+    key = map_key(weights_digest(MODEL), DATASET, "tsne", layout_params("tsne"), 0, map_codes())
+    write_entry(cache_path(cache_dir, key), {"coords": layout_coords()}, {"method": "tsne"})
 
 
 @pytest.fixture(scope="module")
@@ -260,17 +288,26 @@ def test_latent_map_and_draw_pad_in_jupyterlab(lab, browser, model, shots):
         time.sleep(0.25)
     assert clicked == 7
 
+    # a layout set from Python: the job is found in the cache, and its watching thread (not the cell) sends the new
+    # points; the page indexes them and keeps the selection
+    t_layout = time.monotonic()
+    assert kernel_eval(client, "m.layout", setup="m.layout = 'tsne'") == "tsne"
+    page.wait_for_function("() => window.__bigMap.current()?.ds?.key.endsWith(':tsne')", timeout=60_000)
+    print(f"JupyterLab LatentMap: the t-SNE points (from the cache) painted {time.monotonic() - t_layout:.2f} s after "
+          "the cell that set .layout was sent")
+    laid = page.evaluate("() => { const i = window.__bigMap.current(); return { bounds: i.ds.bounds, n: i.ds.n, "
+                         "selection: i.selection && { kind: i.selection.kind, total: i.selection.total } }; }")
+    np.testing.assert_allclose(laid["bounds"], data_bounds(layout_coords()), rtol=1e-6)
+    assert laid["n"] == MAP_N and laid["selection"] == {"kind": "given", "total": kernel["n"]}
+    assert page.locator("[data-testid=big-map-job]").get_attribute("data-state") == "done"
+
     # the draw pad: a stroke, released, reaches .code (the model's encoding of the drawing)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-cell-and-select-next')")
     pad = page.locator("[data-testid=live-latent-draw]")
     pad.scroll_into_view_if_needed()
     page.wait_for_function("() => document.querySelector('[data-testid=live-latent-draw]')?.closest('.ll-root')"
                            "?.dataset.path === 'wasm'")
-    b = pad.bounding_box()
-    page.mouse.move(b["x"] + b["width"] * 0.5, b["y"] + b["height"] * 0.2)
-    page.mouse.down()
-    page.mouse.move(b["x"] + b["width"] * 0.52, b["y"] + b["height"] * 0.8, steps=8)
-    page.mouse.up()
+    draw_pad_stroke(page, pad)
     drawn = {}
     for _ in range(40):
         drawn = kernel_eval(client, "None if p.code is None else {'code': p.code.tolist(), 'want': "
@@ -280,10 +317,7 @@ def test_latent_map_and_draw_pad_in_jupyterlab(lab, browser, model, shots):
             break
         time.sleep(0.25)
     assert drawn, "the drawing never reached the kernel"
-    np.testing.assert_allclose(drawn["code"], drawn["want"], atol=1e-5)
-    page_code = page.evaluate("() => Array.from(window.__liveLatent.frames.filter((f) => f.mode === 'draw')"
-                              ".at(-1).code)")
-    np.testing.assert_allclose(page_code, drawn["code"], atol=0.05)  # the page's own encoding of the same strokes
+    check_draw_pad_code(page, drawn)
     page.locator(".jp-Cell:visible").nth(1).screenshot(path=str(shots / "notebook-draw.png"))
     client.stop_channels()
     assert not blocked, blocked

@@ -4,7 +4,7 @@
 
 The same as `vae-evaluate MODEL --dataset DATASET --split SPLIT --encode-only` (explorer.analysis.encode_dataset
 .encode_splits, with that command's default batch size, so both fill the same cache entry), reporting its
-progress as "progress FRACTION STAGE" lines on stdout, as every worker does (ui.services.workers).
+progress as "progress FRACTION STAGE" lines on stdout, as every worker does (explorer.runtime.workers).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from explorer.analysis.encode_dataset import encode_splits
 from explorer.cache import weights_digest
 from explorer.cli.evaluate import load_model
 from explorer.data import load_dataset
-from ui.services.workers import lower_priority, report
+from explorer.runtime.workers import lower_priority, report
 
 BATCH_SIZE = 50  # explorer.cli.evaluate's --batch-size default: the cache entry's name depends on it
 

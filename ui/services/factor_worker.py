@@ -5,7 +5,8 @@ ui.services.factorjobs).
 
 The page's preset (explorer.analysis.disentanglement.measure, preset "quick", sampling seeds 0, 1, 2) on
 posterior means; a full grid (dSprites) is encoded once per model into the cache, which `vae-evaluate ... --metrics
-disentanglement` shares. Progress goes out as "progress FRACTION STAGE" lines, as every worker's do (ui.services.workers).
+disentanglement` shares. Progress goes out as "progress FRACTION STAGE" lines, as every worker's do
+(explorer.runtime.workers).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from explorer.cli.evaluate import load_model
 from explorer.data import load_dataset
 from explorer.data.factors import factors_of
 from explorer.files import atomic_write_json
-from ui.services.workers import lower_priority, report
+from explorer.runtime.workers import lower_priority, report
 
 PAGE_PRESET = "quick"
 PAGE_SEEDS = (0, 1, 2)

@@ -1,7 +1,7 @@
 """A model's disentanglement metrics for the Factors page, computed in the background and cached on disk as JSON.
 
 One job per (weights digest, data set, options) per process, whichever sessions ask: a daemon thread runs
-`python -m ui.services.factor_worker` (niced, one BLAS thread: ui.services.workers) and the page
+`python -m ui.services.factor_worker` (niced, one BLAS thread: explorer.runtime.workers) and the page
 polls its progress. The result lands in the shared model cache (explorer.cache:
 CACHE/models/<digest>/factors/<dataset>-<options digest>-quick.json), so a later session reads it at once.
 """
@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from explorer.cache import entry_path
+from explorer.runtime.workers import Job, JobTable, start_worker
 from ui.services.factor_worker import PAGE_PRESET
-from ui.services.workers import Job, JobTable, start_worker
 
 FACTORS_KIND = "factors"
 JOBS = JobTable()

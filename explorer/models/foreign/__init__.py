@@ -4,7 +4,9 @@ The ways in, each a module: `diffusers_kl` (a diffusers AutoencoderKL folder wit
 `single_file` (an original-layout AutoencoderKL .safetensors, as A1111 / ComfyUI keep them, with a shipped config
 from `configs/`), `diffusers_plain` (AutoencoderTiny / AutoencoderDC folders: a plain latent, no posterior),
 `diffusers_vq` (VQModel folders: a grid of codebook indices; the three diffusers ways share `diffusers_loading`),
-`onnx_pair` (encoder.onnx + decoder.onnx + onnx_vae.json, run by onnxruntime) and `adapter` (a Python file
+`onnx_pair` (encoder.onnx + decoder.onnx + onnx_vae.json, run by onnxruntime), `optimum_onnx` (Optimum's
+vae_encoder/model.onnx + vae_decoder/model.onnx, the latent's scaling from their metadata_props) and
+`adapter` (a Python file
 defining `load_vae(device)`, loaded only when trusted). `detect` tells them apart from file names and small
 JSON files without importing torch; pickled files (.pt, .pth, .pkl, .ckpt, .bin, .pt2, pythae folders) are
 refused with the accepted formats and how to convert.

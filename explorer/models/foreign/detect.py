@@ -23,7 +23,10 @@ DIFFUSERS_BIN = "diffusion_pytorch_model.bin"
 ONNX_SPEC = "onnx_vae.json"
 ONNX_ENCODER = "encoder.onnx"
 ONNX_DECODER = "decoder.onnx"
-FORMATS = ("native", "diffusers", "onnx", "adapter", "single_file")
+# Optimum's layout of a VAE (optimum-cli export onnx; explorer.onnx.export.export_optimum): one folder per part
+OPTIMUM_ENCODER = "vae_encoder/model.onnx"
+OPTIMUM_DECODER = "vae_decoder/model.onnx"
+FORMATS = ("native", "diffusers", "onnx", "optimum", "adapter", "single_file")
 
 
 def read_small_json(path: Path, limit: int = 1 << 20) -> Any:
@@ -82,6 +85,13 @@ def _detect_folder(folder: Path) -> str:
         return "native"
     if (folder / ONNX_SPEC).is_file():
         return "onnx"
+    if (folder / OPTIMUM_DECODER).is_file() and (folder / OPTIMUM_ENCODER).is_file():
+        return "optimum"  # before the pipeline check: an Optimum pipeline folder holds its VAE's two parts at its top
+    if (folder / OPTIMUM_DECODER).is_file() or (folder / OPTIMUM_ENCODER).is_file():
+        have, lack = ((OPTIMUM_DECODER, OPTIMUM_ENCODER) if (folder / OPTIMUM_DECODER).is_file()
+                      else (OPTIMUM_ENCODER, OPTIMUM_DECODER))
+        raise ForeignModelError(f"{folder} has Optimum's {have} but not {lack}: the explorer needs both parts of "
+                                "the VAE (optimum-cli export onnx writes both)")
     names = {p.name for p in folder.iterdir()}
     if ONNX_ENCODER in names or ONNX_DECODER in names:
         raise ForeignModelError(f"{folder} has ONNX files but no {ONNX_SPEC}: write it beside them "
@@ -98,7 +108,8 @@ def _detect_folder(folder: Path) -> str:
 
 
 def detect_format(path: str | Path) -> str:
-    """"native", "diffusers" (AutoencoderKL, AutoencoderTiny or AutoencoderDC folders), "onnx", "adapter" or
+    """"native", "diffusers" (AutoencoderKL, AutoencoderTiny or AutoencoderDC folders), "onnx" (an ONNX pair),
+    "optimum" (Optimum's vae_encoder/ + vae_decoder/ layout), "adapter" or
     "single_file" (an original-layout .safetensors VAE) for a model path; ForeignModelError (naming the path, the
     problem and the accepted formats) for anything else, pickles included. Reads file names and small JSON only."""
     path = Path(path)
@@ -164,6 +175,9 @@ def describe_model_path(path: str | Path) -> dict[str, Any]:
             entry["summary"] = _diffusers_summary(read_small_json(path / CONFIG_NAME))
         elif kind == "onnx":
             entry["summary"] = _onnx_summary(read_small_json(path / ONNX_SPEC))
+        elif kind == "optimum":
+            # its latent shape and scaling are in the ONNX files' metadata, read only when it loads
+            entry["summary"] = f"ONNX in Optimum's layout ({OPTIMUM_ENCODER} + {OPTIMUM_DECODER})"
         elif kind == "single_file":
             from explorer.models.foreign.presets import describe_single_file  # lazy: needs safetensors
 

@@ -18,6 +18,7 @@ ACCEPTED_FORMATS = (
     "or an AutoencoderTiny or AutoencoderDC one; "
     "an original-layout (A1111 / ComfyUI) AutoencoderKL .safetensors file; "
     "an ONNX pair folder (encoder.onnx + decoder.onnx + onnx_vae.json); "
+    "an ONNX folder in Optimum's layout (vae_encoder/model.onnx + vae_decoder/model.onnx); "
     "or an adapter .py file, loaded only when passed with --trust-code FILE."
 )
 

@@ -15,14 +15,15 @@ from explorer.models.foreign.diffusers_plain import load_plain
 from explorer.models.foreign.diffusers_vq import VQ_CLASS, load_vq
 from explorer.models.foreign.errors import ForeignModelError
 from explorer.models.foreign.onnx_pair import load_onnx_pair
+from explorer.models.foreign.optimum_onnx import load_optimum
 
 
 def load_foreign(path: str | Path, device: torch.device | str = "cpu", trusted_code: Collection[str | Path] = (),
                  image_size: int | tuple[int, int] | None = None, preset: str | None = None,
                  dtype: torch.dtype | str | None = None) -> VAE:
     """A diffusers AutoencoderKL / AutoencoderTiny / AutoencoderDC / VQModel folder, an original-layout AutoencoderKL
-    .safetensors file, an ONNX pair folder or a trusted adapter .py as a `VAE` on device ('cpu', 'cuda', ...;
-    resolve 'auto' first), in eval mode.
+    .safetensors file, an ONNX pair folder, an ONNX folder in Optimum's layout or a trusted adapter .py as a `VAE`
+    on device ('cpu', 'cuda', ...; resolve 'auto' first), in eval mode.
 
     image_size (diffusers folders and single files): an int or (H, W) overriding the config's sample size.
     preset (single files only): "sd1", "sdxl", "sd3" or "flux", the shipped config whose scaling to use (default:
@@ -48,6 +49,8 @@ def load_foreign(path: str | Path, device: torch.device | str = "cpu", trusted_c
         return load_single_file(path, device, preset=preset, image_size=image_size, dtype=dtype)
     if kind == "onnx":
         return load_onnx_pair(path, device)
+    if kind == "optimum":
+        return load_optimum(path, device)
     if kind == "adapter":
         return load_adapter(path, device, trusted_code)
     raise ForeignModelError(f"{path} is a native explorer checkpoint: load it with explorer.checkpoint.from_pretrained")

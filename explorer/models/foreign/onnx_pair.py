@@ -116,7 +116,7 @@ def _code_spec(code: Any, path: Path) -> dict[str, Any]:
     return {"kind": "discrete", "codebook_size": size, "grid": grid, "stride": stride}
 
 
-def _check_graph(path: Path, hint: tuple[int, ...] | None, vetter: Any) -> Any:
+def check_graph(path: Path, hint: tuple[int, ...] | None, vetter: Any) -> Any:
     """The file exists and was vetted in a child process (onnx.checker, an onnxruntime session, one run on
     zeros of shape hint) before this process opens it; returns the verdict (its trial run's output shapes)."""
     if not path.is_file():
@@ -129,7 +129,7 @@ def _check_graph(path: Path, hint: tuple[int, ...] | None, vetter: Any) -> Any:
 
 
 def _session(path: Path, sha256: str) -> Any:
-    """An in-process onnxruntime session on the bytes `_check_graph` vetted (sha256): read once, compared, then
+    """An in-process onnxruntime session on the bytes `check_graph` vetted (sha256): read once, compared, then
     opened from memory, so a file swapped after its check is refused; external data is never read."""
     import hashlib
 
@@ -153,14 +153,14 @@ def _static(dims: list[Any]) -> tuple[int, ...] | None:
     return tuple(rest) if rest and all(isinstance(d, int) for d in rest) else None
 
 
-class _Graph:
+class OnnxGraph:
     """One onnxruntime session with its input's dtype and fixed batch size (None when dynamic)."""
 
     def __init__(self, path: Path, sha256: str, integer_input: bool = False):
         import onnx
 
         self.path = path
-        self.session = _session(path, sha256)  # sha256: of the bytes _check_graph vetted
+        self.session = _session(path, sha256)  # sha256: of the bytes check_graph vetted
         node = self.session.get_inputs()[0]
         self.input_dims = list(node.shape)
         self.batch = node.shape[0] if isinstance(node.shape[0], int) and node.shape[0] > 0 else None
@@ -204,7 +204,7 @@ class OnnxPairVAE(ForeignVAE):
     family = "onnx_pair"
     config_class = ForeignConfig
 
-    def __init__(self, config: ForeignConfig, encoder: _Graph, decoder: _Graph, decoder_input: tuple[int, ...]):
+    def __init__(self, config: ForeignConfig, encoder: OnnxGraph, decoder: OnnxGraph, decoder_input: tuple[int, ...]):
         super().__init__(config)
         self.encoder_graph, self.decoder_graph = encoder, decoder
         self.decoder_input = decoder_input  # the decoder's own per-item input shape
@@ -240,7 +240,7 @@ class OnnxPairVAE(ForeignVAE):
         return self.likelihood_from_output(out)
 
 
-def _latent_shape(spec: dict[str, Any], encoder: _Graph) -> tuple[int, ...]:
+def _latent_shape(spec: dict[str, Any], encoder: OnnxGraph) -> tuple[int, ...]:
     """From onnx_vae.json, else the encoder's mean output, else a one-item trial run of the encoder."""
     if "latent_shape" in spec:
         return spec["latent_shape"]
@@ -262,10 +262,10 @@ def load_onnx_pair(folder: str | Path, device: torch.device | str = "cpu") -> On
     # Vet both graphs in one child process before this one opens them; the decoder's trial code has the
     # latent shape the encoder's trial run gave (or onnx_vae.json's).
     with OnnxVetter() as vetter:
-        enc_verdict = _check_graph(enc_path, (1, *spec["input_shape"]), vetter)
+        enc_verdict = check_graph(enc_path, (1, *spec["input_shape"]), vetter)
         trial_latent = spec.get("latent_shape") or tuple((enc_verdict.output_shapes or [[1]])[0][1:])
-        dec_verdict = _check_graph(dec_path, (1, *trial_latent), vetter)
-    encoder, decoder = _Graph(enc_path, enc_verdict.sha256), _Graph(dec_path, dec_verdict.sha256)
+        dec_verdict = check_graph(dec_path, (1, *trial_latent), vetter)
+    encoder, decoder = OnnxGraph(enc_path, enc_verdict.sha256), OnnxGraph(dec_path, dec_verdict.sha256)
     if len(encoder.session.get_inputs()) != 1 or len(encoder.session.get_outputs()) < 2:
         raise ForeignModelError(f"{enc_path} must take one input (images) and give two outputs (mean, log-variance), "
                                 f"it has {len(encoder.session.get_inputs())} and {len(encoder.session.get_outputs())}")
@@ -307,7 +307,7 @@ class OnnxDiscretePairVAE(ForeignVAE):
     code_name = "code indices"
     posterior_name = "one-hot (the encoder's index), uniform prior over the codes: KL = log K per cell"
 
-    def __init__(self, config: ForeignConfig, encoder: _Graph, decoder: _Graph, level: CodeLevel):
+    def __init__(self, config: ForeignConfig, encoder: OnnxGraph, decoder: OnnxGraph, level: CodeLevel):
         super().__init__(config)
         self.encoder_graph, self.decoder_graph, self.level = encoder, decoder, level
 
@@ -366,10 +366,10 @@ def load_discrete_pair(folder: Path, spec: dict[str, Any], device: torch.device 
     code = spec["code"]
     enc_path, dec_path = folder / ONNX_ENCODER, folder / ONNX_DECODER
     with OnnxVetter() as vetter:
-        enc_verdict = _check_graph(enc_path, (1, *spec["input_shape"]), vetter)
-        dec_verdict = _check_graph(dec_path, (1, *code["grid"]), vetter)
-    encoder = _Graph(enc_path, enc_verdict.sha256)
-    decoder = _Graph(dec_path, dec_verdict.sha256, integer_input=True)
+        enc_verdict = check_graph(enc_path, (1, *spec["input_shape"]), vetter)
+        dec_verdict = check_graph(dec_path, (1, *code["grid"]), vetter)
+    encoder = OnnxGraph(enc_path, enc_verdict.sha256)
+    decoder = OnnxGraph(dec_path, dec_verdict.sha256, integer_input=True)
     indices = encoder.run(np.zeros((1, *spec["input_shape"]), np.float32))[0]
     if indices.dtype.kind not in "iu" or indices.size != math.prod(code["grid"]):
         raise ForeignModelError(f"{enc_path} gives {indices.dtype} outputs of shape {list(indices.shape)} per image, but "

@@ -2,7 +2,9 @@
 // hosts/anywidget.js through widget.js, the notebook's LatentMap) gives it the element to draw into and each new
 // `data`; selections, clicks, the colouring and status go back by host.set, the hover and "Send to walk" by
 // host.send. A header's `colour` applies whenever it changes, and a `selected` blob (uint32 indices, under a new
-// header.selection_key) is a selection set by the host. This file mounts the instance and applies `data`; the
+// header.selection_key) is a selection set by the host; `layouts` are the layouts the host computes on request
+// (a selector sends host.set("layout", name)) and a `layout_job` is one it computes meanwhile (its progress is shown
+// under the map). This file mounts the instance and applies `data`; the
 // rest is split by concern: wire.js (the wire format), view.js, raster.js, select.js, input.js, decode.js,
 // items.js, state.js.
 //
@@ -76,13 +78,21 @@ function mount(host) {
   inst.search = el("input", { type: "search", class: "bm-search", placeholder: "index or label", "data-testid": "big-map-search",
     "aria-label": "Search by index or label" });
   inst.search.addEventListener("keydown", (ev) => { if (ev.key === "Enter") search(inst, inst.search.value); });
-  tools.append(...Object.values(inst.modeButtons), inst.colourButton, inst.search,
+  // the layouts a host computes on request (header.layouts, the notebook's LatentMap); hidden where it offers none
+  inst.layoutSelect = el("select", { class: "bm-layout", "data-testid": "big-map-layout", "aria-label": "Layout" });
+  inst.layoutSelect.hidden = true;
+  inst.layoutSelect.addEventListener("change", () => inst.host?.set("layout", inst.layoutSelect.value));
+  tools.append(...Object.values(inst.modeButtons), inst.colourButton, inst.layoutSelect, inst.search,
     button("Reset view", "big-map-reset", () => { fit(inst); schedule(inst, performance.now()); }),
     button("Clear", "big-map-clear", () => clearSelection(inst)));
   inst.canvas = el("canvas", { class: "bm-canvas", "data-testid": "big-map-canvas" });
   inst.overlay = el("canvas", { class: "bm-overlay", "data-testid": "big-map-overlay" });
   inst.stage = el("div", { class: "bm-stage" }, inst.canvas, inst.overlay);
   inst.status = el("div", { class: "bm-status", "data-testid": "big-map-status" }, "Loading the points…");
+  inst.jobBar = el("progress", { class: "bm-job-bar", max: "1", value: "0" });
+  inst.jobText = el("span", { class: "bm-job-text" }, "");
+  inst.job = el("div", { class: "bm-job", "data-testid": "big-map-job" }, inst.jobBar, inst.jobText);
+  inst.job.hidden = true;
   inst.legend = el("div", { class: "bm-legend", "data-testid": "big-map-legend" });
   // side panel: the page's decode, the server's image, the pinned item, the selection
   inst.decoded = el("canvas", { class: "bm-thumb", "data-testid": "big-map-decoded" });
@@ -101,7 +111,8 @@ function mount(host) {
     el("div", { class: "bm-label" }, "In the page"), inst.decoded, inst.decodedCaption,
     el("div", { class: "bm-label" }, "From the server"), inst.serverImg, inst.serverCaption,
     inst.pinInfo, inst.walkButton, inst.selInfo);
-  root.append(tools, el("div", { class: "bm-body" }, el("div", { class: "bm-left" }, inst.stage, inst.status, inst.legend), inst.panel));
+  const left = el("div", { class: "bm-left" }, inst.stage, inst.job, inst.status, inst.legend);
+  root.append(tools, el("div", { class: "bm-body" }, left, inst.panel));
   host.root.append(root);
   inst.ctx = inst.canvas.getContext("2d");
   inst.octx = inst.overlay.getContext("2d");
@@ -133,6 +144,34 @@ function refreshLegend(inst) {
   }
 }
 
+// A layout the host computes in the background (header.layout_job, the notebook's LatentMap: a UMAP or t-SNE of the
+// codes in a worker process): its progress under the map, which keeps showing the current points meanwhile; the new
+// points arrive as a new data set. Hidden when the header names no job.
+function showLayouts(inst, h) {
+  const offered = h.layouts ?? [];
+  inst.layoutSelect.hidden = !offered.length;
+  const names = offered.map((o) => o.value).join(",");
+  if (inst.layoutSelect.dataset.names !== names) {
+    inst.layoutSelect.dataset.names = names;
+    inst.layoutSelect.replaceChildren(...offered.map((o) => el("option", { value: o.value }, `Layout: ${o.label}`)));
+  }
+  if (h.layout && inst.layoutSelect.value !== h.layout) inst.layoutSelect.value = h.layout;
+}
+
+function showJob(inst, job) {
+  inst.job.hidden = !job;
+  if (!job) return;
+  inst.job.dataset.state = job.state;
+  inst.job.dataset.method = job.method;
+  inst.jobBar.hidden = job.state !== "running";
+  inst.jobBar.value = job.fraction ?? 0;
+  const what = `${job.label} of ${Number(job.n).toLocaleString("en")} points`;
+  const running = `${what} in the background: ${job.stage} (${job.elapsed.toFixed(0)} s); the ${job.showing} layout `
+    + "is shown meanwhile";
+  inst.jobText.textContent = job.state === "running" ? running
+    : job.state === "done" ? `${what}: ${job.stage}` : `${what} failed: ${job.error}`;
+}
+
 function update(inst, data) {
   const tData = performance.now();
   const { header: h, blobs, bytes } = parse(data);
@@ -161,6 +200,8 @@ function update(inst, data) {
     fit(inst);
     inst.status.textContent = `${ds.n.toLocaleString("en")} points · drag to pan, wheel to zoom, Shift+drag box, Alt+drag lasso, click to pin`;
   }
+  showLayouts(inst, h);
+  showJob(inst, h.layout_job ?? null);
   if (!ds.sv) inst.colour = "label";
   if (newData || recoloured) refreshLegend(inst);
   if ((h.selection_key ?? null) !== (inst.selectionKey ?? null) || (newData && blobs.selected)) {

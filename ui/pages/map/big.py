@@ -23,6 +23,7 @@ import streamlit as st
 
 from explorer.analysis import maps
 from explorer.analysis.encode_dataset import EncodedSplit, load_encoded
+from explorer.analysis.map_jobs import METHOD_PARAMS, map_key, request_map
 from explorer.analysis.store import StoredEncoding, stored_encodings
 from explorer.images import display_scale, to_png, to_uint8
 from explorer.latent import attribute_axes
@@ -35,7 +36,6 @@ from ui.components.bigmap import assets_installed, big_map, quantize, select_box
 from ui.pages.map.jobs_ui import failed_job_ui, progress_ui
 from ui.services import inference
 from ui.services.itemserver import item_url, session_key
-from ui.services.mapjobs import METHOD_PARAMS, map_key, request_map
 from ui.shared.decoders import live_decoder
 from ui.shared.watched_decode import decode_ui
 

@@ -7,10 +7,10 @@ import signal
 
 import streamlit as st
 
+from explorer.runtime.workers import Job
 from ui.app.config import app_config
 from ui.app.context import Ctx
 from ui.services.mapjobs import encoding_key, peek, request_encoding, restart
-from ui.services.workers import Job
 
 
 @st.fragment(run_every=1.0)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from explorer.analysis.map_jobs import METHOD_PARAMS, map_key, request_map
 from explorer.analysis.maps import place_by_neighbours
 from explorer.images import display_scale, make_grid, to_uint8
 from explorer.latent import plane_grid
@@ -24,7 +25,6 @@ from ui.pages.map import discrete
 from ui.pages.map.big import big_page, encodings_of
 from ui.pages.map.jobs_ui import encode_ui, failed_job_ui, progress_ui
 from ui.services import inference
-from ui.services.mapjobs import METHOD_PARAMS, map_key, request_map
 from ui.shared.captioning import word_colour_ui
 from ui.shared.pad import map_pad
 from ui.shared.pca_map import pca_map

@@ -1,6 +1,6 @@
-"""Compute one 2-D map in a separate, niced process and write it as safetensors (run by ui.services.mapjobs).
+"""Compute one 2-D map in a separate, niced process and write it as safetensors (run by explorer.analysis.map_jobs).
 
-    python -m ui.services.map_worker MEANS.npy OUT.safetensors umap '{"n_neighbors": 15}' SEED
+    python -m explorer.analysis.map_worker MEANS.npy OUT.safetensors umap '{"n_neighbors": 15}' SEED
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 
 from explorer.analysis.maps import compute_map
 from explorer.cache import write_entry
-from ui.services.workers import lower_priority, report
+from explorer.runtime.workers import lower_priority, report
 
 
 def main(argv: list[str]) -> int:

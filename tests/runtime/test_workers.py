@@ -1,16 +1,18 @@
-"""Background jobs in a worker process (ui.services.workers): progress lines, a clean run, a failure, a kill,
-and the table's one job per key with its restart."""
+"""Background jobs in a worker process (explorer.runtime.workers): progress lines, a clean run, a failure, a kill,
+a cancel, and the table's one job per key with its restart."""
 
 from __future__ import annotations
 
 import json
 import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from ui.services.workers import Job, JobTable, run_worker, start_worker
+from explorer.runtime.workers import Job, JobCancelled, JobTable, run_worker, start_worker
 
 
 def test_job_reads_the_workers_progress_lines():
@@ -26,7 +28,7 @@ def test_job_reads_the_workers_progress_lines():
 
 def test_run_worker_feeds_progress_and_raises_the_last_stderr_line(tmp_path):
     job = Job("k", "test", 1)
-    code = ("from ui.services.workers import report\nimport sys\nreport(0.5, 'half way')\n"
+    code = ("from explorer.runtime.workers import report\nimport sys\nreport(0.5, 'half way')\n"
             "print('noise', file=sys.stderr)\nprint('ValueError: bad input', file=sys.stderr)\nsys.exit(3)")
     with pytest.raises(RuntimeError, match="^ValueError: bad input$"):
         run_worker(job, [sys.executable, "-c", code], tmp_path)
@@ -66,3 +68,35 @@ def test_a_table_keeps_a_failed_job_until_restart():
     assert table.peek("run") is running and table.peek("none") is None
     assert not table.restart("run") and not table.restart("ok") and not table.restart("none")
     assert table.peek("fail") is failed and table.restart("fail") and table.peek("fail") is None
+
+
+def test_cancel_terminates_the_worker_and_a_job_cancelled_early_never_starts(tmp_path):
+    """A superseded job (Job.cancel): its running worker is terminated and run_worker raises JobCancelled; a job
+    cancelled before its worker started never starts one, ends with error "JobCancelled: superseded" and collects
+    nothing."""
+    sleeper = Job("k", "sleep", 1)
+    code = "from explorer.runtime.workers import report\nimport time\nreport(0.1, 'sleeping')\ntime.sleep(60)"
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            run_worker(sleeper, [sys.executable, "-c", code], tmp_path)
+        except BaseException as exc:  # noqa: BLE001 - the test reads it
+            raised.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while sleeper.stage != "sleeping" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sleeper.stage == "sleeping" and sleeper.proc is not None
+    sleeper.cancel()
+    thread.join(timeout=30)
+    assert not thread.is_alive() and sleeper.returncode == -signal.SIGTERM and sleeper.proc is None
+    assert len(raised) == 1 and isinstance(raised[0], JobCancelled)
+    collected = []
+    early = Job("k2", "json", 1)
+    early.cancel()
+    start_worker(early, "json.tool", [str(tmp_path / "none.json")], collect=lambda: collected.append(1),
+                 name="test-early").join(timeout=30)
+    assert early.done and early.error == "JobCancelled: superseded" and early.returncode is None and not collected

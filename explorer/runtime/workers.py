@@ -1,11 +1,13 @@
-"""Background jobs that run in a worker process: both ends of the worker protocol, and the app's table of jobs.
+"""Background jobs that run in a worker process: both ends of the worker protocol, and a table of jobs by key.
 
-A job (a map, an encoding, a Factors report) runs as `python -m ui.services.<name>_worker ARGS` in a daemon thread
-of the app, so the heavy work never holds the app's GIL nor more than one core:
+A job (a map, an encoding, a Factors report) runs as `python -m <package>.<name>_worker ARGS` in a daemon thread of
+its host (the Streamlit app, or a notebook kernel: explorer.notebook.LatentMap), so the heavy work never holds the
+host's GIL nor more than one core:
 
     job = table.jobs[key] = Job(key, "umap", n)                  # under table.lock, once per key
-    start_worker(job, "ui.services.map_worker", args, collect=read_result, name="map-...")
+    start_worker(job, "explorer.analysis.map_worker", args, collect=read_result, name="map-...")
     job.progress(), job.stage, job.error, job.killed_by          # what the page polls
+    job.cancel()                                                 # superseded: the worker is terminated
 
 The worker lowers its own priority (`lower_priority`) and writes "progress FRACTION STAGE" lines (`report`) on
 stdout, which the thread feeds to `Job.report`; its stderr goes to a log file whose last line becomes the job's
@@ -26,10 +28,16 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]  # above ui/: `python -m ui.services.X_worker` there imports the app's own ui
+# the folder above explorer/ and ui/: `python -m ui.services.X_worker` run there imports the checkout's own packages
+ROOT = Path(__file__).resolve().parents[2]
 PROGRESS_PREFIX = "progress"
 # one numba / BLAS thread per worker: the app's interactive work keeps the other cores
 WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+class JobCancelled(Exception):
+    """A job's end when `Job.cancel` stopped it (its error reads "JobCancelled: superseded"). Not
+    explorer.runtime.progress.Cancelled, which would bring torch into every worker process."""
 
 
 def lower_priority() -> None:
@@ -59,6 +67,16 @@ class Job:
     fraction: float = 0.0  # as the worker last reported it
     coords: np.ndarray | None = None  # a map job's result, (N, 2) float32
     returncode: int | None = None  # the worker's exit status (negative: the signal that ended it)
+    cancelled: bool = False  # set by `cancel`: the job's end is then its error "JobCancelled: ..."
+    proc: subprocess.Popen | None = field(default=None, repr=False)  # the worker while it runs
+
+    def cancel(self) -> None:
+        """Stop the job (superseded by a newer request): its worker is terminated, or never started when it has not
+        started yet; the job then ends with error "JobCancelled: superseded". A finished job is left as it is."""
+        self.cancelled = True
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
 
     @property
     def killed_by(self) -> int | None:
@@ -120,12 +138,17 @@ def run_worker(job: Job, cmd: list[str], tmp: Path) -> None:
     the last line of its stderr when it fails (job.returncode says how it ended)."""
     env = dict(os.environ, **WORKER_ENV)
     with open(tmp / "stderr.txt", "w+") as log:
-        proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+        proc = job.proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+        if job.cancelled:  # cancelled between the check in _run and the start
+            proc.terminate()
         for line in proc.stdout:  # the worker reports its progress, one line at a time
             job.report(line)
         code = job.returncode = proc.wait()
+        job.proc = None
         log.seek(0)
         err = log.read()
+    if job.cancelled:
+        raise JobCancelled("superseded")
     if code != 0:
         raise RuntimeError(err.strip().splitlines()[-1] if err.strip() else f"worker exited with {code}")
 
@@ -133,6 +156,8 @@ def run_worker(job: Job, cmd: list[str], tmp: Path) -> None:
 def _run(job: Job, module: str, args: list[str] | Callable[[Path], list[str]],
          collect: Callable[[], None] | None) -> None:
     try:
+        if job.cancelled:
+            raise JobCancelled("superseded")
         with tempfile.TemporaryDirectory(prefix=f"vae-{module.rpartition('.')[2]}-") as tmp:
             argv = args(Path(tmp)) if callable(args) else args
             run_worker(job, [sys.executable, "-m", module, *argv], Path(tmp))
@@ -155,4 +180,5 @@ def start_worker(job: Job, module: str, args: list[str] | Callable[[Path], list[
     return thread
 
 
-__all__ = ["Job", "JobTable", "PROGRESS_PREFIX", "ROOT", "lower_priority", "report", "run_worker", "start_worker"]
+__all__ = ["Job", "JobCancelled", "JobTable", "PROGRESS_PREFIX", "ROOT", "lower_priority", "report", "run_worker",
+           "start_worker"]
