@@ -161,7 +161,7 @@ def page() -> None:
     st.title("Latent map")
 
     stored = encodings_of(ctx)
-    test_items = f"test items of {ctx.dataset} (the first {MAP_LIMIT:,})"
+    test_items = f"test items of {ctx.dataset} (up to {MAP_LIMIT:,})"  # the note under the map says how many
     sources = [test_items] + [e.label for e in stored]
     source = st.selectbox("Points", sources, key="map_points",
                           help="A whole data set encoded by `vae-evaluate MODEL --dataset NAME --encode-only` is "
