@@ -28,8 +28,22 @@ LONGEST_FIRST = ("tests/test_benches.py::test_every_benchmark_runs_in_smoke_mode
 
 
 def pytest_collection_modifyitems(config, items):
-    first = [item for name in LONGEST_FIRST for item in items if item.nodeid == name]
+    # a parametrized test's items are named "<id>[<params>]": each of them is matched by the test's id
+    first = [item for name in LONGEST_FIRST for item in items if item.nodeid.split("[", 1)[0] == name]
     items[:] = first + [item for item in items if item not in first]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_onnx_exports(tmp_path_factory) -> Path:
+    """One folder of ONNX exports for every app server the session starts (browser tests and benchmarks), shared by
+    the pytest-xdist workers: VAE_EXPLORER_ONNX_CACHE, inherited by each server, so a shipped decoder is exported
+    once rather than once a server (explorer.onnx.export locks a part while it is made). AppTest tests do not
+    read it (tests/app/conftest.py): they check their own cache folder's files."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "onnx-exports"
+    folder.mkdir(exist_ok=True)
+    os.environ["VAE_EXPLORER_ONNX_CACHE"] = str(folder)
+    return folder
 
 
 @pytest.fixture(autouse=True)
