@@ -33,14 +33,21 @@ def pytest_collection_modifyitems(config, items):
     items[:] = first + [item for item in items if item not in first]
 
 
+@pytest.fixture(scope="session")
+def session_shared(tmp_path_factory) -> Path:
+    """A folder that every test process of this session shares: pytest-xdist's workers each have a base folder
+    of their own (.../pytest-N/popen-gwK), and this is the one above them; without xdist, the base folder."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session", autouse=True)
-def shared_onnx_exports(tmp_path_factory) -> Path:
+def shared_onnx_exports(session_shared) -> Path:
     """One folder of ONNX exports for every app server the session starts (browser tests and benchmarks), shared by
     the pytest-xdist workers: VAE_EXPLORER_ONNX_CACHE, inherited by each server, so a shipped decoder is exported
     once rather than once a server (explorer.onnx.export locks a part while it is made). AppTest tests do not
     read it (tests/app/conftest.py): they check their own cache folder's files."""
-    base = tmp_path_factory.getbasetemp()
-    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "onnx-exports"
+    folder = session_shared / "onnx-exports"
     folder.mkdir(exist_ok=True)
     os.environ["VAE_EXPLORER_ONNX_CACHE"] = str(folder)
     return folder
@@ -76,11 +83,11 @@ def map_workers(monkeypatch) -> list[subprocess.Popen]:
 
 
 @pytest.fixture(scope="session")
-def models() -> dict[str, Path]:
-    """name -> folder of every test checkpoint (tiny ones built here, broken ones included)."""
+def models(session_shared) -> dict[str, Path]:
+    """name -> folder of every test checkpoint (tiny ones built once a session, broken ones included)."""
     from tests.support import fake_captioner  # noqa: F401  (registers the test-only captioning family in this process)
 
-    return checkpoints.test_models()
+    return checkpoints.test_models(session_shared / "test-models")
 
 
 @pytest.fixture(scope="session")
