@@ -96,3 +96,28 @@ def onnx_folder(tmp_path_factory) -> Path:
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")  # the dynamo exporter needs it
     return make_onnx_pair(tmp_path_factory.mktemp("foreign") / "tiny_onnx")
+
+
+@pytest.fixture(scope="session")
+def sd_sized(session_shared) -> dict[str, Path]:
+    """The SD 1.x and FLUX-like configs at full size (83.7M parameters each, random seeded weights), built once a
+    session (the pytest-xdist workers share them: tests.support.built_once): save_pretrained folders, the same
+    weights as original-layout single files, and a first_stage_model. full checkpoint. Used only by slow tests
+    (tests/models/foreign/test_sd_sized.py, tests/browser/test_browser_sd_sized.py)."""
+    pytest.importorskip("diffusers")
+    import torch
+
+    from tests.support.built_once import built_once
+    from tests.support.foreign_models import FLUX_LIKE_CONFIG, SD1_CONFIG, make_kl, write_ldm_file
+
+    def build(root: Path) -> None:
+        sd = make_kl(root / "sd1", seed=0, **SD1_CONFIG)
+        write_ldm_file(sd, root / "sd1.safetensors")
+        write_ldm_file(sd, root / "sd1_full.safetensors", prefix="first_stage_model.",
+                       extra={"model.diffusion_model.out.2.bias": torch.zeros(4)})
+        del sd
+        write_ldm_file(make_kl(root / "flux", seed=1, **FLUX_LIKE_CONFIG), root / "flux.safetensors")
+
+    root = built_once(session_shared / "sd_sized", build)
+    return {"sd1": root / "sd1", "sd1_file": root / "sd1.safetensors", "sd1_full": root / "sd1_full.safetensors",
+            "flux": root / "flux", "flux_file": root / "flux.safetensors"}

@@ -154,16 +154,9 @@ def test_models(shared: Path | None = None) -> dict[str, Path]:
         reuse = os.environ.get("VAE_EXPLORER_TEST_MODELS")
         _BUILT = _built_in(Path(reuse)) if reuse else None
     if _BUILT is None and shared is not None:
-        from explorer.files import exclusive_lock
+        from tests.support.built_once import built_once
 
-        shared.parent.mkdir(parents=True, exist_ok=True)
-        with exclusive_lock(shared.parent / f"{shared.name}.lock"):
-            _BUILT = _built_in(shared)
-            if _BUILT is None:  # built beside it and renamed into place: a set is there whole or not at all
-                fresh = Path(tempfile.mkdtemp(prefix=f".{shared.name}-", dir=shared.parent))
-                build_all(fresh)
-                fresh.rename(shared)
-                _BUILT = _built_in(shared)
+        _BUILT = _built_in(built_once(shared, build_all))
     if _BUILT is None:
         _BUILT = build_all(Path(tempfile.mkdtemp(prefix="vae-app-models-")))
     return _BUILT
