@@ -119,6 +119,25 @@ def is_writable_folder(folder: str | Path) -> bool:
     return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
 
 
+@contextmanager
+def exclusive_lock(path: str | Path) -> Iterator[bool]:
+    """Hold an exclusive fcntl.flock on the file `path` (made if missing) for the block, waiting while another
+    process holds it: processes that share a folder (several app servers on one cache) then make a file once, and
+    none removes a file that another is making. Yields True when held; where no lock can be taken (a read-only
+    folder, a platform without fcntl) the block runs unlocked and it yields False. The kernel drops the lock when
+    its process ends, so a killed holder never leaves a stale one."""
+    try:
+        import fcntl
+
+        handle = open(path, "a")
+    except (ImportError, OSError):
+        yield False
+        return
+    with handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield True  # closing the file releases the lock
+
+
 def file_sha256(path: str | Path) -> str:
     """sha256 hex digest of one file's bytes, read in 1 MiB blocks (explorer.cache.file_digest memoises it)."""
     h = hashlib.sha256()

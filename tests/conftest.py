@@ -28,8 +28,29 @@ LONGEST_FIRST = ("tests/test_benches.py::test_every_benchmark_runs_in_smoke_mode
 
 
 def pytest_collection_modifyitems(config, items):
-    first = [item for name in LONGEST_FIRST for item in items if item.nodeid == name]
+    # a parametrized test's items are named "<id>[<params>]": each of them is matched by the test's id
+    first = [item for name in LONGEST_FIRST for item in items if item.nodeid.split("[", 1)[0] == name]
     items[:] = first + [item for item in items if item not in first]
+
+
+@pytest.fixture(scope="session")
+def session_shared(tmp_path_factory) -> Path:
+    """A folder that every test process of this session shares: pytest-xdist's workers each have a base folder
+    of their own (.../pytest-N/popen-gwK), and this is the one above them; without xdist, the base folder."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_onnx_exports(session_shared) -> Path:
+    """One folder of ONNX exports for every app server the session starts (browser tests and benchmarks), shared by
+    the pytest-xdist workers: VAE_EXPLORER_ONNX_CACHE, inherited by each server, so a shipped decoder is exported
+    once rather than once a server (explorer.onnx.export locks a part while it is made). AppTest tests do not
+    read it (tests/app/conftest.py): they check their own cache folder's files."""
+    folder = session_shared / "onnx-exports"
+    folder.mkdir(exist_ok=True)
+    os.environ["VAE_EXPLORER_ONNX_CACHE"] = str(folder)
+    return folder
 
 
 @pytest.fixture(autouse=True)
@@ -62,11 +83,11 @@ def map_workers(monkeypatch) -> list[subprocess.Popen]:
 
 
 @pytest.fixture(scope="session")
-def models() -> dict[str, Path]:
-    """name -> folder of every test checkpoint (tiny ones built here, broken ones included)."""
+def models(session_shared) -> dict[str, Path]:
+    """name -> folder of every test checkpoint (tiny ones built once a session, broken ones included)."""
     from tests.support import fake_captioner  # noqa: F401  (registers the test-only captioning family in this process)
 
-    return checkpoints.test_models()
+    return checkpoints.test_models(session_shared / "test-models")
 
 
 @pytest.fixture(scope="session")
@@ -91,3 +112,28 @@ def onnx_folder(tmp_path_factory) -> Path:
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")  # the dynamo exporter needs it
     return make_onnx_pair(tmp_path_factory.mktemp("foreign") / "tiny_onnx")
+
+
+@pytest.fixture(scope="session")
+def sd_sized(session_shared) -> dict[str, Path]:
+    """The SD 1.x and FLUX-like configs at full size (83.7M parameters each, random seeded weights), built once a
+    session (the pytest-xdist workers share them: tests.support.built_once): save_pretrained folders, the same
+    weights as original-layout single files, and a first_stage_model. full checkpoint. Used only by slow tests
+    (tests/models/foreign/test_sd_sized.py, tests/browser/test_browser_sd_sized.py)."""
+    pytest.importorskip("diffusers")
+    import torch
+
+    from tests.support.built_once import built_once
+    from tests.support.foreign_models import FLUX_LIKE_CONFIG, SD1_CONFIG, make_kl, write_ldm_file
+
+    def build(root: Path) -> None:
+        sd = make_kl(root / "sd1", seed=0, **SD1_CONFIG)
+        write_ldm_file(sd, root / "sd1.safetensors")
+        write_ldm_file(sd, root / "sd1_full.safetensors", prefix="first_stage_model.",
+                       extra={"model.diffusion_model.out.2.bias": torch.zeros(4)})
+        del sd
+        write_ldm_file(make_kl(root / "flux", seed=1, **FLUX_LIKE_CONFIG), root / "flux.safetensors")
+
+    root = built_once(session_shared / "sd_sized", build)
+    return {"sd1": root / "sd1", "sd1_file": root / "sd1.safetensors", "sd1_full": root / "sd1_full.safetensors",
+            "flux": root / "flux", "flux_file": root / "flux.safetensors"}

@@ -81,3 +81,37 @@ def test_is_writable_folder(tmp_path, monkeypatch):
     assert files.is_writable_folder(tmp_path / "not" / "yet")
     monkeypatch.setattr(files.os, "access", lambda path, mode: False)
     assert not files.is_writable_folder(tmp_path)
+
+
+def test_exclusive_lock_waits_for_its_holder(tmp_path):
+    """A second holder (another open file, as another process has) waits until the first lets go."""
+    import threading
+    import time
+
+    path = tmp_path / "part.lock"
+    order: list[str] = []
+    taken = threading.Event()
+
+    def first() -> None:
+        with files.exclusive_lock(path) as held:
+            assert held
+            taken.set()
+            time.sleep(0.3)
+            order.append("first done")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert taken.wait(10)
+    with files.exclusive_lock(path) as held:
+        order.append("second in")
+    thread.join()
+    assert held and order == ["first done", "second in"]
+
+
+def test_exclusive_lock_in_a_read_only_folder_runs_unlocked(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr("builtins.open", refuse)
+    with files.exclusive_lock(tmp_path / "part.lock") as held:
+        assert held is False

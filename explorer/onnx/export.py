@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from explorer.files import atomic_write_bytes, atomic_write_with, file_sha256
+from explorer.files import atomic_write_bytes, atomic_write_with, exclusive_lock, file_sha256
 from explorer.models.base import VAE, eval_mode
 from explorer.models.blocks.conditioning import with_default_condition
 from explorer.models.foreign.detect import OPTIMUM_DECODER, OPTIMUM_ENCODER
@@ -462,11 +462,21 @@ def _exported(model: VAE, part: str, digest: str, cache_dir: str | Path, opset: 
     if not digest or any(c in digest for c in "/\\") or digest in (".", ".."):
         raise ValueError(f"digest must be a plain folder name, got {digest!r}")
     folder = Path(cache_dir) / digest
+    folder.mkdir(parents=True, exist_ok=True)
+    # under a lock on the part, so that processes sharing the cache (several app servers) export it once and none
+    # deletes a file that another is making; a cache it cannot lock (read-only, a finished export) is read as it is
+    with exclusive_lock(folder / f"{part}.lock"):
+        info, reason = _verify_cached(folder / f"{part}.onnx", folder / f"{part}.json", digest, opset, with_logvar)
+        if info is not None:
+            return CachedExport(folder / f"{part}.onnx", info, "cached")
+        return _export_into_cache(model, part, digest, folder, opset, exporters, with_logvar, reason)
+
+
+def _export_into_cache(model: VAE, part: str, digest: str, folder: Path, opset: int, exporters: tuple[str, ...],
+                       with_logvar: bool, reason: str) -> CachedExport | ExportFailure:
+    """`_exported`'s work once the cached file is unusable (`reason`: why), with the part's lock held."""
     onnx_path, info_path = folder / f"{part}.onnx", folder / f"{part}.json"
     failure_path = folder / f"{part}.failure.json"
-    info, reason = _verify_cached(onnx_path, info_path, digest, opset, with_logvar)
-    if info is not None:
-        return CachedExport(onnx_path, info, "cached")
     if reason == "missing" and failure_path.is_file():  # these weights failed before with this torch: no retry
         try:
             known = json.loads(failure_path.read_text())
@@ -474,7 +484,6 @@ def _exported(model: VAE, part: str, digest: str, cache_dir: str | Path, opset: 
                 return ExportFailure(part, known["family"], dict(known["errors"]), known["torch_version"])
         except (ValueError, TypeError, KeyError):
             pass
-    folder.mkdir(parents=True, exist_ok=True)
     for stale in (onnx_path, info_path, failure_path):
         stale.unlink(missing_ok=True)
     _VERIFIED.pop(onnx_path, None)

@@ -15,6 +15,13 @@ from tests.support import checkpoints
 from tests.support.apptest_helpers import Media
 
 
+@pytest.fixture(autouse=True)
+def _own_onnx_exports(monkeypatch) -> None:
+    """The app in this process keeps its ONNX exports in its own cache folder, which these tests read and damage,
+    not in the session's shared one (tests/conftest.py's shared_onnx_exports, for the servers)."""
+    monkeypatch.delenv("VAE_EXPLORER_ONNX_CACHE", raising=False)
+
+
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("vae-cache")

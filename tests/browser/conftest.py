@@ -89,8 +89,8 @@ def served_script(script: Path, tmp: Path, env: dict[str, str]) -> Iterator[str]
 
 
 @pytest.fixture(scope="session")
-def browser_models() -> dict[str, Path]:
-    return checkpoints.test_models()
+def browser_models(session_shared) -> dict[str, Path]:
+    return checkpoints.test_models(session_shared / "test-models")
 
 
 @pytest.fixture(scope="session")

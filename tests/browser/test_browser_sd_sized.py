@@ -7,12 +7,12 @@ against their targets."""
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
 from bench.big_vae_pages import WATCH
 from tests.browser.conftest import start_app
-from tests.support.foreign_models import SD1_CONFIG, make_kl
 from tests.support.ports import free_port
 from tests.support.serve import stop
 
@@ -26,10 +26,10 @@ PROGRESS_S = 10.0
 
 
 @pytest.fixture(scope="module")
-def sd_app(tmp_path_factory) -> str:
-    pytest.importorskip("diffusers")
+def sd_app(sd_sized, tmp_path_factory) -> str:
     root = tmp_path_factory.mktemp("sd-app")
-    make_kl(root / "models" / "sd1", seed=0, **SD1_CONFIG)
+    # the session's SD 1.x folder (tests/conftest.py), hard-linked: alone in a models folder of its own
+    shutil.copytree(sd_sized["sd1"], root / "models" / "sd1", copy_function=os.link)
     env = dict(os.environ, VAE_EXPLORER_MODELS=str(root / "models"), VAE_EXPLORER_CACHE=str(root / "cache"))
     port = free_port()
     proc = start_app(port, env, root / "streamlit.log")

@@ -234,6 +234,20 @@ def test_cache_exports_once_then_reuses(tmp_path):
     assert not list((tmp_path / digest).glob(".*tmp"))
 
 
+def test_two_exporters_sharing_a_cache_export_once(tmp_path):
+    """Two callers at once (as two app servers on one cache folder): one exports under the part's lock, the other
+    waits and then reads that file as cached, so neither removes the file the other is making."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = tiny("mlp")
+    digest = weights_digest(model)
+    with ThreadPoolExecutor(2) as pool:
+        got = list(pool.map(lambda _: exported_decoder(model, digest, tmp_path, exporters=FAST), range(2)))
+    assert sorted(g.status for g in got) == ["cached", "exported"]
+    assert got[0].path == got[1].path and got[0].info == got[1].info
+    decoder_parity(model, got[0].path)
+
+
 @pytest.mark.parametrize("damage", ["truncate", "flip", "json"])
 def test_corrupt_cached_file_is_reexported(tmp_path, damage):
     model = tiny("conv-bernoulli")

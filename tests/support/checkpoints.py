@@ -130,21 +130,35 @@ def build_pu(out: Path, n_images: int = 200) -> Path | None:
 
 
 _BUILT: dict[str, Path] | None = None
+NEEDED = ("tiny-conv-mnist5k", "tiny-mlp-2d", "tiny-conv-patches", "tiny-captioner", "broken-model", "bad-weights")
 
 
-def test_models() -> dict[str, Path]:
-    """The tiny checkpoints for this test process, built once (VAE_EXPLORER_TEST_MODELS=DIR reuses a built set)."""
+def _built_in(folder: Path) -> dict[str, Path] | None:
+    """name -> folder of a complete built set in `folder`, else None."""
+    if not all((folder / n).is_dir() for n in NEEDED):
+        return None
+    return {p.name: p for p in sorted(folder.iterdir()) if p.is_dir()}
+
+
+def test_models(shared: Path | None = None) -> dict[str, Path]:
+    """The tiny checkpoints for this test process, built once (VAE_EXPLORER_TEST_MODELS=DIR reuses a built set).
+
+    shared: a folder that the test processes of one session share (pytest-xdist's workers): the first one to get
+    there builds the set into it, under a lock, and the others read it (the build takes about 30 s of CPU: one
+    epoch each and an evaluation over the whole test split). Without it, a temporary folder of this process's own."""
     global _BUILT
     import os
     import tempfile
 
     if _BUILT is None:
         reuse = os.environ.get("VAE_EXPLORER_TEST_MODELS")
-        needed = ("tiny-conv-mnist5k", "tiny-mlp-2d", "tiny-conv-patches", "tiny-captioner", "broken-model", "bad-weights")
-        if reuse and all((Path(reuse) / n).is_dir() for n in needed):
-            _BUILT = {p.name: p for p in sorted(Path(reuse).iterdir()) if p.is_dir()}
-        else:
-            _BUILT = build_all(Path(tempfile.mkdtemp(prefix="vae-app-models-")))
+        _BUILT = _built_in(Path(reuse)) if reuse else None
+    if _BUILT is None and shared is not None:
+        from tests.support.built_once import built_once
+
+        _BUILT = _built_in(built_once(shared, build_all))
+    if _BUILT is None:
+        _BUILT = build_all(Path(tempfile.mkdtemp(prefix="vae-app-models-")))
     return _BUILT
 
 

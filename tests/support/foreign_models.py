@@ -6,7 +6,11 @@ They are seeded, so the same call writes the same weights.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import torch
@@ -81,19 +85,35 @@ def export_pair(net: TinyVAE, folder: Path, latent_dim: int) -> None:
                       dynamic_shapes=({0: batch},), external_data=False, verbose=False)
 
 
-def make_onnx_pair(folder: Path, latent_dim: int = 4, seed: int = 0, spec: dict | None = None) -> Path:
-    """A tiny Bernoulli VAE on 1x28x28 exported as encoder.onnx + decoder.onnx + onnx_vae.json into folder.
+PAIR_FILES = ("encoder.onnx", "decoder.onnx", "torch_reference.safetensors")
 
-    The torch module it came from is saved beside it as `torch_reference.safetensors` (state dict) so tests can
-    rebuild it with `onnx_reference(folder)`."""
+
+@functools.lru_cache(maxsize=4)
+def _exported_pair(latent_dim: int, seed: int) -> Path:
+    """The pair's files for (latent_dim, seed), exported once per process into a temporary folder (removed at
+    exit): an export takes seconds, and the suite asks for the same pair in several fixtures."""
     from safetensors.torch import save_file
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="onnx-pair-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     torch.manual_seed(seed)
     net = TinyVAE(latent_dim).eval()
     export_pair(net, folder, latent_dim)
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(folder / "torch_reference.safetensors"))
+    return folder
+
+
+def make_onnx_pair(folder: Path, latent_dim: int = 4, seed: int = 0, spec: dict | None = None) -> Path:
+    """A tiny Bernoulli VAE on 1x28x28 exported as encoder.onnx + decoder.onnx + onnx_vae.json into folder.
+
+    The torch module it came from is saved beside it as `torch_reference.safetensors` (state dict) so tests can
+    rebuild it with `onnx_reference(folder)`. The files are copies of this process's one export per
+    (latent_dim, seed) (the network is seeded, so a second export would be the same model)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    made = _exported_pair(latent_dim, seed)
+    for name in PAIR_FILES:
+        shutil.copyfile(made / name, folder / name)
     payload = {"input_shape": [1, 28, 28], "value_range": [0, 1], "likelihood": "bernoulli",
                "class_names": [str(i) for i in range(10)]}
     payload.update(spec or {})

@@ -5,7 +5,9 @@
 Environment: VAE_EXPLORER_MODELS (folders separated by os.pathsep), VAE_EXPLORER_CACHE,
 VAE_EXPLORER_MAX_UPLOAD_MB, VAE_EXPLORER_MAX_PIXELS, VAE_EXPLORER_THREADS (torch threads, default 1),
 VAE_EXPLORER_DEFAULT_MODEL, VAE_EXPLORER_MAP_RENDERER (webgl or svg), VAE_EXPLORER_LIVE (on or off: decode
-the walk's sliders in the browser where the decoder exports to ONNX, default on).
+the walk's sliders in the browser where the decoder exports to ONNX, default on), VAE_EXPLORER_ONNX_CACHE (where
+the browser components' ONNX exports are kept, default the cache folder: several app processes may share one, e.g.
+the test suite's servers, which then export each shipped decoder once).
 
 `--trust-code FILE` is the only way an adapter file (Python code of the user's, see explorer.models.foreign)
 runs: it is never taken from the environment or from a folder picked in the browser.
@@ -51,6 +53,11 @@ class AppConfig:
     image_size: int | None = None  # image size for models trained elsewhere whose config gives none (diffusers)
     live: bool = True  # the walk decodes in the browser (frontend/src/live_latent) where the model's decoder exports to ONNX
     data_root: Path | None = None  # folder of folder-based data sets (folder, captions, torchvision sets), as train.py's
+    onnx_cache_dir: Path | None = None  # the browser components' ONNX exports (None: cache_dir); shareable by processes
+
+    def exports_dir(self) -> Path:
+        """The cache folder that the browser components' ONNX exports go to (models/<digest>/<part>.onnx in it)."""
+        return self.onnx_cache_dir or self.cache_dir
 
 
 def app_parser() -> argparse.ArgumentParser:
@@ -93,14 +100,16 @@ def _load(argv: tuple[str, ...], env_key: tuple[tuple[str, str], ...]) -> AppCon
     trusted = tuple(Path(p).expanduser().resolve() for p in args.trust_code)
     live = (args.live or env.get("VAE_EXPLORER_LIVE") or "on").lower() not in ("off", "0", "no", "false")
     data_root = args.data_root or env.get("VAE_EXPLORER_DATA_ROOT") or None
+    onnx_cache = env.get("VAE_EXPLORER_ONNX_CACHE") or None
     return AppConfig(tuple(unique), Path(cache).expanduser(), ImageLimits(int(mb * 1024 * 1024), pixels), threads, default,
                      renderer if renderer in ("webgl", "svg") else "webgl", trusted, args.image_size, live,
-                     Path(data_root).expanduser() if data_root else None)
+                     Path(data_root).expanduser() if data_root else None,
+                     Path(onnx_cache).expanduser() if onnx_cache else None)
 
 
 def app_config() -> AppConfig:
     """The current settings (re-read when the command line or the environment changes, e.g. in tests)."""
     keys = ("VAE_EXPLORER_MODELS", "VAE_EXPLORER_CACHE", "VAE_EXPLORER_MAX_UPLOAD_MB", "VAE_EXPLORER_MAX_PIXELS",
             "VAE_EXPLORER_THREADS", "VAE_EXPLORER_DEFAULT_MODEL", "VAE_EXPLORER_MAP_RENDERER", "VAE_EXPLORER_LIVE",
-            "VAE_EXPLORER_DATA_ROOT")
+            "VAE_EXPLORER_DATA_ROOT", "VAE_EXPLORER_ONNX_CACHE")
     return _load(tuple(sys.argv[1:]), tuple((k, os.environ.get(k, "")) for k in keys))

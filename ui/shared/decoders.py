@@ -1,5 +1,6 @@
 """The session's model as ONNX for the browser components (ui.services.decoders.browser_export, given the session's
-model, weights digest, cache folder and class)."""
+model, weights digest, the app's exports folder (AppConfig.exports_dir: the cache folder unless
+VAE_EXPLORER_ONNX_CACHE names another) and class)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,14 @@ def live_decoder(ctx: Ctx, condition: int | None = None) -> tuple[CachedExport |
     """The model's decoder for the page; a conditional model's under class `condition` (default: the sidebar's)."""
     c = (ctx.condition if condition is None else int(condition)) if ctx.condition_classes else None
     limit = int(st.get_option("server.maxMessageSize")) * 2**20
-    return browser_export(ctx.base_model, "decoder", ctx.weights_digest(), app_config().cache_dir, c, limit)
+    return browser_export(ctx.base_model, "decoder", ctx.weights_digest(), app_config().exports_dir(), c, limit)
 
 
 def live_encoder(ctx: Ctx, condition: int | None = None) -> tuple[CachedExport | None, str]:
     """The model's encoder for the page; a conditional model's under class `condition` when given."""
     c = int(condition) if ctx.condition_classes and condition is not None else None
     limit = int(st.get_option("server.maxMessageSize")) * 2**20
-    return browser_export(ctx.base_model, "encoder", ctx.weights_digest(), app_config().cache_dir, c, limit)
+    return browser_export(ctx.base_model, "encoder", ctx.weights_digest(), app_config().exports_dir(), c, limit)
 
 
 def live_indices_decoder(ctx: Ctx) -> tuple[CachedExport | None, str]:
