@@ -18,7 +18,7 @@
 import { el } from "../common/dom.js";
 import { bytesFromBase64 } from "../common/linear.js";
 import { decodeIndices, loadOrt, sessionFor } from "../common/ort.js";
-import { unitByte } from "../common/paint.js";
+import { rgbPlanes } from "../common/paint.js";
 import { push, report } from "../common/telemetry.js";
 import { streamlitComponent } from "../hosts/streamlit.js";
 import { cellAt, drawGrid, levelOffset } from "./grid.js";
@@ -134,13 +134,9 @@ async function askMain(inst, tEvent, what, bytes) {
       const t0 = performance.now();
       const out = await decodeIndices(ort, session, req.indices);
       const ms = performance.now() - t0;
-      const [, C, H, W] = out.dims;
-      const plane = H * W;
-      const image = new Uint8Array(3 * plane);
-      for (let i = 0; i < image.length; i++) image[i] = unitByte(out.data[C >= 3 ? i : i % plane]);
-      out.dispose?.();
+      const { image, shape } = rgbPlanes(out);
       inst.inFlight = req;
-      answer(inst, { seq: req.seq, image, shape: [3, H, W], ms }, false);
+      answer(inst, { seq: req.seq, image, shape, ms }, false);
     }
   } catch (err) {
     fail(inst, `the in-page decode failed (${err?.message ?? err})`);

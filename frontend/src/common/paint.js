@@ -21,3 +21,17 @@ export function paintCHW(image, C, H, W, rgba) {
     rgba[4 * p + 3] = 255;
   }
 }
+
+/**
+ * An onnxruntime output tensor (1, C, H, W) in [0, 1] as uint8 RGB planes: {image: Uint8Array(3*H*W), shape:
+ * [3, H, W]}, each value unitByte'd (C = 1: the grey plane three times). The tensor is disposed: a worker posts the
+ * planes (transferable), and the page paints them with paintRGB-style loops.
+ */
+export function rgbPlanes(out) {
+  const [, C, H, W] = out.dims;
+  const plane = H * W;
+  const image = new Uint8Array(3 * plane);
+  for (let i = 0; i < image.length; i++) image[i] = unitByte(out.data[C >= 3 ? i : i % plane]);
+  out.dispose?.();
+  return { image, shape: [3, H, W] };
+}
