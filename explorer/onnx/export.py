@@ -44,7 +44,7 @@ from torch import Tensor, nn
 from explorer.files import atomic_write_bytes, atomic_write_with, exclusive_lock, file_sha256
 from explorer.models.base import VAE, eval_mode
 from explorer.models.blocks.conditioning import with_default_condition
-from explorer.models.foreign.detect import OPTIMUM_DECODER, OPTIMUM_ENCODER
+from explorer.models.foreign.detect import OPTIMUM_DECODER, OPTIMUM_ENCODER, OPTIMUM_FORMAT, read_onnx_metadata
 from explorer.onnx.discrete import IndexImageGraph, probe_indices
 from explorer.onnx.trust import vet_onnx_file
 from explorer.onnx.wrap import wrap_for_page
@@ -58,7 +58,6 @@ PROBE_BATCH = 2  # example batch for export: torch.export specialises sizes 0 an
 METADATA_VERSION = 1
 # Optimum's layout for a diffusers VAE (optimum-cli export onnx): one folder per part, model.onnx in each
 OPTIMUM_FILES = {"encoder": OPTIMUM_ENCODER, "decoder": OPTIMUM_DECODER}
-OPTIMUM_FORMAT = "vae-latent-explorer/optimum-vae"  # metadata_props["format"] of the files export_optimum writes
 OPTIMUM_FP16 = "vae_decoder/model_fp16.onnx"
 OPTIMUM_NAMES = {"decoder": (["latent_sample"], ["sample"]), "encoder": (["sample"], ["latent_parameters"])}
 FP16_TOLERANCE = 2 / 255  # the fp16 decoder's images may differ from fp32's by at most this, in [0, 1]
@@ -548,11 +547,7 @@ def _set_metadata(path: Path, metadata: dict[str, str]) -> None:
     onnx.save(proto, str(path))
 
 
-def read_metadata(path: str | Path) -> dict[str, str]:
-    """The metadata_props of an ONNX file (the graph is not loaded into a session)."""
-    import onnx
-
-    return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+read_metadata = read_onnx_metadata  # the metadata_props of an ONNX file (explorer.models.foreign.detect's)
 
 
 def optimum_metadata(model: VAE, digest: str) -> dict[str, str]:

@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 from explorer.cache import default_cache_dir
+from explorer.files import exclusive_lock
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout (ui/components/ -> ui/ -> .)
 ASSETS = ROOT / "frontend" / "assets"
@@ -37,8 +38,12 @@ sys.exit(cli.main())
 def install_assets(target: str | Path) -> Path:
     """pip-install frontend/assets (no dependencies, no build isolation) into the folder `target`; returns it."""
     target = Path(target)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target",
-                    str(target), str(ASSETS)], check=True, cwd=str(ROOT))
+    # pip builds the package inside frontend/assets (build/, *.egg-info): two installs at once (test workers, app
+    # servers) would write the same build folder, so they take turns
+    lock = Path(tempfile.gettempdir()) / f"vae-explorer-assets-{hashlib.sha256(str(ASSETS).encode()).hexdigest()[:12]}.lock"
+    with exclusive_lock(lock):
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target",
+                        str(target), str(ASSETS)], check=True, cwd=str(ROOT))
     return target
 
 

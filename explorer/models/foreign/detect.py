@@ -26,6 +26,15 @@ ONNX_DECODER = "decoder.onnx"
 # Optimum's layout of a VAE (optimum-cli export onnx; explorer.onnx.export.export_optimum): one folder per part
 OPTIMUM_ENCODER = "vae_encoder/model.onnx"
 OPTIMUM_DECODER = "vae_decoder/model.onnx"
+OPTIMUM_FORMAT = "vae-latent-explorer/optimum-vae"  # metadata_props["format"] of the files export_optimum writes
+
+
+def read_onnx_metadata(path: str | Path) -> dict[str, str]:
+    """The metadata_props of an ONNX file (the graph is not loaded into a session): how the Optimum loader learns
+    what explorer.onnx.export.export_optimum recorded."""
+    import onnx
+
+    return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
 FORMATS = ("native", "diffusers", "onnx", "optimum", "adapter", "single_file")
 
 

@@ -35,11 +35,11 @@ from torch import Tensor
 from explorer.distributions import DiagonalGaussian, Likelihood
 from explorer.models.base import NativeOnnx
 from explorer.models.foreign.common import ForeignConfig, ScaledLatentVAE
-from explorer.models.foreign.detect import CONFIG_NAME, OPTIMUM_DECODER, OPTIMUM_ENCODER, read_small_json
+from explorer.models.foreign.detect import (CONFIG_NAME, OPTIMUM_DECODER, OPTIMUM_ENCODER, OPTIMUM_FORMAT,
+                                            read_onnx_metadata, read_small_json)
 from explorer.models.foreign.errors import ForeignModelError
 from explorer.models.foreign.latent_scaling import LatentScaling
 from explorer.models.foreign.onnx_pair import OnnxGraph, check_graph
-from explorer.onnx.export import OPTIMUM_FORMAT, read_metadata
 from explorer.onnx.trust import OnnxVetter
 
 
@@ -157,7 +157,7 @@ def load_optimum(folder: str | Path, device: torch.device | str = "cpu") -> Opti
             raise ForeignModelError(f"{path} is missing: Optimum's layout needs {OPTIMUM_ENCODER} and "
                                     f"{OPTIMUM_DECODER}")
     try:
-        meta = read_metadata(dec_path)
+        meta = read_onnx_metadata(dec_path)
     except Exception as exc:  # noqa: BLE001  (onnx raises its own classes for a file that is not ONNX)
         raise ForeignModelError(f"{dec_path} is not a readable ONNX file: {exc}") from None
     if meta.get("format", OPTIMUM_FORMAT) != OPTIMUM_FORMAT:
