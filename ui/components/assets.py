@@ -5,12 +5,19 @@ editable, frontend/build.mjs rebuilds the files."""
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 from pathlib import Path
 
 DISTRIBUTION = "vae-explorer-frontend"  # the project name in frontend/assets/pyproject.toml
 PACKAGE = "vae_explorer_frontend"
 NOT_INSTALLED = "frontend/assets: scripts/setup.sh, or pip install -e frontend/assets"
+
+
+def b64(data: bytes) -> str:
+    """Base64 text of `data`: how bytes travel in a component's data (str(), not .decode(): no call here reads as a
+    model call)."""
+    return str(base64.b64encode(data), "ascii")
 
 
 def component_name(name: str) -> str:

@@ -12,7 +12,6 @@ walk along the code's neighbours) follows; `CodeGridResult.path` says whether th
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -22,7 +21,7 @@ import streamlit as st
 
 from ui.components.assets import NOT_INSTALLED as ASSETS_HINT
 from ui.components.assets import assets_installed as installed
-from ui.components.assets import component_name
+from ui.components.assets import b64, component_name
 
 if TYPE_CHECKING:  # only its fields are read (name, grid, stride, codebook_size): a page of this element imports no torch
     from explorer.models.base import CodeLevel
@@ -57,10 +56,6 @@ def _renderer():
 
 def _noop() -> None:
     pass
-
-
-def _b64(data: bytes) -> str:
-    return str(base64.b64encode(data), "ascii")
 
 
 def parse_edited(state: dict | None, grid_key: str, levels: Sequence[CodeLevel]) -> tuple[list[np.ndarray] | None,
@@ -115,7 +110,7 @@ def image_planes(image: np.ndarray) -> tuple[str, list[int]]:
     img = np.asarray(image, dtype=np.float32)
     rgb = img if img.shape[0] >= 3 else np.repeat(img[:1], 3, 0)
     planes = np.round(np.clip(rgb[:3], 0.0, 1.0) * 255).astype(np.uint8)
-    return _b64(planes.tobytes()), [int(s) for s in planes.shape]
+    return b64(planes.tobytes()), [int(s) for s in planes.shape]
 
 
 def code_grid(key: str, decoder: bytes | str | Path, model_key: str, levels: Sequence[CodeLevel],
@@ -157,7 +152,7 @@ def code_grid(key: str, decoder: bytes | str | Path, model_key: str, levels: Seq
         "hidden": bool(hidden), "decode_in": decode_in,
     }
     if model_key not in sent:
-        data["decoder_b64"] = _b64(decoder if isinstance(decoder, bytes) else Path(decoder).read_bytes())
+        data["decoder_b64"] = b64(decoder if isinstance(decoder, bytes) else Path(decoder).read_bytes())
         sent.add(model_key)
     result = _renderer()(key=key, data=data, default={"edited": None, "status": None},
                          on_edited_change=_noop, on_status_change=_noop)

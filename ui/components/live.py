@@ -39,7 +39,7 @@ import streamlit as st
 
 from ui.components.assets import NOT_INSTALLED as ASSETS_HINT
 from ui.components.assets import assets_installed as installed
-from ui.components.assets import component_name
+from ui.components.assets import b64, component_name
 
 COMPONENT_NAME = component_name("live_latent")
 PATHS = ("pending", "wasm", "fallback")
@@ -76,17 +76,13 @@ def _noop() -> None:
     pass
 
 
-def _b64(data: bytes) -> str:
-    return str(base64.b64encode(data), "ascii")  # (str(), not .decode(): no call here reads as a model call)
-
-
 def _decoder_payload(decoder: bytes | str | Path) -> dict[str, str]:
     if isinstance(decoder, (bytes, bytearray, memoryview)):
-        return {"decoder_b64": _b64(bytes(decoder))}
+        return {"decoder_b64": b64(bytes(decoder))}
     text = str(decoder)
     if isinstance(decoder, str) and (text.startswith("/") and not Path(text).is_file() or "://" in text):
         return {"decoder_url": text}  # a URL of the app's own origin, fetched once by the page
-    return {"decoder_b64": _b64(Path(text).read_bytes())}
+    return {"decoder_b64": b64(Path(text).read_bytes())}
 
 
 def _ranges(ranges: Sequence[float] | Sequence[Sequence[float]] | np.ndarray, k: int) -> list[list[float]]:
@@ -115,7 +111,7 @@ def _dots_payload(sent: dict, dots_key: str | None, dots_bytes: bytes | None) ->
     if dots_key is not None:
         out["dots_key"] = dots_key
         if dots_key not in sent["dots"]:
-            out["dots_b64"] = _b64(dots_bytes)
+            out["dots_b64"] = b64(dots_bytes)
             sent["dots"].add(dots_key)
     return out
 

@@ -22,7 +22,7 @@ import streamlit as st
 
 from ui.components.assets import NOT_INSTALLED as ASSETS_HINT
 from ui.components.assets import assets_installed as installed
-from ui.components.assets import component_name
+from ui.components.assets import b64, component_name
 
 COMPONENT_NAME = component_name("spatial_live")
 NOT_INSTALLED = f"the spatial-live component's files are not installed ({ASSETS_HINT})"
@@ -51,11 +51,6 @@ def _renderer():
 
 def _noop() -> None:
     pass
-
-
-def b64(data: bytes) -> str:
-    """Base64 text of `data` (how bytes travel in the element's data)."""
-    return str(base64.b64encode(data), "ascii")
 
 
 def parse_release(state: dict | None, code_key: str, shape: tuple[int, int, int], k: int) -> SpatialRelease | None:

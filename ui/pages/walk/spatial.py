@@ -28,6 +28,7 @@ from explorer.preview.tiers import student_onnx_path
 from ui.app.config import app_config
 from ui.app.context import Ctx
 from ui.components import spatial_live
+from ui.components.assets import b64
 from ui.pages.walk import latent_files
 from ui.pages.walk.registry import register_walk_panel
 from ui.services import inference
@@ -269,7 +270,7 @@ def _student(ctx: Ctx) -> dict:
     if key in sent and not (isinstance(status, dict) and status.get("student_missing") == key):
         return {"student_key": key}
     sent.add(key)
-    return {"student_key": key, "student_b64": spatial_live.b64(path.read_bytes())}
+    return {"student_key": key, "student_b64": b64(path.read_bytes())}
 
 
 def live_walk_ui(ctx: Ctx, code: np.ndarray, pca: ch.ChannelPCA, cells: np.ndarray, preview, basis: str) -> None:
