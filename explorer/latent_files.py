@@ -7,7 +7,9 @@ codes or path frames), optionally `axes` (K, D) and `axes_scales` (K,), and safe
     kind            "code" | "codes" | "path"         weights_digest  sha256 of the model's weights (explorer.cache)
     latent_shape    JSON list, the model's code shape code_shape      JSON list, the shape of `latents`
     scaling_factor  code = (latent - shift_factor) * scaling_factor, as diffusers names them (1 and 0: the code is
-    shift_factor    the latent); `scaling` says the same in words (per-channel statistics included)
+    shift_factor    the latent); `scaling` says the same in words
+    latents_mean    with per-channel statistics (SDXL-style), JSON lists, one per latent channel:
+    latents_std     code[c] = (latent[c] - latents_mean[c]) * scaling_factor / latents_std[c]
     axes_kind, axes_labels   with `axes`: explorer.latent.Axes' kind and labels
     walk            JSON object: the walk page's link state (start, axes, n, v, class; ui/shared/walk_url.py)
     family          the model's family, for messages
@@ -32,12 +34,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from safetensors import SafetensorError
 from safetensors.numpy import load
 
 from explorer.files import atomic_save_safetensors, is_torch_tensor
 from explorer.latent import Axes
 from explorer.models.base import VAE
+from explorer.models.latent_scaling import LatentScaling
 
 FORMAT = "vae-latent-explorer/latents"
 FORMAT_VERSION = 1
@@ -73,10 +77,16 @@ class LatentSpace:
     shift_factor: float = 0.0
     family: str = ""
     size_multiple: int = 0  # > 0: a spatial code of any height and width is decoded (convolutional models)
+    latents_mean: tuple[float, ...] = ()  # per latent channel (SDXL-style); () when the latent is scaled as a whole
+    latents_std: tuple[float, ...] = ()
 
     @property
     def size(self) -> int:
         return math.prod(self.latent_shape)
+
+    @property
+    def scaling(self) -> LatentScaling:
+        return LatentScaling(self.scaling_factor, self.shift_factor, tuple(self.latents_mean), tuple(self.latents_std))
 
 
 def latent_space(model: VAE | LatentSpace, digest: str | None = None) -> LatentSpace:
@@ -87,9 +97,10 @@ def latent_space(model: VAE | LatentSpace, digest: str | None = None) -> LatentS
     if not digest:
         raise LatentFileError("a latent file records the model's weights digest: pass digest="
                               "explorer.cache.weights_digest(<model folder>)")
-    scaling, shift = model.code_scaling()
-    return LatentSpace(str(digest), tuple(int(s) for s in model.latent_shape), float(scaling), float(shift),
-                       model.family, int(model.capabilities().size_multiple))
+    scaling = model.latent_scaling()
+    return LatentSpace(str(digest), tuple(int(s) for s in model.latent_shape), float(scaling.scaling_factor),
+                       float(scaling.shift_factor), model.family, int(model.capabilities().size_multiple),
+                       scaling.latents_mean, scaling.latents_std)
 
 
 @dataclass(frozen=True)
@@ -193,9 +204,11 @@ def save_latents(path: str | Path, codes: Any, model: VAE | LatentSpace, kind: s
         "format": FORMAT, "format_version": str(FORMAT_VERSION), "kind": kind, "weights_digest": space.digest,
         "latent_shape": json.dumps(list(space.latent_shape)), "code_shape": json.dumps(list(tensor.shape)),
         "scaling_factor": repr(space.scaling_factor), "shift_factor": repr(space.shift_factor),
-        "scaling": f"code = (latent - {space.shift_factor:g}) * {space.scaling_factor:g}",
-        "family": space.family, **axes_meta,
+        "scaling": space.scaling.describe(), "family": space.family, **axes_meta,
     }
+    if space.scaling.per_channel:
+        metadata["latents_mean"] = json.dumps(list(space.latents_mean))
+        metadata["latents_std"] = json.dumps(list(space.latents_std))
     if walk:
         metadata["walk"] = json.dumps({str(k): str(v) for k, v in walk.items()}, sort_keys=True)
     return atomic_save_safetensors({TENSOR: np.ascontiguousarray(tensor), **extra}, path, metadata)
@@ -259,10 +272,10 @@ def _digests_agree(a: str, b: str) -> bool:
     return n >= DIGEST_MIN and a[:n].lower() == b[:n].lower()
 
 
-def _scaling_of(value: Any, space: LatentSpace, label: str) -> tuple[float, float]:
+def _scaling_of(value: Any, space: LatentSpace, label: str) -> LatentScaling:
     """The caller's statement of an imported array's scaling: "model", a scaling_factor, or (scaling, shift)."""
     if isinstance(value, str) and value == "model":
-        return space.scaling_factor, space.shift_factor
+        return space.scaling
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         pair = (float(value), 0.0)
     elif isinstance(value, (tuple, list)) and len(value) == 2:
@@ -272,14 +285,23 @@ def _scaling_of(value: Any, space: LatentSpace, label: str) -> tuple[float, floa
                               "code space), a scaling_factor, or (scaling_factor, shift_factor)")
     if not (math.isfinite(pair[0]) and pair[0] != 0 and math.isfinite(pair[1])):
         raise LatentFileError(f"{label}: scaling_factor must be a finite non-zero number, got {pair[0]}")
-    return pair
+    return LatentScaling(*pair)
 
 
-def convert_scaling(codes: np.ndarray, saved: tuple[float, float], wanted: tuple[float, float]) -> np.ndarray:
-    """Codes saved as (z - shift0) * scale0 re-expressed as (z - shift1) * scale1 (same shape, float32)."""
-    (s0, h0), (s1, h1) = saved, wanted
-    z = codes.astype(np.float64) / s0 + h0
-    return ((z - h1) * s1).astype(np.float32)
+def convert_scaling(codes: np.ndarray, saved: LatentScaling | tuple[float, float],
+                    wanted: LatentScaling | tuple[float, float]) -> np.ndarray:
+    """Codes (N, C, ...) saved under one scaling re-expressed under another (same shape, float32): back to the
+    latent through `saved`, then forward through `wanted`; a (scaling_factor, shift_factor) pair is a scalar
+    LatentScaling."""
+    before, after = (s if isinstance(s, LatentScaling) else LatentScaling(*s) for s in (saved, wanted))
+    latent = before.latent_from_code(torch.from_numpy(np.asarray(codes, dtype=np.float64)))
+    return after.code_from_latent(latent).numpy().astype(np.float32)
+
+
+def _said(scaling: LatentScaling) -> str:
+    """A scaling in a message: the factors as before, with the per-channel form named."""
+    text = f"scaling_factor {scaling.scaling_factor:g} (shift {scaling.shift_factor:g})"
+    return text + " with per-channel latents_mean / latents_std" if scaling.per_channel else text
 
 
 def _axes_from(tensors: dict[str, np.ndarray], meta: dict[str, str], space: LatentSpace) -> Axes | None:
@@ -315,7 +337,7 @@ def load_latents(source: str | Path | bytes, model: VAE | LatentSpace, *, digest
         raise LatentFileError(f"scaling_policy {scaling_policy!r} is not one of {', '.join(SCALING_POLICIES)}")
     space = latent_space(model, digest)
     data, label = _read_source(source, name)
-    wanted = (space.scaling_factor, space.shift_factor)
+    wanted = space.scaling
     notes: list[str] = []
     if data.startswith(NPY_MAGIC):
         tensors, meta, source_kind = {TENSOR: _read_npy(data, label)}, {}, "npy"
@@ -335,18 +357,17 @@ def load_latents(source: str | Path | bytes, model: VAE | LatentSpace, *, digest
     codes, kind = _as_codes(array, space, label)
     codes = _check_values(codes, label)
     if scaling is None:
-        if wanted != (1.0, 0.0):
+        if wanted != LatentScaling():
             raise LatentFileError(
-                f"{label} carries no scaling, and this model's codes are scaled (code = (latent - {wanted[1]:g}) * "
-                f"{wanted[0]:g}): state what the array holds: scaling=\"model\" (codes in this model's space), or the "
-                "scaling_factor (and shift_factor) it was saved under (1 for raw latents)")
+                f"{label} carries no scaling, and this model's codes are scaled ({wanted.describe()}): state what "
+                "the array holds: scaling=\"model\" (codes in this model's space), or the scaling_factor (and "
+                "shift_factor) it was saved under (1 for raw latents)")
         scaling = "model"
     saved = _scaling_of(scaling, space, label)
     if saved != wanted:
         codes = convert_scaling(codes, saved, wanted)
-        notes.append(f"converted from scaling {saved[0]:g} (shift {saved[1]:g}) to this model's {wanted[0]:g} "
-                     f"(shift {wanted[1]:g})")
-    return LatentFile(codes, kind, "", saved[0], saved[1], source_kind, notes=tuple(notes))
+        notes.append(f"converted from {_said(saved)} to this model's {_said(wanted)}")
+    return LatentFile(codes, kind, "", saved.scaling_factor, saved.shift_factor, source_kind, notes=tuple(notes))
 
 
 def _bare_tensor(tensors: dict[str, np.ndarray], label: str) -> np.ndarray:
@@ -361,12 +382,14 @@ def _bare_tensor(tensors: dict[str, np.ndarray], label: str) -> np.ndarray:
 
 
 def _from_own_file(tensors: dict[str, np.ndarray], meta: dict[str, str], space: LatentSpace, label: str,
-                   force: bool, scaling_policy: str, wanted: tuple[float, float]) -> LatentFile:
+                   force: bool, scaling_policy: str, wanted: LatentScaling) -> LatentFile:
     try:
         version = int(meta.get("format_version", "0"))
-        saved = (float(meta.get("scaling_factor", "1")), float(meta.get("shift_factor", "0")))
+        saved = LatentScaling(float(meta.get("scaling_factor", "1")), float(meta.get("shift_factor", "0")),
+                              *(tuple(float(v) for v in json.loads(meta.get(k, "[]"))) for k in ("latents_mean",
+                                                                                               "latents_std")))
         walk = json.loads(meta["walk"]) if meta.get("walk") else {}
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         raise LatentFileError(f"{label}: its metadata cannot be read ({exc})") from None
     if version > FORMAT_VERSION:
         raise LatentFileError(f"{label} is latent file format {version}; this version reads format {FORMAT_VERSION} "
@@ -389,14 +412,16 @@ def _from_own_file(tensors: dict[str, np.ndarray], meta: dict[str, str], space: 
         raise LatentFileError(f"{label}: its kind is 'code' (one code) but it holds {len(codes)}")
     codes = _check_values(codes, label)
     if saved != wanted:
-        said = (f"{label} holds codes saved under scaling_factor {saved[0]:g} (shift {saved[1]:g}); this model's "
-                f"is {wanted[0]:g} (shift {wanted[1]:g})")
+        said = f"{label} holds codes saved under {_said(saved)}; this model's is {_said(wanted)}"
         if scaling_policy == "refuse":
             raise ScalingMismatchError(said + ": convert them with scaling_policy=\"convert\" (the 'convert' choice on "
                                        "the walk page)")
+        if saved.per_channel and len(saved.latents_mean) != space.latent_shape[0]:
+            raise LatentFileError(f"{label}: its latents_mean has {len(saved.latents_mean)} values for this model's "
+                                  f"{space.latent_shape[0]} latent channels: it cannot be converted")
         codes = convert_scaling(codes, saved, wanted)
-        notes.append(f"converted from scaling {saved[0]:g} (shift {saved[1]:g}) to {wanted[0]:g} (shift {wanted[1]:g})")
-    return LatentFile(codes, kind, theirs, saved[0], saved[1], "explorer", _axes_from(tensors, meta, space),
+        notes.append(f"converted from {_said(saved)} to {_said(wanted)}")
+    return LatentFile(codes, kind, theirs, saved.scaling_factor, saved.shift_factor, "explorer", _axes_from(tensors, meta, space),
                       {str(k): str(v) for k, v in walk.items()} if isinstance(walk, dict) else {}, tuple(notes))
 
 

@@ -4,12 +4,14 @@ digests (and forced), scalings refused or converted, arrays made elsewhere impor
 from __future__ import annotations
 
 import io
+import json
 import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.numpy import save as save_bare
 
 from explorer.cache import weights_digest
@@ -66,7 +68,7 @@ def test_another_scaling_is_refused_or_converted(tmp_path):
     saved_under = LatentSpace(SPATIAL.digest, SPATIAL.latent_shape, scaling_factor=0.2, shift_factor=0.5)
     codes = np.random.default_rng(2).standard_normal((4, 8, 8)).astype(np.float32)
     path = save_latents(tmp_path / "c.safetensors", codes, saved_under)
-    with pytest.raises(ScalingMismatchError, match=r"scaling_factor 0.2 .*this model's is 0.4"):
+    with pytest.raises(ScalingMismatchError, match=r"scaling_factor 0.2 .*this model's is scaling_factor 0.4"):
         load_latents(path, SPATIAL)
     got = load_latents(path, SPATIAL, scaling_policy="convert")
     latent = codes / 0.2 + 0.5  # the same latent, expressed in the model's scaling
@@ -121,3 +123,23 @@ def test_a_real_model_records_its_digest_and_scaling(tmp_path):
     assert np.array_equal(got.code, code)
     with pytest.raises(LatentFileError, match="pass digest="):
         save_latents(tmp_path / "no.safetensors", code, model)
+
+
+def test_per_channel_statistics_are_recorded_and_converted(tmp_path):
+    """An SDXL-style space (per-channel latents_mean / latents_std): the file records the statistics, and codes saved
+    under the scalar form convert channel by channel."""
+    mean, std = (0.1, -0.2, 0.3, 0.0), (2.0, 1.0, 0.5, 1.5)
+    sdxl = LatentSpace(SPATIAL.digest, SPATIAL.latent_shape, 0.13025, 0.0, latents_mean=mean, latents_std=std)
+    codes = np.random.default_rng(4).standard_normal((2, 4, 8, 8)).astype(np.float32)
+    path = save_latents(tmp_path / "sdxl.safetensors", codes, sdxl, "codes")
+    meta = safe_open(str(path), "np").metadata()
+    assert json.loads(meta["latents_mean"]) == list(mean) and "per channel" in meta["scaling"]
+    same = load_latents(path, sdxl)
+    assert np.array_equal(same.codes, codes) and not same.notes
+    scalar = LatentSpace(SPATIAL.digest, SPATIAL.latent_shape, 0.13025, 0.0)
+    with pytest.raises(ScalingMismatchError, match="with per-channel latents_mean / latents_std; this model's is "
+                                                   "scaling_factor 0.13"):
+        load_latents(path, scalar)
+    got = load_latents(path, scalar, scaling_policy="convert")
+    latent = codes * np.array(std).reshape(1, 4, 1, 1) / 0.13025 + np.array(mean).reshape(1, 4, 1, 1)
+    np.testing.assert_allclose(got.codes, latent * 0.13025, atol=1e-5)

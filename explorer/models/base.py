@@ -35,6 +35,7 @@ from explorer.distributions import (
     standard_normal_log_prob,
 )
 from explorer.losses import regularised_kl
+from explorer.models.latent_scaling import LatentScaling
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 # class indices (B,) or one class index for the whole batch; None for an unconditional model
@@ -406,6 +407,11 @@ class VAE(nn.Module):
         """(scaling_factor, shift_factor) of code = (latent - shift_factor) * scaling_factor, as diffusers names
         them; (1, 0) where the code is the latent. Latent files record it (explorer.latent_files)."""
         return 1.0, 0.0
+
+    def latent_scaling(self) -> LatentScaling:
+        """The whole code <-> latent map, per-channel statistics included (SDXL-style `latents_mean` /
+        `latents_std`), for what records it: ONNX metadata, latent files. Scalar-only models: `code_scaling`."""
+        return LatentScaling(*self.code_scaling())
 
     def encode_code(self, x: Tensor, condition: Condition = None) -> Tensor:
         """The code pages show for images x: (B, *latent_shape), deterministic (see `code_name`)."""

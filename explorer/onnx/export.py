@@ -552,12 +552,19 @@ read_metadata = read_onnx_metadata  # the metadata_props of an ONNX file (explor
 
 def optimum_metadata(model: VAE, digest: str) -> dict[str, str]:
     """What every file of the Optimum layout records: latent shape, scaling and shift (latent = code / scaling_factor
-    + shift_factor), the images' range at both ends, the weights digest."""
-    scaling, shift = model.code_scaling()
-    return {"format": OPTIMUM_FORMAT, "latent_shape": json.dumps(list(model.latent_shape)),
-            "scaling_factor": repr(float(scaling)), "shift_factor": repr(float(shift)),
-            "input_range": "[-1, 1]", "output_range": "[-1, 1]", "image_shape": json.dumps(list(model.config.input_shape)),
-            "weights_digest": digest, "family": model.family}
+    + shift_factor), and for a model with per-channel statistics `latents_mean` / `latents_std` (JSON lists, one per
+    latent channel: latent[c] = code[c] * latents_std[c] / scaling_factor + latents_mean[c], as SDXL's pipeline
+    reads its config), the images' range at both ends, the weights digest."""
+    scaling = model.latent_scaling()
+    metadata = {"format": OPTIMUM_FORMAT, "latent_shape": json.dumps(list(model.latent_shape)),
+                "scaling_factor": repr(float(scaling.scaling_factor)), "shift_factor": repr(float(scaling.shift_factor)),
+                "input_range": "[-1, 1]", "output_range": "[-1, 1]",
+                "image_shape": json.dumps(list(model.config.input_shape)), "weights_digest": digest,
+                "family": model.family, "scaling": scaling.describe()}
+    if scaling.per_channel:
+        metadata["latents_mean"] = json.dumps(list(scaling.latents_mean))
+        metadata["latents_std"] = json.dumps(list(scaling.latents_std))
+    return metadata
 
 
 def fp16_decoder(fp32_path: str | Path, out: str | Path, latents: np.ndarray) -> float:

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from explorer.models.base import VAE, Capabilities, Condition
+from explorer.models.latent_scaling import LatentScaling
 
 
 class DefaultCondition(VAE):
@@ -53,6 +54,9 @@ class DefaultCondition(VAE):
 
     def code_scaling(self) -> tuple[float, float]:
         return self.inner.code_scaling()
+
+    def latent_scaling(self) -> LatentScaling:
+        return self.inner.latent_scaling()
 
     def encode(self, x: Tensor, condition: Condition = None):
         return self.inner.encode(x, condition=self._given(condition))

@@ -15,6 +15,7 @@ from torch import Tensor
 
 from explorer.distributions import BernoulliLikelihood, GaussianLikelihood, Likelihood, randn_like
 from explorer.models.base import VAE, Capabilities, VAEConfig
+from explorer.models.latent_scaling import LatentScaling
 
 VALUE_RANGES = ((0.0, 1.0), (-1.0, 1.0))
 
@@ -110,6 +111,9 @@ class ScaledLatentVAE(ForeignVAE):
         """The scalar factors; with per-channel latents_mean / std the map is per channel, and a latent file
         also records `config.scaling.describe()`."""
         return float(self.config.scaling.scaling_factor), float(self.config.scaling.shift_factor)
+
+    def latent_scaling(self) -> LatentScaling:
+        return self.config.scaling
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> Tensor:

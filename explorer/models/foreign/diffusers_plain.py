@@ -26,7 +26,7 @@ from explorer.models.foreign.detect import CONFIG_NAME, read_small_json
 from explorer.models.foreign.diffusers_loading import (
     diffusers_class, image_channels, image_hw, load_diffusers_module)
 from explorer.models.foreign.errors import ForeignModelError
-from explorer.models.foreign.latent_scaling import LatentScaling
+from explorer.models.latent_scaling import LatentScaling
 
 PLAIN_CLASSES = ("AutoencoderTiny", "AutoencoderDC")
 DEFAULT_IMAGE_SIDE = 512  # neither config has a sample_size; TAESD and DC-AE are used at 512 px and up

@@ -9,9 +9,11 @@ explorer.onnx.export.export_optimum writes any explorer model:
 
 The latent space is read from the files' `metadata_props`, as export_optimum records it (explorer.onnx.export
 .optimum_metadata): latent_shape, scaling_factor and shift_factor (code = (latent - shift) * scaling: the explorer's
-codes, sliders and latent files live in that scaled space, as for the diffusers model it came from), image_shape,
+codes, sliders and latent files live in that scaled space, as for the diffusers model it came from), per-channel
+latents_mean / latents_std where the model had them (SDXL-style: code[c] = (latent[c] - mean[c]) * scaling / std[c]),
+image_shape,
 and the weights digest of the model it was exported from. A folder Optimum itself exported has no such metadata:
-then scaling_factor and shift_factor come from vae_decoder/config.json (diffusers' config, which optimum-cli copies
+then scaling_factor, shift_factor and any latents_mean / latents_std come from vae_decoder/config.json (diffusers' config, which optimum-cli copies
 there) and the shapes from the graphs and a trial run; a folder with neither is refused, naming what is missing.
 
 The decoder gives the image itself (a Bernoulli model's logits were turned into their mean by the export), so the
@@ -38,7 +40,7 @@ from explorer.models.foreign.common import ForeignConfig, ScaledLatentVAE
 from explorer.models.foreign.detect import (CONFIG_NAME, OPTIMUM_DECODER, OPTIMUM_ENCODER, OPTIMUM_FORMAT,
                                             read_onnx_metadata, read_small_json)
 from explorer.models.foreign.errors import ForeignModelError
-from explorer.models.foreign.latent_scaling import LatentScaling
+from explorer.models.latent_scaling import LatentScaling, channel_stats
 from explorer.models.foreign.onnx_pair import OnnxGraph, check_graph
 from explorer.onnx.trust import OnnxVetter
 
@@ -51,6 +53,8 @@ class OptimumConfig(ForeignConfig):
     value_range: tuple[float, float] = (-1.0, 1.0)
     scaling_factor: float = 1.0  # code = (latent - shift_factor) * scaling_factor
     shift_factor: float = 0.0
+    latents_mean: tuple[float, ...] = ()  # per latent channel (SDXL-style), () when the latent is scaled as a whole
+    latents_std: tuple[float, ...] = ()
     exported_from: str = ""  # the weights digest of the model it was exported from (metadata), "" when unknown
     scaling_source: str = ""  # where the scaling came from: the files' metadata or vae_decoder/config.json
 
@@ -58,11 +62,13 @@ class OptimumConfig(ForeignConfig):
         super().__post_init__()
         if self.likelihood != "gaussian" or self.value_range != (-1.0, 1.0):
             raise ValueError("Optimum's layout reads and writes images in [-1, 1]: a Gaussian on that image")
-        _ = self.scaling  # validates scaling_factor
+        self.latents_mean = tuple(float(v) for v in self.latents_mean)
+        self.latents_std = tuple(float(v) for v in self.latents_std)
+        _ = self.scaling  # validates scaling_factor and the per-channel statistics
 
     @property
     def scaling(self) -> LatentScaling:
-        return LatentScaling(self.scaling_factor, self.shift_factor)
+        return LatentScaling(self.scaling_factor, self.shift_factor, tuple(self.latents_mean), tuple(self.latents_std))
 
 
 class OptimumOnnxVAE(ScaledLatentVAE):
@@ -87,7 +93,7 @@ class OptimumOnnxVAE(ScaledLatentVAE):
         """Its own decoder, for the page as it is (explorer.onnx.wrap), where the code is the latent itself (scaling
         1, shift 0); None otherwise, and for the encoder, whose one output holds mean and log-variance together:
         those are exported for the page through torch instead."""
-        if part == "decoder" and self.code_scaling() == (1.0, 0.0):
+        if part == "decoder" and self.latent_scaling() == LatentScaling():
             return NativeOnnx(self.decoder_graph.path, tuple(self.latent_shape), (-1.0, 1.0))
         return None
 
@@ -123,27 +129,39 @@ def _shape(meta: dict[str, str], key: str, path: Path) -> tuple[int, ...] | None
     return tuple(value)
 
 
-def _scaling(meta: dict[str, str], folder: Path) -> tuple[float, float, str]:
-    """(scaling_factor, shift_factor, where they came from): the decoder's metadata, else its config.json."""
+def _scaling(meta: dict[str, str], folder: Path, latent_channels: int) -> tuple[LatentScaling, str]:
+    """(the latent's scaling, where it came from): the decoder's metadata, else its config.json; per-channel
+    `latents_mean` / `latents_std` (one per latent channel) where either has them."""
     decoder = folder / OPTIMUM_DECODER
     if "scaling_factor" in meta:
+        where = f"{decoder}: metadata_props"
         try:
-            return float(meta["scaling_factor"]), float(meta.get("shift_factor", 0.0)), f"{OPTIMUM_DECODER} metadata"
+            raw = {"scaling_factor": float(meta["scaling_factor"]), "shift_factor": float(meta.get("shift_factor", 0.0)),
+                   **{k: json.loads(meta[k]) for k in ("latents_mean", "latents_std") if k in meta}}
         except ValueError:
-            raise ForeignModelError(f"{decoder}: metadata_props scaling_factor / shift_factor must be numbers, got "
-                                    f"{meta['scaling_factor']!r} / {meta.get('shift_factor')!r}") from None
-    config_path = decoder.parent / CONFIG_NAME
-    if not config_path.is_file():
-        raise ForeignModelError(f"{folder}: Optimum's layout without the latent's scaling: {decoder} has no "
-                                f"scaling_factor in its metadata_props and there is no {config_path} (diffusers' "
-                                "config, which optimum-cli copies beside the decoder)")
-    raw = read_small_json(config_path)
-    scaling, shift = raw.get("scaling_factor", 1.0) if isinstance(raw, dict) else None, 0.0
-    if isinstance(raw, dict):
-        shift = raw.get("shift_factor") or 0.0
-    if not isinstance(scaling, (int, float)) or not isinstance(shift, (int, float)):
-        raise ForeignModelError(f"{config_path}: scaling_factor and shift_factor must be numbers")
-    return float(scaling), float(shift), str(config_path.relative_to(folder))
+            raise ForeignModelError(f"{where} scaling_factor / shift_factor must be numbers and latents_mean / "
+                                    f"latents_std JSON lists, got {meta['scaling_factor']!r} / "
+                                    f"{meta.get('shift_factor')!r}") from None
+        source = f"{OPTIMUM_DECODER} metadata"
+    else:
+        config_path = decoder.parent / CONFIG_NAME
+        if not config_path.is_file():
+            raise ForeignModelError(f"{folder}: Optimum's layout without the latent's scaling: {decoder} has no "
+                                    f"scaling_factor in its metadata_props and there is no {config_path} (diffusers' "
+                                    "config, which optimum-cli copies beside the decoder)")
+        raw = read_small_json(config_path)
+        if not isinstance(raw, dict):
+            raise ForeignModelError(f"{config_path} is not a JSON object")
+        raw = {**raw, "scaling_factor": raw.get("scaling_factor", 1.0), "shift_factor": raw.get("shift_factor") or 0.0}
+        where, source = str(config_path), str(config_path.relative_to(folder))
+    scaling, shift = raw["scaling_factor"], raw["shift_factor"]
+    if any(not isinstance(v, (int, float)) or isinstance(v, bool) for v in (scaling, shift)):
+        raise ForeignModelError(f"{where}: scaling_factor and shift_factor must be numbers")
+    try:
+        mean, std = channel_stats(raw, latent_channels, where)
+        return LatentScaling(float(scaling), float(shift), mean, std), source
+    except ValueError as exc:
+        raise ForeignModelError(str(exc)) from None
 
 
 def load_optimum(folder: str | Path, device: torch.device | str = "cpu") -> OptimumOnnxVAE:
@@ -163,7 +181,6 @@ def load_optimum(folder: str | Path, device: torch.device | str = "cpu") -> Opti
     if meta.get("format", OPTIMUM_FORMAT) != OPTIMUM_FORMAT:
         raise ForeignModelError(f"{dec_path}: metadata_props format {meta['format']!r} is not {OPTIMUM_FORMAT!r}")
     latent, image = _shape(meta, "latent_shape", dec_path), _shape(meta, "image_shape", dec_path)
-    scaling, shift, source = _scaling(meta, folder)
     with OnnxVetter() as vetter:  # both graphs vetted in one child process before this one opens them
         enc_verdict = check_graph(enc_path, (1, *image) if image else None, vetter)
         if latent is None:  # from the encoder's trial run: half of its channels are the mean
@@ -190,8 +207,11 @@ def load_optimum(folder: str | Path, device: torch.device | str = "cpu") -> Opti
     if sample.size != math.prod(image):
         raise ForeignModelError(f"{dec_path} gives images of shape {list(sample.shape)}, but the image shape is "
                                 f"{list(image)}")
-    config = OptimumConfig(input_shape=image, latent_shape=latent, scaling_factor=scaling, shift_factor=shift,
-                           exported_from=meta.get("weights_digest", ""), scaling_source=source, source=str(folder))
+    scaling, source = _scaling(meta, folder, latent[0])
+    config = OptimumConfig(input_shape=image, latent_shape=latent, scaling_factor=scaling.scaling_factor,
+                           shift_factor=scaling.shift_factor, latents_mean=scaling.latents_mean,
+                           latents_std=scaling.latents_std, exported_from=meta.get("weights_digest", ""),
+                           scaling_source=source, source=str(folder))
     return OptimumOnnxVAE(config, encoder, decoder).to(torch.device(device)).eval()
 
 

@@ -123,3 +123,19 @@ def test_takes_any_multiple_of_its_factor_at_its_own_size(pair):
         code = model.encode_code(x)
         assert code.shape == (1, 3, 6, 10)
         assert model.decode_code(code).shape == (1, 3, 12, 20)
+
+
+def test_folder_with_latents_mean_and_std(kl_folder, tmp_path):
+    folder = tmp_path / "stats"
+    shutil.copytree(kl_folder, folder)
+    raw = json.loads((folder / "config.json").read_text())  # 3 latent channels
+    (folder / "config.json").write_text(json.dumps({**raw, "latents_mean": [0.1, -0.2, 0.3], "latents_std": [2.0, 1.0, 0.5]}))
+    model = load_foreign(folder)
+    assert model.config.latents_mean == (0.1, -0.2, 0.3) and model.config.latents_std == (2.0, 1.0, 0.5)
+    z = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    expected = (z - torch.tensor([0.1, -0.2, 0.3]).view(1, 3, 1, 1)) * raw["scaling_factor"] / torch.tensor([2.0, 1.0, 0.5]).view(1, 3, 1, 1)
+    assert torch.allclose(model.code_from_latent(z), expected)
+    assert "per channel" in model.config.scaling_note() and "from config.json" in model.config.scaling_note()
+    (folder / "config.json").write_text(json.dumps({**raw, "latents_mean": [0.1, 0.2], "latents_std": [1.0, 1.0]}))
+    with pytest.raises(ForeignModelError, match="'latents_mean' must be null or a list of 3 finite numbers"):
+        load_foreign(folder)

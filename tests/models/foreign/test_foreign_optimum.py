@@ -19,7 +19,8 @@ from explorer.cache import weights_digest
 from explorer.checkpoint import from_pretrained
 from explorer.models.foreign import ForeignModelError, describe_model_path, detect_format
 from explorer.models.foreign.optimum_onnx import OptimumOnnxVAE, load_optimum
-from explorer.onnx.export import OPTIMUM_FILES, ExportFailure, exported_decoder, exported_encoder
+from explorer.onnx.export import (OPTIMUM_FILES, ExportFailure, export_optimum, exported_decoder, exported_encoder,
+                                  read_metadata)
 
 SHIPPED = Path(__file__).resolve().parents[3] / "pretrained" / "conv-mnist5k"
 
@@ -110,3 +111,50 @@ def test_a_folder_with_one_part_is_refused_naming_the_other(optimum_folder, tmp_
     with pytest.raises(ForeignModelError, match="vae_decoder/model.onnx but not vae_encoder/model.onnx"):
         detect_format(half)
     assert "vae_encoder/model.onnx" in describe_model_path(half)["error"]
+
+
+def _set_props(path: Path, **props: str) -> None:
+    proto = onnx.load(str(path))
+    onnx.helper.set_model_props(proto, {**{p.key: p.value for p in proto.metadata_props}, **props})
+    onnx.save(proto, str(path))
+
+
+def test_per_channel_statistics_travel_in_the_metadata(kl_folder, tmp_path):
+    """An SDXL-style model (config latents_mean / latents_std) exported in Optimum's layout records its per-channel
+    statistics in metadata_props, and the folder loads back with the same code <-> latent map."""
+    folder = shutil.copytree(kl_folder, tmp_path / "stats")
+    raw = json.loads((folder / "config.json").read_text())  # 3 latent channels
+    mean, std = [0.1, -0.2, 0.3], [2.0, 1.0, 0.5]
+    (folder / "config.json").write_text(json.dumps({**raw, "latents_mean": mean, "latents_std": std}))
+    original = from_pretrained(folder)
+    export = export_optimum(original, tmp_path / "optimum", "d" * 64, exporters=("torchscript",), fp16=False)
+    assert json.loads(export.metadata["latents_mean"]) == mean and "per channel" in export.metadata["scaling"]
+    assert json.loads(read_metadata(export.folder / OPTIMUM_FILES["decoder"])["latents_std"]) == std
+    model = load_optimum(export.folder)
+    assert model.latent_scaling() == original.latent_scaling() and model.latent_scaling().per_channel
+    assert model.native_onnx("decoder") is None  # the page needs the scaling applied
+    code = torch.randn(2, *original.latent_shape, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        np.testing.assert_allclose(model.decode_code(code).numpy(), original.decode_code(code).numpy(), atol=1e-4)
+    # statistics that do not fit the latent's channels are refused, naming the file
+    _set_props(export.folder / OPTIMUM_FILES["decoder"], latents_mean="[0.0, 1.0]", latents_std="[1.0, 1.0]")
+    with pytest.raises(ForeignModelError, match="metadata_props: 'latents_mean' must be null or a list of 3"):
+        load_optimum(export.folder)
+
+
+def test_per_channel_statistics_from_optimums_config(optimum_folder, shipped, test_codes, tmp_path):
+    """A folder Optimum wrote: the per-channel statistics come from vae_decoder/config.json, as SDXL's pipeline reads
+    them (here over the 16 code elements of the vector model)."""
+    plain = shutil.copytree(optimum_folder, tmp_path / "plain")
+    for part in OPTIMUM_FILES.values():
+        _strip_metadata(plain / part)
+    mean, std = np.linspace(-1, 1, 16), np.linspace(0.5, 2, 16)
+    (plain / "vae_decoder" / "config.json").write_text(json.dumps({
+        "_class_name": "AutoencoderKL", "scaling_factor": 0.5, "latents_mean": mean.tolist(),
+        "latents_std": std.tolist()}))
+    model = load_optimum(plain)
+    assert model.latent_scaling().per_channel and model.config.scaling_source == "vae_decoder/config.json"
+    with torch.no_grad():
+        latents = test_codes[:8] * torch.from_numpy(std).float() / 0.5 + torch.from_numpy(mean).float()
+        np.testing.assert_allclose(model.decode_code(test_codes[:8]).numpy(), shipped.decode_code(latents).numpy(),
+                                   atol=1e-4)
