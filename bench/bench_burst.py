@@ -188,9 +188,12 @@ async def session_bursts(pg, presses: int, bursts: int, gap_ms: int) -> tuple[li
             await asyncio.sleep(gap_ms / 1000)
         await settled_page(pg)  # SETTLE_MS on and the script idle: a URL still behind then is one a link would keep
         settled.append(await pg.evaluate("window.__settled()"))
+    waited = False
     while await pg.evaluate("window.__burst.waiting") > 0:
+        waited = True
         await asyncio.sleep(0.5)
-    await settled_page(pg)
+    if waited:  # a paint came after the last burst had settled: settle again (else it settled just above)
+        await settled_page(pg)
     final = await pg.evaluate("window.__final()")
     expected = pressed_value(slider["value"], keys, slider["min"], slider["max"], slider["step"])
     end = SessionEnd(expected, final["slider"], final["url"], final["href"], final["image"])
@@ -198,14 +201,16 @@ async def session_bursts(pg, presses: int, bursts: int, gap_ms: int) -> tuple[li
 
 
 async def reference_images(browser, hrefs: set[str]) -> dict[str, str | None]:
-    """The walk image's source on a fresh page at each link, opened one at a time after the bursts."""
-    out = {}
-    for href in sorted(hrefs):
+    """The walk image's source on a fresh page at each link, the links opened at once after the bursts."""
+    async def reference(href: str) -> str | None:
         pg = await open_walk(browser, href)
         await settled_page(pg)
-        out[href] = (await pg.evaluate("window.__final()"))["image"]
+        image = (await pg.evaluate("window.__final()"))["image"]
         await pg.context.close()
-    return out
+        return image
+
+    hrefs = sorted(hrefs)
+    return dict(zip(hrefs, await asyncio.gather(*(reference(href) for href in hrefs))))
 
 
 async def run_bursts_async(chromium: str, url: str, sessions: int, presses: int, bursts: int,
@@ -214,7 +219,7 @@ async def run_bursts_async(chromium: str, url: str, sessions: int, presses: int,
 
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-        pages = [await open_walk(browser, url) for _ in range(sessions)]
+        pages = await asyncio.gather(*(open_walk(browser, url) for _ in range(sessions)))
         done = await asyncio.gather(*(session_bursts(pg, presses, bursts, gap_ms) for pg in pages))
         references = await reference_images(browser, {end.href for _, _, end in done})
         await browser.close()
