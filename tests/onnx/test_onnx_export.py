@@ -319,6 +319,9 @@ def test_shipped_models_match_torch(tmp_path, name):
     # them); every other family with dynamo
     expected = ("dynamo", "torchscript") if name.startswith(("cvae", "vq-")) else ("dynamo",)
     assert dec.exporter in expected and enc.exporter in expected
-    decoder_parity(model, tmp_path / "decoder.onnx", batches=(1, 16), scale=1.0)
+    # a batch of 16 for the small models; 2 for a model of large images (the student: 512 px, a 4x128x128 latent),
+    # whose batch dimension is just as dynamic and whose parity checks would otherwise take most of the suite's minute
+    batch = 16 if math.prod(model.config.input_shape) <= 3 * 64 * 64 else 2
+    decoder_parity(model, tmp_path / "decoder.onnx", batches=(1, batch), scale=1.0)
     decoder_parity(model, tmp_path / "decoder.onnx", batches=(1,), scale=3.0)
-    encoder_parity(model, tmp_path / "encoder.onnx", batches=(1, 16))
+    encoder_parity(model, tmp_path / "encoder.onnx", batches=(1, batch))
