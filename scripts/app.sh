@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+unset PYTHONDONTWRITEBYTECODE  # the set-up compiles nothing: each module's bytecode is written when first imported
 PORT=${PORT:-8501}
 ADDRESS=${ADDRESS:-127.0.0.1}
 exec .venv/bin/vae-explorer --server.port "$PORT" --server.address "$ADDRESS" -- "$@"

@@ -4,8 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # Python writes its bytecode caches (__pycache__/, git-ignored) during the run, whatever the machine's
-# PYTHONDONTWRITEBYTECODE says: the suite starts about 150 Python processes (app servers, CLI runs, benchmarks), and
-# each would otherwise compile the project's 500 modules again (0.9 s of CPU for the app's imports alone)
+# PYTHONDONTWRITEBYTECODE says: the set-up compiles nothing (pip --no-compile), and the suite starts about 150
+# Python processes (app servers, CLI runs, benchmarks), each of which would otherwise compile every module it
+# imports again (the project's alone: 0.9 s of CPU for the app's imports)
 unset PYTHONDONTWRITEBYTECODE
 CHROMIUM=$(bash scripts/ensure-chromium.sh) || { echo "browser tests need Chromium: failing" >&2; exit 1; }
 export CHROMIUM
