@@ -3,6 +3,10 @@
     python -m bench.bench_burst                              # 8 sessions x 100 presses in 20 bursts
     python -m bench.bench_burst --sessions 3 --presses 30    # a short run
     python -m bench.bench_burst --busy 2                     # beside two busy loops (python -c "while 1: pass")
+    python -m bench.bench_burst --smoke                      # the suite's run: 3 x 30 in 3 bursts, --check
+
+--check exits 1 when a session lost input or a burst left a stale URL. --smoke is the test suite's own check of no
+lost input (tests/test_benches.py runs every benchmark's --smoke): 3 sessions x 30 presses in 3 bursts, with --check.
 
 One headless Chromium, one page per session, against `streamlit run app.py` with the shipped conv-mnist5k and the
 walk decoded on the server (--live off: every press is a rerun, and its image comes through the inference queue).
@@ -250,8 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--busy", type=int, default=0, help="busy loops (python -c 'while 1: pass') beside the run")
     ap.add_argument("--models", help="an extra folder of checkpoints (the app's --models)")
     ap.add_argument("--chromium", default=os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+    ap.add_argument("--check", action="store_true", help="exit 1 on a lost session or a stale URL")
     add_smoke_option(ap)
-    a = apply_smoke(ap.parse_args(argv), sessions=1, presses=2, bursts=1)
+    a = apply_smoke(ap.parse_args(argv), sessions=3, presses=30, bursts=3, check=True)
     tmp = Path(tempfile.mkdtemp(prefix="bench-burst-"))
     proc, url = serve_app(tmp, a.models)
     loops = busy_loops(a.busy)
@@ -271,6 +276,10 @@ def main(argv: list[str] | None = None) -> int:
     for i, end in enumerate(r.ends):
         if end.problems():
             print(f"  session {i}: pressed to {end.expected:g}, but " + "; ".join(end.problems()))
+    if a.check and (r.lost or r.stale or len(r.presses) != a.sessions * a.presses):
+        print(f"check failed: {r.lost} lost, {r.stale} stale, {len(r.presses)} of {a.sessions * a.presses} presses "
+              f"timed; bursts {r.bursts}")
+        return 1
     return 0
 
 

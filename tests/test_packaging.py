@@ -112,8 +112,8 @@ def make_venv(path: Path) -> Path:
 
 def pip_install(python: Path, *args: str) -> None:
     env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
-    proc = subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", *args],
-                          cwd=str(ROOT), env=env, capture_output=True, text=True, timeout=600)
+    command = [str(python), "-m", "pip", "install", "--no-compile", "--no-deps", "--no-build-isolation", "--no-index"]
+    proc = subprocess.run([*command, *args], cwd=str(ROOT), env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
 
 
