@@ -1,12 +1,14 @@
-"""Why a VQ-VAE's ONNX index encoder picks another code than torch in a few cells, and whether computing the
-nearest-code distances the same way (or in float64) makes the two equal.
+"""Why a VQ-VAE's ONNX index encoder could pick another code than torch in a few cells, and why the model's own
+nearest-code search (in evaluation) computes its distances in float64.
 
     python references/vq_near_ties.py [pretrained/vq-shapes] [--items 3000]
 
 Renders `shapes` items (seed 1, as bench/bench_codebook.py), and takes each cell's pre-quantisation code z_e
 (B, D, h, w) twice: from torch, and from onnxruntime running the same encoder exported to ONNX. Then it picks each
 cell's nearest code in several ways and counts the cells where two choices differ:
-  - the library: vector-quantize-pytorch's own indices (torch), against the ONNX index encoder's (onnxruntime);
+  - the model: its indices (`encode_indices`: in evaluation the nearest code in float64, explorer.models.vqvae
+    .nearest_codes), against the ONNX index encoder's (onnxruntime), and against vector-quantize-pytorch's own
+    float32 search (which training uses);
   - "library formula": the library's float32 distance in the library's order (||z||^2 + ||e||^2 + (-2 z.e), clamped,
     square root; argmin) computed in torch on torch's z_e and on onnxruntime's z_e;
   - "float64": ||z||^2 - 2 z.e + ||e||^2 in float64 on both z_e.
@@ -67,8 +69,9 @@ def main() -> None:
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     with tempfile.TemporaryDirectory() as tmp, torch.inference_mode():
-        library = model.encode_indices(x)[0].numpy()
+        library = model.encode_indices(x)[0].numpy()  # the model's (float64 distances)
         z_torch = _PreQuantised(model)(x)
+        own = model.vq(z_torch)[1].numpy()  # vector-quantize-pytorch's float32 search
         torch.onnx.export(_PreQuantised(model), (x[:2],), f"{tmp}/z.onnx", input_names=["x"], output_names=["z"],
                           dynamo=False, dynamic_axes={"x": {0: "b"}, "z": {0: "b"}}, opset_version=18)
         z_ort = torch.from_numpy(ort.InferenceSession(f"{tmp}/z.onnx", options).run(None, {"x": x.numpy()})[0])
@@ -76,10 +79,11 @@ def main() -> None:
         onnx = np.concatenate([encoder.run(None, {"image": x[i:i + 500].numpy()})[0] for i in range(0, a.items, 500)])
     print(f"{library.size} cells of {a.items} items; z_e: max |torch - onnxruntime| "
           f"{float((z_torch - z_ort).abs().max()):.2e}")
-    print(f"library (torch) vs ONNX index encoder (onnxruntime): {int((library != onnx).sum())} cells differ")
+    print(f"model (torch) vs ONNX index encoder (onnxruntime): {int((library != onnx).sum())} cells differ")
+    print(f"vector-quantize-pytorch's own float32 search vs the model: {int((own != library).sum())} cells differ")
     for how in ("library formula", "float64"):
         t, o = nearest(z_torch, codebook, how), nearest(z_ort, codebook, how)
-        print(f"{how}: torch's z_e vs onnxruntime's z_e {int((t != o).sum())} differ; on torch's z_e vs the library "
+        print(f"{how}: torch's z_e vs onnxruntime's z_e {int((t != o).sum())} differ; on torch's z_e vs the model "
               f"{int((t != library).sum())}; on onnxruntime's z_e vs the ONNX encoder {int((o != onnx).sum())}")
 
 

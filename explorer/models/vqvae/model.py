@@ -30,6 +30,16 @@ def vector_quantizer(config: VQVAEConfig) -> nn.Module:
                           commitment_weight=0.0, accept_image_fmap=True)
 
 
+def nearest_codes(z_e: Tensor, codebook: Tensor) -> Tensor:
+    """Indices (B, h, w) int64 of each cell's nearest code: z_e (B, D, h, w), codebook (K, D); squared distances
+    ||z||^2 - 2 z.e + ||e||^2 in float64 (one matrix product, traced by the ONNX export as Cast, MatMul, ArgMin)."""
+    b, d, h, w = z_e.shape
+    f = z_e.permute(0, 2, 3, 1).reshape(-1, d).double()  # (B*h*w, D)
+    e = codebook.double()  # (K, D)
+    distances = (f * f).sum(1, keepdim=True) - 2 * f @ e.T + (e * e).sum(1)[None]  # (B*h*w, K)
+    return distances.argmin(1).reshape(b, h, w)
+
+
 @register_model
 class VQVAE(DiscreteVAE):
     family = "vqvae"
@@ -67,15 +77,27 @@ class VQVAE(DiscreteVAE):
     def codebook(self, level: int = 0) -> Tensor:
         return (self.top_vq if level == 1 else self.vq).codebook.detach()  # (K, code_dim)
 
+    def _quantised(self, vq: nn.Module, z_e: Tensor) -> tuple[Tensor, Tensor]:
+        """(code vectors, indices (B, h, w)) of z_e (B, code_dim, h, w). Training: the library's quantiser (its
+        straight-through rotation trick, EMA updates and dead-code replacement). Evaluation: the nearest code with
+        the squared distances in float64, so that torch and an ONNX export of this model, whose float32 z_e differ in
+        the last bits, pick the same code at float32 near-ties (docs/discrete.md); the library's float32 search picks
+        another code in about 0.02% of cells."""
+        if self.training:
+            z_q, idx, _ = vq(z_e)
+            return z_q, idx
+        idx = nearest_codes(z_e, vq.codebook)
+        return vq.get_output_from_indices(idx), idx
+
     def quantise(self, x: Tensor) -> Quantised:
         features = self.encoder(x)  # (B, width, h, w)
         z_e = self.to_code(features)  # (B, code_dim, h, w)
-        z_q, idx, _ = self.vq(z_e)  # straight-through (rotation trick) code vectors, indices (B, h, w)
+        z_q, idx = self._quantised(self.vq, z_e)  # code vectors, indices (B, h, w)
         commitment = self.config.commitment_weight * (z_e - z_q.detach()).pow(2).flatten(1).sum(1)  # (B,)
         if not self.config.two_level:
             return Quantised(z_q, [idx], commitment)
         t_e = self.top_encoder(features)  # (B, code_dim, h/2, w/2)
-        t_q, t_idx, _ = self.top_vq(t_e)
+        t_q, t_idx = self._quantised(self.top_vq, t_e)
         commitment = commitment + self.config.commitment_weight * (t_e - t_q.detach()).pow(2).flatten(1).sum(1)
         top, bottom = nearest_to(t_q, self.config.grid), z_q
         if self.training and self.config.level_dropout > 0:
