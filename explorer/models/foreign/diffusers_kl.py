@@ -31,9 +31,9 @@ from explorer.models.foreign.detect import CONFIG_NAME, read_small_json
 from explorer.models.foreign.diffusers_loading import (
     MAX_IMAGE_SIDE, diffusers_class, image_channels, image_hw, load_diffusers_module)
 from explorer.models.foreign.errors import ForeignModelError
-from explorer.models.latent_scaling import LatentScaling, channel_stats
 from explorer.models.foreign.presets import ALTERNATIVE, CONFIGS, PRESET_NAMES
 from explorer.models.foreign.single_file import read_single_file
+from explorer.models.latent_scaling import LatentScaling, channel_stats
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 

@@ -11,10 +11,10 @@ The latent space is read from the files' `metadata_props`, as export_optimum rec
 .optimum_metadata): latent_shape, scaling_factor and shift_factor (code = (latent - shift) * scaling: the explorer's
 codes, sliders and latent files live in that scaled space, as for the diffusers model it came from), per-channel
 latents_mean / latents_std where the model had them (SDXL-style: code[c] = (latent[c] - mean[c]) * scaling / std[c]),
-image_shape,
-and the weights digest of the model it was exported from. A folder Optimum itself exported has no such metadata:
-then scaling_factor, shift_factor and any latents_mean / latents_std come from vae_decoder/config.json (diffusers' config, which optimum-cli copies
-there) and the shapes from the graphs and a trial run; a folder with neither is refused, naming what is missing.
+image_shape, and the weights digest of the model it was exported from. A folder Optimum itself exported has no such
+metadata: then scaling_factor, shift_factor and any latents_mean / latents_std come from vae_decoder/config.json
+(diffusers' config, which optimum-cli copies there) and the shapes from the graphs and a trial run; a folder with
+neither is refused, naming what is missing.
 
 The decoder gives the image itself (a Bernoulli model's logits were turned into their mean by the export), so the
 likelihood is a Gaussian of fixed scale on that image (ForeignConfig.sigma): decodes agree with the original model,
@@ -40,8 +40,8 @@ from explorer.models.foreign.common import ForeignConfig, ScaledLatentVAE
 from explorer.models.foreign.detect import (CONFIG_NAME, OPTIMUM_DECODER, OPTIMUM_ENCODER, OPTIMUM_FORMAT,
                                             read_onnx_metadata, read_small_json)
 from explorer.models.foreign.errors import ForeignModelError
-from explorer.models.latent_scaling import LatentScaling, channel_stats
 from explorer.models.foreign.onnx_pair import OnnxGraph, check_graph
+from explorer.models.latent_scaling import LatentScaling, channel_stats
 from explorer.onnx.trust import OnnxVetter
 
 
@@ -136,7 +136,8 @@ def _scaling(meta: dict[str, str], folder: Path, latent_channels: int) -> tuple[
     if "scaling_factor" in meta:
         where = f"{decoder}: metadata_props"
         try:
-            raw = {"scaling_factor": float(meta["scaling_factor"]), "shift_factor": float(meta.get("shift_factor", 0.0)),
+            raw = {"scaling_factor": float(meta["scaling_factor"]),
+                   "shift_factor": float(meta.get("shift_factor", 0.0)),
                    **{k: json.loads(meta[k]) for k in ("latents_mean", "latents_std") if k in meta}}
         except ValueError:
             raise ForeignModelError(f"{where} scaling_factor / shift_factor must be numbers and latents_mean / "
