@@ -203,12 +203,8 @@ def save_latents(path: str | Path, codes: Any, model: VAE | LatentSpace, kind: s
     metadata = {
         "format": FORMAT, "format_version": str(FORMAT_VERSION), "kind": kind, "weights_digest": space.digest,
         "latent_shape": json.dumps(list(space.latent_shape)), "code_shape": json.dumps(list(tensor.shape)),
-        "scaling_factor": repr(space.scaling_factor), "shift_factor": repr(space.shift_factor),
-        "scaling": space.scaling.describe(), "family": space.family, **axes_meta,
+        **space.scaling.metadata(), "family": space.family, **axes_meta,
     }
-    if space.scaling.per_channel:
-        metadata["latents_mean"] = json.dumps(list(space.latents_mean))
-        metadata["latents_std"] = json.dumps(list(space.latents_std))
     if walk:
         metadata["walk"] = json.dumps({str(k): str(v) for k, v in walk.items()}, sort_keys=True)
     return atomic_save_safetensors({TENSOR: np.ascontiguousarray(tensor), **extra}, path, metadata)
@@ -385,11 +381,9 @@ def _from_own_file(tensors: dict[str, np.ndarray], meta: dict[str, str], space: 
                    force: bool, scaling_policy: str, wanted: LatentScaling) -> LatentFile:
     try:
         version = int(meta.get("format_version", "0"))
-        saved = LatentScaling(float(meta.get("scaling_factor", "1")), float(meta.get("shift_factor", "0")),
-                              *(tuple(float(v) for v in json.loads(meta.get(k, "[]"))) for k in ("latents_mean",
-                                                                                               "latents_std")))
+        saved = LatentScaling.from_metadata(meta, None, "its scaling")
         walk = json.loads(meta["walk"]) if meta.get("walk") else {}
-    except (ValueError, TypeError) as exc:
+    except ValueError as exc:
         raise LatentFileError(f"{label}: its metadata cannot be read ({exc})") from None
     if version > FORMAT_VERSION:
         raise LatentFileError(f"{label} is latent file format {version}; this version reads format {FORMAT_VERSION} "
@@ -421,7 +415,8 @@ def _from_own_file(tensors: dict[str, np.ndarray], meta: dict[str, str], space: 
                                   f"{space.latent_shape[0]} latent channels: it cannot be converted")
         codes = convert_scaling(codes, saved, wanted)
         notes.append(f"converted from {_said(saved)} to {_said(wanted)}")
-    return LatentFile(codes, kind, theirs, saved.scaling_factor, saved.shift_factor, "explorer", _axes_from(tensors, meta, space),
+    return LatentFile(codes, kind, theirs, saved.scaling_factor, saved.shift_factor, "explorer",
+                      _axes_from(tensors, meta, space),
                       {str(k): str(v) for k, v in walk.items()} if isinstance(walk, dict) else {}, tuple(notes))
 
 

@@ -9,11 +9,16 @@ about unit variance:
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+
+STAT_KEYS = ("latents_mean", "latents_std")
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,34 @@ class LatentScaling:
         if self.shift_factor:
             return f"code = (z - {self.shift_factor:g}) * {self.scaling_factor:g}"
         return f"code = z * {self.scaling_factor:g}"
+
+    def metadata(self) -> dict[str, str]:
+        """The string metadata that records this scaling (ONNX metadata_props, a latent file's safetensors metadata):
+        scaling_factor and shift_factor (repr: exact), `scaling` in words, and latents_mean / latents_std as JSON
+        lists when the statistics are per channel."""
+        out = {"scaling_factor": repr(float(self.scaling_factor)), "shift_factor": repr(float(self.shift_factor)),
+               "scaling": self.describe()}
+        if self.per_channel:
+            out.update({key: json.dumps(list(values)) for key, values in zip(STAT_KEYS, (self.latents_mean,
+                                                                                         self.latents_std))})
+        return out
+
+    @classmethod
+    def from_metadata(cls, meta: Mapping[str, str], latent_channels: int | None, where: str) -> LatentScaling:
+        """The scaling `metadata()` wrote (absent keys: scaling 1, shift 0, no statistics). ValueError naming `where`
+        for factors that are not numbers, or statistics that are not JSON lists of latent_channels finite numbers
+        (None: as many as latents_mean holds)."""
+        try:
+            factors = float(meta.get("scaling_factor", "1")), float(meta.get("shift_factor", "0"))
+            raw = {key: json.loads(meta[key]) for key in STAT_KEYS if key in meta}
+        except (ValueError, TypeError):
+            raise ValueError(f"{where}: scaling_factor / shift_factor must be numbers and latents_mean / latents_std "
+                             f"JSON lists, got {meta.get('scaling_factor')!r} / {meta.get('shift_factor')!r}") from None
+        if latent_channels is None:
+            given = raw.get("latents_mean")
+            latent_channels = len(given) if isinstance(given, list) else 0
+        mean, std = channel_stats(raw, latent_channels, where)
+        return cls(*factors, mean, std)
 
     def _stats(self, z: Tensor) -> tuple[Tensor, Tensor]:
         # (1, C, 1, 1): broadcast over a batch of (B, C, h, w) latents
@@ -85,4 +118,4 @@ def channel_stats(raw: dict, latent_channels: int, where: str) -> tuple[tuple[fl
     return values[0], values[1]
 
 
-__all__ = ["LatentScaling", "channel_stats"]
+__all__ = ["LatentScaling", "STAT_KEYS", "channel_stats"]

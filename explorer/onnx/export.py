@@ -556,15 +556,10 @@ def optimum_metadata(model: VAE, digest: str) -> dict[str, str]:
     latent channel: latent[c] = code[c] * latents_std[c] / scaling_factor + latents_mean[c], as SDXL's pipeline
     reads its config), the images' range at both ends, the weights digest."""
     scaling = model.latent_scaling()
-    metadata = {"format": OPTIMUM_FORMAT, "latent_shape": json.dumps(list(model.latent_shape)),
-                "scaling_factor": repr(float(scaling.scaling_factor)), "shift_factor": repr(float(scaling.shift_factor)),
-                "input_range": "[-1, 1]", "output_range": "[-1, 1]",
-                "image_shape": json.dumps(list(model.config.input_shape)), "weights_digest": digest,
-                "family": model.family, "scaling": scaling.describe()}
-    if scaling.per_channel:
-        metadata["latents_mean"] = json.dumps(list(scaling.latents_mean))
-        metadata["latents_std"] = json.dumps(list(scaling.latents_std))
-    return metadata
+    return {"format": OPTIMUM_FORMAT, "latent_shape": json.dumps(list(model.latent_shape)), **scaling.metadata(),
+            "input_range": "[-1, 1]", "output_range": "[-1, 1]",
+            "image_shape": json.dumps(list(model.config.input_shape)), "weights_digest": digest,
+            "family": model.family}
 
 
 def fp16_decoder(fp32_path: str | Path, out: str | Path, latents: np.ndarray) -> float:

@@ -133,28 +133,22 @@ def _scaling(meta: dict[str, str], folder: Path, latent_channels: int) -> tuple[
     """(the latent's scaling, where it came from): the decoder's metadata, else its config.json; per-channel
     `latents_mean` / `latents_std` (one per latent channel) where either has them."""
     decoder = folder / OPTIMUM_DECODER
-    if "scaling_factor" in meta:
-        where = f"{decoder}: metadata_props"
+    if "scaling_factor" in meta:  # as export_optimum writes it (LatentScaling.metadata)
         try:
-            raw = {"scaling_factor": float(meta["scaling_factor"]),
-                   "shift_factor": float(meta.get("shift_factor", 0.0)),
-                   **{k: json.loads(meta[k]) for k in ("latents_mean", "latents_std") if k in meta}}
-        except ValueError:
-            raise ForeignModelError(f"{where} scaling_factor / shift_factor must be numbers and latents_mean / "
-                                    f"latents_std JSON lists, got {meta['scaling_factor']!r} / "
-                                    f"{meta.get('shift_factor')!r}") from None
-        source = f"{OPTIMUM_DECODER} metadata"
-    else:
-        config_path = decoder.parent / CONFIG_NAME
-        if not config_path.is_file():
-            raise ForeignModelError(f"{folder}: Optimum's layout without the latent's scaling: {decoder} has no "
-                                    f"scaling_factor in its metadata_props and there is no {config_path} (diffusers' "
-                                    "config, which optimum-cli copies beside the decoder)")
-        raw = read_small_json(config_path)
-        if not isinstance(raw, dict):
-            raise ForeignModelError(f"{config_path} is not a JSON object")
-        raw = {**raw, "scaling_factor": raw.get("scaling_factor", 1.0), "shift_factor": raw.get("shift_factor") or 0.0}
-        where, source = str(config_path), str(config_path.relative_to(folder))
+            return (LatentScaling.from_metadata(meta, latent_channels, f"{decoder}: metadata_props"),
+                    f"{OPTIMUM_DECODER} metadata")
+        except ValueError as exc:
+            raise ForeignModelError(str(exc)) from None
+    config_path = decoder.parent / CONFIG_NAME
+    if not config_path.is_file():
+        raise ForeignModelError(f"{folder}: Optimum's layout without the latent's scaling: {decoder} has no "
+                                f"scaling_factor in its metadata_props and there is no {config_path} (diffusers' "
+                                "config, which optimum-cli copies beside the decoder)")
+    raw = read_small_json(config_path)
+    if not isinstance(raw, dict):
+        raise ForeignModelError(f"{config_path} is not a JSON object")
+    raw = {**raw, "scaling_factor": raw.get("scaling_factor", 1.0), "shift_factor": raw.get("shift_factor") or 0.0}
+    where, source = str(config_path), str(config_path.relative_to(folder))
     scaling, shift = raw["scaling_factor"], raw["shift_factor"]
     if any(not isinstance(v, (int, float)) or isinstance(v, bool) for v in (scaling, shift)):
         raise ForeignModelError(f"{where}: scaling_factor and shift_factor must be numbers")
