@@ -45,6 +45,40 @@ class ForeignConfig(VAEConfig):
         super().__post_init__()
 
 
+
+@dataclass
+class ScaledLatentConfig(ForeignConfig):
+    """A diffusers-style autoencoder whose code is the pipeline's scaled latent: images in [-1, 1] at both ends,
+    scored with a Gaussian, and one scaling (`LatentScaling`): scalar, or per channel where latents_mean / latents_std
+    are given (SDXL-style: code[c] = (latent[c] - mean[c]) * scaling_factor / std[c])."""
+
+    likelihood: str = "gaussian"
+    value_range: tuple[float, float] = (-1.0, 1.0)
+    scaling_factor: float = 1.0  # diffusers' config.scaling_factor: code = (latent - shift_factor) * scaling_factor
+    shift_factor: float = 0.0  # diffusers' config.shift_factor (None there means 0)
+    latents_mean: tuple[float, ...] = ()  # per latent channel; () when the latent is scaled as a whole
+    latents_std: tuple[float, ...] = ()
+
+    def describes(self) -> str:
+        """What the config describes, for messages ("an AutoencoderKL")."""
+        return "this autoencoder"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.likelihood != "gaussian" or self.value_range != (-1.0, 1.0):
+            raise ValueError(f"{self.describes()} is scored with a Gaussian on images it reads and writes in [-1, 1]")
+        self.latents_mean = tuple(float(v) for v in self.latents_mean)
+        self.latents_std = tuple(float(v) for v in self.latents_std)
+        for name, stats in (("latents_mean", self.latents_mean), ("latents_std", self.latents_std)):
+            if stats and len(stats) != self.latent_shape[0]:
+                raise ValueError(f"{name} has {len(stats)} values for {self.latent_shape[0]} latent channels")
+        _ = self.scaling  # validates scaling_factor and the statistics
+
+    @property
+    def scaling(self) -> LatentScaling:
+        """How codes are made from latents (see `LatentScaling`)."""
+        return LatentScaling(self.scaling_factor, self.shift_factor, self.latents_mean, self.latents_std)
+
 class ForeignVAE(VAE):
     """Base of the foreign adapters: latent shape, device, capabilities, ranges and the likelihood."""
 
@@ -96,7 +130,9 @@ class ScaledLatentVAE(ForeignVAE):
     """A diffusers autoencoder whose code is the pipeline's scaled latent (`config.scaling`, a LatentScaling):
     the code <-> latent maps and prior samples in the scaled space, shared by the KL and the plain-latent ones."""
 
-    def __init__(self, config: ForeignConfig, vae: torch.nn.Module):
+    config: ScaledLatentConfig
+
+    def __init__(self, config: ScaledLatentConfig, vae: torch.nn.Module):
         super().__init__(config)
         self.vae = vae  # the diffusers autoencoder itself
 

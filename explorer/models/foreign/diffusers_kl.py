@@ -26,27 +26,22 @@ from torch import Tensor
 
 from explorer.distributions import DiagonalGaussian, GaussianLikelihood
 from explorer.models.base import Capabilities, VAEConfig
-from explorer.models.foreign.common import ForeignConfig, ScaledLatentVAE
+from explorer.models.foreign.common import ScaledLatentConfig, ScaledLatentVAE
 from explorer.models.foreign.detect import CONFIG_NAME, read_small_json
 from explorer.models.foreign.diffusers_loading import (
     MAX_IMAGE_SIDE, diffusers_class, image_channels, image_hw, load_diffusers_module)
 from explorer.models.foreign.errors import ForeignModelError
 from explorer.models.foreign.presets import ALTERNATIVE, CONFIGS, PRESET_NAMES
 from explorer.models.foreign.single_file import read_single_file
-from explorer.models.latent_scaling import LatentScaling, channel_stats
+from explorer.models.latent_scaling import channel_stats
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 @dataclass
-class DiffusersKLConfig(ForeignConfig):
-    """An AutoencoderKL as the explorer sees it; value_range is always [-1, 1]."""
+class DiffusersKLConfig(ScaledLatentConfig):
+    """An AutoencoderKL as the explorer sees it (scaling_factor, shift_factor, latents_mean, latents_std: its
+    config.json's, with None there meaning 0 or none)."""
 
-    likelihood: str = "gaussian"
-    value_range: tuple[float, float] = (-1.0, 1.0)
-    scaling_factor: float = 1.0  # diffusers' config.scaling_factor
-    shift_factor: float = 0.0  # diffusers' config.shift_factor (None there means 0)
-    latents_mean: tuple[float, ...] = ()  # diffusers' per-channel latents_mean; () when the config has none
-    latents_std: tuple[float, ...] = ()  # diffusers' per-channel latents_std; () when the config has none
     force_upcast: bool = True  # diffusers' config.force_upcast: float16 overflows, run in float32 instead
     dtype: str = "float32"  # the dtype the autoencoder runs in ("float32", "float16", "bfloat16")
     # the shipped config (explorer/models/foreign/configs/<preset>) a single-file checkpoint was loaded with:
@@ -54,24 +49,15 @@ class DiffusersKLConfig(ForeignConfig):
     preset: str = ""
     preset_by_default: bool = False  # the preset was not chosen by the user (the weights cannot tell SD 1.x / SDXL)
 
+    def describes(self) -> str:
+        return "an AutoencoderKL"
+
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.likelihood != "gaussian" or self.value_range != (-1.0, 1.0):
-            raise ValueError("an AutoencoderKL is scored with a Gaussian on images it sees in [-1, 1]")
-        self.latents_mean = tuple(float(v) for v in self.latents_mean)
-        self.latents_std = tuple(float(v) for v in self.latents_std)
-        if self.latents_mean and len(self.latents_mean) != self.latent_shape[0]:
-            raise ValueError(f"latents_mean has {len(self.latents_mean)} values for {self.latent_shape[0]} channels")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
         if self.preset and self.preset not in PRESET_NAMES:
             raise ValueError(f"preset must be one of {sorted(PRESET_NAMES)}, got {self.preset!r}")
-        _ = self.scaling  # validates scaling_factor and the statistics
-
-    @property
-    def scaling(self) -> LatentScaling:
-        """How codes are made from latents (see `LatentScaling`)."""
-        return LatentScaling(self.scaling_factor, self.shift_factor, self.latents_mean, self.latents_std)
 
     def scaling_note(self) -> str:
         """One line for the page beside the image: which scaling is used and where it came from, e.g.

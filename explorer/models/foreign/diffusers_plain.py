@@ -21,12 +21,11 @@ from torch import Tensor
 
 from explorer.distributions import GaussianLikelihood
 from explorer.models.base import Capabilities, VAEConfig
-from explorer.models.foreign.common import ForeignConfig, ScaledLatentVAE
+from explorer.models.foreign.common import ForeignConfig, ScaledLatentConfig, ScaledLatentVAE
 from explorer.models.foreign.detect import CONFIG_NAME, read_small_json
 from explorer.models.foreign.diffusers_loading import (
     diffusers_class, image_channels, image_hw, load_diffusers_module)
 from explorer.models.foreign.errors import ForeignModelError
-from explorer.models.latent_scaling import LatentScaling
 
 PLAIN_CLASSES = ("AutoencoderTiny", "AutoencoderDC")
 DEFAULT_IMAGE_SIDE = 512  # neither config has a sample_size; TAESD and DC-AE are used at 512 px and up
@@ -69,26 +68,19 @@ class PlainLatent:
 
 
 @dataclass
-class PlainLatentConfig(ForeignConfig):
-    """An AutoencoderTiny or AutoencoderDC as the explorer sees it; value_range is always [-1, 1]."""
+class PlainLatentConfig(ScaledLatentConfig):
+    """An AutoencoderTiny or AutoencoderDC as the explorer sees it: a scalar scaling (AutoencoderTiny has a
+    shift_factor, AutoencoderDC none), no per-channel statistics."""
 
-    likelihood: str = "gaussian"
-    value_range: tuple[float, float] = (-1.0, 1.0)
     diffusers_class: str = "AutoencoderTiny"  # one of PLAIN_CLASSES
-    scaling_factor: float = 1.0  # diffusers' config.scaling_factor
-    shift_factor: float = 0.0  # diffusers' config.shift_factor (AutoencoderTiny has one; AutoencoderDC none)
+
+    def describes(self) -> str:
+        return f"an {self.diffusers_class}"
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         if self.diffusers_class not in PLAIN_CLASSES:
             raise ValueError(f"diffusers_class must be one of {PLAIN_CLASSES}, got {self.diffusers_class!r}")
-        if self.likelihood != "gaussian" or self.value_range != (-1.0, 1.0):
-            raise ValueError(f"an {self.diffusers_class} is scored with a Gaussian on images it sees in [-1, 1]")
-        _ = self.scaling  # validates scaling_factor
-
-    @property
-    def scaling(self) -> LatentScaling:
-        return LatentScaling(self.scaling_factor, self.shift_factor)
+        super().__post_init__()
 
 
 def _downsampling(raw: dict[str, Any], name: str, where: Path, preview_decoder: bool = False) -> int:

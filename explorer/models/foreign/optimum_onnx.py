@@ -28,7 +28,6 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -36,7 +35,7 @@ from torch import Tensor
 
 from explorer.distributions import DiagonalGaussian, Likelihood
 from explorer.models.base import NativeOnnx
-from explorer.models.foreign.common import ForeignConfig, ScaledLatentVAE
+from explorer.models.foreign.common import ForeignConfig, ScaledLatentConfig, ScaledLatentVAE
 from explorer.models.foreign.detect import (CONFIG_NAME, OPTIMUM_DECODER, OPTIMUM_ENCODER, OPTIMUM_FORMAT,
                                             read_onnx_metadata, read_small_json)
 from explorer.models.foreign.errors import ForeignModelError
@@ -46,29 +45,14 @@ from explorer.onnx.trust import OnnxVetter
 
 
 @dataclass
-class OptimumConfig(ForeignConfig):
+class OptimumConfig(ScaledLatentConfig):
     """A VAE in Optimum's layout as the explorer sees it: images in [-1, 1] at both ends, a scaled code."""
 
-    likelihood: str = "gaussian"
-    value_range: tuple[float, float] = (-1.0, 1.0)
-    scaling_factor: float = 1.0  # code = (latent - shift_factor) * scaling_factor
-    shift_factor: float = 0.0
-    latents_mean: tuple[float, ...] = ()  # per latent channel (SDXL-style), () when the latent is scaled as a whole
-    latents_std: tuple[float, ...] = ()
     exported_from: str = ""  # the weights digest of the model it was exported from (metadata), "" when unknown
     scaling_source: str = ""  # where the scaling came from: the files' metadata or vae_decoder/config.json
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.likelihood != "gaussian" or self.value_range != (-1.0, 1.0):
-            raise ValueError("Optimum's layout reads and writes images in [-1, 1]: a Gaussian on that image")
-        self.latents_mean = tuple(float(v) for v in self.latents_mean)
-        self.latents_std = tuple(float(v) for v in self.latents_std)
-        _ = self.scaling  # validates scaling_factor and the per-channel statistics
-
-    @property
-    def scaling(self) -> LatentScaling:
-        return LatentScaling(self.scaling_factor, self.shift_factor, tuple(self.latents_mean), tuple(self.latents_std))
+    def describes(self) -> str:
+        return "a VAE in Optimum's layout"
 
 
 class OptimumOnnxVAE(ScaledLatentVAE):
