@@ -30,7 +30,7 @@
 // window.__bigMap is also the test and benchmark hook: frames [{tEvent, tStart, tDrawn, drawn, dots}], hovers
 // [{tEvent, tDrawn, index, how}], selections, firstPaint per instance, received byte counts.
 
-import { el } from "../common/dom.js";
+import { el, mountedInstance } from "../common/dom.js";
 import { report } from "../common/telemetry.js";
 import { streamlitComponent } from "../hosts/streamlit.js";
 import { prepareDecoder } from "./decode.js";
@@ -49,12 +49,12 @@ function button(text, testid, onClick) {
 }
 
 function mount(host) {
-  let root = Array.from(host.root.children).find((node) => node.classList?.contains("bm-root"));
-  if (root && root.__inst) { G.instances[root.__inst.id] = root.__inst; return root.__inst; }
+  const kept = mountedInstance(host, "bm-root");
+  if (kept) { G.instances[kept.id] = kept; return kept; }
   // forget instances no longer in the document: each holds its canvas, raster buffers and levels of detail
   // (tens of MB at 1M points); one that comes back is registered again above
   for (const [id, old] of Object.entries(G.instances)) if (!old.root.isConnected) delete G.instances[id];
-  root = el("div", { class: "bm-root", "data-testid": "big-map" });
+  const root = el("div", { class: "bm-root", "data-testid": "big-map" });
   const inst = {
     id: `bm${++G.seq}`, root, data: null, header: null, ds: null, host: null, mode: "pan", colour: "label",
     view: null, raf: 0, tEvent: null, dragging: null, hoverPos: null, hoverIndex: null, pinned: null,

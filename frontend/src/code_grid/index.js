@@ -15,7 +15,7 @@
 // timeStamp), tHandled (its handler ran), tDrawn, tPainted, workerMs}], instances (id -> instance: its indices and
 // canvases), status.
 
-import { el } from "../common/dom.js";
+import { el, mountedInstance } from "../common/dom.js";
 import { bytesFromBase64 } from "../common/linear.js";
 import { decodeIndices, loadOrt, sessionFor } from "../common/ort.js";
 import { rgbPlanes } from "../common/paint.js";
@@ -30,9 +30,9 @@ export const G = (window.__codeGrid ??= { frames: [], instances: {}, decoders: n
                                            status: {} });
 
 function mount(host) {
-  let root = Array.from(host.root.children).find((node) => node.classList?.contains("cg-root"));
-  if (root && root.__inst) return root.__inst;
-  root = el("div", { class: "cg-root", "data-path": "pending" });
+  const kept = mountedInstance(host, "cg-root");
+  if (kept) return kept;
+  const root = el("div", { class: "cg-root", "data-path": "pending" });
   const item = el("canvas", { class: "cg-canvas", "data-testid": "code-grid-item" });
   const canvas = el("canvas", { class: "cg-canvas", "data-testid": "code-grid-decode" });
   const overlay = el("canvas", { class: "cg-overlay", "data-testid": "code-grid-cells" });

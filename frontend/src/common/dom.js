@@ -7,3 +7,11 @@ export function el(tag, attrs = {}, ...children) {
   node.append(...children);
   return node;
 }
+
+/** The instance an earlier render of this component kept on its root element (the child of `host.root` with class
+ * `className`, as `root.__inst`), or null on a first render. */
+export function mountedInstance(host, className) {
+  // host.root is a ShadowRoot (isolate_styles), where `:scope >` matches nothing: look at the children
+  const root = Array.from(host.root.children).find((node) => node.classList?.contains(className));
+  return root?.__inst ?? null;
+}

@@ -36,7 +36,7 @@
 // This file mounts an instance, applies `data` and prepares the sessions; the rest: state.js (the hook), bytes.js
 // (the model's bytes), loop.js (the decode loop), sliders.js, pad.js and draw.js (the three modes).
 
-import { el } from "../common/dom.js";
+import { el, mountedInstance } from "../common/dom.js";
 import { loadOrt, ortVersion, sessionFor } from "../common/ort.js";
 import { report } from "../common/telemetry.js";
 import { streamlitComponent } from "../hosts/streamlit.js";
@@ -48,10 +48,9 @@ import { buildSliders, fmt } from "./sliders.js";
 import { G } from "./state.js";
 
 function mount(host) {
-  // host.root is a ShadowRoot (isolate_styles), where `:scope >` matches nothing: look at the children
-  let root = Array.from(host.root.children).find((node) => node.classList?.contains("ll-root"));
-  if (root && root.__inst) { G.mounted.add(root.__inst); return root.__inst; }
-  root = el("div", { class: "ll-root", "data-path": "pending" });
+  const kept = mountedInstance(host, "ll-root");
+  if (kept) { G.mounted.add(kept); return kept; }
+  const root = el("div", { class: "ll-root", "data-path": "pending" });
   const canvas = el("canvas", { class: "ll-canvas", "data-testid": "live-latent-canvas" });
   const note = el("div", { class: "ll-note", "data-testid": "live-latent-status" }, "Loading the in-page decoder…");
   const sliderBox = el("div", { class: "ll-sliders" });

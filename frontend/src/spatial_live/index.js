@@ -22,7 +22,7 @@
 //       student_b64, brush (true: offer the region brush).
 // window.__spatialLive is the test and benchmark hook: frames [{tier, tEvent, tDrawn, values, nonce}], status.
 
-import { el } from "../common/dom.js";
+import { el, mountedInstance } from "../common/dom.js";
 import { bytesFromBase64, float32FromBase64, linearBase, paintLinear, rgbShift } from "../common/linear.js";
 import { push } from "../common/telemetry.js";
 import { streamlitComponent } from "../hosts/streamlit.js";
@@ -39,9 +39,9 @@ const TIER_TEXT = {
 };
 
 function mount(host) {
-  let root = Array.from(host.root.children).find((node) => node.classList?.contains("sl-root"));
-  if (root && root.__inst) return root.__inst;
-  root = el("div", { class: "sl-root", "data-tier": "none" });
+  const kept = mountedInstance(host, "sl-root");
+  if (kept) return kept;
+  const root = el("div", { class: "sl-root", "data-tier": "none" });
   const canvas = el("canvas", { class: "sl-canvas", "data-testid": "spatial-live-canvas" });
   const overlay = el("canvas", { class: "sl-overlay", "data-testid": "spatial-live-brush" });
   const tier = el("div", { class: "sl-tier", "data-testid": "spatial-live-tier" }, "waiting for the code");
