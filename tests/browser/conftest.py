@@ -127,10 +127,20 @@ def shots(request) -> Path:
     return folder
 
 
-@pytest.fixture
-def page(browser):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+def _page(browser, width: int, height: int, timeout_ms: int):
+    ctx = browser.new_context(viewport={"width": width, "height": height})
     pg = ctx.new_page()
-    pg.set_default_timeout(90_000)
+    pg.set_default_timeout(timeout_ms)
     yield pg
     ctx.close()
+
+
+@pytest.fixture
+def page(browser):
+    yield from _page(browser, 1400, 1000, 90_000)
+
+
+@pytest.fixture
+def tall(browser):
+    """A window tall enough for the map page's canvas and its side panel together."""
+    yield from _page(browser, 1500, 1300, 120_000)

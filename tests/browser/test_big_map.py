@@ -51,15 +51,6 @@ def points():
     return coords, labels, bounds, quantize(coords, bounds)
 
 
-@pytest.fixture
-def tall(browser):
-    ctx = browser.new_context(viewport={"width": 1500, "height": 1250})
-    pg = ctx.new_page()
-    pg.set_default_timeout(90_000)
-    yield pg
-    ctx.close()
-
-
 def _open(page, url: str) -> None:
     page.goto(f"{url}/?n={N}")
     page.wait_for_function(READY, timeout=240_000)

@@ -50,15 +50,6 @@ def points(big_app):
     return {"enc": enc, "pca": pca, "q": quantize(coords, data_bounds(coords))}
 
 
-@pytest.fixture
-def tall(browser):
-    ctx = browser.new_context(viewport={"width": 1500, "height": 1300})
-    pg = ctx.new_page()
-    pg.set_default_timeout(120_000)
-    yield pg
-    ctx.close()
-
-
 def _open_map(page, url: str) -> None:
     page.goto(url)
     page.locator("h1").first.wait_for()
