@@ -26,6 +26,14 @@ def wait_idle(pg, settle_ms: int = 400) -> None:
     pg.wait_for_selector(IDLE, state="attached", timeout=120_000)
 
 
+def expect_in_page_decoding(pg) -> None:
+    """A demo app's caption says path=wasm, once. The component reports its path to Python after its first frame,
+    and that rerun may start after wait_idle's 400 ms under load, so the caption is awaited (a fallback never
+    writes it)."""
+    pg.get_by_text("path=wasm").wait_for(timeout=60_000)
+    assert pg.get_by_text("path=wasm").count() == 1
+
+
 def open_app(pg, url: str, path: str = "") -> None:
     pg.goto(f"{url}/{path}")
     pg.wait_for_selector(IDLE, state="attached", timeout=120_000)

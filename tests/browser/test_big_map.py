@@ -18,7 +18,7 @@ import pytest
 from tests.support.bigmap_points import clustered
 from tests.support.offline import LOCAL_HOSTS, block_foreign
 from conftest import served_script
-from driver import wait_idle
+from driver import expect_in_page_decoding, wait_idle
 from ui.components.bigmap import data_bounds, quantize, select_box
 
 
@@ -76,7 +76,7 @@ def test_hover_shows_the_page_decode_then_the_server_image(tall, demo_url, point
     page = tall
     blocked = block_foreign(page)
     _open(page, demo_url)
-    assert page.get_by_text("path=wasm").count() == 1
+    expect_in_page_decoding(page)
     coords, labels, bounds, q = points
     target = _dense_index(q, labels, 3)
     where = page.evaluate(f"window.__bigMap.locate({target})")

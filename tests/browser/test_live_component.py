@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import served_script
-from driver import LIVE_FIRST_FRAME, wait_idle
+from driver import LIVE_FIRST_FRAME, expect_in_page_decoding, wait_idle
 from explorer.checkpoint import from_pretrained
 from explorer.images import to_uint8
 from explorer.latent import decode
@@ -72,7 +72,7 @@ def _frames(page) -> list[dict]:
 def test_drag_decodes_in_page_like_the_server(page, demo_url, mnist_model):
     blocked = block_foreign(page)
     _open(page, demo_url)
-    assert page.get_by_text("path=wasm").count() == 1
+    expect_in_page_decoding(page)
     start = page.evaluate("window.__liveLatent.frames.length")
     _drag(page)
     frames = _frames(page)[start:]

@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw
 from safetensors.numpy import load_file
 
 from conftest import served_script
-from driver import seven, stroke, wait_idle
+from driver import expect_in_page_decoding, seven, stroke, wait_idle
 from explorer.checkpoint import from_pretrained
 from explorer.images import prepare_digit, to_uint8
 from explorer.latent import decode
@@ -60,7 +60,7 @@ def test_stroke_reconstructs_and_moves_the_marker_before_release(page, demo_url)
     page.goto(demo_url)
     page.wait_for_function(READY, timeout=180_000)
     wait_idle(page)
-    assert page.get_by_text("path=wasm").count() == 1
+    expect_in_page_decoding(page)
     n0, before = stroke(page, seven())
     frames = page.evaluate(f"""() => window.__liveLatent.frames.slice({n0}, {before}).filter(f => f.mode === 'draw')
         .map(f => ({{ code: Array.from(f.code), pixels: Array.from(f.pixels), map: f.map, dragging: f.dragging,

@@ -15,7 +15,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from conftest import served_script
-from driver import LIVE_FIRST_FRAME, wait_idle
+from driver import LIVE_FIRST_FRAME, expect_in_page_decoding, wait_idle
 from explorer.checkpoint import from_pretrained
 from explorer.images import to_uint8
 from explorer.latent import decode
@@ -85,7 +85,7 @@ def test_drag_over_2d_latent_pad_decodes_like_the_server(page, demo_url):
     received: list[int] = []
     page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: received.append(len(payload))))
     _open(page, demo_url)
-    assert page.get_by_text("path=wasm").count() == 1
+    expect_in_page_decoding(page)
     # the test means are the pad's dots, received once
     dots = page.evaluate("() => [...window.__liveLatent.dots.values()].map(d => Array.from(d))")
     assert len(dots) == 1 and np.allclose(np.asarray(dots[0]).reshape(-1, 2), means)
