@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.analysis import channels as ch
@@ -127,8 +128,11 @@ def channel_grid_ui(ctx: Ctx, code: np.ndarray, image: np.ndarray | None, sample
     st.dataframe(pd.DataFrame(table), hide_index=True)
     counts, edges = ch.channel_histograms(sample if sample is not None else code, bins=30, value_range=(lo, hi))
     centres = (edges[0][:-1] + edges[0][1:]) / 2
-    st.caption(f"Histogram of each channel's values over {sample_name or 'the image'}")
-    st.line_chart(pd.DataFrame(counts.T, index=np.round(centres, 3), columns=[f"ch {i}" for i in range(c)]))
+    fig = go.Figure([go.Scatter(x=centres, y=counts[i], mode="lines", name=f"ch {i}") for i in range(c)])
+    fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      title=f"Histogram of each channel's values over {sample_name or 'the image'}",
+                      xaxis_title="value", yaxis_title="count")
+    st.plotly_chart(fig, key="channel_histograms")  # Plotly, as every other chart in the app (no Vega, no Altair)
 
 
 def latents_json_ui(ctx: Ctx, sample: np.ndarray | None, sample_name: str) -> None:
