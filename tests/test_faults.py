@@ -112,9 +112,11 @@ def test_killed_map_worker_is_reported_and_leaves_no_cache_file(tmp_path, map_wo
     leftovers = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert not leftovers, leftovers  # no torn or temporary file in the cache
     again = mapjobs.request_map(tmp_path, key, "tsne", means[:200], {"perplexity": 30.0})
-    assert again is not job  # a failed job is restarted on the next request (the page's rerun)
-    while not again.done and time.time() < deadline + 60:  # leave no job running for the next test in this process
+    assert again is not job and not again.done  # a failed job is restarted on the next request (the page's rerun)
+    again.cancel()  # leave no job running for the next test in this process (a new worker's t-SNE took 10-30 s)
+    while not again.done and time.time() < deadline + 60:
         time.sleep(0.05)
+    assert again.cancelled and again.error
 
 
 # -- a read-only model folder ----------------------------------------------------------------------------------
