@@ -25,6 +25,19 @@ def run(*args, check=True):
     return proc
 
 
+def refused(argv: list[str], capsys) -> str:
+    """train.py's main(argv) in this process (a refusal comes before any training): exit status 2; its stderr."""
+    from explorer.cli.train import main
+
+    try:
+        status = main(argv)
+    except SystemExit as exc:
+        status = exc.code
+    err = capsys.readouterr().err
+    assert status == 2, err
+    return err
+
+
 def test_help_lists_every_option():
     out = run("--help").stdout
     for flag in ("--model", "--dataset", "--data-root", "--download", "--latent-dim", "--epochs", "--out", "--device",
@@ -54,30 +67,30 @@ def test_one_epoch_gives_a_loadable_checkpoint(tmp_path, family, dataset):
 
 
 @pytest.mark.slow
-def test_resume_and_refusing_to_overwrite(tmp_path):
+def test_resume_and_refusing_to_overwrite(tmp_path, capsys):
     out = tmp_path / "run"
     args = ["--model", "mlp", "--dataset", "digits", "--latent-dim", "2", "--hidden-sizes", "16", "--maps", "none",
             "--iwae-k", "5", "--out", str(out), "--no-progress", "--no-tensorboard"]
     run(*args, "--epochs", "1")
-    again = run(*args, "--epochs", "1", check=False)
-    assert again.returncode == 2 and "--resume" in again.stderr
+    assert "--resume" in refused([*args, "--epochs", "1"], capsys)  # the refusals in this process, the runs not
     run(*args, "--epochs", "2", "--resume")
     assert json.loads((out / "config.json").read_text())["training"]["epochs"] == 2
     other_latent = [a if i != args.index("--latent-dim") + 1 else "3" for i, a in enumerate(args)]
-    wrong = run(*other_latent, "--epochs", "3", "--resume", check=False)
-    assert wrong.returncode == 2 and "different model config" in wrong.stderr
+    assert "different model config" in refused([*other_latent, "--epochs", "3", "--resume"], capsys)
+    assert json.loads((out / "config.json").read_text())["training"]["epochs"] == 2  # untouched
 
 
-def test_clear_errors(tmp_path):
-    missing = run("--model", "conv", "--dataset", "mnist", "--data-root", str(tmp_path / "nowhere"), "--out",
-                  str(tmp_path / "o"), check=False)
-    assert missing.returncode == 2 and "nowhere" in missing.stderr and "--download" in missing.stderr
-    bad = run("--model", "mlp", "--dataset", "digits", "--channels", "8", "--out", str(tmp_path / "o"), check=False)
-    assert bad.returncode == 2 and "does not apply" in bad.stderr
-    bad_set = run("--model", "mlp", "--dataset", "digits", "--set", "wings=2", "--out", str(tmp_path / "o"), check=False)
-    assert bad_set.returncode == 2 and "no such field" in bad_set.stderr
-    bad_map = run("--model", "mlp", "--dataset", "digits", "--maps", "isomap", "--out", str(tmp_path / "o"), check=False)
-    assert bad_map.returncode == 2 and "unknown map" in bad_map.stderr
+def test_clear_errors(tmp_path, capsys):
+    err = refused(["--model", "conv", "--dataset", "mnist", "--data-root", str(tmp_path / "nowhere"), "--out",
+                   str(tmp_path / "o")], capsys)
+    assert "nowhere" in err and "--download" in err
+    assert "does not apply" in refused(["--model", "mlp", "--dataset", "digits", "--channels", "8", "--out",
+                                        str(tmp_path / "o")], capsys)
+    assert "no such field" in refused(["--model", "mlp", "--dataset", "digits", "--set", "wings=2", "--out",
+                                       str(tmp_path / "o")], capsys)
+    assert "unknown map" in refused(["--model", "mlp", "--dataset", "digits", "--maps", "isomap", "--out",
+                                     str(tmp_path / "o")], capsys)
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.slow
