@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,38 @@ def pytest_collection_modifyitems(config, items):
     # a parametrized test's items are named "<id>[<params>]": each of them is matched by the test's id
     first = [item for name in LONGEST_FIRST for item in items if item.nodeid.split("[", 1)[0] == name]
     items[:] = first + [item for item in items if item not in first]
+
+
+# -- how the pytest-xdist workers shared the run, printed at its end: whether one of them idled while the other
+# finished its last long tests (the suite's wall time is the later worker's)
+_RUN = {"started": time.time(), "tests": 0, "busy_s": 0.0, "workers": []}
+
+
+def pytest_runtest_logreport(report):
+    _RUN["busy_s"] += report.duration
+    _RUN["tests"] += report.when == "call"
+
+
+def pytest_sessionfinish(session):
+    out = getattr(session.config, "workeroutput", None)  # set on a pytest-xdist worker only
+    if out is not None:
+        out.update(tests=_RUN["tests"], busy_s=_RUN["busy_s"], ended=time.time())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):  # pytest-xdist, on the controller: a worker has finished
+    _RUN["workers"].append((node.gateway.id, getattr(node, "workeroutput", {})))
+
+
+def pytest_terminal_summary(terminalreporter):
+    done = [(name, out) for name, out in _RUN["workers"] if "ended" in out]
+    if not done:
+        return
+    last = max(out["ended"] for _, out in done)
+    for name, out in sorted(done):
+        terminalreporter.write_line(
+            f"worker {name}: {out['tests']} tests, {out['busy_s']:.0f} s in tests, ended "
+            f"{out['ended'] - _RUN['started']:.0f} s after the start ({last - out['ended']:.0f} s before the last one)")
 
 
 @pytest.fixture(scope="session")
