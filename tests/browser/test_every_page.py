@@ -45,9 +45,14 @@ def shipped_url(tmp_path_factory) -> str:
     stop(proc)
 
 
+# the page has drawn its last rerun: no element left stale, every image loaded
+SETTLED_JS = """() => !document.querySelector("[data-stale='true']") && [...document.images].every((i) => i.complete)"""
+
+
 def _settle(pg) -> None:
-    wait_idle(pg, 600)
-    pg.wait_for_timeout(500)  # images and charts laid out
+    wait_idle(pg, 300)
+    pg.wait_for_function(SETTLED_JS)
+    pg.wait_for_timeout(250)  # charts and components that draw after their element mounts
 
 
 def _visit(pg, url_path: str, title: str) -> None:
@@ -66,13 +71,19 @@ def _resize(pg, width: int) -> None:
     pg.wait_for_timeout(300)  # charts and components follow the window's resize event
 
 
-def _at_widths(pg, cut: dict, key: tuple[str, str]) -> None:
+def _at_widths(pg, cut: dict, key: tuple[str, str], listed: dict | None = None) -> None:
     """cut[width][key] = the text cut off at each of WIDTHS: the page as drawn at the first, then with the window
-    resized to each other width, and back (Streamlit lays a page out in CSS: a resize reruns no script)."""
-    cut[WIDTHS[0]][key] = cut_text(pg)
+    resized to each other width, and back (Streamlit lays a page out in CSS: a resize reruns no script).
+    listed: also listed[width] = the navigation's entries at each width."""
+    def read(width: int) -> None:
+        cut[width][key] = cut_text(pg)
+        if listed is not None:
+            listed[width] = pg.locator("[data-testid='stSidebarNav'] a").all_inner_texts()  # "icon\n\nTitle"
+
+    read(WIDTHS[0])
     for width in WIDTHS[1:]:
         _resize(pg, width)
-        cut[width][key] = cut_text(pg)
+        read(width)
     _resize(pg, WIDTHS[0])
 
 
@@ -91,17 +102,14 @@ def tours(browser, shipped_url) -> dict:
     block_foreign(pg, {"127.0.0.1"}, seen)
     cut: dict[int, dict[tuple[str, str], list[dict]]] = {width: {} for width in WIDTHS}
     open_app(pg, shipped_url)
-    choose_model(pg, CAPTIONER)  # the navigation lists Captions for it
-    listed = {}
-    for width in (*WIDTHS[1:], WIDTHS[0]):
-        _resize(pg, width)
-        listed[width] = pg.locator("[data-testid='stSidebarNav'] a").all_inner_texts()  # "icon\n\nTitle"
-    choose_model(pg, "conv-mnist5k")
-    for title, url_path in NAVIGATION:
-        if url_path == "captions":
-            choose_model(pg, CAPTIONER)
+    choose_model(pg, CAPTIONER)  # the navigation lists Captions for it: that page first, then the others for conv
+    listed: dict[int, list[str]] = {}
+    for title, url_path in sorted(NAVIGATION, key=lambda page: page[1] != "captions"):
+        if url_path != "captions" and not pg.get_by_role("combobox", name="Checkpoint").input_value().startswith(
+                "conv-mnist5k"):
+            choose_model(pg, "conv-mnist5k")
         _visit(pg, url_path, title)
-        _at_widths(pg, cut, (url_path, "first visit"))
+        _at_widths(pg, cut, (url_path, "first visit"), listed if url_path == "captions" else None)
         if url_path in UPLOADS:
             pg.get_by_text(UPLOADS[url_path]).first.click()
             wait_idle(pg, 300)
