@@ -207,8 +207,7 @@ async def session_bursts(pg, presses: int, bursts: int, gap_ms: int) -> tuple[li
 async def reference_images(browser, hrefs: set[str]) -> dict[str, str | None]:
     """The walk image's source on a fresh page at each link, the links opened at once after the bursts."""
     async def reference(href: str) -> str | None:
-        pg = await open_walk(browser, href)
-        await settled_page(pg)
+        pg = await open_walk(browser, href)  # its first run, for this link's values, has drawn its image: no settling
         image = (await pg.evaluate("window.__final()"))["image"]
         await pg.context.close()
         return image
@@ -222,11 +221,16 @@ async def run_bursts_async(chromium: str, url: str, sessions: int, presses: int,
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
+        t0 = time.perf_counter()
         browser = await p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         pages = await asyncio.gather(*(open_walk(browser, url) for _ in range(sessions)))
+        t1 = time.perf_counter()
         done = await asyncio.gather(*(session_bursts(pg, presses, bursts, gap_ms) for pg in pages))
+        t2 = time.perf_counter()
         references = await reference_images(browser, {end.href for _, _, end in done})
         await browser.close()
+    print(f"sessions opened in {t1 - t0:.1f} s, bursts {t2 - t1:.1f} s, the links' reference pages "
+          f"{time.perf_counter() - t2:.1f} s", flush=True)
     result = BurstResult([], [], [])
     for got, settled, end in done:
         end.reference = references[end.href]
