@@ -15,7 +15,8 @@
 // timeStamp), tHandled (its handler ran), tDrawn, tPainted, workerMs}], instances (id -> instance: its indices and
 // canvases), status.
 
-import { el, mountedInstance } from "../common/dom.js";
+import { onData } from "../common/component.js";
+import { canvasStack, el, mountedInstance } from "../common/dom.js";
 import { bytesFromBase64 } from "../common/linear.js";
 import { decodeIndices, loadOrt, sessionFor } from "../common/ort.js";
 import { rgbPlanes } from "../common/paint.js";
@@ -34,8 +35,7 @@ function mount(host) {
   if (kept) return kept;
   const root = el("div", { class: "cg-root", "data-path": "pending" });
   const item = el("canvas", { class: "cg-canvas", "data-testid": "code-grid-item" });
-  const canvas = el("canvas", { class: "cg-canvas", "data-testid": "code-grid-decode" });
-  const overlay = el("canvas", { class: "cg-overlay", "data-testid": "code-grid-cells" });
+  const { stack, canvas, overlay } = canvasStack("cg", "code-grid-decode", "code-grid-cells");
   const caption = el("div", { class: "cg-caption", "data-testid": "code-grid-caption" });
   const status = el("div", { class: "cg-status", "data-testid": "code-grid-status" }, "Loading the in-page decoder…");
   const picker = el("input", { type: "number", min: "0", step: "1", "data-testid": "code-grid-code" });
@@ -43,7 +43,7 @@ function mount(host) {
   const pickLabel = el("span", {}, "Code a click paints");
   root.append(
     el("div", { class: "cg-figure" }, item, el("div", { class: "cg-caption" }, "the item")),
-    el("div", { class: "cg-figure" }, el("div", { class: "cg-stack" }, canvas, overlay), caption),
+    el("div", { class: "cg-figure" }, stack, caption),
     el("div", { class: "cg-controls" }, el("label", {}, pickLabel, picker), reset, status),
   );
   host.root.append(root);
@@ -274,13 +274,7 @@ function applyData(inst, d) {
 
 function setup(host) {
   const inst = mount(host);
-  host.on("data", (d) => {
-    try {
-      applyData(inst, d);
-    } catch (err) {
-      fail(inst, String(err?.message ?? err));
-    }
-  });
+  onData(host, (d) => applyData(inst, d), (message) => fail(inst, message));
 }
 
 export default streamlitComponent(setup);

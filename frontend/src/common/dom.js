@@ -15,3 +15,11 @@ export function mountedInstance(host, className) {
   const root = Array.from(host.root.children).find((node) => node.classList?.contains(className));
   return root?.__inst ?? null;
 }
+
+/** A canvas with a second one stacked over it for marks (cells, a brush), in a `<prefix>-stack` div; the component's
+ * CSS places them (`<prefix>-canvas`, `<prefix>-overlay`). */
+export function canvasStack(prefix, canvasTestId, overlayTestId) {
+  const canvas = el("canvas", { class: `${prefix}-canvas`, "data-testid": canvasTestId });
+  const overlay = el("canvas", { class: `${prefix}-overlay`, "data-testid": overlayTestId });
+  return { stack: el("div", { class: `${prefix}-stack` }, canvas, overlay), canvas, overlay };
+}

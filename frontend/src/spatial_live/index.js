@@ -22,7 +22,8 @@
 //       student_b64, brush (true: offer the region brush).
 // window.__spatialLive is the test and benchmark hook: frames [{tier, tEvent, tDrawn, values, nonce}], status.
 
-import { el, mountedInstance } from "../common/dom.js";
+import { onData } from "../common/component.js";
+import { canvasStack, el, mountedInstance } from "../common/dom.js";
 import { bytesFromBase64, float32FromBase64, linearBase, paintLinear, rgbShift } from "../common/linear.js";
 import { push } from "../common/telemetry.js";
 import { streamlitComponent } from "../hosts/streamlit.js";
@@ -42,12 +43,11 @@ function mount(host) {
   const kept = mountedInstance(host, "sl-root");
   if (kept) return kept;
   const root = el("div", { class: "sl-root", "data-tier": "none" });
-  const canvas = el("canvas", { class: "sl-canvas", "data-testid": "spatial-live-canvas" });
-  const overlay = el("canvas", { class: "sl-overlay", "data-testid": "spatial-live-brush" });
+  const { stack, canvas, overlay } = canvasStack("sl", "spatial-live-canvas", "spatial-live-brush");
   const tier = el("div", { class: "sl-tier", "data-testid": "spatial-live-tier" }, "waiting for the code");
   const note = el("div", { class: "sl-note", "data-testid": "spatial-live-note" });
   const controls = el("div", { class: "sl-controls" });
-  root.append(el("div", { class: "sl-image" }, el("div", { class: "sl-stack" }, canvas, overlay), tier, note), controls);
+  root.append(el("div", { class: "sl-image" }, stack, tier, note), controls);
   host.root.append(root);
   const inst = {
     id: `sl${++G.seq}`, root, canvas, overlay, tier, note, controls, host, data: null, codeKey: null,
@@ -202,13 +202,9 @@ function applyData(inst, d) {
 
 function setup(host) {
   const inst = mount(host);
-  host.on("data", (d) => {
-    try {
-      applyData(inst, d);
-    } catch (err) {
-      inst.note.textContent = `The in-page preview failed: ${err?.message ?? err}`;
-      host.set("status", { path: "fallback", reason: String(err?.message ?? err) });
-    }
+  onData(host, (d) => applyData(inst, d), (message) => {
+    inst.note.textContent = `The in-page preview failed: ${message}`;
+    host.set("status", { path: "fallback", reason: message });
   });
 }
 
