@@ -94,6 +94,16 @@ def browser_models(session_shared) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def shipped_live_url(tmp_path_factory) -> Iterator[str]:
+    """URL of `streamlit run app.py` as a user starts it: the shipped models alone (pretrained/), the walk decoded
+    in the page; this checkout's component assets."""
+    tmp = tmp_path_factory.mktemp("shipped-live-app")
+    env = {"VAE_EXPLORER_MODELS": "", "VAE_EXPLORER_CACHE": str(tmp / "cache"), "VAE_EXPLORER_LIVE": "on"}
+    with served_script(ROOT / "app.py", tmp, env) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def app_url(browser_models, tmp_path_factory) -> str:
     """URL of `streamlit run app.py` with the tiny test checkpoints added to pretrained/ by --models, decoding on
     the server (VAE_EXPLORER_LIVE=off: these tests drive the server's sliders; tests/browser/test_live_walk.py

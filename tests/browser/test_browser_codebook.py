@@ -3,30 +3,21 @@ picks that cell (the Row and Column inputs follow), and a new code for it change
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from conftest import start_app
 from driver import choose_model, go, image_src, open_app, shot, wait_idle
 
 from tests.support import checkpoints
-from tests.support.ports import free_port
-from tests.support.serve import stop
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def shipped_url(tmp_path_factory):
+def shipped_url(app_url):
+    """The session's app server (tests/browser/conftest.py's app_url: pretrained/ and the tiny test checkpoints,
+    decoding on the server), when the shipped vq-mnist5k is here."""
     if "vq-mnist5k" not in checkpoints.shipped():
         pytest.skip("pretrained/vq-mnist5k is not here")
-    root = tmp_path_factory.mktemp("codebook-browser")
-    env = dict(os.environ, VAE_EXPLORER_MODELS=str(checkpoints.PRETRAINED), VAE_EXPLORER_CACHE=str(root / "cache"),
-               VAE_EXPLORER_LIVE="off")
-    port = free_port()
-    proc = start_app(port, env, root / "streamlit.log")
-    yield f"http://127.0.0.1:{port}"
-    stop(proc)
+    return app_url
 
 
 def test_a_click_on_a_cell_picks_it_and_a_new_code_changes_the_decode(page, shipped_url, shots):

@@ -2,25 +2,20 @@
 and laid out at 1280 and 1400, before and after an upload on Reconstruct and Compare: no text is cut off or set under 12 px
 (tests/support/cutoff.py), and no request goes to any host but 127.0.0.1 (every other one is aborted and listed).
 
-One `streamlit run app.py` with the shipped models serves the whole module, and one tour, resized to each width on
-every page, serves both tests.
+The session's `streamlit run app.py` with the shipped models (shipped_live_url) serves the module, and one tour,
+resized to each width on every page, serves both tests.
 """
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from PIL import Image
 
-from tests.browser.conftest import start_app
 from tests.browser.driver import choose_model, go, open_app, upload, wait_idle
 from tests.support import checkpoints
 from tests.support.bad_files import digit_like, encode
 from tests.support.cutoff import cut_text
 from tests.support.offline import block_foreign
-from tests.support.ports import free_port
-from tests.support.serve import stop
 from ui.main import CAPTIONS, PAGES
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -32,17 +27,12 @@ CAPTIONER = "pu-shapes"  # a shipped model the Captions page is offered for
 
 
 @pytest.fixture(scope="module")
-def shipped_url(tmp_path_factory) -> str:
-    """`streamlit run app.py` with pretrained/ alone (the in-browser walk on, as a user gets it)."""
+def shipped_url(shipped_live_url) -> str:
+    """The app with pretrained/ alone, the in-browser walk on, as a user gets it (tests/browser/conftest.py)."""
     missing = [n for n in ("conv-mnist5k", "mlp-mnist5k-2d", CAPTIONER) if n not in checkpoints.shipped()]
     if missing:
         pytest.fail(f"shipped checkpoints missing from pretrained/: {missing}")
-    tmp = tmp_path_factory.mktemp("every-page")
-    env = dict(os.environ, VAE_EXPLORER_MODELS="", VAE_EXPLORER_CACHE=str(tmp / "cache"))
-    port = free_port()
-    proc = start_app(port, env, tmp / "streamlit.log")
-    yield f"http://127.0.0.1:{port}"
-    stop(proc)
+    return shipped_live_url
 
 
 # the page has drawn its last rerun: no element left stale, every image loaded

@@ -11,7 +11,6 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 
-from conftest import served_script
 from driver import LIVE_FIRST_FRAME, go, seven, stroke, wait_idle
 from ui.components.devserver import ROOT
 
@@ -21,10 +20,8 @@ LIVE = "Decoding in your browser (onnxruntime-web, wasm)"
 
 
 @pytest.fixture(scope="module")
-def live_app_url(tmp_path_factory) -> str:
-    tmp = tmp_path_factory.mktemp("live-app")
-    with served_script(ROOT / "app.py", tmp, {"VAE_EXPLORER_CACHE": str(tmp / "cache"), "VAE_EXPLORER_LIVE": "on"}) as url:
-        yield url
+def live_app_url(shipped_live_url) -> str:
+    return shipped_live_url
 
 
 def _wait_live(page) -> None:
