@@ -16,6 +16,8 @@ through explorer.runtime's watched_decode, whose CancelToken a newer request can
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import numpy as np
@@ -24,7 +26,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.analysis import channels as ch
-from explorer.preview.linear import cached_linear_preview
 from explorer.preview.tiers import student_onnx_path
 from ui.app.config import app_config
 from ui.app.context import Ctx
@@ -32,7 +33,7 @@ from ui.components import spatial_live
 from ui.components.assets import b64
 from ui.pages.walk import latent_files
 from ui.pages.walk.registry import register_walk_panel
-from ui.services import inference
+from ui.services import inference, preview_jobs
 from ui.shared.walk_panel import KEEP, start_ui
 from ui.shared.watched_decode import code_digest, decode_ui
 from ui.shared.widgets import heat_rgb, image_ui
@@ -56,10 +57,23 @@ def _channel_kl(_model, model_key: str, images: np.ndarray) -> np.ndarray | None
     return np.concatenate(parts).sum(axis=(2, 3)).mean(0)
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _linear_preview(_model, digest: str, cache_dir: str) -> Any:
-    """The model's linear latent -> RGB preview (fitted once, cached on disk by the weights digest)."""
-    return inference.run(cached_linear_preview, _model, digest, cache_dir)
+def _linear_preview(model, digest: str, cache_dir: str) -> Any:
+    """The model's linear latent -> RGB preview (fitted once, cached on disk by the weights digest), waited for with
+    a progress bar. The fit runs on the inference thread (ui.services.preview_jobs): a page switch or a rerun stops
+    this wait at its next poll, never the fit, which the next visit finds running or done."""
+    job = preview_jobs.request_linear_preview(model, digest, cache_dir)
+    if not job.done:
+        bar = st.progress(0.0, text="Fitting the linear preview (once for this model)")
+        while not job.done:
+            try:
+                job.future.result(timeout=0.25)
+            except FutureTimeout:  # Streamlit stops the script here when the user moves on; the fit goes on
+                bar.progress(job.fraction, text=f"Fitting the linear preview (once for this model): "
+                                                f"{100 * job.fraction:.0f}%, {time.monotonic() - job.started:.0f} s")
+            except Exception:  # noqa: BLE001  (its error is raised below, where the caller names it)
+                break
+        bar.empty()
+    return job.future.result()
 
 
 # -- layout ------------------------------------------------------------------------------------------
