@@ -59,6 +59,11 @@ def test_every_page_of_a_model_trained_elsewhere(page, foreign_url, shots, name)
     go(page, "Latent walk")
     if name == "sd-vae":  # a C x H x W code: the spatial studio (ui/pages/walk/spatial.py)
         page.get_by_text("Walk the principal directions of channel space").wait_for(timeout=120_000)
+        # its in-page walk draws the full decode, then reports its status, which reruns the page: leave after that
+        # rerun (a page link clicked while it was starting was lost in 2 of 5 fresh clones' runs)
+        page.locator("[data-testid='spatial-live-tier']").filter(has_text=re.compile("^full decode")).wait_for(
+            timeout=120_000)
+        wait_idle(page, 800)
     else:
         assert walk_image_shown(page) in ("served", "wasm")
     _no_errors(page, "walk")
