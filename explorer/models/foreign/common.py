@@ -45,7 +45,6 @@ class ForeignConfig(VAEConfig):
         super().__post_init__()
 
 
-
 @dataclass
 class ScaledLatentConfig(ForeignConfig):
     """A diffusers-style autoencoder whose code is the pipeline's scaled latent: images in [-1, 1] at both ends,
@@ -78,6 +77,7 @@ class ScaledLatentConfig(ForeignConfig):
     def scaling(self) -> LatentScaling:
         """How codes are made from latents (see `LatentScaling`)."""
         return LatentScaling(self.scaling_factor, self.shift_factor, self.latents_mean, self.latents_std)
+
 
 class ForeignVAE(VAE):
     """Base of the foreign adapters: latent shape, device, capabilities, ranges and the likelihood."""

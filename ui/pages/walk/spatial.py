@@ -66,12 +66,10 @@ def _linear_preview(model, digest: str, cache_dir: str) -> Any:
         bar = st.progress(0.0, text="Fitting the linear preview (once for this model)")
         while not job.done:
             try:
-                job.future.result(timeout=0.25)
+                job.future.exception(timeout=0.25)  # returns once the fit has ended, failed or not
             except FutureTimeout:  # Streamlit stops the script here when the user moves on; the fit goes on
                 bar.progress(job.fraction, text=f"Fitting the linear preview (once for this model): "
                                                 f"{100 * job.fraction:.0f}%, {time.monotonic() - job.started:.0f} s")
-            except Exception:  # noqa: BLE001  (its error is raised below, where the caller names it)
-                break
         bar.empty()
     return job.future.result()
 
