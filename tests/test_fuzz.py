@@ -14,7 +14,6 @@ before diffusers builds anything. The long run is bench/bench_fuzz.py.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import random
 import resource
@@ -29,6 +28,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from tests.support import fuzz_inputs as F
+from tests.support.cli import run_main
 from explorer.checkpoint import CheckpointError, from_pretrained
 from explorer.images import ImageInputError, load_image
 
@@ -279,13 +279,7 @@ TRAIN_BAD = {"--epochs": ["0", "-1"], "--batch-size": ["0", "-3"], "--lr": ["nan
 def _train(argv: list[str]) -> tuple[int, str]:
     from explorer.cli.train import main
 
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        try:
-            code = main(argv)
-        except SystemExit as exc:
-            code = exc.code
-    return code, err.getvalue()
+    return run_main(main, argv)
 
 
 @FUZZ

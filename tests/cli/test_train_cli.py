@@ -14,6 +14,7 @@ import pytest
 
 from explorer.analysis.store import load_analysis
 from explorer.checkpoint import from_pretrained
+from tests.support.cli import run_main
 
 TRAIN = [sys.executable, "train.py"]
 
@@ -25,15 +26,11 @@ def run(*args, check=True):
     return proc
 
 
-def refused(argv: list[str], capsys) -> str:
+def refused(argv: list[str]) -> str:
     """train.py's main(argv) in this process (a refusal comes before any training): exit status 2; its stderr."""
     from explorer.cli.train import main
 
-    try:
-        status = main(argv)
-    except SystemExit as exc:
-        status = exc.code
-    err = capsys.readouterr().err
+    status, err = run_main(main, argv)
     assert status == 2, err
     return err
 
@@ -67,29 +64,29 @@ def test_one_epoch_gives_a_loadable_checkpoint(tmp_path, family, dataset):
 
 
 @pytest.mark.slow
-def test_resume_and_refusing_to_overwrite(tmp_path, capsys):
+def test_resume_and_refusing_to_overwrite(tmp_path):
     out = tmp_path / "run"
     args = ["--model", "mlp", "--dataset", "digits", "--latent-dim", "2", "--hidden-sizes", "16", "--maps", "none",
             "--iwae-k", "5", "--out", str(out), "--no-progress", "--no-tensorboard"]
     run(*args, "--epochs", "1")
-    assert "--resume" in refused([*args, "--epochs", "1"], capsys)  # the refusals in this process, the runs not
+    assert "--resume" in refused([*args, "--epochs", "1"])  # the refusals in this process, the runs not
     run(*args, "--epochs", "2", "--resume")
     assert json.loads((out / "config.json").read_text())["training"]["epochs"] == 2
     other_latent = [a if i != args.index("--latent-dim") + 1 else "3" for i, a in enumerate(args)]
-    assert "different model config" in refused([*other_latent, "--epochs", "3", "--resume"], capsys)
+    assert "different model config" in refused([*other_latent, "--epochs", "3", "--resume"])
     assert json.loads((out / "config.json").read_text())["training"]["epochs"] == 2  # untouched
 
 
-def test_clear_errors(tmp_path, capsys):
+def test_clear_errors(tmp_path):
     err = refused(["--model", "conv", "--dataset", "mnist", "--data-root", str(tmp_path / "nowhere"), "--out",
-                   str(tmp_path / "o")], capsys)
+                   str(tmp_path / "o")])
     assert "nowhere" in err and "--download" in err
     assert "does not apply" in refused(["--model", "mlp", "--dataset", "digits", "--channels", "8", "--out",
-                                        str(tmp_path / "o")], capsys)
+                                        str(tmp_path / "o")])
     assert "no such field" in refused(["--model", "mlp", "--dataset", "digits", "--set", "wings=2", "--out",
-                                       str(tmp_path / "o")], capsys)
+                                       str(tmp_path / "o")])
     assert "unknown map" in refused(["--model", "mlp", "--dataset", "digits", "--maps", "isomap", "--out",
-                                     str(tmp_path / "o")], capsys)
+                                     str(tmp_path / "o")])
     assert not (tmp_path / "o").exists()
 
 
