@@ -4,6 +4,7 @@ with that item's PNG and nothing else (unknown token, out of range, not an integ
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from starlette.requests import Request
@@ -21,7 +22,10 @@ def fresh_registry(monkeypatch):
 def _get(token: str, index) -> tuple[int, bytes, str]:
     scope = {"type": "http", "method": "GET", "path": f"{itemserver.PREFIX}/{token}/{index}", "headers": [],
              "query_string": b"", "path_params": {"token": token, "index": index}}
-    response = asyncio.run(itemserver._serve(Request(scope)))
+    # in a thread of its own: a session's Playwright (sync API) keeps an event loop running in this worker's main
+    # thread once a browser test has run here, and asyncio.run refuses to start inside a running loop
+    with ThreadPoolExecutor(1) as pool:
+        response = pool.submit(asyncio.run, itemserver._serve(Request(scope))).result()
     return response.status_code, bytes(response.body), response.media_type or ""
 
 
