@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_main
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
 
@@ -84,14 +86,10 @@ def test_every_console_script_has_bad_inputs_in_the_table():
 
 
 @pytest.mark.parametrize("script,argv,words", BAD_INPUTS, ids=[f"{s} {' '.join(a)}" for s, a, _ in BAD_INPUTS])
-def test_bad_input_is_one_or_two_lines_and_exit_2(script, argv, words, capsys, monkeypatch, tmp_path):
+def test_bad_input_is_one_or_two_lines_and_exit_2(script, argv, words, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", [script, *argv])  # vae-explorer rewrites sys.argv for Streamlit
-    try:
-        status = entry_point(script)(argv)
-    except SystemExit as exc:
-        status = exc.code
-    err = capsys.readouterr().err
+    status, err = run_main(entry_point(script), argv)
     assert status == 2, err
     lines = err.strip().splitlines()
     assert 1 <= len(lines) <= 2 and "Traceback" not in err, err
