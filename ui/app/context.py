@@ -13,7 +13,7 @@ import streamlit as st
 from explorer.images import ImageLimits
 from ui.app.catalogue import Entry, folder_digest, load_model
 from ui.app.config import BATCH_MEMORY_GB, DATA_BUDGET_S, MAP_LIMIT
-from ui.app.dataviews import DataView, background, conformed, encode_plan, encoded
+from ui.app.dataviews import TIMED_ITEMS, DataView, background, conformed, encode_plan, encoded
 from ui.services.lazy import torch_side
 
 
@@ -146,6 +146,20 @@ class Ctx:
     def _own_options(self) -> str:
         opts = (self.config.get("dataset") or {}).get("options") or {}
         return json.dumps(opts, sort_keys=True)
+
+    def first_item_image(self, index: int) -> np.ndarray | None:
+        """Test item `index`'s image (C, H, W), conformed as data() conforms it, without encoding anything: for a page
+        to show the picture it starts from while data() encodes the data set (seconds an item for a Stable-Diffusion-
+        sized encoder). None past the first TIMED_ITEMS items (the ones data() conforms first anyway) or where the
+        data set's images are not here."""
+        if not 0 <= index < TIMED_ITEMS:
+            return None
+        bg = tuple(float(v) for v in self.background())
+        try:
+            images, _, _ = conformed(self.dataset, self.dataset_options, self.shape, bg, TIMED_ITEMS)
+        except Exception:  # noqa: BLE001  (data not on this machine: data() says why)
+            return None
+        return images[index] if index < len(images) else None
 
     def data(self) -> DataView:
         """Test items of the chosen data set (at most MAP_LIMIT), with their posterior means."""

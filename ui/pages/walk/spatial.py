@@ -86,6 +86,16 @@ def _start(ctx: Ctx) -> tuple[np.ndarray, str, np.ndarray | None]:
     return np.asarray(flat, dtype=np.float64).reshape(ctx.latent_shape), described, image
 
 
+def _early_start_image(ctx: Ctx) -> np.ndarray | None:
+    """The start item's image where the walk will start on a data set item, read before the data view encodes the
+    data set (ctx.first_item_image): an SD-sized encoder takes seconds an item, and the page's first picture would
+    wait for all of them. None where the start is something else or the item is not among the first read."""
+    kind = st.session_state.get("spatial_start", "data set example")  # the default, on a first visit
+    if kind != "data set example":
+        return None
+    return ctx.first_item_image(int(st.session_state.get("spatial_example", 0)))
+
+
 def _sample_ui(ctx: Ctx) -> tuple[np.ndarray | None, str]:
     """The data set sample's codes (N, C, H, W) and its name, or None without images."""
     view = ctx.data()
@@ -175,17 +185,25 @@ def _linear(ctx: Ctx):
 def spatial_walk(ctx: Ctx) -> None:
     """The studio for C x H x W codes (see the module docstring)."""
     latent_files.upload_ui(ctx, "spatial")
-    code, described, image = _start(ctx)
-    c, h, w = code.shape
-    st.caption(f"Start: {described}. The code is {c} channels x {h} x {w} cells.")
-    sample, sample_name = _sample_ui(ctx)
+    controls = st.container()  # the start's and the sample's controls, drawn above the pictures but after the first
+    top = st.columns(3)
+    start_slot = top[0].empty()
+    early = _early_start_image(ctx)
+    if early is not None:  # the picture the walk starts from, before the data set is encoded
+        _show(start_slot, early, "start image")
+    with controls:
+        code, described, image = _start(ctx)
+        c, h, w = code.shape
+        st.caption(f"Start: {described}. The code is {c} channels x {h} x {w} cells.")
+        sample, sample_name = _sample_ui(ctx)
     pca = ch.channel_pca(sample if sample is not None else code)
     mean = ch.channel_stats(sample if sample is not None else code).mean
     basis = sample_name or "this image's cells"
 
-    top = st.columns(3)
     if image is not None:
-        _show(top[0], image, "start image")
+        _show(start_slot, image, "start image")
+    elif early is not None:
+        start_slot.empty()
     start_img = decode_ui(ctx.model, ctx.key, code, "start", st.empty())
     if start_img is not None:
         _show(top[1], start_img, "start code (full decode)")
