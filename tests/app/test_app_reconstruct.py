@@ -67,6 +67,23 @@ def test_pick_from_the_data_set_needs_no_upload(conv_model, media):
     assert recon.shape[0] == recon.shape[1]
 
 
+def test_a_picked_item_is_scored_without_encoding_the_data_set(conv_model, monkeypatch):
+    """The picker and the item's scores need no data set encoding (Ctx.data_items): an SD-sized encoder takes
+    seconds an item. With data() failing, a picked item is still shown and scored."""
+    from ui.app.context import Ctx
+
+    def no_encoding(self):
+        raise RuntimeError("the data set's encoding has not finished")
+
+    monkeypatch.setattr(Ctx, "data", no_encoding)
+    at = open_app(conv_model)
+    at.radio(key="rec_source").set_value("Pick from the data set").run()
+    at.number_input(key="rec_example").set_value(3).run()
+    assert not errors(at) and not at.exception, [e.value for e in at.exception]
+    assert any("Test item 3" in s.value for s in at.subheader)
+    image_by_caption(at, "reconstruction")
+
+
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_every_bad_input_gets_its_message_and_the_app_keeps_serving(app_env, media):
     at = open_app(app_env["tiny-conv-mnist5k"])

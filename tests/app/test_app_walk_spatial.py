@@ -40,9 +40,10 @@ def test_the_walk_on_a_spatial_model_opens_the_studio(app_env):
     image_by_caption(at, "full decode with the first 1 of ")
 
 
-def test_the_start_picture_comes_before_the_data_set_is_encoded(app_env, monkeypatch):
-    """The walk's first picture is the item it starts from, drawn before data() encodes the data set (seconds an item
-    for an SD-sized encoder): with data() failing, the page still shows that item, the one data() would give."""
+def test_the_start_picture_and_its_decode_come_before_the_data_set_is_encoded(app_env, monkeypatch):
+    """The walk's first pictures are the item it starts from and its decode, drawn before data() encodes the data set
+    (seconds an item for an SD-sized encoder): with data() failing, the page still shows both, for the item data()
+    would give."""
     if "tiny-pu" not in app_env:
         pytest.skip("tiny-pu was not built here")
     from ui.app.context import Ctx
@@ -52,6 +53,7 @@ def test_the_start_picture_comes_before_the_data_set_is_encoded(app_env, monkeyp
     at.number_input(key="spatial_example").set_value(1).run()
     _clean(at, "item 1")
     shown = image_by_caption(at, "start image")
+    decoded = image_by_caption(at, "start code (full decode)")
 
     def no_encoding(self):
         raise RuntimeError("the data set's encoding has not finished")
@@ -60,6 +62,7 @@ def test_the_start_picture_comes_before_the_data_set_is_encoded(app_env, monkeyp
     at.run()
     assert at.exception  # data() raised (the app redacts its message)
     assert image_by_caption(at, "start image") == shown
+    assert image_by_caption(at, "start code (full decode)") == decoded
 
 
 def test_the_studio_on_a_diffusers_autoencoder_kl(app_env, tmp_path, monkeypatch):

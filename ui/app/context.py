@@ -13,7 +13,7 @@ import streamlit as st
 from explorer.images import ImageLimits
 from ui.app.catalogue import Entry, folder_digest, load_model
 from ui.app.config import BATCH_MEMORY_GB, DATA_BUDGET_S, MAP_LIMIT
-from ui.app.dataviews import TIMED_ITEMS, DataView, background, conformed, encode_plan, encoded
+from ui.app.dataviews import TIMED_ITEMS, DataItems, DataView, background, conformed, encode_plan, encoded
 from ui.services.lazy import torch_side
 
 
@@ -161,26 +161,51 @@ class Ctx:
             return None
         return images[index] if index < len(images) else None
 
+    def _planned_items(self, bg: tuple[float, ...]) -> tuple[DataItems, int, int, str]:
+        """(the items data() encodes, how many it asked for, the batch to encode them in, what the budget cut);
+        raises where the images are not on this machine. Only the plan's one timed encode runs a model (none where
+        the checkpoint stores the means)."""
+        means = self.analysis.get("test_means")
+        items, batch, cut = MAP_LIMIT, 256, ""
+        if self.dataset != self.analysis_dataset or means is None:
+            # sized to a time budget: a Stable-Diffusion-sized encoder must not encode 2000 items first
+            seconds = float(st.session_state.get("data_budget_s", DATA_BUDGET_S))
+            batch_gb = float(st.session_state.get("batch_memory_gb", BATCH_MEMORY_GB))
+            items, batch, cut = encode_plan(self.model, self.key, self.dataset, self.dataset_options, self.shape,
+                                            bg, MAP_LIMIT, seconds, batch_gb)
+        images, labels, classes = conformed(self.dataset, self.dataset_options, self.shape, bg, items)
+        return DataItems(self.dataset, images, labels, classes), items, batch, cut
+
+    def _stored_only(self, exc: Exception) -> DataView:
+        """The view of a data set whose images are not here but whose means the checkpoint stores (re-raises `exc`
+        where it stores none)."""
+        means = self.analysis.get("test_means")
+        if self.dataset != self.analysis_dataset or means is None:
+            raise exc
+        labels = np.asarray(self.analysis.get("test_labels", np.full(len(means), -1)), dtype=np.int64)
+        empty = np.zeros((0, *self.shape), dtype=np.float32)
+        return DataView(self.dataset, empty, labels, self.class_names, np.asarray(means, dtype=np.float32), True,
+                        f"images of {self.dataset} are not available here ({exc}); the map uses the stored means")
+
+    def data_items(self) -> DataItems:
+        """The test items data() gives, without encoding them: for a page that shows or picks items (the picker, the
+        start of a walk, Reconstruct's test item), which a Stable-Diffusion-sized encoder would otherwise keep waiting
+        for seconds an item. No images (has_images False) where they are not on this machine."""
+        bg = tuple(float(v) for v in self.background())
+        try:
+            return self._planned_items(bg)[0]
+        except Exception as exc:  # noqa: BLE001  (data not on this machine: data() says why)
+            return self._stored_only(exc)
+
     def data(self) -> DataView:
         """Test items of the chosen data set (at most MAP_LIMIT), with their posterior means."""
         bg = tuple(float(v) for v in self.background())
-        means = self.analysis.get("test_means")
-        stored = self.dataset == self.analysis_dataset and means is not None
-        items, batch, cut = MAP_LIMIT, 256, ""
         try:
-            if not stored:  # sized to a time budget: a Stable-Diffusion-sized encoder must not encode 2000 items first
-                seconds = float(st.session_state.get("data_budget_s", DATA_BUDGET_S))
-                batch_gb = float(st.session_state.get("batch_memory_gb", BATCH_MEMORY_GB))
-                items, batch, cut = encode_plan(self.model, self.key, self.dataset, self.dataset_options, self.shape,
-                                                bg, MAP_LIMIT, seconds, batch_gb)
-            images, labels, classes = conformed(self.dataset, self.dataset_options, self.shape, bg, items)
+            found, items, batch, cut = self._planned_items(bg)
         except Exception as exc:  # noqa: BLE001  (data not on this machine: the stored means still make a map)
-            if self.dataset != self.analysis_dataset or means is None:
-                raise
-            labels = np.asarray(self.analysis.get("test_labels", np.full(len(means), -1)), dtype=np.int64)
-            empty = np.zeros((0, *self.shape), dtype=np.float32)
-            return DataView(self.dataset, empty, labels, self.class_names, np.asarray(means, dtype=np.float32), True,
-                            f"images of {self.dataset} are not available here ({exc}); the map uses the stored means")
+            return self._stored_only(exc)
+        images, labels, classes = found.images, found.labels, found.classes
+        means = self.analysis.get("test_means")
         if self.dataset == self.analysis_dataset and means is not None and len(means) == len(images):
             return DataView(self.dataset, images, labels, classes, np.asarray(means, dtype=np.float32), True)
         means = encoded(self.model, self.key, self.dataset, self.dataset_options, self.shape, bg, items, batch)

@@ -134,16 +134,14 @@ def test_attributes(name: str, options_json: str, limit: int = MAP_LIMIT) -> tup
 
 
 @dataclass
-class DataView:
-    """Test items of one data set, conformed to the current model's input shape."""
+class DataItems:
+    """Test items of one data set, conformed to the current model's input shape: what a page needs to show and pick
+    items, with no model call (Ctx.data_items)."""
 
     name: str
     images: np.ndarray  # (N, C, H, W) float32 in [0, 1]
     labels: np.ndarray  # (N,) int64, -1 for unlabelled
     classes: list[str] | None
-    means: np.ndarray  # (N, D) posterior means under the current model
-    from_analysis: bool  # means (and maybe maps) come from the checkpoint's analysis file
-    note: str = ""
 
     @property
     def has_images(self) -> bool:
@@ -159,6 +157,15 @@ class DataView:
         if lab < 0:
             return "unlabelled"
         return self.classes[lab] if self.classes and lab < len(self.classes) else str(lab)
+
+
+@dataclass
+class DataView(DataItems):
+    """The items with their posterior means under the current model (Ctx.data)."""
+
+    means: np.ndarray  # (N, D) posterior means under the current model
+    from_analysis: bool  # means (and maybe maps) come from the checkpoint's analysis file
+    note: str = ""
 
 
 @st.cache_data(show_spinner="Preparing data set images ...", max_entries=12)

@@ -63,7 +63,7 @@ def start_ui(ctx: Ctx, prefix: str = "walk", prefer_data: bool = False) -> tuple
     kinds = kinds + [FROM_FILE] if from_file and from_file.get("model_key") == ctx.key else kinds
     if st.session_state.get(f"{prefix}_start") not in kinds:
         # a captioning model's prior mean decodes to an empty picture with an arbitrary caption: start on a real image
-        default = "data set example" if (prefer_data or ctx.has_captions) and ctx.data().has_images else kinds[0]
+        default = "data set example" if (prefer_data or ctx.has_captions) and ctx.data_items().has_images else kinds[0]
         st.session_state[f"{prefix}_start"] = "map point" if from_map and from_map.get("model_key") == ctx.key else default
     kind = st.radio("Start from", kinds, key=f"{prefix}_start", horizontal=True, **KEEP)
     if kind == "random prior draw":
@@ -81,7 +81,7 @@ def start_ui(ctx: Ctx, prefix: str = "walk", prefer_data: bool = False) -> tuple
         picked = example_ui(ctx, f"{prefix}_example", "Start item")
         if picked is not None:
             index, image = picked
-            view = ctx.data()
+            view = ctx.data_items()
             said = f"{ctx.model.code_name} of {view.name} test item {index} ({view.label_name(index)})"
             label = int(view.labels[index])
             if ctx.condition_classes and 0 <= label < ctx.condition_classes:

@@ -132,7 +132,7 @@ def usable_uploads(ctx: Ctx) -> list[Upload]:
 # -- data set examples -----------------------------------------------------------------------------
 def example_ui(ctx: Ctx, key: str, label: str = "Test item") -> tuple[int, torch.Tensor] | None:
     """Pick one test item of the chosen data set; returns (index, (C, H, W) image) or None without images."""
-    view = ctx.data()
+    view = ctx.data_items()  # no encoding: the picker shows items, the caller encodes the one picked
     if not view.has_images:
         st.info(f"The images of {view.name} are not available here.")
         return None

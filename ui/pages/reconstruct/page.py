@@ -184,7 +184,7 @@ def page() -> None:
         if picked is None:
             return
         index, image = picked
-        view = ctx.data()
+        view = ctx.data_items()
         st.subheader(f"Test item {index} of {view.name} (label {view.label_name(index)})")
         label = int(view.labels[index]) if view.labels is not None and len(view.labels) > index else None
         same_classes = view.classes is not None and list(view.classes) == list(ctx.class_names or [])

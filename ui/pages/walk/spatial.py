@@ -80,7 +80,7 @@ def _start(ctx: Ctx) -> tuple[np.ndarray, str, np.ndarray | None]:
     flat, described = start_ui(ctx, prefix="spatial", prefer_data=True)
     image = None
     kind = st.session_state.get("spatial_start")
-    view = ctx.data()
+    view = ctx.data_items()
     if kind == "data set example" and view.has_images:
         image = view.images[int(st.session_state.get("spatial_example", 0))]
     return np.asarray(flat, dtype=np.float64).reshape(ctx.latent_shape), described, image
@@ -192,14 +192,9 @@ def spatial_walk(ctx: Ctx) -> None:
     if early is not None:  # the picture the walk starts from, before the data set is encoded
         _show(start_slot, early, "start image")
     with controls:
-        code, described, image = _start(ctx)
+        code, described, image = _start(ctx)  # the start item's encode alone (Ctx.data_items encodes no data set)
         c, h, w = code.shape
         st.caption(f"Start: {described}. The code is {c} channels x {h} x {w} cells.")
-        sample, sample_name = _sample_ui(ctx)
-    pca = ch.channel_pca(sample if sample is not None else code)
-    mean = ch.channel_stats(sample if sample is not None else code).mean
-    basis = sample_name or "this image's cells"
-
     if image is not None:
         _show(start_slot, image, "start image")
     elif early is not None:
@@ -207,6 +202,12 @@ def spatial_walk(ctx: Ctx) -> None:
     start_img = decode_ui(ctx.model, ctx.key, code, "start", st.empty())
     if start_img is not None:
         _show(top[1], start_img, "start code (full decode)")
+
+    with controls:  # the data set sample is encoded after the start code's decode is shown
+        sample, sample_name = _sample_ui(ctx)
+    pca = ch.channel_pca(sample if sample is not None else code)
+    mean = ch.channel_stats(sample if sample is not None else code).mean
+    basis = sample_name or "this image's cells"
     _show(top[2], ch.pca_rgb(code, pca),
           f"PCA of the channel vectors as RGB (components 1-3 over {basis})")
 
