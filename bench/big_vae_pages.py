@@ -14,7 +14,8 @@ Parts (each on its own; --parts picks):
   pages   per config and size, the whole app (`streamlit run app.py`, this checkout's assets) with that folder alone,
           each page opened in headless Chromium: seconds from navigation to its first content (its title and two
           more elements of its own: a caption, a widget, a bar; target <= 20 s at 256 px) and to its first picture
-          (an image with a source, a canvas, a chart, a table or a metric), a screenshot of each page, and the app
+          (an image with a source, a canvas, a chart, a table or a metric), on the walk also to its start code's
+          full decode, a screenshot of each page, and the app
           process's resident memory as each page is left, and its peak RSS (VmHWM) once it is idle after all pages.
   student the distilled tier (b) of the same page with an SD-class student decoder (vae-distill's spec for an f8,
           4-channel teacher, random weights), for 4 x 32 x 32 and 4 x 64 x 64 codes (256 and 512 px): new student
@@ -83,6 +84,10 @@ FIRST_CONTENT = """() => {
     + "[data-testid='stMetric'], [data-testid='stVegaLiteChart'], [data-testid='stArrowVegaLiteChart']");
   return img || Boolean(other);
 }"""
+
+# the walk's first full decode: its start code's, captioned so (ui/pages/walk/spatial.py)
+WALK_DECODE = """() => (document.querySelector("[data-testid='stMain']") ?? document).textContent
+  .includes("start code (full decode)")"""
 
 
 def random_weight_folder(root: Path, name: str, size: int) -> Path:
@@ -245,7 +250,10 @@ def pages_part(folder: Path, pages: list[str], timeout_s: float, tmp: Path) -> d
                                                      if seen.get("progress") is not None else None)
                 except Exception:  # noqa: BLE001
                     got["progress_after_paint_s"] = None
-                for what, check in (("first_content_s", FIRST_ELEMENT), ("first_picture_s", FIRST_CONTENT)):
+                checks = [("first_content_s", FIRST_ELEMENT), ("first_picture_s", FIRST_CONTENT)]
+                if name == "walk":
+                    checks.append(("start_decode_s", WALK_DECODE))
+                for what, check in checks:
                     left = timeout_s - (time.perf_counter() - t0)
                     try:
                         page.wait_for_function(check, timeout=max(left, 0.1) * 1000, polling=100)
