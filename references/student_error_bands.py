@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from explorer.analysis.teacher import psnr
 from explorer.data import load_dataset
 from explorer.preview.distill.crops import student_decode
-from explorer.preview.distill.job import teacher_model
+from explorer.preview.distill.job import scoring_pair
 from explorer.preview.distill.scores import evaluation_frames, frame_refs
 
 
@@ -26,12 +26,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--teacher", default="pretrained/kl-f4-photos")
     ap.add_argument("--window", type=int, default=17, help="side of the low band's window (px, odd)")
     args = ap.parse_args(argv)
-    from diffusers import AutoencoderTiny
-
     torch.set_num_threads(1)
-    teacher = teacher_model(args.teacher)
-    factor = int(teacher.config.input_shape[1] // teacher.latent_shape[1])
-    student = AutoencoderTiny.from_pretrained(args.student, local_files_only=True).eval()
+    teacher, student, factor = scoring_pair(args.student, args.teacher)
     refs = frame_refs(teacher, evaluation_frames(load_dataset("photos"), factor))
     print(f"| photograph | PSNR (dB) | without a global offset per channel | without the error's {args.window} px local "
           "mean | offset (R, G, B) |")

@@ -15,7 +15,7 @@ import torch
 from explorer.analysis.teacher import cut_to_multiple, psnr
 from explorer.data.photos import HELD_OUT, TRAIN_PHOTOS, load_photo
 from explorer.preview.distill.crops import at_size, interior, student_decode
-from explorer.preview.distill.job import teacher_model
+from explorer.preview.distill.job import scoring_pair
 
 BORDER_PX = 16
 
@@ -26,12 +26,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--teacher", default="pretrained/kl-f4-photos")
     ap.add_argument("--side", type=int, default=384, help="the centre crop's side, at most (px)")
     args = ap.parse_args(argv)
-    from diffusers import AutoencoderTiny
-
     torch.set_num_threads(1)
-    teacher = teacher_model(args.teacher)
-    factor = int(teacher.config.input_shape[1] // teacher.latent_shape[1])
-    student = AutoencoderTiny.from_pretrained(args.student, local_files_only=True).eval()
+    teacher, student, factor = scoring_pair(args.student, args.teacher)
     print(f"| photograph | seen in training | crop | PSNR (dB) | inside a {BORDER_PX} px border (dB) |")
     print("|---|---|---|---|---|")
     for name in TRAIN_PHOTOS + HELD_OUT:

@@ -67,6 +67,17 @@ def teacher_model(path: str | Path, device: str | torch.device = "cpu") -> VAE:
     return model.eval()
 
 
+def scoring_pair(student_folder: str | Path, teacher_path: str | Path) -> tuple[VAE, torch.nn.Module, int]:
+    """(teacher, student, factor): a teacher (teacher_model) and a student folder (`vae-distill --out`) loaded on the
+    CPU in evaluation mode, with the teacher's pixels per latent cell along a side; for studies that score a student."""
+    from diffusers import AutoencoderTiny
+
+    teacher = teacher_model(teacher_path)
+    factor = int(teacher.config.input_shape[1] // teacher.latent_shape[1])
+    student = AutoencoderTiny.from_pretrained(str(student_folder), local_files_only=True).eval()
+    return teacher, student, factor
+
+
 def teacher_spec(teacher: VAE, width: int = 32, decoder_factor: int = 0) -> StudentSpec:
     """The student's spec for a teacher: its latent and image channels and its downsampling factor (decoder_factor:
     0 for a decoder at the teacher's size, or half the factor for a half-size preview decoder)."""
@@ -231,4 +242,4 @@ def distill_teacher(teacher_path: str | Path, data: str = "photos", out: str | P
     return DistillResult(files, "trained")
 
 
-__all__ = ["DistillResult", "distill_teacher", "render_card", "teacher_model", "teacher_spec", "training_data"]
+__all__ = ["DistillResult", "distill_teacher", "render_card", "scoring_pair", "teacher_model", "teacher_spec", "training_data"]

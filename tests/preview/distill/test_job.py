@@ -4,6 +4,8 @@ decoder and encoder agree with torch within 1e-5."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -12,7 +14,8 @@ import torch
 from explorer.cache import weights_digest
 from explorer.models.foreign.diffusers_plain import load_plain
 from explorer.preview.distill.folder import cache_folder, find_student, read_student
-from explorer.preview.distill.job import distill_teacher
+from explorer.preview.distill.crops import student_decode
+from explorer.preview.distill.job import distill_teacher, scoring_pair
 from tests.support.distill import TINY_RECIPE, TINY_WIDTH, make_teacher
 
 # the linear tier and onnxruntime timings are the bench's
@@ -77,3 +80,14 @@ def test_reloads_with_from_pretrained_and_onnx_matches_torch(distilled):
     encoded = encoder.run(None, {"image": image.numpy()})[0]
     assert np.abs(decoded - expected.numpy()).max() <= 1e-5
     assert np.abs(encoded - expected_code.flatten(1).numpy()).max() <= 1e-5
+
+
+def test_scoring_pair_loads_the_shipped_teacher_and_student():
+    """The teacher and its student as the studies in references/ score them: f4, the student in evaluation mode, and
+    its decode of the teacher's code the teacher's image size."""
+    pretrained = Path(__file__).resolve().parents[3] / "pretrained"
+    teacher, student, factor = scoring_pair(pretrained / "kl-f4-photos-student", pretrained / "kl-f4-photos")
+    assert factor == 4 and not student.training
+    code = teacher.encode_code(torch.rand(1, 3, 32, 32))
+    with torch.no_grad():
+        assert student_decode(student, code).shape == (1, 3, 32, 32)
