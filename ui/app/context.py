@@ -154,20 +154,28 @@ class Ctx:
         data set's images are not here."""
         if not 0 <= index < TIMED_ITEMS:
             return None
-        bg = tuple(float(v) for v in self.background())
         try:
-            images, _, _ = conformed(self.dataset, self.dataset_options, self.shape, bg, TIMED_ITEMS)
+            images, _, _ = conformed(self.dataset, self.dataset_options, self.shape, self._background_key(), TIMED_ITEMS)
         except Exception:  # noqa: BLE001  (data not on this machine: data() says why)
             return None
         return images[index] if index < len(images) else None
+
+    def _background_key(self) -> tuple[float, ...]:
+        """background() as the hashable tuple the data set caches are keyed by."""
+        return tuple(float(v) for v in self.background())
+
+    def _stored_means(self) -> np.ndarray | None:
+        """The posterior means the checkpoint stores for the chosen data set's test items, or None (another data set,
+        or none stored)."""
+        means = self.analysis.get("test_means")
+        return None if self.dataset != self.analysis_dataset or means is None else np.asarray(means, dtype=np.float32)
 
     def _planned_items(self, bg: tuple[float, ...]) -> tuple[DataItems, int, int, str]:
         """(the items data() encodes, how many it asked for, the batch to encode them in, what the budget cut);
         raises where the images are not on this machine. Only the plan's one timed encode runs a model (none where
         the checkpoint stores the means)."""
-        means = self.analysis.get("test_means")
         items, batch, cut = MAP_LIMIT, 256, ""
-        if self.dataset != self.analysis_dataset or means is None:
+        if self._stored_means() is None:
             # sized to a time budget: a Stable-Diffusion-sized encoder must not encode 2000 items first
             seconds = float(st.session_state.get("data_budget_s", DATA_BUDGET_S))
             batch_gb = float(st.session_state.get("batch_memory_gb", BATCH_MEMORY_GB))
@@ -179,35 +187,34 @@ class Ctx:
     def _stored_only(self, exc: Exception) -> DataView:
         """The view of a data set whose images are not here but whose means the checkpoint stores (re-raises `exc`
         where it stores none)."""
-        means = self.analysis.get("test_means")
-        if self.dataset != self.analysis_dataset or means is None:
+        means = self._stored_means()
+        if means is None:
             raise exc
         labels = np.asarray(self.analysis.get("test_labels", np.full(len(means), -1)), dtype=np.int64)
         empty = np.zeros((0, *self.shape), dtype=np.float32)
-        return DataView(self.dataset, empty, labels, self.class_names, np.asarray(means, dtype=np.float32), True,
+        return DataView(self.dataset, empty, labels, self.class_names, means, True,
                         f"images of {self.dataset} are not available here ({exc}); the map uses the stored means")
 
     def data_items(self) -> DataItems:
         """The test items data() gives, without encoding them: for a page that shows or picks items (the picker, the
         start of a walk, Reconstruct's test item), which a Stable-Diffusion-sized encoder would otherwise keep waiting
         for seconds an item. No images (has_images False) where they are not on this machine."""
-        bg = tuple(float(v) for v in self.background())
         try:
-            return self._planned_items(bg)[0]
+            return self._planned_items(self._background_key())[0]
         except Exception as exc:  # noqa: BLE001  (data not on this machine: data() says why)
             return self._stored_only(exc)
 
     def data(self) -> DataView:
         """Test items of the chosen data set (at most MAP_LIMIT), with their posterior means."""
-        bg = tuple(float(v) for v in self.background())
+        bg = self._background_key()
         try:
             found, items, batch, cut = self._planned_items(bg)
         except Exception as exc:  # noqa: BLE001  (data not on this machine: the stored means still make a map)
             return self._stored_only(exc)
         images, labels, classes = found.images, found.labels, found.classes
-        means = self.analysis.get("test_means")
-        if self.dataset == self.analysis_dataset and means is not None and len(means) == len(images):
-            return DataView(self.dataset, images, labels, classes, np.asarray(means, dtype=np.float32), True)
+        stored = self._stored_means()
+        if stored is not None and len(stored) == len(images):
+            return DataView(self.dataset, images, labels, classes, stored, True)
         means = encoded(self.model, self.key, self.dataset, self.dataset_options, self.shape, bg, items, batch)
         notes = [] if self.dataset in (self.own_dataset, self.analysis_dataset) else [f"{self.dataset} images converted to the model's {self.shape} input"]
         if cut:

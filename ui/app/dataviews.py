@@ -136,7 +136,7 @@ def test_attributes(name: str, options_json: str, limit: int = MAP_LIMIT) -> tup
 @dataclass
 class DataItems:
     """Test items of one data set, conformed to the current model's input shape: what a page needs to show and pick
-    items, with no model call (Ctx.data_items)."""
+    items, with no encoding of the data set (Ctx.data_items)."""
 
     name: str
     images: np.ndarray  # (N, C, H, W) float32 in [0, 1]
