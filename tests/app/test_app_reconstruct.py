@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from tests.support.bad_files import CASES, digit_like, encode
-from tests.support.apptest_helpers import errors, image_by_caption, open_app
+from tests.support.apptest_helpers import data_never_encoded, errors, image_by_caption, open_app
 from explorer.images import display_scale
 
 
@@ -70,12 +70,7 @@ def test_pick_from_the_data_set_needs_no_upload(conv_model, media):
 def test_a_picked_item_is_scored_without_encoding_the_data_set(conv_model, monkeypatch):
     """The picker and the item's scores need no data set encoding (Ctx.data_items): an SD-sized encoder takes
     seconds an item. With data() failing, a picked item is still shown and scored."""
-    from ui.app.context import Ctx
-
-    def no_encoding(self):
-        raise RuntimeError("the data set's encoding has not finished")
-
-    monkeypatch.setattr(Ctx, "data", no_encoding)
+    data_never_encoded(monkeypatch)
     at = open_app(conv_model)
     at.radio(key="rec_source").set_value("Pick from the data set").run()
     at.number_input(key="rec_example").set_value(3).run()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from tests.support.apptest_helpers import errors, image_by_caption, open_app
+from tests.support.apptest_helpers import data_never_encoded, errors, image_by_caption, open_app
 
 
 def _clean(at, where: str) -> None:
@@ -46,8 +46,6 @@ def test_the_start_picture_and_its_decode_come_before_the_data_set_is_encoded(ap
     would give."""
     if "tiny-pu" not in app_env:
         pytest.skip("tiny-pu was not built here")
-    from ui.app.context import Ctx
-
     at = open_app(app_env["tiny-pu"], "walk")
     at.radio(key="spatial_start").set_value("data set example").run()
     at.number_input(key="spatial_example").set_value(1).run()
@@ -55,10 +53,7 @@ def test_the_start_picture_and_its_decode_come_before_the_data_set_is_encoded(ap
     shown = image_by_caption(at, "start image")
     decoded = image_by_caption(at, "start code (full decode)")
 
-    def no_encoding(self):
-        raise RuntimeError("the data set's encoding has not finished")
-
-    monkeypatch.setattr(Ctx, "data", no_encoding)
+    data_never_encoded(monkeypatch)
     at.run()
     assert at.exception  # data() raised (the app redacts its message)
     assert image_by_caption(at, "start image") == shown

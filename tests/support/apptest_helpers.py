@@ -72,3 +72,13 @@ def image_by_caption(at, caption: str):
 
 def errors(at) -> list[str]:
     return [e.value for e in at.error]
+
+
+def data_never_encoded(monkeypatch) -> None:
+    """Make Ctx.data() (the data set's encoding) fail for the rest of the test: what a page shows then needed none."""
+    from ui.app.context import Ctx
+
+    def no_encoding(self):
+        raise RuntimeError("the data set's encoding has not finished")
+
+    monkeypatch.setattr(Ctx, "data", no_encoding)
