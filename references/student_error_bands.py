@@ -8,22 +8,18 @@ of the error over a square window (the low band). PSNR is given as is, without t
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 import torch.nn.functional as F
 
 from explorer.analysis.teacher import psnr
 from explorer.data import load_dataset
 from explorer.preview.distill.crops import student_decode
-from explorer.preview.distill.job import scoring_pair
+from explorer.preview.distill.job import scoring_pair, scoring_pair_parser
 from explorer.preview.distill.scores import evaluation_frames, frame_refs
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("student", help="a student folder (vae-distill's --out)")
-    ap.add_argument("--teacher", default="pretrained/kl-f4-photos")
+    ap = scoring_pair_parser(__doc__.split("\n\n")[0])
     ap.add_argument("--window", type=int, default=17, help="side of the low band's window (px, odd)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)

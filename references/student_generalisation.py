@@ -8,22 +8,18 @@ decoded by the student from the teacher's code: PSNR over the whole crop and ins
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 
 from explorer.analysis.teacher import cut_to_multiple, psnr
 from explorer.data.photos import HELD_OUT, TRAIN_PHOTOS, load_photo
 from explorer.preview.distill.crops import at_size, interior, student_decode
-from explorer.preview.distill.job import scoring_pair
+from explorer.preview.distill.job import scoring_pair, scoring_pair_parser
 
 BORDER_PX = 16
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("student", help="a student folder (vae-distill's --out)")
-    ap.add_argument("--teacher", default="pretrained/kl-f4-photos")
+    ap = scoring_pair_parser(__doc__.split("\n\n")[0])
     ap.add_argument("--side", type=int, default=384, help="the centre crop's side, at most (px)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)

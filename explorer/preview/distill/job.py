@@ -11,6 +11,7 @@ set's crops, scored on full frames, saved with its ONNX files and card, and kept
 
 from __future__ import annotations
 
+import argparse
 import shlex
 import shutil
 import time
@@ -76,6 +77,15 @@ def scoring_pair(student_folder: str | Path, teacher_path: str | Path) -> tuple[
     factor = int(teacher.config.input_shape[1] // teacher.latent_shape[1])
     student = AutoencoderTiny.from_pretrained(str(student_folder), local_files_only=True).eval()
     return teacher, student, factor
+
+
+def scoring_pair_parser(description: str) -> argparse.ArgumentParser:
+    """A command line's parser for a study that scores a student: the student folder, and `--teacher` (default the
+    shipped kl-f4-photos); the study adds its own options, then passes both to scoring_pair."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("student", help="a student folder (vae-distill's --out)")
+    ap.add_argument("--teacher", default="pretrained/kl-f4-photos", help="its teacher (default: %(default)s)")
+    return ap
 
 
 def teacher_spec(teacher: VAE, width: int = 32, decoder_factor: int = 0) -> StudentSpec:

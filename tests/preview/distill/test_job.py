@@ -15,7 +15,7 @@ from explorer.cache import weights_digest
 from explorer.models.foreign.diffusers_plain import load_plain
 from explorer.preview.distill.folder import cache_folder, find_student, read_student
 from explorer.preview.distill.crops import student_decode
-from explorer.preview.distill.job import distill_teacher, scoring_pair
+from explorer.preview.distill.job import distill_teacher, scoring_pair, scoring_pair_parser
 from tests.support.distill import TINY_RECIPE, TINY_WIDTH, make_teacher
 
 # the linear tier and onnxruntime timings are the bench's
@@ -91,3 +91,11 @@ def test_scoring_pair_loads_the_shipped_teacher_and_student():
     code = teacher.encode_code(torch.rand(1, 3, 32, 32))
     with torch.no_grad():
         assert student_decode(student, code).shape == (1, 3, 32, 32)
+
+
+def test_scoring_pair_parser_takes_the_pair_and_the_studys_own_options():
+    ap = scoring_pair_parser("a study")
+    ap.add_argument("--window", type=int, default=17)
+    assert vars(ap.parse_args(["runs/s"])) == {"student": "runs/s", "teacher": "pretrained/kl-f4-photos", "window": 17}
+    assert vars(ap.parse_args(["runs/s", "--teacher", "t", "--window", "9"])) == {"student": "runs/s", "teacher": "t",
+                                                                                    "window": 9}
