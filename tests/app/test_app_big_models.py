@@ -160,6 +160,41 @@ def test_a_data_set_is_encoded_only_as_far_as_the_time_budget_goes(app_env):
     assert fast_items > 20 * items  # a small encoder: (nearly) every item
 
 
+class _CountedLinear(torch.nn.Linear):
+    """An encoder layer that counts its calls."""
+
+    calls = 0
+
+    def forward(self, x):
+        type(self).calls += 1
+        return super().forward(x)
+
+
+def test_the_walks_start_item_is_not_encoded_again_after_the_plans_timed_encode(app_env):
+    """The plan's timed encode is of the data set's first item, where a walk starts: encode_one gives its code
+    without a second encode (seconds for an SD-sized encoder); another image is still encoded."""
+    from types import SimpleNamespace
+
+    from ui.app.dataviews import conformed, encode_plan
+    from ui.shared.widgets import encode_one
+
+    model = _model(0.0)
+    counted = _CountedLinear(model.enc.in_features, model.enc.out_features)
+    counted.load_state_dict(model.enc.state_dict())
+    model.enc = counted
+    encode_plan(model, "counted-enc", "mnist5k", "{}", (3, 32, 32), (0.0, 0.0, 0.0), 2000, 0.01)
+    images, _, _ = conformed("mnist5k", "{}", (3, 32, 32), (0.0, 0.0, 0.0), 2)
+    ctx = SimpleNamespace(model=model, key="counted-enc")
+    before = _CountedLinear.calls
+    code = encode_one(ctx, torch.from_numpy(images[0]))
+    assert _CountedLinear.calls == before  # the timed encode's code
+    np.testing.assert_allclose(code, inference.encode_codes(model, images[:1])[0], rtol=0, atol=1e-6)
+    before = _CountedLinear.calls
+    encode_one(SimpleNamespace(model=model, key="another-key"), torch.from_numpy(images[0]))
+    encode_one(ctx, torch.from_numpy(images[1]))
+    assert _CountedLinear.calls == before + 2  # another model key, another image: encoded
+
+
 def test_a_model_without_a_posterior_says_why_it_shows_no_scores(app_env, tmp_path, monkeypatch):
     diffusers = pytest.importorskip("diffusers")
     tiny = dict(encoder_block_out_channels=(8, 8), decoder_block_out_channels=(8, 8), num_encoder_blocks=(1, 1),

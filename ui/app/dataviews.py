@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,8 +198,9 @@ def encode_plan(_model, model_key: str, name: str, options_json: str, shape: tup
 
     images, _, _ = conformed(name, options_json, shape, background, TIMED_ITEMS)
     start = time.perf_counter()
-    inference.encode_codes(_model, images[:1])  # first call at this shape: allocator and kernel set-up included
+    first = inference.encode_codes(_model, images[:1])  # first call at this shape: allocator and kernel set-up included
     per_item = time.perf_counter() - start
+    _keep_timed_code(model_key, images[0], first[0])
     if per_item < seconds / 8:  # a small model: time TIMED_ITEMS more without the set-up
         start = time.perf_counter()
         inference.encode_codes(_model, images)
@@ -208,6 +211,28 @@ def encode_plan(_model, model_key: str, name: str, options_json: str, shape: tup
     budget = side.budget.Budget(seconds=float(seconds), batch_bytes=int(batch_gb * 2**30))
     plan = inference.run(side.budget.plan_encode, _model, limit, per_item, budget, tuple(shape[1:]), str(_model.device))
     return plan.items, plan.batch, "; ".join(plan.notes)
+
+
+# encode_plan's timed encode is of the data set's first item, where a walk starts: its code is kept here for
+# encode_one (ui/shared/widgets.py) rather than encoded again, seconds for a Stable-Diffusion-sized encoder. The
+# timing itself always comes from a real encode: a cached code passed off as one would size the plan as if the
+# encoder were fast. (model key, image (C, H, W), code (D,)), the newest last.
+_TIMED_CODES: deque[tuple[str, np.ndarray, np.ndarray]] = deque(maxlen=8)
+_TIMED_LOCK = threading.Lock()
+
+
+def _keep_timed_code(model_key: str, image: np.ndarray, code: np.ndarray) -> None:
+    with _TIMED_LOCK:
+        _TIMED_CODES.append((model_key, image, code))
+
+
+def timed_code(model_key: str, image: np.ndarray) -> np.ndarray | None:
+    """The code (D,) that encode_plan's timed encode gave for this very image (C, H, W) under `model_key`, or None."""
+    with _TIMED_LOCK:
+        for key, kept, code in reversed(_TIMED_CODES):
+            if key == model_key and kept.shape == image.shape and np.array_equal(kept, image):
+                return code.copy()
+    return None
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -12,6 +12,7 @@ import streamlit as st
 from explorer.images import UPLOAD_TYPES, ImageInputError, ImageLimits, display_scale, load_image, to_uint8
 from ui.services import inference
 from ui.app.context import Ctx
+from ui.app.dataviews import timed_code
 
 if TYPE_CHECKING:
     import torch
@@ -156,7 +157,8 @@ def encode_one(ctx: Ctx, image: torch.Tensor) -> np.ndarray:
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _encode_one(_model, model_key: str, image: np.ndarray) -> np.ndarray:
-    return inference.encode_codes(_model, image[None])[0]
+    kept = timed_code(model_key, image)  # the data plan's timed encode of a data set's first item
+    return kept if kept is not None else inference.encode_codes(_model, image[None])[0]
 
 
 def reconstruct_one(ctx: Ctx, image: torch.Tensor) -> np.ndarray:
