@@ -1,0 +1,75 @@
+"""How much of the shipped teacher's decode of a photograph depends on the whole photograph, rather than on the code
+near each pixel? A student of TAESD's form (convolutions only, no normalisation) sees a bounded window of the code;
+the teacher's decoder normalises every block with GroupNorm, whose statistics are taken over the whole frame. On each
+held-out photograph of `photos`, whole (the frames `vae-distill` scores), the teacher decodes its own code in tiles of
+N cells, each with `--context` cells more at every side, and keeps each tile's centre: PSNR against its decode of the
+whole frame at once, beside the student's. Then the teacher against the photograph itself: decoding the whole frame
+at once, and with diffusers' tiling (tiles of its `sample_size`, the crop size it was trained on, blended where they
+overlap), and the student against that tiled decode.
+
+    python references/teacher_locality.py pretrained/kl-f4-photos-student [--teacher pretrained/kl-f4-photos]
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from explorer.analysis.teacher import psnr
+from explorer.data import load_dataset
+from explorer.models.base import VAE
+from explorer.preview.distill.crops import student_decode
+from explorer.preview.distill.job import scoring_pair, scoring_pair_parser
+from explorer.preview.distill.scores import evaluation_frames, frame_refs
+
+
+def tiled_decode(teacher: VAE, code: Tensor, tile: int, context: int, factor: int) -> Tensor:
+    """The teacher's decode (1, C, H * f, W * f) of `code` (1, C_lat, H, W), `tile` cells at a time: each tile is
+    decoded with `context` cells more at every side (fewer at the frame's edge) and only its own cells are kept."""
+    height, width = code.shape[-2:]
+    step = tile - 2 * context
+    if step < 1:
+        raise ValueError(f"a tile of {tile} cells keeps nothing with {context} cells of context at each side")
+    out = None
+    for top in range(0, height, step):
+        for left in range(0, width, step):
+            t0, l0 = max(0, top - context), max(0, left - context)
+            t1, l1 = min(height, top + step + context), min(width, left + step + context)
+            decoded = teacher.decode_code(code[..., t0:t1, l0:l1]).float().clamp(0, 1)
+            if out is None:
+                out = decoded.new_zeros(1, decoded.shape[1], height * factor, width * factor)
+            rows, cols = min(step, height - top) * factor, min(step, width - left) * factor
+            ty, tx = (top - t0) * factor, (left - l0) * factor
+            out[..., top * factor:top * factor + rows, left * factor:left * factor + cols] = \
+                decoded[..., ty:ty + rows, tx:tx + cols]
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = scoring_pair_parser(__doc__.split("\n\n")[0])
+    ap.add_argument("--tiles", type=int, nargs="+", default=[24, 48, 96], help="tile sides to decode in (cells)")
+    ap.add_argument("--context", type=int, default=8, help="cells of context at each side of a tile")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    teacher, student, factor = scoring_pair(args.student, args.teacher)
+    refs = frame_refs(teacher, evaluation_frames(load_dataset("photos"), factor))
+    tiles = " | ".join(f"teacher in {t}-cell tiles" for t in args.tiles)
+    print(f"| photograph | code (cells) | student vs the teacher's whole-frame decode | {tiles} | the teacher vs the "
+          "photograph: whole frame / diffusers' tiling | the student vs the teacher's tiled decode |")
+    print("|---|---|---|" + "---|" * len(args.tiles) + "---|---|")
+    with torch.no_grad():
+        for name, image, code, whole in zip(refs.names, refs.images, refs.codes, refs.decodes):
+            shown = student_decode(student, code).clamp(0, 1)
+            tiled = " | ".join(f"{psnr(whole, tiled_decode(teacher, code, t, args.context, factor)):.2f}"
+                               for t in args.tiles)
+            teacher.vae.enable_tiling()
+            try:
+                diffusers_tiled = teacher.decode_code(code).float().clamp(0, 1)
+            finally:
+                teacher.vae.disable_tiling()
+            print(f"| {name} | {code.shape[-2]}x{code.shape[-1]} | {psnr(whole, shown):.2f} | {tiled} | "
+                  f"{psnr(image, whole):.2f} / {psnr(image, diffusers_tiled):.2f} | {psnr(diffusers_tiled, shown):.2f} |",
+                  flush=True)
+
+if __name__ == "__main__":
+    main()
