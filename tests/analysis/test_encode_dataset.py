@@ -197,7 +197,7 @@ MEMORY_SCRIPT = textwrap.dedent("""
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) * 1024
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # a tiny model: a second thread adds CPU, not speed, and takes the other worker's core
     model = build_model("mlp", input_shape=(3, 32, 32), latent_dim=16, hidden_sizes=(16,))
     encode_dataset(model, ShapesStream(64), tempfile.mkdtemp(), batch_size=64, show_progress=False)  # warm up
     base = hwm()
@@ -209,7 +209,7 @@ MEMORY_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.slow  # 100,000 generated images through a tiny model (~10 s on an idle 2-core machine)
+@pytest.mark.slow  # 100,000 generated images through a tiny model (about 12 s on one thread of this 2-core machine)
 def test_peak_memory_grows_with_the_codes_not_the_images() -> None:
     # 100,000: stacked as float the images would take 1.2 GB, 8x the bound below; the peak measured 66 MiB above
     # the baseline at 50,000 items, so the bound still has room and stacking still fails it
