@@ -20,6 +20,7 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from explorer.files import atomic_write_bytes
+from explorer.models.foreign.detect import TRAINING_RECORD
 
 LIBRARY_NAME = "vae-latent-explorer"
 TASK_TYPE = "unconditional-image-generation"  # the Hub's task closest to a VAE's; task_name says what is scored
@@ -41,6 +42,8 @@ METRIC_DESCRIPTIONS = {
     "attribute_grammatical": "share of captions decoded from test codes that parse as the grammar's sentences",
     "mean_psnr_whole_db": "PSNR of held-out whole photographs reconstructed from the posterior mean, dB (higher is better)",
     "mean_psnr_tiles_db": "PSNR of held-out photographs' 64 px tiles, each reconstructed on its own, dB (higher is better)",
+    "mean_psnr_loaded_db": "PSNR of held-out whole photographs as the explorer runs the folder (in its 64 px tiles, "
+                           "overlapping and blended), dB (higher is better)",
     "test_elbo_nats": "ELBO on the test split at the end of training, nats per image (higher is better)",
 }
 METRIC_PATTERNS = (  # families of scores, described by their pattern
@@ -49,6 +52,8 @@ METRIC_PATTERNS = (  # families of scores, described by their pattern
     (re.compile(r"^attribute_acc_(\w+)$"), "accuracy of the {0} named in captions decoded from test codes"),
     (re.compile(r"^psnr_whole_db\.(\w+)$"), "PSNR of the held-out photograph {0}, reconstructed whole, dB"),
     (re.compile(r"^psnr_tiles_db\.(\w+)$"), "PSNR of the held-out photograph {0} over its 64 px tiles, dB"),
+    (re.compile(r"^psnr_loaded_db\.(\w+)$"), "PSNR of the held-out photograph {0} as the explorer runs the folder "
+                                              "(in its 64 px tiles, blended), dB"),
 )
 # numbers in metrics.json that describe the run, not the model's quality
 NOT_SCORES = {"iwae_k", "active_unit_threshold", "latent_dims", "test_items", "caption_test_items", "prediction_draws",
@@ -290,8 +295,8 @@ def folder_card_data(folder: str | Path) -> ModelCardData:
     checkpoint's config.json and metrics.json, or the teacher's (diffusers) config.json and teacher.json."""
     folder = Path(folder)
     config = json.loads((folder / "config.json").read_text())
-    if (folder / "teacher.json").is_file():  # the shipped diffusers teacher (explorer.analysis.teacher)
-        return teacher_card_data(folder.name, json.loads((folder / "teacher.json").read_text()))
+    if (folder / TRAINING_RECORD).is_file():  # the shipped diffusers teacher (explorer.analysis.teacher)
+        return teacher_card_data(folder.name, json.loads((folder / TRAINING_RECORD).read_text()))
     if (folder / "student.json").is_file():  # a distilled student (explorer.preview.distill)
         return student_card_data(folder.name, json.loads((folder / "student.json").read_text()))
     metrics_path = folder / "metrics.json"

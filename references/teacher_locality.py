@@ -4,8 +4,8 @@ the teacher's decoder normalises every block with GroupNorm, whose statistics ar
 held-out photograph of `photos`, whole (the frames `vae-distill` scores), the teacher decodes its own code in tiles of
 N cells, each with `--context` cells more at every side, and keeps each tile's centre: PSNR against its decode of the
 whole frame at once, beside the student's. Then the teacher against the photograph itself: decoding the whole frame
-at once, and with diffusers' tiling (tiles of its `sample_size`, the crop size it was trained on, blended where they
-overlap), and the student against that tiled decode.
+at once, and as the explorer loads the folder (diffusers' tiling at the crop size it was trained on, `tile` in its
+teacher.json: tiles overlapping by a quarter, blended), and the student against that decode (of that tiled encode's code).
 
     python references/teacher_locality.py pretrained/kl-f4-photos-student [--teacher pretrained/kl-f4-photos]
 """
@@ -52,24 +52,25 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     teacher, student, factor = scoring_pair(args.student, args.teacher)
-    refs = frame_refs(teacher, evaluation_frames(load_dataset("photos"), factor))
+    frames = evaluation_frames(load_dataset("photos"), factor)
+    with teacher.whole_frames():  # each frame in one piece, as diffusers decodes a folder by default
+        refs = frame_refs(teacher, frames)
     tiles = " | ".join(f"teacher in {t}-cell tiles" for t in args.tiles)
     print(f"| photograph | code (cells) | student vs the teacher's whole-frame decode | {tiles} | the teacher vs the "
-          "photograph: whole frame / diffusers' tiling | the student vs the teacher's tiled decode |")
+          "photograph: whole frame / in its tiles, as loaded | the student vs the teacher's tiled decode |")
     print("|---|---|---|" + "---|" * len(args.tiles) + "---|---|")
     with torch.no_grad():
         for name, image, code, whole in zip(refs.names, refs.images, refs.codes, refs.decodes):
             shown = student_decode(student, code).clamp(0, 1)
-            tiled = " | ".join(f"{psnr(whole, tiled_decode(teacher, code, t, args.context, factor)):.2f}"
-                               for t in args.tiles)
-            teacher.vae.enable_tiling()
-            try:
-                diffusers_tiled = teacher.decode_code(code).float().clamp(0, 1)
-            finally:
-                teacher.vae.disable_tiling()
+            with teacher.whole_frames():
+                tiled = " | ".join(f"{psnr(whole, tiled_decode(teacher, code, t, args.context, factor)):.2f}"
+                                   for t in args.tiles)
+            # as the explorer loads the folder: encoded and decoded in tiles of its training crops (teacher.json)
+            loaded_code = teacher.encode_code(image).float()
+            as_loaded = teacher.decode_code(loaded_code).float().clamp(0, 1)
+            follows = psnr(as_loaded, student_decode(student, loaded_code).clamp(0, 1))
             print(f"| {name} | {code.shape[-2]}x{code.shape[-1]} | {psnr(whole, shown):.2f} | {tiled} | "
-                  f"{psnr(image, whole):.2f} / {psnr(image, diffusers_tiled):.2f} | {psnr(diffusers_tiled, shown):.2f} |",
-                  flush=True)
+                  f"{psnr(image, whole):.2f} / {psnr(image, as_loaded):.2f} | {follows:.2f} |", flush=True)
 
 if __name__ == "__main__":
     main()

@@ -336,6 +336,12 @@ class VAE(nn.Module):
         learned = "learned" if self.config.learn_scale else "fixed"
         return f"Gaussian per pixel on [0, 1] with a {learned} per-channel scale"
 
+    @contextmanager
+    def whole_frames(self) -> Iterator[None]:
+        """Within it, images of any size are encoded and decoded in one piece. Every family runs so already; one
+        that encodes large images in tiles (a diffusers folder trained on crops) turns its tiles off here."""
+        yield
+
     # -- discrete codes (only where `capabilities().discrete_code`) --------------------------------
     def code_levels(self) -> tuple[CodeLevel, ...]:
         """The grids of code indices, coarsest last (one for a VQ-VAE or FSQ, top and bottom for a two-level one)."""

@@ -19,6 +19,9 @@ DIFFUSERS_CLASS = "AutoencoderKL"
 # diffusers autoencoders the explorer loads from a folder (AutoencoderTiny and AutoencoderDC have no posterior)
 DIFFUSERS_CLASSES = ("AutoencoderKL", "AutoencoderTiny", "AutoencoderDC", "VQModel")
 DIFFUSERS_WEIGHTS = "diffusion_pytorch_model.safetensors"
+# beside a diffusers folder this project trained (explorer.analysis.teacher): its scores and the crop size it was
+# trained on ("tile", px), which the explorer then encodes and decodes larger images in (diffusers' tiling)
+TRAINING_RECORD = "teacher.json"
 DIFFUSERS_BIN = "diffusion_pytorch_model.bin"
 ONNX_SPEC = "onnx_vae.json"
 ONNX_ENCODER = "encoder.onnx"
@@ -133,7 +136,21 @@ def _shape_text(shape: Any) -> str:
     return "x".join(str(int(s)) for s in shape)
 
 
-def _diffusers_summary(config: dict[str, Any]) -> str:
+def trained_tile_px(folder: Path) -> int:
+    """The crop size (px a side) the diffusers folder's training record says it was trained on, or 0 (no record:
+    a folder trained elsewhere, decoded whole as diffusers does). ForeignModelError names a record that is not
+    JSON or whose tile is not a positive integer."""
+    record = folder / TRAINING_RECORD
+    if not record.is_file():
+        return 0
+    data = read_small_json(record)
+    tile = data.get("tile", 0) if isinstance(data, dict) else None
+    if not isinstance(tile, int) or isinstance(tile, bool) or tile < 0:
+        raise ForeignModelError(f"{record}: tile must be a whole number of pixels, got {tile!r}")
+    return tile
+
+
+def _diffusers_summary(config: dict[str, Any], tile_px: int = 0) -> str:
     name = config.get("_class_name", DIFFUSERS_CLASS)
     if name == "VQModel":
         return (f"diffusers VQModel, {config.get('num_vq_embeddings', 256)} codes, grid "
@@ -148,6 +165,8 @@ def _diffusers_summary(config: dict[str, Any]) -> str:
     text = f"diffusers {DIFFUSERS_CLASS}, latent {_shape_text(latent)}, scaling {config.get('scaling_factor', 0.18215):g}"
     if config.get("shift_factor") is not None:
         text += f", shift {config['shift_factor']:g}"
+    if tile_px:
+        text += f", in {tile_px} px tiles (its training crops)"
     return text
 
 
@@ -181,7 +200,7 @@ def describe_model_path(path: str | Path) -> dict[str, Any]:
             if not (path / NATIVE_WEIGHTS).is_file():
                 raise ForeignModelError(f"{path} is not a checkpoint: {NATIVE_WEIGHTS} is missing")
         elif kind == "diffusers":
-            entry["summary"] = _diffusers_summary(read_small_json(path / CONFIG_NAME))
+            entry["summary"] = _diffusers_summary(read_small_json(path / CONFIG_NAME), trained_tile_px(path))
         elif kind == "onnx":
             entry["summary"] = _onnx_summary(read_small_json(path / ONNX_SPEC))
         elif kind == "optimum":
