@@ -151,6 +151,10 @@ def card_markdown(name: str, info: dict[str, Any]) -> str:
             f"teacher writes {factor}, and is scored against the teacher's decode pooled {factor // decoder_factor}x"
             f"{factor // decoder_factor}. The pages upscale its frames while a slider moves; the explorer does not load "
             "it as a model.") if decoder_factor != factor else ""
+    tile = info.get("teacher_tile_px") or 0
+    tiled = (f"\nThe teacher as the explorer loads it: it encodes and decodes a frame over {tile} px in {tile} px tiles, "
+             "the crops it was trained on (diffusers' tiling: overlapping by a quarter, blended), and the student "
+             "is trained and scored against that decode.\n") if tile else ""
     return f"""# {name}
 
 A distilled preview decoder (and encoder) for the teacher `{info['teacher']}` (weights digest
@@ -169,7 +173,7 @@ image = (student.decode(code).sample + 1) / 2        # code: the teacher's scale
 (onnxruntime on one CPU thread: {ort}).
 
 ## PSNR against the teacher, full frames of held-out photographs
-
+{tiled}
 | decoder | mean PSNR (dB) | per frame (dB) |
 |---|---|---|
 | this student, on the teacher's code | **{scores['mean_decoder_psnr_db']:.2f}** | {per} |
@@ -236,6 +240,8 @@ def distill_teacher(teacher_path: str | Path, data: str = "photos", out: str | P
         "steps": state.step, "train_seconds": round(state.seconds, 1), "device": str(teacher.device),
         "threads": threads, "session_seconds": round(time.perf_counter() - start, 1), "scores": scores,
         "eval_frames": {name: list(image.shape[1:]) for name, image in frames.items()},
+        # the teacher as loaded: 0 decodes frames whole, else in tiles of this many px (its training crops)
+        "teacher_tile_px": teacher.config.tile_px if isinstance(teacher, DiffusersKLVAE) else 0,
         "history": state.history, "command": command or f"distill_teacher({shlex.quote(str(teacher_path))}, {data!r})",
         "explorer_version": explorer.__version__, "torch_version": torch.__version__,
     }

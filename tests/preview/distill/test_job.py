@@ -4,6 +4,7 @@ decoder and encoder agree with torch within 1e-5."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from explorer.cache import weights_digest
 from explorer.models.foreign.diffusers_plain import load_plain
 from explorer.preview.distill.folder import cache_folder, find_student, read_student
 from explorer.preview.distill.crops import student_decode
-from explorer.preview.distill.job import distill_teacher, scoring_pair, scoring_pair_parser
+from explorer.preview.distill.job import card_markdown, distill_teacher, scoring_pair, scoring_pair_parser
 from tests.support.distill import TINY_RECIPE, TINY_WIDTH, make_teacher
 
 # the linear tier and onnxruntime timings are the bench's
@@ -99,3 +100,20 @@ def test_scoring_pair_parser_takes_the_pair_and_the_studys_own_options():
     assert vars(ap.parse_args(["runs/s"])) == {"student": "runs/s", "teacher": "pretrained/kl-f4-photos", "window": 17}
     assert vars(ap.parse_args(["runs/s", "--teacher", "t", "--window", "9"])) == {"student": "runs/s", "teacher": "t",
                                                                                     "window": 9}
+
+
+@pytest.mark.slow
+def test_the_shipped_students_card_psnr_is_what_the_weights_give_and_above_25_db():
+    """The shipped student against the shipped teacher as the explorer loads it (in its 64 px tiles), on the full
+    frames of the held-out photographs: student.json's figures, each at least the 25 dB the preview promises."""
+    from explorer.data import load_dataset
+    from explorer.preview.distill.scores import evaluation_frames, frame_refs, student_scores
+
+    pretrained = Path(__file__).resolve().parents[3] / "pretrained"
+    info = json.loads((pretrained / "kl-f4-photos-student" / "student.json").read_text())
+    teacher, student, factor = scoring_pair(pretrained / "kl-f4-photos-student", pretrained / "kl-f4-photos")
+    assert info["teacher_tile_px"] == teacher.config.tile_px == 64
+    scores = student_scores(teacher, student, frame_refs(teacher, evaluation_frames(load_dataset("photos"), factor)))
+    for name, db in info["scores"]["decoder_psnr_db"].items():
+        assert scores["decoder_psnr_db"][name] == pytest.approx(db, abs=0.01) and db >= 25.0, name
+    assert "64 px tiles" in card_markdown("kl-f4-photos-student", info)
