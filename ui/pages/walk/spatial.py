@@ -322,12 +322,15 @@ def live_walk_ui(ctx: Ctx, code: np.ndarray, pca: ch.ChannelPCA, cells: np.ndarr
     full = decode_ui(ctx.model, ctx.key, moved, "walk", slot)
     payload = None if full is None else spatial_live.image_payload(full, 0 if release is None else release.nonce)
     lists = preview.as_lists()
+    student = _student(ctx)
     spatial_live.spatial_live(LIVE_KEY, code, code_key, lists["weights"], lists["bias"], directions, scales, labels,
                               [(-SLIDER_RANGE, SLIDER_RANGE)] * k, values, mask, payload, display_size=256,
                               note="" if full is not None else "No full decode for this release: it was cancelled "
-                              "or refused (the message above says which); the preview stays.", **_student(ctx))
+                              "or refused (the message above says which); the preview stays.", **student)
+    distilled = (", replaced as its frames arrive by the distilled preview (a small decoder trained to follow this "
+                 "model, run in a Web Worker)") if student else ""
     st.caption(f"Directions 1-{min(AXES_SHOWN, code.shape[0])} are principal directions of channel space (over "
                f"{basis}); channels move one channel; each in units of its spread. While you drag or paint, the image "
-               "is the linear preview (a fitted latent -> RGB map, painted in the page); on release the server decodes "
-               "the code fully and that replaces it. The label under the image says which one you see.")
+               f"is the linear preview (a fitted latent -> RGB map, painted in the page){distilled}; on release the "
+               "server decodes the code fully and that replaces it. The label under the image says which one you see.")
     latent_files.code_download_ui(ctx, moved, prefix="spatial_live")  # beside the server walk's own while the page loads
