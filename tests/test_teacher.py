@@ -50,7 +50,6 @@ def test_the_teacher_runs_large_images_in_the_tiles_it_was_trained_on_and_other_
     model = from_pretrained(TEACHER, "cpu")
     assert model.config.tile_px == 64 and model.vae.use_tiling
     assert (model.vae.tile_sample_min_size, model.vae.tile_latent_min_size) == (64, 16)
-    assert "64 px tiles" in model.config.tiling_note()
     with model.whole_frames():
         assert not model.vae.use_tiling
     assert model.vae.use_tiling
@@ -59,7 +58,8 @@ def test_the_teacher_runs_large_images_in_the_tiles_it_was_trained_on_and_other_
     for name in ("config.json", "diffusion_pytorch_model.safetensors"):
         shutil.copy(TEACHER / name, elsewhere / name)
     plain = from_pretrained(elsewhere, "cpu")
-    assert plain.config.tile_px == 0 and not plain.vae.use_tiling and plain.config.tiling_note() == ""
+    assert plain.config.tile_px == 0 and not plain.vae.use_tiling
+    assert describe_model_path(elsewhere)["summary"].endswith(f"scaling {plain.config.scaling_factor:g}")
     (elsewhere / "teacher.json").write_text(json.dumps({"tile": "64"}))
     with pytest.raises(CheckpointError, match="tile must be a whole number of pixels"):
         from_pretrained(elsewhere, "cpu")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,6 @@ from explorer.models.foreign.detect import TRAINING_RECORD
 
 PSNR_FLOOR_DB = 22.0  # what the card promises on the held-out photographs
 CARD_NAME = "README.md"
-SCORES_NAME = TRAINING_RECORD
 
 
 def psnr(reference: Tensor, estimate: Tensor) -> float:
@@ -49,9 +49,7 @@ def whole_photo_psnr(model: VAE, photo: Tensor, multiple: int = 8, as_loaded: bo
     and decodes large images in tiles (`VAE.whole_frames`)."""
     x = cut_to_multiple(photo, multiple)
     x = (x.float() / 255.0 if x.dtype == torch.uint8 else x.float()).unsqueeze(0).to(model.device)
-    if as_loaded:
-        return psnr(x, model.reconstruct(x))
-    with model.whole_frames():
+    with nullcontext() if as_loaded else model.whole_frames():
         return psnr(x, model.reconstruct(x))
 
 
@@ -100,7 +98,7 @@ def export_teacher(run: str | Path, out: str | Path, data: DataSplit, recipe: st
     out.mkdir(parents=True, exist_ok=True)
     model.save_diffusers(out, scaling_factor=scaling)
     # the record first holds the crop size alone, so that the reloaded folder runs in its tiles as the explorer will
-    (out / SCORES_NAME).write_text(json.dumps({"tile": DEFAULT_CROP}) + "\n")
+    (out / TRAINING_RECORD).write_text(json.dumps({"tile": DEFAULT_CROP}) + "\n")
     reloaded = from_pretrained(out, device)  # the same path a Stable Diffusion VAE folder takes
     photos = data.extras["held_out_photos"]
     scores = photo_scores(reloaded, photos, DEFAULT_CROP)
@@ -120,7 +118,7 @@ def export_teacher(run: str | Path, out: str | Path, data: DataSplit, recipe: st
         "batch_size": training.get("batch_size"), "lr": training.get("lr"), "beta": training.get("beta"),
         "epochs": training.get("epochs"),
     })
-    (out / SCORES_NAME).write_text(json.dumps(scores, indent=2) + "\n")
+    (out / TRAINING_RECORD).write_text(json.dumps(scores, indent=2) + "\n")
     (out / CARD_NAME).write_text(render_teacher_card(out.name, model, data, scores))
     return scores
 

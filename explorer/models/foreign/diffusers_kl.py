@@ -66,16 +66,14 @@ class DiffusersKLConfig(ScaledLatentConfig):
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
         if self.preset and self.preset not in PRESET_NAMES:
             raise ValueError(f"preset must be one of {sorted(PRESET_NAMES)}, got {self.preset!r}")
-        factor = self.input_shape[1] // self.latent_shape[1]
-        if self.tile_px < 0 or self.tile_px % factor:
-            raise ValueError(f"tile_px must be 0 or a multiple of the downsampling factor {factor}, got {self.tile_px}")
+        if self.tile_px < 0 or self.tile_px % self.downsampling:
+            raise ValueError(f"tile_px must be 0 or a multiple of the downsampling factor {self.downsampling}, "
+                             f"got {self.tile_px}")
 
-    def tiling_note(self) -> str:
-        """One line for the page: how an image larger than the model's tiles is encoded and decoded ("" when whole)."""
-        if not self.tile_px:
-            return ""
-        return (f"images over {self.tile_px} px are encoded and decoded in {self.tile_px} px tiles, the crops it was "
-                "trained on (diffusers' tiling: overlapping by a quarter, blended)")
+    @property
+    def downsampling(self) -> int:
+        """Image pixels per latent cell along a side."""
+        return self.input_shape[1] // self.latent_shape[1]
 
     def scaling_note(self) -> str:
         """One line for the page beside the image: which scaling is used and where it came from, e.g.
@@ -231,7 +229,7 @@ class DiffusersKLVAE(ScaledLatentVAE):
     def config_capabilities(cls, config: VAEConfig) -> Capabilities:
         """A foreign spatial model that, being convolutional, takes any multiple of its downsampling factor."""
         base = super().config_capabilities(config)
-        factor = config.input_shape[1] // config.latent_shape[1] if isinstance(config, DiffusersKLConfig) else 0
+        factor = config.downsampling if isinstance(config, DiffusersKLConfig) else 0
         return replace(base, size_multiple=int(factor))
 
     @classmethod
@@ -248,7 +246,7 @@ class DiffusersKLVAE(ScaledLatentVAE):
         if config.tile_px:
             vae.enable_tiling()
             vae.tile_sample_min_size = config.tile_px
-            vae.tile_latent_min_size = config.tile_px // (config.input_shape[1] // config.latent_shape[1])
+            vae.tile_latent_min_size = config.tile_px // config.downsampling
         return cls(config, vae if config.dtype == "float32" else vae.to(DTYPES[config.dtype]))
 
     @contextmanager
