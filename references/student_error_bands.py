@@ -14,16 +14,13 @@ import torch.nn.functional as F
 from explorer.analysis.teacher import psnr
 from explorer.data import load_dataset
 from explorer.preview.distill.crops import student_decode
-from explorer.preview.distill.job import scoring_pair, scoring_pair_parser
+from explorer.preview.distill.job import scoring_study
 from explorer.preview.distill.scores import evaluation_frames, frame_refs
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = scoring_pair_parser(__doc__.split("\n\n")[0])
-    ap.add_argument("--window", type=int, default=17, help="side of the low band's window (px, odd)")
-    args = ap.parse_args(argv)
-    torch.set_num_threads(1)
-    teacher, student, factor = scoring_pair(args.student, args.teacher)
+    args, teacher, student, factor = scoring_study(__doc__.split("\n\n")[0], argv, lambda ap: ap.add_argument(
+        "--window", type=int, default=17, help="side of the low band's window (px, odd)"))
     refs = frame_refs(teacher, evaluation_frames(load_dataset("photos"), factor))
     print(f"| photograph | PSNR (dB) | without a global offset per channel | without the error's {args.window} px local "
           "mean | offset (R, G, B) |")

@@ -13,17 +13,14 @@ import torch
 from explorer.analysis.teacher import cut_to_multiple, psnr
 from explorer.data.photos import HELD_OUT, TRAIN_PHOTOS, load_photo
 from explorer.preview.distill.crops import at_size, interior, student_decode
-from explorer.preview.distill.job import scoring_pair, scoring_pair_parser
+from explorer.preview.distill.job import scoring_study
 
 BORDER_PX = 16
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = scoring_pair_parser(__doc__.split("\n\n")[0])
-    ap.add_argument("--side", type=int, default=384, help="the centre crop's side, at most (px)")
-    args = ap.parse_args(argv)
-    torch.set_num_threads(1)
-    teacher, student, factor = scoring_pair(args.student, args.teacher)
+    args, teacher, student, factor = scoring_study(__doc__.split("\n\n")[0], argv, lambda ap: ap.add_argument(
+        "--side", type=int, default=384, help="the centre crop's side, at most (px)"))
     print(f"| photograph | seen in training | crop | PSNR (dB) | inside a {BORDER_PX} px border (dB) |")
     print("|---|---|---|---|---|")
     for name in TRAIN_PHOTOS + HELD_OUT:

@@ -12,6 +12,8 @@ teacher.json: tiles overlapping by a quarter, blended), and the student against 
 
 from __future__ import annotations
 
+import argparse
+
 import torch
 from torch import Tensor
 
@@ -19,7 +21,7 @@ from explorer.analysis.teacher import psnr
 from explorer.data import load_dataset
 from explorer.models.base import VAE
 from explorer.preview.distill.crops import student_decode
-from explorer.preview.distill.job import scoring_pair, scoring_pair_parser
+from explorer.preview.distill.job import scoring_study
 from explorer.preview.distill.scores import evaluation_frames, frame_refs
 
 
@@ -45,13 +47,13 @@ def tiled_decode(teacher: VAE, code: Tensor, tile: int, context: int, factor: in
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = scoring_pair_parser(__doc__.split("\n\n")[0])
+def _options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--tiles", type=int, nargs="+", default=[24, 48, 96], help="tile sides to decode in (cells)")
     ap.add_argument("--context", type=int, default=8, help="cells of context at each side of a tile")
-    args = ap.parse_args(argv)
-    torch.set_num_threads(1)
-    teacher, student, factor = scoring_pair(args.student, args.teacher)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args, teacher, student, factor = scoring_study(__doc__.split("\n\n")[0], argv, _options)
     frames = evaluation_frames(load_dataset("photos"), factor)
     with teacher.whole_frames():  # each frame in one piece, as diffusers decodes a folder by default
         refs = frame_refs(teacher, frames)

@@ -113,6 +113,17 @@ def upload_in_page(pg, name: str, data: bytes, mime: str = "image/png") -> None:
     wait_idle(pg, 800)
 
 
+def click_a_lone_point(pg, coords: np.ndarray) -> tuple[int, int]:
+    """Click the big map's lone point: of the 200 points farthest from the middle of `coords` (N, 2), the first on
+    the canvas; (that point's index, the index the map then pins)."""
+    for idx in np.argsort(-np.abs(coords.astype(float) - np.median(coords, 0)).sum(1))[:200]:
+        where = pg.evaluate(f"window.__bigMap.locate({int(idx)})")
+        if where["inside"]:
+            pg.mouse.click(where["x"], where["y"])
+            return int(idx), int(pg.get_by_test_id("big-map-pinned").get_attribute("data-index"))
+    raise AssertionError("none of the 200 points farthest from the middle is on the canvas")
+
+
 def dom_nodes(pg) -> int:
     """The page's live DOM nodes after a forced garbage collection (detached ones that something keeps included)."""
     cdp = pg.context.new_cdp_session(pg)

@@ -18,7 +18,7 @@ import pytest
 from tests.support.bigmap_points import clustered
 from tests.support.offline import LOCAL_HOSTS, block_foreign
 from conftest import served_script
-from driver import expect_in_page_decoding, wait_idle
+from driver import click_a_lone_point, expect_in_page_decoding, wait_idle
 from ui.components.bigmap import data_bounds, quantize, select_box
 
 
@@ -152,16 +152,7 @@ def test_click_returns_the_index_and_send_to_walk(tall, demo_url, points):
     page = tall
     _open(page, demo_url)
     coords, labels, bounds, q = points
-    # a lone point: the one farthest from its cluster's middle, still on the canvas
-    target = None
-    for idx in np.argsort(-np.abs(coords - np.median(coords, 0)).sum(1))[:200]:
-        where = page.evaluate(f"window.__bigMap.locate({int(idx)})")
-        if where["inside"]:
-            target = int(idx)
-            break
-    assert target is not None
-    page.mouse.click(where["x"], where["y"])
-    pinned = int(page.get_by_test_id("big-map-pinned").get_attribute("data-index"))
+    target, pinned = click_a_lone_point(page, coords)
     s = page.evaluate("window.__bigMap.current().view.s")
     assert np.hypot(*(q[pinned].astype(float) - q[target].astype(float))) * s <= 2, (pinned, target)
     page.get_by_text(f"clicked={pinned}").wait_for(timeout=30_000)

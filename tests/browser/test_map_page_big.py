@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import served_script
-from driver import choose, go, wait_idle
+from driver import choose, click_a_lone_point, go, wait_idle
 from explorer.analysis.encode_dataset import load_encoded
 from explorer.pca import fit_pca
 from ui.components.bigmap import data_bounds, quantize, select_box
@@ -117,15 +117,7 @@ def test_a_point_sent_to_the_walk_starts_it_there(tall, big_app, points):
     page = tall
     _open_map(page, big_app["url"])
     q = points["q"]
-    target = None
-    for idx in np.argsort(-np.abs(q.astype(float) - np.median(q, 0)).sum(1))[:200]:  # a lone point, on the canvas
-        where = page.evaluate(f"window.__bigMap.locate({int(idx)})")
-        if where["inside"]:
-            target = int(idx)
-            break
-    assert target is not None
-    page.mouse.click(where["x"], where["y"])
-    pinned = int(page.get_by_test_id("big-map-pinned").get_attribute("data-index"))
+    _, pinned = click_a_lone_point(page, q)
     page.get_by_role("heading", name=re.compile(rf"^Item {pinned} ")).wait_for(timeout=60_000)
     wait_idle(page)
     page.get_by_test_id("big-map-walk").click()

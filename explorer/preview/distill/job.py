@@ -81,11 +81,24 @@ def scoring_pair(student_folder: str | Path, teacher_path: str | Path) -> tuple[
 
 def scoring_pair_parser(description: str) -> argparse.ArgumentParser:
     """A command line's parser for a study that scores a student: the student folder, and `--teacher` (default the
-    shipped kl-f4-photos); the study adds its own options, then passes both to scoring_pair."""
+    shipped kl-f4-photos); scoring_study adds the study's own options."""
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("student", help="a student folder (vae-distill's --out)")
     ap.add_argument("--teacher", default="pretrained/kl-f4-photos", help="its teacher (default: %(default)s)")
     return ap
+
+
+def scoring_study(description: str, argv: list[str] | None,
+                  add_options: Callable[[argparse.ArgumentParser], object]) -> tuple[argparse.Namespace, VAE,
+                                                                                    torch.nn.Module, int]:
+    """The start of a study in references/ that scores a student: its command line (scoring_pair_parser, then the
+    study's own options from `add_options`) parsed from `argv`, one torch thread (the figures a table prints do not
+    then depend on the machine's cores), and the pair loaded; (arguments, teacher, student, factor)."""
+    ap = scoring_pair_parser(description)
+    add_options(ap)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    return (args, *scoring_pair(args.student, args.teacher))
 
 
 def teacher_spec(teacher: VAE, width: int = 32, decoder_factor: int = 0) -> StudentSpec:
@@ -258,4 +271,4 @@ def distill_teacher(teacher_path: str | Path, data: str = "photos", out: str | P
     return DistillResult(files, "trained")
 
 
-__all__ = ["DistillResult", "distill_teacher", "render_card", "scoring_pair", "teacher_model", "teacher_spec", "training_data"]
+__all__ = ["DistillResult", "distill_teacher", "render_card", "scoring_pair", "scoring_study", "teacher_model", "teacher_spec", "training_data"]

@@ -16,7 +16,7 @@ from explorer.cache import weights_digest
 from explorer.models.foreign.diffusers_plain import load_plain
 from explorer.preview.distill.folder import cache_folder, find_student, read_student
 from explorer.preview.distill.crops import student_decode
-from explorer.preview.distill.job import card_markdown, distill_teacher, scoring_pair, scoring_pair_parser
+from explorer.preview.distill.job import card_markdown, distill_teacher, scoring_pair, scoring_pair_parser, scoring_study
 from tests.support.distill import TINY_RECIPE, TINY_WIDTH, make_teacher
 
 # the linear tier and onnxruntime timings are the bench's
@@ -94,12 +94,23 @@ def test_scoring_pair_loads_the_shipped_teacher_and_student():
         assert student_decode(student, code).shape == (1, 3, 32, 32)
 
 
-def test_scoring_pair_parser_takes_the_pair_and_the_studys_own_options():
+def test_scoring_study_parses_the_pair_and_the_studys_own_options(monkeypatch):
+    """A study's start: the pair's arguments and its own, one torch thread, and the pair loaded from them."""
+    from explorer.preview.distill import job
+
+    loaded = []
+    monkeypatch.setattr(job, "scoring_pair", lambda student, teacher: loaded.append((student, teacher)) or ("T", "S", 4))
+    threads = torch.get_num_threads()
+    try:
+        args, teacher, student, factor = scoring_study("a study", ["runs/s", "--window", "9"], lambda ap: ap.add_argument(
+            "--window", type=int, default=17))
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
+    assert vars(args) == {"student": "runs/s", "teacher": "pretrained/kl-f4-photos", "window": 9}
+    assert (teacher, student, factor) == ("T", "S", 4) and loaded == [("runs/s", "pretrained/kl-f4-photos")]
     ap = scoring_pair_parser("a study")
-    ap.add_argument("--window", type=int, default=17)
-    assert vars(ap.parse_args(["runs/s"])) == {"student": "runs/s", "teacher": "pretrained/kl-f4-photos", "window": 17}
-    assert vars(ap.parse_args(["runs/s", "--teacher", "t", "--window", "9"])) == {"student": "runs/s", "teacher": "t",
-                                                                                    "window": 9}
+    assert vars(ap.parse_args(["runs/s", "--teacher", "t"])) == {"student": "runs/s", "teacher": "t"}
 
 
 @pytest.mark.slow
