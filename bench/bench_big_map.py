@@ -24,9 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -34,11 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.smoke import add_smoke_option, apply_smoke
-from tests.support.ports import free_port
-from tests.support.serve import CHROMIUM_ARGS as ARGS
+from tests.support.serve import demo_in_chromium
 from tests.support.bigmap_points import clustered
 from ui.components.bigmap import data_bounds, quantize
-from ui.components.devserver import ROOT, cached_assets, spawn_script, wait_healthy
+from ui.components.devserver import ROOT
 
 DEMO = ROOT / "tests" / "browser" / "bigmap_demo_app.py"  # a Streamlit script, run, not imported
 SERVE = ROOT / "tests" / "browser" / "bigmap_demo_serve.py"  # the demo inside st.App with the item route
@@ -204,32 +200,18 @@ def main() -> None:
                         help="plain `streamlit run` of the demo: the hovered item's image comes through a rerun")
     add_smoke_option(parser)
     args = apply_smoke(parser.parse_args(), sizes=[2_000])
-    from playwright.sync_api import sync_playwright
-
-    tmp = Path(tempfile.mkdtemp(prefix="bench-bigmap-"))
-    target = cached_assets()
-    env = dict(os.environ, BIGMAP_DEMO_CACHE=str(tmp / "cache"))
-    port = free_port()
-    # the server starts while Chromium does; awaited once the browser is up
-    proc = spawn_script(DEMO if args.no_item_route else SERVE, port, target, tmp / "streamlit.log", env)
     rows = []
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", headless=True, args=ARGS)
-            wait_healthy(proc, port, tmp / "streamlit.log")
-            for n in args.sizes:
-                ctx = browser.new_context(viewport={"width": 1500, "height": 1250})
-                page = ctx.new_page()
-                page.set_default_timeout(120_000)
-                counts = dict(visits=1, wheels=6, pans=6, hovers=6, prewarm=False) if args.smoke else {}
-                row = measure(page, f"http://127.0.0.1:{port}", n, args.trace, **counts)
-                print(json.dumps(row), flush=True)
-                rows.append(row)
-                ctx.close()
-            browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with demo_in_chromium(DEMO if args.no_item_route else SERVE, "BIGMAP_DEMO_CACHE",
+                          fresh_cache=not args.smoke) as (browser, url):
+        for n in args.sizes:
+            ctx = browser.new_context(viewport={"width": 1500, "height": 1250})
+            page = ctx.new_page()
+            page.set_default_timeout(120_000)
+            counts = dict(visits=1, wheels=6, pans=6, hovers=6, prewarm=False) if args.smoke else {}
+            row = measure(page, url, n, args.trace, **counts)
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+            ctx.close()
     print(f"\n{'n':>9} {'cold ms':>8} {'warm ms':>8} {'zoom p50/p95':>13} {'pan p50/p95':>12} {'hover p50/p95':>14} "
           f"{'server ms':>9} {'select ms':>9} {'+gallery':>8} {'B/pt':>5}")
     for r in rows:

@@ -20,18 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from bench.smoke import add_smoke_option, apply_smoke, settle
-from tests.support.ports import free_port
-from tests.support.serve import CHROMIUM_ARGS as ARGS
-from ui.components.devserver import ROOT, cached_assets, spawn_script, wait_healthy
+from tests.support.serve import demo_in_chromium
+from ui.components.devserver import ROOT
 
 TARGET_P95_MS = 33.0
 READY = "() => Object.values(window.__liveLatent?.status ?? {}).some(s => s.path === 'wasm' && s.sessionReady)"
@@ -89,33 +85,18 @@ def main() -> None:
     add_smoke_option(parser)
     args = apply_smoke(parser.parse_args(), seconds=0.5, strokes=1)
 
-    from playwright.sync_api import sync_playwright
-
-    tmp = Path(tempfile.mkdtemp(prefix="bench-draw-"))
-    port = free_port()
-    target = cached_assets()
-    env = dict(os.environ, LIVE_DEMO_CACHE=str(tmp / "cache"))
-    # the server starts while Chromium does; awaited once the browser is up
-    proc = spawn_script(ROOT / "tests" / "browser" / "live_draw_app.py", port, target, tmp / "streamlit.log", env)
     runs = []
-    try:
-        with sync_playwright() as p:
-            chromium = shutil.which("chromium") or "/usr/bin/chromium"
-            browser = p.chromium.launch(executable_path=chromium, headless=True, args=ARGS)
-            wait_healthy(proc, port, tmp / "streamlit.log")
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"http://127.0.0.1:{port}")
-            page.wait_for_function(READY, timeout=300_000)
-            # let the status rerun settle (--smoke: until the script is idle, then 0.3 s)
-            settle(page, 1500, args.smoke)
-            for _ in range(args.strokes):
-                page.get_by_test_id("live-latent-clear").click()
-                settle(page, 800, args.smoke)
-                runs.append(stroke(page, args.seconds))
-            browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with demo_in_chromium(ROOT / "tests" / "browser" / "live_draw_app.py", "LIVE_DEMO_CACHE",
+                          fresh_cache=not args.smoke) as (browser, url):
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        page.wait_for_function(READY, timeout=300_000)
+        # let the status rerun settle (--smoke: until the script is idle, then 0.3 s)
+        settle(page, 1500, args.smoke)
+        for _ in range(args.strokes):
+            page.get_by_test_id("live-latent-clear").click()
+            settle(page, 800, args.smoke)
+            runs.append(stroke(page, args.seconds))
     cat = lambda k: np.concatenate([np.asarray(r[k]) for r in runs])  # noqa: E731
     row = {"model": "conv-mnist5k", "strokes": len(runs), "events": sum(r["events"] for r in runs),
            "events_unpainted": sum(r["events_unpainted"] for r in runs), "frames": sum(r["frames"] for r in runs),

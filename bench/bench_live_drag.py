@@ -21,18 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from bench.smoke import add_smoke_option, apply_smoke, settle
-from tests.support.ports import free_port
-from tests.support.serve import CHROMIUM_ARGS as ARGS
-from ui.components.devserver import ROOT, cached_assets, spawn_script, wait_healthy
+from tests.support.serve import demo_in_chromium
+from ui.components.devserver import ROOT
 
 MODELS = ("conv-mnist5k", "mlp-mnist5k-2d", "conv-patches")
 TARGET_P95 = {"conv-mnist5k": 16.0, "mlp-mnist5k-2d": 16.0, "conv-patches": 33.0}
@@ -84,40 +80,24 @@ def main() -> None:
     add_smoke_option(parser)
     args = apply_smoke(parser.parse_args(), models=["conv-mnist5k"], seconds=0.5)
 
-    from playwright.sync_api import sync_playwright
-
-    tmp = Path(tempfile.mkdtemp(prefix="bench-live-"))
-    port = free_port()
-    target = cached_assets()
-    env = dict(os.environ, LIVE_DEMO_CACHE=str(tmp / "cache"))
-    # the server starts while Chromium does; awaited once the browser is up
-    proc = spawn_script(ROOT / "tests" / "browser" / "live_demo_app.py", port, target, tmp / "streamlit.log", env)
-    url = f"http://127.0.0.1:{port}"
     rows = []
-    try:
-        with sync_playwright() as p:
-            chromium = shutil.which("chromium") or "/usr/bin/chromium"
-            browser = p.chromium.launch(executable_path=chromium, headless=True, args=ARGS)
-            wait_healthy(proc, port, tmp / "streamlit.log")
-            for name in args.models:
-                ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-                page = ctx.new_page()
-                first = _visit(page, f"{url}/?model={name}")
-                settle(page, 1000, args.smoke)  # let the status rerun settle
-                drag = _drag(page, args.seconds)
-                page.close()
-                second_page = ctx.new_page()
-                second = _visit(second_page, f"{url}/?model={name}")
-                ctx.close()
-                row = {"model": name, "path": first["path"], **drag, "ready_ms_first": first["ready_ms"],
-                       "ready_ms_second": second["ready_ms"], "ready_nav_ms_second": second["ready_nav_ms"],
-                       "target_p95_ms": TARGET_P95.get(name)}
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-            browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with demo_in_chromium(ROOT / "tests" / "browser" / "live_demo_app.py", "LIVE_DEMO_CACHE",
+                          fresh_cache=not args.smoke) as (browser, url):
+        for name in args.models:
+            ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = ctx.new_page()
+            first = _visit(page, f"{url}/?model={name}")
+            settle(page, 1000, args.smoke)  # let the status rerun settle
+            drag = _drag(page, args.seconds)
+            page.close()
+            second_page = ctx.new_page()
+            second = _visit(second_page, f"{url}/?model={name}")
+            ctx.close()
+            row = {"model": name, "path": first["path"], **drag, "ready_ms_first": first["ready_ms"],
+                   "ready_ms_second": second["ready_ms"], "ready_nav_ms_second": second["ready_nav_ms"],
+                   "target_p95_ms": TARGET_P95.get(name)}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
     print(f"\n{'model':16} {'events':>6} {'frames':>6} {'fps':>6} {'p50 ms':>7} {'p95 ms':>7} {'target':>6} "
           f"{'ready1 ms':>9} {'ready2 ms':>9} {'nav2 ms':>8}")
     for r in rows:

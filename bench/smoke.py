@@ -1,5 +1,7 @@
 """`--smoke`, which every benchmark takes: tiny sizes and one repetition, so that a run takes seconds, still goes
-through the real code path and prints its figures (which then mean nothing). tests/test_benches.py runs them all."""
+through the real code path and prints its figures (which then mean nothing). tests/test_benches.py runs them all. A
+component demo's smoke run reads its ONNX exports from the cache its environment names (the test session's shared
+one), where a full run exports into a new folder so that its first visit is a cold one."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ READY = "() => Object.values(window.__bigMap?.firstPaint ?? {}).some(f => f.tDra
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory) -> str:
     tmp = tmp_path_factory.mktemp("bigmap-demo")
-    with served_script(DEMO, tmp, {"BIGMAP_DEMO_CACHE": str(tmp / "cache")}) as url:
+    with served_script(DEMO, tmp, {}) as url:
         yield url
 
 
@@ -40,7 +40,7 @@ def demo_url(tmp_path_factory) -> str:
 def routed_url(tmp_path_factory) -> str:
     """The demo inside st.App with ui/itemserver's route, as `vae-explorer` serves the dashboard."""
     tmp = tmp_path_factory.mktemp("bigmap-demo-routed")
-    with served_script(DEMO.with_name("bigmap_demo_serve.py"), tmp, {"BIGMAP_DEMO_CACHE": str(tmp / "cache")}) as url:
+    with served_script(DEMO.with_name("bigmap_demo_serve.py"), tmp, {}) as url:
         yield url
 
 

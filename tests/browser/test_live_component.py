@@ -32,7 +32,7 @@ DEMO = Path(__file__).with_name("live_demo_app.py")
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory) -> str:
     tmp = tmp_path_factory.mktemp("live-demo")
-    with served_script(DEMO, tmp, {"LIVE_DEMO_CACHE": str(tmp / "cache")}) as url:
+    with served_script(DEMO, tmp, {}) as url:
         yield url
 
 

@@ -36,7 +36,7 @@ NAME = "conv-mnist5k"
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory) -> str:
     tmp = tmp_path_factory.mktemp("live-draw")
-    with served_script(DEMO, tmp, {"LIVE_DEMO_CACHE": str(tmp / "cache")}) as url:
+    with served_script(DEMO, tmp, {}) as url:
         yield url
 
 

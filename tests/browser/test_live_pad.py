@@ -31,7 +31,7 @@ PAD = "[data-testid='live-latent-pad']"
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory) -> str:
     tmp = tmp_path_factory.mktemp("live-pad")
-    with served_script(DEMO, tmp, {"LIVE_DEMO_CACHE": str(tmp / "cache")}) as url:
+    with served_script(DEMO, tmp, {}) as url:
         yield url
 
 

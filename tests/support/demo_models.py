@@ -26,8 +26,10 @@ def shipped_model(name: str) -> tuple[VAE, str, Path]:
 
 
 def export_cache(env: str, default: str) -> Path:
-    """The export cache a demo names in the environment variable `env`, else <system temp>/<default>."""
-    return Path(os.environ.get(env) or Path(tempfile.gettempdir()) / default)
+    """The export cache a demo names in the environment variable `env`; else the app's (VAE_EXPLORER_ONNX_CACHE: the
+    test session sets one for every server it starts, so a demo's decoder is exported once a session); else
+    <system temp>/<default>."""
+    return Path(os.environ.get(env) or os.environ.get("VAE_EXPLORER_ONNX_CACHE") or Path(tempfile.gettempdir()) / default)
 
 
 __all__ = ["EXPORTERS", "ROOT", "export_cache", "shipped_model"]

@@ -7,15 +7,17 @@ Waiting reuses ui.components.devserver.wait_healthy, the app's own dev tool, so 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support.ports import free_port
-from ui.components.devserver import wait_healthy
+from ui.components.devserver import cached_assets, spawn_script, wait_healthy
 
 # Chromium's flags for headless runs in a container: no sandbox (root), no GPU, nothing fetched in the background
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -70,3 +72,28 @@ def served(script: str | Path, log: Path, cwd: str | Path, env: dict[str, str] |
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(proc)
+
+
+@contextmanager
+def demo_in_chromium(script: str | Path, cache_variable: str, fresh_cache: bool = True) -> Iterator[tuple[object, str]]:
+    """A component demo script (tests/browser/*_app.py) served with this checkout's component files on a free port,
+    and headless Chromium, launched while the server starts; yields (the Playwright browser, the server's URL) once
+    both are up, and stops both after. For the benchmarks that time a component in its demo page. fresh_cache: the
+    demo's export cache (the environment variable `cache_variable`) is a new empty folder, so the first visit
+    exports; else the demo's own default (tests/support/demo_models.export_cache)."""
+    from playwright.sync_api import sync_playwright
+
+    tmp = Path(tempfile.mkdtemp(prefix="demo-"))
+    port, log = free_port(), tmp / "streamlit.log"
+    env = dict(os.environ, **({cache_variable: str(tmp / "cache")} if fresh_cache else {}))
+    proc = spawn_script(script, port, cached_assets(), log, env)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                                        headless=True, args=CHROMIUM_ARGS)
+            wait_healthy(proc, port, log)
+            yield browser, f"http://127.0.0.1:{port}"
+            browser.close()
+    finally:
+        stop(proc)
+        shutil.rmtree(tmp, ignore_errors=True)
