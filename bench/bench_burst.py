@@ -3,10 +3,11 @@
     python -m bench.bench_burst                              # 8 sessions x 100 presses in 20 bursts
     python -m bench.bench_burst --sessions 3 --presses 30    # a short run
     python -m bench.bench_burst --busy 2                     # beside two busy loops (python -c "while 1: pass")
-    python -m bench.bench_burst --smoke                      # the suite's run: 3 x 30 in 3 bursts, --check
+    python -m bench.bench_burst --smoke                      # the suite's run: 3 x 30 in 2 bursts, --check
 
 --check exits 1 when a session lost input or a burst left a stale URL. --smoke is the test suite's own check of no
-lost input (tests/test_benches.py runs every benchmark's --smoke): 3 sessions x 30 presses in 3 bursts, with --check.
+lost input (tests/test_benches.py runs every benchmark's --smoke): 3 sessions x 30 presses in 2 bursts (one each
+way), with --check.
 
 One headless Chromium, one page per session, against `streamlit run app.py` with the shipped conv-mnist5k and the
 walk decoded on the server (--live off: every press is a rerun, and its image comes through the inference queue).
@@ -260,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chromium", default=os.environ.get("CHROMIUM", "/usr/bin/chromium"))
     ap.add_argument("--check", action="store_true", help="exit 1 on a lost session or a stale URL")
     add_smoke_option(ap)
-    a = apply_smoke(ap.parse_args(argv), sessions=3, presses=30, bursts=3, check=True)
+    a = apply_smoke(ap.parse_args(argv), sessions=3, presses=30, bursts=2, check=True)
     tmp = Path(tempfile.mkdtemp(prefix="bench-burst-"))
     proc, url = serve_app(tmp, a.models)
     loops = busy_loops(a.busy)

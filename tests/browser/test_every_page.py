@@ -62,19 +62,21 @@ def _resize(pg, width: int) -> None:
 
 
 def _at_widths(pg, cut: dict, key: tuple[str, str], listed: dict | None = None) -> None:
-    """cut[width][key] = the text cut off at each of WIDTHS: the page as drawn at the first, then with the window
-    resized to each other width, and back (Streamlit lays a page out in CSS: a resize reruns no script).
+    """cut[width][key] = the text cut off at each of WIDTHS: the page as drawn at the window's width, then with the
+    window resized to each other width, where it stays (Streamlit lays a page out in CSS: a resize reruns no
+    script). The pages thus alternate between being drawn at a width and being resized to it.
     listed: also listed[width] = the navigation's entries at each width."""
     def read(width: int) -> None:
         cut[width][key] = cut_text(pg)
         if listed is not None:
             listed[width] = pg.locator("[data-testid='stSidebarNav'] a").all_inner_texts()  # "icon\n\nTitle"
 
-    read(WIDTHS[0])
-    for width in WIDTHS[1:]:
-        _resize(pg, width)
-        read(width)
-    _resize(pg, WIDTHS[0])
+    first = pg.viewport_size["width"]
+    read(first)
+    for width in WIDTHS:
+        if width != first:
+            _resize(pg, width)
+            read(width)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +84,7 @@ def tours(browser, shipped_url) -> dict:
     """Per width: {"cut": {(page, moment): cut-off text}, "foreign": [URLs], "listed": [nav titles]}.
 
     One tour (a page at a time, before and after its upload) checks each page at every width: the page is drawn at
-    the first width, as a user opening it at that width gets it, then the window is resized to the other (a
+    the window's width, as a user opening it at that width gets it, then the window is resized to the other (a
     second tour would rerun every page's script for the same content)."""
     ring = ("ring.png", encode(Image.fromarray(digit_like(28))), "image/png")
     ctx = browser.new_context(viewport={"width": WIDTHS[0], "height": 1000})
