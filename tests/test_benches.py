@@ -24,15 +24,15 @@ BENCH = ROOT / "bench"
 # modules of bench/ that are not benchmarks: shared options, and the reference page app_latency serves
 HELPERS = {"cpu_options", "smoke", "bare_streamlit_page"}
 TIMEOUT_S = 600
-# CPU seconds of each smoke run (children included, as the test prints them), one at a time, niced, on the 2-core
-# machine under load 10-20 (222.6 s in all; docs/performance.md#test-suite-time): only the order of the tests comes
-# from these (longest first); a benchmark not listed counts as long if it drives a browser
-SMOKE_S = {"bench_sessions": 25.1, "app_latency": 21.5, "bench_soak": 15.9, "bench_map_page": 13.4,
-           "bench_live_drag": 11.3, "bench_ddp": 11.1, "bench_load": 11, "bench_draw": 9.9, "bench_big_map": 9.5,
-           "bench_burst": 24, "bench_distill": 8.8, "bench_umap_walk": 8.4, "bench_linear_fit": 7.4,
-           "bench_precision": 7.1, "bench_disent_parity": 6.9, "big_vae_pages": 6.6, "bench_codebook": 6.4,
-           "bench_memory_estimate": 6.3, "bench_disentanglement": 5.3, "bench_pu": 4.4, "bench_trainer": 4.2,
-           "bench_scale": 4, "bench_onnx_decode": 3.6, "bench_fuzz": 2.9, "bench_code_grid": 2.5, "bench_encode": 2.6}
+# wall seconds of each smoke run, one at a time, on the quiet 2-core machine (docs/performance.md#test-suite-time):
+# only the order of the tests comes from these (longest first); a benchmark not listed counts as long if it drives a
+# browser
+SMOKE_S = {"bench_burst": 24.0, "app_latency": 19.2, "bench_sessions": 19.1, "bench_soak": 15.1, "bench_map_page":
+           11.9, "bench_load": 11.8, "bench_big_map": 9.0, "bench_draw": 8.8, "bench_live_drag": 8.8, "bench_ddp":
+           8.4, "bench_umap_walk": 7.7, "bench_distill": 5.3, "bench_precision": 4.4, "bench_linear_fit": 4.3,
+           "bench_memory_estimate": 4.2, "big_vae_pages": 4.0, "bench_codebook": 3.8, "bench_disentanglement": 3.3,
+           "bench_disent_parity": 2.9, "bench_trainer": 2.9, "bench_pu": 2.7, "bench_scale": 2.7, "bench_code_grid":
+           2.1, "bench_onnx_decode": 1.9, "bench_encode": 1.5, "bench_fuzz": 1.5}
 
 
 def benchmarks() -> list[str]:
