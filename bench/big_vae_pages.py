@@ -204,7 +204,7 @@ def serve_folder(folder: Path, tmp: Path, env: dict[str, str] | None = None) -> 
     cache under tmp and `env` added to its environment; (the server process, its URL). Stop it with
     tests.support.serve.stop."""
     from tests.support.ports import free_port
-    from ui.components.devserver import ROOT, install_assets, start_script
+    from ui.components.devserver import ROOT, cached_assets, start_script
 
     models = tmp / f"models-{folder.name}"
     models.mkdir(exist_ok=True)
@@ -214,10 +214,7 @@ def serve_folder(folder: Path, tmp: Path, env: dict[str, str] | None = None) -> 
     env = dict(os.environ, VAE_EXPLORER_MODELS=str(models), VAE_EXPLORER_CACHE=str(tmp / f"cache-{folder.name}"),
                **(env or {}))
     port = free_port()
-    assets = tmp / "assets"
-    if not assets.is_dir():
-        install_assets(assets)
-    proc = start_script(ROOT / "app.py", port, assets, tmp / f"streamlit-{folder.name}.log", env)
+    proc = start_script(ROOT / "app.py", port, cached_assets(), tmp / f"streamlit-{folder.name}.log", env)
     return proc, f"http://127.0.0.1:{port}"
 
 
@@ -310,14 +307,12 @@ def paint_part(tmp: Path, seconds: float, shape: str = "4,64,64", student: Path 
     from tests.browser.conftest import find_chromium
     from tests.support.ports import free_port
     from tests.support.serve import CHROMIUM_ARGS, stop
-    from ui.components.devserver import ROOT, install_assets, start_script
+    from ui.components.devserver import ROOT, cached_assets, start_script
 
-    assets = tmp / "assets"
-    if not assets.is_dir():
-        install_assets(assets)
     port = free_port()
     env = dict(os.environ, SPATIAL_DEMO_SHAPE=shape, **({"SPATIAL_DEMO_STUDENT": str(student)} if student else {}))
-    proc = start_script(ROOT / "tests" / "browser" / "spatial_live_demo_app.py", port, assets, tmp / "demo.log", env)
+    proc = start_script(ROOT / "tests" / "browser" / "spatial_live_demo_app.py", port, cached_assets(), tmp / "demo.log",
+                        env)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=find_chromium(), headless=True, args=CHROMIUM_ARGS)

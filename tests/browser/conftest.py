@@ -19,7 +19,7 @@ import pytest
 from tests.support import checkpoints
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS, start, stop
-from ui.components.devserver import install_assets, start_script
+from ui.components.devserver import cached_assets, start_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,16 +76,23 @@ def start_app(port: int, env: dict[str, str], log: Path, app_args: list[str] | N
 
 
 @contextmanager
-def served_script(script: Path, tmp: Path, env: dict[str, str]) -> Iterator[str]:
-    """URL of `streamlit run script` serving this checkout's live-component assets (ui/components/devserver.py), with
-    `env` added to the environment; stopped on exit."""
-    target = install_assets(tmp / "assets")
+def served_script(script: Path, tmp: Path, env: dict[str, str], *, assets: Path) -> Iterator[str]:
+    """URL of `streamlit run script` serving this checkout's component files (`assets`: the component_assets
+    fixture), with `env` added to the environment; stopped on exit."""
     port = free_port()
-    proc = start_script(script, port, target, tmp / "streamlit.log", dict(os.environ, **env))
+    proc = start_script(script, port, assets, tmp / "streamlit.log", dict(os.environ, **env))
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(proc)
+
+
+@pytest.fixture(scope="session")
+def component_assets(session_shared) -> Path:
+    """This checkout's component files installed once a session for every server the browser tests start
+    (ui.components.devserver.cached_assets, in the folder the pytest-xdist workers share, keyed by the files'
+    content): pip's install of them, 14 MB with onnxruntime-web's wasm, took about 1.5 s of CPU a server."""
+    return cached_assets(session_shared)
 
 
 @pytest.fixture(scope="session")
@@ -94,12 +101,12 @@ def browser_models(session_shared) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def shipped_live_url(tmp_path_factory) -> Iterator[str]:
+def shipped_live_url(tmp_path_factory, component_assets) -> Iterator[str]:
     """URL of `streamlit run app.py` as a user starts it: the shipped models alone (pretrained/), the walk decoded
     in the page; this checkout's component assets."""
     tmp = tmp_path_factory.mktemp("shipped-live-app")
     env = {"VAE_EXPLORER_MODELS": "", "VAE_EXPLORER_CACHE": str(tmp / "cache"), "VAE_EXPLORER_LIVE": "on"}
-    with served_script(ROOT / "app.py", tmp, env) as url:
+    with served_script(ROOT / "app.py", tmp, env, assets=component_assets) as url:
         yield url
 
 

@@ -30,17 +30,17 @@ READY = "() => Object.values(window.__bigMap?.firstPaint ?? {}).some(f => f.tDra
 
 
 @pytest.fixture(scope="module")
-def demo_url(tmp_path_factory) -> str:
+def demo_url(tmp_path_factory, component_assets) -> str:
     tmp = tmp_path_factory.mktemp("bigmap-demo")
-    with served_script(DEMO, tmp, {}) as url:
+    with served_script(DEMO, tmp, {}, assets=component_assets) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
-def routed_url(tmp_path_factory) -> str:
+def routed_url(tmp_path_factory, component_assets) -> str:
     """The demo inside st.App with ui/itemserver's route, as `vae-explorer` serves the dashboard."""
     tmp = tmp_path_factory.mktemp("bigmap-demo-routed")
-    with served_script(DEMO.with_name("bigmap_demo_serve.py"), tmp, {}) as url:
+    with served_script(DEMO.with_name("bigmap_demo_serve.py"), tmp, {}, assets=component_assets) as url:
         yield url
 
 

@@ -3,7 +3,7 @@ on a cell swaps its code, the page decodes the edited grid itself (onnxruntime-w
 indices, in a Web Worker or async on the page's thread) and the image changes; the painted pixels equal the server's decode of the same indices (torch's
 `decode_indices`, uint8 +-1); and the edited grid comes back to Python.
 
-The app runs this checkout's built assets (ui.components.devserver.install_assets), not another checkout's."""
+The app runs this checkout's built assets (the component_assets fixture), not another checkout's."""
 
 from __future__ import annotations
 
@@ -31,13 +31,13 @@ PIXELS = f"""() => {{
 
 
 @pytest.fixture(scope="module")
-def grid_url(tmp_path_factory):
+def grid_url(tmp_path_factory, component_assets):
     if MODEL not in checkpoints.shipped():
         pytest.skip(f"pretrained/{MODEL} is not here")
     tmp = tmp_path_factory.mktemp("code-grid")
     write_payload(tmp / "payload.json", MODEL, 0, tmp / "cache")  # here: the page's process then imports no torch
     with served_script(ROOT / "tests" / "browser" / "code_grid_demo_app.py", tmp,
-                       {"CODE_GRID_PAYLOAD": str(tmp / "payload.json")}) as url:
+                       {"CODE_GRID_PAYLOAD": str(tmp / "payload.json")}, assets=component_assets) as url:
         yield url
 
 

@@ -30,9 +30,9 @@ DEMO = Path(__file__).with_name("live_demo_app.py")
 
 
 @pytest.fixture(scope="module")
-def demo_url(tmp_path_factory) -> str:
+def demo_url(tmp_path_factory, component_assets) -> str:
     tmp = tmp_path_factory.mktemp("live-demo")
-    with served_script(DEMO, tmp, {}) as url:
+    with served_script(DEMO, tmp, {}, assets=component_assets) as url:
         yield url
 
 

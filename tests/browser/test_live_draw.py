@@ -34,9 +34,9 @@ NAME = "conv-mnist5k"
 
 
 @pytest.fixture(scope="module")
-def demo_url(tmp_path_factory) -> str:
+def demo_url(tmp_path_factory, component_assets) -> str:
     tmp = tmp_path_factory.mktemp("live-draw")
-    with served_script(DEMO, tmp, {}) as url:
+    with served_script(DEMO, tmp, {}, assets=component_assets) as url:
         yield url
 
 

@@ -29,7 +29,7 @@ READY = "() => Object.values(window.__bigMap?.firstPaint ?? {}).some(f => f.tDra
 
 
 @pytest.fixture(scope="module")
-def big_app(browser_models, tmp_path_factory):
+def big_app(browser_models, tmp_path_factory, component_assets):
     from tests.support.stored_encodings import real_encoding, spread_encoding
 
     tmp = tmp_path_factory.mktemp("map-big")
@@ -38,7 +38,7 @@ def big_app(browser_models, tmp_path_factory):
     spread = spread_encoding(model, tmp / "cache", N, real)
     env = {"VAE_EXPLORER_MODELS": str(model.parent), "VAE_EXPLORER_CACHE": str(tmp / "cache"),
            "VAE_EXPLORER_DEFAULT_MODEL": model.name, "VAE_EXPLORER_LIVE": "on"}
-    with served_script(ROOT / "app.py", tmp, env) as url:
+    with served_script(ROOT / "app.py", tmp, env, assets=component_assets) as url:
         yield {"url": url, "model": model, "spread": spread}
 
 

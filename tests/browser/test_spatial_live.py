@@ -3,8 +3,8 @@ drag of a channel-space direction paints linear-tier frames before the release, 
 (tier b, in a Web Worker) replace them while dragging, the full decode replaces them after the release, and the
 page's label names each; a painted region is what the release sends, and its full decode follows.
 
-The app runs this checkout's built assets (ui.components.devserver.install_assets: pip --target into a temporary
-folder, put first on the path), not the editable install of another checkout.
+The app runs this checkout's built assets (the component_assets fixture: pip --target into a folder of the session,
+put first on the path), not the editable install of another checkout.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from conftest import ROOT
 from driver import IDLE, shot
 from tests.support.ports import free_port
 from tests.support.serve import stop
-from ui.components.devserver import install_assets, start_script
+from ui.components.devserver import start_script
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 pytest.importorskip("diffusers")
@@ -32,7 +32,7 @@ FRAMES = "window.__spatialLive ? window.__spatialLive.frames : []"
 
 
 @pytest.fixture(scope="module")
-def teacher_url(tmp_path_factory):
+def teacher_url(tmp_path_factory, component_assets):
     tmp = tmp_path_factory.mktemp("spatial-live")
     models = tmp / "models"
     models.mkdir()
@@ -42,7 +42,7 @@ def teacher_url(tmp_path_factory):
     env = dict(os.environ, VAE_EXPLORER_MODELS=str(models), VAE_EXPLORER_CACHE=str(tmp / "cache"),
                VAE_EXPLORER_LIVE="on")
     port = free_port()
-    proc = start_script(ROOT / "app.py", port, install_assets(tmp / "assets"), tmp / "streamlit.log", env)
+    proc = start_script(ROOT / "app.py", port, component_assets, tmp / "streamlit.log", env)
     yield f"http://127.0.0.1:{port}"
     stop(proc)
 
