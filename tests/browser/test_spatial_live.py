@@ -18,6 +18,7 @@ import pytest
 
 from conftest import ROOT
 from driver import IDLE, shot
+from tests.support.foreign_models import torchscript_onnx_export
 from tests.support.ports import free_port
 from tests.support.serve import stop
 from ui.components.devserver import start_script
@@ -58,8 +59,7 @@ def _student_decoder(path: Path) -> None:
     net = nn.Sequential(nn.Unflatten(1, (4, 16, 16)), nn.Conv2d(4, 8, 3, padding=1), nn.Upsample(scale_factor=4),
                         nn.Conv2d(8, 3, 3, padding=1), nn.Sigmoid()).eval()
     path.parent.mkdir(parents=True)
-    torch.onnx.export(net, (torch.zeros(1, 4 * 16 * 16),), str(path), input_names=["code"], output_names=["image"],
-                      dynamo=False)
+    torchscript_onnx_export(net, torch.zeros(1, 4 * 16 * 16), path, input_names=["code"], output_names=["image"])
 
 
 def _open_walk(page, url: str) -> None:

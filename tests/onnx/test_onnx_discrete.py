@@ -12,6 +12,7 @@ from torch import nn
 from explorer.models import build_model
 from explorer.models.foreign import ForeignModelError, load_foreign
 from explorer.onnx.discrete import export_discrete_pair
+from tests.support.foreign_models import torchscript_onnx_export
 
 pytest.importorskip("onnxruntime")
 
@@ -47,9 +48,9 @@ def test_a_discrete_json_with_a_float_decoder_is_named(pair, tmp_path):
     _, folder = pair
     for name in ("encoder.onnx", "onnx_vae.json"):
         (tmp_path / name).write_bytes((folder / name).read_bytes())
-    torch.onnx.export(FloatDecoder(), (torch.zeros(1, 4, 4),), str(tmp_path / "decoder.onnx"), input_names=["code"],
-                      output_names=["image"], opset_version=18, dynamo=False,
-                      dynamic_axes={"code": {0: "batch"}, "image": {0: "batch"}})
+    torchscript_onnx_export(FloatDecoder(), torch.zeros(1, 4, 4), tmp_path / "decoder.onnx", input_names=["code"],
+                            output_names=["image"], opset_version=18,
+                            dynamic_axes={"code": {0: "batch"}, "image": {0: "batch"}})
     with pytest.raises(ForeignModelError, match=r"declares discrete codes, but this decoder's input 'code' has type "
                                                 r"tensor\(float\): a discrete decoder takes integer code indices"):
         load_foreign(tmp_path)

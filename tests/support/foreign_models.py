@@ -11,6 +11,7 @@ import functools
 import json
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -83,6 +84,15 @@ def export_pair(net: TinyVAE, folder: Path, latent_dim: int) -> None:
     torch.onnx.export(_Half(net.decode).eval(), (torch.randn(2, latent_dim),), str(folder / "decoder.onnx"),
                       input_names=["code"], output_names=["logits"], opset_version=ONNX_OPSET,
                       dynamic_shapes=({0: batch},), external_data=False, verbose=False)
+
+
+def torchscript_onnx_export(module: nn.Module, example: Tensor, path: str | Path, **options) -> None:
+    """`torch.onnx.export` with the TorchScript exporter (dynamo=False: fast on a small stand-in, and the exporter the
+    project's own export tries first), without the deprecation warnings torch gives for it; `options` go to
+    torch.onnx.export (input_names, output_names, opset_version, dynamic_axes, ...)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(module, (example,), str(path), dynamo=False, **options)
 
 
 PAIR_FILES = ("encoder.onnx", "decoder.onnx", "torch_reference.safetensors")
