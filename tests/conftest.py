@@ -15,6 +15,7 @@ from tests.support.foreign_models import make_onnx_pair
 from tests.support.tinydata import make_split
 
 from tests.support import checkpoints
+from ui.components.devserver import cached_assets
 
 # under pytest-xdist (scripts/test.sh: -n 2) each worker gets one core's worth of torch threads, so two workers
 # do not fight over the machine's cores
@@ -72,6 +73,15 @@ def session_shared(tmp_path_factory) -> Path:
     of their own (.../pytest-N/popen-gwK), and this is the one above them; without xdist, the base folder."""
     base = tmp_path_factory.getbasetemp()
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
+def component_assets() -> Path:
+    """This checkout's component files pip-installed once for every server the browser tests and the benchmarks'
+    smoke runs start (ui.components.devserver.cached_assets: keyed by the files' content, in the cache folder where
+    the benchmarks look for it; a second worker finds the first one's install, or makes its own and the first rename
+    wins). Each server installing its own copy (14 MB with onnxruntime-web's wasm) cost about 1.5 s of CPU."""
+    return cached_assets()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from ui.components.devserver import cached_assets
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -79,16 +78,9 @@ def _children_cpu() -> float:
     return used.ru_utime + used.ru_stime
 
 
-@pytest.fixture(scope="session")
-def smoke_assets() -> Path:
-    """The browser benchmarks' served files, installed once per worker here rather than by two runs at once
-    (cached_assets: a second worker finds the first one's folder, or installs its own and the first rename wins)."""
-    return cached_assets()
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", longest_first(benchmarks()))
-def test_every_benchmark_runs_in_smoke_mode(name, smoke_assets):
+def test_every_benchmark_runs_in_smoke_mode(name, component_assets):
     """One test per benchmark, longest first, so that pytest-xdist spreads them over its workers."""
     _, code, seconds, out, cpu = _smoke(name)
     print(f"bench.{name} --smoke: exit {code}, {seconds:.1f} s, {cpu:.1f} CPU s; load average "

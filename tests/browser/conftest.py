@@ -19,7 +19,7 @@ import pytest
 from tests.support import checkpoints
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS, start, stop
-from ui.components.devserver import cached_assets, start_script
+from ui.components.devserver import start_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,14 +85,6 @@ def served_script(script: Path, tmp: Path, env: dict[str, str], *, assets: Path)
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(proc)
-
-
-@pytest.fixture(scope="session")
-def component_assets(session_shared) -> Path:
-    """This checkout's component files installed once a session for every server the browser tests start
-    (ui.components.devserver.cached_assets, in the folder the pytest-xdist workers share, keyed by the files'
-    content): pip's install of them, 14 MB with onnxruntime-web's wasm, took about 1.5 s of CPU a server."""
-    return cached_assets(session_shared)
 
 
 @pytest.fixture(scope="session")

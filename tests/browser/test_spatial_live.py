@@ -3,8 +3,8 @@ drag of a channel-space direction paints linear-tier frames before the release, 
 (tier b, in a Web Worker) replace them while dragging, the full decode replaces them after the release, and the
 page's label names each; a painted region is what the release sends, and its full decode follows.
 
-The app runs this checkout's built assets (the component_assets fixture: pip --target into a folder of the session,
-put first on the path), not the editable install of another checkout.
+The app runs this checkout's built assets (the component_assets fixture: pip --target into a folder keyed by their
+content, put first on the path), not the editable install of another checkout.
 """
 
 from __future__ import annotations
