@@ -41,7 +41,10 @@ def test_one_fit_per_model_whose_progress_and_result_a_later_visit_reads(fake_fi
     release.set()
     assert job.future.result(timeout=30) == "preview of d1" and job.done
     assert preview_jobs.request_linear_preview("model", "d1", tmp_path) is job and calls == ["d1"]
-    assert preview_jobs.request_linear_preview("model", "d1", tmp_path / "other") is not job  # another cache
+    other = preview_jobs.request_linear_preview("model", "d1", tmp_path / "other")
+    assert other is not job  # another cache
+    # finished here: left running, it would call the next test's fake fit (the inference thread outlives the test)
+    assert other.future.result(timeout=30) == "preview of d1"
 
 
 def test_a_failed_fit_is_started_again_on_the_next_request(fake_fit, tmp_path):
