@@ -27,7 +27,7 @@ from pathlib import Path
 from bench.smoke import add_smoke_option, apply_smoke
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS as ARGS
-from tests.support.serve import spawn, stop, streamlit_command
+from tests.support.serve import spawn_streamlit, stop
 from ui.components.devserver import wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,8 +170,8 @@ def main() -> int:
     try:
         # both servers start side by side (each a Python process of its own) while Chromium starts, then each
         # is awaited
-        bare = spawn(streamlit_command(bare_script, bare_port, []), tmp / "bare.log", bare_script.parent)
-        app = spawn(streamlit_command(ROOT / "app.py", app_port, extra), tmp / "app.log", ROOT, env)
+        bare = spawn_streamlit(bare_script, bare_port, tmp / "bare.log", cwd=bare_script.parent)
+        app = spawn_streamlit(ROOT / "app.py", app_port, tmp / "app.log", env=env, app_args=extra)
         app_url, bare_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{bare_port}/"
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=a.chromium, headless=True, args=ARGS)

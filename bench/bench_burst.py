@@ -3,11 +3,12 @@
     python -m bench.bench_burst                              # 8 sessions x 100 presses in 20 bursts
     python -m bench.bench_burst --sessions 3 --presses 30    # a short run
     python -m bench.bench_burst --busy 2                     # beside two busy loops (python -c "while 1: pass")
-    python -m bench.bench_burst --smoke                      # the suite's run: 3 x 30 in 2 bursts, --check
+    python -m bench.bench_burst --sessions 3 --presses 30 --bursts 2 --check    # the test suite's check
+    python -m bench.bench_burst --smoke                      # 2 x 6 in 2 bursts, 0.3 s settling, --check
 
---check exits 1 when a session lost input or a burst left a stale URL. --smoke is the test suite's own check of no
-lost input (tests/test_benches.py runs every benchmark's --smoke): 3 sessions x 30 presses in 2 bursts (one each
-way), with --check.
+--check exits 1 when a session lost input or a burst left a stale URL. The test suite checks that no input is lost
+with 3 sessions x 30 presses in 2 bursts (one each way, tests/test_benches.py::test_no_input_lost_in_bursts), and
+runs --smoke with every other benchmark's.
 
 One headless Chromium, one page per session, against `streamlit run app.py` with the shipped conv-mnist5k and the
 walk decoded on the server (--live off: every press is a rerun, and its image comes through the inference queue).
@@ -43,12 +44,12 @@ import numpy as np
 
 from bench.smoke import add_smoke_option, apply_smoke
 from tests.support.ports import free_port
-from tests.support.serve import CHROMIUM_ARGS, start, stop, streamlit_command
+from tests.support.serve import CHROMIUM_ARGS, start_streamlit, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 LOST_MS = 15_000
-SETTLE_MS = 3_000
+SETTLE_MS = 3_000  # after a burst's last press, before its URL is read (--settle-ms)
 TOLERANCE = 1e-3  # between two slider values (the URL writes 4 significant digits; the slider's step is 0.1)
 
 # In the page: arm() before each (trusted) key press notes the walk image's source and the time, and waits in the
@@ -152,8 +153,8 @@ def serve_app(tmp: Path, models: str | None = None) -> tuple[subprocess.Popen, s
     port = free_port()
     env = dict(os.environ, VAE_EXPLORER_CACHE=str(tmp / "cache"), VAE_EXPLORER_MODELS=models or "",
                VAE_EXPLORER_DEFAULT_MODEL="conv-mnist5k")
-    cmd = streamlit_command(ROOT / "app.py", port, ["--live", "off"])
-    return start(cmd, port, tmp / "app.log", ROOT, env, timeout=180), f"http://127.0.0.1:{port}"
+    proc = start_streamlit(ROOT / "app.py", port, tmp / "app.log", env=env, app_args=["--live", "off"])
+    return proc, f"http://127.0.0.1:{port}"
 
 
 async def open_walk(browser, address: str):
@@ -171,14 +172,14 @@ async def open_walk(browser, address: str):
     return pg
 
 
-async def settled_page(pg) -> None:
-    """Wait until the page has settled: SETTLE_MS on, with Streamlit's script idle."""
-    await asyncio.sleep(SETTLE_MS / 1000)
+async def settled_page(pg, settle_ms: int) -> None:
+    """Wait until the page has settled: settle_ms on, with Streamlit's script idle."""
+    await asyncio.sleep(settle_ms / 1000)
     await pg.wait_for_selector(IDLE, state="attached")
 
 
-async def session_bursts(pg, presses: int, bursts: int, gap_ms: int) -> tuple[list[float | None], list[dict],
-                                                                              SessionEnd]:
+async def session_bursts(pg, presses: int, bursts: int, gap_ms: int,
+                         settle_ms: int) -> tuple[list[float | None], list[dict], SessionEnd]:
     """One session's bursts of trusted key presses on its focused slider; (press -> paint ms or None, bursts,
     its end: the value its presses lead to against what the page then holds and shows)."""
     slider = await pg.evaluate("window.__slider()")
@@ -191,14 +192,14 @@ async def session_bursts(pg, presses: int, bursts: int, gap_ms: int) -> tuple[li
             await pg.keyboard.press(key)
             keys.append(key)
             await asyncio.sleep(gap_ms / 1000)
-        await settled_page(pg)  # SETTLE_MS on and the script idle: a URL still behind then is one a link would keep
+        await settled_page(pg, settle_ms)  # on, and the script idle: a URL still behind then is one a link would keep
         settled.append(await pg.evaluate("window.__settled()"))
     waited = False
     while await pg.evaluate("window.__burst.waiting") > 0:
         waited = True
         await asyncio.sleep(0.5)
     if waited:  # a paint came after the last burst had settled: settle again (else it settled just above)
-        await settled_page(pg)
+        await settled_page(pg, settle_ms)
     final = await pg.evaluate("window.__final()")
     expected = pressed_value(slider["value"], keys, slider["min"], slider["max"], slider["step"])
     end = SessionEnd(expected, final["slider"], final["url"], final["href"], final["image"])
@@ -217,8 +218,8 @@ async def reference_images(browser, hrefs: set[str]) -> dict[str, str | None]:
     return dict(zip(hrefs, await asyncio.gather(*(reference(href) for href in hrefs))))
 
 
-async def run_bursts_async(chromium: str, url: str, sessions: int, presses: int, bursts: int,
-                           gap_ms: int) -> BurstResult:
+async def run_bursts_async(chromium: str, url: str, sessions: int, presses: int, bursts: int, gap_ms: int,
+                           settle_ms: int) -> BurstResult:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
@@ -226,7 +227,7 @@ async def run_bursts_async(chromium: str, url: str, sessions: int, presses: int,
         browser = await p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         pages = await asyncio.gather(*(open_walk(browser, url) for _ in range(sessions)))
         t1 = time.perf_counter()
-        done = await asyncio.gather(*(session_bursts(pg, presses, bursts, gap_ms) for pg in pages))
+        done = await asyncio.gather(*(session_bursts(pg, presses, bursts, gap_ms, settle_ms) for pg in pages))
         t2 = time.perf_counter()
         references = await reference_images(browser, {end.href for _, _, end in done})
         await browser.close()
@@ -241,9 +242,10 @@ async def run_bursts_async(chromium: str, url: str, sessions: int, presses: int,
     return result
 
 
-def run_bursts(chromium: str, url: str, sessions: int, presses: int, bursts: int, gap_ms: int) -> BurstResult:
+def run_bursts(chromium: str, url: str, sessions: int, presses: int, bursts: int, gap_ms: int,
+               settle_ms: int = SETTLE_MS) -> BurstResult:
     """`sessions` pages of one Chromium on the walk press at once, in bursts; every press and burst."""
-    return asyncio.run(run_bursts_async(chromium, url, sessions, presses, bursts, gap_ms))
+    return asyncio.run(run_bursts_async(chromium, url, sessions, presses, bursts, gap_ms, settle_ms))
 
 
 def busy_loops(n: int) -> list[subprocess.Popen]:
@@ -256,18 +258,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--presses", type=int, default=100, help="key presses per session")
     ap.add_argument("--bursts", type=int, default=20, help="bursts per session (18 or more)")
     ap.add_argument("--gap-ms", type=int, default=80, help="time between two presses of a burst")
+    ap.add_argument("--settle-ms", type=int, default=SETTLE_MS,
+                    help="after a burst's last press, wait this long and until the script is idle, then read the URL")
     ap.add_argument("--busy", type=int, default=0, help="busy loops (python -c 'while 1: pass') beside the run")
     ap.add_argument("--models", help="an extra folder of checkpoints (the app's --models)")
     ap.add_argument("--chromium", default=os.environ.get("CHROMIUM", "/usr/bin/chromium"))
     ap.add_argument("--check", action="store_true", help="exit 1 on a lost session or a stale URL")
     add_smoke_option(ap)
-    a = apply_smoke(ap.parse_args(argv), sessions=3, presses=30, bursts=2, check=True)
+    a = apply_smoke(ap.parse_args(argv), sessions=2, presses=6, bursts=2, settle_ms=300, check=True)
     tmp = Path(tempfile.mkdtemp(prefix="bench-burst-"))
     proc, url = serve_app(tmp, a.models)
     loops = busy_loops(a.busy)
     try:
         t0 = time.perf_counter()
-        r = run_bursts(a.chromium, url, a.sessions, a.presses, a.bursts, a.gap_ms)
+        r = run_bursts(a.chromium, url, a.sessions, a.presses, a.bursts, a.gap_ms, a.settle_ms)
         seconds = time.perf_counter() - t0
     finally:
         for loop in loops:

@@ -41,8 +41,8 @@ import numpy as np
 
 from bench.smoke import add_smoke_option, apply_smoke
 from tests.support.ports import free_port
-from tests.support.serve import CHROMIUM_ARGS
-from ui.components.devserver import ROOT, cached_assets, spawn_script, wait_healthy
+from tests.support.serve import CHROMIUM_ARGS, spawn_streamlit, stop
+from ui.components.devserver import ROOT, cached_assets, wait_healthy
 
 LIVE_NOTE = "Decoding in your browser (onnxruntime-web, wasm)"
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
@@ -321,7 +321,7 @@ async def run_path(live: bool, counts: list[int], rounds: int, drag_seconds: flo
     os.sched_setaffinity(0, {0})  # the server inherits core 0 (taskset -c 0) ...
     try:
         log = tmp / f"streamlit-{'live' if live else 'server'}.log"
-        proc = spawn_script(ROOT / "app.py", port, assets, log, env)  # awaited once Chromium is up
+        proc = spawn_streamlit(ROOT / "app.py", port, log, env=env, site=assets)  # awaited once Chromium is up
     finally:
         os.sched_setaffinity(0, {1})  # ... and this driver, Playwright and Chromium get core 1
     url = f"http://127.0.0.1:{port}"
@@ -347,8 +347,7 @@ async def run_path(live: bool, counts: list[int], rounds: int, drag_seconds: flo
                 await asyncio.sleep(settle)  # closed sessions are dropped by the server
             await browser.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop(proc)
     return rows
 
 

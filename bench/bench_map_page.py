@@ -29,7 +29,8 @@ from bench.smoke import add_smoke_option, apply_smoke
 from tests.browser import driver
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS as ARGS
-from ui.components.devserver import ROOT, cached_assets, spawn_script, wait_healthy
+from tests.support.serve import spawn_streamlit, stop
+from ui.components.devserver import ROOT, cached_assets, wait_healthy
 
 PAINTED = "n => Object.values(window.__bigMap?.instances ?? {}).some(i => i.ds?.n === n && i.root.isConnected && i.firstFrame)"
 
@@ -125,7 +126,7 @@ def main() -> None:
                VAE_EXPLORER_DEFAULT_MODEL="conv-mnist5k")
     port = free_port()
     # the server starts while the encoding is built and Chromium starts (it reads the cache only when a page asks)
-    proc = spawn_script(ROOT / "ui" / "entry" / "serve.py", port, target, tmp / "streamlit.log", env)
+    proc = spawn_streamlit(ROOT / "ui" / "entry" / "serve.py", port, tmp / "streamlit.log", env=env, site=target)
     try:
         label = build_encoding(tmp / "cache", args.items)
         with sync_playwright() as p:
@@ -138,8 +139,7 @@ def main() -> None:
                           *((1, 6, 4) if args.smoke else (3, 30, 20)))
             browser.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop(proc)
     print(json.dumps(row))
     print(f"{args.items:,} points on the map page: first paint cold {row['cold_ms'] / 1000:.2f} s, after in-app "
           f"navigation {', '.join(f'{w / 1000:.2f}' for w in row['warm_ms'])} s; zoom p50/p95 {row['zoom_ms'][0]}/"

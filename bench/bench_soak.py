@@ -36,7 +36,8 @@ import numpy as np
 from bench.bench_load import ARGS, FIRST_FRAME, Session, cpu_seconds, open_walk, rss_mb, upload
 from bench.smoke import add_smoke_option, apply_smoke
 from tests.support.ports import free_port
-from ui.components.devserver import ROOT, cached_assets, spawn_script, wait_healthy
+from tests.support.serve import spawn_streamlit, stop
+from ui.components.devserver import ROOT, cached_assets, wait_healthy
 
 UI = ROOT / "ui"
 
@@ -355,15 +356,14 @@ def main() -> None:
     env = dict(os.environ, VAE_EXPLORER_CACHE=str(cache), VAE_EXPLORER_LIVE="on")
     os.sched_setaffinity(0, {0})  # the server on core 0 (taskset -c 0), this driver and Chromium on core 1
     try:
-        proc = spawn_script(ROOT / "app.py", port, assets, tmp / "streamlit.log", env)
+        proc = spawn_streamlit(ROOT / "app.py", port, tmp / "streamlit.log", env=env, site=assets)
     finally:
         os.sched_setaffinity(0, {1})
     try:
         report = asyncio.run(soak(f"http://127.0.0.1:{port}", proc.pid, cache, args,
                                   ready=lambda: wait_healthy(proc, port, tmp / "streamlit.log")))
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop(proc)
     if args.attribute:
         for kind, row in report["attribution"].items():
             print(f"{kind:14} {row['nodes_per_round']:+8.1f} DOM nodes / round {row['kb_per_round']:+8.1f} kB / round "

@@ -35,7 +35,7 @@ from bench.bench_scale import codes
 from bench.smoke import add_smoke_option, apply_smoke
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS as ARGS
-from tests.support.serve import spawn, stop, streamlit_command
+from tests.support.serve import spawn_streamlit, stop
 from ui.components.devserver import wait_healthy
 
 
@@ -156,7 +156,7 @@ def main() -> int:
     app = None
     try:
         # the server starts while Chromium does
-        app = spawn(streamlit_command(ROOT / "app.py", port, ["--live", "off"]), tmp / "app.log", ROOT, env)
+        app = spawn_streamlit(ROOT / "app.py", port, tmp / "app.log", env=env, app_args=["--live", "off"])
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=a.chromium, headless=True, args=ARGS)
             try:

@@ -204,7 +204,8 @@ def serve_folder(folder: Path, tmp: Path, env: dict[str, str] | None = None) -> 
     cache under tmp and `env` added to its environment; (the server process, its URL). Stop it with
     tests.support.serve.stop."""
     from tests.support.ports import free_port
-    from ui.components.devserver import ROOT, cached_assets, start_script
+    from tests.support.serve import start_streamlit
+    from ui.components.devserver import ROOT, cached_assets
 
     models = tmp / f"models-{folder.name}"
     models.mkdir(exist_ok=True)
@@ -214,7 +215,7 @@ def serve_folder(folder: Path, tmp: Path, env: dict[str, str] | None = None) -> 
     env = dict(os.environ, VAE_EXPLORER_MODELS=str(models), VAE_EXPLORER_CACHE=str(tmp / f"cache-{folder.name}"),
                **(env or {}))
     port = free_port()
-    proc = start_script(ROOT / "app.py", port, cached_assets(), tmp / f"streamlit-{folder.name}.log", env)
+    proc = start_streamlit(ROOT / "app.py", port, tmp / f"streamlit-{folder.name}.log", env=env, site=cached_assets())
     return proc, f"http://127.0.0.1:{port}"
 
 
@@ -306,13 +307,13 @@ def paint_part(tmp: Path, seconds: float, shape: str = "4,64,64", student: Path 
 
     from tests.browser.conftest import find_chromium
     from tests.support.ports import free_port
-    from tests.support.serve import CHROMIUM_ARGS, stop
-    from ui.components.devserver import ROOT, cached_assets, start_script
+    from tests.support.serve import CHROMIUM_ARGS, start_streamlit, stop
+    from ui.components.devserver import ROOT, cached_assets
 
     port = free_port()
     env = dict(os.environ, SPATIAL_DEMO_SHAPE=shape, **({"SPATIAL_DEMO_STUDENT": str(student)} if student else {}))
-    proc = start_script(ROOT / "tests" / "browser" / "spatial_live_demo_app.py", port, cached_assets(), tmp / "demo.log",
-                        env)
+    proc = start_streamlit(ROOT / "tests" / "browser" / "spatial_live_demo_app.py", port, tmp / "demo.log", env=env,
+                           site=cached_assets())
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=find_chromium(), headless=True, args=CHROMIUM_ARGS)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ from tests.support.foreign_models import make_onnx_pair
 from tests.support.tinydata import make_split
 
 from tests.support import checkpoints
+from tests.support import warm_servers as warm_servers_pool
 from ui.components.devserver import cached_assets
 
 # under pytest-xdist (scripts/test.sh: -n 2) each worker gets one core's worth of torch threads, so two workers
@@ -25,7 +29,8 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
 # the longest single tests, started first: under pytest-xdist's worksteal each worker then ends at about the same
 # time (the bench smoke runs alone take a few minutes, two at a time)
-LONGEST_FIRST = ("tests/test_benches.py::test_every_benchmark_runs_in_smoke_mode",
+LONGEST_FIRST = ("tests/test_benches.py::test_no_input_lost_in_bursts",
+                 "tests/test_benches.py::test_every_benchmark_runs_in_smoke_mode",
                  "tests/test_distributed.py::test_two_processes_train_like_one_and_resume")
 
 
@@ -76,7 +81,21 @@ def session_shared(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def component_assets() -> Path:
+def warm_servers() -> Iterator[Path]:
+    """A pool that imports torch, onnx, pandas and streamlit once and forks each Streamlit server this test process
+    (or a benchmark it runs) starts (tests.support.warm_servers, named in the environment): a server's first page
+    then skips about 2 s of imports. One per pytest-xdist worker; yields its socket's path."""
+    folder = Path(tempfile.mkdtemp(prefix="warm-"))  # short: a Unix socket's path has at most 107 characters
+    proc, path = warm_servers_pool.start_pool(folder)
+    os.environ[warm_servers_pool.VARIABLE] = str(path)
+    yield path
+    os.environ.pop(warm_servers_pool.VARIABLE, None)
+    warm_servers_pool.stop_pool(proc)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def component_assets(warm_servers) -> Path:
     """This checkout's component files pip-installed once for every server the browser tests and the benchmarks'
     smoke runs start (ui.components.devserver.cached_assets: keyed by the files' content, in the cache folder where
     the benchmarks look for it; a second worker finds the first one's install, or makes its own and the first rename

@@ -53,8 +53,8 @@ def test_every_benchmark_takes_smoke():
     assert len(benchmarks()) >= 15
 
 
-def _smoke(name: str) -> tuple[str, int, float, str, float]:
-    """(name, exit status, seconds, output, CPU seconds) of `python -m bench.NAME --smoke` in the checkout's top
+def _run(name: str, *args: str) -> tuple[str, int, float, str, float]:
+    """(name, exit status, seconds, output, CPU seconds) of `python -m bench.NAME ARGS` in the checkout's top
     folder; CPU seconds: the run's and its children's that it waited for (its servers; not all of a browser's)."""
     # its own temporary folder, removed after: the benchmarks leave theirs (a short path: Chromium's socket
     # path under it must stay under 108 characters, which pytest's tmp_path can exceed)
@@ -62,7 +62,7 @@ def _smoke(name: str) -> tuple[str, int, float, str, float]:
     env = dict(os.environ, TMPDIR=str(own), OMP_NUM_THREADS="1")
     t0, cpu0 = time.perf_counter(), _children_cpu()
     try:
-        proc = subprocess.run([sys.executable, "-m", f"bench.{name}", "--smoke"], cwd=str(ROOT), env=env,
+        proc = subprocess.run([sys.executable, "-m", f"bench.{name}", *args], cwd=str(ROOT), env=env,
                               capture_output=True, text=True, timeout=TIMEOUT_S)
         code, out = proc.returncode, proc.stdout + proc.stderr
     except subprocess.TimeoutExpired as exc:
@@ -82,7 +82,7 @@ def _children_cpu() -> float:
 @pytest.mark.parametrize("name", longest_first(benchmarks()))
 def test_every_benchmark_runs_in_smoke_mode(name, component_assets):
     """One test per benchmark, longest first, so that pytest-xdist spreads them over its workers."""
-    _, code, seconds, out, cpu = _smoke(name)
+    _, code, seconds, out, cpu = _run(name, "--smoke")
     print(f"bench.{name} --smoke: exit {code}, {seconds:.1f} s, {cpu:.1f} CPU s; load average "
           f"{' '.join(open('/proc/loadavg').read().split()[:3])}")
     assert code == 0, f"bench.{name}:\n{out[-3000:]}"
@@ -90,6 +90,17 @@ def test_every_benchmark_runs_in_smoke_mode(name, component_assets):
     assert len(said) == 2, f"bench.{name} did not announce its smoke sizes:\n{out[-2000:]}"
     figures = [ln for ln in said[1].splitlines()[1:] if re.search(r"\d", ln)]
     assert figures, f"bench.{name} printed no figures after its smoke sizes:\n{out[-2000:]}"
+
+
+@pytest.mark.slow
+def test_no_input_lost_in_bursts(component_assets):
+    """Three sessions press keys on the Latent walk's first slider at once, 30 presses each in 2 bursts (one each
+    way), against a server decoding the walk: every session ends at the value its presses lead to, in its slider,
+    its URL and its image, and no burst leaves a stale URL (bench_burst --check)."""
+    _, code, seconds, out, cpu = _run("bench_burst", "--sessions", "3", "--presses", "30", "--bursts", "2", "--check")
+    print(f"bench.bench_burst 3 x 30 in 2 bursts: exit {code}, {seconds:.1f} s, {cpu:.1f} CPU s")
+    assert code == 0, out[-3000:]
+    assert "lost sessions 0 of 3" in out, out[-3000:]
 
 
 def test_burst_counts_a_session_lost_by_its_final_value():

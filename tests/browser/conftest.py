@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,23 +17,9 @@ import pytest
 
 from tests.support import checkpoints
 from tests.support.ports import free_port
-from tests.support.serve import CHROMIUM_ARGS, start, stop
-from ui.components.devserver import start_script
+from tests.support.serve import CHROMIUM_ARGS, start_streamlit, stop
 
 ROOT = Path(__file__).resolve().parents[2]
-
-# `python -c LAUNCH run app.py ...`: `streamlit run` in a process that first registers the test-only captioning
-# family (used where no 'pu' checkpoint exists); -c puts the checkout (the working folder) first on the path
-LAUNCH = '''import sys
-try:
-    import tests.support.fake_captioner  # noqa: F401
-except Exception as exc:  # pragma: no cover
-    print("fake captioner not registered:", exc, file=sys.stderr)
-from streamlit.web import cli
-sys.argv = ["streamlit", *sys.argv[1:]]
-sys.exit(cli.main())
-'''
-
 
 def _playwright_chromium() -> str | None:
     try:
@@ -64,13 +49,11 @@ def find_chromium() -> str:
 
 
 def start_app(port: int, env: dict[str, str], log: Path, app_args: list[str] | None = None) -> subprocess.Popen:
-    """`streamlit run app.py` on 127.0.0.1:port; app_args go to the app after `--` (e.g. --trust-code FILE)."""
-    cmd = [sys.executable, "-c", LAUNCH, "run", str(ROOT / "app.py"), "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    if app_args:
-        cmd += ["--", *app_args]
+    """`streamlit run app.py` on 127.0.0.1:port, with the test-only captioning family registered first (used where
+    no 'pu' checkpoint exists); app_args go to the app after `--` (e.g. --trust-code FILE)."""
     try:
-        return start(cmd, port, log, ROOT, env, timeout=120)
+        return start_streamlit(ROOT / "app.py", port, log, env=env, app_args=app_args or (),
+                               imports=("tests.support.fake_captioner",), timeout=120)
     except RuntimeError as exc:
         pytest.fail(str(exc))
 
@@ -80,7 +63,7 @@ def served_script(script: Path, tmp: Path, env: dict[str, str], *, assets: Path)
     """URL of `streamlit run script` serving this checkout's component files (`assets`: the component_assets
     fixture), with `env` added to the environment; stopped on exit."""
     port = free_port()
-    proc = start_script(script, port, assets, tmp / "streamlit.log", dict(os.environ, **env))
+    proc = start_streamlit(script, port, tmp / "streamlit.log", env=dict(os.environ, **env), site=assets)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -103,7 +86,7 @@ def shipped_live_url(tmp_path_factory, component_assets) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def app_url(browser_models, tmp_path_factory) -> str:
+def app_url(browser_models, tmp_path_factory, warm_servers) -> str:
     """URL of `streamlit run app.py` with the tiny test checkpoints added to pretrained/ by --models, decoding on
     the server (VAE_EXPLORER_LIVE=off: these tests drive the server's sliders; tests/browser/test_live_walk.py
     drives the in-browser ones)."""
@@ -117,7 +100,8 @@ def app_url(browser_models, tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(warm_servers):
+    """Headless Chromium for the session (warm_servers: the servers these tests start fork from the warm pool)."""
     from playwright.sync_api import sync_playwright
 
     path = find_chromium()

@@ -20,8 +20,7 @@ from conftest import ROOT
 from driver import IDLE, shot
 from tests.support.foreign_models import torchscript_onnx_export
 from tests.support.ports import free_port
-from tests.support.serve import stop
-from ui.components.devserver import start_script
+from tests.support.serve import start_streamlit, stop
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 pytest.importorskip("diffusers")
@@ -43,7 +42,7 @@ def teacher_url(tmp_path_factory, component_assets):
     env = dict(os.environ, VAE_EXPLORER_MODELS=str(models), VAE_EXPLORER_CACHE=str(tmp / "cache"),
                VAE_EXPLORER_LIVE="on")
     port = free_port()
-    proc = start_script(ROOT / "app.py", port, component_assets, tmp / "streamlit.log", env)
+    proc = start_streamlit(ROOT / "app.py", port, tmp / "streamlit.log", env=env, site=component_assets)
     yield f"http://127.0.0.1:{port}"
     stop(proc)
 

@@ -17,17 +17,48 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support.ports import free_port
-from ui.components.devserver import cached_assets, spawn_script, wait_healthy
+from tests.support.warm_servers import WarmProcess, launch
+from ui.components.devserver import ROOT, cached_assets, wait_healthy
 
 # Chromium's flags for headless runs in a container: no sandbox (root), no GPU, nothing fetched in the background
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
-def streamlit_command(script: str | Path, port: int, app_args: Sequence[str] = ()) -> list[str]:
-    """`python -m streamlit run script` on 127.0.0.1:port, headless; app_args go to the script after `--`."""
-    return [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port), "--server.address",
-            "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false", "--", *app_args]
+def spawn_streamlit(script: str | Path, port: int, log: Path, *, env: dict[str, str] | None = None,
+                    cwd: str | Path = ROOT, app_args: Sequence[str] = (), site: str | Path | None = None,
+                    imports: Sequence[str] = ()) -> subprocess.Popen | WarmProcess:
+    """`streamlit run script` on 127.0.0.1:port, headless, from `cwd` (the checkout's top folder: `ui`, `explorer` and
+    `tests` are this checkout's), returned at once: the caller does other work while it starts (launches a browser),
+    then awaits it with wait_healthy. app_args go to the script after `--`; env: the whole environment (default
+    ours); output to `log`; its own process group.
+    site: a folder of installed packages added first (site.addsitedir), for the component files (cached_assets()):
+    Streamlit serves a component's files only from an installed distribution, and this makes the checkout's copy
+    the one it serves, even where another checkout's copy is installed editable. imports: modules imported before
+    the script runs (a test-only model family that registers itself).
+    Forked by the session's warm pool (tests.support.warm_servers) when the environment names one; else python."""
+    argv = ["run", str(script), "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless",
+            "true", "--browser.gatherUsageStats", "false", *(["--", *app_args] if app_args else [])]
+    env = dict(os.environ if env is None else env)
+    warm = launch(argv, cwd, env, log, site=site, imports=imports)
+    if warm is not None:
+        return warm
+    code = "\n".join(["import site, sys", *([f"site.addsitedir({str(site)!r})"] if site else []),
+                      *(f"import {name}" for name in imports), "from streamlit.web import cli",
+                      "sys.argv = ['streamlit', *sys.argv[1:]]", "sys.exit(cli.main())"])
+    return spawn([sys.executable, "-c", code, *argv], log, cwd, env)  # -c: `cwd` first on the import path
+
+
+def start_streamlit(script: str | Path, port: int, log: Path, *, timeout: float = 180.0,
+                    **options) -> subprocess.Popen | WarmProcess:
+    """spawn_streamlit(script, port, log, **options), returned once healthy; raises RuntimeError with the log's tail
+    (and stops it) if it exits or is not healthy within `timeout` s."""
+    proc = spawn_streamlit(script, port, log, **options)
+    try:
+        return wait_healthy(proc, port, log, timeout)
+    except BaseException:
+        stop(proc)
+        raise
 
 
 def spawn(cmd: Sequence[str], log: Path, cwd: str | Path, env: dict[str, str] | None = None) -> subprocess.Popen:
@@ -50,7 +81,7 @@ def start(cmd: Sequence[str], port: int, log: Path, cwd: str | Path, env: dict[s
         raise
 
 
-def stop(proc: subprocess.Popen | None) -> None:
+def stop(proc: subprocess.Popen | WarmProcess | None) -> None:
     """SIGTERM the server's process group, SIGKILL it after 15 s; nothing when it has already exited."""
     if proc is None or proc.poll() is not None:
         return
@@ -67,7 +98,7 @@ def served(script: str | Path, log: Path, cwd: str | Path, env: dict[str, str] |
            app_args: Sequence[str] = (), timeout: float = 180.0) -> Iterator[str]:
     """`streamlit run script` on a free port; yields its URL (http://127.0.0.1:PORT) and stops it on exit."""
     port = free_port()
-    proc = start(streamlit_command(script, port, app_args), port, log, cwd, env, timeout)
+    proc = start_streamlit(script, port, log, env=env, cwd=cwd, app_args=app_args, timeout=timeout)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -86,7 +117,7 @@ def demo_in_chromium(script: str | Path, cache_variable: str, fresh_cache: bool 
     tmp = Path(tempfile.mkdtemp(prefix="demo-"))
     port, log = free_port(), tmp / "streamlit.log"
     env = dict(os.environ, **({cache_variable: str(tmp / "cache")} if fresh_cache else {}))
-    proc = spawn_script(script, port, cached_assets(), log, env)
+    proc = spawn_streamlit(script, port, log, env=env, site=cached_assets())
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",

@@ -1,12 +1,12 @@
-"""Run a Streamlit script that uses the browser components from this checkout, for tests and benchmarks.
+"""The component files of this checkout, installed for the Streamlit servers that tests and benchmarks start, and
+the wait until such a server answers.
 
-Streamlit serves the component's files only from an installed distribution (frontend/assets/, `vae-explorer-frontend`).
-`install_assets(target)` installs this checkout's copy into a plain folder (pip --target, no venv touched), and
-`start_script` runs `streamlit run` from the checkout's top folder (so `ui` and `explorer` are this checkout's)
-in a process that first adds that folder as a site directory (`site.addsitedir`): its copy is then the one
-Python imports and Streamlit serves, even where another checkout's copy is installed editable (an editable
-install's finder comes after the path-based one). `cached_assets()` keeps one such install per content of
-frontend/assets in the cache folder, for the benchmarks that start a server each run.
+Streamlit serves a component's files only from an installed distribution (frontend/assets/, `vae-explorer-frontend`).
+`install_assets(target)` installs this checkout's copy into a plain folder (pip --target, no venv touched); a
+server started with that folder as a site directory (tests.support.serve.spawn_streamlit) imports and serves that
+copy, even where another checkout's copy is installed editable (an editable install's finder comes after the
+path-based one). `cached_assets()` keeps one such install per content of frontend/assets in the cache folder, for
+the benchmarks that start a server each run.
 """
 
 from __future__ import annotations
@@ -26,15 +26,6 @@ from explorer.files import exclusive_lock
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout (ui/components/ -> ui/ -> .)
 ASSETS = ROOT / "frontend" / "assets"
-# `python -c LAUNCH run SCRIPT ...` in the checkout: the cwd comes first on the import path for -c
-LAUNCH = """import site, sys
-site.addsitedir({site!r})
-from streamlit.web import cli
-sys.argv = ["streamlit", *sys.argv[1:]]
-sys.exit(cli.main())
-"""
-
-
 def install_assets(target: str | Path) -> Path:
     """pip-install frontend/assets (no dependencies, no build isolation) into the folder `target`; returns it."""
     target = Path(target)
@@ -74,23 +65,6 @@ def cached_assets(cache_dir: str | Path | None = None) -> Path:
     finally:
         shutil.rmtree(own, ignore_errors=True)  # nothing left there once renamed
     return final
-
-
-def spawn_script(script: str | Path, port: int, assets_target: Path, log: Path,
-                 env: dict[str, str] | None = None) -> subprocess.Popen:
-    """`streamlit run script` on 127.0.0.1:port, returned at once (not yet healthy): the caller does other work
-    while the server starts (launches a browser, builds a data file), then calls `wait_healthy`."""
-    env = dict(os.environ if env is None else env)
-    cmd = [sys.executable, "-c", LAUNCH.format(site=str(assets_target)), "run", str(script), "--server.port", str(port), "--server.address",
-           "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    return subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-
-
-def start_script(script: str | Path, port: int, assets_target: Path, log: Path, env: dict[str, str] | None = None,
-                 timeout: float = 180.0) -> subprocess.Popen:
-    """`streamlit run script` on 127.0.0.1:port, healthy when this returns; raises RuntimeError with the log."""
-    return wait_healthy(spawn_script(script, port, assets_target, log, env), port, log, timeout)
 
 
 def wait_healthy(proc: subprocess.Popen, port: int, log: Path, timeout: float = 180.0, *,
