@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.smoke import add_smoke_option, apply_smoke
+from bench.smoke import add_smoke_option, apply_smoke, pause
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS as ARGS
 from tests.support.serve import spawn_streamlit, stop
@@ -78,7 +78,7 @@ def summary(name: str, values: list[float]) -> str:
 
 
 def wait_idle(pg, settle_ms: int = 300) -> None:
-    pg.wait_for_timeout(settle_ms)
+    pg.wait_for_timeout(pause(settle_ms))
     pg.wait_for_selector(IDLE, state="attached", timeout=120_000)
 
 
@@ -153,7 +153,7 @@ def main() -> int:
     ap.add_argument("--map-renderer", choices=["webgl", "svg"], default="webgl", help="passed to the app")
     ap.add_argument("--warm-loads", type=int, default=3, help="first loads on the warm server")
     add_smoke_option(ap)
-    a = apply_smoke(ap.parse_args(), n=4, map_repeats=1, warm_loads=1)
+    a = apply_smoke(ap.parse_args(), n=2, map_repeats=1, warm_loads=1)
     from playwright.sync_api import sync_playwright
 
     bare_script = next((p for p in BARE_CANDIDATES if p.is_file()), None)

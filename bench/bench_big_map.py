@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.smoke import add_smoke_option, apply_smoke
+from bench.smoke import add_smoke_option, apply_smoke, pause
 from tests.support.serve import demo_in_chromium
 from tests.support.bigmap_points import clustered
 from ui.components.bigmap import data_bounds, quantize
@@ -47,7 +47,7 @@ def pct(values, q) -> float:
 
 
 def idle(page, settle=300) -> None:
-    page.wait_for_timeout(settle)
+    page.wait_for_timeout(pause(settle))
     page.wait_for_selector(IDLE, state="attached", timeout=240_000)
 
 
@@ -60,7 +60,7 @@ def wheel(page, steps: int) -> list:
     for i in range(steps):
         page.mouse.wheel(0, -120 if i % 2 == 0 else 120)
         page.wait_for_timeout(60)
-    page.wait_for_timeout(300)
+    page.wait_for_timeout(pause(300))
     return frames_since(page, n0)
 
 
@@ -128,7 +128,7 @@ def measure(page, url: str, n: int, trace: bool, visits: int = 3, wheels: int = 
         page.mouse.move(cx - 80 + (i % 20) * 8, cy + (i % 10) * 5)
         page.wait_for_timeout(33)
     page.mouse.up()
-    page.wait_for_timeout(300)
+    page.wait_for_timeout(pause(300))
     pan = frames_since(page, n0)
     for name, frames in (("zoom", zoom), ("pan", pan)):
         lat = [f["tDrawn"] - f["tEvent"] for f in frames]

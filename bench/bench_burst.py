@@ -4,7 +4,7 @@
     python -m bench.bench_burst --sessions 3 --presses 30    # a short run
     python -m bench.bench_burst --busy 2                     # beside two busy loops (python -c "while 1: pass")
     python -m bench.bench_burst --sessions 3 --presses 30 --bursts 2 --check    # the test suite's check
-    python -m bench.bench_burst --smoke                      # 2 x 6 in 2 bursts, 0.3 s settling, --check
+    python -m bench.bench_burst --smoke                      # 2 x 6 in 2 bursts, 0.3 s settling
 
 --check exits 1 when a session lost input or a burst left a stale URL. The test suite checks that no input is lost
 with 3 sessions x 30 presses in 2 bursts (one each way, tests/test_benches.py::test_no_input_lost_in_bursts), and
@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.smoke import add_smoke_option, apply_smoke
+from bench.smoke import add_smoke_option, apply_smoke, pause
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS, start_streamlit, stop
 
@@ -165,7 +165,7 @@ async def open_walk(browser, address: str):
     await pg.goto(address if "/walk" in address else f"{address}/walk")
     await pg.wait_for_selector(IDLE, state="attached")
     await pg.locator("[data-testid='stImageCaption']").filter(has_text="decoded mean").first.wait_for()
-    await pg.wait_for_timeout(500)
+    await pg.wait_for_timeout(pause(500))
     await pg.wait_for_selector(IDLE, state="attached")
     await pg.locator("[data-testid='stSlider'] input[type=range]").first.focus()
     await pg.evaluate(WATCH_JS, LOST_MS)
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chromium", default=os.environ.get("CHROMIUM", "/usr/bin/chromium"))
     ap.add_argument("--check", action="store_true", help="exit 1 on a lost session or a stale URL")
     add_smoke_option(ap)
-    a = apply_smoke(ap.parse_args(argv), sessions=2, presses=6, bursts=2, settle_ms=300, check=True)
+    a = apply_smoke(ap.parse_args(argv), sessions=2, presses=6, bursts=2, settle_ms=300)
     tmp = Path(tempfile.mkdtemp(prefix="bench-burst-"))
     proc, url = serve_app(tmp, a.models)
     loops = busy_loops(a.busy)

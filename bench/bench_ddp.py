@@ -19,8 +19,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import torch
-
 from bench.smoke import add_smoke_option, apply_smoke
 
 
@@ -31,9 +29,13 @@ def train_run(processes: int, out: Path, args: argparse.Namespace) -> tuple[list
            "--hidden-dim", "128", "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
            "--threads", "1", "--device", "cpu", "--maps", "none", "--iwae-k", "0", "--no-progress",
            "--no-tensorboard", "--out", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    if proc.returncode != 0:
-        raise SystemExit(f"torchrun with {processes} process(es) failed:\n{proc.stderr[-3000:]}")
+    job = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "OMP_NUM_THREADS": "1"})
+    import torch  # lazy: imported while the job starts (torchrun and its processes import torch too, 1.4 s each)
+
+    _, stderr = job.communicate()
+    if job.returncode != 0:
+        raise SystemExit(f"torchrun with {processes} process(es) failed:\n{stderr[-3000:]}")
     state = torch.load(out / "checkpoint" / "train_state.pt", map_location="cpu", weights_only=True)
     history = state["history"]
     return [float(r["seconds"]) for r in history], int(history[0]["step"])  # step: the steps taken so far
@@ -46,7 +48,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=3, help="epochs per run; the first is dropped as warm-up when >1")
     ap.add_argument("--batch-size", type=int, default=128, help="the global batch of every run")
     add_smoke_option(ap)
-    a = apply_smoke(ap.parse_args(), processes="1", dataset="digits", epochs=1)
+    a = apply_smoke(ap.parse_args(), processes="1", dataset="mnist5k", epochs=1)
     base = None
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(p) for p in a.processes.split(",")):

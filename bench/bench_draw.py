@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.smoke import add_smoke_option, apply_smoke, settle
+from bench.smoke import add_smoke_option, apply_smoke, pause, settle
 from tests.support.serve import demo_in_chromium
 from ui.components.devserver import ROOT
 
@@ -45,7 +45,7 @@ def stroke(page, seconds: float, hz: float = 60.0) -> dict:
     at = lambda t: (box["x"] + _path(t)[0] * box["width"], box["y"] + _path(t)[1] * box["height"])  # noqa: E731
     n = int(seconds * hz)
     page.mouse.move(*at(0.0))
-    page.wait_for_timeout(300)
+    page.wait_for_timeout(pause(300))
     f0, e0 = page.evaluate("[window.__liveLatent.frames.length, window.__liveLatent.strokeEvents.length]")
     page.mouse.down()
     t0 = time.perf_counter()
@@ -54,13 +54,13 @@ def stroke(page, seconds: float, hz: float = 60.0) -> dict:
         wait = t0 + i / hz - time.perf_counter()
         if wait > 0:
             time.sleep(wait)
-    page.wait_for_timeout(200)
+    page.wait_for_timeout(pause(200))
     got = page.evaluate("""([f0, e0]) => { const G = window.__liveLatent;
         return { events: G.strokeEvents.slice(e0),
                  frames: G.frames.slice(f0).filter(f => f.mode === 'draw' && f.dragging)
                    .map(f => [f.tEvent, f.tDrawn, f.tStart, f.tPrepared, f.tEncoded]) }; }""", [f0, e0])
     page.mouse.up()
-    page.wait_for_timeout(500)
+    page.wait_for_timeout(pause(500))
     frames = np.asarray(got["frames"], dtype=np.float64).reshape(-1, 5)
     events = np.asarray(got["events"], dtype=np.float64)
     # each event waits for the first frame decoded from it or from a later event

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.smoke import add_smoke_option, apply_smoke, settle
+from bench.smoke import add_smoke_option, apply_smoke, pause, settle
 from tests.support.serve import demo_in_chromium
 from ui.components.devserver import ROOT
 
@@ -48,7 +48,7 @@ def _drag(page, seconds: float, hz: float = 60.0) -> dict:
     span = 0.7 * box["width"]
     n = int(seconds * hz)
     page.mouse.move(x0, y)
-    page.wait_for_timeout(300)
+    page.wait_for_timeout(pause(300))
     f0, e0 = page.evaluate("[window.__liveLatent.frames.length, window.__liveLatent.events]")
     page.mouse.down()
     t0 = time.perf_counter()

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.smoke import add_smoke_option, apply_smoke
+from bench.smoke import add_smoke_option, apply_smoke, pause
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS, spawn_streamlit, stop
 from ui.components.devserver import ROOT, cached_assets, wait_healthy
@@ -124,7 +124,7 @@ class Session:
         self.page.on("response", lambda r: r.status >= 500 and self.errors.append(f"HTTP {r.status} {r.url}"))
 
     async def idle(self, settle_ms: int = 300, timeout_ms: int = 180_000) -> None:
-        await self.page.wait_for_timeout(settle_ms)
+        await self.page.wait_for_timeout(pause(settle_ms))
         await self.page.wait_for_selector(IDLE, state="attached", timeout=timeout_ms)
 
     async def shown_errors(self) -> list[str]:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.smoke import add_smoke_option, apply_smoke
+from bench.smoke import add_smoke_option, apply_smoke, pause
 from tests.browser import driver
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS as ARGS
@@ -58,24 +58,25 @@ def choose_points(page, label: str, n: int) -> float:
     """Pick the encoding under Points; ms from the click to its big map painted."""
     import re
 
-    wait_idle = driver.wait_idle
     page.get_by_role("combobox", name="Points").click()
     option = page.get_by_role("option").filter(has_text=re.compile("^" + re.escape(label))).first
     t0 = page.evaluate("performance.now()")
     option.click()
     page.wait_for_function(PAINTED, arg=n, timeout=300_000, polling=10)
     ms = page.evaluate("performance.now()") - t0
-    wait_idle(page)
+    driver.wait_idle(page, pause(400))
     return ms
 
 
 def measure(page, url: str, label: str, n: int, visits: int = 3, wheels: int = 30, moves: int = 20) -> dict:
     """First paint cold and after `visits` in-app navigations, `wheels` zoom steps, `moves` pointer moves."""
-    go = driver.go
+    def go(page, title: str) -> None:
+        driver.go(page, title, pause(200))
+
     row: dict = {"items": n}
-    page.goto(url)
-    page.locator("h1").first.wait_for()
-    go(page, "Latent map")
+    page.goto(f"{url}/map")  # the page's own address (ui/main.py's url_path)
+    page.locator("h1").filter(has_text="Latent map").first.wait_for()
+    driver.wait_idle(page, pause(200))
     row["cold_ms"] = round(choose_points(page, label, n), 1)
     warm = []
     for _ in range(visits):
@@ -104,7 +105,7 @@ def measure(page, url: str, label: str, n: int, visits: int = 3, wheels: int = 3
             page.wait_for_function(f"window.__bigMap.current().serverCaption.dataset.index === '{idx}'", timeout=20_000,
                                    polling=5)
             originals.append(page.evaluate("performance.now()") - t0)
-        page.wait_for_timeout(150)
+        page.wait_for_timeout(pause(150))
     hovers = page.evaluate(f"window.__bigMap.hovers.slice({h0})")
     lat = [h["tDrawn"] - h["tEvent"] for h in hovers]
     row["hover_ms"] = [round(pct(lat, 50), 1), round(pct(lat, 95), 1), len(lat)]

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from bench.app_latency import ROOT, focus_walk_slider, open_walk, p95, slider_turns, summary
 from bench.bench_scale import codes
-from bench.smoke import add_smoke_option, apply_smoke
+from bench.smoke import add_smoke_option, apply_smoke, pause
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS as ARGS
 from tests.support.serve import spawn_streamlit, stop
@@ -101,7 +101,7 @@ def run_job(walk, items: int, seed: int, cache_dir: Path, n: int, max_blocks: in
         if nice or job.done:
             break
         time.sleep(0.1)
-    time.sleep(0.5)
+    time.sleep(pause(500) / 1000)
     nice = worker_niceness(os.getpid()) or nice
     print(f"UMAP job (seed {seed}) started; worker niceness {nice} (this driver and the app: {os.nice(0)})",
           flush=True)

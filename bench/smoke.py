@@ -9,6 +9,9 @@ import argparse
 import atexit
 import gc
 
+SMOKE_PAUSE_MS = 50  # the longest fixed wait of a smoke run (pause)
+_smoke_run = False  # set by apply_smoke / announce_smoke with --smoke: the benchmark's process is a smoke run
+
 
 def add_smoke_option(ap: argparse.ArgumentParser) -> None:
     """Adds --smoke to a benchmark's parser."""
@@ -16,10 +19,20 @@ def add_smoke_option(ap: argparse.ArgumentParser) -> None:
                     help="tiny sizes, one repetition (seconds): checks that the benchmark runs; its figures mean nothing")
 
 
-def _quick_exit() -> None:
-    """At exit, gc.freeze(): the interpreter's teardown then skips collecting the objects alive now (torch's
-    thousands of modules and functions), about 0.4 s of CPU at the end of a run that imported torch."""
+def _start_smoke() -> None:
+    """Marks this process a smoke run (pause), and at its exit calls gc.freeze(): the interpreter's teardown then
+    skips collecting the objects alive now (torch's thousands of modules and functions), about 0.4 s of CPU at the
+    end of a run that imported torch."""
+    global _smoke_run
+    _smoke_run = True
     atexit.register(gc.freeze)  # atexit runs before the modules are torn down
+
+
+def pause(ms: float) -> float:
+    """A fixed wait's length in ms: `ms`, or at most SMOKE_PAUSE_MS in a smoke run. Such a wait lets a page catch
+    up before a figure is read (a frame painted, a rerun begun); a smoke run's figures mean nothing, and its fixed
+    waits were most of its time. A wait for a condition (a selector, the idle script) is not shortened."""
+    return min(ms, SMOKE_PAUSE_MS) if _smoke_run else ms
 
 
 def apply_smoke(args: argparse.Namespace, **sizes: object) -> argparse.Namespace:
@@ -27,7 +40,7 @@ def apply_smoke(args: argparse.Namespace, **sizes: object) -> argparse.Namespace
     if args.smoke:
         for name, value in sizes.items():
             setattr(args, name, value)
-        _quick_exit()
+        _start_smoke()
         print("smoke run:", ", ".join(f"{k}={v}" for k, v in sizes.items()), flush=True)
     return args
 
@@ -35,7 +48,7 @@ def apply_smoke(args: argparse.Namespace, **sizes: object) -> argparse.Namespace
 def announce_smoke(args: argparse.Namespace, **sizes: object) -> None:
     """With --smoke, says which sizes the benchmark's own smoke mode uses (for a benchmark that sets them itself)."""
     if args.smoke:
-        _quick_exit()
+        _start_smoke()
         print("smoke run:", ", ".join(f"{k}={v}" for k, v in sizes.items()), flush=True)
 
 

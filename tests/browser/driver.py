@@ -6,9 +6,6 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import torch
-
-from explorer.images import to_uint8
 
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 BOARD = "[data-testid='live-latent-draw']"  # the live component's drawing canvas
@@ -55,11 +52,11 @@ def choose_model(pg, name: str) -> None:
     assert pg.get_by_role("combobox", name="Checkpoint").input_value().startswith(name)
 
 
-def go(pg, title: str) -> None:
-    """In-app navigation by the sidebar link."""
+def go(pg, title: str, settle_ms: int = 200) -> None:
+    """In-app navigation by the sidebar link; then wait_idle(pg, settle_ms)."""
     pg.locator("[data-testid='stSidebarNav'] a").filter(has_text=title).first.click()
     pg.locator("h1").filter(has_text=title).first.wait_for()
-    wait_idle(pg, 200)
+    wait_idle(pg, settle_ms)
 
 
 def image_src(pg, caption: str, timeout_ms: float | None = None) -> str:
@@ -178,10 +175,3 @@ def seven(n: int = 30) -> list[tuple[float, float]]:
     bar = [(0.25 + 0.5 * t, 0.2) for t in np.linspace(0, 1, n // 2)]
     leg = [(0.75 - 0.3 * t, 0.2 + 0.65 * t) for t in np.linspace(0, 1, n - n // 2)[1:]]
     return bar + leg
-
-
-def torch_pixels(model, code) -> np.ndarray:
-    """The model's torch decode of one code, as the page paints it: (H, W) uint8."""
-    z = torch.as_tensor(np.asarray(code, dtype=np.float32).reshape(1, *model.latent_shape))
-    with torch.inference_mode():
-        return to_uint8(model.decode_code(z)[0])

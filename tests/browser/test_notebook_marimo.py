@@ -26,7 +26,8 @@ import pytest
 
 from explorer.checkpoint import from_pretrained
 from explorer.map_wire import data_bounds
-from tests.browser.driver import FRAMES_JS, check_draw_pad_code, draw_pad_stroke, torch_pixels
+from tests.browser.driver import FRAMES_JS, check_draw_pad_code, draw_pad_stroke
+from tests.support.demo_models import torch_pixels
 from tests.support.offline import block_foreign
 from tests.support.ports import free_port
 from tests.support.serve import start, stop

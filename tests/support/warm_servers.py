@@ -41,10 +41,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 VARIABLE = "VAE_EXPLORER_WARM_SERVERS"  # the pool's socket path, for the processes a test session starts
-# what a server's first page imports, heaviest first (python -X importtime of app.py's and the live demo's servers)
+# what a server's first page imports, heaviest first (python -X importtime of app.py's and the live demo's servers),
+# and diffusers for the servers of a diffusers folder (1.3 s); not `diffusers.AutoencoderKL`, whose import loads
+# triton, which starts a thread of its own (a fork copies only the forking thread)
 PRELOAD = ("torch", "torch.export", "onnx", "onnxruntime", "pandas", "pyarrow", "numpy", "PIL.Image",
            "safetensors.torch", "plotly.graph_objects", "streamlit", "streamlit.web.cli", "streamlit.web.bootstrap",
-           "streamlit.web.server")
+           "streamlit.web.server", "diffusers")
 
 
 class WarmProcess:
