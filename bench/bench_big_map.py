@@ -207,7 +207,7 @@ def main() -> None:
             ctx = browser.new_context(viewport={"width": 1500, "height": 1250})
             page = ctx.new_page()
             page.set_default_timeout(120_000)
-            counts = dict(visits=1, wheels=6, pans=6, hovers=6, prewarm=False) if args.smoke else {}
+            counts = dict(visits=1, wheels=4, pans=4, hovers=4, prewarm=False) if args.smoke else {}
             row = measure(page, url, n, args.trace, **counts)
             print(json.dumps(row), flush=True)
             rows.append(row)

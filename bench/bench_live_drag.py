@@ -78,7 +78,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--json", type=Path)
     add_smoke_option(parser)
-    args = apply_smoke(parser.parse_args(), models=["conv-mnist5k"], seconds=0.5)
+    args = apply_smoke(parser.parse_args(), models=["conv-mnist5k"], seconds=0.3)
 
     rows = []
     with demo_in_chromium(ROOT / "tests" / "browser" / "live_demo_app.py", "LIVE_DEMO_CACHE",

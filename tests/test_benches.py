@@ -23,15 +23,16 @@ BENCH = ROOT / "bench"
 # modules of bench/ that are not benchmarks: shared options, and the reference page app_latency serves
 HELPERS = {"cpu_options", "smoke", "bare_streamlit_page"}
 TIMEOUT_S = 600
-# wall seconds of each smoke run, one at a time, on the quiet 2-core machine (docs/performance.md#test-suite-time):
+# wall seconds of each smoke run in the suite (its warm server pool), one at a time, on the quiet 2-core machine
+# (docs/performance.md#test-suite-time):
 # only the order of the tests comes from these (longest first); a benchmark not listed counts as long if it drives a
 # browser
-SMOKE_S = {"bench_burst": 24.0, "app_latency": 19.2, "bench_sessions": 19.1, "bench_soak": 15.1, "bench_map_page":
-           11.9, "bench_load": 11.8, "bench_big_map": 9.0, "bench_draw": 8.8, "bench_live_drag": 8.8, "bench_ddp":
-           8.4, "bench_umap_walk": 7.7, "bench_distill": 5.3, "bench_precision": 4.4, "bench_linear_fit": 4.3,
-           "bench_memory_estimate": 4.2, "big_vae_pages": 4.0, "bench_codebook": 3.8, "bench_disentanglement": 3.3,
-           "bench_disent_parity": 2.9, "bench_trainer": 2.9, "bench_pu": 2.7, "bench_scale": 2.7, "bench_code_grid":
-           2.1, "bench_onnx_decode": 1.9, "bench_encode": 1.5, "bench_fuzz": 1.5}
+SMOKE_S = {"app_latency": 13.7, "bench_sessions": 12.3, "bench_soak": 10.1, "bench_load": 8.5, "bench_map_page": 7.7,
+           "bench_burst": 7.3, "bench_big_map": 5.2, "bench_live_drag": 5.0, "bench_ddp": 5.0, "bench_umap_walk": 4.6,
+           "bench_draw": 4.2, "bench_distill": 4.1, "bench_precision": 3.5, "bench_linear_fit": 3.4, "big_vae_pages":
+           3.4, "bench_codebook": 3.4, "bench_memory_estimate": 3.1, "bench_disentanglement": 3.0, "bench_trainer":
+           2.6, "bench_pu": 2.2, "bench_disent_parity": 2.1, "bench_scale": 2.0, "bench_code_grid": 1.8,
+           "bench_onnx_decode": 1.6, "bench_fuzz": 1.2, "bench_encode": 1.1}
 
 
 def benchmarks() -> list[str]:
