@@ -33,7 +33,7 @@ import numpy as np
 from bench.smoke import add_smoke_option, apply_smoke, pause
 from tests.support.serve import demo_in_chromium
 from tests.support.bigmap_points import clustered
-from ui.components.bigmap import data_bounds, quantize
+from explorer.map_wire import data_bounds, quantize
 from ui.components.devserver import ROOT
 
 DEMO = ROOT / "tests" / "browser" / "bigmap_demo_app.py"  # a Streamlit script, run, not imported
