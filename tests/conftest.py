@@ -81,10 +81,14 @@ def session_shared(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def warm_servers() -> Iterator[Path]:
+def warm_servers() -> Iterator[Path | None]:
     """A pool that imports torch, onnx, pandas and streamlit once and forks each Streamlit server this test process
     (or a benchmark it runs) starts (tests.support.warm_servers, named in the environment): a server's first page
-    then skips about 2 s of imports. One per pytest-xdist worker; yields its socket's path."""
+    then skips about 2 s of imports. One per pytest-xdist worker; yields its socket's path (None off Linux, where
+    each server starts its own python)."""
+    if not warm_servers_pool.SUPPORTED:
+        yield None
+        return
     folder = Path(tempfile.mkdtemp(prefix="warm-"))  # short: a Unix socket's path has at most 107 characters
     proc, path = warm_servers_pool.start_pool(folder)
     os.environ[warm_servers_pool.VARIABLE] = str(path)

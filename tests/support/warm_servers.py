@@ -41,6 +41,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 VARIABLE = "VAE_EXPLORER_WARM_SERVERS"  # the pool's socket path, for the processes a test session starts
+SUPPORTED = sys.platform == "linux"  # fork, /proc and CPU affinity as Linux has them; elsewhere servers start plain
 # what a server's first page imports, heaviest first (python -X importtime of app.py's and the live demo's servers),
 # and diffusers for the servers of a diffusers folder (1.3 s); not `diffusers.AutoencoderKL`, whose import loads
 # triton, which starts a thread of its own (a fork copies only the forking thread)
@@ -93,7 +94,7 @@ def launch(argv: Sequence[str], cwd: str | Path, env: dict[str, str], log: Path,
     output to `log`, in a process group of its own; `site` is added as a site folder and `imports` are imported
     first (in that order). None when no pool is named or it does not answer: the caller starts python itself."""
     path = os.environ.get(VARIABLE)
-    if not path:
+    if not path or not SUPPORTED:
         return None
     # what a child would inherit from us: the cores it may run on (a benchmark pins its server) and our niceness
     request = {"argv": list(argv), "cwd": str(cwd), "env": dict(env), "log": str(log),
