@@ -161,9 +161,10 @@ def _redo_import_time_state(env: dict[str, str]) -> None:
 
 
 def serve(path: str | Path) -> None:
-    """The pool: listens on the Unix socket `path`, imports PRELOAD, then forks a server per request, until killed.
-    It says "listening" first, so its starter goes on while it imports: a request made meanwhile waits in the
+    """The pool: listens on the Unix socket `path`, imports PRELOAD, then forks a server per request, until killed or
+    until the process that started it has gone. It says "listening" first, so its starter goes on while it imports: a request made meanwhile waits in the
     socket's queue, no longer than a server of its own would have taken to import the same."""
+    starter = os.getppid()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the servers are reaped as they end
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(path))
@@ -174,9 +175,14 @@ def serve(path: str | Path) -> None:
             importlib.import_module(name)
         except ImportError:
             pass
-    while True:
-        conn, _ = listener.accept()
+    listener.settimeout(2.0)
+    while os.getppid() == starter:  # a starter killed without stopping the pool (SIGKILL) leaves no pool behind
+        try:
+            conn, _ = listener.accept()
+        except TimeoutError:
+            continue
         with conn:
+            conn.settimeout(60)
             request = json.loads(conn.makefile("rb").readline())
             sys.stdout.flush(), sys.stderr.flush()
             pid = os.fork()
