@@ -162,8 +162,9 @@ def _redo_import_time_state(env: dict[str, str]) -> None:
 
 def serve(path: str | Path) -> None:
     """The pool: listens on the Unix socket `path`, imports PRELOAD, then forks a server per request, until killed or
-    until the process that started it has gone. It says "listening" first, so its starter goes on while it imports: a request made meanwhile waits in the
-    socket's queue, no longer than a server of its own would have taken to import the same."""
+    until the process that started it has gone. It says "listening" first, so its starter goes on while it imports: a
+    request made meanwhile waits in the socket's queue, no longer than a server of its own would have taken to import
+    the same."""
     starter = os.getppid()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the servers are reaped as they end
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
