@@ -171,6 +171,7 @@ def serve(path: str | Path) -> None:
     listener.bind(str(path))
     listener.listen(64)
     print("listening", flush=True)
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # nobody reads the pipe after that line: it must not fill up
     for name in PRELOAD:
         try:
             importlib.import_module(name)
