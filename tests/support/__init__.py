@@ -1,6 +1,6 @@
-"""Helpers shared by the tests and the benchmarks in bench/: free ports, serving a Streamlit script until it is
-healthy, tiny checkpoints and data sets, AppTest helpers, bad and fuzzed files, foreign-format models, stored
-encodings built fast and the big-map demo's points.
+"""Helpers shared by the tests and the benchmarks in bench/: free ports, serving a Streamlit script until it is healthy
+(forked from the test worker's warm pool, warm_servers.py), tiny checkpoints and data sets, AppTest helpers, bad and
+fuzzed files, foreign-format models, stored encodings built fast and the big-map demo's points.
 
 How it is imported, everywhere the same way: `from tests.support import checkpoints` (or `from tests.support.serve
 import served`). `tests/` has no `__init__.py`, so `tests` is a namespace package found from the checkout's top
