@@ -92,10 +92,10 @@ def main() -> None:
         page.goto(url)
         page.wait_for_function(READY, timeout=300_000)
         # let the status rerun settle (--smoke: until the script is idle, then 0.3 s)
-        settle(page, 1500, args.smoke)
+        settle(page, 1500)
         for _ in range(args.strokes):
             page.get_by_test_id("live-latent-clear").click()
-            settle(page, 800, args.smoke)
+            settle(page, 800)
             runs.append(stroke(page, args.seconds))
     cat = lambda k: np.concatenate([np.asarray(r[k]) for r in runs])  # noqa: E731
     row = {"model": "conv-mnist5k", "strokes": len(runs), "events": sum(r["events"] for r in runs),

@@ -87,7 +87,7 @@ def main() -> None:
             ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
             page = ctx.new_page()
             first = _visit(page, f"{url}/?model={name}")
-            settle(page, 1000, args.smoke)  # let the status rerun settle
+            settle(page, 1000)  # let the status rerun settle
             drag = _drag(page, args.seconds)
             page.close()
             second_page = ctx.new_page()

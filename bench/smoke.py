@@ -55,10 +55,10 @@ def announce_smoke(args: argparse.Namespace, **sizes: object) -> None:
 STREAMLIT_IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 
-def settle(page, ms: int, smoke: bool) -> None:
-    """Let a Playwright page settle: wait `ms`; with --smoke, wait until Streamlit's script is idle, then at most
+def settle(page, ms: int) -> None:
+    """Let a Playwright page settle: wait `ms`; in a smoke run, wait until Streamlit's script is idle, then at most
     0.3 s (a fixed wait sized for a loaded machine is most of a smoke run's time otherwise)."""
-    if smoke:
+    if _smoke_run:
         page.wait_for_selector(STREAMLIT_IDLE, state="attached", timeout=180_000)
         ms = min(ms, 300)
     page.wait_for_timeout(ms)

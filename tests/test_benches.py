@@ -24,9 +24,8 @@ BENCH = ROOT / "bench"
 HELPERS = {"cpu_options", "smoke", "bare_streamlit_page"}
 TIMEOUT_S = 600
 # wall seconds of each smoke run in the suite (its warm server pool), one at a time, on the quiet 2-core machine
-# (docs/performance.md#test-suite-time):
-# only the order of the tests comes from these (longest first); a benchmark not listed counts as long if it drives a
-# browser
+# (docs/performance.md#test-suite-time): only the order of the tests comes from these (longest first); a benchmark
+# not listed counts as long if it drives a browser
 SMOKE_S = {"app_latency": 13.7, "bench_sessions": 12.3, "bench_soak": 10.1, "bench_load": 8.5, "bench_map_page": 7.7,
            "bench_burst": 7.3, "bench_big_map": 5.2, "bench_live_drag": 5.0, "bench_ddp": 5.0, "bench_umap_walk": 4.6,
            "bench_draw": 4.2, "bench_distill": 4.1, "bench_precision": 3.5, "bench_linear_fit": 3.4, "big_vae_pages":
@@ -56,7 +55,8 @@ def test_every_benchmark_takes_smoke():
 
 def _run(name: str, *args: str) -> tuple[str, int, float, str, float]:
     """(name, exit status, seconds, output, CPU seconds) of `python -m bench.NAME ARGS` in the checkout's top
-    folder; CPU seconds: the run's and its children's that it waited for (its servers; not all of a browser's)."""
+    folder; CPU seconds: the run's and its children's that it waited for (not a browser's renderers, nor a server the
+    warm pool forked: that one is the pool's child)."""
     # its own temporary folder, removed after: the benchmarks leave theirs (a short path: Chromium's socket
     # path under it must stay under 108 characters, which pytest's tmp_path can exceed)
     own = Path(tempfile.mkdtemp(prefix=f"{name}-"))

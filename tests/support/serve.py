@@ -53,12 +53,7 @@ def start_streamlit(script: str | Path, port: int, log: Path, *, timeout: float 
                     **options) -> subprocess.Popen | WarmProcess:
     """spawn_streamlit(script, port, log, **options), returned once healthy; raises RuntimeError with the log's tail
     (and stops it) if it exits or is not healthy within `timeout` s."""
-    proc = spawn_streamlit(script, port, log, **options)
-    try:
-        return wait_healthy(proc, port, log, timeout)
-    except BaseException:
-        stop(proc)
-        raise
+    return healthy_or_stopped(spawn_streamlit(script, port, log, **options), port, log, timeout)
 
 
 def spawn(cmd: Sequence[str], log: Path, cwd: str | Path, env: dict[str, str] | None = None) -> subprocess.Popen:
@@ -73,7 +68,13 @@ def start(cmd: Sequence[str], port: int, log: Path, cwd: str | Path, env: dict[s
     """Run `cmd` (output to `log`, in its own process group) and return it once 127.0.0.1:port`health` answers
     (Streamlit's health route by default); raises RuntimeError with the log's tail if it exits or is not healthy
     within `timeout` s."""
-    proc = spawn(cmd, log, cwd, env)
+    return healthy_or_stopped(spawn(cmd, log, cwd, env), port, log, timeout, health)
+
+
+def healthy_or_stopped(proc: subprocess.Popen | WarmProcess, port: int, log: Path, timeout: float = 180.0,
+                       health: str = "/_stcore/health") -> subprocess.Popen | WarmProcess:
+    """`proc` once 127.0.0.1:port`health` answers; raises RuntimeError with the log's tail, and stops it, if it
+    exits or is not healthy within `timeout` s."""
     try:
         return wait_healthy(proc, port, Path(log), timeout, health=health)
     except BaseException:
