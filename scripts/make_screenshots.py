@@ -22,8 +22,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.app_latency import ARGS, free_port, serve, stop
-from tests.browser.driver import choose, go, image_src, open_app, seven, stroke, upload, wait_idle
+from tests.support.ports import free_port
+from tests.support.serve import CHROMIUM_ARGS, start_streamlit, stop
+from tests.browser.driver import (add_model_to_compare, choose, go, image_src, open_app, seven, stroke, upload,
+                                  wait_idle)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,15 +60,6 @@ def scroll_to(locator, block: str = "start") -> None:
     locator.page.wait_for_timeout(300)
 
 
-def add_model(pg, name: str) -> None:
-    """One more model in the Compare page's multiselect (waits until the pick shows as chosen)."""
-    pg.get_by_role("combobox", name=re.compile("^Models to compare")).click()
-    pg.get_by_role("option").filter(has_text=re.compile("^" + re.escape(name) + "$")).first.click()
-    pg.keyboard.press("Escape")
-    pg.get_by_test_id("stMultiSelectTagsContainer").locator("[data-tag]").filter(has_text=name).first.wait_for()
-    wait_idle(pg, 800)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", help="an extra folder of checkpoints")
@@ -88,11 +81,12 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="screens-"))
     env = dict(os.environ, VAE_EXPLORER_CACHE=str(tmp / "cache"))
     port = free_port()
-    proc = serve(ROOT / "app.py", port, ["--models", a.models] if a.models else [], env, tmp / "app.log", ROOT)
+    proc = start_streamlit(ROOT / "app.py", port, tmp / "app.log", env=env,
+                           app_args=["--models", a.models] if a.models else [])
     url = f"http://127.0.0.1:{port}"
     try:
         with sync_playwright() as p:
-            b = p.chromium.launch(executable_path=chromium_path(a.chromium), headless=True, args=ARGS)
+            b = p.chromium.launch(executable_path=chromium_path(a.chromium), headless=True, args=CHROMIUM_ARGS)
             pg = b.new_context(viewport=VIEWPORT).new_page()
             pg.set_default_timeout(180_000)
             open_app(pg, url)  # Reconstruct is the default page, at /
@@ -159,7 +153,7 @@ def main() -> int:
             if "compare" in only:
                 go(pg, "Compare")
                 for name in ("conv-iaf-mnist5k", "mlp-mnist5k-2d"):
-                    add_model(pg, name)
+                    add_model_to_compare(pg, name)
                 image_src(pg, "reconstruction by mlp-mnist5k-2d", timeout_ms=240_000)
                 wait_idle(pg, 1500)
                 scroll_to(pg.get_by_role("heading", name=re.compile("^The same image")).first)

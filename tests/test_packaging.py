@@ -88,6 +88,17 @@ def test_pretrained_resolves_in_the_checkout():
     assert PRETRAINED == ROOT / "pretrained" and (PRETRAINED / "conv-mnist5k" / "config.json").is_file()
 
 
+def test_scripts_and_references_import():
+    """Every module of scripts/ and references/ imports, as `python -m scripts.NAME` from the root would (neither has
+    a test of its own run: a name they import from a moved or renamed module would otherwise go unseen)."""
+    names = [f"{folder}.{p.stem}" for folder in ("scripts", "references") for p in sorted((ROOT / folder).glob("*.py"))]
+    assert len(names) >= 10
+    code = "import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(name)"
+    done = subprocess.run([sys.executable, "-c", code, *names], cwd=str(ROOT), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 def test_no_sys_path_or_pythonpath_edits():
     edits = re.compile(r"sys\.path\s*(\.(insert|append|extend)|\[|\+?=)|PYTHONPATH")
     found = []

@@ -52,6 +52,17 @@ def choose_model(pg, name: str) -> None:
     assert pg.get_by_role("combobox", name="Checkpoint").input_value().startswith(name)
 
 
+def add_model_to_compare(pg, name: str) -> None:
+    """Pick one more model in the Compare page's multiselect; returns once the pick shows as chosen."""
+    pg.get_by_role("combobox", name=re.compile("^Models to compare")).click()
+    pg.keyboard.type(name)  # the list is virtualised: with many models, only the first few options are drawn
+    pg.get_by_role("option").filter(has_text=re.compile("^" + re.escape(name) + "$")).first.click()
+    pg.keyboard.press("Escape")
+    # a pick made while the previous pick's rerun is still running can be lost: wait until it shows as chosen
+    pg.get_by_test_id("stMultiSelectTagsContainer").locator("[data-tag]").filter(has_text=name).first.wait_for()
+    wait_idle(pg, 800)
+
+
 def go(pg, title: str, settle_ms: int = 200) -> None:
     """In-app navigation by the sidebar link; then wait_idle(pg, settle_ms)."""
     pg.locator("[data-testid='stSidebarNav'] a").filter(has_text=title).first.click()

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from conftest import start_app
-from driver import go, image_src, open_app, shot, wait_idle
+from driver import add_model_to_compare, go, image_src, open_app, shot
 from tests.support.ports import free_port
 from tests.support.serve import stop
 
@@ -33,24 +33,12 @@ def compare_url(tmp_path_factory):
     stop(proc)
 
 
-def _add_model(pg, name: str) -> None:
-    """Pick one more model in the page's multiselect."""
-    box = pg.get_by_role("combobox", name=re.compile("^Models to compare"))
-    box.click()
-    pg.keyboard.type(name)  # the list is virtualised: with many models, only the first few options are drawn
-    pg.get_by_role("option").filter(has_text=re.compile("^" + re.escape(name) + "$")).first.click()
-    pg.keyboard.press("Escape")
-    # a pick made while the previous pick's rerun is still running can be lost: wait until it shows as chosen
-    pg.get_by_test_id("stMultiSelectTagsContainer").locator("[data-tag]").filter(has_text=name).first.wait_for()
-    wait_idle(pg, 800)
-
-
 def test_compare_page_shows_each_models_reconstruction(page, compare_url, shots):
     open_app(page, compare_url)
     go(page, "Compare")
     page.get_by_text("Pick at least two models").wait_for()  # the sidebar's model alone is preselected
     for name in ("mlp-mnist5k-2d", "onnx-mnist"):
-        _add_model(page, name)
+        add_model_to_compare(page, name)
     # the first visit loads the ONNX pair (its files vetted in a child process) and scores it: slow on a busy machine
     sources = [image_src(page, f"reconstruction by {name}", timeout_ms=240_000)
                for name in ("conv-mnist5k", "mlp-mnist5k-2d", "onnx-mnist")]
@@ -63,7 +51,7 @@ def test_compare_page_shows_each_models_reconstruction(page, compare_url, shots)
     assert page.locator("[data-testid='stException']").count() == 0
     assert page.locator("[data-testid='stAlert']").filter(has_text=re.compile("could not|Error")).count() == 0
     shot(page, shots / "compare.png")
-    _add_model(page, "conv-patches")
+    add_model_to_compare(page, "conv-patches")
     page.locator("[data-testid='stAlert']").filter(
         has_text=re.compile(r"conv-patches takes 3 x 32 x 32 .* conv-mnist5k takes 1 x 28 x 28")).wait_for()
     assert image_src(page, "reconstruction by onnx-mnist")  # the others are still compared
