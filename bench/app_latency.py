@@ -90,8 +90,9 @@ def choose(pg, label: str, text: str) -> None:
     wait_idle(pg)
 
 
-def first_load(browser, url: str) -> float:
-    """goto -> Reconstruct page painted with a model chosen (ms, wall clock of the test driver)."""
+def first_load(browser, url: str, keep: bool = False):
+    """goto -> Reconstruct page painted with a model chosen (ms, wall clock of the test driver); with keep, (ms,
+    the page) and the page stays open."""
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = ctx.new_page()
     t0 = time.perf_counter()
@@ -101,14 +102,14 @@ def first_load(browser, url: str) -> float:
     pg.get_by_role("combobox", name="Checkpoint").wait_for()
     pg.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     ms = 1000 * (time.perf_counter() - t0)
+    if keep:
+        return ms, pg
     ctx.close()
     return ms
 
 
-def open_walk(browser, url: str, model: str):
-    pg = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    pg.goto(url)
-    pg.wait_for_selector(IDLE, state="attached", timeout=120_000)
+def show_walk(pg, model: str):
+    """The Latent walk of `model` on `pg`, a page of the app already open."""
     if not pg.get_by_role("combobox", name="Checkpoint").input_value().startswith(model):
         choose(pg, "Checkpoint", model)
     pg.locator("[data-testid='stSidebarNav'] a").filter(has_text="Latent walk").click()
@@ -117,15 +118,29 @@ def open_walk(browser, url: str, model: str):
     return pg
 
 
+def open_walk(browser, url: str, model: str):
+    """A new session on the app at `url`, on the Latent walk of `model`."""
+    pg = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    pg.goto(url)
+    pg.wait_for_selector(IDLE, state="attached", timeout=120_000)
+    return show_walk(pg, model)
+
+
 def focus_walk_slider(pg) -> None:
     slider = pg.get_by_role("slider").first
     slider.wait_for()
     slider.focus()
 
 
-def open_bare(browser, url: str):
+def start_bare(browser, url: str):
+    """A page of the bare app, its navigation begun: it loads while the driver goes on (finish_bare awaits it)."""
     pg = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    pg.goto(url)
+    pg.goto(url, wait_until="commit")
+    return pg
+
+
+def finish_bare(pg):
+    """The bare page once loaded and idle, its slider focused."""
     pg.wait_for_selector(IDLE, state="attached", timeout=120_000)
     pg.get_by_role("slider").first.wait_for()
     pg.get_by_role("slider").first.focus()
@@ -151,9 +166,11 @@ def main() -> int:
     ap.add_argument("--map-repeats", type=int, default=5)
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     ap.add_argument("--map-renderer", choices=["webgl", "svg"], default="webgl", help="passed to the app")
-    ap.add_argument("--warm-loads", type=int, default=3, help="first loads on the warm server")
+    ap.add_argument("--warm-loads", type=int, default=3, help="first loads on the warm server (at least 1)")
     add_smoke_option(ap)
     a = apply_smoke(ap.parse_args(), n=2, map_repeats=1, warm_loads=1)
+    if a.warm_loads < 1:
+        ap.error(f"--warm-loads: {a.warm_loads}; accepted: 1 or more (the last warm page goes on to the walk)")
     from playwright.sync_api import sync_playwright
 
     bare_script = next((p for p in BARE_CANDIDATES if p.is_file()), None)
@@ -180,16 +197,21 @@ def main() -> int:
                     wait_healthy(proc, port, log, timeout=120)
                 except RuntimeError as exc:
                     raise SystemExit(f"{log.stem}: {exc}") from None
-            # 1. first load: the fresh server's first session, then a new tab on the warm server
+            # 1. first load: the fresh server's first session, then new tabs on the warm server (the last one stays
+            # open for the walk)
             cold = first_load(browser, app_url)
-            warm = [first_load(browser, app_url) for _ in range(a.warm_loads)]
+            warm = [first_load(browser, app_url) for _ in range(a.warm_loads - 1)]
+            last, app_pg = first_load(browser, app_url, keep=True)
+            warm.append(last)
             results["first_load"] = (cold, warm)
             print(f"first load (fresh server, imports + model): {cold:6.0f} ms")
             print(f"first load (new tab, warm server):          {statistics.median(warm):6.0f} ms median of {len(warm)}")
 
-            # 2. slider: app walk page and bare page in turns
-            walk = open_walk(browser, app_url, a.model)
-            bare_pg = open_bare(browser, bare_url)
+            # 2. slider: app walk page and bare page in turns (the bare page loads while the walk opens: neither is
+            # timed)
+            bare_pg = start_bare(browser, bare_url)
+            walk = show_walk(app_pg, a.model)
+            finish_bare(bare_pg)
             focus_walk_slider(walk)
             print(f"walk slider: {walk.get_by_role('slider').first.get_attribute('aria-label') or 'first slider'}")
             app_lat, bare_lat = slider_turns([walk, bare_pg], a.n)
@@ -232,8 +254,7 @@ def main() -> int:
             print(f"UMAP still computing at the end of the moves: {still}")
             browser.close()
     finally:
-        stop(app)
-        stop(bare)
+        stop(app, bare)
     app_lat, bare_lat = results["slider"]
     cold, warm = results["first_load"]
     nav = results["map"]

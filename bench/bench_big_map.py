@@ -59,7 +59,7 @@ def wheel(page, steps: int) -> list:
     n0 = page.evaluate("window.__bigMap.frames.length")
     for i in range(steps):
         page.mouse.wheel(0, -120 if i % 2 == 0 else 120)
-        page.wait_for_timeout(60)
+        page.wait_for_timeout(pause(60))
     page.wait_for_timeout(pause(300))
     return frames_since(page, n0)
 

@@ -4,11 +4,11 @@
     python -m bench.bench_burst --sessions 3 --presses 30    # a short run
     python -m bench.bench_burst --busy 2                     # beside two busy loops (python -c "while 1: pass")
     python -m bench.bench_burst --sessions 3 --presses 30 --bursts 2 --check    # the test suite's check
-    python -m bench.bench_burst --smoke                      # 2 x 6 in 2 bursts, 0.3 s settling
+    python -m bench.bench_burst --smoke                      # 1 x 4 in 2 bursts, 0.3 s settling
 
 --check exits 1 when a session lost input or a burst left a stale URL. The test suite checks that no input is lost
 with 3 sessions x 30 presses in 2 bursts (one each way, tests/test_benches.py::test_no_input_lost_in_bursts), and
-runs --smoke with every other benchmark's.
+runs --smoke (one session: the check covers several) with every other benchmark's.
 
 One headless Chromium, one page per session, against `streamlit run app.py` with the shipped conv-mnist5k and the
 walk decoded on the server (--live off: every press is a rerun, and its image comes through the inference queue).
@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +45,7 @@ import numpy as np
 
 from bench.smoke import add_smoke_option, apply_smoke, pause
 from tests.support.ports import free_port
-from tests.support.serve import CHROMIUM_ARGS, start_streamlit, stop
+from tests.support.serve import CHROMIUM_ARGS, healthy_or_stopped, spawn_streamlit, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
@@ -148,19 +149,21 @@ class BurstResult:
         return float(np.median(done)) if done else float("nan")
 
 
-def serve_app(tmp: Path, models: str | None = None) -> tuple[subprocess.Popen, str]:
-    """`streamlit run app.py --live off` on a free loopback port with a private cache; (process, URL)."""
+def serve_app(tmp: Path, models: str | None = None) -> tuple[subprocess.Popen, str, Callable[[], object]]:
+    """`streamlit run app.py --live off` on a free loopback port with a private cache, started and not awaited:
+    (process, URL, a function that returns once it answers): the caller launches Chromium meanwhile."""
     port = free_port()
     env = dict(os.environ, VAE_EXPLORER_CACHE=str(tmp / "cache"), VAE_EXPLORER_MODELS=models or "",
                VAE_EXPLORER_DEFAULT_MODEL="conv-mnist5k")
-    proc = start_streamlit(ROOT / "app.py", port, tmp / "app.log", env=env, app_args=["--live", "off"])
-    return proc, f"http://127.0.0.1:{port}"
+    proc = spawn_streamlit(ROOT / "app.py", port, tmp / "app.log", env=env, app_args=["--live", "off"])
+    return proc, f"http://127.0.0.1:{port}", lambda: healthy_or_stopped(proc, port, tmp / "app.log")
 
 
-async def open_walk(browser, address: str):
+async def open_walk(browser, address: str, context=None):
     """A new session on the Latent walk (`address`: the app's URL, or a walk link), its first slider focused and
-    the watcher installed."""
-    pg = await (await browser.new_context(viewport={"width": 1280, "height": 1000})).new_page()
+    the watcher installed; a new tab of `context`, else of a new browser context."""
+    context = context or await browser.new_context(viewport={"width": 1280, "height": 1000})
+    pg = await context.new_page()
     pg.set_default_timeout(180_000)
     await pg.goto(address if "/walk" in address else f"{address}/walk")
     await pg.wait_for_selector(IDLE, state="attached")
@@ -206,30 +209,33 @@ async def session_bursts(pg, presses: int, bursts: int, gap_ms: int,
     return await pg.evaluate("window.__burst.presses"), settled, end
 
 
-async def reference_images(browser, hrefs: set[str]) -> dict[str, str | None]:
-    """The walk image's source on a fresh page at each link, the links opened at once after the bursts."""
-    async def reference(href: str) -> str | None:
-        pg = await open_walk(browser, href)  # its first run, for this link's values, has drawn its image: no settling
+async def reference_images(browser, links: dict[str, object]) -> dict[str, str | None]:
+    """The walk image's source on a fresh page at each link, the links opened at once after the bursts, each in a
+    new tab of the browser context it was copied from (link -> that context): a new session, as a pasted link
+    opens one, that finds Streamlit's scripts in the context's cache."""
+    async def reference(href: str, context) -> str | None:
+        pg = await open_walk(browser, href, context)  # its first run, for this link's values, has drawn its image
         image = (await pg.evaluate("window.__final()"))["image"]
-        await pg.context.close()
+        await pg.close()
         return image
 
-    hrefs = sorted(hrefs)
-    return dict(zip(hrefs, await asyncio.gather(*(reference(href) for href in hrefs))))
+    hrefs = sorted(links)
+    return dict(zip(hrefs, await asyncio.gather(*(reference(href, links[href]) for href in hrefs))))
 
 
 async def run_bursts_async(chromium: str, url: str, sessions: int, presses: int, bursts: int, gap_ms: int,
-                           settle_ms: int) -> BurstResult:
+                           settle_ms: int, ready: Callable[[], object]) -> BurstResult:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
         t0 = time.perf_counter()
         browser = await p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        await asyncio.to_thread(ready)
         pages = await asyncio.gather(*(open_walk(browser, url) for _ in range(sessions)))
         t1 = time.perf_counter()
         done = await asyncio.gather(*(session_bursts(pg, presses, bursts, gap_ms, settle_ms) for pg in pages))
         t2 = time.perf_counter()
-        references = await reference_images(browser, {end.href for _, _, end in done})
+        references = await reference_images(browser, {end.href: pg.context for pg, (_, _, end) in zip(pages, done)})
         await browser.close()
     print(f"sessions opened in {t1 - t0:.1f} s, bursts {t2 - t1:.1f} s, the links' reference pages "
           f"{time.perf_counter() - t2:.1f} s", flush=True)
@@ -243,9 +249,10 @@ async def run_bursts_async(chromium: str, url: str, sessions: int, presses: int,
 
 
 def run_bursts(chromium: str, url: str, sessions: int, presses: int, bursts: int, gap_ms: int,
-               settle_ms: int = SETTLE_MS) -> BurstResult:
-    """`sessions` pages of one Chromium on the walk press at once, in bursts; every press and burst."""
-    return asyncio.run(run_bursts_async(chromium, url, sessions, presses, bursts, gap_ms, settle_ms))
+               settle_ms: int = SETTLE_MS, ready: Callable[[], object] = lambda: None) -> BurstResult:
+    """`sessions` pages of one Chromium on the walk press at once, in bursts; every press and burst. `ready`
+    returns once the app answers (it is called once Chromium has started)."""
+    return asyncio.run(run_bursts_async(chromium, url, sessions, presses, bursts, gap_ms, settle_ms, ready))
 
 
 def busy_loops(n: int) -> list[subprocess.Popen]:
@@ -265,13 +272,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chromium", default=os.environ.get("CHROMIUM", "/usr/bin/chromium"))
     ap.add_argument("--check", action="store_true", help="exit 1 on a lost session or a stale URL")
     add_smoke_option(ap)
-    a = apply_smoke(ap.parse_args(argv), sessions=2, presses=6, bursts=2, settle_ms=300)
+    a = apply_smoke(ap.parse_args(argv), sessions=1, presses=4, bursts=2, settle_ms=300)
     tmp = Path(tempfile.mkdtemp(prefix="bench-burst-"))
-    proc, url = serve_app(tmp, a.models)
+    proc, url, ready = serve_app(tmp, a.models)
     loops = busy_loops(a.busy)
     try:
         t0 = time.perf_counter()
-        r = run_bursts(a.chromium, url, a.sessions, a.presses, a.bursts, a.gap_ms, a.settle_ms)
+        r = run_bursts(a.chromium, url, a.sessions, a.presses, a.bursts, a.gap_ms, a.settle_ms, ready)
         seconds = time.perf_counter() - t0
     finally:
         for loop in loops:

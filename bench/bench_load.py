@@ -339,12 +339,13 @@ async def run_path(live: bool, counts: list[int], rounds: int, drag_seconds: flo
                 await first.page.context.close()
                 await asyncio.sleep(0.6 * settle)
             idle_rss = rss_mb(proc.pid)
-            for n in counts:
+            for i, n in enumerate(counts):
                 row = await run_sessions(browser, url, proc.pid, n, live, rounds, drag_seconds, idle_rss)
                 row["idle_rss_mb"] = idle_rss
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-                await asyncio.sleep(settle)  # closed sessions are dropped by the server
+                if i < len(counts) - 1:
+                    await asyncio.sleep(settle)  # closed sessions are dropped by the server before the next N
             await browser.close()
     finally:
         stop(proc)

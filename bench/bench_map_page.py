@@ -89,7 +89,7 @@ def measure(page, url: str, label: str, n: int, visits: int = 3, wheels: int = 3
     n0 = page.evaluate("window.__bigMap.frames.length")
     for i in range(wheels):
         page.mouse.wheel(0, -120 if i % 2 == 0 else 120)
-        page.wait_for_timeout(60)
+        page.wait_for_timeout(pause(60))
     frames = page.evaluate(f"window.__bigMap.frames.slice({n0})")
     lat = [f["tDrawn"] - f["tEvent"] for f in frames]
     row["zoom_ms"] = [round(pct(lat, 50), 1), round(pct(lat, 95), 1), len(lat)]
@@ -137,13 +137,14 @@ def main() -> None:
             page = browser.new_context(viewport={"width": 1500, "height": 1300}).new_page()
             page.set_default_timeout(300_000)
             row = measure(page, f"http://127.0.0.1:{port}", label, args.items,
-                          *((1, 6, 4) if args.smoke else (3, 30, 20)))
+                          *((0, 6, 4) if args.smoke else (3, 30, 20)))
             browser.close()
     finally:
         stop(proc)
     print(json.dumps(row))
+    warm = ", ".join(f"{w / 1000:.2f} s" for w in row["warm_ms"]) or "not measured"
     print(f"{args.items:,} points on the map page: first paint cold {row['cold_ms'] / 1000:.2f} s, after in-app "
-          f"navigation {', '.join(f'{w / 1000:.2f}' for w in row['warm_ms'])} s; zoom p50/p95 {row['zoom_ms'][0]}/"
+          f"navigation {warm}; zoom p50/p95 {row['zoom_ms'][0]}/"
           f"{row['zoom_ms'][1]} ms; hover -> decoded p95 {row['hover_ms'][1]} ms; -> original p50/p95 "
           f"{row['original_ms'][0]}/{row['original_ms'][1]} ms")
     if args.json:

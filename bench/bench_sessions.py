@@ -4,7 +4,7 @@ app, every release a full decode on the server's one inference thread.
     python -m bench.bench_sessions [--sessions 4] [--drags 3] [--size 256] [--config sd] [--seed 0] [--json out.json]
     nice -n 5 python -m bench.bench_sessions --json sessions.json         (the docs' run)
 
-The app (`streamlit run app.py`, this checkout's assets; bench.big_vae_pages.serve_folder) serves the random-weight
+The app (`streamlit run app.py`, this checkout's assets; bench.big_vae_pages.spawn_folder) serves the random-weight
 folder (bench.big_vae_pages: tests/support/foreign_models.make_kl with the SD 1.x config at --size px) alone, with
 ui.services.watched's trace on (VAE_EXPLORER_TRACE). A drag: page.mouse down on one of the studio's sliders (the
 in-page spatial walk, ui/pages/walk/spatial.py), moves at 60 Hz for --drag-seconds, release; the release's image is
@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.big_vae_pages import CONFIGS, random_weight_folder, serve_folder, vmhwm_mb
+from bench.big_vae_pages import CONFIGS, random_weight_folder, spawn_folder, vmhwm_mb, weight_folder_path
 from bench.smoke import STREAMLIT_IDLE, add_smoke_option, announce_smoke
 
 TIER = "[data-testid='spatial-live-tier']"
@@ -274,13 +274,16 @@ def main(argv: list[str] | None = None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-sessions-"))
     root = a.root or tmp
     root.mkdir(parents=True, exist_ok=True)
-    folder = random_weight_folder(root, a.config, a.size)
     trace = tmp / "trace.jsonl"
     from tests.support.serve import stop
 
+    # the server starts while the folder is made (diffusers' import and save_pretrained, or found under --root);
     # with --root, the app's cache (its linear preview fit, the data view's codes) is kept there for the next run
-    proc, url = serve_folder(folder, root, {"VAE_EXPLORER_TRACE": str(trace), "VAE_EXPLORER_LIVE": "on"})
+    proc, url, ready = spawn_folder(weight_folder_path(root, a.config, a.size), root,
+                                    {"VAE_EXPLORER_TRACE": str(trace), "VAE_EXPLORER_LIVE": "on"})
     try:
+        folder = random_weight_folder(root, a.config, a.size)
+        ready()
         got = asyncio.run(run_async(url, folder.name, a.sessions, a.drags, a.drag_seconds, a.seed, a.open_timeout,
                                     proc.pid))
     finally:

@@ -41,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -90,10 +91,16 @@ WALK_DECODE = """() => (document.querySelector("[data-testid='stMain']") ?? docu
   .includes("start code (full decode)")"""
 
 
+def weight_folder_path(root: Path, name: str, size: int) -> Path:
+    """Where random_weight_folder keeps the folder of config `name` at `size` px."""
+    return root / f"{name}-{size}px"
+
+
 def random_weight_folder(root: Path, name: str, size: int) -> Path:
+    """A diffusers folder of random weights with config `name` at `size` px under root (made once, then reused)."""
     from tests.support.foreign_models import make_kl
 
-    folder = root / f"{name}-{size}px"
+    folder = weight_folder_path(root, name, size)
     if not (folder / "config.json").is_file():
         make_kl(folder, seed=0, sample_size=size, **CONFIGS[name])
     return folder
@@ -199,24 +206,33 @@ def tiling_part(folder: Path) -> dict:
 
 
 # -- pages: every page in Chromium ---------------------------------------------------------------------
-def serve_folder(folder: Path, tmp: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+def spawn_folder(folder: Path, tmp: Path, env: dict[str, str] | None = None
+                 ) -> tuple[subprocess.Popen, str, Callable[[], object]]:
     """The whole app (`streamlit run app.py`, this checkout's assets) with `folder` alone in its models, a private
-    cache under tmp and `env` added to its environment; (the server process, its URL). Stop it with
-    tests.support.serve.stop."""
+    cache under tmp and `env` added to its environment, started and not awaited: (the server process, its URL, a
+    function that returns once it answers). `folder` may be made meanwhile: the app reads it when a page asks.
+    Stop it with tests.support.serve.stop."""
     from tests.support.ports import free_port
-    from tests.support.serve import start_streamlit
+    from tests.support.serve import healthy_or_stopped, spawn_streamlit
     from ui.components.devserver import ROOT, cached_assets
 
     models = tmp / f"models-{folder.name}"
     models.mkdir(exist_ok=True)
     link = models / folder.name
-    if not link.exists():
+    if not link.is_symlink():
         link.symlink_to(folder, target_is_directory=True)
     env = dict(os.environ, VAE_EXPLORER_MODELS=str(models), VAE_EXPLORER_CACHE=str(tmp / f"cache-{folder.name}"),
                **(env or {}))
-    port = free_port()
-    proc = start_streamlit(ROOT / "app.py", port, tmp / f"streamlit-{folder.name}.log", env=env, site=cached_assets())
-    return proc, f"http://127.0.0.1:{port}"
+    port, log = free_port(), tmp / f"streamlit-{folder.name}.log"
+    proc = spawn_streamlit(ROOT / "app.py", port, log, env=env, site=cached_assets())
+    return proc, f"http://127.0.0.1:{port}", lambda: healthy_or_stopped(proc, port, log)
+
+
+def serve_folder(folder: Path, tmp: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """spawn_folder's server once it answers: (the server process, its URL)."""
+    proc, url, ready = spawn_folder(folder, tmp, env)
+    ready()
+    return proc, url
 
 
 def pages_part(folder: Path, pages: list[str], timeout_s: float, tmp: Path) -> dict:

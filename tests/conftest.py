@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,6 +50,7 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_sessionfinish(session):
+    _stop_pool()
     out = getattr(session.config, "workeroutput", None)  # set on a pytest-xdist worker only
     if out is not None:
         out.update(tests=_RUN["tests"], busy_s=_RUN["busy_s"], ended=time.time())
@@ -80,22 +80,42 @@ def session_shared(tmp_path_factory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
+_POOL: dict = {}  # this test process's warm server pool: its process, socket path and folder, once started
+
+
+def _start_pool() -> Path:
+    """Starts this process's warm server pool (once) and names it in the environment; its socket's path."""
+    if not _POOL:
+        folder = Path(tempfile.mkdtemp(prefix="warm-"))  # short: a Unix socket's path has at most 107 characters
+        proc, path = warm_servers_pool.start_pool(folder)
+        os.environ[warm_servers_pool.VARIABLE] = str(path)
+        _POOL.update(proc=proc, path=path, folder=folder)
+    return _POOL["path"]
+
+
+def _stop_pool() -> None:
+    if _POOL:
+        os.environ.pop(warm_servers_pool.VARIABLE, None)
+        warm_servers_pool.stop_pool(_POOL["proc"])
+        shutil.rmtree(_POOL["folder"], ignore_errors=True)
+        _POOL.clear()
+
+
+def pytest_sessionstart(session):
+    # a pytest-xdist worker (the README's test command) starts its pool now, so that the pool's imports (about
+    # 4 s) overlap with collecting the tests instead of holding up the worker's first server; a run in one process
+    # (a few test files, say) starts it only when a test asks for it
+    if os.environ.get("PYTEST_XDIST_WORKER") and warm_servers_pool.SUPPORTED:
+        _start_pool()
+
+
 @pytest.fixture(scope="session")
-def warm_servers() -> Iterator[Path | None]:
+def warm_servers() -> Path | None:
     """A pool that imports torch, onnx, pandas and streamlit once and forks each Streamlit server this test process
     (or a benchmark it runs) starts (tests.support.warm_servers, named in the environment): a server's first page
-    then skips about 2 s of imports. One per pytest-xdist worker; yields its socket's path (None off Linux, where
-    each server starts its own python)."""
-    if not warm_servers_pool.SUPPORTED:
-        yield None
-        return
-    folder = Path(tempfile.mkdtemp(prefix="warm-"))  # short: a Unix socket's path has at most 107 characters
-    proc, path = warm_servers_pool.start_pool(folder)
-    os.environ[warm_servers_pool.VARIABLE] = str(path)
-    yield path
-    os.environ.pop(warm_servers_pool.VARIABLE, None)
-    warm_servers_pool.stop_pool(proc)
-    shutil.rmtree(folder, ignore_errors=True)
+    then skips about 2 s of imports. One per test process, stopped at the session's end; its socket's path (None
+    off Linux, where each server starts its own python)."""
+    return _start_pool() if warm_servers_pool.SUPPORTED else None
 
 
 @pytest.fixture(scope="session")

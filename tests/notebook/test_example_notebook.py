@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "docs" / "examples" / "latent_walk.ipynb"
@@ -15,6 +13,9 @@ EXAMPLE = ROOT / "docs" / "examples" / "latent_walk.ipynb"
 
 @pytest.mark.slow
 def test_example_notebook_runs(tmp_path, monkeypatch):
+    import nbformat  # 0.9 s to import (jsonschema's URI grammar): not at collection
+    from nbclient import NotebookClient
+
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     nb = nbformat.read(EXAMPLE, as_version=4)
     NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(EXAMPLE.parent)}}).execute()

@@ -14,8 +14,6 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
-
 from tests.support.ports import free_port
 
 
@@ -68,6 +66,8 @@ def start_lab(root: Path, work: Path, env: dict[str, str], timeout: float = 120.
 
 def write_notebook(path: Path, cells: list[str]) -> Path:
     """A notebook of code cells (python3 kernel) at path."""
+    import nbformat  # its import takes 0.9 s (jsonschema's URI grammar), which collecting the tests would pay
+
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, str(path))

@@ -82,16 +82,21 @@ def healthy_or_stopped(proc: subprocess.Popen | WarmProcess, port: int, log: Pat
         raise
 
 
-def stop(proc: subprocess.Popen | WarmProcess | None) -> None:
-    """SIGTERM the server's process group, SIGKILL it after 15 s; nothing when it has already exited."""
-    if proc is None or proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=15)
+def stop(*procs: subprocess.Popen | WarmProcess | None) -> None:
+    """SIGTERM each server's process group (all at once: they shut down side by side), SIGKILL one still running
+    15 s later; nothing for one that has already exited (or None)."""
+    running = [proc for proc in procs if proc is not None and proc.poll() is None]
+    for proc in running:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:  # it ended since poll()
+            pass
+    for proc in running:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=15)
 
 
 @contextmanager
