@@ -144,8 +144,9 @@ def test_box_selection_counts_match_numpy(tall, demo_url, points):
     px0 = (sel["qbox"][0] - cx) * s + box["width"] / 2 + box["x"]
     assert abs(px0 - x0) <= 1.5
     assert page.get_by_test_id("big-map-selection").get_attribute("data-total") == str(inside.size)
-    # Python's gallery of the first items
-    assert page.get_by_text(f"item {inside[0]}", exact=True).count() >= 1
+    # Python's gallery of the first items (awaited: a rerun that the component's next report starts may be drawing
+    # the page again when the selection has been read)
+    page.get_by_text(f"item {inside[0]}", exact=True).first.wait_for(timeout=30_000)
 
 
 def test_click_returns_the_index_and_send_to_walk(tall, demo_url, points):
