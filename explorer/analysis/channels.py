@@ -144,6 +144,36 @@ def move_along(code: np.ndarray, direction: np.ndarray, amount: float, mask: np.
     return code + float(amount) * np.asarray(direction, dtype=np.float64)[:, None, None] * weight[None]
 
 
+@dataclass(frozen=True)
+class WalkAxes:
+    """The axes of a spatial code's walk: directions (K, C) in channel space, each one's scale (K,) (a slider
+    unit) and its label."""
+    directions: np.ndarray
+    scales: np.ndarray
+    labels: list[str]
+
+
+def walk_axes(pca: ChannelPCA, cells: np.ndarray, n_directions: int, n_channels: int) -> WalkAxes:
+    """The first n_directions principal directions of channel space, each scaled by its spread, then the first
+    n_channels single channels, each scaled by its spread over `cells` (codes (N, C, H, W)); a spread of 0 counts
+    as 1. Both counts are capped at the channel count C."""
+    c = pca.components.shape[1]
+    n_dir, n_ch = min(n_directions, c), min(n_channels, c)
+    spread = channel_stats(cells).std[:n_ch]
+    directions = np.concatenate([pca.components[:n_dir], np.eye(c)[:n_ch]])
+    scales = np.concatenate([np.where(pca.std[:n_dir] > 0, pca.std[:n_dir], 1.0), np.where(spread > 0, spread, 1.0)])
+    labels = [f"direction {i + 1} ({100 * pca.explained[i]:.0f}%)" for i in range(n_dir)]
+    labels += [f"channel {i}" for i in range(n_ch)]
+    return WalkAxes(directions, scales, labels)
+
+
+def walked(code: np.ndarray, axes: WalkAxes, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """code (C, H, W) + mask * sum_k values_k * scales_k * directions_k: a walk of `values` slider units along
+    `axes`, at every cell or only where mask (H, W) is 1."""
+    move = (np.asarray(values, dtype=np.float64) * np.asarray(axes.scales, dtype=np.float64)) @ axes.directions  # (C,)
+    return move_along(code, move, 1.0, mask)
+
+
 def latents_stats_json(stats: ChannelStats, dataset: str = "", model: str = "") -> str:
     """Per-channel mean and std in diffusers' config form (`latents_mean`, `latents_std`: lists of C floats, as in
     an AutoencoderKL config), with where they came from."""

@@ -89,6 +89,33 @@ def test_region_move_touches_only_the_region(codes):
         ch.rect_mask((8, 5), 3, 0, 9, 2)
 
 
+def test_walk_axes_are_principal_directions_then_channels_in_units_of_their_spread(codes):
+    pca = ch.channel_pca(codes)
+    axes = ch.walk_axes(pca, codes, n_directions=2, n_channels=3)
+    assert axes.directions.shape == (5, 4) and axes.scales.shape == (5,) and len(axes.labels) == 5
+    np.testing.assert_allclose(axes.directions[:2], pca.components[:2])
+    np.testing.assert_allclose(axes.directions[2:], np.eye(4)[:3])
+    np.testing.assert_allclose(axes.scales[:2], pca.std[:2])
+    np.testing.assert_allclose(axes.scales[2:], ch.channel_stats(codes).std[:3])
+    assert axes.labels[0].startswith("direction 1 (") and axes.labels[2:] == ["channel 0", "channel 1", "channel 2"]
+    # one unit along a direction moves every cell's projection on it by that direction's spread
+    values = np.array([1.0, 0, 0, 0, 0])
+    moved = ch.walked(codes[0], axes, values)
+    np.testing.assert_allclose(pca.project(moved)[0] - pca.project(codes[0])[0], pca.std[0])
+    # units of several axes add up, and a mask keeps the move to its cells
+    mask = ch.rect_mask((8, 5), 0, 0, 2, 2)
+    values = np.array([0.5, 0, 0, 2.0, 0])
+    delta = ch.walked(codes[0], axes, values, mask) - codes[0]
+    want = 0.5 * pca.std[0] * pca.components[0] + 2.0 * axes.scales[3] * np.eye(4)[1]
+    np.testing.assert_allclose(delta[:, 1, 1], want, atol=1e-12)
+    np.testing.assert_allclose(delta[:, 5, 4], 0.0, atol=1e-12)
+    # more axes asked for than there are channels: capped at C; a channel of no spread has a unit of 1
+    flat = codes.copy()
+    flat[:, 3] = 7.0
+    capped = ch.walk_axes(ch.channel_pca(flat), flat, n_directions=9, n_channels=9)
+    assert len(capped.labels) == 8 and capped.scales[-1] == 1.0
+
+
 def test_latents_json_has_diffusers_keys(codes):
     out = json.loads(ch.latents_stats_json(ch.channel_stats(codes), "photos", "kl"))
     assert len(out["latents_mean"]) == 4 and len(out["latents_std"]) == 4

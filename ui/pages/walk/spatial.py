@@ -267,26 +267,6 @@ def server_walk_ui(ctx: Ctx, code: np.ndarray, pca: ch.ChannelPCA, preview, basi
     latent_files.code_download_ui(ctx, moved, prefix="spatial")
 
 
-def live_axes(code: np.ndarray, pca: ch.ChannelPCA, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """The live walk's directions (K, C): the first principal directions of channel space, then the first single
-    channels; their scales (K,): each one's spread over `cells` (codes (N, C, H, W)); and their labels."""
-    c = code.shape[0]
-    n_axes, n_ch = min(AXES_SHOWN, c), min(CHANNELS_SHOWN, c)
-    spread = ch.channel_stats(cells).std[:n_ch]
-    directions = np.concatenate([pca.components[:n_axes], np.eye(c)[:n_ch]])
-    scales = np.concatenate([np.where(pca.std[:n_axes] > 0, pca.std[:n_axes], 1.0), np.where(spread > 0, spread, 1.0)])
-    labels = [f"direction {i + 1} ({100 * pca.explained[i]:.0f}%)" for i in range(n_axes)]
-    labels += [f"channel {i}" for i in range(n_ch)]
-    return directions, scales, labels
-
-
-def walked(code: np.ndarray, directions: np.ndarray, scales: np.ndarray, values: np.ndarray,
-           mask: np.ndarray | None) -> np.ndarray:
-    """code + mask * sum_k values_k * scales_k * directions_k (the page's walk, done again on the server)."""
-    move = (np.asarray(values, dtype=np.float64) * np.asarray(scales, dtype=np.float64)) @ directions  # (C,)
-    return ch.move_along(code, move, 1.0, mask)
-
-
 def _student(ctx: Ctx) -> dict:
     """The student decoder's bytes for tier b (once per session and model), or nothing without a student or where
     its file is over the page's message limit."""
@@ -311,19 +291,20 @@ def _student(ctx: Ctx) -> dict:
 def live_walk_ui(ctx: Ctx, code: np.ndarray, pca: ch.ChannelPCA, cells: np.ndarray, preview, basis: str) -> None:
     """The walk in the page (ui.components.spatial_live): tier a on every pointer event, tier b where a student
     decoder exists, tier c (the server's full decode, a watched call with progress and Cancel) on release."""
-    directions, scales, labels = live_axes(code, pca, cells)
-    k = len(labels)
-    code_key = code_digest(np.concatenate([code.ravel(), directions.ravel(), scales]))
+    axes = ch.walk_axes(pca, cells, AXES_SHOWN, CHANNELS_SHOWN)
+    k = len(axes.labels)
+    code_key = code_digest(np.concatenate([code.ravel(), axes.directions.ravel(), axes.scales]))
     release = spatial_live.released_state(LIVE_KEY, code_key, code.shape, k)
     values = np.zeros(k) if release is None else release.values
     mask = None if release is None else release.mask
     slot = st.empty()  # the full decode's bar and Cancel, above the element (which stays drawn meanwhile)
-    moved = walked(code, directions, scales, values, mask)
+    moved = ch.walked(code, axes, values, mask)
     full = decode_ui(ctx.model, ctx.key, moved, "walk", slot)
     payload = None if full is None else spatial_live.image_payload(full, 0 if release is None else release.nonce)
     lists = preview.as_lists()
     student = _student(ctx)
-    spatial_live.spatial_live(LIVE_KEY, code, code_key, lists["weights"], lists["bias"], directions, scales, labels,
+    spatial_live.spatial_live(LIVE_KEY, code, code_key, lists["weights"], lists["bias"], axes.directions, axes.scales,
+                              axes.labels,
                               [(-SLIDER_RANGE, SLIDER_RANGE)] * k, values, mask, payload, display_size=256,
                               note="" if full is not None else "No full decode for this release: it was cancelled "
                               "or refused (the message above says which); the preview stays.", **student)

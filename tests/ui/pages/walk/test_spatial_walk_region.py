@@ -1,7 +1,8 @@
 """Must show (issue 25) on the shipped teacher, pretrained/kl-f4-photos: a region painted in the page and a
 channel-space direction moved inside it change the full decode inside the region: mean |delta| inside the painted
 cells' pixels >= 3 x mean |delta| outside the region grown by 8 px. The region arrives as the page sends it (the
-element's released state: an H*W uint8 mask, base64) and the code is walked by the page's own server-side function."""
+element's released state: an H*W uint8 mask, base64) and the code is walked as the page walks it on the server
+(explorer.analysis.channels.walk_axes and walked, with the page's slider counts)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from explorer.analysis import channels as ch
 from explorer.checkpoint import from_pretrained
 from explorer.data.photos import load_photo
 from ui.components.spatial_live import parse_release
-from ui.pages.walk.spatial import live_axes, walked
+from ui.pages.walk.spatial import AXES_SHOWN, CHANNELS_SHOWN
 
 TEACHER = Path(__file__).resolve().parents[4] / "pretrained" / "kl-f4-photos"
 
@@ -42,21 +43,21 @@ def test_a_painted_region_edit_on_the_teacher_stays_in_the_region(axis, amount):
         code = model.encode_code(image)[0].double().numpy()  # (4, 16, 16): f4
     c, h, w = code.shape
     pca = ch.channel_pca(code)
-    directions, scales, labels = live_axes(code, pca, code[None])
+    axes = ch.walk_axes(pca, code[None], AXES_SHOWN, CHANNELS_SHOWN)
     mask = _painted(h, w)
-    values = np.zeros(len(labels))
+    values = np.zeros(len(axes.labels))
     values[axis] = amount
     state = {"released": {"code_key": "k", "values": values.tolist(), "nonce": 1,
                           "mask_b64": base64.b64encode(mask.tobytes()).decode()}}
-    release = parse_release(state, "k", (c, h, w), len(labels))
+    release = parse_release(state, "k", (c, h, w), len(axes.labels))
     assert release is not None and np.array_equal(release.mask, mask)
-    moved = walked(code, directions, scales, release.values, release.mask)
+    moved = ch.walked(code, axes, release.values, release.mask)
     with torch.no_grad():
         before, after = (model.decode_code(torch.from_numpy(z[None]).float())[0].numpy() for z in (code, moved))
     delta = np.abs(after - before).mean(0)  # (64, 64)
     region = np.kron(mask, np.ones((4, 4))).astype(bool)
     grown = binary_dilation(region, structure=np.ones((3, 3)), iterations=8)
     inside, outside = float(delta[region].mean()), float(delta[~grown].mean())
-    print(f"{labels[axis]}: mean |delta| inside {inside:.4f}, outside the region grown by 8 px {outside:.4f}, "
+    print(f"{axes.labels[axis]}: mean |delta| inside {inside:.4f}, outside the region grown by 8 px {outside:.4f}, "
           f"ratio {inside / max(outside, 1e-12):.1f}")
     assert inside > 0.01 and inside >= 3 * outside, (inside, outside)
