@@ -9,6 +9,7 @@ or teacher.json for the diffusers teacher) above its Markdown, which is kept as 
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -20,7 +21,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str]) -> int:
-    folders = [Path(a) for a in argv] or sorted(p.parent for p in (ROOT / "pretrained").glob("*/config.json"))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folders", nargs="*", type=Path, help="model folders (default: every one in pretrained/)")
+    folders = parser.parse_args(argv).folders or sorted(p.parent for p in (ROOT / "pretrained").glob("*/config.json"))
+    missing = [str(f) for f in folders if not (f / "config.json").is_file()]
+    if missing:
+        parser.error(f"folders: {', '.join(missing)}: no config.json there; accepted: model folders as the training "
+                     "writes them (pretrained/NAME)")
     for folder in folders:
         try:
             path = rewrite_card(folder)
