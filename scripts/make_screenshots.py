@@ -8,7 +8,7 @@ It makes documentation and tests nothing.
 packages)
 
 Chromium comes from $CHROMIUM, else `bash scripts/ensure-chromium.sh` (which installs Debian's when missing).
-Writes docs/screenshots/{reconstruct,draw,walk,map,map-plane,losslab,compare,captions}.png, each a 256-colour PNG
+Writes docs/screenshots/{reconstruct,draw,walk,map,map-plane,losslab,compare,factors,captions}.png, each a 256-colour PNG
 of the visible window (1280 x 1100), a few hundred kB at most.
 """
 
@@ -29,7 +29,7 @@ from tests.browser.driver import (add_model_to_compare, choose, go, image_src, o
 
 ROOT = Path(__file__).resolve().parents[1]
 
-SHOTS = ("reconstruct", "draw", "walk", "map", "map-plane", "losslab", "compare", "captions")
+SHOTS = ("reconstruct", "draw", "walk", "map", "map-plane", "losslab", "compare", "factors", "captions")
 VIEWPORT = {"width": 1280, "height": 1100}
 
 
@@ -158,6 +158,14 @@ def main() -> int:
                 wait_idle(pg, 1500)
                 scroll_to(pg.get_by_role("heading", name=re.compile("^The same image")).first)
                 save(pg, out / "compare.png")
+
+            if "factors" in only:
+                choose(pg, "Checkpoint", "tcvae-dsprites")
+                go(pg, "Factors")
+                pg.locator(".js-plotly-plot .heatmaplayer").first.wait_for(timeout=240_000)  # the MI heat map
+                wait_idle(pg, 1500)
+                scroll_to(pg.locator(".js-plotly-plot").first, "center")
+                save(pg, out / "factors.png")
 
             if "captions" in only:
                 choose(pg, "Checkpoint", "pu-shapes")
