@@ -130,6 +130,12 @@ def test_screenshots_are_small_pngs():
         assert shot.stat().st_size <= SCREENSHOT_MAX_BYTES, f"{shot.name}: {shot.stat().st_size} bytes"
 
 
+def test_readme_lists_every_shipped_model():
+    shipped = sorted(p.parent.name for p in (ROOT / "pretrained").glob("*/config.json"))
+    listed = set(re.findall(r"^\| \[([\w.-]+)\]\(pretrained/\1/README\.md\) \|", README.read_text(), re.M))
+    assert shipped and not set(shipped) - listed, f"shipped but not in README's table: {sorted(set(shipped) - listed)}"
+
+
 def test_model_cards_are_not_copied_into_docs():
     cards = {p.parent.name for p in (ROOT / "pretrained").glob("*/README.md")}
     copies = [p for p in DOCS.rglob("*.md") if p.parent.name in cards or p.stem in cards]
