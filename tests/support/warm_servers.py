@@ -43,11 +43,12 @@ from pathlib import Path
 VARIABLE = "VAE_EXPLORER_WARM_SERVERS"  # the pool's socket path, for the processes a test session starts
 SUPPORTED = sys.platform == "linux"  # fork, /proc and CPU affinity as Linux has them; elsewhere servers start plain
 # what a server's first page imports, heaviest first (python -X importtime of app.py's and the live demo's servers),
-# and diffusers for the servers of a diffusers folder (1.3 s); not `diffusers.AutoencoderKL`, whose import loads
-# triton, which starts a thread of its own (a fork copies only the forking thread)
+# and diffusers' autoencoders for the servers of a diffusers folder (2 s). The native threads these start before the
+# fork are OpenBLAS's thread servers (numpy's; scipy's, which diffusers' autoencoders load), which OpenBLAS stops
+# and starts again around a fork (pthread_atfork), and pyarrow's jemalloc thread, which a server never waits on
 PRELOAD = ("torch", "torch.export", "onnx", "onnxruntime", "pandas", "pyarrow", "numpy", "PIL.Image",
            "safetensors.torch", "plotly.graph_objects", "streamlit", "streamlit.web.cli", "streamlit.web.bootstrap",
-           "streamlit.web.server", "diffusers")
+           "streamlit.web.server", "diffusers", "diffusers.models.autoencoders")
 
 
 class WarmProcess:
