@@ -26,12 +26,12 @@ TIMEOUT_S = 600
 # wall seconds of each smoke run in the suite (its warm server pool), one at a time, on the quiet 2-core machine
 # (docs/performance.md#test-suite-time): only the order of the tests comes from these (longest first); a benchmark
 # not listed counts as long if it drives a browser
-SMOKE_S = {"app_latency": 11.9, "bench_sessions": 12.0, "bench_soak": 9.5, "bench_load": 7.9, "bench_map_page": 6.3,
-           "bench_ddp": 5.8, "bench_live_drag": 5.4, "bench_big_map": 4.9, "bench_burst": 4.8, "bench_umap_walk": 4.5,
-           "bench_draw": 4.5, "bench_distill": 4.0, "bench_precision": 3.3, "bench_linear_fit": 3.1, "big_vae_pages":
-           3.0, "bench_codebook": 2.9, "bench_memory_estimate": 2.9, "bench_disentanglement": 2.7, "bench_trainer":
-           2.3, "bench_disent_parity": 2.1, "bench_pu": 2.0, "bench_scale": 1.8, "bench_code_grid": 1.8,
-           "bench_onnx_decode": 1.5, "bench_encode": 1.1, "bench_fuzz": 1.0}
+SMOKE_S = {"app_latency": 11.3, "bench_sessions": 10.8, "bench_soak": 9.3, "bench_load": 7.5, "bench_map_page": 6.6,
+           "bench_ddp": 5.5, "bench_live_drag": 5.3, "bench_burst": 4.6, "bench_big_map": 4.5, "bench_umap_walk": 4.3,
+           "bench_draw": 4.2, "bench_distill": 3.9, "bench_linear_fit": 3.5, "bench_precision": 3.4, "big_vae_pages":
+           3.2, "bench_codebook": 3.0, "bench_memory_estimate": 3.0, "bench_disentanglement": 2.6, "bench_trainer":
+           2.2, "bench_disent_parity": 2.0, "bench_pu": 1.9, "bench_code_grid": 1.8, "bench_scale": 1.8,
+           "bench_onnx_decode": 1.5, "bench_encode": 1.0, "bench_fuzz": 1.0}
 
 
 def benchmarks() -> list[str]:
