@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 
 from bench.smoke import add_smoke_option, apply_smoke, pause
+from tests.browser import driver
+from tests.browser.driver import IDLE
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS as ARGS
 from tests.support.serve import spawn_streamlit, stop
@@ -32,7 +34,6 @@ from ui.components.devserver import wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 BARE_CANDIDATES = [Path("/work/shared/bench/bare_streamlit_page.py"), ROOT / "bench" / "bare_streamlit_page.py"]
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 IMG = "[data-testid='stImage'] img"
 PRESS = """([key, sel]) => new Promise((resolve, reject) => {
   const first = () => document.querySelector(sel);
@@ -78,8 +79,7 @@ def summary(name: str, values: list[float]) -> str:
 
 
 def wait_idle(pg, settle_ms: int = 300) -> None:
-    pg.wait_for_timeout(pause(settle_ms))
-    pg.wait_for_selector(IDLE, state="attached", timeout=120_000)
+    driver.wait_idle(pg, pause(settle_ms))
 
 
 def choose(pg, label: str, text: str) -> None:

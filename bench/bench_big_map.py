@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.smoke import add_smoke_option, apply_smoke, pause
+from tests.browser.driver import IDLE
 from tests.support.serve import demo_in_chromium
 from tests.support.bigmap_points import clustered
 from explorer.map_wire import data_bounds, quantize
@@ -38,7 +39,6 @@ from ui.components.devserver import ROOT
 
 DEMO = ROOT / "tests" / "browser" / "bigmap_demo_app.py"  # a Streamlit script, run, not imported
 SERVE = ROOT / "tests" / "browser" / "bigmap_demo_serve.py"  # the demo inside st.App with the item route
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 READY = "() => !!window.__bigMap?.current()?.firstFrame && !!window.__bigMap.current().session"
 
 

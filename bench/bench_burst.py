@@ -44,11 +44,11 @@ from pathlib import Path
 import numpy as np
 
 from bench.smoke import add_smoke_option, apply_smoke, pause
+from tests.browser.driver import IDLE
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS, healthy_or_stopped, spawn_streamlit, stop
 
 ROOT = Path(__file__).resolve().parents[1]
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 LOST_MS = 15_000
 SETTLE_MS = 3_000  # after a burst's last press, before its URL is read (--settle-ms)
 TOLERANCE = 1e-3  # between two slider values (the URL writes 4 significant digits; the slider's step is 0.1)

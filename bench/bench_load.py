@@ -40,12 +40,12 @@ from pathlib import Path
 import numpy as np
 
 from bench.smoke import add_smoke_option, apply_smoke, pause
+from tests.browser.driver import IDLE
 from tests.support.ports import free_port
 from tests.support.serve import CHROMIUM_ARGS, spawn_streamlit, stop
 from ui.components.devserver import ROOT, cached_assets, wait_healthy
 
 LIVE_NOTE = "Decoding in your browser (onnxruntime-web, wasm)"
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 FIRST_FRAME = "() => Object.values(window.__liveLatent?.status ?? {}).some(s => s.firstFrame)"
 # many contexts at once, most of them in the background: keep their timers and renderers running
 ARGS = [*CHROMIUM_ARGS, "--disable-renderer-backgrounding",

@@ -46,7 +46,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.big_vae_pages import CONFIGS, random_weight_folder, spawn_folder, vmhwm_mb, weight_folder_path
-from bench.smoke import STREAMLIT_IDLE, add_smoke_option, announce_smoke
+from bench.smoke import add_smoke_option, apply_smoke
+from tests.browser.driver import IDLE
 
 TIER = "[data-testid='spatial-live-tier']"
 ERROR_ELEMENTS = "[data-testid='stException'], [data-testid='stAlertContentError']"
@@ -140,7 +141,7 @@ async def open_walk(browser, url: str, name: str, timeout_s: float) -> Session:
     session = Session(page, name)
     await page.goto(f"{url}/walk?model={name}")
     await page.locator(TIER).filter(has_text="full decode").wait_for()
-    await page.wait_for_selector(STREAMLIT_IDLE, state="attached")
+    await page.wait_for_selector(IDLE, state="attached")
     return session
 
 
@@ -213,7 +214,7 @@ async def run_async(url: str, name: str, sessions: int, drags: int, drag_s: floa
         for d in range(drags):
             up = await drag(alone.page, d % 4, float(rng.uniform(0.65, 0.85)), drag_s)
             await alone.page.wait_for_function(FULL_AFTER, arg=up, polling=50)
-            await alone.page.wait_for_selector(STREAMLIT_IDLE, state="attached")
+            await alone.page.wait_for_selector(IDLE, state="attached")
         alone_ms = await release_times(alone.page)
         out["alone_ms"] = alone_ms
         out["alone_peak_mb"] = vmhwm_mb(pid)
@@ -244,7 +245,7 @@ async def run_async(url: str, name: str, sessions: int, drags: int, drag_s: floa
         for d in range(max(1, drags - 1)):
             up = await drag(alone.page, d % 4, float(rng.uniform(0.15, 0.35)), drag_s)
             await alone.page.wait_for_function(FULL_AFTER, arg=up, polling=50)
-            await alone.page.wait_for_selector(STREAMLIT_IDLE, state="attached")
+            await alone.page.wait_for_selector(IDLE, state="attached")
         out["alone_after_ms"] = (await release_times(alone.page))[done:]
         out["problems"] += alone.problems[len_alone_problems:]
         await browser.close()
@@ -267,10 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--root", type=Path, default=None, help="where the random-weight folders are kept (reused)")
     ap.add_argument("--json", type=Path, default=None)
     add_smoke_option(ap)
-    a = ap.parse_args(argv)
-    if a.smoke:
-        a.config, a.size, a.sessions, a.drags, a.drag_seconds = "tiny", 32, 2, 1, 0.3
-    announce_smoke(a, config="tiny", size=32, sessions=2, drags=1, drag_seconds=0.3)
+    a = apply_smoke(ap.parse_args(argv), config="tiny", size=32, sessions=2, drags=1, drag_seconds=0.3)
     tmp = Path(tempfile.mkdtemp(prefix="bench-sessions-"))
     root = a.root or tmp
     root.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,8 @@ import argparse
 import atexit
 import gc
 
+from tests.browser.driver import IDLE
+
 SMOKE_PAUSE_MS = 50  # the longest fixed wait of a smoke run (pause)
 _smoke_run = False  # set by apply_smoke / announce_smoke with --smoke: the benchmark's process is a smoke run
 
@@ -52,13 +54,10 @@ def announce_smoke(args: argparse.Namespace, **sizes: object) -> None:
         print("smoke run:", ", ".join(f"{k}={v}" for k, v in sizes.items()), flush=True)
 
 
-STREAMLIT_IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
-
-
 def settle(page, ms: int) -> None:
     """Let a Playwright page settle: wait `ms`; in a smoke run, wait until Streamlit's script is idle, then at most
     0.3 s (a fixed wait sized for a loaded machine is most of a smoke run's time otherwise)."""
     if _smoke_run:
-        page.wait_for_selector(STREAMLIT_IDLE, state="attached", timeout=180_000)
+        page.wait_for_selector(IDLE, state="attached", timeout=180_000)
         ms = min(ms, 300)
     page.wait_for_timeout(ms)
