@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.smoke import add_smoke_option, announce_smoke
+from bench.smoke import add_smoke_option, apply_smoke
 
 SD = {"block_out_channels": (128, 256, 512, 512), "layers_per_block": 2, "latent_channels": 4,
       "scaling_factor": 0.18215}
@@ -406,9 +406,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.child_decode:
         _child_decode(args.child_decode, args.tiled)
         return
-    if args.smoke:
-        args.configs, args.sizes, args.parts, args.repeats, args.no_tiling = ["tiny"], [32], ["decode"], 1, True
-    announce_smoke(args, configs="tiny", sizes=32, parts="decode", repeats=1, tiling="off")
+    apply_smoke(args, configs=["tiny"], sizes=[32], parts=["decode"], repeats=1, no_tiling=True)
     tmp = Path(tempfile.mkdtemp(prefix="big-vae-pages-"))
     root = args.root or tmp
     root.mkdir(parents=True, exist_ok=True)

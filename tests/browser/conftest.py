@@ -21,6 +21,7 @@ from tests.support.serve import CHROMIUM_ARGS, start_streamlit, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 
+
 def _playwright_chromium() -> str | None:
     try:
         from playwright.sync_api import sync_playwright

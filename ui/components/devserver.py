@@ -26,6 +26,8 @@ from explorer.files import exclusive_lock
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout (ui/components/ -> ui/ -> .)
 ASSETS = ROOT / "frontend" / "assets"
+
+
 def install_assets(target: str | Path) -> Path:
     """pip-install frontend/assets (no dependencies, no build isolation) into the folder `target`; returns it."""
     target = Path(target)
