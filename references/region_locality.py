@@ -19,7 +19,6 @@ from explorer.data.photos import load_photo
 
 CENTRES = ((5, 5), (8, 8), (10, 4), (6, 6))  # disc centres, in code cells of a 16 x 16 code
 MOVES = ((0, 0.25), (0, 0.5), (0, 3.0), (1, 1.0), (1, 3.0))  # (direction index, spreads)
-AXES = 4  # principal directions and single channels, as the page offers them (ui/pages/walk/spatial.py)
 
 
 def main(model) -> None:
@@ -31,7 +30,7 @@ def main(model) -> None:
         top, left = (photo.shape[1] - 64) // 2, (photo.shape[2] - 64) // 2
         with torch.no_grad():
             code = model.encode_code(photo[None, :, top:top + 64, left:left + 64].float())[0].double().numpy()
-        axes = ch.walk_axes(ch.channel_pca(code), code[None], AXES, AXES)
+        axes = ch.walk_axes(ch.channel_pca(code), code[None])  # the page's axes
         _c, h, w = code.shape
         yy, xx = np.mgrid[:h, :w]
         for cy, cx in CENTRES:

@@ -144,6 +144,10 @@ def move_along(code: np.ndarray, direction: np.ndarray, amount: float, mask: np.
     return code + float(amount) * np.asarray(direction, dtype=np.float64)[:, None, None] * weight[None]
 
 
+WALK_DIRECTIONS = 4  # the spatial walk's sliders: this many principal directions of channel space ...
+WALK_CHANNELS = 4  # ... then this many single channels (the first ones)
+
+
 @dataclass(frozen=True)
 class WalkAxes:
     """The axes of a spatial code's walk: directions (K, C) in channel space, each one's scale (K,) (a slider
@@ -153,7 +157,8 @@ class WalkAxes:
     labels: list[str]
 
 
-def walk_axes(pca: ChannelPCA, cells: np.ndarray, n_directions: int, n_channels: int) -> WalkAxes:
+def walk_axes(pca: ChannelPCA, cells: np.ndarray, n_directions: int = WALK_DIRECTIONS,
+              n_channels: int = WALK_CHANNELS) -> WalkAxes:
     """The first n_directions principal directions of channel space, each scaled by its spread, then the first
     n_channels single channels, each scaled by its spread over `cells` (codes (N, C, H, W)); a spread of 0 counts
     as 1. Both counts are capped at the channel count C."""

@@ -39,8 +39,7 @@ from ui.shared.watched_decode import code_digest, decode_ui
 from ui.shared.widgets import heat_rgb, image_ui
 
 SAMPLE_DEFAULT, SAMPLE_MAX = 16, 256  # data view items whose codes make the channel statistics (the user raises it)
-AXES_SHOWN = 4  # principal directions offered as sliders
-CHANNELS_SHOWN = 4  # single channels offered as sliders in the live walk (the first ones)
+AXES_SHOWN = ch.WALK_DIRECTIONS  # principal directions offered as sliders
 LIVE_KEY = "spatial_live"  # the live walk's element
 SLIDER_RANGE = 3.0  # in units of each direction's spread over the cells
 BATCH = 8  # images a model call encodes at once for the KL per channel (a 256 px SD-sized encode is about 0.5 GB an image)
@@ -291,7 +290,7 @@ def _student(ctx: Ctx) -> dict:
 def live_walk_ui(ctx: Ctx, code: np.ndarray, pca: ch.ChannelPCA, cells: np.ndarray, preview, basis: str) -> None:
     """The walk in the page (ui.components.spatial_live): tier a on every pointer event, tier b where a student
     decoder exists, tier c (the server's full decode, a watched call with progress and Cancel) on release."""
-    axes = ch.walk_axes(pca, cells, AXES_SHOWN, CHANNELS_SHOWN)
+    axes = ch.walk_axes(pca, cells)  # AXES_SHOWN directions, then ch.WALK_CHANNELS single channels
     k = len(axes.labels)
     code_key = code_digest(np.concatenate([code.ravel(), axes.directions.ravel(), axes.scales]))
     release = spatial_live.released_state(LIVE_KEY, code_key, code.shape, k)

@@ -2,7 +2,7 @@
 channel-space direction moved inside it change the full decode inside the region: mean |delta| inside the painted
 cells' pixels >= 3 x mean |delta| outside the region grown by 8 px. The region arrives as the page sends it (the
 element's released state: an H*W uint8 mask, base64) and the code is walked as the page walks it on the server
-(explorer.analysis.channels.walk_axes and walked, with the page's slider counts)."""
+(explorer.analysis.channels.walk_axes and walked, with their default slider counts, which the page uses)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from explorer.analysis import channels as ch
 from explorer.checkpoint import from_pretrained
 from explorer.data.photos import load_photo
 from ui.components.spatial_live import parse_release
-from ui.pages.walk.spatial import AXES_SHOWN, CHANNELS_SHOWN
 
 TEACHER = Path(__file__).resolve().parents[4] / "pretrained" / "kl-f4-photos"
 
@@ -43,7 +42,7 @@ def test_a_painted_region_edit_on_the_teacher_stays_in_the_region(axis, amount):
         code = model.encode_code(image)[0].double().numpy()  # (4, 16, 16): f4
     c, h, w = code.shape
     pca = ch.channel_pca(code)
-    axes = ch.walk_axes(pca, code[None], AXES_SHOWN, CHANNELS_SHOWN)
+    axes = ch.walk_axes(pca, code[None])  # the page's axes (explorer.analysis.channels' defaults)
     mask = _painted(h, w)
     values = np.zeros(len(axes.labels))
     values[axis] = amount
