@@ -129,6 +129,7 @@ def test_fallback_without_webassembly(page, demo_url):
     page.goto(demo_url)
     page.get_by_text("path=fallback").wait_for(timeout=180_000)
     wait_idle(page)
+    page.get_by_text("In-page decoding is unavailable").first.wait_for(timeout=60_000)
     assert page.get_by_text("In-page decoding is unavailable").count() == 1
     assert "WebAssembly" in page.get_by_test_id("live-latent-status").inner_text()
     # the server-side decode is shown instead (awaited: the rerun that draws it may follow the one that reported

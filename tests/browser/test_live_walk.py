@@ -163,6 +163,7 @@ def test_drawing_on_reconstruct_is_scored_and_starts_the_walk(browser, live_app_
     wait_idle(page, 800)
     metrics = page.get_by_test_id("stMetricLabel").all_inner_texts()
     assert "ELBO" in metrics and any(m.startswith("IWAE") for m in metrics), metrics
+    page.get_by_text("Where it falls:").first.wait_for(timeout=60_000)
     assert page.get_by_text("Where it falls:").count() == 1
     page.get_by_test_id("live-latent-clear").click()
     page.get_by_text("the drawing is blank").first.wait_for()

@@ -77,7 +77,7 @@ def _decoded_pixels(page) -> np.ndarray:
 def test_hover_box_and_an_empty_pca_spot(tall, big_app, points):
     page = tall
     _open_map(page, big_app["url"])
-    assert page.get_by_text(f"{N:,} items of spread{N} test").count() >= 1
+    page.get_by_text(f"{N:,} items of spread{N} test").first.wait_for(timeout=60_000)
     q, labels = points["q"], points["enc"].labels
     members = np.flatnonzero(labels == 3)
     target = int(members[np.argmin(((q[members] - np.median(q[members], 0)) ** 2).sum(1))])

@@ -87,7 +87,9 @@ def test_a_drag_shows_linear_frames_then_the_full_decode(page, teacher_url, shot
     _open_walk(page, teacher_url)
     assert page.locator("[data-testid='stException']").count() == 0
     # the caption names the tiers this model has: a student here, so the distilled preview too
-    assert page.get_by_text(re.compile("replaced as its frames arrive by the distilled preview")).count() == 1
+    distilled = page.get_by_text(re.compile("replaced as its frames arrive by the distilled preview"))
+    distilled.first.wait_for(timeout=60_000)
+    assert distilled.count() == 1
     before = page.evaluate(f"({FRAMES}).length")
     _slider_drag(page, 0, 0.9)
     # the Web Worker's frame (tier b) lands: its first one waits for onnxruntime-web to load in the worker
