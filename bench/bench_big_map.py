@@ -15,7 +15,7 @@ canvas. Figures, on the page's clock (performance.now / event.timeStamp):
                        ui/itemserver's route, as `vae-explorer` serves; a rerun with --no-item-route)
   select_ms            a box of ~100,000 points: counts per label + the first indices, in the page
   select_gallery_ms    the same box: -> Python's caption and gallery on the page (a rerun)
-Targets (the issue): first paint warm <= 2 s at 1M; frame p95 <= 50 ms at 200k, <= 100 ms at 1M; hover p95
+Targets: first paint warm <= 2 s at 1M; frame p95 <= 50 ms at 200k, <= 100 ms at 1M; hover p95
 <= 100 ms; 100,000-point selection -> counts and gallery <= 1 s. --trace records a Chromium performance trace of
 the zoom frames (CDP Tracing) and prints the top trace events by total duration.
 """

@@ -4,7 +4,7 @@ model, and counted (one np.bincount); the histogram checked against one counted 
 
     .venv/bin/python -m bench.bench_codebook pretrained/fsq-shapes --items 60000 --threads 1
 
-Targets (issue 28): render + encode + count <= 60 s, counting alone <= 1 s, for 60,000 items.
+Targets: render + encode + count <= 60 s, counting alone <= 1 s, for 60,000 items.
 """
 
 from __future__ import annotations

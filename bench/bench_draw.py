@@ -8,11 +8,11 @@ mouse up. Every stroke event is prepared (the page's twin of prepare_digit), enc
 (onnxruntime-web, wasm, one thread), with the latest event winning. Figures, on the page's clock
 (event.timeStamp / performance.now):
   event_ms p50/p95  per stroke event: the event -> the first reconstruction painted that includes it (an event
-                    superseded by a later one counts until the frame that shows the later one): the issue's figure
+                    superseded by a later one counts until the frame that shows the later one): the target's figure
   frame_ms p50/p95  per painted frame: its event -> painted
   prepare/encode/decode_ms p50  the frame's parts: raster read + preparation, encoder run, decoder run + paint
   frames, events, frames_per_s
-Target (the issue): event_ms p95 <= 33 ms for conv-mnist5k.
+Target: event_ms p95 <= 33 ms for conv-mnist5k.
 """
 
 from __future__ import annotations

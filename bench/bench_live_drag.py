@@ -13,7 +13,7 @@ page's clock (performance.now / event.timeStamp):
                     when every event gets its frame: frames/s cannot exceed it)
   ready_ms          first render of the component -> first decoded frame painted (first and second visit)
   ready_nav_ms      navigation start -> first decoded frame painted (second visit)
-Targets (the issue): p95 <= 16 ms (conv-mnist5k, mlp-mnist5k-2d), <= 33 ms (conv-patches); >= 50 frames/s
+Targets: p95 <= 16 ms (conv-mnist5k, mlp-mnist5k-2d), <= 33 ms (conv-patches); >= 50 frames/s
 (conv-mnist5k); second-visit readiness <= 1.5 s.
 """
 

@@ -18,7 +18,7 @@ Figures, per path and N:
                   the page's event -> image painted, from window.__liveLatent.frames)
   server ms/int   server CPU time (utime + stime of the server and its children, /proc/PID/stat) per interaction,
                   p95 over the rounds (each round: every session does it once)
-  drag server s   the server's CPU seconds while all N sessions drag (before the releases): issue 10's Server load
+  drag server s   the server's CPU seconds while all N sessions drag (before the releases): the server's load
   MB/session      server RSS growth over the idle server, per open session
   client busy     CPU share of core 1 used by Chromium + this driver during the phase; >= 0.85 marks the page
                   figures as bound by the client's core ("client-bound"), not the server's

@@ -11,7 +11,7 @@ the 500 test items' real codes plus noise). Figures, on the page's clock:
             -> painted; three times
   zoom_ms   p50 / p95 frame time of 30 wheel steps around the overview
   hover_ms  p50 / p95 pointer move -> decoded image painted; original_ms: -> the item's image shown (its GET)
-Target (the issue): first paint after in-app navigation <= 2 s (warm), frames as bench_big_map's.
+Target: first paint after in-app navigation <= 2 s (warm), frames as bench_big_map's.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 (`load_foreign(folder, dtype="bfloat16")`, as the app would run it) and under `torch.autocast("cpu",
 dtype=torch.bfloat16)` (float32 weights, bfloat16 matmuls and convolutions). Per model and path: seconds (best of
 --repeats, in one process), the speed-up over float32, and the PSNR of the images against float32's (decode: the
-same latents decoded; encode: float32's decode of each path's latents). The verdict follows the issue's rule: adopt
+same latents decoded; encode: float32's decode of each path's latents). The verdict follows one rule: adopt
 bfloat16 where its PSNR is at least 40 dB and it is faster.
 
     python -m bench.bench_precision [--models teacher sd] [--threads 2] [--repeats 2] [--json out.json]
@@ -30,7 +30,7 @@ from bench.smoke import add_smoke_option, apply_smoke
 
 ROOT = Path(__file__).resolve().parents[1]
 TEACHER = ROOT / "pretrained" / "kl-f4-photos"
-MIN_PSNR_DB = 40.0  # the issue's bar for adopting a lower precision
+MIN_PSNR_DB = 40.0  # the bar for adopting a lower precision
 TINY = {"block_out_channels": (8, 16), "layers_per_block": 1, "norm_num_groups": 4, "latent_channels": 4,
         "scaling_factor": 0.18215, "sample_size": 32}
 

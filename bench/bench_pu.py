@@ -1,12 +1,13 @@
-"""Images per second for one training step of the Pu et al. (2016) model: batched vs seed 000's loops.
+"""Images per second for one training step of the Pu et al. (2016) model: batched vs the loops of a
+from-scratch notebook implementation of the paper (below: the notebook).
 
     python -m bench.bench_pu --logits activation             # 2 threads, batch 128, the figures for the README
     python -m bench.bench_pu --logits activation --compile   # the same with train.py --compile's fused pooling
     python -m bench.bench_pu --threads 1 --loop-images 4 --repeats 3   # a quick look
 
-Configuration (seed 000's): 3x32x32 input, 4 and 6 feature maps, 3x3 kernels, 3x3 pooling, a linear encoder
-and seed 000's per-block MLP for the location probabilities; for (b) a label head over 3 classes and a GRU
-caption head with seed 000's sizes (embedding 30, hidden 40) over the `shapes` vocabulary. The loop version
+Configuration (the notebook's): 3x32x32 input, 4 and 6 feature maps, 3x3 kernels, 3x3 pooling, a linear encoder
+and the notebook's per-block MLP for the location probabilities; for (b) a label head over 3 classes and a GRU
+caption head with the notebook's sizes (embedding 30, hidden 40) over the `shapes` vocabulary. The loop version
 reads one 12-word caption per image; the batched one draws one of each image's own references (7 to 18 words),
 as in training.
 
@@ -14,7 +15,7 @@ Two measurements, each for both implementations in the same run:
   (a) the VAE alone: forward and backward of reconstruction + KL(s) + location KL;
   (b) the whole training step: (a) plus the label and caption terms, backward and an Adam step.
 
-The loop version below re-implements seed 000's algorithm for the benchmark: one image at a time, and within
+The loop version below re-implements the notebook's algorithm for the benchmark: one image at a time, and within
 an image one channel and one pooling block at a time, with a small MLP giving each block's location
 probabilities, `torch.multinomial` per block, a Python loop over input maps for each dictionary convolution,
 per-channel MLP heads for the code with multivariate-normal noise objects, a decoder that draws its unpooling
@@ -53,13 +54,13 @@ from explorer.models import build_model
 from explorer.models.pu.pooling import compile_error
 
 C_IN, SIZE, K1, K2, KERNEL, POOL = 3, 32, 4, 6, 3, 3
-EMBED, HIDDEN = 30, 40  # seed 000's caption RNN sizes
+EMBED, HIDDEN = 30, 40  # the notebook's caption RNN sizes
 N_CLASSES = 3
 
 
-# -- seed 000's algorithm, one image and one block at a time ---------------------------------------------
+# -- the notebook's algorithm, one image and one block at a time ---------------------------------------------
 class LoopPu(nn.Module):
-    """A literal, loop-by-loop version of seed 000's model with an objective added."""
+    """A literal, loop-by-loop version of the notebook's model with an objective added."""
 
     def __init__(self, vocab_size: int):
         super().__init__()
@@ -110,7 +111,7 @@ class LoopPu(nn.Module):
         it = iter(probs)
         for k in range(s.shape[0]):
             for i, j in itertools.product(range(n), range(n)):
-                where = torch.multinomial(next(it).detach(), 1).item()  # seed 000 draws again here
+                where = torch.multinomial(next(it).detach(), 1).item()  # the notebook draws again here
                 cell = torch.zeros(p * p)
                 cell[where] = s[k, i, j]
                 out[k, i * p : (i + 1) * p, j * p : (j + 1) * p] = cell.view(p, p)
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--loop-repeats", type=int, default=2, help="timed loop steps (median reported)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed batched steps first (the loop: at most 1)")
     ap.add_argument("--logits", choices=["mlp", "activation"], default="mlp",
-                    help="batched model's location logits: seed 000's per-block MLP, or the family default")
+                    help="batched model's location logits: the notebook's per-block MLP, or the family default")
     ap.set_defaults(threads=2)
     add_smoke_option(ap)
     args = apply_smoke(ap.parse_args(argv), batch_size=8, repeats=1, loop_images=1, loop_repeats=1, warmup=0,
@@ -235,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
             (loss + loop.heads_loss(s, int(lab), words)).backward()
         loop_opt.step()
 
-    print(f"Pu et al. 2016 training step, seed 000's configuration ({args.logits} location logits); torch {torch.__version__}, "
+    print(f"Pu et al. 2016 training step, the notebook's configuration ({args.logits} location logits); "
+          f"torch {torch.__version__}, "
           f"{args.threads} thread(s), {platform.processor() or platform.machine()}, "
           f"{'glibc malloc defaults' if args.malloc_default else 'freed memory kept in the heap'}, "
           f"{'compiled: ' + ', '.join(compiled) if compiled else 'eager'}, commit {git_commit()}")

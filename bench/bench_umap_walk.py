@@ -16,7 +16,7 @@ background job can slow down) and headless Chromium, then:
   4. idle again after the jobs, so that a drifting machine shows.
 The request is made from this driver process rather than from a page: the map page offers only the shipped
 data sets (at most a few thousand items), and the work happens in the same worker process either way.
-Target (issue 11): slider p95 during UMAP <= 1.5 x idle p95.
+Target: slider p95 during UMAP <= 1.5 x idle p95.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ def kl_free_bits_per_dimension(kl_dims: Tensor, floor: float) -> Tensor:
 
 
 def kl_free_bits_per_sample(kl_dims: Tensor, floor: float) -> Tensor:
-    """Seed 001's variant: a floor on each sample's total KL. kl_dims: (B, D) -> (B,)."""
+    """A floor on each sample's total KL, rather than on each latent dimension. kl_dims: (B, D) -> (B,)."""
     total = kl_dims.sum(1)
     return total.clamp_min(floor) if floor > 0 else total
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, DistributedSampler
 
-from explorer.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_weights, save_pretrained
+from explorer.checkpoint import WEIGHTS_NAME, load_weights, save_pretrained
 from explorer.data.base import DataSplit, stack_images
 from explorer.files import atomic_folder_swap, atomic_write_with
 from explorer.data.transforms import prepare_batch
@@ -104,7 +104,8 @@ class TrainConfig:
         "linear: epochs to reach beta; cyclical: epochs per cycle (default: a third of --epochs)"))
     free_bits: float = field(default=0.0, metadata=_help("KL floor in nats, per latent dimension or per sample (0: off)"))
     free_bits_mode: str = field(default="dimension", metadata=_help(
-        "dimension: Kingma et al. 2016 floor per latent dimension (batch mean); sample: seed 001's floor per sample",
+        "dimension: Kingma et al. 2016 floor per latent dimension (batch mean); sample: a floor on each sample's "
+        "total KL",
         choices=("dimension", "sample", "none")))
     seed: int = field(default=0, metadata=_help("seed of weight initialisation, shuffling and every training draw"))
     log_every: int = field(default=10, metadata=_help("steps between progress-bar updates"))

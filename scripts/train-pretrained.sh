@@ -54,7 +54,7 @@ case "${1:-all}" in
   # its distilled AutoencoderTiny student (tier b of the live preview), 30 minutes of one thread; --resume goes on
   kl-f4-photos-student|all) "$PY" -m explorer.cli.distill pretrained/kl-f4-photos --data photos --minutes 30 \
       --out pretrained/kl-f4-photos-student --threads 1 ;;&
-  # discrete codes (issue 28): VQ-VAE (EMA codebook of 512, k-means init, dead-code replacement) and FSQ (levels
+  # discrete codes: VQ-VAE (EMA codebook of 512, k-means init, dead-code replacement) and FSQ (levels
   # 8,8,8: 512 implicit codes) on a 7x7 (mnist5k) or 8x8 (shapes, 32x32 colour) grid; the VQ twin without dead-code
   # replacement trains into runs/ for the VQ card's usage comparison. Each about 12 minutes on one busy thread.
   vq-mnist5k|discrete|all) run pretrained/vq-mnist5k $VQ --dataset mnist5k --dead-code-threshold 2 --epochs 15 ;;&
@@ -66,7 +66,7 @@ case "${1:-all}" in
   # shapes: 4 FSQ channels (5,5,5,5: 625 codes) and lr 2e-3; with 8,8,8 at 1e-3 the NLL stalled near 490 nats, and
   # 8,5,5,5 (1000 codes) used 92% of them after 60 epochs (67% after 3, 81% after 20, 89% after 110)
   fsq-shapes|discrete|all) run pretrained/fsq-shapes $FSQ --dataset shapes --levels 5,5,5,5 --lr 2e-3 --epochs 60 ;;&
-  # dSprites (issue "factors"): a plain VAE, a beta-VAE and a beta-TCVAE with the MLP of Chen et al. (1200-1200, 10-D
+  # dSprites: a plain VAE, a beta-VAE and a beta-TCVAE with the MLP of Chen et al. (1200-1200, 10-D
   # code), the same budget each (2 epochs of the 663,552 training images). Seeds 0 and 1 are fixed here: seed 0 ships,
   # seed 1 (runs/) backs the seed spread in docs. SEEDS="0 1" scripts/train-pretrained.sh dsprites
   vae-dsprites|dsprites|all) for s in ${SEEDS:-0}; do run "$(seed_dir vae-dsprites "$s")" --model mlp --dataset dsprites \

@@ -136,6 +136,27 @@ def test_readme_lists_every_shipped_model():
     assert shipped and not set(shipped) - listed, f"shipped but not in README's table: {sorted(set(shipped) - listed)}"
 
 
+# a source cited by the project's working names rather than by its paper or its reason: "seed 000" (the documents
+# the project was made from), "the issue", "issue 28"
+WORKING_NAMES = re.compile(r"\bseed ?0\d\d(?!\d)|\bthe issue\b|\bissue ?#?\d+\b|\bissue \"", re.IGNORECASE)
+TEXT_SUFFIXES = {".py", ".md", ".sh", ".js", ".ts", ".yml", ".yaml", ".toml", ".txt", ".cfg"}
+
+
+def test_text_cites_papers_and_reasons_not_working_names():
+    """Code, docs, model cards and scripts say the paper (Doersch's tutorial, Pu et al.) or the reason, not which
+    seed document or issue a line came from: a reader has neither."""
+    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    found = []
+    for name in listed.splitlines():
+        path = ROOT / name
+        if path.suffix not in TEXT_SUFFIXES or name == "tests/test_docs.py" or not path.is_file():
+            continue
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+            if WORKING_NAMES.search(line):
+                found.append(f"{name}:{number}: {line.strip()[:120]}")
+    assert not found, "working names instead of a paper or a reason:\n" + "\n".join(found)
+
+
 def test_model_cards_are_not_copied_into_docs():
     cards = {p.parent.name for p in (ROOT / "pretrained").glob("*/README.md")}
     copies = [p for p in DOCS.rglob("*.md") if p.parent.name in cards or p.stem in cards]

@@ -1,4 +1,5 @@
-"""The per-pixel loss lab (seed 001, appendix A): why per-pixel losses rank a one-pixel shift as worse than a blur.
+"""The per-pixel loss lab (Doersch's VAE tutorial, 2016): why per-pixel losses rank a one-pixel shift as worse
+than a blur.
 
 For one image in [0, 1] (C, H, W), build variants (shifted by a pixel, the model's reconstruction, a blank, a
 Gaussian blur) and score each against the original with MSE, binary cross-entropy in both directions, SSIM,
@@ -12,7 +13,8 @@ ImageNet networks under them) cannot be had offline here, and nothing is downloa
 
 BCE directions, both summed over pixels (nats):
 - "variant predicts original": BCE(prediction = variant, target = original), how a decoder's output is scored;
-- "original predicts variant" (seed 001's order): BCE(prediction = original, target = variant).
+- "original predicts variant": BCE(prediction = original, target = variant), the other way round (BCE is not
+  symmetric: a blank variant scores very differently in the two directions).
 Predictions are clamped to [eps, 1 - eps] so that a pixel predicted as exactly 0 or 1 gives a finite loss.
 """
 
@@ -27,7 +29,7 @@ VARIANTS = ("shifted", "reconstruction", "blank", "blurred")  # what is ranked; 
 MEASURES = {  # name -> (label, lower is more similar?)
     "mse": ("MSE (mean per pixel)", True),
     "bce_variant_predicts": ("BCE, variant predicts original (nats)", True),
-    "bce_original_predicts": ("BCE, original predicts variant (nats, seed 001)", True),
+    "bce_original_predicts": ("BCE, original predicts variant (nats)", True),
     "ssim": ("SSIM", False),
     "latent_distance": ("distance of posterior means", True),
     "learned_similarity": ("learned similarity: distance of discriminator features ‖Dis_l(v) − Dis_l(o)‖", True),
@@ -154,7 +156,7 @@ def score_variants(
     for name, image in variants.items():
         sq = mse_map(image, original)
         forward = bce_map(image, original, eps)  # the variant as the prediction of the original
-        reverse = bce_map(original, image, eps)  # seed 001: the original as the prediction of the variant
+        reverse = bce_map(original, image, eps)  # the other way: the original as the prediction of the variant
         scores.append(VariantScore(name, float(sq.mean()), float(forward.sum()), float(reverse.sum()),
                                    ssim(original, image), _distance(latent_means, name), _distance(features, name)))
         maps[name] = {"mse": sq.sum(0), "bce_variant_predicts": forward.sum(0), "bce_original_predicts": reverse.sum(0)}

@@ -1,4 +1,4 @@
-"""Must show (issue 25): a region edit changes the full decode of a diffusers AutoencoderKL (random weights, a real
+"""A region edit changes the full decode of a diffusers AutoencoderKL (random weights, a real
 config saved with save_pretrained) mostly inside the region: mean |delta| inside >= 3 x mean |delta| outside the
 region grown by 8 px."""
 

@@ -29,7 +29,7 @@ def test_shift_moves_pixels_and_fills():
 
 
 def test_seed_shift_matches_seed_001(digit):
-    """Seed 001: shifted[0, :-1, :] = image[0, 1:, :] (every pixel up by one)."""
+    """The per-pixel problem's shift: shifted[0, :-1, :] = image[0, 1:, :] (every pixel up by one)."""
     t = torch.from_numpy(digit)
     seed = torch.zeros_like(t)
     seed[0, :-1, :] = t[0, 1:, :]

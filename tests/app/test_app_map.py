@@ -153,7 +153,7 @@ def test_selection_and_csv_helpers():
 
 
 def test_a_killed_map_worker_is_reported_with_a_restart_button(app_env, tmp_path, monkeypatch, map_workers):
-    """issue 13: the background map worker killed with SIGKILL mid-job: the page says so and offers a restart,
+    """The background map worker killed with SIGKILL mid-job: the page says so and offers a restart,
     which starts a new worker; nothing half-written is left in the cache."""
     import signal
 

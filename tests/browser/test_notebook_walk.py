@@ -31,8 +31,8 @@ NOTEBOOK = "walk.ipynb"
 MAP_NOTEBOOK = "map.ipynb"
 DRAG_S = 2.0
 MAP_N = 1_000_000
-PAINT_S = 3.0  # the budget for the map's first paint (printed; 0.26-1.0 s on a quiet machine)
-FRAMES_TARGET = 30  # distinct frames in DRAG_S: the target (printed)
+PAINT_S = 3.0  # the budget for the map's first paint (printed; 0.26-1.0 s on a quiet machine)
+FRAMES_TARGET = 30  # distinct frames in DRAG_S: the target (printed)
 # the asserted bounds leave room for the suite's other pytest-xdist worker: a timed bound that flakes under load
 # means nothing, and the printed figures say how far from the targets each run was
 SLACK = 2.0

@@ -133,7 +133,7 @@ def test_options_are_generated_from_the_config_dataclasses():
         assert flag in out, flag
         if help_text:
             assert " ".join(help_text.split()) in out, (flag, help_text)
-    # the fields this issue documents carry their help text, not a repetition by hand
+    # the documented fields carry their help text, not a repetition by hand
     from explorer.models.conv import ConvConfig
     from explorer.models.mlp import MLPConfig
     from explorer.training import TrainConfig

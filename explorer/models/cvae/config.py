@@ -33,7 +33,7 @@ class CVAEConfig(VAEConfig):
     # the mlp body (as explorer.models.mlp)
     hidden_sizes: tuple[int, ...] = _help((512, 256), "widths of the encoder's hidden layers, e.g. 512,256; the "
                                                       "decoder mirrors them")
-    weight_norm: bool = _help(False, "weight-normalised linear layers (seed 001)")
+    weight_norm: bool = _help(False, "weight-normalised linear layers (Salimans & Kingma 2016)")
     activation: str = _help("relu", "nonlinearity after each layer", choices=tuple(sorted(ACTIVATIONS)))
 
     @classmethod

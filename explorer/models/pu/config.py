@@ -42,8 +42,9 @@ class PuConfig(VAEConfig):
     decoder_activation: str = _help("none", "DGDN layer nonlinearity; anything but 'none' loses the exact expected decode")
     pad_mode: str = _help("zero-pad-masked", "maps are zero-padded at the bottom/right to a multiple of p; padded cells "
                                              "get probability 0 in q and in the prior")
-    location_logits: str = _help("activation", "'activation': logits = scale * block activations; 'mlp': seed 000's "
-                                               "per-block MLP")
+    location_logits: str = _help("activation", "'activation': logits = scale * block activations; 'mlp': a small "
+                                               "MLP per block (as a from-scratch notebook implementation of the "
+                                               "paper does)")
     location_mlp_hidden: int = _help(20, "hidden width of the per-block MLP (shared by all channels and blocks)")
     learn_location_scale: bool = _help(True, "learn the scale of 'activation' logits (one per pooling layer)")
     location_scale_init: float = _help(1.0, "initial scale of 'activation' logits; small values start near-uniform pooling")

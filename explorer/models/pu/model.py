@@ -1,4 +1,4 @@
-"""Pu et al. (2016), "Variational Autoencoder for Deep Learning of Images, Labels and Captions" (seed 000).
+"""Pu et al. (2016), "Variational Autoencoder for Deep Learning of Images, Labels and Captions".
 
 - Encoder: a CNN whose layers are joined by stochastic pooling (explorer.models.pu.pooling); its top feature
   map gives the mean and log-variance of a diagonal Gaussian q(s | x) over a tensor code s (C x h x w).
@@ -224,7 +224,8 @@ class PuVAE(VAE):
         return self.config.code_shape
 
     def _location_logits(self, blocks: Tensor, layer: int, size: tuple[int, int]) -> Tensor:
-        """Per-cell logits (B, C, P, Hb, Wb) of seed 000's per-block MLP from the blocks of a feature map of
+        """Per-cell logits (B, C, P, Hb, Wb) of the per-block MLP (location_logits='mlp') from the blocks of a
+        feature map of
         `size` (H, W): the same MLP over the P cells of every block and channel."""
         p = self.config.pool_sizes[layer]
         if size[0] % p or size[1] % p:  # the MLP reads padded cells as zeros, whatever the blocks hold there

@@ -1,5 +1,5 @@
-"""VAE/GAN (Larsen et al. 2016, "Autoencoding beyond pixels using a learned similarity metric"; seed 001's
-adversarial extension): a conv VAE whose reconstruction is scored in the feature space of a GAN discriminator.
+"""VAE/GAN (Larsen et al. 2016, "Autoencoding beyond pixels using a learned similarity metric"):
+a conv VAE whose reconstruction is scored in the feature space of a GAN discriminator.
 config (VAEGANConfig), discriminator (Discriminator), model (VAEGAN, registered as "vaegan"). Importing this
 package registers the family."""
 

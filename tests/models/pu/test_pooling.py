@@ -26,7 +26,8 @@ from explorer.models.pu.pooling import (
 
 # -- pooling and unpooling against loops written only here ------------------------------------------
 def loop_pool(h, index, p):
-    """Seed 000's algorithm, one image, channel and block at a time, on a zero-padded map."""
+    """The algorithm of a from-scratch notebook implementation of the paper: one image, channel and block at a
+    time, on a zero-padded map."""
     b, c, height, width = h.shape
     hb, wb = math.ceil(height / p), math.ceil(width / p)
     padded = torch.zeros(b, c, hb * p, wb * p)

@@ -1,5 +1,6 @@
-"""Loss lab (seed 001, appendix A): per-pixel losses rank a one-pixel shift below a blur or a blank image; a
-learned similarity (a VAE/GAN discriminator's features) answers the same question with a learned metric."""
+"""Loss lab (the per-pixel problem of Doersch's VAE tutorial, 2016): per-pixel losses rank a one-pixel shift below
+a blur or a blank image; a learned similarity (a VAE/GAN discriminator's features) answers the same question
+with a learned metric."""
 
 from __future__ import annotations
 
@@ -153,7 +154,8 @@ def compute(ctx: Ctx, image: torch.Tensor, shift: tuple[int, int], sigma: float,
 def page() -> None:
     ctx = require_ctx()
     st.title("Loss lab")
-    st.caption("Seed 001, appendix A: is a one-pixel shift closer to the original than a blurred or blank image? "
+    st.caption("The per-pixel problem of Doersch's VAE tutorial (2016): is a one-pixel shift closer to the original "
+               "than a blurred or blank image? "
                "Every number below is computed for the image at hand.")
     if not ctx.model.capabilities().posterior:
         st.info(f"{ctx.entry.name} encodes to a plain latent with no posterior (an AutoencoderTiny or DC-AE: "

@@ -1,4 +1,4 @@
-"""Must show (issue 25) on the shipped teacher, pretrained/kl-f4-photos: a region painted in the page and a
+"""On the shipped teacher, pretrained/kl-f4-photos: a region painted in the page and a
 channel-space direction moved inside it change the full decode inside the region: mean |delta| inside the painted
 cells' pixels >= 3 x mean |delta| outside the region grown by 8 px. The region arrives as the page sends it (the
 element's released state: an H*W uint8 mask, base64) and the code is walked as the page walks it on the server
