@@ -189,8 +189,8 @@ def page() -> None:
 
     st.subheader("Per-pixel losses")
     st.caption(f"BCE clamps probabilities to [ε, 1 − ε] with ε = {eps:.0e}. 'v→o': the variant as the prediction of "
-               "the original (how a decoder is scored); 'o→v': the original as the prediction of the variant (seed "
-               "001's order). Each row shares one colour scale, 0 (dark) to its maximum.")
+               "the original (how a decoder is scored); 'o→v': the original as the prediction of the variant (BCE "
+               "is not symmetric). Each row shares one colour scale, 0 (dark) to its maximum.")
     for measure in ("mse", "bce_variant_predicts", "bce_original_predicts"):
         maps = {n: m[measure] for n, m in result.maps.items()}
         vmax = max(float(m.max()) for m in maps.values()) or 1.0
