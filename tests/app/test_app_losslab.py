@@ -95,3 +95,8 @@ def test_rgb_model_and_upload_source(app_env):
     at.radio(key="lab_source").set_value("upload").run()
     assert not errors(at) and not at.exception
     assert len(_table(at)) == 4
+    # no VAE/GAN discriminator takes 3x32x32 images: each variant's learned similarity is a dash, not "nan", and
+    # the section below says why
+    shown = [c.value for c in at.caption]
+    assert sum("learned –" in c for c in shown) == 5 and not any("nan" in c for c in shown), shown
+    assert any(c.startswith("No learned similarity for this image: no VAE/GAN discriminator for 3x32x32") for c in shown)

@@ -184,8 +184,10 @@ def page() -> None:
     for col, (name, v) in zip(cols, variants.items()):
         s = result.score(name)
         image_ui(col, torch.from_numpy(v), TITLES[name])
+        # no discriminator for this image shape: a dash, and the Learned similarity section below says why
+        learned = "–" if np.isnan(s.learned_similarity) else f"{s.learned_similarity:.3g}"
         col.caption(f"MSE {s.mse:.4f}  \nBCE v→o {s.bce_variant_predicts:.1f}  \nBCE o→v {s.bce_original_predicts:.1f}  \n"
-                    f"SSIM {s.ssim:.3f}  \nlatent {s.latent_distance:.3f}  \nlearned {s.learned_similarity:.3g}")
+                    f"SSIM {s.ssim:.3f}  \nlatent {s.latent_distance:.3f}  \nlearned {learned}")
 
     st.subheader("Per-pixel losses")
     st.caption(f"BCE clamps probabilities to [ε, 1 − ε] with ε = {eps:.0e}. 'v→o': the variant as the prediction of "
