@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from explorer.files import atomic_save_safetensors, file_sha256
 
 CACHE_ENV = "VAE_EXPLORER_CACHE"
@@ -72,6 +74,16 @@ def file_digest(path: str | Path) -> str:
     """sha256 hex digest of one file's bytes."""
     st = os.stat(path)
     return _file_digest(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+def array_digest(*arrays: Any, dtype: Any = np.float32, prefix: bytes = b"") -> str:
+    """The first 16 hex characters of the sha256 over `prefix`, then each array's C-order bytes as `dtype` (None:
+    each array's own). The key of anything computed from arrays, in memory or on disk: stored maps and codebook
+    counts are named by it, so the bytes it reads must stay as they are."""
+    h = hashlib.sha256(prefix)
+    for a in arrays:
+        h.update(np.ascontiguousarray(a, dtype=dtype).tobytes())
+    return h.hexdigest()[:16]
 
 
 def weights_digest(path_or_files: str | Path | Sequence[str | Path]) -> str:

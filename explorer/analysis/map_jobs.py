@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.cache import DIGEST_CHARS, entry_path, read_entry
+from explorer.cache import DIGEST_CHARS, array_digest, entry_path, read_entry
 from explorer.runtime.workers import Job, JobTable, start_worker
 
 MAPS_KIND = "maps"
@@ -36,7 +36,7 @@ def _model_digest(checkpoint: str) -> str:
 def map_key(checkpoint: str, dataset: str, method: str, params: dict, seed: int, means: np.ndarray) -> str:
     """Cache key of a map, "DIGEST/NAME": the model's weights digest (`checkpoint`), then a readable name
     (method, data set) with a digest of what the map was computed from, the encoded means included."""
-    digest = hashlib.sha256(np.ascontiguousarray(means, dtype=np.float32).tobytes()).hexdigest()[:16]
+    digest = array_digest(means)
     spec = json.dumps({"checkpoint": checkpoint, "dataset": dataset, "method": method, "params": params,
                        "seed": seed, "means": digest, "n": int(len(means))}, sort_keys=True)
     readable = re.sub(r"[^A-Za-z0-9._-]", "_", dataset)

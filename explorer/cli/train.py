@@ -84,7 +84,6 @@ def option_kwargs(annotation: Any) -> dict[str, Any] | None:
 def config_fields(config_class: type) -> list[tuple[Field, Any]]:
     """(field, resolved type) of each field of a config dataclass."""
     hints = typing.get_type_hints(config_class)
-    by_name = {f.name: f for f in fields(config_class)}
     return [(f, hints[f.name]) for f in fields(config_class)]
 
 

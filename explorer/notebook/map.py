@@ -33,7 +33,7 @@ import torch
 import traitlets
 
 from explorer.analysis.encode_dataset import EncodedSplit, load_encoded
-from explorer.cache import default_cache_dir
+from explorer.cache import array_digest, default_cache_dir
 from explorer.images import to_png
 from explorer.latent import decode
 from explorer.map_wire import (
@@ -59,13 +59,6 @@ CSS = "big_map.css"
 ITEM_ROUTE = "item/"  # the page asks the kernel for "item/<index>" (src/big_map/items.js through host.request)
 COLOURS = ("label", "value")
 GIVEN = "given"  # the layout of map coordinates passed in (no code behind them to lay out again, or the user's own)
-
-
-def _sha(*arrays: np.ndarray) -> str:
-    h = hashlib.sha256()
-    for a in arrays:
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()[:16]
 
 
 def as_labels(labels: Sequence | np.ndarray | None, n: int,
@@ -231,8 +224,8 @@ class LatentMap(PartsWidget):
         with the layout's name (":pca", ":umap", ...)."""
         decodes = "model_key" in self.data["header"]
         sends_codes = decodes and self.codes is not None and self.codes.size <= self.max_code_values
-        data_key = "map:" + _sha(self.q, self.labels, *(() if self.values is None else (self.values,)),
-                                 *((self.codes,) if sends_codes else ())) + f":{self.shown_layout}"
+        data_key = "map:" + array_digest(self.q, self.labels, *(() if self.values is None else (self.values,)),
+                                 *((self.codes,) if sends_codes else ()), dtype=None) + f":{self.shown_layout}"
         header = {**self.data["header"], "data_key": data_key, "n": int(len(self.q)), "bounds": list(self.bounds),
                   "has_codes": bool(sends_codes)}
 

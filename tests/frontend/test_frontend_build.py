@@ -7,7 +7,6 @@ rebuild, or a bundle edited by hand, fails here; rebuild with `cd frontend && np
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import subprocess
@@ -15,21 +14,19 @@ from pathlib import Path
 
 import pytest
 
+from explorer.files import file_sha256
+
 ROOT = Path(__file__).resolve().parents[2]
 FRONTEND = ROOT / "frontend"
 ASSETS = FRONTEND / "assets"
 REBUILD = "rebuild with `cd frontend && npm ci && node build.mjs` and commit frontend/assets/"
 
 
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _inputs(root: Path = FRONTEND) -> dict[str, str]:
     """What the build under `root` reads, as build.mjs lists it: relative path (from root) -> sha256."""
     files = [p for p in (root / "src").rglob("*") if p.is_file()]
     files += [root / "package-lock.json", root / "build.mjs"]
-    return {p.relative_to(root).as_posix(): _sha(p) for p in sorted(files)}
+    return {p.relative_to(root).as_posix(): file_sha256(p) for p in sorted(files)}
 
 
 def _stamp() -> dict:
@@ -48,7 +45,7 @@ def test_built_files_are_the_ones_the_build_wrote():
     outputs = _stamp()["outputs"]
     assert {"live_latent.js", "big_map.js", "live_latent.css", "big_map.css", "ort.wasm.bundle.min.mjs",
             "ort-wasm-simd-threaded.wasm"} <= outputs.keys()
-    edited = sorted(name for name, sha in outputs.items() if _sha(ASSETS / name) != sha)
+    edited = sorted(name for name, sha in outputs.items() if file_sha256(ASSETS / name) != sha)
     assert not edited, f"built files differ from the build's own record: {edited}; {REBUILD}"
 
 

@@ -37,6 +37,7 @@ from typing import Sequence
 import numpy as np
 import streamlit as st
 
+from explorer.cache import array_digest
 from ui.components.assets import NOT_INSTALLED as ASSETS_HINT
 from ui.components.assets import assets_installed as installed
 from ui.components.assets import b64, component_name
@@ -120,9 +121,7 @@ def _dots_bytes(dots: np.ndarray, dots_key: str | None) -> tuple[str, bytes]:
     """(key, little-endian float32 bytes) of (N, 2) points; the key defaults to a digest of them."""
     pts = np.ascontiguousarray(np.asarray(dots, dtype=np.float32).reshape(-1, 2))
     if dots_key is None:
-        import hashlib
-
-        dots_key = hashlib.sha256(pts.tobytes()).hexdigest()[:16]
+        dots_key = array_digest(pts)
     return dots_key, pts.astype("<f4").tobytes()
 
 

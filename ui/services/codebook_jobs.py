@@ -9,7 +9,6 @@ the weights digest, the data set and the number of items, so a restart or anothe
 
 from __future__ import annotations
 
-import hashlib
 import re
 import threading
 import time
@@ -21,7 +20,7 @@ import numpy as np
 import torch
 
 from explorer.analysis.codebook import encode_indices_all
-from explorer.cache import DIGEST_CHARS, entry_path, read_entry, write_entry
+from explorer.cache import DIGEST_CHARS, array_digest, entry_path, read_entry, write_entry
 from ui.services import inference
 
 if TYPE_CHECKING:
@@ -36,7 +35,7 @@ BATCH = 64  # images per model call: progress moves in steps this size
 def usage_key(digest: str, dataset: str, n: int, images: np.ndarray) -> str:
     """Cache key "DIGEST/NAME" of the indices of `n` items of `dataset` under the weights `digest` (the images'
     own digest is part of the name, so a data set rendered differently is counted again)."""
-    data = hashlib.sha256(np.ascontiguousarray(images[:n], dtype=np.float32).tobytes()).hexdigest()[:16]
+    data = array_digest(images[:n])
     readable = re.sub(r"[^A-Za-z0-9._-]", "_", dataset)
     return f"{digest[:DIGEST_CHARS]}/indices-{readable}-{n}-{data}"
 

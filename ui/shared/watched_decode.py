@@ -11,7 +11,6 @@ Results are kept per model and code (a few dozen images), so a rerun that asks a
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from explorer.cache import array_digest
 from ui.services import watched
 from ui.services.itemserver import session_key
 from ui.services.lazy import torch_side  # explorer.runtime imports torch, which the first paint must not wait for
@@ -49,12 +49,6 @@ class KeptResults:
 
 
 _DECODES = KeptResults(48)  # decoded images (all sessions): a 512 px RGB float32 image is 3 MB
-
-
-def code_digest(code: np.ndarray) -> str:
-    """A short digest of a code's float32 bytes and shape (the decode cache's key)."""
-    arr = np.ascontiguousarray(code, dtype=np.float32)
-    return hashlib.sha256(arr.tobytes() + str(arr.shape).encode()).hexdigest()[:20]
 
 
 def refused_ui(model: Any, image_hw: tuple[int, int], slot: Any, budget: Any = None) -> bool:
@@ -127,7 +121,7 @@ def decode_ui(model: Any, model_key: str, code: np.ndarray, label: str, slot: An
     """The full decode (C', H', W') of one code (the model's latent_shape, or flat) as a watched call that draws
     its bar and Cancel in `slot` (an st.empty()); None when cancelled or refused (the slot says which). `label`
     names the request (and keys its Cancel button)."""
-    key = (model_key, code_digest(code))
+    key = (model_key, np.shape(code), array_digest(code))
     got = _DECODES.get(key)
     if got is not None:
         slot.empty()

@@ -11,12 +11,13 @@ import streamlit as st
 import torch
 
 from explorer.analysis import losslab
+from explorer.cache import array_digest
 from explorer.models.registry import family_capabilities
 from ui.app.catalogue import folder_stamp, list_models, load_model, read_config
 from ui.app.context import Ctx, require_ctx
 from ui.services import inference
 from ui.services.lazy import torch_side
-from ui.shared.watched_decode import KeptResults, code_digest, refused_ui, watched_ui
+from ui.shared.watched_decode import KeptResults, refused_ui, watched_ui
 from ui.shared.widgets import example_ui, heat_rgb, image_ui, usable_uploads
 
 DIRECTIONS = {"up": (-1, 0), "down": (1, 0), "left": (0, -1), "right": (0, 1)}
@@ -122,7 +123,7 @@ def watched_variants(ctx: Ctx, image: torch.Tensor, shift: tuple[int, int],
     model takes seconds a call); kept per model, image and settings. None when cancelled or refused (the page
     says which)."""
     x = image.numpy()
-    request = (ctx.key, code_digest(x), shift, float(sigma))
+    request = (ctx.key, np.shape(x), array_digest(x), shift, float(sigma))
     got = _VARIANTS.get(request)
     if got is not None:
         return got

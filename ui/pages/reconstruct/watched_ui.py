@@ -9,13 +9,13 @@ follow the time and memory budget (explorer.runtime.budget.plan_iwae), and the p
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 
+from explorer.cache import array_digest
 from ui.app.config import BATCH_MEMORY_GB
 from ui.app.context import Ctx
 from ui.services import inference
@@ -73,8 +73,7 @@ def no_posterior_ui(ctx: Ctx, image) -> None:
 
 
 def _request_key(ctx: Ctx, image: np.ndarray, iwae_k: int, seed: int, n_samples: int, budget: CallBudget) -> tuple:
-    digest = hashlib.sha256(np.ascontiguousarray(image, dtype=np.float32).tobytes()).hexdigest()[:16]
-    return (ctx.key, digest, tuple(image.shape), iwae_k, seed, n_samples, budget)
+    return (ctx.key, array_digest(image), tuple(image.shape), iwae_k, seed, n_samples, budget)
 
 
 def watched_score_ui(ctx: Ctx, image: np.ndarray, iwae_k: int, seed: int, n_samples: int,

@@ -17,7 +17,6 @@ The maths is explorer.analysis.codebook; every model call runs on the inference 
 
 from __future__ import annotations
 
-import hashlib
 import io
 
 import numpy as np
@@ -27,6 +26,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from explorer.analysis import codebook as cb
+from explorer.cache import array_digest
 from explorer.images import display_scale, make_grid, to_uint8
 from explorer.models.base import CodeLevel, check_code_indices
 from ui.app.config import app_config
@@ -334,8 +334,7 @@ def editor_ui(ctx: Ctx, images: np.ndarray, all_indices: list[np.ndarray], level
     live = None
     if export is not None:
         model_key = f"{ctx.weights_digest()}:{export.info.sha256[:12]}"  # a re-exported file is new bytes
-        grid_key = hashlib.sha256(f"{ctx.key}|{item}|{index}|{source}".encode()
-                                  + b"".join(np.ascontiguousarray(p, dtype=np.int64).tobytes() for p in parts)).hexdigest()[:16]
+        grid_key = array_digest(*parts, dtype=np.int64, prefix=f"{ctx.key}|{item}|{index}|{source}".encode())
         live = (export, model_key, grid_key, "main" if page_frame_seconds(export) <= MAIN_THREAD_S else "worker")
     path = code_grid.peek(LIVE_KEY, live[2], live[1], ctx.model.code_levels()).path if live else "fallback"
     if path == "wasm":

@@ -26,6 +26,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.analysis import channels as ch
+from explorer.cache import array_digest
 from explorer.preview.tiers import student_onnx_path
 from ui.app.config import app_config
 from ui.app.context import Ctx
@@ -35,7 +36,7 @@ from ui.pages.walk import latent_files
 from ui.pages.walk.registry import register_walk_panel
 from ui.services import inference, preview_jobs
 from ui.shared.walk_panel import KEEP, start_ui
-from ui.shared.watched_decode import code_digest, decode_ui
+from ui.shared.watched_decode import decode_ui
 from ui.shared.widgets import heat_rgb, image_ui
 
 SAMPLE_DEFAULT, SAMPLE_MAX = 16, 256  # data view items whose codes make the channel statistics (the user raises it)
@@ -292,7 +293,7 @@ def live_walk_ui(ctx: Ctx, code: np.ndarray, pca: ch.ChannelPCA, cells: np.ndarr
     decoder exists, tier c (the server's full decode, a watched call with progress and Cancel) on release."""
     axes = ch.walk_axes(pca, cells)  # AXES_SHOWN directions, then ch.WALK_CHANNELS single channels
     k = len(axes.labels)
-    code_key = code_digest(np.concatenate([code.ravel(), axes.directions.ravel(), axes.scales]))
+    code_key = array_digest(code, axes.directions, axes.scales, prefix=str(np.shape(code)).encode())
     release = spatial_live.released_state(LIVE_KEY, code_key, code.shape, k)
     values = np.zeros(k) if release is None else release.values
     mask = None if release is None else release.mask
