@@ -84,3 +84,16 @@ def test_map_jobs_file_their_maps_under_the_model_digest(tmp_path):
     assert mapjobs.load_cached(tmp_path, key).shape == (5, 2)
     other = mapjobs.map_key("some/checkpoint/path", "digits", "umap", {}, 0, np.zeros((5, 3)))  # not a digest
     assert mapjobs.cache_path(tmp_path, other).parent.parent.parent == tmp_path / "models"
+
+
+def test_array_digest_reads_float32_bytes_so_stored_keys_keep_their_names():
+    """Stored maps are named by array_digest of the encoded means: it must stay the sha256 of their float32 bytes
+    (the shipped models' precomputed maps were named that way), whatever dtype the means come in."""
+    means = np.random.default_rng(0).normal(size=(50, 16))  # float64
+    expected = hashlib.sha256(means.astype(np.float32).tobytes()).hexdigest()[:16]
+    assert cache.array_digest(means) == cache.array_digest(means.astype(np.float32)) == expected
+    assert cache.array_digest(means.T) != expected  # C order of the array as given
+    assert cache.array_digest(means, prefix=b"x") != expected
+    labels = np.arange(5)
+    assert cache.array_digest(labels, dtype=None) == hashlib.sha256(labels.tobytes()).hexdigest()[:16]
+    assert cache.array_digest(means[:20], means[20:]) == expected  # the arrays' bytes one after another
