@@ -77,3 +77,32 @@ def test_dimension_axes_of_a_big_code_hold_only_the_kept_rows():
     assert not axes.collapsed.any() and np.all(axes.vectors.sum(1) == 1)
     collapsed_only = latent.dimension_axes(np.zeros(5), (5,), include_collapsed=False)
     assert len(collapsed_only) == 5 and collapsed_only.collapsed.all()  # all collapsed: all kept
+
+
+def test_zero_code_decoded_small_where_the_decoder_takes_any_size(tmp_path):
+    """A model whose decoder takes codes of any size (size_multiple > 0) decodes a zero code of at most
+    ZERO_CODE_CELLS cells a side, with about the border colour of the whole zero code's image."""
+    from explorer.checkpoint import from_pretrained
+    from explorer.images import estimate_background
+    from explorer.latent import ZERO_CODE_CELLS, decode_zero_code
+    from tests.support.foreign_models import make_autoencoder_kl
+
+    model = from_pretrained(make_autoencoder_kl(tmp_path / "kl", sample_size=64))  # a 3 x 32 x 32 code
+    assert model.capabilities().size_multiple > 0 and model.latent_shape[1] > ZERO_CODE_CELLS
+    small = decode_zero_code(model)
+    factor = model.config.input_shape[1] // model.latent_shape[1]
+    assert small.shape == (1, 3, ZERO_CODE_CELLS * factor, ZERO_CODE_CELLS * factor)
+    full = decode_zero_code(model, cells=10_000)
+    assert full.shape == (1, *model.config.input_shape)
+    # the colour the pages take from it (the border's median) within 0.05 of the whole code's: 0.02 here
+    assert np.allclose(estimate_background(small), estimate_background(full), atol=0.05)
+
+
+def test_zero_code_of_a_fixed_size_model_is_its_own_shape(models):
+    """A (2, 3, 3) code whose decoder takes that shape only is decoded whole."""
+    from explorer.checkpoint import from_pretrained
+    from explorer.latent import decode_zero_code
+
+    model = from_pretrained(models["tiny-captioner"])
+    assert model.capabilities().size_multiple == 0 and len(model.latent_shape) == 3
+    assert torch.allclose(decode_zero_code(model, cells=1), latent.decode(model, np.zeros((1, 18))))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -241,9 +240,7 @@ def background(_model, model_key: str, dataset: str, options_json: str) -> list[
         images, _, _ = test_items(dataset, options_json)
         return [float(v) for v in estimate_background(images[:200])]
     except Exception:  # noqa: BLE001  (no data here: fall back on what the model draws)
-
-        zero = np.zeros((1, int(math.prod(_model.latent_shape))))
-        return [float(v) for v in estimate_background(inference.decode_codes(_model, zero))]
+        return [float(v) for v in estimate_background(inference.decode_zero_code(_model))]
 
 
 def dataset_available(name: str, options_json: str = "{}") -> str | None:

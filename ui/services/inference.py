@@ -134,6 +134,12 @@ def decode_codes(model: VAE, codes: np.ndarray | torch.Tensor, seed: int = 0, co
     return run(decode, model, codes, seed, **_given(model, condition))
 
 
+def decode_zero_code(model: VAE) -> torch.Tensor:
+    """The image (1, C, H, W) of the all-zero code (explorer.latent.decode_zero_code: a small one where the decoder
+    takes any size), on the inference thread."""
+    return run(torch_side().latent.decode_zero_code, model)
+
+
 def decode_latest(slot: Hashable, model: VAE, codes: np.ndarray | torch.Tensor, seed: int = 0,
                   condition: int | None = None) -> torch.Tensor:
     """decode_codes, the latest call per slot winning (run_latest): a decode still queued when the same slot asks
