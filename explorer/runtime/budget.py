@@ -89,6 +89,31 @@ def time_per_item(call: Callable[[int], object], batch: int = 1, repeats: int = 
     return best / batch
 
 
+SMALL_CODE_CELLS = 8  # cells a side of the code decode_seconds times for a decoder that takes any size
+
+
+def decode_seconds(model: nn.Module, cells: int = SMALL_CODE_CELLS) -> float:
+    """About how many seconds one decode of a whole code takes here, found cheaply: a decoder that takes codes of
+    any size (Capabilities.size_multiple > 0) decodes a zero code of at most `cells` cells a side, and the time is
+    scaled by the whole code's area (a convolutional decoder's time grows with its pixels; an SD 1.x decoder at
+    512 px: 0.13 s for 8 x 8 cells, 9.1 s for its 64 x 64); any other decodes its whole zero code. The best of two
+    calls, so that the first call's set-up does not count."""
+    import torch
+
+    shape = tuple(model.latent_shape)
+    area = 1.0
+    if model.capabilities().size_multiple > 0 and len(shape) == 3:
+        small = (shape[0], min(shape[1], cells), min(shape[2], cells))
+        area = (shape[1] * shape[2]) / (small[1] * small[2])
+        shape = small
+    zero = torch.zeros(1, *shape, device=model.device)
+
+    def call(_: int) -> object:
+        with torch.inference_mode():
+            return model.decode_code(zero)
+    return time_per_item(call, repeats=2) * area
+
+
 def _refuse(estimate: MemoryEstimate, budget: int) -> MemoryRefused:
     h, w = estimate.image_hw
     return MemoryRefused(f"refused before starting: one {estimate.part} at {h}x{w} needs about "

@@ -179,3 +179,40 @@ def test_every_upload_is_named_with_its_problem_as_reconstruct_names_it(shipped_
         assert message.startswith(f"{filename}: ") and words.lower() in message.lower(), (filename, message)
     assert any(s.value.startswith("The same image: upload ring.png") for s in at.subheader)
     image_by_caption(at, "reconstruction by conv-mnist5k")
+
+
+def test_work_over_the_budget_waits_for_its_button_then_shows_progress(shipped_env, threads, monkeypatch):
+    """As with an SD-sized decoder (10-20 s a decode here): with the bound at 0 s every section waits, naming its
+    estimate; each one's button runs it, reconstructions and prior draws as watched calls."""
+    monkeypatch.setattr("ui.pages.compare.heavy.AUTO_RUN_S", -1.0)
+    at = open_app(None, "compare")
+    picked = ["conv-mnist5k", "mlp-mnist5k-2d"]
+    at.multiselect(key="cmp_models").set_value(picked).run()
+    _clean(at, "two models, all waiting")
+    waiting = [i.value for i in at.info if "so it waits to be asked for" in i.value]
+    # the metrics are the checkpoints' stored ones (nothing to score); the loss lab waits for the reconstructions
+    assert [w.split(" takes about ")[0] for w in waiting] == [
+        "Reconstructing the image with every model", "Decoding 6 prior draws with every model"], waiting
+    assert all("one decode:" in w for w in waiting)
+    captions = [c for e in at.get("image") for c in e.captions]
+    assert not any(c.startswith(("reconstruction by", "conv-mnist5k #")) for c in captions)
+    assert not [d for d in at.table if "order by MSE" in d.value.columns]  # no loss lab before the reconstructions
+    next(b for b in at.button if b.label.startswith("Reconstruct it (about")).click().run()
+    _clean(at, "reconstructed")
+    for name in picked:
+        image_by_caption(at, f"reconstruction by {name}")
+    assert [i.value.split(" takes about ")[0] for i in at.info if "so it waits" in i.value] == [
+        "Decoding 6 prior draws with every model", "Ranking each reconstruction in the loss lab"]
+    # the metrics scored here wait too, with the command that scores a model once
+    at.toggle(key="cmp_score_here").set_value(True).run()
+    scoring = next(i.value for i in at.info if i.value.startswith("Scoring 100 test items at k = 10 takes about"))
+    assert "vae-evaluate FOLDER --dataset mnist5k" in scoring
+    assert not [d for d in at.table if "figures from" in d.value.columns]
+    at.toggle(key="cmp_score_here").set_value(False).run()
+    next(b for b in at.button if b.label.startswith("Decode them (about")).click().run()
+    _clean(at, "drawn")
+    for name in picked:
+        image_by_caption(at, f"{name} #6")
+    next(b for b in at.button if b.label.startswith("Rank them (about")).click().run()
+    _clean(at, "ranked")
+    assert list(_table(at, "order by MSE")["model"]) == picked

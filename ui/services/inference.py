@@ -216,6 +216,15 @@ class WatchedScore:
 
 
 _DECODE_SECONDS: dict[Hashable, float] = {}  # measured seconds per decode, per (model key, latent shape)
+_ESTIMATED_DECODE: dict[str, float] = {}  # explorer.runtime.budget.decode_seconds, per model key
+
+
+def decode_seconds(model: VAE, model_key: str) -> float:
+    """About how many seconds one whole decode of `model` takes here (explorer.runtime.budget.decode_seconds,
+    measured once per model key on the inference thread: a fraction of a second even for an SD-sized decoder)."""
+    if model_key not in _ESTIMATED_DECODE:
+        _ESTIMATED_DECODE[model_key] = run(torch_side().budget.decode_seconds, model)
+    return _ESTIMATED_DECODE[model_key]
 
 
 def score_watched(model: VAE, model_key: str, image: np.ndarray, iwae_k: int, seed: int, n_samples: int,

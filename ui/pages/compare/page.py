@@ -17,6 +17,7 @@ from explorer.images import display_scale, to_uint8
 from ui.app.catalogue import list_models
 from ui.app.context import Ctx, get_ctx
 from ui.app.dataviews import EMBEDDED_DATASETS, dataset_available
+from ui.pages.compare import heavy
 from ui.pages.compare.view import (
     MAX_MODELS,
     METRIC_COLUMNS,
@@ -122,7 +123,7 @@ def pick_image_ui(ctxs: list[Ctx]) -> tuple[str, list[np.ndarray], int | None] |
             st.session_state["cmp_upload"] = names[0]
         name = st.selectbox("Upload", names, key="cmp_upload") if len(names) > 1 else names[0]
         return f"upload {name}", usable[name], None
-    views = [ctx.data() for ctx in ctxs]
+    views = [ctx.data_items() for ctx in ctxs]  # items only: encoding them waits for the sections that need it
     if not views[0].has_images:
         st.info(f"The images of {views[0].name} are not available here.")
         return None
@@ -144,20 +145,31 @@ def read_as(ctx: Ctx, label: int | None, where) -> int | None:
                                 + ("its own label by default." if own else "class 0 by default."))
 
 
-def reconstructions_ui(ctxs: list[Ctx], described: str, images: list[np.ndarray], label: int | None) -> list[dict]:
-    """Each model's reconstruction and ELBO of the image, in columns; returns each one's results for the loss lab."""
+def reconstructions_ui(ctxs: list[Ctx], described: str, images: list[np.ndarray], label: int | None
+                       ) -> list[dict] | None:
+    """Each model's reconstruction and ELBO of the image, in columns; returns each one's results for the loss lab
+    (None: big models not asked to yet, or a call cancelled)."""
     import torch
 
     st.subheader(f"The same image: {described}")
+    seconds, detail = heavy.per_model(ctxs, heavy.SCORE_CALLS)
+    if not heavy.asked_ui("Reconstructing the image with every model", "Reconstruct it", ("recon", described, *(c.key for c in ctxs)),
+                          seconds, detail):
+        return None
+    watched = seconds > heavy.AUTO_RUN_S  # big models: a bar per decoder block and a Cancel button each
     cols = st.columns(len(ctxs))
     out = []
     for col, ctx, image in zip(cols, ctxs, images):
         col.markdown(f"**{ctx.entry.name}**")
         condition = read_as(ctx, label, col)
-        if condition is None:
-            r = score_image(ctx.model, ctx.key, image, 0, 0, 1)
-        else:
+        if condition is not None:
             r = score_under(ctx.model, ctx.key, image, 0, 0, 1, condition)
+        elif watched:
+            r = heavy.watched_score(ctx, np.asarray(image, dtype=np.float32), col.empty())
+            if r is None:
+                return None
+        else:
+            r = score_image(ctx.model, ctx.key, image, 0, 0, 1)
         given = "" if condition is None else f", class {class_label(ctx.class_names, condition)}"
         inner = col.columns(2)
         image_ui(inner[0], torch.from_numpy(np.asarray(image, dtype=np.float32)), "as the model sees it", target=112)
@@ -176,9 +188,18 @@ def prior_ui(ctxs: list[Ctx]) -> None:
     n = int(c[1].slider("Samples", 1, 8, 6, key="cmp_n"))
     conditional = [ctx for ctx in ctxs if ctx.condition_classes]
     label = class_picker_ui(conditional[0], "Class (conditional models)", "cmp_prior_class", where=c[2]) if conditional else None
+    seconds, detail = heavy.per_model(ctxs, n)
+    if not heavy.asked_ui(f"Decoding {n} prior draws with every model", "Decode them", ("prior", n, seed, *(c.key for c in ctxs)),
+                          seconds, detail):
+        return
     for ctx in ctxs:
         given = label if ctx.condition_classes and label is not None and label < ctx.condition_classes else None
-        images = inference.sample_images(ctx.model, n, seed, condition=given)
+        if seconds > heavy.AUTO_RUN_S and given is None:  # big models: one watched decode a draw
+            images = heavy.watched_draws(ctx, n, seed, st.empty)
+            if images is None:
+                return
+        else:
+            images = inference.sample_images(ctx.model, n, seed, condition=given)
         st.image([_px(im) for im in images], output_format="PNG",
                  caption=[f"{ctx.entry.name} #{i + 1}" for i in range(len(images))])
     sizes = ", ".join(f"{ctx.entry.name}: {ctx.latent_size}" for ctx in ctxs)
@@ -204,10 +225,15 @@ def metrics_ui(ctxs: list[Ctx]) -> None:
                             "else scored here.")
     n_items = int(c[1].select_slider("Test items scored here", [50, 100, 200, 500], value=100, key="cmp_score_n"))
     iwae_k = int(c[2].select_slider("IWAE samples k (scored here)", IWAE_CHOICES, value=10, key="cmp_score_k"))
-    found = []
-    for ctx in ctxs:
-        stored = None if here else stored_metrics(ctx)
-        found.append(stored if stored is not None else scored_metrics(ctx, n_items, iwae_k))
+    stored = [None if here else stored_metrics(ctx) for ctx in ctxs]
+    to_score = [ctx for ctx, s in zip(ctxs, stored) if s is None]
+    seconds, detail = heavy.per_model(to_score, n_items * (iwae_k + 2))  # per item: an encode, the ELBO's decode, k
+    if to_score and not heavy.asked_ui(f"Scoring {n_items} test items at k = {iwae_k}", "Score them",
+                                       ("metrics", n_items, iwae_k, *(c.key for c in to_score)), seconds,
+                                       f"{detail}; `vae-evaluate FOLDER --dataset {ctxs[0].dataset}` scores a model "
+                                       "once and the page then reads its figures"):
+        return
+    found = [s if s is not None else scored_metrics(ctx, n_items, iwae_k) for ctx, s in zip(ctxs, stored)]
     table = metrics_table([c.entry.name for c in ctxs], [str(c.config.get("family", c.entry.family)) for c in ctxs],
                           [c.latent_size for c in ctxs], found)
     formats = {title: "{:.0f}" if title == "active units" else "{:.2f}"
@@ -255,6 +281,11 @@ def maps_ui(ctxs: list[Ctx]) -> None:
 # -- the loss lab ----------------------------------------------------------------------------------
 def losslab_ui(ctxs: list[Ctx], recons: list[dict], described: str) -> None:
     st.subheader("The loss lab's ranking of each reconstruction")
+    encodes = len(losslab.VARIANTS) + 1  # the original and its variants, encoded by each model
+    seconds, detail = heavy.per_model(ctxs, encodes)
+    if not heavy.asked_ui("Ranking each reconstruction in the loss lab", "Rank them", ("losslab", described, *(c.key for c in ctxs)),
+                          seconds, f"{detail}; {encodes} encodes a model"):
+        return
     rows: dict[str, list] = {"model": []}
     for ctx, r in zip(ctxs, recons):
         background = ctx.background().astype(np.float64)
