@@ -80,3 +80,26 @@ def test_time_per_item_and_bad_budgets():
         Budget(seconds=0)
     with pytest.raises(ValueError, match="k must be at least 1"):
         plan_iwae(model, k=0, seconds_per_decode=1.0, budget=Budget())
+
+
+def test_decode_seconds_times_a_small_code_and_scales_by_area(tmp_path, monkeypatch):
+    """A decoder that takes codes of any size is timed on 8 x 8 cells, the time scaled by the whole code's area
+    (16 for a 32 x 32 code); a fixed-size model decodes its whole code."""
+    import time as time_module
+
+    from explorer.checkpoint import from_pretrained
+    from explorer.runtime.budget import SMALL_CODE_CELLS, decode_seconds
+    from tests.support.foreign_models import make_autoencoder_kl
+
+    model = from_pretrained(make_autoencoder_kl(tmp_path / "kl", sample_size=64))  # a 3 x 32 x 32 code
+    shapes = []
+
+    def slow_decode(code):
+        shapes.append(tuple(code.shape))
+        time_module.sleep(0.02)
+        return code
+
+    monkeypatch.setattr(model, "decode_code", slow_decode)
+    seconds = decode_seconds(model)
+    assert shapes == [(1, 3, SMALL_CODE_CELLS, SMALL_CODE_CELLS)] * 2  # the best of two calls
+    assert 16 * 0.02 <= seconds < 16 * 0.1
