@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from tests.support import checkpoints
-from tests.support.apptest_helpers import errors, image_by_caption, open_app
+from tests.support.apptest_helpers import errors, image_by_caption, open_app, switch_page
 from tests.support.bad_files import digit_like, encode
 
 pytest.importorskip("onnxruntime")
@@ -216,3 +216,14 @@ def test_work_over_the_budget_waits_for_its_button_then_shows_progress(shipped_e
     next(b for b in at.button if b.label.startswith("Rank them (about")).click().run()
     _clean(at, "ranked")
     assert list(_table(at, "order by MSE")["model"]) == picked
+
+
+def test_models_trained_elsewhere_are_compared_on_the_sidebars_data_set(compare_env, threads):
+    """A model with no data set of its own (the ONNX pair) is compared on the data set the sidebar shows it with,
+    not on the first embedded one."""
+    at = open_app(compare_env / "onnx-mnist")
+    at.selectbox(key="dataset@onnx-mnist").set_value("digits").run()
+    switch_page(at, "compare").run()
+    at.multiselect(key="cmp_models").set_value([str(compare_env / "onnx-mnist")]).run()
+    _clean(at, "one model")
+    assert at.selectbox(key="cmp_dataset").value == "digits"

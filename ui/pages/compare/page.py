@@ -66,7 +66,10 @@ def pick_models_ui() -> list[Ctx]:
     device = current.device if current is not None else "auto"
     own = [d for d in ((e.dataset or "") for e in picked) if d]
     evaluated = evaluated_datasets(picked)  # the evaluate command's sets, as the sidebar offers them
-    choices = list(dict.fromkeys(own + list(evaluated) + list(EMBEDDED_DATASETS)))
+    # after the models' own data, the sidebar's pick: models trained elsewhere have none of their own (an SD VAE
+    # compared on the sidebar's photographs, not on digits)
+    sidebar = [current.dataset] if current is not None and current.dataset else []
+    choices = list(dict.fromkeys(own + sidebar + list(evaluated) + list(EMBEDDED_DATASETS)))
     if st.session_state.get("cmp_dataset") not in choices:
         st.session_state["cmp_dataset"] = choices[0]
     dataset = st.selectbox("Test items from", choices, key="cmp_dataset",
