@@ -8,6 +8,8 @@ A conditional model (cvae) reads the image under a class (a test item's own labe
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -294,7 +296,10 @@ def losslab_ui(ctxs: list[Ctx], recons: list[dict], described: str) -> None:
         background = ctx.background().astype(np.float64)
         variants = losslab.make_variants(r["image"], r["recon"], (-1, 0), 1.0, background)
         stacked = np.stack([v.astype(np.float32) for v in variants.values()])  # (5, C, H, W)
-        codes = inference.encode_codes(ctx.model, stacked, condition=r["condition"])
+        about = encodes * heavy.decode_seconds(ctx)
+        with st.spinner(f"{ctx.entry.name}: encoding the {encodes} images (about {heavy.duration(about)})",
+                        show_time=True) if about > 1 else nullcontext():
+            codes = inference.encode_codes(ctx.model, stacked, condition=r["condition"], batch_size=1)
         means = dict(zip(variants, codes))
         result = losslab.score_variants(variants, losslab.DEFAULT_EPS, means)
         rows["model"].append(ctx.entry.name)
