@@ -158,8 +158,8 @@ def reconstructions_ui(ctxs: list[Ctx], described: str, images: list[np.ndarray]
 
     st.subheader(f"The same image: {described}")
     seconds, detail = heavy.per_model(ctxs, heavy.SCORE_CALLS)
-    if not heavy.asked_ui("Reconstructing the image with every model", "Reconstruct it", ("recon", described, *(c.key for c in ctxs)),
-                          seconds, detail):
+    if not heavy.asked_ui("Reconstructing the image with every model", "Reconstruct it",
+                          ("recon", described, *(c.key for c in ctxs)), seconds, detail):
         return None
     watched = seconds > heavy.AUTO_RUN_S  # big models: a bar per decoder block and a Cancel button each
     cols = st.columns(len(ctxs))
@@ -194,8 +194,8 @@ def prior_ui(ctxs: list[Ctx]) -> None:
     conditional = [ctx for ctx in ctxs if ctx.condition_classes]
     label = class_picker_ui(conditional[0], "Class (conditional models)", "cmp_prior_class", where=c[2]) if conditional else None
     seconds, detail = heavy.per_model(ctxs, n)
-    if not heavy.asked_ui(f"Decoding {n} prior draws with every model", "Decode them", ("prior", n, seed, *(c.key for c in ctxs)),
-                          seconds, detail):
+    if not heavy.asked_ui(f"Decoding {n} prior draws with every model", "Decode them",
+                          ("prior", n, seed, *(c.key for c in ctxs)), seconds, detail):
         return
     for ctx in ctxs:
         given = label if ctx.condition_classes and label is not None and label < ctx.condition_classes else None
@@ -288,8 +288,9 @@ def losslab_ui(ctxs: list[Ctx], recons: list[dict], described: str) -> None:
     st.subheader("The loss lab's ranking of each reconstruction")
     encodes = len(losslab.VARIANTS) + 1  # the original and its variants, encoded by each model
     seconds, detail = heavy.per_model(ctxs, encodes)
-    if not heavy.asked_ui("Ranking each reconstruction in the loss lab", "Rank them", ("losslab", described, *(c.key for c in ctxs)),
-                          seconds, f"{detail}; {encodes} encodes a model"):
+    if not heavy.asked_ui("Ranking each reconstruction in the loss lab", "Rank them",
+                          ("losslab", described, *(c.key for c in ctxs)), seconds,
+                          f"{detail}; {encodes} encodes a model"):
         return
     rows: dict[str, list] = {"model": []}
     for ctx, r in zip(ctxs, recons):
