@@ -14,6 +14,7 @@ Python hears of the values on release: `.code` (a numpy array of the model's lat
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,15 +24,35 @@ import torch
 import traitlets
 
 from explorer.cache import default_cache_dir
-from explorer.images import to_uint8
+from explorer.images import to_png, to_uint8
 from explorer.latent import Axes, dim_label, walk_code
 from explorer.models.base import VAE
 from explorer.notebook.models import decoder_bytes, resolve_model
 from explorer.notebook.parts import ORT_PARTS, PartsWidget
+from explorer.onnx.export import FRAME_BUDGET_S, WASM_SLOWDOWN
+from explorer.runtime.budget import decode_seconds
 
 ESM = "live_latent_widget.js"
 CSS = "live_latent.css"
 DEFAULT_AXES = 8  # without axes: the first this many latent dimensions
+DECODE_IN = ("auto", "page", "kernel")
+
+
+def page_reason(model: VAE, decode_in: str) -> str:
+    """"" when the page decodes frames itself, else why the kernel decodes on release instead: asked for
+    (decode_in="kernel"), or, with "auto", a frame would take over FRAME_BUDGET_S in the page (the model's decode
+    timed cheaply here, explorer.runtime.budget.decode_seconds, times WASM_SLOWDOWN): an SD-sized decoder at 512 px,
+    whose ONNX file (about 200 MB) would otherwise be exported and sent for frames of many seconds."""
+    if decode_in not in DECODE_IN:
+        raise ValueError(f"decode_in: {decode_in!r}; accepted: {', '.join(map(repr, DECODE_IN))}")
+    if decode_in == "kernel":
+        return "asked for with decode_in='kernel'"
+    if decode_in == "page":
+        return ""
+    seconds = decode_seconds(model) * WASM_SLOWDOWN
+    if seconds <= FRAME_BUDGET_S:
+        return ""
+    return f"a frame would take about {seconds:.1f} s in the page, over {FRAME_BUDGET_S * 1000:.0f} ms"
 
 
 def default_axes(latent_shape: Sequence[int], k: int = DEFAULT_AXES) -> Axes:
@@ -66,16 +87,20 @@ class LatentWalk(PartsWidget):
     model: a VAE object or a folder/file explorer.checkpoint.from_pretrained loads; start: a code of the model's
     latent shape (default: zeros, the prior's mean); axes: an explorer.latent.Axes or (K, D) directions (default:
     the first 8 dimensions); ranges: each slider's (lo, hi); display_size: the image's width in CSS pixels;
-    cache_dir: where the decoder's ONNX export is kept (default: the explorer cache's onnx/ folder).
+    cache_dir: where the decoder's ONNX export is kept (default: the explorer cache's onnx/ folder); decode_in:
+    "page" (frames decoded in the browser), "kernel" (the kernel decodes on release, and the page shows that image),
+    or "auto" (the page, unless its frames would be too slow: `page_reason`).
     `.code` follows the sliders on release; `.image` is the kernel's torch decode of `.code`, (H, W) or (H, W, 3)
-    uint8 as the page paints it; `.path` says where the page decodes ("pending", "wasm", "fallback")."""
+    uint8 as the page paints it; `.path` says where the page decodes ("pending", "wasm", "fallback", with
+    `.reason`)."""
 
     code = traitlets.Any()  # numpy (*latent_shape) float32, the code at the last release (or as set here)
 
     def __init__(self, model: VAE | str | Path, start: np.ndarray | None = None,
                  axes: Axes | np.ndarray | None = None, *, ranges: tuple[float, float] = (-4.0, 4.0),
-                 display_size: int = 224, cache_dir: str | Path | None = None) -> None:
+                 display_size: int = 224, cache_dir: str | Path | None = None, decode_in: str = "auto") -> None:
         self.model, self.digest = resolve_model(model)
+        self.kernel_reason = page_reason(self.model, decode_in)  # "" where the page decodes
         self.latent_shape = tuple(int(s) for s in self.model.latent_shape)
         d = int(np.prod(self.latent_shape))
         self.axes = as_axes(axes, self.latent_shape)
@@ -91,13 +116,15 @@ class LatentWalk(PartsWidget):
         self._releasing = False
         first = self._torch_decode(start_code)  # (C, H, W): the shape the page paints
         super().__init__(ESM, CSS)
-        self.parts[self.digest[:16]] = lambda: decoder_bytes(self.model, self.digest, self.cache_dir)
+        if not self.kernel_reason:
+            self.parts[self.digest[:16]] = lambda: decoder_bytes(self.model, self.digest, self.cache_dir)
         self.data = {
             "model_key": self.digest[:16], "start": start_code.tolist(), "vectors": self.axes.vectors.tolist(),
             "scales": np.asarray(self.axes.scales, dtype=np.float64).tolist(), "labels": list(self.axes.labels),
             "values": [0.0] * len(self.axes), "ranges": [[lo, hi]] * len(self.axes),
             "image_shape": list(first.shape), "display_size": int(display_size), "mode": "sliders",
-            "pad_size": 280, "parts": {"decoder_url": self.digest[:16]},
+            "pad_size": 280, "parts": {} if self.kernel_reason else {"decoder_url": self.digest[:16]},
+            **({"page_reason": self.kernel_reason, "server_image": _png_url(first)} if self.kernel_reason else {}),
         }
         self.code = start_code.reshape(self.latent_shape).astype(np.float32)
         self.observe(self._code_set, names="code")
@@ -130,11 +157,12 @@ class LatentWalk(PartsWidget):
             released = value or {}
             values = np.asarray(released.get("values") or [], dtype=np.float64)
             if released.get("model_key") == self.data["model_key"] and values.shape == (len(self.axes),):
+                code = walk_code(np.asarray(self.data["start"]), self._axes_now(), values).reshape(
+                    self.latent_shape).astype(np.float32)
                 self._releasing = True
                 try:
-                    self.data = {**self.data, "values": values.tolist()}
-                    self.code = walk_code(np.asarray(self.data["start"]), self._axes_now(), values).reshape(
-                        self.latent_shape).astype(np.float32)
+                    self.data = {**self.data, "values": values.tolist(), **self._kernel_image(code)}
+                    self.code = code
                 finally:
                     self._releasing = False
 
@@ -161,10 +189,19 @@ class LatentWalk(PartsWidget):
         a = np.asarray(self.data["vectors"]) * np.asarray(self.data["scales"])[:, None]  # (K, D) one unit each
         values = np.linalg.lstsq(a.T, code - start, rcond=None)[0]  # (K,)
         new_start = code - values @ a  # the part of the code off the axes
-        self.data = {**self.data, "start": new_start.tolist(), "values": values.tolist()}
+        self.data = {**self.data, "start": new_start.tolist(), "values": values.tolist(), **self._kernel_image(code)}
+
+    def _kernel_image(self, code: np.ndarray) -> dict[str, str]:
+        """{"server_image": the kernel's decode of `code` as a PNG data URL} where the kernel decodes, else {}."""
+        return {"server_image": _png_url(self._torch_decode(code))} if self.kernel_reason else {}
 
     def _torch_decode(self, code: np.ndarray) -> np.ndarray:
         """(C, H, W) float32 in [0, 1]: the model's decode of one flat code, on the model's device."""
         z = torch.as_tensor(np.asarray(code, dtype=np.float32).reshape(1, *self.model.latent_shape))
         with torch.inference_mode():
             return self.model.decode_code(z.to(self.model.device))[0].float().cpu().numpy()
+
+
+def _png_url(image: np.ndarray) -> str:
+    """A (C, H, W) image in [0, 1] as a PNG data URL, for the page's <img>."""
+    return "data:image/png;base64," + base64.b64encode(to_png(image)).decode("ascii")

@@ -283,6 +283,13 @@ def _shape(value_info) -> list[int | str]:
     return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
 
 
+# A part goes to a page only when the page can run it per frame: onnxruntime-web's single-threaded wasm must decode a
+# frame within FRAME_BUDGET_S. Speeds are measured here natively on one thread; WASM_SLOWDOWN is an assumed ratio of
+# onnxruntime-web's wasm (SIMD, one thread) to that, not measured here.
+FRAME_BUDGET_S = 0.100
+WASM_SLOWDOWN = 2.0
+
+
 def frame_seconds(path: Path, info: ExportInfo, repeats: int = 2) -> float:
     """Seconds one item takes through an exported part on one CPU thread (the best of `repeats` runs after a warm-up
     run; the first run alone when it is already slow): what decides whether the page can decode it per frame."""

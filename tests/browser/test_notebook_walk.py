@@ -47,6 +47,8 @@ def lab(tmp_path_factory):
         "from explorer.notebook import LatentWalk\n"
         f"w = LatentWalk({str(MODEL)!r}, cache_dir={str(work / 'cache')!r})\nw",
         f"w2 = LatentWalk({str(MODEL)!r}, cache_dir={str(work / 'cache')!r})\nw2",  # a second widget, same model
+        # the kernel decodes, as "auto" has it for a decoder whose frames would be too slow in the page (SD-sized)
+        f"w3 = LatentWalk({str(MODEL)!r}, cache_dir={str(work / 'cache')!r}, decode_in='kernel')\nw3",
     ])
     write_notebook(root / MAP_NOTEBOOK, [
         "import numpy as np\nfrom explorer.notebook import DrawPad, LatentMap\nrng = np.random.default_rng(0)\n"
@@ -190,9 +192,31 @@ def test_latent_walk_in_jupyterlab(lab, browser, model, shots):
     page.locator(".jp-Cell").first.screenshot(path=str(shots / "notebook-walk.png"))  # docs/screenshots/
 
     # the runtime and the decoder crossed once: the second widget's page had them already
-    sent = kernel_eval(client, "[w.sent_parts, w2.sent_parts]")
+    sent = kernel_eval(client, "[w.sent_parts, w2.sent_parts, w3.sent_parts]")
     assert sorted(sent[0] + sent[1]) == sorted(["ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm",
                                                 kernel["model_key"]]), sent
+    assert sent[2] == []  # the kernel-decoding widget asked for no runtime and no decoder
+
+    # the third widget: the page shows the kernel's decode, and a slider's release brings the next one
+    page.wait_for_function("() => document.querySelectorAll('.ll-root')[2]?.dataset.path === 'fallback'")
+    third = page.locator(".ll-root").nth(2)
+    image = third.get_by_test_id("live-latent-server-image")
+    assert image.is_visible() and not third.get_by_test_id("live-latent-canvas").is_visible()
+    assert third.get_by_test_id("live-latent-status").inner_text() == (
+        "The kernel decodes each release (asked for with decode_in='kernel').")
+    before = image.get_attribute("src")
+    slider = third.locator("input[type=range]").first
+    slider.scroll_into_view_if_needed()
+    box = slider.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.8, box["y"] + box["height"] / 2)  # input, then change: a release
+    page.wait_for_function("([el, src]) => el.getAttribute('src') !== src", arg=[image.element_handle(), before])
+    page.wait_for_timeout(500)  # the last release's image
+    shown = kernel_eval(client, "{'image': w3.data['server_image'], 'path': w3.path, 'reason': w3.reason, "
+                                "'kernel_reason': w3.kernel_reason, 'value': float(w3.values[0])}")
+    assert shown["image"] == image.get_attribute("src")
+    assert (shown["path"], shown["reason"]) == ("fallback", shown["kernel_reason"])
+    assert shown["value"] == pytest.approx(float(slider.input_value())) and shown["value"] > 0
+    page.screenshot(path=str(shots / "jupyterlab_walk_kernel.png"))
     client.stop_channels()
     assert not [u for u in blocked if "127.0.0.1" in u]
     ctx.close()

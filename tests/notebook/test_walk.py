@@ -74,3 +74,34 @@ def test_bad_inputs_say_what_is_accepted(walk):
     with pytest.raises(traitlets.TraitError, match=".code must hold"):
         walk.code = np.zeros(3)
     np.testing.assert_array_equal(walk.code, before)
+
+
+def _png_pixels(url: str) -> np.ndarray:
+    import base64
+    import io
+
+    from PIL import Image
+
+    assert url.startswith("data:image/png;base64,")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
+
+
+def test_the_kernel_decodes_where_the_page_would_be_too_slow(tmp_path, monkeypatch):
+    """decode_in="kernel" (and "auto" for a decoder whose frames would be too slow in the page: an SD-sized one):
+    no decoder part is offered, the page is told why, and each release or code set here sends the kernel's decode."""
+    w = LatentWalk(MODEL, cache_dir=tmp_path, decode_in="kernel")
+    assert w.kernel_reason and w.data["page_reason"] == w.kernel_reason
+    assert w.data["parts"] == {} and w.digest[:16] not in w.parts
+    assert (_png_pixels(w.data["server_image"]) == w.image).all()  # the start code's decode
+    release(w, [1.5] + [0.0] * (len(w.axes) - 1))
+    assert (_png_pixels(w.data["server_image"]) == w.image).all()
+    first = w.data["server_image"]
+    w.code = np.random.default_rng(2).standard_normal(w.latent_shape).astype(np.float32)
+    assert w.data["server_image"] != first and (_png_pixels(w.data["server_image"]) == w.image).all()
+    # "auto": the page decodes conv-mnist5k (a frame well under 100 ms), not a decoder whose frames take seconds
+    assert "page_reason" not in LatentWalk(MODEL, cache_dir=tmp_path).data
+    monkeypatch.setattr("explorer.notebook.walk.decode_seconds", lambda model: 15.0)  # SD 1.x at 512 px: about that
+    slow = LatentWalk(MODEL, cache_dir=tmp_path)
+    assert slow.data["page_reason"].startswith("a frame would take about 30.0 s in the page, over 100 ms")
+    with pytest.raises(ValueError, match="decode_in: 'gpu'; accepted: 'auto', 'page', 'kernel'"):
+        LatentWalk(MODEL, cache_dir=tmp_path, decode_in="gpu")

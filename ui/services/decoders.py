@@ -9,16 +9,13 @@ from pathlib import Path
 from explorer.cache import model_cache_dir
 from explorer.models.base import VAE
 from explorer.models.blocks.conditioning import with_default_condition
-from explorer.onnx.export import CachedExport, frame_seconds
+from explorer.onnx.export import FRAME_BUDGET_S, WASM_SLOWDOWN, CachedExport, frame_seconds
 from ui.services import inference
 from ui.services.lazy import torch_side
 
 # A decoder goes to the page only when the page can use it: its bytes cross the websocket base64-encoded (4/3 of
-# the file) in one message under Streamlit's server.maxMessageSize, and onnxruntime-web's single-threaded wasm
-# must decode a frame within FRAME_BUDGET_S. The speed is measured here with native onnxruntime on one thread;
-# WASM_SLOWDOWN is an assumed ratio of onnxruntime-web's wasm (SIMD, one thread) to that, not measured here.
-FRAME_BUDGET_S = 0.100
-WASM_SLOWDOWN = 2.0
+# the file) in one message under Streamlit's server.maxMessageSize, and it decodes a frame within FRAME_BUDGET_S
+# (explorer.onnx.export's, with its WASM_SLOWDOWN).
 _VERDICTS: dict[str, str] = {}  # sha256 of an exported file -> "" (fits the page) or why it does not
 
 

@@ -53,11 +53,14 @@ function mount(host) {
   const root = el("div", { class: "ll-root", "data-path": "pending" });
   const canvas = el("canvas", { class: "ll-canvas", "data-testid": "live-latent-canvas" });
   const note = el("div", { class: "ll-note", "data-testid": "live-latent-status" }, "Loading the in-page decoder…");
+  // the host's own decode (data.server_image, a PNG data URL): where the page does not decode (data.page_reason)
+  const serverImage = el("img", { class: "ll-canvas ll-server", "data-testid": "live-latent-server-image", alt: "" });
+  serverImage.hidden = true;
   const sliderBox = el("div", { class: "ll-sliders" });
-  root.append(el("div", { class: "ll-image" }, canvas, note), sliderBox);
+  root.append(el("div", { class: "ll-image" }, canvas, serverImage, note), sliderBox);
   host.root.append(root);
   const inst = {
-    root, canvas, note, sliderBox, ctx: canvas.getContext("2d", { willReadFrequently: true }),
+    root, canvas, serverImage, note, sliderBox, ctx: canvas.getContext("2d", { willReadFrequently: true }),
     id: `ll${++G.seq}`, data: null, values: [], pending: null, busy: false, dragging: false,
     session: null, sessionKey: null, dropped: 0, firstRender: performance.now(), firstFrame: null,
     reported: null, asked: null, host: null, pad: null, client: null, committed: [],
@@ -76,6 +79,14 @@ function setStatus(inst, status) {
 async function prepare(inst) {
   const d = inst.data;
   const key = d.model_key;
+  if (d.page_reason) { // the host decodes (too slow a decoder for frames here): no runtime, no decoder fetched
+    const now = G.status[inst.id];
+    if (now?.path !== "fallback" || now?.reason !== d.page_reason || now?.modelKey !== key) {
+      fallback(inst, key, d.page_reason);
+      showNote(inst, `The kernel decodes each release (${d.page_reason}).`);
+    }
+    return;
+  }
   if (inst.sessionKey === key && (inst.session || inst.preparing === key)) return;
   inst.preparing = key;
   try {
@@ -167,6 +178,12 @@ function update(inst, data) {
   const size = data.display_size;
   inst.canvas.style.width = `${size}px`;
   inst.canvas.style.height = `${Math.round((size * H) / W)}px`;
+  inst.serverImage.hidden = !data.server_image;
+  if (data.server_image && inst.serverImage.getAttribute("src") !== data.server_image) {
+    inst.serverImage.src = data.server_image;
+    inst.serverImage.style.width = `${size}px`;
+    inst.serverImage.style.height = `${Math.round((size * H) / W)}px`;
+  }
   const draw = data.mode === "draw";
   if (!draw) {
     inst.arrays = {
