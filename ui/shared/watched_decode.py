@@ -20,7 +20,7 @@ import numpy as np
 import streamlit as st
 
 from explorer.cache import array_digest
-from ui.services import watched
+from ui.services import inference, watched
 from ui.services.itemserver import session_key
 from ui.services.lazy import torch_side  # explorer.runtime imports torch, which the first paint must not wait for
 
@@ -49,6 +49,7 @@ class KeptResults:
 
 
 _DECODES = KeptResults(48)  # decoded images (all sessions): a 512 px RGB float32 image is 3 MB
+_SCORES = KeptResults(64)  # finished watched scores (all sessions), by model, image digest and settings
 
 
 def refused_ui(model: Any, image_hw: tuple[int, int], slot: Any, budget: Any = None) -> bool:
@@ -132,3 +133,21 @@ def decode_ui(model: Any, model_key: str, code: np.ndarray, label: str, slot: An
     if image is not None:
         _DECODES.put(key, image)
     return image
+
+
+def score_ui(model: Any, model_key: str, image: np.ndarray, iwae_k: int, seed: int, n_samples: int, budget: Any,
+             settings: Hashable, label: str, slot: Any, key: str = "") -> Any | None:
+    """ui.services.inference.score_watched of one (C, H, W) image (an explorer.runtime.budget.Budget `budget`; the
+    page's `settings` behind it, hashable) as a watched call that draws its bar and Cancel in `slot` (an st.empty()),
+    kept per model, image and settings: its WatchedScore, or None when refused or cancelled (the slot says which)."""
+    request = (model_key, array_digest(image), tuple(image.shape), iwae_k, seed, n_samples, settings)
+    result = _SCORES.get(request)
+    if result is None:
+        if refused_ui(model, tuple(image.shape[-2:]), slot, budget):
+            return None
+        result = watched_ui(request, label, lambda on_progress, token, job: inference.score_watched(
+            model, model_key, image, iwae_k, seed, n_samples, budget, on_progress, token, job), slot, key)
+        if result is None:
+            return None
+        _SCORES.put(request, result)
+    return result

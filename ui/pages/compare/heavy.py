@@ -19,11 +19,10 @@ from explorer.cache import array_digest
 from ui.app.context import Ctx
 from ui.services import inference
 from ui.services.lazy import torch_side
-from ui.shared.watched_decode import KeptResults, decode_ui, refused_ui, watched_ui
+from ui.shared.watched_decode import decode_ui, score_ui
 
 AUTO_RUN_S = 10.0  # a section estimated above this many seconds waits for its button
 SCORE_CALLS = inference.SCORE_DECODES + 1  # a reconstruction with its ELBO: its decodes and the encode (as long)
-_SCORES = KeptResults(16)  # reconstructions scored as watched calls, all sessions
 
 
 def decode_seconds(ctx: Ctx) -> float:
@@ -70,20 +69,9 @@ def watched_score(ctx: Ctx, image: np.ndarray, slot) -> object | None:
     """ctx's reconstruction and ELBO terms of one (C, H, W) image (explorer/analysis/scoring.py's ImageScore, one
     posterior draw, no IWAE) as a watched call drawn in `slot`; None when cancelled or refused (the slot says
     which)."""
-    request = ("compare-score", ctx.key, array_digest(image), tuple(image.shape))
-    result = _SCORES.get(request)
-    if result is None:
-        budget = torch_side().budget.Budget()
-        if refused_ui(ctx.model, tuple(image.shape[-2:]), slot, budget):
-            return None
-        model, key = ctx.model, ctx.key
-        result = watched_ui(request, f"{ctx.entry.name}: reconstruction", lambda on_progress, token, job:
-                            inference.score_watched(model, key, image, 0, 0, 1, budget, on_progress, token, job),
-                            slot, key=ctx.key)
-        if result is None:
-            return None
-        _SCORES.put(request, result)
-    return result.score
+    result = score_ui(ctx.model, ctx.key, image, 0, 0, 1, torch_side().budget.Budget(), "compare",
+                      f"{ctx.entry.name}: reconstruction", slot, ctx.key)
+    return None if result is None else result.score
 
 
 def prior_codes(ctx: Ctx, n: int, seed: int) -> np.ndarray:

@@ -15,16 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from explorer.cache import array_digest
 from ui.app.config import BATCH_MEMORY_GB
 from ui.app.context import Ctx
-from ui.services import inference
 from ui.services.lazy import torch_side
-from ui.shared.watched_decode import KeptResults, refused_ui, watched_ui
+from ui.shared.watched_decode import score_ui
 from ui.shared.widgets import image_ui, reconstruct_one
 
 DEFAULT_SECONDS = 20.0  # per call; the user can raise it in Settings
-_SCORES = KeptResults(64)  # finished scores (all sessions), by model, image digest and settings
 
 
 @dataclass(frozen=True)
@@ -72,27 +69,16 @@ def no_posterior_ui(ctx: Ctx, image) -> None:
             "no ELBO, IWAE bound, KL or posterior sample to show: only its reconstruction.")
 
 
-def _request_key(ctx: Ctx, image: np.ndarray, iwae_k: int, seed: int, n_samples: int, budget: CallBudget) -> tuple:
-    return (ctx.key, array_digest(image), tuple(image.shape), iwae_k, seed, n_samples, budget)
-
-
 def watched_score_ui(ctx: Ctx, image: np.ndarray, iwae_k: int, seed: int, n_samples: int,
                      budget: CallBudget | None, key: str):
     """(ImageScore, the IWAE samples it used) of one (C, H, W) image, computed as a watched call with a progress
     bar and Cancel (ui.shared.watched_decode.watched_ui); None when it was refused or cancelled (the page says
     which)."""
     budget = budget or CallBudget()
-    request = _request_key(ctx, image, iwae_k, seed, n_samples, budget)
-    result = _SCORES.get(request)
+    result = score_ui(ctx.model, ctx.key, image, iwae_k, seed, n_samples, budget.budget(), budget, "scoring",
+                      st.empty(), key)
     if result is None:
-        model, explorer_budget = ctx.model, budget.budget()
-        if refused_ui(model, tuple(image.shape[-2:]), st, explorer_budget):
-            return None
-        result = watched_ui(request, "scoring", lambda on_progress, token, job: inference.score_watched(
-            model, ctx.key, image, iwae_k, seed, n_samples, explorer_budget, on_progress, token, job), st.empty(), key)
-        if result is None:
-            return None
-        _SCORES.put(request, result)
+        return None
     seconds = f"{result.seconds:.1f} s" if result.seconds >= 0.1 else "under 0.1 s"
     budget_line = (f"Budget per call: {budget.seconds:.0f} s and "
                    + ("the memory free now" if budget.memory_gb is None else f"{budget.memory_gb:g} GB")
