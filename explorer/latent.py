@@ -165,16 +165,21 @@ def decode(model: VAE, codes: np.ndarray | Tensor, seed: int = 0, condition: Ten
 ZERO_CODE_CELLS = 8  # cells a side of the zero code decoded for a model whose decoder takes codes of any size
 
 
-def decode_zero_code(model: VAE, cells: int = ZERO_CODE_CELLS) -> Tensor:
-    """The image (1, C, H, W) that the all-zero code decodes to, on the CPU: what a model draws when given nothing
-    (the background of its images). A spatial code whose decoder takes any size (`Capabilities.size_multiple` > 0,
-    diffusers' AutoencoderKL) is decoded at most `cells` cells a side: a convolutional decoder paints a zero code
-    the same colour at any size, and the whole code of an SD-sized model at 512 px takes about 20 s on 2 cores."""
+def zero_code_shape(model: VAE, cells: int = ZERO_CODE_CELLS) -> tuple[int, ...]:
+    """The shape of the zero code decode_zero_code decodes: the model's latent shape, or at most `cells` cells a
+    side of it where the decoder takes a spatial code of any size (`Capabilities.size_multiple` > 0)."""
     shape = tuple(model.latent_shape)
     if model.capabilities().size_multiple > 0 and len(shape) == 3:
         shape = (shape[0], min(shape[1], cells), min(shape[2], cells))
+    return shape
+
+
+def decode_zero_code(model: VAE, cells: int = ZERO_CODE_CELLS) -> Tensor:
+    """The image (1, C, H, W) that the all-zero code of `zero_code_shape` decodes to, on the CPU: what a model draws
+    when given nothing (the background of its images). A convolutional decoder paints a zero code the same colour at
+    any size, and the whole code of an SD-sized model at 512 px takes about 20 s on 2 cores."""
     with torch.inference_mode():
-        return model.decode_code(torch.zeros(1, *shape, device=model.device)).float().cpu()
+        return model.decode_code(torch.zeros(1, *zero_code_shape(model, cells), device=model.device)).float().cpu()
 
 
 def encode_means(model: VAE, images: Tensor, batch_size: int = 256,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from explorer.latent import decode_zero_code, zero_code_shape
 from explorer.runtime.memory import (
     MemoryEstimate, MemoryRefused, available_bytes, estimate_peak, format_bytes, largest_batch)
 
@@ -89,29 +90,13 @@ def time_per_item(call: Callable[[int], object], batch: int = 1, repeats: int = 
     return best / batch
 
 
-SMALL_CODE_CELLS = 8  # cells a side of the code decode_seconds times for a decoder that takes any size
-
-
-def decode_seconds(model: nn.Module, cells: int = SMALL_CODE_CELLS) -> float:
-    """About how many seconds one decode of a whole code takes here, found cheaply: a decoder that takes codes of
-    any size (Capabilities.size_multiple > 0) decodes a zero code of at most `cells` cells a side, and the time is
-    scaled by the whole code's area (a convolutional decoder's time grows with its pixels; an SD 1.x decoder at
-    512 px: 0.13 s for 8 x 8 cells, 9.1 s for its 64 x 64); any other decodes its whole zero code. The best of two
-    calls, so that the first call's set-up does not count."""
-    import torch
-
-    shape = tuple(model.latent_shape)
-    area = 1.0
-    if model.capabilities().size_multiple > 0 and len(shape) == 3:
-        small = (shape[0], min(shape[1], cells), min(shape[2], cells))
-        area = (shape[1] * shape[2]) / (small[1] * small[2])
-        shape = small
-    zero = torch.zeros(1, *shape, device=model.device)
-
-    def call(_: int) -> object:
-        with torch.inference_mode():
-            return model.decode_code(zero)
-    return time_per_item(call, repeats=2) * area
+def decode_seconds(model: nn.Module) -> float:
+    """About how many seconds one decode of a whole code takes here, found cheaply: the best of two timed
+    explorer.latent.decode_zero_code calls (so that the first call's set-up does not count), scaled by the whole
+    code's size over the decoded one's (a decoder that takes any size decodes a few cells, and its time grows with
+    its pixels: an SD 1.x decoder at 512 px takes 0.13 s for 8 x 8 cells, 9.1 s for its 64 x 64)."""
+    area = math.prod(model.latent_shape) / math.prod(zero_code_shape(model))
+    return time_per_item(lambda _: decode_zero_code(model), repeats=2) * area
 
 
 def _refuse(estimate: MemoryEstimate, budget: int) -> MemoryRefused:

@@ -88,7 +88,8 @@ def test_decode_seconds_times_a_small_code_and_scales_by_area(tmp_path, monkeypa
     import time as time_module
 
     from explorer.checkpoint import from_pretrained
-    from explorer.runtime.budget import SMALL_CODE_CELLS, decode_seconds
+    from explorer.latent import ZERO_CODE_CELLS
+    from explorer.runtime.budget import decode_seconds
     from tests.support.foreign_models import make_autoencoder_kl
 
     model = from_pretrained(make_autoencoder_kl(tmp_path / "kl", sample_size=64))  # a 3 x 32 x 32 code
@@ -101,5 +102,5 @@ def test_decode_seconds_times_a_small_code_and_scales_by_area(tmp_path, monkeypa
 
     monkeypatch.setattr(model, "decode_code", slow_decode)
     seconds = decode_seconds(model)
-    assert shapes == [(1, 3, SMALL_CODE_CELLS, SMALL_CODE_CELLS)] * 2  # the best of two calls
+    assert shapes == [(1, 3, ZERO_CODE_CELLS, ZERO_CODE_CELLS)] * 2  # the best of two calls
     assert 16 * 0.02 <= seconds < 16 * 0.1
