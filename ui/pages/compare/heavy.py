@@ -75,11 +75,9 @@ def watched_score(ctx: Ctx, image: np.ndarray, slot) -> object | None:
 
 
 def prior_codes(ctx: Ctx, n: int, seed: int) -> np.ndarray:
-    """n codes (n, D) float32 drawn from N(0, I) with one CPU generator seeded `seed`."""
-    import torch
-
-    gen = torch.Generator().manual_seed(int(seed))
-    return torch.randn(n, ctx.latent_size, generator=gen).numpy()
+    """n codes (n, D) drawn from N(0, I) with one generator seeded `seed` (explorer.latent.prior_draw), in the order
+    model.sample draws them."""
+    return torch_side().latent.prior_draw((n, ctx.latent_size), seed).reshape(n, -1)
 
 
 def watched_draws(ctx: Ctx, n: int, seed: int, where: Callable[[], object]) -> list[np.ndarray] | None:
